@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Sets up everything the project needs on a fresh machine: a virtualenv with
+# the Python dependencies, the pinned npm packages, and the Debian packages the
+# browser tests use. Idempotent: a second run only checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# oidc-provider-mock (the development identity provider) needs Python >= 3.12.
+find_python() {
+    local candidate
+    for candidate in ${PYTHON:-} python3.13 python3.12 \
+        "$HOME"/.pyenv/versions/3.13*/bin/python3 "$HOME"/.pyenv/versions/3.12*/bin/python3 python3; do
+        if "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then
+            echo "$candidate"
+            return
+        fi
+    done
+    echo "bootstrap: Python 3.12 or newer is required" >&2
+    exit 1
+}
+if [ ! -x .venv/bin/python ]; then
+    "$(find_python)" -m venv .venv
+fi
+stamp=.venv/.zkvault-installed
+want=$(cat pyproject.toml $(ls requirements.lock 2>/dev/null) | sha256sum | cut -d" " -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    .venv/bin/python -m pip install --quiet --upgrade pip
+    constraint=()
+    [ -f requirements.lock ] && constraint=(-c requirements.lock)
+    .venv/bin/python -m pip install --quiet "${constraint[@]}" -e '.[server,dev]'
+    echo "$want" > "$stamp"
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    npm ci --no-audit --no-fund --loglevel=error
+fi

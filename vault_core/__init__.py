@@ -1,0 +1,1 @@
+"""vault_core: the zkvault format and every cryptographic operation on it."""

@@ -1,0 +1,69 @@
+"""The native backend: libsodium through PyNaCl's low-level bindings."""
+
+from __future__ import annotations
+
+from nacl import bindings as sodium
+from nacl.exceptions import CryptoError
+
+from .base import PrimitiveAuthError
+
+
+class NativeBackend:
+    name = "pynacl"
+
+    def random_bytes(self, n: int) -> bytes:
+        return sodium.randombytes(n)
+
+    def argon2id(
+        self, out_len: int, passphrase: bytes, salt: bytes, opslimit: int, memlimit: int
+    ) -> bytearray:
+        return bytearray(
+            sodium.crypto_pwhash_alg(
+                out_len, passphrase, salt, opslimit, memlimit, sodium.crypto_pwhash_ALG_ARGON2ID13
+            )
+        )
+
+    def blake2b(self, out_len: int, message: bytes, key: bytes = b"") -> bytes:
+        return sodium.crypto_generichash_blake2b_salt_personal(
+            message, digest_size=out_len, key=key
+        )
+
+    def aead_encrypt(self, key: bytes, nonce: bytes, plaintext: bytes, ad: bytes) -> bytes:
+        return sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, ad, nonce, key)
+
+    def aead_decrypt(self, key: bytes, nonce: bytes, ciphertext: bytes, ad: bytes) -> bytearray:
+        try:
+            return bytearray(
+                sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(ciphertext, ad, nonce, key)
+            )
+        except CryptoError:
+            raise PrimitiveAuthError from None
+
+    def box_seed_keypair(self, seed: bytes) -> tuple[bytes, bytearray]:
+        public_key, secret_key = sodium.crypto_box_seed_keypair(seed)
+        return public_key, bytearray(secret_key)
+
+    def box_easy(self, message: bytes, nonce: bytes, public_key: bytes, secret_key: bytes) -> bytes:
+        return sodium.crypto_box_easy(message, nonce, public_key, secret_key)
+
+    def box_open_easy(
+        self, ciphertext: bytes, nonce: bytes, public_key: bytes, secret_key: bytes
+    ) -> bytearray:
+        try:
+            return bytearray(sodium.crypto_box_open_easy(ciphertext, nonce, public_key, secret_key))
+        except CryptoError:
+            raise PrimitiveAuthError from None
+
+    def sign_seed_keypair(self, seed: bytes) -> tuple[bytes, bytearray]:
+        public_key, secret_key = sodium.crypto_sign_seed_keypair(seed)
+        return public_key, bytearray(secret_key)
+
+    def sign_detached(self, message: bytes, secret_key: bytes) -> bytes:
+        # crypto_sign returns signature || message; the signature is the first 64 bytes.
+        return sodium.crypto_sign(message, bytes(secret_key))[: sodium.crypto_sign_BYTES]
+
+    def sign_verify_detached(self, signature: bytes, message: bytes, public_key: bytes) -> None:
+        try:
+            sodium.crypto_sign_open(signature + message, public_key)
+        except CryptoError:
+            raise PrimitiveAuthError from None
