@@ -153,10 +153,28 @@ class LockedError(VaultError):
 ALL_ERRORS: dict[str, type[VaultError]] = {
     cls.code: cls
     for cls in (
-        VaultError, MalformedError, NonCanonicalError, UnsupportedVersionError,
-        LimitExceededError, WeakKdfError, InvalidItemError, BindingError, WrongAccountError,
-        WrongVaultError, WrongPassphraseError, HeaderAuthError, BodyAuthError,
-        ItemIntegrityError, ItemMissingError, ItemDuplicatedError, ItemReplayedError,
-        RollbackError, GrantError, GrantAuthError, GrantBindingError, NotFoundError, LockedError,
+        VaultError,
+        MalformedError,
+        NonCanonicalError,
+        UnsupportedVersionError,
+        LimitExceededError,
+        WeakKdfError,
+        InvalidItemError,
+        BindingError,
+        WrongAccountError,
+        WrongVaultError,
+        WrongPassphraseError,
+        HeaderAuthError,
+        BodyAuthError,
+        ItemIntegrityError,
+        ItemMissingError,
+        ItemDuplicatedError,
+        ItemReplayedError,
+        RollbackError,
+        GrantError,
+        GrantAuthError,
+        GrantBindingError,
+        NotFoundError,
+        LockedError,
     )
 }

@@ -1,0 +1,68 @@
+"""Canonical encodings shared by the vault and grant formats (format.md §1, §6.5)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .errors import MalformedError, NonCanonicalError
+
+U16_MAX = 2**16 - 1
+U32_MAX = 2**32 - 1
+REVISION_MAX = 2**63 - 1  # fits a signed 64-bit database column
+
+
+def canonical_json(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
+        "utf-8"
+    )
+
+
+def parse_canonical_json(data: bytes) -> Any:
+    """Parse JSON that must be in canonical form; anything else is a typed error."""
+    try:
+        obj = json.loads(data.decode("utf-8"))
+        reencoded = canonical_json(obj)
+    except (UnicodeError, ValueError, RecursionError):
+        raise MalformedError("not valid canonical JSON") from None
+    if reencoded != data:
+        raise NonCanonicalError("JSON is not in canonical form")
+    return obj
+
+
+class Reader:
+    """Reads fixed-width big-endian fields; running short is a MalformedError."""
+
+    def __init__(self, data: bytes, offset: int = 0) -> None:
+        self.data = data
+        self.offset = offset
+
+    @property
+    def remaining(self) -> int:
+        return len(self.data) - self.offset
+
+    def take(self, n: int) -> bytes:
+        if n < 0 or self.remaining < n:
+            raise MalformedError("truncated")
+        out = self.data[self.offset : self.offset + n]
+        self.offset += n
+        return out
+
+    def uint(self, width: int) -> int:
+        return int.from_bytes(self.take(width), "big")
+
+
+def u8(value: int) -> bytes:
+    return value.to_bytes(1, "big")
+
+
+def u16(value: int) -> bytes:
+    return value.to_bytes(2, "big")
+
+
+def u32(value: int) -> bytes:
+    return value.to_bytes(4, "big")
+
+
+def u64(value: int) -> bytes:
+    return value.to_bytes(8, "big")

@@ -1,0 +1,142 @@
+"""The item model: one stored credential and its validation (format.md §6.5)."""
+
+from __future__ import annotations
+
+import datetime
+import re
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .encoding import canonical_json, parse_canonical_json
+from .errors import InvalidItemError, LimitExceededError
+
+KINDS = ("github", "github-enterprise", "gitlab", "bitbucket", "git", "generic")
+ITEM_JSON_MAX_BYTES = 32_768
+MAX_ITEMS = 1000
+_FIELDS = ("expires", "kind", "name", "note", "scopes", "secret", "url", "username")
+_MAX_BYTES = {"name": 128, "url": 2048, "username": 256, "secret": 16_384, "note": 4096}
+_MAX_SCOPES, _MAX_SCOPE_BYTES = 64, 128
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # fromisoformat alone also takes week dates
+
+
+@dataclass(frozen=True)
+class Item:
+    """A credential. The secret never appears in repr()."""
+
+    name: str
+    kind: str
+    url: str
+    secret: str = field(repr=False)
+    username: str = ""
+    scopes: tuple[str, ...] = ()
+    expires: str | None = None
+    note: str = field(default="", repr=False)
+
+    def __post_init__(self) -> None:
+        # Accept any sequence of scopes, store a tuple so the item stays hashable and frozen.
+        if isinstance(self.scopes, list):
+            object.__setattr__(self, "scopes", tuple(self.scopes))
+        validate(self)
+
+    def info(self, item_id: uuid.UUID, revision: int) -> ItemInfo:
+        return ItemInfo(
+            id=item_id,
+            revision=revision,
+            name=self.name,
+            kind=self.kind,
+            url=self.url,
+            username=self.username,
+            scopes=self.scopes,
+            expires=self.expires,
+            note=self.note,
+        )
+
+    def to_json(self) -> bytes:
+        data = asdict(self)
+        data["scopes"] = list(self.scopes)
+        encoded = canonical_json(data)
+        if len(encoded) > ITEM_JSON_MAX_BYTES:
+            raise LimitExceededError(f"an item is limited to {ITEM_JSON_MAX_BYTES} bytes")
+        return encoded
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Item:
+        if not isinstance(data, dict) or sorted(data) != list(_FIELDS):
+            raise InvalidItemError(f"an item has exactly the fields {', '.join(_FIELDS)}")
+        scopes = data["scopes"]
+        if not isinstance(scopes, list):
+            raise InvalidItemError("scopes must be a list")
+        return cls(
+            name=data["name"],
+            kind=data["kind"],
+            url=data["url"],
+            secret=data["secret"],
+            username=data["username"],
+            scopes=tuple(scopes),
+            expires=data["expires"],
+            note=data["note"],
+        )
+
+    @classmethod
+    def from_json(cls, data: bytes) -> Item:
+        if len(data) > ITEM_JSON_MAX_BYTES:
+            raise LimitExceededError(f"an item is limited to {ITEM_JSON_MAX_BYTES} bytes")
+        return cls.from_dict(parse_canonical_json(data))
+
+
+@dataclass(frozen=True)
+class ItemInfo:
+    """Everything about an item except its secret: safe to list and display."""
+
+    id: uuid.UUID
+    revision: int
+    name: str
+    kind: str
+    url: str
+    username: str
+    scopes: tuple[str, ...]
+    expires: str | None
+    note: str = field(repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["id"] = self.id.hex
+        data["scopes"] = list(self.scopes)
+        return data
+
+
+def _check_text(name: str, value: object, *, minimum: int, maximum: int, controls: bool) -> None:
+    if not isinstance(value, str):
+        raise InvalidItemError(f"{name} must be a string")
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise InvalidItemError(f"{name} is not valid Unicode text") from None
+    if not minimum <= size <= maximum:
+        raise InvalidItemError(f"{name} must be {minimum} to {maximum} bytes")
+    if not controls and any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise InvalidItemError(f"{name} must not contain control characters")
+
+
+def validate(item: Item) -> None:
+    _check_text("name", item.name, minimum=1, maximum=_MAX_BYTES["name"], controls=False)
+    if item.kind not in KINDS:
+        raise InvalidItemError(f"kind must be one of {', '.join(KINDS)}")
+    _check_text("url", item.url, minimum=0, maximum=_MAX_BYTES["url"], controls=False)
+    _check_text(
+        "username", item.username, minimum=0, maximum=_MAX_BYTES["username"], controls=False
+    )
+    _check_text("secret", item.secret, minimum=1, maximum=_MAX_BYTES["secret"], controls=True)
+    _check_text("note", item.note, minimum=0, maximum=_MAX_BYTES["note"], controls=True)
+    if not isinstance(item.scopes, tuple) or len(item.scopes) > _MAX_SCOPES:
+        raise InvalidItemError(f"scopes must be a list of at most {_MAX_SCOPES} strings")
+    for scope in item.scopes:
+        _check_text("scope", scope, minimum=1, maximum=_MAX_SCOPE_BYTES, controls=False)
+    if item.expires is not None:
+        if not isinstance(item.expires, str) or not _DATE.fullmatch(item.expires):
+            raise InvalidItemError("expires must be a YYYY-MM-DD date or null")
+        try:
+            datetime.date.fromisoformat(item.expires)
+        except ValueError:
+            raise InvalidItemError("expires must be a YYYY-MM-DD date or null") from None

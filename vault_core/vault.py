@@ -1,0 +1,357 @@
+"""An unlocked vault: open, edit, save, rewrap (format.md §6).
+
+The vault holds its key material in bytearrays and its items as the encrypted
+records it read or wrote; an item's secret is decrypted only when ``get`` is
+called. ``lock()`` wipes the keys.
+"""
+
+from __future__ import annotations
+
+import hmac
+import uuid
+from dataclasses import dataclass
+
+from . import _rng
+from .backend import PrimitiveAuthError, get_backend
+from .container import (
+    NONCE_BYTES,
+    VERSION,
+    Container,
+    KeySlot,
+    ManifestEntry,
+    Record,
+    encode_authenticated,
+    parse,
+)
+from .encoding import REVISION_MAX, u16, u64
+from .errors import (
+    BodyAuthError,
+    HeaderAuthError,
+    InvalidItemError,
+    ItemDuplicatedError,
+    ItemMissingError,
+    ItemReplayedError,
+    LimitExceededError,
+    LockedError,
+    NonCanonicalError,
+    NotFoundError,
+    RollbackError,
+    WrongAccountError,
+    WrongPassphraseError,
+    WrongVaultError,
+)
+from .items import MAX_ITEMS, Item, ItemInfo
+from .kdf import KEK_BYTES, SALT_BYTES, KdfParams, derive_kek
+from .keys import (
+    KEY_BYTES,
+    LABEL_GRANT_SEED,
+    LABEL_HEADER_MAC,
+    LABEL_ITEM_AD,
+    LABEL_ITEM_KEY,
+    LABEL_KEY_SLOT,
+    subkey,
+    wipe,
+)
+
+_HASH_BYTES = 32
+
+
+@dataclass(frozen=True)
+class _StoredItem:
+    record: Record
+    record_hash: bytes
+    info: ItemInfo
+
+
+def _wrap(vault_key: bytearray, passphrase: str, kdf: KdfParams) -> KeySlot:
+    salt = _rng.random_bytes(SALT_BYTES)
+    nonce = _rng.random_bytes(NONCE_BYTES)
+    kek = derive_kek(passphrase, salt, kdf)
+    try:
+        draft = KeySlot(kdf, salt, nonce, b"")
+        ciphertext = get_backend().aead_encrypt(
+            bytes(kek), nonce, bytes(vault_key), draft.associated_data(LABEL_KEY_SLOT)
+        )
+    finally:
+        wipe(kek)
+    return KeySlot(kdf, salt, nonce, ciphertext)
+
+
+def _unwrap(slot: KeySlot, passphrase: str) -> bytearray:
+    kek = derive_kek(passphrase, slot.salt, slot.kdf)
+    try:
+        assert len(kek) == KEK_BYTES
+        return get_backend().aead_decrypt(
+            bytes(kek), slot.nonce, slot.ciphertext, slot.associated_data(LABEL_KEY_SLOT)
+        )
+    except PrimitiveAuthError:
+        raise WrongPassphraseError from None
+    finally:
+        wipe(kek)
+
+
+class Vault:
+    """An unlocked vault. Create with ``Vault.create`` or ``Vault.open``."""
+
+    def __init__(
+        self,
+        *,
+        account_id: uuid.UUID,
+        vault_id: uuid.UUID,
+        revision: int,
+        slot: KeySlot,
+        vault_key: bytearray,
+    ) -> None:
+        self.account_id = account_id
+        self.vault_id = vault_id
+        self.revision = revision
+        self._slot = slot
+        self._vault_key: bytearray | None = vault_key
+        self._header_key: bytearray | None = subkey(vault_key, LABEL_HEADER_MAC)
+        self._item_key: bytearray | None = subkey(vault_key, LABEL_ITEM_KEY)
+        self._items: dict[uuid.UUID, _StoredItem] = {}
+
+    def __repr__(self) -> str:
+        state = "locked" if self._vault_key is None else f"{len(self._items)} items"
+        return (
+            f"<Vault account={self.account_id} vault={self.vault_id} "
+            f"revision={self.revision} {state}>"
+        )
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls, account_id: uuid.UUID, passphrase: str, *, kdf: KdfParams | None = None
+    ) -> Vault:
+        kdf = kdf or KdfParams.default()
+        kdf.check()
+        vault_id = uuid.UUID(bytes=_rng.random_bytes(16), version=4)
+        vault_key = bytearray(_rng.random_bytes(KEY_BYTES))
+        slot = _wrap(vault_key, passphrase, kdf)
+        return cls(
+            account_id=account_id, vault_id=vault_id, revision=0, slot=slot, vault_key=vault_key
+        )
+
+    @classmethod
+    def open(
+        cls,
+        blob: bytes,
+        passphrase: str,
+        *,
+        account_id: uuid.UUID,
+        vault_id: uuid.UUID | None = None,
+        min_revision: int = 0,
+        upgrade_kdf: KdfParams | None = None,
+    ) -> Vault:
+        """Open and fully verify a vault (format.md §6.1).
+
+        ``min_revision`` is the highest revision this client has seen (rollback check).
+        ``upgrade_kdf``: if the stored KDF parameters are weaker, rewrap with these while
+        the passphrase is at hand; the next save writes them.
+        """
+        container = parse(blob)
+        if container.account_id != account_id:
+            raise WrongAccountError
+        if vault_id is not None and container.vault_id != vault_id:
+            raise WrongVaultError
+        vault_key = _unwrap(container.slot, passphrase)
+        vault = cls(
+            account_id=container.account_id,
+            vault_id=container.vault_id,
+            revision=container.revision,
+            slot=container.slot,
+            vault_key=vault_key,
+        )
+        try:
+            vault._verify(container, min_revision)
+        except BaseException:
+            vault.lock()
+            raise
+        if upgrade_kdf is not None and container.slot.kdf.weaker_than(upgrade_kdf):
+            vault.change_passphrase(passphrase, kdf=upgrade_kdf)
+        return vault
+
+    def _verify(self, container: Container, min_revision: int) -> None:
+        expected_mac = get_backend().blake2b(
+            32, container.authenticated_bytes(), bytes(self._keys()[0])
+        )
+        if not hmac.compare_digest(expected_mac, container.header_mac):
+            raise HeaderAuthError
+        if container.revision < min_revision:
+            raise RollbackError(
+                f"the vault is at revision {container.revision}, "
+                f"older than revision {min_revision} already seen"
+            )
+        _check_record_set(container)
+        names: set[str] = set()
+        for entry, record in zip(container.manifest, container.records, strict=True):
+            record_hash = get_backend().blake2b(_HASH_BYTES, record.encode())
+            if not hmac.compare_digest(record_hash, entry.record_hash):
+                raise BodyAuthError
+            item = self._decrypt(record)
+            if item.name in names:
+                raise InvalidItemError("two items share a name")
+            names.add(item.name)
+            self._items[record.item_id] = _StoredItem(
+                record, record_hash, item.info(record.item_id, record.item_rev)
+            )
+
+    def lock(self) -> None:
+        """Wipe the keys; every later operation raises LockedError."""
+        for key in (self._vault_key, self._header_key, self._item_key):
+            wipe(key)
+        self._vault_key = self._header_key = self._item_key = None
+        self._items.clear()
+
+    @property
+    def locked(self) -> bool:
+        return self._vault_key is None
+
+    def _keys(self) -> tuple[bytearray, bytearray, bytearray]:
+        if self._vault_key is None or self._header_key is None or self._item_key is None:
+            raise LockedError
+        return self._header_key, self._item_key, self._vault_key
+
+    # -- items -------------------------------------------------------------------------------
+
+    def _item_ad(self, item_id: uuid.UUID, item_rev: int) -> bytes:
+        return (
+            LABEL_ITEM_AD
+            + u16(VERSION)
+            + self.account_id.bytes
+            + self.vault_id.bytes
+            + item_id.bytes
+            + u64(item_rev)
+        )
+
+    def _decrypt(self, record: Record) -> Item:
+        _, item_key, _ = self._keys()
+        try:
+            plaintext = get_backend().aead_decrypt(
+                bytes(item_key),
+                record.nonce,
+                record.ciphertext,
+                self._item_ad(record.item_id, record.item_rev),
+            )
+        except PrimitiveAuthError:
+            raise BodyAuthError from None
+        try:
+            return Item.from_json(bytes(plaintext))
+        finally:
+            wipe(plaintext)
+
+    def _store(self, item_id: uuid.UUID, item: Item) -> None:
+        _, item_key, _ = self._keys()
+        others = {s.info.name for i, s in self._items.items() if i != item_id}
+        if item.name in others:
+            raise InvalidItemError("an item with that name already exists")
+        item_rev = self.revision + 1  # items written now belong to the next save
+        nonce = _rng.random_bytes(NONCE_BYTES)
+        ciphertext = get_backend().aead_encrypt(
+            bytes(item_key), nonce, item.to_json(), self._item_ad(item_id, item_rev)
+        )
+        record = Record(item_id, item_rev, nonce, ciphertext)
+        record_hash = get_backend().blake2b(_HASH_BYTES, record.encode())
+        self._items[item_id] = _StoredItem(record, record_hash, item.info(item_id, item_rev))
+
+    def items(self) -> list[ItemInfo]:
+        """Every item without its secret, sorted by name."""
+        self._keys()
+        return sorted((s.info for s in self._items.values()), key=lambda info: info.name)
+
+    def get(self, item_id: uuid.UUID) -> Item:
+        """Decrypt one item, secret included."""
+        stored = self._items.get(item_id)
+        if stored is None:
+            self._keys()
+            raise NotFoundError("no item with that id")
+        return self._decrypt(stored.record)
+
+    def lookup(self, name: str) -> ItemInfo:
+        for info in self.items():
+            if info.name == name:
+                return info
+        raise NotFoundError("no item with that name")
+
+    def add(self, item: Item) -> uuid.UUID:
+        if len(self._items) >= MAX_ITEMS:
+            raise LimitExceededError(f"a vault holds at most {MAX_ITEMS} items")
+        item_id = uuid.UUID(bytes=_rng.random_bytes(16), version=4)
+        self._store(item_id, item)
+        return item_id
+
+    def update(self, item_id: uuid.UUID, item: Item) -> None:
+        if item_id not in self._items:
+            self._keys()
+            raise NotFoundError("no item with that id")
+        self._store(item_id, item)
+
+    def remove(self, item_id: uuid.UUID) -> None:
+        self._keys()
+        if self._items.pop(item_id, None) is None:
+            raise NotFoundError("no item with that id")
+
+    # -- keys and saving ---------------------------------------------------------------------
+
+    @property
+    def kdf(self) -> KdfParams:
+        return self._slot.kdf
+
+    def change_passphrase(self, new_passphrase: str, *, kdf: KdfParams | None = None) -> None:
+        """Rewrap the vault key under a new passphrase (and KDF parameters); items are
+        untouched. Takes effect at the next save."""
+        _, _, vault_key = self._keys()
+        self._slot = _wrap(vault_key, new_passphrase, kdf or self._slot.kdf)
+
+    def grant_signing_seed(self) -> bytearray:
+        """The Ed25519 seed that signs runner grants (format.md §7). Caller wipes it."""
+        _, _, vault_key = self._keys()
+        return subkey(vault_key, LABEL_GRANT_SEED)
+
+    @property
+    def owner_verify_key(self) -> bytes:
+        """The public key a runner pins to verify this vault's grants."""
+        seed = self.grant_signing_seed()
+        try:
+            public_key, secret_key = get_backend().sign_seed_keypair(bytes(seed))
+        finally:
+            wipe(seed)
+        wipe(secret_key)
+        return public_key
+
+    def save(self) -> bytes:
+        """Serialise the next revision. The caller stores or uploads it; if the upload is
+        refused as stale, open the newer vault and apply the edit again."""
+        header_key, _, _ = self._keys()
+        if self.revision >= REVISION_MAX:
+            raise LimitExceededError("revision counter exhausted")
+        stale = [s for s in self._items.values() if s.record.item_rev > self.revision + 1]
+        assert not stale, "items are never written ahead of the next revision"
+        self.revision += 1
+        stored = sorted(self._items.values(), key=lambda s: s.record.item_id.bytes)
+        manifest = tuple(
+            ManifestEntry(s.record.item_id, s.record.item_rev, s.record_hash) for s in stored
+        )
+        authenticated = encode_authenticated(
+            self.account_id, self.vault_id, self.revision, self._slot, manifest
+        )
+        header_mac = get_backend().blake2b(32, authenticated, bytes(header_key))
+        return authenticated + header_mac + b"".join(s.record.encode() for s in stored)
+
+
+def _check_record_set(container: Container) -> None:
+    """format.md §6.1 step 13: records against the authenticated manifest."""
+    expected = {entry.item_id: entry.item_rev for entry in container.manifest}
+    seen: set[uuid.UUID] = set()
+    for record in container.records:
+        if record.item_id in seen:
+            raise ItemDuplicatedError
+        seen.add(record.item_id)
+    for record in container.records:
+        if expected.get(record.item_id) != record.item_rev:
+            raise ItemReplayedError
+    if len(seen) != len(expected):
+        raise ItemMissingError
+    if [r.item_id for r in container.records] != [e.item_id for e in container.manifest]:
+        raise NonCanonicalError("records are not in manifest order")
