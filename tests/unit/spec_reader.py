@@ -1,0 +1,175 @@
+"""A second, independent reader written from docs/format.md with PyNaCl alone.
+
+It shares no code with vault_core; if both agree on every vector, the spec is
+what the code does. It follows format.md §6.1 and §7 step by step and returns
+the error code of the first failing step.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import struct
+import unicodedata
+import uuid
+from typing import Any
+
+from nacl import bindings as s
+from nacl.exceptions import CryptoError
+
+KIB = 1024
+
+
+class Refused(Exception):
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def _canonical(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _mac(key: bytes, msg: bytes) -> bytes:
+    return hashlib.blake2b(msg, digest_size=32, key=key).digest()
+
+
+def _h(msg: bytes) -> bytes:
+    return hashlib.blake2b(msg, digest_size=32).digest()
+
+
+def _kek(passphrase: str, salt: bytes, ops: int, mem: int) -> bytes:
+    pw = unicodedata.normalize("NFC", passphrase).encode()
+    return s.crypto_pwhash_alg(32, pw, salt, ops, mem * KIB, s.crypto_pwhash_ALG_ARGON2ID13)
+
+
+def read_vault(
+    blob: bytes, passphrase: str, account: uuid.UUID, pinned: uuid.UUID | None, seen: int
+) -> tuple[int, list[dict[str, Any]]]:
+    if len(blob) > 1_048_576:
+        raise Refused("limit_exceeded")
+    if len(blob) < 6 or blob[:4] != b"ZKVT":
+        raise Refused("malformed")
+    version = struct.unpack(">H", blob[4:6])[0]
+    if version != 1:
+        raise Refused("unsupported_version")
+    if len(blob) < 147:
+        raise Refused("malformed")
+    acct, vid = blob[6:22], blob[22:38]
+    (revision,) = struct.unpack(">Q", blob[38:46])
+    kdf_id, ops, mem = blob[46], *struct.unpack(">II", blob[47:55])
+    salt, slot_nonce, slot_ct = blob[55:71], blob[71:95], blob[95:143]
+    (n,) = struct.unpack(">I", blob[143:147])
+    if kdf_id != 1:
+        raise Refused("unsupported_version")
+    if ops > 16 or mem > 1_048_576:
+        raise Refused("limit_exceeded")
+    if ops < 2 or mem < 19_456:
+        raise Refused("weak_kdf")
+    if n > 1000:
+        raise Refused("limit_exceeded")
+    if revision == 0 or revision >= 2**63:
+        raise Refused("malformed")
+    mac_at = 147 + 56 * n
+    if len(blob) < mac_at + 32:
+        raise Refused("malformed")
+    manifest = [
+        (blob[o : o + 16], struct.unpack(">Q", blob[o + 16 : o + 24])[0], blob[o + 24 : o + 56])
+        for o in range(147, mac_at, 56)
+    ]
+    for i, (iid, rev, _) in enumerate(manifest):
+        if i and iid <= manifest[i - 1][0]:
+            raise Refused("non_canonical")
+        if not 1 <= rev <= revision:
+            raise Refused("malformed")
+    records, pos = [], mac_at + 32
+    while pos < len(blob):
+        if len(blob) - pos < 52:
+            raise Refused("malformed")
+        (ct_len,) = struct.unpack(">I", blob[pos + 48 : pos + 52])
+        if ct_len <= 16:
+            raise Refused("malformed")
+        if ct_len > 32_784:
+            raise Refused("limit_exceeded")
+        if len(blob) - pos - 52 < ct_len:
+            raise Refused("malformed")
+        records.append(blob[pos : pos + 52 + ct_len])
+        pos += 52 + ct_len
+    if acct != account.bytes:
+        raise Refused("wrong_account")
+    if pinned is not None and vid != pinned.bytes:
+        raise Refused("wrong_vault")
+    slot_ad = b"zkvault/1 key-slot" + blob[4:6] + blob[46:71]
+    try:
+        vk = s.crypto_aead_xchacha20poly1305_ietf_decrypt(
+            slot_ct, slot_ad, slot_nonce, _kek(passphrase, salt, ops, mem)
+        )
+    except CryptoError:
+        raise Refused("wrong_passphrase") from None
+    if not hmac.compare_digest(
+        _mac(_mac(vk, b"zkvault/1 header-mac"), blob[:mac_at]), blob[mac_at : mac_at + 32]
+    ):
+        raise Refused("header_auth")
+    if revision < seen:
+        raise Refused("rollback")
+    ids = [r[:16] for r in records]
+    if len(set(ids)) != len(ids):
+        raise Refused("item_duplicated")
+    by_id = {iid: (rev, h) for iid, rev, h in manifest}
+    for r in records:
+        if r[:16] not in by_id or by_id[r[:16]][0] != struct.unpack(">Q", r[16:24])[0]:
+            raise Refused("item_replayed")
+    if len(ids) != len(manifest):
+        raise Refused("item_missing")
+    if ids != [m[0] for m in manifest]:
+        raise Refused("non_canonical")
+    item_key = _mac(vk, b"zkvault/1 item-key")
+    items = []
+    for r in records:
+        if _h(r) != by_id[r[:16]][1]:
+            raise Refused("body_auth")
+        ad = b"zkvault/1 item" + blob[4:6] + acct + vid + r[:24]
+        try:
+            plain = s.crypto_aead_xchacha20poly1305_ietf_decrypt(r[52:], ad, r[24:48], item_key)
+        except CryptoError:
+            raise Refused("body_auth") from None
+        item = json.loads(plain)
+        if _canonical(item) != plain:
+            raise Refused("non_canonical")
+        items.append({**item, "id": r[:16].hex(), "revision": struct.unpack(">Q", r[16:24])[0]})
+    return revision, items
+
+
+def read_grant(
+    blob: bytes, seed: bytes, account: uuid.UUID, runner: uuid.UUID, owner_key: bytes, seen: int
+) -> tuple[int, list[dict[str, Any]]]:
+    if len(blob) > 1_048_576:
+        raise Refused("limit_exceeded")
+    pk, sk = s.crypto_box_seed_keypair(seed)
+    try:
+        payload = s.crypto_box_seal_open(blob, pk, sk)
+    except CryptoError:
+        raise Refused("grant_auth") from None
+    if payload[:4] != b"ZKGT" or len(payload) < 82 + 64:
+        raise Refused("malformed")
+    if struct.unpack(">H", payload[4:6])[0] != 1:
+        raise Refused("unsupported_version")
+    (revision,) = struct.unpack(">Q", payload[38:46])
+    (body_len,) = struct.unpack(">I", payload[78:82])
+    if len(payload) != 82 + body_len + 64 or revision == 0:
+        raise Refused("malformed")
+    if payload[6:22] != account.bytes or payload[22:38] != runner.bytes or payload[46:78] != pk:
+        raise Refused("grant_binding")
+    signed, signature = payload[: 82 + body_len], payload[82 + body_len :]
+    try:
+        s.crypto_sign_open(signature + b"zkvault/1 grant" + signed, owner_key)
+    except CryptoError:
+        raise Refused("grant_auth") from None
+    if revision < seen:
+        raise Refused("rollback")
+    body = payload[82 : 82 + body_len]
+    data = json.loads(body)
+    if _canonical(data) != body:
+        raise Refused("non_canonical")
+    return revision, data["items"]

@@ -1,0 +1,98 @@
+"""Property tests: round trips, and that no change to a vault or grant goes unnoticed."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.unit.conftest import FAST, PASSPHRASE
+from vault_core import KINDS, Item, RunnerKeyPair, Vault, errors, open_grant, seal_grant
+
+ACCOUNT = uuid.UUID(int=7)
+RUNNER = uuid.UUID(int=8)
+
+line = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=40)
+items = st.builds(
+    Item,
+    name=line,
+    kind=st.sampled_from(KINDS),
+    url=st.one_of(st.just(""), line),
+    secret=st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=200),
+    username=st.one_of(st.just(""), line),
+    scopes=st.lists(line, max_size=4).map(tuple),
+    expires=st.one_of(st.none(), st.dates().map(lambda d: d.isoformat())),
+    note=st.text(st.characters(blacklist_categories=("Cs",)), max_size=80),
+)
+unique_items = st.lists(items, max_size=6, unique_by=lambda item: item.name)
+
+
+def small_vault() -> tuple[Vault, bytes]:
+    vault = Vault.create(ACCOUNT, PASSPHRASE, kdf=FAST)
+    vault.add(Item(name="a", kind="github", url="https://github.com", secret="s1"))
+    vault.add(Item(name="b", kind="git", url="https://git.example", secret="s2"))
+    return vault, vault.save()
+
+
+VAULT, BLOB = small_vault()
+
+
+def refuses(blob: bytes) -> None:
+    with pytest.raises(errors.VaultError):
+        Vault.open(blob, PASSPHRASE, account_id=ACCOUNT, vault_id=VAULT.vault_id)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(unique_items)
+def test_random_vaults_round_trip(contents: list[Item]) -> None:
+    vault = Vault.create(ACCOUNT, PASSPHRASE, kdf=FAST)
+    ids = [vault.add(item) for item in contents]
+    opened = Vault.open(vault.save(), PASSPHRASE, account_id=ACCOUNT)
+    assert [opened.get(i) for i in ids] == contents
+
+
+def test_every_single_byte_change_is_refused() -> None:
+    for offset in range(len(BLOB)):
+        changed = bytearray(BLOB)
+        changed[offset] ^= 0xFF
+        refuses(bytes(changed))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_random_bit_changes_are_refused(data: st.DataObject) -> None:
+    offset = data.draw(st.integers(0, len(BLOB) - 1))
+    mask = data.draw(st.integers(1, 255))
+    changed = bytearray(BLOB)
+    changed[offset] ^= mask
+    refuses(bytes(changed))
+
+
+def test_every_truncation_is_refused() -> None:
+    for length in range(len(BLOB)):
+        refuses(BLOB[:length])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.binary(max_size=600), st.binary(max_size=600).map(lambda b: BLOB[:147] + b)))
+def test_arbitrary_bytes_raise_only_vault_errors(data: bytes) -> None:
+    refuses(data)
+
+
+def test_every_single_byte_change_to_a_grant_is_refused() -> None:
+    runner = RunnerKeyPair.generate()
+    item_ids = [info.id for info in VAULT.items()]
+    grant = seal_grant(VAULT, RUNNER, runner.public_key, item_ids, 1)
+    kwargs = {
+        "account_id": ACCOUNT,
+        "runner_id": RUNNER,
+        "owner_verify_key": VAULT.owner_verify_key,
+    }
+    assert len(open_grant(grant, runner, **kwargs).items) == 2  # type: ignore[arg-type]
+    for offset in range(len(grant)):
+        changed = bytearray(grant)
+        changed[offset] ^= 0x01
+        with pytest.raises(errors.GrantAuthError):
+            open_grant(bytes(changed), runner, **kwargs)  # type: ignore[arg-type]

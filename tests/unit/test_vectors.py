@@ -1,0 +1,124 @@
+"""The known-answer vectors: vault_core, an independent spec reader and argon2-cffi agree."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from argon2.low_level import Type, hash_secret_raw
+
+from tests.unit import spec_reader
+from tests.vectors import checker, generate
+
+VECTORS = checker.load_vectors()
+IDS = [v["name"] for v in VECTORS]
+
+
+def test_the_vector_set_covers_every_decoding_error() -> None:
+    expected = {
+        "ok",
+        "malformed",
+        "non_canonical",
+        "unsupported_version",
+        "limit_exceeded",
+        "weak_kdf",
+        "wrong_account",
+        "wrong_vault",
+        "wrong_passphrase",
+        "header_auth",
+        "body_auth",
+        "item_duplicated",
+        "item_replayed",
+        "item_missing",
+        "rollback",
+        "grant_auth",
+        "grant_binding",
+    }
+    assert {v["expect"] for v in VECTORS} == expected
+
+
+@pytest.mark.parametrize("vector", VECTORS, ids=IDS)
+def test_vault_core_meets_the_vector(vector: dict[str, Any]) -> None:
+    checker.check_vector(vector)
+
+
+@pytest.mark.parametrize(
+    "vector",
+    [v for v in VECTORS if v["kind"] != "argon2id"],
+    ids=[v["name"] for v in VECTORS if v["kind"] != "argon2id"],
+)
+def test_an_independent_reader_of_the_spec_agrees(vector: dict[str, Any]) -> None:
+    blob = base64.b64decode(vector["blob"]) + bytes(vector.get("append_zeros", 0))
+    try:
+        if vector["kind"] == "vault":
+            revision, items = spec_reader.read_vault(
+                blob,
+                vector["passphrase"],
+                uuid.UUID(vector["account_id"]),
+                uuid.UUID(vector["vault_id"]) if vector["vault_id"] else None,
+                vector["min_revision"],
+            )
+        else:
+            revision, items = spec_reader.read_grant(
+                blob,
+                bytes.fromhex(vector["runner_seed"]),
+                uuid.UUID(vector["account_id"]),
+                uuid.UUID(vector["runner_id"]),
+                bytes.fromhex(vector["owner_verify_key"]),
+                vector["min_revision"],
+            )
+    except spec_reader.Refused as refused:
+        assert refused.code == vector["expect"]
+        return
+    assert vector["expect"] == "ok"
+    assert revision == vector["revision"]
+    assert sorted(items, key=lambda d: d["id"]) == vector["items"]
+
+
+def _argon2_cffi(passphrase: str, salt_hex: str, ops: int, mem_kib: int) -> str:
+    import unicodedata
+
+    return hash_secret_raw(
+        unicodedata.normalize("NFC", passphrase).encode(),
+        bytes.fromhex(salt_hex),
+        time_cost=ops,
+        memory_cost=mem_kib,
+        parallelism=1,
+        hash_len=32,
+        type=Type.ID,
+    ).hex()
+
+
+def test_argon2_cffi_reproduces_every_argon2id_output() -> None:
+    checked = 0
+    for vector in VECTORS:
+        if vector["kind"] == "argon2id":
+            assert (
+                _argon2_cffi(vector["passphrase"], vector["salt"], vector["ops"], vector["mem_kib"])
+                == vector["output"]
+            )
+            checked += 1
+        elif "kek" in vector:
+            kdf = vector["kdf"]
+            assert (
+                _argon2_cffi(vector["passphrase"], kdf["salt"], kdf["ops"], kdf["mem_kib"])
+                == vector["kek"]
+            )
+            checked += 1
+    assert checked >= 8
+
+
+def test_the_design_briefs_argon2id_check_value() -> None:
+    design = next(v for v in VECTORS if v["name"] == "argon2id-design-check")
+    assert design["output"].startswith("7305faeb") and design["output"].endswith("fb96")
+
+
+def test_regenerating_gives_identical_files(tmp_path: Path) -> None:
+    written = generate.generate(tmp_path)
+    committed = sorted(checker.VECTOR_DIR.glob("*.json"))
+    assert [p.name for p in sorted(written)] == [p.name for p in committed]
+    for path in committed:
+        assert (tmp_path / path.name).read_bytes() == path.read_bytes(), path.name
