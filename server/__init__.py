@@ -1,0 +1,1 @@
+"""zkvault server: stores ciphertext, public keys, names and emails, nothing else."""

@@ -1,0 +1,66 @@
+"""The app factory: settings in, a configured FastAPI app out."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+
+from . import errors
+from .db import make_engine, make_sessionmaker
+from .middleware import BodyLimit, SecurityHeaders
+from .oidc import OidcClient
+from .ratelimit import RateLimiter
+from .routers import audit, auth, devices, meta, pairings, vault
+from .settings import Settings, check_settings
+from .state import AppState
+from .tokens import KeyRing
+
+# A 1 MiB blob is 1,398,102 base64url characters; JSON framing adds little.
+_BODY_LIMIT_SLACK = 64 * 1024
+
+log = logging.getLogger("zkvault.server")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    check_settings(settings)
+    engine = make_engine(settings)
+    state = AppState(
+        settings=settings,
+        engine=engine,
+        sessions=make_sessionmaker(engine),
+        keys=KeyRing(
+            [k.get_secret_value() for k in settings.signing_keys],
+            settings.public_url,
+            settings.access_token_ttl_seconds,
+        ),
+        limiter=RateLimiter(engine, settings.rate_window_seconds),
+        oidc=OidcClient(settings),
+    )
+    app = FastAPI(
+        title="zkvault server",
+        version="1",
+        description="Stores ciphertext, public keys, names and emails; nothing it could leak.",
+        docs_url="/api/docs" if settings.dev else None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+        responses=errors.COMMON_ERRORS,
+    )
+    app.state.zk = state
+    errors.install(app)
+    for router in (
+        meta.router,
+        auth.router,
+        vault.router,
+        pairings.router,
+        devices.machines,
+        devices.runners,
+        devices.runner_self,
+        audit.router,
+    ):
+        app.include_router(router)
+    largest = max(settings.max_vault_bytes, settings.max_grant_bytes)
+    app.add_middleware(BodyLimit, limit=(largest * 4 + 2) // 3 + _BODY_LIMIT_SLACK)
+    app.add_middleware(SecurityHeaders, hsts=settings.public_url.startswith("https://"))
+    return app

@@ -1,0 +1,136 @@
+"""Append-only audit events in per-account hash chains.
+
+Each event's hash covers its fields and the previous event's hash; the chain
+head row holds the last (seq, hash). Appending updates the head first, which
+takes its row lock (PostgreSQL) or the write lock (SQLite), so concurrent
+instances append one after another and a chain never forks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from .db import utcnow
+from .models import AuditEvent, AuditHead
+from .sqlutil import insert_on_conflict
+
+GENESIS = "0" * 64
+SYSTEM_CHAIN = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who acted: ``kind`` is account | machine | runner | web | anonymous."""
+
+    kind: str
+    id: str
+    account_id: uuid.UUID | None
+    source: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}:{self.id}" if self.id else self.kind
+
+
+def event_hash(e: AuditEvent) -> str:
+    fields = {
+        "chain": e.chain,
+        "seq": e.seq,
+        "account_id": str(e.account_id) if e.account_id else None,
+        "actor": e.actor,
+        "action": e.action,
+        "target": e.target,
+        "tag": e.tag,
+        "outcome": e.outcome,
+        "source": e.source,
+        "detail": e.detail,
+        "time": e.created_at.isoformat(),
+        "prev": e.prev_hash,
+    }
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
+def record(
+    db: Session,
+    actor: Actor,
+    obj: str,
+    verb: str,
+    target: str,
+    *,
+    outcome: str = "success",
+    detail: str = "",
+    account_id: uuid.UUID | None = None,
+) -> AuditEvent:
+    """Adds one event to the owner's chain inside the caller's transaction."""
+    owner = account_id or actor.account_id
+    chain = str(owner) if owner else SYSTEM_CHAIN
+    seq, prev = _advance_head(db, chain)
+    event = AuditEvent(
+        chain=chain,
+        seq=seq,
+        account_id=owner,
+        actor=actor.label[:128],
+        action=f"{obj}.{verb}"[:64],
+        target=target[:128],
+        tag=f"{actor.kind}:{obj}:{verb}"[:200],
+        outcome=outcome,
+        source=actor.source[:64],
+        detail=detail[:256],
+        created_at=utcnow(),
+        prev_hash=prev,
+        hash="",
+    )
+    event.hash = event_hash(event)
+    db.add(event)
+    db.execute(update(AuditHead).where(AuditHead.chain == chain).values(hash=event.hash))
+    return event
+
+
+def _advance_head(db: Session, chain: str) -> tuple[int, str]:
+    bump = (
+        update(AuditHead)
+        .where(AuditHead.chain == chain)
+        .values(seq=AuditHead.seq + 1)
+        .returning(AuditHead.seq, AuditHead.hash)
+    )
+    row = db.execute(bump).one_or_none()
+    if row is None:
+        stmt = insert_on_conflict(db.get_bind().dialect.name, AuditHead.__table__).values(
+            chain=chain, seq=0, hash=GENESIS
+        )
+        db.execute(stmt.on_conflict_do_nothing(index_elements=["chain"]))
+        row = db.execute(bump).one()
+    return int(row[0]), str(row[1])
+
+
+def verify(db: Session) -> tuple[int, list[str]]:
+    """Recomputes every chain; returns (events checked, problems found)."""
+    problems: list[str] = []
+    checked = 0
+    heads = {h.chain: h for h in db.scalars(select(AuditHead))}
+    chains = set(heads) | set(db.scalars(select(AuditEvent.chain).distinct()))
+    for chain in sorted(chains):
+        prev, expected_seq = GENESIS, 1
+        events = db.scalars(
+            select(AuditEvent).where(AuditEvent.chain == chain).order_by(AuditEvent.seq)
+        )
+        for e in events:
+            checked += 1
+            if e.seq != expected_seq:
+                problems.append(f"chain {chain}: event seq {e.seq}, expected {expected_seq}")
+            if e.prev_hash != prev:
+                problems.append(f"chain {chain} seq {e.seq}: previous hash does not link")
+            if event_hash(e) != e.hash:
+                problems.append(f"chain {chain} seq {e.seq}: contents do not match hash")
+            prev, expected_seq = e.hash, e.seq + 1
+        head = heads.get(chain)
+        if head is None or head.seq != expected_seq - 1 or head.hash != prev:
+            problems.append(f"chain {chain}: head does not match the last event (truncated?)")
+    return checked, problems

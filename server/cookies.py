@@ -1,0 +1,84 @@
+"""The browser's cookies and the CSRF check on the calls that use them.
+
+Only /auth/refresh and /auth/logout read a cookie; every /api call takes a
+bearer token, which a cross-site page cannot attach.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from fastapi import Request, Response
+
+from .errors import ApiError
+from .settings import Settings
+
+LOGIN_MAX_AGE = 600
+CSRF_COOKIE = "zkv_csrf"
+CSRF_HEADER = "x-csrf-token"
+
+
+def refresh_cookie_name(settings: Settings) -> str:
+    return "__Secure-zkv_refresh" if settings.cookie_secure else "zkv_refresh"
+
+
+def login_cookie_name(settings: Settings) -> str:
+    return "__Secure-zkv_login" if settings.cookie_secure else "zkv_login"
+
+
+def set_login(response: Response, settings: Settings, state: str) -> None:
+    # Lax, not Strict: it must come back on the IdP's top-level redirect.
+    response.set_cookie(
+        login_cookie_name(settings),
+        state,
+        max_age=LOGIN_MAX_AGE,
+        path="/auth/callback",
+        secure=settings.cookie_secure,
+        httponly=True,
+        samesite="lax",
+    )
+
+
+def set_session(response: Response, settings: Settings, refresh: str, csrf: str | None) -> None:
+    response.set_cookie(
+        refresh_cookie_name(settings),
+        refresh,
+        max_age=settings.web_refresh_ttl_seconds,
+        path="/auth",
+        secure=settings.cookie_secure,
+        httponly=True,
+        samesite="strict",
+    )
+    if csrf is not None:
+        # Readable by the page on purpose: it echoes it in X-CSRF-Token.
+        response.set_cookie(
+            CSRF_COOKIE,
+            csrf,
+            max_age=settings.web_refresh_ttl_seconds,
+            path="/",
+            secure=settings.cookie_secure,
+            httponly=False,
+            samesite="strict",
+        )
+
+
+def clear_session(response: Response, settings: Settings) -> None:
+    response.delete_cookie(
+        refresh_cookie_name(settings),
+        path="/auth",
+        secure=settings.cookie_secure,
+        httponly=True,
+        samesite="strict",
+    )
+    response.delete_cookie(CSRF_COOKIE, path="/", secure=settings.cookie_secure, samesite="strict")
+
+
+def check_csrf(request: Request, settings: Settings) -> None:
+    """Double-submit token plus Origin check (SameSite=Strict is the third layer)."""
+    origin = request.headers.get("origin")
+    if origin is not None and origin != settings.public_origin:
+        raise ApiError(403, "csrf", "cross-origin request refused")
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    header = request.headers.get(CSRF_HEADER, "")
+    if not cookie or not hmac.compare_digest(cookie.encode(), header.encode()):
+        raise ApiError(403, "csrf", "missing or wrong X-CSRF-Token header")

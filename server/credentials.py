@@ -1,0 +1,64 @@
+"""Secrets the server hands out, and how it recognises them again.
+
+Every issued credential carries a prefix that leak scanners can match; the
+server keeps only SHA-256 hashes (they are 256-bit random, so a slow hash
+would add nothing).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+
+from .encoding import b64url_decode, b64url_encode
+
+REFRESH_PREFIX = "zkv_rt_"
+RUNNER_PREFIX = "zkv_runner_"
+POLL_PREFIX = "zkv_poll_"
+
+# Crockford base32: no I, L, O, U, so a code survives being read aloud.
+CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_LENGTH = 10  # 50 bits; see docs/pairing.md for the guessing bound
+_CODE_ALIASES = str.maketrans({"O": "0", "I": "1", "L": "1"})
+
+
+def new_secret(prefix: str) -> str:
+    return prefix + b64url_encode(secrets.token_bytes(32))
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def same_digest(secret: str, expected_hex: str) -> bool:
+    return hmac.compare_digest(digest(secret), expected_hex)
+
+
+def token_hint(secret: str) -> str:
+    """What may be logged about a credential: its prefix and 4 characters."""
+    for prefix in (REFRESH_PREFIX, RUNNER_PREFIX, POLL_PREFIX):
+        if secret.startswith(prefix):
+            return secret[: len(prefix) + 4] + "..."
+    return "?"
+
+
+def new_pairing_code() -> str:
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    return f"{raw[:5]}-{raw[5:]}"
+
+
+def normalize_code(text: str) -> str | None:
+    """Canonical form of what a person typed, or None if it cannot be a code."""
+    cleaned = "".join(ch for ch in text.upper() if ch not in " -").translate(_CODE_ALIASES)
+    if len(cleaned) != CODE_LENGTH or any(ch not in CODE_ALPHABET for ch in cleaned):
+        return None
+    return f"{cleaned[:5]}-{cleaned[5:]}"
+
+
+def fingerprint(public_key_b64url: str) -> str:
+    """SHA-256 of the raw 32-byte key, first 10 bytes, base32, in 4 groups of 4."""
+    raw = b64url_decode(public_key_b64url)
+    text = base64.b32encode(hashlib.sha256(raw).digest()[:10]).decode("ascii")
+    return "-".join(text[i : i + 4] for i in range(0, 16, 4))

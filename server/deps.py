@@ -1,0 +1,88 @@
+"""Request dependencies: database session, caller identity, rate-limit keys."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .audit import Actor
+from .errors import ApiError
+from .models import Client
+from .state import AppState
+from .tokens import TokenError
+
+
+def app_state(request: Request) -> AppState:
+    state = request.app.state.zk
+    assert isinstance(state, AppState)
+    return state
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    session = app_state(request).sessions()
+    try:
+        yield session
+    finally:
+        session.close()  # rolls back anything not committed
+
+
+def source_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    account_id: uuid.UUID
+    client_id: uuid.UUID
+    kind: str  # web | machine | runner
+    source: str
+
+    @property
+    def actor(self) -> Actor:
+        kind = "account" if self.kind == "web" else self.kind
+        ident = str(self.account_id) if self.kind == "web" else str(self.client_id)
+        return Actor(kind, ident, self.account_id, self.source)
+
+
+def _unauthorized(message: str) -> ApiError:
+    return ApiError(401, "unauthorized", message)
+
+
+def _authenticate(request: Request, db: Session, kinds: frozenset[str]) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise _unauthorized("a bearer access token is required")
+    try:
+        claims = app_state(request).keys.verify(token.strip(), frozenset(kinds))
+    except TokenError as exc:
+        raise _unauthorized(str(exc)) from None
+    # Revocation must bite on the very next request: one indexed lookup.
+    row = db.execute(
+        select(Client.account_id, Client.revoked_at).where(Client.id == claims.client_id)
+    ).one_or_none()
+    if row is None or row.revoked_at is not None or row.account_id != claims.account_id:
+        raise _unauthorized("this client has been revoked")
+    return Principal(claims.account_id, claims.client_id, claims.kind, source_address(request))
+
+
+def require(*kinds: str) -> object:
+    allowed = frozenset(kinds)
+
+    def dependency(request: Request, db: Annotated[Session, Depends(get_db)]) -> Principal:
+        return _authenticate(request, db, allowed)
+
+    return Depends(dependency)
+
+
+DB = Annotated[Session, Depends(get_db)]
+State = Annotated[AppState, Depends(app_state)]
+Web = Annotated[Principal, require("web")]
+WebOrMachine = Annotated[Principal, require("web", "machine")]
+Runner = Annotated[Principal, require("runner")]

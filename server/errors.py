@@ -1,0 +1,115 @@
+"""Typed JSON errors: every failure is {code, message}, never a traceback."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("zkvault.server")
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    current_revision: int | None = None
+
+
+class ApiError(Exception):
+    """Raised by services; turned into ErrorBody with the given status."""
+
+    def __init__(
+        self, status: int, code: str, message: str, *, current_revision: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.current_revision = current_revision
+
+
+def _doc(description: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "description": description}
+
+
+# Documented on every route: these can come from the middleware or validation.
+COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _doc("Malformed request (code: bad_request)"),
+    413: _doc("Body too large (code: too_large)"),
+    422: _doc("Invalid input (code: invalid_request)"),
+    429: _doc("Rate limited (code: rate_limited)"),
+    500: _doc("Unexpected server error (code: internal)"),
+}
+AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: _doc("Missing, forged, expired or revoked token (code: unauthorized)"),
+    403: _doc("Token for the wrong client kind (code: forbidden)"),
+}
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    descriptions = {
+        401: "Not authenticated",
+        403: "Not allowed",
+        404: "Not found",
+        409: "Conflict (for a stale vault write: code revision_conflict, with current_revision)",
+        410: "Gone: expired or already used",
+    }
+    return {s: _doc(descriptions.get(s, "Error")) for s in statuses}
+
+
+def error_response(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
+    body = ErrorBody(code=code, message=message, **extra).model_dump(exclude_none=True)
+    return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+def install(app: FastAPI) -> None:
+    async def api_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ApiError)
+        return error_response(
+            exc.status, exc.code, exc.message, current_revision=exc.current_revision
+        )
+
+    async def http_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        code = _HTTP_CODES.get(exc.status_code, "error")
+        message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+        response = error_response(exc.status_code, code, message)
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+
+    async def validation_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        # Name the field and the rule, never echo the input (it may be a secret).
+        parts = []
+        for err in exc.errors()[:5]:
+            loc = ".".join(str(p) for p in err.get("loc", ()))
+            parts.append(f"{loc}: {err.get('msg', 'invalid')}")
+        return error_response(422, "invalid_request", "; ".join(parts) or "invalid request")
+
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled %s", type(exc).__name__, exc_info=False)
+        return error_response(500, "internal", "internal server error")
+
+    app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(Exception, unexpected)

@@ -1,0 +1,88 @@
+"""`zkvault-server`: serve (default), migrate, verify-audit, generate-key."""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+from pathlib import Path
+
+from .encoding import b64url_encode
+from .settings import DevelopmentSettingsError, Settings, check_settings
+
+
+def _serve(settings: Settings, migrate: bool) -> int:
+    import uvicorn
+
+    check_settings(settings)
+    if migrate:
+        _migrate(settings)
+    uvicorn.run(
+        "server.asgi:app",
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        log_level=settings.log_level,
+        server_header=False,
+        access_log=settings.dev,
+    )
+    return 0
+
+
+def _migrate(settings: Settings) -> int:
+    from .db import make_engine
+    from .migrate import upgrade
+
+    if settings.is_sqlite:
+        path = settings.database_url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings)
+    upgrade(engine)
+    engine.dispose()
+    print("database schema is up to date")
+    return 0
+
+
+def _verify_audit(settings: Settings) -> int:
+    from . import audit
+    from .db import make_engine, make_sessionmaker
+
+    engine = make_engine(settings)
+    with make_sessionmaker(engine)() as db:
+        checked, problems = audit.verify(db)
+    engine.dispose()
+    for p in problems:
+        print(f"TAMPERED: {p}")
+    print(f"checked {checked} audit events: {'FAILED' if problems else 'chain intact'}")
+    return 1 if problems else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="zkvault-server", description=__doc__)
+    sub = parser.add_subparsers(dest="command")
+    serve = sub.add_parser("serve", help="run the HTTP server (the default)")
+    serve.add_argument("--migrate", action="store_true", help="apply migrations first")
+    sub.add_parser("migrate", help="create or upgrade the database schema")
+    sub.add_parser("verify-audit", help="recompute every audit hash chain; exit 1 if broken")
+    sub.add_parser("generate-key", help="print a new Ed25519 signing key (base64url seed)")
+    args = parser.parse_args(argv)
+    if args.command == "generate-key":
+        print(b64url_encode(secrets.token_bytes(32)))
+        return 0
+    try:
+        settings = Settings()
+        if args.command == "migrate":
+            return _migrate(settings)
+        if args.command == "verify-audit":
+            return _verify_audit(settings)
+        return _serve(settings, migrate=bool(getattr(args, "migrate", False)) or settings.dev)
+    except DevelopmentSettingsError as exc:
+        print(f"zkvault-server: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

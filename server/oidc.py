@@ -1,0 +1,172 @@
+"""Sign-in through any OpenID Connect provider (or plain OAuth 2, for GitHub).
+
+authlib builds the authorization request (PKCE S256, state, nonce) and
+exchanges the code; joserfc + authlib's CodeIDToken validate the id_token
+(signature against the provider's JWKS, iss, aud, exp, iat, nonce, azp).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, cast
+
+from authlib.integrations.httpx_client import OAuth2Client
+from authlib.oidc.core import CodeIDToken
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+
+from .settings import Settings
+
+_METADATA_TTL = 3600.0
+
+
+class SignInError(Exception):
+    """The provider refused, or what it returned did not validate."""
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    issuer: str
+    subject: str
+    name: str
+    email: str
+
+
+class OidcClient:
+    def __init__(self, settings: Settings) -> None:
+        self.s = settings
+        self._lock = threading.Lock()
+        self._metadata: dict[str, Any] | None = None
+        self._jwks: dict[str, Any] | None = None
+        self._fetched_at = 0.0
+
+    @property
+    def redirect_uri(self) -> str:
+        return f"{self.s.public_url}/auth/callback"
+
+    def _client(self) -> OAuth2Client:
+        return OAuth2Client(
+            client_id=self.s.oidc_client_id,
+            client_secret=self.s.oidc_client_secret.get_secret_value(),
+            scope=self.s.oidc_scopes,
+            redirect_uri=self.redirect_uri,
+            code_challenge_method="S256",
+            timeout=self.s.oidc_http_timeout_seconds,
+        )
+
+    def metadata(self, *, force: bool = False) -> dict[str, Any]:
+        if self.s.oidc_mode == "oauth2":
+            return {
+                "issuer": self.s.oidc_issuer,
+                "authorization_endpoint": self.s.oauth2_authorize_url,
+                "token_endpoint": self.s.oauth2_token_url,
+                "userinfo_endpoint": self.s.oauth2_userinfo_url,
+            }
+        with self._lock:
+            fresh = time.monotonic() - self._fetched_at < _METADATA_TTL
+            if self._metadata is not None and fresh and not force:
+                return self._metadata
+        url = f"{self.s.oidc_issuer}/.well-known/openid-configuration"
+        try:
+            with self._client() as http:
+                meta = http.get(url, withhold_token=True)
+                meta.raise_for_status()
+                data = meta.json()
+                jwks = http.get(data["jwks_uri"], withhold_token=True)
+                jwks.raise_for_status()
+                keys = jwks.json()
+        except Exception as exc:
+            raise SignInError("the identity provider could not be reached") from exc
+        if not isinstance(data, dict) or data.get("issuer") != self.s.oidc_issuer:
+            raise SignInError("the provider's discovery document names another issuer")
+        with self._lock:
+            self._metadata, self._jwks, self._fetched_at = data, keys, time.monotonic()
+        return data
+
+    def authorization_url(self, state: str, nonce: str, code_verifier: str) -> str:
+        meta = self.metadata()
+        extra = {"nonce": nonce} if self.s.oidc_mode == "oidc" else {}
+        with self._client() as client:
+            url, _ = client.create_authorization_url(
+                meta["authorization_endpoint"], state=state, code_verifier=code_verifier, **extra
+            )
+        return str(url)
+
+    def exchange(self, code: str, code_verifier: str, nonce: str) -> Identity:
+        meta = self.metadata()
+        try:
+            with self._client() as client:
+                token = client.fetch_token(
+                    meta["token_endpoint"],
+                    code=code,
+                    code_verifier=code_verifier,
+                    headers={"Accept": "application/json"},
+                )
+                if self.s.oidc_mode == "oauth2":
+                    info = client.get(meta["userinfo_endpoint"])
+                    info.raise_for_status()
+                    return self._from_userinfo(info.json())
+        except SignInError:
+            raise
+        except Exception as exc:
+            raise SignInError("the authorization code was not accepted") from exc
+        return self._from_id_token(token, nonce)
+
+    def _from_id_token(self, token: dict[str, Any], nonce: str) -> Identity:
+        raw = token.get("id_token")
+        if not isinstance(raw, str):
+            raise SignInError("the provider returned no id_token")
+        meta = self.metadata()
+        algs = meta.get("id_token_signing_alg_values_supported") or ["RS256"]
+        algs = [a for a in algs if a != "none"]
+        try:
+            try:
+                decoded = jwt.decode(
+                    raw, KeySet.import_key_set(cast(Any, self._jwks or {})), algorithms=algs
+                )
+            except JoseError:
+                # Maybe the provider rotated its keys: fetch them once more.
+                self.metadata(force=True)
+                decoded = jwt.decode(
+                    raw, KeySet.import_key_set(cast(Any, self._jwks or {})), algorithms=algs
+                )
+            claims = CodeIDToken(
+                decoded.claims,
+                decoded.header,
+                {"iss": {"essential": True, "value": self.s.oidc_issuer}},
+                {
+                    "nonce": nonce,
+                    "client_id": self.s.oidc_client_id,
+                    "access_token": token.get("access_token"),
+                },
+            )
+            claims.validate(leeway=60)
+        except SignInError:
+            raise
+        except Exception as exc:
+            raise SignInError("the id_token did not validate") from exc
+        # CodeIDToken checks aud only through azp; check it ourselves.
+        aud = claims.get("aud")
+        auds = aud if isinstance(aud, list) else [aud]
+        if self.s.oidc_client_id not in auds:
+            raise SignInError("the id_token is for another client")
+        if claims.get("nonce") != nonce:
+            raise SignInError("the id_token nonce does not match")
+        return _identity(self.s.oidc_issuer, dict(claims), "sub")
+
+    def _from_userinfo(self, info: Any) -> Identity:
+        if not isinstance(info, dict):
+            raise SignInError("the userinfo response is not an object")
+        return _identity(self.s.oidc_issuer, info, self.s.oauth2_subject_claim)
+
+
+def _identity(issuer: str, claims: dict[str, Any], subject_claim: str) -> Identity:
+    subject = claims.get(subject_claim)
+    if subject is None or str(subject) == "":
+        raise SignInError("the provider returned no subject")
+    email = claims.get("email") or ""
+    name = claims.get("name") or claims.get("preferred_username") or claims.get("login") or email
+    return Identity(issuer, str(subject)[:255], str(name)[:256], str(email)[:320])

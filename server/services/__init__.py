@@ -1,0 +1,1 @@
+"""Business logic; routers stay thin. Services commit their own transactions."""

@@ -1,0 +1,249 @@
+"""Pairing a machine or enrolling a runner: request, approve in the browser, claim once.
+
+The code is single-use (a conditional UPDATE moves the row out of "pending"),
+expires after pairing_ttl_seconds, and every attempt to use one counts against
+per-account and global limits kept in the database (docs/pairing.md has the
+guessing bound). The machine's credential is minted only when it claims it,
+so the database never holds it in the clear.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from .. import audit
+from ..audit import Actor
+from ..credentials import (
+    POLL_PREFIX,
+    digest,
+    fingerprint,
+    new_pairing_code,
+    new_secret,
+    normalize_code,
+    same_digest,
+)
+from ..db import utcnow
+from ..errors import ApiError
+from ..models import Pairing
+from ..ratelimit import RateLimiter
+from ..settings import Settings
+from ..sqlutil import affected
+from ..tokens import KeyRing
+from . import sessions
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    pairing: Pairing
+    code: str
+    poll_secret: str
+
+
+def create(
+    db: Session, settings: Settings, kind: str, name: str, public_key: str, source: str
+) -> Created:
+    now = utcnow()
+    pending = db.scalar(
+        select(func.count())
+        .select_from(Pairing)
+        .where(Pairing.status == "pending", Pairing.expires_at > now)
+    )
+    if (pending or 0) >= settings.max_pending_pairings:
+        raise ApiError(429, "rate_limited", "too many pairings are waiting; retry later")
+    for _ in range(5):  # a code collision is ~2^-50 per pending pairing; retry anyway
+        code, poll_secret = new_pairing_code(), new_secret(POLL_PREFIX)
+        pairing = Pairing(
+            id=uuid.uuid4(),
+            kind=kind,
+            name=name,
+            public_key=public_key,
+            code_hash=digest(code),
+            poll_hash=digest(poll_secret),
+            status="pending",
+            created_at=now,
+            expires_at=now + timedelta(seconds=settings.pairing_ttl_seconds),
+        )
+        db.add(pairing)
+        try:
+            audit.record(
+                db,
+                Actor("anonymous", "", None, source),
+                "pairing",
+                "request",
+                f"pairing:{pairing.id}",
+                detail=f"{kind} pairing requested",
+            )
+            db.commit()
+        except IntegrityError:
+            db.rollback()
+            continue
+        return Created(pairing, code, poll_secret)
+    raise ApiError(503, "unavailable", "could not allocate a pairing code")
+
+
+def _count_attempt(limiter: RateLimiter, settings: Settings, account_id: uuid.UUID) -> None:
+    limiter.hit(f"code:account:{account_id}", settings.rate_code_attempts_per_account)
+    limiter.hit("code:global", settings.rate_code_attempts_global)
+
+
+def _pending_by_code(db: Session, code: str) -> Pairing:
+    canonical = normalize_code(code)
+    found = None
+    if canonical is not None:
+        found = db.scalars(
+            select(Pairing).where(
+                Pairing.code_hash == digest(canonical),
+                Pairing.status == "pending",
+                Pairing.expires_at > utcnow(),
+            )
+        ).one_or_none()
+    if found is None:
+        # One answer for unknown, expired and used codes: nothing to learn.
+        raise ApiError(404, "unknown_code", "no pending pairing has this code")
+    return found
+
+
+def lookup(
+    db: Session, limiter: RateLimiter, settings: Settings, account_id: uuid.UUID, code: str
+) -> Pairing:
+    _count_attempt(limiter, settings, account_id)
+    return _pending_by_code(db, code)
+
+
+def decide(
+    db: Session,
+    limiter: RateLimiter,
+    settings: Settings,
+    actor: Actor,
+    code: str,
+    *,
+    approve: bool,
+    name: str | None = None,
+    grant_public_key: str | None = None,
+) -> Pairing:
+    """Approves or refuses the pending pairing with this code (commits)."""
+    assert actor.account_id is not None
+    _count_attempt(limiter, settings, actor.account_id)
+    pairing = _pending_by_code(db, code)
+    values: dict[str, object] = {
+        "status": "approved" if approve else "refused",
+        "account_id": actor.account_id,
+    }
+    if approve and name:
+        values["name"] = name
+    if approve and pairing.kind == "runner":
+        values["grant_public_key"] = grant_public_key
+    moved = affected(
+        db,
+        update(Pairing)
+        .where(Pairing.id == pairing.id, Pairing.status == "pending")
+        .values(**values),
+    )
+    if moved != 1:
+        db.rollback()
+        raise ApiError(404, "unknown_code", "no pending pairing has this code")
+    audit.record(
+        db,
+        actor,
+        "pairing",
+        "approve" if approve else "refuse",
+        f"pairing:{pairing.id}",
+        detail=f"{pairing.kind} {name or pairing.name}"[:256],
+    )
+    db.commit()
+    db.refresh(pairing)
+    return pairing
+
+
+@dataclass(frozen=True, slots=True)
+class PollResult:
+    status: str
+    kind: str
+    client_id: uuid.UUID | None = None
+    account_id: uuid.UUID | None = None
+    access_token: str | None = None
+    expires_in: int | None = None
+    refresh_token: str | None = None
+    runner_credential: str | None = None
+    grant_public_key: str | None = None
+
+
+def poll(
+    db: Session,
+    settings: Settings,
+    keys: KeyRing,
+    pairing_id: uuid.UUID,
+    poll_secret: str,
+    source: str,
+) -> PollResult:
+    pairing = db.get(Pairing, pairing_id)
+    if pairing is None or not same_digest(poll_secret, pairing.poll_hash):
+        raise ApiError(404, "unknown_pairing", "no pairing matches this id and secret")
+    now = utcnow()
+    if pairing.status == "claimed":
+        raise ApiError(410, "already_claimed", "the credentials were already delivered")
+    if pairing.status == "refused":
+        return PollResult("refused", pairing.kind)
+    if pairing.status == "pending":
+        return PollResult("expired" if pairing.expires_at <= now else "pending", pairing.kind)
+    return _claim(db, settings, keys, pairing, now, source)
+
+
+def _claim(
+    db: Session, settings: Settings, keys: KeyRing, pairing: Pairing, now: datetime, source: str
+) -> PollResult:
+    if now > pairing.expires_at + timedelta(seconds=settings.pairing_ttl_seconds):
+        return PollResult("expired", pairing.kind)
+    claimed = affected(
+        db,
+        update(Pairing)
+        .where(Pairing.id == pairing.id, Pairing.status == "approved")
+        .values(status="claimed"),
+    )
+    if claimed != 1:
+        db.rollback()
+        raise ApiError(410, "already_claimed", "the credentials were already delivered")
+    assert pairing.account_id is not None
+    client = sessions.create_client(
+        db,
+        pairing.account_id,
+        pairing.kind,
+        pairing.name,
+        public_key=pairing.public_key,
+        grant_public_key=pairing.grant_public_key,
+    )
+    pairing.client_id = client.id
+    refresh = runner_credential = None
+    if pairing.kind == "runner":
+        runner_credential = sessions.issue_runner_credential(client)
+    else:
+        refresh = sessions.issue_refresh(db, client, settings)
+    actor = Actor(pairing.kind, str(client.id), pairing.account_id, source)
+    verb = "enrol" if pairing.kind == "runner" else "pair"
+    audit.record(
+        db,
+        actor,
+        pairing.kind,
+        verb,
+        f"{pairing.kind}:{client.id}",
+        detail=f"fingerprint {fingerprint(pairing.public_key)}",
+    )
+    db.commit()
+    access, ttl = keys.issue(pairing.account_id, client.id, pairing.kind)
+    return PollResult(
+        "approved",
+        pairing.kind,
+        client.id,
+        pairing.account_id,
+        access,
+        ttl,
+        refresh,
+        runner_credential,
+        pairing.grant_public_key,
+    )

@@ -1,0 +1,130 @@
+"""Settings from ZKVAULT_* environment variables and an optional .env file."""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import cached_property
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Published on purpose: it signs tokens only in development mode, and the
+# server refuses to start with it anywhere else.
+DEV_SIGNING_KEY = "ZGV2ZWxvcG1lbnQtb25seS1rZXktZG8tbm90LXVzZS0"
+DEV_OIDC_CLIENT_SECRET = "zkvault-dev-secret"  # noqa: S105 - the dev IdP accepts any secret
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ZKVAULT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    environment: Literal["development", "production"] = "production"
+    public_url: str = "http://127.0.0.1:8000"
+    database_url: str = "sqlite:///var/zkvault.sqlite3"
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_max_overflow: int = Field(default=10, ge=0, le=200)
+
+    # Ed25519 seeds, base64url (32 bytes). The first signs; all verify and are
+    # published, so rotation is "prepend a new key, drop the old one after 15 min".
+    signing_keys: list[SecretStr] = Field(default_factory=lambda: [SecretStr(DEV_SIGNING_KEY)])
+    access_token_ttl_seconds: int = Field(default=900, ge=60, le=3600)
+    web_refresh_ttl_seconds: int = Field(default=14 * 86400, ge=300)
+    machine_refresh_ttl_seconds: int = Field(default=90 * 86400, ge=300)
+
+    oidc_issuer: str = "http://127.0.0.1:9400"
+    oidc_client_id: str = "zkvault-dev"
+    oidc_client_secret: SecretStr = SecretStr(DEV_OIDC_CLIENT_SECRET)
+    oidc_scopes: str = "openid email profile"
+    # "oidc": discovery + id_token. "oauth2": plain OAuth 2 with a userinfo
+    # endpoint (GitHub); the three URLs below must then be set.
+    oidc_mode: Literal["oidc", "oauth2"] = "oidc"
+    oauth2_authorize_url: str = ""
+    oauth2_token_url: str = ""
+    oauth2_userinfo_url: str = ""
+    oauth2_subject_claim: str = "sub"
+    oidc_http_timeout_seconds: float = 10.0
+
+    cookie_secure: bool = True
+    vault_history: int = Field(default=10, ge=1, le=1000)
+    max_vault_bytes: int = 1024 * 1024
+    max_grant_bytes: int = 1024 * 1024
+    pairing_ttl_seconds: int = Field(default=600, ge=60, le=3600)
+
+    # Rate limits: count per window, kept in the database (shared by instances).
+    rate_window_seconds: int = Field(default=600, ge=1)
+    rate_signin_per_ip: int = 60
+    rate_refresh_per_ip: int = 600
+    rate_pairing_create_per_ip: int = 30
+    rate_pairing_poll_per_ip: int = 1200
+    rate_code_attempts_per_account: int = 20
+    rate_code_attempts_global: int = 10_000
+    max_pending_pairings: int = 10_000
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = Field(default=1, ge=1, le=64)
+    forwarded_allow_ips: str = "127.0.0.1"
+    log_level: str = "info"
+
+    @field_validator("public_url", "oidc_issuer")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def dev(self) -> bool:
+        return self.environment == "development"
+
+    @cached_property
+    def public_origin(self) -> str:
+        parts = urlsplit(self.public_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def development_settings_in_use(self) -> list[str]:
+        """Names of settings that are only acceptable in development mode."""
+        found = []
+        if any(k.get_secret_value() == DEV_SIGNING_KEY for k in self.signing_keys):
+            found.append("signing_keys (the published development key)")
+        if not self.cookie_secure:
+            found.append("cookie_secure=false")
+        if self.oidc_client_secret.get_secret_value() == DEV_OIDC_CLIENT_SECRET:
+            found.append("oidc_client_secret (the development secret)")
+        if _is_loopback_http(self.oidc_issuer):
+            found.append("oidc_issuer (a plain-HTTP loopback development IdP)")
+        if not self.public_url.startswith("https://"):
+            found.append("public_url (not https)")
+        return found
+
+
+def _is_loopback_http(url: str) -> bool:
+    parts = urlsplit(url)
+    if parts.scheme != "http":
+        return False
+    host = parts.hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class DevelopmentSettingsError(RuntimeError):
+    """Production mode was asked to start with development-only settings."""
+
+
+def check_settings(settings: Settings) -> None:
+    if settings.dev:
+        return
+    found = settings.development_settings_in_use()
+    if found:
+        raise DevelopmentSettingsError(
+            "refusing to start in production with development settings: " + "; ".join(found)
+        )

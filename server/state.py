@@ -1,0 +1,23 @@
+"""Everything an app instance holds, built once by the app factory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from .oidc import OidcClient
+from .ratelimit import RateLimiter
+from .settings import Settings
+from .tokens import KeyRing
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    keys: KeyRing
+    limiter: RateLimiter
+    oidc: OidcClient

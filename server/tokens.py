@@ -1,0 +1,148 @@
+"""EdDSA (Ed25519) access tokens: compact JWS we sign and verify ourselves.
+
+Only alg=EdDSA with a known kid is accepted, so `alg: none`, HMAC confusion
+and foreign keys are refused before any signature check.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from .encoding import EncodingError, b64url_decode, b64url_encode
+
+AUDIENCES = {"web": "zkvault:web", "machine": "zkvault:machine", "runner": "zkvault:runner"}
+_MAX_TOKEN_LEN = 4096
+
+
+class TokenError(Exception):
+    """The token is malformed, forged, expired or for another audience."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    account_id: uuid.UUID
+    client_id: uuid.UUID
+    kind: str
+    expires_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKey:
+    kid: str
+    private: Ed25519PrivateKey
+    public: Ed25519PublicKey
+
+    def __repr__(self) -> str:
+        return f"SigningKey(kid={self.kid!r})"
+
+
+def load_key(seed_b64url: str) -> SigningKey:
+    seed = b64url_decode(seed_b64url)
+    if len(seed) != 32:
+        raise ValueError("an Ed25519 signing key is a 32-byte seed")
+    private = Ed25519PrivateKey.from_private_bytes(seed)
+    public = private.public_key()
+    raw = public.public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return SigningKey(b64url_encode(hashlib.sha256(raw).digest()[:12]), private, public)
+
+
+class KeyRing:
+    """The first key signs; every key verifies and is published in the JWKS."""
+
+    def __init__(self, seeds: list[str], issuer: str, ttl_seconds: int) -> None:
+        if not seeds:
+            raise ValueError("at least one signing key is required")
+        self._keys = [load_key(s) for s in seeds]
+        self._by_kid = {k.kid: k for k in self._keys}
+        self.issuer = issuer
+        self.ttl = ttl_seconds
+        header = {"alg": "EdDSA", "typ": "at+jwt", "kid": self._keys[0].kid}
+        self._header_b64 = b64url_encode(_json(header))
+
+    def jwks(self) -> dict[str, Any]:
+        return {
+            "keys": [
+                {
+                    "kty": "OKP",
+                    "crv": "Ed25519",
+                    "use": "sig",
+                    "alg": "EdDSA",
+                    "kid": k.kid,
+                    "x": b64url_encode(k.public.public_bytes(Encoding.Raw, PublicFormat.Raw)),
+                }
+                for k in self._keys
+            ]
+        }
+
+    def issue(self, account_id: uuid.UUID, client_id: uuid.UUID, kind: str) -> tuple[str, int]:
+        now = int(time.time())
+        claims = {
+            "iss": self.issuer,
+            "sub": str(account_id),
+            "aud": AUDIENCES[kind],
+            "sid": str(client_id),
+            "iat": now,
+            "nbf": now,
+            "exp": now + self.ttl,
+            "jti": uuid.uuid4().hex,
+        }
+        signing_input = self._header_b64 + "." + b64url_encode(_json(claims))
+        signature = self._keys[0].private.sign(signing_input.encode("ascii"))
+        return signing_input + "." + b64url_encode(signature), self.ttl
+
+    def verify(self, token: str, kinds: frozenset[str]) -> AccessClaims:
+        if len(token) > _MAX_TOKEN_LEN or token.count(".") != 2:
+            raise TokenError("malformed token")
+        header_b64, payload_b64, sig_b64 = token.split(".")
+        try:
+            header = json.loads(b64url_decode(header_b64))
+            signature = b64url_decode(sig_b64)
+        except (EncodingError, ValueError) as exc:
+            raise TokenError("malformed token") from exc
+        if not isinstance(header, dict) or header.get("alg") != "EdDSA":
+            raise TokenError("unsupported token algorithm")
+        key = self._by_kid.get(header.get("kid"))  # type: ignore[arg-type]
+        if key is None:
+            raise TokenError("unknown signing key")
+        try:
+            key.public.verify(signature, f"{header_b64}.{payload_b64}".encode("ascii"))
+        except (InvalidSignature, UnicodeEncodeError) as exc:
+            raise TokenError("bad token signature") from exc
+        try:
+            claims = json.loads(b64url_decode(payload_b64))
+        except (EncodingError, ValueError) as exc:
+            raise TokenError("malformed token") from exc
+        return self._check_claims(claims, kinds)
+
+    def _check_claims(self, claims: Any, kinds: frozenset[str]) -> AccessClaims:
+        if not isinstance(claims, dict) or claims.get("iss") != self.issuer:
+            raise TokenError("token from another issuer")
+        now = int(time.time())
+        exp, nbf = claims.get("exp"), claims.get("nbf", 0)
+        if not isinstance(exp, int) or not isinstance(nbf, int) or exp <= now or nbf > now + 5:
+            raise TokenError("token expired")
+        kind = next((k for k in kinds if AUDIENCES[k] == claims.get("aud")), None)
+        if kind is None:
+            raise TokenError("token for another audience")
+        try:
+            return AccessClaims(
+                uuid.UUID(str(claims["sub"])), uuid.UUID(str(claims["sid"])), kind, exp
+            )
+        except (KeyError, ValueError) as exc:
+            raise TokenError("malformed token") from exc
+
+
+def _json(obj: dict[str, Any]) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), sort_keys=True).encode("utf-8")
