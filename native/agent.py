@@ -1,0 +1,304 @@
+"""The agent: holds one unlocked vault in memory and answers on a unix socket.
+
+Security properties (argued in docs/cli.md, "Agent"):
+- the socket lives in a 0700 directory, is created 0600 (umask) and every
+  peer's uid is checked with SO_PEERCRED before a byte is read;
+- the process is not dumpable (no core files, no ptrace/proc-mem by other
+  processes of the same user) and holds no terminal;
+- items are decrypted one at a time, only when a request names them;
+- idle and absolute timeouts, a `lock` request, SIGTERM/SIGINT/SIGHUP, or a
+  revocation seen by the optional ``check`` all end in ``vault.lock()`` and exit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import resource
+import select
+import signal
+import socket
+import struct
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from native import gitcred, paths, protocol
+from native.errors import STATE, CliError
+from native.fsutil import private_dir
+
+_PR_SET_DUMPABLE = 4
+_PEERCRED = struct.Struct("3i")  # pid, uid, gid
+_CONNECTION_TIMEOUT = 2.0
+
+
+class ItemSource(Protocol):
+    """What the agent needs of a vault (vault_core.Vault satisfies it)."""
+
+    @property
+    def revision(self) -> int: ...
+
+    def items(self) -> list[Any]: ...
+
+    def get(self, item_id: Any) -> Any: ...
+
+    def lock(self) -> None: ...
+
+
+# A check returns None when all is well, or the reason to wipe now.
+Check = Callable[[], str | None]
+
+
+class _Stop(Exception):
+    pass
+
+
+def item_info(info: Any) -> dict[str, Any]:
+    """An item's metadata as JSON-able values. Never includes the secret."""
+    out: dict[str, Any] = {}
+    for name in ("id", "name", "kind", "url", "username", "scopes", "expires", "note"):
+        value = getattr(info, name, None)
+        if isinstance(value, tuple | list | frozenset | set):
+            value = list(value)
+        elif value is not None and not isinstance(value, str | int | float | bool):
+            value = value.isoformat() if hasattr(value, "isoformat") else str(value)
+        out[name] = value
+    return out
+
+
+FIELDS = ("secret", "username", "url", "name", "kind", "note", "scopes", "expires", "id")
+
+
+class Agent:
+    def __init__(
+        self,
+        vault: ItemSource,
+        *,
+        idle_timeout: float,
+        max_lifetime: float,
+        check: Check | None = None,
+        check_interval: float = 60.0,
+        info: dict[str, Any] | None = None,
+    ) -> None:
+        self.vault = vault
+        self.idle_timeout = idle_timeout
+        self.max_lifetime = max_lifetime
+        self.check = check
+        self.check_interval = check_interval
+        self.info = info or {}
+        self.started = time.monotonic()
+        self.last_used = self.started
+        self.next_check = self.started + check_interval
+        self.stop_reason = ""
+        self.sock: socket.socket | None = None
+        self.path = paths.socket_path()
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def bind(self) -> None:
+        private_dir(paths.runtime_dir())
+        if os.path.exists(self.path):
+            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                probe.connect(self.path)
+            except OSError:
+                os.unlink(self.path)  # stale socket of a dead agent
+            else:
+                raise CliError("an agent is already running; `zkvault lock` first", STATE,
+                               "already_unlocked")
+            finally:
+                probe.close()
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old = os.umask(0o177)
+        try:
+            sock.bind(self.path)  # created 0600 under this umask: no window
+        finally:
+            os.umask(old)
+        os.chmod(self.path, 0o600)
+        sock.listen(16)
+        self.sock = sock
+
+    def serve(self) -> str:
+        """Answer requests until a timeout, lock or revocation; wipe; return why."""
+        assert self.sock is not None
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, self._on_signal)
+        try:
+            while True:
+                now = time.monotonic()
+                deadline = min(self.last_used + self.idle_timeout,
+                               self.started + self.max_lifetime)
+                if now >= deadline:
+                    self.stop_reason = ("idle timeout" if now >= self.last_used + self.idle_timeout
+                                        else "maximum lifetime")
+                    break
+                if self.check is not None and now >= self.next_check:
+                    reason = self.check()
+                    self.next_check = time.monotonic() + self.check_interval
+                    if reason:
+                        self.stop_reason = reason
+                        break
+                wait = deadline - now
+                if self.check is not None:
+                    wait = min(wait, max(0.0, self.next_check - now))
+                ready, _, _ = select.select([self.sock], [], [], wait)
+                if ready:
+                    conn, _ = self.sock.accept()
+                    with conn:
+                        if self._handle(conn):
+                            self.stop_reason = "locked on request"
+                            break
+        except _Stop:
+            self.stop_reason = "signal"
+        finally:
+            self.wipe()
+        return self.stop_reason
+
+    def wipe(self) -> None:
+        with contextlib.suppress(Exception):
+            self.vault.lock()
+        if self.sock is not None:
+            self.sock.close()
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+            self.sock = None
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        raise _Stop()
+
+    # -- requests ----------------------------------------------------------
+
+    def _handle(self, conn: socket.socket) -> bool:
+        """Serve one connection; True when the agent should stop."""
+        _pid, uid, _ = _PEERCRED.unpack(
+            conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size)
+        )
+        if uid != os.getuid():
+            return False  # another user: close without reading or answering
+        conn.settimeout(_CONNECTION_TIMEOUT)
+        try:
+            request = protocol.receive(conn)
+            op = request.get("op")
+            try:
+                response = self._dispatch(op, request)
+            except CliError as exc:
+                response = {"ok": False, "error": exc.code, "message": exc.message}
+            except Exception as exc:  # a vault_core error: report its code, never a trace
+                code = getattr(exc, "code", "agent_error")
+                response = {"ok": False, "error": code,
+                            "message": f"the agent could not do that ({code})"}
+            protocol.send(conn, response)
+        except (OSError, protocol.ProtocolError):
+            return False
+        return op == "lock"
+
+    def _dispatch(self, op: Any, request: dict[str, Any]) -> dict[str, Any]:
+        if op == "status":
+            return {"ok": True, **self._status()}
+        if op == "lock":
+            return {"ok": True}
+        self.last_used = time.monotonic()
+        if op == "list":
+            return {"ok": True, "items": [item_info(i) for i in self.vault.items()]}
+        if op == "get":
+            item = self._get(str(request.get("name", "")))
+            return {"ok": True, "value": field(item, str(request.get("field", "secret")))}
+        if op == "env":
+            names = request.get("names")
+            if not isinstance(names, list):
+                names = [i.name for i in self.vault.items()]
+            return {"ok": True,
+                    "values": {str(n): field(self._get(str(n)), "secret") for n in names}}
+        if op == "credential":
+            return {"ok": True, **self._credential(request)}
+        raise CliError(f"unknown request {op!r}", code="bad_request")
+
+    def _get(self, name: str) -> Any:
+        for info in self.vault.items():
+            if info.name == name or str(info.id) == name:
+                return self.vault.get(info.id)
+        raise CliError(f"no item named {name!r}; `zkvault list` shows the names", code="not_found")
+
+    def _credential(self, request: dict[str, Any]) -> dict[str, Any]:
+        infos = self.vault.items()
+        found = gitcred.best_match(
+            infos, str(request.get("protocol", "")), str(request.get("host", "")),
+            request.get("path"),
+        )
+        if found is None:
+            raise CliError("no item matches that host", code="no_match")
+        item = self.vault.get(found.id)
+        return {"username": gitcred.username_for(item), "password": field(item, "secret"),
+                "item": item.name}
+
+    def _status(self) -> dict[str, Any]:
+        now = time.monotonic()
+        return {
+            **self.info,
+            "pid": os.getpid(),
+            "revision": self.vault.revision,
+            "items": len(self.vault.items()),
+            "idle_timeout": self.idle_timeout,
+            "idle_expires_in": round(self.last_used + self.idle_timeout - now, 1),
+            "expires_in": round(self.started + self.max_lifetime - now, 1),
+        }
+
+
+def field(item: Any, name: str) -> str:
+    if name not in FIELDS:
+        raise CliError(f"unknown field {name!r}; one of: {', '.join(FIELDS)}", code="bad_field")
+    value = getattr(item, name, None)
+    if name == "secret" and isinstance(value, bytes | bytearray):
+        return bytes(value).decode()
+    if isinstance(value, tuple | list):
+        return ",".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def _harden() -> None:
+    """No core dumps; not dumpable, so same-uid processes cannot ptrace or read its memory."""
+    with contextlib.suppress(Exception):
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+
+
+def start(agent: Agent) -> int:
+    """Daemonise ``agent`` (double fork) and return once it listens; returns its pid.
+
+    The caller still holds its own copy of the vault and must lock it.
+    """
+    read_end, write_end = os.pipe()
+    first = os.fork()
+    if first == 0:  # pragma: no cover - runs in the child
+        status = 1
+        try:
+            os.close(read_end)
+            os.setsid()
+            if os.fork() != 0:
+                os._exit(0)
+            _harden()
+            try:
+                agent.bind()
+            except CliError as exc:
+                os.write(write_end, b"E" + exc.message.encode())
+                os._exit(1)
+            devnull = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(devnull, fd)
+            os.write(write_end, b"K" + str(os.getpid()).encode())
+            os.close(write_end)
+            agent.serve()
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    os.waitpid(first, 0)
+    with os.fdopen(read_end, "rb") as pipe:
+        answer = pipe.read()
+    if answer.startswith(b"K"):
+        return int(answer[1:])
+    if answer.startswith(b"E"):
+        raise CliError(answer[1:].decode(errors="replace"), STATE, "agent_start")
+    raise CliError("the agent failed to start; try `zkvault unlock` again", STATE, "agent_start")

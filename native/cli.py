@@ -1,0 +1,194 @@
+"""``zkvault``: argument parsing, dispatch, and the one place errors are printed.
+
+Command modules are imported inside their handlers so that ``get`` and
+``git-credential`` load only the standard library (docs/cli.md, Performance).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from native.errors import FAILURE, INTERRUPTED, USAGE, CliError
+
+TYPE_CHECKING = False  # see native.consumers: typing and argparse stay off the fast path
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
+    from typing import Any
+
+EPILOG = """exit codes: 0 ok, 1 failure, 2 usage, 3 locked, 4 not found, 5 local state or
+vault integrity, 6 wrong passphrase, 7 server unreachable, 8 revoked, 9 timed out,
+130 interrupted; `run` returns its command's status. Details: docs/cli.md"""
+
+
+class FastArgs:
+    """The parsed form of the few argument shapes handled without argparse."""
+
+    def __init__(self, command: str, action: str = "") -> None:
+        self.command = command
+        self.action = action
+        self.json = False
+        self.name: str | None = None
+        self.field = "secret"
+
+
+def _fast_parse(argv: list[str]) -> FastArgs | None:
+    """``get NAME [--field F] [--json]`` and ``git-credential ACTION`` without argparse
+    (argparse and what it imports cost ~8 ms). Anything else goes to argparse."""
+    if len(argv) == 2 and argv[0] == "git-credential" and argv[1] in ("get", "store", "erase"):
+        return FastArgs("git-credential", action=argv[1])
+    if not argv or argv[0] != "get":
+        return None
+    args = FastArgs("get")
+    rest = argv[1:]
+    while rest:
+        word = rest.pop(0)
+        if word == "--json":
+            args.json = True
+        elif word == "--field" and rest and not rest[0].startswith("-"):
+            args.field = rest.pop(0)
+        elif word.startswith("--field=") and len(word) > 8:
+            args.field = word[8:]
+        elif word.startswith("-") or args.name is not None:
+            return None
+        else:
+            args.name = word
+    return args if args.name is not None else None
+
+
+def _parser() -> argparse.ArgumentParser:
+    import argparse
+
+    p = argparse.ArgumentParser(
+        prog="zkvault",
+        description="Unlock your zkvault once; give builds and git the tokens they need.",
+        epilog=EPILOG,
+    )
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    def command(name: str, help_text: str, json_flag: bool = False) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help_text, description=help_text)
+        if json_flag:
+            sp.add_argument("--json", action="store_true", help="machine-readable output")
+        return sp
+
+    sp = command("connect", "pair this machine with a zkvault server (browser approval)")
+    sp.add_argument("--server", help="server URL (default: $ZKVAULT_SERVER)")
+    sp.add_argument("--name", help="machine name shown in the browser (default: host name)")
+    sp.add_argument("--clean", action="store_true", help="forget local state and pair again")
+    sp.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for approval")
+
+    sp = command("import", "store a vault file as this machine's local copy (no server)")
+    sp.add_argument("file", help="an encrypted vault file, as exported by the web app")
+    sp.add_argument("--account-id", required=True, help="the account UUID the vault belongs to")
+
+    sp = command("unlock", "unlock the vault and start the agent")
+    sp.add_argument("--passphrase-stdin", action="store_true",
+                    help="read the passphrase from the first line of stdin (automation)")
+    sp.add_argument("--idle-timeout", metavar="DURATION",
+                    help="lock after this long unused, e.g. 900, 15m, 1h "
+                         "(default $ZKVAULT_IDLE_TIMEOUT or 1h)")
+    sp.add_argument("--max-lifetime", metavar="DURATION",
+                    help="lock this long after unlocking (default $ZKVAULT_MAX_LIFETIME or 8h)")
+    sp.add_argument("--strict", action="store_true",
+                    help="also lock when the server cannot be reached (default $ZKVAULT_STRICT)")
+
+    command("lock", "wipe the unlocked vault from memory and stop the agent")
+    command("status", "show whether the vault is unlocked, and for how long", json_flag=True)
+    command("list", "list item names and metadata (never secrets)", json_flag=True)
+
+    sp = command("get", "print one item's secret (or another field)", json_flag=True)
+    sp.add_argument("name", help="item name (or id)")
+    sp.add_argument("--field", default="secret",
+                    help="secret (default), username, url, name, kind, note, scopes, expires, id")
+
+    sp = command("run", "run a command with secrets in its environment, masked in its output")
+    sp.add_argument("--env", action="append", default=[], metavar="VAR=ITEM",
+                    help="put ITEM's secret in VAR (repeatable); without any, every item "
+                         "available is exported under its upper-cased name")
+    sp.add_argument("cmd", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
+
+    sp = command("git-credential", "git credential helper (configure with `zkvault git setup`)")
+    sp.add_argument("action", choices=["get", "store", "erase"])
+
+    sp = command("git", "configure git to use zkvault")
+    sp.add_argument("action", choices=["setup"])
+    scope = sp.add_mutually_exclusive_group()
+    scope.add_argument("--global", dest="scope", action="store_const", const="global",
+                       help="in ~/.gitconfig (default)")
+    scope.add_argument("--local", dest="scope", action="store_const", const="local",
+                       help="in this repository only")
+
+    sp = command("runner", "unattended CI runners")
+    rsub = sp.add_subparsers(dest="runner_command", metavar="ACTION")
+    rsub.required = True
+    enroll = rsub.add_parser("enroll", help="make a key pair and ask the owner to approve it")
+    enroll.add_argument("--name", required=True, help="runner name shown in the browser")
+    enroll.add_argument("--server", help="server URL (default: $ZKVAULT_SERVER)")
+    enroll.add_argument("--timeout", type=float, default=600.0)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    wants_json = "--json" in args_list
+    try:
+        args: Any = _fast_parse(args_list) or _parser().parse_args(args_list)
+        return _dispatch(args)
+    except CliError as exc:
+        return _fail(exc, wants_json)
+    except KeyboardInterrupt:
+        print("\nzkvault: interrupted", file=sys.stderr)
+        return INTERRUPTED
+    except BrokenPipeError:
+        return FAILURE
+    except SystemExit as exc:  # argparse: --help (0) or bad usage (2)
+        return exc.code if isinstance(exc.code, int) else USAGE
+    except Exception as exc:
+        # Never a traceback: it could name paths or values a user would paste publicly.
+        if os.environ.get("ZKVAULT_DEBUG") == "1":
+            raise
+        code = getattr(exc, "code", None)
+        if isinstance(code, str):  # a vault_core error that escaped a mapping
+            from native.vaulterrors import translate
+
+            return _fail(translate(exc), wants_json)
+        return _fail(CliError(f"internal error ({type(exc).__name__}); rerun with "
+                              "ZKVAULT_DEBUG=1 and report it", FAILURE, "internal"), wants_json)
+
+
+def _fail(exc: CliError, wants_json: bool) -> int:
+    if wants_json:
+        import json
+
+        print(json.dumps({"ok": False, "error": exc.code, "message": exc.message}))
+    print(f"zkvault: {exc.message}", file=sys.stderr)
+    return exc.exit_code
+
+
+def _dispatch(args: Any) -> int:
+    command: str = args.command
+    if command in ("get", "list", "status", "lock", "git-credential", "run"):
+        from native import consumers
+
+        handler: Any = getattr(consumers, "cmd_" + command.replace("-", "_"))
+        return int(handler(args))
+    if command in ("unlock", "import"):
+        from native import unlock
+
+        return int(getattr(unlock, "cmd_" + command)(args))
+    if command == "git":
+        from native import gitsetup
+
+        return gitsetup.cmd_setup(args)
+    if command == "connect":
+        from native import connect
+
+        return int(connect.cmd_connect(args))
+    if command == "runner":
+        from native import runner
+
+        return int(runner.cmd_enroll(args))
+    raise CliError(f"unknown command {command}", USAGE, "usage")

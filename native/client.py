@@ -1,0 +1,54 @@
+"""Talk to the running agent. On the fast path: socket, json and os only."""
+
+from __future__ import annotations
+
+# _socket, not socket: the wrapper module pulls in selectors and enum (~4 ms per call).
+import _socket
+import os
+
+from native import paths, protocol
+from native.errors import FAILURE, LOCKED, NOT_FOUND, STATE, CliError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+_EXIT_FOR = {"not_found": NOT_FOUND, "no_match": NOT_FOUND, "locked": LOCKED, "rollback": STATE}
+_NOT_RUNNING = "the vault is locked (no agent running); run `zkvault unlock`"
+
+
+def request(op: str, timeout: float = 10.0, **fields: Any) -> dict[str, Any]:
+    """Send one request; return the response or raise the agent's error as CliError."""
+    path = paths.socket_path()
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        try:
+            sock.connect(path)
+        except (FileNotFoundError, ConnectionRefusedError):
+            raise CliError(_NOT_RUNNING, LOCKED, "locked") from None
+        except OSError as exc:
+            raise CliError(f"cannot reach the agent at {path} ({exc.strerror}); "
+                           "run `zkvault unlock`", LOCKED, "locked") from None
+        try:
+            protocol.send(sock, {"v": protocol.PROTOCOL_VERSION, "op": op, **fields})
+            response = protocol.receive(sock)
+        except (OSError, protocol.ProtocolError):
+            # The agent closes connections it refuses (wrong uid) or while wiping.
+            raise CliError(_NOT_RUNNING, LOCKED, "locked") from None
+    finally:
+        sock.close()
+    if not response.get("ok"):
+        code = str(response.get("error", "error"))
+        raise CliError(str(response.get("message", code)), _EXIT_FOR.get(code, FAILURE), code)
+    return response
+
+
+def agent_running() -> bool:
+    if not os.path.exists(paths.socket_path()):
+        return False
+    try:
+        request("status", timeout=2.0)
+    except CliError:
+        return False
+    return True

@@ -1,0 +1,138 @@
+"""Read commands: status, lock, list, get, run, git-credential.
+
+They ask a source for data: the local agent over its socket, or, when
+ZKVAULT_RUNNER_CREDENTIAL is set, this runner's own grants (native.runner).
+The agent path imports only the standard library.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from native.errors import NOT_FOUND, CliError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (fast path)
+if TYPE_CHECKING:
+    import argparse
+    from typing import Any
+
+RUNNER_ENV = "ZKVAULT_RUNNER_CREDENTIAL"
+
+
+def request(op: str, **fields: Any) -> dict[str, Any]:
+    if os.environ.get(RUNNER_ENV):
+        from native import runner
+
+        response: dict[str, Any] = runner.request(op, **fields)
+        return response
+    from native import client
+
+    return client.request(op, **fields)
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=None, separators=(",", ":")))
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    status = request("status")
+    status.pop("ok", None)
+    if args.json:
+        _print_json({"ok": True, "unlocked": True, **status})
+        return 0
+    mode = "runner" if os.environ.get(RUNNER_ENV) else f"agent pid {status.get('pid')}"
+    lines = [f"unlocked ({mode}): revision {status.get('revision')}, {status.get('items')} items"]
+    if "expires_in" in status:
+        lines.append(f"locks in {_duration(status['idle_expires_in'])} if unused, "
+                     f"{_duration(status['expires_in'])} at most")
+    if status.get("server"):
+        lines.append(f"server {status['server']}" + (" (strict)" if status.get("strict") else ""))
+    print("\n".join(lines))
+    return 0
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    if seconds >= 60:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds}s"
+
+
+def cmd_lock(args: argparse.Namespace) -> int:
+    from native import client
+
+    try:
+        client.request("lock")
+    except CliError as exc:
+        if exc.code != "locked":
+            raise
+        print("already locked")
+        return 0
+    print("locked: the agent wiped the vault and stopped")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    items: list[dict[str, Any]] = request("list")["items"]
+    if args.json:
+        _print_json({"ok": True, "items": items})
+        return 0
+    if not items:
+        print("no items")
+        return 0
+    width = max(len(str(i["name"])) for i in items)
+    for i in sorted(items, key=lambda i: str(i["name"])):
+        print(f"{i['name']!s:<{width}}  {i.get('kind') or '':<17}  {i.get('url') or ''}")
+    return 0
+
+
+def cmd_get(args: argparse.Namespace) -> int:
+    value: str = request("get", name=args.name, field=args.field)["value"]
+    if args.json:
+        _print_json({"ok": True, "name": args.name, "field": args.field, "value": value})
+    else:
+        sys.stdout.write(value + "\n")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from native import run
+
+    command = list(args.cmd)
+    if command and command[0] == "--":
+        command = command[1:]
+    mapping = run.parse_env_specs(args.env)
+    if not command:
+        run.run(command, {})  # raises the usage error
+    if mapping:
+        values: dict[str, str] = request("env", names=sorted(set(mapping.values())))["values"]
+        secrets = {var: values[item] for var, item in mapping.items()}
+    else:
+        values = request("env", names=None)["values"]
+        secrets = {run.env_name(name): value for name, value in values.items()}
+    return run.run(command, secrets)
+
+
+def cmd_git_credential(args: argparse.Namespace) -> int:
+    from native import gitcred
+
+    attrs = gitcred.parse(sys.stdin.read(1 << 16))
+    if args.action != "get":
+        # The vault is changed in the browser only; a rejected token must be fixed there.
+        if args.action == "erase" and attrs.get("host"):
+            print(f"zkvault: {attrs['host']} rejected the token; update it in the vault",
+                  file=sys.stderr)
+        return 0
+    try:
+        answer = request("credential", protocol=attrs.get("protocol", ""),
+                         host=attrs.get("host", ""), path=attrs.get("path"))
+    except CliError as exc:
+        if exc.exit_code == NOT_FOUND:
+            return 0  # not ours: git tries its next helper or prompts
+        raise
+    sys.stdout.write(gitcred.format_reply(answer["username"], answer["password"]))
+    return 0

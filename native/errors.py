@@ -1,0 +1,29 @@
+"""The CLI's one error type and its documented exit codes.
+
+Every failure the user can cause or fix surfaces as a ``CliError``: one line
+saying what happened and what to do next. Messages never carry secrets.
+"""
+
+from __future__ import annotations
+
+OK = 0
+FAILURE = 1  # anything not listed below
+USAGE = 2  # bad arguments (argparse uses 2 as well)
+LOCKED = 3  # no agent running / vault locked
+NOT_FOUND = 4  # no such item, or nothing matched
+STATE = 5  # local state missing, corrupted, rolled back, or vault failed integrity
+AUTH = 6  # wrong passphrase
+NETWORK = 7  # server unreachable or answered with an unexpected error
+REVOKED = 8  # this machine or runner is no longer authorised
+TIMEOUT = 9  # waited too long (pairing approval)
+INTERRUPTED = 130  # Ctrl-C
+
+
+class CliError(Exception):
+    """A failure reported as ``zkvault: <message>`` with a fixed exit code."""
+
+    def __init__(self, message: str, exit_code: int = FAILURE, code: str = "error") -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+        self.code = code

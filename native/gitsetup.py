@@ -1,0 +1,36 @@
+"""``zkvault git setup``: make git ask zkvault for credentials."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+
+from native.errors import FAILURE, CliError
+
+
+def helper_command() -> str:
+    """How git should call us: the installed script if on PATH, else this interpreter."""
+    exe = shutil.which("zkvault")
+    if exe:
+        return f"!{shlex.quote(os.path.abspath(exe))} git-credential"
+    return f"!{shlex.quote(sys.executable)} -m native git-credential"
+
+
+def cmd_setup(args: argparse.Namespace) -> int:
+    scope = f"--{args.scope or 'global'}"
+    helper = helper_command()
+    for key, value in (("credential.helper", helper),):
+        done = subprocess.run(  # noqa: S603
+            ["git", "config", scope, "--replace-all", key, value, "^!.*git-credential$|^$"],  # noqa: S607
+            capture_output=True, text=True, check=False,
+        )
+        if done.returncode != 0:
+            raise CliError(f"git config failed: {done.stderr.strip() or done.returncode}",
+                           FAILURE, "git_config")
+    print(f"git ({scope[2:]}) now asks zkvault for credentials: credential.helper = {helper}")
+    print("for per-repository tokens also run: git config --global credential.useHttpPath true")
+    return 0

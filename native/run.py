@@ -1,0 +1,106 @@
+"""``zkvault run``: a child process with secrets in its environment, masked in its output."""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from typing import IO, Any
+
+from native.errors import NOT_FOUND, USAGE, CliError
+from native.masking import Masker
+
+# Signals a terminal sends to its whole foreground group reach the child
+# directly when we share its terminal; forwarding them too would deliver twice.
+_TERMINAL_SIGNALS = (signal.SIGINT, signal.SIGQUIT)
+_FORWARDED = (signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH)
+
+
+def env_name(item_name: str) -> str:
+    """The variable an item gets when no ``--env`` names one: ``ci token`` -> ``CI_TOKEN``."""
+    out = "".join(c if c.isalnum() else "_" for c in item_name.upper()).strip("_")
+    return out if out and not out[0].isdigit() else f"ZKVAULT_{out}"
+
+
+def parse_env_specs(specs: Sequence[str]) -> dict[str, str]:
+    """``VAR=ITEM`` pairs -> {VAR: ITEM}."""
+    mapping: dict[str, str] = {}
+    for spec in specs:
+        var, sep, item = spec.partition("=")
+        if not sep or not var or not item or not (var[0].isalpha() or var[0] == "_") or not all(
+            c.isalnum() or c == "_" for c in var
+        ):
+            raise CliError(f"--env wants VAR=ITEM_NAME, got {spec!r}", USAGE, "usage")
+        mapping[var] = item
+    return mapping
+
+
+def run(command: Sequence[str], secrets: Mapping[str, str]) -> int:
+    """Run ``command`` with ``secrets`` (VAR -> value) added to its environment.
+
+    Returns the child's exit status, or 128 + signal number if a signal ended it.
+    """
+    if not command:
+        raise CliError("nothing to run; usage: zkvault run [--env VAR=ITEM ...] -- CMD",
+                       USAGE, "usage")
+    env = dict(os.environ)
+    env.update(secrets)
+    values = [v.encode() for v in secrets.values()]
+    tty = sys.stdin.isatty()
+    try:
+        child = subprocess.Popen(  # noqa: S603 - the user's own command, no shell
+            list(command), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+    except FileNotFoundError:
+        raise CliError(f"command not found: {command[0]}", NOT_FOUND, "not_found") from None
+    except PermissionError:
+        raise CliError(f"cannot execute {command[0]}: permission denied", NOT_FOUND,
+                       "not_found") from None
+
+    def forward(signum: int, frame: Any) -> None:
+        if child.returncode is None:
+            child.send_signal(signum)
+
+    for sig in _FORWARDED:
+        signal.signal(sig, forward)
+    for sig in _TERMINAL_SIGNALS:
+        # Under a terminal the child got it already; we keep masking until it exits.
+        signal.signal(sig, signal.SIG_IGN if tty else forward)
+
+    assert child.stdout is not None and child.stderr is not None
+    _pump({child.stdout: (sys.stdout.fileno(), Masker(values)),
+           child.stderr: (sys.stderr.fileno(), Masker(values))})
+    status = child.wait()
+    return 128 - status if status < 0 else status
+
+
+def _pump(streams: dict[IO[bytes], tuple[int, Masker]]) -> None:
+    """Copy each child pipe to our own fd through its masker until both reach EOF."""
+    selector = selectors.DefaultSelector()
+    for stream in streams:
+        selector.register(stream, selectors.EVENT_READ)
+    remaining = len(streams)
+    while remaining:
+        for key, _ in selector.select():
+            pipe: Any = key.fileobj
+            out_fd, masker = streams[pipe]
+            data = os.read(key.fd, 65536)
+            if data:
+                _write_all(out_fd, masker.feed(data))
+            else:
+                _write_all(out_fd, masker.flush())
+                selector.unregister(pipe)
+                pipe.close()
+                remaining -= 1
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view) :]
+        except BrokenPipeError:
+            return  # our reader went away; keep draining the child

@@ -1,0 +1,149 @@
+"""``zkvault unlock`` and ``zkvault import``: open the local vault and start the agent."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+import uuid
+
+from native import client
+from native.errors import AUTH, STATE, USAGE, CliError
+from native.state import LocalState, StateStore
+
+DEFAULT_IDLE = 3600.0
+DEFAULT_LIFETIME = 8 * 3600.0
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str, what: str) -> float:
+    """``90``, ``90s``, ``15m``, ``8h``, ``1d`` -> seconds (must be > 0)."""
+    text = text.strip().lower()
+    unit = _UNITS.get(text[-1:], 0)
+    number = text[:-1] if unit else text
+    try:
+        seconds = float(number) * (unit or 1)
+    except ValueError:
+        seconds = -1
+    if not seconds > 0:
+        raise CliError(f"{what} must be a duration like 900, 15m or 8h, got {text!r}",
+                       USAGE, "usage")
+    return seconds
+
+
+def _setting(flag: str | None, env: str, default: float, what: str) -> float:
+    value = flag or os.environ.get(env)
+    return parse_duration(value, what) if value else default
+
+
+def read_passphrase(from_stdin: bool) -> str:
+    if from_stdin:
+        line = sys.stdin.readline()
+        passphrase = line[:-1] if line.endswith("\n") else line
+    else:
+        if not sys.stdin.isatty():
+            raise CliError("no terminal to ask for the passphrase; use --passphrase-stdin",
+                           USAGE, "usage")
+        passphrase = getpass.getpass("zkvault passphrase: ")
+    if not passphrase:
+        raise CliError("empty passphrase", AUTH, "wrong_passphrase")
+    return passphrase
+
+
+def cmd_unlock(args: argparse.Namespace) -> int:
+    if client.agent_running():
+        print("already unlocked; `zkvault lock` first to unlock again")
+        return 0
+    idle = _setting(args.idle_timeout, "ZKVAULT_IDLE_TIMEOUT", DEFAULT_IDLE, "--idle-timeout")
+    lifetime = _setting(args.max_lifetime, "ZKVAULT_MAX_LIFETIME", DEFAULT_LIFETIME,
+                        "--max-lifetime")
+    strict = args.strict or os.environ.get("ZKVAULT_STRICT", "") in ("1", "true", "yes")
+    store = StateStore()
+    state = store.load()
+
+    from native import sync
+
+    session = sync.refresh_vault(store, state, strict=strict)
+    blob = state.vault_blob
+    if blob is None or state.account_id is None:
+        raise CliError("no vault stored on this machine yet; run `zkvault connect`", STATE,
+                       "no_vault")
+    passphrase = read_passphrase(args.passphrase_stdin)
+
+    from native.agent import Agent, start
+    from native.vaulterrors import translate
+    from vault_core import Vault, errors
+
+    try:
+        vault = Vault.open(
+            blob,
+            passphrase,
+            account_id=uuid.UUID(state.account_id),
+            vault_id=uuid.UUID(state.vault_id) if state.vault_id else None,
+            min_revision=state.max_revision,
+        )
+    except errors.VaultError as exc:
+        raise translate(exc) from None
+    del passphrase
+    try:
+        with store.update() as fresh:
+            fresh.max_revision = max(fresh.max_revision, vault.revision)
+            fresh.vault_id = str(vault.vault_id)
+        agent = Agent(
+            vault,
+            idle_timeout=idle,
+            max_lifetime=lifetime,
+            check=session.check if session else None,
+            check_interval=session.interval if session else 60.0,
+            info={"server": state.server, "strict": strict, "vault_id": str(vault.vault_id)},
+        )
+        pid = start(agent)
+        count = len(vault.items())
+        revision = vault.revision
+    finally:
+        vault.lock()  # our copy; the agent keeps its own
+    print(f"unlocked: revision {revision}, {count} items; agent pid {pid} locks after "
+          f"{int(idle)}s idle or {int(lifetime)}s in all")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Adopt a vault file (e.g. exported from the web app) as the local copy."""
+    from vault_core import errors, peek_header
+
+    try:
+        account = uuid.UUID(args.account_id)
+    except ValueError:
+        raise CliError("--account-id must be a UUID", USAGE, "usage") from None
+    try:
+        with open(args.file, "rb") as f:
+            blob = f.read(64 * 1024 * 1024)
+    except OSError as exc:
+        raise CliError(f"cannot read {args.file}: {exc.strerror}", USAGE, "usage") from None
+    try:
+        header = peek_header(blob)
+    except errors.VaultError as exc:
+        from native.vaulterrors import translate
+
+        raise translate(exc) from None
+    if header.account_id != account:
+        raise CliError("that vault belongs to another account", STATE, "wrong_account")
+    store = StateStore()
+    with store.locked():
+        state = store.load() if store.exists() else LocalState()
+        if state.account_id not in (None, str(account)) or (
+            state.vault_id not in (None, str(header.vault_id))
+        ):
+            raise CliError("this machine holds another vault; `zkvault connect --clean` first",
+                           STATE, "wrong_vault")
+        if header.revision < state.max_revision:
+            raise CliError(f"that vault is revision {header.revision}, older than revision "
+                           f"{state.max_revision} seen here (rollback); refusing it",
+                           STATE, "rollback")
+        state.account_id, state.vault_id = str(account), str(header.vault_id)
+        state.vault_blob = blob
+        state.max_revision = max(state.max_revision, header.revision)
+        store.save(state)
+    print(f"imported vault revision {header.revision}")
+    return 0

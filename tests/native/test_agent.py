@@ -1,0 +1,188 @@
+"""The agent: a real forked process behind a real unix socket."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import stat
+import time
+from pathlib import Path
+
+from native import protocol
+from tests.native.support import Env, VaultFile, alive, make_vault, wait_gone
+
+
+def test_wrong_passphrase_starts_no_agent(env: Env, imported: VaultFile) -> None:
+    done = env.unlock(passphrase="not the passphrase")
+    assert done.returncode == 6
+    assert done.stderr == "zkvault: wrong passphrase; try again\n"
+    assert not env.socket.exists()
+    assert env.zk("status").returncode == 3
+
+
+def test_unlock_get_list_status(env: Env, unlocked: VaultFile) -> None:
+    got = env.zk("get", "github")
+    assert got.returncode == 0 and got.stdout == unlocked.secrets["github"] + "\n"
+    as_json = json.loads(env.zk("get", "deploy", "--json").stdout)
+    assert as_json == {"ok": True, "name": "deploy", "field": "secret",
+                       "value": unlocked.secrets["deploy"]}
+    assert env.zk("get", "deploy", "--field", "username").stdout == "deployer\n"
+    assert env.zk("get", "--field=url", "deploy").stdout == "https://gitlab.example.com/group\n"
+
+    listed = env.zk("list", "--json")
+    items = json.loads(listed.stdout)["items"]
+    assert sorted(i["name"] for i in items) == ["ci token", "deploy", "github"]
+    plain = env.zk("list").stdout
+    for secret in unlocked.secrets.values():
+        assert secret not in listed.stdout and secret not in plain
+
+    status = json.loads(env.zk("status", "--json").stdout)
+    assert status["unlocked"] is True and status["revision"] == 1 and status["items"] == 3
+    assert alive(status["pid"])
+
+
+def test_errors_are_one_line_with_exit_codes(env: Env, unlocked: VaultFile) -> None:
+    missing = env.zk("get", "nope")
+    assert missing.returncode == 4
+    assert missing.stderr == "zkvault: no item named 'nope'; `zkvault list` shows the names\n"
+    bad_field = env.zk("get", "github", "--field", "password")
+    assert bad_field.returncode == 1 and bad_field.stderr.count("\n") == 1
+    as_json = env.zk("get", "nope", "--json")
+    assert json.loads(as_json.stdout) == {
+        "ok": False, "error": "not_found",
+        "message": "no item named 'nope'; `zkvault list` shows the names",
+    }
+    assert env.zk("frobnicate").returncode == 2
+
+
+def test_socket_and_directory_are_private(env: Env, unlocked: VaultFile) -> None:
+    assert stat.S_IMODE(env.runtime.stat().st_mode) == 0o700
+    assert stat.S_ISSOCK(env.socket.stat().st_mode)
+    assert stat.S_IMODE(env.socket.stat().st_mode) == 0o600
+
+
+def test_agent_cannot_dump_core(env: Env, unlocked: VaultFile) -> None:
+    pid = env.agent_pid()
+    limits = Path(f"/proc/{pid}/limits").read_text()
+    (core,) = [line for line in limits.splitlines() if line.startswith("Max core file size")]
+    assert core.split()[4:6] == ["0", "0"]
+
+
+def test_peer_of_another_uid_gets_nothing(env: Env, unlocked: VaultFile) -> None:
+    if os.getuid() != 0:
+        return  # needs root to act as another user; CI here runs as root
+    # Open the directory and socket as a careless user might, so only the uid check remains.
+    os.chmod(env.root, 0o711)
+    os.chmod(env.runtime, 0o711)
+    os.chmod(env.socket, 0o666)
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # as user "nobody": connect, ask, report what came back
+        answer = b"error"
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            with socket.socket(socket.AF_UNIX) as s:
+                s.settimeout(5)
+                s.connect(str(env.socket))
+                body = b'{"v":1,"op":"get","name":"github"}'
+                s.sendall(len(body).to_bytes(4, "big") + body)
+                answer = b"reply:" + s.recv(100)
+        except OSError as exc:
+            answer = repr(exc).encode()
+        finally:
+            os.write(write_end, answer)
+            os._exit(0)
+    os.close(write_end)
+    os.waitpid(child, 0)
+    with os.fdopen(read_end, "rb") as pipe:
+        answer = pipe.read()
+    # It connected, then was closed on (EOF or reset) without a byte of answer.
+    refused = (b"reply:", b"ConnectionResetError", b"BrokenPipeError")
+    assert answer == b"reply:" or answer.startswith(refused[1:]), answer
+    # The same request from our own uid is answered.
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(str(env.socket))
+        protocol.send(s, {"v": 1, "op": "get", "name": "github"})
+        assert protocol.receive(s)["value"] == unlocked.secrets["github"]
+
+
+def test_lock_wipes_and_stops(env: Env, unlocked: VaultFile) -> None:
+    pid = env.agent_pid()
+    assert pid is not None
+    done = env.zk("lock")
+    assert done.returncode == 0 and "locked" in done.stdout
+    assert wait_gone(pid, 5)
+    assert not env.socket.exists()
+    assert env.zk("get", "github").returncode == 3
+    assert env.zk("lock").stdout == "already locked\n"
+
+
+def test_sigterm_wipes_and_removes_socket(env: Env, unlocked: VaultFile) -> None:
+    pid = env.agent_pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGTERM)
+    assert wait_gone(pid, 5)
+    assert not env.socket.exists()
+
+
+def test_unlock_twice_is_harmless(env: Env, unlocked: VaultFile) -> None:
+    pid = env.agent_pid()
+    again = env.unlock()
+    assert again.returncode == 0 and "already unlocked" in again.stdout
+    assert env.agent_pid() == pid
+
+
+def test_stale_socket_is_replaced(env: Env, imported: VaultFile) -> None:
+    env.runtime.mkdir(mode=0o700)
+    stale = socket.socket(socket.AF_UNIX)
+    stale.bind(str(env.socket))
+    stale.close()  # leaves the file behind, nobody listening
+    assert env.unlock().returncode == 0
+    assert env.zk("get", "github").returncode == 0
+
+
+def test_idle_timeout(env: Env, imported: VaultFile) -> None:
+    assert env.unlock("--idle-timeout", "1").returncode == 0
+    pid = env.agent_pid()
+    assert pid is not None
+    assert wait_gone(pid, 5)
+    assert not env.socket.exists()
+    assert env.zk("get", "github").returncode == 3
+
+
+def test_use_extends_idle_but_not_absolute_timeout(env: Env, imported: VaultFile) -> None:
+    assert env.unlock("--idle-timeout", "1.5", "--max-lifetime", "3").returncode == 0
+    pid = env.agent_pid()
+    assert pid is not None
+    start = time.monotonic()
+    while time.monotonic() - start < 2.4:  # past one idle period, thanks to use
+        assert env.zk("get", "github").returncode == 0
+        time.sleep(0.2)
+    assert wait_gone(pid, 4)
+    assert time.monotonic() - start >= 2.5
+
+
+def test_bad_duration_is_a_usage_error(env: Env, imported: VaultFile) -> None:
+    done = env.unlock("--idle-timeout", "soon")
+    assert done.returncode == 2 and "duration" in done.stderr
+
+
+def test_tampered_vault_is_refused(env: Env) -> None:
+    vf = make_vault(env.root)
+    data = bytearray(vf.blobs[-1])
+    data[-3] ^= 0x01  # inside the last item record
+    vf.path.write_bytes(bytes(data))
+    env.zk("import", str(vf.path), "--account-id", str(vf.account_id), check=True)
+    done = env.unlock()
+    assert done.returncode == 5
+    assert "failed authentication" in done.stderr and "Traceback" not in done.stderr
+    assert not env.socket.exists()
+
+
+def test_vault_of_another_account_is_refused(env: Env, vault_file: VaultFile) -> None:
+    other = "00000000-0000-4000-8000-000000000000"
+    done = env.zk("import", str(vault_file.path), "--account-id", other)
+    assert done.returncode == 5 and "another account" in done.stderr
