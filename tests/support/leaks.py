@@ -1,0 +1,93 @@
+"""Search artefacts (dumps, logs, captures, storage) for secrets in every likely encoding.
+
+A secret counts as leaked if any of its forms appears anywhere in an artefact:
+raw (UTF-8), hex (both cases), base64 and base64url at every byte alignment
+(so a secret inside a larger encoded blob is still found), UTF-16 (LE and BE),
+URL-encoding and JSON string escaping.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import urllib.parse
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+
+def _b64_fragments(secret: bytes, encode: Callable[[bytes], bytes]) -> list[bytes]:
+    """Inside a larger encoded stream the secret starts at one of three positions in a
+    3-byte group. Skipping k = 0, 1, 2 leading bytes puts one of them on a group boundary,
+    and the encoding of the whole groups that follow then appears verbatim."""
+    fragments = []
+    for skip in range(3):
+        tail = secret[skip:]
+        whole = tail[: len(tail) // 3 * 3]
+        if len(whole) >= 6:
+            fragments.append(encode(whole))
+    return fragments
+
+
+def _url_forms(raw: bytes) -> list[bytes]:
+    """Percent-encoding as different encoders do it: / kept or escaped, space as + or %20,
+    upper- or lower-case hex."""
+    variants = []
+    for quoted in (
+        urllib.parse.quote(raw, safe=""),
+        urllib.parse.quote(raw),
+        urllib.parse.quote_plus(raw, safe=""),
+    ):
+        variants += [quoted, re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), quoted)]
+    return [v.encode() for v in variants]
+
+
+def forms(secret: str | bytes) -> dict[str, list[bytes]]:
+    raw = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
+    found: dict[str, list[bytes]] = {
+        "raw": [raw],
+        "hex": [raw.hex().encode(), raw.hex().upper().encode()],
+        "base64": _b64_fragments(raw, base64.b64encode),
+        "base64url": _b64_fragments(raw, base64.urlsafe_b64encode),
+        "url-encoded": _url_forms(raw),
+    }
+    if isinstance(secret, str):
+        found["utf-16"] = [secret.encode("utf-16-le"), secret.encode("utf-16-be")]
+        found["json"] = [
+            json.dumps(secret)[1:-1].encode(),
+            json.dumps(secret, ensure_ascii=False)[1:-1].encode(),
+        ]
+    return {name: [f for f in dict.fromkeys(fs) if f] for name, fs in found.items()}
+
+
+@dataclass(frozen=True)
+class Hit:
+    artefact: str
+    secret: str
+    form: str
+
+
+def scan(artefacts: Mapping[str, bytes], secrets: Mapping[str, str | bytes]) -> list[Hit]:
+    """Every (artefact, secret, form) where the secret appears. Names only: never the value."""
+    hits = []
+    for secret_name, secret in secrets.items():
+        for form_name, variants in forms(secret).items():
+            for artefact_name, data in artefacts.items():
+                if any(variant in data for variant in variants):
+                    hits.append(Hit(artefact_name, secret_name, form_name))
+    return hits
+
+
+def table(artefacts: Mapping[str, bytes], secrets: Mapping[str, str | bytes]) -> str:
+    """A plain-text artefact × secret table of hit counts (0 everywhere is the goal)."""
+    hits = scan(artefacts, secrets)
+    names = list(secrets)
+    width = max([len(a) for a in artefacts] + [8])
+    lines = [" " * width + " | " + " | ".join(names)]
+    for artefact in artefacts:
+        row = [
+            str(sum(1 for h in hits if h.artefact == artefact and h.secret == s)).rjust(len(s))
+            for s in names
+        ]
+        lines.append(artefact.ljust(width) + " | " + " | ".join(row))
+    return "\n".join(lines)
