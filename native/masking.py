@@ -1,8 +1,10 @@
 """Replace secret values in a byte stream, even when one is split across reads.
 
-Bytes that could still be the start of a secret are held back until the next
-read (or end of stream) decides; everything else is passed on at once, so
-interactive output is not delayed.
+The result equals masking the whole stream at once (leftmost, longest secret
+first). Bytes that could still begin a secret (including a complete secret
+that a longer one could extend) are held until the next read or the end of
+the stream decides; everything else is passed on at once, so interactive
+output is not delayed.
 """
 
 from __future__ import annotations
@@ -15,30 +17,44 @@ MASK = b"****"
 
 class Masker:
     def __init__(self, secrets: Iterable[bytes]) -> None:
-        # Longest first, so a secret that contains another is masked whole.
+        # Longest first: at any position the regex then takes the longest secret.
         self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
         self._pattern = (
             re.compile(b"|".join(re.escape(s) for s in self._secrets)) if self._secrets else None
         )
+        self._longest = len(self._secrets[0]) if self._secrets else 0
         self._pending = b""
 
     def feed(self, data: bytes) -> bytes:
         if self._pattern is None:
             return data
-        buffer = self._pattern.sub(MASK, self._pending + data)
-        hold = self._held_suffix(buffer)
-        self._pending = buffer[len(buffer) - hold :] if hold else b""
-        return buffer[: len(buffer) - hold]
+        buffer = self._pending + data
+        out: list[bytes] = []
+        i = 0
+        hold = self._hold_from(buffer, 0)
+        while True:
+            if i > hold:
+                hold = self._hold_from(buffer, i)
+            match = self._pattern.search(buffer, i)
+            if match is None or match.start() >= hold:
+                out.append(buffer[i:hold])
+                self._pending = buffer[hold:]
+                return b"".join(out)
+            out.append(buffer[i : match.start()])
+            out.append(MASK)
+            i = match.end()
 
     def flush(self) -> bytes:
-        out, self._pending = self._pending, b""
-        return out
+        """End of stream: mask what was held back and return it."""
+        pending, self._pending = self._pending, b""
+        return self._pattern.sub(MASK, pending) if self._pattern else pending
 
-    def _held_suffix(self, buffer: bytes) -> int:
-        """Length of the longest suffix of ``buffer`` that is a proper prefix of a secret."""
-        longest = min(len(buffer), len(self._secrets[0]) - 1)
-        for size in range(longest, 0, -1):
-            tail = buffer[-size:]
-            if any(s.startswith(tail) for s in self._secrets if len(s) > size):
-                return size
-        return 0
+    def _hold_from(self, buffer: bytes, start: int) -> int:
+        """First position >= start whose rest of ``buffer`` could still grow into a
+        longer secret, or len(buffer)."""
+        size = len(buffer)
+        for j in range(max(start, size - self._longest + 1), size):
+            tail = buffer[j:]
+            if any(len(s) > len(tail) and s.startswith(tail) for s in self._secrets):
+                return j
+        return size
