@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, cast
 
+import httpx
 from authlib.integrations.httpx_client import OAuth2Client
 from authlib.oidc.core import CodeIDToken
 from joserfc import jwt
@@ -71,11 +72,11 @@ class OidcClient:
                 return self._metadata
         url = f"{self.s.oidc_issuer}/.well-known/openid-configuration"
         try:
-            with self._client() as http:
-                meta = http.get(url, withhold_token=True)
+            with httpx.Client(timeout=self.s.oidc_http_timeout_seconds) as http:
+                meta = http.get(url)
                 meta.raise_for_status()
                 data = meta.json()
-                jwks = http.get(data["jwks_uri"], withhold_token=True)
+                jwks = http.get(data["jwks_uri"])
                 jwks.raise_for_status()
                 keys = jwks.json()
         except Exception as exc:

@@ -98,7 +98,7 @@ def rotate(
     ).one_or_none()
     if found is None:
         raise _invalid()
-    link, client = found.tuple()
+    link, client = found
     actor = Actor(
         client.kind if client.kind != "web" else "account",
         str(client.id),

@@ -104,8 +104,9 @@ def write(
             insert_on_conflict(db.get_bind().dialect.name, Vault.__table__)
             .values(account_id=account_id, vault_id=header.vault_id, revision=new, updated_at=now)
             .on_conflict_do_nothing(index_elements=["account_id"])
+            .returning(Vault.__table__.c.account_id)
         )
-        if affected(db, stmt) != 1:
+        if db.execute(stmt).scalar_one_or_none() is None:
             raise _conflict(db, account_id)
     else:
         stored_id = db.scalar(select(Vault.vault_id).where(Vault.account_id == account_id))

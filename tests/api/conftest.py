@@ -1,0 +1,280 @@
+"""Fixtures for the server's API tests: real databases, a real OIDC provider.
+
+- Every test runs on SQLite (a file) and on PostgreSQL (127.0.0.1:5432, a
+  database created for this run under a unique name and dropped at the end).
+  A run that cannot reach PostgreSQL fails; it never skips.
+- The identity provider is oidc-provider-mock running as its own process on
+  a free loopback port; sign-in drives its authorization form over HTTP.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import struct
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import create_engine
+from starlette.testclient import TestClient
+
+from server.app import create_app
+from server.db import make_engine
+from server.encoding import b64url_encode
+from server.migrate import upgrade
+from server.models import Base
+from server.settings import Settings
+
+PG_ADMIN = os.environ.get("ZKVAULT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+BASE_URL = "https://testserver"
+CLIENT_ID = "zkvault-test"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before serving {url}")
+        try:
+            if httpx.get(url, timeout=1.0).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up in {timeout} s")
+
+
+def start_idp() -> tuple[str, subprocess.Popen[bytes]]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "oidc_provider_mock", "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_http(f"{url}/.well-known/openid-configuration", proc)
+    return url, proc
+
+
+@pytest.fixture(scope="session")
+def idp() -> Iterator[str]:
+    url, proc = start_idp()
+    yield url
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    name = f"zkv_api_{os.getpid()}_{secrets.token_hex(4)}"
+    try:
+        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"PostgreSQL is required for the API tests ({PG_ADMIN}): {exc}")
+    admin.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    yield f"{base}/{name}"
+    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.close()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'zkvault.sqlite3'}"
+    else:
+        url = str(request.getfixturevalue("pg_url"))
+    engine = make_engine(Settings(database_url=url, environment="development"))
+    upgrade(engine)
+    engine.dispose()
+    return url
+
+
+def make_settings(database_url: str, idp: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "environment": "development",
+        "public_url": BASE_URL,
+        "database_url": database_url,
+        "signing_keys": [b64url_encode(secrets.token_bytes(32))],
+        "oidc_issuer": idp,
+        "oidc_client_id": CLIENT_ID,
+        "oidc_client_secret": "test-client-secret",
+        "db_pool_size": 5,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str, idp: str) -> Iterator[FastAPI]:
+    application = create_app(make_settings(database_url, idp))
+    yield application
+    application.state.zk.engine.dispose()
+
+
+def wipe(database_url: str) -> None:
+    engine = create_engine(database_url)
+    with engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+    engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _clean_database(request: pytest.FixtureRequest) -> None:
+    if "database_url" in request.fixturenames:
+        wipe(request.getfixturevalue("database_url"))
+
+
+def vault_blob(account_id: uuid.UUID | str, revision: int, vault_id: uuid.UUID,
+               body: bytes = b"", version: int = 1) -> bytes:
+    """A blob with a real public header (docs/format.md §4.1) and opaque filler."""
+    header = struct.pack(">4sH16s16sQ", b"ZKVT", version, uuid.UUID(str(account_id)).bytes,
+                         vault_id.bytes, revision)
+    return header + (body or secrets.token_bytes(200))
+
+
+def public_key() -> str:
+    return b64url_encode(secrets.token_bytes(32))
+
+
+@dataclass
+class User:
+    """A person signed in through the IdP, with their own browser (cookie jar)."""
+
+    browser: TestClient
+    account_id: str
+    token: str
+    sub: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def csrf(self) -> dict[str, str]:
+        return {"X-CSRF-Token": self.browser.cookies.get("zkv_csrf") or ""}
+
+
+@dataclass
+class Device:
+    """A paired machine or an enrolled runner, as the CLI would hold it."""
+
+    kind: str
+    client_id: str
+    account_id: str
+    token: str
+    public_key: str
+    refresh_token: str | None = None
+    runner_credential: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+class Api:
+    """Drives the app the way the browser, the CLI and a runner do."""
+
+    def __init__(self, app: FastAPI, idp: str) -> None:
+        self.app = app
+        self.idp = idp
+        self.anon = self.client()
+
+    blob = staticmethod(vault_blob)
+    public_key = staticmethod(public_key)
+
+    def client(self) -> TestClient:
+        return TestClient(self.app, base_url=BASE_URL, follow_redirects=False)
+
+    def start_login(self, browser: TestClient) -> str:
+        r = browser.get("/auth/login")
+        assert r.status_code == 302, r.text
+        return str(r.headers["location"])
+
+    def idp_authorize(self, authorize_url: str, sub: str) -> str:
+        """Submits the IdP's form as the person would; returns where it redirects."""
+        assert authorize_url.startswith(self.idp)
+        r = httpx.post(authorize_url, data={"sub": sub}, follow_redirects=False)
+        assert r.status_code == 302, r.text
+        return str(r.headers["location"])
+
+    def sign_in(self, sub: str | None = None, name: str = "Ada Lovelace",
+                email: str | None = None) -> User:
+        sub = sub or f"user-{secrets.token_hex(6)}"
+        claims = {"email": email or f"{sub}@example.test", "name": name}
+        httpx.put(f"{self.idp}/users/{sub}", json=claims).raise_for_status()
+        browser = self.client()
+        back = self.idp_authorize(self.start_login(browser), sub)
+        assert back.startswith(f"{BASE_URL}/auth/callback?")
+        r = browser.get(back)
+        assert r.status_code == 302, r.text
+        r = browser.post("/auth/refresh",
+                         headers={"X-CSRF-Token": browser.cookies.get("zkv_csrf") or ""})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        return User(browser, body["account_id"], body["access_token"], sub)
+
+    def request_pairing(self, kind: str = "machine", name: str = "laptop",
+                        key: str | None = None) -> dict[str, Any]:
+        r = self.anon.post("/api/pairings", json={"kind": kind, "name": name,
+                                                  "public_key": key or public_key()})
+        assert r.status_code == 201, r.text
+        return dict(r.json())
+
+    def poll(self, pairing: dict[str, Any]) -> Any:
+        return self.anon.post("/api/pairings/poll", json={
+            "pairing_id": pairing["pairing_id"], "poll_secret": pairing["poll_secret"]})
+
+    def pair(self, user: User, kind: str = "machine", name: str = "laptop",
+             grant_public_key: str | None = None) -> Device:
+        key = public_key()
+        p = self.request_pairing(kind, name, key)
+        body: dict[str, Any] = {"code": p["code"]}
+        if grant_public_key:
+            body["grant_public_key"] = grant_public_key
+        r = user.browser.post("/api/pairings/approve", json=body, headers=user.auth)
+        assert r.status_code == 200, r.text
+        r = self.poll(p)
+        assert r.status_code == 200, r.text
+        got = r.json()
+        assert got["status"] == "approved"
+        return Device(kind, got["client_id"], got["account_id"], got["access_token"], key,
+                      got.get("refresh_token"), got.get("runner_credential"), got)
+
+    def put_vault(self, who: User | Device, base: int, blob: bytes) -> Any:
+        return self.anon.put("/api/vault", headers=who.auth,
+                             json={"base_revision": base, "blob": b64url_encode(blob)})
+
+
+@pytest.fixture
+def api(app: FastAPI, idp: str) -> Api:
+    return Api(app, idp)
+
+
+@pytest.fixture
+def settings_factory(database_url: str, idp: str) -> Any:
+    def build(**overrides: Any) -> Settings:
+        return make_settings(database_url, idp, **overrides)
+
+    return build
+
+
+ROOT = Path(__file__).resolve().parents[2]

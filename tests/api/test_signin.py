@@ -1,0 +1,142 @@
+"""OIDC sign-in against a real provider process: PKCE, state, nonce, id_token."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, select
+
+from server.app import create_app
+from server.models import Account, AuditEvent
+from server.settings import DEV_SIGNING_KEY, DevelopmentSettingsError, Settings
+
+
+def test_sign_in_creates_one_account_per_issuer_and_subject(api, database_url, idp):
+    first = api.sign_in("alice", name="Alice", email="alice@example.test")
+    again = api.sign_in("alice", name="Alice A.", email="alice@example.test")
+    assert first.account_id == again.account_id
+    other = api.sign_in("bob")
+    assert other.account_id != first.account_id
+
+    r = again.browser.get("/api/me", headers=again.auth)
+    assert r.status_code == 200
+    me = r.json()
+    assert (me["name"], me["email"], me["issuer"]) == ("Alice A.", "alice@example.test", idp)
+    assert me["client_kind"] == "web"
+
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        rows = conn.execute(select(Account.subject, Account.issuer)).all()
+        tags = conn.execute(select(AuditEvent.tag)).scalars().all()
+    engine.dispose()
+    assert sorted(rows) == [("alice", idp), ("bob", idp)]
+    assert tags.count("account:session:sign-in") == 3
+
+
+def test_authorization_request_uses_pkce_state_and_nonce(api):
+    browser = api.client()
+    url = api.start_login(browser)
+    query = parse_qs(urlsplit(url).query)
+    assert query["code_challenge_method"] == ["S256"]
+    assert len(query["code_challenge"][0]) >= 43
+    assert len(query["state"][0]) >= 32 and len(query["nonce"][0]) >= 32
+    assert query["redirect_uri"] == ["https://testserver/auth/callback"]
+    assert "code_verifier" not in query
+
+
+def test_callback_from_another_browser_is_refused(api):
+    victim = api.client()
+    back = api.idp_authorize(api.start_login(victim), "mallory")
+    attacker = api.client()  # has no login cookie for this state
+    r = attacker.get(back)
+    assert r.status_code == 400
+    assert r.json()["code"] == "state_mismatch"
+
+
+def test_callback_cannot_be_replayed(api):
+    browser = api.client()
+    back = api.idp_authorize(api.start_login(browser), "carol")
+    login_cookie = next(c for c in browser.cookies.jar if c.name == "__Secure-zkv_login")
+    assert browser.get(back).status_code == 302
+    # Same browser, same state cookie, same code again: the login row is spent.
+    browser.cookies.set(login_cookie.name, login_cookie.value or "", domain=login_cookie.domain,
+                        path=login_cookie.path)
+    r = browser.get(back)
+    assert r.status_code == 400
+    assert r.json()["code"] == "state_expired"
+
+
+def test_forged_code_is_refused(api):
+    browser = api.client()
+    back = api.idp_authorize(api.start_login(browser), "dave")
+    state = parse_qs(urlsplit(back).query)["state"][0]
+    r = browser.get("/auth/callback", params={"code": "forged", "state": state})
+    assert r.status_code == 400
+    assert r.json()["code"] == "signin_failed"
+
+
+def test_idp_error_is_refused(api):
+    browser = api.client()
+    api.start_login(browser)
+    r = browser.get("/auth/callback", params={"error": "access_denied", "state": "x"})
+    assert r.status_code == 400 and r.json()["code"] == "idp_refused"
+
+
+def test_oauth2_mode_signs_in_through_userinfo(settings_factory, idp):
+    """The GitHub-style path (no id_token; identity from a userinfo endpoint)."""
+    from starlette.testclient import TestClient
+
+    meta = httpx.get(f"{idp}/.well-known/openid-configuration").json()
+    settings = settings_factory(
+        oidc_mode="oauth2",
+        oidc_issuer="https://github.example",
+        oidc_scopes="openid email profile",
+        oauth2_authorize_url=meta["authorization_endpoint"],
+        oauth2_token_url=meta["token_endpoint"],
+        oauth2_userinfo_url=meta["userinfo_endpoint"],
+    )
+    app = create_app(settings)
+    try:
+        httpx.put(f"{idp}/users/gh-42", json={"email": "gh@example.test", "name": "Octo"})
+        browser = TestClient(app, base_url="https://testserver", follow_redirects=False)
+        r = browser.get("/auth/login")
+        location = r.headers["location"]
+        assert "nonce" not in parse_qs(urlsplit(location).query)
+        back = httpx.post(location, data={"sub": "gh-42"}).headers["location"]
+        assert browser.get(back).status_code == 302
+        r = browser.post("/auth/refresh", headers={"X-CSRF-Token": browser.cookies["zkv_csrf"]})
+        token = r.json()["access_token"]
+        me = browser.get("/api/me", headers={"Authorization": f"Bearer {token}"}).json()
+        assert (me["issuer"], me["name"]) == ("https://github.example", "Octo")
+    finally:
+        app.state.zk.engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        {},
+        {"signing_keys": [DEV_SIGNING_KEY]},
+        {"cookie_secure": False},
+        {"oidc_client_secret": "zkvault-dev-secret"},
+    ],
+)
+def test_production_refuses_development_settings(override, tmp_path):
+    good = {
+        "environment": "production",
+        "public_url": "https://vault.example",
+        "oidc_issuer": "https://idp.example",
+        "oidc_client_secret": "s3cr3t-from-the-idp",
+        "signing_keys": ["qnQBvHNmJvJ3iZRv6wFxf7Wm1GEqgWQ5EJ0Uhx9_7XU"],
+        "database_url": f"sqlite:///{tmp_path}/prod.sqlite3",
+    }
+    if not override:
+        # The control: a production configuration without development settings starts.
+        create_app(Settings(**good)).state.zk.engine.dispose()
+        good["oidc_issuer"] = "http://127.0.0.1:9400"
+    else:
+        good.update(override)
+    with pytest.raises(DevelopmentSettingsError):
+        create_app(Settings(**good))
