@@ -1,7 +1,8 @@
 """Fixed-window rate limits counted in the database, so every instance shares them.
 
-Each hit commits on its own connection: a request that later fails (a wrong
-pairing code, say) still counts.
+Each hit commits at once: a request that later fails (a wrong pairing code,
+say) still counts. It commits on the request's own session, because on SQLite
+a second connection would wait for the write lock that session may hold.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import random
 import time
 
 from sqlalchemy import Engine, delete
+from sqlalchemy.orm import Session
 
 from .errors import ApiError
 from .models import RateCounter
@@ -23,8 +25,8 @@ class RateLimiter:
         self.engine = engine
         self.window = window_seconds
 
-    def hit(self, key: str, limit: int) -> None:
-        """Counts one event for key; raises 429 when the window's count exceeds limit."""
+    def hit(self, db: Session, key: str, limit: int) -> None:
+        """Counts one event for key (commits db); raises 429 over the window's limit."""
         now = int(time.time())
         start = now - now % self.window
         stmt = insert_on_conflict(self.engine.dialect.name, _table).values(
@@ -33,10 +35,10 @@ class RateLimiter:
         stmt = stmt.on_conflict_do_update(
             index_elements=["key"], set_={"count": _table.c.count + 1}
         ).returning(_table.c.count)
-        with self.engine.begin() as conn:
-            count = int(conn.execute(stmt).scalar_one())
-            if random.random() < 0.01:  # noqa: S311 - housekeeping, not security
-                conn.execute(delete(RateCounter).where(RateCounter.expires_at < now))
+        count = int(db.execute(stmt).scalar_one())
+        if random.random() < 0.01:  # noqa: S311 - housekeeping, not security
+            db.execute(delete(RateCounter).where(RateCounter.expires_at < now))
+        db.commit()
         if count > limit:
             retry = start + self.window - now
             raise ApiError(429, "rate_limited", f"too many requests; retry in {retry} s")

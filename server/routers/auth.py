@@ -33,7 +33,7 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 )
 def login(request: Request, db: DB, st: State) -> RedirectResponse:
     """Starts sign-in: redirects to the provider with PKCE, state and nonce."""
-    st.limiter.hit(f"signin:{source_address(request)}", st.settings.rate_signin_per_ip)
+    st.limiter.hit(db, f"signin:{source_address(request)}", st.settings.rate_signin_per_ip)
     state, nonce, verifier = (
         secrets.token_urlsafe(32),
         secrets.token_urlsafe(32),
@@ -76,7 +76,7 @@ def callback(
 ) -> RedirectResponse:
     """The provider's redirect back: validates state, code and id_token, then signs in."""
     source = source_address(request)
-    st.limiter.hit(f"signin:{source}", st.settings.rate_signin_per_ip)
+    st.limiter.hit(db, f"signin:{source}", st.settings.rate_signin_per_ip)
     anonymous = Actor("anonymous", "", None, source)
 
     def fail(code_: str, message: str, status: int = 400) -> ApiError:
@@ -127,7 +127,7 @@ def refresh(request: Request, response: Response, db: DB, st: State) -> AccessTo
     """Browsers: spends the refresh cookie (needs X-CSRF-Token) for an access token."""
     cookies.check_csrf(request, st.settings)
     source = source_address(request)
-    st.limiter.hit(f"refresh:{source}", st.settings.rate_refresh_per_ip)
+    st.limiter.hit(db, f"refresh:{source}", st.settings.rate_refresh_per_ip)
     token = request.cookies.get(cookies.refresh_cookie_name(st.settings), "")
     issued = sessions.rotate(db, token, frozenset({"web"}), st.settings, source)
     cookies.set_session(response, st.settings, issued.refresh_token, None)
@@ -166,7 +166,7 @@ def logout(request: Request, db: DB, st: State) -> Response:
 def token(request: Request, db: DB, st: State, body: Annotated[TokenRequest, Body()]) -> TokenOut:
     """Machines send their refresh token (rotated on every use); runners their credential."""
     source = source_address(request)
-    st.limiter.hit(f"refresh:{source}", st.settings.rate_refresh_per_ip)
+    st.limiter.hit(db, f"refresh:{source}", st.settings.rate_refresh_per_ip)
     if body.grant_type == "refresh_token":
         issued = sessions.rotate(
             db, body.refresh_token, frozenset({"machine"}), st.settings, source

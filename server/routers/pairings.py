@@ -38,7 +38,7 @@ def _info(p: Pairing) -> PairingInfo:
 def request_pairing(body: PairingCreate, request: Request, db: DB, st: State) -> PairingCreated:
     """Unauthenticated: a machine or runner asks to be paired and gets a code to show."""
     source = source_address(request)
-    st.limiter.hit(f"pair:{source}", st.settings.rate_pairing_create_per_ip)
+    st.limiter.hit(db, f"pair:{source}", st.settings.rate_pairing_create_per_ip)
     created = pairing.create(db, st.settings, body.kind, body.name, body.public_key, source)
     p = created.pairing
     return PairingCreated(
@@ -62,7 +62,7 @@ def poll(body: PairingPoll, request: Request, db: DB, st: State) -> PairingStatu
     """Unauthenticated, with the poll secret: pending, refused, expired, or (once) the
     machine's credentials."""
     source = source_address(request)
-    st.limiter.hit(f"poll:{source}", st.settings.rate_pairing_poll_per_ip)
+    st.limiter.hit(db, f"poll:{source}", st.settings.rate_pairing_poll_per_ip)
     r = pairing.poll(db, st.settings, st.keys, body.pairing_id, body.poll_secret, source)
     return PairingStatus(
         status=r.status,

@@ -87,9 +87,11 @@ def create(
     raise ApiError(503, "unavailable", "could not allocate a pairing code")
 
 
-def _count_attempt(limiter: RateLimiter, settings: Settings, account_id: uuid.UUID) -> None:
-    limiter.hit(f"code:account:{account_id}", settings.rate_code_attempts_per_account)
-    limiter.hit("code:global", settings.rate_code_attempts_global)
+def _count_attempt(
+    db: Session, limiter: RateLimiter, settings: Settings, account_id: uuid.UUID
+) -> None:
+    limiter.hit(db, f"code:account:{account_id}", settings.rate_code_attempts_per_account)
+    limiter.hit(db, "code:global", settings.rate_code_attempts_global)
 
 
 def _pending_by_code(db: Session, code: str) -> Pairing:
@@ -112,7 +114,7 @@ def _pending_by_code(db: Session, code: str) -> Pairing:
 def lookup(
     db: Session, limiter: RateLimiter, settings: Settings, account_id: uuid.UUID, code: str
 ) -> Pairing:
-    _count_attempt(limiter, settings, account_id)
+    _count_attempt(db, limiter, settings, account_id)
     return _pending_by_code(db, code)
 
 
@@ -129,7 +131,7 @@ def decide(
 ) -> Pairing:
     """Approves or refuses the pending pairing with this code (commits)."""
     assert actor.account_id is not None
-    _count_attempt(limiter, settings, actor.account_id)
+    _count_attempt(db, limiter, settings, actor.account_id)
     pairing = _pending_by_code(db, code)
     values: dict[str, object] = {
         "status": "approved" if approve else "refused",

@@ -1,0 +1,180 @@
+"""Access tokens (EdDSA JWT) and refresh-token rotation with family revocation."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+import uuid
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from server.encoding import b64url_decode, b64url_encode
+
+
+def _jws(header: dict, claims: dict, sign) -> str:
+    h = b64url_encode(json.dumps(header).encode())
+    p = b64url_encode(json.dumps(claims).encode())
+    return f"{h}.{p}.{b64url_encode(sign(f'{h}.{p}'.encode()))}"
+
+
+def _claims(user, **over) -> dict:
+    now = int(time.time())
+    payload = json.loads(b64url_decode(user.token.split(".")[1]))
+    payload.update({"iat": now, "nbf": now, "exp": now + 600})
+    payload.update(over)
+    return payload
+
+
+def _status(api, token: str, path: str = "/api/vault") -> tuple[int, str]:
+    r = api.anon.get(path, headers={"Authorization": f"Bearer {token}"})
+    return r.status_code, r.json().get("code", "")
+
+
+def test_jwks_publishes_the_signing_key_and_tokens_verify_against_it(api):
+    user = api.sign_in()
+    keys = api.anon.get("/.well-known/jwks.json").json()["keys"]
+    header = json.loads(b64url_decode(user.token.split(".")[0]))
+    assert header["alg"] == "EdDSA" and header["typ"] == "at+jwt"
+    key = next(k for k in keys if k["kid"] == header["kid"])
+    assert (key["kty"], key["crv"]) == ("OKP", "Ed25519") and "d" not in key
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    signing_input, _, sig = user.token.rpartition(".")
+    Ed25519PublicKey.from_public_bytes(b64url_decode(key["x"])).verify(
+        b64url_decode(sig), signing_input.encode())
+    claims = json.loads(b64url_decode(user.token.split(".")[1]))
+    assert claims["aud"] == "zkvault:web" and claims["sub"] == user.account_id
+    assert claims["exp"] - claims["iat"] == 900
+
+
+def test_forged_and_wrong_tokens_are_refused(api):
+    user = api.sign_in()
+    assert _status(api, user.token, "/api/me")[0] == 200  # control
+    kid = json.loads(b64url_decode(user.token.split(".")[0]))["kid"]
+    server_key = api.app.state.zk.keys._keys[0].private
+    jwk_x = api.anon.get("/.well-known/jwks.json").json()["keys"][0]["x"]
+    attacker = Ed25519PrivateKey.generate()
+    good_header = {"alg": "EdDSA", "typ": "at+jwt", "kid": kid}
+    forged = {
+        "alg none": _jws({"alg": "none", "kid": kid}, _claims(user), lambda m: b""),
+        "alg none, no sig": user.token.split(".")[0].replace(
+            user.token.split(".")[0], b64url_encode(b'{"alg":"none"}')) + "."
+        + b64url_encode(json.dumps(_claims(user)).encode()) + ".",
+        "HS256 with the public key": _jws({"alg": "HS256", "kid": kid}, _claims(user),
+                                          lambda m: hmac.new(jwk_x.encode(), m,
+                                                             hashlib.sha256).digest()),
+        "another key, same kid": _jws(good_header, _claims(user), attacker.sign),
+        "unknown kid": _jws({**good_header, "kid": "nope"}, _claims(user), server_key.sign),
+        "expired": _jws(good_header, _claims(user, exp=int(time.time()) - 1), server_key.sign),
+        "not yet valid": _jws(good_header, _claims(user, nbf=int(time.time()) + 600),
+                              server_key.sign),
+        "wrong audience": _jws(good_header, _claims(user, aud="zkvault:admin"), server_key.sign),
+        "wrong issuer": _jws(good_header, _claims(user, iss="https://evil"), server_key.sign),
+        "another user's sub": _jws(good_header, _claims(user, sub=str(uuid.uuid4())),
+                                   server_key.sign),
+        "tampered payload": ".".join([user.token.split(".")[0],
+                                      b64url_encode(json.dumps(_claims(
+                                          user, sub=str(uuid.uuid4()))).encode()),
+                                      user.token.split(".")[2]]),
+        "garbage": "not-a-token",
+        "empty parts": "..",
+    }
+    for name, token in forged.items():
+        assert _status(api, token, "/api/me") == (401, "unauthorized"), name
+    r = api.anon.get("/api/me", headers={"Authorization": "Basic Zm9vOmJhcg=="})
+    assert r.status_code == 401
+    assert api.anon.get("/api/me").status_code == 401
+
+
+def test_audience_per_client_kind(api):
+    user = api.sign_in()
+    machine = api.pair(user, "machine")
+    runner = api.pair(user, "runner")
+    assert _status(api, machine.token, "/api/vault")[0] == 404  # allowed, no vault yet
+    assert _status(api, machine.token, "/api/machines") == (401, "unauthorized")
+    assert _status(api, runner.token, "/api/vault") == (401, "unauthorized")
+    assert _status(api, user.token, "/api/runner/grant") == (401, "unauthorized")
+    assert _status(api, machine.token, "/api/runner/grant") == (401, "unauthorized")
+
+
+def test_machine_refresh_rotates_and_reuse_revokes_the_family(api):
+    user = api.sign_in()
+    machine = api.pair(user)
+    assert machine.refresh_token.startswith("zkv_rt_")
+    r1 = machine.refresh_token
+    r = api.anon.post("/auth/token", json={"grant_type": "refresh_token", "refresh_token": r1})
+    assert r.status_code == 200, r.text
+    r2, access2 = r.json()["refresh_token"], r.json()["access_token"]
+    assert r2 != r1 and r2.startswith("zkv_rt_")
+    assert _status(api, access2)[0] == 404  # works (no vault yet)
+
+    replay = api.anon.post("/auth/token", json={"grant_type": "refresh_token",
+                                                "refresh_token": r1})
+    assert replay.status_code == 401 and replay.json()["code"] == "refresh_reused"
+    # The whole family is gone: the successor and every access token.
+    r = api.anon.post("/auth/token", json={"grant_type": "refresh_token", "refresh_token": r2})
+    assert r.status_code == 401
+    assert _status(api, access2) == (401, "unauthorized")
+    assert _status(api, machine.token) == (401, "unauthorized")
+    events = api.anon.get("/api/audit/export", headers=user.auth).json()["events"]
+    reuse = [e for e in events if e["action"] == "token.reuse"]
+    assert len(reuse) == 1 and reuse[0]["outcome"] == "failure"
+    assert reuse[0]["tag"] == "machine:token:reuse"
+    assert any(e["tag"] == "machine:token:refresh" for e in events)
+
+
+def test_refresh_token_must_be_genuine(api):
+    for token in ["zkv_rt_" + "A" * 43, "garbage", "zkv_runner_" + "A" * 43]:
+        r = api.anon.post("/auth/token", json={"grant_type": "refresh_token",
+                                               "refresh_token": token})
+        assert r.status_code == 401 and r.json()["code"] == "invalid_grant"
+    r = api.anon.post("/auth/token", json={"grant_type": "password", "password": "x"})
+    assert r.status_code == 422 and r.json()["code"] == "invalid_request"
+
+
+def test_browser_refresh_needs_csrf_and_rotates_the_cookie(api):
+    user = api.sign_in()
+    b = user.browser
+    assert b.post("/auth/refresh").json()["code"] == "csrf"
+    r = b.post("/auth/refresh", headers={"X-CSRF-Token": "wrong"})
+    assert r.status_code == 403
+    r = b.post("/auth/refresh", headers={**user.csrf(), "Origin": "https://evil.example"})
+    assert r.status_code == 403 and r.json()["code"] == "csrf"
+    old = b.cookies.get("__Secure-zkv_refresh")
+    r = b.post("/auth/refresh", headers={**user.csrf(), "Origin": "https://testserver"})
+    assert r.status_code == 200
+    cookie = r.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "Secure" in cookie and "SameSite=strict" in cookie
+    assert "Path=/auth" in cookie
+    new = b.cookies.get("__Secure-zkv_refresh")
+    assert new and new != old and new.startswith("zkv_rt_")
+    # The rotated-out cookie presented again revokes the browser session.
+    thief = api.client()
+    thief.cookies.set("__Secure-zkv_refresh", old, domain="testserver.local", path="/auth")
+    thief.cookies.set("zkv_csrf", "t", domain="testserver.local", path="/")
+    r = thief.post("/auth/refresh", headers={"X-CSRF-Token": "t"})
+    assert r.status_code == 401 and r.json()["code"] == "refresh_reused"
+    assert b.post("/auth/refresh", headers=user.csrf()).status_code == 401
+
+
+def test_logout_ends_the_browser_session(api):
+    user = api.sign_in()
+    r = user.browser.post("/auth/logout", headers=user.csrf())
+    assert r.status_code == 204
+    assert _status(api, user.token, "/api/me") == (401, "unauthorized")
+
+
+@pytest.mark.parametrize("body", [{"grant_type": "runner_credential", "credential": "zkv_x"}])
+def test_runner_credential_must_be_genuine(api, body):
+    r = api.anon.post("/auth/token", json=body)
+    assert r.status_code == 401 and r.json()["code"] == "invalid_grant"
+
+
+def test_jwks_is_fetchable_over_real_http_shape(api):
+    r = api.anon.get("/.well-known/jwks.json")
+    assert r.status_code == 200 and r.headers["cache-control"].startswith("public")
+    assert isinstance(httpx.Response(200, json=r.json()).json()["keys"], list)
