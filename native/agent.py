@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from native import gitcred, paths, protocol
-from native.errors import STATE, CliError
+from native.errors import NOT_FOUND, STATE, USAGE, CliError
 from native.fsutil import private_dir
 
 _PR_SET_DUMPABLE = 4
@@ -181,7 +181,7 @@ class Agent:
             request = protocol.receive(conn)
             op = request.get("op")
             try:
-                response = self._dispatch(op, request)
+                response = self.answer(op, request)
             except CliError as exc:
                 response = {"ok": False, "error": exc.code, "message": exc.message}
             except Exception as exc:  # a vault_core error: report its code, never a trace
@@ -193,7 +193,8 @@ class Agent:
             return False
         return op == "lock"
 
-    def _dispatch(self, op: Any, request: dict[str, Any]) -> dict[str, Any]:
+    def answer(self, op: Any, request: dict[str, Any]) -> dict[str, Any]:
+        """The response to one request (also used in-process by runner mode)."""
         if op == "status":
             return {"ok": True, **self._status()}
         if op == "lock":
@@ -212,13 +213,14 @@ class Agent:
                     "values": {str(n): field(self._get(str(n)), "secret") for n in names}}
         if op == "credential":
             return {"ok": True, **self._credential(request)}
-        raise CliError(f"unknown request {op!r}", code="bad_request")
+        raise CliError(f"unknown request {op!r}", USAGE, "bad_request")
 
     def _get(self, name: str) -> Any:
         for info in self.vault.items():
             if info.name == name or str(info.id) == name:
                 return self.vault.get(info.id)
-        raise CliError(f"no item named {name!r}; `zkvault list` shows the names", code="not_found")
+        raise CliError(f"no item named {name!r}; `zkvault list` shows the names", NOT_FOUND,
+                       "not_found")
 
     def _credential(self, request: dict[str, Any]) -> dict[str, Any]:
         infos = self.vault.items()
@@ -227,7 +229,7 @@ class Agent:
             request.get("path"),
         )
         if found is None:
-            raise CliError("no item matches that host", code="no_match")
+            raise CliError("no item matches that host", NOT_FOUND, "no_match")
         item = self.vault.get(found.id)
         return {"username": gitcred.username_for(item), "password": field(item, "secret"),
                 "item": item.name}
@@ -247,7 +249,8 @@ class Agent:
 
 def field(item: Any, name: str) -> str:
     if name not in FIELDS:
-        raise CliError(f"unknown field {name!r}; one of: {', '.join(FIELDS)}", code="bad_field")
+        raise CliError(f"unknown field {name!r}; one of: {', '.join(FIELDS)}", USAGE,
+                       "bad_field")
     value = getattr(item, name, None)
     if name == "secret" and isinstance(value, bytes | bytearray):
         return bytes(value).decode()

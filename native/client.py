@@ -7,13 +7,14 @@ import _socket
 import os
 
 from native import paths, protocol
-from native.errors import FAILURE, LOCKED, NOT_FOUND, STATE, CliError
+from native.errors import FAILURE, LOCKED, NOT_FOUND, USAGE, CliError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-_EXIT_FOR = {"not_found": NOT_FOUND, "no_match": NOT_FOUND, "locked": LOCKED, "rollback": STATE}
+_EXIT_FOR = {"not_found": NOT_FOUND, "no_match": NOT_FOUND, "locked": LOCKED,
+             "bad_field": USAGE, "bad_request": USAGE}
 _NOT_RUNNING = "the vault is locked (no agent running); run `zkvault unlock`"
 
 

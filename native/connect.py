@@ -1,12 +1,67 @@
-"""``zkvault connect``: pair this machine with a server (see native.pairing)."""
+"""``zkvault connect``: pair this machine, then keep its credentials and vault locally."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import socket
 
-from native.errors import NETWORK, CliError
+from native import client
+from native.api import Api, ApiError, server_url
+from native.errors import STATE, CliError
+from native.pairing import pair
+from native.state import LocalState, StateStore
 
 
 def cmd_connect(args: argparse.Namespace) -> int:
-    raise CliError("pairing is not available in this build yet; use `zkvault import`",
-                   NETWORK, "unsupported")
+    store = StateStore()
+    remembered = None
+    if store.exists():
+        if not args.clean:
+            existing = store.load()
+            raise CliError(f"this machine is already connected to {existing.server or 'a vault'}"
+                           "; use `zkvault connect --clean` to pair again", STATE, "connected")
+        with contextlib.suppress(CliError):  # a damaged state is what --clean is for
+            remembered = store.load().server
+        if client.agent_running():
+            client.request("lock")
+        store.clear()
+    url = server_url(args.server, remembered)
+    api = Api(url)
+    from nacl.public import PrivateKey
+
+    # The key only identifies this pairing on screen (the fingerprint); it is not kept.
+    key = PrivateKey.generate()
+    name = args.name or socket.gethostname()
+    approved = pair(api, "machine", name, bytes(key.public_key), args.timeout)
+    state = LocalState(
+        server=url,
+        machine_id=str(approved["client_id"]),
+        machine_name=name,
+        account_id=str(approved["account_id"]),
+        refresh_token=str(approved["refresh_token"]),
+    )
+    with store.locked():
+        store.save(state)
+    revision = _first_sync(store, api, str(approved["access_token"]))
+    where = f"vault revision {revision}" if revision else "no vault yet (create it in the web app)"
+    print(f"connected to {url} as {name!r}; {where}. Next: `zkvault unlock`")
+    return 0
+
+
+def _first_sync(store: StateStore, api: Api, access_token: str) -> int:
+    from native.sync import _adopt
+
+    try:
+        remote = api.call("GET", "/api/vault", token=access_token)
+    except ApiError as exc:
+        if exc.code == "no_vault":
+            return 0
+        raise CliError(f"could not fetch the vault ({exc.code}); `zkvault unlock` retries",
+                       STATE, exc.code) from None
+    # The highest-revision mark only moves once `unlock` has authenticated the vault.
+    state = _adopt(store, remote)
+    from vault_core import peek_header
+
+    blob = state.vault_blob
+    return peek_header(blob).revision if blob else 0

@@ -64,7 +64,7 @@ def cmd_unlock(args: argparse.Namespace) -> int:
 
     from native import sync
 
-    session = sync.refresh_vault(store, state, strict=strict)
+    state, session = sync.refresh_vault(store, state, strict=strict)
     blob = state.vault_blob
     if blob is None or state.account_id is None:
         raise CliError("no vault stored on this machine yet; run `zkvault connect`", STATE,

@@ -56,8 +56,10 @@ class Env:
             raise AssertionError(f"zkvault {args} -> {done.returncode}: {done.stderr}")
         return done
 
-    def unlock(self, *flags: str, passphrase: str = PASSPHRASE) -> subprocess.CompletedProcess[str]:
-        return self.zk("unlock", "--passphrase-stdin", *flags, input=passphrase + "\n")
+    def unlock(self, *flags: str, passphrase: str = PASSPHRASE,
+               extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return self.zk("unlock", "--passphrase-stdin", *flags, input=passphrase + "\n",
+                       extra=extra)
 
     def agent_pid(self) -> int | None:
         done = self.zk("status", "--json")

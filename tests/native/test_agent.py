@@ -48,7 +48,7 @@ def test_errors_are_one_line_with_exit_codes(env: Env, unlocked: VaultFile) -> N
     assert missing.returncode == 4
     assert missing.stderr == "zkvault: no item named 'nope'; `zkvault list` shows the names\n"
     bad_field = env.zk("get", "github", "--field", "password")
-    assert bad_field.returncode == 1 and bad_field.stderr.count("\n") == 1
+    assert bad_field.returncode == 2 and bad_field.stderr.count("\n") == 1
     as_json = env.zk("get", "nope", "--json")
     assert json.loads(as_json.stdout) == {
         "ok": False, "error": "not_found",

@@ -1,0 +1,102 @@
+"""A small JSON-over-HTTP client for the zkvault server (urllib: no extra dependency).
+
+Only ``ApiError`` and ``CliError`` leave this module; response bodies are
+parsed, never echoed into messages (they could hold tokens).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import urllib.error
+import urllib.request
+from typing import Any
+
+from native.errors import NETWORK, USAGE, CliError
+
+USER_AGENT = "zkvault-cli/0.1"
+
+
+def b64url_encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class ApiError(Exception):
+    """The server answered with an error status and a typed body."""
+
+    def __init__(self, status: int, code: str) -> None:
+        super().__init__(f"{status} {code}")
+        self.status = status
+        self.code = code
+
+
+def server_url(explicit: str | None = None, remembered: str | None = None) -> str:
+    url = explicit or os.environ.get("ZKVAULT_SERVER") or remembered
+    if not url:
+        raise CliError("no server given; pass --server URL or set ZKVAULT_SERVER", USAGE, "usage")
+    if not url.startswith(("https://", "http://")):
+        raise CliError(f"server URL must start with https:// (got {url!r})", USAGE, "usage")
+    return url.rstrip("/")
+
+
+class Api:
+    def __init__(self, base_url: str, timeout: float | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout or float(os.environ.get("ZKVAULT_HTTP_TIMEOUT", "10"))
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None,
+             token: str | None = None) -> dict[str, Any]:
+        """The decoded JSON object of a 2xx answer; ApiError for others;
+        CliError(NETWORK) when the server cannot be reached."""
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        request = urllib.request.Request(  # noqa: S310 - scheme checked in server_url
+            self.base_url + path, data=data, method=method, headers=headers
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+                raw = response.read()
+        except urllib.error.HTTPError as exc:
+            code = "http_error"
+            try:
+                parsed = json.loads(exc.read())
+                if isinstance(parsed, dict) and isinstance(parsed.get("code"), str):
+                    code = parsed["code"]
+            except (ValueError, OSError):
+                pass
+            if exc.code >= 500:
+                raise CliError(f"the server at {self.base_url} failed ({exc.code} {code}); "
+                               "try again later", NETWORK, "server_error") from None
+            raise ApiError(exc.code, code) from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise CliError(f"cannot reach the server at {self.base_url} ({reason}); check "
+                           "the network or ZKVAULT_SERVER", NETWORK, "unreachable") from None
+        if not raw:
+            return {}
+        try:
+            parsed = json.loads(raw)
+        except ValueError:
+            raise CliError(f"the server at {self.base_url} sent something that is not JSON",
+                           NETWORK, "bad_response") from None
+        if not isinstance(parsed, dict):
+            return {"items": parsed}
+        return parsed
+
+
+def fingerprint(public_key: bytes) -> str:
+    """As the server shows it: SHA-256, first 10 bytes, base32, 4 groups of 4."""
+    import hashlib
+
+    text = base64.b32encode(hashlib.sha256(public_key).digest()[:10]).decode()
+    return "-".join(text[i : i + 4] for i in range(0, 16, 4))

@@ -1,0 +1,56 @@
+"""The pairing handshake shared by `connect` (machines) and `runner enroll`.
+
+The client makes a key pair, asks the server for a pairing, shows the code,
+one-time URL and the fingerprint of its public key (computed here, and
+checked against the server's, so a server that swapped the key is caught
+before the person approves), then polls until the owner decides.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+from native.api import Api, ApiError, b64url_encode, fingerprint
+from native.errors import NETWORK, REVOKED, TIMEOUT, CliError
+
+
+def pair(api: Api, kind: str, name: str, public_key: bytes, timeout: float) -> dict[str, Any]:
+    """Run the handshake; returns the one-time approval answer."""
+    mine = fingerprint(public_key)
+    try:
+        created = api.call("POST", "/api/pairings",
+                           {"kind": kind, "name": name, "public_key": b64url_encode(public_key)})
+    except ApiError as exc:
+        raise CliError(f"the server refused the pairing request ({exc.code}); try again later",
+                       NETWORK, exc.code) from None
+    if created.get("fingerprint") != mine:
+        raise CliError("the server reports a different key fingerprint than this machine's; "
+                       "refusing to pair (is ZKVAULT_SERVER right?)", NETWORK, "fingerprint")
+    err = sys.stderr
+    print(f"To approve this {kind}, open:\n\n    {created['url']}\n", file=err)
+    print(f"or enter the code {created['code']} in the zkvault web app.", file=err)
+    print(f"Check that the page shows this fingerprint: {mine}", file=err)
+    print("Waiting for approval (Ctrl-C to cancel)...", file=err, flush=True)
+    interval = max(1.0, float(created.get("poll_interval_seconds", 2)))
+    deadline = time.monotonic() + timeout
+    body = {"pairing_id": created["pairing_id"], "poll_secret": created["poll_secret"]}
+    while True:
+        try:
+            status = api.call("POST", "/api/pairings/poll", body)
+        except ApiError as exc:
+            raise CliError(f"pairing failed ({exc.code}); run the command again", NETWORK,
+                           exc.code) from None
+        state = status.get("status")
+        if state == "approved":
+            return status
+        if state == "refused":
+            raise CliError("the pairing was refused in the browser", REVOKED, "refused")
+        if state == "expired":
+            raise CliError("the pairing code expired; run the command again", TIMEOUT,
+                           "expired")
+        if time.monotonic() + interval > deadline:
+            raise CliError(f"no approval within {int(timeout)}s; run the command again",
+                           TIMEOUT, "timeout")
+        time.sleep(interval)

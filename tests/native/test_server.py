@@ -1,0 +1,208 @@
+"""Against the real server and OIDC provider processes: pairing, sync, revocation,
+offline use, strict mode and runners."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tests.native.netproxy import Proxy
+from tests.native.serverproc import Owner, Server, b64url, start_server
+from tests.native.support import FAST_KDF, ITEMS, PASSPHRASE, REPO, Env, wait_gone
+from vault_core import Item, Vault, seal_grant
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    srv = start_server()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture
+def proxy(server: Server) -> Iterator[Proxy]:
+    p = Proxy(int(server.url.rsplit(":", 1)[1]))
+    yield p
+    p.cut()
+
+
+def new_vault(owner: Owner) -> tuple[Vault, bytes]:
+    vault = Vault.create(uuid.UUID(owner.account_id), PASSPHRASE, kdf=FAST_KDF)
+    for item in ITEMS:
+        vault.add(item)
+    blob = vault.save()
+    owner.put_vault(0, blob)
+    return vault, blob
+
+
+def start_pairing(env: Env, *args: str) -> tuple[subprocess.Popen[str], str, str]:
+    """Start a pairing command; return it with the code and fingerprint it shows."""
+    proc = subprocess.Popen([sys.executable, "-m", "native", *args], env=env.vars, cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    shown = ""
+    while "Waiting for approval" not in shown:
+        line = proc.stderr.readline()
+        assert line, f"pairing ended early: {shown}"
+        shown += line
+    code = re.search(r"enter the code (\S+) ", shown)
+    fingerprint = re.search(r"fingerprint: (\S+)", shown)
+    assert code and fingerprint, shown
+    return proc, code.group(1), fingerprint.group(1)
+
+
+def connect(env: Env, owner: Owner, url: str) -> None:
+    proc, code, fingerprint = start_pairing(env, "connect", "--server", url, "--name", "laptop")
+    seen = owner.call("POST", "/api/pairings/lookup", json={"code": code}).json()
+    assert seen["fingerprint"] == fingerprint and seen["name"] == "laptop"
+    owner.approve(code)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "connected to" in out
+
+
+def machine_id(owner: Owner) -> str:
+    (machine,) = [m for m in owner.call("GET", "/api/machines").json() if not m["revoked_at"]]
+    return str(machine["id"])
+
+
+def test_pair_unlock_sync_and_revoke(env: Env, server: Server) -> None:
+    owner = Owner(server)
+    vault, _ = new_vault(owner)
+    connect(env, owner, server.url)
+    again = env.zk("connect", "--server", server.url)
+    assert again.returncode == 5 and "--clean" in again.stderr
+
+    fast = {"ZKVAULT_CHECK_INTERVAL": "0.5"}
+    assert env.zk("unlock", "--passphrase-stdin", input=PASSPHRASE + "\n",
+                  extra=fast).returncode == 0
+    assert env.zk("get", "github").stdout == ITEMS[0].secret + "\n"
+
+    # The owner adds an item in the browser; the next unlock syncs it.
+    vault.add(Item(name="new one", kind="generic", url="", secret="fresh-" * 4))
+    owner.put_vault(1, vault.save())
+    env.zk("lock", check=True)
+    assert env.zk("unlock", "--passphrase-stdin", input=PASSPHRASE + "\n",
+                  extra=fast).returncode == 0
+    assert env.zk("get", "new one").stdout == "fresh-" * 4 + "\n"
+    assert json.loads(env.zk("status", "--json").stdout)["revision"] == 2
+
+    # Revoking the machine in the browser wipes the running agent.
+    pid = env.agent_pid()
+    assert pid is not None
+    revoked = owner.call("DELETE", f"/api/machines/{machine_id(owner)}")
+    assert revoked.status_code == 200, revoked.text
+    assert wait_gone(pid, 10)
+    assert not env.socket.exists()
+    done = env.zk("unlock", "--passphrase-stdin", input=PASSPHRASE + "\n")
+    assert done.returncode == 8 and "no longer authorised" in done.stderr
+
+
+def test_server_rollback_and_tamper_are_refused(env: Env, server: Server) -> None:
+    owner = Owner(server)
+    vault, first = new_vault(owner)
+    owner.put_vault(1, vault.save())
+    connect(env, owner, server.url)
+    assert env.unlock().returncode == 0  # revision 2 seen and authenticated
+    env.zk("lock", check=True)
+
+    db = sqlite3.connect(server.workdir / "zkvault.sqlite3")
+    account = uuid.UUID(owner.account_id).hex
+    with db:  # the operator (or a thief with the database) serves the older revision
+        db.execute("UPDATE vaults SET revision = 1 WHERE account_id = ?", (account,))
+    done = env.unlock()
+    assert done.returncode == 5 and "rollback" in done.stderr
+    assert not env.socket.exists()
+
+    with db:  # ... or flips a byte of the current one
+        db.execute("UPDATE vaults SET revision = 2 WHERE account_id = ?", (account,))
+        (blob,) = db.execute("SELECT blob FROM vault_versions WHERE account_id = ? AND "
+                             "revision = 2", (account,)).fetchone()
+        bad = bytearray(blob)
+        bad[-2] ^= 1
+        db.execute("UPDATE vault_versions SET blob = ? WHERE account_id = ? AND revision = 2",
+                   (bytes(bad), account))
+    db.close()
+    done = env.unlock()
+    assert done.returncode == 5 and "failed authentication" in done.stderr
+    assert first  # (revision 1 stayed on the server: history)
+
+
+def test_offline_copy_and_strict_mode(env: Env, server: Server, proxy: Proxy) -> None:
+    owner = Owner(server)
+    new_vault(owner)
+    connect(env, owner, proxy.url)
+    strict = {"ZKVAULT_CHECK_INTERVAL": "0.5"}
+    assert env.unlock("--strict", extra=strict).returncode == 0
+    pid = env.agent_pid()
+    assert pid is not None
+    proxy.cut()  # the server becomes unreachable: strict mode wipes
+    assert wait_gone(pid, 10)
+
+    offline = env.unlock()  # not strict: the recent local copy is used
+    assert offline.returncode == 0, offline.stderr
+    assert "server unreachable; using the local copy" in offline.stderr
+    assert env.zk("get", "github").stdout == ITEMS[0].secret + "\n"
+    env.zk("lock", check=True)
+    assert env.unlock("--strict").returncode == 7
+    time.sleep(1.1)
+    too_old = env.unlock(extra={"ZKVAULT_OFFLINE_MAX_AGE": "1"})
+    assert too_old.returncode == 7 and "offline limit" in too_old.stderr
+
+
+def _runner_env(env: Env, credential: str) -> dict[str, str]:
+    return {"ZKVAULT_RUNNER_CREDENTIAL": credential}
+
+
+def test_runner_reads_exactly_its_grant_until_revoked(env: Env, server: Server) -> None:
+    owner = Owner(server)
+    vault, _ = new_vault(owner)
+    proc, code, fingerprint = start_pairing(env, "runner", "enroll", "--name", "ci-1",
+                                            "--server", server.url)
+    owner.approve(code, grant_public_key=b64url(vault.owner_verify_key))
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    credential = out.strip()
+    assert credential.startswith("zkvr1.") and "\n" not in credential
+
+    (runner,) = owner.call("GET", "/api/runners").json()
+    assert runner["fingerprint"] == fingerprint
+    from native.api import b64url_decode
+
+    by_name = {info.name: info.id for info in vault.items()}
+    granted = [by_name["github"], by_name["ci token"]]
+    blob = seal_grant(vault, uuid.UUID(runner["id"]), b64url_decode(runner["public_key"]),
+                      granted, 1)
+    put = owner.call("PUT", f"/api/runners/{runner['id']}/grant",
+                     json={"revision": 1, "blob": b64url(blob)})
+    assert put.status_code == 200, put.text
+
+    extra = _runner_env(env, credential)
+    listed = env.zk("list", "--json", extra=extra)
+    assert listed.returncode == 0, listed.stderr
+    assert sorted(i["name"] for i in json.loads(listed.stdout)["items"]) == ["ci token", "github"]
+    assert env.zk("get", "github", extra=extra).stdout == ITEMS[0].secret + "\n"
+    assert env.zk("get", "deploy", extra=extra).returncode == 4
+    script = "import os; print(os.environ['GITHUB'] == os.environ['T'], os.environ['GITHUB'])"
+    ran = env.zk("run", "--env", "T=github", "--env", "GITHUB=github", "--",
+                 sys.executable, "-c", script, extra=extra)
+    assert ran.returncode == 0 and ran.stdout == "True ****\n"
+    assert not env.home.exists()  # a runner keeps nothing on disk
+
+    assert owner.call("DELETE", f"/api/runners/{runner['id']}").status_code == 200
+    refused = env.zk("get", "github", extra=extra)
+    assert refused.returncode == 8 and "not authorised" in refused.stderr
+    bogus = env.zk("get", "github", extra={"ZKVAULT_RUNNER_CREDENTIAL": "zkvr1.nonsense"})
+    assert bogus.returncode == 2 and "not a zkvault runner credential" in bogus.stderr
