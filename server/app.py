@@ -11,7 +11,7 @@ from .db import make_engine, make_sessionmaker
 from .middleware import BodyLimit, SecurityHeaders
 from .oidc import OidcClient
 from .ratelimit import RateLimiter
-from .routers import audit, auth, devices, meta, pairings, vault
+from .routers import audit, auth, devices, meta, pairings, vault, webapp
 from .settings import Settings, check_settings
 from .state import AppState
 from .tokens import KeyRing
@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.zk = state
     errors.install(app)
     for router in (
+        webapp.router,  # first: its / replaces meta's placeholder page
         meta.router,
         auth.router,
         vault.router,

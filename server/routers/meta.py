@@ -44,6 +44,7 @@ def me(who: WebOrMachine, db: DB) -> MeOut:
 
 
 @router.get("/", include_in_schema=False)
+@router.get("/pair", include_in_schema=False)
 def index() -> FileResponse:
     return FileResponse(_STATIC / "index.html", media_type="text/html")
 

@@ -23,7 +23,7 @@ def list_clients(db: Session, account_id: uuid.UUID, kind: str) -> list[tuple[Cl
         .where(Client.account_id == account_id, Client.kind == kind)
         .order_by(Client.created_at)
     )
-    return [(c, rev) for c, rev in rows.tuples()]
+    return [(c, rev) for c, rev in rows]
 
 
 def owned(db: Session, account_id: uuid.UUID, kind: str, client_id: uuid.UUID) -> Client:

@@ -39,6 +39,8 @@ from server.settings import Settings
 PG_ADMIN = os.environ.get("ZKVAULT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 BASE_URL = "https://testserver"
 CLIENT_ID = "zkvault-test"
+# One key per run, shared by every app instance a test builds (as in a cluster).
+SIGNING_KEY = b64url_encode(secrets.token_bytes(32))
 
 
 def free_port() -> int:
@@ -112,7 +114,7 @@ def make_settings(database_url: str, idp: str, **overrides: Any) -> Settings:
         "environment": "development",
         "public_url": BASE_URL,
         "database_url": database_url,
-        "signing_keys": [b64url_encode(secrets.token_bytes(32))],
+        "signing_keys": [SIGNING_KEY],
         "oidc_issuer": idp,
         "oidc_client_id": CLIENT_ID,
         "oidc_client_secret": "test-client-secret",

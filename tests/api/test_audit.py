@@ -1,0 +1,87 @@
+"""Audit: every security event, hash-chained per account, verifiable by a command."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, delete, func, select, update
+
+from server.audit import GENESIS
+from server.main import main
+from server.models import AuditEvent
+
+
+def _realistic_use(api):
+    user = api.sign_in()
+    vid = uuid.uuid4()
+    assert api.put_vault(user, 0, api.blob(user.account_id, 1, vid)).status_code == 200
+    machine = api.pair(user)
+    api.anon.post("/auth/token", json={"grant_type": "refresh_token",
+                                       "refresh_token": machine.refresh_token})
+    p = api.request_pairing()
+    user.browser.post("/api/pairings/refuse", json={"code": p["code"]}, headers=user.auth)
+    runner = api.pair(user, "runner")
+    api.anon.put(f"/api/runners/{runner.client_id}/grant", headers=user.auth,
+                 json={"revision": 1, "blob": "AAAA"})
+    api.anon.delete(f"/api/machines/{machine.client_id}", headers=user.auth)
+    return user
+
+
+def test_owner_reads_and_exports_their_chain(api):
+    user = _realistic_use(api)
+    other = api.sign_in()
+    export = api.anon.get("/api/audit/export", headers=user.auth)
+    assert export.status_code == 200
+    assert "attachment" in export.headers["content-disposition"]
+    body = export.json()
+    events = body["events"]
+    tags = {e["tag"] for e in events}
+    assert {
+        "account:session:sign-in", "account:vault:write", "account:pairing:approve",
+        "machine:machine:pair", "machine:token:refresh", "account:pairing:refuse",
+        "runner:runner:enrol", "account:grant:write", "account:machine:revoke",
+    } <= tags
+    for e in events:
+        assert e["source"] == "testclient" and e["outcome"] in {"success", "failure"}
+        assert e["actor"] and e["target"] and e["time"]
+    # The chain links, oldest first, up to the head.
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert events[0]["prev_hash"] == GENESIS
+    assert all(b["prev_hash"] == a["hash"] for a, b in itertools.pairwise(events))
+    assert (body["head_seq"], body["head_hash"]) == (events[-1]["seq"], events[-1]["hash"])
+    # Paging, newest first; nobody else sees these events.
+    page = api.anon.get("/api/audit?limit=3", headers=user.auth).json()
+    assert [e["seq"] for e in page["events"]] == [len(events), len(events) - 1, len(events) - 2]
+    nxt = api.anon.get(f"/api/audit?limit=3&before={page['next_before']}",
+                       headers=user.auth).json()
+    assert nxt["events"][0]["seq"] == len(events) - 3
+    theirs = api.anon.get("/api/audit/export", headers=other.auth).json()["events"]
+    assert {e["action"] for e in theirs} == {"session.sign-in", "token.refresh"}
+
+
+@pytest.mark.parametrize("tamper", ["edit", "delete-middle", "truncate-tail"])
+def test_verify_command_detects_tampering(api, database_url, monkeypatch, capsys, tamper):
+    user = _realistic_use(api)
+    monkeypatch.setenv("ZKVAULT_DATABASE_URL", database_url)
+    monkeypatch.setenv("ZKVAULT_ENVIRONMENT", "development")
+    assert main(["verify-audit"]) == 0
+    assert "chain intact" in capsys.readouterr().out
+    engine = create_engine(database_url)
+    chain = user.account_id
+    with engine.begin() as conn:
+        last = conn.execute(select(func.max(AuditEvent.seq))
+                            .where(AuditEvent.chain == chain)).scalar_one()
+        where = (AuditEvent.chain == chain)
+        if tamper == "edit":
+            conn.execute(update(AuditEvent).where(where, AuditEvent.seq == 2)
+                         .values(outcome="failure"))
+        elif tamper == "delete-middle":
+            conn.execute(delete(AuditEvent).where(where, AuditEvent.seq == 3))
+        else:
+            conn.execute(delete(AuditEvent).where(where, AuditEvent.seq == last))
+    engine.dispose()
+    assert main(["verify-audit"]) == 1
+    out = capsys.readouterr().out
+    assert "TAMPERED" in out and chain in out

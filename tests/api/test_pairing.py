@@ -1,0 +1,160 @@
+"""Pairing: code + one-time URL + poll secret, approval by the signed-in owner, once."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import create_engine, update
+from starlette.testclient import TestClient
+
+from server.app import create_app
+from server.encoding import b64url_decode
+from server.models import Pairing
+
+
+def _fingerprint(key: str) -> str:
+    """Computed here from the spec in docs/pairing.md, independently of the server."""
+    text = base64.b32encode(hashlib.sha256(b64url_decode(key)).digest()[:10]).decode()
+    return "-".join(text[i:i + 4] for i in range(0, 16, 4))
+
+
+def test_machine_pairing_end_to_end(api):
+    user = api.sign_in()
+    key = api.public_key()
+    p = api.request_pairing("machine", "ada's laptop", key)
+    assert len(p["code"]) == 11 and p["code"][5] == "-"
+    assert p["url"] == f"https://testserver/pair#code={p['code']}"
+    assert p["poll_secret"].startswith("zkv_poll_")
+    assert p["fingerprint"] == _fingerprint(key)
+    assert api.poll(p).json() == {"status": "pending", "kind": "machine"}
+
+    seen = user.browser.post("/api/pairings/lookup", json={"code": p["code"].lower()},
+                             headers=user.auth)
+    assert seen.status_code == 200
+    assert (seen.json()["name"], seen.json()["fingerprint"]) == ("ada's laptop", _fingerprint(key))
+
+    r = user.browser.post("/api/pairings/approve", json={"code": p["code"]}, headers=user.auth)
+    assert r.status_code == 200
+    got = api.poll(p).json()
+    assert got["status"] == "approved" and got["account_id"] == user.account_id
+    assert got["refresh_token"].startswith("zkv_rt_") and "runner_credential" not in got
+    # Delivered once: the second poll gets nothing.
+    again = api.poll(p)
+    assert again.status_code == 410 and again.json()["code"] == "already_claimed"
+    # The machine's access token reads the vault of the approving account.
+    me = api.anon.get("/api/me", headers={"Authorization": f"Bearer {got['access_token']}"})
+    assert me.json()["account_id"] == user.account_id and me.json()["client_kind"] == "machine"
+    machines = user.browser.get("/api/machines", headers=user.auth).json()
+    assert [(m["id"], m["name"], m["fingerprint"]) for m in machines] == [
+        (got["client_id"], "ada's laptop", _fingerprint(key))]
+
+
+def test_code_is_single_use(api):
+    alice, mallory = api.sign_in(), api.sign_in()
+    p = api.request_pairing()
+    assert alice.browser.post("/api/pairings/approve", json={"code": p["code"]},
+                              headers=alice.auth).status_code == 200
+    for path in ("/api/pairings/approve", "/api/pairings/refuse", "/api/pairings/lookup"):
+        r = mallory.browser.post(path, json={"code": p["code"]}, headers=mallory.auth)
+        assert r.status_code == 404 and r.json()["code"] == "unknown_code"
+    assert api.poll(p).json()["account_id"] == alice.account_id
+
+
+def test_refused_pairing_gets_no_credentials(api):
+    user = api.sign_in()
+    p = api.request_pairing()
+    r = user.browser.post("/api/pairings/refuse", json={"code": p["code"]}, headers=user.auth)
+    assert r.status_code == 200
+    assert api.poll(p).json() == {"status": "refused", "kind": "machine"}
+    assert user.browser.post("/api/pairings/approve", json={"code": p["code"]},
+                             headers=user.auth).status_code == 404
+
+
+def test_expired_code_cannot_be_approved(api, database_url):
+    user = api.sign_in()
+    p = api.request_pairing()
+    engine = create_engine(database_url)
+    with engine.begin() as conn:  # move the clock: the code expired a minute ago
+        conn.execute(update(Pairing).where(Pairing.id == uuid.UUID(p["pairing_id"]))
+                     .values(expires_at=datetime.now(UTC) - timedelta(minutes=1)))
+    engine.dispose()
+    r = user.browser.post("/api/pairings/approve", json={"code": p["code"]}, headers=user.auth)
+    assert r.status_code == 404
+    assert api.poll(p).json()["status"] == "expired"
+
+
+def test_wrong_poll_secret_learns_nothing(api):
+    p = api.request_pairing()
+    r = api.anon.post("/api/pairings/poll", json={"pairing_id": p["pairing_id"],
+                                                  "poll_secret": "zkv_poll_guess"})
+    assert r.status_code == 404 and r.json()["code"] == "unknown_pairing"
+    r = api.anon.post("/api/pairings/poll", json={"pairing_id": str(uuid.uuid4()),
+                                                  "poll_secret": p["poll_secret"]})
+    assert r.status_code == 404
+
+
+def test_pairing_request_rejects_anything_but_a_public_key(api):
+    bad = [
+        {"kind": "machine", "name": "x", "public_key": "A" * 42},
+        {"kind": "machine", "name": "x", "public_key": "A" * 44},
+        {"kind": "machine", "name": "x", "public_key": "A" * 42 + "B"},  # non-canonical
+        {"kind": "machine", "name": "x", "public_key": "A" * 43, "passphrase": "hunter2"},
+        {"kind": "admin", "name": "x", "public_key": "A" * 43},
+        {"kind": "machine", "name": "", "public_key": "A" * 43},
+        {"kind": "machine", "name": "a\nb", "public_key": "A" * 43},
+    ]
+    for body in bad:
+        r = api.anon.post("/api/pairings", json=body)
+        assert r.status_code == 422 and r.json()["code"] == "invalid_request", body
+        assert "hunter2" not in r.text
+
+
+def test_guessing_codes_is_rate_limited(settings_factory, api):
+    app = create_app(settings_factory(rate_code_attempts_per_account=5))
+    try:
+        user = api.sign_in()
+        browser = TestClient(app, base_url="https://testserver")
+        p = api.request_pairing()
+        codes = []
+        for i in range(5):
+            guess = f"{i:05d}-00000"
+            codes.append(browser.post("/api/pairings/approve", json={"code": guess},
+                                      headers=user.auth).status_code)
+        assert codes == [404] * 5
+        # Even the right code is refused once the account has used its attempts.
+        r = browser.post("/api/pairings/approve", json={"code": p["code"]}, headers=user.auth)
+        assert r.status_code == 429 and r.json()["code"] == "rate_limited"
+        assert api.poll(p).json()["status"] == "pending"
+    finally:
+        app.state.zk.engine.dispose()
+
+
+def test_pairing_requests_are_rate_limited_per_address(settings_factory):
+    app = create_app(settings_factory(rate_pairing_create_per_ip=3))
+    try:
+        c = TestClient(app, base_url="https://testserver")
+        body = {"kind": "machine", "name": "x", "public_key": "A" * 43}
+        statuses = [c.post("/api/pairings", json=body).status_code for _ in range(4)]
+        assert statuses == [201, 201, 201, 429]
+    finally:
+        app.state.zk.engine.dispose()
+
+
+def test_rate_limits_are_shared_by_instances(settings_factory):
+    """Two app instances over one database see one counter."""
+    settings = settings_factory(rate_pairing_create_per_ip=2)
+    a, b = create_app(settings), create_app(settings)
+    try:
+        body = {"kind": "machine", "name": "x", "public_key": "A" * 43}
+        ca = TestClient(a, base_url="https://testserver")
+        cb = TestClient(b, base_url="https://testserver")
+        got = [ca.post("/api/pairings", json=body).status_code,
+               cb.post("/api/pairings", json=body).status_code,
+               ca.post("/api/pairings", json=body).status_code]
+        assert got == [201, 201, 429]
+    finally:
+        a.state.zk.engine.dispose()
+        b.state.zk.engine.dispose()
