@@ -49,8 +49,8 @@ def node_executable() -> str:
 
 
 class PyodideSession:
-    def __init__(self, wheel: Path, *, argon2_module: bool = True) -> None:
-        cmd = [node_executable(), str(RUNNER), "--wheel", str(wheel)]
+    def __init__(self, wheel: Path, *, argon2_module: bool = True, runner: Path = RUNNER) -> None:
+        cmd = [node_executable(), str(runner), "--wheel", str(wheel)]
         if not argon2_module:
             cmd.append("--no-argon2-module")
         self._proc = subprocess.Popen(
