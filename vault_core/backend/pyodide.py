@@ -136,6 +136,14 @@ class _Frame:
         self._blocks.clear()
 
 
+def _to_bytes(buf: bytearray) -> bytes:
+    """The immutable copy the protocol returns; the intermediate is zeroed (it may be a key)."""
+    try:
+        return bytes(buf)
+    finally:
+        buf[:] = bytes(len(buf))
+
+
 def _check_len(value: bytes | bytearray, n: int, what: str) -> None:
     if len(value) != n:
         raise ValueError(f"{what} must be {n} bytes")
@@ -211,7 +219,7 @@ class PyodideBackend:
         with self._js_errors("randombytes_buf"), heap.frame() as f:
             ptr = f.alloc(n)
             lib._randombytes_buf(ptr, n)
-            return bytes(f.get(ptr, n))
+            return _to_bytes(f.get(ptr, n))
 
     def argon2id(
         self, out_len: int, passphrase: bytes, salt: bytes, opslimit: int, memlimit: int
@@ -270,7 +278,7 @@ class PyodideBackend:
             k = f.put(key) if key else 0
             if lib._crypto_generichash(out, out_len, m, len(message), 0, k, len(key)) != 0:
                 raise PyodideBackendError("crypto_generichash failed")
-            return bytes(f.get(out, out_len))
+            return _to_bytes(f.get(out, out_len))
 
     def aead_encrypt(self, key: bytes, nonce: bytes, plaintext: bytes, ad: bytes) -> bytes:
         _check_len(key, AEAD_KEY_BYTES, "key")
