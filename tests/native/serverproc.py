@@ -1,7 +1,6 @@
 """The real zkvault server and OIDC provider as processes, driven over HTTP.
 
-Process-launch helpers come from the API tests (tests/api/conftest.py), so
-both suites start the identity provider the same way.
+The identity provider is launched by the same helper as the other suites use.
 """
 
 from __future__ import annotations
@@ -18,7 +17,10 @@ from typing import Any
 
 import httpx
 
-from tests.api.conftest import free_port, start_idp, wait_http
+try:  # the shared launcher, once it lands; the API suite's until then
+    from tests.support.processes import free_port, start_idp, wait_http
+except ImportError:  # pragma: no cover
+    from tests.api.conftest import free_port, start_idp, wait_http  # type: ignore[no-redef]
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import pytest
 from tests.native.netproxy import Proxy
 from tests.native.serverproc import Owner, Server, b64url, start_server
 from tests.native.support import FAST_KDF, ITEMS, PASSPHRASE, REPO, Env, wait_gone
+from tests.support.leaks import scan
 from vault_core import Item, Vault, seal_grant
 
 pytestmark = pytest.mark.slow
@@ -206,3 +208,46 @@ def test_runner_reads_exactly_its_grant_until_revoked(env: Env, server: Server) 
     assert refused.returncode == 8 and "not authorised" in refused.stderr
     bogus = env.zk("get", "github", extra={"ZKVAULT_RUNNER_CREDENTIAL": "zkvr1.nonsense"})
     assert bogus.returncode == 2 and "not a zkvault runner credential" in bogus.stderr
+
+
+def test_pairing_interrupted_timed_out_refused(env: Env, server: Server) -> None:
+    owner = Owner(server)
+    proc, _, _ = start_pairing(env, "connect", "--server", server.url)
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 130 and err.endswith("zkvault: interrupted\n")
+    assert "Traceback" not in err and not (env.home / "state.bin").exists()
+
+    timed_out = env.zk("connect", "--server", server.url, "--timeout", "1")
+    assert timed_out.returncode == 9 and "no approval within" in timed_out.stderr
+
+    proc, code, _ = start_pairing(env, "connect", "--server", server.url)
+    assert owner.call("POST", "/api/pairings/refuse", json={"code": code}).status_code == 200
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 8 and "refused" in err
+    assert not (env.home / "state.bin").exists()
+
+
+def test_clean_repairs_and_nothing_leaks_to_disk(env: Env, server: Server) -> None:
+    owner = Owner(server)
+    new_vault(owner)
+    connect(env, owner, server.url)
+    first = machine_id(owner)
+    assert env.unlock().returncode == 0
+    assert env.zk("get", "github").returncode == 0
+    assert env.zk("run", "--", "true").returncode == 0
+
+    # Every file this machine wrote: state, key, socket directory, HOME.
+    artefacts = {str(p): p.read_bytes() for p in env.root.rglob("*")
+                 if p.is_file() and not p.is_symlink()}
+    secrets = {i.name: i.secret for i in ITEMS} | {"passphrase": PASSPHRASE}
+    assert scan(artefacts, secrets) == []
+
+    proc, code, _ = start_pairing(env, "connect", "--clean")  # server URL remembered
+    owner.approve(code)
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert env.zk("status").returncode == 3  # --clean locked the running agent
+    machines = {m["id"]: m for m in owner.call("GET", "/api/machines").json()}
+    assert len(machines) == 2 and first in machines
+    assert env.unlock().returncode == 0
