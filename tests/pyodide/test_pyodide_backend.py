@@ -142,3 +142,22 @@ def test_secrets_are_wiped_from_wasm_heaps(pyodide: PyodideSession) -> None:
     )
     assert min(found["sizes"]) > 1 << 20  # the heaps were really read
     assert found["hits"] == []
+
+
+def test_argon2_module_bound_late_is_picked_up(pyodide: PyodideSession) -> None:
+    # Until zkvault_argon2 is importable the backend falls back to libsodium.js, and it
+    # switches as soon as the module appears (here: the name is pointed back at it).
+    reprs = pyodide.exec(
+        "from vault_core.backend import pyodide as p\n"
+        "saved = p.ARGON2_MODULE\n"
+        "p.ARGON2_MODULE = 'zkvault_argon2_not_yet'\n"
+        "b = p.PyodideBackend()\n"
+        "try:\n"
+        "    k1 = b.argon2id(32, b'pw', bytes(16), 1, 8192 * 1024)\n"
+        "    before = repr(b)\n"
+        "finally:\n"
+        "    p.ARGON2_MODULE = saved\n"
+        "k2 = b.argon2id(32, b'pw', bytes(16), 1, 8192 * 1024)\n"
+        "result = [before, repr(b), k1 == k2]\n"
+    )
+    assert reprs == ["PyodideBackend(argon2=libsodium.js)", "PyodideBackend(argon2=module)", True]

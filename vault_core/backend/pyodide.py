@@ -159,7 +159,6 @@ class PyodideBackend:
         self._heap: _Heap | None = None
         self._argon2: Any = None
         self._argon2_heap: _Heap | None = None
-        self._argon2_probed = False
 
     def __repr__(self) -> str:
         return f"PyodideBackend(argon2={'module' if self._argon2_heap else 'libsodium.js'})"
@@ -186,21 +185,19 @@ class PyodideBackend:
         return self._sodium, self._heap
 
     def _argon2_module(self) -> tuple[Any, _Heap] | None:
-        if not self._argon2_probed:
-            self._argon2_probed = True
+        # Probed on every call until found, so binding it after the first derivation still
+        # takes effect; once found it is kept.
+        if self._argon2_heap is None:
             try:
                 exports = importlib.import_module(ARGON2_MODULE)
             except ImportError:
-                exports = None
-            if exports is not None:
-                from js import Uint8Array
+                return None
+            from js import Uint8Array
 
-                self._argon2 = exports
-                self._argon2_heap = _Heap(
-                    exports.malloc, exports.free, lambda: Uint8Array.new(exports.memory.buffer)
-                )
-        if self._argon2_heap is None:
-            return None
+            self._argon2 = exports
+            self._argon2_heap = _Heap(
+                exports.malloc, exports.free, lambda: Uint8Array.new(exports.memory.buffer)
+            )
         return self._argon2, self._argon2_heap
 
     @contextmanager
