@@ -20,6 +20,7 @@ import select
 import signal
 import socket
 import struct
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -89,8 +90,8 @@ class Agent:
         self.info = info or {}
         self.started = time.monotonic()
         self.last_used = self.started
-        self.next_check = self.started + check_interval
         self.stop_reason = ""
+        self._verdict: str | None = None  # set by the checker thread
         self.sock: socket.socket | None = None
         self.path = paths.socket_path()
 
@@ -124,6 +125,10 @@ class Agent:
         assert self.sock is not None
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, self._on_signal)
+        wake_r, wake_w = os.pipe()
+        if self.check is not None:
+            # In a thread: a slow or silent server must never stall `get`.
+            threading.Thread(target=self._check_loop, args=(wake_w,), daemon=True).start()
         try:
             while True:
                 now = time.monotonic()
@@ -133,17 +138,11 @@ class Agent:
                     self.stop_reason = ("idle timeout" if now >= self.last_used + self.idle_timeout
                                         else "maximum lifetime")
                     break
-                if self.check is not None and now >= self.next_check:
-                    reason = self.check()
-                    self.next_check = time.monotonic() + self.check_interval
-                    if reason:
-                        self.stop_reason = reason
-                        break
-                wait = deadline - now
-                if self.check is not None:
-                    wait = min(wait, max(0.0, self.next_check - now))
-                ready, _, _ = select.select([self.sock], [], [], wait)
-                if ready:
+                ready, _, _ = select.select([self.sock.fileno(), wake_r], [], [], deadline - now)
+                if self._verdict:
+                    self.stop_reason = self._verdict
+                    break
+                if self.sock.fileno() in ready:
                     conn, _ = self.sock.accept()
                     with conn:
                         if self._handle(conn):
@@ -154,6 +153,16 @@ class Agent:
         finally:
             self.wipe()
         return self.stop_reason
+
+    def _check_loop(self, wake: int) -> None:
+        assert self.check is not None
+        while True:
+            time.sleep(self.check_interval)
+            verdict = self.check()
+            if verdict:
+                self._verdict = verdict
+                os.write(wake, b"!")
+                return
 
     def wipe(self) -> None:
         with contextlib.suppress(Exception):

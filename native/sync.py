@@ -113,9 +113,9 @@ def _checker(machine: MachineSession, strict: bool) -> Callable[[], str | None]:
                 return "machine revoked"
             if strict:
                 return "server unreachable (strict mode)"
-        except ApiError:
+        except Exception:  # ApiError, or an answer we do not understand
             if strict:
-                return "server refused the check (strict mode)"
+                return "server check failed (strict mode)"
         return None
 
     return check

@@ -70,6 +70,11 @@ class Env:
         return int(json.loads(done.stdout)["pid"])
 
 
+def git(env: Env, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", *args], env=env.vars, cwd=cwd, capture_output=True,
+                          text=True, timeout=60, check=False)
+
+
 def make_env() -> Env:
     # Short paths: a unix socket path must fit in 108 bytes.
     root = Path(tempfile.mkdtemp(prefix="zkn"))

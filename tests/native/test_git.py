@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.native.gitserver import GitServer
-from tests.native.support import Env, make_vault
+from tests.native.support import Env, git, make_vault
 from vault_core import Item
 
 TOKEN = "glpat-" + "R3alT0ken" * 3
-
-
-def git(env: Env, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", *args], env=env.vars, cwd=cwd, capture_output=True,
-                          text=True, timeout=60, check=False)
 
 
 @pytest.fixture

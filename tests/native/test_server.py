@@ -15,9 +15,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.native.gitserver import GitServer
 from tests.native.netproxy import Proxy
 from tests.native.serverproc import Owner, Server, b64url, start_server
-from tests.native.support import FAST_KDF, ITEMS, PASSPHRASE, REPO, Env, wait_gone
+from tests.native.support import FAST_KDF, ITEMS, PASSPHRASE, REPO, Env, git, wait_gone
 from tests.support.leaks import scan
 from vault_core import Item, Vault, seal_grant
 
@@ -251,3 +252,22 @@ def test_clean_repairs_and_nothing_leaks_to_disk(env: Env, server: Server) -> No
     machines = {m["id"]: m for m in owner.call("GET", "/api/machines").json()}
     assert len(machines) == 2 and first in machines
     assert env.unlock().returncode == 0
+
+
+def test_fresh_machine_pairs_unlocks_and_clones(env: Env, server: Server) -> None:
+    """The issue's acceptance path: pair, unlock, clone over HTTP with only the helper."""
+    token = "ghp_" + "Cl0neT0ken" * 4
+    repos = env.root / "repos"
+    repos.mkdir()
+    assert git(env, "init", "-q", "--bare", str(repos / "private.git")).returncode == 0
+    with GitServer(repos, token) as git_server:
+        owner = Owner(server)
+        vault = Vault.create(uuid.UUID(owner.account_id), PASSPHRASE, kdf=FAST_KDF)
+        vault.add(Item(name="private git", kind="git", url=git_server.url, secret=token))
+        owner.put_vault(0, vault.save())
+        connect(env, owner, server.url)
+        assert env.unlock().returncode == 0
+        assert env.zk("git", "setup").returncode == 0
+        clone = git(env, "clone", "-q", git_server.url + "/private.git", str(env.root / "w"))
+        assert clone.returncode == 0, clone.stderr
+        assert any(ok for _, _, ok in git_server.requests)
