@@ -29,6 +29,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     state = AppState(
         settings=settings,
         engine=engine,
+        read_engine=engine
+        if settings.is_sqlite
+        else engine.execution_options(isolation_level="AUTOCOMMIT"),
         sessions=make_sessionmaker(engine),
         keys=KeyRing(
             [k.get_secret_value() for k in settings.signing_keys],

@@ -56,7 +56,8 @@ class SecurityHeaders:
                     n.lower() == b"content-type" and v.startswith(b"text/html") for n, v in headers
                 )
                 csp = PAGE_CSP if is_html else API_CSP
-                headers.append((b"content-security-policy", csp.encode()))
+                if b"content-security-policy" not in names:  # a route may set its own
+                    headers.append((b"content-security-policy", csp.encode()))
                 headers.extend(h for h in _COMMON if h[0] not in names)
                 if b"cache-control" not in names:
                     headers.append((b"cache-control", b"no-store"))

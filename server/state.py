@@ -17,6 +17,8 @@ from .tokens import KeyRing
 class AppState:
     settings: Settings
     engine: Engine
+    # Single-statement reads: autocommit on PostgreSQL (no BEGIN/ROLLBACK round trips).
+    read_engine: Engine
     sessions: sessionmaker[Session]
     keys: KeyRing
     limiter: RateLimiter

@@ -1,41 +1,64 @@
-"""/api/vault: the caller's own vault (the account comes from the token only)."""
+"""/api/vault: the caller's own vault (the account comes from the token only).
+
+Read and write are the hot paths (DESIGN §7 targets): the token is checked on
+the event loop, then one thread-pool hop does the revocation check and the
+database work together.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request, Response
+from fastapi.concurrency import run_in_threadpool
 
-from ..deps import DB, State, Web, WebOrMachine
+from ..deps import DB, State, Web, bearer_claims, principal, state_of
 from ..encoding import b64url_encode
 from ..errors import AUTH_ERRORS, errors
 from ..schemas import VaultOut, VaultPut, VaultRestore, VaultWritten, VersionBlobOut, VersionOut
 from ..services import vault
 
 router = APIRouter(prefix="/api/vault", tags=["vault"], responses=AUTH_ERRORS)
+_READERS = frozenset({"web", "machine"})
+
+
+def _json(body: bytes) -> Response:
+    return Response(body, media_type="application/json")
 
 
 @router.get("", response_model=VaultOut, responses=errors(404))
-def read_vault(who: WebOrMachine, db: DB) -> VaultOut:
-    """The current vault blob and its revision."""
-    cur = vault.read(db, who.account_id)
-    return VaultOut(
-        vault_id=cur.vault_id,
-        revision=cur.revision,
-        size=cur.size,
-        updated_at=cur.updated_at,
-        blob=b64url_encode(cur.blob),
-    )
+async def read_vault(request: Request) -> Response:
+    """The current vault blob and its revision (web and machine tokens)."""
+    st = state_of(request)
+    claims = bearer_claims(request, st, _READERS)
+
+    def work() -> bytes:
+        with st.read_engine.connect() as conn:
+            return vault.read_for(conn, claims)
+
+    return _json(await run_in_threadpool(work))
 
 
 @router.put("", response_model=VaultWritten, responses=errors(409))
-def write_vault(body: VaultPut, who: WebOrMachine, db: DB, st: State) -> VaultWritten:
+async def write_vault(body: VaultPut, request: Request) -> Response:
     """Stores a new revision if base_revision is still current; 409 otherwise."""
+    st = state_of(request)
+    claims = bearer_claims(request, st, _READERS)
     blob = vault.decode_blob(body.blob, st.settings.max_vault_bytes, "vault")
-    vault_id, rev, at = vault.write(
-        db, who.actor, body.base_revision, blob, st.settings.vault_history
-    )
-    return VaultWritten(vault_id=vault_id, revision=rev, size=len(blob), updated_at=at)
+
+    def work() -> bytes:
+        who = principal(claims, request)
+        with st.sessions() as db:  # write() itself refuses a revoked client
+            vault_id, rev, at = vault.write(
+                db, who.actor, who.client_id, body.base_revision, blob, st.settings.vault_history
+            )
+        return (
+            VaultWritten(vault_id=vault_id, revision=rev, size=len(blob), updated_at=at)
+            .model_dump_json()
+            .encode()
+        )
+
+    return _json(await run_in_threadpool(work))
 
 
 @router.get("/history", response_model=list[VersionOut])
@@ -66,6 +89,7 @@ def restore(body: VaultRestore, who: Web, db: DB, st: State) -> VaultWritten:
     vault_id, rev, at = vault.write(
         db,
         who.actor,
+        who.client_id,
         body.base_revision,
         blob,
         st.settings.vault_history,

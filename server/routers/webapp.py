@@ -38,6 +38,7 @@ TYPES = {
     ".json": "application/json",
     ".py": "text/plain; charset=utf-8",
     ".bin": "application/octet-stream",
+    ".svg": "image/svg+xml",
 }
 NOT_BUILT = (
     "<!doctype html><meta charset=utf-8><title>zkvault: web app not built</title>"
@@ -105,8 +106,12 @@ def asset(name: str, request: Request) -> Response:
     build = current_build()
     path = build.files.get(name) if build else None
     if path is None:
-        return Response("not found", status_code=404, media_type="text/plain",
-                        headers={"Cache-Control": "no-store"})
+        return Response(
+            "not found",
+            status_code=404,
+            media_type="text/plain",
+            headers={"Cache-Control": "no-store"},
+        )
     media_type = TYPES.get(path.suffix, "application/octet-stream")
     headers = {"Cache-Control": IMMUTABLE, "Vary": "Accept-Encoding"}
     if media_type.startswith("text/javascript"):

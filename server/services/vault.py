@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Connection, Exists, bindparam, delete, exists, select, update
 from sqlalchemy.orm import Session
 
 from .. import audit
 from ..audit import Actor
 from ..blobheader import HeaderError, peek_header
 from ..db import utcnow
-from ..encoding import EncodingError, b64url_decode
+from ..deps import check_live
+from ..encoding import EncodingError, b64url_decode, b64url_encode
 from ..errors import ApiError
-from ..models import Vault, VaultVersion
+from ..models import Client, Vault, VaultVersion
 from ..sqlutil import affected, insert_on_conflict
+from ..tokens import AccessClaims
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +29,44 @@ class Current:
     size: int
     updated_at: datetime
     blob: bytes
+
+
+_READ_WITH_CLIENT = (
+    select(
+        Client.account_id,
+        Client.revoked_at,
+        Vault.vault_id,
+        Vault.revision,
+        Vault.updated_at,
+        VaultVersion.size,
+        VaultVersion.blob,
+    )
+    .select_from(Client)
+    .outerjoin(Vault, Vault.account_id == Client.account_id)
+    .outerjoin(
+        VaultVersion,
+        (VaultVersion.account_id == Vault.account_id) & (VaultVersion.revision == Vault.revision),
+    )
+    .where(Client.id == bindparam("client_id"))
+)
+
+
+def read_for(conn: Connection, claims: AccessClaims) -> bytes:
+    """The hot path: revocation check and vault in one statement, JSON out."""
+    row = conn.execute(_READ_WITH_CLIENT, {"client_id": claims.client_id}).one_or_none()
+    check_live(claims, row.account_id if row else None, row.revoked_at if row else None)
+    assert row is not None
+    if row.vault_id is None or row.blob is None:
+        raise ApiError(404, "no_vault", "this account has no vault yet")
+    return json.dumps(
+        {
+            "vault_id": str(row.vault_id),
+            "revision": row.revision,
+            "size": row.size,
+            "updated_at": row.updated_at.isoformat().replace("+00:00", "Z"),
+            "blob": b64url_encode(row.blob),
+        }
+    ).encode()
 
 
 def read(db: Session, account_id: uuid.UUID) -> Current:
@@ -57,14 +98,25 @@ def decode_blob(text: str, limit: int, what: str) -> bytes:
     return blob
 
 
-def _current_revision(db: Session, account_id: uuid.UUID) -> int:
-    rev = db.scalar(select(Vault.revision).where(Vault.account_id == account_id))
-    return int(rev or 0)
+def _client_live(client_id: uuid.UUID, account_id: uuid.UUID) -> Exists:
+    return exists().where(
+        Client.id == client_id, Client.account_id == account_id, Client.revoked_at.is_(None)
+    )
 
 
-def _conflict(db: Session, account_id: uuid.UUID) -> ApiError:
+def _refusal(
+    db: Session, client_id: uuid.UUID, account_id: uuid.UUID, vault_id: uuid.UUID
+) -> ApiError:
+    """Why a conditional write changed nothing: revoked, another vault, or stale."""
     db.rollback()
-    current = _current_revision(db, account_id)
+    if not db.scalar(select(_client_live(client_id, account_id))):
+        return ApiError(401, "unauthorized", "this client has been revoked")
+    row = db.execute(
+        select(Vault.vault_id, Vault.revision).where(Vault.account_id == account_id)
+    ).one_or_none()
+    if row is not None and row.vault_id != vault_id:
+        return ApiError(422, "wrong_vault", "the vault header names another vault")
+    current = int(row.revision) if row else 0
     return ApiError(
         409,
         "revision_conflict",
@@ -76,13 +128,15 @@ def _conflict(db: Session, account_id: uuid.UUID) -> ApiError:
 def write(
     db: Session,
     actor: Actor,
+    client_id: uuid.UUID,
     base_revision: int,
     blob: bytes,
     keep: int,
     *,
     restored_from: int | None = None,
 ) -> tuple[uuid.UUID, int, datetime]:
-    """Stores blob as revision base_revision + 1 if base_revision is still current (commits)."""
+    """Stores blob as revision base_revision + 1 if base_revision is still current and
+    the writing client is not revoked (commits). Few round trips: this is a hot path."""
     assert actor.account_id is not None
     account_id = actor.account_id
     try:
@@ -100,6 +154,8 @@ def write(
         )
     now = utcnow()
     if base_revision == 0:
+        if not db.scalar(select(_client_live(client_id, account_id))):
+            raise _refusal(db, client_id, account_id, header.vault_id)
         stmt = (
             insert_on_conflict(db.get_bind().dialect.name, Vault.__table__)
             .values(account_id=account_id, vault_id=header.vault_id, revision=new, updated_at=now)
@@ -107,19 +163,21 @@ def write(
             .returning(Vault.__table__.c.account_id)
         )
         if db.execute(stmt).scalar_one_or_none() is None:
-            raise _conflict(db, account_id)
+            raise _refusal(db, client_id, account_id, header.vault_id)
     else:
-        stored_id = db.scalar(select(Vault.vault_id).where(Vault.account_id == account_id))
-        if stored_id is not None and stored_id != header.vault_id:
-            raise ApiError(422, "wrong_vault", "the vault header names another vault")
         changed = affected(
             db,
             update(Vault)
-            .where(Vault.account_id == account_id, Vault.revision == base_revision)
+            .where(
+                Vault.account_id == account_id,
+                Vault.revision == base_revision,
+                Vault.vault_id == header.vault_id,
+                _client_live(client_id, account_id),
+            )
             .values(revision=new, updated_at=now),
         )
         if changed != 1:
-            raise _conflict(db, account_id)
+            raise _refusal(db, client_id, account_id, header.vault_id)
     db.add(
         VaultVersion(account_id=account_id, revision=new, size=len(blob), blob=blob, created_at=now)
     )

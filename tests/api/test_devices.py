@@ -18,10 +18,15 @@ def test_rename_and_revoke_a_machine(api):
                        headers=user.auth)
     assert r.status_code == 200 and r.json()["name"] == "new name"
     assert _get(api, machine, "/api/me").status_code == 200
+    vid = uuid.uuid4()
+    assert api.put_vault(machine, 0, api.blob(user.account_id, 1, vid)).status_code == 200
     r = api.anon.delete(f"/api/machines/{machine.client_id}", headers=user.auth)
     assert r.status_code == 200 and r.json()["revoked_at"]
-    # The next request with its (still unexpired) access token fails.
+    # The next request with its (still unexpired) access token fails, read or write.
     assert _get(api, machine, "/api/vault").status_code == 401
+    r = api.put_vault(machine, 1, api.blob(user.account_id, 2, vid))
+    assert (r.status_code, r.json()["code"]) == (401, "unauthorized")
+    assert api.put_vault(user, 1, api.blob(user.account_id, 2, vid)).status_code == 200
     r = api.anon.post("/auth/token", json={"grant_type": "refresh_token",
                                            "refresh_token": machine.refresh_token})
     assert r.status_code == 401
