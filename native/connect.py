@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import socket
+import time
 
 from native import client
 from native.api import Api, ApiError, server_url
@@ -50,7 +51,9 @@ def cmd_connect(args: argparse.Namespace) -> int:
 
 
 def _first_sync(store: StateStore, api: Api, access_token: str) -> int:
-    from native.sync import _adopt
+    """Keep the server's vault as the first local copy; it is authenticated (and the
+    highest-revision mark set) at the first `unlock`."""
+    from native.sync import _checked
 
     try:
         remote = api.call("GET", "/api/vault", token=access_token)
@@ -59,9 +62,11 @@ def _first_sync(store: StateStore, api: Api, access_token: str) -> int:
             return 0
         raise CliError(f"could not fetch the vault ({exc.code}); `zkvault unlock` retries",
                        STATE, exc.code) from None
-    # The highest-revision mark only moves once `unlock` has authenticated the vault.
-    state = _adopt(store, remote)
     from vault_core import peek_header
 
-    blob = state.vault_blob
-    return peek_header(blob).revision if blob else 0
+    with store.update() as state:
+        blob = _checked(state, remote)
+        state.vault_blob = blob
+        state.vault_id = str(peek_header(blob).vault_id)
+        state.synced_at = time.time()
+    return peek_header(blob).revision

@@ -40,28 +40,48 @@ def _seconds(env: str, default: float) -> float:
     return parse_duration(value, env) if value else default
 
 
-def refresh_vault(store: StateStore, state: LocalState, *, strict: bool
-                  ) -> tuple[LocalState, Session | None]:
-    """Sync before unlocking; returns the state to open and the agent's check."""
+@dataclass
+class Fetched:
+    """The vault to open: the server's newer copy, or the local one."""
+
+    blob: bytes | None
+    from_server: bool
+    session: Session | None
+
+
+def fetch_vault(store: StateStore, state: LocalState, *, strict: bool) -> Fetched:
+    """Sync before unlocking. The server's copy is only a candidate: the caller stores it
+    (``remember``) once the passphrase has authenticated it, so a tampered download never
+    replaces a good local copy."""
     if not state.server:
-        return state, None
+        return Fetched(state.vault_blob, False, None)
     api = Api(state.server)
     machine = MachineSession(store, api)
+    session = Session(_checker(machine, strict),
+                      _seconds("ZKVAULT_CHECK_INTERVAL", DEFAULT_CHECK_INTERVAL))
     try:
         remote = machine.get("/api/vault")
     except ApiError as exc:
         if exc.code != "no_vault":
             raise unexpected(exc) from None
-        remote = None
+        return Fetched(state.vault_blob, False, session)
     except CliError as exc:
         if exc.exit_code != NETWORK or strict:
             raise
         _offline_allowed(state)
-    else:
-        if remote is not None:
-            state = _adopt(store, remote)
-    return store.load(), Session(_checker(machine, strict),
-                                 _seconds("ZKVAULT_CHECK_INTERVAL", DEFAULT_CHECK_INTERVAL))
+        return Fetched(state.vault_blob, False, session)
+    return Fetched(_checked(state, remote), True, session)
+
+
+def remember(store: StateStore, blob: bytes, revision: int, vault_id: str,
+             from_server: bool) -> None:
+    """After a successful open: keep this copy and raise the highest-revision mark."""
+    with store.update() as state:
+        state.vault_blob = blob
+        state.vault_id = vault_id
+        state.max_revision = max(state.max_revision, revision)
+        if from_server:
+            state.synced_at = time.time()
 
 
 def _offline_allowed(state: LocalState) -> None:
@@ -75,8 +95,8 @@ def _offline_allowed(state: LocalState) -> None:
           file=sys.stderr)
 
 
-def _adopt(store: StateStore, remote: dict[str, object]) -> LocalState:
-    """Store the server's vault as the local copy, refusing an older or foreign one."""
+def _checked(state: LocalState, remote: dict[str, object]) -> bytes:
+    """The server's vault blob, unless its public header is foreign or older than seen."""
     from vault_core import errors, peek_header
 
     blob = b64url_decode(str(remote.get("blob", "")))
@@ -86,22 +106,18 @@ def _adopt(store: StateStore, remote: dict[str, object]) -> LocalState:
         from native.vaulterrors import translate
 
         raise translate(exc) from None
-    with store.update() as state:
-        if state.account_id and uuid.UUID(state.account_id) != header.account_id:
-            raise CliError("the server sent a vault of another account; refusing it", STATE,
-                           "wrong_account")
-        if state.vault_id and uuid.UUID(state.vault_id) != header.vault_id:
-            raise CliError("the server sent another vault than this machine's; refusing it "
-                           "(`zkvault connect --clean` if the vault was replaced)", STATE,
-                           "wrong_vault")
-        if header.revision < state.max_revision:
-            raise CliError(f"the server sent vault revision {header.revision}, older than "
-                           f"revision {state.max_revision} this machine has seen (possible "
-                           "rollback attack); refusing it", STATE, "rollback")
-        state.vault_blob = blob
-        state.vault_id = str(header.vault_id)
-        state.synced_at = time.time()
-        return state
+    if state.account_id and uuid.UUID(state.account_id) != header.account_id:
+        raise CliError("the server sent a vault of another account; refusing it", STATE,
+                       "wrong_account")
+    if state.vault_id and uuid.UUID(state.vault_id) != header.vault_id:
+        raise CliError("the server sent another vault than this machine's; refusing it "
+                       "(`zkvault connect --clean` if the vault was replaced)", STATE,
+                       "wrong_vault")
+    if header.revision < state.max_revision:
+        raise CliError(f"the server sent vault revision {header.revision}, older than "
+                       f"revision {state.max_revision} this machine has seen (possible "
+                       "rollback attack); refusing it", STATE, "rollback")
+    return blob
 
 
 def _checker(machine: MachineSession, strict: bool) -> Callable[[], str | None]:

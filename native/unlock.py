@@ -64,8 +64,8 @@ def cmd_unlock(args: argparse.Namespace) -> int:
 
     from native import sync
 
-    state, session = sync.refresh_vault(store, state, strict=strict)
-    blob = state.vault_blob
+    fetched = sync.fetch_vault(store, state, strict=strict)
+    session, blob = fetched.session, fetched.blob
     if blob is None or state.account_id is None:
         raise CliError("no vault stored on this machine yet; run `zkvault connect`", STATE,
                        "no_vault")
@@ -87,9 +87,7 @@ def cmd_unlock(args: argparse.Namespace) -> int:
         raise translate(exc) from None
     del passphrase
     try:
-        with store.update() as fresh:
-            fresh.max_revision = max(fresh.max_revision, vault.revision)
-            fresh.vault_id = str(vault.vault_id)
+        sync.remember(store, blob, vault.revision, str(vault.vault_id), fetched.from_server)
         agent = Agent(
             vault,
             idle_timeout=idle,

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from native.state import StateStore
 from tests.native.gitserver import GitServer
 from tests.native.netproxy import Proxy
 from tests.native.serverproc import Owner, Server, b64url, start_server
@@ -113,10 +114,13 @@ def test_pair_unlock_sync_and_revoke(env: Env, server: Server) -> None:
     assert done.returncode == 8 and "no longer authorised" in done.stderr
 
 
-def test_server_rollback_and_tamper_are_refused(env: Env, server: Server) -> None:
+def test_server_rollback_and_tamper_are_refused(
+    env: Env, server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
     owner = Owner(server)
     vault, first = new_vault(owner)
-    owner.put_vault(1, vault.save())
+    second = vault.save()
+    owner.put_vault(1, second)
     connect(env, owner, server.url)
     assert env.unlock().returncode == 0  # revision 2 seen and authenticated
     env.zk("lock", check=True)
@@ -140,7 +144,11 @@ def test_server_rollback_and_tamper_are_refused(env: Env, server: Server) -> Non
     db.close()
     done = env.unlock()
     assert done.returncode == 5 and "failed authentication" in done.stderr
-    assert first  # (revision 1 stayed on the server: history)
+    # Neither download replaced the good local copy.
+    for key in ("ZKVAULT_HOME", "ZKVAULT_KEY_DIR", "ZKVAULT_KEYRING"):
+        monkeypatch.setenv(key, env.vars[key])
+    kept = StateStore().load()
+    assert kept.vault_blob == second and kept.max_revision == 2 and first != second
 
 
 def test_offline_copy_and_strict_mode(env: Env, server: Server, proxy: Proxy) -> None:
