@@ -105,6 +105,9 @@ class Vault:
         self.account_id = account_id
         self.vault_id = vault_id
         self.revision = revision
+        # The highest revision verified from a blob: a reload must not go below it. (revision
+        # itself also counts saves the server may yet refuse.)
+        self.seen_revision = revision
         self._slot = slot
         self._vault_key: bytearray | None = vault_key
         self._header_key: bytearray | None = subkey(vault_key, LABEL_HEADER_MAC)
@@ -164,7 +167,7 @@ class Vault:
             vault_key=vault_key,
         )
         try:
-            vault._verify(container, min_revision)
+            vault._items = vault._verify(container, min_revision)
         except BaseException:
             vault.lock()
             raise
@@ -172,7 +175,21 @@ class Vault:
             vault.change_passphrase(passphrase, kdf=upgrade_kdf)
         return vault
 
-    def _verify(self, container: Container, min_revision: int) -> None:
+    def reload(self, blob: bytes) -> None:
+        """Verify and adopt a newer revision of this same vault with the keys already held:
+        no passphrase needed (another device saved; the server answered 409). Anything not
+        saved is dropped, so re-apply local edits afterwards. On any error nothing changes."""
+        container = parse(blob)
+        if container.account_id != self.account_id:
+            raise WrongAccountError
+        if container.vault_id != self.vault_id:
+            raise WrongVaultError
+        self._items = self._verify(container, self.seen_revision)
+        self.revision = self.seen_revision = container.revision
+        self._slot = container.slot  # the passphrase may have been changed elsewhere
+
+    def _verify(self, container: Container, min_revision: int) -> dict[uuid.UUID, _StoredItem]:
+        """format.md §6.1 steps 11-15; returns the verified items without adopting them."""
         expected_mac = get_backend().blake2b(
             32, container.authenticated_bytes(), bytes(self._keys()[0])
         )
@@ -184,6 +201,7 @@ class Vault:
                 f"older than revision {min_revision} already seen"
             )
         _check_record_set(container)
+        verified: dict[uuid.UUID, _StoredItem] = {}
         names: set[str] = set()
         for entry, record in zip(container.manifest, container.records, strict=True):
             record_hash = get_backend().blake2b(_HASH_BYTES, record.encode())
@@ -193,9 +211,10 @@ class Vault:
             if item.name in names:
                 raise InvalidItemError("two items share a name")
             names.add(item.name)
-            self._items[record.item_id] = _StoredItem(
+            verified[record.item_id] = _StoredItem(
                 record, record_hash, item.info(record.item_id, record.item_rev)
             )
+        return verified
 
     def lock(self) -> None:
         """Wipe the keys; every later operation raises LockedError."""

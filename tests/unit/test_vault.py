@@ -177,3 +177,41 @@ def test_peek_header_reads_only_public_fields(vault: Vault, account: uuid.UUID) 
         peek_header(b"ZKVT\x00\x01short")
     with pytest.raises(errors.UnsupportedVersionError):
         peek_header(b"ZKVT\x00\x09" + bytes(60))
+
+
+def test_reload_adopts_a_newer_revision_without_the_passphrase(
+    vault: Vault, account: uuid.UUID
+) -> None:
+    first = vault.save()
+    other_device = reopen(first, account)
+    other_device.add(Item(name="from-elsewhere", kind="git", url="https://x", secret="s"))
+    other_device.change_passphrase("changed on the other device")
+    newer = other_device.save()
+
+    vault.add(Item(name="local-unsaved", kind="git", url="https://y", secret="t"))
+    vault.reload(newer)
+    assert vault.revision == 2
+    assert [i.name for i in vault.items()] == ["from-elsewhere", "gh"]
+    vault.add(Item(name="local-unsaved", kind="git", url="https://y", secret="t"))
+    merged = vault.save()
+    opened = reopen(merged, account, "changed on the other device")
+    assert [i.name for i in opened.items()] == ["from-elsewhere", "gh", "local-unsaved"]
+
+
+def test_reload_refuses_rollback_tampering_and_other_vaults(
+    vault: Vault, account: uuid.UUID
+) -> None:
+    old = vault.save()
+    current = vault.save()
+    opened = reopen(current, account)
+    before = opened.items()
+    with pytest.raises(errors.RollbackError):
+        opened.reload(old)
+    tampered = bytearray(current)
+    tampered[-1] ^= 1
+    with pytest.raises(errors.BodyAuthError):
+        opened.reload(bytes(tampered))
+    stranger = Vault.create(account, PASSPHRASE, kdf=FAST)
+    with pytest.raises(errors.WrongVaultError):
+        opened.reload(stranger.save())
+    assert opened.items() == before and opened.revision == 2
