@@ -1,4 +1,4 @@
-"""Canonical encodings shared by the vault and grant formats (format.md §1, §6.5)."""
+"""Canonical encodings shared by the vault and grant formats (format.md §1, §6.6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The item model: one stored credential and its validation (format.md §6.5)."""
+"""The item model: one stored credential and its validation (format.md §6.6)."""
 
 from __future__ import annotations
 
