@@ -19,7 +19,9 @@ if TYPE_CHECKING:
 
 EPILOG = """exit codes: 0 ok, 1 failure, 2 usage, 3 locked, 4 not found, 5 local state or
 vault integrity, 6 wrong passphrase, 7 server unreachable, 8 revoked, 9 timed out,
-130 interrupted; `run` returns its command's status. Details: docs/cli.md"""
+130 interrupted; `run` returns its command's status.
+environment: ZKVAULT_SERVER, ZKVAULT_HOME, ZKVAULT_RUNNER_CREDENTIAL, ZKVAULT_IDLE_TIMEOUT,
+ZKVAULT_MAX_LIFETIME, ZKVAULT_STRICT, ZKVAULT_OFFLINE_MAX_AGE and more: docs/cli.md"""
 
 
 class FastArgs:
@@ -64,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="zkvault",
         description="Unlock your zkvault once; give builds and git the tokens they need.",
         epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True

@@ -37,7 +37,16 @@ def _print_json(value: Any) -> None:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    status = request("status")
+    try:
+        status = request("status")
+    except CliError as exc:
+        if exc.code != "locked":
+            raise
+        if args.json:
+            _print_json({"ok": True, "unlocked": False})
+        else:
+            print("locked")
+        return exc.exit_code
     status.pop("ok", None)
     if args.json:
         _print_json({"ok": True, "unlocked": True, **status})

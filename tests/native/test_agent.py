@@ -19,7 +19,8 @@ def test_wrong_passphrase_starts_no_agent(env: Env, imported: VaultFile) -> None
     assert done.returncode == 6
     assert done.stderr == "zkvault: wrong passphrase; try again\n"
     assert not env.socket.exists()
-    assert env.zk("status").returncode == 3
+    locked = env.zk("status", "--json")
+    assert locked.returncode == 3 and json.loads(locked.stdout) == {"ok": True, "unlocked": False}
 
 
 def test_unlock_get_list_status(env: Env, unlocked: VaultFile) -> None:

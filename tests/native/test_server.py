@@ -206,6 +206,9 @@ def test_runner_reads_exactly_its_grant_until_revoked(env: Env, server: Server) 
     assert sorted(i["name"] for i in json.loads(listed.stdout)["items"]) == ["ci token", "github"]
     assert env.zk("get", "github", extra=extra).stdout == ITEMS[0].secret + "\n"
     assert env.zk("get", "deploy", extra=extra).returncode == 4
+    helper = env.zk("git-credential", "get", input="protocol=https\nhost=github.com\n\n",
+                    extra=extra)
+    assert helper.stdout == f"username=x-access-token\npassword={ITEMS[0].secret}\n"
     script = "import os; print(os.environ['GITHUB'] == os.environ['T'], os.environ['GITHUB'])"
     ran = env.zk("run", "--env", "T=github", "--env", "GITHUB=github", "--",
                  sys.executable, "-c", script, extra=extra)
