@@ -1,0 +1,304 @@
+"""End-to-end fixtures: the real OIDC provider and zkvault server as processes, Debian's
+Chromium driven by Playwright, and the built web assets.
+
+Every page records: all requests (and which origin made them), CSP violations (from the
+securitypolicyviolation event, in the page and the worker) and console errors. Tests
+assert on those at the end of each module.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+
+from tests.support.processes import ROOT, ServerProcess, start_idp, start_server, stop
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ENGINE_TIMEOUT_MS = 60_000
+STRONG = "orbit velvet crater mango lantern"
+STRONG_2 = "tulip harbor quartz violin ember"
+
+# Reports CSP violations from the page; the worker reports its own through the page's
+# console (Chromium logs them there).
+_RECORD_CSP = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`);
+});
+"""
+
+
+@pytest.fixture(scope="session")
+def built_assets() -> Path:
+    subprocess.run([sys.executable, str(ROOT / "tools" / "build_web.py")], check=True,
+                   stdout=subprocess.DEVNULL)
+    return ROOT / "web" / "dist"
+
+
+@pytest.fixture(scope="session")
+def idp() -> Iterator[str]:
+    url, proc = start_idp()
+    yield url
+    stop(proc)
+
+
+@pytest.fixture(scope="module")
+def server(idp: str, built_assets: Path, tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[ServerProcess]:
+    srv = start_server(idp, tmp_path_factory.mktemp("server"))
+    yield srv
+    stop(srv.proc)
+
+
+@pytest.fixture(scope="session")
+def playwright_instance() -> Iterator[Playwright]:
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_instance: Playwright) -> Iterator[Browser]:
+    b = playwright_instance.chromium.launch(executable_path="/usr/bin/chromium",
+                                            args=CHROMIUM_ARGS)
+    yield b
+    b.close()
+
+
+@dataclass
+class Recorder:
+    origin: str
+    idp_origin: str
+    requests: list[tuple[str, str]] = field(default_factory=list)  # (url, initiator frame)
+    console_errors: list[str] = field(default_factory=list)
+    csp_console: list[str] = field(default_factory=list)
+
+    def foreign(self) -> list[str]:
+        """Requests to an origin other than ours, except the IdP's own page assets."""
+        bad = []
+        for url, frame in self.requests:
+            origin = _origin(url)
+            if origin in (self.origin, self.idp_origin) or url.startswith(("data:", "blob:")):
+                continue
+            if frame.startswith(self.idp_origin):
+                continue  # the identity provider's page loading its own stylesheet
+            bad.append(url)
+        return bad
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+@dataclass
+class App:
+    """One person's browser on the web app, with helpers for each flow."""
+
+    page: Page
+    context: BrowserContext
+    server: ServerProcess
+    idp: str
+    rec: Recorder
+    sub: str = ""
+
+    # -- navigation and sign-in --------------------------------------------------------------
+
+    def open(self, path: str = "/") -> None:
+        self.page.goto(self.server.url + path)
+
+    def wait_engine(self) -> None:
+        self.page.wait_for_selector("#engine[data-ready]", state="attached",
+                                    timeout=ENGINE_TIMEOUT_MS)
+
+    def sign_in(self, sub: str, name: str = "Ada Lovelace") -> None:
+        self.sub = sub
+        httpx.put(f"{self.idp}/users/{sub}",
+                  json={"email": f"{sub}@example.test", "name": name}).raise_for_status()
+        self.page.get_by_role("link", name="Sign in").click()
+        self.page.wait_for_url(f"{self.idp}/**")
+        self.page.fill("input[name=sub]", sub)
+        self.page.get_by_role("button", name="Authorize", exact=True).click()
+        self.page.wait_for_url(f"{self.server.url}/**")
+
+    def visible(self, view: str) -> None:
+        self.page.wait_for_selector(f"#view-{view}:not([hidden])", timeout=30_000)
+
+    # -- messages ----------------------------------------------------------------------------
+
+    def error(self, contains: str) -> str:
+        loc = self.page.locator("#error")
+        loc.wait_for(state="visible")
+        self.page.wait_for_function(
+            "s => document.getElementById('error').textContent.includes(s)", arg=contains)
+        return loc.text_content() or ""
+
+    def notice(self, contains: str) -> str:
+        self.page.wait_for_function(
+            "s => !document.getElementById('notice').hidden && "
+            "document.getElementById('notice').textContent.includes(s)", arg=contains,
+            timeout=30_000)
+        return self.page.locator("#notice").text_content() or ""
+
+    # -- vault -------------------------------------------------------------------------------
+
+    def create_vault(self, passphrase: str) -> None:
+        self.visible("create")
+        self.page.locator("#view-create").get_by_label("Passphrase", exact=True).fill(passphrase)
+        self.page.locator("#view-create").get_by_label("Confirm passphrase").fill(passphrase)
+        self.page.get_by_role("button", name="Create vault").click()
+        self.visible("items")
+
+    def unlock(self, passphrase: str) -> None:
+        self.visible("unlock")
+        self.page.locator("#unlock-pass").fill(passphrase)
+        self.page.locator("#unlock-pass").press("Enter")
+
+    def lock(self) -> None:
+        self.page.get_by_role("button", name="Lock").click()
+        self.visible("unlock")
+
+    def add_item(self, name: str, secret: str, *, kind: str = "github",
+                 url: str = "https://github.com", username: str = "ada",
+                 scopes: str = "", expires: str = "", note: str = "") -> None:
+        p = self.page
+        p.get_by_role("button", name="Add a credential").click()
+        p.locator("#item-form").get_by_label("Name", exact=True).fill(name)
+        p.locator("#item-form").get_by_label("Kind").select_option(kind)
+        p.locator("#item-form").get_by_label("Host or endpoint URL").fill(url)
+        p.locator("#item-form").get_by_label("Username").fill(username)
+        p.locator("#item-form").get_by_label("Token").fill(secret)
+        form = p.locator("#item-form")
+        form.get_by_label("Scopes (space or comma separated, optional)").fill(scopes)
+        if expires:
+            p.locator("#item-form").get_by_label("Expires (optional)").fill(expires)
+        p.locator("#item-form").get_by_label("Note (optional)").fill(note)
+        p.get_by_role("button", name="Save", exact=True).click()
+        self.notice(f"Added “{name}”")
+        self.row(name).wait_for()
+
+    def row(self, name: str) -> Any:
+        return self.page.locator(f'#items-body tr[data-item="{name}"]')
+
+    def item_names(self) -> list[str]:
+        return self.page.locator("#items-body tr").evaluate_all(
+            "rows => rows.map(r => r.dataset.item)")
+
+    def go(self, section: str) -> None:
+        self.page.locator("#nav").get_by_role("button", name=section).click()
+
+    def csp_violations(self) -> list[str]:
+        found: list[str] = self.page.evaluate("window.__cspViolations || []")
+        return found + self.rec.csp_console
+
+
+def new_app(browser: Browser, server: ServerProcess, idp: str) -> App:
+    context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
+    # The IdP's page links a CDN stylesheet; fail it fast rather than wait on DNS.
+    context.route("https://cdn.jsdelivr.net/**", lambda route: route.abort())
+    context.add_init_script(_RECORD_CSP)
+    # A controllable clock for the idle-lock test; it runs at real speed until told to jump.
+    context.clock.install()
+    page = context.new_page()
+    rec = Recorder(_origin(server.url), _origin(idp))
+
+    def on_request(request: Any) -> None:
+        try:
+            frame = request.frame.url
+        except Exception:  # a worker's request has no frame
+            frame = "worker"
+        rec.requests.append((request.url, frame))
+
+    def on_console(msg: Any) -> None:
+        text = msg.text
+        if "Content Security Policy" in text or "Content-Security-Policy" in text:
+            rec.csp_console.append(text)
+        if msg.type == "error":
+            rec.console_errors.append(text)
+
+    context.on("request", on_request)
+    page.on("console", on_console)
+    page.on("dialog", lambda d: d.accept(d.default_value or None) if d.type == "prompt"
+            else d.accept())
+    return App(page, context, server, idp, rec)
+
+
+@pytest.fixture(scope="module")
+def app(browser: Browser, server: ServerProcess, idp: str) -> Iterator[App]:
+    a = new_app(browser, server, idp)
+    yield a
+    a.context.close()
+
+
+# -- the server's side, as a machine or a second device would see it ---------------------------
+
+
+def api_sign_in(server: ServerProcess, idp: str, sub: str) -> tuple[str, str]:
+    """Sign in over plain HTTP as another browser would: (account_id, access token)."""
+    httpx.put(f"{idp}/users/{sub}", json={"email": f"{sub}@example.test", "name": sub})
+    with httpx.Client(base_url=server.url, follow_redirects=False) as client:
+        r = client.get("/auth/login")
+        r = httpx.post(r.headers["location"], data={"sub": sub}, follow_redirects=False)
+        client.get(r.headers["location"])
+        r = client.post("/auth/refresh", headers={"X-CSRF-Token": client.cookies["zkv_csrf"]})
+        r.raise_for_status()
+        return r.json()["account_id"], r.json()["access_token"]
+
+
+def b64e(data: bytes) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def b64d(text: str) -> bytes:
+    import base64
+
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def request_pairing(server: ServerProcess, kind: str, name: str,
+                    public_key: bytes | None = None) -> dict[str, Any]:
+    key = public_key or secrets.token_bytes(32)
+    r = httpx.post(f"{server.url}/api/pairings",
+                   json={"kind": kind, "name": name, "public_key": b64e(key)})
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+def poll(server: ServerProcess, pairing: dict[str, Any]) -> dict[str, Any]:
+    r = httpx.post(f"{server.url}/api/pairings/poll",
+                   json={"pairing_id": pairing["pairing_id"],
+                         "poll_secret": pairing["poll_secret"]})
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+def account_id_of(server: ServerProcess, sub: str) -> uuid.UUID:
+    with sqlite3.connect(server.database) as db:
+        row = db.execute("SELECT id FROM accounts WHERE subject = ?", (sub,)).fetchone()
+    assert row is not None, f"no account for {sub}"
+    return uuid.UUID(str(row[0]))
+
+
+def server_vault(server: ServerProcess, token: str) -> dict[str, Any]:
+    r = httpx.get(f"{server.url}/api/vault", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200, r.text
+    return dict(r.json())

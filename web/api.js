@@ -1,0 +1,116 @@
+// The server API for the page: bearer access tokens from the HttpOnly refresh cookie.
+// Only ciphertext, names, ids and public keys go through here (docs/server.md).
+
+export class ApiError extends Error {
+  constructor(status, code, message, body = {}) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.body = body;
+  }
+}
+
+const FRIENDLY = {
+  unreachable: "Cannot reach the server. Check your connection and try again; nothing was lost.",
+  session_expired: "Your session has expired. Sign in again to continue.",
+  rate_limited: "Too many attempts. Wait a few minutes and try again.",
+  unknown_code: "No pending pairing has that code. Check it, or ask the machine for a new one.",
+  too_large: "The vault is too large to save (1 MiB limit).",
+  internal: "The server hit an internal error. Try again.",
+};
+
+let access = null; // {token, expires, accountId}
+
+function csrfCookie() {
+  const m = document.cookie.match(/(?:^|;\s*)zkv_csrf=([^;]+)/);
+  return m ? decodeURIComponent(m[1]) : "";
+}
+
+export function hasSessionCookie() {
+  return csrfCookie() !== "";
+}
+
+async function send(method, path, { body, headers = {} } = {}) {
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers: body === undefined ? headers : { "Content-Type": "application/json", ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "same-origin",
+      cache: "no-store",
+    });
+  } catch {
+    throw new ApiError(0, "unreachable", FRIENDLY.unreachable);
+  }
+  if (response.status === 204) return null;
+  let data = {};
+  try {
+    data = await response.json();
+  } catch {
+    if (!response.ok) throw new ApiError(response.status, "unreachable", FRIENDLY.unreachable);
+  }
+  if (!response.ok) {
+    const code = data.code || `http_${response.status}`;
+    throw new ApiError(response.status, code, FRIENDLY[code] || data.message || code, data);
+  }
+  return data;
+}
+
+// Refresh tokens rotate on use and a reused one revokes the session: never two refreshes
+// at once, across tabs too (Web Locks).
+async function refresh() {
+  const run = async () => {
+    if (!hasSessionCookie()) throw new ApiError(401, "session_expired", FRIENDLY.session_expired);
+    try {
+      const got = await send("POST", "/auth/refresh", { headers: { "X-CSRF-Token": csrfCookie() } });
+      access = {
+        token: got.access_token,
+        accountId: got.account_id,
+        expires: Date.now() + (got.expires_in - 60) * 1000,
+      };
+    } catch (err) {
+      if (err.status === 401 || err.status === 403) {
+        access = null;
+        throw new ApiError(401, "session_expired", FRIENDLY.session_expired);
+      }
+      throw err;
+    }
+  };
+  if (navigator.locks) await navigator.locks.request("zkvault-refresh", run);
+  else await run();
+}
+
+export async function signIn() {
+  await refresh();
+  return access.accountId;
+}
+
+export async function call(method, path, body) {
+  if (!access || Date.now() > access.expires) await refresh();
+  const auth = () => ({ Authorization: `Bearer ${access.token}` });
+  try {
+    return await send(method, path, { body, headers: auth() });
+  } catch (err) {
+    if (err.status !== 401) throw err;
+    await refresh(); // the access token expired or the key rotated: one retry
+    try {
+      return await send(method, path, { body, headers: auth() });
+    } catch (again) {
+      if (again.status === 401) throw new ApiError(401, "session_expired", FRIENDLY.session_expired);
+      throw again;
+    }
+  }
+}
+
+export async function signOut() {
+  try {
+    await send("POST", "/auth/logout", { headers: { "X-CSRF-Token": csrfCookie() } });
+  } finally {
+    access = null;
+  }
+}
+
+export function forgetAccess() {
+  access = null;
+}

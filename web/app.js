@@ -1,0 +1,222 @@
+// Entry point: start the worker at once, then sign-in -> create or unlock -> the vault.
+import { call, forgetAccess, hasSessionCookie, signIn, signOut } from "./api.js";
+import { $, fail, notice, onView, save, setListing, show, state, withKdf } from "./core.js";
+import { ask, onEngineEvent, startEngine } from "./engine.js";
+import { initDevices, openPairing } from "./devices.js";
+import { initHistory } from "./history.js";
+import { initItems } from "./items.js";
+
+startEngine(); // Pyodide loads while the person signs in and types
+
+onEngineEvent((s) => {
+  const text = $("engine-text");
+  if (s.failed) {
+    text.textContent = s.failed;
+    $("engine").className = "engine error";
+  } else if (s.ready) {
+    text.textContent = "Vault engine ready.";
+    $("engine").dataset.ready = "1";
+  } else {
+    text.textContent = `Loading the vault engine… (${s.stage || "starting"})`;
+  }
+});
+
+// The pairing code arrives in the URL fragment (never sent to any server); take it out of
+// the address bar and history at once. It survives the sign-in redirect in sessionStorage
+// only (a one-time, 10-minute code; removed as soon as it is read back).
+function takePairingCode() {
+  let code = null;
+  const m = location.hash.match(/code=([A-Za-z0-9-]{1,32})/);
+  if (m) {
+    code = m[1];
+    history.replaceState(null, "", location.pathname);
+  }
+  const parked = sessionStorage.getItem("zkv-pair-code");
+  if (parked) sessionStorage.removeItem("zkv-pair-code");
+  return code || parked;
+}
+
+let pairingCode = takePairingCode();
+
+function afterUnlock(listing) {
+  state.unlocked = true;
+  setListing(listing);
+  $("nav").hidden = false;
+  $("lock").hidden = false;
+  if (pairingCode) {
+    const code = pairingCode;
+    pairingCode = null;
+    openPairing(code);
+  } else {
+    show("items");
+  }
+  armIdleLock();
+}
+
+async function lock(reason) {
+  await ask("lock").catch(() => {});
+  state.unlocked = false;
+  state.listing = null;
+  setListing(null);
+  $("nav").hidden = true;
+  $("lock").hidden = true;
+  $("unlock-pass").value = "";
+  show("unlock");
+  if (reason) notice(reason);
+  $("unlock-pass").focus();
+  // Fetch the latest ciphertext now, so the next unlock sees other devices' changes.
+  try {
+    state.blob = (await call("GET", "/api/vault")).blob;
+  } catch (err) {
+    fail(err);
+  }
+}
+
+// Automatic lock after idle time: any keyboard or pointer activity re-arms it.
+let idleTimer = null;
+function armIdleLock() {
+  clearTimeout(idleTimer);
+  if (!state.unlocked) return;
+  const minutes = Number($("idle-minutes").value) || 5;
+  idleTimer = setTimeout(() => lock("Locked after inactivity."), minutes * 60_000);
+}
+for (const ev of ["keydown", "pointerdown", "wheel"]) {
+  document.addEventListener(ev, () => state.unlocked && armIdleLock(), { passive: true });
+}
+$("idle-minutes").addEventListener("change", armIdleLock);
+
+onView("expired", () => {
+  clearTimeout(idleTimer);
+  ask("lock").catch(() => {});
+  state.unlocked = false;
+  forgetAccess();
+  $("nav").hidden = true;
+  $("lock").hidden = true;
+  $("signout").hidden = true;
+  for (const v of document.querySelectorAll(".view")) v.hidden = v.id !== "view-signin";
+});
+
+$("create-pass").addEventListener("input", debounce(async () => {
+  const pass = $("create-pass").value;
+  const out = $("create-strength");
+  if (!pass) {
+    out.textContent = "";
+    return;
+  }
+  const s = await ask("strength", { passphrase: pass });
+  if ($("create-pass").value !== pass) return;
+  out.className = `hint ${s.acceptable ? "strong" : "weak"}`;
+  out.textContent = s.acceptable
+    ? `Strong enough: about 10^${s.guesses_log10} guesses (${s.crack_time} for an attacker at our key-derivation cost).`
+    : s.reason;
+}, 250));
+
+$("create-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const passphrase = $("create-pass").value;
+  const confirm = $("create-confirm").value;
+  try {
+    const created = await withKdf("Creating your vault (Argon2id)…",
+      ask("create", { account_id: state.accountId, passphrase, confirm }));
+    $("create-pass").value = "";
+    $("create-confirm").value = "";
+    await call("PUT", "/api/vault", { base_revision: 0, blob: created.blob });
+    await ask("committed", { revision: created.revision });
+    afterUnlock(created);
+    notice("Vault created.");
+  } catch (err) {
+    fail(err);
+  }
+});
+
+$("unlock-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const passphrase = $("unlock-pass").value;
+  $("unlock-submit").disabled = true;
+  try {
+    if (!state.blob) state.blob = (await call("GET", "/api/vault")).blob;
+    const listing = await withKdf("Unlocking (Argon2id)…",
+      ask("unlock", { account_id: state.accountId, blob: state.blob, passphrase }));
+    $("unlock-pass").value = "";
+    afterUnlock(listing);
+  } catch (err) {
+    $("unlock-pass").select();
+    fail(err);
+  } finally {
+    $("unlock-submit").disabled = false;
+  }
+});
+
+$("passphrase-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const args = { current: $("pp-current").value, new: $("pp-new").value, confirm: $("pp-confirm").value };
+  try {
+    const result = await withKdf("Re-wrapping your vault key (Argon2id)…", ask("change_passphrase", args));
+    await save(result);
+    for (const id of ["pp-current", "pp-new", "pp-confirm"]) $(id).value = "";
+    notice("Passphrase changed. Use the new one from now on, on every device.");
+  } catch (err) {
+    fail(err);
+  }
+});
+
+$("lock").addEventListener("click", () => lock("Locked."));
+$("signout").addEventListener("click", async () => {
+  await ask("lock").catch(() => {});
+  try {
+    await signOut();
+  } finally {
+    location.assign("/");
+  }
+});
+$("signin-link").addEventListener("click", () => {
+  if (pairingCode) sessionStorage.setItem("zkv-pair-code", pairingCode);
+});
+for (const b of document.querySelectorAll("#nav button")) {
+  b.addEventListener("click", () => show(b.dataset.view));
+}
+
+function debounce(fn, ms) {
+  let t = null;
+  return (...args) => {
+    clearTimeout(t);
+    t = setTimeout(() => fn(...args).catch(fail), ms);
+  };
+}
+
+async function start() {
+  initItems();
+  initDevices({ isUnlocked: () => state.unlocked });
+  initHistory();
+  if (!hasSessionCookie()) {
+    show("signin");
+    if (pairingCode) notice("Sign in to approve the pairing.");
+    return;
+  }
+  try {
+    state.accountId = await signIn();
+    state.me = await call("GET", "/api/me");
+  } catch (err) {
+    show("signin");
+    if (err.code !== "session_expired") fail(err);
+    return;
+  }
+  $("who").textContent = `${state.me.name || ""} <${state.me.email || ""}>`;
+  $("who").hidden = false;
+  $("signout").hidden = false;
+  try {
+    state.blob = (await call("GET", "/api/vault")).blob;
+    show("unlock");
+    $("unlock-pass").focus();
+  } catch (err) {
+    if (err.code === "no_vault") {
+      show("create");
+      $("create-pass").focus();
+    } else {
+      show("unlock");
+      fail(err);
+    }
+  }
+}
+
+start().catch(fail);

@@ -1,0 +1,148 @@
+// Shared page state, view switching, messages, and the save pipeline (with merge on 409).
+import { call } from "./api.js";
+import { ask } from "./engine.js";
+
+export const state = {
+  accountId: null,
+  me: null,
+  unlocked: false,
+  listing: null, // {revision, items, grants, kdf_ms}: names and metadata, never secrets
+  blob: null, // the vault ciphertext fetched for unlocking
+  kdfMs: 250, // expected Argon2id time, for the progress bar; updated after each run
+};
+
+export const $ = (id) => document.getElementById(id);
+
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "text") node.textContent = v;
+    else if (k === "on") for (const [ev, fn] of Object.entries(v)) node.addEventListener(ev, fn);
+    else if (v !== undefined && v !== null && v !== false) node.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children) if (c !== null && c !== undefined) node.append(c);
+  return node;
+}
+
+const viewHooks = {};
+export function onView(name, fn) {
+  viewHooks[name] = fn;
+}
+
+export function show(name) {
+  for (const v of document.querySelectorAll(".view")) v.hidden = v.id !== `view-${name}`;
+  for (const b of document.querySelectorAll("#nav button")) {
+    if (b.dataset.view === name) b.setAttribute("aria-current", "page");
+    else b.removeAttribute("aria-current");
+  }
+  clearMessages();
+  const hook = viewHooks[name];
+  if (hook) hook().catch(fail);
+}
+
+export function clearMessages() {
+  $("error").hidden = true;
+  $("notice").hidden = true;
+}
+
+export function fail(err) {
+  $("error").textContent = err?.message || String(err);
+  $("error").hidden = false;
+  if (err?.code === "session_expired" && viewHooks.expired) viewHooks.expired();
+}
+
+export function notice(text) {
+  $("notice").textContent = text;
+  $("notice").hidden = false;
+}
+
+// A progress bar paced by the last measured Argon2id time: the work itself is one
+// synchronous call in the worker and reports nothing while it runs.
+export async function withKdf(label, promise) {
+  const box = $("kdf");
+  const bar = $("kdf-progress");
+  $("kdf-label").textContent = label;
+  box.hidden = false;
+  bar.value = 0;
+  const started = performance.now();
+  const timer = setInterval(() => {
+    const frac = (performance.now() - started) / Math.max(state.kdfMs, 50);
+    bar.value = Math.min(95, Math.round(100 * (1 - Math.exp(-2 * frac))));
+  }, 30);
+  try {
+    const result = await promise;
+    if (result?.kdf_ms) state.kdfMs = result.kdf_ms;
+    return result;
+  } finally {
+    clearInterval(timer);
+    bar.value = 100;
+    box.hidden = true;
+  }
+}
+
+const refreshers = new Set();
+export function onListing(fn) {
+  refreshers.add(fn);
+}
+
+export function setListing(listing) {
+  state.listing = listing;
+  for (const fn of refreshers) fn(listing);
+}
+
+// Upload an edit the worker serialised; on a stale write, rebase our pending edits on
+// the newer vault (another device's change is kept, and so is ours) and try again.
+export async function save(edit, { restoreFrom } = {}) {
+  let current = edit;
+  for (let attempt = 0; attempt < 4; attempt++) {
+    try {
+      const body = { base_revision: current.base_revision, blob: current.blob };
+      const saved = restoreFrom
+        ? await call("POST", "/api/vault/restore", { from_revision: restoreFrom, ...body })
+        : await call("PUT", "/api/vault", body);
+      await ask("committed", { revision: saved.revision });
+      setListing(await ask("list"));
+      return saved;
+    } catch (err) {
+      if (err.code !== "revision_conflict") throw err;
+      const latest = await call("GET", "/api/vault");
+      const merged = await withKdf("Merging with the newer vault…", ask("rebase", { blob: latest.blob }));
+      setListing(merged);
+      const notes = ["Another device changed the vault meanwhile; your edit was merged on top.", ...merged.notes];
+      notice(notes.join(" "));
+      if (!merged.blob) return latest;
+      current = merged;
+    }
+  }
+  throw new Error("The vault keeps changing on the server; try again in a moment.");
+}
+
+// After a save fails for a reason other than a conflict (network, server), retry by
+// rebasing the still-pending edits on whatever the server now holds.
+export async function retryPending() {
+  const latest = await call("GET", "/api/vault");
+  const merged = await withKdf("Re-applying your unsaved edit…", ask("rebase", { blob: latest.blob }));
+  setListing(merged);
+  if (merged.blob) await save(merged);
+}
+
+export async function edit(op, args) {
+  try {
+    const result = await ask(op, args);
+    setListing(result);
+    await save(result);
+    return true;
+  } catch (err) {
+    if (err.code === "unreachable" || err.status >= 500) {
+      err.message += " Your edit is kept in this tab and will be saved with the next change.";
+    }
+    fail(err);
+    return false;
+  }
+}
+
+export function fmtTime(iso) {
+  if (!iso) return "—";
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
+}

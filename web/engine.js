@@ -1,0 +1,64 @@
+// The page's handle on the vault worker. Started as soon as the page loads, so Pyodide is
+// usually ready before the passphrase has been typed.
+
+export class EngineError extends Error {
+  constructor(code, message) {
+    super(message);
+    this.code = code;
+  }
+}
+
+const listeners = new Set();
+let worker = null;
+let nextId = 1;
+const waiting = new Map();
+let readyState = { ready: false, failed: null, timings: {} };
+
+export function onEngineEvent(fn) {
+  listeners.add(fn);
+  fn(readyState);
+}
+
+function emit() {
+  for (const fn of listeners) fn(readyState);
+}
+
+export function startEngine() {
+  if (worker) return;
+  worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module", name: "vault" });
+  worker.onmessage = (e) => {
+    const msg = e.data;
+    if (msg.event === "progress") {
+      readyState = { ...readyState, stage: msg.stage, timings: { ...readyState.timings, [msg.stage]: msg.ms } };
+      emit();
+    } else if (msg.event === "ready") {
+      readyState = { ...readyState, ready: true, timings: msg.timings };
+      emit();
+    } else if (msg.event === "failed") {
+      readyState = { ...readyState, failed: msg.message };
+      emit();
+    } else if (waiting.has(msg.id)) {
+      const { resolve, reject } = waiting.get(msg.id);
+      waiting.delete(msg.id);
+      if (msg.ok) resolve(msg.result);
+      else reject(new EngineError(msg.code, msg.message));
+    }
+  };
+  worker.onerror = (e) => {
+    readyState = { ...readyState, failed: `The vault engine crashed: ${e.message || "unknown error"}` };
+    emit();
+    for (const { reject } of waiting.values()) reject(new EngineError("crashed", readyState.failed));
+    waiting.clear();
+  };
+}
+
+// args may carry a passphrase or a secret on its way in; results carry only what the page
+// shows (a secret only from "reveal").
+export function ask(op, args = {}) {
+  startEngine();
+  const id = nextId++;
+  return new Promise((resolve, reject) => {
+    waiting.set(id, { resolve, reject });
+    worker.postMessage({ id, op, args });
+  });
+}

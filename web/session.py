@@ -1,0 +1,355 @@
+"""The vault session inside the web worker: the only place the passphrase and plaintext live.
+
+The worker's JS calls ``dispatch(op, args_json)`` and gets JSON back; the page never sees
+a key, and sees a secret only through ``reveal`` (when the person asks to see or copy
+it). Network is the page's job: it hands ciphertext in and takes ciphertext out.
+
+Saving is optimistic: an edit is applied, serialised as the next revision, and kept as
+a pending operation until the page reports the server accepted it (``committed``). If
+the server refused it as stale (409) the page fetches the newer vault and calls
+``rebase``: the newer vault is opened and the pending operations are replayed on it, so
+a concurrent edit from another device and the local edit both survive.
+
+Errors come back as ``{"ok": false, "code", "message"}`` with fixed, secret-free text.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from strength import estimate
+
+from vault_core import Item, KdfParams, Vault, errors, peek_header, seal_grant
+
+GRANTS_ITEM = ".zkvault-grants"  # reserved item: which items each runner is granted
+
+MESSAGES = {
+    "wrong_passphrase": "Wrong passphrase.",
+    "header_auth": "The vault was tampered with: its header failed authentication.",
+    "body_auth": "The vault was tampered with: an item failed authentication.",
+    "item_missing": "The vault was tampered with: an item was removed.",
+    "item_duplicated": "The vault was tampered with: an item appears twice.",
+    "item_replayed": "The vault was tampered with: an item was replaced by an old copy.",
+    "rollback": "The server sent an older vault than this browser has already seen "
+    "(rolled back). Refusing it.",
+    "wrong_account": "This vault belongs to another account.",
+    "wrong_vault": "This is not your vault (its id changed).",
+    "malformed": "The vault data is damaged (malformed).",
+    "non_canonical": "The vault data is damaged (not canonically encoded).",
+    "unsupported_version": "This vault was written by a newer zkvault version.",
+    "weak_kdf": "The vault's key derivation settings are too weak to trust.",
+    "locked": "The vault is locked.",
+}
+
+
+def b64d(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def b64e(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+class SessionError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Op:
+    kind: str  # add | update | remove | passphrase | grants
+    item_id: str = ""
+    item: Item | None = None
+    passphrase: str = ""
+    grants: dict[str, list[str]] | None = None
+
+
+def _item_from(fields: dict[str, Any], secret: str) -> Item:
+    scopes = fields.get("scopes") or []
+    if isinstance(scopes, str):
+        scopes = [s for s in scopes.replace(",", " ").split() if s]
+    try:
+        return Item(
+            name=str(fields.get("name", "")).strip(),
+            kind=str(fields.get("kind", "generic")),
+            url=str(fields.get("url", "")).strip(),
+            secret=secret,
+            username=str(fields.get("username", "")).strip(),
+            scopes=tuple(str(s) for s in scopes),
+            expires=fields.get("expires") or None,
+            note=str(fields.get("note", "")),
+        )
+    except errors.VaultError as exc:
+        raise SessionError("invalid_item", str(exc)) from None
+
+
+class Session:
+    def __init__(self) -> None:
+        self.vault: Vault | None = None
+        self.passphrase = ""
+        self.account_id: uuid.UUID | None = None
+        self.seen_revision = 0  # rollback floor, for this page's lifetime
+        self.pending: list[Op] = []
+        self.kdf_ms = 0.0
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _vault(self) -> Vault:
+        if self.vault is None or self.vault.locked:
+            raise SessionError("locked", MESSAGES["locked"])
+        return self.vault
+
+    def _open(self, blob: bytes, passphrase: str) -> Vault:
+        assert self.account_id is not None
+        started = time.perf_counter()
+        try:
+            vault = Vault.open(blob, passphrase, account_id=self.account_id,
+                               min_revision=self.seen_revision, upgrade_kdf=KdfParams.default())
+        finally:
+            self.kdf_ms = (time.perf_counter() - started) * 1000
+        self.seen_revision = max(self.seen_revision, vault.revision)
+        return vault
+
+    def _grants(self, vault: Vault) -> dict[str, list[str]]:
+        for info in vault.items():
+            if info.name == GRANTS_ITEM:
+                data = json.loads(vault.get(info.id).secret)
+                return {str(k): [str(i) for i in v] for k, v in data.items()}
+        return {}
+
+    def _listing(self, vault: Vault) -> dict[str, Any]:
+        items = [i.to_dict() for i in vault.items() if i.name != GRANTS_ITEM]
+        return {"revision": vault.revision, "items": items, "grants": self._grants(vault),
+                "kdf_ms": round(self.kdf_ms, 1),
+                "kdf": {"ops": vault.kdf.ops, "mem_kib": vault.kdf.mem_kib}}
+
+    def _apply(self, vault: Vault, op: Op, notes: list[str], *, merging: bool = False) -> None:
+        if op.kind == "add":
+            assert op.item is not None
+            item = op.item
+            taken = {i.name for i in vault.items()}
+            n = 2
+            while merging and item.name in taken:
+                item, n = replace(op.item, name=f"{op.item.name} ({n})"), n + 1
+            if item is not op.item:
+                notes.append(f"“{op.item.name}” also exists on the server; yours is kept as "
+                             f"“{item.name}”.")
+            vault.add(item)
+        elif op.kind == "update":
+            assert op.item is not None
+            item_id = uuid.UUID(hex=op.item_id)
+            if any(i.id == item_id for i in vault.items()):
+                vault.update(item_id, op.item)
+            else:
+                notes.append(f"“{op.item.name}” was removed elsewhere; your edit re-adds it.")
+                self._apply(vault, Op("add", item=op.item), notes, merging=merging)
+        elif op.kind == "remove":
+            item_id = uuid.UUID(hex=op.item_id)
+            if any(i.id == item_id for i in vault.items()):
+                vault.remove(item_id)
+        elif op.kind == "passphrase":
+            vault.change_passphrase(op.passphrase, kdf=KdfParams.default())
+        elif op.kind == "grants":
+            assert op.grants is not None
+            secret = json.dumps(op.grants, sort_keys=True, separators=(",", ":"))
+            item = Item(name=GRANTS_ITEM, kind="generic", url="", secret=secret,
+                        note="Which items each runner is granted (managed by the web app).")
+            existing = [i for i in vault.items() if i.name == GRANTS_ITEM]
+            if existing:
+                vault.update(existing[0].id, item)
+            else:
+                vault.add(item)
+
+    def _edit(self, op: Op) -> dict[str, Any]:
+        vault = self._vault()
+        base = vault.revision
+        self._apply(vault, op, [])
+        self.pending.append(op)
+        blob = vault.save()
+        return {"base_revision": base, "blob": b64e(blob), **self._listing(vault)}
+
+    # -- operations --------------------------------------------------------------------------
+
+    def op_strength(self, passphrase: str) -> dict[str, Any]:
+        return estimate(passphrase).to_dict()
+
+    def op_create(self, account_id: str, passphrase: str, confirm: str) -> dict[str, Any]:
+        if passphrase != confirm:
+            raise SessionError("mismatch", "The two passphrases differ.")
+        verdict = estimate(passphrase)
+        if not verdict.acceptable:
+            raise SessionError("weak_passphrase", verdict.reason or "Too weak.")
+        self.account_id = uuid.UUID(account_id)
+        started = time.perf_counter()
+        vault = Vault.create(self.account_id, passphrase)
+        self.kdf_ms = (time.perf_counter() - started) * 1000
+        self.vault, self.passphrase, self.pending = vault, passphrase, []
+        blob = vault.save()
+        return {"base_revision": 0, "blob": b64e(blob), **self._listing(vault)}
+
+    def op_unlock(self, account_id: str, blob: str, passphrase: str) -> dict[str, Any]:
+        self.account_id = uuid.UUID(account_id)
+        self.vault = self._open(b64d(blob), passphrase)
+        self.passphrase, self.pending = passphrase, []
+        return self._listing(self.vault)
+
+    def op_lock(self) -> dict[str, Any]:
+        if self.vault is not None:
+            self.vault.lock()
+        self.vault, self.passphrase, self.pending = None, "", []
+        return {"locked": True}
+
+    def op_list(self) -> dict[str, Any]:
+        return self._listing(self._vault())
+
+    def op_reveal(self, item_id: str) -> dict[str, Any]:
+        try:
+            item = self._vault().get(uuid.UUID(hex=item_id))
+        except (ValueError, errors.NotFoundError):
+            raise SessionError("not_found", "No such credential.") from None
+        return {"secret": item.secret}
+
+    def op_add(self, fields: dict[str, Any], secret: str) -> dict[str, Any]:
+        return self._edit(Op("add", item=_item_from(fields, secret)))
+
+    def op_update(self, item_id: str, fields: dict[str, Any], secret: str) -> dict[str, Any]:
+        vault = self._vault()
+        if not secret:  # blank means "keep the stored secret"; the page never had it
+            try:
+                secret = vault.get(uuid.UUID(hex=item_id)).secret
+            except (ValueError, errors.NotFoundError):
+                raise SessionError("not_found", "No such credential.") from None
+        return self._edit(Op("update", item_id=item_id, item=_item_from(fields, secret)))
+
+    def op_remove(self, item_id: str) -> dict[str, Any]:
+        return self._edit(Op("remove", item_id=item_id))
+
+    def op_change_passphrase(self, current: str, new: str, confirm: str) -> dict[str, Any]:
+        if current != self.passphrase:
+            raise SessionError("wrong_passphrase", "The current passphrase is wrong.")
+        if new != confirm:
+            raise SessionError("mismatch", "The two new passphrases differ.")
+        verdict = estimate(new)
+        if not verdict.acceptable:
+            raise SessionError("weak_passphrase", verdict.reason or "Too weak.")
+        return self._edit(Op("passphrase", passphrase=new))
+
+    def op_set_grants(self, runner_id: str, item_ids: list[str]) -> dict[str, Any]:
+        grants = self._grants(self._vault())
+        grants[runner_id] = sorted(item_ids)
+        if not item_ids:
+            del grants[runner_id]
+        return self._edit(Op("grants", grants=grants))
+
+    def op_committed(self, revision: int) -> dict[str, Any]:
+        vault = self._vault()
+        if revision != vault.revision:
+            raise SessionError("revision_mismatch", "The server stored a different revision.")
+        for op in self.pending:
+            if op.kind == "passphrase":
+                self.passphrase = op.passphrase
+        self.pending = []
+        self.seen_revision = max(self.seen_revision, revision)
+        return {"revision": revision}
+
+    def op_rebase(self, blob: str) -> dict[str, Any]:
+        """The server holds a newer vault: open it, replay our pending edits on top."""
+        self._vault()
+        newer = self._open(b64d(blob), self.passphrase)
+        notes: list[str] = []
+        for op in self.pending:
+            self._apply(newer, op, notes, merging=True)
+        old, self.vault = self.vault, newer
+        if old is not None:
+            old.lock()
+        base = newer.revision
+        out = self._listing(newer)
+        if self.pending:
+            out.update(base_revision=base, blob=b64e(newer.save()))
+        return {**out, "notes": notes}
+
+    def op_open_revision(self, blob: str) -> dict[str, Any]:
+        """An earlier revision, for restore: its items (no secrets), opened read-only."""
+        assert self.account_id is not None
+        self._vault()
+        try:
+            old = Vault.open(b64d(blob), self.passphrase, account_id=self.account_id)
+        except errors.WrongPassphraseError:
+            raise SessionError("wrong_passphrase", "That revision was saved under another "
+                               "passphrase, so it cannot be restored here.") from None
+        try:
+            return {"revision": old.revision,
+                    "items": [i.to_dict() for i in old.items() if i.name != GRANTS_ITEM]}
+        finally:
+            old.lock()
+
+    def op_restore(self, blob: str) -> dict[str, Any]:
+        """Make the current vault hold exactly the items of an earlier revision."""
+        assert self.account_id is not None
+        vault = self._vault()
+        old = Vault.open(b64d(blob), self.passphrase, account_id=self.account_id)
+        try:
+            wanted = {i.id: old.get(i.id) for i in old.items() if i.name != GRANTS_ITEM}
+        finally:
+            old.lock()
+        base = vault.revision
+        for info in vault.items():
+            if info.id not in wanted and info.name != GRANTS_ITEM:
+                self._edit_quiet(Op("remove", item_id=info.id.hex))
+        current = {i.id for i in vault.items()}
+        for item_id, item in wanted.items():
+            if item_id in current:
+                self._edit_quiet(Op("update", item_id=item_id.hex, item=item))
+            else:
+                self._edit_quiet(Op("add", item=item))
+        return {"base_revision": base, "blob": b64e(vault.save()), **self._listing(vault)}
+
+    def _edit_quiet(self, op: Op) -> None:
+        self._apply(self._vault(), op, [])
+        self.pending.append(op)
+
+    def op_owner_key(self) -> dict[str, Any]:
+        return {"public_key": b64e(self._vault().owner_verify_key)}
+
+    def op_seal_grant(self, runner_id: str, public_key: str, revision: int) -> dict[str, Any]:
+        vault = self._vault()
+        ids = self._grants(vault).get(runner_id, [])
+        present = {i.id.hex for i in vault.items()}
+        chosen = [uuid.UUID(hex=i) for i in ids if i in present]
+        blob = seal_grant(vault, uuid.UUID(runner_id), b64d(public_key), chosen, revision)
+        return {"revision": revision, "blob": b64e(blob), "items": len(chosen)}
+
+    def op_peek(self, blob: str) -> dict[str, Any]:
+        header = peek_header(b64d(blob))
+        return {"revision": header.revision, "account_id": str(header.account_id)}
+
+
+SESSION = Session()
+_OPS: dict[str, Callable[..., dict[str, Any]]] = {
+    name[3:]: getattr(SESSION, name) for name in dir(SESSION) if name.startswith("op_")
+}
+
+
+def dispatch(op: str, args_json: str) -> str:
+    """One request from the worker's JS; never raises, never echoes a secret."""
+    handler = _OPS.get(op)
+    if handler is None:
+        return json.dumps({"ok": False, "code": "unknown_op", "message": "Unknown operation."})
+    try:
+        result = handler(**json.loads(args_json))
+        return json.dumps({"ok": True, "result": result})
+    except SessionError as exc:
+        return json.dumps({"ok": False, "code": exc.code, "message": str(exc)})
+    except errors.VaultError as exc:
+        message = MESSAGES.get(exc.code, str(exc))
+        return json.dumps({"ok": False, "code": exc.code, "message": message})
+    except Exception as exc:  # a bug: report its type only, never its message (may hold data)
+        message = f"Internal error in the vault worker ({type(exc).__name__})."
+        return json.dumps({"ok": False, "code": "internal", "message": message})

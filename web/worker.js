@@ -1,0 +1,88 @@
+// The vault worker: Pyodide + vault_core + libsodium.js. It holds the passphrase and every
+// decrypted byte; the page talks to it only through the messages below (docs/web.md).
+//
+//   page -> worker  {id, op, args}           op: any Session.op_* in session.py, or "status"
+//   worker -> page  {id, ok, result} | {id, ok:false, code, message}
+//                   {event:"progress", stage, ms}   while loading
+//                   {event:"ready", timings}        once vault_core can run
+//
+// Everything is loaded from our own origin under content-hashed names ("./NAME" is
+// rewritten by tools/build_web.py); fetches carry SRI where the fetch API allows it.
+import { loadPyodide } from "./pyodide/pyodide.mjs";
+import sodium from "./sodium.mjs";
+
+const WHEEL = { url: new URL("./vault_core.whl", import.meta.url), sri: "sri:./vault_core.whl" };
+const ARGON2 = { url: new URL("./argon2.wasm", import.meta.url), sri: "sri:./argon2.wasm" };
+const GLUE = [
+  { name: "strength.py", url: new URL("./strength.py", import.meta.url), sri: "sri:./strength.py" },
+  { name: "session.py", url: new URL("./session.py", import.meta.url), sri: "sri:./session.py" },
+];
+const PYODIDE_DIR = new URL("./pyodide/", import.meta.url).href;
+
+const t0 = performance.now();
+const timings = {};
+const mark = (stage) => {
+  timings[stage] = Math.round(performance.now() - t0);
+  postMessage({ event: "progress", stage, ms: timings[stage] });
+};
+
+async function fetchChecked(asset) {
+  const response = await fetch(asset.url, { integrity: asset.sri, credentials: "same-origin" });
+  if (!response.ok) throw new Error(`could not load ${asset.url.pathname} (${response.status})`);
+  return response;
+}
+
+async function boot() {
+  // Start every download at once; Pyodide's own files stream while these arrive.
+  const wheel = fetchChecked(WHEEL).then((r) => r.arrayBuffer());
+  const argon2 = WebAssembly.compileStreaming(fetchChecked(ARGON2));
+  const glue = Promise.all(GLUE.map((g) => fetchChecked(g).then((r) => r.text())));
+  const pyodide = await loadPyodide({
+    indexURL: PYODIDE_DIR,
+    packageBaseUrl: PYODIDE_DIR,
+    // Nothing from a CDN, ever: we install our own wheel below and no other package.
+    stdout: () => {},
+    stderr: () => {},
+  });
+  mark("pyodide");
+  // Bound after loading (no JS object inside Pyodide's state), as vault_core expects.
+  await sodium.ready;
+  pyodide.registerJsModule("zkvault_sodium", sodium);
+  const instance = await WebAssembly.instantiate(await argon2, {});
+  instance.exports._initialize();
+  pyodide.registerJsModule("zkvault_argon2", instance.exports);
+  mark("crypto");
+  const sitePackages = pyodide.runPython("import site; site.getsitepackages()[0]");
+  pyodide.unpackArchive(await wheel, "wheel", { extractDir: sitePackages });
+  const sources = await glue;
+  GLUE.forEach((g, i) => pyodide.FS.writeFile(`${sitePackages}/${g.name}`, sources[i]));
+  const dispatch = pyodide.runPython("import session\nsession.dispatch");
+  mark("vault_core");
+  return dispatch;
+}
+
+const ready = boot();
+ready.then(
+  () => postMessage({ event: "ready", timings }),
+  (err) => postMessage({ event: "failed", message: `The vault engine failed to load: ${err.message}` }),
+);
+
+// One request at a time: Python is single-threaded and ops depend on each other's state.
+let queue = Promise.resolve();
+onmessage = (e) => {
+  const { id, op, args } = e.data;
+  queue = queue.then(async () => {
+    let dispatch;
+    try {
+      dispatch = await ready;
+    } catch (err) {
+      postMessage({ id, ok: false, code: "unavailable", message: "The vault engine did not load." });
+      return;
+    }
+    const started = performance.now();
+    const reply = JSON.parse(dispatch(op, JSON.stringify(args ?? {})));
+    reply.id = id;
+    reply.ms = Math.round(performance.now() - started);
+    postMessage(reply);
+  });
+};
