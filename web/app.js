@@ -38,6 +38,17 @@ function takePairingCode() {
 
 let pairingCode = takePairingCode();
 
+// A one-time link opened while the app is already open only changes the fragment.
+window.addEventListener("hashchange", () => {
+  const code = takePairingCode();
+  if (!code) return;
+  if (state.unlocked) openPairing(code);
+  else {
+    pairingCode = code;
+    notice("Unlock your vault to approve the pairing.");
+  }
+});
+
 function afterUnlock(listing) {
   state.unlocked = true;
   setListing(listing);

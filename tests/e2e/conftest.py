@@ -118,6 +118,7 @@ class App:
     idp: str
     rec: Recorder
     sub: str = ""
+    prompt_answer: str = ""
 
     # -- navigation and sign-in --------------------------------------------------------------
 
@@ -235,9 +236,16 @@ def new_app(browser: Browser, server: ServerProcess, idp: str) -> App:
 
     context.on("request", on_request)
     page.on("console", on_console)
-    page.on("dialog", lambda d: d.accept(d.default_value or None) if d.type == "prompt"
-            else d.accept())
-    return App(page, context, server, idp, rec)
+    app = App(page, context, server, idp, rec)
+
+    def on_dialog(dialog: Any) -> None:  # confirm() -> OK; prompt() -> app.prompt_answer
+        if dialog.type == "prompt":
+            dialog.accept(app.prompt_answer or dialog.default_value)
+        else:
+            dialog.accept()
+
+    page.on("dialog", on_dialog)
+    return app
 
 
 @pytest.fixture(scope="module")

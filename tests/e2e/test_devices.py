@@ -1,0 +1,176 @@
+"""Machines and runners from the browser: pairing approval by code and by one-time link,
+refusal, rename and revoke, and runner grants sealed in the worker and opened natively.
+
+Pairings are created over HTTP exactly as the CLI does (POST /api/pairings, then poll).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+
+from tests.e2e.conftest import STRONG, App, b64d, poll, request_pairing
+from vault_core import RunnerKeyPair, errors, open_grant
+
+SUB = "linus"
+DEPLOY_TOKEN = "ghp_deploy_" + "Q7w8E9r0T1y2U3i4" * 2
+OTHER_TOKEN = "glpat-other-" + "m4N5b6V7c8X9z0L1" * 2
+DEPLOY_TOKEN_NEW = "ghp_rotated_" + "k2J3h4G5f6D7s8A9" * 2
+
+
+def test_set_up_vault(app: App) -> None:
+    app.open("/")
+    app.sign_in(SUB, name="Linus")
+    app.wait_engine()
+    app.create_vault(STRONG)
+    app.add_item("deploy", DEPLOY_TOKEN)
+    app.add_item("other", OTHER_TOKEN, kind="gitlab", url="https://gitlab.example.test")
+
+
+def test_approve_machine_by_code(app: App) -> None:
+    pairing = request_pairing(app.server, "machine", "ada-laptop")
+    app.go("Approve a pairing")
+    app.page.get_by_label("Pairing code").fill("nope")
+    app.page.get_by_role("button", name="Look up").click()
+    app.error("A pairing code looks like ABCDE-FGHIJ")
+    app.page.get_by_label("Pairing code").fill("ZZZZZ-ZZZZZ")
+    app.page.get_by_role("button", name="Look up").click()
+    app.error("No pending pairing has that code")
+    app.page.get_by_label("Pairing code").fill(pairing["code"].lower())  # forgiving input
+    app.page.get_by_label("Pairing code").press("Enter")
+    app.page.wait_for_selector("#pair-details:not([hidden])")
+    assert app.page.locator("#pair-fingerprint").text_content() == pairing["fingerprint"]
+    assert app.page.locator("#pair-name").text_content() == "ada-laptop"
+    assert poll(app.server, pairing)["status"] == "pending"
+    app.page.get_by_label("Name it").fill("Ada's laptop")
+    app.page.get_by_role("button", name="Approve", exact=True).click()
+    app.notice("Approved “Ada's laptop”")
+    got = poll(app.server, pairing)
+    assert got["status"] == "approved" and got["refresh_token"].startswith("zkv_rt_")
+    # The machine can now read the (encrypted) vault.
+    r = httpx.get(f"{app.server.url}/api/vault",
+                  headers={"Authorization": f"Bearer {got['access_token']}"})
+    assert r.status_code == 200
+
+
+def test_refuse_by_one_time_link(app: App) -> None:
+    pairing = request_pairing(app.server, "machine", "unknown-box")
+    assert pairing["url"].endswith(f"/pair#code={pairing['code']}")
+    app.page.goto(pairing["url"].replace("http://127.0.0.1:8000", app.server.url))
+    app.unlock(STRONG)
+    app.page.wait_for_selector("#pair-details:not([hidden])")
+    assert "#code=" not in app.page.url  # the code left the address bar at once
+    assert app.page.locator("#pair-name").text_content() == "unknown-box"
+    app.page.get_by_role("button", name="Refuse", exact=True).click()
+    app.notice("Refused the pairing request from “unknown-box”")
+    assert poll(app.server, pairing)["status"] == "refused"
+
+
+def test_approve_by_link_then_list_rename_revoke(app: App) -> None:
+    pairing = request_pairing(app.server, "machine", "build-box")
+    # Already on /pair and unlocked: following the link only changes the fragment.
+    assert app.page.url == f"{app.server.url}/pair"
+    app.page.goto(pairing["url"].replace("http://127.0.0.1:8000", app.server.url))
+    app.page.wait_for_selector("#pair-details:not([hidden])")
+    app.page.get_by_role("button", name="Approve", exact=True).click()
+    app.notice("Approved “build-box”")
+    machine = poll(app.server, pairing)
+    token = machine["access_token"]
+
+    app.go("Machines & runners")
+    rows = app.page.locator("#machines-body tr")
+    rows.nth(1).wait_for()
+    names = rows.evaluate_all("rs => rs.map(r => r.dataset.machine)")
+    assert sorted(names) == ["Ada's laptop", "build-box"]
+    app.prompt_answer = "ci-box-1"
+    app.page.get_by_role("button", name="Rename build-box").click()
+    app.notice("Renamed to “ci-box-1”")
+    app.page.locator('#machines-body tr[data-machine="ci-box-1"]').wait_for()
+    app.page.get_by_role("button", name="Revoke ci-box-1").click()
+    app.notice("Revoked “ci-box-1”")
+    app.page.locator('#machines-body tr[data-machine="ci-box-1"]', has_text="revoked").wait_for()
+    r = httpx.get(f"{app.server.url}/api/vault", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 401  # revocation takes effect on the machine's next request
+
+
+def test_runner_enrolment_and_grant_opened_natively(app: App) -> None:
+    keys = RunnerKeyPair.generate()
+    pairing = request_pairing(app.server, "runner", "ci-runner", keys.public_key)
+    app.go("Approve a pairing")
+    app.page.get_by_label("Pairing code").fill(pairing["code"])
+    app.page.get_by_role("button", name="Look up").click()
+    app.page.wait_for_selector("#pair-details:not([hidden])")
+    assert "Runner" in (app.page.locator("#pair-kind").text_content() or "")
+    app.page.get_by_role("button", name="Approve", exact=True).click()
+    app.notice("Approved “ci-runner”")
+    enrolled = poll(app.server, pairing)
+    assert enrolled["status"] == "approved" and enrolled["runner_credential"]
+    runner_id = uuid.UUID(enrolled["client_id"])
+    account_id = uuid.UUID(enrolled["account_id"])
+    owner_key = b64d(enrolled["grant_public_key"])
+
+    app.go("Machines & runners")
+    app.page.get_by_role("button", name="Grant items to ci-runner").click()
+    app.page.get_by_role("checkbox", name="deploy", exact=True).check()
+    app.page.get_by_role("button", name="Save grant").click()
+    app.notice("Granted 1 item(s) to “ci-runner”, sealed to its key")
+
+    grant = _runner_grant(app, enrolled["runner_credential"])
+    opened = open_grant(b64d(grant["blob"]), keys, account_id=account_id,
+                        runner_id=runner_id, owner_verify_key=owner_key)
+    assert [g.item.name for g in opened.items] == ["deploy"]
+    assert opened.items[0].item.secret == DEPLOY_TOKEN
+    # Sealed to this runner's key only.
+    try:
+        open_grant(b64d(grant["blob"]), RunnerKeyPair.generate(), account_id=account_id,
+                   runner_id=runner_id, owner_verify_key=owner_key)
+        raise AssertionError("a grant opened with another runner's key")
+    except errors.GrantAuthError:
+        pass
+
+    # Rotating a granted token reseals the grant at once.
+    app.go("Credentials")
+    app.row("deploy").get_by_role("button", name="Edit deploy").click()
+    app.page.locator("#item-form").get_by_label("Token").fill(DEPLOY_TOKEN_NEW)
+    app.page.get_by_role("button", name="Save", exact=True).click()
+    app.notice("Updated the grants of 1 runner(s)")
+    regrant = _runner_grant(app, enrolled["runner_credential"])
+    reopened = open_grant(b64d(regrant["blob"]), keys, account_id=account_id,
+                          runner_id=runner_id, owner_verify_key=owner_key,
+                          min_revision=opened.revision + 1)
+    assert reopened.items[0].item.secret == DEPLOY_TOKEN_NEW
+
+    # Revoking the runner deletes its grant.
+    app.go("Machines & runners")
+    app.page.get_by_role("button", name="Revoke ci-runner").click()
+    app.notice("Revoked “ci-runner”")
+    r = httpx.post(f"{app.server.url}/auth/token", json={
+        "grant_type": "runner_credential", "credential": enrolled["runner_credential"]})
+    assert r.status_code == 401
+
+
+def _runner_grant(app: App, credential: str) -> dict[str, str]:
+    r = httpx.post(f"{app.server.url}/auth/token",
+                   json={"grant_type": "runner_credential", "credential": credential})
+    assert r.status_code == 200, r.text
+    r = httpx.get(f"{app.server.url}/api/runner/grant",
+                  headers={"Authorization": f"Bearer {r.json()['access_token']}"})
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+def test_csp_recorder_sees_a_real_violation(app: App) -> None:
+    """The CSP check below would be worthless if the recorder could not see violations."""
+    assert app.csp_violations() == []
+    app.page.evaluate("fetch('https://foreign.invalid/x').catch(() => {})")
+    app.page.wait_for_function("() => window.__cspViolations.length > 0")
+    assert any("connect-src" in v for v in app.csp_violations())
+    app.page.evaluate("window.__cspViolations = []")
+    app.rec.csp_console.clear()
+
+
+def test_no_foreign_requests_and_no_csp_violations(app: App) -> None:
+    # The deliberate probe above was blocked by CSP before leaving the browser.
+    assert [u for u in app.rec.foreign() if "foreign.invalid" not in u] == []
+    assert app.csp_violations() == []
