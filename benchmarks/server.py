@@ -24,6 +24,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from sqlalchemy import create_engine
@@ -128,13 +129,22 @@ async def drive(port: int, seats: list[Seat], op: str, seconds: float, warmup: f
     return len(latencies), latencies, errors
 
 
+def run(coro: Any) -> Any:
+    """uvloop when present: the load generator should cost the server little CPU."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    return uvloop.run(coro)
+
+
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000
 
 
-def rss_mib(pid: int) -> float:
-    """RSS of the server: the uvicorn parent and its worker processes."""
+def server_pids(pid: int) -> list[int]:
+    """The uvicorn parent and its worker processes."""
     pids = [pid]
     for child in Path("/proc").iterdir():
         if child.name.isdigit():
@@ -143,6 +153,40 @@ def rss_mib(pid: int) -> float:
                     pids.append(int(child.name))
             except OSError:
                 continue
+    return pids
+
+
+def cpu_by_pid(pids: list[int]) -> dict[int, float]:
+    ticks = os.sysconf("SC_CLK_TCK")
+    found = {}
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        found[p] = (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+    return found
+
+
+def cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU used between two samples; a process born in between counts from zero."""
+    return sum(t - before.get(p, 0.0) for p, t in after.items())
+
+
+def postgres_pids() -> list[int]:
+    found = []
+    for child in Path("/proc").iterdir():
+        if child.name.isdigit():
+            try:
+                if (child / "comm").read_text().strip() == "postgres":
+                    found.append(int(child.name))
+            except OSError:
+                continue
+    return found
+
+
+def rss_mib(pid: int) -> float:
+    pids = server_pids(pid)
     total = 0
     for p in pids:
         for line in Path(f"/proc/{p}/status").read_text().splitlines():
@@ -217,10 +261,21 @@ def main() -> int:
         time.sleep(1.0)  # let every worker finish importing
 
         results = {}
+        costs = {}
+        load_before = os.getloadavg()[0]
         for op in ("write", "read"):  # write first: reads need a vault
-            n, lat, errs = asyncio.run(drive(port, seats, op, args.seconds, args.warmup,
-                                             args.vault_bytes))
+            s0 = cpu_by_pid(server_pids(server.pid))
+            p0, c0 = cpu_by_pid(postgres_pids()), time.process_time()
+            coro = drive(port, seats, op, args.seconds, args.warmup, args.vault_bytes)
+            n, lat, errs = run(coro)
+            s1 = cpu_by_pid(server_pids(server.pid))
+            p1, c1 = cpu_by_pid(postgres_pids()), time.process_time()
             results[op] = (n / args.seconds, pct(lat, 50), pct(lat, 99), errs)
+            # Requests in the warm-up also cost CPU: count them at the measured rate.
+            total = max(1, n + errs) * (args.seconds + args.warmup) / args.seconds
+            spent = (cpu_spent(s0, s1), cpu_spent(p0, p1), c1 - c0)
+            costs[op] = tuple(1000 * x / total for x in spent)
+        load_after = os.getloadavg()[0]
         rss = rss_mib(server.pid)
     finally:
         if server is not None:
@@ -240,6 +295,13 @@ def main() -> int:
         print(f"  vault {op:5}: {rps:7.0f} req/s  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  "
               f"errors {errs}  [{'meets' if ok else 'MISSES'} target {goal}]")
     print(f"  server RSS (all processes): {rss:.0f} MiB")
+    print(f"  load average (1 min) before/after: {load_before:.1f} / {load_after:.1f}"
+          f" on {os.cpu_count()} cores")
+    for op, (srv, pg, cli) in costs.items():
+        whole = srv + pg + cli
+        print(f"  CPU per {op:5}: server {srv:.2f} ms, PostgreSQL {pg:.2f} ms, "
+              f"load generator {cli:.2f} ms -> at most {os.cpu_count() * 1000 / whole:.0f} "
+              f"req/s if these processes had the cores to themselves")
     return 0
 
 

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from . import errors
 from .db import make_engine, make_sessionmaker
-from .middleware import BodyLimit, SecurityHeaders
+from .middleware import AccessLog, BodyLimit, SecurityHeaders
 from .oidc import OidcClient
 from .ratelimit import RateLimiter
 from .routers import audit, auth, devices, meta, pairings, vault, webapp
@@ -67,4 +67,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     largest = max(settings.max_vault_bytes, settings.max_grant_bytes)
     app.add_middleware(BodyLimit, limit=(largest * 4 + 2) // 3 + _BODY_LIMIT_SLACK)
     app.add_middleware(SecurityHeaders, hsts=settings.public_url.startswith("https://"))
+    app.add_middleware(AccessLog)
     return app

@@ -11,9 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, Table, select
 from sqlalchemy.orm import Session
 
 from .db import utcnow
@@ -21,6 +23,8 @@ from .models import AuditEvent, AuditHead
 from .sqlutil import insert_on_conflict
 
 GENESIS = "0" * 64
+_events: Table = AuditEvent.__table__  # type: ignore[assignment]
+_heads: Table = AuditHead.__table__  # type: ignore[assignment]
 SYSTEM_CHAIN = "system"
 
 
@@ -38,21 +42,15 @@ class Actor:
         return f"{self.kind}:{self.id}" if self.id else self.kind
 
 
-def event_hash(e: AuditEvent) -> str:
-    fields = {
-        "chain": e.chain,
-        "seq": e.seq,
-        "account_id": str(e.account_id) if e.account_id else None,
-        "actor": e.actor,
-        "action": e.action,
-        "target": e.target,
-        "tag": e.tag,
-        "outcome": e.outcome,
-        "source": e.source,
-        "detail": e.detail,
-        "time": e.created_at.isoformat(),
-        "prev": e.prev_hash,
-    }
+_HASHED = ("chain", "seq", "actor", "action", "target", "tag", "outcome", "source", "detail")
+
+
+def event_hash(e: Mapping[str, Any]) -> str:
+    """SHA-256 over the canonical JSON of the event's fields and the previous hash."""
+    fields: dict[str, Any] = {k: e[k] for k in _HASHED}
+    fields["account_id"] = str(e["account_id"]) if e["account_id"] else None
+    fields["time"] = e["created_at"].isoformat()
+    fields["prev"] = e["prev_hash"]
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
@@ -67,46 +65,45 @@ def record(
     outcome: str = "success",
     detail: str = "",
     account_id: uuid.UUID | None = None,
-) -> AuditEvent:
+) -> None:
     """Adds one event to the owner's chain inside the caller's transaction."""
     owner = account_id or actor.account_id
     chain = str(owner) if owner else SYSTEM_CHAIN
-    seq, prev = _advance_head(db, chain)
-    event = AuditEvent(
-        chain=chain,
-        seq=seq,
-        account_id=owner,
-        actor=actor.label[:128],
-        action=f"{obj}.{verb}"[:64],
-        target=target[:128],
-        tag=f"{actor.kind}:{obj}:{verb}"[:200],
-        outcome=outcome,
-        source=actor.source[:64],
-        detail=detail[:256],
-        created_at=utcnow(),
-        prev_hash=prev,
-        hash="",
-    )
-    event.hash = event_hash(event)
-    db.add(event)
-    db.execute(update(AuditHead).where(AuditHead.chain == chain).values(hash=event.hash))
-    return event
+    conn = db.connection()  # Core statements: this runs on every audited write
+    seq, prev = _advance_head(conn, chain)
+    event: dict[str, Any] = {
+        "chain": chain,
+        "seq": seq,
+        "account_id": owner,
+        "actor": actor.label[:128],
+        "action": f"{obj}.{verb}"[:64],
+        "target": target[:128],
+        "tag": f"{actor.kind}:{obj}:{verb}"[:200],
+        "outcome": outcome,
+        "source": actor.source[:64],
+        "detail": detail[:256],
+        "created_at": utcnow(),
+        "prev_hash": prev,
+    }
+    event["hash"] = event_hash(event)
+    conn.execute(_events.insert().values(**event))
+    conn.execute(_heads.update().where(_heads.c.chain == chain).values(hash=event["hash"]))
 
 
-def _advance_head(db: Session, chain: str) -> tuple[int, str]:
+def _advance_head(conn: Connection, chain: str) -> tuple[int, str]:
     bump = (
-        update(AuditHead)
-        .where(AuditHead.chain == chain)
-        .values(seq=AuditHead.seq + 1)
-        .returning(AuditHead.seq, AuditHead.hash)
+        _heads.update()
+        .where(_heads.c.chain == chain)
+        .values(seq=_heads.c.seq + 1)
+        .returning(_heads.c.seq, _heads.c.hash)
     )
-    row = db.execute(bump).one_or_none()
+    row = conn.execute(bump).one_or_none()
     if row is None:
-        stmt = insert_on_conflict(db.get_bind().dialect.name, AuditHead.__table__).values(
+        stmt = insert_on_conflict(conn.dialect.name, _heads).values(
             chain=chain, seq=0, hash=GENESIS
         )
-        db.execute(stmt.on_conflict_do_nothing(index_elements=["chain"]))
-        row = db.execute(bump).one()
+        conn.execute(stmt.on_conflict_do_nothing(index_elements=["chain"]))
+        row = conn.execute(bump).one()
     return int(row[0]), str(row[1])
 
 
@@ -127,7 +124,7 @@ def verify(db: Session) -> tuple[int, list[str]]:
                 problems.append(f"chain {chain}: event seq {e.seq}, expected {expected_seq}")
             if e.prev_hash != prev:
                 problems.append(f"chain {chain} seq {e.seq}: previous hash does not link")
-            if event_hash(e) != e.hash:
+            if event_hash(e.__dict__) != e.hash:
                 problems.append(f"chain {chain} seq {e.seq}: contents do not match hash")
             prev, expected_seq = e.hash, e.seq + 1
         head = heads.get(chain)

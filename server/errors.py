@@ -105,8 +105,19 @@ def install(app: FastAPI) -> None:
             parts.append(f"{loc}: {err.get('msg', 'invalid')}")
         return error_response(422, "invalid_request", "; ".join(parts) or "invalid request")
 
-    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.error("unhandled %s", type(exc).__name__, exc_info=False)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Type and place only: an exception's message or locals may hold input.
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        where = f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}" if tb else "?"
+        log.error(
+            "unhandled %s at %s on %s %s",
+            type(exc).__name__,
+            where,
+            request.method,
+            request.url.path,
+        )
         return error_response(500, "internal", "internal server error")
 
     app.add_exception_handler(ApiError, api_error)

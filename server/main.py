@@ -26,9 +26,24 @@ def _serve(settings: Settings, migrate: bool) -> int:
         forwarded_allow_ips=settings.forwarded_allow_ips,
         log_level=settings.log_level,
         server_header=False,
-        access_log=settings.dev,
+        access_log=False,  # uvicorn's would print query strings; see middleware.AccessLog
+        log_config=_log_config(settings),
     )
     return 0
+
+
+def _log_config(settings: Settings) -> dict[str, object]:
+    level = settings.log_level.upper()
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+        "handlers": {"err": {"class": "logging.StreamHandler", "formatter": "plain"}},
+        "loggers": {
+            "uvicorn": {"handlers": ["err"], "level": level, "propagate": False},
+            "zkvault": {"handlers": ["err"], "level": level, "propagate": False},
+        },
+    }
 
 
 def _migrate(settings: Settings) -> int:

@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Exists, bindparam, delete, exists, select, update
+from sqlalchemy import Connection, Exists, bindparam, delete, exists, insert, select, update
 from sqlalchemy.orm import Session
 
 from .. import audit
@@ -168,6 +168,7 @@ def write(
         changed = affected(
             db,
             update(Vault)
+            .execution_options(synchronize_session=False)
             .where(
                 Vault.account_id == account_id,
                 Vault.revision == base_revision,
@@ -178,14 +179,18 @@ def write(
         )
         if changed != 1:
             raise _refusal(db, client_id, account_id, header.vault_id)
-    db.add(
-        VaultVersion(account_id=account_id, revision=new, size=len(blob), blob=blob, created_at=now)
-    )
-    db.execute(
-        delete(VaultVersion).where(
-            VaultVersion.account_id == account_id, VaultVersion.revision <= new - keep
+    conn = db.connection()  # Core, not the unit of work: this is the hot write path
+    conn.execute(
+        insert(VaultVersion).values(
+            account_id=account_id, revision=new, size=len(blob), blob=blob, created_at=now
         )
     )
+    if new > keep:
+        conn.execute(
+            delete(VaultVersion).where(
+                VaultVersion.account_id == account_id, VaultVersion.revision <= new - keep
+            )
+        )
     if restored_from is None:
         audit.record(
             db,

@@ -112,3 +112,19 @@ def test_database_dump_holds_no_credentials(api, database_url):
         assert len(core) >= 10
         for form in _forms(core):
             assert form not in dump, s[:12]
+
+
+def test_logs_hold_no_secrets(api, caplog):
+    caplog.set_level("INFO")
+    user = api.sign_in()
+    machine = api.pair(user)
+    r = api.anon.post("/auth/token", json={"grant_type": "refresh_token",
+                                           "refresh_token": machine.refresh_token})
+    assert r.status_code == 200
+    # The server's own records (the test's HTTP client logs its URLs, not ours).
+    text_ = "\n".join(r.getMessage() for r in caplog.records
+                      if r.name.startswith(("zkvault", "uvicorn", "sqlalchemy")))
+    assert "/auth/callback" in text_ and "/api/pairings/poll" in text_  # the log is real
+    for secret in [user.token, machine.refresh_token, machine.token, r.json()["refresh_token"],
+                   user.browser.cookies["__Secure-zkv_refresh"], "code=", "state="]:
+        assert secret not in text_

@@ -178,3 +178,33 @@ def test_jwks_is_fetchable_over_real_http_shape(api):
     r = api.anon.get("/.well-known/jwks.json")
     assert r.status_code == 200 and r.headers["cache-control"].startswith("public")
     assert isinstance(httpx.Response(200, json=r.json()).json()["keys"], list)
+
+
+def test_key_rotation_by_adding_a_key(settings_factory, api):
+    """Prepend a new key: new tokens use it, tokens from the old key still verify."""
+    from starlette.testclient import TestClient
+
+    from server.app import create_app
+
+    user = api.sign_in()  # signed by the run's key
+    old_key = api.app.state.zk.settings.signing_keys[0].get_secret_value()
+    new_key = b64url_encode(Ed25519PrivateKey.generate().private_bytes_raw())
+    rotated = create_app(settings_factory(signing_keys=[new_key, old_key]))
+    retired = create_app(settings_factory(signing_keys=[new_key]))
+    try:
+        c = TestClient(rotated, base_url="https://testserver")
+        kids = [k["kid"] for k in c.get("/.well-known/jwks.json").json()["keys"]]
+        assert len(kids) == 2
+        assert c.get("/api/me", headers=user.auth).status_code == 200
+        fresh, _ = rotated.state.zk.keys.issue(uuid.UUID(user.account_id),
+                                               uuid.UUID(json.loads(b64url_decode(
+                                                   user.token.split(".")[1]))["sid"]), "web")
+        assert json.loads(b64url_decode(fresh.split(".")[0]))["kid"] == kids[0]
+        assert c.get("/api/me", headers={"Authorization": f"Bearer {fresh}"}).status_code == 200
+        # Once the old key is dropped, its tokens stop working.
+        d = TestClient(retired, base_url="https://testserver")
+        assert d.get("/api/me", headers=user.auth).status_code == 401
+        assert d.get("/api/me", headers={"Authorization": f"Bearer {fresh}"}).status_code == 200
+    finally:
+        rotated.state.zk.engine.dispose()
+        retired.state.zk.engine.dispose()
