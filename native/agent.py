@@ -47,8 +47,10 @@ class ItemSource(Protocol):
     def lock(self) -> None: ...
 
 
-# A check returns None when all is well, or the reason to wipe now.
-Check = Callable[[], str | None]
+# Given the revision held: (the reason to wipe now, or None; a newer vault blob, or None).
+Check = Callable[[int], tuple[str | None, bytes | None]]
+# Called after a newer blob was verified and adopted: (blob, revision, vault id).
+Adopt = Callable[[bytes, int, str], None]
 
 
 class _Stop(Exception):
@@ -80,6 +82,7 @@ class Agent:
         max_lifetime: float,
         check: Check | None = None,
         check_interval: float = 60.0,
+        adopt: Adopt | None = None,
         info: dict[str, Any] | None = None,
     ) -> None:
         self.vault = vault
@@ -91,7 +94,9 @@ class Agent:
         self.started = time.monotonic()
         self.last_used = self.started
         self.stop_reason = ""
+        self.adopt = adopt
         self._verdict: str | None = None  # set by the checker thread
+        self._newer: bytes | None = None  # a newer vault blob found by the checker thread
         self.sock: socket.socket | None = None
         self.path = paths.socket_path()
 
@@ -142,6 +147,10 @@ class Agent:
                 if self._verdict:
                     self.stop_reason = self._verdict
                     break
+                if self._newer is not None:
+                    self._reload(self._newer)
+                    self._newer = None
+                    os.read(wake_r, 64)
                 if self.sock.fileno() in ready:
                     conn, _ = self.sock.accept()
                     with conn:
@@ -155,14 +164,31 @@ class Agent:
         return self.stop_reason
 
     def _check_loop(self, wake: int) -> None:
+        """In its own thread; hands results to the main loop, which alone touches the vault."""
         assert self.check is not None
         while True:
             time.sleep(self.check_interval)
-            verdict = self.check()
+            verdict, newer = self.check(self.vault.revision)
             if verdict:
                 self._verdict = verdict
                 os.write(wake, b"!")
                 return
+            if newer is not None and self._newer is None:
+                self._newer = newer
+                os.write(wake, b"+")
+
+    def _reload(self, blob: bytes) -> None:
+        """Adopt a newer revision with the keys held (vault_core verifies it and refuses
+        rollback); on any failure keep serving the revision already held."""
+        reload = getattr(self.vault, "reload", None)
+        if reload is None:
+            return
+        try:
+            reload(blob)
+            if self.adopt is not None:
+                self.adopt(blob, self.vault.revision, str(getattr(self.vault, "vault_id", "")))
+        except Exception:  # noqa: S110 - a bad download must not take the agent down
+            pass
 
     def wipe(self) -> None:
         with contextlib.suppress(Exception):

@@ -25,12 +25,21 @@ DEFAULT_OFFLINE_MAX_AGE = 7 * 86400.0
 DEFAULT_CHECK_INTERVAL = 60.0
 
 
+# Given the revision held, returns (reason to wipe now, or None; a newer vault blob, or None).
+Check = Callable[[int], tuple[str | None, bytes | None]]
+
+
 @dataclass
 class Session:
     """What the agent needs to keep checking this machine is still authorised."""
 
-    check: Callable[[], str | None]
+    check: Check
     interval: float
+    store: StateStore
+
+    def adopt(self, blob: bytes, revision: int, vault_id: str) -> None:
+        """The agent opened a newer vault with the keys it holds: keep it locally too."""
+        remember(self.store, blob, revision, vault_id, True)
 
 
 def _seconds(env: str, default: float) -> float:
@@ -58,7 +67,7 @@ def fetch_vault(store: StateStore, state: LocalState, *, strict: bool) -> Fetche
     api = Api(state.server)
     machine = MachineSession(store, api)
     session = Session(_checker(machine, strict),
-                      _seconds("ZKVAULT_CHECK_INTERVAL", DEFAULT_CHECK_INTERVAL))
+                      _seconds("ZKVAULT_CHECK_INTERVAL", DEFAULT_CHECK_INTERVAL), store)
     try:
         remote = machine.get("/api/vault")
     except ApiError as exc:
@@ -120,18 +129,24 @@ def _checked(state: LocalState, remote: dict[str, object]) -> bytes:
     return blob
 
 
-def _checker(machine: MachineSession, strict: bool) -> Callable[[], str | None]:
-    def check() -> str | None:
+def _checker(machine: MachineSession, strict: bool) -> Check:
+    """The agent's periodic call: is this machine still authorised, and is there a newer
+    vault? (One request does both: the vault read fails for a revoked machine.)"""
+
+    def check(revision: int) -> tuple[str | None, bytes | None]:
         try:
-            machine.get("/api/me")
+            remote = machine.get("/api/vault")
+            blob = b64url_decode(str(remote.get("blob", "")))
+            newer = int(str(remote.get("revision", 0))) > revision
+            return None, blob if newer else None
         except CliError as exc:
             if exc.exit_code == REVOKED:
-                return "machine revoked"
+                return "machine revoked", None
             if strict:
-                return "server unreachable (strict mode)"
+                return "server unreachable (strict mode)", None
         except Exception:  # ApiError, or an answer we do not understand
             if strict:
-                return "server check failed (strict mode)"
-        return None
+                return "server check failed (strict mode)", None
+        return None, None
 
     return check

@@ -94,6 +94,7 @@ def cmd_unlock(args: argparse.Namespace) -> int:
             max_lifetime=lifetime,
             check=session.check if session else None,
             check_interval=session.interval if session else 60.0,
+            adopt=session.adopt if session else None,
             info={"server": state.server, "strict": strict, "vault_id": str(vault.vault_id)},
         )
         pid = start(agent)

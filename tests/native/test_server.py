@@ -94,14 +94,22 @@ def test_pair_unlock_sync_and_revoke(env: Env, server: Server) -> None:
                   extra=fast).returncode == 0
     assert env.zk("get", "github").stdout == ITEMS[0].secret + "\n"
 
-    # The owner adds an item in the browser; the next unlock syncs it.
+    # The owner adds an item in the browser: the running agent picks it up by itself ...
     vault.add(Item(name="new one", kind="generic", url="", secret="fresh-" * 4))
     owner.put_vault(1, vault.save())
+    deadline = time.monotonic() + 10
+    while env.zk("get", "new one").returncode != 0:
+        assert time.monotonic() < deadline, "the agent did not pick up revision 2"
+        time.sleep(0.3)
+    assert env.zk("get", "new one").stdout == "fresh-" * 4 + "\n"
+    # ... and a change made while locked arrives with the next unlock.
     env.zk("lock", check=True)
+    vault.add(Item(name="newer", kind="generic", url="", secret="newer-" * 4))
+    owner.put_vault(2, vault.save())
     assert env.zk("unlock", "--passphrase-stdin", input=PASSPHRASE + "\n",
                   extra=fast).returncode == 0
-    assert env.zk("get", "new one").stdout == "fresh-" * 4 + "\n"
-    assert json.loads(env.zk("status", "--json").stdout)["revision"] == 2
+    assert env.zk("get", "newer").stdout == "newer-" * 4 + "\n"
+    assert json.loads(env.zk("status", "--json").stdout)["revision"] == 3
 
     # Revoking the machine in the browser wipes the running agent.
     pid = env.agent_pid()
