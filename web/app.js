@@ -1,6 +1,8 @@
 // Entry point: start the worker at once, then sign-in -> create or unlock -> the vault.
 import { call, forgetAccess, hasSessionCookie, signIn, signOut } from "./api.js";
-import { $, fail, notice, onView, save, setListing, show, state, withKdf } from "./core.js";
+import {
+  $, fail, notice, onView, recordSeen, save, seenRevision, setListing, show, state, withKdf,
+} from "./core.js";
 import { ask, onEngineEvent, startEngine } from "./engine.js";
 import { initDevices, openPairing } from "./devices.js";
 import { initHistory } from "./history.js";
@@ -133,6 +135,7 @@ $("create-form").addEventListener("submit", async (e) => {
     $("create-confirm").value = "";
     await call("PUT", "/api/vault", { base_revision: 0, blob: created.blob });
     await ask("committed", { revision: created.revision });
+    recordSeen(created.revision);
     afterUnlock(created);
     notice("Vault created.");
   } catch (err) {
@@ -147,8 +150,9 @@ $("unlock-form").addEventListener("submit", async (e) => {
   try {
     if (!state.blob) state.blob = (await call("GET", "/api/vault")).blob;
     const listing = await withKdf("Unlocking (Argon2id)…",
-      ask("unlock", { account_id: state.accountId, blob: state.blob, passphrase }));
+      ask("unlock", { account_id: state.accountId, blob: state.blob, passphrase, min_revision: seenRevision() }));
     $("unlock-pass").value = "";
+    recordSeen(listing.revision);
     afterUnlock(listing);
   } catch (err) {
     $("unlock-pass").select();

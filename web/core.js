@@ -85,6 +85,17 @@ export function onListing(fn) {
   refreshers.add(fn);
 }
 
+// The highest vault revision this browser has seen: public, and what lets the worker
+// refuse a server that serves an older vault (rollback) even after a reload.
+const seenKey = () => `zkv-seen-revision:${state.accountId}`;
+export function seenRevision() {
+  return Number(localStorage.getItem(seenKey())) || 0;
+}
+
+export function recordSeen(revision) {
+  if (revision > seenRevision()) localStorage.setItem(seenKey(), String(revision));
+}
+
 export function setListing(listing) {
   state.listing = listing;
   for (const fn of refreshers) fn(listing);
@@ -101,12 +112,14 @@ export async function save(edit, { restoreFrom } = {}) {
         ? await call("POST", "/api/vault/restore", { from_revision: restoreFrom, ...body })
         : await call("PUT", "/api/vault", body);
       await ask("committed", { revision: saved.revision });
+      recordSeen(saved.revision);
       setListing(await ask("list"));
       return saved;
     } catch (err) {
       if (err.code !== "revision_conflict") throw err;
       const latest = await call("GET", "/api/vault");
       const merged = await withKdf("Merging with the newer vault…", ask("rebase", { blob: latest.blob }));
+      recordSeen(latest.revision);
       setListing(merged);
       const notes = ["Another device changed the vault meanwhile; your edit was merged on top.", ...merged.notes];
       notice(notes.join(" "));

@@ -194,8 +194,10 @@ class Session:
         blob = vault.save()
         return {"base_revision": 0, "blob": b64e(blob), **self._listing(vault)}
 
-    def op_unlock(self, account_id: str, blob: str, passphrase: str) -> dict[str, Any]:
+    def op_unlock(self, account_id: str, blob: str, passphrase: str,
+                  min_revision: int = 0) -> dict[str, Any]:
         self.account_id = uuid.UUID(account_id)
+        self.seen_revision = max(self.seen_revision, min_revision)
         self.vault = self._open(b64d(blob), passphrase)
         self.passphrase, self.pending = passphrase, []
         return self._listing(self.vault)

@@ -1,0 +1,150 @@
+"""Failures the person must understand: a concurrent edit from another device (merged, the
+local edit kept), the server unreachable mid-save, a tampered or rolled-back vault, and an
+expired session. The server is the real process; tampering edits its real database.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from datetime import UTC, datetime
+
+import httpx
+
+from tests.e2e.conftest import (
+    STRONG,
+    App,
+    account_id_of,
+    api_sign_in,
+    b64d,
+    b64e,
+)
+from vault_core import Item, Vault
+
+SUB = "margaret"
+TOKEN = "ghp_" + "errflow0123456789AB" * 2
+
+
+def _other_device_edit(app: App, edit: str) -> int:
+    """Another signed-in device (native vault_core) edits and saves the vault."""
+    account_id, token = api_sign_in(app.server, app.idp, SUB)
+    auth = {"Authorization": f"Bearer {token}"}
+    current = httpx.get(f"{app.server.url}/api/vault", headers=auth).json()
+    vault = Vault.open(b64d(current["blob"]), STRONG, account_id=uuid.UUID(account_id))
+    if edit == "add":
+        vault.add(Item(name="from-laptop", kind="git", url="https://git.example.test",
+                       secret="laptop-token-value"))
+    else:
+        vault.remove(vault.lookup(edit).id)
+    r = httpx.put(f"{app.server.url}/api/vault", headers=auth,
+                  json={"base_revision": current["revision"], "blob": b64e(vault.save())})
+    assert r.status_code == 200, r.text
+    return int(r.json()["revision"])
+
+
+def _hex_account(app: App) -> str:
+    return account_id_of(app.server, SUB).hex
+
+
+def test_set_up(app: App) -> None:
+    app.open("/")
+    app.sign_in(SUB, name="Margaret")
+    app.wait_engine()
+    app.create_vault(STRONG)
+    app.add_item("shared", TOKEN)
+
+
+def test_concurrent_add_is_merged_without_losing_the_local_edit(app: App) -> None:
+    _other_device_edit(app, "add")  # the page still holds the previous revision
+    app.page.get_by_role("button", name="Add a credential").click()
+    form = app.page.locator("#item-form")
+    form.get_by_label("Name", exact=True).fill("from-browser")
+    form.get_by_label("Token").fill("browser-token-value")
+    app.page.get_by_role("button", name="Save", exact=True).click()
+    app.notice("Another device changed the vault meanwhile; your edit was merged on top.")
+    app.row("from-browser").wait_for()
+    assert app.item_names() == ["from-browser", "from-laptop", "shared"]
+
+
+def test_edit_of_an_item_removed_elsewhere_is_kept(app: App) -> None:
+    _other_device_edit(app, "shared")
+    app.row("shared").get_by_role("button", name="Edit shared").click()
+    app.page.locator("#item-form").get_by_label("Username").fill("kept")
+    app.page.get_by_role("button", name="Save", exact=True).click()
+    app.notice("was removed elsewhere; your edit re-adds it")
+    app.page.locator('#items-body tr[data-item="shared"]', has_text="kept").wait_for()
+
+
+def test_server_unreachable_keeps_the_edit_and_saves_it_later(app: App) -> None:
+    app.context.route("**/api/vault", lambda route: route.abort("connectionrefused"))
+    app.page.get_by_role("button", name="Add a credential").click()
+    form = app.page.locator("#item-form")
+    form.get_by_label("Name", exact=True).fill("offline-edit")
+    form.get_by_label("Token").fill("offline-token-value")
+    app.page.get_by_role("button", name="Save", exact=True).click()
+    app.error("Cannot reach the server")
+    app.error("Your edit is kept in this tab")
+    app.context.unroute("**/api/vault")
+    app.page.get_by_role("button", name="Cancel").click()
+    app.add_item("online-edit", "online-token-value")
+    app.row("offline-edit").wait_for()
+    account_id, token = api_sign_in(app.server, app.idp, SUB)
+    blob = httpx.get(f"{app.server.url}/api/vault",
+                     headers={"Authorization": f"Bearer {token}"}).json()["blob"]
+    names = {i.name for i in Vault.open(b64d(blob), STRONG,
+                                        account_id=uuid.UUID(account_id)).items()}
+    assert {"offline-edit", "online-edit"} <= names
+
+
+def test_tampered_vault_is_refused(app: App) -> None:
+    with sqlite3.connect(app.server.database) as db:
+        revision, = db.execute("SELECT revision FROM vaults WHERE account_id = ?",
+                               (_hex_account(app),)).fetchone()
+        blob, = db.execute("SELECT blob FROM vault_versions WHERE account_id = ? AND revision = ?",
+                           (_hex_account(app), revision)).fetchone()
+        tampered = bytes(blob[:-1]) + bytes([blob[-1] ^ 1])  # last byte: an item's tag
+        db.execute("UPDATE vault_versions SET blob = ? WHERE account_id = ? AND revision = ?",
+                   (tampered, _hex_account(app), revision))
+    app.lock()
+    app.unlock(STRONG)
+    app.error("The vault was tampered with: an item failed authentication.")
+    with sqlite3.connect(app.server.database) as db:  # put it back
+        db.execute("UPDATE vault_versions SET blob = ? WHERE account_id = ? AND revision = ?",
+                   (blob, _hex_account(app), revision))
+
+
+def test_rolled_back_vault_is_refused_even_after_a_reload(app: App) -> None:
+    with sqlite3.connect(app.server.database) as db:
+        revision, = db.execute("SELECT revision FROM vaults WHERE account_id = ?",
+                               (_hex_account(app),)).fetchone()
+        db.execute("UPDATE vaults SET revision = ? WHERE account_id = ?",
+                   (revision - 2, _hex_account(app)))
+    app.open("/")  # a fresh page and worker: the floor comes from what this browser saw
+    app.unlock(STRONG)
+    app.error("older vault than this browser has already seen (rolled back)")
+    with sqlite3.connect(app.server.database) as db:
+        db.execute("UPDATE vaults SET revision = ? WHERE account_id = ?",
+                   (revision, _hex_account(app)))
+    app.open("/")
+    app.unlock(STRONG)
+    app.visible("items")
+
+
+def test_expired_session_says_so_and_offers_sign_in(app: App) -> None:
+    with sqlite3.connect(app.server.database) as db:
+        db.execute("UPDATE clients SET revoked_at = ? WHERE account_id = ? AND kind = 'web'",
+                   (datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f"), _hex_account(app)))
+    app.go("Machines & runners")
+    app.error("Your session has expired. Sign in again to continue.")
+    app.visible("signin")
+    assert app.page.locator("#nav").is_hidden()
+    assert app.page.locator("#items-body tr").count() == 0 or app.page.locator(
+        "#view-items").is_hidden()
+    app.sign_in(SUB)
+    app.unlock(STRONG)
+    app.visible("items")
+
+
+def test_no_foreign_requests_and_no_csp_violations(app: App) -> None:
+    assert app.rec.foreign() == []
+    assert app.csp_violations() == []
