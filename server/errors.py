@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("zkvault.server")
@@ -44,6 +45,7 @@ COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
     422: _doc("Invalid input (code: invalid_request)"),
     429: _doc("Rate limited (code: rate_limited)"),
     500: _doc("Unexpected server error (code: internal)"),
+    503: _doc("The database is unavailable; retry (code: database_unavailable)"),
 }
 AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
     401: _doc("Missing, forged, expired or revoked token (code: unauthorized)"),
@@ -120,7 +122,16 @@ def install(app: FastAPI) -> None:
         )
         return error_response(500, "internal", "internal server error")
 
+    async def database_unavailable(_: Request, exc: Exception) -> JSONResponse:
+        # The database went away (restart, failover). SQLAlchemy has already invalidated
+        # the pooled connections, so the client's retry gets a fresh one: a 503, not a 500.
+        log.warning("database unavailable: %s", type(exc).__name__)
+        return error_response(
+            503, "database_unavailable", "the database is unavailable; retry shortly",
+        )
+
     app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(OperationalError, database_unavailable)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(Exception, unexpected)

@@ -70,9 +70,13 @@ class ServerProcess:
     log: Path
 
 
-def start_server(idp: str, workdir: Path, **env_overrides: str) -> ServerProcess:
-    """`zkvault-server serve --migrate` in development mode, SQLite in workdir."""
-    port = free_port()
+def start_server(
+    idp: str, workdir: Path, port: int | None = None, **env_overrides: str
+) -> ServerProcess:
+    """`zkvault-server serve --migrate` in development mode, SQLite in workdir.
+
+    ``port`` restarts a server where its clients expect it (after a kill)."""
+    port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     database = workdir / "zkvault.sqlite3"
     log = workdir / "server.log"
@@ -88,7 +92,7 @@ def start_server(idp: str, workdir: Path, **env_overrides: str) -> ServerProcess
         "ZKVAULT_SIGNING_KEYS": f'["{secrets.token_urlsafe(32)}"]',
         **env_overrides,
     }
-    with log.open("wb") as out:
+    with log.open("ab") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "server.main", "serve", "--migrate"],
             cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT,

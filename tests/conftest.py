@@ -1,0 +1,14 @@
+"""Suite-wide hooks: the security summary table at the end of every run."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support import report
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    table = report.render()
+    if table:
+        terminalreporter.section("zkvault security summary")
+        terminalreporter.write_line(table)

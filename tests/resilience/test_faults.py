@@ -1,0 +1,317 @@
+"""Faults, nothing lost: concurrent writers, a server killed mid-write, a database restart.
+
+Real processes throughout: the zkvault server (uvicorn), oidc-provider-mock, and
+SQLite or a private PostgreSQL cluster. The clients are vault_core vaults that
+add one item per write and, on a conflict, reload the newer revision and apply
+their edit again, as every real client must. "Nothing lost" is then checked
+with the passphrase: the final vault holds exactly the items of every write a
+client was told succeeded.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+
+import httpx
+import pytest
+
+from tests.native.serverproc import Owner, b64url
+from tests.support.pg import PrivatePostgres
+from tests.support.processes import ServerProcess, start_idp, start_server, stop, wait_http
+from tests.support.report import record
+from vault_core import Item, KdfParams, RunnerKeyPair, Vault, open_grant, seal_grant
+
+PASSPHRASE = "resilience is a long passphrase"
+FAST = KdfParams.floor()
+
+
+def b64url_decode(text: str) -> bytes:
+    import base64
+
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+@pytest.fixture(scope="module")
+def idp() -> Iterator[str]:
+    url, proc = start_idp()
+    yield url
+    stop(proc)
+
+
+@dataclass
+class Device:
+    """One client with its own credentials and its own unlocked copy of the vault."""
+
+    name: str
+    url: str
+    token: str
+    vault: Vault
+    accepted: list[tuple[int, str]] = field(default_factory=list)
+    conflicts: int = 0
+    unavailable: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def _http(self) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.url, timeout=10, headers={"Authorization": f"Bearer {self.token}"}
+        )
+
+    def _sync(self, http: httpx.Client) -> None:
+        r = http.get("/api/vault")
+        if r.status_code != 200:
+            raise httpx.TransportError(f"vault read answered {r.status_code}")
+        self.vault.reload(b64url_decode(r.json()["blob"]))
+
+    def write(self, count: int, deadline: float) -> None:
+        with self._http() as http:
+            for i in range(count):
+                name = f"{self.name}-{i}"
+                while time.monotonic() < deadline:
+                    if all(info.name != name for info in self.vault.items()):
+                        self.vault.add(Item(name=name, kind="generic", url="", secret=f"s-{name}"))
+                    blob = self.vault.save()
+                    try:
+                        r = http.put(
+                            "/api/vault",
+                            json={"base_revision": self.vault.revision - 1, "blob": b64url(blob)},
+                        )
+                    except httpx.TransportError:
+                        r = None  # the outcome is unknown: the server will tell us
+                    if r is not None and r.status_code == 200:
+                        self.accepted.append((r.json()["revision"], name))
+                        break
+                    if r is not None and r.status_code == 409:
+                        self.conflicts += 1
+                    elif r is not None and r.status_code == 503:
+                        self.unavailable += 1
+                    elif r is not None:
+                        self.errors.append(f"{r.status_code} {r.text[:200]}")
+                        return
+                    try:
+                        self._sync(http)
+                    except httpx.TransportError:
+                        self.unavailable += 1
+                        time.sleep(0.2)
+                        continue
+                    if any(info.name == name for info in self.vault.items()):
+                        # our write had landed before the connection died
+                        self.accepted.append((self.vault.revision, name))
+                        break
+                else:
+                    self.errors.append(f"{name}: gave up at the deadline")
+                    return
+
+
+def sign_in_and_create(server_url: str, idp: str) -> tuple[Owner, Vault]:
+    owner = Owner(SimpleNamespace(url=server_url, idp=idp))  # type: ignore[arg-type]
+    vault = Vault.create(uuid.UUID(owner.account_id), PASSPHRASE, kdf=FAST)
+    owner.put_vault(0, vault.save())
+    return owner, vault
+
+
+def pair(owner: Owner, server_url: str, kind: str = "machine", **approve: str) -> dict[str, str]:
+    key = RunnerKeyPair.generate() if kind == "runner" else None
+    public = key.public_key if key else os.urandom(32)
+    r = httpx.post(
+        f"{server_url}/api/pairings",
+        json={"kind": kind, "name": f"{kind}-{uuid.uuid4().hex[:6]}", "public_key": b64url(public)},
+    )
+    assert r.status_code == 201, r.text
+    pairing = r.json()
+    approved = owner.approve(pairing["code"], **approve)
+    r = httpx.post(
+        f"{server_url}/api/pairings/poll",
+        json={"pairing_id": pairing["pairing_id"], "poll_secret": pairing["poll_secret"]},
+    )
+    assert r.status_code == 200 and r.json()["status"] == "approved", r.text
+    assert approved["kind"] == kind
+    return {**r.json(), "runner_seed": key.seed_bytes().hex() if key else ""}
+
+
+def device(owner: Owner, server_url: str, name: str) -> Device:
+    creds = pair(owner, server_url)
+    r = httpx.get(
+        f"{server_url}/api/vault", headers={"Authorization": f"Bearer {creds['access_token']}"}
+    )
+    vault = Vault.open(
+        b64url_decode(r.json()["blob"]), PASSPHRASE, account_id=uuid.UUID(owner.account_id)
+    )
+    return Device(name, server_url, creds["access_token"], vault)
+
+
+def final_items(owner: Owner) -> set[str]:
+    for _ in range(50):  # a connection pooled before a database restart answers 503 once
+        r = owner.call("GET", "/api/vault")
+        if r.status_code != 503:
+            break
+        time.sleep(0.1)
+    assert r.status_code == 200, r.text
+    vault = Vault.open(
+        b64url_decode(r.json()["blob"]), PASSPHRASE, account_id=uuid.UUID(owner.account_id)
+    )
+    return {info.name for info in vault.items()}
+
+
+def check_nothing_lost(owner: Owner, devices: list[Device]) -> int:
+    for d in devices:
+        assert d.errors == [], (d.name, d.errors[:5])
+    accepted = [a for d in devices for a in d.accepted]
+    assert len({name for _, name in accepted}) == len(accepted)
+    assert final_items(owner) == {name for _, name in accepted}
+    return len(accepted)
+
+
+def test_two_devices_and_a_runner_writing_concurrently(idp: str, tmp_path: Path) -> None:
+    pg = PrivatePostgres()
+    server = start_server(idp, tmp_path, ZKVAULT_DATABASE_URL=pg.url)
+    try:
+        owner, owner_vault = sign_in_and_create(server.url, idp)
+        devices = [device(owner, server.url, f"dev{i}") for i in range(2)]
+        runner = pair(
+            owner, server.url, "runner", grant_public_key=b64url(owner_vault.owner_verify_key)
+        )
+        runner_keys = RunnerKeyPair(bytes.fromhex(runner["runner_seed"]))
+        grant_item = owner_vault.add(Item(name="granted", kind="git", url="https://g", secret="g"))
+        grants_accepted: list[int] = []
+        runner_seen: list[int] = []
+        deadline = time.monotonic() + 120
+
+        def write_grants() -> None:
+            for revision in range(1, 101):
+                blob = seal_grant(
+                    owner_vault,
+                    uuid.UUID(runner["client_id"]),
+                    runner_keys.public_key,
+                    [grant_item],
+                    revision,
+                )
+                r = owner.call(
+                    "PUT",
+                    f"/api/runners/{runner['client_id']}/grant",
+                    json={"revision": revision, "blob": b64url(blob)},
+                )
+                assert r.status_code == 200, r.text
+                grants_accepted.append(revision)
+
+        def read_grants() -> None:
+            with httpx.Client(base_url=server.url, timeout=10) as http:
+                token = http.post(
+                    "/auth/token",
+                    json={
+                        "grant_type": "runner_credential",
+                        "credential": runner["runner_credential"],
+                    },
+                ).json()["access_token"]
+                while len(grants_accepted) < 100 and time.monotonic() < deadline:
+                    r = http.get("/api/runner/grant", headers={"Authorization": f"Bearer {token}"})
+                    if r.status_code == 404:
+                        continue
+                    grant = open_grant(
+                        b64url_decode(r.json()["blob"]),
+                        runner_keys,
+                        account_id=uuid.UUID(owner.account_id),
+                        runner_id=uuid.UUID(runner["client_id"]),
+                        owner_verify_key=owner_vault.owner_verify_key,
+                        min_revision=runner_seen[-1] if runner_seen else 0,
+                    )
+                    runner_seen.append(grant.revision)
+
+        threads = [threading.Thread(target=d.write, args=(100, deadline)) for d in devices]
+        threads += [threading.Thread(target=write_grants), threading.Thread(target=read_grants)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        writes = check_nothing_lost(owner, devices)
+        assert writes == 200
+        assert sum(d.conflicts for d in devices) > 0, "the writers never actually raced"
+        assert grants_accepted == list(range(1, 101))
+        assert runner_seen and runner_seen == sorted(runner_seen)
+        revisions = sorted(rev for d in devices for rev, _ in d.accepted)
+        assert revisions == list(range(2, 202)), "every accepted write is one revision"
+        record(
+            "faults",
+            "concurrent writers (2 devices + grant writer + runner)",
+            tried=writes + len(grants_accepted),
+            lost=0,
+        )
+    finally:
+        stop(server.proc)
+        pg.stop()
+
+
+SIGNING_KEYS = f'["{b64url(os.urandom(32))}"]'  # the same across restarts, as in production
+
+
+def restart_server(server: ServerProcess, idp: str, workdir: Path) -> ServerProcess:
+    return start_server(
+        idp, workdir, port=int(server.url.rsplit(":", 1)[1]), ZKVAULT_SIGNING_KEYS=SIGNING_KEYS
+    )
+
+
+def test_server_killed_mid_write_loses_nothing(idp: str, tmp_path: Path) -> None:
+    server = start_server(idp, tmp_path, ZKVAULT_SIGNING_KEYS=SIGNING_KEYS)
+    try:
+        owner, _ = sign_in_and_create(server.url, idp)
+        devices = [device(owner, server.url, f"dev{i}") for i in range(2)]
+        deadline = time.monotonic() + 120
+        threads = [threading.Thread(target=d.write, args=(150, deadline)) for d in devices]
+        for t in threads:
+            t.start()
+        kills = 0
+        while any(t.is_alive() for t in threads) and kills < 5:
+            time.sleep(0.5)
+            os.kill(server.proc.pid, signal.SIGKILL)
+            server.proc.wait()
+            kills += 1
+            server = restart_server(server, idp, tmp_path)
+        for t in threads:
+            t.join()
+        assert kills >= 3, "the writers finished before the server was killed enough"
+        writes = check_nothing_lost(owner, devices)
+        with sqlite3.connect(server.database) as db:
+            assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        record("faults", f"server SIGKILLed {kills} times mid-write", tried=writes, lost=0)
+    finally:
+        stop(server.proc)
+
+
+def test_postgresql_restart_under_load(idp: str, tmp_path: Path) -> None:
+    pg = PrivatePostgres()
+    server = start_server(idp, tmp_path, ZKVAULT_DATABASE_URL=pg.url)
+    try:
+        owner, _ = sign_in_and_create(server.url, idp)
+        devices = [device(owner, server.url, f"dev{i}") for i in range(2)]
+        deadline = time.monotonic() + 120
+        threads = [threading.Thread(target=d.write, args=(60, deadline)) for d in devices]
+        for t in threads:
+            t.start()
+        time.sleep(1.0)
+        pg.restart()
+        time.sleep(1.0)
+        pg.restart()
+        for t in threads:
+            t.join()
+        assert server.proc.poll() is None, "the server died with its database"
+        wait_http(f"{server.url}/healthz", server.proc)
+        writes = check_nothing_lost(owner, devices)
+        assert writes == 120
+        record(
+            "faults",
+            "PostgreSQL restarted twice under load",
+            tried=writes,
+            lost=0,
+            unavailable=sum(d.unavailable for d in devices),
+        )
+    finally:
+        stop(server.proc)
+        pg.stop()
