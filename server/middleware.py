@@ -92,6 +92,10 @@ class BodyLimit:
                 if too_big:
                     await _reply(send, 413, "too_large", "request body too large")
                     return
+        headers = dict(scope.get("headers", []))
+        if b"content-length" not in headers and b"transfer-encoding" not in headers:
+            await self.app(scope, receive, send)  # no body (a GET): nothing to cap
+            return
         # Buffer the body (it is small by construction) so an over-long chunked
         # upload is refused here instead of failing half-way through the app.
         chunks: list[bytes] = []

@@ -24,6 +24,7 @@ from .encoding import EncodingError, b64url_decode, b64url_encode
 
 AUDIENCES = {"web": "zkvault:web", "machine": "zkvault:machine", "runner": "zkvault:runner"}
 _MAX_TOKEN_LEN = 4096
+_CACHE_SIZE = 20_000  # verified tokens remembered (bounded; cleared when full)
 
 
 class TokenError(Exception):
@@ -66,6 +67,7 @@ class KeyRing:
             raise ValueError("at least one signing key is required")
         self._keys = [load_key(s) for s in seeds]
         self._by_kid = {k.kid: k for k in self._keys}
+        self._verified: dict[str, Any] = {}
         self.issuer = issuer
         self.ttl = ttl_seconds
         header = {"alg": "EdDSA", "typ": "at+jwt", "kid": self._keys[0].kid}
@@ -103,6 +105,17 @@ class KeyRing:
         return signing_input + "." + b64url_encode(signature), self.ttl
 
     def verify(self, token: str, kinds: frozenset[str]) -> AccessClaims:
+        # A token whose signature already verified needs no second Ed25519 check;
+        # expiry and audience are checked on every use all the same.
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = self._verify_signature(token)
+            if len(self._verified) >= _CACHE_SIZE:
+                self._verified.clear()
+            self._verified[token] = claims
+        return self._check_claims(claims, kinds)
+
+    def _verify_signature(self, token: str) -> Any:
         if len(token) > _MAX_TOKEN_LEN or token.count(".") != 2:
             raise TokenError("malformed token")
         header_b64, payload_b64, sig_b64 = token.split(".")
@@ -121,10 +134,9 @@ class KeyRing:
         except (InvalidSignature, UnicodeEncodeError) as exc:
             raise TokenError("bad token signature") from exc
         try:
-            claims = json.loads(b64url_decode(payload_b64))
+            return json.loads(b64url_decode(payload_b64))
         except (EncodingError, ValueError) as exc:
             raise TokenError("malformed token") from exc
-        return self._check_claims(claims, kinds)
 
     def _check_claims(self, claims: Any, kinds: frozenset[str]) -> AccessClaims:
         if not isinstance(claims, dict) or claims.get("iss") != self.issuer:
