@@ -82,6 +82,8 @@ def _seal(public_key: bytes, message: bytes) -> bytes:
         return ephemeral_public + backend.box_easy(
             message, nonce, public_key, bytes(ephemeral_secret)
         )
+    except ValueError:
+        raise MalformedError("the runner public key is not usable") from None
     finally:
         wipe(ephemeral_secret)
 

@@ -77,3 +77,17 @@ def test_runner_key_repr_hides_the_secret() -> None:
     runner = RunnerKeyPair.generate()
     assert runner.secret_key_bytes().hex() not in repr(runner)
     assert runner.seed_bytes().hex() not in repr(runner)
+
+
+def test_an_unusable_runner_key_is_a_typed_error(owner: Vault) -> None:
+    with pytest.raises(errors.MalformedError):
+        seal_grant(owner, uuid.uuid4(), bytes(32), [], 1)  # a low-order point
+    runner = RunnerKeyPair.generate()
+    with pytest.raises(errors.GrantAuthError):
+        open_grant(
+            bytes(132),
+            runner,
+            account_id=owner.account_id,
+            runner_id=uuid.uuid4(),
+            owner_verify_key=owner.owner_verify_key,
+        )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from nacl import bindings as sodium
 from nacl.exceptions import CryptoError
 
-from .base import PrimitiveAuthError
+from .base import AEAD_TAG_BYTES, SIGN_SECRET_KEY_BYTES, PrimitiveAuthError
 
 
 class NativeBackend:
@@ -32,6 +32,8 @@ class NativeBackend:
         return sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, ad, nonce, key)
 
     def aead_decrypt(self, key: bytes, nonce: bytes, ciphertext: bytes, ad: bytes) -> bytearray:
+        if len(ciphertext) < AEAD_TAG_BYTES:  # PyNaCl would raise ValueError
+            raise PrimitiveAuthError
         try:
             return bytearray(
                 sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(ciphertext, ad, nonce, key)
@@ -44,7 +46,10 @@ class NativeBackend:
         return public_key, bytearray(secret_key)
 
     def box_easy(self, message: bytes, nonce: bytes, public_key: bytes, secret_key: bytes) -> bytes:
-        return sodium.crypto_box_easy(message, nonce, public_key, secret_key)
+        try:
+            return sodium.crypto_box_easy(message, nonce, public_key, secret_key)
+        except RuntimeError:  # libsodium refuses a low-order public key
+            raise ValueError("unusable public key") from None
 
     def box_open_easy(
         self, ciphertext: bytes, nonce: bytes, public_key: bytes, secret_key: bytes
@@ -59,6 +64,8 @@ class NativeBackend:
         return public_key, bytearray(secret_key)
 
     def sign_detached(self, message: bytes, secret_key: bytes) -> bytes:
+        if len(secret_key) != SIGN_SECRET_KEY_BYTES:  # libsodium would read past a short key
+            raise ValueError(f"an Ed25519 secret key is {SIGN_SECRET_KEY_BYTES} bytes")
         # crypto_sign returns signature || message; the signature is the first 64 bytes.
         return sodium.crypto_sign(message, bytes(secret_key))[: sodium.crypto_sign_BYTES]
 
