@@ -126,7 +126,8 @@ class KeyRing:
             raise TokenError("malformed token") from exc
         if not isinstance(header, dict) or header.get("alg") != "EdDSA":
             raise TokenError("unsupported token algorithm")
-        key = self._by_kid.get(header.get("kid"))  # type: ignore[arg-type]
+        kid = header.get("kid")
+        key = self._by_kid.get(kid) if isinstance(kid, str) else None  # a list kid is unhashable
         if key is None:
             raise TokenError("unknown signing key")
         try:
