@@ -1,0 +1,124 @@
+"""The issue's acceptance checks with a real browser and the real CLI (tests share one page,
+in order): a person creates a vault in the web app, pairs this machine by opening the
+one-time link the CLI prints (the page shows the same fingerprint), unlocks and clones over
+HTTP with only the helper; a runner is approved and granted two of three items in the
+browser and reads exactly those; revoking in the browser refuses the runner and wipes the
+machine's running agent."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.native.browser import driver
+from tests.native.browser.driver import BrowserThread
+from tests.native.gitserver import GitServer
+from tests.native.support import REPO, Env, git, make_env, stop_agent, wait_gone
+
+pytestmark = pytest.mark.slow
+PASSPHRASE = "orbit velvet crater mango lantern"
+TOKEN = "glpat-" + "Br0wserT0ken" * 3
+OTHER = {"ci-cache": "cache-" + "K3y" * 8, "deploy-key": "dk-" + "Zz9" * 9}
+
+
+@pytest.fixture(scope="module")
+def machine() -> Iterator[Env]:
+    env = make_env()
+    env.vars["ZKVAULT_CHECK_INTERVAL"] = "1"
+    yield env
+    stop_agent(env)
+
+
+@pytest.fixture(scope="module")
+def git_server(machine: Env) -> Iterator[GitServer]:
+    repos = machine.root / "repos"
+    repos.mkdir()
+    assert git(machine, "init", "-q", "--bare", str(repos / "private.git")).returncode == 0
+    with GitServer(repos, TOKEN) as srv:
+        yield srv
+
+
+def start(env: Env, *args: str) -> tuple[subprocess.Popen[str], str, str]:
+    """Start a pairing command; return it with the one-time URL and fingerprint it printed."""
+    proc = subprocess.Popen([sys.executable, "-m", "native", *args], env=env.vars, cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    shown = ""
+    while "Waiting for approval" not in shown:
+        line = proc.stderr.readline()
+        assert line, shown
+        shown += line
+    url = re.search(r"^\s+(http\S+/pair#code=\S+)$", shown, re.M)
+    fingerprint = re.search(r"fingerprint: (\S+)", shown)
+    assert url and fingerprint, shown
+    return proc, url.group(1), fingerprint.group(1)
+
+
+def test_vault_made_in_the_browser(browser_thread: BrowserThread, server: Any, idp: str,
+                                   git_server: GitServer) -> None:
+    page = browser_thread.page
+    browser_thread.run(driver.sign_in_and_create(page, server.url, idp, "grace", PASSPHRASE))
+    browser_thread.run(driver.add_item(page, "private git", TOKEN, "git", git_server.url,
+                                       "grace"))
+    for name, secret in OTHER.items():
+        browser_thread.run(driver.add_item(page, name, secret, "generic",
+                                           "https://example.test"))
+
+
+def test_pair_by_link_unlock_and_clone(browser_thread: BrowserThread, server: Any,
+                                       machine: Env, git_server: GitServer) -> None:
+    proc, url, fingerprint = start(machine, "connect", "--server", server.url,
+                                   "--name", "grace-laptop")
+    shown = browser_thread.run(driver.approve_link(browser_thread.page, url, PASSPHRASE))
+    assert shown == fingerprint
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert machine.unlock(passphrase=PASSPHRASE).returncode == 0
+    assert machine.zk("git", "setup").returncode == 0
+    clone = git(machine, "clone", "-q", git_server.url + "/private.git",
+                str(machine.root / "w"))
+    assert clone.returncode == 0, clone.stderr
+    assert any(ok for _, _, ok in git_server.requests)
+
+
+def test_runner_granted_two_of_three(browser_thread: BrowserThread, server: Any) -> None:
+    runner = make_env()
+    try:
+        proc, url, fingerprint = start(runner, "runner", "enroll", "--name", "ci-1",
+                                       "--server", server.url)
+        shown = browser_thread.run(driver.approve_link(browser_thread.page, url, PASSPHRASE))
+        assert shown == fingerprint
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        assert "warning" not in err  # the browser pinned the owner's grant key
+        ci = {"ZKVAULT_RUNNER_CREDENTIAL": out.strip()}
+
+        browser_thread.run(driver.grant(browser_thread.page, "ci-1",
+                                        ["private git", "ci-cache"]))
+        listed = runner.zk("list", "--json", extra=ci)
+        assert listed.returncode == 0, listed.stderr
+        names = sorted(i["name"] for i in json.loads(listed.stdout)["items"])
+        assert names == ["ci-cache", "private git"]
+        assert runner.zk("get", "ci-cache", extra=ci).stdout == OTHER["ci-cache"] + "\n"
+        assert runner.zk("get", "deploy-key", extra=ci).returncode == 4
+
+        browser_thread.run(driver.revoke(browser_thread.page, "ci-1"))
+        refused = runner.zk("get", "ci-cache", extra=ci)
+        assert refused.returncode == 8, refused.stderr
+    finally:
+        stop_agent(runner)
+
+
+def test_revoking_the_machine_wipes_the_agent(browser_thread: BrowserThread,
+                                              machine: Env) -> None:
+    pid = machine.agent_pid()
+    assert pid is not None
+    browser_thread.run(driver.revoke(browser_thread.page, "grace-laptop"))
+    assert wait_gone(pid, 20)  # the agent checks every second here, then wipes itself
+    assert machine.zk("get", "private git").returncode == 3
