@@ -10,8 +10,12 @@ items win; a single item for the host is used even if it names a path.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any, TypeVar
+TYPE_CHECKING = False  # typing stays off the credential helper's path (tests/native)
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any, TypeVar
+
+    T = TypeVar("T")
 
 DEFAULT_HOSTS = {"github": "github.com", "gitlab": "gitlab.com", "bitbucket": "bitbucket.org"}
 # What the hosts expect as the user name beside a token when the item has none.
@@ -22,8 +26,6 @@ DEFAULT_USERS = {
     "bitbucket": "x-token-auth",
 }
 _DEFAULT_PORTS = {"https": "443", "http": "80"}
-
-T = TypeVar("T")
 
 
 def parse(text: str) -> dict[str, str]:

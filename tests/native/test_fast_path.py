@@ -1,0 +1,47 @@
+"""`get` and `git-credential` load only what they need (the 60 ms budget, docs/cli.md).
+
+Timing on a shared machine is noisy; the set of modules loaded is not. Compared with a
+bare interpreter start, the `get` path may add only zkvault's own small modules, json
+and _socket: no argparse, typing, socket wrapper, vault_core, nacl or HTTP client.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.native.support import REPO, Env, VaultFile
+
+# Exactly what the installed `zkvault` script runs.
+ENTRY = "import sys; from native.cli import main; sys.exit(main())"
+ALLOWED_PREFIXES = ("native", "json", "_json", "_socket")
+
+
+def _modules(env: Env, code: str, *args: str, stdin: str | None = None) -> set[str]:
+    done = subprocess.run([sys.executable, "-X", "importtime", "-c", code, *args],
+                          env=env.vars, cwd=REPO, capture_output=True, text=True,
+                          input=stdin, timeout=30, check=False)
+    return {line.split("|")[-1].strip() for line in done.stderr.splitlines()
+            if line.startswith("import time:") and "|" in line} - {"package"}
+
+
+def _extra(env: Env, *args: str, stdin: str | None = None) -> set[str]:
+    baseline = _modules(env, "pass")
+    loaded = _modules(env, ENTRY, *args, stdin=stdin)
+    return {m for m in loaded - baseline if not m.startswith(ALLOWED_PREFIXES)}
+
+
+def test_get_path_imports_only_what_it_needs(env: Env, unlocked: VaultFile) -> None:
+    assert _extra(env, "get", "github") == set()
+    assert _extra(env, "get", "github", "--json") == set()
+
+
+def test_credential_helper_path_imports_only_what_it_needs(env: Env, unlocked: VaultFile
+                                                           ) -> None:
+    request = "protocol=https\nhost=github.com\n\n"
+    assert _extra(env, "git-credential", "get", stdin=request) == set()
+
+
+def test_the_check_itself_can_fail(env: Env, unlocked: VaultFile) -> None:
+    # `list` goes through argparse: the same comparison must notice it.
+    assert "argparse" in _extra(env, "list")
