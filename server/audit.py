@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from .db import utcnow
@@ -25,6 +25,15 @@ from .sqlutil import insert_on_conflict
 GENESIS = "0" * 64
 _events: Table = AuditEvent.__table__  # type: ignore[assignment]
 _heads: Table = AuditHead.__table__  # type: ignore[assignment]
+# Constant statements with bound values: compiled once and cached.
+_INSERT = _events.insert()
+_BUMP = (
+    _heads.update()
+    .where(_heads.c.chain == bindparam("c"))
+    .values(seq=_heads.c.seq + 1)
+    .returning(_heads.c.seq, _heads.c.hash)
+)
+_SET_HEAD = _heads.update().where(_heads.c.chain == bindparam("c")).values(hash=bindparam("h"))
 SYSTEM_CHAIN = "system"
 
 
@@ -86,24 +95,18 @@ def record(
         "prev_hash": prev,
     }
     event["hash"] = event_hash(event)
-    conn.execute(_events.insert().values(**event))
-    conn.execute(_heads.update().where(_heads.c.chain == chain).values(hash=event["hash"]))
+    conn.execute(_INSERT, event)
+    conn.execute(_SET_HEAD, {"c": chain, "h": event["hash"]})
 
 
 def _advance_head(conn: Connection, chain: str) -> tuple[int, str]:
-    bump = (
-        _heads.update()
-        .where(_heads.c.chain == chain)
-        .values(seq=_heads.c.seq + 1)
-        .returning(_heads.c.seq, _heads.c.hash)
-    )
-    row = conn.execute(bump).one_or_none()
+    row = conn.execute(_BUMP, {"c": chain}).one_or_none()
     if row is None:
         stmt = insert_on_conflict(conn.dialect.name, _heads).values(
             chain=chain, seq=0, hash=GENESIS
         )
         conn.execute(stmt.on_conflict_do_nothing(index_elements=["chain"]))
-        row = conn.execute(bump).one()
+        row = conn.execute(_BUMP, {"c": chain}).one()
     return int(row[0]), str(row[1])
 
 

@@ -127,7 +127,9 @@ def install(app: FastAPI) -> None:
         # the pooled connections, so the client's retry gets a fresh one: a 503, not a 500.
         log.warning("database unavailable: %s", type(exc).__name__)
         return error_response(
-            503, "database_unavailable", "the database is unavailable; retry shortly",
+            503,
+            "database_unavailable",
+            "the database is unavailable; retry shortly",
         )
 
     app.add_exception_handler(ApiError, api_error)

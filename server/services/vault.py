@@ -7,7 +7,17 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Exists, bindparam, delete, exists, insert, select, update
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Exists,
+    bindparam,
+    delete,
+    exists,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from .. import audit
@@ -18,7 +28,7 @@ from ..deps import check_live
 from ..encoding import EncodingError, b64url_decode, b64url_encode
 from ..errors import ApiError
 from ..models import Client, Vault, VaultVersion
-from ..sqlutil import affected, insert_on_conflict
+from ..sqlutil import insert_on_conflict
 from ..tokens import AccessClaims
 
 
@@ -125,6 +135,26 @@ def _refusal(
     )
 
 
+_ADVANCE = (
+    update(Vault)
+    .where(
+        Vault.account_id == bindparam("acc"),
+        Vault.revision == bindparam("base"),
+        Vault.vault_id == bindparam("vid"),
+        exists().where(
+            Client.id == bindparam("cid"),
+            Client.account_id == bindparam("acc"),
+            Client.revoked_at.is_(None),
+        ),
+    )
+    .values(revision=bindparam("new"), updated_at=bindparam("now"))
+)
+_KEEP = insert(VaultVersion)
+_PRUNE = delete(VaultVersion).where(
+    VaultVersion.account_id == bindparam("acc"), VaultVersion.revision <= bindparam("upto")
+)
+
+
 def write(
     db: Session,
     actor: Actor,
@@ -164,33 +194,33 @@ def write(
         )
         if db.execute(stmt).scalar_one_or_none() is None:
             raise _refusal(db, client_id, account_id, header.vault_id)
-    else:
-        changed = affected(
-            db,
-            update(Vault)
-            .execution_options(synchronize_session=False)
-            .where(
-                Vault.account_id == account_id,
-                Vault.revision == base_revision,
-                Vault.vault_id == header.vault_id,
-                _client_live(client_id, account_id),
-            )
-            .values(revision=new, updated_at=now),
-        )
-        if changed != 1:
+    # Constant Core statements with bound values: compiled once, cached, no ORM.
+    conn = db.connection()
+    if base_revision > 0:
+        params = {
+            "acc": account_id,
+            "base": base_revision,
+            "vid": header.vault_id,
+            "cid": client_id,
+            "new": new,
+            "now": now,
+        }
+        result = conn.execute(_ADVANCE, params)
+        assert isinstance(result, CursorResult)
+        if result.rowcount != 1:
             raise _refusal(db, client_id, account_id, header.vault_id)
-    conn = db.connection()  # Core, not the unit of work: this is the hot write path
     conn.execute(
-        insert(VaultVersion).values(
-            account_id=account_id, revision=new, size=len(blob), blob=blob, created_at=now
-        )
+        _KEEP,
+        {
+            "account_id": account_id,
+            "revision": new,
+            "size": len(blob),
+            "blob": blob,
+            "created_at": now,
+        },
     )
     if new > keep:
-        conn.execute(
-            delete(VaultVersion).where(
-                VaultVersion.account_id == account_id, VaultVersion.revision <= new - keep
-            )
-        )
+        conn.execute(_PRUNE, {"acc": account_id, "upto": new - keep})
     if restored_from is None:
         audit.record(
             db,
