@@ -111,6 +111,8 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--env", action="append", default=[], metavar="VAR=ITEM",
                     help="put ITEM's secret in VAR (repeatable); without any, every item "
                          "available is exported under its upper-cased name")
+    sp.add_argument("--no-mask", action="store_true",
+                    help="give the command this terminal directly (no masking of its output)")
     sp.add_argument("cmd", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
 
     sp = command("git-credential", "git credential helper (configure with `zkvault git setup`)")

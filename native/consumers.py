@@ -11,7 +11,7 @@ import json
 import os
 import sys
 
-from native.errors import NOT_FOUND, CliError
+from native.errors import NOT_FOUND, USAGE, CliError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (fast path)
 if TYPE_CHECKING:
@@ -122,8 +122,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         secrets = {var: values[item] for var, item in mapping.items()}
     else:
         values = request("env", names=None)["values"]
-        secrets = {run.env_name(name): value for name, value in values.items()}
-    return run.run(command, secrets)
+        secrets = {}
+        owner: dict[str, str] = {}
+        for name, value in values.items():
+            var = run.env_name(name)
+            if var in owner:
+                raise CliError(f"items {owner[var]!r} and {name!r} would both be ${var}; "
+                               "choose with --env VAR=ITEM", USAGE, "usage")
+            owner[var] = name
+            secrets[var] = value
+    return run.run(command, secrets, mask=not args.no_mask)
 
 
 def cmd_git_credential(args: argparse.Namespace) -> int:

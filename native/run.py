@@ -38,10 +38,11 @@ def parse_env_specs(specs: Sequence[str]) -> dict[str, str]:
     return mapping
 
 
-def run(command: Sequence[str], secrets: Mapping[str, str]) -> int:
+def run(command: Sequence[str], secrets: Mapping[str, str], *, mask: bool = True) -> int:
     """Run ``command`` with ``secrets`` (VAR -> value) added to its environment.
 
     Returns the child's exit status, or 128 + signal number if a signal ended it.
+    ``mask=False`` hands the child our own stdout/stderr (a terminal stays a terminal).
     """
     if not command:
         raise CliError("nothing to run; usage: zkvault run [--env VAR=ITEM ...] -- CMD",
@@ -49,30 +50,39 @@ def run(command: Sequence[str], secrets: Mapping[str, str]) -> int:
     env = dict(os.environ)
     env.update(secrets)
     values = [v.encode() for v in secrets.values()]
-    tty = sys.stdin.isatty()
+    children: list[subprocess.Popen[bytes]] = []
+    early: list[int] = []  # signals that arrived before the child existed
+
+    def forward(signum: int, frame: Any) -> None:
+        if not children:
+            early.append(signum)
+        elif children[0].returncode is None:
+            children[0].send_signal(signum)
+
+    # Handlers first, so a signal during start-up is delivered, not fatal to us alone.
+    for sig in _FORWARDED:
+        signal.signal(sig, forward)
+    for sig in _TERMINAL_SIGNALS:
+        # Under a terminal the child gets these from the terminal itself; we keep
+        # masking until it exits.
+        signal.signal(sig, signal.SIG_IGN if sys.stdin.isatty() else forward)
+    pipe = subprocess.PIPE if mask else None
     try:
         child = subprocess.Popen(  # noqa: S603 - the user's own command, no shell
-            list(command), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            list(command), env=env, stdout=pipe, stderr=pipe
         )
     except FileNotFoundError:
         raise CliError(f"command not found: {command[0]}", NOT_FOUND, "not_found") from None
     except PermissionError:
         raise CliError(f"cannot execute {command[0]}: permission denied", NOT_FOUND,
                        "not_found") from None
-
-    def forward(signum: int, frame: Any) -> None:
-        if child.returncode is None:
-            child.send_signal(signum)
-
-    for sig in _FORWARDED:
-        signal.signal(sig, forward)
-    for sig in _TERMINAL_SIGNALS:
-        # Under a terminal the child got it already; we keep masking until it exits.
-        signal.signal(sig, signal.SIG_IGN if tty else forward)
-
-    assert child.stdout is not None and child.stderr is not None
-    _pump({child.stdout: (sys.stdout.fileno(), Masker(values)),
-           child.stderr: (sys.stderr.fileno(), Masker(values))})
+    children.append(child)
+    for signum in early:
+        child.send_signal(signum)
+    if mask:
+        assert child.stdout is not None and child.stderr is not None
+        _pump({child.stdout: (sys.stdout.fileno(), Masker(values)),
+               child.stderr: (sys.stderr.fileno(), Masker(values))})
     status = child.wait()
     return 128 - status if status < 0 else status
 

@@ -96,3 +96,23 @@ def test_run_with_twenty_secrets_is_fast(env: Env, unlocked: VaultFile) -> None:
     # Generous bound for a loaded CI machine; benchmarks/cli.py measures properly.
     assert time.perf_counter() - start < 2.0
     assert "ZKVAULT" not in os.environ  # the test process itself stays clean
+
+
+def test_no_mask_passes_output_through(env: Env, unlocked: VaultFile) -> None:
+    done = env.zk("run", "--no-mask", "--env", "T=github", "--", *CHILD,
+                  "import os; print(os.environ['T'])")
+    assert done.returncode == 0 and done.stdout == unlocked.secrets["github"] + "\n"
+
+
+def test_items_that_would_share_a_variable_are_refused(env: Env) -> None:
+    from tests.native.support import make_vault
+    from vault_core import Item
+
+    vf = make_vault(env.root, [Item(name="ci token", kind="generic", url="", secret="a" * 20),
+                               Item(name="ci-token", kind="generic", url="", secret="b" * 20)])
+    env.zk("import", str(vf.path), "--account-id", str(vf.account_id), check=True)
+    assert env.unlock().returncode == 0
+    done = env.zk("run", "--", "true")
+    assert done.returncode == 2 and "$CI_TOKEN" in done.stderr
+    assert env.zk("run", "--env", "A=ci token", "--env", "B=ci-token", "--", "true"
+                  ).returncode == 0
