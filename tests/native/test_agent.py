@@ -7,11 +7,20 @@ import os
 import signal
 import socket
 import stat
+import sys
 import time
 from pathlib import Path
 
 from native import protocol
-from tests.native.support import Env, VaultFile, alive, make_vault, wait_gone
+from tests.native.support import (
+    PASSPHRASE,
+    REPO,
+    Env,
+    VaultFile,
+    alive,
+    make_vault,
+    wait_gone,
+)
 
 
 def test_wrong_passphrase_starts_no_agent(env: Env, imported: VaultFile) -> None:
@@ -187,3 +196,36 @@ def test_vault_of_another_account_is_refused(env: Env, vault_file: VaultFile) ->
     other = "00000000-0000-4000-8000-000000000000"
     done = env.zk("import", str(vault_file.path), "--account-id", other)
     assert done.returncode == 5 and "another account" in done.stderr
+
+
+def test_passphrase_prompt_on_a_terminal_does_not_echo(env: Env, imported: VaultFile) -> None:
+    import pty
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: zkvault unlock on a real terminal
+        os.chdir(REPO)
+        os.execve(sys.executable, [sys.executable, "-m", "native", "unlock"], env.vars)
+    seen = b""
+    deadline = time.monotonic() + 20
+    while b"passphrase:" not in seen and time.monotonic() < deadline:
+        seen += os.read(fd, 1024)
+    os.write(fd, PASSPHRASE.encode() + b"\n")
+    while time.monotonic() < deadline:
+        try:
+            chunk = os.read(fd, 1024)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0, seen
+    assert b"unlocked: revision 1" in seen
+    assert PASSPHRASE.encode() not in seen  # not echoed
+    assert env.zk("get", "github").returncode == 0
+
+
+def test_no_terminal_and_no_flag_is_a_usage_error(env: Env, imported: VaultFile) -> None:
+    done = env.zk("unlock", input=PASSPHRASE + "\n")
+    assert done.returncode == 2 and "--passphrase-stdin" in done.stderr
