@@ -10,6 +10,7 @@ import base64
 import json
 import os
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
@@ -41,6 +42,10 @@ def server_url(explicit: str | None = None, remembered: str | None = None) -> st
         raise CliError("no server given; pass --server URL or set ZKVAULT_SERVER", USAGE, "usage")
     if not url.startswith(("https://", "http://")):
         raise CliError(f"server URL must start with https:// (got {url!r})", USAGE, "usage")
+    host = urllib.parse.urlsplit(url).hostname or ""
+    if url.startswith("http://") and host not in ("127.0.0.1", "localhost", "::1"):
+        # Tokens would cross the network in clear: plain HTTP only for a local server.
+        raise CliError(f"refusing plain http:// for {host}; use https://", USAGE, "usage")
     return url.rstrip("/")
 
 

@@ -290,3 +290,11 @@ def test_fresh_machine_pairs_unlocks_and_clones(env: Env, server: Server) -> Non
         clone = git(env, "clone", "-q", git_server.url + "/private.git", str(env.root / "w"))
         assert clone.returncode == 0, clone.stderr
         assert any(ok for _, _, ok in git_server.requests)
+
+
+def test_plain_http_only_for_a_local_server(env: Env) -> None:
+    done = env.zk("connect", "--server", "http://vault.example.com")
+    assert done.returncode == 2 and "use https://" in done.stderr
+    assert env.zk("connect", "--server", "ftp://x").returncode == 2
+    nothing = env.zk("connect")
+    assert nothing.returncode == 2 and "ZKVAULT_SERVER" in nothing.stderr
