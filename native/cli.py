@@ -126,6 +126,9 @@ def _parser() -> argparse.ArgumentParser:
     scope.add_argument("--local", dest="scope", action="store_const", const="local",
                        help="in this repository only")
 
+    sp = command("completion", 'shell completion: eval "$(zkvault completion bash)"')
+    sp.add_argument("shell", choices=["bash"])
+
     sp = command("runner", "unattended CI runners")
     rsub = sp.add_subparsers(dest="runner_command", metavar="ACTION")
     rsub.required = True
@@ -188,6 +191,10 @@ def _dispatch(args: Any) -> int:
         from native import gitsetup
 
         return gitsetup.cmd_setup(args)
+    if command == "completion":
+        from native import completion
+
+        return completion.cmd_completion(args.shell)
     if command == "connect":
         from native import connect
 

@@ -1,0 +1,47 @@
+"""``zkvault completion bash``: a static completion script (argparse offers none cheaply)."""
+
+from __future__ import annotations
+
+BASH = r"""# zkvault bash completion: eval "$(zkvault completion bash)"
+_zkvault_items() {
+    zkvault list --json 2>/dev/null | python3 -c '
+import json, sys
+print("\n".join(i["name"] for i in json.load(sys.stdin).get("items", [])))' 2>/dev/null
+}
+_zkvault() {
+    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]} words
+    if [ "$COMP_CWORD" -eq 1 ]; then
+        words="connect import unlock lock status list get run"
+        words="$words git-credential git runner completion"
+        COMPREPLY=($(compgen -W "$words" -- "$cur"))
+        return
+    fi
+    case "${COMP_WORDS[1]}" in
+        get)
+            if [ "$prev" = "--field" ]; then
+                words="secret username url name kind note scopes expires id"
+            elif [[ "$cur" == -* ]]; then
+                words="--field --json"
+            else
+                local IFS=$'\n'
+                COMPREPLY=($(compgen -W "$(_zkvault_items)" -- "$cur"))
+                return
+            fi ;;
+        unlock) words="--passphrase-stdin --idle-timeout --max-lifetime --strict" ;;
+        connect) words="--server --name --clean --timeout" ;;
+        run) words="--env --no-mask --" ;;
+        status|list) words="--json" ;;
+        git-credential) words="get store erase" ;;
+        git) words="setup --global --local" ;;
+        runner) words="enroll --name --server --timeout" ;;
+        completion) words="bash" ;;
+    esac
+    COMPREPLY=($(compgen -W "$words" -- "$cur"))
+}
+complete -F _zkvault zkvault
+"""
+
+
+def cmd_completion(shell: str) -> int:
+    print(BASH, end="")
+    return 0

@@ -1,0 +1,39 @@
+"""The command line itself: help, usage errors, shell completion."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.native.support import REPO, Env
+
+COMMANDS = ["connect", "import", "unlock", "lock", "status", "list", "get", "run",
+            "git-credential", "git", "runner", "completion"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(env: Env, command: str) -> None:
+    done = env.zk(command, "--help")
+    assert done.returncode == 0 and done.stdout.startswith(f"usage: zkvault {command}")
+    assert done.stderr == ""
+
+
+def test_usage_errors_exit_2_without_traceback(env: Env) -> None:
+    for args in ([], ["get"], ["git-credential", "fetch"], ["unlock", "--bogus"]):
+        done = env.zk(*args)
+        assert done.returncode == 2 and "Traceback" not in done.stderr
+        assert done.stderr.startswith("usage: zkvault")
+
+
+def test_bash_completion_script_loads_and_completes() -> None:
+    script = (
+        f'zkvault() {{ "{sys.executable}" -m native "$@"; }}\n'
+        'eval "$(zkvault completion bash)"\n'
+        "COMP_WORDS=(zkvault g); COMP_CWORD=1; _zkvault; echo \"${COMPREPLY[*]}\"\n"
+        "COMP_WORDS=(zkvault get --field u); COMP_CWORD=3; _zkvault; echo \"${COMPREPLY[*]}\"\n"
+    )
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, cwd=REPO,
+                          timeout=30, check=False)
+    assert done.stdout.splitlines() == ["get git-credential git", "username url"], done.stderr
