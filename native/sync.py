@@ -96,7 +96,10 @@ def remember(store: StateStore, blob: bytes, revision: int, vault_id: str,
 def _offline_allowed(state: LocalState) -> None:
     max_age = _seconds("ZKVAULT_OFFLINE_MAX_AGE", DEFAULT_OFFLINE_MAX_AGE)
     age = time.time() - (state.synced_at or 0)
-    if state.vault_b64 is None or age > max_age:
+    if state.vault_b64 is None:
+        raise CliError("the server cannot be reached and this machine has no copy of the "
+                       "vault yet; try again when online", NETWORK, "unreachable")
+    if age > max_age:
         raise CliError(f"the server cannot be reached and the local copy is older than the "
                        f"offline limit ({int(max_age)}s, ZKVAULT_OFFLINE_MAX_AGE); "
                        "try again when online", NETWORK, "offline_too_old")

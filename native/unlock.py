@@ -67,6 +67,9 @@ def cmd_unlock(args: argparse.Namespace) -> int:
     fetched = sync.fetch_vault(store, state, strict=strict)
     session, blob = fetched.session, fetched.blob
     if blob is None or state.account_id is None:
+        if state.server:
+            raise CliError("your account has no vault yet; create it in the web app, then run "
+                           "`zkvault unlock` again", STATE, "no_vault")
         raise CliError("no vault stored on this machine yet; run `zkvault connect`", STATE,
                        "no_vault")
     passphrase = read_passphrase(args.passphrase_stdin)

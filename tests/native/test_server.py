@@ -298,3 +298,13 @@ def test_plain_http_only_for_a_local_server(env: Env) -> None:
     assert env.zk("connect", "--server", "ftp://x").returncode == 2
     nothing = env.zk("connect")
     assert nothing.returncode == 2 and "ZKVAULT_SERVER" in nothing.stderr
+
+
+def test_connected_before_the_vault_exists(env: Env, server: Server) -> None:
+    owner = Owner(server)
+    connect(env, owner, server.url)  # no vault yet: pairing still works
+    early = env.unlock()
+    assert early.returncode == 5 and "create it in the web app" in early.stderr
+    new_vault(owner)
+    assert env.unlock().returncode == 0
+    assert env.zk("get", "github").stdout == ITEMS[0].secret + "\n"
