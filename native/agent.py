@@ -5,7 +5,7 @@ Security properties (argued in docs/cli.md, "Agent"):
   peer's uid is checked with SO_PEERCRED before a byte is read;
 - the process is not dumpable (no core files, no ptrace/proc-mem by other
   processes of the same user) and holds no terminal;
-- items are decrypted one at a time, only when a request names them;
+- items are decrypted one at a time, only when a request names them (native.answers);
 - idle and absolute timeouts, a `lock` request, SIGTERM/SIGINT/SIGHUP, or a
   revocation seen by the optional ``check`` all end in ``vault.lock()`` and exit.
 """
@@ -23,29 +23,15 @@ import struct
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
-from native import gitcred, paths, protocol
-from native.errors import NOT_FOUND, STATE, USAGE, CliError
+from native import answers, paths, protocol
+from native.errors import STATE, CliError
 from native.fsutil import private_dir
 
 _PR_SET_DUMPABLE = 4
 _PEERCRED = struct.Struct("3i")  # pid, uid, gid
 _CONNECTION_TIMEOUT = 2.0
-
-
-class ItemSource(Protocol):
-    """What the agent needs of a vault (vault_core.Vault satisfies it)."""
-
-    @property
-    def revision(self) -> int: ...
-
-    def items(self) -> list[Any]: ...
-
-    def get(self, item_id: Any) -> Any: ...
-
-    def lock(self) -> None: ...
-
 
 # Given the revision held: (the reason to wipe now, or None; a newer vault blob, or None).
 Check = Callable[[int], tuple[str | None, bytes | None]]
@@ -57,26 +43,10 @@ class _Stop(Exception):
     pass
 
 
-def item_info(info: Any) -> dict[str, Any]:
-    """An item's metadata as JSON-able values. Never includes the secret."""
-    out: dict[str, Any] = {}
-    for name in ("id", "name", "kind", "url", "username", "scopes", "expires", "note"):
-        value = getattr(info, name, None)
-        if isinstance(value, tuple | list | frozenset | set):
-            value = list(value)
-        elif value is not None and not isinstance(value, str | int | float | bool):
-            value = value.isoformat() if hasattr(value, "isoformat") else str(value)
-        out[name] = value
-    return out
-
-
-FIELDS = ("secret", "username", "url", "name", "kind", "note", "scopes", "expires", "id")
-
-
 class Agent:
     def __init__(
         self,
-        vault: ItemSource,
+        vault: answers.ItemSource,
         *,
         idle_timeout: float,
         max_lifetime: float,
@@ -229,45 +199,13 @@ class Agent:
         return op == "lock"
 
     def answer(self, op: Any, request: dict[str, Any]) -> dict[str, Any]:
-        """The response to one request (also used in-process by runner mode)."""
+        """The response to one request; every request but status and lock counts as use."""
         if op == "status":
             return {"ok": True, **self._status()}
         if op == "lock":
             return {"ok": True}
         self.last_used = time.monotonic()
-        if op == "list":
-            return {"ok": True, "items": [item_info(i) for i in self.vault.items()]}
-        if op == "get":
-            item = self._get(str(request.get("name", "")))
-            return {"ok": True, "value": field(item, str(request.get("field", "secret")))}
-        if op == "env":
-            names = request.get("names")
-            if not isinstance(names, list):
-                names = [i.name for i in self.vault.items()]
-            return {"ok": True,
-                    "values": {str(n): field(self._get(str(n)), "secret") for n in names}}
-        if op == "credential":
-            return {"ok": True, **self._credential(request)}
-        raise CliError(f"unknown request {op!r}", USAGE, "bad_request")
-
-    def _get(self, name: str) -> Any:
-        for info in self.vault.items():
-            if info.name == name or str(info.id) == name:
-                return self.vault.get(info.id)
-        raise CliError(f"no item named {name!r}; `zkvault list` shows the names", NOT_FOUND,
-                       "not_found")
-
-    def _credential(self, request: dict[str, Any]) -> dict[str, Any]:
-        infos = self.vault.items()
-        found = gitcred.best_match(
-            infos, str(request.get("protocol", "")), str(request.get("host", "")),
-            request.get("path"),
-        )
-        if found is None:
-            raise CliError("no item matches that host", NOT_FOUND, "no_match")
-        item = self.vault.get(found.id)
-        return {"username": gitcred.username_for(item), "password": field(item, "secret"),
-                "item": item.name}
+        return answers.answer(self.vault, op, request)
 
     def _status(self) -> dict[str, Any]:
         now = time.monotonic()
@@ -280,18 +218,6 @@ class Agent:
             "idle_expires_in": round(self.last_used + self.idle_timeout - now, 1),
             "expires_in": round(self.started + self.max_lifetime - now, 1),
         }
-
-
-def field(item: Any, name: str) -> str:
-    if name not in FIELDS:
-        raise CliError(f"unknown field {name!r}; one of: {', '.join(FIELDS)}", USAGE,
-                       "bad_field")
-    value = getattr(item, name, None)
-    if name == "secret" and isinstance(value, bytes | bytearray):
-        return bytes(value).decode()
-    if isinstance(value, tuple | list):
-        return ",".join(str(v) for v in value)
-    return "" if value is None else str(value)
 
 
 def _harden() -> None:

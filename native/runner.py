@@ -117,7 +117,7 @@ def _fetch_grant(cred: RunnerCredential) -> GrantSource:
 
 def request(op: str, **fields: Any) -> dict[str, Any]:
     """Answer a consumer request from this runner's grant (no agent involved)."""
-    from native.agent import Agent
+    from native import answers
 
     if op == "lock":
         raise CliError("a runner holds nothing between calls; there is nothing to lock",
@@ -128,7 +128,7 @@ def request(op: str, **fields: Any) -> dict[str, Any]:
         if op == "status":
             return {"ok": True, "runner_id": cred.runner_id, "server": cred.server,
                     "revision": source.revision, "items": len(source.items())}
-        return Agent(source, idle_timeout=0, max_lifetime=0).answer(op, fields)
+        return answers.answer(source, op, fields)
     finally:
         source.lock()
 

@@ -1,0 +1,90 @@
+"""Answering consumer requests from a set of items: the agent's vault or a runner's grant.
+
+Items are decrypted one at a time, only when a request names them. Answers are plain
+JSON-able dicts (docs/cli.md, "Protocol"); failures are CliErrors with stable codes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from native import gitcred
+from native.errors import NOT_FOUND, USAGE, CliError
+
+FIELDS = ("secret", "username", "url", "name", "kind", "note", "scopes", "expires", "id")
+
+
+class ItemSource(Protocol):
+    """What answering needs of a vault (vault_core.Vault and runner grants satisfy it)."""
+
+    @property
+    def revision(self) -> int: ...
+
+    def items(self) -> list[Any]: ...
+
+    def get(self, item_id: Any) -> Any: ...
+
+    def lock(self) -> None: ...
+
+
+def item_info(info: Any) -> dict[str, Any]:
+    """An item's metadata as JSON-able values. Never includes the secret."""
+    out: dict[str, Any] = {}
+    for name in ("id", "name", "kind", "url", "username", "scopes", "expires", "note"):
+        value = getattr(info, name, None)
+        if isinstance(value, tuple | list | frozenset | set):
+            value = list(value)
+        elif value is not None and not isinstance(value, str | int | float | bool):
+            value = value.isoformat() if hasattr(value, "isoformat") else str(value)
+        out[name] = value
+    return out
+
+
+def field(item: Any, name: str) -> str:
+    if name not in FIELDS:
+        raise CliError(f"unknown field {name!r}; one of: {', '.join(FIELDS)}", USAGE,
+                       "bad_field")
+    value = getattr(item, name, None)
+    if name == "secret" and isinstance(value, bytes | bytearray):
+        return bytes(value).decode()
+    if isinstance(value, tuple | list):
+        return ",".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def answer(source: ItemSource, op: Any, request: dict[str, Any]) -> dict[str, Any]:
+    """The response to a list, get, env or credential request."""
+    if op == "list":
+        return {"ok": True, "items": [item_info(i) for i in source.items()]}
+    if op == "get":
+        item = _get(source, str(request.get("name", "")))
+        return {"ok": True, "value": field(item, str(request.get("field", "secret")))}
+    if op == "env":
+        names = request.get("names")
+        if not isinstance(names, list):
+            names = [i.name for i in source.items()]
+        return {"ok": True,
+                "values": {str(n): field(_get(source, str(n)), "secret") for n in names}}
+    if op == "credential":
+        return {"ok": True, **_credential(source, request)}
+    raise CliError(f"unknown request {op!r}", USAGE, "bad_request")
+
+
+def _get(source: ItemSource, name: str) -> Any:
+    for info in source.items():
+        if info.name == name or str(info.id) == name:
+            return source.get(info.id)
+    raise CliError(f"no item named {name!r}; `zkvault list` shows the names", NOT_FOUND,
+                   "not_found")
+
+
+def _credential(source: ItemSource, request: dict[str, Any]) -> dict[str, Any]:
+    found = gitcred.best_match(
+        source.items(), str(request.get("protocol", "")), str(request.get("host", "")),
+        request.get("path"),
+    )
+    if found is None:
+        raise CliError("no item matches that host", NOT_FOUND, "no_match")
+    item = source.get(found.id)
+    return {"username": gitcred.username_for(item), "password": field(item, "secret"),
+            "item": item.name}
