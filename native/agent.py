@@ -2,7 +2,7 @@
 
 Security properties (argued in docs/cli.md, "Agent"):
 - the socket lives in a 0700 directory, is created 0600 (umask) and every
-  peer's uid is checked with SO_PEERCRED before a byte is read;
+  peer's uid is checked (SO_PEERCRED / getpeereid) before a byte is read;
 - the process is not dumpable (no core files, no ptrace/proc-mem by other
   processes of the same user) and holds no terminal;
 - items are decrypted one at a time, only when a request names them (native.answers);
@@ -176,11 +176,8 @@ class Agent:
 
     def _handle(self, conn: socket.socket) -> bool:
         """Serve one connection; True when the agent should stop."""
-        _pid, uid, _ = _PEERCRED.unpack(
-            conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size)
-        )
-        if uid != os.getuid():
-            return False  # another user: close without reading or answering
+        if peer_uid(conn) != os.getuid():
+            return False  # another user (or unknown): close without reading or answering
         conn.settimeout(_CONNECTION_TIMEOUT)
         try:
             request = protocol.receive(conn)
@@ -218,6 +215,24 @@ class Agent:
             "idle_expires_in": round(self.last_used + self.idle_timeout - now, 1),
             "expires_in": round(self.started + self.max_lifetime - now, 1),
         }
+
+
+def peer_uid(conn: socket.socket) -> int | None:
+    """The connecting process's uid: SO_PEERCRED on Linux, getpeereid() on macOS and the
+    BSDs; None (refused) where neither exists."""
+    if hasattr(socket, "SO_PEERCRED"):
+        _pid, uid, _gid = _PEERCRED.unpack(
+            conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size)
+        )
+        return int(uid)
+    try:
+        uid_t, gid_t = ctypes.c_uint32(), ctypes.c_uint32()
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.getpeereid(conn.fileno(), ctypes.byref(uid_t), ctypes.byref(gid_t)) == 0:
+            return int(uid_t.value)
+    except (OSError, AttributeError):
+        pass
+    return None
 
 
 def _harden() -> None:
