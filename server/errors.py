@@ -48,8 +48,9 @@ COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
     503: _doc("The database is unavailable; retry (code: database_unavailable)"),
 }
 AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: _doc("Missing, forged, expired or revoked token (code: unauthorized)"),
-    403: _doc("Token for the wrong client kind (code: forbidden)"),
+    401: _doc(
+        "Missing, forged, expired, revoked or wrong-audience token (code: unauthorized)"
+    ),
 }
 
 

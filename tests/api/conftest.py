@@ -63,10 +63,11 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 20.0) ->
     raise RuntimeError(f"{url} did not come up in {timeout} s")
 
 
-def start_idp() -> tuple[str, subprocess.Popen[bytes]]:
+def start_idp(*options: str) -> tuple[str, subprocess.Popen[bytes]]:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "oidc_provider_mock", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "oidc_provider_mock", "--host", "127.0.0.1", "--port", str(port),
+         *options],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -48,3 +48,23 @@ def test_upgrade_from_zero_and_back(database_url, tmp_path):
             admin, name = cleanup
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             admin.close()
+
+
+def test_a_run_without_postgresql_fails_instead_of_skipping(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.api.conftest import free_port
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "ZKVAULT_TEST_PG": f"postgresql://postgres@127.0.0.1:{free_port()}/test"}
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(root),
+         "tests/api/test_migrations.py", "-k", "matches_the_models and postgresql"],
+        cwd=root, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert run.returncode != 0, run.stdout
+    assert "PostgreSQL is required" in run.stdout
+    assert "skipped" not in run.stdout.splitlines()[-1]

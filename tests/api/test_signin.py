@@ -140,3 +140,51 @@ def test_production_refuses_development_settings(override, tmp_path):
         good.update(override)
     with pytest.raises(DevelopmentSettingsError):
         create_app(Settings(**good))
+
+
+def test_a_registered_confidential_client_against_a_stricter_provider(database_url, tmp_path):
+    """Another provider configuration, reached only through settings: this one admits
+    registered clients only, so sign-in works only if the server authenticates to it."""
+    from starlette.testclient import TestClient
+
+    from tests.api.conftest import make_settings, start_idp
+
+    url, proc = start_idp("--require-registration", "true", "--require-nonce", "true")
+    apps = []
+    try:
+        reg = httpx.post(f"{url}/oauth2/clients", json={
+            "redirect_uris": ["https://testserver/auth/callback"],
+            "token_endpoint_auth_method": "client_secret_basic"})
+        assert reg.status_code == 201, reg.text
+        client = reg.json()
+        for secret, works in [(client["client_secret"], True), ("wrong-secret", False)]:
+            app = create_app(make_settings(database_url, url, oidc_client_id=client["client_id"],
+                                           oidc_client_secret=secret))
+            apps.append(app)
+            browser = TestClient(app, base_url="https://testserver", follow_redirects=False)
+            location = browser.get("/auth/login").headers["location"]
+            back = httpx.post(location, data={"sub": "strict-user"}).headers["location"]
+            r = browser.get(back)
+            if works:
+                assert r.status_code == 302, r.text
+                assert browser.cookies.get("__Secure-zkv_refresh", "").startswith("zkv_rt_")
+            else:
+                assert r.status_code == 400 and r.json()["code"] == "signin_failed"
+    finally:
+        for app in apps:
+            app.state.zk.engine.dispose()
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_server_command_refuses_to_start_in_production_with_dev_settings(monkeypatch, capsys):
+    from server.main import main
+
+    for name in list(__import__("os").environ):
+        if name.startswith("ZKVAULT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("ZKVAULT_ENVIRONMENT", "production")
+    assert main(["serve"]) == 2
+    err = capsys.readouterr().err
+    assert "refusing to start in production" in err and "signing_keys" in err
+    assert "oidc_issuer" in err and "public_url" in err
