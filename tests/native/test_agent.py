@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from native import protocol
 from tests.native.support import (
     PASSPHRASE,
@@ -82,7 +84,7 @@ def test_agent_cannot_dump_core(env: Env, unlocked: VaultFile) -> None:
 
 def test_peer_of_another_uid_gets_nothing(env: Env, unlocked: VaultFile) -> None:
     if os.getuid() != 0:
-        return  # needs root to act as another user; CI here runs as root
+        pytest.skip("acting as another user needs root (CI here runs as root)")
     # Open the directory and socket as a careless user might, so only the uid check remains.
     os.chmod(env.root, 0o711)
     os.chmod(env.runtime, 0o711)
