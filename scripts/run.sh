@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
+.venv/bin/python tools/build_web.py >/dev/null  # the web app's assets (skips if unchanged)
 
 port=${ZKVAULT_PORT:-8000}
 idp_port=${ZKVAULT_DEV_IDP_PORT:-9400}

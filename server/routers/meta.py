@@ -1,20 +1,18 @@
-"""Health, JWKS, the caller's account, and the placeholder start page."""
+"""Health, JWKS and the caller's account. (The web app's pages: routers/webapp.py.)"""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import JSONResponse
 
 from ..deps import DB, State, WebOrMachine
-from ..errors import AUTH_ERRORS, ApiError, errors
+from ..errors import AUTH_ERRORS, errors
 from ..models import Account
 from ..schemas import MeOut
 
 router = APIRouter(tags=["meta"])
-_STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
 @router.get("/healthz")
@@ -41,17 +39,3 @@ def me(who: WebOrMachine, db: DB) -> MeOut:
         client_id=who.client_id,
         client_kind=who.kind,
     )
-
-
-@router.get("/", include_in_schema=False)
-@router.get("/pair", include_in_schema=False)
-def index() -> FileResponse:
-    return FileResponse(_STATIC / "index.html", media_type="text/html")
-
-
-@router.get("/static/{name}", include_in_schema=False)
-def static(name: str) -> FileResponse:
-    files = {"app.js": "text/javascript", "app.css": "text/css"}
-    if name not in files:
-        raise ApiError(404, "not_found", "not found")
-    return FileResponse(_STATIC / name, media_type=files[name])
