@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import audit
@@ -84,6 +85,11 @@ def put_grant(db: Session, actor: Actor, runner_id: uuid.UUID, revision: int, bl
         db.add(grant)
     else:
         grant.revision, grant.size, grant.blob, grant.updated_at = revision, len(blob), blob, now
+    try:
+        db.flush()
+    except IntegrityError:  # another first grant for this runner landed in between
+        db.rollback()
+        raise ApiError(409, "revision_conflict", "the grant changed; reload and retry") from None
     audit.record(
         db,
         actor,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import (
@@ -30,16 +29,6 @@ from ..errors import ApiError
 from ..models import Client, Vault, VaultVersion
 from ..sqlutil import insert_on_conflict
 from ..tokens import AccessClaims
-
-
-@dataclass(frozen=True, slots=True)
-class Current:
-    vault_id: uuid.UUID
-    revision: int
-    size: int
-    updated_at: datetime
-    blob: bytes
-
 
 _READ_WITH_CLIENT = (
     select(
@@ -77,23 +66,6 @@ def read_for(conn: Connection, claims: AccessClaims) -> bytes:
             "blob": b64url_encode(row.blob),
         }
     ).encode()
-
-
-def read(db: Session, account_id: uuid.UUID) -> Current:
-    row = db.execute(
-        select(
-            Vault.vault_id, Vault.revision, Vault.updated_at, VaultVersion.size, VaultVersion.blob
-        )
-        .join(
-            VaultVersion,
-            (VaultVersion.account_id == Vault.account_id)
-            & (VaultVersion.revision == Vault.revision),
-        )
-        .where(Vault.account_id == account_id)
-    ).one_or_none()
-    if row is None:
-        raise ApiError(404, "no_vault", "this account has no vault yet")
-    return Current(row.vault_id, row.revision, row.size, row.updated_at, row.blob)
 
 
 def decode_blob(text: str, limit: int, what: str) -> bytes:
