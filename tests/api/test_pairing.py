@@ -14,6 +14,9 @@ from server.app import create_app
 from server.encoding import b64url_decode
 from server.models import Pairing
 
+# Fixed windows: a day-long one keeps a window boundary out of a sub-second test.
+DAY = 86400
+
 
 def _fingerprint(key: str) -> str:
     """Computed here from the spec in docs/pairing.md, independently of the server."""
@@ -113,7 +116,7 @@ def test_pairing_request_rejects_anything_but_a_public_key(api):
 
 
 def test_guessing_codes_is_rate_limited(settings_factory, api):
-    app = create_app(settings_factory(rate_code_attempts_per_account=5))
+    app = create_app(settings_factory(rate_code_attempts_per_account=5, rate_window_seconds=DAY))
     try:
         user = api.sign_in()
         browser = TestClient(app, base_url="https://testserver")
@@ -133,7 +136,7 @@ def test_guessing_codes_is_rate_limited(settings_factory, api):
 
 
 def test_pairing_requests_are_rate_limited_per_address(settings_factory):
-    app = create_app(settings_factory(rate_pairing_create_per_ip=3))
+    app = create_app(settings_factory(rate_pairing_create_per_ip=3, rate_window_seconds=DAY))
     try:
         c = TestClient(app, base_url="https://testserver")
         body = {"kind": "machine", "name": "x", "public_key": "A" * 43}
@@ -145,7 +148,7 @@ def test_pairing_requests_are_rate_limited_per_address(settings_factory):
 
 def test_rate_limits_are_shared_by_instances(settings_factory):
     """Two app instances over one database see one counter."""
-    settings = settings_factory(rate_pairing_create_per_ip=2)
+    settings = settings_factory(rate_pairing_create_per_ip=2, rate_window_seconds=DAY)
     a, b = create_app(settings), create_app(settings)
     try:
         body = {"kind": "machine", "name": "x", "public_key": "A" * 43}

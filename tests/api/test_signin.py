@@ -188,3 +188,16 @@ def test_server_command_refuses_to_start_in_production_with_dev_settings(monkeyp
     err = capsys.readouterr().err
     assert "refusing to start in production" in err and "signing_keys" in err
     assert "oidc_issuer" in err and "public_url" in err
+
+
+def test_sign_in_is_rate_limited_per_address(settings_factory):
+    from starlette.testclient import TestClient
+
+    app = create_app(settings_factory(rate_signin_per_ip=3, rate_window_seconds=86400))
+    try:
+        c = TestClient(app, base_url="https://testserver", follow_redirects=False)
+        statuses = [c.get("/auth/login").status_code for _ in range(3)]
+        statuses.append(c.get("/auth/callback", params={"code": "x", "state": "y"}).status_code)
+        assert statuses == [302, 302, 302, 429]
+    finally:
+        app.state.zk.engine.dispose()
