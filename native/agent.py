@@ -92,7 +92,7 @@ class Agent:
         finally:
             os.umask(old)
         os.chmod(self.path, 0o600)
-        sock.listen(16)
+        sock.listen(socket.SOMAXCONN)  # parallel builds: many clients at once
         self.sock = sock
 
     def serve(self) -> str:

@@ -172,7 +172,8 @@ def _fail(exc: CliError, wants_json: bool) -> int:
     if wants_json:
         import json
 
-        print(json.dumps({"ok": False, "error": exc.code, "message": exc.message}))
+        print(json.dumps({"ok": False, "error": exc.code, "message": exc.message},
+                         separators=(",", ":")))
     print(f"zkvault: {exc.message}", file=sys.stderr)
     return exc.exit_code
 

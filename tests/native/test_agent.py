@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import stat
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -231,3 +232,21 @@ def test_passphrase_prompt_on_a_terminal_does_not_echo(env: Env, imported: Vault
 def test_no_terminal_and_no_flag_is_a_usage_error(env: Env, imported: VaultFile) -> None:
     done = env.zk("unlock", input=PASSPHRASE + "\n")
     assert done.returncode == 2 and "--passphrase-stdin" in done.stderr
+
+
+def test_many_clients_at_once(env: Env, unlocked: VaultFile) -> None:
+    """A parallel build asks for credentials from many processes at the same moment."""
+    procs = [subprocess.Popen([sys.executable, "-m", "native", "get", "github"],
+                              env=env.vars, cwd=REPO, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(40)]
+    results = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 40, [err for _, err in results if err]
+    assert {out for out, _ in results} == {unlocked.secrets["github"] + "\n"}
+
+
+def test_malformed_vault_file_is_refused(env: Env) -> None:
+    bad = env.root / "bad.zkv"
+    bad.write_bytes(b"not a vault at all")
+    done = env.zk("import", str(bad), "--account-id", "00000000-0000-4000-8000-000000000000")
+    assert done.returncode == 5 and done.stderr.count("\n") == 1
+    assert "malformed" in done.stderr and "Traceback" not in done.stderr
