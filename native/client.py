@@ -25,7 +25,7 @@ def request(op: str, timeout: float = 10.0, **fields: Any) -> dict[str, Any]:
     sock.settimeout(timeout)
     try:
         try:
-            sock.connect(path)
+            _connect(sock, path)
         except (FileNotFoundError, ConnectionRefusedError):
             raise CliError(_NOT_RUNNING, LOCKED, "locked") from None
         except OSError as exc:
@@ -43,6 +43,19 @@ def request(op: str, timeout: float = 10.0, **fields: Any) -> dict[str, Any]:
         code = str(response.get("error", "error"))
         raise CliError(str(response.get("message", code)), _EXIT_FOR.get(code, FAILURE), code)
     return response
+
+
+def _connect(sock: _socket.socket, path: str) -> None:
+    """Connect, retrying for up to a second while the agent's backlog is full (EAGAIN)."""
+    for _ in range(100):
+        try:
+            sock.connect(path)
+            return
+        except BlockingIOError:
+            import time
+
+            time.sleep(0.01)
+    sock.connect(path)
 
 
 def agent_running() -> bool:
