@@ -308,3 +308,27 @@ def test_connected_before_the_vault_exists(env: Env, server: Server) -> None:
     new_vault(owner)
     assert env.unlock().returncode == 0
     assert env.zk("get", "github").stdout == ITEMS[0].secret + "\n"
+
+
+def test_concurrent_refreshes_take_turns(env: Env, server: Server) -> None:
+    """The CLI and the agent both rotate the refresh token. The server revokes a machine
+    whose rotated token is presented twice, so refreshes must never overlap: six processes
+    refreshing at once must all succeed and leave the machine authorised."""
+    owner = Owner(server)
+    new_vault(owner)
+    connect(env, owner, server.url)
+    script = (
+        "from native.api import Api\n"
+        "from native.session import refresh\n"
+        "from native.state import StateStore\n"
+        "store = StateStore()\n"
+        "for _ in range(3):\n"
+        "    refresh(store, Api(store.load().server or ''))\n"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", script], env=env.vars, cwd=REPO,
+                              stderr=subprocess.PIPE, text=True) for _ in range(6)]
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 6, errors
+    assert env.unlock().returncode == 0  # one more rotation, and the vault still syncs
+    machines = owner.call("GET", "/api/machines").json()
+    assert [m["revoked_at"] for m in machines] == [None]
