@@ -26,9 +26,9 @@ def parse_duration(text: str, what: str) -> float:
         seconds = float(number) * (unit or 1)
     except ValueError:
         seconds = -1
-    if not seconds > 0:
-        raise CliError(f"{what} must be a duration like 900, 15m or 8h, got {text!r}",
-                       USAGE, "usage")
+    if not 0 < seconds <= 366 * 86400:  # also refuses nan and inf
+        raise CliError(f"{what} must be a duration like 900, 15m or 8h (at most a year), "
+                       f"got {text!r}", USAGE, "usage")
     return seconds
 
 
