@@ -180,7 +180,7 @@ def test_use_extends_idle_but_not_absolute_timeout(env: Env, imported: VaultFile
 
 def test_bad_duration_is_a_usage_error(env: Env, imported: VaultFile) -> None:
     for bad in ("soon", "inf", "nan", "-5m", "0", "400d"):
-        done = env.unlock("--idle-timeout", bad)
+        done = env.unlock(f"--idle-timeout={bad}")
         assert done.returncode == 2 and "duration" in done.stderr, bad
     assert not env.socket.exists()
 
