@@ -148,6 +148,19 @@ def device(owner: Owner, server_url: str, name: str) -> Device:
     return Device(name, server_url, creds["access_token"], vault)
 
 
+def start_writers(devices: list[Device], writes_each: int) -> list[threading.Thread]:
+    deadline = time.monotonic() + 120
+    threads = [threading.Thread(target=d.write, args=(writes_each, deadline)) for d in devices]
+    for t in threads:
+        t.start()
+    return threads
+
+
+def owner_with_devices(server_url: str, idp: str) -> tuple[Owner, Vault, list[Device]]:
+    owner, vault = sign_in_and_create(server_url, idp)
+    return owner, vault, [device(owner, server_url, f"dev{i}") for i in range(2)]
+
+
 def final_items(owner: Owner) -> set[str]:
     for _ in range(50):  # a connection pooled before a database restart answers 503 once
         r = owner.call("GET", "/api/vault")
@@ -174,8 +187,7 @@ def test_two_devices_and_a_runner_writing_concurrently(idp: str, tmp_path: Path)
     pg = PrivatePostgres()
     server = start_server(idp, tmp_path, ZKVAULT_DATABASE_URL=pg.url)
     try:
-        owner, owner_vault = sign_in_and_create(server.url, idp)
-        devices = [device(owner, server.url, f"dev{i}") for i in range(2)]
+        owner, owner_vault, devices = owner_with_devices(server.url, idp)
         runner = pair(
             owner, server.url, "runner", grant_public_key=b64url(owner_vault.owner_verify_key)
         )
@@ -225,10 +237,10 @@ def test_two_devices_and_a_runner_writing_concurrently(idp: str, tmp_path: Path)
                     )
                     runner_seen.append(grant.revision)
 
-        threads = [threading.Thread(target=d.write, args=(100, deadline)) for d in devices]
-        threads += [threading.Thread(target=write_grants), threading.Thread(target=read_grants)]
-        for t in threads:
+        others = [threading.Thread(target=write_grants), threading.Thread(target=read_grants)]
+        for t in others:
             t.start()
+        threads = start_writers(devices, 100) + others
         for t in threads:
             t.join()
         writes = check_nothing_lost(owner, devices)
@@ -261,12 +273,8 @@ def restart_server(server: ServerProcess, idp: str, workdir: Path) -> ServerProc
 def test_server_killed_mid_write_loses_nothing(idp: str, tmp_path: Path) -> None:
     server = start_server(idp, tmp_path, ZKVAULT_SIGNING_KEYS=SIGNING_KEYS)
     try:
-        owner, _ = sign_in_and_create(server.url, idp)
-        devices = [device(owner, server.url, f"dev{i}") for i in range(2)]
-        deadline = time.monotonic() + 120
-        threads = [threading.Thread(target=d.write, args=(150, deadline)) for d in devices]
-        for t in threads:
-            t.start()
+        owner, _, devices = owner_with_devices(server.url, idp)
+        threads = start_writers(devices, 150)
         kills = 0
         while any(t.is_alive() for t in threads) and kills < 5:
             time.sleep(0.5)
@@ -289,12 +297,8 @@ def test_postgresql_restart_under_load(idp: str, tmp_path: Path) -> None:
     pg = PrivatePostgres()
     server = start_server(idp, tmp_path, ZKVAULT_DATABASE_URL=pg.url)
     try:
-        owner, _ = sign_in_and_create(server.url, idp)
-        devices = [device(owner, server.url, f"dev{i}") for i in range(2)]
-        deadline = time.monotonic() + 120
-        threads = [threading.Thread(target=d.write, args=(60, deadline)) for d in devices]
-        for t in threads:
-            t.start()
+        owner, _, devices = owner_with_devices(server.url, idp)
+        threads = start_writers(devices, 60)
         time.sleep(1.0)
         pg.restart()
         time.sleep(1.0)
