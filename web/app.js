@@ -146,6 +146,7 @@ $("create-form").addEventListener("submit", async (e) => {
 $("unlock-form").addEventListener("submit", async (e) => {
   e.preventDefault();
   const passphrase = $("unlock-pass").value;
+  performance.mark("zkv-unlock-submit");
   $("unlock-submit").disabled = true;
   try {
     if (!state.blob) state.blob = (await call("GET", "/api/vault")).blob;
@@ -154,6 +155,7 @@ $("unlock-form").addEventListener("submit", async (e) => {
     $("unlock-pass").value = "";
     recordSeen(listing.revision);
     afterUnlock(listing);
+    performance.mark("zkv-unlocked");
   } catch (err) {
     $("unlock-pass").select();
     fail(err);
@@ -222,6 +224,7 @@ async function start() {
   try {
     state.blob = (await call("GET", "/api/vault")).blob;
     show("unlock");
+    performance.mark("zkv-unlock-view");
     $("unlock-pass").focus();
   } catch (err) {
     if (err.code === "no_vault") {

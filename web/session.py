@@ -26,6 +26,8 @@ from typing import Any
 from strength import estimate
 
 from vault_core import Item, KdfParams, Vault, errors, peek_header, seal_grant
+from vault_core.kdf import derive_kek
+from vault_core.keys import wipe
 
 GRANTS_ITEM = ".zkvault-grants"  # reserved item: which items each runner is granted
 
@@ -327,6 +329,15 @@ class Session:
         chosen = [uuid.UUID(hex=i) for i in ids if i in present]
         blob = seal_grant(vault, uuid.UUID(runner_id), b64d(public_key), chosen, revision)
         return {"revision": revision, "blob": b64e(blob), "items": len(chosen)}
+
+    def op_kdf_benchmark(self, runs: int = 3) -> dict[str, Any]:
+        """Argon2id alone at the default parameters, on a throwaway input (benchmarks)."""
+        params, times = KdfParams.default(), []
+        for _ in range(max(1, min(runs, 10))):
+            started = time.perf_counter()
+            wipe(derive_kek("benchmark input", bytes(16), params))
+            times.append((time.perf_counter() - started) * 1000)
+        return {"ms": times, "ops": params.ops, "mem_kib": params.mem_kib}
 
     def op_peek(self, blob: str) -> dict[str, Any]:
         header = peek_header(b64d(blob))

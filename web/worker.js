@@ -80,7 +80,14 @@ onmessage = (e) => {
       return;
     }
     const started = performance.now();
-    const reply = JSON.parse(dispatch(op, JSON.stringify(args ?? {})));
+    let reply;
+    try {
+      reply = JSON.parse(dispatch(op, JSON.stringify(args ?? {})));
+    } catch (err) {
+      // Only a fault outside session.dispatch's own handling lands here; report its kind
+      // only (a Python traceback could quote data) and keep serving later requests.
+      reply = { ok: false, code: "internal", message: `The vault engine failed (${err?.name || "error"}).` };
+    }
     reply.id = id;
     reply.ms = Math.round(performance.now() - started);
     postMessage(reply);

@@ -1,0 +1,164 @@
+"""Web app timings in headless Chromium against the real server and IdP processes.
+
+    .venv/bin/python benchmarks/web.py [--runs 5]
+
+Measures, per run, in a fresh browser context (empty HTTP cache) and then after a reload
+in the same context (warm cache):
+  ready to unlock   navigation start -> the unlock form is shown AND the vault worker
+                    (Pyodide + vault_core + libsodium.js) is ready
+  unlock            passphrase submitted -> credentials shown
+  Argon2id          derive_kek at the default parameters inside the worker
+Prints medians and the DESIGN §7 targets. The marks come from performance.mark() calls
+in web/engine.js and web/app.js.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
+
+from tests.support.processes import start_idp, start_server, stop  # noqa: E402
+
+PASSPHRASE = "orbit velvet crater mango lantern"
+ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+
+READY_JS = """() => new Promise(resolve => {
+  const check = () => {
+    const m = n => performance.getEntriesByName(n)[0];
+    if (m('zkv-engine-ready') && m('zkv-unlock-view'))
+      resolve({engine: m('zkv-engine-ready').startTime, view: m('zkv-unlock-view').startTime,
+               ready: Math.max(m('zkv-engine-ready').startTime, m('zkv-unlock-view').startTime)});
+    else setTimeout(check, 5);
+  };
+  check();
+})"""
+
+
+def sign_in(page: Page, url: str, idp: str, sub: str) -> None:
+    page.goto(url + "/")
+    page.get_by_role("link", name="Sign in").click()
+    page.wait_for_url(f"{idp}/**")
+    page.fill("input[name=sub]", sub)
+    page.get_by_role("button", name="Authorize", exact=True).click()
+    page.wait_for_url(f"{url}/**")
+
+
+def create_vault(browser: Browser, url: str, idp: str, sub: str) -> None:
+    import httpx
+
+    httpx.put(f"{idp}/users/{sub}", json={"email": f"{sub}@example.test", "name": sub})
+    context = browser.new_context()
+    context.route("https://cdn.jsdelivr.net/**", lambda r: r.abort())
+    page = context.new_page()
+    sign_in(page, url, idp, sub)
+    page.locator("#create-pass").fill(PASSPHRASE)
+    page.locator("#create-confirm").fill(PASSPHRASE)
+    page.get_by_role("button", name="Create vault").click()
+    page.wait_for_selector("#view-items:not([hidden])", timeout=60_000)
+    for i in range(10):
+        page.get_by_role("button", name="Add a credential").click()
+        page.locator("#item-name").fill(f"token-{i}")
+        page.locator("#item-secret").fill(f"ghp_benchmark_token_{i:04d}_abcdefghijklmnop")
+        page.get_by_role("button", name="Save", exact=True).click()
+        page.locator(f'#items-body tr[data-item="token-{i}"]').wait_for()
+    context.close()
+
+
+def fresh_session_cookies(url: str, idp: str, sub: str) -> list[dict[str, Any]]:
+    """A new browser session through the IdP over HTTP: refresh tokens rotate on use, so
+    every measured context gets its own (and an empty cache)."""
+    import httpx
+
+    with httpx.Client(base_url=url, follow_redirects=False) as client:
+        r = client.get("/auth/login")
+        r = httpx.post(r.headers["location"], data={"sub": sub}, follow_redirects=False)
+        client.get(r.headers["location"])
+        host = url.split("//", 1)[1].split(":", 1)[0]
+        # Exact domain and path, so the server's rotated cookie replaces this one.
+        return [{"name": c.name, "value": c.value or "", "domain": host, "path": c.path or "/"}
+                for c in client.cookies.jar]
+
+
+def measure(page: Page, url: str) -> dict[str, float]:
+    page.goto(url + "/")
+    marks: dict[str, float] = page.evaluate(READY_JS)
+    page.locator("#unlock-pass").fill(PASSPHRASE)
+    page.locator("#unlock-pass").press("Enter")
+    page.wait_for_selector("#view-items:not([hidden])", timeout=60_000)
+    page.locator("#items-body tr").first.wait_for()
+    unlock = page.evaluate("""() => {
+      const m = n => performance.getEntriesByName(n)[0].startTime;
+      return m('zkv-unlocked') - m('zkv-unlock-submit');
+    }""")
+    kdf = page.evaluate("""async () => {
+      const { ask } = await import(document.querySelector('link[rel=modulepreload]').href);
+      return (await ask('kdf_benchmark', {runs: 3})).ms;
+    }""")
+    return {"ready": marks["ready"], "engine": marks["engine"], "unlock": float(unlock),
+            "kdf": float(min(kdf))}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args(argv)
+    subprocess.run([sys.executable, str(ROOT / "tools" / "build_web.py")], check=True,
+                   stdout=subprocess.DEVNULL)
+    idp, idp_proc = start_idp()
+    server = start_server(idp, Path(tempfile.mkdtemp(prefix="zkv-bench-")),
+                          ZKVAULT_LOG_LEVEL="warning")
+    cold: list[dict[str, float]] = []
+    warm: list[dict[str, float]] = []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+            create_vault(browser, server.url, idp, "bench")
+            for i in range(args.runs):
+                context = browser.new_context()  # empty cache
+                context.add_cookies(fresh_session_cookies(server.url, idp, "bench"))  # type: ignore[arg-type]
+                page = context.new_page()
+                print(f"run {i + 1}/{args.runs}", file=sys.stderr, flush=True)
+                cold.append(measure(page, server.url))
+                warm.append(measure(page, server.url))
+                context.close()
+            browser.close()
+    finally:
+        stop(server.proc)
+        stop(idp_proc)
+    report(cold, warm)
+    return 0
+
+
+def _median(rows: list[dict[str, float]], key: str) -> float:
+    return statistics.median(r[key] for r in rows)
+
+
+def report(cold: list[dict[str, Any]], warm: list[dict[str, Any]]) -> None:
+    kdf = _median(cold + warm, "kdf")
+    unlock = _median(warm, "unlock")
+    rows = [
+        ("empty cache -> ready to unlock", _median(cold, "ready"), "<= 2000 ms (aim 1200)"),
+        ("  of which vault engine ready", _median(cold, "engine"), ""),
+        ("warm cache -> ready to unlock", _median(warm, "ready"), "<= 800 ms (aim 500)"),
+        ("  of which vault engine ready", _median(warm, "engine"), ""),
+        ("submit passphrase -> credentials shown", unlock, f"<= KDF + 100 = {kdf + 100:.0f} ms"),
+        ("Argon2id in the worker (64 MiB, t=3, p=1)", kdf, ""),
+    ]
+    print(f"{'measurement (median of ' + str(len(cold)) + ' runs)':44} {'ms':>8}  target")
+    for name, value, target in rows:
+        print(f"{name:44} {value:8.0f}  {target}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
