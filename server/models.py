@@ -85,6 +85,8 @@ class Vault(Base):
     vault_id: Mapped[uuid.UUID] = mapped_column()
     revision: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # SHA-256 (hex) of the current blob: lets a write name exactly what it replaces.
+    blob_sha256: Mapped[str | None] = mapped_column(String(64))
 
 
 class VaultVersion(Base):

@@ -88,17 +88,28 @@ class VaultOut(BaseModel):
     revision: int
     size: int
     updated_at: datetime
+    sha256: str = Field(description="SHA-256 (hex) of the blob; send it back as base_sha256")
     blob: str = Field(description="The opaque vault, base64url")
+
+
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 
 
 class VaultPut(Strict):
     base_revision: Revision = Field(description="The revision this write replaces (0: none yet)")
+    base_sha256: Sha256 | None = Field(
+        default=None,
+        description="Optional: SHA-256 of the blob this write replaces. Recommended: a client "
+        "that re-saves after an unknown outcome then cannot replace another device's "
+        "revision N with its own unaccepted revision N.",
+    )
     blob: Blob
 
 
 class VaultRestore(Strict):
     from_revision: Annotated[int, Field(ge=1, le=2**63 - 1)]
     base_revision: Revision
+    base_sha256: Sha256 | None = None
     blob: Blob = Field(description="The old revision's items re-sealed at base_revision + 1")
 
 
@@ -107,6 +118,7 @@ class VaultWritten(BaseModel):
     revision: int
     size: int
     updated_at: datetime
+    sha256: str
 
 
 class VersionOut(BaseModel):

@@ -49,14 +49,19 @@ async def write_vault(body: VaultPut, request: Request) -> Response:
     def work() -> bytes:
         who = principal(claims, request)
         with st.sessions() as db:  # write() itself refuses a revoked client
-            vault_id, rev, at = vault.write(
-                db, who.actor, who.client_id, body.base_revision, blob, st.settings.vault_history
+            vault_id, rev, at, sha = vault.write(
+                db,
+                who.actor,
+                who.client_id,
+                body.base_revision,
+                blob,
+                st.settings.vault_history,
+                base_sha256=body.base_sha256,
             )
-        return (
-            VaultWritten(vault_id=vault_id, revision=rev, size=len(blob), updated_at=at)
-            .model_dump_json()
-            .encode()
+        written = VaultWritten(
+            vault_id=vault_id, revision=rev, size=len(blob), updated_at=at, sha256=sha
         )
+        return written.model_dump_json().encode()
 
     return _json(await run_in_threadpool(work))
 
@@ -86,13 +91,14 @@ def restore(body: VaultRestore, who: Web, db: DB, st: State) -> VaultWritten:
     """Records a restore: the client re-sealed from_revision's items as base_revision + 1."""
     vault.version(db, who.account_id, body.from_revision)
     blob = vault.decode_blob(body.blob, st.settings.max_vault_bytes, "vault")
-    vault_id, rev, at = vault.write(
+    vault_id, rev, at, sha = vault.write(
         db,
         who.actor,
         who.client_id,
         body.base_revision,
         blob,
         st.settings.vault_history,
+        base_sha256=body.base_sha256,
         restored_from=body.from_revision,
     )
-    return VaultWritten(vault_id=vault_id, revision=rev, size=len(blob), updated_at=at)
+    return VaultWritten(vault_id=vault_id, revision=rev, size=len(blob), updated_at=at, sha256=sha)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from datetime import datetime
@@ -37,6 +38,7 @@ _READ_WITH_CLIENT = (
         Vault.vault_id,
         Vault.revision,
         Vault.updated_at,
+        Vault.blob_sha256,
         VaultVersion.size,
         VaultVersion.blob,
     )
@@ -63,6 +65,7 @@ def read_for(conn: Connection, claims: AccessClaims) -> bytes:
             "revision": row.revision,
             "size": row.size,
             "updated_at": row.updated_at.isoformat().replace("+00:00", "Z"),
+            "sha256": row.blob_sha256 or hashlib.sha256(row.blob).hexdigest(),
             "blob": b64url_encode(row.blob),
         }
     ).encode()
@@ -119,8 +122,11 @@ _ADVANCE = (
             Client.revoked_at.is_(None),
         ),
     )
-    .values(revision=bindparam("new"), updated_at=bindparam("now"))
+    .values(revision=bindparam("new"), updated_at=bindparam("now"), blob_sha256=bindparam("sha"))
 )
+# The same, when the client also names the blob it replaces by its hash: two
+# different blobs that both claim revision N are then told apart.
+_ADVANCE_EXACT = _ADVANCE.where(Vault.blob_sha256 == bindparam("base_sha"))
 _KEEP = insert(VaultVersion)
 _PRUNE = delete(VaultVersion).where(
     VaultVersion.account_id == bindparam("acc"), VaultVersion.revision <= bindparam("upto")
@@ -135,8 +141,9 @@ def write(
     blob: bytes,
     keep: int,
     *,
+    base_sha256: str | None = None,
     restored_from: int | None = None,
-) -> tuple[uuid.UUID, int, datetime]:
+) -> tuple[uuid.UUID, int, datetime, str]:
     """Stores blob as revision base_revision + 1 if base_revision is still current and
     the writing client is not revoked (commits). Few round trips: this is a hot path."""
     assert actor.account_id is not None
@@ -155,12 +162,19 @@ def write(
             f"the vault header says revision {header.revision}, expected {new}",
         )
     now = utcnow()
+    sha = hashlib.sha256(blob).hexdigest()
     if base_revision == 0:
         if not db.scalar(select(_client_live(client_id, account_id))):
             raise _refusal(db, client_id, account_id, header.vault_id)
         stmt = (
             insert_on_conflict(db.get_bind().dialect.name, Vault.__table__)
-            .values(account_id=account_id, vault_id=header.vault_id, revision=new, updated_at=now)
+            .values(
+                account_id=account_id,
+                vault_id=header.vault_id,
+                revision=new,
+                updated_at=now,
+                blob_sha256=sha,
+            )
             .on_conflict_do_nothing(index_elements=["account_id"])
             .returning(Vault.__table__.c.account_id)
         )
@@ -176,8 +190,10 @@ def write(
             "cid": client_id,
             "new": new,
             "now": now,
+            "sha": sha,
+            "base_sha": base_sha256,
         }
-        result = conn.execute(_ADVANCE, params)
+        result = conn.execute(_ADVANCE if base_sha256 is None else _ADVANCE_EXACT, params)
         assert isinstance(result, CursorResult)
         if result.rowcount != 1:
             raise _refusal(db, client_id, account_id, header.vault_id)
@@ -212,7 +228,7 @@ def write(
             detail=f"revision {restored_from} restored as {new}",
         )
     db.commit()
-    return header.vault_id, new, now
+    return header.vault_id, new, now, sha
 
 
 def history(db: Session, account_id: uuid.UUID) -> list[VaultVersion]:

@@ -146,3 +146,32 @@ def test_each_account_sees_only_its_own_vault(api):
     assert api.anon.get("/api/vault", headers=bob.auth).status_code == 404
     assert api.anon.get("/api/vault/history/1", headers=bob.auth).status_code == 404
     assert api.anon.get("/api/vault/history", headers=bob.auth).json() == []
+
+
+def test_a_write_can_name_the_exact_blob_it_replaces(api):
+    """Two different blobs can both claim revision N (one accepted, one a device's
+    unaccepted save). With base_sha256 the server tells them apart."""
+    import hashlib
+
+    user = api.sign_in()
+    vid = uuid.uuid4()
+    first = api.blob(user.account_id, 1, vid, b"first")
+    r = api.put_vault(user, 0, first)
+    assert r.json()["sha256"] == hashlib.sha256(first).hexdigest()
+    got = api.anon.get("/api/vault", headers=user.auth).json()
+    assert got["sha256"] == hashlib.sha256(first).hexdigest()
+    # A device's own unaccepted revision 1 (never stored) as the claimed parent: refused.
+    ghost = api.blob(user.account_id, 1, vid, b"my unaccepted save")
+    r = api.anon.put("/api/vault", headers=user.auth, json={
+        "base_revision": 1, "base_sha256": hashlib.sha256(ghost).hexdigest(),
+        "blob": b64url_encode(api.blob(user.account_id, 2, vid, b"built on the ghost"))})
+    assert r.status_code == 409 and r.json()["current_revision"] == 1
+    # Naming the real parent works; so does the revision alone (the older contract).
+    second = api.blob(user.account_id, 2, vid, b"second")
+    r = api.anon.put("/api/vault", headers=user.auth, json={
+        "base_revision": 1, "base_sha256": got["sha256"], "blob": b64url_encode(second)})
+    assert r.status_code == 200 and r.json()["revision"] == 2
+    assert api.put_vault(user, 2, api.blob(user.account_id, 3, vid)).status_code == 200
+    r = api.anon.put("/api/vault", headers=user.auth, json={
+        "base_revision": 3, "base_sha256": "A" * 64, "blob": b64url_encode(second)})
+    assert r.status_code == 422  # lowercase hex only
