@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -56,6 +56,8 @@ def create(
     )
     if (pending or 0) >= settings.max_pending_pairings:
         raise ApiError(429, "rate_limited", "too many pairings are waiting; retry later")
+    # Housekeeping: a pairing a day past its claim window is of no further use.
+    db.execute(delete(Pairing).where(Pairing.expires_at < now - timedelta(days=1)))
     for _ in range(5):  # a code collision is ~2^-50 per pending pairing; retry anyway
         code, poll_secret = new_pairing_code(), new_secret(POLL_PREFIX)
         pairing = Pairing(

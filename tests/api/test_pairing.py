@@ -7,7 +7,7 @@ import hashlib
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import create_engine, update
+from sqlalchemy import create_engine, select, update
 from starlette.testclient import TestClient
 
 from server.app import create_app
@@ -161,3 +161,16 @@ def test_rate_limits_are_shared_by_instances(settings_factory):
     finally:
         a.state.zk.engine.dispose()
         b.state.zk.engine.dispose()
+
+
+def test_long_expired_pairings_are_cleaned_up(api, database_url):
+    old, fresh = api.request_pairing(), api.request_pairing()
+    engine = create_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(update(Pairing).where(Pairing.id == uuid.UUID(old["pairing_id"]))
+                     .values(expires_at=datetime.now(UTC) - timedelta(days=2)))
+    api.request_pairing()
+    with engine.connect() as conn:
+        left = {str(i) for i in conn.execute(select(Pairing.id)).scalars()}
+    engine.dispose()
+    assert old["pairing_id"] not in left and fresh["pairing_id"] in left
