@@ -25,6 +25,7 @@ import hashlib
 import json
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ WEB = ROOT / "web"
 NODE = ROOT / "node_modules"
 DEFAULT_OUT = WEB / "dist"
 PAGES = ("index.html",)
+SNAPSHOT_SCRIPT = WEB / "tools" / "snapshot.mjs"
 SOURCE_SUFFIXES = {".js", ".mjs", ".css", ".py", ".html", ".svg"}
 PYODIDE_FILES = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip")
 TEXT_SUFFIXES = {".js", ".mjs", ".css", ".html", ".py", ".json", ".svg"}
@@ -103,10 +105,22 @@ def collect(wheel: Path) -> dict[str, Asset]:
     files = {n: _need(NODE / "pyodide" / n) for n in PYODIDE_FILES}
     files["pyodide-lock.json"] = _trimmed_lockfile()
     assets["pyodide/"] = Asset("pyodide/", files=files)
-    snapshot = WEB / "dist-snapshot" / "snapshot.bin"
-    if snapshot.is_file():  # optional, made by tools/make_snapshot (see docs/web.md)
-        assets["snapshot.bin"] = Asset("snapshot.bin", snapshot.read_bytes())
+    assets["snapshot.bin"] = Asset("snapshot.bin", make_snapshot(wheel))
     return assets
+
+
+def make_snapshot(wheel: Path) -> bytes:
+    """Pyodide's memory after importing vault_core and the glue, made under Node (~4 s)."""
+    node = shutil.which("node")
+    if node is None:
+        raise BuildError("node is required to make the Pyodide memory snapshot")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "snapshot.bin"
+        done = subprocess.run([node, str(SNAPSHOT_SCRIPT), str(wheel), str(WEB), str(out)],
+                              capture_output=True, text=True, cwd=ROOT)
+        if done.returncode != 0 or not out.is_file():
+            raise BuildError(f"making the Pyodide snapshot failed: {done.stderr.strip()[-500:]}")
+        return out.read_bytes()
 
 
 def _refs(asset: Asset, names: set[str]) -> set[str]:
@@ -195,7 +209,7 @@ def fingerprint(wheel_bytes: bytes) -> str:
     for path in sorted(WEB.iterdir()):
         if path.is_file() and path.suffix in SOURCE_SUFFIXES:
             digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    for rel in ("package-lock.json", "tools/build_web.py", "web/dist-snapshot/snapshot.bin"):
+    for rel in ("package-lock.json", "tools/build_web.py", "web/tools/snapshot.mjs"):
         p = ROOT / rel
         digest.update(rel.encode() + (p.read_bytes() if p.is_file() else b""))
     return digest.hexdigest()
@@ -213,7 +227,7 @@ def write(out: Path, ordered: list[Asset], source: str) -> None:
             file.parent.mkdir(parents=True, exist_ok=True)
             file.write_bytes(data)
             if len(data) >= GZIP_MIN_BYTES and file.suffix != ".html":
-                packed = gzip.compress(data, 9, mtime=0)
+                packed = gzip.compress(data, 6, mtime=0)
                 if len(packed) < 0.9 * len(data):  # zips and wheels are compressed already
                     file.with_name(file.name + ".gz").write_bytes(packed)
         entries[asset.name] = {

@@ -25,6 +25,7 @@ function emit() {
 
 export function startEngine() {
   if (worker) return;
+  performance.mark("zkv-worker-start");
   worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module", name: "vault" });
   worker.onmessage = (e) => {
     const msg = e.data;
@@ -39,8 +40,9 @@ export function startEngine() {
       readyState = { ...readyState, failed: msg.message };
       emit();
     } else if (waiting.has(msg.id)) {
-      const { resolve, reject } = waiting.get(msg.id);
+      const { resolve, reject, op } = waiting.get(msg.id);
       waiting.delete(msg.id);
+      performance.mark(`zkv-op-${op}`, { detail: msg.ms }); // time spent in the worker
       if (msg.ok) resolve(msg.result);
       else reject(new EngineError(msg.code, msg.message));
     }
@@ -59,7 +61,7 @@ export function ask(op, args = {}) {
   startEngine();
   const id = nextId++;
   return new Promise((resolve, reject) => {
-    waiting.set(id, { resolve, reject });
+    waiting.set(id, { resolve, reject, op });
     worker.postMessage({ id, op, args });
   });
 }

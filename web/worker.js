@@ -13,6 +13,9 @@ import sodium from "./sodium.mjs";
 
 const WHEEL = { url: new URL("./vault_core.whl", import.meta.url), sri: "sri:./vault_core.whl" };
 const ARGON2 = { url: new URL("./argon2.wasm", import.meta.url), sri: "sri:./argon2.wasm" };
+// Pyodide's memory right after importing vault_core and the glue, made at build time
+// under Node (web/tools/snapshot.mjs): skips interpreter start-up and every import.
+const SNAPSHOT = { url: new URL("./snapshot.bin", import.meta.url), sri: "sri:./snapshot.bin" };
 const GLUE = [
   { name: "strength.py", url: new URL("./strength.py", import.meta.url), sri: "sri:./strength.py" },
   { name: "session.py", url: new URL("./session.py", import.meta.url), sri: "sri:./session.py" },
@@ -37,8 +40,10 @@ async function boot() {
   const wheel = fetchChecked(WHEEL).then((r) => r.arrayBuffer());
   const argon2 = WebAssembly.compileStreaming(fetchChecked(ARGON2));
   const glue = Promise.all(GLUE.map((g) => fetchChecked(g).then((r) => r.text())));
+  const snapshot = fetchChecked(SNAPSHOT).then((r) => r.arrayBuffer());
   const pyodide = await loadPyodide({
     indexURL: PYODIDE_DIR,
+    _loadSnapshot: snapshot,
     packageBaseUrl: PYODIDE_DIR,
     // Nothing from a CDN, ever: we install our own wheel below and no other package.
     stdout: () => {},
@@ -63,12 +68,17 @@ async function boot() {
 
 const ready = boot();
 ready.then(
-  () => postMessage({ event: "ready", timings }),
+  (dispatch) => {
+    postMessage({ event: "ready", timings });
+    // Warm Argon2id once while the passphrase is being typed: the first run pays for
+    // growing the wasm memory to 64 MiB and for tiering up the compiled code.
+    queue = queue.then(() => dispatch("kdf_benchmark", '{"runs": 1}'));
+  },
   (err) => postMessage({ event: "failed", message: `The vault engine failed to load: ${err.message}` }),
 );
 
 // One request at a time: Python is single-threaded and ops depend on each other's state.
-let queue = Promise.resolve();
+let queue = ready.catch(() => {});
 onmessage = (e) => {
   const { id, op, args } = e.data;
   queue = queue.then(async () => {

@@ -1,0 +1,147 @@
+"""The worker's glue (web/session.py, web/strength.py) under CPython with the native backend:
+the same code the browser runs, checked quickly and in detail (merge rules, error texts,
+the strength estimator). The browser-level behaviour is in the other e2e modules.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from vault_core import KdfParams
+
+WEB = Path(__file__).resolve().parents[2] / "web"
+PASS = "orbit velvet crater mango lantern"
+NEW_PASS = "tulip harbor quartz violin ember"
+
+
+@pytest.fixture
+def glue(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[ModuleType, ModuleType]]:
+    monkeypatch.syspath_prepend(str(WEB))
+    # The floor KDF keeps this fast; the parameters do not change the logic under test.
+    monkeypatch.setattr(KdfParams, "default", classmethod(lambda cls: cls.floor()))
+    for name in ("strength", "session"):
+        sys.modules.pop(name, None)
+    strength = importlib.import_module("strength")
+    session = importlib.import_module("session")
+    yield session, strength
+    for name in ("strength", "session"):
+        sys.modules.pop(name, None)
+
+
+def call(session: ModuleType, op: str, **args: Any) -> dict[str, Any]:
+    reply = json.loads(session.dispatch(op, json.dumps(args)))
+    return dict(reply)
+
+
+def ok(session: ModuleType, op: str, **args: Any) -> Any:
+    reply = call(session, op, **args)
+    assert reply["ok"], reply
+    return reply["result"]
+
+
+@pytest.mark.parametrize(("passphrase", "why"), [
+    ("password1234", "most common passwords"),
+    ("correct horse battery staple", "most common passwords"),
+    ("Summer2024!Summer2024!", "repeats the same text"),
+    ("asdfghjkl;", "keyboard pattern"),
+    ("abcdefghijklmnop", "sequence"),
+    ("P@ssw0rd", "shorter than 10 characters"),
+    ("xkqzvbnmwp", "too short for its mix"),
+])
+def test_weak_passphrases_are_refused_with_the_pattern(glue: Any, passphrase: str,
+                                                      why: str) -> None:
+    _, strength = glue
+    verdict = strength.estimate(passphrase)
+    assert not verdict.acceptable
+    assert why in verdict.reason and "guesses" in verdict.reason
+    assert passphrase not in verdict.reason  # never echoed
+
+
+@pytest.mark.parametrize("passphrase", [PASS, NEW_PASS, "Gx7#kP2!vQ9@mZ4$wL",
+                                        "blue ocean 1987 tiger lamp"])
+def test_strong_passphrases_pass(glue: Any, passphrase: str) -> None:
+    _, strength = glue
+    assert strength.estimate(passphrase).acceptable
+
+
+def test_stronger_kdf_lowers_the_bar(glue: Any) -> None:
+    _, strength = glue
+    weak = strength.estimate("quiet lamp 42 zebra")
+    assert strength.estimate("quiet lamp 42 zebra", kdf_ops=16,
+                             kdf_mem_kib=1_048_576).seconds > weak.seconds * 50
+
+
+def test_merge_replays_pending_edits_on_the_newer_vault(glue: Any) -> None:
+    session, _ = glue
+    account = str(uuid.uuid4())
+    created = ok(session, "create", account_id=account, passphrase=PASS, confirm=PASS)
+    ok(session, "committed", revision=created["revision"])
+    base = ok(session, "add", fields={"name": "shared", "kind": "git"}, secret="s1")
+    ok(session, "committed", revision=base["revision"])
+    shared_id = base["items"][0]["id"]
+
+    # Another device: removes "shared" and adds "dup" (a second session on the same blob).
+    other = session.Session()
+    other.op_unlock(account, base["blob"], PASS)
+    other.op_remove(shared_id)
+    remote = other.op_add({"name": "dup", "kind": "git"}, "remote")
+
+    # Here, concurrently: edit "shared", add "dup" too.
+    ok(session, "update", item_id=shared_id, fields={"name": "shared", "kind": "git",
+                                                      "username": "me"}, secret="")
+    ok(session, "add", fields={"name": "dup", "kind": "git"}, secret="local")
+    merged = ok(session, "rebase", blob=remote["blob"])
+    names = sorted(i["name"] for i in merged["items"])
+    assert names == ["dup", "dup (2)", "shared"]
+    assert merged["base_revision"] == remote["revision"]
+    assert any("removed elsewhere" in n for n in merged["notes"])
+    assert any("dup (2)" in n for n in merged["notes"])
+    by_name = {i["name"]: i for i in merged["items"]}
+    assert ok(session, "reveal", item_id=by_name["shared"]["id"])["secret"] == "s1"
+    assert ok(session, "reveal", item_id=by_name["dup (2)"]["id"])["secret"] == "local"
+
+
+def test_errors_are_typed_and_never_echo_secrets(glue: Any) -> None:
+    session, _ = glue
+    account = str(uuid.uuid4())
+    created = ok(session, "create", account_id=account, passphrase=PASS, confirm=PASS)
+    wrong = call(session, "unlock", account_id=account, blob=created["blob"],
+                 passphrase="not it at all, sorry")
+    assert (wrong["code"], wrong["message"]) == ("wrong_passphrase", "Wrong passphrase.")
+    assert "not it" not in json.dumps(wrong)
+    other = call(session, "unlock", account_id=str(uuid.uuid4()), blob=created["blob"],
+                 passphrase=PASS)
+    assert other["code"] == "wrong_account"
+    weak = call(session, "create", account_id=account, passphrase="hunter2hunter2",
+                confirm="hunter2hunter2")
+    assert weak["code"] == "weak_passphrase" and "hunter2" not in weak["message"]
+    assert call(session, "no_such_op")["code"] == "unknown_op"
+    ok(session, "lock")
+    assert call(session, "list")["code"] == "locked"
+
+
+def test_change_passphrase_takes_effect_only_once_committed(glue: Any) -> None:
+    session, _ = glue
+    account = str(uuid.uuid4())
+    created = ok(session, "create", account_id=account, passphrase=PASS, confirm=PASS)
+    ok(session, "committed", revision=1)
+    bad = call(session, "change_passphrase", current="nope", new=NEW_PASS, confirm=NEW_PASS)
+    assert bad["code"] == "wrong_passphrase"
+    changed = ok(session, "change_passphrase", current=PASS, new=NEW_PASS, confirm=NEW_PASS)
+    assert session.SESSION.passphrase == PASS  # not until the server stored it
+    ok(session, "committed", revision=changed["revision"])
+    assert session.SESSION.passphrase == NEW_PASS
+    ok(session, "lock")
+    assert call(session, "unlock", account_id=account, blob=changed["blob"],
+                passphrase=PASS)["code"] == "wrong_passphrase"
+    ok(session, "unlock", account_id=account, blob=changed["blob"], passphrase=NEW_PASS)
+    assert created["revision"] == 1
