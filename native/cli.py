@@ -33,13 +33,19 @@ class FastArgs:
         self.json = False
         self.name: str | None = None
         self.field = "secret"
+        self.env: list[str] = []
+        self.no_mask = False
+        self.cmd: list[str] = []
 
 
 def _fast_parse(argv: list[str]) -> FastArgs | None:
-    """``get NAME [--field F] [--json]`` and ``git-credential ACTION`` without argparse
-    (argparse and what it imports cost ~8 ms). Anything else goes to argparse."""
+    """``get NAME [--field F] [--json]``, ``git-credential ACTION`` and
+    ``run [--env VAR=ITEM ...] [--no-mask] -- CMD...`` without argparse (argparse and what
+    it imports cost ~8 ms). Anything else, including any doubt, goes to argparse."""
     if len(argv) == 2 and argv[0] == "git-credential" and argv[1] in ("get", "store", "erase"):
         return FastArgs("git-credential", action=argv[1])
+    if argv and argv[0] == "run":
+        return _fast_run(argv[1:])
     if not argv or argv[0] != "get":
         return None
     args = FastArgs("get")
@@ -57,6 +63,24 @@ def _fast_parse(argv: list[str]) -> FastArgs | None:
         else:
             args.name = word
     return args if args.name is not None else None
+
+
+def _fast_run(rest: list[str]) -> FastArgs | None:
+    args = FastArgs("run")
+    while rest:
+        word = rest.pop(0)
+        if word == "--":
+            args.cmd = ["--", *rest]  # as argparse's REMAINDER gives it
+            return args if rest else None
+        if word == "--no-mask":
+            args.no_mask = True
+        elif word == "--env" and rest:
+            args.env.append(rest.pop(0))
+        elif word.startswith("--env=") and len(word) > 6:
+            args.env.append(word[6:])
+        else:
+            return None
+    return None
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -45,3 +45,8 @@ def test_credential_helper_path_imports_only_what_it_needs(env: Env, unlocked: V
 def test_the_check_itself_can_fail(env: Env, unlocked: VaultFile) -> None:
     # `list` goes through argparse: the same comparison must notice it.
     assert "argparse" in _extra(env, "list")
+
+
+def test_run_path_skips_argparse_and_crypto(env: Env, unlocked: VaultFile) -> None:
+    extra = _extra(env, "run", "--env", "T=github", "--", "true")
+    assert not extra & {"argparse", "vault_core", "nacl", "urllib.request", "http.client"}
