@@ -9,7 +9,6 @@
 // Everything is loaded from our own origin under content-hashed names ("./NAME" is
 // rewritten by tools/build_web.py); fetches carry SRI where the fetch API allows it.
 import { loadPyodide } from "./pyodide/pyodide.mjs";
-import sodium from "./sodium.mjs";
 
 const WHEEL = { url: new URL("./vault_core.whl", import.meta.url), sri: "sri:./vault_core.whl" };
 const ARGON2 = { url: new URL("./argon2.wasm", import.meta.url), sri: "sri:./argon2.wasm" };
@@ -41,6 +40,12 @@ async function boot() {
   const argon2 = WebAssembly.compileStreaming(fetchChecked(ARGON2));
   const glue = Promise.all(GLUE.map((g) => fetchChecked(g).then((r) => r.text())));
   const snapshot = fetchChecked(SNAPSHOT).then((r) => r.arrayBuffer());
+  // libsodium.js is imported and its wasm compiled while Pyodide loads (a static import
+  // would hold up the whole worker until it had arrived).
+  const sodiumReady = import("./sodium.mjs").then(async ({ default: sodium }) => {
+    await sodium.ready;
+    return sodium;
+  });
   const pyodide = await loadPyodide({
     indexURL: PYODIDE_DIR,
     _loadSnapshot: snapshot,
@@ -51,8 +56,7 @@ async function boot() {
   });
   mark("pyodide");
   // Bound after loading (no JS object inside Pyodide's state), as vault_core expects.
-  await sodium.ready;
-  pyodide.registerJsModule("zkvault_sodium", sodium);
+  pyodide.registerJsModule("zkvault_sodium", await sodiumReady);
   const instance = await WebAssembly.instantiate(await argon2, {});
   instance.exports._initialize();
   pyodide.registerJsModule("zkvault_argon2", instance.exports);

@@ -87,6 +87,7 @@ class Recorder:
     origin: str
     idp_origin: str
     requests: list[tuple[str, str]] = field(default_factory=list)  # (url, initiator frame)
+    bodies: list[bytes] = field(default_factory=list)  # every request body sent
     console_errors: list[str] = field(default_factory=list)
     csp_console: list[str] = field(default_factory=list)
 
@@ -226,6 +227,9 @@ def new_app(browser: Browser, server: ServerProcess, idp: str) -> App:
         except Exception:  # a worker's request has no frame
             frame = "worker"
         rec.requests.append((request.url, frame))
+        body = request.post_data_buffer
+        if body:
+            rec.bodies.append(body)
 
     def on_console(msg: Any) -> None:
         text = msg.text
@@ -268,6 +272,15 @@ def api_sign_in(server: ServerProcess, idp: str, sub: str) -> tuple[str, str]:
         r = client.post("/auth/refresh", headers={"X-CSRF-Token": client.cookies["zkv_csrf"]})
         r.raise_for_status()
         return r.json()["account_id"], r.json()["access_token"]
+
+
+def leak_forms(secret: str) -> list[bytes]:
+    """The encodings a leaked secret would most likely appear in."""
+    import base64
+
+    raw = secret.encode()
+    return [raw, raw.hex().encode(), base64.b64encode(raw), base64.urlsafe_b64encode(raw),
+            base64.urlsafe_b64encode(raw).rstrip(b"="), secret.encode("utf-16-le")]
 
 
 def b64e(data: bytes) -> str:

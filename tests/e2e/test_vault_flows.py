@@ -16,7 +16,15 @@ import uuid
 import httpx
 import pytest
 
-from tests.e2e.conftest import STRONG, STRONG_2, App, account_id_of, api_sign_in, b64d
+from tests.e2e.conftest import (
+    STRONG,
+    STRONG_2,
+    App,
+    account_id_of,
+    api_sign_in,
+    b64d,
+    leak_forms,
+)
 from vault_core import Vault, errors
 
 SUB = "ada"
@@ -284,4 +292,22 @@ def test_no_foreign_requests_no_csp_violations_no_secrets_in_storage(app: App) -
     for url, _ in app.rec.requests:
         for secret in SECRETS:
             assert secret not in url
+
+
+def test_breach_dump_holds_no_passphrase_or_token(app: App) -> None:
+    """Everything an attacker could take: each table, the server log, every request body
+    the browser sent. None holds a passphrase or token in any common encoding."""
+    assert app.rec.bodies  # the recorder saw the uploads (so this can fail)
+    dump = [app.server.log.read_bytes(), *app.rec.bodies]
+    with sqlite3.connect(app.server.database) as db:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        for table in tables:
+            for row in db.execute(f'SELECT * FROM "{table}"'):
+                dump.append(repr(row).encode())
+                dump.extend(v for v in row if isinstance(v, bytes))
+    blob = b"\n".join(dump)
+    assert b"ZKVT" in blob  # the vault ciphertext is in there
+    for secret in SECRETS:
+        for form in leak_forms(secret):
+            assert form not in blob, f"a secret leaked ({len(form)} bytes)"
 
