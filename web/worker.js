@@ -36,9 +36,7 @@ async function fetchChecked(asset) {
 
 async function boot() {
   // Start every download at once; Pyodide's own files stream while these arrive.
-  const wheel = fetchChecked(WHEEL).then((r) => r.arrayBuffer());
   const argon2 = WebAssembly.compileStreaming(fetchChecked(ARGON2));
-  const glue = Promise.all(GLUE.map((g) => fetchChecked(g).then((r) => r.text())));
   const snapshot = fetchChecked(SNAPSHOT).then((r) => r.arrayBuffer());
   // libsodium.js is imported and its wasm compiled while Pyodide loads (a static import
   // would hold up the whole worker until it had arrived).
@@ -61,13 +59,22 @@ async function boot() {
   instance.exports._initialize();
   pyodide.registerJsModule("zkvault_argon2", instance.exports);
   mark("crypto");
-  const sitePackages = pyodide.runPython("import site; site.getsitepackages()[0]");
-  pyodide.unpackArchive(await wheel, "wheel", { extractDir: sitePackages });
-  const sources = await glue;
-  GLUE.forEach((g, i) => pyodide.FS.writeFile(`${sitePackages}/${g.name}`, sources[i]));
+  // The snapshot already holds vault_core and the glue, imported. Install them from the
+  // wheel only if it somehow does not (then the first import compiles them here).
+  if (!pyodide.runPython("import sys\n'session' in sys.modules")) await install(pyodide);
   const dispatch = pyodide.runPython("import session\nsession.dispatch");
   mark("vault_core");
   return dispatch;
+}
+
+async function install(pyodide) {
+  const [wheel, ...sources] = await Promise.all([
+    fetchChecked(WHEEL).then((r) => r.arrayBuffer()),
+    ...GLUE.map((g) => fetchChecked(g).then((r) => r.text())),
+  ]);
+  const sitePackages = pyodide.runPython("import site; site.getsitepackages()[0]");
+  pyodide.unpackArchive(wheel, "wheel", { extractDir: sitePackages });
+  GLUE.forEach((g, i) => pyodide.FS.writeFile(`${sitePackages}/${g.name}`, sources[i]));
 }
 
 const ready = boot();

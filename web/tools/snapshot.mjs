@@ -26,7 +26,7 @@ for (const name of ["strength.py", "session.py"]) {
 }
 // Everything the worker will import, so none of it is read or compiled at page load.
 pyodide.runPython(`
-import session, strength, vault_core, vault_core.backend.pyodide
+import session, strength, vault_core, vault_core.backend.pyodide, pyodide.ffi
 import base64, hmac, json, unicodedata, uuid, dataclasses, importlib, contextlib
 `);
 fs.writeFileSync(out, pyodide.makeMemorySnapshot());
