@@ -74,7 +74,9 @@ def create_vault(browser: Browser, url: str, idp: str, sub: str) -> None:
         page.locator("#item-name").fill(f"token-{i}")
         page.locator("#item-secret").fill(f"ghp_benchmark_token_{i:04d}_abcdefghijklmnop")
         page.get_by_role("button", name="Save", exact=True).click()
-        page.locator(f'#items-body tr[data-item="token-{i}"]').wait_for()
+        page.wait_for_function(
+            "n => document.getElementById('notice').textContent.includes(n)",
+            arg=f"Added “token-{i}”")
     context.close()
 
 

@@ -7,6 +7,7 @@ import { resealAffected } from "./devices.js";
 const REVEAL_MS = 15_000;
 const CLIPBOARD_CLEAR_MS = 30_000;
 let editing = null; // item id being edited, or null for a new one
+let formGeneration = 0; // bumped whenever the form is (re)opened
 let clipboardTimer = null;
 
 const FIELDS = ["name", "kind", "url", "username", "scopes", "expires", "note"];
@@ -72,6 +73,7 @@ function render(listing) {
 }
 
 function openForm(item) {
+  formGeneration += 1;
   editing = item ? item.id : null;
   $("item-form-title").textContent = item ? `Edit “${item.name}”` : "Add a credential";
   for (const f of FIELDS) {
@@ -103,11 +105,13 @@ export function initItems() {
     if (!fields.name.trim()) return fail(new Error("Give the credential a name."));
     if (!editing && !secret) return fail(new Error("Enter the token to store."));
     const id = editing;
+    const generation = formGeneration;
     const ok = id
       ? await edit("update", { item_id: id, fields, secret })
       : await edit("add", { fields, secret });
     if (ok) {
-      closeForm();
+      // Close it only if it was not reopened for another credential meanwhile.
+      if (generation === formGeneration) closeForm();
       notice(id ? `Saved “${fields.name}”.` : `Added “${fields.name}”.`);
       if (id) await resealAffected(id);
     }
