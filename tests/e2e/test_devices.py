@@ -150,6 +150,29 @@ def test_runner_enrolment_and_grant_opened_natively(app: App) -> None:
     assert r.status_code == 401
 
 
+def test_link_opened_while_signed_out_survives_sign_in(app: App) -> None:
+    from tests.e2e.conftest import new_app
+
+    pairing = request_pairing(app.server, "machine", "fresh-laptop")
+    other = new_app(app.page.context.browser, app.server, app.idp)  # type: ignore[arg-type]
+    try:
+        other.page.goto(pairing["url"].replace("http://127.0.0.1:8000", app.server.url))
+        other.visible("signin")
+        other.notice("Sign in to approve the pairing.")
+        assert "#code=" not in other.page.url
+        other.sign_in(SUB)
+        other.unlock(STRONG)
+        other.page.wait_for_selector("#pair-details:not([hidden])")
+        assert other.page.locator("#pair-name").text_content() == "fresh-laptop"
+        assert other.page.evaluate("sessionStorage.length") == 0  # the parked code is gone
+        other.page.get_by_role("button", name="Approve", exact=True).click()
+        other.notice("Approved “fresh-laptop”")
+        assert poll(app.server, pairing)["status"] == "approved"
+        assert other.rec.foreign() == [] and other.csp_violations() == []
+    finally:
+        other.context.close()
+
+
 def _runner_grant(app: App, credential: str) -> dict[str, str]:
     r = httpx.post(f"{app.server.url}/auth/token",
                    json={"grant_type": "runner_credential", "credential": credential})
