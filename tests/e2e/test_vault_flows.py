@@ -114,6 +114,8 @@ def test_reveal_masks_again_and_copy_fills_clipboard(app: App) -> None:
     row.get_by_role("button", name="Copy token of gitlab-deploy").click()
     app.notice("copied")
     assert app.page.evaluate("navigator.clipboard.readText()") == TOKEN_2
+    app.page.clock.fast_forward(31_000)  # the clipboard is cleared after 30 s
+    app.page.wait_for_function("async () => (await navigator.clipboard.readText()) === ''")
 
 
 def test_edit_keeps_or_replaces_the_token(app: App) -> None:
@@ -160,8 +162,17 @@ def test_lock_then_wrong_passphrase_then_unlock(app: App) -> None:
     assert app.page.locator("#items-body tr").count() == 0  # nothing decrypted remains shown
     app.unlock("not the right passphrase at all")
     app.error("Wrong passphrase.")
+    # The Argon2id progress bar is shown while the key is derived, and hidden after.
+    app.page.evaluate("""() => {
+      window.__kdfShown = false;
+      new MutationObserver(() => { if (!document.getElementById('kdf').hidden)
+        window.__kdfShown = true; }).observe(document.getElementById('kdf'),
+        {attributes: true});
+    }""")
     app.unlock(STRONG)
     app.visible("items")
+    assert app.page.evaluate("window.__kdfShown") is True
+    assert app.page.locator("#kdf").is_hidden()
     assert app.item_names() == ["github-ci", "gitlab-deploy"]
 
 
@@ -274,6 +285,25 @@ def _b64e(data: bytes) -> str:
     from tests.e2e.conftest import b64e
 
     return b64e(data)
+
+
+def test_every_control_is_labelled_and_unlock_works_by_keyboard(app: App) -> None:
+    unlabelled = app.page.evaluate("""() => [...document.querySelectorAll(
+        'input, select, textarea, button')].filter(el =>
+          !(el.labels && el.labels.length) && !el.getAttribute('aria-label') &&
+          !(el.tagName === 'BUTTON' && el.textContent.trim())).map(el => el.id || el.outerHTML)""")
+    assert unlabelled == []
+    app.lock()
+    # Keyboard only: the passphrase field has focus after locking; type and press Enter.
+    assert app.page.evaluate("document.activeElement.id") == "unlock-pass"
+    app.page.keyboard.type(STRONG_2)
+    app.page.keyboard.press("Enter")
+    app.visible("items")
+    app.page.locator("#item-new").focus()
+    app.page.keyboard.press("Enter")
+    assert app.page.evaluate("document.activeElement.id") == "item-name"
+    app.page.keyboard.press("Escape")
+    app.page.get_by_role("button", name="Cancel").click()
 
 
 def test_no_foreign_requests_no_csp_violations_no_secrets_in_storage(app: App) -> None:

@@ -1,0 +1,85 @@
+"""How the server serves the web app: policies, caching, encodings, and the unbuilt case."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.processes import ServerProcess, start_server, stop
+
+PAGE_POLICY = ("script-src 'self' 'wasm-unsafe-eval' 'unsafe-eval'", "object-src 'none'",
+               "base-uri 'none'", "frame-ancestors 'none'", "connect-src 'self'",
+               "worker-src 'self'", "default-src 'none'")
+
+
+def test_pages_carry_the_strict_policy_and_are_not_cached(server: ServerProcess) -> None:
+    for path in ("/", "/pair"):
+        r = httpx.get(server.url + path)
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+        policies = r.headers.get_list("content-security-policy")
+        assert len(policies) == 1
+        for directive in PAGE_POLICY:
+            assert directive in policies[0]
+        assert "unsafe-inline" not in policies[0]
+        assert r.headers["cache-control"] == "no-cache"
+        assert "<script>" not in r.text and " style=" not in r.text
+        assert not re.search(r"<script(?![^>]*\bsrc=)", r.text)  # every script is external
+
+
+def test_assets_are_immutable_with_sri_matching_their_bytes(server: ServerProcess,
+                                                            built_assets: Path) -> None:
+    page = httpx.get(server.url + "/").text
+    tags = re.findall(r'(?:src|href)="(/assets/[^"]+)" integrity="(sha384-[^"]+)"', page)
+    assert len(tags) >= 4
+    for url, integrity in tags:
+        r = httpx.get(server.url + url, headers={"Accept-Encoding": "identity"})
+        assert r.status_code == 200
+        assert r.headers["cache-control"] == "public, max-age=31536000, immutable"
+        digest = base64.b64encode(hashlib.sha384(r.content).digest()).decode()
+        assert integrity == f"sha384-{digest}"
+        if url.endswith(".js"):  # the worker needs the page policy on its own script
+            assert r.headers["content-security-policy"].startswith("default-src 'none'; "
+                                                                   "script-src 'self'")
+    manifest = json.loads((built_assets / "manifest.json").read_text())
+    worker = manifest["assets"]["worker.js"]["path"]
+    r = httpx.get(f"{server.url}/{worker}")
+    assert "'unsafe-eval'" in r.headers["content-security-policy"]
+
+
+def test_large_assets_are_served_gzipped_when_accepted(server: ServerProcess,
+                                                       built_assets: Path) -> None:
+    manifest = json.loads((built_assets / "manifest.json").read_text())
+    wasm = manifest["assets"]["pyodide/"]["path"] + "pyodide.asm.wasm"
+    plain = httpx.get(f"{server.url}/{wasm}", headers={"Accept-Encoding": "identity"})
+    assert plain.headers["content-type"] == "application/wasm"
+    assert "content-encoding" not in plain.headers
+    with httpx.stream("GET", f"{server.url}/{wasm}",
+                      headers={"Accept-Encoding": "gzip"}) as packed:
+        assert packed.headers["content-encoding"] == "gzip"
+        assert int(packed.headers["content-length"]) < len(plain.content) / 2
+
+
+@pytest.mark.parametrize("path", ["/assets/nope.js", "/assets/../manifest.json",
+                                  "/assets/%2e%2e/manifest.json", "/assets/",
+                                  "/assets/pyodide-000000000000/pyodide.mjs"])
+def test_only_built_files_are_served(server: ServerProcess, path: str) -> None:
+    r = httpx.get(server.url + path)
+    assert r.status_code == 404
+    assert "version" not in r.text
+
+
+def test_unbuilt_server_says_how_to_build(idp: str, tmp_path: Path) -> None:
+    srv = start_server(idp, tmp_path, ZKVAULT_WEB_DIR=str(tmp_path / "missing"))
+    try:
+        r = httpx.get(srv.url + "/")
+        assert r.status_code == 503
+        assert "python tools/build_web.py" in r.text
+        assert httpx.get(srv.url + "/healthz").status_code == 200  # the API still runs
+    finally:
+        stop(srv.proc)
