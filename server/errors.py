@@ -48,9 +48,7 @@ COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
     503: _doc("The database is unavailable; retry (code: database_unavailable)"),
 }
 AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: _doc(
-        "Missing, forged, expired, revoked or wrong-audience token (code: unauthorized)"
-    ),
+    401: _doc("Missing, forged, expired, revoked or wrong-audience token (code: unauthorized)"),
 }
 
 
