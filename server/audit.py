@@ -13,6 +13,7 @@ import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, select
@@ -134,3 +135,33 @@ def verify(db: Session) -> tuple[int, list[str]]:
         if head is None or head.seq != expected_seq - 1 or head.hash != prev:
             problems.append(f"chain {chain}: head does not match the last event (truncated?)")
     return checked, problems
+
+
+def verify_export(document: Mapping[str, Any]) -> tuple[int, list[str]]:
+    """Checks an owner's export (GET /api/audit/export) offline, without the database."""
+    problems: list[str] = []
+    chain = str(document.get("chain", ""))
+    prev, expected_seq = GENESIS, 1
+    events = document.get("events") or []
+    for e in events:
+        try:
+            fields = {
+                **{k: e[k] for k in _HASHED if k != "chain"},
+                "chain": chain,
+                "account_id": chain if chain != SYSTEM_CHAIN else None,
+                "created_at": datetime.fromisoformat(str(e["time"]).replace("Z", "+00:00")),
+                "prev_hash": e["prev_hash"],
+            }
+        except (KeyError, TypeError, ValueError):
+            problems.append(f"event {expected_seq}: malformed")
+            break
+        if e["seq"] != expected_seq:
+            problems.append(f"seq {e['seq']}: expected {expected_seq} (an event is missing)")
+        if e["prev_hash"] != prev:
+            problems.append(f"seq {e['seq']}: previous hash does not link")
+        if event_hash(fields) != e["hash"]:
+            problems.append(f"seq {e['seq']}: contents do not match hash")
+        prev, expected_seq = e["hash"], e["seq"] + 1
+    if document.get("head_seq") != expected_seq - 1 or document.get("head_hash") != prev:
+        problems.append("the head does not match the last event (truncated?)")
+    return len(events), problems

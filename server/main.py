@@ -1,4 +1,4 @@
-"""`zkvault-server`: serve (default), migrate, verify-audit, generate-key."""
+"""`zkvault-server`: serve (default), migrate, verify-audit, verify-export, generate-key."""
 
 from __future__ import annotations
 
@@ -75,6 +75,23 @@ def _verify_audit(settings: Settings) -> int:
     return 1 if problems else 0
 
 
+def _verify_export(path: str) -> int:
+    import json
+
+    from . import audit
+
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        print(f"zkvault-server: cannot read {path}: {type(exc).__name__}", file=sys.stderr)
+        return 2
+    checked, problems = audit.verify_export(document)
+    for p in problems:
+        print(f"TAMPERED: {p}")
+    print(f"checked {checked} exported events: {'FAILED' if problems else 'chain intact'}")
+    return 1 if problems else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="zkvault-server", description=__doc__)
     sub = parser.add_subparsers(dest="command")
@@ -83,7 +100,11 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("migrate", help="create or upgrade the database schema")
     sub.add_parser("verify-audit", help="recompute every audit hash chain; exit 1 if broken")
     sub.add_parser("generate-key", help="print a new Ed25519 signing key (base64url seed)")
+    export = sub.add_parser("verify-export", help="check an audit export (JSON) offline")
+    export.add_argument("file")
     args = parser.parse_args(argv)
+    if args.command == "verify-export":
+        return _verify_export(args.file)
     if args.command == "generate-key":
         print(b64url_encode(secrets.token_bytes(32)))
         return 0
