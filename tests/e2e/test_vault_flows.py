@@ -341,3 +341,14 @@ def test_breach_dump_holds_no_passphrase_or_token(app: App) -> None:
         for form in leak_forms(secret):
             assert form not in blob, f"a secret leaked ({len(form)} bytes)"
 
+
+
+def test_sign_out_ends_the_session(app: App) -> None:
+    app.page.get_by_role("button", name="Sign out").click()
+    app.visible("signin")
+    assert app.page.locator("#nav").is_hidden()
+    # The refresh cookie is gone and the server revoked the session: a refresh fails.
+    r = app.page.request.post(f"{app.server.url}/auth/refresh",
+                              headers={"X-CSRF-Token": "anything"})
+    assert r.status in (401, 403)
+    assert not [c for c in app.context.cookies() if "refresh" in c["name"]]
