@@ -9,7 +9,7 @@ from .container import PublicHeader, peek_header
 from .grants import Grant, GrantedItem, RunnerKeyPair, open_grant, seal_grant
 from .items import KINDS, Item, ItemInfo
 from .kdf import KdfParams
-from .vault import Vault
+from .vault import Upload, Vault
 
 __all__ = [
     "KINDS",
@@ -20,6 +20,7 @@ __all__ = [
     "KdfParams",
     "PublicHeader",
     "RunnerKeyPair",
+    "Upload",
     "Vault",
     "errors",
     "open_grant",

@@ -7,9 +7,10 @@ called. ``lock()`` wipes the keys.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from . import _rng
 from .backend import PrimitiveAuthError, get_backend
@@ -54,6 +55,15 @@ from .keys import (
 )
 
 _HASH_BYTES = 32
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A blob and the server state it replaces: send all three (docs/server.md)."""
+
+    base_revision: int
+    base_sha256: str | None  # None for a vault's first save
+    blob: bytes = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -108,6 +118,8 @@ class Vault:
         # The highest revision verified from a blob: a reload must not go below it. (revision
         # itself also counts saves the server may yet refuse.)
         self.seen_revision = revision
+        # SHA-256 (hex) of the blob this vault state is: opened, reloaded or last saved.
+        self.head_sha256: str | None = None
         self._slot = slot
         self._vault_key: bytearray | None = vault_key
         self._header_key: bytearray | None = subkey(vault_key, LABEL_HEADER_MAC)
@@ -171,6 +183,7 @@ class Vault:
         except BaseException:
             vault.lock()
             raise
+        vault.head_sha256 = hashlib.sha256(blob).hexdigest()
         if upgrade_kdf is not None and container.slot.kdf.weaker_than(upgrade_kdf):
             vault.change_passphrase(passphrase, kdf=upgrade_kdf)
         return vault
@@ -187,6 +200,7 @@ class Vault:
         self._items = self._verify(container, self.seen_revision)
         self.revision = self.seen_revision = container.revision
         self._slot = container.slot  # the passphrase may have been changed elsewhere
+        self.head_sha256 = hashlib.sha256(blob).hexdigest()
 
     def _verify(self, container: Container, min_revision: int) -> dict[uuid.UUID, _StoredItem]:
         """format.md §6.1 steps 11-15; returns the verified items without adopting them."""
@@ -339,9 +353,17 @@ class Vault:
         wipe(secret_key)
         return public_key
 
+    def save_for_upload(self) -> Upload:
+        """Serialise the next revision together with what it replaces, for the server's
+        compare-and-swap. Always upload with this: a save stacked on one the server never
+        took names that lost blob's digest, so the server refuses it (409) instead of
+        letting it overwrite another device's write that claimed the same revision."""
+        base_revision, base_sha256 = self.revision, self.head_sha256
+        blob = self.save()
+        return Upload(base_revision, base_sha256, blob)
+
     def save(self) -> bytes:
-        """Serialise the next revision. The caller stores or uploads it; if the upload is
-        refused as stale, open the newer vault and apply the edit again."""
+        """Serialise the next revision (local use; to upload, use ``save_for_upload``)."""
         header_key, _, _ = self._keys()
         if self.revision >= REVISION_MAX:
             raise LimitExceededError("revision counter exhausted")
@@ -356,7 +378,9 @@ class Vault:
             self.account_id, self.vault_id, self.revision, self._slot, manifest
         )
         header_mac = get_backend().blake2b(32, authenticated, bytes(header_key))
-        return authenticated + header_mac + b"".join(s.record.encode() for s in stored)
+        blob = authenticated + header_mac + b"".join(s.record.encode() for s in stored)
+        self.head_sha256 = hashlib.sha256(blob).hexdigest()
+        return blob
 
 
 def _check_record_set(container: Container) -> None:

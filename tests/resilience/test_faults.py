@@ -28,7 +28,7 @@ from tests.native.serverproc import Owner, b64url
 from tests.support.pg import PrivatePostgres
 from tests.support.processes import ServerProcess, start_idp, start_server, stop, wait_http
 from tests.support.report import record
-from vault_core import Item, KdfParams, RunnerKeyPair, Vault, open_grant, seal_grant
+from vault_core import Item, KdfParams, RunnerKeyPair, Upload, Vault, open_grant, seal_grant
 
 PASSPHRASE = "resilience is a long passphrase"
 FAST = KdfParams.floor()
@@ -78,11 +78,15 @@ class Device:
                 while time.monotonic() < deadline:
                     if all(info.name != name for info in self.vault.items()):
                         self.vault.add(Item(name=name, kind="generic", url="", secret=f"s-{name}"))
-                    blob = self.vault.save()
+                    upload = self.vault.save_for_upload()
                     try:
                         r = http.put(
                             "/api/vault",
-                            json={"base_revision": self.vault.revision - 1, "blob": b64url(blob)},
+                            json={
+                                "base_revision": upload.base_revision,
+                                "base_sha256": upload.base_sha256,
+                                "blob": b64url(upload.blob),
+                            },
                         )
                     except httpx.TransportError:
                         r = None  # the outcome is unknown: the server will tell us
@@ -319,3 +323,36 @@ def test_postgresql_restart_under_load(idp: str, tmp_path: Path) -> None:
     finally:
         stop(server.proc)
         pg.stop()
+
+
+def test_a_save_stacked_on_a_lost_one_cannot_overwrite_another_device(
+    idp: str, tmp_path: Path
+) -> None:
+    """The race the PostgreSQL-restart test found: a save whose upload was lost, then a
+    second save on top of it, claims the revision another device has since written."""
+    server = start_server(idp, tmp_path)
+    try:
+        owner, _, (laptop, desktop) = owner_with_devices(server.url, idp)
+
+        def put(dev: Device, upload: Upload) -> httpx.Response:
+            return httpx.put(
+                f"{server.url}/api/vault",
+                headers={"Authorization": f"Bearer {dev.token}"},
+                json={
+                    "base_revision": upload.base_revision,
+                    "base_sha256": upload.base_sha256,
+                    "blob": b64url(upload.blob),
+                },
+            )
+
+        laptop.vault.add(Item(name="lost", kind="generic", url="", secret="x"))
+        laptop.vault.save_for_upload()  # the upload never arrives
+        desktop.vault.add(Item(name="desktop", kind="generic", url="", secret="y"))
+        assert put(desktop, desktop.vault.save_for_upload()).status_code == 200
+        laptop.vault.add(Item(name="laptop", kind="generic", url="", secret="z"))
+        stacked = put(laptop, laptop.vault.save_for_upload())
+        assert stacked.status_code == 409, "the desktop's write would have been overwritten"
+        assert final_items(owner) == {"desktop"}
+        record("faults", "save stacked on a lost upload", tried=1, lost=0)
+    finally:
+        stop(server.proc)

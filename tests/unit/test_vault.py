@@ -215,3 +215,18 @@ def test_reload_refuses_rollback_tampering_and_other_vaults(
     with pytest.raises(errors.WrongVaultError):
         opened.reload(stranger.save())
     assert opened.items() == before and opened.revision == 2
+
+
+def test_an_upload_names_the_blob_it_replaces(vault: Vault, account: uuid.UUID) -> None:
+    import hashlib
+
+    first = vault.save_for_upload()
+    assert (first.base_revision, first.base_sha256) == (0, None)
+    opened = reopen(first.blob, account)
+    assert opened.head_sha256 == hashlib.sha256(first.blob).hexdigest()
+    lost = opened.save_for_upload()
+    stacked = opened.save_for_upload()
+    assert (
+        stacked.base_revision == 2 and stacked.base_sha256 == hashlib.sha256(lost.blob).hexdigest()
+    )
+    assert "blob" not in repr(stacked).replace("base_", "")
