@@ -4,6 +4,17 @@
 # in development mode. Ctrl-C stops both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# Ctrl-C at any point, set-up included, stops whatever was started.
+pids=()
+stop() {
+    trap - INT TERM EXIT
+    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+}
+trap stop EXIT
+trap 'stop; exit 130' INT TERM
+
 scripts/bootstrap.sh
 .venv/bin/python tools/build_web.py >/dev/null  # the web app's assets (skips if unchanged)
 
@@ -17,14 +28,6 @@ export ZKVAULT_DATABASE_URL=${ZKVAULT_DATABASE_URL:-sqlite:///$PWD/var/zkvault.s
 export ZKVAULT_OIDC_ISSUER=http://127.0.0.1:$idp_port
 # Plain http on loopback: browsers would drop Secure cookies on 127.0.0.1.
 export ZKVAULT_COOKIE_SECURE=false
-
-pids=()
-stop() {
-    trap - INT TERM EXIT
-    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-}
-trap stop INT TERM EXIT
 
 wait_for() {  # url, pid, what
     for _ in $(seq 1 100); do
