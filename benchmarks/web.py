@@ -106,12 +106,16 @@ def measure(page: Page, url: str) -> dict[str, float]:
     page.locator("#unlock-pass").press("Enter")
     page.wait_for_selector("#view-items:not([hidden])", timeout=60_000)
     page.locator("#items-body tr").first.wait_for()
-    unlock, in_worker = page.evaluate("""() => {
+    unlock, in_worker, vault_open = page.evaluate(r"""async () => {
       const m = n => performance.getEntriesByName(n)[0].startTime;
+      const core = performance.getEntriesByType('resource').map(r => r.name)
+        .find(n => /\/core\.[0-9a-f]+\.js$/.test(n));
+      const { state } = await import(core);
       return [m('zkv-unlocked') - m('zkv-unlock-submit'),
-              performance.getEntriesByName('zkv-op-unlock')[0].detail];
+              performance.getEntriesByName('zkv-op-unlock')[0].detail, state.kdfMs];
     }""")
-    print(f"   unlock {unlock:.0f} ms, of which in the worker {in_worker} ms", file=sys.stderr)
+    print(f"   unlock {unlock:.0f} ms: in the worker {in_worker} ms, Vault.open {vault_open} ms",
+          file=sys.stderr)
     kdf, stages = page.evaluate("""async () => {
       const engine = await import(document.querySelector('link[rel=modulepreload]').href);
       const timings = await new Promise(r => engine.onEngineEvent(s => r(s.timings)));
