@@ -37,7 +37,7 @@ async function fetchChecked(asset) {
 async function boot() {
   // Start every download at once; Pyodide's own files stream while these arrive.
   const argon2 = WebAssembly.compileStreaming(fetchChecked(ARGON2));
-  const snapshot = fetchChecked(SNAPSHOT).then((r) => r.arrayBuffer());
+  const snapshot = snapshotBytes();
   // libsodium.js is imported and its wasm compiled while Pyodide loads (a static import
   // would hold up the whole worker until it had arrived).
   const sodiumReady = import("./sodium.mjs").then(async ({ default: sodium }) => {
@@ -65,6 +65,35 @@ async function boot() {
   const dispatch = pyodide.runPython("import session\nsession.dispatch");
   mark("vault_core");
   return dispatch;
+}
+
+// The snapshot is 31 MB raw, 6 MB gzipped; the HTTP cache keeps it gzipped, so every load
+// would inflate it again (~0.25 s). Keep this version's inflated bytes in Cache Storage
+// (they are Pyodide's state at build time: code, no user data) and drop older versions.
+const SNAPSHOT_CACHE = "zkvault-pyodide-snapshot";
+async function snapshotBytes() {
+  const key = SNAPSHOT.url.href;
+  let cache = null;
+  try {
+    cache = await caches.open(SNAPSHOT_CACHE);
+    const hit = await cache.match(key);
+    if (hit) return await hit.arrayBuffer();
+  } catch {
+    cache = null; // no Cache Storage (private mode, quota): just fetch
+  }
+  const bytes = await (await fetchChecked(SNAPSHOT)).arrayBuffer();
+  if (cache) {
+    const copy = bytes.slice(0);
+    setTimeout(async () => {
+      try {
+        for (const old of await cache.keys()) if (old.url !== key) await cache.delete(old);
+        await cache.put(key, new Response(copy));
+      } catch {
+        // Caching is an optimisation only.
+      }
+    }, 0);
+  }
+  return bytes;
 }
 
 async function install(pyodide) {

@@ -9,6 +9,7 @@ storage for secrets, foreign origins and CSP violations.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import uuid
@@ -25,6 +26,7 @@ from tests.e2e.conftest import (
     b64d,
     leak_forms,
 )
+from tests.support.processes import ROOT
 from vault_core import Vault, errors
 
 SUB = "ada"
@@ -319,6 +321,23 @@ def test_no_foreign_requests_no_csp_violations_no_secrets_in_storage(app: App) -
     for secret in SECRETS:
         assert secret not in storage
     assert json.loads(storage)["idb"] == []
+    # Cache Storage holds one thing: the build-time Pyodide snapshot, byte for byte as
+    # built (so nothing from this session can be in it).
+    assert json.loads(storage)["caches"] == ["zkvault-pyodide-snapshot"]
+    cached = app.page.evaluate("""async () => {
+        const cache = await caches.open('zkvault-pyodide-snapshot');
+        const out = [];
+        for (const req of await cache.keys()) {
+          const bytes = await (await cache.match(req)).arrayBuffer();
+          const digest = await crypto.subtle.digest('SHA-256', bytes);
+          const hex = [...new Uint8Array(digest)].map(b => b.toString(16).padStart(2, '0'));
+          out.push([new URL(req.url).pathname, hex.join('')]);
+        }
+        return out;
+    }""")
+    assert len(cached) == 1
+    built = ROOT / "web" / "dist" / cached[0][0].lstrip("/")
+    assert hashlib.sha256(built.read_bytes()).hexdigest() == cached[0][1]
     for url, _ in app.rec.requests:
         for secret in SECRETS:
             assert secret not in url
