@@ -66,6 +66,17 @@ function afterUnlock(listing) {
   armIdleLock();
 }
 
+// Nothing typed or shown while unlocked survives a lock or a lost session: tokens and
+// passphrases in half-filled forms, open panels, revealed rows.
+function wipeForms() {
+  for (const input of document.querySelectorAll("main input, main textarea")) {
+    if (input.type !== "checkbox") input.value = "";
+  }
+  for (const id of ["item-form", "grant-form", "revision-details", "pair-details"]) $(id).hidden = true;
+  $("grant-items").replaceChildren();
+  $("revision-items").replaceChildren();
+}
+
 async function lock(reason) {
   await ask("lock").catch(() => {});
   state.unlocked = false;
@@ -73,7 +84,7 @@ async function lock(reason) {
   setListing(null);
   $("nav").hidden = true;
   $("lock").hidden = true;
-  $("unlock-pass").value = "";
+  wipeForms();
   show("unlock");
   if (reason) notice(reason);
   $("unlock-pass").focus();
@@ -102,6 +113,8 @@ onView("expired", () => {
   clearTimeout(idleTimer);
   ask("lock").catch(() => {});
   state.unlocked = false;
+  setListing(null);
+  wipeForms();
   forgetAccess();
   $("nav").hidden = true;
   $("lock").hidden = true;

@@ -160,7 +160,11 @@ def test_browser_vault_opens_in_native_vault_core(app: App) -> None:
 
 
 def test_lock_then_wrong_passphrase_then_unlock(app: App) -> None:
+    app.page.get_by_role("button", name="Add a credential").click()
+    app.page.locator("#item-form").get_by_label("Token").fill("half-typed-secret-value")
     app.lock()
+    assert app.page.locator("#item-secret").input_value() == ""  # wiped by the lock
+    assert app.page.locator("#item-form").is_hidden()
     assert app.page.locator("#items-body tr").count() == 0  # nothing decrypted remains shown
     app.unlock("not the right passphrase at all")
     app.error("Wrong passphrase.")
