@@ -107,7 +107,11 @@ export async function save(edit, { restoreFrom } = {}) {
   let current = edit;
   for (let attempt = 0; attempt < 4; attempt++) {
     try {
-      const body = { base_revision: current.base_revision, blob: current.blob };
+      const body = {
+        base_revision: current.base_revision,
+        base_sha256: current.base_sha256,
+        blob: current.blob,
+      };
       const saved = restoreFrom
         ? await call("POST", "/api/vault/restore", { from_revision: restoreFrom, ...body })
         : await call("PUT", "/api/vault", body);

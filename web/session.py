@@ -171,11 +171,9 @@ class Session:
 
     def _edit(self, op: Op) -> dict[str, Any]:
         vault = self._vault()
-        base = vault.revision
         self._apply(vault, op, [])
         self.pending.append(op)
-        blob = vault.save()
-        return {"base_revision": base, "blob": b64e(blob), **self._listing(vault)}
+        return {**_upload(vault), **self._listing(vault)}
 
     # -- operations --------------------------------------------------------------------------
 
@@ -193,8 +191,7 @@ class Session:
         vault = Vault.create(self.account_id, passphrase)
         self.kdf_ms = (time.perf_counter() - started) * 1000
         self.vault, self.passphrase, self.pending = vault, passphrase, []
-        blob = vault.save()
-        return {"base_revision": 0, "blob": b64e(blob), **self._listing(vault)}
+        return {**_upload(vault), **self._listing(vault)}
 
     def op_unlock(self, account_id: str, blob: str, passphrase: str,
                   min_revision: int = 0) -> dict[str, Any]:
@@ -273,10 +270,9 @@ class Session:
         old, self.vault = self.vault, newer
         if old is not None:
             old.lock()
-        base = newer.revision
         out = self._listing(newer)
         if self.pending:
-            out.update(base_revision=base, blob=b64e(newer.save()))
+            out.update(_upload(newer))
         return {**out, "notes": notes}
 
     def op_open_revision(self, blob: str) -> dict[str, Any]:
@@ -303,7 +299,6 @@ class Session:
             wanted = {i.id: old.get(i.id) for i in old.items() if i.name != GRANTS_ITEM}
         finally:
             old.lock()
-        base = vault.revision
         for info in vault.items():
             if info.id not in wanted and info.name != GRANTS_ITEM:
                 self._edit_quiet(Op("remove", item_id=info.id.hex))
@@ -313,7 +308,7 @@ class Session:
                 self._edit_quiet(Op("update", item_id=item_id.hex, item=item))
             else:
                 self._edit_quiet(Op("add", item=item))
-        return {"base_revision": base, "blob": b64e(vault.save()), **self._listing(vault)}
+        return {**_upload(vault), **self._listing(vault)}
 
     def _edit_quiet(self, op: Op) -> None:
         self._apply(self._vault(), op, [])
@@ -366,3 +361,11 @@ def dispatch(op: str, args_json: str) -> str:
     except Exception as exc:  # a bug: report its type only, never its message (may hold data)
         message = f"Internal error in the vault worker ({type(exc).__name__})."
         return json.dumps({"ok": False, "code": "internal", "message": message})
+
+
+def _upload(vault: Vault) -> dict[str, Any]:
+    """The next revision and exactly what it replaces (base revision and blob digest), so
+    that a save stacked on one the server never took is refused rather than accepted."""
+    upload = vault.save_for_upload()
+    return {"base_revision": upload.base_revision, "base_sha256": upload.base_sha256,
+            "blob": b64e(upload.blob)}

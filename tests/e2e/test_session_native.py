@@ -145,3 +145,21 @@ def test_change_passphrase_takes_effect_only_once_committed(glue: Any) -> None:
                 passphrase=PASS)["code"] == "wrong_passphrase"
     ok(session, "unlock", account_id=account, blob=changed["blob"], passphrase=NEW_PASS)
     assert created["revision"] == 1
+
+
+def test_an_edit_after_an_unsent_save_names_the_lost_blob(glue: Any) -> None:
+    """An upload that failed leaves its edit pending; the next edit's upload must name the
+    blob it really builds on, so the server refuses it if another device wrote meanwhile."""
+    import base64
+    import hashlib
+
+    session, _ = glue
+    account = str(uuid.uuid4())
+    created = ok(session, "create", account_id=account, passphrase=PASS, confirm=PASS)
+    assert created["base_sha256"] is None
+    ok(session, "committed", revision=created["revision"])
+    lost = ok(session, "add", fields={"name": "a", "kind": "git"}, secret="s1")  # never sent
+    stacked = ok(session, "add", fields={"name": "b", "kind": "git"}, secret="s2")
+    lost_blob = base64.urlsafe_b64decode(lost["blob"] + "=" * (-len(lost["blob"]) % 4))
+    assert stacked["base_revision"] == lost["base_revision"] + 1
+    assert stacked["base_sha256"] == hashlib.sha256(lost_blob).hexdigest()
