@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from native import gitcred
 from native.errors import NOT_FOUND, USAGE, CliError
+from vault_core.items import is_reserved
 
 FIELDS = ("secret", "username", "url", "name", "kind", "note", "scopes", "expires", "id")
 
@@ -52,17 +53,22 @@ def field(item: Any, name: str) -> str:
     return "" if value is None else str(value)
 
 
+def _visible(source: ItemSource) -> list[Any]:
+    """The user's items: the web app's bookkeeping items are never listed or exported."""
+    return [info for info in source.items() if not is_reserved(info.name)]
+
+
 def answer(source: ItemSource, op: Any, request: dict[str, Any]) -> dict[str, Any]:
     """The response to a list, get, env or credential request."""
     if op == "list":
-        return {"ok": True, "items": [item_info(i) for i in source.items()]}
+        return {"ok": True, "items": [item_info(i) for i in _visible(source)]}
     if op == "get":
         item = _get(source, str(request.get("name", "")))
         return {"ok": True, "value": field(item, str(request.get("field", "secret")))}
     if op == "env":
         names = request.get("names")
         if not isinstance(names, list):
-            names = [i.name for i in source.items()]
+            names = [i.name for i in _visible(source)]
         return {"ok": True,
                 "values": {str(n): field(_get(source, str(n)), "secret") for n in names}}
     if op == "credential":
@@ -71,7 +77,7 @@ def answer(source: ItemSource, op: Any, request: dict[str, Any]) -> dict[str, An
 
 
 def _get(source: ItemSource, name: str) -> Any:
-    for info in source.items():
+    for info in _visible(source):
         if info.name == name or str(info.id) == name:
             return source.get(info.id)
     raise CliError(f"no item named {name!r}; `zkvault list` shows the names", NOT_FOUND,
@@ -80,7 +86,7 @@ def _get(source: ItemSource, name: str) -> Any:
 
 def _credential(source: ItemSource, request: dict[str, Any]) -> dict[str, Any]:
     found = gitcred.best_match(
-        source.items(), str(request.get("protocol", "")), str(request.get("host", "")),
+        _visible(source), str(request.get("protocol", "")), str(request.get("host", "")),
         request.get("path"),
     )
     if found is None:

@@ -17,6 +17,9 @@ MAX_ITEMS = 1000
 _FIELDS = ("expires", "kind", "name", "note", "scopes", "secret", "url", "username")
 _MAX_BYTES = {"name": 128, "url": 2048, "username": 256, "secret": 16_384, "note": 4096}
 _MAX_SCOPES, _MAX_SCOPE_BYTES = 64, 128
+# Names with this prefix are clients' own bookkeeping (e.g. which items each runner is
+# granted): stored and synced like any item, hidden from listings, never exported.
+RESERVED_PREFIX = ".zkvault-"
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # fromisoformat alone also takes week dates
 
 
@@ -83,6 +86,10 @@ class Item:
         if len(data) > ITEM_JSON_MAX_BYTES:
             raise LimitExceededError(f"an item is limited to {ITEM_JSON_MAX_BYTES} bytes")
         return cls.from_dict(parse_canonical_json(data))
+
+
+def is_reserved(name: str) -> bool:
+    return name.startswith(RESERVED_PREFIX)
 
 
 @dataclass(frozen=True)

@@ -26,10 +26,11 @@ from typing import Any
 from strength import estimate
 
 from vault_core import Item, KdfParams, Vault, errors, peek_header, seal_grant
+from vault_core.items import RESERVED_PREFIX
 from vault_core.kdf import derive_kek
 from vault_core.keys import wipe
 
-GRANTS_ITEM = ".zkvault-grants"  # reserved item: which items each runner is granted
+GRANTS_ITEM = RESERVED_PREFIX + "grants"  # which items each runner is granted
 
 MESSAGES = {
     "wrong_passphrase": "Wrong passphrase.",
