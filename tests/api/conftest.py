@@ -11,11 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import struct
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -35,45 +31,13 @@ from server.encoding import b64url_encode
 from server.migrate import upgrade
 from server.models import Base
 from server.settings import Settings
+from tests.support.processes import start_idp
 
 PG_ADMIN = os.environ.get("ZKVAULT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 BASE_URL = "https://testserver"
 CLIENT_ID = "zkvault-test"
 # One key per run, shared by every app instance a test builds (as in a cluster).
 SIGNING_KEY = b64url_encode(secrets.token_bytes(32))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode} before serving {url}")
-        try:
-            if httpx.get(url, timeout=1.0).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up in {timeout} s")
-
-
-def start_idp(*options: str) -> tuple[str, subprocess.Popen[bytes]]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "oidc_provider_mock", "--host", "127.0.0.1", "--port", str(port),
-         *options],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    wait_http(f"{url}/.well-known/openid-configuration", proc)
-    return url, proc
 
 
 @pytest.fixture(scope="session")

@@ -56,7 +56,7 @@ def test_a_run_without_postgresql_fails_instead_of_skipping(tmp_path):
     import sys
     from pathlib import Path
 
-    from tests.api.conftest import free_port
+    from tests.support.processes import free_port
 
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "ZKVAULT_TEST_PG": f"postgresql://postgres@127.0.0.1:{free_port()}/test"}

@@ -147,7 +147,8 @@ def test_a_registered_confidential_client_against_a_stricter_provider(database_u
     registered clients only, so sign-in works only if the server authenticates to it."""
     from starlette.testclient import TestClient
 
-    from tests.api.conftest import make_settings, start_idp
+    from tests.api.conftest import make_settings
+    from tests.support.processes import start_idp
 
     url, proc = start_idp("--require-registration", "true", "--require-nonce", "true")
     apps = []

@@ -6,11 +6,9 @@ The identity provider is launched by the same helper as the other suites use.
 from __future__ import annotations
 
 import base64
-import os
 import secrets
 import shutil
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,10 +16,8 @@ from typing import Any
 
 import httpx
 
-try:  # the shared launcher, once it lands; the API suite's until then
-    from tests.support.processes import free_port, start_idp, wait_http
-except ImportError:  # pragma: no cover
-    from tests.api.conftest import free_port, start_idp, wait_http  # type: ignore[no-redef]
+from tests.support import processes
+from tests.support.processes import start_idp
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -50,29 +46,13 @@ class Server:
 
 def start_server() -> Server:
     idp, idp_proc = start_idp()
-    port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="zks"))
-    url = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ZKVAULT_")}
-    env.update({
-        "ZKVAULT_ENVIRONMENT": "development",
-        "ZKVAULT_PUBLIC_URL": url,
-        "ZKVAULT_HOST": "127.0.0.1",
-        "ZKVAULT_PORT": str(port),
-        "ZKVAULT_DATABASE_URL": f"sqlite:///{workdir / 'zkvault.sqlite3'}",
-        "ZKVAULT_SIGNING_KEYS": f'["{b64url(secrets.token_bytes(32))}"]',
-        "ZKVAULT_OIDC_ISSUER": idp,
-        "ZKVAULT_COOKIE_SECURE": "false",
-    })
-    log = open(workdir / "server.log", "wb")  # noqa: SIM115 - lives as long as the process
-    proc = subprocess.Popen([sys.executable, "-m", "server.main", "serve", "--migrate"],
-                            env=env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
     try:
-        wait_http(f"{url}/healthz", proc, timeout=60)
+        server = processes.start_server(idp, workdir)
     except RuntimeError:
-        idp_proc.terminate()
-        raise RuntimeError((workdir / "server.log").read_text()[-3000:]) from None
-    return Server(url, idp, proc, idp_proc, workdir)
+        processes.stop(idp_proc)
+        raise
+    return Server(server.url, idp, server.proc, idp_proc, workdir)
 
 
 class Owner:

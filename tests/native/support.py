@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -159,3 +160,20 @@ def make_vault(directory: Path, items: list[Item] | None = None, revisions: int 
     path.write_bytes(blobs[-1])
     vault.lock()
     return VaultFile(path, account, {i.name: i.secret for i in chosen}, blobs)
+
+
+def start_pairing(env: Env, *args: str, show: str) -> tuple[subprocess.Popen[str], str, str]:
+    """Start `connect` or `runner enroll`; return the process, the first group of ``show`` (a
+    multi-line regex for the code or the one-time URL) and the fingerprint it printed."""
+    proc = subprocess.Popen([sys.executable, "-m", "native", *args], env=env.vars, cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    shown = ""
+    while "Waiting for approval" not in shown:
+        line = proc.stderr.readline()
+        assert line, f"pairing ended early: {shown}"
+        shown += line
+    wanted = re.search(show, shown, re.M)
+    fingerprint = re.search(r"fingerprint: (\S+)", shown)
+    assert wanted and fingerprint, shown
+    return proc, wanted.group(1), fingerprint.group(1)

@@ -4,7 +4,6 @@ offline use, strict mode and runners."""
 from __future__ import annotations
 
 import json
-import re
 import signal
 import sqlite3
 import subprocess
@@ -16,6 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from native.state import StateStore
+from tests.native import support
 from tests.native.gitserver import GitServer
 from tests.native.netproxy import Proxy
 from tests.native.serverproc import Owner, Server, b64url, start_server
@@ -53,18 +53,7 @@ def new_vault(owner: Owner) -> tuple[Vault, bytes]:
 
 def start_pairing(env: Env, *args: str) -> tuple[subprocess.Popen[str], str, str]:
     """Start a pairing command; return it with the code and fingerprint it shows."""
-    proc = subprocess.Popen([sys.executable, "-m", "native", *args], env=env.vars, cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert proc.stderr is not None
-    shown = ""
-    while "Waiting for approval" not in shown:
-        line = proc.stderr.readline()
-        assert line, f"pairing ended early: {shown}"
-        shown += line
-    code = re.search(r"enter the code (\S+) ", shown)
-    fingerprint = re.search(r"fingerprint: (\S+)", shown)
-    assert code and fingerprint, shown
-    return proc, code.group(1), fingerprint.group(1)
+    return support.start_pairing(env, *args, show=r"enter the code (\S+) ")
 
 
 def connect(env: Env, owner: Owner, url: str) -> None:

@@ -50,10 +50,12 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(5)
 
 
-def start_idp() -> tuple[str, subprocess.Popen[bytes]]:
+def start_idp(*options: str) -> tuple[str, subprocess.Popen[bytes]]:
+    """oidc-provider-mock on a free loopback port; ``options`` are its own flags."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "oidc_provider_mock", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "oidc_provider_mock", "--host", "127.0.0.1", "--port", str(port),
+         *options],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -80,8 +82,9 @@ def start_server(
     url = f"http://127.0.0.1:{port}"
     database = workdir / "zkvault.sqlite3"
     log = workdir / "server.log"
-    env = {
-        **os.environ,
+    # The developer's own ZKVAULT_* settings must not reach the server under test.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZKVAULT_")}
+    env |= {
         "ZKVAULT_ENVIRONMENT": "development",
         "ZKVAULT_PUBLIC_URL": url,
         "ZKVAULT_PORT": str(port),
@@ -97,5 +100,9 @@ def start_server(
             [sys.executable, "-m", "server.main", "serve", "--migrate"],
             cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT,
         )
-    wait_http(f"{url}/healthz", proc)
+    try:
+        wait_http(f"{url}/healthz", proc, timeout=60)
+    except RuntimeError:
+        stop(proc)
+        raise RuntimeError(log.read_text(errors="replace")[-3000:]) from None
     return ServerProcess(url, proc, database, log)

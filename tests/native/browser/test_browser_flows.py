@@ -8,9 +8,7 @@ machine's running agent."""
 from __future__ import annotations
 
 import json
-import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,7 +17,7 @@ import pytest
 from tests.native.browser import driver
 from tests.native.browser.driver import BrowserThread
 from tests.native.gitserver import GitServer
-from tests.native.support import REPO, Env, git, make_env, stop_agent, wait_gone
+from tests.native.support import Env, git, make_env, start_pairing, stop_agent, wait_gone
 
 pytestmark = pytest.mark.slow
 PASSPHRASE = "orbit velvet crater mango lantern"
@@ -46,18 +44,7 @@ def git_server(machine: Env) -> Iterator[GitServer]:
 
 def start(env: Env, *args: str) -> tuple[subprocess.Popen[str], str, str]:
     """Start a pairing command; return it with the one-time URL and fingerprint it printed."""
-    proc = subprocess.Popen([sys.executable, "-m", "native", *args], env=env.vars, cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert proc.stderr is not None
-    shown = ""
-    while "Waiting for approval" not in shown:
-        line = proc.stderr.readline()
-        assert line, shown
-        shown += line
-    url = re.search(r"^\s+(http\S+/pair#code=\S+)$", shown, re.M)
-    fingerprint = re.search(r"fingerprint: (\S+)", shown)
-    assert url and fingerprint, shown
-    return proc, url.group(1), fingerprint.group(1)
+    return start_pairing(env, *args, show=r"^\s+(http\S+/pair#code=\S+)$")
 
 
 def test_vault_made_in_the_browser(browser_thread: BrowserThread, server: Any, idp: str,
