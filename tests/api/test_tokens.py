@@ -13,6 +13,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from server.encoding import b64url_decode, b64url_encode
+from tests.support.report import record
 
 
 def _jws(header: dict, claims: dict, sign) -> str:
@@ -88,6 +89,8 @@ def test_forged_and_wrong_tokens_are_refused(api):
     }
     for name, token in forged.items():
         assert _status(api, token, "/api/me") == (401, "unauthorized"), name
+    record("api attacks", "forged or wrong access tokens", tried=len(forged),
+           refused=len(forged))
     r = api.anon.get("/api/me", headers={"Authorization": "Basic Zm9vOmJhcg=="})
     assert r.status_code == 401
     assert api.anon.get("/api/me").status_code == 401

@@ -22,7 +22,13 @@ ROWS: list[Row] = []
 
 
 def record(category: str, case: str, **counts: int) -> None:
-    ROWS.append(Row(category, case, counts))
+    """Add counts to a row; calls with the same category and case add up."""
+    for row in ROWS:
+        if (row.category, row.case) == (category, case):
+            for key, value in counts.items():
+                row.counts[key] = row.counts.get(key, 0) + value
+            return
+    ROWS.append(Row(category, case, dict(counts)))
 
 
 def render() -> str:
@@ -34,14 +40,15 @@ def render() -> str:
         for key, value in row.counts.items():
             totals[row.category][key] += value
     width = max(len(f"{r.category}: {r.case}") for r in ROWS)
-    width = max(width, len("TOTAL faults"))
-    lines = [f"{'case':<{width}} | " + " | ".join(f"{c:>8}" for c in columns)]
+    width = max([width] + [len(f"TOTAL {category}") for category in totals])
+    widths = {c: max(8, len(c)) for c in columns}
+    lines = [f"{'case':<{width}} | " + " | ".join(f"{c:>{widths[c]}}" for c in columns)]
     lines.append("-" * len(lines[0]))
     for row in ROWS:
-        cells = [f"{row.counts[c]:>8}" if c in row.counts else f"{'':>8}" for c in columns]
+        cells = [f"{row.counts.get(c, ''):>{widths[c]}}" for c in columns]
         lines.append(f"{row.category + ': ' + row.case:<{width}} | " + " | ".join(cells))
     lines.append("-" * len(lines[0]))
     for category, sums in totals.items():
-        cells = [f"{sums[c]:>8}" if c in sums else f"{'':>8}" for c in columns]
+        cells = [f"{sums.get(c, ''):>{widths[c]}}" for c in columns]
         lines.append(f"{'TOTAL ' + category:<{width}} | " + " | ".join(cells))
     return "\n".join(lines)
