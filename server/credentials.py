@@ -2,7 +2,7 @@
 
 Every issued credential carries a prefix that leak scanners can match; the
 server keeps only SHA-256 hashes (they are 256-bit random, so a slow hash
-would add nothing).
+would add nothing). Pairing codes, 50 bits, are kept as keyed hashes.
 """
 
 from __future__ import annotations
@@ -30,6 +30,21 @@ def new_secret(prefix: str) -> str:
 
 def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def code_digests(code: str, server_keys: list[str]) -> list[str]:
+    """How a pairing code is stored: keyed by a server secret, because 50 bits could be
+    searched offline by someone holding a copy of the database while the code is live.
+    The key is derived from each signing seed (first one stores, all are tried, so a key
+    rotation does not strand a pending pairing)."""
+    return [
+        hmac.new(
+            hmac.new(key.encode(), b"zkvault/1 pairing-code-key", hashlib.sha256).digest(),
+            code.encode("utf-8"),
+            hashlib.sha256,
+        ).hexdigest()
+        for key in server_keys
+    ]
 
 
 def same_digest(secret: str, expected_hex: str) -> bool:

@@ -21,6 +21,7 @@ from .. import audit
 from ..audit import Actor
 from ..credentials import (
     POLL_PREFIX,
+    code_digests,
     digest,
     fingerprint,
     new_pairing_code,
@@ -65,7 +66,7 @@ def create(
             kind=kind,
             name=name,
             public_key=public_key,
-            code_hash=digest(code),
+            code_hash=code_digests(code, _server_keys(settings))[0],
             poll_hash=digest(poll_secret),
             status="pending",
             created_at=now,
@@ -96,13 +97,17 @@ def _count_attempt(
     limiter.hit(db, "code:global", settings.rate_code_attempts_global)
 
 
-def _pending_by_code(db: Session, code: str) -> Pairing:
+def _server_keys(settings: Settings) -> list[str]:
+    return [key.get_secret_value() for key in settings.signing_keys]
+
+
+def _pending_by_code(db: Session, settings: Settings, code: str) -> Pairing:
     canonical = normalize_code(code)
     found = None
     if canonical is not None:
         found = db.scalars(
             select(Pairing).where(
-                Pairing.code_hash == digest(canonical),
+                Pairing.code_hash.in_(code_digests(canonical, _server_keys(settings))),
                 Pairing.status == "pending",
                 Pairing.expires_at > utcnow(),
             )
@@ -117,7 +122,7 @@ def lookup(
     db: Session, limiter: RateLimiter, settings: Settings, account_id: uuid.UUID, code: str
 ) -> Pairing:
     _count_attempt(db, limiter, settings, account_id)
-    return _pending_by_code(db, code)
+    return _pending_by_code(db, settings, code)
 
 
 def decide(
@@ -134,7 +139,7 @@ def decide(
     """Approves or refuses the pending pairing with this code (commits)."""
     assert actor.account_id is not None
     _count_attempt(db, limiter, settings, actor.account_id)
-    pairing = _pending_by_code(db, code)
+    pairing = _pending_by_code(db, settings, code)
     values: dict[str, object] = {
         "status": "approved" if approve else "refused",
         "account_id": actor.account_id,

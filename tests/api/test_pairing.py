@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -11,7 +12,7 @@ from sqlalchemy import create_engine, select, update
 from starlette.testclient import TestClient
 
 from server.app import create_app
-from server.encoding import b64url_decode
+from server.encoding import b64url_decode, b64url_encode
 from server.models import Pairing
 
 # Fixed windows: a day-long one keeps a window boundary out of a sub-second test.
@@ -174,3 +175,25 @@ def test_long_expired_pairings_are_cleaned_up(api, database_url):
         left = {str(i) for i in conn.execute(select(Pairing.id)).scalars()}
     engine.dispose()
     assert old["pairing_id"] not in left and fresh["pairing_id"] in left
+
+
+def test_codes_are_stored_keyed_and_survive_a_key_rotation(api, database_url, settings_factory):
+    """A database copy alone cannot be searched for a live code (2^50 is small offline)."""
+    from tests.api.conftest import SIGNING_KEY, Api
+
+    pairing = api.request_pairing()
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        stored = conn.execute(select(Pairing.code_hash)).scalar_one()
+    engine.dispose()
+    assert stored != hashlib.sha256(pairing["code"].encode()).hexdigest()
+
+    rotated = create_app(settings_factory(signing_keys=[b64url_encode(os.urandom(32)),
+                                                        SIGNING_KEY]))
+    try:
+        user = Api(rotated, api.idp).sign_in()
+        r = user.browser.post("/api/pairings/approve", json={"code": pairing["code"]},
+                              headers=user.auth)
+        assert r.status_code == 200, r.text
+    finally:
+        rotated.state.zk.engine.dispose()
