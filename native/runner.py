@@ -5,7 +5,9 @@ base64url JSON: server URL, the server's runner credential, runner and
 account ids, the runner's X25519 key seed, and the owner's grant-verify key
 pinned at approval. Each call exchanges the credential for an access token,
 fetches this runner's sealed grant, and opens it in memory: only the granted
-items exist here, and a revoked runner is refused on its next call.
+items exist here, and a revoked runner is refused on its next call. The only
+thing written to disk is the highest grant revision opened (the grant floor), so
+that a server replaying an older grant is refused wherever the disk persists.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import uuid
 from typing import Any
 
 from native.api import Api, ApiError, b64url_decode, b64url_encode, server_url
-from native.errors import NOT_FOUND, REVOKED, USAGE, CliError
+from native.errors import NOT_FOUND, REVOKED, STATE, USAGE, CliError
 
 PREFIX = "zkvr1."
 ENV = "ZKVAULT_RUNNER_CREDENTIAL"
@@ -102,17 +104,52 @@ def _fetch_grant(cred: RunnerCredential) -> GrantSource:
                        REVOKED if exc.status == 403 else NOT_FOUND, exc.code) from None
     owner_key = cred.owner_key or b64url_decode(str(grant.get("grant_public_key") or ""))
     keypair = RunnerKeyPair(cred.seed)
+    floor = _floor_path(cred)
     try:
         opened = open_grant(
             b64url_decode(str(grant["blob"])), keypair,
             account_id=uuid.UUID(cred.account_id), runner_id=uuid.UUID(cred.runner_id),
-            owner_verify_key=owner_key,
+            owner_verify_key=owner_key, min_revision=_read_floor(floor),
         )
+    except errors.RollbackError:
+        raise CliError("the server sent an older grant than this runner has already opened "
+                       "(possible replay); refusing it", STATE, "rollback") from None
     except errors.VaultError as exc:
         raise translate(exc) from None
     finally:
         keypair.wipe()
+    _raise_floor(floor, opened.revision)
     return GrantSource(opened)
+
+
+def _floor_path(cred: RunnerCredential) -> str:
+    from native.paths import state_dir
+
+    return os.path.join(state_dir(), f"runner-{cred.runner_id}.floor")
+
+
+def _read_floor(path: str) -> int:
+    from native.fsutil import read_file
+
+    text = read_file(path, limit=64)
+    try:
+        return int(text or b"0")
+    except ValueError:
+        raise CliError(f"{path} is damaged; delete it to accept the server's current grant",
+                       STATE, "state_auth") from None
+
+
+def _raise_floor(path: str, revision: int) -> None:
+    """Best effort: a runner on a read-only disk still works, without replay protection."""
+    from native.fsutil import atomic_write, private_dir
+
+    if revision <= _read_floor(path):
+        return
+    try:
+        private_dir(os.path.dirname(path))
+        atomic_write(path, str(revision).encode())
+    except OSError:
+        pass
 
 
 def request(op: str, **fields: Any) -> dict[str, Any]:

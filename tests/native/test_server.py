@@ -210,7 +210,23 @@ def test_runner_reads_exactly_its_grant_until_revoked(env: Env, server: Server) 
     ran = env.zk("run", "--env", "T=github", "--env", "GITHUB=github", "--",
                  sys.executable, "-c", script, extra=extra)
     assert ran.returncode == 0 and ran.stdout == "True ****\n"
-    assert not env.home.exists()  # a runner keeps nothing on disk
+    # The only thing on disk: the highest grant revision opened, no secret.
+    floor = env.home / f"runner-{runner['id']}.floor"
+    assert [f.name for f in env.home.iterdir()] == [floor.name]
+    assert floor.read_text() == "1"
+
+    # The owner withdraws "ci token"; a server replaying the older grant is refused.
+    narrower = seal_grant(vault, uuid.UUID(runner["id"]), b64url_decode(runner["public_key"]),
+                          [by_name["github"]], 2)
+    assert owner.call("PUT", f"/api/runners/{runner['id']}/grant",
+                      json={"revision": 2, "blob": b64url(narrower)}).status_code == 200
+    assert env.zk("get", "ci token", extra=extra).returncode == 4
+    assert floor.read_text() == "2"
+    with sqlite3.connect(server.workdir / "zkvault.sqlite3") as db:
+        db.execute("UPDATE grants SET blob = ?, revision = 1 WHERE runner_id = ?",
+                   (blob, uuid.UUID(runner["id"]).hex))
+    replayed = env.zk("get", "ci token", extra=extra)
+    assert replayed.returncode == 5 and "older grant" in replayed.stderr, replayed.stderr
 
     assert owner.call("DELETE", f"/api/runners/{runner['id']}").status_code == 200
     refused = env.zk("get", "github", extra=extra)
