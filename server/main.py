@@ -7,6 +7,8 @@ import secrets
 import sys
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from .encoding import b64url_encode
 from .settings import DevelopmentSettingsError, Settings, check_settings
 
@@ -43,6 +45,9 @@ def _log_config(settings: Settings) -> dict[str, object]:
             "uvicorn": {"handlers": ["err"], "level": level, "propagate": False},
             "zkvault": {"handlers": ["err"], "level": level, "propagate": False},
         },
+        # At debug, everything else too (SQLAlchemy, httpx, authlib): the log a support
+        # case would ask for, and what the breach suite searches for secrets.
+        "root": {"handlers": ["err"] if level == "DEBUG" else [], "level": level},
     }
 
 
@@ -110,6 +115,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         settings = Settings()
+    except ValidationError as exc:
+        for error in exc.errors():  # never the input: it may be a key or a password
+            name = "ZKVAULT_" + "_".join(str(part) for part in error["loc"]).upper()
+            print(f"zkvault-server: {name}: {error['msg']}", file=sys.stderr)
+        return 2
+    try:
         if args.command == "migrate":
             return _migrate(settings)
         if args.command == "verify-audit":

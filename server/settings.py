@@ -67,7 +67,9 @@ class Settings(BaseSettings):
     port: int = 8000
     workers: int = Field(default=1, ge=1, le=64)
     forwarded_allow_ips: str = "127.0.0.1"
-    log_level: str = "info"
+    # "debug" is the most verbose: every library logs (SQL statements and rows included).
+    # uvicorn's "trace" is not offered: it logs raw query strings (the OIDC code).
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
 
     @field_validator("public_url", "oidc_issuer")
     @classmethod
