@@ -229,7 +229,8 @@ class GrantOut(GrantMeta):
 
 
 class AuditEventOut(BaseModel):
-    id: int
+    # No database row id: it is one sequence for every account, so its gaps would
+    # count what other accounts did in between. seq numbers the caller's own chain.
     seq: int
     time: datetime
     actor: str

@@ -18,7 +18,6 @@ router = APIRouter(prefix="/api/audit", tags=["audit"], responses=AUTH_ERRORS)
 
 def _out(e: AuditEvent) -> AuditEventOut:
     return AuditEventOut(
-        id=e.id,
         seq=e.seq,
         time=e.created_at,
         actor=e.actor,

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from .. import audit
 from ..audit import Actor
-from ..blobheader import HeaderError, peek_header
+from ..blobheader import HeaderError, PublicHeader, peek_header
 from ..db import utcnow
 from ..deps import check_live
 from ..encoding import EncodingError, b64url_decode, b64url_encode
@@ -89,13 +89,33 @@ def _client_live(client_id: uuid.UUID, account_id: uuid.UUID) -> Exists:
     )
 
 
+def _checked_header(blob: bytes, account_id: uuid.UUID, revision: int) -> PublicHeader:
+    try:
+        header = peek_header(blob)
+    except HeaderError as exc:
+        raise ApiError(422, exc.code, str(exc)) from None
+    if header.account_id != account_id:
+        raise ApiError(422, "wrong_account", "the vault header names another account")
+    if header.revision != revision:
+        raise ApiError(
+            422,
+            "revision_mismatch",
+            f"the vault header says revision {header.revision}, expected {revision}",
+        )
+    return header
+
+
+def _revoked() -> ApiError:
+    return ApiError(401, "unauthorized", "this client has been revoked")
+
+
 def _refusal(
     db: Session, client_id: uuid.UUID, account_id: uuid.UUID, vault_id: uuid.UUID
 ) -> ApiError:
     """Why a conditional write changed nothing: revoked, another vault, or stale."""
     db.rollback()
     if not db.scalar(select(_client_live(client_id, account_id))):
-        return ApiError(401, "unauthorized", "this client has been revoked")
+        return _revoked()
     row = db.execute(
         select(Vault.vault_id, Vault.revision).where(Vault.account_id == account_id)
     ).one_or_none()
@@ -148,19 +168,15 @@ def write(
     the writing client is not revoked (commits). Few round trips: this is a hot path."""
     assert actor.account_id is not None
     account_id = actor.account_id
-    try:
-        header = peek_header(blob)
-    except HeaderError as exc:
-        raise ApiError(422, exc.code, str(exc)) from None
     new = base_revision + 1
-    if header.account_id != account_id:
-        raise ApiError(422, "wrong_account", "the vault header names another account")
-    if header.revision != new:
-        raise ApiError(
-            422,
-            "revision_mismatch",
-            f"the vault header says revision {header.revision}, expected {new}",
-        )
+    try:
+        header = _checked_header(blob, account_id, new)
+    except ApiError:
+        # The hot path checks revocation inside its conditional write, which a refused
+        # header never reaches: check it here, so a revoked client learns only that.
+        if not db.scalar(select(_client_live(client_id, account_id))):
+            raise _revoked() from None
+        raise
     now = utcnow()
     sha = hashlib.sha256(blob).hexdigest()
     if base_revision == 0:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from server.encoding import b64url_decode, b64url_encode
+from tests.support.report import record
 
 
 def _get(api, who, path):
@@ -26,6 +27,11 @@ def test_rename_and_revoke_a_machine(api):
     assert _get(api, machine, "/api/vault").status_code == 401
     r = api.put_vault(machine, 1, api.blob(user.account_id, 2, vid))
     assert (r.status_code, r.json()["code"]) == (401, "unauthorized")
+    # Even a write the header check alone would refuse says "revoked", not "bad header".
+    for blob in (b"ZKVT\x00\x01", api.blob(user.account_id, 5, vid),
+                 api.blob(str(uuid.uuid4()), 2, vid)):
+        r = api.put_vault(machine, 1, blob)
+        assert (r.status_code, r.json()["code"]) == (401, "unauthorized"), r.text
     assert api.put_vault(user, 1, api.blob(user.account_id, 2, vid)).status_code == 200
     r = api.anon.post("/auth/token", json={"grant_type": "refresh_token",
                                            "refresh_token": machine.refresh_token})
@@ -53,6 +59,7 @@ def test_other_accounts_ids_answer_like_missing_ones(api):
         assert r.status_code == 404, (method, path, r.text)
     r = api.anon.delete(f"/api/runners/{machine.client_id}", headers=alice.auth)
     assert r.status_code == 404
+    record("api attacks", "another account's ids", tried=8, refused=8)
     assert _get(api, machine, "/api/me").status_code == 200  # untouched
     assert _get(api, bob, "/api/machines").json() == []
 

@@ -14,6 +14,9 @@ from starlette.testclient import TestClient
 from server.app import create_app
 from server.encoding import b64url_decode, b64url_encode
 from server.models import Pairing
+from tests.support.report import record
+
+from .routes import refused
 
 # Fixed windows: a day-long one keeps a window boundary out of a sub-second test.
 DAY = 86400
@@ -61,10 +64,30 @@ def test_code_is_single_use(api):
     p = api.request_pairing()
     assert alice.browser.post("/api/pairings/approve", json={"code": p["code"]},
                               headers=alice.auth).status_code == 200
+    replays = []
     for path in ("/api/pairings/approve", "/api/pairings/refuse", "/api/pairings/lookup"):
         r = mallory.browser.post(path, json={"code": p["code"]}, headers=mallory.auth)
         assert r.status_code == 404 and r.json()["code"] == "unknown_code"
-    assert api.poll(p).json()["account_id"] == alice.account_id
+        replays.append(r)
+    got = api.poll(p).json()
+    assert got["account_id"] == alice.account_id
+    # After the machine has claimed its credentials: the code, the one-time URL's
+    # code in any spelling, and the poll secret are all spent, for everyone.
+    for who in (alice, mallory):
+        for code in (p["code"], p["code"].lower().replace("-", " ")):
+            for path in ("/api/pairings/approve", "/api/pairings/refuse",
+                         "/api/pairings/lookup"):
+                r = who.browser.post(path, json={"code": code}, headers=who.auth)
+                assert r.status_code == 404 and r.json()["code"] == "unknown_code"
+                replays.append(r)
+    r = api.poll(p)
+    assert r.status_code == 410 and r.json()["code"] == "already_claimed"
+    replays.append(r)
+    assert all(refused(r) for r in replays)
+    record("api attacks", "replayed pairing code", tried=len(replays), refused=len(replays))
+    machines = alice.browser.get("/api/machines", headers=alice.auth).json()
+    assert [m["id"] for m in machines] == [got["client_id"]]  # paired once, to alice
+    assert mallory.browser.get("/api/machines", headers=mallory.auth).json() == []
 
 
 def test_refused_pairing_gets_no_credentials(api):
@@ -73,8 +96,9 @@ def test_refused_pairing_gets_no_credentials(api):
     r = user.browser.post("/api/pairings/refuse", json={"code": p["code"]}, headers=user.auth)
     assert r.status_code == 200
     assert api.poll(p).json() == {"status": "refused", "kind": "machine"}
-    assert user.browser.post("/api/pairings/approve", json={"code": p["code"]},
-                             headers=user.auth).status_code == 404
+    r = user.browser.post("/api/pairings/approve", json={"code": p["code"]}, headers=user.auth)
+    assert refused(r) and r.status_code == 404
+    record("api attacks", "replayed pairing code", tried=1, refused=1)
 
 
 def test_expired_code_cannot_be_approved(api, database_url):
@@ -132,6 +156,44 @@ def test_guessing_codes_is_rate_limited(settings_factory, api):
         r = browser.post("/api/pairings/approve", json={"code": p["code"]}, headers=user.auth)
         assert r.status_code == 429 and r.json()["code"] == "rate_limited"
         assert api.poll(p).json()["status"] == "pending"
+        record("api attacks", "pairing-code guessing", tried=6, refused=6)
+    finally:
+        app.state.zk.engine.dispose()
+
+
+def test_guessing_codes_is_limited_across_routes_and_accounts(settings_factory, api):
+    """Lookup, approve and refuse draw on one per-account budget, and a global one
+    bounds a crowd of accounts guessing together (docs/pairing.md's bound)."""
+    app = create_app(settings_factory(rate_code_attempts_per_account=4,
+                                      rate_code_attempts_global=10, rate_window_seconds=DAY))
+    try:
+        browser = TestClient(app, base_url="https://testserver")
+        p = api.request_pairing()
+        paths = ["/api/pairings/lookup", "/api/pairings/approve", "/api/pairings/refuse"]
+        guesses = iter(f"{i:05d}-ZZZZZ" for i in range(100))
+        got: list[tuple[int, str]] = []
+
+        def guess(who, n: int, code: str | None = None) -> list[int]:
+            statuses = []
+            for i in range(n):
+                r = browser.post(paths[i % 3], json={"code": code or next(guesses)},
+                                 headers=who.auth)
+                assert refused(r), r.text
+                got.append((r.status_code, r.json()["code"]))
+                statuses.append(r.status_code)
+            return statuses
+
+        first, second, third, fourth = (api.sign_in() for _ in range(4))
+        # Per account: four attempts, whichever route; the fifth is refused.
+        assert guess(first, 5) == [404] * 4 + [429]
+        assert guess(second, 4) == [404] * 4  # 8 of the global 10 used
+        # Globally: the crowd has two attempts left, then everyone is refused,
+        # even a fresh account holding the right code.
+        assert guess(third, 3) == [404, 404, 429]
+        assert guess(fourth, 1, p["code"]) == [429]
+        assert api.poll(p).json()["status"] == "pending"
+        assert all(code in {"unknown_code", "rate_limited"} for _, code in got)
+        record("api attacks", "pairing-code guessing", tried=len(got), refused=len(got))
     finally:
         app.state.zk.engine.dispose()
 

@@ -15,6 +15,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from server.encoding import b64url_decode, b64url_encode
 from tests.support.report import record
 
+from .routes import Operation, operations, refused
+
 
 def _jws(header: dict, claims: dict, sign) -> str:
     h = b64url_encode(json.dumps(header).encode())
@@ -52,14 +54,27 @@ def test_jwks_publishes_the_signing_key_and_tokens_verify_against_it(api):
     assert claims["exp"] - claims["iat"] == 900
 
 
+def _authenticated(api) -> list[Operation]:
+    ops = [op for op in operations(api.app) if not op.anonymous]
+    assert len(ops) >= 20, [op.key for op in ops]  # the walk really sees the API
+    return ops
+
+
+def _call(api, op: Operation, headers: dict[str, str]):
+    return api.anon.request(op.method, op.url(), json=op.body(), headers=headers)
+
+
 def test_forged_and_wrong_tokens_are_refused(api):
+    """Each forgery on every authenticated route (tests/api/routes.py): 401, no 5xx."""
     user = api.sign_in()
+    bystander = api.pair(api.sign_in())
     assert _status(api, user.token, "/api/me")[0] == 200  # control
     kid = json.loads(b64url_decode(user.token.split(".")[0]))["kid"]
     server_key = api.app.state.zk.keys._keys[0].private
     jwk_x = api.anon.get("/.well-known/jwks.json").json()["keys"][0]["x"]
     attacker = Ed25519PrivateKey.generate()
     good_header = {"alg": "EdDSA", "typ": "at+jwt", "kid": kid}
+    no_exp = {k: v for k, v in _claims(user).items() if k != "exp"}
     forged = {
         "alg none": _jws({"alg": "none", "kid": kid}, _claims(user), lambda m: b""),
         "alg none, no sig": user.token.split(".")[0].replace(
@@ -70,30 +85,46 @@ def test_forged_and_wrong_tokens_are_refused(api):
                                                              hashlib.sha256).digest()),
         "another key, same kid": _jws(good_header, _claims(user), attacker.sign),
         "unknown kid": _jws({**good_header, "kid": "nope"}, _claims(user), server_key.sign),
+        "no kid": _jws({"alg": "EdDSA", "typ": "at+jwt"}, _claims(user), server_key.sign),
         "kid that is a list": _jws({**good_header, "kid": [kid]}, _claims(user), server_key.sign),
         "kid that is an object": _jws({**good_header, "kid": {"k": kid}}, _claims(user),
                                       server_key.sign),
         "expired": _jws(good_header, _claims(user, exp=int(time.time()) - 1), server_key.sign),
+        "no expiry": _jws(good_header, no_exp, server_key.sign),
+        "expiry as a string": _jws(good_header, _claims(user, exp=str(int(time.time()) + 600)),
+                                   server_key.sign),
         "not yet valid": _jws(good_header, _claims(user, nbf=int(time.time()) + 600),
                               server_key.sign),
         "wrong audience": _jws(good_header, _claims(user, aud="zkvault:admin"), server_key.sign),
         "wrong issuer": _jws(good_header, _claims(user, iss="https://evil"), server_key.sign),
         "another user's sub": _jws(good_header, _claims(user, sub=str(uuid.uuid4())),
                                    server_key.sign),
+        # Signed by the server's own key (as if it leaked), still bound to the client row:
+        # another account's client id under this account, or a client that does not exist.
+        "another account's client": _jws(good_header, _claims(user, sid=bystander.client_id),
+                                         server_key.sign),
+        "a client that does not exist": _jws(good_header, _claims(user, sid=str(uuid.uuid4())),
+                                             server_key.sign),
         "tampered payload": ".".join([user.token.split(".")[0],
                                       b64url_encode(json.dumps(_claims(
                                           user, sub=str(uuid.uuid4()))).encode()),
                                       user.token.split(".")[2]]),
+        "oversized": user.token + "A" * 5000,
         "garbage": "not-a-token",
         "empty parts": "..",
     }
-    for name, token in forged.items():
-        assert _status(api, token, "/api/me") == (401, "unauthorized"), name
-    record("api attacks", "forged or wrong access tokens", tried=len(forged),
-           refused=len(forged))
-    r = api.anon.get("/api/me", headers={"Authorization": "Basic Zm9vOmJhcg=="})
-    assert r.status_code == 401
-    assert api.anon.get("/api/me").status_code == 401
+    headers = {name: {"Authorization": f"Bearer {token}"} for name, token in forged.items()}
+    headers |= {"no token": {}, "Basic scheme": {"Authorization": "Basic Zm9vOmJhcg=="},
+                "Bearer, nothing after": {"Authorization": "Bearer "}}
+    tried = 0
+    for op in _authenticated(api):
+        for name, h in headers.items():
+            r = _call(api, op, h)
+            assert refused(r) and (r.status_code, r.json()["code"]) == (401, "unauthorized"), (
+                op.key, name, r.status_code, r.text)
+            tried += 1
+    record("api attacks", "forged or wrong access tokens", tried=tried, refused=tried)
+    assert _status(api, user.token, "/api/me")[0] == 200  # the real one still works
 
 
 def test_audience_per_client_kind(api):
@@ -105,6 +136,18 @@ def test_audience_per_client_kind(api):
     assert _status(api, runner.token, "/api/vault") == (401, "unauthorized")
     assert _status(api, user.token, "/api/runner/grant") == (401, "unauthorized")
     assert _status(api, machine.token, "/api/runner/grant") == (401, "unauthorized")
+    # Every authenticated route, with each kind of token it does not take.
+    tokens = {"web": user, "machine": machine, "runner": runner}
+    tried = 0
+    for op in _authenticated(api):
+        for kind, who in tokens.items():
+            if kind in op.kinds:
+                continue
+            r = _call(api, op, who.auth)
+            assert refused(r) and (r.status_code, r.json()["code"]) == (401, "unauthorized"), (
+                op.key, kind, r.status_code, r.text)
+            tried += 1
+    record("api attacks", "token of another client kind", tried=tried, refused=tried)
 
 
 def test_machine_refresh_rotates_and_reuse_revokes_the_family(api):
@@ -123,9 +166,10 @@ def test_machine_refresh_rotates_and_reuse_revokes_the_family(api):
     assert replay.status_code == 401 and replay.json()["code"] == "refresh_reused"
     # The whole family is gone: the successor and every access token.
     r = api.anon.post("/auth/token", json={"grant_type": "refresh_token", "refresh_token": r2})
-    assert r.status_code == 401
+    assert refused(r) and r.status_code == 401
     assert _status(api, access2) == (401, "unauthorized")
     assert _status(api, machine.token) == (401, "unauthorized")
+    record("api attacks", "replayed refresh token", tried=4, refused=4)
     events = api.anon.get("/api/audit/export", headers=user.auth).json()["events"]
     reuse = [e for e in events if e["action"] == "token.reuse"]
     assert len(reuse) == 1 and reuse[0]["outcome"] == "failure"
@@ -165,6 +209,8 @@ def test_browser_refresh_needs_csrf_and_rotates_the_cookie(api):
     r = thief.post("/auth/refresh", headers={"X-CSRF-Token": "t"})
     assert r.status_code == 401 and r.json()["code"] == "refresh_reused"
     assert b.post("/auth/refresh", headers=user.csrf()).status_code == 401
+    assert _status(api, user.token, "/api/me") == (401, "unauthorized")
+    record("api attacks", "replayed refresh token", tried=3, refused=3)
 
 
 def test_logout_ends_the_browser_session(api):

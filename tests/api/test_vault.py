@@ -6,6 +6,7 @@ import threading
 import uuid
 
 from server.encoding import b64url_decode, b64url_encode
+from tests.support.report import record
 
 
 def test_no_vault_yet(api):
@@ -117,6 +118,7 @@ def test_size_limit_is_a_clear_413(api):
     r = api.anon.put("/api/vault", headers={**user.auth, "content-type": "application/json"},
                      content=b"{" + b" " * (3 * limit) + b"}")
     assert r.status_code == 413 and r.json()["code"] == "too_large"
+    record("api attacks", "oversized bodies", tried=2, refused=2)
 
 
 def test_history_and_restore(api):
