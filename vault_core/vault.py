@@ -73,6 +73,11 @@ class _StoredItem:
     info: ItemInfo
 
 
+def _rollback(revision: int, floor: int) -> RollbackError:
+    return RollbackError(f"the vault is at revision {revision}, older than revision {floor} "
+                         "already seen")
+
+
 def _wrap(vault_key: bytearray, passphrase: str, kdf: KdfParams) -> KeySlot:
     salt = _rng.random_bytes(SALT_BYTES)
     nonce = _rng.random_bytes(NONCE_BYTES)
@@ -170,6 +175,8 @@ class Vault:
             raise WrongAccountError
         if vault_id is not None and container.vault_id != vault_id:
             raise WrongVaultError
+        if container.revision < min_revision:  # before the KDF (format.md §6.1 step 9)
+            raise _rollback(container.revision, min_revision)
         vault_key = _unwrap(container.slot, passphrase)
         vault = cls(
             account_id=container.account_id,
@@ -210,10 +217,7 @@ class Vault:
         if not hmac.compare_digest(expected_mac, container.header_mac):
             raise HeaderAuthError
         if container.revision < min_revision:
-            raise RollbackError(
-                f"the vault is at revision {container.revision}, "
-                f"older than revision {min_revision} already seen"
-            )
+            raise _rollback(container.revision, min_revision)
         _check_record_set(container)
         verified: dict[uuid.UUID, _StoredItem] = {}
         names: set[str] = set()

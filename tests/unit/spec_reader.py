@@ -100,6 +100,8 @@ def read_vault(
         raise Refused("wrong_account")
     if pinned is not None and vid != pinned.bytes:
         raise Refused("wrong_vault")
+    if revision < seen:
+        raise Refused("rollback")
     slot_ad = b"zkvault/1 key-slot" + blob[4:6] + blob[46:71]
     try:
         vk = s.crypto_aead_xchacha20poly1305_ietf_decrypt(
