@@ -47,6 +47,7 @@ export function clearMessages() {
 
 export function fail(err) {
   $("error").textContent = err?.message || String(err);
+  $("error").dataset.code = err?.code || "error";  // the documented code, for tests and reports
   $("error").hidden = false;
   if (err?.code === "session_expired" && viewHooks.expired) viewHooks.expired();
 }
