@@ -111,7 +111,7 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("file", help="an encrypted vault file, as exported by the web app")
     sp.add_argument("--account-id", required=True, help="the account UUID the vault belongs to")
 
-    sp = command("unlock", "unlock the vault and start the agent")
+    sp = command("unlock", "unlock the vault and start the agent", json_flag=True)
     sp.add_argument("--passphrase-stdin", action="store_true",
                     help="read the passphrase from the first line of stdin (automation)")
     sp.add_argument("--idle-timeout", metavar="DURATION",

@@ -53,7 +53,8 @@ def read_passphrase(from_stdin: bool) -> str:
 
 def cmd_unlock(args: argparse.Namespace) -> int:
     if client.agent_running():
-        print("already unlocked; `zkvault lock` first to unlock again")
+        print('{"ok":true,"already":true}' if args.json else
+              "already unlocked; `zkvault lock` first to unlock again")
         return 0
     idle = _setting(args.idle_timeout, "ZKVAULT_IDLE_TIMEOUT", DEFAULT_IDLE, "--idle-timeout")
     lifetime = _setting(args.max_lifetime, "ZKVAULT_MAX_LIFETIME", DEFAULT_LIFETIME,
@@ -105,8 +106,14 @@ def cmd_unlock(args: argparse.Namespace) -> int:
         revision = vault.revision
     finally:
         vault.lock()  # our copy; the agent keeps its own
-    print(f"unlocked: revision {revision}, {count} items; agent pid {pid} locks after "
-          f"{int(idle)}s idle or {int(lifetime)}s in all")
+    if args.json:
+        import json
+
+        print(json.dumps({"ok": True, "revision": revision, "items": count, "pid": pid},
+                         separators=(",", ":")))
+    else:
+        print(f"unlocked: revision {revision}, {count} items; agent pid {pid} locks after "
+              f"{int(idle)}s idle or {int(lifetime)}s in all")
     return 0
 
 
