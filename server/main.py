@@ -36,18 +36,23 @@ def _serve(settings: Settings, migrate: bool) -> int:
 
 def _log_config(settings: Settings) -> dict[str, object]:
     level = settings.log_level.upper()
+    debug = level == "DEBUG"
+    loggers: dict[str, object] = {
+        "uvicorn": {"handlers": ["err"], "level": level, "propagate": False},
+        "zkvault": {"handlers": ["err"], "level": level, "propagate": False},
+    }
+    # At debug, everything else too (SQLAlchemy, httpx, authlib): the log a support case
+    # would ask for, and what the breach suite searches for secrets. SQLAlchemy caps its
+    # own logger at WARNING unless told otherwise.
+    if debug:
+        loggers["sqlalchemy"] = {"level": level}
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
         "handlers": {"err": {"class": "logging.StreamHandler", "formatter": "plain"}},
-        "loggers": {
-            "uvicorn": {"handlers": ["err"], "level": level, "propagate": False},
-            "zkvault": {"handlers": ["err"], "level": level, "propagate": False},
-        },
-        # At debug, everything else too (SQLAlchemy, httpx, authlib): the log a support
-        # case would ask for, and what the breach suite searches for secrets.
-        "root": {"handlers": ["err"] if level == "DEBUG" else [], "level": level},
+        "loggers": loggers,
+        "root": {"handlers": ["err"] if debug else [], "level": level},
     }
 
 
