@@ -8,6 +8,9 @@ from tests.support import report
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for title, text in report.SECTIONS:
+        terminalreporter.section(title, sep="-")
+        terminalreporter.write_line(text)
     table = report.render()
     if table:
         terminalreporter.section("zkvault security summary")

@@ -213,12 +213,17 @@ class App:
 
 def new_app(browser: Browser, server: ServerProcess, idp: str) -> App:
     context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
+    return attach_app(context, server, idp)
+
+
+def attach_app(context: BrowserContext, server: ServerProcess, idp: str) -> App:
+    """Instrument a fresh context (recording requests, CSP reports, console errors)."""
     # The IdP's page links a CDN stylesheet; fail it fast rather than wait on DNS.
     context.route("https://cdn.jsdelivr.net/**", lambda route: route.abort())
     context.add_init_script(_RECORD_CSP)
     # A controllable clock for the idle-lock test; it runs at real speed until told to jump.
     context.clock.install()
-    page = context.new_page()
+    page = context.pages[0] if context.pages else context.new_page()
     rec = Recorder(_origin(server.url), _origin(idp))
 
     def on_request(request: Any) -> None:

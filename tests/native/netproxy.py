@@ -1,4 +1,5 @@
-"""A loopback TCP forwarder that a test can cut, to make a server unreachable."""
+"""A loopback TCP forwarder that a test can cut, to make a server unreachable, and that
+records every byte it carries (the wire capture of a client's HTTP traffic)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ class Proxy:
         self.port = int(self.listener.getsockname()[1])
         self.url = f"http://127.0.0.1:{self.port}"
         self.open = True
+        self.captured = bytearray()  # both directions, as they passed
+        self._lock = threading.Lock()
         self._conns: list[socket.socket] = []
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -35,10 +38,11 @@ class Proxy:
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+    def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
         with contextlib.suppress(OSError):
             while data := src.recv(65536):
+                with self._lock:
+                    self.captured += data
                 dst.sendall(data)
         with contextlib.suppress(OSError):
             dst.shutdown(socket.SHUT_WR)

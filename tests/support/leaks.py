@@ -78,16 +78,23 @@ def scan(artefacts: Mapping[str, bytes], secrets: Mapping[str, str | bytes]) -> 
     return hits
 
 
-def table(artefacts: Mapping[str, bytes], secrets: Mapping[str, str | bytes]) -> str:
-    """A plain-text artefact × secret table of hit counts (0 everywhere is the goal)."""
-    hits = scan(artefacts, secrets)
-    names = list(secrets)
+def table(artefacts: Mapping[str, bytes], secrets: Mapping[str, str | bytes],
+          kind: Callable[[str], str] = lambda name: name, hits: list[Hit] | None = None) -> str:
+    """A plain-text artefact × secret table of hit counts (0 everywhere is the goal).
+    ``kind`` groups secrets into one column each ("passphrase (4)"), for wide searches."""
+    hits = scan(artefacts, secrets) if hits is None else hits
+    columns: dict[str, list[str]] = {}
+    for name in secrets:
+        columns.setdefault(kind(name), []).append(name)
+    headers = {c: c if len(names) == 1 and c == names[0] else f"{c} ({len(names)})"
+               for c, names in columns.items()}
     width = max([len(a) for a in artefacts] + [8])
-    lines = [" " * width + " | " + " | ".join(names)]
+    lines = [" " * width + " | " + " | ".join(headers.values())]
     for artefact in artefacts:
         row = [
-            str(sum(1 for h in hits if h.artefact == artefact and h.secret == s)).rjust(len(s))
-            for s in names
+            str(sum(1 for h in hits if h.artefact == artefact and h.secret in names)
+                ).rjust(len(headers[c]))
+            for c, names in columns.items()
         ]
         lines.append(artefact.ljust(width) + " | " + " | ".join(row))
     return "\n".join(lines)

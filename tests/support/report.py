@@ -19,6 +19,11 @@ class Row:
 
 
 ROWS: list[Row] = []
+SECTIONS: list[tuple[str, str]] = []  # (title, text): detail printed before the summary
+
+
+def attach(title: str, text: str) -> None:
+    SECTIONS.append((title, text))
 
 
 def record(category: str, case: str, **counts: int) -> None:
@@ -51,4 +56,24 @@ def render() -> str:
     for category, sums in totals.items():
         cells = [f"{sums.get(c, ''):>{widths[c]}}" for c in columns]
         lines.append(f"{'TOTAL ' + category:<{width}} | " + " | ".join(cells))
+    lines.append("-" * len(lines[0]))
+    lines.append(verdict())
     return "\n".join(lines)
+
+
+def verdict() -> str:
+    """One line: every number that must be 0, and whether it is."""
+    def total(key: str) -> int:
+        return sum(row.counts.get(key, 0) for row in ROWS)
+
+    def missed(key: str) -> int:
+        return sum(row.counts["tried"] - row.counts[key] for row in ROWS
+                   if key in row.counts and "tried" in row.counts)
+
+    must_be_zero = {"secret hits": total("hits"), "data lost": total("lost"),
+                    "tampering undetected": missed("detected"),
+                    "attacks not refused": missed("refused")}
+    ok = not any(must_be_zero.values())
+    return ("PASS" if ok else "FAIL") + ": " + ", ".join(
+        f"{name} {value}" for name, value in must_be_zero.items()) + (
+        f" (over {total('scenarios')} breach scenarios, {total('tried')} cases tried)")

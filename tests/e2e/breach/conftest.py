@@ -1,0 +1,135 @@
+"""One world per database engine: the IdP, the server (log level debug) on SQLite or on a
+private PostgreSQL cluster (so its whole data directory can be taken), a recording proxy
+in front of it for the CLI, and two people who have used zkvault for a while."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Playwright
+
+from tests.e2e.breach import scenario
+from tests.e2e.breach.attacker import Attacker
+from tests.e2e.breach.scenario import Credential, Person
+from tests.native.netproxy import Proxy
+from tests.native.support import make_env, stop_agent
+from tests.support.pg import PrivatePostgres
+from tests.support.processes import ServerProcess, start_server, stop
+
+
+@dataclass
+class World:
+    backend: str
+    root: Path
+    server: ServerProcess
+    database_url: str
+    proxy: Proxy
+    attacker: Attacker
+    pg: PrivatePostgres | None
+    pw: Playwright
+    idp: str
+    people: dict[str, Person] = field(default_factory=dict)
+    blobs: list[bytes] = field(default_factory=list)  # every vault state along the way
+    # The attacker's earlier dump of the grants table (before the owner re-granted).
+    earlier_grants: dict[uuid.UUID, tuple[int, bytes]] = field(default_factory=dict)
+
+    def browser(self, person: Person) -> Person:
+        """The person's browser, reopened on the same profile if the dump closed it."""
+        if not person.browser_open:
+            scenario.reopen_browser(person, self.pw, self.server, self.idp)
+        return person
+
+    def snapshot(self) -> None:
+        for person in self.people.values():
+            self.blobs += self.attacker.history(person.account_id).values()
+
+
+def live(world: World) -> None:
+    """Weeks of use, compressed: the order matters only where a step needs an earlier one."""
+    for label, kinds in (("alice", [("github", "ghp_", "github"),
+                                    ("gitlab", "glpat-", "gitlab"),
+                                    ("bitbucket", "ATBB", "bitbucket"),
+                                    ("git", "", "git")]),
+                         ("bob", [("github", "ghp_", "github"),
+                                  ("generic", "npm_", "registry")])):
+        app, profile, har = scenario.open_browser(world.pw, world.root, label, world.server,
+                                                  world.idp)
+        person = Person(label, f"{label}-{uuid.uuid4().hex[:8]}", [scenario._passphrase()],
+                        app, profile, har, make_env())
+        world.people[label] = person
+        app.open("/")
+        app.sign_in(person.sub, name=label.title())
+        app.wait_engine()
+        app.create_vault(person.passphrase)
+        person.account_id = world.attacker.account_of(person.sub)
+        for kind, prefix, host in kinds:
+            scenario.add(person, Credential.fresh(kind, prefix, host))
+        scenario.pair_laptop(person, world.proxy)
+        scenario.unlock_laptop(person)
+
+    alice, bob = world.people["alice"], world.people["bob"]
+    names = {p.label: list(p.items) for p in (alice, bob)}
+    for person, runner_name, granted in ((alice, "ci-1", names["alice"][:2]),
+                                        (alice, "ci-2", names["alice"][2:3]),
+                                        (bob, "ci-b", names["bob"][:1])):
+        runner = scenario.enrol_runner(person, world.proxy, runner_name)
+        runner.runner_id = world.attacker.runner_of(person.account_id, runner_name)
+        scenario.grant(person, runner, granted)
+        scenario.check_runner(person, runner)
+    world.earlier_grants = world.attacker.grants()
+    world.snapshot()
+
+    scenario.rotate(alice, names["alice"][0])  # granted to ci-1: its grant is resealed
+    scenario.remove(alice, names["alice"][3])
+    scenario.check_runner(alice, alice.runners["ci-1"])
+    world.snapshot()
+    for person in (alice, bob):
+        scenario.change_passphrase(person)
+    scenario.add(alice, Credential.fresh("gitlab", "glpat-", "gitlab-ci"))
+    scenario.rotate(bob, names["bob"][0])
+    world.snapshot()
+    for person in (alice, bob):
+        scenario.unlock_laptop(person)  # the new passphrase; the laptops see the latest
+        for runner in person.runners.values():
+            scenario.check_runner(person, runner)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def world(request: pytest.FixtureRequest, idp: str, built_assets: Path,
+          playwright_instance: Playwright) -> Iterator[World]:
+    root = Path(tempfile.mkdtemp(prefix="zkv-breach-"))
+    pg = PrivatePostgres() if request.param == "postgresql" else None
+    overrides = {"ZKVAULT_LOG_LEVEL": "debug"}
+    if pg:
+        overrides["ZKVAULT_DATABASE_URL"] = pg.url
+    (root / "server").mkdir()
+    server = start_server(idp, root / "server", **overrides)
+    database_url = pg.url if pg else f"sqlite:///{server.database}"
+    proxy = Proxy(int(server.url.rsplit(":", 1)[1]))
+    attacker = Attacker(database_url)
+    built = World(request.param, root, server, database_url, proxy, attacker, pg,
+                  playwright_instance, idp)
+    try:
+        live(built)
+        yield built
+    finally:
+        for person in built.people.values():
+            if person.browser_open:
+                person.app.context.close()
+            stop_agent(person.laptop)
+            for runner in person.runners.values():
+                shutil.rmtree(runner.env.root, ignore_errors=True)
+        attacker.close()
+        proxy.cut()
+        stop(server.proc)
+        if pg:
+            pg.stop()
+        if not os.environ.get("ZKVAULT_TEST_KEEP"):  # set it to look at the artefacts
+            shutil.rmtree(root, ignore_errors=True)
