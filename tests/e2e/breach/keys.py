@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+import time
 import unicodedata
 from collections.abc import Iterable
 
@@ -67,3 +68,12 @@ def runner_keys(seed: bytes, who: str) -> dict[str, bytes]:
     _, private = s.crypto_box_seed_keypair(seed)
     return {f"runner private key | {who}: X25519 seed": seed,
             f"runner private key | {who}: X25519 private key": bytes(private)}
+
+
+def one_guess(blob: bytes) -> tuple[int, int, float]:
+    """What a thief pays per passphrase guess at the stored parameters: (t, m in KiB,
+    seconds for one Argon2id run here). Measured, not asserted."""
+    ops, mem_kib = struct.unpack(">II", blob[47:55])
+    started = time.perf_counter()
+    _kek("a guess", blob[55:71], ops, mem_kib)
+    return ops, mem_kib, time.perf_counter() - started

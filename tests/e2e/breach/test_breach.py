@@ -78,6 +78,11 @@ def test_everything_a_thief_takes_holds_no_secret(world: World) -> None:
         f"({sum(map(len, artefacts.values())) / 1e6:.0f} MB) x {len(secrets)} secrets of "
         f"{len(kinds)} kinds, each in up to 7 encodings: hits",
         table(artefacts, secrets, kind=lambda n: n.split(" | ")[0], hits=hits))
+    ops, mem_kib, seconds = keys.one_guess(world.attacker.current(alice.account_id)[1])
+    report.attach(f"Offline guessing with this dump ({world.backend})",
+                  f"one guess at the stored parameters (t = {ops}, m = {mem_kib // 1024} MiB) "
+                  f"costs {seconds:.2f} s of one core and {mem_kib // 1024} MiB here; "
+                  "docs/threat-model.md turns that into years per passphrase strength")
     report.record("breach", f"two accounts, laptops, runners: every artefact ({world.backend})",
            scenarios=1, secrets=len(secrets), artefacts=len(artefacts), hits=len(hits))
     if hits:
