@@ -279,15 +279,6 @@ def api_sign_in(server: ServerProcess, idp: str, sub: str) -> tuple[str, str]:
         return r.json()["account_id"], r.json()["access_token"]
 
 
-def leak_forms(secret: str) -> list[bytes]:
-    """The encodings a leaked secret would most likely appear in."""
-    import base64
-
-    raw = secret.encode()
-    return [raw, raw.hex().encode(), base64.b64encode(raw), base64.urlsafe_b64encode(raw),
-            base64.urlsafe_b64encode(raw).rstrip(b"="), secret.encode("utf-16-le")]
-
-
 def b64e(data: bytes) -> str:
     import base64
 
