@@ -96,6 +96,18 @@ def app(database_url: str, idp: str) -> Iterator[FastAPI]:
     application.state.zk.engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def roomy_app(database_url: str, idp: str) -> Iterator[FastAPI]:
+    """Rate limits out of the way, for tests that attack parsing and handlers (the fuzzer,
+    the attack walks), not the counters."""
+    application = create_app(make_settings(
+        database_url, idp, rate_signin_per_ip=10**6, rate_refresh_per_ip=10**6,
+        rate_pairing_create_per_ip=10**6, rate_pairing_poll_per_ip=10**6,
+        rate_code_attempts_per_account=10**6, rate_code_attempts_global=10**6))
+    yield application
+    application.state.zk.engine.dispose()
+
+
 def wipe(database_url: str) -> None:
     engine = create_engine(database_url)
     with engine.begin() as conn:

@@ -17,11 +17,10 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
-from server.app import create_app
 from server.encoding import b64url_encode
 from tests.support.report import record
 
-from .conftest import Api, make_settings
+from .conftest import Api
 from .routes import COOKIE_AUTHENTICATED, Operation, claims, operations, random_id, refused
 
 CATEGORY = "api attacks"
@@ -34,17 +33,6 @@ def _no_unhandled_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     yield
     unhandled = [r.getMessage() for r in caplog.records if r.name == "zkvault.server"]
     assert unhandled == []
-
-
-@pytest.fixture(scope="session")
-def roomy_app(database_url: str, idp: str) -> Iterator[FastAPI]:
-    """Rate limits out of the way: these tests attack the parsing, not the counters."""
-    app = create_app(make_settings(
-        database_url, idp, rate_signin_per_ip=10**6, rate_refresh_per_ip=10**6,
-        rate_pairing_create_per_ip=10**6, rate_pairing_poll_per_ip=10**6,
-        rate_code_attempts_per_account=10**6, rate_code_attempts_global=10**6))
-    yield app
-    app.state.zk.engine.dispose()
 
 
 @pytest.fixture
