@@ -59,9 +59,11 @@ def test_everything_a_thief_takes_holds_no_secret(world: World) -> None:
     for person in world.people.values():
         artefacts |= artefacts_.machine_artefacts(person)
 
-    # Controls: each artefact is the real thing, and the search does find what is there.
+    # Controls: each artefact is the real thing, and the search does find what is there:
+    # Alice's current vault blob (public ciphertext) in the tables, in her browser's upload
+    # and in her laptop's download.
     alice = world.people["alice"]
-    public = {"account id": str(alice.account_id), "vault magic": b"ZKVT"}
+    public = {"vault": world.attacker.current(alice.account_id)[1]}
     assert {h.artefact for h in scan(artefacts, public)} >= {
         next(a for a in artefacts if "dump" in a), "CLI and runner traffic (proxy capture)",
         "alice's browser: all traffic (HAR)"}
