@@ -71,7 +71,8 @@ def live(world: World) -> None:
         person.account_id = world.attacker.account_of(person.sub)
         for kind, prefix, host in kinds:
             scenario.add(person, Credential.fresh(kind, prefix, host))
-        scenario.pair_laptop(person, world.proxy)
+        scenario.reveal(person, next(iter(person.items)))
+        scenario.pair_laptop(person, world.proxy, by_link=label == "bob")
         scenario.unlock_laptop(person)
 
     alice, bob = world.people["alice"], world.people["bob"]

@@ -21,6 +21,7 @@ from tests.native.support import Env, make_env, start_pairing
 from tests.support.processes import ServerProcess
 
 CODE = r"enter the code (\S+) "
+LINK = r"^\s+(http\S+/pair#code=\S+)$"
 UNKNOWN = uuid.UUID(int=0)  # an id not learned yet
 
 
@@ -175,12 +176,33 @@ def approve(app: App, code: str, fingerprint: str) -> None:
     app.notice("Approved")
 
 
-def pair_laptop(person: Person, proxy: Proxy) -> None:
-    proc, code, fingerprint = start_pairing(person.laptop, "connect", "--server", proxy.url,
-                                            "--name", f"{person.label}-laptop", show=CODE)
-    approve(person.app, code, fingerprint)
+def pair_laptop(person: Person, proxy: Proxy, *, by_link: bool = False) -> None:
+    """Pair by typing the code, or by opening the one-time link the CLI prints (a full
+    page load: the person unlocks again, then approves)."""
+    proc, shown, fingerprint = start_pairing(
+        person.laptop, "connect", "--server", proxy.url, "--name", f"{person.label}-laptop",
+        show=LINK if by_link else CODE)
+    if by_link:
+        person.app.page.goto(shown)
+        person.app.unlock(person.passphrase)
+        person.app.page.wait_for_selector("#pair-details:not([hidden])")
+        assert person.app.page.locator("#pair-fingerprint").text_content() == fingerprint
+        person.app.page.get_by_role("button", name="Approve", exact=True).click()
+        person.app.notice("Approved")
+    else:
+        approve(person.app, shown, fingerprint)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
+
+
+def reveal(person: Person, name: str) -> None:
+    """Show a token in the page, as a person checking it would (the page masks it again)."""
+    person.app.go("Credentials")
+    row = person.app.row(name)
+    row.get_by_role("button", name=f"Show token of {name}").click()
+    person.app.page.wait_for_function(
+        "([n, t]) => document.querySelector(`#items-body tr[data-item=\"${n}\"]`)"
+        ".textContent.includes(t)", arg=[name, person.items[name].secret])
 
 
 def unlock_laptop(person: Person) -> None:
