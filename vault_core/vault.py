@@ -341,6 +341,16 @@ class Vault:
         _, _, vault_key = self._keys()
         self._slot = _wrap(vault_key, new_passphrase, kdf or self._slot.kdf)
 
+    def check_passphrase(self, passphrase: str) -> bool:
+        """Whether ``passphrase`` opens the current key slot (one KDF run). After a
+        ``reload`` the slot may have been rewrapped elsewhere under another passphrase."""
+        self._keys()  # locked vaults answer nothing
+        try:
+            wipe(_unwrap(self._slot, passphrase))
+        except WrongPassphraseError:
+            return False
+        return True
+
     def grant_signing_seed(self) -> bytearray:
         """The Ed25519 seed that signs runner grants (format.md §7). Caller wipes it."""
         _, _, vault_key = self._keys()

@@ -234,7 +234,7 @@ class Session:
         return self._edit(Op("remove", item_id=item_id))
 
     def op_change_passphrase(self, current: str, new: str, confirm: str) -> dict[str, Any]:
-        if current != self.passphrase:
+        if current != self.passphrase and not self._vault().check_passphrase(current):
             raise SessionError("wrong_passphrase", "The current passphrase is wrong.")
         if new != confirm:
             raise SessionError("mismatch", "The two new passphrases differ.")
@@ -262,18 +262,22 @@ class Session:
         return {"revision": revision}
 
     def op_rebase(self, blob: str) -> dict[str, Any]:
-        """The server holds a newer vault: open it, replay our pending edits on top."""
-        self._vault()
-        newer = self._open(b64d(blob), self.passphrase)
+        """The server holds a newer vault: adopt it with the keys held (a passphrase change
+        elsewhere rewraps the same vault key), then replay our pending edits on top."""
+        vault = self._vault()
+        vault.reload(b64d(blob))  # verified first; on any error nothing changes
+        self.seen_revision = max(self.seen_revision, vault.seen_revision)
         notes: list[str] = []
+        ours = any(op.kind == "passphrase" for op in self.pending)
+        if not ours and not vault.check_passphrase(self.passphrase):
+            self.passphrase = ""  # unknown here; checked against the slot when needed
+            notes.append("The passphrase was changed on another device: use the new one "
+                         "from now on.")
         for op in self.pending:
-            self._apply(newer, op, notes, merging=True)
-        old, self.vault = self.vault, newer
-        if old is not None:
-            old.lock()
-        out = self._listing(newer)
+            self._apply(vault, op, notes, merging=True)
+        out = self._listing(vault)
         if self.pending:
-            out.update(_upload(newer))
+            out.update(_upload(vault))
         return {**out, "notes": notes}
 
     def op_open_revision(self, blob: str) -> dict[str, Any]:

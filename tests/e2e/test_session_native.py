@@ -163,3 +163,33 @@ def test_an_edit_after_an_unsent_save_names_the_lost_blob(glue: Any) -> None:
     lost_blob = base64.urlsafe_b64decode(lost["blob"] + "=" * (-len(lost["blob"]) % 4))
     assert stacked["base_revision"] == lost["base_revision"] + 1
     assert stacked["base_sha256"] == hashlib.sha256(lost_blob).hexdigest()
+
+
+def test_rebase_after_a_passphrase_change_elsewhere_keeps_the_edit(glue: Any) -> None:
+    """Another device changed the passphrase (same vault key, rewrapped): our pending edit
+    merges with the keys held, and the new passphrase is the one that counts."""
+    import base64
+
+    from vault_core import Vault
+
+    session, _ = glue
+    account = str(uuid.uuid4())
+    created = ok(session, "create", account_id=account, passphrase=PASS, confirm=PASS)
+    ok(session, "committed", revision=created["revision"])
+    other = session.Session()
+    other.op_unlock(account, created["blob"], PASS)
+    elsewhere = other.op_change_passphrase(current=PASS, new=NEW_PASS, confirm=NEW_PASS)
+
+    ok(session, "add", fields={"name": "mine", "kind": "git"}, secret="s1")
+    merged = ok(session, "rebase", blob=elsewhere["blob"])
+    assert [i["name"] for i in merged["items"]] == ["mine"]
+    assert merged["base_revision"] == elsewhere["revision"]
+    assert any("changed on another device" in n for n in merged["notes"])
+    blob = base64.urlsafe_b64decode(merged["blob"] + "=" * (-len(merged["blob"]) % 4))
+    reopened = Vault.open(blob, NEW_PASS, account_id=uuid.UUID(account))
+    assert reopened.get(reopened.lookup("mine").id).secret == "s1"
+    ok(session, "committed", revision=merged["base_revision"] + 1)
+    assert call(session, "change_passphrase", current=PASS, new="x" * 30,
+                confirm="x" * 30)["code"] == "wrong_passphrase"
+    third = "harbor quartz tulip ember violin"
+    ok(session, "change_passphrase", current=NEW_PASS, new=third, confirm=third)

@@ -83,6 +83,32 @@ def test_changing_the_passphrase_rewraps_only(vault: Vault, account: uuid.UUID) 
     )
 
 
+
+def test_check_passphrase_follows_the_current_slot(vault: Vault, account: uuid.UUID) -> None:
+    assert vault.check_passphrase(PASSPHRASE)
+    elsewhere = reopen(vault.save(), account)
+    elsewhere.change_passphrase("a completely different passphrase")
+    vault.reload(elsewhere.save())  # another device's passphrase change, adopted
+    assert not vault.check_passphrase(PASSPHRASE)
+    assert vault.check_passphrase("a completely different passphrase")
+    vault.lock()
+    with pytest.raises(errors.LockedError):
+        vault.check_passphrase(PASSPHRASE)
+
+
+def test_an_old_revision_is_refused_as_rollback_before_its_passphrase(
+    vault: Vault, account: uuid.UUID
+) -> None:
+    """format.md §6.1 step 9: an old revision wrapped under an old passphrase is a rollback,
+    not a wrong passphrase."""
+    old = vault.save()
+    vault.change_passphrase("a completely different passphrase")
+    new = vault.save()
+    seen = reopen(new, account, "a completely different passphrase").revision
+    with pytest.raises(errors.RollbackError):
+        reopen(old, account, "a completely different passphrase", min_revision=seen)
+
+
 def test_kdf_parameters_are_raised_on_the_next_save(vault: Vault, account: uuid.UUID) -> None:
     stronger = KdfParams(ops=3, mem_kib=FAST.mem_kib * 2)
     opened = reopen(vault.save(), account, upgrade_kdf=stronger)
