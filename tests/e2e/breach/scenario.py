@@ -102,25 +102,28 @@ class Person:
         return found
 
 
-def open_browser(pw: Playwright, root: Path, label: str, server: ServerProcess,
-                 idp: str) -> tuple[App, Path, Path]:
-    profile, har = root / f"{label}-profile", root / f"{label}.har"
+def _launch(pw: Playwright, profile: Path, server: ServerProcess, idp: str,
+            **options: str) -> App:
     context = pw.chromium.launch_persistent_context(
         # The basic password store (no keyring here anyway): what it encrypts, the search
         # decrypts (artefacts.chromium_decrypted).
         str(profile), executable_path="/usr/bin/chromium",
-        args=[*CHROMIUM_ARGS, "--password-store=basic"],
-        record_har_path=str(har), record_har_content="embed",
-    )
-    return attach_app(context, server, idp), profile, har
+        args=[*CHROMIUM_ARGS, "--password-store=basic"], **options)
+    return attach_app(context, server, idp)
+
+
+def open_browser(pw: Playwright, root: Path, label: str, server: ServerProcess,
+                 idp: str) -> tuple[App, Path, Path]:
+    """A browser with its own profile on disk, recording all its traffic as a HAR."""
+    profile, har = root / f"{label}-profile", root / f"{label}.har"
+    app = _launch(pw, profile, server, idp, record_har_path=str(har),
+                  record_har_content="embed")
+    return app, profile, har
 
 
 def reopen_browser(person: Person, pw: Playwright, server: ServerProcess, idp: str) -> None:
     """The same profile again (still signed in) after its browser was closed for the dump."""
-    context = pw.chromium.launch_persistent_context(
-        str(person.profile), executable_path="/usr/bin/chromium",
-        args=[*CHROMIUM_ARGS, "--password-store=basic"])
-    person.app = attach_app(context, server, idp)
+    person.app = _launch(pw, person.profile, server, idp)
     person.app.open("/")
     person.app.wait_engine()
     person.browser_open = True
