@@ -79,9 +79,12 @@ def scan(artefacts: Mapping[str, bytes], secrets: Mapping[str, str | bytes]) -> 
 
 
 def table(artefacts: Mapping[str, bytes], secrets: Mapping[str, str | bytes],
-          kind: Callable[[str], str] = lambda name: name, hits: list[Hit] | None = None) -> str:
+          kind: Callable[[str], str] = lambda name: name, hits: list[Hit] | None = None,
+          belongs: Callable[[str, str], bool] = lambda artefact, kind: False) -> str:
     """A plain-text artefact × secret table of hit counts (0 everywhere is the goal).
-    ``kind`` groups secrets into one column each ("passphrase (4)"), for wide searches."""
+    ``kind`` groups secrets into one column each ("passphrase (4)"), for wide searches;
+    cells where ``belongs(artefact, kind)`` (a credential in the traffic that carries it)
+    show "-" and are not counted."""
     hits = scan(artefacts, secrets) if hits is None else hits
     columns: dict[str, list[str]] = {}
     for name in secrets:
@@ -92,8 +95,9 @@ def table(artefacts: Mapping[str, bytes], secrets: Mapping[str, str | bytes],
     lines = [" " * width + " | " + " | ".join(headers.values())]
     for artefact in artefacts:
         row = [
-            str(sum(1 for h in hits if h.artefact == artefact and h.secret in names)
-                ).rjust(len(headers[c]))
+            ("-" if belongs(artefact, c) else
+             str(sum(1 for h in hits if h.artefact == artefact and h.secret in names))
+             ).rjust(len(headers[c]))
             for c, names in columns.items()
         ]
         lines.append(artefact.ljust(width) + " | " + " | ".join(row))

@@ -4,6 +4,8 @@ secret; then the attacker with write access to the database, against every clien
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import uuid
 from types import SimpleNamespace
 
@@ -15,6 +17,7 @@ from tests.e2e.breach import artefacts as artefacts_
 from tests.e2e.breach import forgeries, keys, scenario
 from tests.e2e.breach.conftest import World
 from tests.e2e.breach.scenario import Person, Runner
+from tests.native.support import REPO
 from tests.support import report
 from tests.support.leaks import Hit, scan, table
 
@@ -29,6 +32,9 @@ def test_realistic_use(world: World) -> None:
 # -- the dump (closing the browsers is what writes their HAR files) -------------------------
 
 
+BEARER = "bearer credential"
+
+
 def secrets_of(world: World) -> dict[str, str | bytes]:
     """Every secret used, named "kind | whose what"."""
     found: dict[str, str | bytes] = {}
@@ -37,12 +43,33 @@ def secrets_of(world: World) -> dict[str, str | bytes]:
         blobs = world.blobs + list(world.attacker.history(person.account_id).values())
         found |= keys.vault_keys(blobs, person.passphrases, person.label)
         for runner in person.runners.values():
-            seed = RunnerCredential.decode(runner.credential).seed
-            found |= keys.runner_keys(seed, f"{person.label}/{runner.name}")
+            cred = RunnerCredential.decode(runner.credential)
+            found |= keys.runner_keys(cred.seed, f"{person.label}/{runner.name}")
+            found[f"{BEARER} | {person.label}/{runner.name}: runner credential"] = cred.credential
         for path in person.laptop.key_dir.rglob("*"):
             if path.is_file():
                 found[f"machine key | {person.label}: {path.name}"] = path.read_bytes()[:32]
+        found[f"{BEARER} | {person.label}: laptop refresh token"] = _laptop_refresh_token(person)
+        for cookie in person.app.context.cookies():
+            if cookie["httpOnly"]:
+                found[f"{BEARER} | {person.label}: browser {cookie['name']}"] = cookie["value"]
     return found
+
+
+def _laptop_refresh_token(person: Person) -> str:
+    """Read from the laptop's encrypted state with its machine key, as the CLI does."""
+    code = "from native.state import StateStore; print(StateStore().load().refresh_token)"
+    done = subprocess.run([sys.executable, "-c", code], env=person.laptop.vars, cwd=REPO,
+                          capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def _belongs(artefact: str, kind: str) -> bool:
+    """Bearer credentials travel to the server and live in the browser's cookie jar by
+    design: there they are not hits. Everywhere else (tables, logs, storage, disks) they
+    are."""
+    return kind == BEARER and artefact.endswith(
+        ("all traffic (HAR)", "(proxy capture)", "cookies", "cookies (decrypted)"))
 
 
 def test_everything_a_thief_takes_holds_no_secret(world: World) -> None:
@@ -73,13 +100,19 @@ def test_everything_a_thief_takes_holds_no_secret(world: World) -> None:
     assert any(c["value"].encode() in decrypted for c in cookies if c["httpOnly"])
     assert b"runner-" in artefacts["alice's runner ci-1: disk without credential"]  # the floor
 
-    hits = scan(artefacts, secrets)
+    found = scan(artefacts, secrets)
+    # Control: each bearer credential is seen where it belongs, so the values are real.
+    carried = {h.secret for h in found if _belongs(h.artefact, h.secret.split(" | ")[0])}
+    assert carried == {name for name in secrets if name.startswith(BEARER)}
+    hits = [h for h in found if not _belongs(h.artefact, h.secret.split(" | ")[0])]
     kinds = sorted({name.split(" | ")[0] for name in secrets})
     report.attach(
         f"Breach search ({world.backend}): {len(artefacts)} artefacts "
         f"({sum(map(len, artefacts.values())) / 1e6:.0f} MB) x {len(secrets)} secrets of "
-        f"{len(kinds)} kinds, each in up to 7 encodings: hits",
-        table(artefacts, secrets, kind=lambda n: n.split(" | ")[0], hits=hits))
+        f"{len(kinds)} kinds, each in up to 7 encodings: hits (-: a bearer credential in the "
+        "traffic or cookie jar that carries it)",
+        table(artefacts, secrets, kind=lambda n: n.split(" | ")[0], hits=hits,
+              belongs=_belongs))
     ops, mem_kib, seconds = keys.one_guess(world.attacker.current(alice.account_id)[1])
     report.attach(f"Offline guessing with this dump ({world.backend})",
                   f"one guess at the stored parameters (t = {ops}, m = {mem_kib // 1024} MiB) "
