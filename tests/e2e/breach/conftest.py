@@ -29,7 +29,6 @@ class World:
     backend: str
     root: Path
     server: ServerProcess
-    database_url: str
     proxy: Proxy
     attacker: Attacker
     pg: PrivatePostgres | None
@@ -61,7 +60,7 @@ def live(world: World) -> None:
                                   ("generic", "npm_", "registry")])):
         app, profile, har = scenario.open_browser(world.pw, world.root, label, world.server,
                                                   world.idp)
-        person = Person(label, f"{label}-{uuid.uuid4().hex[:8]}", [scenario._passphrase()],
+        person = Person(label, f"{label}-{uuid.uuid4().hex[:8]}", [scenario.fresh_passphrase()],
                         app, profile, har, make_env())
         world.people[label] = person
         app.open("/")
@@ -115,7 +114,7 @@ def world(request: pytest.FixtureRequest, idp: str, built_assets: Path,
     database_url = pg.url if pg else f"sqlite:///{server.database}"
     proxy = Proxy(int(server.url.rsplit(":", 1)[1]))
     attacker = Attacker(database_url)
-    built = World(request.param, root, server, database_url, proxy, attacker, pg,
+    built = World(request.param, root, server, proxy, attacker, pg,
                   playwright_instance, idp)
     try:
         live(built)

@@ -30,7 +30,7 @@ def _token(prefix: str, n: int = 36) -> str:
     return prefix + "".join(secrets.choice(alphabet) for _ in range(n))
 
 
-def _passphrase() -> str:
+def fresh_passphrase() -> str:
     # Non-ASCII on purpose: UTF-8, UTF-16 and JSON-escaped forms then differ from ASCII.
     return f"{secrets.token_urlsafe(9)} čerešňa {secrets.token_urlsafe(9)}"
 
@@ -158,7 +158,7 @@ def remove(person: Person, name: str) -> None:
 
 
 def change_passphrase(person: Person) -> None:
-    new = _passphrase()
+    new = fresh_passphrase()
     page = person.app.page
     person.app.go("Passphrase")
     page.get_by_label("Current passphrase").fill(person.passphrase)
