@@ -104,12 +104,13 @@ def _fetch_grant(cred: RunnerCredential) -> GrantSource:
                        REVOKED if exc.status == 403 else NOT_FOUND, exc.code) from None
     owner_key = cred.owner_key or b64url_decode(str(grant.get("grant_public_key") or ""))
     keypair = RunnerKeyPair(cred.seed)
-    floor = _floor_path(cred)
+    floor_path = _floor_path(cred)
+    floor = _read_floor(floor_path)
     try:
         opened = open_grant(
             b64url_decode(str(grant["blob"])), keypair,
             account_id=uuid.UUID(cred.account_id), runner_id=uuid.UUID(cred.runner_id),
-            owner_verify_key=owner_key, min_revision=_read_floor(floor),
+            owner_verify_key=owner_key, min_revision=floor,
         )
     except errors.RollbackError:
         raise CliError("the server sent an older grant than this runner has already opened "
@@ -118,7 +119,8 @@ def _fetch_grant(cred: RunnerCredential) -> GrantSource:
         raise translate(exc) from None
     finally:
         keypair.wipe()
-    _raise_floor(floor, opened.revision)
+    if opened.revision > floor:
+        _raise_floor(floor_path, opened.revision)
     return GrantSource(opened)
 
 
@@ -143,8 +145,6 @@ def _raise_floor(path: str, revision: int) -> None:
     """Best effort: a runner on a read-only disk still works, without replay protection."""
     from native.fsutil import atomic_write, private_dir
 
-    if revision <= _read_floor(path):
-        return
     try:
         private_dir(os.path.dirname(path))
         atomic_write(path, str(revision).encode())
