@@ -88,12 +88,10 @@ async function lock(reason) {
   show("unlock");
   if (reason) notice(reason);
   $("unlock-pass").focus();
-  // Fetch the latest ciphertext now, so the next unlock sees other devices' changes.
-  try {
-    state.blob = (await call("GET", "/api/vault")).blob;
-  } catch (err) {
-    fail(err);
-  }
+  // Fetch the latest ciphertext now, so the next unlock sees other devices' changes; the
+  // unlock form waits for it (a quick submit must not open the copy from before the lock).
+  state.blobFetch = call("GET", "/api/vault").then((r) => { state.blob = r.blob; }, fail);
+  await state.blobFetch;
 }
 
 // Automatic lock after idle time: any keyboard or pointer activity re-arms it.
@@ -162,6 +160,7 @@ $("unlock-form").addEventListener("submit", async (e) => {
   performance.mark("zkv-unlock-submit");
   $("unlock-submit").disabled = true;
   try {
+    await state.blobFetch;
     if (!state.blob) state.blob = (await call("GET", "/api/vault")).blob;
     const listing = await withKdf("Unlocking (Argon2id)…",
       ask("unlock", { account_id: state.accountId, blob: state.blob, passphrase, min_revision: seenRevision() }));

@@ -7,7 +7,8 @@ export const state = {
   me: null,
   unlocked: false,
   listing: null, // {revision, items, grants, kdf_ms}: names and metadata, never secrets
-  blob: null, // the vault ciphertext fetched for unlocking
+  blob: null, // the vault ciphertext to unlock: the last fetched or saved
+  blobFetch: null, // the fetch started at lock time; unlocking waits for it
   kdfMs: 250, // expected Argon2id time, for the progress bar; updated after each run
 };
 
@@ -117,6 +118,7 @@ export async function save(edit, { restoreFrom } = {}) {
         ? await call("POST", "/api/vault/restore", { from_revision: restoreFrom, ...body })
         : await call("PUT", "/api/vault", body);
       await ask("committed", { revision: saved.revision });
+      state.blob = current.blob;  // what the server now holds: the next unlock opens it
       recordSeen(saved.revision);
       setListing(await ask("list"));
       return saved;
