@@ -42,8 +42,7 @@ def zkvault_command() -> list[str]:
 
 def _once(cmd: list[str], env: dict[str, str]) -> float:
     start = time.perf_counter()
-    subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   check=True)
+    subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
     return (time.perf_counter() - start) * 1000
 
 
@@ -64,8 +63,9 @@ def timed(cmd: list[str], env: dict[str, str], runs: int) -> tuple[list[float], 
 def summary(samples: list[float]) -> str:
     ordered = sorted(samples)
     p90 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.9))]
-    return (f"median {statistics.median(ordered):6.1f} ms  p90 {p90:6.1f} ms  "
-            f"min {ordered[0]:6.1f} ms")
+    return (
+        f"median {statistics.median(ordered):6.1f} ms  p90 {p90:6.1f} ms  min {ordered[0]:6.1f} ms"
+    )
 
 
 def git_helper_share(env: dict[str, str], root: Path, zk: list[str], runs: int) -> str:
@@ -82,10 +82,12 @@ def git_helper_share(env: dict[str, str], root: Path, zk: list[str], runs: int) 
         for i in range(runs + 1):
             trace = root / f"trace{i}.json"
             start = time.perf_counter()
-            subprocess.run(["git", "-c", f"credential.helper={helper}", "ls-remote",
-                            server.url + "/p.git"],
-                           env={**env, "GIT_TRACE2_EVENT": str(trace)},
-                           capture_output=True, check=True)
+            subprocess.run(
+                ["git", "-c", f"credential.helper={helper}", "ls-remote", server.url + "/p.git"],
+                env={**env, "GIT_TRACE2_EVENT": str(trace)},
+                capture_output=True,
+                check=True,
+            )
             total = (time.perf_counter() - start) * 1000
             spent = 0.0
             helper_ids = set()  # (process sid, child id); child_exit's t_rel is its duration
@@ -95,16 +97,19 @@ def git_helper_share(env: dict[str, str], root: Path, zk: list[str], runs: int) 
                     event.get("argv", [])
                 ):
                     helper_ids.add((event["sid"], event["child_id"]))
-                elif event.get("event") == "child_exit" and (
-                    event["sid"], event.get("child_id")
-                ) in helper_ids:
+                elif (
+                    event.get("event") == "child_exit"
+                    and (event["sid"], event.get("child_id")) in helper_ids
+                ):
                     spent += event["t_rel"] * 1000
             if i:  # the first run warms caches
                 totals.append(total)
                 helpers.append(spent)
         t, h = statistics.median(totals), statistics.median(helpers)
-        return (f"git ls-remote {t:6.1f} ms median, of which the credential helper "
-                f"{h:6.1f} ms ({100 * h / t:4.1f} %)")
+        return (
+            f"git ls-remote {t:6.1f} ms median, of which the credential helper "
+            f"{h:6.1f} ms ({100 * h / t:4.1f} %)"
+        )
 
 
 def _make_state(root: Path, env: dict[str, str], items: list[Item]) -> None:
@@ -117,10 +122,20 @@ def _make_state(root: Path, env: dict[str, str], items: list[Item]) -> None:
     path.write_bytes(vault.save())
     vault.lock()
     shutil.rmtree(env["ZKVAULT_HOME"], ignore_errors=True)
-    subprocess.run([*zk, "import", str(path), "--account-id", str(account)], env=env,
-                   check=True, capture_output=True)
-    subprocess.run([*zk, "unlock", "--passphrase-stdin"], input=PASSPHRASE + "\n", text=True,
-                   env=env, check=True, capture_output=True)
+    subprocess.run(
+        [*zk, "import", str(path), "--account-id", str(account)],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [*zk, "unlock", "--passphrase-stdin"],
+        input=PASSPHRASE + "\n",
+        text=True,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
 
 
 def main() -> int:
@@ -129,15 +144,25 @@ def main() -> int:
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="zkb"))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ZKVAULT_", "GIT_"))}
-    env.update({
-        "HOME": str(root), "ZKVAULT_HOME": str(root / "state"),
-        "ZKVAULT_KEY_DIR": str(root / "key"), "ZKVAULT_RUNTIME_DIR": str(root / "run"),
-        "ZKVAULT_KEYRING": "off", "GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0",
-    })
+    env.update(
+        {
+            "HOME": str(root),
+            "ZKVAULT_HOME": str(root / "state"),
+            "ZKVAULT_KEY_DIR": str(root / "key"),
+            "ZKVAULT_RUNTIME_DIR": str(root / "run"),
+            "ZKVAULT_KEYRING": "off",
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_TERMINAL_PROMPT": "0",
+        }
+    )
     zk = zkvault_command()
     try:
-        items = [Item(name=f"secret-{i:02d}", kind="generic", url="",
-                      secret=f"value-{i:02d}-" + "x" * 40) for i in range(20)]
+        items = [
+            Item(
+                name=f"secret-{i:02d}", kind="generic", url="", secret=f"value-{i:02d}-" + "x" * 40
+            )
+            for i in range(20)
+        ]
         _make_state(root, env, items)
         print(f"zkvault command: {' '.join(zk)}  ({args.runs} runs each, {os.cpu_count()} cores)")
         floor, _ = timed([sys.executable, "-c", "pass"], env, args.runs)

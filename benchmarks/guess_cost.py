@@ -42,13 +42,17 @@ def measure(params: KdfParams, runs: int = 5) -> float:
 
 def main() -> None:
     with open("/proc/cpuinfo") as info:
-        cpu = next((line.split(":", 1)[1].strip() for line in info
-                    if line.startswith("model name")), platform.processor())
+        cpu = next(
+            (line.split(":", 1)[1].strip() for line in info if line.startswith("model name")),
+            platform.processor(),
+        )
     print(f"machine: {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}")
     for label, params in (("default", KdfParams.default()), ("floor", KdfParams.floor())):
         seconds = measure(params)
-        print(f"\n{label}: Argon2id t={params.ops}, m={params.mem_kib // 1024} MiB, p=1: "
-              f"{seconds * 1000:.0f} ms and {params.mem_kib // 1024} MiB per guess per core")
+        print(
+            f"\n{label}: Argon2id t={params.ops}, m={params.mem_kib // 1024} MiB, p=1: "
+            f"{seconds * 1000:.0f} ms and {params.mem_kib // 1024} MiB per guess per core"
+        )
         print(f"  {'passphrase':<56} {'bits':>5} {'core-years (half the space)':>28}")
         for description, bits in STRENGTHS:
             years = 2 ** (bits - 1) * seconds / YEAR

@@ -56,16 +56,29 @@ def native_candidates() -> dict[str, Callable[[], dict[str, Any]]]:
     backend = NativeBackend()
     return {
         "PyNaCl (libsodium) via NativeBackend": lambda: _timed(
-            lambda: bytes(backend.argon2id(OUT_LEN, PASSPHRASE, SALT, OPS, MEM_KIB * 1024))),
+            lambda: bytes(backend.argon2id(OUT_LEN, PASSPHRASE, SALT, OPS, MEM_KIB * 1024))
+        ),
         "argon2-cffi (reference C)": lambda: _timed(
-            lambda: hash_secret_raw(PASSPHRASE, SALT, time_cost=OPS, memory_cost=MEM_KIB,
-                                    parallelism=1, hash_len=OUT_LEN, type=Type.ID)),
+            lambda: hash_secret_raw(
+                PASSPHRASE,
+                SALT,
+                time_cost=OPS,
+                memory_cost=MEM_KIB,
+                parallelism=1,
+                hash_len=OUT_LEN,
+                type=Type.ID,
+            )
+        ),
     }
 
 
 def build_wheel(out_dir: Path) -> Path:
-    out = subprocess.run([sys.executable, str(ROOT / "tools" / "build_wheel.py"), str(out_dir)],
-                         check=True, capture_output=True, text=True).stdout.strip()
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "build_wheel.py"), str(out_dir)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     return Path(out)
 
 
@@ -78,7 +91,12 @@ class NodeBench:
             raise SystemExit("kdf.py: node and node_modules are required (scripts/bootstrap.sh)")
         self._proc = subprocess.Popen(
             [node_bin, str(ROOT / "benchmarks" / "kdf_pyodide.mjs"), "--wheel", str(wheel)],
-            cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
         ready = self._line()
         self.runtime: str = ready["runtime"]
         self.names: list[str] = ready["names"]
@@ -111,7 +129,9 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
     wheel: Path
     extensions_map = {  # noqa: RUF012 - the stdlib's own class attribute
         **http.server.SimpleHTTPRequestHandler.extensions_map,
-        ".mjs": "text/javascript", ".js": "text/javascript", ".wasm": "application/wasm",
+        ".mjs": "text/javascript",
+        ".js": "text/javascript",
+        ".wasm": "application/wasm",
     }
 
     def translate_path(self, path: str) -> str:
@@ -130,7 +150,8 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 def _server(wheel: Path) -> Iterator[str]:
     handler = type("Handler", (_Handler,), {"wheel": wheel})
     httpd = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(handler, directory=str(ROOT)))
+        ("127.0.0.1", 0), functools.partial(handler, directory=str(ROOT))
+    )
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
@@ -151,8 +172,11 @@ def chromium(wheel: Path) -> Iterator[Any]:
     except ImportError:
         yield "skipped: Python Playwright not installed"
         return
-    extras = "".join(f"&{name}=1" for name in ("hash-wasm", "argon2id")
-                     if (ROOT / "node_modules" / name).is_dir())
+    extras = "".join(
+        f"&{name}=1"
+        for name in ("hash-wasm", "argon2id")
+        if (ROOT / "node_modules" / name).is_dir()
+    )
     with _server(wheel) as base, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
         try:
@@ -170,7 +194,8 @@ def chromium(wheel: Path) -> Iterator[Any]:
                 @staticmethod
                 def once(name: str) -> dict[str, Any]:
                     result: dict[str, Any] = page.evaluate(
-                        "name => window.kdfBench.once(name)", name)
+                        "name => window.kdfBench.once(name)", name
+                    )
                     return result
 
             yield Page
@@ -191,7 +216,8 @@ def measure(runtimes: list[Any], runs: int) -> list[dict[str, Any]]:
     pynacl = next(iter(native.values()))
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     everything: list[tuple[str, str, Callable[[], dict[str, Any]]]] = [
-        ("CPython " + platform.python_version(), n, f) for n, f in native.items()]
+        ("CPython " + platform.python_version(), n, f) for n, f in native.items()
+    ]
     for rt in runtimes:
         for name in rt.names:
             env, label = name.split(":", 1)
@@ -204,14 +230,17 @@ def measure(runtimes: list[Any], runs: int) -> list[dict[str, Any]]:
         for where, label, fn in everything:
             base = pynacl()
             got = fn()
-            row = rows.setdefault((where, label), {"runtime": where, "name": label, "ms": [],
-                                                   "ratios": [], "hex": got["hex"]})
+            row = rows.setdefault(
+                (where, label),
+                {"runtime": where, "name": label, "ms": [], "ratios": [], "hex": got["hex"]},
+            )
             row["ms"].append(got["ms"])
             row["ratios"].append(got["ms"] / base["ms"])
             if got["hex"] != row["hex"]:
                 row["hex"] = "differs between runs"
             rows.setdefault(("native", "pynacl"), {"ms": [], "hex": base["hex"]})["ms"].append(
-                base["ms"])
+                base["ms"]
+            )
     reference = rows.pop(("native", "pynacl"))
     out = list(rows.values())
     for row in out:
@@ -235,7 +264,8 @@ def report(rows: list[dict[str, Any]], runs: int, skipped: list[str]) -> str:
         lines.append(
             f"| {r['runtime']} | {r['name']} | {statistics.median(r['ms']):.0f} "
             f"({min(r['ms']):.0f}) | {statistics.median(r['ratios']):.2f} "
-            f"| {'yes' if r['same_bytes'] else 'NO'} |")
+            f"| {'yes' if r['same_bytes'] else 'NO'} |"
+        )
     lines += [f"| {s} | | | | |" for s in skipped]
     return "\n".join(lines)
 

@@ -84,20 +84,23 @@ class Conn:
 
 
 def get_request(token: str) -> bytes:
-    return (f"GET /api/vault HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            f"Authorization: Bearer {token}\r\n\r\n").encode()
+    return (
+        f"GET /api/vault HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\r\n"
+    ).encode()
 
 
 def put_request(seat: Seat, size: int) -> bytes:
     blob = vault_blob(seat.account, seat.vault, seat.revision + 1, size)
     body = json.dumps({"base_revision": seat.revision, "blob": b64url_encode(blob)}).encode()
-    return (f"PUT /api/vault HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {seat.token}"
-            f"\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-            ).encode() + body
+    return (
+        f"PUT /api/vault HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {seat.token}"
+        f"\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
 
 
-async def drive(port: int, seats: list[Seat], op: str, seconds: float, warmup: float,
-                size: int) -> tuple[int, list[float], int]:
+async def drive(
+    port: int, seats: list[Seat], op: str, seconds: float, warmup: float, size: int
+) -> tuple[int, list[float], int]:
     conns = [await Conn.open(port) for _ in seats]
     latencies: list[float] = []
     errors = 0
@@ -203,11 +206,21 @@ def seed(url: str, seed_key: str, clients: int, size: int) -> list[Seat]:
     with engine.begin() as conn:
         for i in range(clients):
             account, client = uuid.uuid4(), uuid.uuid4()
-            conn.execute(Account.__table__.insert().values(
-                id=account, issuer="https://idp.bench.invalid", subject=f"bench-{i}",
-                name=f"Bench {i}", email=f"bench{i}@example.invalid", created_at=utcnow()))
-            conn.execute(Client.__table__.insert().values(
-                id=client, account_id=account, kind="web", name="bench", created_at=utcnow()))
+            conn.execute(
+                Account.__table__.insert().values(
+                    id=account,
+                    issuer="https://idp.bench.invalid",
+                    subject=f"bench-{i}",
+                    name=f"Bench {i}",
+                    email=f"bench{i}@example.invalid",
+                    created_at=utcnow(),
+                )
+            )
+            conn.execute(
+                Client.__table__.insert().values(
+                    id=client, account_id=account, kind="web", name="bench", created_at=utcnow()
+                )
+            )
             seats.append(Seat(account, uuid.uuid4(), keys.issue(account, client, "web")[0]))
     engine.dispose()
     return seats
@@ -215,8 +228,11 @@ def seed(url: str, seed_key: str, clients: int, size: int) -> list[Seat]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/test",
-                    help="an existing database to connect to for CREATE DATABASE")
+    ap.add_argument(
+        "--pg",
+        default="postgresql://postgres@127.0.0.1:5432/test",
+        help="an existing database to connect to for CREATE DATABASE",
+    )
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--warmup", type=float, default=2.0)
@@ -284,24 +300,32 @@ def main() -> int:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
 
-    print(f"zkvault server on PostgreSQL: {args.clients} clients, {args.workers} uvicorn "
-          f"workers, {args.pool} DB connections each, {args.vault_bytes}-byte vault, "
-          f"{args.seconds:.0f} s per operation, {os.cpu_count()} cores shared with the client")
+    print(
+        f"zkvault server on PostgreSQL: {args.clients} clients, {args.workers} uvicorn "
+        f"workers, {args.pool} DB connections each, {args.vault_bytes}-byte vault, "
+        f"{args.seconds:.0f} s per operation, {os.cpu_count()} cores shared with the client"
+    )
     targets = {"read": (1500, 50.0), "write": (300, None)}
     for op, (rps, p50, p99, errs) in results.items():
         want_rps, want_p99 = targets[op]
         ok = rps >= want_rps and (want_p99 is None or p99 <= want_p99) and errs == 0
         goal = f">= {want_rps} req/s" + (f", p99 <= {want_p99:.0f} ms" if want_p99 else "")
-        print(f"  vault {op:5}: {rps:7.0f} req/s  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  "
-              f"errors {errs}  [{'meets' if ok else 'MISSES'} target {goal}]")
+        print(
+            f"  vault {op:5}: {rps:7.0f} req/s  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  "
+            f"errors {errs}  [{'meets' if ok else 'MISSES'} target {goal}]"
+        )
     print(f"  server RSS (all processes): {rss:.0f} MiB")
-    print(f"  load average (1 min) before/after: {load_before:.1f} / {load_after:.1f}"
-          f" on {os.cpu_count()} cores")
+    print(
+        f"  load average (1 min) before/after: {load_before:.1f} / {load_after:.1f}"
+        f" on {os.cpu_count()} cores"
+    )
     for op, (srv, pg, cli) in costs.items():
         whole = srv + pg + cli
-        print(f"  CPU per {op:5}: server {srv:.2f} ms, PostgreSQL {pg:.2f} ms, "
-              f"load generator {cli:.2f} ms -> at most {os.cpu_count() * 1000 / whole:.0f} "
-              f"req/s if these processes had the cores to themselves")
+        print(
+            f"  CPU per {op:5}: server {srv:.2f} ms, PostgreSQL {pg:.2f} ms, "
+            f"load generator {cli:.2f} ms -> at most {os.cpu_count() * 1000 / whole:.0f} "
+            f"req/s if these processes had the cores to themselves"
+        )
     return 0
 
 

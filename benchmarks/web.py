@@ -33,8 +33,13 @@ from tests.support.processes import start_idp, start_server, stop  # noqa: E402
 
 PASSPHRASE = "orbit velvet crater mango lantern"
 TYPING_MS = 1000
-ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 READY_JS = """() => new Promise(resolve => {
   const check = () => {
@@ -77,7 +82,8 @@ def create_vault(browser: Browser, url: str, idp: str, sub: str) -> None:
         page.get_by_role("button", name="Save", exact=True).click()
         page.wait_for_function(
             "n => document.getElementById('notice').textContent.includes(n)",
-            arg=f"Added “token-{i}”")
+            arg=f"Added “token-{i}”",
+        )
     context.close()
 
 
@@ -92,8 +98,10 @@ def fresh_session_cookies(url: str, idp: str, sub: str) -> list[dict[str, Any]]:
         client.get(r.headers["location"])
         host = url.split("//", 1)[1].split(":", 1)[0]
         # Exact domain and path, so the server's rotated cookie replaces this one.
-        return [{"name": c.name, "value": c.value or "", "domain": host, "path": c.path or "/"}
-                for c in client.cookies.jar]
+        return [
+            {"name": c.name, "value": c.value or "", "domain": host, "path": c.path or "/"}
+            for c in client.cookies.jar
+        ]
 
 
 def measure(page: Page, url: str) -> dict[str, float]:
@@ -114,8 +122,10 @@ def measure(page: Page, url: str) -> dict[str, float]:
       return [m('zkv-unlocked') - m('zkv-unlock-submit'),
               performance.getEntriesByName('zkv-op-unlock')[0].detail, state.kdfMs];
     }""")
-    print(f"   unlock {unlock:.0f} ms: in the worker {in_worker} ms, Vault.open {vault_open} ms",
-          file=sys.stderr)
+    print(
+        f"   unlock {unlock:.0f} ms: in the worker {in_worker} ms, Vault.open {vault_open} ms",
+        file=sys.stderr,
+    )
     kdf, stages = page.evaluate("""async () => {
       const engine = await import(document.querySelector('link[rel=modulepreload]').href);
       const timings = await new Promise(r => engine.onEngineEvent(s => r(s.timings)));
@@ -123,20 +133,29 @@ def measure(page: Page, url: str) -> dict[str, float]:
       return [(await engine.ask('kdf_benchmark', {runs: 3})).ms, {...timings, start}];
     }""")
     print("   worker stages (ms since worker start):", stages, file=sys.stderr)
-    return {"ready": marks["ready"], "engine": marks["engine"], "unlock": float(unlock),
-            "in_worker": float(in_worker), "kdf": float(statistics.median(kdf)),
-            "kdf_best": float(min(kdf))}
+    return {
+        "ready": marks["ready"],
+        "engine": marks["engine"],
+        "unlock": float(unlock),
+        "in_worker": float(in_worker),
+        "kdf": float(statistics.median(kdf)),
+        "kdf_best": float(min(kdf)),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args(argv)
-    subprocess.run([sys.executable, str(ROOT / "tools" / "build_web.py")], check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "build_web.py")],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     idp, idp_proc = start_idp()
-    server = start_server(idp, Path(tempfile.mkdtemp(prefix="zkv-bench-")),
-                          ZKVAULT_LOG_LEVEL="warning")
+    server = start_server(
+        idp, Path(tempfile.mkdtemp(prefix="zkv-bench-")), ZKVAULT_LOG_LEVEL="warning"
+    )
     cold: list[dict[str, float]] = []
     warm: list[dict[str, float]] = []
     try:

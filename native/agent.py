@@ -81,8 +81,9 @@ class Agent:
             except OSError:
                 os.unlink(self.path)  # stale socket of a dead agent
             else:
-                raise CliError("an agent is already running; `zkvault lock` first", STATE,
-                               "already_unlocked")
+                raise CliError(
+                    "an agent is already running; `zkvault lock` first", STATE, "already_unlocked"
+                )
             finally:
                 probe.close()
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -107,11 +108,13 @@ class Agent:
         try:
             while True:
                 now = time.monotonic()
-                deadline = min(self.last_used + self.idle_timeout,
-                               self.started + self.max_lifetime)
+                deadline = min(self.last_used + self.idle_timeout, self.started + self.max_lifetime)
                 if now >= deadline:
-                    self.stop_reason = ("idle timeout" if now >= self.last_used + self.idle_timeout
-                                        else "maximum lifetime")
+                    self.stop_reason = (
+                        "idle timeout"
+                        if now >= self.last_used + self.idle_timeout
+                        else "maximum lifetime"
+                    )
                     break
                 ready, _, _ = select.select([self.sock.fileno(), wake_r], [], [], deadline - now)
                 if self._verdict:
@@ -188,8 +191,11 @@ class Agent:
                 response = {"ok": False, "error": exc.code, "message": exc.message}
             except Exception as exc:  # a vault_core error: report its code, never a trace
                 code = getattr(exc, "code", "agent_error")
-                response = {"ok": False, "error": code,
-                            "message": f"the agent could not do that ({code})"}
+                response = {
+                    "ok": False,
+                    "error": code,
+                    "message": f"the agent could not do that ({code})",
+                }
             protocol.send(conn, response)
         except (OSError, protocol.ProtocolError):
             return False

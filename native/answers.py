@@ -43,8 +43,7 @@ def item_info(info: Any) -> dict[str, Any]:
 
 def field(item: Any, name: str) -> str:
     if name not in FIELDS:
-        raise CliError(f"unknown field {name!r}; one of: {', '.join(FIELDS)}", USAGE,
-                       "bad_field")
+        raise CliError(f"unknown field {name!r}; one of: {', '.join(FIELDS)}", USAGE, "bad_field")
     value = getattr(item, name, None)
     if name == "secret" and isinstance(value, bytes | bytearray):
         return bytes(value).decode()
@@ -69,8 +68,10 @@ def answer(source: ItemSource, op: Any, request: dict[str, Any]) -> dict[str, An
         names = request.get("names")
         if not isinstance(names, list):
             names = [i.name for i in _visible(source)]
-        return {"ok": True,
-                "values": {str(n): field(_get(source, str(n)), "secret") for n in names}}
+        return {
+            "ok": True,
+            "values": {str(n): field(_get(source, str(n)), "secret") for n in names},
+        }
     if op == "credential":
         return {"ok": True, **_credential(source, request)}
     raise CliError(f"unknown request {op!r}", USAGE, "bad_request")
@@ -80,17 +81,23 @@ def _get(source: ItemSource, name: str) -> Any:
     for info in _visible(source):
         if info.name == name or str(info.id) == name:
             return source.get(info.id)
-    raise CliError(f"no item named {name!r}; `zkvault list` shows the names", NOT_FOUND,
-                   "not_found")
+    raise CliError(
+        f"no item named {name!r}; `zkvault list` shows the names", NOT_FOUND, "not_found"
+    )
 
 
 def _credential(source: ItemSource, request: dict[str, Any]) -> dict[str, Any]:
     found = gitcred.best_match(
-        _visible(source), str(request.get("protocol", "")), str(request.get("host", "")),
+        _visible(source),
+        str(request.get("protocol", "")),
+        str(request.get("host", "")),
         request.get("path"),
     )
     if found is None:
         raise CliError("no item matches that host", NOT_FOUND, "no_match")
     item = source.get(found.id)
-    return {"username": gitcred.username_for(item), "password": field(item, "secret"),
-            "item": item.name}
+    return {
+        "username": gitcred.username_for(item),
+        "password": field(item, "secret"),
+        "item": item.name,
+    }

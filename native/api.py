@@ -54,8 +54,9 @@ class Api:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout or float(os.environ.get("ZKVAULT_HTTP_TIMEOUT", "10"))
 
-    def call(self, method: str, path: str, body: dict[str, Any] | None = None,
-             token: str | None = None) -> dict[str, Any]:
+    def call(
+        self, method: str, path: str, body: dict[str, Any] | None = None, token: str | None = None
+    ) -> dict[str, Any]:
         """The decoded JSON object of a 2xx answer; ApiError for others;
         CliError(NETWORK) when the server cannot be reached."""
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
@@ -80,20 +81,30 @@ class Api:
             except (ValueError, OSError):
                 pass
             if exc.code >= 500:
-                raise CliError(f"the server at {self.base_url} failed ({exc.code} {code}); "
-                               "try again later", NETWORK, "server_error") from None
+                raise CliError(
+                    f"the server at {self.base_url} failed ({exc.code} {code}); try again later",
+                    NETWORK,
+                    "server_error",
+                ) from None
             raise ApiError(exc.code, code) from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise CliError(f"cannot reach the server at {self.base_url} ({reason}); check "
-                           "the network or ZKVAULT_SERVER", NETWORK, "unreachable") from None
+            raise CliError(
+                f"cannot reach the server at {self.base_url} ({reason}); check "
+                "the network or ZKVAULT_SERVER",
+                NETWORK,
+                "unreachable",
+            ) from None
         if not raw:
             return {}
         try:
             parsed = json.loads(raw)
         except ValueError:
-            raise CliError(f"the server at {self.base_url} sent something that is not JSON",
-                           NETWORK, "bad_response") from None
+            raise CliError(
+                f"the server at {self.base_url} sent something that is not JSON",
+                NETWORK,
+                "bad_response",
+            ) from None
         if not isinstance(parsed, dict):
             return {"items": parsed}
         return parsed

@@ -112,15 +112,26 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--account-id", required=True, help="the account UUID the vault belongs to")
 
     sp = command("unlock", "unlock the vault and start the agent", json_flag=True)
-    sp.add_argument("--passphrase-stdin", action="store_true",
-                    help="read the passphrase from the first line of stdin (automation)")
-    sp.add_argument("--idle-timeout", metavar="DURATION",
-                    help="lock after this long unused, e.g. 900, 15m, 1h "
-                         "(default $ZKVAULT_IDLE_TIMEOUT or 1h)")
-    sp.add_argument("--max-lifetime", metavar="DURATION",
-                    help="lock this long after unlocking (default $ZKVAULT_MAX_LIFETIME or 8h)")
-    sp.add_argument("--strict", action="store_true",
-                    help="also lock when the server cannot be reached (default $ZKVAULT_STRICT)")
+    sp.add_argument(
+        "--passphrase-stdin",
+        action="store_true",
+        help="read the passphrase from the first line of stdin (automation)",
+    )
+    sp.add_argument(
+        "--idle-timeout",
+        metavar="DURATION",
+        help="lock after this long unused, e.g. 900, 15m, 1h (default $ZKVAULT_IDLE_TIMEOUT or 1h)",
+    )
+    sp.add_argument(
+        "--max-lifetime",
+        metavar="DURATION",
+        help="lock this long after unlocking (default $ZKVAULT_MAX_LIFETIME or 8h)",
+    )
+    sp.add_argument(
+        "--strict",
+        action="store_true",
+        help="also lock when the server cannot be reached (default $ZKVAULT_STRICT)",
+    )
 
     command("lock", "wipe the unlocked vault from memory and stop the agent")
     command("status", "show whether the vault is unlocked, and for how long", json_flag=True)
@@ -128,15 +139,26 @@ def _parser() -> argparse.ArgumentParser:
 
     sp = command("get", "print one item's secret (or another field)", json_flag=True)
     sp.add_argument("name", help="item name (or id)")
-    sp.add_argument("--field", default="secret",
-                    help="secret (default), username, url, name, kind, note, scopes, expires, id")
+    sp.add_argument(
+        "--field",
+        default="secret",
+        help="secret (default), username, url, name, kind, note, scopes, expires, id",
+    )
 
     sp = command("run", "run a command with secrets in its environment, masked in its output")
-    sp.add_argument("--env", action="append", default=[], metavar="VAR=ITEM",
-                    help="put ITEM's secret in VAR (repeatable); without any, every item "
-                         "available is exported under its upper-cased name")
-    sp.add_argument("--no-mask", action="store_true",
-                    help="give the command this terminal directly (no masking of its output)")
+    sp.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="VAR=ITEM",
+        help="put ITEM's secret in VAR (repeatable); without any, every item "
+        "available is exported under its upper-cased name",
+    )
+    sp.add_argument(
+        "--no-mask",
+        action="store_true",
+        help="give the command this terminal directly (no masking of its output)",
+    )
     sp.add_argument("cmd", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
 
     sp = command("git-credential", "git credential helper (configure with `zkvault git setup`)")
@@ -145,10 +167,16 @@ def _parser() -> argparse.ArgumentParser:
     sp = command("git", "configure git to use zkvault")
     sp.add_argument("action", choices=["setup"])
     scope = sp.add_mutually_exclusive_group()
-    scope.add_argument("--global", dest="scope", action="store_const", const="global",
-                       help="in ~/.gitconfig (default)")
-    scope.add_argument("--local", dest="scope", action="store_const", const="local",
-                       help="in this repository only")
+    scope.add_argument(
+        "--global",
+        dest="scope",
+        action="store_const",
+        const="global",
+        help="in ~/.gitconfig (default)",
+    )
+    scope.add_argument(
+        "--local", dest="scope", action="store_const", const="local", help="in this repository only"
+    )
 
     sp = command("completion", 'shell completion: eval "$(zkvault completion bash)"')
     sp.add_argument("shell", choices=["bash"])
@@ -188,16 +216,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             from native.vaulterrors import translate
 
             return _fail(translate(exc), wants_json)
-        return _fail(CliError(f"internal error ({type(exc).__name__}); rerun with "
-                              "ZKVAULT_DEBUG=1 and report it", FAILURE, "internal"), wants_json)
+        return _fail(
+            CliError(
+                f"internal error ({type(exc).__name__}); rerun with ZKVAULT_DEBUG=1 and report it",
+                FAILURE,
+                "internal",
+            ),
+            wants_json,
+        )
 
 
 def _fail(exc: CliError, wants_json: bool) -> int:
     if wants_json:
         import json
 
-        print(json.dumps({"ok": False, "error": exc.code, "message": exc.message},
-                         separators=(",", ":")))
+        print(
+            json.dumps(
+                {"ok": False, "error": exc.code, "message": exc.message}, separators=(",", ":")
+            )
+        )
     print(f"zkvault: {exc.message}", file=sys.stderr)
     return exc.exit_code
 

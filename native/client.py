@@ -13,8 +13,13 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-_EXIT_FOR = {"not_found": NOT_FOUND, "no_match": NOT_FOUND, "locked": LOCKED,
-             "bad_field": USAGE, "bad_request": USAGE}
+_EXIT_FOR = {
+    "not_found": NOT_FOUND,
+    "no_match": NOT_FOUND,
+    "locked": LOCKED,
+    "bad_field": USAGE,
+    "bad_request": USAGE,
+}
 _NOT_RUNNING = "the vault is locked (no agent running); run `zkvault unlock`"
 
 
@@ -29,8 +34,11 @@ def request(op: str, timeout: float = 10.0, **fields: Any) -> dict[str, Any]:
         except (FileNotFoundError, ConnectionRefusedError):
             raise CliError(_NOT_RUNNING, LOCKED, "locked") from None
         except OSError as exc:
-            raise CliError(f"cannot reach the agent at {path} ({exc.strerror}); "
-                           "run `zkvault unlock`", LOCKED, "locked") from None
+            raise CliError(
+                f"cannot reach the agent at {path} ({exc.strerror}); run `zkvault unlock`",
+                LOCKED,
+                "locked",
+            ) from None
         try:
             protocol.send(sock, {"v": protocol.PROTOCOL_VERSION, "op": op, **fields})
             response = protocol.receive(sock)

@@ -20,8 +20,12 @@ def cmd_connect(args: argparse.Namespace) -> int:
     if store.exists():
         if not args.clean:
             existing = store.load()
-            raise CliError(f"this machine is already connected to {existing.server or 'a vault'}"
-                           "; use `zkvault connect --clean` to pair again", STATE, "connected")
+            raise CliError(
+                f"this machine is already connected to {existing.server or 'a vault'}"
+                "; use `zkvault connect --clean` to pair again",
+                STATE,
+                "connected",
+            )
         with contextlib.suppress(CliError):  # a damaged state is what --clean is for
             remembered = store.load().server
         if client.agent_running():
@@ -60,8 +64,9 @@ def _first_sync(store: StateStore, api: Api, access_token: str) -> int:
     except ApiError as exc:
         if exc.code == "no_vault":
             return 0
-        raise CliError(f"could not fetch the vault ({exc.code}); `zkvault unlock` retries",
-                       STATE, exc.code) from None
+        raise CliError(
+            f"could not fetch the vault ({exc.code}); `zkvault unlock` retries", STATE, exc.code
+        ) from None
     from vault_core import peek_header
 
     with store.update() as state:

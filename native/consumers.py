@@ -54,8 +54,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     mode = "runner" if os.environ.get(RUNNER_ENV) else f"agent pid {status.get('pid')}"
     lines = [f"unlocked ({mode}): revision {status.get('revision')}, {status.get('items')} items"]
     if "expires_in" in status:
-        lines.append(f"locks in {_duration(status['idle_expires_in'])} if unused, "
-                     f"{_duration(status['expires_in'])} at most")
+        lines.append(
+            f"locks in {_duration(status['idle_expires_in'])} if unused, "
+            f"{_duration(status['expires_in'])} at most"
+        )
     if status.get("server"):
         lines.append(f"server {status['server']}" + (" (strict)" if status.get("strict") else ""))
     print("\n".join(lines))
@@ -127,8 +129,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         for name, value in values.items():
             var = run.env_name(name)
             if var in owner:
-                raise CliError(f"items {owner[var]!r} and {name!r} would both be ${var}; "
-                               "choose with --env VAR=ITEM", USAGE, "usage")
+                raise CliError(
+                    f"items {owner[var]!r} and {name!r} would both be ${var}; "
+                    "choose with --env VAR=ITEM",
+                    USAGE,
+                    "usage",
+                )
             owner[var] = name
             secrets[var] = value
     return run.run(command, secrets, mask=not args.no_mask)
@@ -141,12 +147,18 @@ def cmd_git_credential(args: argparse.Namespace) -> int:
     if args.action != "get":
         # The vault is changed in the browser only; a rejected token must be fixed there.
         if args.action == "erase" and attrs.get("host"):
-            print(f"zkvault: {attrs['host']} rejected the token; update it in the vault",
-                  file=sys.stderr)
+            print(
+                f"zkvault: {attrs['host']} rejected the token; update it in the vault",
+                file=sys.stderr,
+            )
         return 0
     try:
-        answer = request("credential", protocol=attrs.get("protocol", ""),
-                         host=attrs.get("host", ""), path=attrs.get("path"))
+        answer = request(
+            "credential",
+            protocol=attrs.get("protocol", ""),
+            host=attrs.get("host", ""),
+            path=attrs.get("path"),
+        )
     except CliError as exc:
         if exc.exit_code == NOT_FOUND:
             return 0  # not ours: git tries its next helper or prompts

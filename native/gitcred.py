@@ -89,8 +89,10 @@ def best_match(items: Iterable[T], protocol: str, host: str, path: Any) -> T | N
         scheme, item_host, item_path = parts
         if item_host != want_host or (scheme and protocol and scheme != protocol):
             continue
-        if want_path is not None and item_path and not (
-            want_path == item_path or want_path.startswith(item_path + "/")
+        if (
+            want_path is not None
+            and item_path
+            and not (want_path == item_path or want_path.startswith(item_path + "/"))
         ):
             continue
         score = len(item_path.split("/")) if item_path else 0

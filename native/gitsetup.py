@@ -23,8 +23,7 @@ def helper_command() -> str:
         command = f"{shlex.quote(os.path.abspath(exe))} git-credential"
     else:
         command = f"{shlex.quote(sys.executable)} -m native git-credential"
-    return (f'!f() {{ case "$1" in get|erase) exec {command} "$1";; '
-            f'*) cat >/dev/null;; esac; }}; f')
+    return f'!f() {{ case "$1" in get|erase) exec {command} "$1";; *) cat >/dev/null;; esac; }}; f'
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
@@ -33,11 +32,16 @@ def cmd_setup(args: argparse.Namespace) -> int:
     for key, value in (("credential.helper", helper),):
         done = subprocess.run(  # noqa: S603
             ["git", "config", scope, "--replace-all", key, value, "git-credential"],  # noqa: S607
-            capture_output=True, text=True, check=False,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if done.returncode != 0:
-            raise CliError(f"git config failed: {done.stderr.strip() or done.returncode}",
-                           FAILURE, "git_config")
+            raise CliError(
+                f"git config failed: {done.stderr.strip() or done.returncode}",
+                FAILURE,
+                "git_config",
+            )
     print(f"git ({scope[2:]}) now asks zkvault for credentials: credential.helper = {helper}")
     print("for per-repository tokens also run: git config --global credential.useHttpPath true")
     return 0

@@ -36,8 +36,13 @@ def machine_id() -> bytes:
             return data.strip()
     if sys.platform == "darwin":  # the hardware UUID; not exercised on these Linux machines
         try:
-            out = subprocess.run(["/usr/sbin/ioreg", "-rd1", "-c", "IOPlatformExpertDevice"],
-                                 capture_output=True, text=True, timeout=5, check=False).stdout
+            out = subprocess.run(
+                ["/usr/sbin/ioreg", "-rd1", "-c", "IOPlatformExpertDevice"],
+                capture_output=True,
+                text=True,
+                timeout=5,
+                check=False,
+            ).stdout
             for line in out.splitlines():
                 if "IOPlatformUUID" in line:
                     return ("mac:" + line.split("=")[-1].strip().strip('"')).encode()
@@ -154,6 +159,9 @@ def store_for(state_dir: str, source: bytes | None = None) -> KeyStore:
             )
         return KeyringKeyStore(state_dir, keyring)
     if source is not None:
-        raise CliError("local state names an unknown key store; run `zkvault connect --clean`",
-                       STATE, "malformed_state")
+        raise CliError(
+            "local state names an unknown key store; run `zkvault connect --clean`",
+            STATE,
+            "malformed_state",
+        )
     return KeyringKeyStore(state_dir, keyring) if keyring else FileKeyStore(state_dir)

@@ -20,14 +20,24 @@ def pair(api: Api, kind: str, name: str, public_key: bytes, timeout: float) -> d
     """Run the handshake; returns the one-time approval answer."""
     mine = fingerprint(public_key)
     try:
-        created = api.call("POST", "/api/pairings",
-                           {"kind": kind, "name": name, "public_key": b64url_encode(public_key)})
+        created = api.call(
+            "POST",
+            "/api/pairings",
+            {"kind": kind, "name": name, "public_key": b64url_encode(public_key)},
+        )
     except ApiError as exc:
-        raise CliError(f"the server refused the pairing request ({exc.code}); try again later",
-                       NETWORK, exc.code) from None
+        raise CliError(
+            f"the server refused the pairing request ({exc.code}); try again later",
+            NETWORK,
+            exc.code,
+        ) from None
     if created.get("fingerprint") != mine:
-        raise CliError("the server reports a different key fingerprint than this machine's; "
-                       "refusing to pair (is ZKVAULT_SERVER right?)", NETWORK, "fingerprint")
+        raise CliError(
+            "the server reports a different key fingerprint than this machine's; "
+            "refusing to pair (is ZKVAULT_SERVER right?)",
+            NETWORK,
+            "fingerprint",
+        )
     err = sys.stderr
     print(f"To approve this {kind}, open:\n\n    {created['url']}\n", file=err)
     print(f"or enter the code {created['code']} in the zkvault web app.", file=err)
@@ -40,17 +50,18 @@ def pair(api: Api, kind: str, name: str, public_key: bytes, timeout: float) -> d
         try:
             status = api.call("POST", "/api/pairings/poll", body)
         except ApiError as exc:
-            raise CliError(f"pairing failed ({exc.code}); run the command again", NETWORK,
-                           exc.code) from None
+            raise CliError(
+                f"pairing failed ({exc.code}); run the command again", NETWORK, exc.code
+            ) from None
         state = status.get("status")
         if state == "approved":
             return status
         if state == "refused":
             raise CliError("the pairing was refused in the browser", REVOKED, "refused")
         if state == "expired":
-            raise CliError("the pairing code expired; run the command again", TIMEOUT,
-                           "expired")
+            raise CliError("the pairing code expired; run the command again", TIMEOUT, "expired")
         if time.monotonic() + interval > deadline:
-            raise CliError(f"no approval within {int(timeout)}s; run the command again",
-                           TIMEOUT, "timeout")
+            raise CliError(
+                f"no approval within {int(timeout)}s; run the command again", TIMEOUT, "timeout"
+            )
         time.sleep(interval)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
         def recv(self, size: int, /) -> bytes: ...
 
+
 MAX_MESSAGE = 1 << 20
 PROTOCOL_VERSION = 1
 

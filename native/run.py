@@ -30,8 +30,12 @@ def parse_env_specs(specs: Sequence[str]) -> dict[str, str]:
     mapping: dict[str, str] = {}
     for spec in specs:
         var, sep, item = spec.partition("=")
-        if not sep or not var or not item or not (var[0].isalpha() or var[0] == "_") or not all(
-            c.isalnum() or c == "_" for c in var
+        if (
+            not sep
+            or not var
+            or not item
+            or not (var[0].isalpha() or var[0] == "_")
+            or not all(c.isalnum() or c == "_" for c in var)
         ):
             raise CliError(f"--env wants VAR=ITEM_NAME, got {spec!r}", USAGE, "usage")
         mapping[var] = item
@@ -45,8 +49,9 @@ def run(command: Sequence[str], secrets: Mapping[str, str], *, mask: bool = True
     ``mask=False`` hands the child our own stdout/stderr (a terminal stays a terminal).
     """
     if not command:
-        raise CliError("nothing to run; usage: zkvault run [--env VAR=ITEM ...] -- CMD",
-                       USAGE, "usage")
+        raise CliError(
+            "nothing to run; usage: zkvault run [--env VAR=ITEM ...] -- CMD", USAGE, "usage"
+        )
     env = dict(os.environ)
     env.update(secrets)
     values = [v.encode() for v in secrets.values()]
@@ -74,15 +79,20 @@ def run(command: Sequence[str], secrets: Mapping[str, str], *, mask: bool = True
     except FileNotFoundError:
         raise CliError(f"command not found: {command[0]}", NOT_FOUND, "not_found") from None
     except PermissionError:
-        raise CliError(f"cannot execute {command[0]}: permission denied", NOT_FOUND,
-                       "not_found") from None
+        raise CliError(
+            f"cannot execute {command[0]}: permission denied", NOT_FOUND, "not_found"
+        ) from None
     children.append(child)
     for signum in early:
         child.send_signal(signum)
     if mask:
         assert child.stdout is not None and child.stderr is not None
-        _pump({child.stdout: (sys.stdout.fileno(), Masker(values)),
-               child.stderr: (sys.stderr.fileno(), Masker(values))})
+        _pump(
+            {
+                child.stdout: (sys.stdout.fileno(), Masker(values)),
+                child.stderr: (sys.stderr.fileno(), Masker(values)),
+            }
+        )
     status = child.wait()
     return 128 - status if status < 0 else status
 

@@ -28,8 +28,15 @@ ENV = "ZKVAULT_RUNNER_CREDENTIAL"
 
 
 class RunnerCredential:
-    def __init__(self, server: str, credential: str, runner_id: str, account_id: str,
-                 seed: bytes, owner_key: bytes | None) -> None:
+    def __init__(
+        self,
+        server: str,
+        credential: str,
+        runner_id: str,
+        account_id: str,
+        seed: bytes,
+        owner_key: bytes | None,
+    ) -> None:
         self.server = server
         self.credential = credential
         self.runner_id = runner_id
@@ -41,23 +48,36 @@ class RunnerCredential:
         return f"<RunnerCredential runner={self.runner_id} server={self.server}>"
 
     def encode(self) -> str:
-        body = {"s": self.server, "c": self.credential, "r": self.runner_id,
-                "a": self.account_id, "k": b64url_encode(self.seed),
-                "o": b64url_encode(self.owner_key) if self.owner_key else None}
+        body = {
+            "s": self.server,
+            "c": self.credential,
+            "r": self.runner_id,
+            "a": self.account_id,
+            "k": b64url_encode(self.seed),
+            "o": b64url_encode(self.owner_key) if self.owner_key else None,
+        }
         return PREFIX + b64url_encode(json.dumps(body, separators=(",", ":")).encode())
 
     @classmethod
     def decode(cls, text: str) -> RunnerCredential:
-        bad = CliError(f"{ENV} is not a zkvault runner credential; copy it again from "
-                       "`zkvault runner enroll`", USAGE, "bad_credential")
+        bad = CliError(
+            f"{ENV} is not a zkvault runner credential; copy it again from `zkvault runner enroll`",
+            USAGE,
+            "bad_credential",
+        )
         text = text.strip()
         if not text.startswith(PREFIX):
             raise bad
         try:
-            body = json.loads(b64url_decode(text[len(PREFIX):]))
-            return cls(str(body["s"]), str(body["c"]), str(uuid.UUID(body["r"])),
-                       str(uuid.UUID(body["a"])), b64url_decode(body["k"]),
-                       b64url_decode(body["o"]) if body.get("o") else None)
+            body = json.loads(b64url_decode(text[len(PREFIX) :]))
+            return cls(
+                str(body["s"]),
+                str(body["c"]),
+                str(uuid.UUID(body["r"])),
+                str(uuid.UUID(body["a"])),
+                b64url_decode(body["k"]),
+                b64url_decode(body["o"]) if body.get("o") else None,
+            )
         except (ValueError, KeyError, TypeError):
             raise bad from None
 
@@ -77,8 +97,7 @@ class GrantSource:
         try:
             return self._items[item_id]
         except KeyError:
-            raise CliError("no such item in this runner's grant", NOT_FOUND,
-                           "not_found") from None
+            raise CliError("no such item in this runner's grant", NOT_FOUND, "not_found") from None
 
     def lock(self) -> None:
         self._items.clear()
@@ -90,31 +109,50 @@ def _fetch_grant(cred: RunnerCredential) -> GrantSource:
 
     api = Api(cred.server)
     try:
-        token = api.call("POST", "/auth/token", {"grant_type": "runner_credential",
-                                                 "credential": cred.credential})
+        token = api.call(
+            "POST",
+            "/auth/token",
+            {"grant_type": "runner_credential", "credential": cred.credential},
+        )
         grant = api.call("GET", "/api/runner/grant", token=str(token["access_token"]))
     except ApiError as exc:
         if exc.status == 401:
-            raise CliError("this runner is not authorised (revoked, or a wrong credential); "
-                           "enrol it again", REVOKED, "revoked") from None
+            raise CliError(
+                "this runner is not authorised (revoked, or a wrong credential); enrol it again",
+                REVOKED,
+                "revoked",
+            ) from None
         if exc.code == "no_grant":
-            raise CliError("no items are granted to this runner yet; grant some in the web "
-                           "app", NOT_FOUND, "no_grant") from None
-        raise CliError(f"the server refused the request ({exc.status} {exc.code})",
-                       REVOKED if exc.status == 403 else NOT_FOUND, exc.code) from None
+            raise CliError(
+                "no items are granted to this runner yet; grant some in the web app",
+                NOT_FOUND,
+                "no_grant",
+            ) from None
+        raise CliError(
+            f"the server refused the request ({exc.status} {exc.code})",
+            REVOKED if exc.status == 403 else NOT_FOUND,
+            exc.code,
+        ) from None
     owner_key = cred.owner_key or b64url_decode(str(grant.get("grant_public_key") or ""))
     keypair = RunnerKeyPair(cred.seed)
     floor_path = _floor_path(cred)
     floor = _read_floor(floor_path)
     try:
         opened = open_grant(
-            b64url_decode(str(grant["blob"])), keypair,
-            account_id=uuid.UUID(cred.account_id), runner_id=uuid.UUID(cred.runner_id),
-            owner_verify_key=owner_key, min_revision=floor,
+            b64url_decode(str(grant["blob"])),
+            keypair,
+            account_id=uuid.UUID(cred.account_id),
+            runner_id=uuid.UUID(cred.runner_id),
+            owner_verify_key=owner_key,
+            min_revision=floor,
         )
     except errors.RollbackError:
-        raise CliError("the server sent an older grant than this runner has already opened "
-                       "(possible replay); refusing it", STATE, "rollback") from None
+        raise CliError(
+            "the server sent an older grant than this runner has already opened "
+            "(possible replay); refusing it",
+            STATE,
+            "rollback",
+        ) from None
     except errors.VaultError as exc:
         raise translate(exc) from None
     finally:
@@ -137,8 +175,11 @@ def _read_floor(path: str) -> int:
     try:
         return int(text or b"0")
     except ValueError:
-        raise CliError(f"{path} is damaged; delete it to accept the server's current grant",
-                       STATE, "state_auth") from None
+        raise CliError(
+            f"{path} is damaged; delete it to accept the server's current grant",
+            STATE,
+            "state_auth",
+        ) from None
 
 
 def _raise_floor(path: str, revision: int) -> None:
@@ -157,14 +198,20 @@ def request(op: str, **fields: Any) -> dict[str, Any]:
     from native import answers
 
     if op == "lock":
-        raise CliError("a runner holds nothing between calls; there is nothing to lock",
-                       USAGE, "usage")
+        raise CliError(
+            "a runner holds nothing between calls; there is nothing to lock", USAGE, "usage"
+        )
     cred = RunnerCredential.decode(os.environ.get(ENV, ""))
     source = _fetch_grant(cred)
     try:
         if op == "status":
-            return {"ok": True, "runner_id": cred.runner_id, "server": cred.server,
-                    "revision": source.revision, "items": len(source.items())}
+            return {
+                "ok": True,
+                "runner_id": cred.runner_id,
+                "server": cred.server,
+                "revision": source.revision,
+                "items": len(source.items()),
+            }
         return answers.answer(source, op, fields)
     finally:
         source.lock()
@@ -177,19 +224,30 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     url = server_url(args.server)
     keypair = RunnerKeyPair.generate()
     try:
-        approved = pair(Api(url), "runner", args.name or socket.gethostname(),
-                        keypair.public_key, args.timeout)
+        approved = pair(
+            Api(url), "runner", args.name or socket.gethostname(), keypair.public_key, args.timeout
+        )
         owner = approved.get("grant_public_key")
-        cred = RunnerCredential(url, str(approved["runner_credential"]),
-                                str(approved["client_id"]), str(approved["account_id"]),
-                                keypair.seed_bytes(), b64url_decode(owner) if owner else None)
+        cred = RunnerCredential(
+            url,
+            str(approved["runner_credential"]),
+            str(approved["client_id"]),
+            str(approved["account_id"]),
+            keypair.seed_bytes(),
+            b64url_decode(owner) if owner else None,
+        )
     finally:
         keypair.wipe()
-    print(f"Runner {args.name!r} approved. Store the line below as the CI secret {ENV};\n"
-          "it is shown once and is all the runner needs (treat it like a password):",
-          file=sys.stderr)
+    print(
+        f"Runner {args.name!r} approved. Store the line below as the CI secret {ENV};\n"
+        "it is shown once and is all the runner needs (treat it like a password):",
+        file=sys.stderr,
+    )
     print(cred.encode())
     if cred.owner_key is None:
-        print("zkvault: warning: the approval did not pin the owner's grant key; the runner "
-              "will trust the key the server sends", file=sys.stderr)
+        print(
+            "zkvault: warning: the approval did not pin the owner's grant key; the runner "
+            "will trust the key the server sends",
+            file=sys.stderr,
+        )
     return 0

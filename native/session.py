@@ -9,8 +9,10 @@ from native.api import Api, ApiError
 from native.errors import NETWORK, REVOKED, CliError
 from native.state import StateStore
 
-REVOKED_MESSAGE = ("this machine is no longer authorised (revoked in the browser, or its "
-                   "credentials expired); run `zkvault connect --clean` to pair again")
+REVOKED_MESSAGE = (
+    "this machine is no longer authorised (revoked in the browser, or its "
+    "credentials expired); run `zkvault connect --clean` to pair again"
+)
 
 
 def revoked() -> CliError:
@@ -18,8 +20,7 @@ def revoked() -> CliError:
 
 
 def unexpected(exc: ApiError) -> CliError:
-    return CliError(f"the server refused the request ({exc.status} {exc.code})", NETWORK,
-                    exc.code)
+    return CliError(f"the server refused the request ({exc.status} {exc.code})", NETWORK, exc.code)
 
 
 def refresh(store: StateStore, api: Api) -> tuple[str, float]:
@@ -34,8 +35,11 @@ def refresh(store: StateStore, api: Api) -> tuple[str, float]:
         if not state.refresh_token:
             raise revoked()
         try:
-            answer = api.call("POST", "/auth/token", {"grant_type": "refresh_token",
-                                                      "refresh_token": state.refresh_token})
+            answer = api.call(
+                "POST",
+                "/auth/token",
+                {"grant_type": "refresh_token", "refresh_token": state.refresh_token},
+            )
         except ApiError as exc:
             if exc.status != 401:
                 raise unexpected(exc) from None

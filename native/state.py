@@ -106,14 +106,18 @@ class StateStore:
                 "no_state",
             )
         if len(data) < _HEADER.size + 16 or not data.startswith(MAGIC):
-            raise CliError(f"local state {self.path} is not a zkvault state file; {_REPAIR}",
-                           STATE, "malformed_state")
+            raise CliError(
+                f"local state {self.path} is not a zkvault state file; {_REPAIR}",
+                STATE,
+                "malformed_state",
+            )
         header = data[: _HEADER.size]
         _, source, generation, nonce = _HEADER.unpack(header)
         record = store_for(self.dir, source).load()
         if record is None:
-            raise CliError(f"the machine key for this state is missing; {_REPAIR}",
-                           STATE, "machine_key")
+            raise CliError(
+                f"the machine key for this state is missing; {_REPAIR}", STATE, "machine_key"
+            )
         key, counter = record
         try:
             plain = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
@@ -136,8 +140,9 @@ class StateStore:
         try:
             return LocalState.from_json(plain)
         except (ValueError, TypeError):
-            raise CliError(f"local state is malformed; {_REPAIR}", STATE,
-                           "malformed_state") from None
+            raise CliError(
+                f"local state is malformed; {_REPAIR}", STATE, "malformed_state"
+            ) from None
 
     def save(self, state: LocalState) -> None:
         """Write a new generation, then advance the counter kept with the key."""

@@ -66,8 +66,9 @@ def fetch_vault(store: StateStore, state: LocalState, *, strict: bool) -> Fetche
         return Fetched(state.vault_blob, False, None)
     api = Api(state.server)
     machine = MachineSession(store, api)
-    session = Session(_checker(machine, strict),
-                      _seconds("ZKVAULT_CHECK_INTERVAL", DEFAULT_CHECK_INTERVAL), store)
+    session = Session(
+        _checker(machine, strict), _seconds("ZKVAULT_CHECK_INTERVAL", DEFAULT_CHECK_INTERVAL), store
+    )
     try:
         remote = machine.get("/api/vault")
     except ApiError as exc:
@@ -82,8 +83,9 @@ def fetch_vault(store: StateStore, state: LocalState, *, strict: bool) -> Fetche
     return Fetched(_checked(state, remote), True, session)
 
 
-def remember(store: StateStore, blob: bytes, revision: int, vault_id: str,
-             from_server: bool) -> None:
+def remember(
+    store: StateStore, blob: bytes, revision: int, vault_id: str, from_server: bool
+) -> None:
     """After a successful open: keep this copy and raise the highest-revision mark."""
     with store.update() as state:
         state.vault_blob = blob
@@ -97,14 +99,23 @@ def _offline_allowed(state: LocalState) -> None:
     max_age = _seconds("ZKVAULT_OFFLINE_MAX_AGE", DEFAULT_OFFLINE_MAX_AGE)
     age = time.time() - (state.synced_at or 0)
     if state.vault_b64 is None:
-        raise CliError("the server cannot be reached and this machine has no copy of the "
-                       "vault yet; try again when online", NETWORK, "unreachable")
+        raise CliError(
+            "the server cannot be reached and this machine has no copy of the "
+            "vault yet; try again when online",
+            NETWORK,
+            "unreachable",
+        )
     if age > max_age:
-        raise CliError(f"the server cannot be reached and the local copy is older than the "
-                       f"offline limit ({int(max_age)}s, ZKVAULT_OFFLINE_MAX_AGE); "
-                       "try again when online", NETWORK, "offline_too_old")
-    print(f"zkvault: server unreachable; using the local copy from {int(age)}s ago",
-          file=sys.stderr)
+        raise CliError(
+            f"the server cannot be reached and the local copy is older than the "
+            f"offline limit ({int(max_age)}s, ZKVAULT_OFFLINE_MAX_AGE); "
+            "try again when online",
+            NETWORK,
+            "offline_too_old",
+        )
+    print(
+        f"zkvault: server unreachable; using the local copy from {int(age)}s ago", file=sys.stderr
+    )
 
 
 def _checked(state: LocalState, remote: dict[str, object]) -> bytes:
@@ -119,16 +130,24 @@ def _checked(state: LocalState, remote: dict[str, object]) -> bytes:
 
         raise translate(exc) from None
     if state.account_id and uuid.UUID(state.account_id) != header.account_id:
-        raise CliError("the server sent a vault of another account; refusing it", STATE,
-                       "wrong_account")
+        raise CliError(
+            "the server sent a vault of another account; refusing it", STATE, "wrong_account"
+        )
     if state.vault_id and uuid.UUID(state.vault_id) != header.vault_id:
-        raise CliError("the server sent another vault than this machine's; refusing it "
-                       "(`zkvault connect --clean` if the vault was replaced)", STATE,
-                       "wrong_vault")
+        raise CliError(
+            "the server sent another vault than this machine's; refusing it "
+            "(`zkvault connect --clean` if the vault was replaced)",
+            STATE,
+            "wrong_vault",
+        )
     if header.revision < state.max_revision:
-        raise CliError(f"the server sent vault revision {header.revision}, older than "
-                       f"revision {state.max_revision} this machine has seen (possible "
-                       "rollback attack); refusing it", STATE, "rollback")
+        raise CliError(
+            f"the server sent vault revision {header.revision}, older than "
+            f"revision {state.max_revision} this machine has seen (possible "
+            "rollback attack); refusing it",
+            STATE,
+            "rollback",
+        )
     return blob
 
 

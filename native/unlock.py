@@ -27,8 +27,11 @@ def parse_duration(text: str, what: str) -> float:
     except ValueError:
         seconds = -1
     if not 0 < seconds <= 366 * 86400:  # also refuses nan and inf
-        raise CliError(f"{what} must be a duration like 900, 15m or 8h (at most a year), "
-                       f"got {text!r}", USAGE, "usage")
+        raise CliError(
+            f"{what} must be a duration like 900, 15m or 8h (at most a year), got {text!r}",
+            USAGE,
+            "usage",
+        )
     return seconds
 
 
@@ -43,8 +46,9 @@ def read_passphrase(from_stdin: bool) -> str:
         passphrase = line[:-1] if line.endswith("\n") else line
     else:
         if not sys.stdin.isatty():
-            raise CliError("no terminal to ask for the passphrase; use --passphrase-stdin",
-                           USAGE, "usage")
+            raise CliError(
+                "no terminal to ask for the passphrase; use --passphrase-stdin", USAGE, "usage"
+            )
         passphrase = getpass.getpass("zkvault passphrase: ")
     if not passphrase:
         raise CliError("empty passphrase", AUTH, "wrong_passphrase")
@@ -53,12 +57,16 @@ def read_passphrase(from_stdin: bool) -> str:
 
 def cmd_unlock(args: argparse.Namespace) -> int:
     if client.agent_running():
-        print('{"ok":true,"already":true}' if args.json else
-              "already unlocked; `zkvault lock` first to unlock again")
+        print(
+            '{"ok":true,"already":true}'
+            if args.json
+            else "already unlocked; `zkvault lock` first to unlock again"
+        )
         return 0
     idle = _setting(args.idle_timeout, "ZKVAULT_IDLE_TIMEOUT", DEFAULT_IDLE, "--idle-timeout")
-    lifetime = _setting(args.max_lifetime, "ZKVAULT_MAX_LIFETIME", DEFAULT_LIFETIME,
-                        "--max-lifetime")
+    lifetime = _setting(
+        args.max_lifetime, "ZKVAULT_MAX_LIFETIME", DEFAULT_LIFETIME, "--max-lifetime"
+    )
     strict = args.strict or os.environ.get("ZKVAULT_STRICT", "") in ("1", "true", "yes")
     store = StateStore()
     state = store.load()
@@ -69,10 +77,15 @@ def cmd_unlock(args: argparse.Namespace) -> int:
     session, blob = fetched.session, fetched.blob
     if blob is None or state.account_id is None:
         if state.server:
-            raise CliError("your account has no vault yet; create it in the web app, then run "
-                           "`zkvault unlock` again", STATE, "no_vault")
-        raise CliError("no vault stored on this machine yet; run `zkvault connect`", STATE,
-                       "no_vault")
+            raise CliError(
+                "your account has no vault yet; create it in the web app, then run "
+                "`zkvault unlock` again",
+                STATE,
+                "no_vault",
+            )
+        raise CliError(
+            "no vault stored on this machine yet; run `zkvault connect`", STATE, "no_vault"
+        )
     passphrase = read_passphrase(args.passphrase_stdin)
 
     from native.agent import Agent, start
@@ -109,11 +122,17 @@ def cmd_unlock(args: argparse.Namespace) -> int:
     if args.json:
         import json
 
-        print(json.dumps({"ok": True, "revision": revision, "items": count, "pid": pid},
-                         separators=(",", ":")))
+        print(
+            json.dumps(
+                {"ok": True, "revision": revision, "items": count, "pid": pid},
+                separators=(",", ":"),
+            )
+        )
     else:
-        print(f"unlocked: revision {revision}, {count} items; agent pid {pid} locks after "
-              f"{int(idle)}s idle or {int(lifetime)}s in all")
+        print(
+            f"unlocked: revision {revision}, {count} items; agent pid {pid} locks after "
+            f"{int(idle)}s idle or {int(lifetime)}s in all"
+        )
     return 0
 
 
@@ -144,12 +163,18 @@ def cmd_import(args: argparse.Namespace) -> int:
         if state.account_id not in (None, str(account)) or (
             state.vault_id not in (None, str(header.vault_id))
         ):
-            raise CliError("this machine holds another vault; `zkvault connect --clean` first",
-                           STATE, "wrong_vault")
+            raise CliError(
+                "this machine holds another vault; `zkvault connect --clean` first",
+                STATE,
+                "wrong_vault",
+            )
         if header.revision < state.max_revision:
-            raise CliError(f"that vault is revision {header.revision}, older than revision "
-                           f"{state.max_revision} seen here (rollback); refusing it",
-                           STATE, "rollback")
+            raise CliError(
+                f"that vault is revision {header.revision}, older than revision "
+                f"{state.max_revision} seen here (rollback); refusing it",
+                STATE,
+                "rollback",
+            )
         state.account_id, state.vault_id = str(account), str(header.vault_id)
         state.vault_blob = blob
         state.max_revision = max(state.max_revision, header.revision)

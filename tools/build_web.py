@@ -116,8 +116,12 @@ def make_snapshot(wheel: Path) -> bytes:
         raise BuildError("node is required to make the Pyodide memory snapshot")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "snapshot.bin"
-        done = subprocess.run([node, str(SNAPSHOT_SCRIPT), str(wheel), str(WEB), str(out)],
-                              capture_output=True, text=True, cwd=ROOT)
+        done = subprocess.run(
+            [node, str(SNAPSHOT_SCRIPT), str(wheel), str(WEB), str(out)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
         if done.returncode != 0 or not out.is_file():
             raise BuildError(f"making the Pyodide snapshot failed: {done.stderr.strip()[-500:]}")
         return out.read_bytes()
@@ -138,6 +142,7 @@ def _refs(asset: Asset, names: set[str]) -> set[str]:
 def _rewrite(asset: Asset, assets: dict[str, Asset]) -> None:
     if not asset.is_text:
         return
+
     def sub(m: re.Match[str]) -> str:
         quote, sri, target = m.group(1), m.group(2), m.group(3)
         if "/" in target:
@@ -251,8 +256,11 @@ def build(out: Path = DEFAULT_OUT, *, force: bool = False) -> Path:
         wheel = build_wheel(Path(wheel_dir))
         source = fingerprint(wheel.read_bytes())
         manifest = out / "manifest.json"
-        if (not force and manifest.is_file()
-                and json.loads(manifest.read_text()).get("source") == source):
+        if (
+            not force
+            and manifest.is_file()
+            and json.loads(manifest.read_text()).get("source") == source
+        ):
             return out
         assets = collect(wheel)
         ordered = resolve(assets)

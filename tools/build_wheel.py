@@ -89,8 +89,10 @@ def build_wheel(out_dir: Path, root: Path = ROOT) -> Path:
     version = _version(root)
     dist_info = f"{DIST_NAME}-{version}.dist-info"
     entries = _package_files(root)
-    entries += [(f"{dist_info}/METADATA", _metadata(version)),
-                (f"{dist_info}/WHEEL", _wheel_file())]
+    entries += [
+        (f"{dist_info}/METADATA", _metadata(version)),
+        (f"{dist_info}/WHEEL", _wheel_file()),
+    ]
     record_name = f"{dist_info}/RECORD"
     record = "".join(f"{name},{_record_hash(data)},{len(data)}\n" for name, data in entries)
     entries.append((record_name, (record + f"{record_name},,\n").encode()))

@@ -74,8 +74,9 @@ class _StoredItem:
 
 
 def _rollback(revision: int, floor: int) -> RollbackError:
-    return RollbackError(f"the vault is at revision {revision}, older than revision {floor} "
-                         "already seen")
+    return RollbackError(
+        f"the vault is at revision {revision}, older than revision {floor} already seen"
+    )
 
 
 def _wrap(vault_key: bytearray, passphrase: str, kdf: KdfParams) -> KeySlot:

@@ -113,8 +113,13 @@ class Session:
         assert self.account_id is not None
         started = time.perf_counter()
         try:
-            vault = Vault.open(blob, passphrase, account_id=self.account_id,
-                               min_revision=self.seen_revision, upgrade_kdf=KdfParams.default())
+            vault = Vault.open(
+                blob,
+                passphrase,
+                account_id=self.account_id,
+                min_revision=self.seen_revision,
+                upgrade_kdf=KdfParams.default(),
+            )
         finally:
             self.kdf_ms = (time.perf_counter() - started) * 1000
         self.seen_revision = max(self.seen_revision, vault.revision)
@@ -129,9 +134,13 @@ class Session:
 
     def _listing(self, vault: Vault) -> dict[str, Any]:
         items = [i.to_dict() for i in vault.items() if i.name != GRANTS_ITEM]
-        return {"revision": vault.revision, "items": items, "grants": self._grants(vault),
-                "kdf_ms": round(self.kdf_ms, 1),
-                "kdf": {"ops": vault.kdf.ops, "mem_kib": vault.kdf.mem_kib}}
+        return {
+            "revision": vault.revision,
+            "items": items,
+            "grants": self._grants(vault),
+            "kdf_ms": round(self.kdf_ms, 1),
+            "kdf": {"ops": vault.kdf.ops, "mem_kib": vault.kdf.mem_kib},
+        }
 
     def _apply(self, vault: Vault, op: Op, notes: list[str], *, merging: bool = False) -> None:
         if op.kind == "add":
@@ -142,8 +151,9 @@ class Session:
             while merging and item.name in taken:
                 item, n = replace(op.item, name=f"{op.item.name} ({n})"), n + 1
             if item is not op.item:
-                notes.append(f"“{op.item.name}” also exists on the server; yours is kept as "
-                             f"“{item.name}”.")
+                notes.append(
+                    f"“{op.item.name}” also exists on the server; yours is kept as “{item.name}”."
+                )
             vault.add(item)
         elif op.kind == "update":
             assert op.item is not None
@@ -162,8 +172,13 @@ class Session:
         elif op.kind == "grants":
             assert op.grants is not None
             secret = json.dumps(op.grants, sort_keys=True, separators=(",", ":"))
-            item = Item(name=GRANTS_ITEM, kind="generic", url="", secret=secret,
-                        note="Which items each runner is granted (managed by the web app).")
+            item = Item(
+                name=GRANTS_ITEM,
+                kind="generic",
+                url="",
+                secret=secret,
+                note="Which items each runner is granted (managed by the web app).",
+            )
             existing = [i for i in vault.items() if i.name == GRANTS_ITEM]
             if existing:
                 vault.update(existing[0].id, item)
@@ -194,8 +209,9 @@ class Session:
         self.vault, self.passphrase, self.pending = vault, passphrase, []
         return {**_upload(vault), **self._listing(vault)}
 
-    def op_unlock(self, account_id: str, blob: str, passphrase: str,
-                  min_revision: int = 0) -> dict[str, Any]:
+    def op_unlock(
+        self, account_id: str, blob: str, passphrase: str, min_revision: int = 0
+    ) -> dict[str, Any]:
         self.account_id = uuid.UUID(account_id)
         self.seen_revision = max(self.seen_revision, min_revision)
         self.vault = self._open(b64d(blob), passphrase)
@@ -271,8 +287,9 @@ class Session:
         ours = any(op.kind == "passphrase" for op in self.pending)
         if not ours and not vault.check_passphrase(self.passphrase):
             self.passphrase = ""  # unknown here; checked against the slot when needed
-            notes.append("The passphrase was changed on another device: use the new one "
-                         "from now on.")
+            notes.append(
+                "The passphrase was changed on another device: use the new one from now on."
+            )
         for op in self.pending:
             self._apply(vault, op, notes, merging=True)
         out = self._listing(vault)
@@ -287,11 +304,15 @@ class Session:
         try:
             old = Vault.open(b64d(blob), self.passphrase, account_id=self.account_id)
         except errors.WrongPassphraseError:
-            raise SessionError("wrong_passphrase", "That revision was saved under another "
-                               "passphrase, so it cannot be restored here.") from None
+            raise SessionError(
+                "wrong_passphrase",
+                "That revision was saved under another passphrase, so it cannot be restored here.",
+            ) from None
         try:
-            return {"revision": old.revision,
-                    "items": [i.to_dict() for i in old.items() if i.name != GRANTS_ITEM]}
+            return {
+                "revision": old.revision,
+                "items": [i.to_dict() for i in old.items() if i.name != GRANTS_ITEM],
+            }
         finally:
             old.lock()
 
@@ -372,5 +393,8 @@ def _upload(vault: Vault) -> dict[str, Any]:
     """The next revision and exactly what it replaces (base revision and blob digest), so
     that a save stacked on one the server never took is refused rather than accepted."""
     upload = vault.save_for_upload()
-    return {"base_revision": upload.base_revision, "base_sha256": upload.base_sha256,
-            "blob": b64e(upload.blob)}
+    return {
+        "base_revision": upload.base_revision,
+        "base_sha256": upload.base_sha256,
+        "blob": b64e(upload.blob),
+    }

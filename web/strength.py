@@ -56,8 +56,9 @@ WORDS = frozenset(
     player winner super hero batman superman spider man woman girl boy""")
 )
 KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm", "1234567890", "azertyuiop", "qwertzuiop")
-LEET = str.maketrans({"0": "o", "1": "l", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a",
-                      "$": "s", "!": "i"})
+LEET = str.maketrans(
+    {"0": "o", "1": "l", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"}
+)
 _TOKEN = re.compile(r"[A-Za-z]+|[0-9]+|[^A-Za-z0-9]+")
 _DATE = re.compile(r"(19|20)[0-9]{2}|[0-3]?[0-9][01]?[0-9](19|20)?[0-9]{2}")
 
@@ -70,9 +71,13 @@ class Strength:
     reason: str | None  # why it is refused, or None
 
     def to_dict(self) -> dict[str, object]:
-        return {"guesses_log10": round(self.guesses_log10, 1), "seconds": self.seconds,
-                "acceptable": self.acceptable, "reason": self.reason,
-                "crack_time": describe_seconds(self.seconds)}
+        return {
+            "guesses_log10": round(self.guesses_log10, 1),
+            "seconds": self.seconds,
+            "acceptable": self.acceptable,
+            "reason": self.reason,
+            "crack_time": describe_seconds(self.seconds),
+        }
 
 
 def _is_sequence(s: str) -> bool:
@@ -170,8 +175,13 @@ def estimate(passphrase: str, *, kdf_ops: int = 3, kdf_mem_kib: int = 65_536) ->
 
 
 def describe_seconds(seconds: float) -> str:
-    for unit, size in (("centuries", 3.156e9), ("years", 3.156e7), ("days", 86_400.0),
-                       ("hours", 3600.0), ("minutes", 60.0)):
+    for unit, size in (
+        ("centuries", 3.156e9),
+        ("years", 3.156e7),
+        ("days", 86_400.0),
+        ("hours", 3600.0),
+        ("minutes", 60.0),
+    ):
         if seconds >= size:
             value = seconds / size
             if unit == "centuries" and value >= 1000:

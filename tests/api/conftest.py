@@ -100,10 +100,18 @@ def app(database_url: str, idp: str) -> Iterator[FastAPI]:
 def roomy_app(database_url: str, idp: str) -> Iterator[FastAPI]:
     """Rate limits out of the way, for tests that attack parsing and handlers (the fuzzer,
     the attack walks), not the counters."""
-    application = create_app(make_settings(
-        database_url, idp, rate_signin_per_ip=10**6, rate_refresh_per_ip=10**6,
-        rate_pairing_create_per_ip=10**6, rate_pairing_poll_per_ip=10**6,
-        rate_code_attempts_per_account=10**6, rate_code_attempts_global=10**6))
+    application = create_app(
+        make_settings(
+            database_url,
+            idp,
+            rate_signin_per_ip=10**6,
+            rate_refresh_per_ip=10**6,
+            rate_pairing_create_per_ip=10**6,
+            rate_pairing_poll_per_ip=10**6,
+            rate_code_attempts_per_account=10**6,
+            rate_code_attempts_global=10**6,
+        )
+    )
     yield application
     application.state.zk.engine.dispose()
 
@@ -122,11 +130,17 @@ def _clean_database(request: pytest.FixtureRequest) -> None:
         wipe(request.getfixturevalue("database_url"))
 
 
-def vault_blob(account_id: uuid.UUID | str, revision: int, vault_id: uuid.UUID,
-               body: bytes = b"", version: int = 1) -> bytes:
+def vault_blob(
+    account_id: uuid.UUID | str,
+    revision: int,
+    vault_id: uuid.UUID,
+    body: bytes = b"",
+    version: int = 1,
+) -> bytes:
     """A blob with a real public header (docs/format.md §4.1) and opaque filler."""
-    header = struct.pack(">4sH16s16sQ", b"ZKVT", version, uuid.UUID(str(account_id)).bytes,
-                         vault_id.bytes, revision)
+    header = struct.pack(
+        ">4sH16s16sQ", b"ZKVT", version, uuid.UUID(str(account_id)).bytes, vault_id.bytes, revision
+    )
     return header + (body or secrets.token_bytes(200))
 
 
@@ -195,8 +209,9 @@ class Api:
         assert r.status_code == 302, r.text
         return str(r.headers["location"])
 
-    def sign_in(self, sub: str | None = None, name: str = "Ada Lovelace",
-                email: str | None = None) -> User:
+    def sign_in(
+        self, sub: str | None = None, name: str = "Ada Lovelace", email: str | None = None
+    ) -> User:
         sub = sub or f"user-{secrets.token_hex(6)}"
         claims = {"email": email or f"{sub}@example.test", "name": name}
         httpx.put(f"{self.idp}/users/{sub}", json=claims).raise_for_status()
@@ -205,25 +220,35 @@ class Api:
         assert back.startswith(f"{BASE_URL}/auth/callback?")
         r = browser.get(back)
         assert r.status_code == 302, r.text
-        r = browser.post("/auth/refresh",
-                         headers={"X-CSRF-Token": browser.cookies.get("zkv_csrf") or ""})
+        r = browser.post(
+            "/auth/refresh", headers={"X-CSRF-Token": browser.cookies.get("zkv_csrf") or ""}
+        )
         assert r.status_code == 200, r.text
         body = r.json()
         return User(browser, body["account_id"], body["access_token"], sub)
 
-    def request_pairing(self, kind: str = "machine", name: str = "laptop",
-                        key: str | None = None) -> dict[str, Any]:
-        r = self.anon.post("/api/pairings", json={"kind": kind, "name": name,
-                                                  "public_key": key or public_key()})
+    def request_pairing(
+        self, kind: str = "machine", name: str = "laptop", key: str | None = None
+    ) -> dict[str, Any]:
+        r = self.anon.post(
+            "/api/pairings", json={"kind": kind, "name": name, "public_key": key or public_key()}
+        )
         assert r.status_code == 201, r.text
         return dict(r.json())
 
     def poll(self, pairing: dict[str, Any]) -> Any:
-        return self.anon.post("/api/pairings/poll", json={
-            "pairing_id": pairing["pairing_id"], "poll_secret": pairing["poll_secret"]})
+        return self.anon.post(
+            "/api/pairings/poll",
+            json={"pairing_id": pairing["pairing_id"], "poll_secret": pairing["poll_secret"]},
+        )
 
-    def pair(self, user: User, kind: str = "machine", name: str = "laptop",
-             grant_public_key: str | None = None) -> Device:
+    def pair(
+        self,
+        user: User,
+        kind: str = "machine",
+        name: str = "laptop",
+        grant_public_key: str | None = None,
+    ) -> Device:
         key = public_key()
         p = self.request_pairing(kind, name, key)
         body: dict[str, Any] = {"code": p["code"]}
@@ -235,12 +260,23 @@ class Api:
         assert r.status_code == 200, r.text
         got = r.json()
         assert got["status"] == "approved"
-        return Device(kind, got["client_id"], got["account_id"], got["access_token"], key,
-                      got.get("refresh_token"), got.get("runner_credential"), got)
+        return Device(
+            kind,
+            got["client_id"],
+            got["account_id"],
+            got["access_token"],
+            key,
+            got.get("refresh_token"),
+            got.get("runner_credential"),
+            got,
+        )
 
     def put_vault(self, who: User | Device, base: int, blob: bytes) -> Any:
-        return self.anon.put("/api/vault", headers=who.auth,
-                             json={"base_revision": base, "blob": b64url_encode(blob)})
+        return self.anon.put(
+            "/api/vault",
+            headers=who.auth,
+            json={"base_revision": base, "blob": b64url_encode(blob)},
+        )
 
 
 @pytest.fixture

@@ -19,17 +19,19 @@ from fastapi import FastAPI
 from server.encoding import b64url_decode
 
 # Operations that take no bearer token. Every other one must answer 401 without one.
-ANONYMOUS = frozenset({
-    ("GET", "/healthz"),
-    ("GET", "/.well-known/jwks.json"),
-    ("GET", "/auth/login"),
-    ("GET", "/auth/callback"),
-    ("POST", "/auth/refresh"),  # the refresh cookie plus X-CSRF-Token
-    ("POST", "/auth/logout"),  # likewise
-    ("POST", "/auth/token"),  # a machine's refresh token or a runner's credential
-    ("POST", "/api/pairings"),
-    ("POST", "/api/pairings/poll"),  # the poll secret
-})
+ANONYMOUS = frozenset(
+    {
+        ("GET", "/healthz"),
+        ("GET", "/.well-known/jwks.json"),
+        ("GET", "/auth/login"),
+        ("GET", "/auth/callback"),
+        ("POST", "/auth/refresh"),  # the refresh cookie plus X-CSRF-Token
+        ("POST", "/auth/logout"),  # likewise
+        ("POST", "/auth/token"),  # a machine's refresh token or a runner's credential
+        ("POST", "/api/pairings"),
+        ("POST", "/api/pairings/poll"),  # the poll secret
+    }
+)
 # Which client kinds' access tokens each authenticated operation accepts; any
 # other is "web" only. A token of another kind is refused like a forged one.
 KINDS: dict[tuple[str, str], frozenset[str]] = {
@@ -140,7 +142,8 @@ def operations(app: FastAPI) -> list[Operation]:
             for p in params:
                 assert p in PATH_SAMPLES, f"{method} {path}: add a sample for {{{p}}} to {__file__}"
                 assert p in ID_PATH_PARAMS or p in NOT_ID_PATH_PARAMS, (
-                    f"{method} {path}: does {{{p}}} name a stored object? classify it")
+                    f"{method} {path}: does {{{p}}} name a stored object? classify it"
+                )
             fields: list[BodyField] = []
             content = op.get("requestBody", {}).get("content", {})
             if content:
@@ -154,7 +157,8 @@ def operations(app: FastAPI) -> list[Operation]:
                         if _looks_like_id(name, prop):
                             assert name in ID_BODY_FIELDS | NOT_IDS, (
                                 f"{method} {path}: is body field {name!r} an id? "
-                                f"classify it in {__file__}")
+                                f"classify it in {__file__}"
+                            )
                         fields.append(BodyField(name, prop, name in required))
             found.append(Operation(method, path, params, tuple(fields)))
     return found
@@ -167,7 +171,8 @@ def random_id() -> str:
 def refused(r: httpx.Response) -> bool:
     """True for a typed 4xx ({code, message}); a 5xx fails the test on the spot."""
     assert r.status_code < 500, (
-        f"{r.request.method} {r.request.url.path} -> {r.status_code}: {r.text[:300]}")
+        f"{r.request.method} {r.request.url.path} -> {r.status_code}: {r.text[:300]}"
+    )
     if not 400 <= r.status_code < 500:
         return False
     body = r.json()

@@ -40,10 +40,22 @@ def roomy(roomy_app: FastAPI, idp: str) -> Api:
     return Api(roomy_app, idp)
 
 
-def _send(api: Api, op: Operation, headers: dict[str, str], *, url: str | None = None,
-          body: Any = None, content: Any = None) -> Any:
-    return api.anon.request(op.method, url or op.url(), headers=headers,
-                            json=body if content is None else None, content=content)
+def _send(
+    api: Api,
+    op: Operation,
+    headers: dict[str, str],
+    *,
+    url: str | None = None,
+    body: Any = None,
+    content: Any = None,
+) -> Any:
+    return api.anon.request(
+        op.method,
+        url or op.url(),
+        headers=headers,
+        json=body if content is None else None,
+        content=content,
+    )
 
 
 # --- another account's ids ---------------------------------------------------
@@ -58,24 +70,32 @@ def test_another_accounts_ids_answer_like_missing_ones_on_every_route(api):
         r = api.put_vault(alice, rev - 1, api.blob(alice.account_id, rev, vid))
         assert r.status_code == 200
     a_machine, a_runner = api.pair(alice, "machine"), api.pair(alice, "runner")
-    r = api.anon.put(f"/api/runners/{a_runner.client_id}/grant", headers=alice.auth,
-                     json={"revision": 1, "blob": b64url_encode(b"sealed to alice's runner")})
+    r = api.anon.put(
+        f"/api/runners/{a_runner.client_id}/grant",
+        headers=alice.auth,
+        json={"revision": 1, "blob": b64url_encode(b"sealed to alice's runner")},
+    )
     assert r.status_code == 200
     a_pending = api.request_pairing(name="alice's next laptop")
     b_pending = api.request_pairing()  # bob's own pairing: its poll secret is his
-    attackers = {"web": bob, "machine": api.pair(bob, "machine"),
-                 "runner": api.pair(bob, "runner")}
+    attackers = {"web": bob, "machine": api.pair(bob, "machine"), "runner": api.pair(bob, "runner")}
     real: dict[str, list[Any]] = {
         "client_id": [a_machine.client_id, a_runner.client_id, claims(alice.token)["sid"]],
         "revision": ["1", "3"],
         "pairing_id": [a_pending["pairing_id"]],
         "from_revision": [1, 3],
     }
-    missing: dict[str, Any] = {"client_id": random_id(), "revision": "999",
-                               "pairing_id": random_id(), "from_revision": 999}
+    missing: dict[str, Any] = {
+        "client_id": random_id(),
+        "revision": "999",
+        "pairing_id": random_id(),
+        "from_revision": 999,
+    }
     # Control: the ids are real, their owner reaches them.
-    assert api.anon.get(f"/api/runners/{a_runner.client_id}/grant",
-                        headers=alice.auth).status_code == 200
+    assert (
+        api.anon.get(f"/api/runners/{a_runner.client_id}/grant", headers=alice.auth).status_code
+        == 200
+    )
     assert api.anon.get("/api/vault/history/1", headers=alice.auth).status_code == 200
     assert api.poll(a_pending).json()["status"] == "pending"
 
@@ -85,8 +105,7 @@ def test_another_accounts_ids_answer_like_missing_ones_on_every_route(api):
     for op in ops:
         (slot,) = op.id_params + op.id_fields
 
-        def call(value: Any, headers: dict[str, str], op: Operation = op,
-                 slot: str = slot) -> Any:
+        def call(value: Any, headers: dict[str, str], op: Operation = op, slot: str = slot) -> Any:
             if slot in op.id_params:
                 return _send(api, op, headers, url=op.url(**{slot: str(value)}), body=op.body())
             body = op.body(**{slot: value})
@@ -103,7 +122,9 @@ def test_another_accounts_ids_answer_like_missing_ones_on_every_route(api):
                 r = call(value, who.auth)
                 tried += 1
                 same = refused(r) and (r.status_code, r.json()) == (
-                    baseline.status_code, baseline.json())
+                    baseline.status_code,
+                    baseline.json(),
+                )
                 assert same, (op.key, kind, value, r.status_code, r.text, baseline.text)
                 refused_ += same
     record(CATEGORY, "another account's ids", tried=tried, refused=refused_)
@@ -112,10 +133,12 @@ def test_another_accounts_ids_answer_like_missing_ones_on_every_route(api):
     assert api.anon.get("/api/me", headers=a_machine.auth).status_code == 200
     machines = api.anon.get("/api/machines", headers=alice.auth).json()
     assert [(m["id"], m["name"], m["revoked_at"]) for m in machines] == [
-        (a_machine.client_id, "laptop", None)]
+        (a_machine.client_id, "laptop", None)
+    ]
     runners = api.anon.get("/api/runners", headers=alice.auth).json()
     assert [(r["id"], r["revoked_at"], r["grant_revision"]) for r in runners] == [
-        (a_runner.client_id, None, 1)]
+        (a_runner.client_id, None, 1)
+    ]
     assert api.anon.get("/api/vault", headers=alice.auth).json()["revision"] == 3
     history = api.anon.get("/api/vault/history", headers=alice.auth).json()
     assert [h["revision"] for h in history] == [3, 2, 1]
@@ -135,8 +158,19 @@ def test_audit_events_reveal_nothing_of_other_accounts_activity(api):
     after = api.anon.get("/api/audit", headers=bob.auth).json()["events"]
     assert [e["seq"] for e in after] == list(range(len(before) + 1, 0, -1))
     for event in after + api.anon.get("/api/audit/export", headers=bob.auth).json()["events"]:
-        assert set(event) == {"seq", "time", "actor", "action", "tag", "target", "outcome",
-                              "source", "detail", "prev_hash", "hash"}
+        assert set(event) == {
+            "seq",
+            "time",
+            "actor",
+            "action",
+            "tag",
+            "target",
+            "outcome",
+            "source",
+            "detail",
+            "prev_hash",
+            "hash",
+        }
         assert alice.account_id not in json.dumps(event)
 
 
@@ -171,22 +205,30 @@ def test_malformed_bodies_on_every_json_route(roomy):
         good = op.body()
         assert good is not None
         attempts: list[tuple[str, dict[str, str], bytes]] = [
-            (name, auth, raw) for name, raw in GARBAGE.items()]
+            (name, auth, raw) for name, raw in GARBAGE.items()
+        ]
         attempts += [
             ("no fields", auth, b"{}"),
             ("unknown field", auth, json.dumps({**good, "admin": True}).encode()),
-            ("as text/plain", {**user.auth, "content-type": "text/plain"},
-             json.dumps(good).encode()),
-            ("as a form", {**user.auth, "content-type": "application/x-www-form-urlencoded"},
-             "&".join(f"{k}={v}" for k, v in good.items()).encode()),
+            (
+                "as text/plain",
+                {**user.auth, "content-type": "text/plain"},
+                json.dumps(good).encode(),
+            ),
+            (
+                "as a form",
+                {**user.auth, "content-type": "application/x-www-form-urlencoded"},
+                "&".join(f"{k}={v}" for k, v in good.items()).encode(),
+            ),
         ]
         required = {f.name for f in op.fields if f.required}
         for name in good:
             for value in WRONG_VALUES:
                 if value is None and name not in required:
                     continue  # an optional field may be null
-                attempts.append((f"{name}={value!r:.20}", auth,
-                                 json.dumps({**good, name: value}).encode()))
+                attempts.append(
+                    (f"{name}={value!r:.20}", auth, json.dumps({**good, name: value}).encode())
+                )
         for what, headers, raw in attempts:
             r = _send(roomy, op, headers, content=raw)
             tried += 1
@@ -207,7 +249,7 @@ def test_oversized_bodies_on_every_json_route(roomy):
 
     def chunked() -> Iterator[bytes]:
         for i in range(0, len(huge), 64 * 1024):
-            yield huge[i:i + 64 * 1024]
+            yield huge[i : i + 64 * 1024]
 
     ops = [op for op in operations(roomy.app) if op.takes_json]
     tried = refused_ = 0
@@ -217,15 +259,19 @@ def test_oversized_bodies_on_every_json_route(roomy):
         attempts: list[tuple[str, Any, set[int]]] = [
             ("over the body limit", huge, {413}),
             ("chunked, over the body limit", chunked(), {413}),
-            ("10,000 unknown fields",
-             json.dumps({**good, **{f"f{i}": i for i in range(10_000)}}).encode(), {422}),
+            (
+                "10,000 unknown fields",
+                json.dumps({**good, **{f"f{i}": i for i in range(10_000)}}).encode(),
+                {422},
+            ),
         ]
         # Every string field just under the body limit: over its own limit.
         for f in op.fields:
             if f.name in good and f.schema.get("type") == "string":
                 value = "x" * 1_400_000
-                attempts.append((f"{f.name} of 1.4 MB", json.dumps({**good, f.name: value}),
-                                 {413, 422}))
+                attempts.append(
+                    (f"{f.name} of 1.4 MB", json.dumps({**good, f.name: value}), {413, 422})
+                )
         for what, content, statuses in attempts:
             r = _send(roomy, op, auth, content=content)
             tried += 1
@@ -256,8 +302,9 @@ def test_cookie_authenticated_calls_refuse_cross_site_requests(api):
     # A client holding the refresh cookie but not the CSRF cookie (a cross-site
     # form cannot read it, so it cannot echo it).
     bare = api.client()
-    bare.cookies.set("__Secure-zkv_refresh", session_cookie, domain="testserver.local",
-                     path="/auth")
+    bare.cookies.set(
+        "__Secure-zkv_refresh", session_cookie, domain="testserver.local", path="/auth"
+    )
     tried = refused_ = 0
     for _, path in sorted(COOKIE_AUTHENTICATED):
         for what, headers in forged.items():
@@ -322,8 +369,10 @@ def test_a_refresh_token_raced_by_several_holders_ends_the_family(api):
     def spend() -> None:
         client = api.client()
         start.wait()
-        r = client.post("/auth/token", json={"grant_type": "refresh_token",
-                                              "refresh_token": machine.refresh_token})
+        r = client.post(
+            "/auth/token",
+            json={"grant_type": "refresh_token", "refresh_token": machine.refresh_token},
+        )
         with lock:
             results.append(r)
 
@@ -336,18 +385,28 @@ def test_a_refresh_token_raced_by_several_holders_ends_the_family(api):
     replays = [r for r in results if r.status_code != 200]
     assert len(winners) == 1 and len(replays) == 7
     after = [
-        api.anon.post("/auth/token", json={"grant_type": "refresh_token",
-                                           "refresh_token": winners[0].json()["refresh_token"]}),
-        api.anon.get("/api/me", headers={
-            "Authorization": f"Bearer {winners[0].json()['access_token']}"}),
+        api.anon.post(
+            "/auth/token",
+            json={
+                "grant_type": "refresh_token",
+                "refresh_token": winners[0].json()["refresh_token"],
+            },
+        ),
+        api.anon.get(
+            "/api/me", headers={"Authorization": f"Bearer {winners[0].json()['access_token']}"}
+        ),
         api.anon.get("/api/me", headers=machine.auth),
     ]
     for r in replays + after:
         assert refused(r) and r.status_code == 401, r.text
     codes = {r.json()["code"] for r in replays}
     assert "refresh_reused" in codes and codes <= {"refresh_reused", "invalid_grant"}
-    record(CATEGORY, "replayed refresh token", tried=len(replays) + len(after),
-           refused=len(replays) + len(after))
+    record(
+        CATEGORY,
+        "replayed refresh token",
+        tried=len(replays) + len(after),
+        refused=len(replays) + len(after),
+    )
     events = api.anon.get("/api/audit/export", headers=user.auth).json()["events"]
     assert any(e["action"] == "token.reuse" for e in events)
 
@@ -359,29 +418,38 @@ def test_refresh_tokens_work_only_for_their_own_kind(api):
     machine, runner = api.pair(user), api.pair(user, "runner")
     web_refresh = user.browser.cookies.get("__Secure-zkv_refresh")
     as_browser = api.client()
-    as_browser.cookies.set("__Secure-zkv_refresh", machine.refresh_token,
-                           domain="testserver.local", path="/auth")
+    as_browser.cookies.set(
+        "__Secure-zkv_refresh", machine.refresh_token, domain="testserver.local", path="/auth"
+    )
     as_browser.cookies.set("zkv_csrf", "t", domain="testserver.local", path="/")
     attempts = [
-        api.anon.post("/auth/token", json={"grant_type": "refresh_token",
-                                           "refresh_token": web_refresh}),
+        api.anon.post(
+            "/auth/token", json={"grant_type": "refresh_token", "refresh_token": web_refresh}
+        ),
         as_browser.post("/auth/refresh", headers={"X-CSRF-Token": "t"}),
-        api.anon.post("/auth/token", json={"grant_type": "refresh_token",
-                                           "refresh_token": runner.runner_credential}),
-        api.anon.post("/auth/token", json={"grant_type": "runner_credential",
-                                           "credential": machine.refresh_token}),
-        api.anon.post("/auth/token", json={"grant_type": "runner_credential",
-                                           "credential": web_refresh}),
+        api.anon.post(
+            "/auth/token",
+            json={"grant_type": "refresh_token", "refresh_token": runner.runner_credential},
+        ),
+        api.anon.post(
+            "/auth/token",
+            json={"grant_type": "runner_credential", "credential": machine.refresh_token},
+        ),
+        api.anon.post(
+            "/auth/token", json={"grant_type": "runner_credential", "credential": web_refresh}
+        ),
     ]
     for r in attempts:
         assert refused(r) and (r.status_code, r.json()["code"]) == (401, "invalid_grant"), r.text
-    record(CATEGORY, "token of another client kind", tried=len(attempts),
-           refused=len(attempts))
+    record(CATEGORY, "token of another client kind", tried=len(attempts), refused=len(attempts))
     # Nothing was spent or revoked by the attempts.
-    r = api.anon.post("/auth/token", json={"grant_type": "refresh_token",
-                                           "refresh_token": machine.refresh_token})
+    r = api.anon.post(
+        "/auth/token", json={"grant_type": "refresh_token", "refresh_token": machine.refresh_token}
+    )
     assert r.status_code == 200
     assert user.browser.post("/auth/refresh", headers=user.csrf()).status_code == 200
-    r = api.anon.post("/auth/token", json={"grant_type": "runner_credential",
-                                           "credential": runner.runner_credential})
+    r = api.anon.post(
+        "/auth/token",
+        json={"grant_type": "runner_credential", "credential": runner.runner_credential},
+    )
     assert r.status_code == 200

@@ -18,13 +18,17 @@ def _realistic_use(api):
     vid = uuid.uuid4()
     assert api.put_vault(user, 0, api.blob(user.account_id, 1, vid)).status_code == 200
     machine = api.pair(user)
-    api.anon.post("/auth/token", json={"grant_type": "refresh_token",
-                                       "refresh_token": machine.refresh_token})
+    api.anon.post(
+        "/auth/token", json={"grant_type": "refresh_token", "refresh_token": machine.refresh_token}
+    )
     p = api.request_pairing()
     user.browser.post("/api/pairings/refuse", json={"code": p["code"]}, headers=user.auth)
     runner = api.pair(user, "runner")
-    api.anon.put(f"/api/runners/{runner.client_id}/grant", headers=user.auth,
-                 json={"revision": 1, "blob": "AAAA"})
+    api.anon.put(
+        f"/api/runners/{runner.client_id}/grant",
+        headers=user.auth,
+        json={"revision": 1, "blob": "AAAA"},
+    )
     api.anon.delete(f"/api/machines/{machine.client_id}", headers=user.auth)
     return user
 
@@ -39,9 +43,15 @@ def test_owner_reads_and_exports_their_chain(api):
     events = body["events"]
     tags = {e["tag"] for e in events}
     assert {
-        "account:session:sign-in", "account:vault:write", "account:pairing:approve",
-        "machine:machine:pair", "machine:token:refresh", "account:pairing:refuse",
-        "runner:runner:enrol", "account:grant:write", "account:machine:revoke",
+        "account:session:sign-in",
+        "account:vault:write",
+        "account:pairing:approve",
+        "machine:machine:pair",
+        "machine:token:refresh",
+        "account:pairing:refuse",
+        "runner:runner:enrol",
+        "account:grant:write",
+        "account:machine:revoke",
     } <= tags
     for e in events:
         assert e["source"] == "testclient" and e["outcome"] in {"success", "failure"}
@@ -54,8 +64,7 @@ def test_owner_reads_and_exports_their_chain(api):
     # Paging, newest first; nobody else sees these events.
     page = api.anon.get("/api/audit?limit=3", headers=user.auth).json()
     assert [e["seq"] for e in page["events"]] == [len(events), len(events) - 1, len(events) - 2]
-    nxt = api.anon.get(f"/api/audit?limit=3&before={page['next_before']}",
-                       headers=user.auth).json()
+    nxt = api.anon.get(f"/api/audit?limit=3&before={page['next_before']}", headers=user.auth).json()
     assert nxt["events"][0]["seq"] == len(events) - 3
     theirs = api.anon.get("/api/audit/export", headers=other.auth).json()["events"]
     assert {e["action"] for e in theirs} == {"session.sign-in", "token.refresh"}
@@ -71,12 +80,14 @@ def test_verify_command_detects_tampering(api, database_url, monkeypatch, capsys
     engine = create_engine(database_url)
     chain = user.account_id
     with engine.begin() as conn:
-        last = conn.execute(select(func.max(AuditEvent.seq))
-                            .where(AuditEvent.chain == chain)).scalar_one()
-        where = (AuditEvent.chain == chain)
+        last = conn.execute(
+            select(func.max(AuditEvent.seq)).where(AuditEvent.chain == chain)
+        ).scalar_one()
+        where = AuditEvent.chain == chain
         if tamper == "edit":
-            conn.execute(update(AuditEvent).where(where, AuditEvent.seq == 2)
-                         .values(outcome="failure"))
+            conn.execute(
+                update(AuditEvent).where(where, AuditEvent.seq == 2).values(outcome="failure")
+            )
         elif tamper == "delete-middle":
             conn.execute(delete(AuditEvent).where(where, AuditEvent.seq == 3))
         else:

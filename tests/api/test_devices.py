@@ -15,8 +15,9 @@ def _get(api, who, path):
 def test_rename_and_revoke_a_machine(api):
     user = api.sign_in()
     machine = api.pair(user, name="old name")
-    r = api.anon.patch(f"/api/machines/{machine.client_id}", json={"name": "new name"},
-                       headers=user.auth)
+    r = api.anon.patch(
+        f"/api/machines/{machine.client_id}", json={"name": "new name"}, headers=user.auth
+    )
     assert r.status_code == 200 and r.json()["name"] == "new name"
     assert _get(api, machine, "/api/me").status_code == 200
     vid = uuid.uuid4()
@@ -28,13 +29,17 @@ def test_rename_and_revoke_a_machine(api):
     r = api.put_vault(machine, 1, api.blob(user.account_id, 2, vid))
     assert (r.status_code, r.json()["code"]) == (401, "unauthorized")
     # Even a write the header check alone would refuse says "revoked", not "bad header".
-    for blob in (b"ZKVT\x00\x01", api.blob(user.account_id, 5, vid),
-                 api.blob(str(uuid.uuid4()), 2, vid)):
+    for blob in (
+        b"ZKVT\x00\x01",
+        api.blob(user.account_id, 5, vid),
+        api.blob(str(uuid.uuid4()), 2, vid),
+    ):
         r = api.put_vault(machine, 1, blob)
         assert (r.status_code, r.json()["code"]) == (401, "unauthorized"), r.text
     assert api.put_vault(user, 1, api.blob(user.account_id, 2, vid)).status_code == 200
-    r = api.anon.post("/auth/token", json={"grant_type": "refresh_token",
-                                           "refresh_token": machine.refresh_token})
+    r = api.anon.post(
+        "/auth/token", json={"grant_type": "refresh_token", "refresh_token": machine.refresh_token}
+    )
     assert r.status_code == 401
     tags = [e["tag"] for e in _get(api, user, "/api/audit/export").json()["events"]]
     assert "account:machine:revoke" in tags and "account:machine:rename" in tags
@@ -73,20 +78,25 @@ def test_runner_enrolment_grants_and_revocation(api):
     assert runner.extra["grant_public_key"] == owner_grant_key
     listed = _get(api, user, "/api/runners").json()
     assert [(r["id"], r["public_key"], r["grant_revision"]) for r in listed] == [
-        (runner.client_id, runner.public_key, None)]
+        (runner.client_id, runner.public_key, None)
+    ]
 
     # The long-lived credential buys access tokens and does not rotate.
     for _ in range(2):
-        r = api.anon.post("/auth/token", json={"grant_type": "runner_credential",
-                                               "credential": runner.runner_credential})
+        r = api.anon.post(
+            "/auth/token",
+            json={"grant_type": "runner_credential", "credential": runner.runner_credential},
+        )
         assert r.status_code == 200 and "refresh_token" not in r.json()
     runner.token = r.json()["access_token"]
     assert _get(api, runner, "/api/runner/grant").status_code == 404
 
     sealed = b"sealed grant bytes \x00\xff" * 10
     put = lambda rev, blob=sealed: api.anon.put(  # noqa: E731
-        f"/api/runners/{runner.client_id}/grant", headers=user.auth,
-        json={"revision": rev, "blob": b64url_encode(blob)})
+        f"/api/runners/{runner.client_id}/grant",
+        headers=user.auth,
+        json={"revision": rev, "blob": b64url_encode(blob)},
+    )
     assert put(1).status_code == 200
     got = _get(api, runner, "/api/runner/grant").json()
     assert b64url_decode(got["blob"]) == sealed and got["revision"] == 1
@@ -100,8 +110,10 @@ def test_runner_enrolment_grants_and_revocation(api):
     # Revocation removes the grant at once and ends the credential.
     assert api.anon.delete(f"/api/runners/{runner.client_id}", headers=user.auth).status_code == 200
     assert _get(api, runner, "/api/runner/grant").status_code == 401
-    r = api.anon.post("/auth/token", json={"grant_type": "runner_credential",
-                                           "credential": runner.runner_credential})
+    r = api.anon.post(
+        "/auth/token",
+        json={"grant_type": "runner_credential", "credential": runner.runner_credential},
+    )
     assert r.status_code == 401
     assert put(4).status_code == 404
 
@@ -109,8 +121,11 @@ def test_runner_enrolment_grants_and_revocation(api):
 def test_a_runner_reads_only_its_own_grant(api):
     user = api.sign_in()
     one, two = api.pair(user, "runner"), api.pair(user, "runner")
-    r = api.anon.put(f"/api/runners/{one.client_id}/grant", headers=user.auth,
-                     json={"revision": 1, "blob": b64url_encode(b"for one")})
+    r = api.anon.put(
+        f"/api/runners/{one.client_id}/grant",
+        headers=user.auth,
+        json={"revision": 1, "blob": b64url_encode(b"for one")},
+    )
     assert r.status_code == 200
     assert b64url_decode(_get(api, one, "/api/runner/grant").json()["blob"]) == b"for one"
     assert _get(api, two, "/api/runner/grant").status_code == 404

@@ -12,8 +12,12 @@ from tests.support.report import record
 
 
 def test_security_headers_on_every_response(api):
-    for r in [api.anon.get("/healthz"), api.anon.get("/api/vault"), api.anon.get("/nope"),
-              api.anon.get("/")]:
+    for r in [
+        api.anon.get("/healthz"),
+        api.anon.get("/api/vault"),
+        api.anon.get("/nope"),
+        api.anon.get("/"),
+    ]:
         h = r.headers
         assert h["x-content-type-options"] == "nosniff"
         assert h["x-frame-options"] == "DENY"
@@ -29,8 +33,10 @@ def test_security_headers_on_every_response(api):
 
 
 def test_cors_is_closed(api):
-    r = api.anon.options("/api/vault", headers={
-        "Origin": "https://evil.example", "Access-Control-Request-Method": "GET"})
+    r = api.anon.options(
+        "/api/vault",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"},
+    )
     assert "access-control-allow-origin" not in r.headers
     r = api.anon.get("/healthz", headers={"Origin": "https://evil.example"})
     assert "access-control-allow-origin" not in r.headers
@@ -41,20 +47,48 @@ def test_errors_are_typed_json(api):
     cases = [
         (api.anon.get("/nope"), 404, "not_found"),
         (api.anon.post("/healthz"), 405, "method_not_allowed"),
-        (api.anon.put("/api/vault", headers={**user.auth, "content-type": "application/json"},
-                      content=b"{not json"), 422, "invalid_request"),
+        (
+            api.anon.put(
+                "/api/vault",
+                headers={**user.auth, "content-type": "application/json"},
+                content=b"{not json",
+            ),
+            422,
+            "invalid_request",
+        ),
         (api.anon.put("/api/vault", headers=user.auth, json=[1, 2]), 422, "invalid_request"),
-        (api.anon.put("/api/vault", headers=user.auth,
-                      json={"base_revision": -1, "blob": "AAAA"}), 422, "invalid_request"),
-        (api.anon.put("/api/vault", headers=user.auth,
-                      json={"base_revision": 0, "blob": "AAA="}), 422, "invalid_request"),
-        (api.anon.put("/api/vault", headers=user.auth,
-                      json={"base_revision": 0, "blob": "A"}), 422, "invalid_request"),
+        (
+            api.anon.put(
+                "/api/vault", headers=user.auth, json={"base_revision": -1, "blob": "AAAA"}
+            ),
+            422,
+            "invalid_request",
+        ),
+        (
+            api.anon.put(
+                "/api/vault", headers=user.auth, json={"base_revision": 0, "blob": "AAA="}
+            ),
+            422,
+            "invalid_request",
+        ),
+        (
+            api.anon.put("/api/vault", headers=user.auth, json={"base_revision": 0, "blob": "A"}),
+            422,
+            "invalid_request",
+        ),
         (api.anon.get("/api/vault/history/0", headers=user.auth), 422, "invalid_request"),
-        (api.anon.patch("/api/machines/not-a-uuid", headers=user.auth, json={"name": "x"}),
-         422, "invalid_request"),
-        (api.anon.post("/api/pairings", content=b"\xff\xfe", headers={
-            "content-type": "application/json"}), 422, "invalid_request"),
+        (
+            api.anon.patch("/api/machines/not-a-uuid", headers=user.auth, json={"name": "x"}),
+            422,
+            "invalid_request",
+        ),
+        (
+            api.anon.post(
+                "/api/pairings", content=b"\xff\xfe", headers={"content-type": "application/json"}
+            ),
+            422,
+            "invalid_request",
+        ),
         (api.anon.post("/api/pairings", headers={"content-length": "x"}), 400, "bad_request"),
     ]
     for r, status, code in cases:
@@ -65,8 +99,10 @@ def test_errors_are_typed_json(api):
 
 def test_secrets_never_echoed_in_errors(api):
     secret = "zkv_rt_" + "S" * 43
-    r = api.anon.post("/auth/token", json={"grant_type": "refresh_token",
-                                           "refresh_token": secret, "extra": secret})
+    r = api.anon.post(
+        "/auth/token",
+        json={"grant_type": "refresh_token", "refresh_token": secret, "extra": secret},
+    )
     assert r.status_code == 422 and secret not in r.text
 
 
@@ -78,8 +114,9 @@ def test_database_dump_holds_no_credentials(api, database_url):
     api.put_vault(user, 0, api.blob(user.account_id, 1, vid))
     machine = api.pair(user)
     secrets_seen += [machine.token, machine.refresh_token]
-    r = api.anon.post("/auth/token", json={"grant_type": "refresh_token",
-                                           "refresh_token": machine.refresh_token})
+    r = api.anon.post(
+        "/auth/token", json={"grant_type": "refresh_token", "refresh_token": machine.refresh_token}
+    )
     secrets_seen += [r.json()["refresh_token"], r.json()["access_token"]]
     runner = api.pair(user, "runner")
     secrets_seen += [runner.token, runner.runner_credential]
@@ -106,8 +143,13 @@ def test_database_dump_holds_no_credentials(api, database_url):
         assert len(core) >= 10
         cores[f"credential {i}"] = core
     hits = scan({"database dump": bytes(dump)}, cores)
-    record("breach", f"server tables after use ({engine.dialect.name})", secrets=len(cores),
-           artefacts=1, hits=len(hits))
+    record(
+        "breach",
+        f"server tables after use ({engine.dialect.name})",
+        secrets=len(cores),
+        artefacts=1,
+        hits=len(hits),
+    )
     assert hits == [], hits
 
 
@@ -115,13 +157,24 @@ def test_logs_hold_no_secrets(api, caplog):
     caplog.set_level("INFO")
     user = api.sign_in()
     machine = api.pair(user)
-    r = api.anon.post("/auth/token", json={"grant_type": "refresh_token",
-                                           "refresh_token": machine.refresh_token})
+    r = api.anon.post(
+        "/auth/token", json={"grant_type": "refresh_token", "refresh_token": machine.refresh_token}
+    )
     assert r.status_code == 200
     # The server's own records (the test's HTTP client logs its URLs, not ours).
-    text_ = "\n".join(r.getMessage() for r in caplog.records
-                      if r.name.startswith(("zkvault", "uvicorn", "sqlalchemy")))
+    text_ = "\n".join(
+        r.getMessage()
+        for r in caplog.records
+        if r.name.startswith(("zkvault", "uvicorn", "sqlalchemy"))
+    )
     assert "/auth/callback" in text_ and "/api/pairings/poll" in text_  # the log is real
-    for secret in [user.token, machine.refresh_token, machine.token, r.json()["refresh_token"],
-                   user.browser.cookies["__Secure-zkv_refresh"], "code=", "state="]:
+    for secret in [
+        user.token,
+        machine.refresh_token,
+        machine.token,
+        r.json()["refresh_token"],
+        user.browser.cookies["__Secure-zkv_refresh"],
+        "code=",
+        "state=",
+    ]:
         assert secret not in text_

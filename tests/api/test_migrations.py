@@ -16,8 +16,9 @@ from server.models import Base
 def test_migrated_schema_matches_the_models(database_url):
     engine = create_engine(database_url)
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}),
-                                Base.metadata)
+        diff = compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata
+        )
     engine.dispose()
     assert diff == []
 
@@ -61,9 +62,25 @@ def test_a_run_without_postgresql_fails_instead_of_skipping(tmp_path):
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "ZKVAULT_TEST_PG": f"postgresql://postgres@127.0.0.1:{free_port()}/test"}
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(root),
-         "tests/api/test_migrations.py", "-k", "matches_the_models and postgresql"],
-        cwd=root, env=env, capture_output=True, text=True, timeout=120, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            str(root),
+            "tests/api/test_migrations.py",
+            "-k",
+            "matches_the_models and postgresql",
+        ],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert run.returncode != 0, run.stdout
     assert "PostgreSQL is required" in run.stdout

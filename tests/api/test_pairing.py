@@ -25,7 +25,7 @@ DAY = 86400
 def _fingerprint(key: str) -> str:
     """Computed here from the spec in docs/pairing.md, independently of the server."""
     text = base64.b32encode(hashlib.sha256(b64url_decode(key)).digest()[:10]).decode()
-    return "-".join(text[i:i + 4] for i in range(0, 16, 4))
+    return "-".join(text[i : i + 4] for i in range(0, 16, 4))
 
 
 def test_machine_pairing_end_to_end(api):
@@ -38,8 +38,9 @@ def test_machine_pairing_end_to_end(api):
     assert p["fingerprint"] == _fingerprint(key)
     assert api.poll(p).json() == {"status": "pending", "kind": "machine"}
 
-    seen = user.browser.post("/api/pairings/lookup", json={"code": p["code"].lower()},
-                             headers=user.auth)
+    seen = user.browser.post(
+        "/api/pairings/lookup", json={"code": p["code"].lower()}, headers=user.auth
+    )
     assert seen.status_code == 200
     assert (seen.json()["name"], seen.json()["fingerprint"]) == ("ada's laptop", _fingerprint(key))
 
@@ -56,14 +57,19 @@ def test_machine_pairing_end_to_end(api):
     assert me.json()["account_id"] == user.account_id and me.json()["client_kind"] == "machine"
     machines = user.browser.get("/api/machines", headers=user.auth).json()
     assert [(m["id"], m["name"], m["fingerprint"]) for m in machines] == [
-        (got["client_id"], "ada's laptop", _fingerprint(key))]
+        (got["client_id"], "ada's laptop", _fingerprint(key))
+    ]
 
 
 def test_code_is_single_use(api):
     alice, mallory = api.sign_in(), api.sign_in()
     p = api.request_pairing()
-    assert alice.browser.post("/api/pairings/approve", json={"code": p["code"]},
-                              headers=alice.auth).status_code == 200
+    assert (
+        alice.browser.post(
+            "/api/pairings/approve", json={"code": p["code"]}, headers=alice.auth
+        ).status_code
+        == 200
+    )
     replays = []
     for path in ("/api/pairings/approve", "/api/pairings/refuse", "/api/pairings/lookup"):
         r = mallory.browser.post(path, json={"code": p["code"]}, headers=mallory.auth)
@@ -75,8 +81,7 @@ def test_code_is_single_use(api):
     # code in any spelling, and the poll secret are all spent, for everyone.
     for who in (alice, mallory):
         for code in (p["code"], p["code"].lower().replace("-", " ")):
-            for path in ("/api/pairings/approve", "/api/pairings/refuse",
-                         "/api/pairings/lookup"):
+            for path in ("/api/pairings/approve", "/api/pairings/refuse", "/api/pairings/lookup"):
                 r = who.browser.post(path, json={"code": code}, headers=who.auth)
                 assert r.status_code == 404 and r.json()["code"] == "unknown_code"
                 replays.append(r)
@@ -106,8 +111,11 @@ def test_expired_code_cannot_be_approved(api, database_url):
     p = api.request_pairing()
     engine = create_engine(database_url)
     with engine.begin() as conn:  # move the clock: the code expired a minute ago
-        conn.execute(update(Pairing).where(Pairing.id == uuid.UUID(p["pairing_id"]))
-                     .values(expires_at=datetime.now(UTC) - timedelta(minutes=1)))
+        conn.execute(
+            update(Pairing)
+            .where(Pairing.id == uuid.UUID(p["pairing_id"]))
+            .values(expires_at=datetime.now(UTC) - timedelta(minutes=1))
+        )
     engine.dispose()
     r = user.browser.post("/api/pairings/approve", json={"code": p["code"]}, headers=user.auth)
     assert r.status_code == 404
@@ -116,11 +124,14 @@ def test_expired_code_cannot_be_approved(api, database_url):
 
 def test_wrong_poll_secret_learns_nothing(api):
     p = api.request_pairing()
-    r = api.anon.post("/api/pairings/poll", json={"pairing_id": p["pairing_id"],
-                                                  "poll_secret": "zkv_poll_guess"})
+    r = api.anon.post(
+        "/api/pairings/poll", json={"pairing_id": p["pairing_id"], "poll_secret": "zkv_poll_guess"}
+    )
     assert r.status_code == 404 and r.json()["code"] == "unknown_pairing"
-    r = api.anon.post("/api/pairings/poll", json={"pairing_id": str(uuid.uuid4()),
-                                                  "poll_secret": p["poll_secret"]})
+    r = api.anon.post(
+        "/api/pairings/poll",
+        json={"pairing_id": str(uuid.uuid4()), "poll_secret": p["poll_secret"]},
+    )
     assert r.status_code == 404
 
 
@@ -149,8 +160,11 @@ def test_guessing_codes_is_rate_limited(settings_factory, api):
         codes = []
         for i in range(5):
             guess = f"{i:05d}-00000"
-            codes.append(browser.post("/api/pairings/approve", json={"code": guess},
-                                      headers=user.auth).status_code)
+            codes.append(
+                browser.post(
+                    "/api/pairings/approve", json={"code": guess}, headers=user.auth
+                ).status_code
+            )
         assert codes == [404] * 5
         # Even the right code is refused once the account has used its attempts.
         r = browser.post("/api/pairings/approve", json={"code": p["code"]}, headers=user.auth)
@@ -164,8 +178,11 @@ def test_guessing_codes_is_rate_limited(settings_factory, api):
 def test_guessing_codes_is_limited_across_routes_and_accounts(settings_factory, api):
     """Lookup, approve and refuse draw on one per-account budget, and a global one
     bounds a crowd of accounts guessing together (docs/pairing.md's bound)."""
-    app = create_app(settings_factory(rate_code_attempts_per_account=4,
-                                      rate_code_attempts_global=10, rate_window_seconds=DAY))
+    app = create_app(
+        settings_factory(
+            rate_code_attempts_per_account=4, rate_code_attempts_global=10, rate_window_seconds=DAY
+        )
+    )
     try:
         browser = TestClient(app, base_url="https://testserver")
         p = api.request_pairing()
@@ -176,8 +193,9 @@ def test_guessing_codes_is_limited_across_routes_and_accounts(settings_factory, 
         def guess(who, n: int, code: str | None = None) -> list[int]:
             statuses = []
             for i in range(n):
-                r = browser.post(paths[i % 3], json={"code": code or next(guesses)},
-                                 headers=who.auth)
+                r = browser.post(
+                    paths[i % 3], json={"code": code or next(guesses)}, headers=who.auth
+                )
                 assert refused(r), r.text
                 got.append((r.status_code, r.json()["code"]))
                 statuses.append(r.status_code)
@@ -217,9 +235,11 @@ def test_rate_limits_are_shared_by_instances(settings_factory):
         body = {"kind": "machine", "name": "x", "public_key": "A" * 43}
         ca = TestClient(a, base_url="https://testserver")
         cb = TestClient(b, base_url="https://testserver")
-        got = [ca.post("/api/pairings", json=body).status_code,
-               cb.post("/api/pairings", json=body).status_code,
-               ca.post("/api/pairings", json=body).status_code]
+        got = [
+            ca.post("/api/pairings", json=body).status_code,
+            cb.post("/api/pairings", json=body).status_code,
+            ca.post("/api/pairings", json=body).status_code,
+        ]
         assert got == [201, 201, 429]
     finally:
         a.state.zk.engine.dispose()
@@ -230,8 +250,11 @@ def test_long_expired_pairings_are_cleaned_up(api, database_url):
     old, fresh = api.request_pairing(), api.request_pairing()
     engine = create_engine(database_url)
     with engine.begin() as conn:
-        conn.execute(update(Pairing).where(Pairing.id == uuid.UUID(old["pairing_id"]))
-                     .values(expires_at=datetime.now(UTC) - timedelta(days=2)))
+        conn.execute(
+            update(Pairing)
+            .where(Pairing.id == uuid.UUID(old["pairing_id"]))
+            .values(expires_at=datetime.now(UTC) - timedelta(days=2))
+        )
     api.request_pairing()
     with engine.connect() as conn:
         left = {str(i) for i in conn.execute(select(Pairing.id)).scalars()}
@@ -250,12 +273,14 @@ def test_codes_are_stored_keyed_and_survive_a_key_rotation(api, database_url, se
     engine.dispose()
     assert stored != hashlib.sha256(pairing["code"].encode()).hexdigest()
 
-    rotated = create_app(settings_factory(signing_keys=[b64url_encode(os.urandom(32)),
-                                                        SIGNING_KEY]))
+    rotated = create_app(
+        settings_factory(signing_keys=[b64url_encode(os.urandom(32)), SIGNING_KEY])
+    )
     try:
         user = Api(rotated, api.idp).sign_in()
-        r = user.browser.post("/api/pairings/approve", json={"code": pairing["code"]},
-                              headers=user.auth)
+        r = user.browser.post(
+            "/api/pairings/approve", json={"code": pairing["code"]}, headers=user.auth
+        )
         assert r.status_code == 200, r.text
     finally:
         rotated.state.zk.engine.dispose()

@@ -33,13 +33,19 @@ def test_api_conforms_to_its_schema(roomy_app, web_token):
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
-                  suppress_health_check=list(HealthCheck), database=None)
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+            database=None,
+        )
         def check(case):
             # Schema-valid is not the same as acceptable here (a forged sign-in
             # state, a vault header naming another account): those 4xx are right.
             response = case.call_and_validate(
-                headers=headers, excluded_checks=[positive_data_acceptance])
+                headers=headers, excluded_checks=[positive_data_acceptance]
+            )
             seen[response.status_code] += 1
 
         check()

@@ -61,8 +61,12 @@ def test_callback_cannot_be_replayed(api):
     login_cookie = next(c for c in browser.cookies.jar if c.name == "__Secure-zkv_login")
     assert browser.get(back).status_code == 302
     # Same browser, same state cookie, same code again: the login row is spent.
-    browser.cookies.set(login_cookie.name, login_cookie.value or "", domain=login_cookie.domain,
-                        path=login_cookie.path)
+    browser.cookies.set(
+        login_cookie.name,
+        login_cookie.value or "",
+        domain=login_cookie.domain,
+        path=login_cookie.path,
+    )
     r = browser.get(back)
     assert r.status_code == 400
     assert r.json()["code"] == "state_expired"
@@ -153,14 +157,21 @@ def test_a_registered_confidential_client_against_a_stricter_provider(database_u
     url, proc = start_idp("--require-registration", "true", "--require-nonce", "true")
     apps = []
     try:
-        reg = httpx.post(f"{url}/oauth2/clients", json={
-            "redirect_uris": ["https://testserver/auth/callback"],
-            "token_endpoint_auth_method": "client_secret_basic"})
+        reg = httpx.post(
+            f"{url}/oauth2/clients",
+            json={
+                "redirect_uris": ["https://testserver/auth/callback"],
+                "token_endpoint_auth_method": "client_secret_basic",
+            },
+        )
         assert reg.status_code == 201, reg.text
         client = reg.json()
         for secret, works in [(client["client_secret"], True), ("wrong-secret", False)]:
-            app = create_app(make_settings(database_url, url, oidc_client_id=client["client_id"],
-                                           oidc_client_secret=secret))
+            app = create_app(
+                make_settings(
+                    database_url, url, oidc_client_id=client["client_id"], oidc_client_secret=secret
+                )
+            )
             apps.append(app)
             browser = TestClient(app, base_url="https://testserver", follow_redirects=False)
             location = browser.get("/auth/login").headers["location"]

@@ -48,7 +48,8 @@ def test_jwks_publishes_the_signing_key_and_tokens_verify_against_it(api):
 
     signing_input, _, sig = user.token.rpartition(".")
     Ed25519PublicKey.from_public_bytes(b64url_decode(key["x"])).verify(
-        b64url_decode(sig), signing_input.encode())
+        b64url_decode(sig), signing_input.encode()
+    )
     claims = json.loads(b64url_decode(user.token.split(".")[1]))
     assert claims["aud"] == "zkvault:web" and claims["sub"] == user.account_id
     assert claims["exp"] - claims["iat"] == 900
@@ -78,50 +79,71 @@ def test_forged_and_wrong_tokens_are_refused(api):
     forged = {
         "alg none": _jws({"alg": "none", "kid": kid}, _claims(user), lambda m: b""),
         "alg none, no sig": user.token.split(".")[0].replace(
-            user.token.split(".")[0], b64url_encode(b'{"alg":"none"}')) + "."
-        + b64url_encode(json.dumps(_claims(user)).encode()) + ".",
-        "HS256 with the public key": _jws({"alg": "HS256", "kid": kid}, _claims(user),
-                                          lambda m: hmac.new(jwk_x.encode(), m,
-                                                             hashlib.sha256).digest()),
+            user.token.split(".")[0], b64url_encode(b'{"alg":"none"}')
+        )
+        + "."
+        + b64url_encode(json.dumps(_claims(user)).encode())
+        + ".",
+        "HS256 with the public key": _jws(
+            {"alg": "HS256", "kid": kid},
+            _claims(user),
+            lambda m: hmac.new(jwk_x.encode(), m, hashlib.sha256).digest(),
+        ),
         "another key, same kid": _jws(good_header, _claims(user), attacker.sign),
         "unknown kid": _jws({**good_header, "kid": "nope"}, _claims(user), server_key.sign),
         "no kid": _jws({"alg": "EdDSA", "typ": "at+jwt"}, _claims(user), server_key.sign),
         "kid that is a list": _jws({**good_header, "kid": [kid]}, _claims(user), server_key.sign),
-        "kid that is an object": _jws({**good_header, "kid": {"k": kid}}, _claims(user),
-                                      server_key.sign),
+        "kid that is an object": _jws(
+            {**good_header, "kid": {"k": kid}}, _claims(user), server_key.sign
+        ),
         "expired": _jws(good_header, _claims(user, exp=int(time.time()) - 1), server_key.sign),
         "no expiry": _jws(good_header, no_exp, server_key.sign),
-        "expiry as a string": _jws(good_header, _claims(user, exp=str(int(time.time()) + 600)),
-                                   server_key.sign),
-        "not yet valid": _jws(good_header, _claims(user, nbf=int(time.time()) + 600),
-                              server_key.sign),
+        "expiry as a string": _jws(
+            good_header, _claims(user, exp=str(int(time.time()) + 600)), server_key.sign
+        ),
+        "not yet valid": _jws(
+            good_header, _claims(user, nbf=int(time.time()) + 600), server_key.sign
+        ),
         "wrong audience": _jws(good_header, _claims(user, aud="zkvault:admin"), server_key.sign),
         "wrong issuer": _jws(good_header, _claims(user, iss="https://evil"), server_key.sign),
-        "another user's sub": _jws(good_header, _claims(user, sub=str(uuid.uuid4())),
-                                   server_key.sign),
+        "another user's sub": _jws(
+            good_header, _claims(user, sub=str(uuid.uuid4())), server_key.sign
+        ),
         # Signed by the server's own key (as if it leaked), still bound to the client row:
         # another account's client id under this account, or a client that does not exist.
-        "another account's client": _jws(good_header, _claims(user, sid=bystander.client_id),
-                                         server_key.sign),
-        "a client that does not exist": _jws(good_header, _claims(user, sid=str(uuid.uuid4())),
-                                             server_key.sign),
-        "tampered payload": ".".join([user.token.split(".")[0],
-                                      b64url_encode(json.dumps(_claims(
-                                          user, sub=str(uuid.uuid4()))).encode()),
-                                      user.token.split(".")[2]]),
+        "another account's client": _jws(
+            good_header, _claims(user, sid=bystander.client_id), server_key.sign
+        ),
+        "a client that does not exist": _jws(
+            good_header, _claims(user, sid=str(uuid.uuid4())), server_key.sign
+        ),
+        "tampered payload": ".".join(
+            [
+                user.token.split(".")[0],
+                b64url_encode(json.dumps(_claims(user, sub=str(uuid.uuid4()))).encode()),
+                user.token.split(".")[2],
+            ]
+        ),
         "oversized": user.token + "A" * 5000,
         "garbage": "not-a-token",
         "empty parts": "..",
     }
     headers = {name: {"Authorization": f"Bearer {token}"} for name, token in forged.items()}
-    headers |= {"no token": {}, "Basic scheme": {"Authorization": "Basic Zm9vOmJhcg=="},
-                "Bearer, nothing after": {"Authorization": "Bearer "}}
+    headers |= {
+        "no token": {},
+        "Basic scheme": {"Authorization": "Basic Zm9vOmJhcg=="},
+        "Bearer, nothing after": {"Authorization": "Bearer "},
+    }
     tried = 0
     for op in _authenticated(api):
         for name, h in headers.items():
             r = _call(api, op, h)
             assert refused(r) and (r.status_code, r.json()["code"]) == (401, "unauthorized"), (
-                op.key, name, r.status_code, r.text)
+                op.key,
+                name,
+                r.status_code,
+                r.text,
+            )
             tried += 1
     record("api attacks", "forged or wrong access tokens", tried=tried, refused=tried)
     assert _status(api, user.token, "/api/me")[0] == 200  # the real one still works
@@ -145,7 +167,11 @@ def test_audience_per_client_kind(api):
                 continue
             r = _call(api, op, who.auth)
             assert refused(r) and (r.status_code, r.json()["code"]) == (401, "unauthorized"), (
-                op.key, kind, r.status_code, r.text)
+                op.key,
+                kind,
+                r.status_code,
+                r.text,
+            )
             tried += 1
     record("api attacks", "token of another client kind", tried=tried, refused=tried)
 
@@ -161,8 +187,7 @@ def test_machine_refresh_rotates_and_reuse_revokes_the_family(api):
     assert r2 != r1 and r2.startswith("zkv_rt_")
     assert _status(api, access2)[0] == 404  # works (no vault yet)
 
-    replay = api.anon.post("/auth/token", json={"grant_type": "refresh_token",
-                                                "refresh_token": r1})
+    replay = api.anon.post("/auth/token", json={"grant_type": "refresh_token", "refresh_token": r1})
     assert replay.status_code == 401 and replay.json()["code"] == "refresh_reused"
     # The whole family is gone: the successor and every access token.
     r = api.anon.post("/auth/token", json={"grant_type": "refresh_token", "refresh_token": r2})
@@ -179,8 +204,9 @@ def test_machine_refresh_rotates_and_reuse_revokes_the_family(api):
 
 def test_refresh_token_must_be_genuine(api):
     for token in ["zkv_rt_" + "A" * 43, "garbage", "zkv_runner_" + "A" * 43]:
-        r = api.anon.post("/auth/token", json={"grant_type": "refresh_token",
-                                               "refresh_token": token})
+        r = api.anon.post(
+            "/auth/token", json={"grant_type": "refresh_token", "refresh_token": token}
+        )
         assert r.status_code == 401 and r.json()["code"] == "invalid_grant"
     r = api.anon.post("/auth/token", json={"grant_type": "password", "password": "x"})
     assert r.status_code == 422 and r.json()["code"] == "invalid_request"
@@ -248,9 +274,11 @@ def test_key_rotation_by_adding_a_key(settings_factory, api):
         kids = [k["kid"] for k in c.get("/.well-known/jwks.json").json()["keys"]]
         assert len(kids) == 2
         assert c.get("/api/me", headers=user.auth).status_code == 200
-        fresh, _ = rotated.state.zk.keys.issue(uuid.UUID(user.account_id),
-                                               uuid.UUID(json.loads(b64url_decode(
-                                                   user.token.split(".")[1]))["sid"]), "web")
+        fresh, _ = rotated.state.zk.keys.issue(
+            uuid.UUID(user.account_id),
+            uuid.UUID(json.loads(b64url_decode(user.token.split(".")[1]))["sid"]),
+            "web",
+        )
         assert json.loads(b64url_decode(fresh.split(".")[0]))["kid"] == kids[0]
         assert c.get("/api/me", headers={"Authorization": f"Bearer {fresh}"}).status_code == 200
         # Once the old key is dropped, its tokens stop working.

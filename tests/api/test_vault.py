@@ -59,8 +59,11 @@ def test_concurrent_writers_lose_nothing(api):
                 base = r.json()["revision"] if r.status_code == 200 else 0
                 body = tag + bytes([i]) * 8
                 blob = api.blob(user.account_id, base + 1, vid, body)
-                w = client.put("/api/vault", headers=user.auth,
-                               json={"base_revision": base, "blob": b64url_encode(blob)})
+                w = client.put(
+                    "/api/vault",
+                    headers=user.auth,
+                    json={"base_revision": base, "blob": b64url_encode(blob)},
+                )
                 if w.status_code == 200:
                     with lock:
                         landed.append(blob)
@@ -115,8 +118,11 @@ def test_size_limit_is_a_clear_413(api):
     r = api.put_vault(user, 1, over)
     assert r.status_code == 413 and r.json()["code"] == "too_large"
     # Far over: refused by the body limit before any parsing.
-    r = api.anon.put("/api/vault", headers={**user.auth, "content-type": "application/json"},
-                     content=b"{" + b" " * (3 * limit) + b"}")
+    r = api.anon.put(
+        "/api/vault",
+        headers={**user.auth, "content-type": "application/json"},
+        content=b"{" + b" " * (3 * limit) + b"}",
+    )
     assert r.status_code == 413 and r.json()["code"] == "too_large"
     record("api attacks", "oversized bodies", tried=2, refused=2)
 
@@ -129,12 +135,21 @@ def test_history_and_restore(api):
     old = api.anon.get("/api/vault/history/1", headers=user.auth)
     assert old.status_code == 200 and old.json()["revision"] == 1
     resealed = api.blob(user.account_id, 4, vid, b"items of revision 1")
-    r = api.anon.post("/api/vault/restore", headers=user.auth, json={
-        "from_revision": 1, "base_revision": 3, "blob": b64url_encode(resealed)})
+    r = api.anon.post(
+        "/api/vault/restore",
+        headers=user.auth,
+        json={"from_revision": 1, "base_revision": 3, "blob": b64url_encode(resealed)},
+    )
     assert r.status_code == 200 and r.json()["revision"] == 4
-    r = api.anon.post("/api/vault/restore", headers=user.auth, json={
-        "from_revision": 99, "base_revision": 4,
-        "blob": b64url_encode(api.blob(user.account_id, 5, vid))})
+    r = api.anon.post(
+        "/api/vault/restore",
+        headers=user.auth,
+        json={
+            "from_revision": 99,
+            "base_revision": 4,
+            "blob": b64url_encode(api.blob(user.account_id, 5, vid)),
+        },
+    )
     assert r.status_code == 404 and r.json()["code"] == "no_such_revision"
     export = api.anon.get("/api/audit/export", headers=user.auth).json()
     actions = [e["action"] for e in export["events"]]
@@ -164,16 +179,28 @@ def test_a_write_can_name_the_exact_blob_it_replaces(api):
     assert got["sha256"] == hashlib.sha256(first).hexdigest()
     # A device's own unaccepted revision 1 (never stored) as the claimed parent: refused.
     ghost = api.blob(user.account_id, 1, vid, b"my unaccepted save")
-    r = api.anon.put("/api/vault", headers=user.auth, json={
-        "base_revision": 1, "base_sha256": hashlib.sha256(ghost).hexdigest(),
-        "blob": b64url_encode(api.blob(user.account_id, 2, vid, b"built on the ghost"))})
+    r = api.anon.put(
+        "/api/vault",
+        headers=user.auth,
+        json={
+            "base_revision": 1,
+            "base_sha256": hashlib.sha256(ghost).hexdigest(),
+            "blob": b64url_encode(api.blob(user.account_id, 2, vid, b"built on the ghost")),
+        },
+    )
     assert r.status_code == 409 and r.json()["current_revision"] == 1
     # Naming the real parent works; so does the revision alone (the older contract).
     second = api.blob(user.account_id, 2, vid, b"second")
-    r = api.anon.put("/api/vault", headers=user.auth, json={
-        "base_revision": 1, "base_sha256": got["sha256"], "blob": b64url_encode(second)})
+    r = api.anon.put(
+        "/api/vault",
+        headers=user.auth,
+        json={"base_revision": 1, "base_sha256": got["sha256"], "blob": b64url_encode(second)},
+    )
     assert r.status_code == 200 and r.json()["revision"] == 2
     assert api.put_vault(user, 2, api.blob(user.account_id, 3, vid)).status_code == 200
-    r = api.anon.put("/api/vault", headers=user.auth, json={
-        "base_revision": 3, "base_sha256": "A" * 64, "blob": b64url_encode(second)})
+    r = api.anon.put(
+        "/api/vault",
+        headers=user.auth,
+        json={"base_revision": 3, "base_sha256": "A" * 64, "blob": b64url_encode(second)},
+    )
     assert r.status_code == 422  # lowercase hex only

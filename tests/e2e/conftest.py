@@ -48,8 +48,11 @@ document.addEventListener("securitypolicyviolation", (e) => {
 
 @pytest.fixture(scope="session")
 def built_assets() -> Path:
-    subprocess.run([sys.executable, str(ROOT / "tools" / "build_web.py")], check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "build_web.py")],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return ROOT / "web" / "dist"
 
 
@@ -61,8 +64,9 @@ def idp() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def server(idp: str, built_assets: Path, tmp_path_factory: pytest.TempPathFactory
-           ) -> Iterator[ServerProcess]:
+def server(
+    idp: str, built_assets: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
     srv = start_server(idp, tmp_path_factory.mktemp("server"))
     yield srv
     stop(srv.proc)
@@ -76,8 +80,7 @@ def playwright_instance() -> Iterator[Playwright]:
 
 @pytest.fixture(scope="session")
 def browser(playwright_instance: Playwright) -> Iterator[Browser]:
-    b = playwright_instance.chromium.launch(executable_path="/usr/bin/chromium",
-                                            args=CHROMIUM_ARGS)
+    b = playwright_instance.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
     yield b
     b.close()
 
@@ -127,13 +130,15 @@ class App:
         self.page.goto(self.server.url + path)
 
     def wait_engine(self) -> None:
-        self.page.wait_for_selector("#engine[data-ready]", state="attached",
-                                    timeout=ENGINE_TIMEOUT_MS)
+        self.page.wait_for_selector(
+            "#engine[data-ready]", state="attached", timeout=ENGINE_TIMEOUT_MS
+        )
 
     def sign_in(self, sub: str, name: str = "Ada Lovelace") -> None:
         self.sub = sub
-        httpx.put(f"{self.idp}/users/{sub}",
-                  json={"email": f"{sub}@example.test", "name": name}).raise_for_status()
+        httpx.put(
+            f"{self.idp}/users/{sub}", json={"email": f"{sub}@example.test", "name": name}
+        ).raise_for_status()
         self.page.get_by_role("link", name="Sign in").click()
         self.page.wait_for_url(f"{self.idp}/**")
         self.page.fill("input[name=sub]", sub)
@@ -149,14 +154,17 @@ class App:
         loc = self.page.locator("#error")
         loc.wait_for(state="visible")
         self.page.wait_for_function(
-            "s => document.getElementById('error').textContent.includes(s)", arg=contains)
+            "s => document.getElementById('error').textContent.includes(s)", arg=contains
+        )
         return loc.text_content() or ""
 
     def notice(self, contains: str) -> str:
         self.page.wait_for_function(
             "s => !document.getElementById('notice').hidden && "
-            "document.getElementById('notice').textContent.includes(s)", arg=contains,
-            timeout=30_000)
+            "document.getElementById('notice').textContent.includes(s)",
+            arg=contains,
+            timeout=30_000,
+        )
         return self.page.locator("#notice").text_content() or ""
 
     # -- vault -------------------------------------------------------------------------------
@@ -177,9 +185,18 @@ class App:
         self.page.get_by_role("button", name="Lock").click()
         self.visible("unlock")
 
-    def add_item(self, name: str, secret: str, *, kind: str = "github",
-                 url: str = "https://github.com", username: str = "ada",
-                 scopes: str = "", expires: str = "", note: str = "") -> None:
+    def add_item(
+        self,
+        name: str,
+        secret: str,
+        *,
+        kind: str = "github",
+        url: str = "https://github.com",
+        username: str = "ada",
+        scopes: str = "",
+        expires: str = "",
+        note: str = "",
+    ) -> None:
         p = self.page
         p.get_by_role("button", name="Add a credential").click()
         p.locator("#item-form").get_by_label("Name", exact=True).fill(name)
@@ -201,7 +218,8 @@ class App:
 
     def item_names(self) -> list[str]:
         return self.page.locator("#items-body tr").evaluate_all(
-            "rows => rows.map(r => r.dataset.item)")
+            "rows => rows.map(r => r.dataset.item)"
+        )
 
     def go(self, section: str) -> None:
         self.page.locator("#nav").get_by_role("button", name=section).click()
@@ -291,19 +309,22 @@ def b64d(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def request_pairing(server: ServerProcess, kind: str, name: str,
-                    public_key: bytes | None = None) -> dict[str, Any]:
+def request_pairing(
+    server: ServerProcess, kind: str, name: str, public_key: bytes | None = None
+) -> dict[str, Any]:
     key = public_key or secrets.token_bytes(32)
-    r = httpx.post(f"{server.url}/api/pairings",
-                   json={"kind": kind, "name": name, "public_key": b64e(key)})
+    r = httpx.post(
+        f"{server.url}/api/pairings", json={"kind": kind, "name": name, "public_key": b64e(key)}
+    )
     assert r.status_code == 201, r.text
     return dict(r.json())
 
 
 def poll(server: ServerProcess, pairing: dict[str, Any]) -> dict[str, Any]:
-    r = httpx.post(f"{server.url}/api/pairings/poll",
-                   json={"pairing_id": pairing["pairing_id"],
-                         "poll_secret": pairing["poll_secret"]})
+    r = httpx.post(
+        f"{server.url}/api/pairings/poll",
+        json={"pairing_id": pairing["pairing_id"], "poll_secret": pairing["poll_secret"]},
+    )
     assert r.status_code == 200, r.text
     return dict(r.json())
 

@@ -49,8 +49,9 @@ def test_approve_machine_by_code(app: App) -> None:
     got = poll(app.server, pairing)
     assert got["status"] == "approved" and got["refresh_token"].startswith("zkv_rt_")
     # The machine can now read the (encrypted) vault.
-    r = httpx.get(f"{app.server.url}/api/vault",
-                  headers={"Authorization": f"Bearer {got['access_token']}"})
+    r = httpx.get(
+        f"{app.server.url}/api/vault", headers={"Authorization": f"Bearer {got['access_token']}"}
+    )
     assert r.status_code == 200
 
 
@@ -117,14 +118,24 @@ def test_runner_enrolment_and_grant_opened_natively(app: App) -> None:
     app.notice("Granted 1 item(s) to “ci-runner”, sealed to its key")
 
     grant = _runner_grant(app, enrolled["runner_credential"])
-    opened = open_grant(b64d(grant["blob"]), keys, account_id=account_id,
-                        runner_id=runner_id, owner_verify_key=owner_key)
+    opened = open_grant(
+        b64d(grant["blob"]),
+        keys,
+        account_id=account_id,
+        runner_id=runner_id,
+        owner_verify_key=owner_key,
+    )
     assert [g.item.name for g in opened.items] == ["deploy"]
     assert opened.items[0].item.secret == DEPLOY_TOKEN
     # Sealed to this runner's key only.
     try:
-        open_grant(b64d(grant["blob"]), RunnerKeyPair.generate(), account_id=account_id,
-                   runner_id=runner_id, owner_verify_key=owner_key)
+        open_grant(
+            b64d(grant["blob"]),
+            RunnerKeyPair.generate(),
+            account_id=account_id,
+            runner_id=runner_id,
+            owner_verify_key=owner_key,
+        )
         raise AssertionError("a grant opened with another runner's key")
     except errors.GrantAuthError:
         pass
@@ -136,17 +147,24 @@ def test_runner_enrolment_and_grant_opened_natively(app: App) -> None:
     app.page.get_by_role("button", name="Save", exact=True).click()
     app.notice("Updated the grants of 1 runner(s)")
     regrant = _runner_grant(app, enrolled["runner_credential"])
-    reopened = open_grant(b64d(regrant["blob"]), keys, account_id=account_id,
-                          runner_id=runner_id, owner_verify_key=owner_key,
-                          min_revision=opened.revision + 1)
+    reopened = open_grant(
+        b64d(regrant["blob"]),
+        keys,
+        account_id=account_id,
+        runner_id=runner_id,
+        owner_verify_key=owner_key,
+        min_revision=opened.revision + 1,
+    )
     assert reopened.items[0].item.secret == DEPLOY_TOKEN_NEW
 
     # Revoking the runner deletes its grant.
     app.go("Machines & runners")
     app.page.get_by_role("button", name="Revoke ci-runner").click()
     app.notice("Revoked “ci-runner”")
-    r = httpx.post(f"{app.server.url}/auth/token", json={
-        "grant_type": "runner_credential", "credential": enrolled["runner_credential"]})
+    r = httpx.post(
+        f"{app.server.url}/auth/token",
+        json={"grant_type": "runner_credential", "credential": enrolled["runner_credential"]},
+    )
     assert r.status_code == 401
 
 
@@ -174,11 +192,15 @@ def test_link_opened_while_signed_out_survives_sign_in(app: App) -> None:
 
 
 def _runner_grant(app: App, credential: str) -> dict[str, str]:
-    r = httpx.post(f"{app.server.url}/auth/token",
-                   json={"grant_type": "runner_credential", "credential": credential})
+    r = httpx.post(
+        f"{app.server.url}/auth/token",
+        json={"grant_type": "runner_credential", "credential": credential},
+    )
     assert r.status_code == 200, r.text
-    r = httpx.get(f"{app.server.url}/api/runner/grant",
-                  headers={"Authorization": f"Bearer {r.json()['access_token']}"})
+    r = httpx.get(
+        f"{app.server.url}/api/runner/grant",
+        headers={"Authorization": f"Bearer {r.json()['access_token']}"},
+    )
     assert r.status_code == 200, r.text
     return dict(r.json())
 

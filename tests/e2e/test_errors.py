@@ -32,12 +32,21 @@ def _other_device_edit(app: App, edit: str) -> int:
     current = httpx.get(f"{app.server.url}/api/vault", headers=auth).json()
     vault = Vault.open(b64d(current["blob"]), STRONG, account_id=uuid.UUID(account_id))
     if edit == "add":
-        vault.add(Item(name="from-laptop", kind="git", url="https://git.example.test",
-                       secret="laptop-token-value"))
+        vault.add(
+            Item(
+                name="from-laptop",
+                kind="git",
+                url="https://git.example.test",
+                secret="laptop-token-value",
+            )
+        )
     else:
         vault.remove(vault.lookup(edit).id)
-    r = httpx.put(f"{app.server.url}/api/vault", headers=auth,
-                  json={"base_revision": current["revision"], "blob": b64e(vault.save())})
+    r = httpx.put(
+        f"{app.server.url}/api/vault",
+        headers=auth,
+        json={"base_revision": current["revision"], "blob": b64e(vault.save())},
+    )
     assert r.status_code == 200, r.text
     return int(r.json()["revision"])
 
@@ -89,42 +98,54 @@ def test_server_unreachable_keeps_the_edit_and_saves_it_later(app: App) -> None:
     app.add_item("online-edit", "online-token-value")
     app.row("offline-edit").wait_for()
     account_id, token = api_sign_in(app.server, app.idp, SUB)
-    blob = httpx.get(f"{app.server.url}/api/vault",
-                     headers={"Authorization": f"Bearer {token}"}).json()["blob"]
-    names = {i.name for i in Vault.open(b64d(blob), STRONG,
-                                        account_id=uuid.UUID(account_id)).items()}
+    blob = httpx.get(
+        f"{app.server.url}/api/vault", headers={"Authorization": f"Bearer {token}"}
+    ).json()["blob"]
+    names = {
+        i.name for i in Vault.open(b64d(blob), STRONG, account_id=uuid.UUID(account_id)).items()
+    }
     assert {"offline-edit", "online-edit"} <= names
 
 
 def test_tampered_vault_is_refused(app: App) -> None:
     with sqlite3.connect(app.server.database) as db:
-        revision, = db.execute("SELECT revision FROM vaults WHERE account_id = ?",
-                               (_hex_account(app),)).fetchone()
-        blob, = db.execute("SELECT blob FROM vault_versions WHERE account_id = ? AND revision = ?",
-                           (_hex_account(app), revision)).fetchone()
+        (revision,) = db.execute(
+            "SELECT revision FROM vaults WHERE account_id = ?", (_hex_account(app),)
+        ).fetchone()
+        (blob,) = db.execute(
+            "SELECT blob FROM vault_versions WHERE account_id = ? AND revision = ?",
+            (_hex_account(app), revision),
+        ).fetchone()
         tampered = bytes(blob[:-1]) + bytes([blob[-1] ^ 1])  # last byte: an item's tag
-        db.execute("UPDATE vault_versions SET blob = ? WHERE account_id = ? AND revision = ?",
-                   (tampered, _hex_account(app), revision))
+        db.execute(
+            "UPDATE vault_versions SET blob = ? WHERE account_id = ? AND revision = ?",
+            (tampered, _hex_account(app), revision),
+        )
     app.lock()
     app.unlock(STRONG)
     app.error("The vault was tampered with: an item failed authentication.")
     with sqlite3.connect(app.server.database) as db:  # put it back
-        db.execute("UPDATE vault_versions SET blob = ? WHERE account_id = ? AND revision = ?",
-                   (blob, _hex_account(app), revision))
+        db.execute(
+            "UPDATE vault_versions SET blob = ? WHERE account_id = ? AND revision = ?",
+            (blob, _hex_account(app), revision),
+        )
 
 
 def test_rolled_back_vault_is_refused_even_after_a_reload(app: App) -> None:
     with sqlite3.connect(app.server.database) as db:
-        revision, = db.execute("SELECT revision FROM vaults WHERE account_id = ?",
-                               (_hex_account(app),)).fetchone()
-        db.execute("UPDATE vaults SET revision = ? WHERE account_id = ?",
-                   (revision - 2, _hex_account(app)))
+        (revision,) = db.execute(
+            "SELECT revision FROM vaults WHERE account_id = ?", (_hex_account(app),)
+        ).fetchone()
+        db.execute(
+            "UPDATE vaults SET revision = ? WHERE account_id = ?", (revision - 2, _hex_account(app))
+        )
     app.open("/")  # a fresh page and worker: the floor comes from what this browser saw
     app.unlock(STRONG)
     app.error("older vault than this browser has already seen (rolled back)")
     with sqlite3.connect(app.server.database) as db:
-        db.execute("UPDATE vaults SET revision = ? WHERE account_id = ?",
-                   (revision, _hex_account(app)))
+        db.execute(
+            "UPDATE vaults SET revision = ? WHERE account_id = ?", (revision, _hex_account(app))
+        )
     app.open("/")
     app.unlock(STRONG)
     app.visible("items")
@@ -132,14 +153,18 @@ def test_rolled_back_vault_is_refused_even_after_a_reload(app: App) -> None:
 
 def test_expired_session_says_so_and_offers_sign_in(app: App) -> None:
     with sqlite3.connect(app.server.database) as db:
-        db.execute("UPDATE clients SET revoked_at = ? WHERE account_id = ? AND kind = 'web'",
-                   (datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f"), _hex_account(app)))
+        db.execute(
+            "UPDATE clients SET revoked_at = ? WHERE account_id = ? AND kind = 'web'",
+            (datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f"), _hex_account(app)),
+        )
     app.go("Machines & runners")
     app.error("Your session has expired. Sign in again to continue.")
     app.visible("signin")
     assert app.page.locator("#nav").is_hidden()
-    assert app.page.locator("#items-body tr").count() == 0 or app.page.locator(
-        "#view-items").is_hidden()
+    assert (
+        app.page.locator("#items-body tr").count() == 0
+        or app.page.locator("#view-items").is_hidden()
+    )
     app.sign_in(SUB)
     app.unlock(STRONG)
     app.visible("items")

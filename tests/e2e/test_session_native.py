@@ -48,17 +48,21 @@ def ok(session: ModuleType, op: str, **args: Any) -> Any:
     return reply["result"]
 
 
-@pytest.mark.parametrize(("passphrase", "why"), [
-    ("password1234", "most common passwords"),
-    ("correct horse battery staple", "most common passwords"),
-    ("Summer2024!Summer2024!", "repeats the same text"),
-    ("asdfghjkl;", "keyboard pattern"),
-    ("abcdefghijklmnop", "sequence"),
-    ("P@ssw0rd", "shorter than 10 characters"),
-    ("xkqzvbnmwp", "too short for its mix"),
-])
-def test_weak_passphrases_are_refused_with_the_pattern(glue: Any, passphrase: str,
-                                                      why: str) -> None:
+@pytest.mark.parametrize(
+    ("passphrase", "why"),
+    [
+        ("password1234", "most common passwords"),
+        ("correct horse battery staple", "most common passwords"),
+        ("Summer2024!Summer2024!", "repeats the same text"),
+        ("asdfghjkl;", "keyboard pattern"),
+        ("abcdefghijklmnop", "sequence"),
+        ("P@ssw0rd", "shorter than 10 characters"),
+        ("xkqzvbnmwp", "too short for its mix"),
+    ],
+)
+def test_weak_passphrases_are_refused_with_the_pattern(
+    glue: Any, passphrase: str, why: str
+) -> None:
     _, strength = glue
     verdict = strength.estimate(passphrase)
     assert not verdict.acceptable
@@ -66,8 +70,9 @@ def test_weak_passphrases_are_refused_with_the_pattern(glue: Any, passphrase: st
     assert passphrase not in verdict.reason  # never echoed
 
 
-@pytest.mark.parametrize("passphrase", [PASS, NEW_PASS, "Gx7#kP2!vQ9@mZ4$wL",
-                                        "blue ocean 1987 tiger lamp"])
+@pytest.mark.parametrize(
+    "passphrase", [PASS, NEW_PASS, "Gx7#kP2!vQ9@mZ4$wL", "blue ocean 1987 tiger lamp"]
+)
 def test_strong_passphrases_pass(glue: Any, passphrase: str) -> None:
     _, strength = glue
     assert strength.estimate(passphrase).acceptable
@@ -76,8 +81,10 @@ def test_strong_passphrases_pass(glue: Any, passphrase: str) -> None:
 def test_stronger_kdf_lowers_the_bar(glue: Any) -> None:
     _, strength = glue
     weak = strength.estimate("quiet lamp 42 zebra")
-    assert strength.estimate("quiet lamp 42 zebra", kdf_ops=16,
-                             kdf_mem_kib=1_048_576).seconds > weak.seconds * 50
+    assert (
+        strength.estimate("quiet lamp 42 zebra", kdf_ops=16, kdf_mem_kib=1_048_576).seconds
+        > weak.seconds * 50
+    )
 
 
 def test_merge_replays_pending_edits_on_the_newer_vault(glue: Any) -> None:
@@ -96,8 +103,13 @@ def test_merge_replays_pending_edits_on_the_newer_vault(glue: Any) -> None:
     remote = other.op_add({"name": "dup", "kind": "git"}, "remote")
 
     # Here, concurrently: edit "shared", add "dup" too.
-    ok(session, "update", item_id=shared_id, fields={"name": "shared", "kind": "git",
-                                                      "username": "me"}, secret="")
+    ok(
+        session,
+        "update",
+        item_id=shared_id,
+        fields={"name": "shared", "kind": "git", "username": "me"},
+        secret="",
+    )
     ok(session, "add", fields={"name": "dup", "kind": "git"}, secret="local")
     merged = ok(session, "rebase", blob=remote["blob"])
     names = sorted(i["name"] for i in merged["items"])
@@ -114,15 +126,22 @@ def test_errors_are_typed_and_never_echo_secrets(glue: Any) -> None:
     session, _ = glue
     account = str(uuid.uuid4())
     created = ok(session, "create", account_id=account, passphrase=PASS, confirm=PASS)
-    wrong = call(session, "unlock", account_id=account, blob=created["blob"],
-                 passphrase="not it at all, sorry")
+    wrong = call(
+        session,
+        "unlock",
+        account_id=account,
+        blob=created["blob"],
+        passphrase="not it at all, sorry",
+    )
     assert (wrong["code"], wrong["message"]) == ("wrong_passphrase", "Wrong passphrase.")
     assert "not it" not in json.dumps(wrong)
-    other = call(session, "unlock", account_id=str(uuid.uuid4()), blob=created["blob"],
-                 passphrase=PASS)
+    other = call(
+        session, "unlock", account_id=str(uuid.uuid4()), blob=created["blob"], passphrase=PASS
+    )
     assert other["code"] == "wrong_account"
-    weak = call(session, "create", account_id=account, passphrase="hunter2hunter2",
-                confirm="hunter2hunter2")
+    weak = call(
+        session, "create", account_id=account, passphrase="hunter2hunter2", confirm="hunter2hunter2"
+    )
     assert weak["code"] == "weak_passphrase" and "hunter2" not in weak["message"]
     assert call(session, "no_such_op")["code"] == "unknown_op"
     ok(session, "lock")
@@ -141,8 +160,10 @@ def test_change_passphrase_takes_effect_only_once_committed(glue: Any) -> None:
     ok(session, "committed", revision=changed["revision"])
     assert session.SESSION.passphrase == NEW_PASS
     ok(session, "lock")
-    assert call(session, "unlock", account_id=account, blob=changed["blob"],
-                passphrase=PASS)["code"] == "wrong_passphrase"
+    assert (
+        call(session, "unlock", account_id=account, blob=changed["blob"], passphrase=PASS)["code"]
+        == "wrong_passphrase"
+    )
     ok(session, "unlock", account_id=account, blob=changed["blob"], passphrase=NEW_PASS)
     assert created["revision"] == 1
 
@@ -189,7 +210,9 @@ def test_rebase_after_a_passphrase_change_elsewhere_keeps_the_edit(glue: Any) ->
     reopened = Vault.open(blob, NEW_PASS, account_id=uuid.UUID(account))
     assert reopened.get(reopened.lookup("mine").id).secret == "s1"
     ok(session, "committed", revision=merged["base_revision"] + 1)
-    assert call(session, "change_passphrase", current=PASS, new="x" * 30,
-                confirm="x" * 30)["code"] == "wrong_passphrase"
+    assert (
+        call(session, "change_passphrase", current=PASS, new="x" * 30, confirm="x" * 30)["code"]
+        == "wrong_passphrase"
+    )
     third = "harbor quartz tulip ember violin"
     ok(session, "change_passphrase", current=NEW_PASS, new=third, confirm=third)

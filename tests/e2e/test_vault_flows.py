@@ -45,12 +45,15 @@ def test_app_loads_and_sign_in_leads_to_vault_creation(app: App) -> None:
     assert "Ada Lovelace" in (app.page.locator("#who").text_content() or "")
 
 
-@pytest.mark.parametrize(("weak", "reason"), [
-    ("password123", "most common passwords"),
-    ("Summer2024!", "contains a date or year"),
-    ("aaaaaaaaaaaaaaaa", "repeats"),
-    ("short", "shorter than 10 characters"),
-])
+@pytest.mark.parametrize(
+    ("weak", "reason"),
+    [
+        ("password123", "most common passwords"),
+        ("Summer2024!", "contains a date or year"),
+        ("aaaaaaaaaaaaaaaa", "repeats"),
+        ("short", "shorter than 10 characters"),
+    ],
+)
 def test_weak_passphrase_is_refused_with_a_reason(app: App, weak: str, reason: str) -> None:
     app.page.locator("#view-create").get_by_label("Passphrase", exact=True).fill(weak)
     app.page.locator("#view-create").get_by_label("Confirm passphrase").fill(weak)
@@ -72,10 +75,12 @@ def test_mismatched_confirmation_is_refused(app: App) -> None:
 def test_live_strength_meter_explains(app: App) -> None:
     app.page.locator("#view-create").get_by_label("Passphrase", exact=True).fill("asdfghjkl")
     app.page.wait_for_function(
-        "() => document.getElementById('create-strength').textContent.includes('keyboard')")
+        "() => document.getElementById('create-strength').textContent.includes('keyboard')"
+    )
     app.page.locator("#view-create").get_by_label("Passphrase", exact=True).fill(STRONG)
     app.page.wait_for_function(
-        "() => document.getElementById('create-strength').textContent.includes('Strong enough')")
+        "() => document.getElementById('create-strength').textContent.includes('Strong enough')"
+    )
 
 
 def test_create_vault(app: App) -> None:
@@ -85,8 +90,9 @@ def test_create_vault(app: App) -> None:
 
 
 def test_add_several_credentials_per_host(app: App) -> None:
-    app.add_item("github-ci", TOKEN_1, scopes="repo, read:org", expires="2031-01-31",
-                 note="for the CI")
+    app.add_item(
+        "github-ci", TOKEN_1, scopes="repo, read:org", expires="2031-01-31", note="for the CI"
+    )
     app.add_item("gitlab-deploy", TOKEN_2, kind="gitlab", url="https://gitlab.example.test")
     app.add_item("github-docs", "ghp_docs_token_value_000000000000000000")
     assert app.item_names() == ["github-ci", "github-docs", "gitlab-deploy"]
@@ -110,7 +116,9 @@ def test_reveal_masks_again_and_copy_fills_clipboard(app: App) -> None:
     row.get_by_role("button", name="Show token of gitlab-deploy").click()
     app.page.wait_for_function(
         "t => document.querySelector('#items-body tr[data-item=\"gitlab-deploy\"]')"
-        ".textContent.includes(t)", arg=TOKEN_2)
+        ".textContent.includes(t)",
+        arg=TOKEN_2,
+    )
     row.get_by_role("button", name="Show token of gitlab-deploy").click()  # now "Hide"
     assert TOKEN_2 not in (row.text_content() or "")
     row.get_by_role("button", name="Copy token of gitlab-deploy").click()
@@ -130,7 +138,8 @@ def test_edit_keeps_or_replaces_the_token(app: App) -> None:
     app.notice("Saved “gitlab-deploy”")
     app.page.wait_for_function(
         "() => document.querySelector('#items-body tr[data-item=\"gitlab-deploy\"]')"
-        ".textContent.includes('deploy-bot')")
+        ".textContent.includes('deploy-bot')"
+    )
     app.row("gitlab-deploy").get_by_role("button", name="Edit gitlab-deploy").click()
     p.locator("#item-form").get_by_label("Token").fill(TOKEN_2_NEW)
     p.get_by_role("button", name="Save", exact=True).click()
@@ -145,14 +154,21 @@ def test_remove_credential(app: App) -> None:
 
 def test_browser_vault_opens_in_native_vault_core(app: App) -> None:
     account_id, token = api_sign_in(app.server, app.idp, SUB)
-    blob = b64d(httpx.get(f"{app.server.url}/api/vault",
-                          headers={"Authorization": f"Bearer {token}"}).json()["blob"])
+    blob = b64d(
+        httpx.get(
+            f"{app.server.url}/api/vault", headers={"Authorization": f"Bearer {token}"}
+        ).json()["blob"]
+    )
     vault = Vault.open(blob, STRONG, account_id=uuid.UUID(account_id))
     by_name = {i.name: i for i in vault.items()}
     assert set(by_name) == {"github-ci", "gitlab-deploy"}
     ci = vault.get(by_name["github-ci"].id)
     assert (ci.secret, ci.scopes, ci.expires, ci.note) == (
-        TOKEN_1, ("repo", "read:org"), "2031-01-31", "for the CI")
+        TOKEN_1,
+        ("repo", "read:org"),
+        "2031-01-31",
+        "for the CI",
+    )
     gl = vault.get(by_name["gitlab-deploy"].id)
     assert (gl.secret, gl.username, gl.kind) == (TOKEN_2_NEW, "deploy-bot", "gitlab")
     with pytest.raises(errors.WrongPassphraseError):
@@ -265,10 +281,20 @@ def test_native_vault_opens_in_the_browser(app: App) -> None:
     vault = Vault.create(uuid.UUID(account_id), STRONG)
     from vault_core import Item
 
-    vault.add(Item(name="native-made", kind="git", url="https://git.example.test",
-                   secret=TOKEN_1, username="grace"))
-    r = httpx.put(f"{app.server.url}/api/vault", headers={"Authorization": f"Bearer {token}"},
-                  json={"base_revision": 0, "blob": _b64e(vault.save())})
+    vault.add(
+        Item(
+            name="native-made",
+            kind="git",
+            url="https://git.example.test",
+            secret=TOKEN_1,
+            username="grace",
+        )
+    )
+    r = httpx.put(
+        f"{app.server.url}/api/vault",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"base_revision": 0, "blob": _b64e(vault.save())},
+    )
     assert r.status_code == 200, r.text
     from tests.e2e.conftest import new_app
 
@@ -281,7 +307,8 @@ def test_native_vault_opens_in_the_browser(app: App) -> None:
         assert other.item_names() == ["native-made"]
         other.row("native-made").get_by_role("button", name="Show token of native-made").click()
         other.page.wait_for_function(
-            "t => document.getElementById('items-body').textContent.includes(t)", arg=TOKEN_1)
+            "t => document.getElementById('items-body').textContent.includes(t)", arg=TOKEN_1
+        )
         assert account_id_of(app.server, sub) == uuid.UUID(account_id)
     finally:
         other.context.close()
@@ -363,13 +390,13 @@ def test_breach_dump_holds_no_passphrase_or_token(app: App) -> None:
     assert scan({"dump": blob}, {f"secret {i}": s for i, s in enumerate(SECRETS)}) == []
 
 
-
 def test_sign_out_ends_the_session(app: App) -> None:
     app.page.get_by_role("button", name="Sign out").click()
     app.visible("signin")
     assert app.page.locator("#nav").is_hidden()
     # The refresh cookie is gone and the server revoked the session: a refresh fails.
-    r = app.page.request.post(f"{app.server.url}/auth/refresh",
-                              headers={"X-CSRF-Token": "anything"})
+    r = app.page.request.post(
+        f"{app.server.url}/auth/refresh", headers={"X-CSRF-Token": "anything"}
+    )
     assert r.status in (401, 403)
     assert not [c for c in app.context.cookies() if "refresh" in c["name"]]

@@ -13,9 +13,15 @@ import pytest
 
 from tests.support.processes import ServerProcess, start_server, stop
 
-PAGE_POLICY = ("script-src 'self' 'wasm-unsafe-eval' 'unsafe-eval'", "object-src 'none'",
-               "base-uri 'none'", "frame-ancestors 'none'", "connect-src 'self'",
-               "worker-src 'self'", "default-src 'none'")
+PAGE_POLICY = (
+    "script-src 'self' 'wasm-unsafe-eval' 'unsafe-eval'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "frame-ancestors 'none'",
+    "connect-src 'self'",
+    "worker-src 'self'",
+    "default-src 'none'",
+)
 
 
 def test_pages_carry_the_strict_policy_and_are_not_cached(server: ServerProcess) -> None:
@@ -32,8 +38,9 @@ def test_pages_carry_the_strict_policy_and_are_not_cached(server: ServerProcess)
         assert not re.search(r"<script(?![^>]*\bsrc=)", r.text)  # every script is external
 
 
-def test_assets_are_immutable_with_sri_matching_their_bytes(server: ServerProcess,
-                                                            built_assets: Path) -> None:
+def test_assets_are_immutable_with_sri_matching_their_bytes(
+    server: ServerProcess, built_assets: Path
+) -> None:
     page = httpx.get(server.url + "/").text
     tags = re.findall(r'(?:src|href)="(/assets/[^"]+)" integrity="(sha384-[^"]+)"', page)
     assert len(tags) >= 4
@@ -44,30 +51,38 @@ def test_assets_are_immutable_with_sri_matching_their_bytes(server: ServerProces
         digest = base64.b64encode(hashlib.sha384(r.content).digest()).decode()
         assert integrity == f"sha384-{digest}"
         if url.endswith(".js"):  # the worker needs the page policy on its own script
-            assert r.headers["content-security-policy"].startswith("default-src 'none'; "
-                                                                   "script-src 'self'")
+            assert r.headers["content-security-policy"].startswith(
+                "default-src 'none'; script-src 'self'"
+            )
     manifest = json.loads((built_assets / "manifest.json").read_text())
     worker = manifest["assets"]["worker.js"]["path"]
     r = httpx.get(f"{server.url}/{worker}")
     assert "'unsafe-eval'" in r.headers["content-security-policy"]
 
 
-def test_large_assets_are_served_gzipped_when_accepted(server: ServerProcess,
-                                                       built_assets: Path) -> None:
+def test_large_assets_are_served_gzipped_when_accepted(
+    server: ServerProcess, built_assets: Path
+) -> None:
     manifest = json.loads((built_assets / "manifest.json").read_text())
     wasm = manifest["assets"]["pyodide/"]["path"] + "pyodide.asm.wasm"
     plain = httpx.get(f"{server.url}/{wasm}", headers={"Accept-Encoding": "identity"})
     assert plain.headers["content-type"] == "application/wasm"
     assert "content-encoding" not in plain.headers
-    with httpx.stream("GET", f"{server.url}/{wasm}",
-                      headers={"Accept-Encoding": "gzip"}) as packed:
+    with httpx.stream("GET", f"{server.url}/{wasm}", headers={"Accept-Encoding": "gzip"}) as packed:
         assert packed.headers["content-encoding"] == "gzip"
         assert int(packed.headers["content-length"]) < len(plain.content) / 2
 
 
-@pytest.mark.parametrize("path", ["/assets/nope.js", "/assets/../manifest.json",
-                                  "/assets/%2e%2e/manifest.json", "/assets/",
-                                  "/assets/pyodide-000000000000/pyodide.mjs"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/assets/nope.js",
+        "/assets/../manifest.json",
+        "/assets/%2e%2e/manifest.json",
+        "/assets/",
+        "/assets/pyodide-000000000000/pyodide.mjs",
+    ],
+)
 def test_only_built_files_are_served(server: ServerProcess, path: str) -> None:
     r = httpx.get(server.url + path)
     assert r.status_code == 404

@@ -60,8 +60,9 @@ class _Handler(BaseHTTPRequestHandler):
             "GIT_PROTOCOL": self.headers.get("Git-Protocol", ""),
             "HTTP_CONTENT_ENCODING": self.headers.get("Content-Encoding", ""),
         }
-        done = subprocess.run([BACKEND], input=body, env=env, capture_output=True,
-                              check=False, timeout=60)
+        done = subprocess.run(
+            [BACKEND], input=body, env=env, capture_output=True, check=False, timeout=60
+        )
         head, _, payload = done.stdout.partition(b"\r\n\r\n")
         status = 200
         headers = []

@@ -62,16 +62,19 @@ class Owner:
         self.server = server
         self.sub = sub or f"user-{secrets.token_hex(6)}"
         self.http = httpx.Client(base_url=server.url, follow_redirects=False, timeout=10)
-        httpx.put(f"{server.idp}/users/{self.sub}",
-                  json={"email": f"{self.sub}@example.test", "name": "Ada"}).raise_for_status()
+        httpx.put(
+            f"{server.idp}/users/{self.sub}",
+            json={"email": f"{self.sub}@example.test", "name": "Ada"},
+        ).raise_for_status()
         login = self.http.get("/auth/login")
         assert login.status_code == 302, login.text
         back = httpx.post(login.headers["location"], data={"sub": self.sub})
         assert back.status_code == 302, back.text
         done = self.http.get(back.headers["location"])
         assert done.status_code == 302, done.text
-        token = self.http.post("/auth/refresh",
-                               headers={"X-CSRF-Token": self.http.cookies.get("zkv_csrf") or ""})
+        token = self.http.post(
+            "/auth/refresh", headers={"X-CSRF-Token": self.http.cookies.get("zkv_csrf") or ""}
+        )
         assert token.status_code == 200, token.text
         self.account_id: str = token.json()["account_id"]
         self.token: str = token.json()["access_token"]

@@ -44,23 +44,33 @@ class Env:
     def socket(self) -> Path:
         return self.runtime / "agent.sock"
 
-    def zk(self, *args: str, input: str | None = None, check: bool = False,
-           timeout: float = 30, extra: dict[str, str] | None = None,
-           ) -> subprocess.CompletedProcess[str]:
+    def zk(
+        self,
+        *args: str,
+        input: str | None = None,
+        check: bool = False,
+        timeout: float = 30,
+        extra: dict[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
         """Run the real CLI (``python -m native``) in this environment."""
         done = subprocess.run(
             [sys.executable, "-m", "native", *args],
-            input=input, capture_output=True, text=True, timeout=timeout,
-            env={**self.vars, **(extra or {})}, cwd=REPO, check=False,
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**self.vars, **(extra or {})},
+            cwd=REPO,
+            check=False,
         )
         if check and done.returncode != 0:
             raise AssertionError(f"zkvault {args} -> {done.returncode}: {done.stderr}")
         return done
 
-    def unlock(self, *flags: str, passphrase: str = PASSPHRASE,
-               extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        return self.zk("unlock", "--passphrase-stdin", *flags, input=passphrase + "\n",
-                       extra=extra)
+    def unlock(
+        self, *flags: str, passphrase: str = PASSPHRASE, extra: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return self.zk("unlock", "--passphrase-stdin", *flags, input=passphrase + "\n", extra=extra)
 
     def agent_pid(self) -> int | None:
         done = self.zk("status", "--json")
@@ -72,8 +82,15 @@ class Env:
 
 
 def git(env: Env, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", *args], env=env.vars, cwd=cwd, capture_output=True,
-                          text=True, timeout=60, check=False)
+    return subprocess.run(
+        ["git", *args],
+        env=env.vars,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def make_env() -> Env:
@@ -81,21 +98,23 @@ def make_env() -> Env:
     root = Path(tempfile.mkdtemp(prefix="zkn"))
     home = root / "h"
     home.mkdir()
-    base = {k: v for k, v in os.environ.items()
-            if not k.startswith(("ZKVAULT_", "GIT_", "XDG_"))}
-    env = Env(root, {
-        **base,
-        "HOME": str(home),
-        "XDG_CONFIG_HOME": str(home / ".config"),
-        "XDG_DATA_HOME": str(home / ".local" / "share"),
-        "ZKVAULT_HOME": str(root / "state"),
-        "ZKVAULT_KEY_DIR": str(root / "key"),
-        "ZKVAULT_RUNTIME_DIR": str(root / "run"),
-        "ZKVAULT_KEYRING": "off",
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_TERMINAL_PROMPT": "0",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    })
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("ZKVAULT_", "GIT_", "XDG_"))}
+    env = Env(
+        root,
+        {
+            **base,
+            "HOME": str(home),
+            "XDG_CONFIG_HOME": str(home / ".config"),
+            "XDG_DATA_HOME": str(home / ".local" / "share"),
+            "ZKVAULT_HOME": str(root / "state"),
+            "ZKVAULT_KEY_DIR": str(root / "key"),
+            "ZKVAULT_RUNTIME_DIR": str(root / "run"),
+            "ZKVAULT_KEYRING": "off",
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_TERMINAL_PROMPT": "0",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        },
+    )
     return env
 
 
@@ -140,11 +159,22 @@ class VaultFile:
 
 
 ITEMS = [
-    Item(name="github", kind="github", url="", secret="ghp_" + "A1b2C3d4" * 4,
-         username="", scopes=("repo",)),
+    Item(
+        name="github",
+        kind="github",
+        url="",
+        secret="ghp_" + "A1b2C3d4" * 4,
+        username="",
+        scopes=("repo",),
+    ),
     Item(name="ci token", kind="generic", url="", secret="ci-" + "Zq9" * 10),
-    Item(name="deploy", kind="gitlab", url="https://gitlab.example.com/group",
-         secret="glpat-" + "xY7" * 7, username="deployer"),
+    Item(
+        name="deploy",
+        kind="gitlab",
+        url="https://gitlab.example.com/group",
+        secret="glpat-" + "xY7" * 7,
+        username="deployer",
+    ),
 ]
 
 
@@ -165,8 +195,14 @@ def make_vault(directory: Path, items: list[Item] | None = None, revisions: int 
 def start_pairing(env: Env, *args: str, show: str) -> tuple[subprocess.Popen[str], str, str]:
     """Start `connect` or `runner enroll`; return the process, the first group of ``show`` (a
     multi-line regex for the code or the one-time URL) and the fingerprint it printed."""
-    proc = subprocess.Popen([sys.executable, "-m", "native", *args], env=env.vars, cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "native", *args],
+        env=env.vars,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stderr is not None
     shown = ""
     while "Waiting for approval" not in shown:

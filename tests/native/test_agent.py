@@ -41,8 +41,12 @@ def test_unlock_get_list_status(env: Env, unlocked: VaultFile) -> None:
     got = env.zk("get", "github")
     assert got.returncode == 0 and got.stdout == unlocked.secrets["github"] + "\n"
     as_json = json.loads(env.zk("get", "deploy", "--json").stdout)
-    assert as_json == {"ok": True, "name": "deploy", "field": "secret",
-                       "value": unlocked.secrets["deploy"]}
+    assert as_json == {
+        "ok": True,
+        "name": "deploy",
+        "field": "secret",
+        "value": unlocked.secrets["deploy"],
+    }
     assert env.zk("get", "deploy", "--field", "username").stdout == "deployer\n"
     assert env.zk("get", "--field=url", "deploy").stdout == "https://gitlab.example.com/group\n"
 
@@ -66,7 +70,8 @@ def test_errors_are_one_line_with_exit_codes(env: Env, unlocked: VaultFile) -> N
     assert bad_field.returncode == 2 and bad_field.stderr.count("\n") == 1
     as_json = env.zk("get", "nope", "--json")
     assert json.loads(as_json.stdout) == {
-        "ok": False, "error": "not_found",
+        "ok": False,
+        "error": "not_found",
         "message": "no item named 'nope'; `zkvault list` shows the names",
     }
     assert env.zk("frobnicate").returncode == 2
@@ -99,16 +104,23 @@ def test_peer_of_another_uid_gets_nothing(env: Env, unlocked: VaultFile) -> None
         "s = socket.socket(socket.AF_UNIX); s.settimeout(5)\n"
         "try:\n"
         "    s.connect(sys.argv[1])\n"
-        "    body = b'{\"v\":1,\"op\":\"get\",\"name\":\"github\"}'\n"
+        '    body = b\'{"v":1,"op":"get","name":"github"}\'\n'
         "    s.sendall(len(body).to_bytes(4, 'big') + body)\n"
         "    print('reply:' + repr(s.recv(100)))\n"
         "except OSError as exc:\n"
         "    print(type(exc).__name__)\n"
     )
     # fork+exec in C (subprocess), not a Python fork: the test process may have threads.
-    done = subprocess.run([SYSTEM_PYTHON, "-I", "-c", probe, str(env.socket)], user=65534,
-                          group=65534, capture_output=True, text=True, timeout=20,
-                          check=False, cwd="/")
+    done = subprocess.run(
+        [SYSTEM_PYTHON, "-I", "-c", probe, str(env.socket)],
+        user=65534,
+        group=65534,
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+        cwd="/",
+    )
     answer = done.stdout.strip()
     # It connected, then was closed on (EOF or reset) without a byte of answer.
     assert answer in ("reply:b''", "ConnectionResetError", "BrokenPipeError"), done
@@ -204,8 +216,14 @@ def test_passphrase_prompt_on_a_terminal_does_not_echo(env: Env, imported: Vault
     master, slave = os.openpty()
     # setsid --ctty makes the pty the child's controlling terminal, as a login shell's is,
     # so getpass reads from /dev/tty with echo off.
-    proc = subprocess.Popen(["setsid", "--ctty", sys.executable, "-m", "native", "unlock"],
-                            stdin=slave, stdout=slave, stderr=slave, env=env.vars, cwd=REPO)
+    proc = subprocess.Popen(
+        ["setsid", "--ctty", sys.executable, "-m", "native", "unlock"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env.vars,
+        cwd=REPO,
+    )
     os.close(slave)
     seen = b""
     deadline = time.monotonic() + 20
@@ -235,9 +253,17 @@ def test_no_terminal_and_no_flag_is_a_usage_error(env: Env, imported: VaultFile)
 
 def test_many_clients_at_once(env: Env, unlocked: VaultFile) -> None:
     """A parallel build asks for credentials from many processes at the same moment."""
-    procs = [subprocess.Popen([sys.executable, "-m", "native", "get", "github"],
-                              env=env.vars, cwd=REPO, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(40)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "native", "get", "github"],
+            env=env.vars,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(40)
+    ]
     results = [p.communicate(timeout=60) for p in procs]
     assert [p.returncode for p in procs] == [0] * 40, [err for _, err in results if err]
     assert {out for out, _ in results} == {unlocked.secrets["github"] + "\n"}

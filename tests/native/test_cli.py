@@ -9,8 +9,20 @@ import pytest
 
 from tests.native.support import REPO, Env
 
-COMMANDS = ["connect", "import", "unlock", "lock", "status", "list", "get", "run",
-            "git-credential", "git", "runner", "completion"]
+COMMANDS = [
+    "connect",
+    "import",
+    "unlock",
+    "lock",
+    "status",
+    "list",
+    "get",
+    "run",
+    "git-credential",
+    "git",
+    "runner",
+    "completion",
+]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -31,9 +43,10 @@ def test_bash_completion_script_loads_and_completes() -> None:
     script = (
         f'zkvault() {{ "{sys.executable}" -m native "$@"; }}\n'
         'eval "$(zkvault completion bash)"\n'
-        "COMP_WORDS=(zkvault g); COMP_CWORD=1; _zkvault; echo \"${COMPREPLY[*]}\"\n"
-        "COMP_WORDS=(zkvault get --field u); COMP_CWORD=3; _zkvault; echo \"${COMPREPLY[*]}\"\n"
+        'COMP_WORDS=(zkvault g); COMP_CWORD=1; _zkvault; echo "${COMPREPLY[*]}"\n'
+        'COMP_WORDS=(zkvault get --field u); COMP_CWORD=3; _zkvault; echo "${COMPREPLY[*]}"\n'
     )
-    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, cwd=REPO,
-                          timeout=30, check=False)
+    done = subprocess.run(
+        ["bash", "-c", script], capture_output=True, text=True, cwd=REPO, timeout=30, check=False
+    )
     assert done.stdout.splitlines() == ["get git-credential git", "username url"], done.stderr

@@ -18,11 +18,21 @@ ALLOWED_PREFIXES = ("native", "json", "_json", "_socket")
 
 
 def _modules(env: Env, code: str, *args: str, stdin: str | None = None) -> set[str]:
-    done = subprocess.run([sys.executable, "-X", "importtime", "-c", code, *args],
-                          env=env.vars, cwd=REPO, capture_output=True, text=True,
-                          input=stdin, timeout=30, check=False)
-    return {line.split("|")[-1].strip() for line in done.stderr.splitlines()
-            if line.startswith("import time:") and "|" in line} - {"package"}
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code, *args],
+        env=env.vars,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=30,
+        check=False,
+    )
+    return {
+        line.split("|")[-1].strip()
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    } - {"package"}
 
 
 def _extra(env: Env, *args: str, stdin: str | None = None) -> set[str]:
@@ -36,8 +46,7 @@ def test_get_path_imports_only_what_it_needs(env: Env, unlocked: VaultFile) -> N
     assert _extra(env, "get", "github", "--json") == set()
 
 
-def test_credential_helper_path_imports_only_what_it_needs(env: Env, unlocked: VaultFile
-                                                           ) -> None:
+def test_credential_helper_path_imports_only_what_it_needs(env: Env, unlocked: VaultFile) -> None:
     request = "protocol=https\nhost=github.com\n\n"
     assert _extra(env, "git-credential", "get", stdin=request) == set()
 

@@ -22,9 +22,11 @@ def server(env: Env) -> Iterator[GitServer]:
     seed = env.root / "seed"
     assert git(env, "init", "-q", "-b", "main", str(seed)).returncode == 0
     (seed / "README").write_text("hello from the server\n")
-    for args in (("add", "README"),
-                 ("-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "seed"),
-                 ("push", "-q", str(repos / "proj.git"), "main")):
+    for args in (
+        ("add", "README"),
+        ("-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "seed"),
+        ("push", "-q", str(repos / "proj.git"), "main"),
+    ):
         assert git(env, *args, cwd=seed).returncode == 0
     with GitServer(repos, TOKEN) as srv:
         yield srv
@@ -37,10 +39,13 @@ def _unlock_with(env: Env, items: list[Item]) -> None:
 
 
 def test_clone_and_push_with_only_the_helper(env: Env, server: GitServer) -> None:
-    _unlock_with(env, [
-        Item(name="local git", kind="git", url=server.url + "/", secret=TOKEN, username="ci"),
-        Item(name="elsewhere", kind="git", url="https://git.example.org/", secret="nope-" * 5),
-    ])
+    _unlock_with(
+        env,
+        [
+            Item(name="local git", kind="git", url=server.url + "/", secret=TOKEN, username="ci"),
+            Item(name="elsewhere", kind="git", url="https://git.example.org/", secret="nope-" * 5),
+        ],
+    )
     setup = env.zk("git", "setup")
     assert setup.returncode == 0, setup.stderr
     gitconfig = (Path(env.vars["HOME"]) / ".gitconfig").read_text()
@@ -83,10 +88,13 @@ def test_wrong_token_is_rejected_by_the_server(env: Env, server: GitServer) -> N
 
 
 def test_path_specific_items(env: Env, server: GitServer) -> None:
-    _unlock_with(env, [
-        Item(name="other repo", kind="git", url=server.url + "/other.git", secret="other-" * 5),
-        Item(name="this repo", kind="git", url=server.url + "/proj.git", secret=TOKEN),
-    ])
+    _unlock_with(
+        env,
+        [
+            Item(name="other repo", kind="git", url=server.url + "/other.git", secret="other-" * 5),
+            Item(name="this repo", kind="git", url=server.url + "/proj.git", secret=TOKEN),
+        ],
+    )
     env.zk("git", "setup", check=True)
     # Two items for the host and no path from git: ambiguous, so zkvault answers nothing.
     ambiguous = git(env, "clone", "-q", server.url + "/proj.git", str(env.root / "a"))

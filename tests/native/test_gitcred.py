@@ -54,4 +54,3 @@ def test_split_url_and_defaults() -> None:
 def test_protocol_text() -> None:
     assert parse("protocol=https\nhost=a=b\n\nignored=1\n") == {"protocol": "https", "host": "a=b"}
     assert format_reply("u", "p") == "username=u\npassword=p\n"
-

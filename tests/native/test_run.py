@@ -62,8 +62,12 @@ def test_signals_are_forwarded(env: Env, unlocked: VaultFile) -> None:
     )
     proc = subprocess.Popen(
         [sys.executable, "-m", "native", "run", "--", *CHILD, script],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-        env=env.vars, cwd=REPO, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        env=env.vars,
+        cwd=REPO,
+        text=True,
     )
     assert proc.stdout is not None
     assert proc.stdout.readline() == "ready\n"
@@ -99,8 +103,9 @@ def test_run_with_twenty_secrets_is_fast(env: Env, unlocked: VaultFile) -> None:
 
 
 def test_no_mask_passes_output_through(env: Env, unlocked: VaultFile) -> None:
-    done = env.zk("run", "--no-mask", "--env", "T=github", "--", *CHILD,
-                  "import os; print(os.environ['T'])")
+    done = env.zk(
+        "run", "--no-mask", "--env", "T=github", "--", *CHILD, "import os; print(os.environ['T'])"
+    )
     assert done.returncode == 0 and done.stdout == unlocked.secrets["github"] + "\n"
 
 
@@ -108,11 +113,15 @@ def test_items_that_would_share_a_variable_are_refused(env: Env) -> None:
     from tests.native.support import make_vault
     from vault_core import Item
 
-    vf = make_vault(env.root, [Item(name="ci token", kind="generic", url="", secret="a" * 20),
-                               Item(name="ci-token", kind="generic", url="", secret="b" * 20)])
+    vf = make_vault(
+        env.root,
+        [
+            Item(name="ci token", kind="generic", url="", secret="a" * 20),
+            Item(name="ci-token", kind="generic", url="", secret="b" * 20),
+        ],
+    )
     env.zk("import", str(vf.path), "--account-id", str(vf.account_id), check=True)
     assert env.unlock().returncode == 0
     done = env.zk("run", "--", "true")
     assert done.returncode == 2 and "$CI_TOKEN" in done.stderr
-    assert env.zk("run", "--env", "A=ci token", "--env", "B=ci-token", "--", "true"
-                  ).returncode == 0
+    assert env.zk("run", "--env", "A=ci token", "--env", "B=ci-token", "--", "true").returncode == 0

@@ -79,8 +79,9 @@ def test_pair_unlock_sync_and_revoke(env: Env, server: Server) -> None:
     assert again.returncode == 5 and "--clean" in again.stderr
 
     fast = {"ZKVAULT_CHECK_INTERVAL": "0.5"}
-    assert env.zk("unlock", "--passphrase-stdin", input=PASSPHRASE + "\n",
-                  extra=fast).returncode == 0
+    assert (
+        env.zk("unlock", "--passphrase-stdin", input=PASSPHRASE + "\n", extra=fast).returncode == 0
+    )
     assert env.zk("get", "github").stdout == ITEMS[0].secret + "\n"
 
     # The owner adds an item in the browser: the running agent picks it up by itself ...
@@ -95,8 +96,9 @@ def test_pair_unlock_sync_and_revoke(env: Env, server: Server) -> None:
     env.zk("lock", check=True)
     vault.add(Item(name="newer", kind="generic", url="", secret="newer-" * 4))
     owner.put_vault(2, vault.save())
-    assert env.zk("unlock", "--passphrase-stdin", input=PASSPHRASE + "\n",
-                  extra=fast).returncode == 0
+    assert (
+        env.zk("unlock", "--passphrase-stdin", input=PASSPHRASE + "\n", extra=fast).returncode == 0
+    )
     assert env.zk("get", "newer").stdout == "newer-" * 4 + "\n"
     assert json.loads(env.zk("status", "--json").stdout)["revision"] == 3
 
@@ -132,12 +134,15 @@ def test_server_rollback_and_tamper_are_refused(
 
     with db:  # ... or flips a byte of the current one
         db.execute("UPDATE vaults SET revision = 2 WHERE account_id = ?", (account,))
-        (blob,) = db.execute("SELECT blob FROM vault_versions WHERE account_id = ? AND "
-                             "revision = 2", (account,)).fetchone()
+        (blob,) = db.execute(
+            "SELECT blob FROM vault_versions WHERE account_id = ? AND revision = 2", (account,)
+        ).fetchone()
         bad = bytearray(blob)
         bad[-2] ^= 1
-        db.execute("UPDATE vault_versions SET blob = ? WHERE account_id = ? AND revision = 2",
-                   (bytes(bad), account))
+        db.execute(
+            "UPDATE vault_versions SET blob = ? WHERE account_id = ? AND revision = 2",
+            (bytes(bad), account),
+        )
     db.close()
     done = env.unlock()
     assert done.returncode == 5 and "failed authentication" in done.stderr
@@ -177,8 +182,9 @@ def _runner_env(env: Env, credential: str) -> dict[str, str]:
 def test_runner_reads_exactly_its_grant_until_revoked(env: Env, server: Server) -> None:
     owner = Owner(server)
     vault, _ = new_vault(owner)
-    proc, code, fingerprint = start_pairing(env, "runner", "enroll", "--name", "ci-1",
-                                            "--server", server.url)
+    proc, code, fingerprint = start_pairing(
+        env, "runner", "enroll", "--name", "ci-1", "--server", server.url
+    )
     owner.approve(code, grant_public_key=b64url(vault.owner_verify_key))
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
@@ -191,10 +197,12 @@ def test_runner_reads_exactly_its_grant_until_revoked(env: Env, server: Server) 
 
     by_name = {info.name: info.id for info in vault.items()}
     granted = [by_name["github"], by_name["ci token"]]
-    blob = seal_grant(vault, uuid.UUID(runner["id"]), b64url_decode(runner["public_key"]),
-                      granted, 1)
-    put = owner.call("PUT", f"/api/runners/{runner['id']}/grant",
-                     json={"revision": 1, "blob": b64url(blob)})
+    blob = seal_grant(
+        vault, uuid.UUID(runner["id"]), b64url_decode(runner["public_key"]), granted, 1
+    )
+    put = owner.call(
+        "PUT", f"/api/runners/{runner['id']}/grant", json={"revision": 1, "blob": b64url(blob)}
+    )
     assert put.status_code == 200, put.text
 
     extra = _runner_env(env, credential)
@@ -203,12 +211,23 @@ def test_runner_reads_exactly_its_grant_until_revoked(env: Env, server: Server) 
     assert sorted(i["name"] for i in json.loads(listed.stdout)["items"]) == ["ci token", "github"]
     assert env.zk("get", "github", extra=extra).stdout == ITEMS[0].secret + "\n"
     assert env.zk("get", "deploy", extra=extra).returncode == 4
-    helper = env.zk("git-credential", "get", input="protocol=https\nhost=github.com\n\n",
-                    extra=extra)
+    helper = env.zk(
+        "git-credential", "get", input="protocol=https\nhost=github.com\n\n", extra=extra
+    )
     assert helper.stdout == f"username=x-access-token\npassword={ITEMS[0].secret}\n"
     script = "import os; print(os.environ['GITHUB'] == os.environ['T'], os.environ['GITHUB'])"
-    ran = env.zk("run", "--env", "T=github", "--env", "GITHUB=github", "--",
-                 sys.executable, "-c", script, extra=extra)
+    ran = env.zk(
+        "run",
+        "--env",
+        "T=github",
+        "--env",
+        "GITHUB=github",
+        "--",
+        sys.executable,
+        "-c",
+        script,
+        extra=extra,
+    )
     assert ran.returncode == 0 and ran.stdout == "True ****\n"
     # The only thing on disk: the highest grant revision opened, no secret.
     floor = env.home / f"runner-{runner['id']}.floor"
@@ -216,15 +235,24 @@ def test_runner_reads_exactly_its_grant_until_revoked(env: Env, server: Server) 
     assert floor.read_text() == "1"
 
     # The owner withdraws "ci token"; a server replaying the older grant is refused.
-    narrower = seal_grant(vault, uuid.UUID(runner["id"]), b64url_decode(runner["public_key"]),
-                          [by_name["github"]], 2)
-    assert owner.call("PUT", f"/api/runners/{runner['id']}/grant",
-                      json={"revision": 2, "blob": b64url(narrower)}).status_code == 200
+    narrower = seal_grant(
+        vault, uuid.UUID(runner["id"]), b64url_decode(runner["public_key"]), [by_name["github"]], 2
+    )
+    assert (
+        owner.call(
+            "PUT",
+            f"/api/runners/{runner['id']}/grant",
+            json={"revision": 2, "blob": b64url(narrower)},
+        ).status_code
+        == 200
+    )
     assert env.zk("get", "ci token", extra=extra).returncode == 4
     assert floor.read_text() == "2"
     with sqlite3.connect(server.workdir / "zkvault.sqlite3") as db:
-        db.execute("UPDATE grants SET blob = ?, revision = 1 WHERE runner_id = ?",
-                   (blob, uuid.UUID(runner["id"]).hex))
+        db.execute(
+            "UPDATE grants SET blob = ?, revision = 1 WHERE runner_id = ?",
+            (blob, uuid.UUID(runner["id"]).hex),
+        )
     replayed = env.zk("get", "ci token", extra=extra)
     assert replayed.returncode == 5 and "older grant" in replayed.stderr, replayed.stderr
 
@@ -263,8 +291,9 @@ def test_clean_repairs_and_nothing_leaks_to_disk(env: Env, server: Server) -> No
     assert env.zk("run", "--", "true").returncode == 0
 
     # Every file this machine wrote: state, key, socket directory, HOME.
-    artefacts = {str(p): p.read_bytes() for p in env.root.rglob("*")
-                 if p.is_file() and not p.is_symlink()}
+    artefacts = {
+        str(p): p.read_bytes() for p in env.root.rglob("*") if p.is_file() and not p.is_symlink()
+    }
     secrets = {i.name: i.secret for i in ITEMS} | {"passphrase": PASSPHRASE}
     assert scan(artefacts, secrets) == []
 
@@ -330,8 +359,16 @@ def test_concurrent_refreshes_take_turns(env: Env, server: Server) -> None:
         "for _ in range(3):\n"
         "    refresh(store, Api(store.load().server or ''))\n"
     )
-    procs = [subprocess.Popen([sys.executable, "-c", script], env=env.vars, cwd=REPO,
-                              stderr=subprocess.PIPE, text=True) for _ in range(6)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script],
+            env=env.vars,
+            cwd=REPO,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(6)
+    ]
     errors = [p.communicate(timeout=120)[1] for p in procs]
     assert [p.returncode for p in procs] == [0] * 6, errors
     assert env.unlock().returncode == 0  # one more rotation, and the vault still syncs

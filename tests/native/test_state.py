@@ -139,4 +139,3 @@ def test_not_set_up_yet(env: Env) -> None:
     done = env.unlock()
     assert done.returncode == 5
     assert "zkvault connect" in done.stderr
-

@@ -28,12 +28,12 @@ XCHACHA = {  # draft-irtf-cfrg-xchacha-03, A.3.1
     "nonce": bytes(range(0x40, 0x58)),
     "ad": bytes.fromhex("50515253c0c1c2c3c4c5c6c7"),
     "plaintext": b"Ladies and Gentlemen of the class of '99: If I could offer you only one "
-                 b"tip for the future, sunscreen would be it.",
+    b"tip for the future, sunscreen would be it.",
     "ciphertext": "bd6d179d3e83d43b9576579493c0e939572a1700252bfaccbed2902c21396cbb"
-                  "731c7f1b0b4aa6440bf3a82f4eda7e39ae64c6708c54c216cb96b72e1213b452"
-                  "2f8c9ba40db5d945b11b69b982c1bb9e3f3fac2bc369488f76b2383565d3fff9"
-                  "21f9664c97637da9768812f615c68b13b52e"
-                  "c0875924c1c7987947deafd8780acf49",
+    "731c7f1b0b4aa6440bf3a82f4eda7e39ae64c6708c54c216cb96b72e1213b452"
+    "2f8c9ba40db5d945b11b69b982c1bb9e3f3fac2bc369488f76b2383565d3fff9"
+    "21f9664c97637da9768812f615c68b13b52e"
+    "c0875924c1c7987947deafd8780acf49",
 }
 
 BOX = {  # NaCl tests/box.c with the RFC 7748 key pairs
@@ -47,23 +47,30 @@ BOX = {  # NaCl tests/box.c with the RFC 7748 key pairs
         "e5ecbaaf33bd751a1ac728d45e6c61296cdc3c01233561f41db66cce314adb31"
         "0e3be8250c46f06dceea3a7fa1348057e2f6556ad6b1318a024a838f21af1fde"
         "048977eb48f59ffd4924ca1c60902e52f0a089bc76897040e082f93776384864"
-        "5e0705"),
+        "5e0705"
+    ),
     "box": "f3ffc7703f9400e52a7dfb4b3d3305d98e993b9f48681273c29650ba32fc76ce"
-           "48332ea7164d96a4476fb8c531a1186ac0dfc17c98dce87b4da7f011ec48c972"
-           "71d2c20f9b928fe2270d6fb863d51738b48eeee314a7cc8ab932164548e526ae"
-           "90224368517acfeabd6bb3732bc0e9da99832b61ca01b6de56244a9e88d5f9b3"
-           "7973f622a43d14a6599b1f654cb45a74e355a5",
+    "48332ea7164d96a4476fb8c531a1186ac0dfc17c98dce87b4da7f011ec48c972"
+    "71d2c20f9b928fe2270d6fb863d51738b48eeee314a7cc8ab932164548e526ae"
+    "90224368517acfeabd6bb3732bc0e9da99832b61ca01b6de56244a9e88d5f9b3"
+    "7973f622a43d14a6599b1f654cb45a74e355a5",
 }
 
 ED25519 = [  # RFC 8032 section 7.1, tests 1 and 2
-    ("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
-     "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a", b"",
-     "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39"
-     "701cf9b46bd25bf5f0595bbe24655141438e7a100b"),
-    ("4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb",
-     "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c", b"\x72",
-     "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f36"
-     "13d0f11d8c387b2eaeb4302aeeb00d291612bb0c00"),
+    (
+        "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
+        "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
+        b"",
+        "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39"
+        "701cf9b46bd25bf5f0595bbe24655141438e7a100b",
+    ),
+    (
+        "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb",
+        "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c",
+        b"\x72",
+        "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f36"
+        "13d0f11d8c387b2eaeb4302aeeb00d291612bb0c00",
+    ),
 ]
 
 
@@ -100,11 +107,13 @@ def _blake2b(b: Backend, out: dict[str, str]) -> None:
     assert type(abc) is bytes
     assert abc.hex() == (
         "ba80a53f981c4d0d6a2797b69f12f6e94c212f14685ac4b74b12bb6fdbffa2d1"
-        "7d87c5392aab792dc252d5de4533cc9518d38aa8dbf1925ab92386edd4009923"), "RFC 7693 abc"
+        "7d87c5392aab792dc252d5de4533cc9518d38aa8dbf1925ab92386edd4009923"
+    ), "RFC 7693 abc"
     keyed = b.blake2b(64, b"", key=bytes(range(64)))
     assert keyed.hex() == (
         "10ebb67700b1868efb4417987acf4690ae9d972fb7a590c2f02871799aaa4786"
-        "b5e996e8f0f4eb981fc214b005f42d2ff4233499391653df7aefcbc13fc51568"), "BLAKE2 keyed KAT"
+        "b5e996e8f0f4eb981fc214b005f42d2ff4233499391653df7aefcbc13fc51568"
+    ), "BLAKE2 keyed KAT"
     out["blake2b/abc"] = abc.hex()
     out["blake2b/keyed-kat"] = keyed.hex()
     message = bytes(range(256)) * 5
@@ -144,14 +153,18 @@ def _box(b: Backend, out: dict[str, str]) -> None:
     assert c.hex() == v["box"], "NaCl box test vector"
     opened = b.box_open_easy(c, v["nonce"], v["alice_pk"], v["bob_sk"])
     assert type(opened) is bytearray and opened == v["message"], "box roundtrip"
-    _expect_auth_error("box tamper", lambda: b.box_open_easy(
-        _flip(c, 20), v["nonce"], v["alice_pk"], v["bob_sk"]))
-    _expect_auth_error("box mac", lambda: b.box_open_easy(
-        _flip(c, 0), v["nonce"], v["alice_pk"], v["bob_sk"]))
-    _expect_auth_error("box wrong sender", lambda: b.box_open_easy(
-        c, v["nonce"], v["bob_pk"], v["bob_sk"]))
-    _expect_auth_error("box too short", lambda: b.box_open_easy(
-        c[:15], v["nonce"], v["alice_pk"], v["bob_sk"]))
+    _expect_auth_error(
+        "box tamper", lambda: b.box_open_easy(_flip(c, 20), v["nonce"], v["alice_pk"], v["bob_sk"])
+    )
+    _expect_auth_error(
+        "box mac", lambda: b.box_open_easy(_flip(c, 0), v["nonce"], v["alice_pk"], v["bob_sk"])
+    )
+    _expect_auth_error(
+        "box wrong sender", lambda: b.box_open_easy(c, v["nonce"], v["bob_pk"], v["bob_sk"])
+    )
+    _expect_auth_error(
+        "box too short", lambda: b.box_open_easy(c[:15], v["nonce"], v["alice_pk"], v["bob_sk"])
+    )
     for i, seed in enumerate((bytes(32), bytes(range(32)), b"\xa5" * 32)):
         pk, sk = b.box_seed_keypair(seed)
         assert type(pk) is bytes and type(sk) is bytearray
@@ -175,14 +188,18 @@ def _sign_vector(b: Backend, out: dict[str, str], i: int) -> None:
     assert type(sig) is bytes and sig.hex() == sig_hex, f"RFC 8032 test {i + 1} signature"
     assert b.sign_verify_detached(sig, message, pk) is None
     other_pk = bytes.fromhex(ED25519[1 - i][1])
-    _expect_auth_error(f"sign {i} message",
-                       lambda: b.sign_verify_detached(sig, message + b"\x00", pk))
-    _expect_auth_error(f"sign {i} signature",
-                       lambda: b.sign_verify_detached(_flip(sig, 10), message, pk))
-    _expect_auth_error(f"sign {i} other key",
-                       lambda: b.sign_verify_detached(sig, message, other_pk))
-    _expect_auth_error(f"sign {i} short signature",
-                       lambda: b.sign_verify_detached(sig[:63], message, pk))
+    _expect_auth_error(
+        f"sign {i} message", lambda: b.sign_verify_detached(sig, message + b"\x00", pk)
+    )
+    _expect_auth_error(
+        f"sign {i} signature", lambda: b.sign_verify_detached(_flip(sig, 10), message, pk)
+    )
+    _expect_auth_error(
+        f"sign {i} other key", lambda: b.sign_verify_detached(sig, message, other_pk)
+    )
+    _expect_auth_error(
+        f"sign {i} short signature", lambda: b.sign_verify_detached(sig[:63], message, pk)
+    )
     out[f"sign/{i}/sk"] = sk.hex()
     out[f"sign/{i}/sig"] = sig.hex()
 
@@ -203,8 +220,9 @@ def _random(b: Backend) -> None:
     assert len(b.random_bytes(100_000)) == 100_000
 
 
-def run_checks(backend: Backend | None = None,
-               argon2_cases: list[str] | None = None) -> dict[str, str]:
+def run_checks(
+    backend: Backend | None = None, argon2_cases: list[str] | None = None
+) -> dict[str, str]:
     """Run every check; return each deterministic output as hex, keyed by check name."""
     b = backend if backend is not None else get_backend()
     out: dict[str, str] = {"backend": b.name}

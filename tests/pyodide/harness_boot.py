@@ -59,9 +59,12 @@ def _zk_dispatch(line: str) -> str:
         result = _handle(request)
         return json.dumps({"id": request_id, "ok": True, "result": result})
     except BaseException as error:  # reported to the caller, never swallowed
-        return json.dumps({
-            "id": request_id, "ok": False,
-            "error": f"{type(error).__module__}.{type(error).__qualname__}",
-            "message": str(error),
-            "traceback": traceback.format_exc(),
-        })
+        return json.dumps(
+            {
+                "id": request_id,
+                "ok": False,
+                "error": f"{type(error).__module__}.{type(error).__qualname__}",
+                "message": str(error),
+                "traceback": traceback.format_exc(),
+            }
+        )

@@ -54,8 +54,14 @@ class PyodideSession:
         if not argon2_module:
             cmd.append("--no-argon2-module")
         self._proc = subprocess.Popen(
-            cmd, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True, encoding="utf-8", bufsize=1,
+            cmd,
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            bufsize=1,
         )
         self._stderr: list[str] = []
         # Drain stderr continuously so a chatty child cannot block on a full pipe.
@@ -118,8 +124,9 @@ class PyodideSession:
         return str(self.request({"op": "put_file", "name": as_name or path.name, "source": source}))
 
     def call(self, module: str, func: str, *args: Any, **kwargs: Any) -> Any:
-        return self.request({"op": "call", "module": module, "func": func,
-                             "args": list(args), "kwargs": kwargs})
+        return self.request(
+            {"op": "call", "module": module, "func": func, "args": list(args), "kwargs": kwargs}
+        )
 
     def exec(self, code: str, timeout: float = 120.0) -> Any:
         """Run code in a persistent namespace; returns the value it assigns to `result`."""

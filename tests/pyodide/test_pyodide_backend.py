@@ -23,15 +23,17 @@ def pyodide_results(pyodide: PyodideSession) -> dict[str, str]:
     return results
 
 
-def test_runtimes_and_backends(native_results: dict[str, str],
-                               pyodide_results: dict[str, str], pyodide: PyodideSession) -> None:
+def test_runtimes_and_backends(
+    native_results: dict[str, str], pyodide_results: dict[str, str], pyodide: PyodideSession
+) -> None:
     assert native_results["backend"] == "pynacl"
     assert pyodide_results["backend"] == "libsodium.js"
     assert pyodide.request({"op": "ping"})["platform"] == "emscripten"
 
 
-def test_identical_bytes_across_runtimes(native_results: dict[str, str],
-                                         pyodide_results: dict[str, str]) -> None:
+def test_identical_bytes_across_runtimes(
+    native_results: dict[str, str], pyodide_results: dict[str, str]
+) -> None:
     native = {k: v for k, v in native_results.items() if k != "backend"}
     inside = {k: v for k, v in pyodide_results.items() if k != "backend"}
     assert len(native) >= 26  # every check in backend_checks reported
@@ -43,13 +45,21 @@ def test_identical_bytes_across_runtimes(native_results: dict[str, str],
 def test_argon2id_matches_argon2_cffi(native_results: dict[str, str]) -> None:
     # Independent implementation (the reference C code via argon2-cffi), parallelism 1.
     for name, out_len, pw, salt, ops, mem in backend_checks.ARGON2_CASES:
-        expected = hash_secret_raw(pw, salt, time_cost=ops, memory_cost=mem // 1024,
-                                   parallelism=1, hash_len=out_len, type=Type.ID)
+        expected = hash_secret_raw(
+            pw,
+            salt,
+            time_cost=ops,
+            memory_cost=mem // 1024,
+            parallelism=1,
+            hash_len=out_len,
+            type=Type.ID,
+        )
         assert native_results[f"argon2id/{name}"] == expected.hex(), name
 
 
 def test_argon2id_libsodium_path_agrees_with_argon2_module(
-        pyodide: PyodideSession, pyodide_results: dict[str, str]) -> None:
+    pyodide: PyodideSession, pyodide_results: dict[str, str]
+) -> None:
     info = pyodide.exec(
         "import backend_checks\n"
         "from vault_core.backend import get_backend\n"
@@ -70,15 +80,18 @@ def _pyodide_error(pyodide: PyodideSession, code: str) -> PyodideError:
 
 
 def test_unbound_libsodium_fails_with_instructions(pyodide: PyodideSession) -> None:
-    error = _pyodide_error(pyodide, (
-        "from vault_core.backend import pyodide as p\n"
-        "saved = p.SODIUM_MODULE\n"
-        "p.SODIUM_MODULE = 'zkvault_sodium_not_registered'\n"
-        "try:\n"
-        "    p.PyodideBackend().blake2b(32, b'x')\n"
-        "finally:\n"
-        "    p.SODIUM_MODULE = saved\n"
-    ))
+    error = _pyodide_error(
+        pyodide,
+        (
+            "from vault_core.backend import pyodide as p\n"
+            "saved = p.SODIUM_MODULE\n"
+            "p.SODIUM_MODULE = 'zkvault_sodium_not_registered'\n"
+            "try:\n"
+            "    p.PyodideBackend().blake2b(32, b'x')\n"
+            "finally:\n"
+            "    p.SODIUM_MODULE = saved\n"
+        ),
+    )
     assert error.error == "vault_core.backend.pyodide.PyodideBackendError"
     assert "registerJsModule" in error.message
 
@@ -87,30 +100,37 @@ def test_unbound_libsodium_fails_with_instructions(pyodide: PyodideSession) -> N
 def test_js_failures_become_python_errors(pyodide: PyodideSession, use_module: bool) -> None:
     # 4 GiB of Argon2 memory cannot be allocated in 32-bit wasm: the failure must surface as
     # PyodideBackendError, not as a JsException or a crash.
-    error = _pyodide_error(pyodide, (
-        "from vault_core.backend.pyodide import PyodideBackend\n"
-        f"PyodideBackend(use_argon2_module={use_module}).argon2id("
-        "32, b'SECRET-CANARY', bytes(16), 1, 0xFFFFFC00)\n"
-    ))
+    error = _pyodide_error(
+        pyodide,
+        (
+            "from vault_core.backend.pyodide import PyodideBackend\n"
+            f"PyodideBackend(use_argon2_module={use_module}).argon2id("
+            "32, b'SECRET-CANARY', bytes(16), 1, 0xFFFFFC00)\n"
+        ),
+    )
     assert error.error == "vault_core.backend.pyodide.PyodideBackendError", error
     assert "CANARY" not in error.message
 
 
-@pytest.mark.parametrize("call", [
-    "aead_encrypt(bytes(31), bytes(24), b'', b'')",
-    "aead_decrypt(bytes(32), bytes(23), bytes(16), b'')",
-    "box_seed_keypair(bytes(31))",
-    "sign_detached(b'm', bytes(32))",
-    "argon2id(32, b'pw', bytes(15), 1, 8192 * 1024)",
-    "argon2id(15, b'pw', bytes(16), 1, 8192 * 1024)",
-    "argon2id(32, b'pw', bytes(16), 0, 8192 * 1024)",
-    "argon2id(32, b'pw', bytes(16), 1, 8191)",
-    "blake2b(65, b'x')",
-    "blake2b(32, b'x', bytes(65))",
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        "aead_encrypt(bytes(31), bytes(24), b'', b'')",
+        "aead_decrypt(bytes(32), bytes(23), bytes(16), b'')",
+        "box_seed_keypair(bytes(31))",
+        "sign_detached(b'm', bytes(32))",
+        "argon2id(32, b'pw', bytes(15), 1, 8192 * 1024)",
+        "argon2id(15, b'pw', bytes(16), 1, 8192 * 1024)",
+        "argon2id(32, b'pw', bytes(16), 0, 8192 * 1024)",
+        "argon2id(32, b'pw', bytes(16), 1, 8191)",
+        "blake2b(65, b'x')",
+        "blake2b(32, b'x', bytes(65))",
+    ],
+)
 def test_bad_arguments_raise_value_error(pyodide: PyodideSession, call: str) -> None:
     error = _pyodide_error(
-        pyodide, f"from vault_core.backend import get_backend\nget_backend().{call}\n")
+        pyodide, f"from vault_core.backend import get_backend\nget_backend().{call}\n"
+    )
     assert error.error == "builtins.ValueError", error
 
 

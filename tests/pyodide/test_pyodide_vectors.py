@@ -46,36 +46,50 @@ def test_pyodide_vault_opens_natively_and_back(py: PyodideSession) -> None:
     assert native["before"] == {"revision": 1, "items": made["items"]}
     assert native["after"]["revision"] == 2 and len(native["after"]["items"]) == 3
     # ... which Pyodide opens, and edits again.
-    back = py.call("cross_runtime", "open_and_edit", native["blob"], PASSPHRASE, ACCOUNT,
-                   made["vault_id"], 2)
+    back = py.call(
+        "cross_runtime", "open_and_edit", native["blob"], PASSPHRASE, ACCOUNT, made["vault_id"], 2
+    )
     assert back["before"] == native["after"]
     assert back["after"]["revision"] == 3
     # Both runtimes refuse the same bad inputs with the same typed errors.
-    for args, code in [((PASSPHRASE, ACCOUNT, 0), None),
-                       (("wrong passphrase", ACCOUNT, 0), "wrong_passphrase"),
-                       ((PASSPHRASE, str(uuid.UUID(int=1)), 0), "wrong_account"),
-                       ((PASSPHRASE, ACCOUNT, 3), "rollback")]:
+    for args, code in [
+        ((PASSPHRASE, ACCOUNT, 0), None),
+        (("wrong passphrase", ACCOUNT, 0), "wrong_passphrase"),
+        ((PASSPHRASE, str(uuid.UUID(int=1)), 0), "wrong_account"),
+        ((PASSPHRASE, ACCOUNT, 3), "rollback"),
+    ]:
         assert cross_runtime.open_error(native["blob"], *args) == code
         assert py.call("cross_runtime", "open_error", native["blob"], *args) == code
 
 
 def test_native_vault_and_grant_open_in_pyodide(py: PyodideSession) -> None:
     made = cross_runtime.create(ACCOUNT, PASSPHRASE, RUNNER)
-    inside = py.call("cross_runtime", "open_and_edit", made["blob"], PASSPHRASE, ACCOUNT,
-                     made["vault_id"], 1)
+    inside = py.call(
+        "cross_runtime", "open_and_edit", made["blob"], PASSPHRASE, ACCOUNT, made["vault_id"], 1
+    )
     assert inside["before"] == {"revision": 1, "items": made["items"]}
     again = cross_runtime.open_and_edit(inside["blob"], PASSPHRASE, ACCOUNT, made["vault_id"], 2)
     assert again["before"] == inside["after"]
     # Grants: sealed natively, opened in Pyodide, and the other way round.
-    native_grant = cross_runtime.read_grant(made["grant"], ACCOUNT, RUNNER,
-                                            made["owner_verify_key"])
-    assert py.call("cross_runtime", "read_grant", made["grant"], ACCOUNT, RUNNER,
-                   made["owner_verify_key"]) == native_grant
+    native_grant = cross_runtime.read_grant(
+        made["grant"], ACCOUNT, RUNNER, made["owner_verify_key"]
+    )
+    assert (
+        py.call(
+            "cross_runtime", "read_grant", made["grant"], ACCOUNT, RUNNER, made["owner_verify_key"]
+        )
+        == native_grant
+    )
     assert sorted(g["secret"] for g in native_grant) == sorted(
-        i["secret"] for i in cross_runtime.ITEMS)
+        i["secret"] for i in cross_runtime.ITEMS
+    )
     made_inside = py.call("cross_runtime", "create", ACCOUNT, PASSPHRASE, RUNNER)
-    assert cross_runtime.read_grant(made_inside["grant"], ACCOUNT, RUNNER,
-                                    made_inside["owner_verify_key"]) == native_grant
+    assert (
+        cross_runtime.read_grant(
+            made_inside["grant"], ACCOUNT, RUNNER, made_inside["owner_verify_key"]
+        )
+        == native_grant
+    )
 
 
 def test_checker_inside_pyodide_can_fail(py: PyodideSession) -> None:

@@ -17,7 +17,8 @@ from tests.pyodide.pyodide_harness import ROOT
 
 def _source_files() -> list[str]:
     return sorted(
-        p.relative_to(ROOT).as_posix() for p in (ROOT / "vault_core").rglob("*")
+        p.relative_to(ROOT).as_posix()
+        for p in (ROOT / "vault_core").rglob("*")
         if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
     )
 
@@ -45,12 +46,14 @@ def test_contents_and_record(vault_wheel: Path) -> None:
             assert int(size) == len(data), name
 
 
-def test_reproducible_across_dirs_and_mtimes(build_wheel_module: ModuleType, vault_wheel: Path,
-                                             tmp_path: Path) -> None:
+def test_reproducible_across_dirs_and_mtimes(
+    build_wheel_module: ModuleType, vault_wheel: Path, tmp_path: Path
+) -> None:
     # A copy of the source with different mtimes and location must give the same bytes.
     src = tmp_path / "src"
-    shutil.copytree(ROOT / "vault_core", src / "vault_core",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        ROOT / "vault_core", src / "vault_core", ignore=shutil.ignore_patterns("__pycache__")
+    )
     shutil.copy(ROOT / "pyproject.toml", src / "pyproject.toml")
     for path in src.rglob("*"):
         os.utime(path, (2_000_000_000, 2_000_000_000))
@@ -59,18 +62,38 @@ def test_reproducible_across_dirs_and_mtimes(build_wheel_module: ModuleType, vau
 
 
 def test_cli_and_pip_install(tmp_path: Path) -> None:
-    out = subprocess.run([sys.executable, str(ROOT / "tools" / "build_wheel.py"), str(tmp_path)],
-                         check=True, capture_output=True, text=True).stdout.strip()
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "build_wheel.py"), str(tmp_path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     wheel = Path(out)
     assert wheel.parent == tmp_path and wheel.is_file()
     # pip is an independent reader of the wheel format (RECORD, WHEEL, METADATA).
     target = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
-                    "--disable-pip-version-check", "--target", str(target), str(wheel)],
-                   check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            "--disable-pip-version-check",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
+        check=True,
+    )
     probe = subprocess.run(
         [sys.executable, "-c", "import vault_core.backend.base as b; print(b.__file__)"],
-        check=True, capture_output=True, text=True, cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
         env={**os.environ, "PYTHONPATH": str(target)},
     ).stdout
     assert probe.startswith(str(target))

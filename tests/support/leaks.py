@@ -78,9 +78,13 @@ def scan(artefacts: Mapping[str, bytes], secrets: Mapping[str, str | bytes]) -> 
     return hits
 
 
-def table(artefacts: Mapping[str, bytes], secrets: Mapping[str, str | bytes],
-          kind: Callable[[str], str] = lambda name: name, hits: list[Hit] | None = None,
-          belongs: Callable[[str, str], bool] = lambda artefact, kind: False) -> str:
+def table(
+    artefacts: Mapping[str, bytes],
+    secrets: Mapping[str, str | bytes],
+    kind: Callable[[str], str] = lambda name: name,
+    hits: list[Hit] | None = None,
+    belongs: Callable[[str, str], bool] = lambda artefact, kind: False,
+) -> str:
     """A plain-text artefact × secret table of hit counts (0 everywhere is the goal).
     ``kind`` groups secrets into one column each ("passphrase (4)"), for wide searches;
     cells where ``belongs(artefact, kind)`` (a credential in the traffic that carries it)
@@ -89,15 +93,19 @@ def table(artefacts: Mapping[str, bytes], secrets: Mapping[str, str | bytes],
     columns: dict[str, list[str]] = {}
     for name in secrets:
         columns.setdefault(kind(name), []).append(name)
-    headers = {c: c if len(names) == 1 and c == names[0] else f"{c} ({len(names)})"
-               for c, names in columns.items()}
+    headers = {
+        c: c if len(names) == 1 and c == names[0] else f"{c} ({len(names)})"
+        for c, names in columns.items()
+    }
     width = max([len(a) for a in artefacts] + [8])
     lines = [" " * width + " | " + " | ".join(headers.values())]
     for artefact in artefacts:
         row = [
-            ("-" if belongs(artefact, c) else
-             str(sum(1 for h in hits if h.artefact == artefact and h.secret in names))
-             ).rjust(len(headers[c]))
+            (
+                "-"
+                if belongs(artefact, c)
+                else str(sum(1 for h in hits if h.artefact == artefact and h.secret in names))
+            ).rjust(len(headers[c]))
             for c, names in columns.items()
         ]
         lines.append(artefact.ljust(width) + " | " + " | ".join(row))

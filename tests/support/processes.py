@@ -54,8 +54,16 @@ def start_idp(*options: str) -> tuple[str, subprocess.Popen[bytes]]:
     """oidc-provider-mock on a free loopback port; ``options`` are its own flags."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "oidc_provider_mock", "--host", "127.0.0.1", "--port", str(port),
-         *options],
+        [
+            sys.executable,
+            "-m",
+            "oidc_provider_mock",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            *options,
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -98,7 +106,10 @@ def start_server(
     with log.open("ab") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "server.main", "serve", "--migrate"],
-            cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT,
+            cwd=workdir,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     try:
         wait_http(f"{url}/healthz", proc, timeout=60)

@@ -63,17 +63,27 @@ def render() -> str:
 
 def verdict() -> str:
     """One line: every number that must be 0, and whether it is."""
+
     def total(key: str) -> int:
         return sum(row.counts.get(key, 0) for row in ROWS)
 
     def missed(key: str) -> int:
-        return sum(row.counts["tried"] - row.counts[key] for row in ROWS
-                   if key in row.counts and "tried" in row.counts)
+        return sum(
+            row.counts["tried"] - row.counts[key]
+            for row in ROWS
+            if key in row.counts and "tried" in row.counts
+        )
 
-    must_be_zero = {"secret hits": total("hits"), "data lost": total("lost"),
-                    "tampering undetected": missed("detected"),
-                    "attacks not refused": missed("refused")}
+    must_be_zero = {
+        "secret hits": total("hits"),
+        "data lost": total("lost"),
+        "tampering undetected": missed("detected"),
+        "attacks not refused": missed("refused"),
+    }
     ok = not any(must_be_zero.values())
-    return ("PASS" if ok else "FAIL") + ": " + ", ".join(
-        f"{name} {value}" for name, value in must_be_zero.items()) + (
-        f" (over {total('scenarios')} breach scenarios, {total('tried')} cases tried)")
+    return (
+        ("PASS" if ok else "FAIL")
+        + ": "
+        + ", ".join(f"{name} {value}" for name, value in must_be_zero.items())
+        + (f" (over {total('scenarios')} breach scenarios, {total('tried')} cases tried)")
+    )

@@ -99,5 +99,6 @@ def test_every_single_byte_change_to_a_grant_is_refused() -> None:
         changed[offset] ^= 0x01
         with pytest.raises(errors.GrantAuthError):
             open_grant(bytes(changed), runner, **kwargs)  # type: ignore[arg-type]
-    record("tampering", "every byte of a runner grant changed", tried=len(grant),
-           detected=len(grant))
+    record(
+        "tampering", "every byte of a runner grant changed", tried=len(grant), detected=len(grant)
+    )

@@ -83,7 +83,6 @@ def test_changing_the_passphrase_rewraps_only(vault: Vault, account: uuid.UUID) 
     )
 
 
-
 def test_check_passphrase_follows_the_current_slot(vault: Vault, account: uuid.UUID) -> None:
     assert vault.check_passphrase(PASSPHRASE)
     elsewhere = reopen(vault.save(), account)

@@ -82,8 +82,9 @@ def _js_exception() -> type[BaseException]:
 class _Heap:
     """One wasm instance's linear memory, written and read from Python without JS copies."""
 
-    def __init__(self, malloc: Callable[[int], Any], free: Callable[[int], Any],
-                 view: Callable[[], Any]) -> None:
+    def __init__(
+        self, malloc: Callable[[int], Any], free: Callable[[int], Any], view: Callable[[], Any]
+    ) -> None:
         self._malloc = malloc
         self._free = free
         # The view must be fetched anew after every call that can grow memory:
@@ -240,15 +241,31 @@ class PyodideBackend:
             pw = f.put(passphrase)
             s = f.put(salt)
             # 64-bit C arguments arrive as (low, high) 32-bit halves in this build.
-            rc = lib._crypto_pwhash(out, out_len, 0, pw, len(passphrase), 0, s, opslimit, 0,
-                                    memlimit, _PWHASH_ALG_ARGON2ID13)
+            rc = lib._crypto_pwhash(
+                out,
+                out_len,
+                0,
+                pw,
+                len(passphrase),
+                0,
+                s,
+                opslimit,
+                0,
+                memlimit,
+                _PWHASH_ALG_ARGON2ID13,
+            )
             if rc != 0:
                 raise PyodideBackendError("crypto_pwhash failed (out of memory?)")
             return f.get(out, out_len)
 
     def _argon2id_module(
-        self, module: tuple[Any, _Heap], out_len: int, passphrase: bytes, salt: bytes,
-        opslimit: int, memlimit: int,
+        self,
+        module: tuple[Any, _Heap],
+        out_len: int,
+        passphrase: bytes,
+        salt: bytes,
+        opslimit: int,
+        memlimit: int,
     ) -> bytearray:
         exports, heap = module
         with self._js_errors("argon2_hash"), heap.frame() as f:
@@ -256,9 +273,21 @@ class PyodideBackend:
             pw = f.put(passphrase)
             s = f.put(salt)
             # libsodium passes memlimit // 1024 KiB and parallelism 1 to the same reference code.
-            rc = exports.argon2_hash(opslimit, memlimit // 1024, 1, pw, len(passphrase), s,
-                                     len(salt), out, out_len, 0, 0, _ARGON2_TYPE_ID,
-                                     _ARGON2_VERSION_13)
+            rc = exports.argon2_hash(
+                opslimit,
+                memlimit // 1024,
+                1,
+                pw,
+                len(passphrase),
+                s,
+                len(salt),
+                out,
+                out_len,
+                0,
+                0,
+                _ARGON2_TYPE_ID,
+                _ARGON2_VERSION_13,
+            )
             if rc != 0:
                 raise PyodideBackendError(f"argon2_hash failed (code {int(rc)})")
             return f.get(out, out_len)

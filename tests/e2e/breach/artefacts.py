@@ -64,8 +64,9 @@ def files(root: Path, *, exclude: tuple[Path, ...] = ()) -> dict[str, bytes]:
 
 def tree(root: Path, *, exclude: tuple[Path, ...] = ()) -> bytes:
     """One artefact of a directory: each file's name, then its contents."""
-    return b"".join(name.encode() + b"\n" + data + b"\n"
-                    for name, data in files(root, exclude=exclude).items())
+    return b"".join(
+        name.encode() + b"\n" + data + b"\n" for name, data in files(root, exclude=exclude).items()
+    )
 
 
 def chromium_decrypted(profile: Path) -> bytes:
@@ -74,8 +75,10 @@ def chromium_decrypted(profile: Path) -> bytes:
     PBKDF2-SHA1 of "peanuts", salt "saltysalt", one iteration)."""
     key = hashlib.pbkdf2_hmac("sha1", b"peanuts", b"saltysalt", 1, 16)
     out = bytearray()
-    for name, query in (("Login Data", "SELECT password_value FROM logins"),
-                        ("Cookies", "SELECT encrypted_value FROM cookies")):
+    for name, query in (
+        ("Login Data", "SELECT password_value FROM logins"),
+        ("Cookies", "SELECT encrypted_value FROM cookies"),
+    ):
         path = profile / "Default" / name
         if not path.exists():
             continue
@@ -93,20 +96,40 @@ def chromium_decrypted(profile: Path) -> bytes:
 def sqlite_artefacts(database: Path) -> dict[str, bytes]:
     with sqlite3.connect(database) as db:
         dump = "\n".join(db.iterdump()).encode()
-    files = b"".join(_ZEROS.sub(b"\x00", p.read_bytes())
-                     for p in sorted(database.parent.glob(database.name + "*")))
+    files = b"".join(
+        _ZEROS.sub(b"\x00", p.read_bytes())
+        for p in sorted(database.parent.glob(database.name + "*"))
+    )
     return {"SQLite: SQL dump of every table": dump, "SQLite: database files + WAL": files}
 
 
 def postgres_artefacts(pg: PrivatePostgres) -> dict[str, bytes]:
     dump = subprocess.run(
         [_bin("pg_dump"), "-h", "127.0.0.1", "-p", str(pg.port), "-U", "postgres", "zkvault"],
-        check=True, capture_output=True).stdout
-    subprocess.run([_bin("psql"), "-h", "127.0.0.1", "-p", str(pg.port), "-U", "postgres",
-                    "-c", "CHECKPOINT", "zkvault"], check=True, capture_output=True)
-    return {"PostgreSQL: pg_dump": dump,
-            "PostgreSQL: data directory (incl. WAL)": tree(pg.data),
-            "PostgreSQL: its own log": (pg.root / "pg.log").read_bytes()}
+        check=True,
+        capture_output=True,
+    ).stdout
+    subprocess.run(
+        [
+            _bin("psql"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(pg.port),
+            "-U",
+            "postgres",
+            "-c",
+            "CHECKPOINT",
+            "zkvault",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return {
+        "PostgreSQL: pg_dump": dump,
+        "PostgreSQL: data directory (incl. WAL)": tree(pg.data),
+        "PostgreSQL: its own log": (pg.root / "pg.log").read_bytes(),
+    }
 
 
 def browser_artefacts(person: Person) -> dict[str, bytes]:
@@ -123,16 +146,21 @@ def browser_artefacts(person: Person) -> dict[str, bytes]:
         f"{who}'s browser: cookies": cookies,
         f"{who}'s browser: all traffic (HAR)": person.har.read_bytes(),
         f"{who}'s browser: profile on disk": tree(person.profile),
-        f"{who}'s browser: saved passwords, cookies (decrypted)":
-            chromium_decrypted(person.profile),
+        f"{who}'s browser: saved passwords, cookies (decrypted)": chromium_decrypted(
+            person.profile
+        ),
     }
 
 
 def machine_artefacts(person: Person) -> dict[str, bytes]:
     laptop = person.laptop
-    found = {f"{person.label}'s laptop: disk without machine key":
-             tree(laptop.root, exclude=(laptop.key_dir,))}
+    found = {
+        f"{person.label}'s laptop: disk without machine key": tree(
+            laptop.root, exclude=(laptop.key_dir,)
+        )
+    }
     for runner in person.runners.values():
         found[f"{person.label}'s runner {runner.name}: disk without credential"] = tree(
-            runner.env.root, exclude=(runner.env.root / "ci-secret",))
+            runner.env.root, exclude=(runner.env.root / "ci-secret",)
+        )
     return found

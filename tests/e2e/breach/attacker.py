@@ -36,37 +36,56 @@ class Attacker:
         return uuid.UUID(str(row[0]))
 
     def runner_of(self, account: uuid.UUID, name: str) -> uuid.UUID:
-        row = self._one("SELECT id FROM clients WHERE account_id = :a AND kind = 'runner' "
-                        "AND name = :n", a=self._id(account), n=name)
+        row = self._one(
+            "SELECT id FROM clients WHERE account_id = :a AND kind = 'runner' AND name = :n",
+            a=self._id(account),
+            n=name,
+        )
         return uuid.UUID(str(row[0]))
 
     # -- vaults ------------------------------------------------------------------------------
 
     def current(self, account: uuid.UUID) -> tuple[int, bytes]:
-        row = self._one("SELECT v.revision, h.blob FROM vaults v JOIN vault_versions h "
-                        "ON h.account_id = v.account_id AND h.revision = v.revision "
-                        "WHERE v.account_id = :a", a=self._id(account))
+        row = self._one(
+            "SELECT v.revision, h.blob FROM vaults v JOIN vault_versions h "
+            "ON h.account_id = v.account_id AND h.revision = v.revision "
+            "WHERE v.account_id = :a",
+            a=self._id(account),
+        )
         return int(row[0]), bytes(row[1])
 
     def history(self, account: uuid.UUID) -> dict[int, bytes]:
         with self.engine.connect() as conn:
-            rows = conn.execute(text("SELECT revision, blob FROM vault_versions "
-                                     "WHERE account_id = :a"), {"a": self._id(account)})
+            rows = conn.execute(
+                text("SELECT revision, blob FROM vault_versions WHERE account_id = :a"),
+                {"a": self._id(account)},
+            )
             return {int(r[0]): bytes(r[1]) for r in rows}
 
     def serve(self, account: uuid.UUID, revision: int, blob: bytes) -> None:
         """Make the server hand out ``blob`` as this account's vault at ``revision``."""
         with self.engine.begin() as conn:
             params = {"a": self._id(account), "r": revision, "b": blob, "n": len(blob)}
-            updated = conn.execute(text("UPDATE vault_versions SET blob = :b, size = :n "
-                                        "WHERE account_id = :a AND revision = :r"), params)
+            updated = conn.execute(
+                text(
+                    "UPDATE vault_versions SET blob = :b, size = :n "
+                    "WHERE account_id = :a AND revision = :r"
+                ),
+                params,
+            )
             if updated.rowcount == 0:
-                conn.execute(text("INSERT INTO vault_versions (account_id, revision, size, "
-                                  "blob, created_at) VALUES (:a, :r, :n, :b, "
-                                  "CURRENT_TIMESTAMP)"), params)
-            conn.execute(text("UPDATE vaults SET revision = :r, blob_sha256 = :s "
-                              "WHERE account_id = :a"),
-                         {**params, "s": hashlib.sha256(blob).hexdigest()})
+                conn.execute(
+                    text(
+                        "INSERT INTO vault_versions (account_id, revision, size, "
+                        "blob, created_at) VALUES (:a, :r, :n, :b, "
+                        "CURRENT_TIMESTAMP)"
+                    ),
+                    params,
+                )
+            conn.execute(
+                text("UPDATE vaults SET revision = :r, blob_sha256 = :s WHERE account_id = :a"),
+                {**params, "s": hashlib.sha256(blob).hexdigest()},
+            )
 
     @contextmanager
     def serving(self, account: uuid.UUID, revision: int, blob: bytes) -> Iterator[None]:
@@ -78,8 +97,10 @@ class Attacker:
             yield
         finally:
             with self.engine.begin() as conn:
-                conn.execute(text("DELETE FROM vault_versions WHERE account_id = :a "
-                                  "AND revision = :r"), {"a": self._id(account), "r": revision})
+                conn.execute(
+                    text("DELETE FROM vault_versions WHERE account_id = :a AND revision = :r"),
+                    {"a": self._id(account), "r": revision},
+                )
             for rev, old in saved.items():
                 self.serve(account, rev, old)
             self.serve(account, good_revision, saved[good_revision])
@@ -87,8 +108,9 @@ class Attacker:
     # -- grants ------------------------------------------------------------------------------
 
     def grant(self, runner: uuid.UUID) -> tuple[int, bytes]:
-        row = self._one("SELECT revision, blob FROM grants WHERE runner_id = :r",
-                        r=self._id(runner))
+        row = self._one(
+            "SELECT revision, blob FROM grants WHERE runner_id = :r", r=self._id(runner)
+        )
         return int(row[0]), bytes(row[1])
 
     def grants(self) -> dict[uuid.UUID, tuple[int, bytes]]:
@@ -98,9 +120,10 @@ class Attacker:
 
     def set_grant(self, runner: uuid.UUID, revision: int, blob: bytes) -> None:
         with self.engine.begin() as conn:
-            conn.execute(text("UPDATE grants SET revision = :v, blob = :b, size = :n "
-                              "WHERE runner_id = :r"),
-                         {"r": self._id(runner), "v": revision, "b": blob, "n": len(blob)})
+            conn.execute(
+                text("UPDATE grants SET revision = :v, blob = :b, size = :n WHERE runner_id = :r"),
+                {"r": self._id(runner), "v": revision, "b": blob, "n": len(blob)},
+            )
 
     @contextmanager
     def granting(self, runner: uuid.UUID, revision: int, blob: bytes) -> Iterator[None]:

@@ -52,16 +52,30 @@ class World:
 
 def live(world: World) -> None:
     """Weeks of use, compressed: the order matters only where a step needs an earlier one."""
-    for label, kinds in (("alice", [("github", "ghp_", "github"),
-                                    ("gitlab", "glpat-", "gitlab"),
-                                    ("bitbucket", "ATBB", "bitbucket"),
-                                    ("git", "", "git")]),
-                         ("bob", [("github", "ghp_", "github"),
-                                  ("generic", "npm_", "registry")])):
-        app, profile, har = scenario.open_browser(world.pw, world.root, label, world.server,
-                                                  world.idp)
-        person = Person(label, f"{label}-{uuid.uuid4().hex[:8]}", [scenario.fresh_passphrase()],
-                        app, profile, har, make_env())
+    for label, kinds in (
+        (
+            "alice",
+            [
+                ("github", "ghp_", "github"),
+                ("gitlab", "glpat-", "gitlab"),
+                ("bitbucket", "ATBB", "bitbucket"),
+                ("git", "", "git"),
+            ],
+        ),
+        ("bob", [("github", "ghp_", "github"), ("generic", "npm_", "registry")]),
+    ):
+        app, profile, har = scenario.open_browser(
+            world.pw, world.root, label, world.server, world.idp
+        )
+        person = Person(
+            label,
+            f"{label}-{uuid.uuid4().hex[:8]}",
+            [scenario.fresh_passphrase()],
+            app,
+            profile,
+            har,
+            make_env(),
+        )
         world.people[label] = person
         app.open("/")
         app.sign_in(person.sub, name=label.title())
@@ -76,9 +90,11 @@ def live(world: World) -> None:
 
     alice, bob = world.people["alice"], world.people["bob"]
     names = {p.label: list(p.items) for p in (alice, bob)}
-    for person, runner_name, granted in ((alice, "ci-1", names["alice"][:2]),
-                                        (alice, "ci-2", names["alice"][2:3]),
-                                        (bob, "ci-b", names["bob"][:1])):
+    for person, runner_name, granted in (
+        (alice, "ci-1", names["alice"][:2]),
+        (alice, "ci-2", names["alice"][2:3]),
+        (bob, "ci-b", names["bob"][:1]),
+    ):
         runner = scenario.enrol_runner(person, world.proxy, runner_name)
         runner.runner_id = world.attacker.runner_of(person.account_id, runner_name)
         scenario.grant(person, runner, granted)
@@ -102,8 +118,9 @@ def live(world: World) -> None:
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def world(request: pytest.FixtureRequest, idp: str, built_assets: Path,
-          playwright_instance: Playwright) -> Iterator[World]:
+def world(
+    request: pytest.FixtureRequest, idp: str, built_assets: Path, playwright_instance: Playwright
+) -> Iterator[World]:
     root = Path(tempfile.mkdtemp(prefix="zkv-breach-"))
     pg = PrivatePostgres() if request.param == "postgresql" else None
     overrides = {"ZKVAULT_LOG_LEVEL": "debug"}
@@ -114,8 +131,7 @@ def world(request: pytest.FixtureRequest, idp: str, built_assets: Path,
     database_url = pg.url if pg else f"sqlite:///{server.database}"
     proxy = Proxy(int(server.url.rsplit(":", 1)[1]))
     attacker = Attacker(database_url)
-    built = World(request.param, root, server, proxy, attacker, pg,
-                  playwright_instance, idp)
+    built = World(request.param, root, server, proxy, attacker, pg, playwright_instance, idp)
     try:
         live(built)
         yield built

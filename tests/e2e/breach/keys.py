@@ -27,12 +27,12 @@ LABELS = {
 
 def _kek(passphrase: str, salt: bytes, ops: int, mem_kib: int) -> bytes:
     pw = unicodedata.normalize("NFC", passphrase).encode()
-    return bytes(s.crypto_pwhash_alg(32, pw, salt, ops, mem_kib * 1024,
-                                     s.crypto_pwhash_ALG_ARGON2ID13))
+    return bytes(
+        s.crypto_pwhash_alg(32, pw, salt, ops, mem_kib * 1024, s.crypto_pwhash_ALG_ARGON2ID13)
+    )
 
 
-def vault_keys(blobs: Iterable[bytes], passphrases: Iterable[str], who: str
-               ) -> dict[str, bytes]:
+def vault_keys(blobs: Iterable[bytes], passphrases: Iterable[str], who: str) -> dict[str, bytes]:
     """Every KEK that opens one of ``blobs`` with one of ``passphrases``, the vault key and
     its subkeys, named "kind | whose what". A passphrase that opens none is not an error here
     (the scenario checks the clients); at least one KEK must be found, or this finds nothing
@@ -51,23 +51,25 @@ def vault_keys(blobs: Iterable[bytes], passphrases: Iterable[str], who: str
         for passphrase in candidates:
             kek = _kek(passphrase, salt, ops, mem_kib)
             try:
-                vault_key = s.crypto_aead_xchacha20poly1305_ietf_decrypt(ciphertext, ad, nonce,
-                                                                          kek)
+                vault_key = s.crypto_aead_xchacha20poly1305_ietf_decrypt(ciphertext, ad, nonce, kek)
             except CryptoError:
                 continue
             found[f"KEK | {who}: salt {salt.hex()[:6]}"] = kek
             found[f"vault key | {who}"] = vault_key
             for name, label in LABELS.items():
-                found[f"{name} | {who}"] = hashlib.blake2b(label, digest_size=32,
-                                                          key=vault_key).digest()
+                found[f"{name} | {who}"] = hashlib.blake2b(
+                    label, digest_size=32, key=vault_key
+                ).digest()
     assert found, f"no passphrase opened any blob of {who}"
     return found
 
 
 def runner_keys(seed: bytes, who: str) -> dict[str, bytes]:
     _, private = s.crypto_box_seed_keypair(seed)
-    return {f"runner private key | {who}: X25519 seed": seed,
-            f"runner private key | {who}: X25519 private key": bytes(private)}
+    return {
+        f"runner private key | {who}: X25519 seed": seed,
+        f"runner private key | {who}: X25519 private key": bytes(private),
+    }
 
 
 def one_guess(blob: bytes) -> tuple[int, int, float]:

@@ -49,9 +49,14 @@ class Credential:
     @classmethod
     def fresh(cls, kind: str, prefix: str, host: str) -> Credential:
         tag = secrets.token_hex(4)
-        return cls(name=f"{kind}-{tag}", kind=kind, url=f"https://{host}-{tag}.example.test",
-                   username=f"svc-{secrets.token_hex(5)}", secret=_token(prefix),
-                   note=f"rotate quarterly, ticket {secrets.token_hex(6)}")
+        return cls(
+            name=f"{kind}-{tag}",
+            kind=kind,
+            url=f"https://{host}-{tag}.example.test",
+            username=f"svc-{secrets.token_hex(5)}",
+            secret=_token(prefix),
+            note=f"rotate quarterly, ticket {secrets.token_hex(6)}",
+        )
 
 
 @dataclass
@@ -93,8 +98,7 @@ class Person:
     def secret_values(self) -> dict[str, str]:
         """Everything this person typed as a passphrase or put in the vault, named
         "kind | whose what"."""
-        found = {f"passphrase | {self.label}: {i + 1}": p
-                 for i, p in enumerate(self.passphrases)}
+        found = {f"passphrase | {self.label}: {i + 1}": p for i, p in enumerate(self.passphrases)}
         for cred in [*self.items.values(), *self.retired]:
             found[f"token | {self.label}: {cred.name}"] = cred.secret
             for what in ("name", "url", "username", "note"):
@@ -102,22 +106,24 @@ class Person:
         return found
 
 
-def _launch(pw: Playwright, profile: Path, server: ServerProcess, idp: str,
-            **options: str) -> App:
+def _launch(pw: Playwright, profile: Path, server: ServerProcess, idp: str, **options: str) -> App:
     context = pw.chromium.launch_persistent_context(
         # The basic password store (no keyring here anyway): what it encrypts, the search
         # decrypts (artefacts.chromium_decrypted).
-        str(profile), executable_path="/usr/bin/chromium",
-        args=[*CHROMIUM_ARGS, "--password-store=basic"], **options)
+        str(profile),
+        executable_path="/usr/bin/chromium",
+        args=[*CHROMIUM_ARGS, "--password-store=basic"],
+        **options,
+    )
     return attach_app(context, server, idp)
 
 
-def open_browser(pw: Playwright, root: Path, label: str, server: ServerProcess,
-                 idp: str) -> tuple[App, Path, Path]:
+def open_browser(
+    pw: Playwright, root: Path, label: str, server: ServerProcess, idp: str
+) -> tuple[App, Path, Path]:
     """A browser with its own profile on disk, recording all its traffic as a HAR."""
     profile, har = root / f"{label}-profile", root / f"{label}.har"
-    app = _launch(pw, profile, server, idp, record_har_path=str(har),
-                  record_har_content="embed")
+    app = _launch(pw, profile, server, idp, record_har_path=str(har), record_har_content="embed")
     return app, profile, har
 
 
@@ -131,15 +137,15 @@ def reopen_browser(person: Person, pw: Playwright, server: ServerProcess, idp: s
 
 def add(person: Person, cred: Credential) -> None:
     person.app.go("Credentials")
-    person.app.add_item(cred.name, cred.secret, kind=cred.kind, url=cred.url,
-                        username=cred.username, note=cred.note)
+    person.app.add_item(
+        cred.name, cred.secret, kind=cred.kind, url=cred.url, username=cred.username, note=cred.note
+    )
     person.items[cred.name] = cred
 
 
 def rotate(person: Person, name: str) -> None:
     old = person.items[name]
-    new = Credential(old.name, old.kind, old.url, old.username,
-                     _token(old.secret[:4]), old.note)
+    new = Credential(old.name, old.kind, old.url, old.username, _token(old.secret[:4]), old.note)
     page = person.app.page
     person.app.go("Credentials")
     person.app.row(name).get_by_role("button", name=f"Edit {name}").click()
@@ -183,8 +189,14 @@ def pair_laptop(person: Person, proxy: Proxy, *, by_link: bool = False) -> None:
     """Pair by typing the code, or by opening the one-time link the CLI prints (a full
     page load: the person unlocks again, then approves)."""
     proc, shown, fingerprint = start_pairing(
-        person.laptop, "connect", "--server", proxy.url, "--name", f"{person.label}-laptop",
-        show=LINK if by_link else CODE)
+        person.laptop,
+        "connect",
+        "--server",
+        proxy.url,
+        "--name",
+        f"{person.label}-laptop",
+        show=LINK if by_link else CODE,
+    )
     if by_link:
         person.app.page.goto(shown)
         person.app.unlock(person.passphrase)
@@ -204,8 +216,10 @@ def reveal(person: Person, name: str) -> None:
     row = person.app.row(name)
     row.get_by_role("button", name=f"Show token of {name}").click()
     person.app.page.wait_for_function(
-        "([n, t]) => document.querySelector(`#items-body tr[data-item=\"${n}\"]`)"
-        ".textContent.includes(t)", arg=[name, person.items[name].secret])
+        '([n, t]) => document.querySelector(`#items-body tr[data-item="${n}"]`)'
+        ".textContent.includes(t)",
+        arg=[name, person.items[name].secret],
+    )
 
 
 def unlock_laptop(person: Person) -> None:
@@ -219,8 +233,9 @@ def unlock_laptop(person: Person) -> None:
 
 def enrol_runner(person: Person, proxy: Proxy, name: str) -> Runner:
     runner = Runner(name, make_env())
-    proc, code, fingerprint = start_pairing(runner.env, "runner", "enroll", "--name", name,
-                                            "--server", proxy.url, show=CODE)
+    proc, code, fingerprint = start_pairing(
+        runner.env, "runner", "enroll", "--name", name, "--server", proxy.url, show=CODE
+    )
     approve(person.app, code, fingerprint)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err

@@ -59,8 +59,14 @@ def secrets_of(world: World) -> dict[str, str | bytes]:
 def _laptop_refresh_token(person: Person) -> str:
     """Read from the laptop's encrypted state with its machine key, as the CLI does."""
     code = "from native.state import StateStore; print(StateStore().load().refresh_token)"
-    done = subprocess.run([sys.executable, "-c", code], env=person.laptop.vars, cwd=REPO,
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=person.laptop.vars,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return done.stdout.strip()
 
 
@@ -69,7 +75,8 @@ def _belongs(artefact: str, kind: str) -> bool:
     design: there they are not hits. Everywhere else (tables, logs, storage, disks) they
     are."""
     return kind == BEARER and artefact.endswith(
-        ("all traffic (HAR)", "(proxy capture)", "cookies", "cookies (decrypted)"))
+        ("all traffic (HAR)", "(proxy capture)", "cookies", "cookies (decrypted)")
+    )
 
 
 def test_everything_a_thief_takes_holds_no_secret(world: World) -> None:
@@ -92,8 +99,10 @@ def test_everything_a_thief_takes_holds_no_secret(world: World) -> None:
     alice = world.people["alice"]
     public = {"vault": world.attacker.current(alice.account_id)[1]}
     assert {h.artefact for h in scan(artefacts, public)} >= {
-        next(a for a in artefacts if "dump" in a), "CLI and runner traffic (proxy capture)",
-        "alice's browser: all traffic (HAR)"}
+        next(a for a in artefacts if "dump" in a),
+        "CLI and runner traffic (proxy capture)",
+        "alice's browser: all traffic (HAR)",
+    }
     assert b"SELECT" in artefacts["server log (level debug)"]  # debug: SQL is logged
     cookies = json.loads(artefacts["alice's browser: cookies"])
     decrypted = artefacts["alice's browser: saved passwords, cookies (decrypted)"]
@@ -111,19 +120,31 @@ def test_everything_a_thief_takes_holds_no_secret(world: World) -> None:
         f"({sum(map(len, artefacts.values())) / 1e6:.0f} MB) x {len(secrets)} secrets of "
         f"{len(kinds)} kinds, each in up to 7 encodings: hits (-: a bearer credential in the "
         "traffic or cookie jar that carries it)",
-        table(artefacts, secrets, kind=lambda n: n.split(" | ")[0], hits=hits,
-              belongs=_belongs))
+        table(artefacts, secrets, kind=lambda n: n.split(" | ")[0], hits=hits, belongs=_belongs),
+    )
     ops, mem_kib, seconds = keys.one_guess(world.attacker.current(alice.account_id)[1])
-    report.attach(f"Offline guessing with this dump ({world.backend})",
-                  f"one guess at the stored parameters (t = {ops}, m = {mem_kib // 1024} MiB) "
-                  f"costs {seconds:.2f} s of one core and {mem_kib // 1024} MiB here; "
-                  "docs/threat-model.md turns that into years per passphrase strength")
-    report.record("breach", f"two accounts, laptops, runners: every artefact ({world.backend})",
-           scenarios=1, secrets=len(secrets), artefacts=len(artefacts), hits=len(hits))
+    report.attach(
+        f"Offline guessing with this dump ({world.backend})",
+        f"one guess at the stored parameters (t = {ops}, m = {mem_kib // 1024} MiB) "
+        f"costs {seconds:.2f} s of one core and {mem_kib // 1024} MiB here; "
+        "docs/threat-model.md turns that into years per passphrase strength",
+    )
+    report.record(
+        "breach",
+        f"two accounts, laptops, runners: every artefact ({world.backend})",
+        scenarios=1,
+        secrets=len(secrets),
+        artefacts=len(artefacts),
+        hits=len(hits),
+    )
     if hits:
-        pytest.fail("secrets found:\n" + "\n".join(
-            sorted({f"{h.artefact}: {h.secret} ({h.form})" for h in hits})
-            + _which_files(world, hits, secrets)))
+        pytest.fail(
+            "secrets found:\n"
+            + "\n".join(
+                sorted({f"{h.artefact}: {h.secret} ({h.form})" for h in hits})
+                + _which_files(world, hits, secrets)
+            )
+        )
 
 
 def _which_files(world: World, hits: list[Hit], secrets: dict[str, str | bytes]) -> list[str]:
@@ -145,8 +166,7 @@ def browser_verdict(person: Person) -> str:
     app.page.reload()
     app.wait_engine()
     app.unlock(person.passphrase)
-    app.page.wait_for_selector("#error:not([hidden]), #view-items:not([hidden])",
-                               timeout=60_000)
+    app.page.wait_for_selector("#error:not([hidden]), #view-items:not([hidden])", timeout=60_000)
     if app.page.locator("#view-items").is_visible():
         return "ok"
     return str(app.page.locator("#error").get_attribute("data-code"))
@@ -178,23 +198,31 @@ def test_forged_vaults_are_refused_by_the_browser_and_the_cli(world: World) -> N
     detected = {"browser": 0, "CLI": 0}
     for case in cases:
         browser_expects = forgeries.expected_vault_error(
-            case.blob, alice.passphrase, alice.account_id, None, revision)
+            case.blob, alice.passphrase, alice.account_id, None, revision
+        )
         cli_expects = forgeries.expected_vault_error(
-            case.blob, alice.passphrase, alice.account_id, vault_id, revision)
+            case.blob, alice.passphrase, alice.account_id, vault_id, revision
+        )
         assert "ok" not in (browser_expects, cli_expects), case.name
         with world.attacker.serving(alice.account_id, case.revision, case.blob):
             shown = browser_verdict(alice)
             status, code = cli_verdict(alice)
         documented = translate(SimpleNamespace(code=cli_expects)).exit_code
-        for client, got, expected in (("browser", shown, browser_expects),
-                                      ("CLI", (status, code), (documented, cli_expects))):
+        for client, got, expected in (
+            ("browser", shown, browser_expects),
+            ("CLI", (status, code), (documented, cli_expects)),
+        ):
             if got == expected:
                 detected[client] += 1
             else:
                 wrong.append(f"{client}, {case.name}: {got}, expected {expected}")
     for client, count in detected.items():
-        report.record("tampering", f"forged vault in the database -> {client} ({world.backend})",
-               tried=len(cases), detected=count)
+        report.record(
+            "tampering",
+            f"forged vault in the database -> {client} ({world.backend})",
+            tried=len(cases),
+            detected=count,
+        )
     assert wrong == []
 
     # The genuine vault is still there and opens everywhere: nothing was lost.
@@ -223,8 +251,8 @@ def test_forged_grants_are_refused_by_the_runners(world: World) -> None:
         earlier = world.earlier_grants[runner.runner_id]
         for case in forgeries.grant_forgeries(grants[target], earlier, others):
             expected = forgeries.expected_grant_error(
-                case.blob, cred.seed, person.account_id, runner.runner_id, cred.owner_key,
-                floor)
+                case.blob, cred.seed, person.account_id, runner.runner_id, cred.owner_key, floor
+            )
             assert expected != "ok", case.name
             with world.attacker.granting(runner.runner_id, case.revision, case.blob):
                 status, code = runner_verdict(runner)
@@ -232,10 +260,16 @@ def test_forged_grants_are_refused_by_the_runners(world: World) -> None:
             replays += "replayed" in case.name
             documented = translate(SimpleNamespace(code=expected)).exit_code
             if (status, code) != (documented, expected):
-                wrong.append(f"{target}, {case.name}: exit {status} {code}, expected exit "
-                             f"{documented} {expected}")
+                wrong.append(
+                    f"{target}, {case.name}: exit {status} {code}, expected exit "
+                    f"{documented} {expected}"
+                )
         assert runner_verdict(runner) == (0, "ok")  # the genuine grant still works
-    report.record("tampering", f"forged grant in the database -> runner ({world.backend})",
-           tried=tried, detected=tried - len(wrong))
+    report.record(
+        "tampering",
+        f"forged grant in the database -> runner ({world.backend})",
+        tried=tried,
+        detected=tried - len(wrong),
+    )
     assert wrong == []
     assert replays == 1  # ci-1 was re-granted when its token was rotated

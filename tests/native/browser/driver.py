@@ -12,8 +12,13 @@ import httpx
 from playwright.async_api import Dialog, Page, async_playwright
 
 T = TypeVar("T")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 class BrowserThread:
@@ -28,8 +33,9 @@ class BrowserThread:
 
     async def _start(self) -> Page:
         self.pw = await async_playwright().start()
-        self.browser = await self.pw.chromium.launch(executable_path="/usr/bin/chromium",
-                                                     args=CHROMIUM_ARGS)
+        self.browser = await self.pw.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
         context = await self.browser.new_context()
         # The IdP's page links a CDN stylesheet; fail it fast rather than wait on DNS.
         await context.route("https://cdn.jsdelivr.net/**", lambda route: route.abort())
@@ -60,13 +66,18 @@ async def visible(page: Page, view: str) -> None:
 async def notice(page: Page, text: str) -> None:
     await page.wait_for_function(
         "s => !document.getElementById('notice').hidden && "
-        "document.getElementById('notice').textContent.includes(s)", arg=text, timeout=60_000)
+        "document.getElementById('notice').textContent.includes(s)",
+        arg=text,
+        timeout=60_000,
+    )
 
 
-async def sign_in_and_create(page: Page, server_url: str, idp: str, sub: str,
-                             passphrase: str) -> None:
-    httpx.put(f"{idp}/users/{sub}", json={"email": f"{sub}@example.test", "name": sub}
-              ).raise_for_status()
+async def sign_in_and_create(
+    page: Page, server_url: str, idp: str, sub: str, passphrase: str
+) -> None:
+    httpx.put(
+        f"{idp}/users/{sub}", json={"email": f"{sub}@example.test", "name": sub}
+    ).raise_for_status()
     await page.goto(server_url + "/")
     await page.get_by_role("link", name="Sign in").click()
     await page.wait_for_url(f"{idp}/**")
@@ -82,8 +93,9 @@ async def sign_in_and_create(page: Page, server_url: str, idp: str, sub: str,
     await visible(page, "items")
 
 
-async def add_item(page: Page, name: str, secret: str, kind: str, url: str,
-                   username: str = "") -> None:
+async def add_item(
+    page: Page, name: str, secret: str, kind: str, url: str, username: str = ""
+) -> None:
     await page.get_by_role("button", name="Add a credential").click()
     form = page.locator("#item-form")
     await form.get_by_label("Name", exact=True).fill(name)

@@ -47,29 +47,29 @@ def start(env: Env, *args: str) -> tuple[subprocess.Popen[str], str, str]:
     return start_pairing(env, *args, show=r"^\s+(http\S+/pair#code=\S+)$")
 
 
-def test_vault_made_in_the_browser(browser_thread: BrowserThread, server: Any, idp: str,
-                                   git_server: GitServer) -> None:
+def test_vault_made_in_the_browser(
+    browser_thread: BrowserThread, server: Any, idp: str, git_server: GitServer
+) -> None:
     page = browser_thread.page
     browser_thread.run(driver.sign_in_and_create(page, server.url, idp, "grace", PASSPHRASE))
-    browser_thread.run(driver.add_item(page, "private git", TOKEN, "git", git_server.url,
-                                       "grace"))
+    browser_thread.run(driver.add_item(page, "private git", TOKEN, "git", git_server.url, "grace"))
     for name, secret in OTHER.items():
-        browser_thread.run(driver.add_item(page, name, secret, "generic",
-                                           "https://example.test"))
+        browser_thread.run(driver.add_item(page, name, secret, "generic", "https://example.test"))
 
 
-def test_pair_by_link_unlock_and_clone(browser_thread: BrowserThread, server: Any,
-                                       machine: Env, git_server: GitServer) -> None:
-    proc, url, fingerprint = start(machine, "connect", "--server", server.url,
-                                   "--name", "grace-laptop")
+def test_pair_by_link_unlock_and_clone(
+    browser_thread: BrowserThread, server: Any, machine: Env, git_server: GitServer
+) -> None:
+    proc, url, fingerprint = start(
+        machine, "connect", "--server", server.url, "--name", "grace-laptop"
+    )
     shown = browser_thread.run(driver.approve_link(browser_thread.page, url, PASSPHRASE))
     assert shown == fingerprint
     _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert machine.unlock(passphrase=PASSPHRASE).returncode == 0
     assert machine.zk("git", "setup").returncode == 0
-    clone = git(machine, "clone", "-q", git_server.url + "/private.git",
-                str(machine.root / "w"))
+    clone = git(machine, "clone", "-q", git_server.url + "/private.git", str(machine.root / "w"))
     assert clone.returncode == 0, clone.stderr
     assert any(ok for _, _, ok in git_server.requests)
 
@@ -77,8 +77,9 @@ def test_pair_by_link_unlock_and_clone(browser_thread: BrowserThread, server: An
 def test_runner_granted_two_of_three(browser_thread: BrowserThread, server: Any) -> None:
     runner = make_env()
     try:
-        proc, url, fingerprint = start(runner, "runner", "enroll", "--name", "ci-1",
-                                       "--server", server.url)
+        proc, url, fingerprint = start(
+            runner, "runner", "enroll", "--name", "ci-1", "--server", server.url
+        )
         shown = browser_thread.run(driver.approve_link(browser_thread.page, url, PASSPHRASE))
         assert shown == fingerprint
         out, err = proc.communicate(timeout=60)
@@ -86,8 +87,7 @@ def test_runner_granted_two_of_three(browser_thread: BrowserThread, server: Any)
         assert "warning" not in err  # the browser pinned the owner's grant key
         ci = {"ZKVAULT_RUNNER_CREDENTIAL": out.strip()}
 
-        browser_thread.run(driver.grant(browser_thread.page, "ci-1",
-                                        ["private git", "ci-cache"]))
+        browser_thread.run(driver.grant(browser_thread.page, "ci-1", ["private git", "ci-cache"]))
         listed = runner.zk("list", "--json", extra=ci)
         assert listed.returncode == 0, listed.stderr
         names = sorted(i["name"] for i in json.loads(listed.stdout)["items"])
@@ -102,8 +102,7 @@ def test_runner_granted_two_of_three(browser_thread: BrowserThread, server: Any)
         stop_agent(runner)
 
 
-def test_revoking_the_machine_wipes_the_agent(browser_thread: BrowserThread,
-                                              machine: Env) -> None:
+def test_revoking_the_machine_wipes_the_agent(browser_thread: BrowserThread, machine: Env) -> None:
     pid = machine.agent_pid()
     assert pid is not None
     browser_thread.run(driver.revoke(browser_thread.page, "grace-laptop"))
