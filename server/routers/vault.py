@@ -1,6 +1,6 @@
 """/api/vault: the caller's own vault (the account comes from the token only).
 
-Read and write are the hot paths (DESIGN §7 targets): the token is checked on
+Read and write are the hot paths (targets in docs/architecture.md): the token is checked on
 the event loop, then one thread-pool hop does the revocation check and the
 database work together.
 """
