@@ -7,8 +7,6 @@ from typing import Any
 
 from .errors import MalformedError, NonCanonicalError
 
-U16_MAX = 2**16 - 1
-U32_MAX = 2**32 - 1
 REVISION_MAX = 2**63 - 1  # fits a signed 64-bit database column
 
 
@@ -18,14 +16,34 @@ def canonical_json(obj: Any) -> bytes:
     )
 
 
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")  # Python's json would accept NaN, Infinity
+
+
+def _has_number_or_boolean(obj: Any) -> bool:
+    """Canonical JSON holds only objects, arrays, strings and null (format.md §6.6)."""
+    pending = [obj]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, bool | int | float):
+            return True
+        if isinstance(value, dict):
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return False
+
+
 def parse_canonical_json(data: bytes) -> Any:
-    """Parse JSON that must be in canonical form; anything else is a typed error."""
+    """Parse JSON that must be in canonical form (format.md §6.6, in this order): not UTF-8,
+    not JSON or a lone surrogate is MalformedError; a number, true, false, or any byte that
+    differs from the canonical re-encoding is NonCanonicalError."""
     try:
-        obj = json.loads(data.decode("utf-8"))
+        obj = json.loads(data.decode("utf-8"), parse_constant=_not_json)
         reencoded = canonical_json(obj)
     except (UnicodeError, ValueError, RecursionError):
-        raise MalformedError("not valid canonical JSON") from None
-    if reencoded != data:
+        raise MalformedError("not valid JSON") from None
+    if _has_number_or_boolean(obj) or reencoded != data:
         raise NonCanonicalError("JSON is not in canonical form")
     return obj
 
