@@ -45,6 +45,14 @@ def _scalars(obj: Any) -> list[Any]:
     return [obj]
 
 
+def _depth(obj: Any) -> int:
+    if isinstance(obj, dict):
+        return 1 + max(map(_depth, obj.values()), default=0)
+    if isinstance(obj, list):
+        return 1 + max(map(_depth, obj), default=0)
+    return 0
+
+
 def _decode_json(data: bytes) -> Any:
     """§6.6 'A decoder checks, in this order'."""
     try:
@@ -52,6 +60,8 @@ def _decode_json(data: bytes) -> Any:
         again = _canonical(obj)
     except (UnicodeError, ValueError, RecursionError):
         raise Refused("malformed") from None
+    if _depth(obj) > 16:
+        raise Refused("malformed")
     if any(isinstance(v, bool | int | float) for v in _scalars(obj)) or again != data:
         raise Refused("non_canonical")
     return obj

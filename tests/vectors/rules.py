@@ -209,6 +209,26 @@ def item_vectors() -> list[dict[str, Any]]:
         ("item-nan", "item JSON holding NaN", [b"[NaN]"], "malformed"),
         ("item-lone-surrogate", "a string with a lone surrogate", [b'"\\ud800"'], "malformed"),
         ("item-raw-control", "a raw U+0001 inside a string", [b'"a\x01b"'], "malformed"),
+        (
+            "item-bom",
+            "item JSON after a byte-order mark",
+            [b"\xef\xbb\xbf" + _json(_item())],
+            "malformed",
+        ),
+        ("item-too-deep", "arrays nested 17 deep", [b"[" * 17 + b"]" * 17], "malformed"),
+        (
+            "item-deep-number",
+            "a number nested 17 deep",
+            [b"[" * 17 + b"1" + b"]" * 17],
+            "malformed",
+        ),
+        (
+            "item-16-deep",
+            "arrays nested 16 deep: JSON, but not an item",
+            [b"[" * 16 + b"]" * 16],
+            "invalid_item",
+        ),
+        ("item-year-0", "expires 0000-01-01", [_json(_item(expires="0000-01-01"))], "invalid_item"),
         ("item-number", "expires as a number", [_json(_item(expires=20270131))], "non_canonical"),
         ("item-boolean", "a scope that is true", [_json(_item(scopes=[True]))], "non_canonical"),
         (
