@@ -15,16 +15,11 @@ import urllib.request
 from typing import Any
 
 from native.errors import NETWORK, USAGE, CliError
+from vault_core.b64url import b64url_decode, b64url_encode
+
+__all__ = ["Api", "ApiError", "b64url_decode", "b64url_encode", "fingerprint", "server_url"]
 
 USER_AGENT = "zkvault-cli/0.1"
-
-
-def b64url_encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def b64url_decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 class ApiError(Exception):

@@ -6,7 +6,6 @@ saying what happened and what to do next. Messages never carry secrets.
 
 from __future__ import annotations
 
-OK = 0
 FAILURE = 1  # anything not listed below
 USAGE = 2  # bad arguments (argparse uses 2 as well)
 LOCKED = 3  # no agent running / vault locked

@@ -1,26 +1,18 @@
-"""The public part of a vault header (docs/format.md §4.1), read for defence in depth.
+"""The public part of a vault header, read for defence in depth (docs/format.md §6.7).
 
-The server cannot decrypt anything; it only checks that a write claims to be
-this account's vault at the revision the caller says it is writing.
+The server cannot decrypt anything; it only checks that a write claims to be this account's
+vault at the revision the caller says it is writing. The header's one definition is
+vault_core.header (standard library only: importing it loads no crypto); this module turns
+its typed errors into the API's (code, message) pair, with the format's codes unchanged.
 """
 
 from __future__ import annotations
 
-import struct
-import uuid
-from dataclasses import dataclass
+from vault_core.errors import VaultError
+from vault_core.header import PUBLIC_HEADER_BYTES, PublicHeader
+from vault_core.header import peek_header as _peek_header
 
-MAGIC = b"ZKVT"
-SUPPORTED_VERSION = 1
-_HEADER = struct.Struct(">4sH16s16sQ")  # 46 bytes
-
-
-@dataclass(frozen=True, slots=True)
-class PublicHeader:
-    version: int
-    account_id: uuid.UUID
-    vault_id: uuid.UUID
-    revision: int
+__all__ = ["PUBLIC_HEADER_BYTES", "HeaderError", "PublicHeader", "peek_header"]
 
 
 class HeaderError(ValueError):
@@ -30,13 +22,9 @@ class HeaderError(ValueError):
 
 
 def peek_header(blob: bytes) -> PublicHeader:
-    if len(blob) < _HEADER.size:
-        raise HeaderError("malformed_vault", "the vault is shorter than its header")
-    magic, version, account, vault, revision = _HEADER.unpack_from(blob)
-    if magic != MAGIC:
-        raise HeaderError("malformed_vault", "the vault does not start with ZKVT")
-    if version != SUPPORTED_VERSION:
-        raise HeaderError("unsupported_version", f"vault format version {version} is unsupported")
-    if revision < 1 or revision >= 2**63:
-        raise HeaderError("malformed_vault", "the vault revision is out of range")
-    return PublicHeader(version, uuid.UUID(bytes=account), uuid.UUID(bytes=vault), revision)
+    """The blob's public header; HeaderError with the format's error code otherwise
+    (``malformed``, ``unsupported_version``, ``limit_exceeded``)."""
+    try:
+        return _peek_header(blob)
+    except VaultError as exc:
+        raise HeaderError(exc.code, str(exc)) from None

@@ -2,14 +2,39 @@
 
 One pure-Python source for CPython (PyNaCl) and Pyodide (libsodium.js); the
 format is specified in docs/format.md.
+
+Importing the package loads only ``errors`` and ``header`` (standard library, no crypto), so
+the server can read public headers without loading any code that decrypts; everything else
+is imported on first use (PEP 562).
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from . import errors
-from .container import PublicHeader, peek_header
-from .grants import Grant, GrantedItem, RunnerKeyPair, open_grant, seal_grant
-from .items import KINDS, Item, ItemInfo
-from .kdf import KdfParams
-from .vault import Upload, Vault
+from .header import PublicHeader, peek_header
+
+if TYPE_CHECKING:
+    from .grants import Grant, GrantedItem, RunnerKeyPair, open_grant, seal_grant
+    from .items import KINDS, Item, ItemInfo
+    from .kdf import KdfParams
+    from .vault import Upload, Vault
+
+_LAZY = {
+    "Grant": "grants",
+    "GrantedItem": "grants",
+    "RunnerKeyPair": "grants",
+    "open_grant": "grants",
+    "seal_grant": "grants",
+    "KINDS": "items",
+    "Item": "items",
+    "ItemInfo": "items",
+    "KdfParams": "kdf",
+    "Upload": "vault",
+    "Vault": "vault",
+}
 
 __all__ = [
     "KINDS",
@@ -27,3 +52,12 @@ __all__ = [
     "peek_header",
     "seal_grant",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value

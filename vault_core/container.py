@@ -9,33 +9,18 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from .encoding import REVISION_MAX, Reader, u8, u16, u32, u64
-from .errors import LimitExceededError, MalformedError, NonCanonicalError, UnsupportedVersionError
+from .backend.base import AEAD_KEY_BYTES, AEAD_NONCE_BYTES, AEAD_TAG_BYTES, GENERICHASH_BYTES
+from .encoding import REVISION_MAX, u8, u16, u32, u64
+from .errors import LimitExceededError, MalformedError, NonCanonicalError
+from .header import VERSION, encode_public_header, read_magic_and_version
 from .items import ITEM_JSON_MAX_BYTES, MAX_ITEMS
-from .kdf import KdfParams
+from .kdf import SALT_BYTES, KdfParams
 
-MAGIC = b"ZKVT"
-VERSION = 1
-VAULT_MAX_BYTES = 1_048_576
 HEADER_BYTES = 147
-MANIFEST_ENTRY_BYTES = 56
-MAC_BYTES = 32
-NONCE_BYTES = 24
-TAG_BYTES = 16
-SLOT_CIPHERTEXT_BYTES = 32 + TAG_BYTES
-RECORD_HEADER_BYTES = 16 + 8 + NONCE_BYTES + 4
-RECORD_CT_MAX = ITEM_JSON_MAX_BYTES + TAG_BYTES
-PUBLIC_HEADER_BYTES = 46
-
-
-@dataclass(frozen=True)
-class PublicHeader:
-    """The fields a server may read without any key."""
-
-    version: int
-    account_id: uuid.UUID
-    vault_id: uuid.UUID
-    revision: int
+MANIFEST_ENTRY_BYTES = 16 + 8 + GENERICHASH_BYTES  # item_id, item_rev, record_hash
+SLOT_CIPHERTEXT_BYTES = AEAD_KEY_BYTES + AEAD_TAG_BYTES  # the wrapped vault key
+RECORD_HEADER_BYTES = 16 + 8 + AEAD_NONCE_BYTES + 4  # item_id, item_rev, nonce, ct_len
+RECORD_CT_MAX = ITEM_JSON_MAX_BYTES + AEAD_TAG_BYTES
 
 
 @dataclass(frozen=True)
@@ -112,11 +97,7 @@ def encode_authenticated(
     manifest: tuple[ManifestEntry, ...],
 ) -> bytes:
     header = (
-        MAGIC
-        + u16(VERSION)
-        + account_id.bytes
-        + vault_id.bytes
-        + u64(revision)
+        encode_public_header(account_id, vault_id, revision)
         + u8(slot.kdf.kdf_id)
         + u32(slot.kdf.ops)
         + u32(slot.kdf.mem_kib)
@@ -131,31 +112,8 @@ def encode_authenticated(
     )
 
 
-def _magic_and_version(data: bytes) -> Reader:
-    if not isinstance(data, bytes | bytearray):
-        raise MalformedError("a vault is bytes")
-    if len(data) > VAULT_MAX_BYTES:
-        raise LimitExceededError(f"a vault is limited to {VAULT_MAX_BYTES} bytes")
-    if len(data) < 6 or data[:4] != MAGIC:
-        raise MalformedError("not a zkvault vault")
-    reader = Reader(bytes(data), 4)
-    version = reader.uint(2)
-    if version != VERSION:
-        raise UnsupportedVersionError(f"vault format version {version} is not supported")
-    return reader
-
-
-def peek_header(data: bytes) -> PublicHeader:
-    """Read version, ids and revision without keys: what the server checks on upload."""
-    reader = _magic_and_version(data)
-    if reader.remaining < PUBLIC_HEADER_BYTES - 6:
-        raise MalformedError("truncated header")
-    account_id, vault_id = uuid.UUID(bytes=reader.take(16)), uuid.UUID(bytes=reader.take(16))
-    return PublicHeader(VERSION, account_id, vault_id, reader.uint(8))
-
-
 def parse(data: bytes) -> Container:
-    reader = _magic_and_version(data)
+    reader = read_magic_and_version(data)
     if len(data) < HEADER_BYTES:
         raise MalformedError("truncated header")
     account_id = uuid.UUID(bytes=reader.take(16))
@@ -164,33 +122,38 @@ def parse(data: bytes) -> Container:
     kdf = KdfParams(kdf_id=reader.uint(1), ops=reader.uint(4), mem_kib=reader.uint(4))
     kdf.check()
     slot = KeySlot(
-        kdf, reader.take(16), reader.take(NONCE_BYTES), reader.take(SLOT_CIPHERTEXT_BYTES)
+        kdf,
+        reader.take(SALT_BYTES),
+        reader.take(AEAD_NONCE_BYTES),
+        reader.take(SLOT_CIPHERTEXT_BYTES),
     )
     count = reader.uint(4)
     if count > MAX_ITEMS:
         raise LimitExceededError(f"a vault holds at most {MAX_ITEMS} items")
     if not 1 <= revision <= REVISION_MAX:
         raise MalformedError("revision out of range")
-    if reader.remaining < count * MANIFEST_ENTRY_BYTES + MAC_BYTES:
+    if reader.remaining < count * MANIFEST_ENTRY_BYTES + GENERICHASH_BYTES:
         raise MalformedError("truncated manifest")
 
     manifest: list[ManifestEntry] = []
     for _ in range(count):
-        entry = ManifestEntry(uuid.UUID(bytes=reader.take(16)), reader.uint(8), reader.take(32))
+        entry = ManifestEntry(
+            uuid.UUID(bytes=reader.take(16)), reader.uint(8), reader.take(GENERICHASH_BYTES)
+        )
         if manifest and entry.item_id.bytes <= manifest[-1].item_id.bytes:
             raise NonCanonicalError("manifest entries are not in ascending id order")
         if not 1 <= entry.item_rev <= revision:
             raise MalformedError("item revision out of range")
         manifest.append(entry)
-    header_mac = reader.take(MAC_BYTES)
+    header_mac = reader.take(GENERICHASH_BYTES)
 
     records: list[Record] = []
     while reader.remaining:
         if reader.remaining < RECORD_HEADER_BYTES:
             raise MalformedError("truncated record")
         item_id, item_rev = uuid.UUID(bytes=reader.take(16)), reader.uint(8)
-        nonce, ct_len = reader.take(NONCE_BYTES), reader.uint(4)
-        if ct_len <= TAG_BYTES:
+        nonce, ct_len = reader.take(AEAD_NONCE_BYTES), reader.uint(4)
+        if ct_len <= AEAD_TAG_BYTES:
             raise MalformedError("record too short")
         if ct_len > RECORD_CT_MAX:
             raise LimitExceededError(f"an item record is limited to {RECORD_CT_MAX} bytes")

@@ -7,8 +7,6 @@ from typing import Any
 
 from .errors import MalformedError, NonCanonicalError
 
-U16_MAX = 2**16 - 1
-U32_MAX = 2**32 - 1
 REVISION_MAX = 2**63 - 1  # fits a signed 64-bit database column
 
 
@@ -18,14 +16,42 @@ def canonical_json(obj: Any) -> bytes:
     )
 
 
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")  # Python's json would accept NaN, Infinity
+
+
+JSON_MAX_DEPTH = 16  # arrays and objects inside each other; a grant body needs 4
+
+
+def _walk(obj: Any) -> tuple[int, bool]:
+    """(deepest nesting of arrays and objects, whether any number, true or false occurs)."""
+    deepest, scalar = 0, False
+    pending = [(obj, 0)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, bool | int | float):
+            scalar = True
+        elif isinstance(value, dict | list):
+            deepest = max(deepest, depth + 1)
+            children = value.values() if isinstance(value, dict) else value
+            pending.extend((child, depth + 1) for child in children)
+    return deepest, scalar
+
+
 def parse_canonical_json(data: bytes) -> Any:
-    """Parse JSON that must be in canonical form; anything else is a typed error."""
+    """Parse JSON that must be in canonical form (format.md §6.6, in this order): not UTF-8,
+    not JSON, a lone surrogate or nesting deeper than JSON_MAX_DEPTH is MalformedError; a
+    number, true, false, or any byte that differs from the canonical re-encoding is
+    NonCanonicalError. Only objects, arrays, strings and null are canonical."""
     try:
-        obj = json.loads(data.decode("utf-8"))
+        obj = json.loads(data.decode("utf-8"), parse_constant=_not_json)
         reencoded = canonical_json(obj)
     except (UnicodeError, ValueError, RecursionError):
-        raise MalformedError("not valid canonical JSON") from None
-    if reencoded != data:
+        raise MalformedError("not valid JSON") from None
+    depth, scalar = _walk(obj)
+    if depth > JSON_MAX_DEPTH:
+        raise MalformedError(f"JSON nested deeper than {JSON_MAX_DEPTH} levels")
+    if scalar or reencoded != data:
         raise NonCanonicalError("JSON is not in canonical form")
     return obj
 

@@ -1,153 +1,145 @@
-"""Every way opening, parsing or sealing can fail, as distinct types.
+"""Every way opening, parsing or sealing can fail, as distinct types, and the one table of
+what each means to a person.
 
-Messages are fixed strings or carry only public facts (sizes, revisions,
-limits): never a secret, a passphrase or a decrypted byte. ``code`` is the
-stable machine-readable name used in vectors, the CLI's --json output and
-the web app.
+``code`` is the stable machine-readable name used in vectors, the CLI's --json output and
+the web app. ``summary`` is the one sentence shown for it: the CLI (native/vaulterrors.py
+adds an exit code and a next step) and the web app (web/session.py) both take it from here.
+An instance's own message is the summary, or a more specific fixed string carrying only
+public facts (sizes, revisions, limits, field names): never a secret, a passphrase or a
+decrypted byte.
 """
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 
 class VaultError(Exception):
     """Base of every error vault_core raises on purpose."""
 
-    code = "vault_error"
+    code: ClassVar[str] = "vault_error"
+    summary: ClassVar[str] = "The vault could not be used."
 
     def __init__(self, message: str | None = None) -> None:
-        super().__init__(message or self.__doc__ or self.code)
+        super().__init__(message or self.summary)
 
 
 class MalformedError(VaultError):
-    """The data is not a well-formed zkvault object."""
-
     code = "malformed"
+    summary = "The data is damaged (malformed)."
 
 
 class NonCanonicalError(MalformedError):
-    """The data decodes, but not from its one canonical encoding."""
-
     code = "non_canonical"
+    summary = "The data is damaged (not in its one canonical encoding)."
 
 
 class UnsupportedVersionError(VaultError):
-    """The format version or algorithm identifier is not one this client supports."""
-
     code = "unsupported_version"
+    summary = (
+        "This was written in a format this zkvault version does not support (a newer version?)."
+    )
 
 
 class LimitExceededError(VaultError):
-    """A size, count or parameter is beyond what the format allows."""
-
     code = "limit_exceeded"
+    summary = "A size, count or parameter is beyond what the format allows."
 
 
 class WeakKdfError(VaultError):
-    """The KDF parameters are below the floors every client enforces."""
-
     code = "weak_kdf"
+    summary = "The vault's key derivation settings are too weak to trust."
 
 
 class InvalidItemError(VaultError):
-    """An item field is missing, of the wrong type or out of range."""
-
     code = "invalid_item"
+    summary = "An item field is missing, of the wrong type or out of range."
 
 
 class BindingError(VaultError):
-    """The vault belongs to another account or is another vault."""
-
     code = "binding"
+    summary = "The vault belongs to another account or is another vault."
 
 
 class WrongAccountError(BindingError):
-    """The vault belongs to another account."""
-
     code = "wrong_account"
+    summary = "This vault belongs to another account."
 
 
 class WrongVaultError(BindingError):
-    """This is not the vault this client expects for the account."""
-
     code = "wrong_vault"
+    summary = "This is not your vault (its id changed)."
 
 
 class WrongPassphraseError(VaultError):
-    """Wrong passphrase (or the key slot was altered: the two cannot be told apart)."""
-
     code = "wrong_passphrase"
+    summary = "Wrong passphrase."
 
 
 class HeaderAuthError(VaultError):
-    """The vault header failed authentication: it was altered."""
-
     code = "header_auth"
+    summary = "The vault was tampered with: its header failed authentication."
 
 
 class BodyAuthError(VaultError):
-    """An item record failed authentication: it was altered."""
-
     code = "body_auth"
+    summary = "The vault was tampered with: an item failed authentication."
 
 
 class ItemIntegrityError(VaultError):
-    """The set of item records does not match the authenticated manifest."""
-
     code = "item_integrity"
+    summary = "The vault was tampered with: its items do not match its manifest."
 
 
 class ItemMissingError(ItemIntegrityError):
-    """An item listed in the authenticated manifest is missing (dropped)."""
-
     code = "item_missing"
+    summary = "The vault was tampered with: an item was removed."
 
 
 class ItemDuplicatedError(ItemIntegrityError):
-    """An item record appears more than once."""
-
     code = "item_duplicated"
+    summary = "The vault was tampered with: an item appears twice."
 
 
 class ItemReplayedError(ItemIntegrityError):
-    """An item record is an older or foreign version, not the one the manifest names."""
-
     code = "item_replayed"
+    summary = "The vault was tampered with: an item was replaced by an old or foreign copy."
 
 
 class RollbackError(VaultError):
-    """The vault's revision is older than one this client has already seen."""
-
     code = "rollback"
+    summary = (
+        "The server sent an older vault than this device has already seen"
+        " (rolled back: a possible rollback attack), so it was refused."
+    )
 
 
 class GrantError(VaultError):
-    """A runner grant could not be opened or failed verification."""
-
     code = "grant"
+    summary = "This runner's grant could not be opened."
 
 
 class GrantAuthError(GrantError):
-    """The grant was not sealed to this runner's key or its signature is invalid."""
-
     code = "grant_auth"
+    summary = (
+        "The grant failed verification: it was not sealed to this runner"
+        " or not signed by the owner."
+    )
 
 
 class GrantBindingError(GrantError):
-    """The grant was issued to another runner or by another account."""
-
     code = "grant_binding"
+    summary = "The grant was issued to another runner or account."
 
 
 class NotFoundError(VaultError):
-    """No item with that id or name."""
-
     code = "not_found"
+    summary = "No such item."
 
 
 class LockedError(VaultError):
-    """The vault has been locked; its keys are gone."""
-
     code = "locked"
+    summary = "The vault is locked; its keys are gone."
 
 
 ALL_ERRORS: dict[str, type[VaultError]] = {
@@ -178,3 +170,14 @@ ALL_ERRORS: dict[str, type[VaultError]] = {
         LockedError,
     )
 }
+
+MESSAGES: dict[str, str] = {code: cls.summary for code, cls in ALL_ERRORS.items()}
+
+
+def describe(exc: VaultError) -> str:
+    """What to show a person: the code's summary, and the instance's own (secret-free)
+    detail when it says more, e.g. which field of an item is invalid."""
+    detail = str(exc)
+    if not detail or detail == exc.summary:
+        return exc.summary
+    return f"{exc.summary.removesuffix('.')} ({detail})."

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from . import _rng
 from .backend import PrimitiveAuthError, get_backend
 from .backend.base import BOX_NONCE_BYTES, BOX_PUBLIC_KEY_BYTES, BOX_SEED_BYTES, SIGNATURE_BYTES
 from .encoding import REVISION_MAX, Reader, canonical_json, parse_canonical_json, u16, u32, u64
@@ -21,13 +21,14 @@ from .errors import (
     UnsupportedVersionError,
 )
 from .items import MAX_ITEMS, Item
-from .keys import LABEL_GRANT_SIGNATURE, wipe
+from .keys import LABEL_GRANT_SIGNATURE, RandomBytes, wipe
 from .vault import Vault
 
 GRANT_MAGIC = b"ZKGT"
 GRANT_VERSION = 1
 GRANT_MAX_BYTES = 1_048_576
 _FIXED_BYTES = 4 + 2 + 16 + 16 + 8 + BOX_PUBLIC_KEY_BYTES + 4
+_ITEM_ID = re.compile(r"[0-9a-f]{32}")
 
 
 class RunnerKeyPair:
@@ -41,8 +42,8 @@ class RunnerKeyPair:
         self.public_key, self._secret_key = get_backend().box_seed_keypair(bytes(seed))
 
     @classmethod
-    def generate(cls) -> RunnerKeyPair:
-        return cls(_rng.random_bytes(BOX_SEED_BYTES))
+    def generate(cls, random_bytes: RandomBytes | None = None) -> RunnerKeyPair:
+        return cls((random_bytes or get_backend().random_bytes)(BOX_SEED_BYTES))
 
     def seed_bytes(self) -> bytes:
         return bytes(self._seed)
@@ -72,11 +73,12 @@ class Grant:
     items: tuple[GrantedItem, ...]
 
 
-def _seal(public_key: bytes, message: bytes) -> bytes:
-    """crypto_box_seal built from crypto_box_easy, so its randomness comes from vault_core
-    (test vectors are reproducible) while staying byte-compatible with crypto_box_seal_open."""
+def _seal(public_key: bytes, message: bytes, random_bytes: RandomBytes | None = None) -> bytes:
+    """crypto_box_seal built from crypto_box_easy, so its randomness can be passed in (test
+    vectors are reproducible) while staying byte-compatible with crypto_box_seal_open."""
     backend = get_backend()
-    ephemeral_public, ephemeral_secret = backend.box_seed_keypair(_rng.random_bytes(BOX_SEED_BYTES))
+    seed = (random_bytes or backend.random_bytes)(BOX_SEED_BYTES)
+    ephemeral_public, ephemeral_secret = backend.box_seed_keypair(seed)
     try:
         nonce = backend.blake2b(BOX_NONCE_BYTES, ephemeral_public + public_key)
         return ephemeral_public + backend.box_easy(
@@ -108,8 +110,11 @@ def seal_grant(
     runner_public_key: bytes,
     item_ids: Iterable[uuid.UUID],
     revision: int,
+    *,
+    random_bytes: RandomBytes | None = None,
 ) -> bytes:
-    """Seal the chosen items of ``vault`` to one runner, signed with the vault's grant key."""
+    """Seal the chosen items of ``vault`` to one runner, signed with the vault's grant key.
+    ``random_bytes`` is for reproducible test vectors only."""
     if len(runner_public_key) != BOX_PUBLIC_KEY_BYTES:
         raise MalformedError("a runner public key is 32 bytes")
     if not 1 <= revision <= REVISION_MAX:
@@ -140,7 +145,7 @@ def seal_grant(
     finally:
         wipe(seed)
         wipe(signing_key)
-    sealed = _seal(runner_public_key, signed + signature)
+    sealed = _seal(runner_public_key, signed + signature, random_bytes)
     if len(sealed) > GRANT_MAX_BYTES:
         raise LimitExceededError(f"a grant is limited to {GRANT_MAX_BYTES} bytes")
     return sealed
@@ -221,17 +226,19 @@ def _parse_body(body: bytes) -> tuple[GrantedItem, ...]:
     if len(data["items"]) > MAX_ITEMS:
         raise LimitExceededError(f"a grant holds at most {MAX_ITEMS} items")
     granted: list[GrantedItem] = []
-    for entry in data["items"]:
+    names: set[str] = set()
+    for entry in data["items"]:  # format.md §7 step 7, in this order for each element
         if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
             raise InvalidItemError("a granted item needs an id")
         raw_id = entry.pop("id")
-        try:
-            item_id = uuid.UUID(hex=raw_id)
-        except ValueError:
-            raise InvalidItemError("a granted item id is 32 hex digits") from None
-        if item_id.hex != raw_id:
-            raise NonCanonicalError("item ids are lowercase hex without dashes")
+        if not _ITEM_ID.fullmatch(raw_id):
+            raise InvalidItemError("a granted item id is 32 lowercase hex digits")
+        item_id = uuid.UUID(hex=raw_id)
         if granted and item_id.bytes <= granted[-1].id.bytes:
             raise NonCanonicalError("granted items are not in ascending id order")
-        granted.append(GrantedItem(item_id, Item.from_dict(entry)))
+        item = Item.from_dict(entry)
+        if item.name in names:
+            raise InvalidItemError("two granted items share a name")
+        names.add(item.name)
+        granted.append(GrantedItem(item_id, item))
     return tuple(granted)

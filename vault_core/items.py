@@ -12,6 +12,9 @@ from .encoding import canonical_json, parse_canonical_json
 from .errors import InvalidItemError, LimitExceededError
 
 KINDS = ("github", "github-enterprise", "gitlab", "bitbucket", "git", "generic")
+# Kinds whose empty url means the provider's default host (or, for generic, no host at all).
+# github-enterprise and git have no default host, so an item of those kinds names one.
+URL_OPTIONAL_KINDS = frozenset({"github", "gitlab", "bitbucket", "generic"})
 ITEM_JSON_MAX_BYTES = 32_768
 MAX_ITEMS = 1000
 _FIELDS = ("expires", "kind", "name", "note", "scopes", "secret", "url", "username")
@@ -131,6 +134,8 @@ def validate(item: Item) -> None:
     if item.kind not in KINDS:
         raise InvalidItemError(f"kind must be one of {', '.join(KINDS)}")
     _check_text("url", item.url, minimum=0, maximum=_MAX_BYTES["url"], controls=False)
+    if not item.url and item.kind not in URL_OPTIONAL_KINDS:
+        raise InvalidItemError(f"an item of kind {item.kind} needs a url")
     _check_text(
         "username", item.username, minimum=0, maximum=_MAX_BYTES["username"], controls=False
     )

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 from .backend import get_backend
 from .errors import LimitExceededError, UnsupportedVersionError, WeakKdfError
+from .keys import KEY_BYTES
 
 KDF_ARGON2ID13 = 1
 SALT_BYTES = 16
-KEK_BYTES = 32
 PASSPHRASE_MAX_BYTES = 4096
 
 MIN_OPS, MIN_MEM_KIB = 2, 19_456
@@ -61,7 +61,7 @@ def derive_kek(passphrase: str, salt: bytes, params: KdfParams) -> bytearray:
     encoded = encode_passphrase(passphrase)
     try:
         return get_backend().argon2id(
-            KEK_BYTES, bytes(encoded), salt, params.ops, params.mem_kib * 1024
+            KEY_BYTES, bytes(encoded), salt, params.ops, params.mem_kib * 1024
         )
     finally:
         for i in range(len(encoded)):

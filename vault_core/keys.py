@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from .backend import get_backend
+from .backend.base import AEAD_KEY_BYTES
+
+# n -> n bytes from a CSPRNG. Operations that draw randomness take one optionally, so that the
+# vector generator can make them reproducible without any global switch in shipped code.
+RandomBytes = Callable[[int], bytes]
 
 LABEL_KEY_SLOT = b"zkvault/1 key-slot"
 LABEL_HEADER_MAC = b"zkvault/1 header-mac"
@@ -11,7 +18,7 @@ LABEL_ITEM_AD = b"zkvault/1 item"
 LABEL_GRANT_SEED = b"zkvault/1 grant-signing-seed"
 LABEL_GRANT_SIGNATURE = b"zkvault/1 grant"
 
-KEY_BYTES = 32
+KEY_BYTES = AEAD_KEY_BYTES  # the vault key, the KEK and every subkey
 
 
 def subkey(vault_key: bytes | bytearray, label: bytes) -> bytearray:

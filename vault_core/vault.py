@@ -12,11 +12,9 @@ import hmac
 import uuid
 from dataclasses import dataclass, field
 
-from . import _rng
 from .backend import PrimitiveAuthError, get_backend
+from .backend.base import AEAD_NONCE_BYTES, GENERICHASH_BYTES
 from .container import (
-    NONCE_BYTES,
-    VERSION,
     Container,
     KeySlot,
     ManifestEntry,
@@ -41,8 +39,9 @@ from .errors import (
     WrongPassphraseError,
     WrongVaultError,
 )
+from .header import VERSION
 from .items import MAX_ITEMS, Item, ItemInfo
-from .kdf import KEK_BYTES, SALT_BYTES, KdfParams, derive_kek
+from .kdf import SALT_BYTES, KdfParams, derive_kek
 from .keys import (
     KEY_BYTES,
     LABEL_GRANT_SEED,
@@ -50,11 +49,10 @@ from .keys import (
     LABEL_ITEM_AD,
     LABEL_ITEM_KEY,
     LABEL_KEY_SLOT,
+    RandomBytes,
     subkey,
     wipe,
 )
-
-_HASH_BYTES = 32
 
 
 @dataclass(frozen=True)
@@ -79,9 +77,11 @@ def _rollback(revision: int, floor: int) -> RollbackError:
     )
 
 
-def _wrap(vault_key: bytearray, passphrase: str, kdf: KdfParams) -> KeySlot:
-    salt = _rng.random_bytes(SALT_BYTES)
-    nonce = _rng.random_bytes(NONCE_BYTES)
+def _wrap(
+    vault_key: bytearray, passphrase: str, kdf: KdfParams, random_bytes: RandomBytes
+) -> KeySlot:
+    salt = random_bytes(SALT_BYTES)
+    nonce = random_bytes(AEAD_NONCE_BYTES)
     kek = derive_kek(passphrase, salt, kdf)
     try:
         draft = KeySlot(kdf, salt, nonce, b"")
@@ -96,7 +96,7 @@ def _wrap(vault_key: bytearray, passphrase: str, kdf: KdfParams) -> KeySlot:
 def _unwrap(slot: KeySlot, passphrase: str) -> bytearray:
     kek = derive_kek(passphrase, slot.salt, slot.kdf)
     try:
-        assert len(kek) == KEK_BYTES
+        assert len(kek) == KEY_BYTES
         return get_backend().aead_decrypt(
             bytes(kek), slot.nonce, slot.ciphertext, slot.associated_data(LABEL_KEY_SLOT)
         )
@@ -117,6 +117,7 @@ class Vault:
         revision: int,
         slot: KeySlot,
         vault_key: bytearray,
+        random_bytes: RandomBytes | None = None,
     ) -> None:
         self.account_id = account_id
         self.vault_id = vault_id
@@ -131,6 +132,9 @@ class Vault:
         self._header_key: bytearray | None = subkey(vault_key, LABEL_HEADER_MAC)
         self._item_key: bytearray | None = subkey(vault_key, LABEL_ITEM_KEY)
         self._items: dict[uuid.UUID, _StoredItem] = {}
+        # Every id, key, salt and nonce this vault draws. Callers pass nothing; the vector
+        # generator (tests/vectors) passes a seeded stream so that its output is reproducible.
+        self._random_bytes = random_bytes or get_backend().random_bytes
 
     def __repr__(self) -> str:
         state = "locked" if self._vault_key is None else f"{len(self._items)} items"
@@ -143,15 +147,27 @@ class Vault:
 
     @classmethod
     def create(
-        cls, account_id: uuid.UUID, passphrase: str, *, kdf: KdfParams | None = None
+        cls,
+        account_id: uuid.UUID,
+        passphrase: str,
+        *,
+        kdf: KdfParams | None = None,
+        random_bytes: RandomBytes | None = None,
     ) -> Vault:
+        """A new, empty vault. ``random_bytes`` is for reproducible test vectors only."""
         kdf = kdf or KdfParams.default()
         kdf.check()
-        vault_id = uuid.UUID(bytes=_rng.random_bytes(16), version=4)
-        vault_key = bytearray(_rng.random_bytes(KEY_BYTES))
-        slot = _wrap(vault_key, passphrase, kdf)
+        random_bytes = random_bytes or get_backend().random_bytes
+        vault_id = uuid.UUID(bytes=random_bytes(16), version=4)
+        vault_key = bytearray(random_bytes(KEY_BYTES))
+        slot = _wrap(vault_key, passphrase, kdf, random_bytes)
         return cls(
-            account_id=account_id, vault_id=vault_id, revision=0, slot=slot, vault_key=vault_key
+            account_id=account_id,
+            vault_id=vault_id,
+            revision=0,
+            slot=slot,
+            vault_key=vault_key,
+            random_bytes=random_bytes,
         )
 
     @classmethod
@@ -213,19 +229,24 @@ class Vault:
     def _verify(self, container: Container, min_revision: int) -> dict[uuid.UUID, _StoredItem]:
         """format.md §6.1 steps 11-15; returns the verified items without adopting them."""
         expected_mac = get_backend().blake2b(
-            32, container.authenticated_bytes(), bytes(self._keys()[0])
+            GENERICHASH_BYTES, container.authenticated_bytes(), bytes(self._keys()[0])
         )
         if not hmac.compare_digest(expected_mac, container.header_mac):
             raise HeaderAuthError
         if container.revision < min_revision:
             raise _rollback(container.revision, min_revision)
         _check_record_set(container)
-        verified: dict[uuid.UUID, _StoredItem] = {}
-        names: set[str] = set()
+        # Step 14, every record before any plaintext: a record changed by someone without the
+        # vault key is reported as such, ahead of any fault in what a key holder wrote.
+        hashes = []
         for entry, record in zip(container.manifest, container.records, strict=True):
-            record_hash = get_backend().blake2b(_HASH_BYTES, record.encode())
+            record_hash = get_backend().blake2b(GENERICHASH_BYTES, record.encode())
             if not hmac.compare_digest(record_hash, entry.record_hash):
                 raise BodyAuthError
+            hashes.append(record_hash)
+        verified: dict[uuid.UUID, _StoredItem] = {}
+        names: set[str] = set()
+        for record, record_hash in zip(container.records, hashes, strict=True):  # step 15
             item = self._decrypt(record)
             if item.name in names:
                 raise InvalidItemError("two items share a name")
@@ -285,12 +306,12 @@ class Vault:
         if item.name in others:
             raise InvalidItemError("an item with that name already exists")
         item_rev = self.revision + 1  # items written now belong to the next save
-        nonce = _rng.random_bytes(NONCE_BYTES)
+        nonce = self._random_bytes(AEAD_NONCE_BYTES)
         ciphertext = get_backend().aead_encrypt(
             bytes(item_key), nonce, item.to_json(), self._item_ad(item_id, item_rev)
         )
         record = Record(item_id, item_rev, nonce, ciphertext)
-        record_hash = get_backend().blake2b(_HASH_BYTES, record.encode())
+        record_hash = get_backend().blake2b(GENERICHASH_BYTES, record.encode())
         self._items[item_id] = _StoredItem(record, record_hash, item.info(item_id, item_rev))
 
     def items(self) -> list[ItemInfo]:
@@ -315,7 +336,7 @@ class Vault:
     def add(self, item: Item) -> uuid.UUID:
         if len(self._items) >= MAX_ITEMS:
             raise LimitExceededError(f"a vault holds at most {MAX_ITEMS} items")
-        item_id = uuid.UUID(bytes=_rng.random_bytes(16), version=4)
+        item_id = uuid.UUID(bytes=self._random_bytes(16), version=4)
         self._store(item_id, item)
         return item_id
 
@@ -340,7 +361,7 @@ class Vault:
         """Rewrap the vault key under a new passphrase (and KDF parameters); items are
         untouched. Takes effect at the next save."""
         _, _, vault_key = self._keys()
-        self._slot = _wrap(vault_key, new_passphrase, kdf or self._slot.kdf)
+        self._slot = _wrap(vault_key, new_passphrase, kdf or self._slot.kdf, self._random_bytes)
 
     def check_passphrase(self, passphrase: str) -> bool:
         """Whether ``passphrase`` opens the current key slot (one KDF run). After a
@@ -392,7 +413,7 @@ class Vault:
         authenticated = encode_authenticated(
             self.account_id, self.vault_id, self.revision, self._slot, manifest
         )
-        header_mac = get_backend().blake2b(32, authenticated, bytes(header_key))
+        header_mac = get_backend().blake2b(GENERICHASH_BYTES, authenticated, bytes(header_key))
         blob = authenticated + header_mac + b"".join(s.record.encode() for s in stored)
         self.head_sha256 = hashlib.sha256(blob).hexdigest()
         return blob

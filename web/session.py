@@ -15,7 +15,6 @@ Errors come back as ``{"ok": false, "code", "message"}`` with fixed, secret-free
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 import uuid
@@ -26,37 +25,16 @@ from typing import Any
 from strength import estimate
 
 from vault_core import Item, KdfParams, Vault, errors, peek_header, seal_grant
+from vault_core.b64url import b64url_decode as b64d
+from vault_core.b64url import b64url_encode as b64e
 from vault_core.items import RESERVED_PREFIX
 from vault_core.kdf import derive_kek
 from vault_core.keys import wipe
 
 GRANTS_ITEM = RESERVED_PREFIX + "grants"  # which items each runner is granted
 
-MESSAGES = {
-    "wrong_passphrase": "Wrong passphrase.",
-    "header_auth": "The vault was tampered with: its header failed authentication.",
-    "body_auth": "The vault was tampered with: an item failed authentication.",
-    "item_missing": "The vault was tampered with: an item was removed.",
-    "item_duplicated": "The vault was tampered with: an item appears twice.",
-    "item_replayed": "The vault was tampered with: an item was replaced by an old copy.",
-    "rollback": "The server sent an older vault than this browser has already seen "
-    "(rolled back). Refusing it.",
-    "wrong_account": "This vault belongs to another account.",
-    "wrong_vault": "This is not your vault (its id changed).",
-    "malformed": "The vault data is damaged (malformed).",
-    "non_canonical": "The vault data is damaged (not canonically encoded).",
-    "unsupported_version": "This vault was written by a newer zkvault version.",
-    "weak_kdf": "The vault's key derivation settings are too weak to trust.",
-    "locked": "The vault is locked.",
-}
-
-
-def b64d(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def b64e(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+# What each vault error means to a person: vault_core's one table (errors.summary).
+MESSAGES = errors.MESSAGES
 
 
 class SessionError(Exception):
@@ -382,8 +360,7 @@ def dispatch(op: str, args_json: str) -> str:
     except SessionError as exc:
         return json.dumps({"ok": False, "code": exc.code, "message": str(exc)})
     except errors.VaultError as exc:
-        message = MESSAGES.get(exc.code, str(exc))
-        return json.dumps({"ok": False, "code": exc.code, "message": message})
+        return json.dumps({"ok": False, "code": exc.code, "message": errors.describe(exc)})
     except Exception as exc:  # a bug: report its type only, never its message (may hold data)
         message = f"Internal error in the vault worker ({type(exc).__name__})."
         return json.dumps({"ok": False, "code": "internal", "message": message})

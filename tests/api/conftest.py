@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import struct
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from server.migrate import upgrade
 from server.models import Base
 from server.settings import Settings
 from tests.support.processes import start_idp
+from vault_core.header import encode_public_header
 
 PG_ADMIN = os.environ.get("ZKVAULT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 BASE_URL = "https://testserver"
@@ -137,10 +137,9 @@ def vault_blob(
     body: bytes = b"",
     version: int = 1,
 ) -> bytes:
-    """A blob with a real public header (docs/format.md §4.1) and opaque filler."""
-    header = struct.pack(
-        ">4sH16s16sQ", b"ZKVT", version, uuid.UUID(str(account_id)).bytes, vault_id.bytes, revision
-    )
+    """A blob with a real public header (vault_core.header, the one definition) and opaque
+    filler."""
+    header = encode_public_header(uuid.UUID(str(account_id)), vault_id, revision, version=version)
     return header + (body or secrets.token_bytes(200))
 
 

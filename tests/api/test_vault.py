@@ -95,8 +95,9 @@ def test_header_must_match_account_revision_and_vault(api):
         (api.blob(other.account_id, 1, vid), "wrong_account"),
         (api.blob(user.account_id, 2, vid), "revision_mismatch"),
         (api.blob(user.account_id, 1, vid, version=2), "unsupported_version"),
-        (b"ZKVX" + api.blob(user.account_id, 1, vid)[4:], "malformed_vault"),
-        (b"ZKVT\x00\x01", "malformed_vault"),
+        (b"ZKVX" + api.blob(user.account_id, 1, vid)[4:], "malformed"),
+        (b"ZKVT\x00\x01", "malformed"),
+        (api.blob(user.account_id, 0, vid), "malformed"),
     ]
     for blob, code in cases:
         r = api.put_vault(user, 0, blob)

@@ -24,6 +24,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
 from tests.support.processes import ROOT, ServerProcess, start_idp, start_server, stop
+from vault_core.b64url import b64url_decode, b64url_encode
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -298,15 +299,11 @@ def api_sign_in(server: ServerProcess, idp: str, sub: str) -> tuple[str, str]:
 
 
 def b64e(data: bytes) -> str:
-    import base64
-
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+    return b64url_encode(data)
 
 
 def b64d(text: str) -> bytes:
-    import base64
-
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    return b64url_decode(text)
 
 
 def request_pairing(

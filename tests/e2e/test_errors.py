@@ -141,7 +141,7 @@ def test_rolled_back_vault_is_refused_even_after_a_reload(app: App) -> None:
         )
     app.open("/")  # a fresh page and worker: the floor comes from what this browser saw
     app.unlock(STRONG)
-    app.error("older vault than this browser has already seen (rolled back)")
+    app.error("older vault than this device has already seen (rolled back")
     with sqlite3.connect(app.server.database) as db:
         db.execute(
             "UPDATE vaults SET revision = ? WHERE account_id = ?", (revision, _hex_account(app))

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from vault_core import KdfParams
+from vault_core.b64url import b64url_decode
 
 WEB = Path(__file__).resolve().parents[2] / "web"
 PASS = "orbit velvet crater mango lantern"
@@ -92,7 +93,12 @@ def test_merge_replays_pending_edits_on_the_newer_vault(glue: Any) -> None:
     account = str(uuid.uuid4())
     created = ok(session, "create", account_id=account, passphrase=PASS, confirm=PASS)
     ok(session, "committed", revision=created["revision"])
-    base = ok(session, "add", fields={"name": "shared", "kind": "git"}, secret="s1")
+    base = ok(
+        session,
+        "add",
+        fields={"name": "shared", "kind": "git", "url": "https://git.example.test"},
+        secret="s1",
+    )
     ok(session, "committed", revision=base["revision"])
     shared_id = base["items"][0]["id"]
 
@@ -100,17 +106,29 @@ def test_merge_replays_pending_edits_on_the_newer_vault(glue: Any) -> None:
     other = session.Session()
     other.op_unlock(account, base["blob"], PASS)
     other.op_remove(shared_id)
-    remote = other.op_add({"name": "dup", "kind": "git"}, "remote")
+    remote = other.op_add(
+        {"name": "dup", "kind": "git", "url": "https://git.example.test"}, "remote"
+    )
 
     # Here, concurrently: edit "shared", add "dup" too.
     ok(
         session,
         "update",
         item_id=shared_id,
-        fields={"name": "shared", "kind": "git", "username": "me"},
+        fields={
+            "name": "shared",
+            "kind": "git",
+            "url": "https://git.example.test",
+            "username": "me",
+        },
         secret="",
     )
-    ok(session, "add", fields={"name": "dup", "kind": "git"}, secret="local")
+    ok(
+        session,
+        "add",
+        fields={"name": "dup", "kind": "git", "url": "https://git.example.test"},
+        secret="local",
+    )
     merged = ok(session, "rebase", blob=remote["blob"])
     names = sorted(i["name"] for i in merged["items"])
     assert names == ["dup", "dup (2)", "shared"]
@@ -171,7 +189,6 @@ def test_change_passphrase_takes_effect_only_once_committed(glue: Any) -> None:
 def test_an_edit_after_an_unsent_save_names_the_lost_blob(glue: Any) -> None:
     """An upload that failed leaves its edit pending; the next edit's upload must name the
     blob it really builds on, so the server refuses it if another device wrote meanwhile."""
-    import base64
     import hashlib
 
     session, _ = glue
@@ -179,9 +196,19 @@ def test_an_edit_after_an_unsent_save_names_the_lost_blob(glue: Any) -> None:
     created = ok(session, "create", account_id=account, passphrase=PASS, confirm=PASS)
     assert created["base_sha256"] is None
     ok(session, "committed", revision=created["revision"])
-    lost = ok(session, "add", fields={"name": "a", "kind": "git"}, secret="s1")  # never sent
-    stacked = ok(session, "add", fields={"name": "b", "kind": "git"}, secret="s2")
-    lost_blob = base64.urlsafe_b64decode(lost["blob"] + "=" * (-len(lost["blob"]) % 4))
+    lost = ok(
+        session,
+        "add",
+        fields={"name": "a", "kind": "git", "url": "https://git.example.test"},
+        secret="s1",
+    )  # never sent
+    stacked = ok(
+        session,
+        "add",
+        fields={"name": "b", "kind": "git", "url": "https://git.example.test"},
+        secret="s2",
+    )
+    lost_blob = b64url_decode(lost["blob"])
     assert stacked["base_revision"] == lost["base_revision"] + 1
     assert stacked["base_sha256"] == hashlib.sha256(lost_blob).hexdigest()
 
@@ -189,7 +216,6 @@ def test_an_edit_after_an_unsent_save_names_the_lost_blob(glue: Any) -> None:
 def test_rebase_after_a_passphrase_change_elsewhere_keeps_the_edit(glue: Any) -> None:
     """Another device changed the passphrase (same vault key, rewrapped): our pending edit
     merges with the keys held, and the new passphrase is the one that counts."""
-    import base64
 
     from vault_core import Vault
 
@@ -201,12 +227,17 @@ def test_rebase_after_a_passphrase_change_elsewhere_keeps_the_edit(glue: Any) ->
     other.op_unlock(account, created["blob"], PASS)
     elsewhere = other.op_change_passphrase(current=PASS, new=NEW_PASS, confirm=NEW_PASS)
 
-    ok(session, "add", fields={"name": "mine", "kind": "git"}, secret="s1")
+    ok(
+        session,
+        "add",
+        fields={"name": "mine", "kind": "git", "url": "https://git.example.test"},
+        secret="s1",
+    )
     merged = ok(session, "rebase", blob=elsewhere["blob"])
     assert [i["name"] for i in merged["items"]] == ["mine"]
     assert merged["base_revision"] == elsewhere["revision"]
     assert any("changed on another device" in n for n in merged["notes"])
-    blob = base64.urlsafe_b64decode(merged["blob"] + "=" * (-len(merged["blob"]) % 4))
+    blob = b64url_decode(merged["blob"])
     reopened = Vault.open(blob, NEW_PASS, account_id=uuid.UUID(account))
     assert reopened.get(reopened.lookup("mine").id).secret == "s1"
     ok(session, "committed", revision=merged["base_revision"] + 1)

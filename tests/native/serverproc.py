@@ -5,7 +5,6 @@ The identity provider is launched by the same helper as the other suites use.
 
 from __future__ import annotations
 
-import base64
 import secrets
 import shutil
 import subprocess
@@ -18,12 +17,9 @@ import httpx
 
 from tests.support import processes
 from tests.support.processes import start_idp
+from vault_core.b64url import b64url_encode
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 @dataclass
@@ -87,7 +83,9 @@ class Owner:
         return self.http.request(method, path, headers=self.auth, **kwargs)
 
     def put_vault(self, base: int, blob: bytes) -> dict[str, Any]:
-        r = self.call("PUT", "/api/vault", json={"base_revision": base, "blob": b64url(blob)})
+        r = self.call(
+            "PUT", "/api/vault", json={"base_revision": base, "blob": b64url_encode(blob)}
+        )
         assert r.status_code == 200, r.text
         return dict(r.json())
 

@@ -18,10 +18,11 @@ from native.state import StateStore
 from tests.native import support
 from tests.native.gitserver import GitServer
 from tests.native.netproxy import Proxy
-from tests.native.serverproc import Owner, Server, b64url, start_server
+from tests.native.serverproc import Owner, Server, start_server
 from tests.native.support import FAST_KDF, ITEMS, PASSPHRASE, REPO, Env, git, wait_gone
 from tests.support.leaks import scan
 from vault_core import Item, Vault, seal_grant
+from vault_core.b64url import b64url_encode
 
 pytestmark = pytest.mark.slow
 
@@ -185,7 +186,7 @@ def test_runner_reads_exactly_its_grant_until_revoked(env: Env, server: Server) 
     proc, code, fingerprint = start_pairing(
         env, "runner", "enroll", "--name", "ci-1", "--server", server.url
     )
-    owner.approve(code, grant_public_key=b64url(vault.owner_verify_key))
+    owner.approve(code, grant_public_key=b64url_encode(vault.owner_verify_key))
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     credential = out.strip()
@@ -201,7 +202,9 @@ def test_runner_reads_exactly_its_grant_until_revoked(env: Env, server: Server) 
         vault, uuid.UUID(runner["id"]), b64url_decode(runner["public_key"]), granted, 1
     )
     put = owner.call(
-        "PUT", f"/api/runners/{runner['id']}/grant", json={"revision": 1, "blob": b64url(blob)}
+        "PUT",
+        f"/api/runners/{runner['id']}/grant",
+        json={"revision": 1, "blob": b64url_encode(blob)},
     )
     assert put.status_code == 200, put.text
 
@@ -242,7 +245,7 @@ def test_runner_reads_exactly_its_grant_until_revoked(env: Env, server: Server) 
         owner.call(
             "PUT",
             f"/api/runners/{runner['id']}/grant",
-            json={"revision": 2, "blob": b64url(narrower)},
+            json={"revision": 2, "blob": b64url_encode(narrower)},
         ).status_code
         == 200
     )

@@ -24,20 +24,15 @@ from types import SimpleNamespace
 import httpx
 import pytest
 
-from tests.native.serverproc import Owner, b64url
+from tests.native.serverproc import Owner
 from tests.support.pg import PrivatePostgres
 from tests.support.processes import ServerProcess, start_idp, start_server, stop, wait_http
 from tests.support.report import record
 from vault_core import Item, KdfParams, RunnerKeyPair, Upload, Vault, open_grant, seal_grant
+from vault_core.b64url import b64url_decode, b64url_encode
 
 PASSPHRASE = "resilience is a long passphrase"
 FAST = KdfParams.floor()
-
-
-def b64url_decode(text: str) -> bytes:
-    import base64
-
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +80,7 @@ class Device:
                             json={
                                 "base_revision": upload.base_revision,
                                 "base_sha256": upload.base_sha256,
-                                "blob": b64url(upload.blob),
+                                "blob": b64url_encode(upload.blob),
                             },
                         )
                     except httpx.TransportError:
@@ -127,7 +122,11 @@ def pair(owner: Owner, server_url: str, kind: str = "machine", **approve: str) -
     public = key.public_key if key else os.urandom(32)
     r = httpx.post(
         f"{server_url}/api/pairings",
-        json={"kind": kind, "name": f"{kind}-{uuid.uuid4().hex[:6]}", "public_key": b64url(public)},
+        json={
+            "kind": kind,
+            "name": f"{kind}-{uuid.uuid4().hex[:6]}",
+            "public_key": b64url_encode(public),
+        },
     )
     assert r.status_code == 201, r.text
     pairing = r.json()
@@ -193,7 +192,10 @@ def test_two_devices_and_a_runner_writing_concurrently(idp: str, tmp_path: Path)
     try:
         owner, owner_vault, devices = owner_with_devices(server.url, idp)
         runner = pair(
-            owner, server.url, "runner", grant_public_key=b64url(owner_vault.owner_verify_key)
+            owner,
+            server.url,
+            "runner",
+            grant_public_key=b64url_encode(owner_vault.owner_verify_key),
         )
         runner_keys = RunnerKeyPair(bytes.fromhex(runner["runner_seed"]))
         grant_item = owner_vault.add(Item(name="granted", kind="git", url="https://g", secret="g"))
@@ -213,7 +215,7 @@ def test_two_devices_and_a_runner_writing_concurrently(idp: str, tmp_path: Path)
                 r = owner.call(
                     "PUT",
                     f"/api/runners/{runner['client_id']}/grant",
-                    json={"revision": revision, "blob": b64url(blob)},
+                    json={"revision": revision, "blob": b64url_encode(blob)},
                 )
                 assert r.status_code == 200, r.text
                 grants_accepted.append(revision)
@@ -265,7 +267,7 @@ def test_two_devices_and_a_runner_writing_concurrently(idp: str, tmp_path: Path)
         pg.stop()
 
 
-SIGNING_KEYS = f'["{b64url(os.urandom(32))}"]'  # the same across restarts, as in production
+SIGNING_KEYS = f'["{b64url_encode(os.urandom(32))}"]'  # the same across restarts, as in production
 
 
 def restart_server(server: ServerProcess, idp: str, workdir: Path) -> ServerProcess:
@@ -341,7 +343,7 @@ def test_a_save_stacked_on_a_lost_one_cannot_overwrite_another_device(
                 json={
                     "base_revision": upload.base_revision,
                     "base_sha256": upload.base_sha256,
-                    "blob": b64url(upload.blob),
+                    "blob": b64url_encode(upload.blob),
                 },
             )
 

@@ -7,9 +7,11 @@ the error code of the first failing step.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import hmac
 import json
+import re
 import struct
 import unicodedata
 import uuid
@@ -29,6 +31,85 @@ class Refused(Exception):
 
 def _canonical(obj: Any) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(name)
+
+
+def _scalars(obj: Any) -> list[Any]:
+    if isinstance(obj, dict):
+        return [s for v in obj.values() for s in _scalars(v)]
+    if isinstance(obj, list):
+        return [s for v in obj for s in _scalars(v)]
+    return [obj]
+
+
+def _depth(obj: Any) -> int:
+    if isinstance(obj, dict):
+        return 1 + max(map(_depth, obj.values()), default=0)
+    if isinstance(obj, list):
+        return 1 + max(map(_depth, obj), default=0)
+    return 0
+
+
+def _decode_json(data: bytes) -> Any:
+    """§6.6 'A decoder checks, in this order'."""
+    try:
+        obj = json.loads(data.decode("utf-8"), parse_constant=_no_constants)
+        again = _canonical(obj)
+    except (UnicodeError, ValueError, RecursionError):
+        raise Refused("malformed") from None
+    if _depth(obj) > 16:
+        raise Refused("malformed")
+    if any(isinstance(v, bool | int | float) for v in _scalars(obj)) or again != data:
+        raise Refused("non_canonical")
+    return obj
+
+
+_KINDS = {"github", "github-enterprise", "gitlab", "bitbucket", "git", "generic"}
+_EMPTY_URL_KINDS = {"github", "gitlab", "bitbucket", "generic"}
+_KEYS = ["expires", "kind", "name", "note", "scopes", "secret", "url", "username"]
+
+
+def _text(value: Any, low: int, high: int, controls_allowed: bool) -> None:
+    if not isinstance(value, str) or not low <= len(value.encode()) <= high:
+        raise Refused("invalid_item")
+    if not controls_allowed and re.search("[\x00-\x1f\x7f]", value):
+        raise Refused("invalid_item")
+
+
+def _check_item(obj: Any) -> None:
+    """The table of §6.6 and the rule on empty urls; every failure is invalid_item."""
+    if not isinstance(obj, dict) or sorted(obj) != _KEYS:
+        raise Refused("invalid_item")
+    _text(obj["name"], 1, 128, False)
+    if obj["kind"] not in _KINDS:
+        raise Refused("invalid_item")
+    _text(obj["url"], 0, 2048, False)
+    if obj["url"] == "" and obj["kind"] not in _EMPTY_URL_KINDS:
+        raise Refused("invalid_item")
+    _text(obj["username"], 0, 256, False)
+    _text(obj["secret"], 1, 16_384, True)
+    _text(obj["note"], 0, 4096, True)
+    if not isinstance(obj["scopes"], list) or len(obj["scopes"]) > 64:
+        raise Refused("invalid_item")
+    for scope in obj["scopes"]:
+        _text(scope, 1, 128, False)
+    expires = obj["expires"]
+    if expires is not None:
+        if not isinstance(expires, str) or not re.fullmatch("[0-9]{4}-[0-9]{2}-[0-9]{2}", expires):
+            raise Refused("invalid_item")
+        try:
+            datetime.date(int(expires[:4]), int(expires[5:7]), int(expires[8:]))
+        except ValueError:
+            raise Refused("invalid_item") from None
+
+
+def _x25519_keypair(seed: bytes) -> tuple[bytes, bytes]:
+    """§7: secret key = SHA-512(seed)[:32], public key = X25519 base-point multiple."""
+    secret = hashlib.sha512(seed).digest()[:32]
+    return s.crypto_scalarmult_base(secret), secret
 
 
 def _mac(key: bytes, msg: bytes) -> bytes:
@@ -63,7 +144,7 @@ def read_vault(
     (n,) = struct.unpack(">I", blob[143:147])
     if kdf_id != 1:
         raise Refused("unsupported_version")
-    if ops > 16 or mem > 1_048_576:
+    if ops > 16 or mem > 1_048_576:  # the ceiling before the floor (§5)
         raise Refused("limit_exceeded")
     if ops < 2 or mem < 19_456:
         raise Refused("weak_kdf")
@@ -102,6 +183,8 @@ def read_vault(
         raise Refused("wrong_vault")
     if revision < seen:
         raise Refused("rollback")
+    if not 1 <= len(unicodedata.normalize("NFC", passphrase).encode()) <= 4096:
+        raise Refused("limit_exceeded")
     slot_ad = b"zkvault/1 key-slot" + blob[4:6] + blob[46:71]
     try:
         vk = s.crypto_aead_xchacha20poly1305_ietf_decrypt(
@@ -126,19 +209,21 @@ def read_vault(
         raise Refused("item_missing")
     if ids != [m[0] for m in manifest]:
         raise Refused("non_canonical")
-    item_key = _mac(vk, b"zkvault/1 item-key")
-    items = []
-    for r in records:
+    for r in records:  # step 14: every hash before any decryption
         if _h(r) != by_id[r[:16]][1]:
             raise Refused("body_auth")
+    item_key = _mac(vk, b"zkvault/1 item-key")
+    items: list[dict[str, Any]] = []
+    for r in records:  # step 15, record by record
         ad = b"zkvault/1 item" + blob[4:6] + acct + vid + r[:24]
         try:
             plain = s.crypto_aead_xchacha20poly1305_ietf_decrypt(r[52:], ad, r[24:48], item_key)
         except CryptoError:
             raise Refused("body_auth") from None
-        item = json.loads(plain)
-        if _canonical(item) != plain:
-            raise Refused("non_canonical")
+        item = _decode_json(plain)
+        _check_item(item)
+        if any(other["name"] == item["name"] for other in items):
+            raise Refused("invalid_item")
         items.append({**item, "id": r[:16].hex(), "revision": struct.unpack(">Q", r[16:24])[0]})
     return revision, items
 
@@ -148,18 +233,20 @@ def read_grant(
 ) -> tuple[int, list[dict[str, Any]]]:
     if len(blob) > 1_048_576:
         raise Refused("limit_exceeded")
-    pk, sk = s.crypto_box_seed_keypair(seed)
+    pk, sk = _x25519_keypair(seed)
     try:
         payload = s.crypto_box_seal_open(blob, pk, sk)
     except CryptoError:
         raise Refused("grant_auth") from None
-    if payload[:4] != b"ZKGT" or len(payload) < 82 + 64:
+    if len(payload) < 6 or payload[:4] != b"ZKGT":
         raise Refused("malformed")
     if struct.unpack(">H", payload[4:6])[0] != 1:
         raise Refused("unsupported_version")
+    if len(payload) < 82 + 64:
+        raise Refused("malformed")
     (revision,) = struct.unpack(">Q", payload[38:46])
     (body_len,) = struct.unpack(">I", payload[78:82])
-    if len(payload) != 82 + body_len + 64 or revision == 0:
+    if len(payload) != 82 + body_len + 64 or not 1 <= revision < 2**63:
         raise Refused("malformed")
     if payload[6:22] != account.bytes or payload[22:38] != runner.bytes or payload[46:78] != pk:
         raise Refused("grant_binding")
@@ -170,8 +257,24 @@ def read_grant(
         raise Refused("grant_auth") from None
     if revision < seen:
         raise Refused("rollback")
-    body = payload[82 : 82 + body_len]
-    data = json.loads(body)
-    if _canonical(data) != body:
-        raise Refused("non_canonical")
+    data = _decode_json(payload[82 : 82 + body_len])
+    if not isinstance(data, dict) or list(data) != ["items"] or not isinstance(data["items"], list):
+        raise Refused("invalid_item")
+    if len(data["items"]) > 1000:
+        raise Refused("limit_exceeded")
+    previous, names = "", set()
+    for element in data["items"]:
+        if not isinstance(element, dict) or not isinstance(element.get("id"), str):
+            raise Refused("invalid_item")
+        item = dict(element)
+        item_id = item.pop("id")
+        if not re.fullmatch("[0-9a-f]{32}", item_id):
+            raise Refused("invalid_item")
+        if item_id <= previous:  # lowercase hex orders like the id bytes
+            raise Refused("non_canonical")
+        _check_item(item)
+        if item["name"] in names:
+            raise Refused("invalid_item")
+        previous = item_id
+        names.add(item["name"])
     return revision, data["items"]

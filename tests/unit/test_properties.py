@@ -11,21 +11,26 @@ from hypothesis import strategies as st
 from tests.support.report import record
 from tests.unit.conftest import FAST, PASSPHRASE
 from vault_core import KINDS, Item, RunnerKeyPair, Vault, errors, open_grant, seal_grant
+from vault_core.items import URL_OPTIONAL_KINDS
 
 ACCOUNT = uuid.UUID(int=7)
 RUNNER = uuid.UUID(int=8)
 
 line = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=40)
-items = st.builds(
-    Item,
-    name=line,
-    kind=st.sampled_from(KINDS),
-    url=st.one_of(st.just(""), line),
-    secret=st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=200),
-    username=st.one_of(st.just(""), line),
-    scopes=st.lists(line, max_size=4).map(tuple),
-    expires=st.one_of(st.none(), st.dates().map(lambda d: d.isoformat())),
-    note=st.text(st.characters(blacklist_categories=("Cs",)), max_size=80),
+free_text = st.characters(blacklist_categories=("Cs",))
+items = st.sampled_from(KINDS).flatmap(
+    lambda kind: st.builds(
+        Item,
+        name=line,
+        kind=st.just(kind),
+        # format.md §6.6: only these kinds may leave the url empty
+        url=st.one_of(st.just(""), line) if kind in URL_OPTIONAL_KINDS else line,
+        secret=st.text(free_text, min_size=1, max_size=200),
+        username=st.one_of(st.just(""), line),
+        scopes=st.lists(line, max_size=4).map(tuple),
+        expires=st.one_of(st.none(), st.dates().map(lambda d: d.isoformat())),
+        note=st.text(free_text, max_size=80),
+    )
 )
 unique_items = st.lists(items, max_size=6, unique_by=lambda item: item.name)
 

@@ -2,15 +2,16 @@
 
     python -m tests.vectors.generate [OUTPUT_DIR]
 
-Every vector is one JSON file: a success case, or exactly one failure with the
-error code it must produce in ``expect``. Randomness comes from
-vault_core.testing.deterministic_random, so running this again gives identical
-files; tests/unit/test_vectors.py checks that.
+Every vector is one JSON file: a success case, or a failure with the error code
+it must produce in ``expect``; a vector with two faults at once pins down which
+error wins (fields: tests/vectors/README.md).
+Randomness is a seeded stream passed to vault_core explicitly
+(common.Stream), so running this again gives identical files;
+tests/unit/test_vectors.py checks that.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import sys
 import uuid
@@ -18,47 +19,30 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from vault_core import Item, KdfParams, RunnerKeyPair, Vault, seal_grant
+from tests.vectors import rules
+from tests.vectors.common import (
+    ITEMS,
+    OTHER_ACCOUNT,
+    PASSPHRASE,
+    RUNNER,
+    Stream,
+    build_vault,
+    flip,
+    grant_vector,
+    item_json,
+    record_spans,
+    reopen,
+    set_bytes,
+    vault_vector,
+)
+from tests.vectors.forge import forge_vault
+from vault_core import Item, KdfParams, RunnerKeyPair, seal_grant
 from vault_core import container as layout
-from vault_core.backend import get_backend
 from vault_core.encoding import u32, u64
+from vault_core.header import VAULT_MAX_BYTES
 from vault_core.kdf import MAX_MEM_KIB, MIN_OPS, derive_kek
-from vault_core.testing import deterministic_random
 
 HERE = Path(__file__).parent
-PASSPHRASE = "correct horse battery staple, café ✓"  # é precomposed (NFC)
-ACCOUNT = uuid.UUID("0a1b2c3d-4e5f-4a6b-8c7d-8e9fa0b1c2d3")
-OTHER_ACCOUNT = uuid.UUID("f0e1d2c3-b4a5-4968-8776-655443322110")
-RUNNER = uuid.UUID("11111111-2222-4333-8444-555555555555")
-FAST = KdfParams.floor()  # vectors use the floor so that every runtime checks them quickly
-
-ITEMS = [
-    Item(
-        name="github-ci",
-        kind="github",
-        url="https://github.com",
-        username="ci-bot",
-        secret="ghp_" + "A1b2C3d4" * 4 + "xyzw",
-        scopes=("repo", "read:packages"),
-        expires="2027-01-31",
-    ),
-    Item(
-        name="gitlab deploy",
-        kind="gitlab",
-        url="https://gitlab.example.com/group/project.git",
-        username="deploy",
-        secret="glpat-ZZZ\u00e9\u00df\u6f22",
-        note="rotates monthly",
-    ),
-    Item(
-        name="deploy-key",
-        kind="git",
-        url="ssh://git@git.example.com:2222/infra.git",
-        secret="-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjE=\n"
-        "-----END OPENSSH PRIVATE KEY-----\n",
-    ),
-]
-
 # Offsets of format.md §4.1.
 REGIONS = {
     "magic": 0,
@@ -76,87 +60,9 @@ REGIONS = {
 }
 
 
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
-def item_json(vault: Vault, item_id: uuid.UUID) -> dict[str, Any]:
-    info = vault.lookup(vault.get(item_id).name)
-    data = info.to_dict()
-    data["secret"] = vault.get(item_id).secret
-    return data
-
-
-def build_vault(
-    seed: bytes, *, account: uuid.UUID = ACCOUNT, kdf: KdfParams = FAST, items: list[Item] = ITEMS
-) -> tuple[Vault, bytes]:
-    with deterministic_random(seed):
-        vault = Vault.create(account, PASSPHRASE, kdf=kdf)
-        for item in items:
-            vault.add(item)
-        return vault, vault.save()
-
-
-def vault_vector(
-    name: str,
-    description: str,
-    blob: bytes,
-    expect: str,
-    *,
-    account: uuid.UUID = ACCOUNT,
-    passphrase: str = PASSPHRASE,
-    vault_id: uuid.UUID | None = None,
-    min_revision: int = 0,
-    vault: Vault | None = None,
-) -> dict[str, Any]:
-    vector: dict[str, Any] = {
-        "kind": "vault",
-        "name": name,
-        "description": description,
-        "expect": expect,
-        "passphrase": passphrase,
-        "account_id": str(account),
-        "vault_id": str(vault_id) if vault_id else None,
-        "min_revision": min_revision,
-        "blob": b64(blob),
-    }
-    if vault is not None:  # success: what an implementation must find, intermediates included
-        parsed = layout.parse(blob)
-        kek = derive_kek(passphrase, parsed.slot.salt, parsed.slot.kdf)
-        vector.update(
-            revision=vault.revision,
-            vault_id=str(vault.vault_id),
-            kdf={
-                "id": parsed.slot.kdf.kdf_id,
-                "ops": parsed.slot.kdf.ops,
-                "mem_kib": parsed.slot.kdf.mem_kib,
-                "salt": parsed.slot.salt.hex(),
-            },
-            kek=kek.hex(),
-            items=sorted((item_json(vault, i.id) for i in vault.items()), key=lambda d: d["id"]),
-        )
-    return vector
-
-
-def flip(blob: bytes, offset: int, mask: int = 0x01) -> bytes:
-    data = bytearray(blob)
-    data[offset] ^= mask
-    return bytes(data)
-
-
-def record_spans(blob: bytes) -> list[tuple[int, int]]:
-    parsed = layout.parse(blob)
-    start = layout.HEADER_BYTES + len(parsed.manifest) * layout.MANIFEST_ENTRY_BYTES + 32
-    spans = []
-    for record in parsed.records:
-        end = start + len(record.encode())
-        spans.append((start, end))
-        start = end
-    return spans
-
-
 def vault_vectors() -> list[dict[str, Any]]:
-    vault, blob = build_vault(b"main")
+    stream = Stream(b"main")
+    vault, blob = build_vault(b"main", stream=stream)
     spans = record_spans(blob)
     manifest_start, mac_start = layout.HEADER_BYTES, layout.HEADER_BYTES + 3 * 56
     first = spans[0][0]
@@ -181,22 +87,22 @@ def vault_vectors() -> list[dict[str, Any]]:
     )
 
     # Later revisions of the main vault: an edit, then a passphrase change.
-    with deterministic_random(b"main-r2"):
-        first_id = vault.items()[0].id
-        old = vault.get(first_id)
-        vault.update(
-            first_id,
-            Item(
-                name=old.name,
-                kind=old.kind,
-                url=old.url,
-                secret="rotated-secret",
-                username=old.username,
-            ),
-        )
-        blob2 = vault.save()
-        vault.change_passphrase("a new passphrase for revision three")
-        blob3 = vault.save()
+    stream.restart(b"main-r2")
+    first_id = vault.items()[0].id
+    old = vault.get(first_id)
+    vault.update(
+        first_id,
+        Item(
+            name=old.name,
+            kind=old.kind,
+            url=old.url,
+            secret="rotated-secret",
+            username=old.username,
+        ),
+    )
+    blob2 = vault.save()
+    vault.change_passphrase("a new passphrase for revision three")
+    blob3 = vault.save()
     vectors.append(
         vault_vector(
             "ok-revision-2",
@@ -204,7 +110,7 @@ def vault_vectors() -> list[dict[str, Any]]:
             blob2,
             "ok",
             min_revision=1,
-            vault=_reopen(blob2, PASSPHRASE),
+            vault=reopen(blob2, PASSPHRASE),
         )
     )
     vectors.append(
@@ -214,7 +120,7 @@ def vault_vectors() -> list[dict[str, Any]]:
             blob3,
             "ok",
             passphrase="a new passphrase for revision three",
-            vault=_reopen(blob3, "a new passphrase for revision three"),
+            vault=reopen(blob3, "a new passphrase for revision three"),
         )
     )
 
@@ -301,16 +207,21 @@ def vault_vectors() -> list[dict[str, Any]]:
         flip(blob, len(blob) - 1),
         "body_auth",
     )
-    fail("kdf-below-floor", "kdf_ops set to 1", _set(blob, 47, u32(MIN_OPS - 1)), "weak_kdf")
+    fail("kdf-below-floor", "kdf_ops set to 1", set_bytes(blob, 47, u32(MIN_OPS - 1)), "weak_kdf")
     fail(
         "kdf-above-ceiling",
         "kdf_mem_kib above 1 GiB",
-        _set(blob, 51, u32(MAX_MEM_KIB + 1)),
+        set_bytes(blob, 51, u32(MAX_MEM_KIB + 1)),
         "limit_exceeded",
     )
-    fail("unknown-version", "format version 2", _set(blob, 4, b"\x00\x02"), "unsupported_version")
-    fail("too-many-items", "item_count 1001", _set(blob, 143, u32(1001)), "limit_exceeded")
-    fail("zero-revision", "revision 0", _set(blob, 38, u64(0)), "malformed")
+    fail(
+        "unknown-version",
+        "format version 2",
+        set_bytes(blob, 4, b"\x00\x02"),
+        "unsupported_version",
+    )
+    fail("too-many-items", "item_count 1001", set_bytes(blob, 143, u32(1001)), "limit_exceeded")
+    fail("zero-revision", "revision 0", set_bytes(blob, 38, u64(0)), "malformed")
     for cut in (3, 100, layout.HEADER_BYTES + 10, mac_start + 16, first + 40, len(blob) - 1):
         fail(f"truncated-{cut}", f"only the first {cut} bytes", blob[:cut], "malformed")
     fail("trailing-byte", "one byte appended", blob + b"\x00", "malformed")
@@ -320,7 +231,7 @@ def vault_vectors() -> list[dict[str, Any]]:
         blob,
         "limit_exceeded",
     )
-    vectors.append({**oversized, "append_zeros": layout.VAULT_MAX_BYTES})
+    vectors.append({**oversized, "append_zeros": VAULT_MAX_BYTES})
     fail(
         "wrong-passphrase",
         "a different passphrase",
@@ -334,7 +245,7 @@ def vault_vectors() -> list[dict[str, Any]]:
         blob,
         "ok",
         passphrase=PASSPHRASE.replace("\u00e9", "e\u0301"),
-        vault=_reopen(blob, PASSPHRASE),
+        vault=reopen(blob, PASSPHRASE),
     )
     _, other_account_blob = build_vault(b"other-account", account=OTHER_ACCOUNT)
     fail(
@@ -397,14 +308,6 @@ def vault_vectors() -> list[dict[str, Any]]:
     return vectors
 
 
-def _reopen(blob: bytes, passphrase: str) -> Vault:
-    return Vault.open(blob, passphrase, account_id=ACCOUNT)
-
-
-def _set(blob: bytes, offset: int, value: bytes) -> bytes:
-    return blob[:offset] + value + blob[offset + len(value) :]
-
-
 def _replace_record(new_blob: bytes, old_blob: bytes, item_id: uuid.UUID) -> bytes:
     new_spans = dict(
         zip(
@@ -422,21 +325,8 @@ def _replace_record(new_blob: bytes, old_blob: bytes, item_id: uuid.UUID) -> byt
 
 def _non_canonical() -> bytes:
     """A vault whose only item is authentic but encrypted from non-canonical JSON."""
-    with deterministic_random(b"non-canonical"):
-        vault = Vault.create(ACCOUNT, PASSPHRASE, kdf=FAST)
-        item_id = vault.add(ITEMS[0])
-        stored = vault._items[item_id]
-        text = json.dumps(json.loads(ITEMS[0].to_json()), sort_keys=True).encode()
-        _, item_key, _ = vault._keys()
-        nonce = stored.record.nonce
-        ciphertext = get_backend().aead_encrypt(
-            bytes(item_key), nonce, text, vault._item_ad(item_id, 1)
-        )
-        record = layout.Record(item_id, 1, nonce, ciphertext)
-        vault._items[item_id] = type(stored)(
-            record, get_backend().blake2b(32, record.encode()), stored.info
-        )
-        return vault.save()
+    text = json.dumps(json.loads(ITEMS[0].to_json()), sort_keys=True).encode()
+    return forge_vault(b"non-canonical", [text])
 
 
 def grant_vectors() -> list[dict[str, Any]]:
@@ -445,35 +335,26 @@ def grant_vectors() -> list[dict[str, Any]]:
     ids = sorted(i.id for i in vault.items())[:2]
     runner = RunnerKeyPair(bytes(range(32)))
     stranger = RunnerKeyPair(bytes(range(1, 33)))
-    with deterministic_random(b"grants"):
-        grant = seal_grant(vault, RUNNER, runner.public_key, ids, 5)
-        to_stranger = seal_grant(vault, RUNNER, stranger.public_key, ids, 5)
-        other_runner = seal_grant(vault, uuid.UUID(int=RUNNER.int ^ 1), runner.public_key, ids, 5)
-        forged = seal_grant(
-            other, RUNNER, runner.public_key, sorted(i.id for i in other.items())[:2], 5
-        )
-        old = seal_grant(vault, RUNNER, runner.public_key, ids[:1], 4)
-    base = {
-        "kind": "grant",
-        "runner_seed": runner.seed_bytes().hex(),
-        "runner_public_key": runner.public_key.hex(),
-        "account_id": str(ACCOUNT),
-        "runner_id": str(RUNNER),
-        "owner_verify_key": vault.owner_verify_key.hex(),
-        "min_revision": 0,
-    }
+    rng = Stream(b"grants")
+    grant = seal_grant(vault, RUNNER, runner.public_key, ids, 5, random_bytes=rng)
+    to_stranger = seal_grant(vault, RUNNER, stranger.public_key, ids, 5, random_bytes=rng)
+    other_runner = seal_grant(
+        vault, uuid.UUID(int=RUNNER.int ^ 1), runner.public_key, ids, 5, random_bytes=rng
+    )
+    forged = seal_grant(
+        other,
+        RUNNER,
+        runner.public_key,
+        sorted(i.id for i in other.items())[:2],
+        5,
+        random_bytes=rng,
+    )
+    old = seal_grant(vault, RUNNER, runner.public_key, ids[:1], 4, random_bytes=rng)
 
     def vector(
         name: str, description: str, data: bytes, expect: str, **extra: Any
     ) -> dict[str, Any]:
-        return {
-            **base,
-            "name": name,
-            "description": description,
-            "expect": expect,
-            "blob": b64(data),
-            **extra,
-        }
+        return grant_vector(vault, runner, name, description, data, expect, **extra)
 
     ok = vector(
         "grant-ok",
@@ -541,6 +422,10 @@ GENERATORS: list[Callable[[], list[dict[str, Any]]]] = [
     argon2_vectors,
     vault_vectors,
     grant_vectors,
+    rules.passphrase_vectors,
+    rules.order_vectors,
+    rules.item_vectors,
+    rules.grant_rule_vectors,
 ]
 
 

@@ -23,6 +23,7 @@ SIGN_SEED_BYTES = 32
 SIGN_PUBLIC_KEY_BYTES = 32
 SIGN_SECRET_KEY_BYTES = 64
 SIGNATURE_BYTES = 64
+GENERICHASH_BYTES = 32  # every H and MAC output in the format (BLAKE2b-256)
 
 
 class PrimitiveAuthError(Exception):

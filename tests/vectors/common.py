@@ -1,0 +1,182 @@
+"""What every vector generator shares: the fixed inputs, a seeded randomness stream, and the
+helpers that build a vault and describe a vector (field meanings: tests/vectors/README.md)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import uuid
+from typing import Any
+
+from vault_core import Item, KdfParams, RunnerKeyPair, Vault
+from vault_core import container as layout
+from vault_core.kdf import derive_kek
+
+PASSPHRASE = "correct horse battery staple, café ✓"  # é precomposed (NFC)
+ACCOUNT = uuid.UUID("0a1b2c3d-4e5f-4a6b-8c7d-8e9fa0b1c2d3")
+OTHER_ACCOUNT = uuid.UUID("f0e1d2c3-b4a5-4968-8776-655443322110")
+RUNNER = uuid.UUID("11111111-2222-4333-8444-555555555555")
+FAST = KdfParams.floor()  # vectors use the floor so that every runtime checks them quickly
+
+ITEMS = [
+    Item(
+        name="github-ci",
+        kind="github",
+        url="https://github.com",
+        username="ci-bot",
+        secret="ghp_" + "A1b2C3d4" * 4 + "xyzw",
+        scopes=("repo", "read:packages"),
+        expires="2027-01-31",
+    ),
+    Item(
+        name="gitlab deploy",
+        kind="gitlab",
+        url="https://gitlab.example.com/group/project.git",
+        username="deploy",
+        secret="glpat-ZZZ\u00e9\u00df\u6f22",
+        note="rotates monthly",
+    ),
+    Item(
+        name="deploy-key",
+        kind="git",
+        url="ssh://git@git.example.com:2222/infra.git",
+        secret="-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjE=\n"
+        "-----END OPENSSH PRIVATE KEY-----\n",
+    ),
+]
+
+
+class Stream:
+    """Reproducible stand-in for a CSPRNG: SHA-256(seed || counter) blocks. Passed to
+    vault_core explicitly (``random_bytes=``); ``restart`` begins a new seed's stream."""
+
+    def __init__(self, seed: bytes) -> None:
+        self.restart(seed)
+
+    def restart(self, seed: bytes) -> None:
+        self._seed, self._counter = seed, 0
+
+    def __call__(self, n: int) -> bytes:
+        out = b""
+        while len(out) < n:
+            out += hashlib.sha256(self._seed + self._counter.to_bytes(8, "big")).digest()
+            self._counter += 1
+        return out[:n]
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def item_json(vault: Vault, item_id: uuid.UUID) -> dict[str, Any]:
+    info = vault.lookup(vault.get(item_id).name)
+    data = info.to_dict()
+    data["secret"] = vault.get(item_id).secret
+    return data
+
+
+def build_vault(
+    seed: bytes,
+    *,
+    account: uuid.UUID = ACCOUNT,
+    kdf: KdfParams = FAST,
+    items: list[Item] = ITEMS,
+    stream: Stream | None = None,
+) -> tuple[Vault, bytes]:
+    """A vault with ``items`` saved once; its randomness is ``stream`` or Stream(seed)."""
+    vault = Vault.create(account, PASSPHRASE, kdf=kdf, random_bytes=stream or Stream(seed))
+    for item in items:
+        vault.add(item)
+    return vault, vault.save()
+
+
+def vault_vector(
+    name: str,
+    description: str,
+    blob: bytes,
+    expect: str,
+    *,
+    account: uuid.UUID = ACCOUNT,
+    passphrase: str = PASSPHRASE,
+    vault_id: uuid.UUID | None = None,
+    min_revision: int = 0,
+    vault: Vault | None = None,
+) -> dict[str, Any]:
+    vector: dict[str, Any] = {
+        "kind": "vault",
+        "name": name,
+        "description": description,
+        "expect": expect,
+        "passphrase": passphrase,
+        "account_id": str(account),
+        "vault_id": str(vault_id) if vault_id else None,
+        "min_revision": min_revision,
+        "blob": b64(blob),
+    }
+    if vault is not None:  # success: what an implementation must find, intermediates included
+        parsed = layout.parse(blob)
+        kek = derive_kek(passphrase, parsed.slot.salt, parsed.slot.kdf)
+        vector.update(
+            revision=vault.revision,
+            vault_id=str(vault.vault_id),
+            kdf={
+                "id": parsed.slot.kdf.kdf_id,
+                "ops": parsed.slot.kdf.ops,
+                "mem_kib": parsed.slot.kdf.mem_kib,
+                "salt": parsed.slot.salt.hex(),
+            },
+            kek=kek.hex(),
+            items=sorted((item_json(vault, i.id) for i in vault.items()), key=lambda d: d["id"]),
+        )
+    return vector
+
+
+def flip(blob: bytes, offset: int, mask: int = 0x01) -> bytes:
+    data = bytearray(blob)
+    data[offset] ^= mask
+    return bytes(data)
+
+
+def record_spans(blob: bytes) -> list[tuple[int, int]]:
+    parsed = layout.parse(blob)
+    start = layout.HEADER_BYTES + len(parsed.manifest) * layout.MANIFEST_ENTRY_BYTES + 32
+    spans = []
+    for record in parsed.records:
+        end = start + len(record.encode())
+        spans.append((start, end))
+        start = end
+    return spans
+
+
+def reopen(blob: bytes, passphrase: str) -> Vault:
+    return Vault.open(blob, passphrase, account_id=ACCOUNT)
+
+
+def set_bytes(blob: bytes, offset: int, value: bytes) -> bytes:
+    return blob[:offset] + value + blob[offset + len(value) :]
+
+
+def grant_vector(
+    vault: Vault,
+    runner: RunnerKeyPair,
+    name: str,
+    description: str,
+    data: bytes,
+    expect: str,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A grant vector for ``runner`` (account ACCOUNT, id RUNNER) pinning ``vault``'s grant key."""
+    return {
+        "kind": "grant",
+        "runner_seed": runner.seed_bytes().hex(),
+        "runner_public_key": runner.public_key.hex(),
+        "account_id": str(ACCOUNT),
+        "runner_id": str(RUNNER),
+        "owner_verify_key": vault.owner_verify_key.hex(),
+        "min_revision": 0,
+        "name": name,
+        "description": description,
+        "expect": expect,
+        "blob": b64(data),
+        **extra,
+    }
