@@ -311,3 +311,50 @@ def test_laptop_lock_ends_access_for_good(world: World) -> None:
         assert "session has ended" in again.stderr
     finally:
         _close(proc)
+
+
+def test_confirm_asks_at_the_terminal_once_per_item(world: World) -> None:
+    remote = shlex.quote(
+        'zkvault get "ci token" >/dev/null; echo "first=$?"; '
+        'zkvault get "ci token" >/dev/null; echo "second=$?"; '
+        'zkvault get github >/dev/null; echo "third=$?"'
+    )
+    master, slave = os.openpty()
+    # The pty becomes the session's controlling terminal, as a developer's is.
+    proc = subprocess.Popen(
+        [
+            *("setsid", "--ctty", sys.executable, "-m", "native", "ssh", "--confirm"),
+            *("--allow", "ci token", "--allow", "github"),
+            *world.sshd.client_options(),
+            *(world.sshd.destination, "--", f"{world.env_sh} sh -c {remote}"),
+        ],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=world.laptop.vars,
+        cwd=REPO,
+    )
+    os.close(slave)
+    seen = b""
+    answers = iter([b"y\n", b"n\n"])
+    prompts = 0
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: every process closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+        if seen.count(b"Allow? [y/N]") > prompts:
+            prompts += 1
+            os.write(master, next(answers))
+    assert proc.wait(30) == 0, seen
+    os.close(master)
+    text = seen.decode(errors="replace")
+    assert prompts == 2, text  # 'ci token' once (the second use is not asked), then 'github'
+    assert "asks for 'ci token' (get)" in text and "asks for 'github' (get)" in text
+    assert "first=0" in text and "second=0" in text
+    assert f"third={EXIT_OUT_OF_SCOPE}" in text
+    assert "did not allow that item" in text
