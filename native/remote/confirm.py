@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import termios
 import threading
+import time
+
+ANSWER_TIMEOUT = 60.0  # no answer in time is a no (the builder's client waits 120 s)
 
 
 class Confirmer:
@@ -39,6 +43,7 @@ class Confirmer:
         if self.ssh_pid is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.ssh_pid, signal.SIGSTOP)
+                _wait_stopped(self.ssh_pid)
         try:
             saved = termios.tcgetattr(fd) if os.isatty(fd) else None
             if saved is not None:
@@ -47,16 +52,22 @@ class Confirmer:
                 line_mode[3] |= termios.ICANON | termios.ECHO
                 termios.tcsetattr(fd, termios.TCSANOW, line_mode)
             try:
+                if saved is not None:
+                    termios.tcflush(fd, termios.TCIFLUSH)  # type-ahead is not an answer
                 shown = "".join(c if c.isprintable() else "?" for c in name)[:80]
                 question = (
                     f"\r\nzkvault ssh: the builder asks for {shown!r} ({what}). Allow? [y/N] "
                 )
                 os.write(fd, question.encode())
-                answer = os.read(fd, 256).decode(errors="replace").strip().lower()
+                answer = ""
+                if select.select([fd], [], [], ANSWER_TIMEOUT)[0]:
+                    answer = os.read(fd, 256).decode(errors="replace").strip().lower()
+                else:
+                    os.write(fd, b"(no answer: refused)\r\n")
             finally:
                 if saved is not None:
                     termios.tcsetattr(fd, termios.TCSANOW, saved)
-        except OSError:
+        except (OSError, termios.error):
             answer = ""
         finally:
             os.close(fd)
@@ -64,3 +75,17 @@ class Confirmer:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(self.ssh_pid, signal.SIGCONT)
         return answer in ("y", "yes")
+
+
+def _wait_stopped(pid: int) -> None:
+    """Until ssh has really stopped, it could still read the answer meant for us."""
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                if stat.read().rpartition(")")[2].split()[0] in ("T", "t"):
+                    return
+        except OSError:  # no procfs (macOS, the BSDs): give the signal a moment
+            time.sleep(0.05)
+            return
+        time.sleep(0.002)
