@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shlex
 import stat
 import subprocess
@@ -61,7 +62,8 @@ class World:
 
     def open(self, *flags: str, with_key: bool = True) -> tuple[subprocess.Popen[str], str]:
         """A session that stays open; returns it and the builder's socket path."""
-        remote = shlex.quote('echo "socket=$ZKVAULT_AGENT_SOCKET"; exec sleep 30')
+        # Holds until ssh's stdin closes: when the session ends, the remote side ends too.
+        remote = shlex.quote('echo "socket=$ZKVAULT_AGENT_SOCKET"; exec cat >/dev/null')
         proc = subprocess.Popen(
             [
                 *(sys.executable, "-m", "native", "ssh", *flags),
@@ -70,6 +72,7 @@ class World:
             ],
             env=self.laptop.vars,
             cwd=REPO,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -278,6 +281,10 @@ def test_session_end_closes_access_at_once(world: World) -> None:
         "zkvault: the zkvault ssh session that forwarded the agent has ended"
     )
     assert not keys[0].exists()  # the session's private key was deleted
+    deadline = time.monotonic() + 30
+    while os.path.exists(socket) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not os.path.exists(socket)  # the builder side removed it when the session ended
 
 
 def test_ttl_expiry_ends_access(world: World) -> None:
@@ -340,6 +347,8 @@ def test_confirm_asks_at_the_terminal_once_per_item(world: World) -> None:
     prompts = 0
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
+        if not select.select([master], [], [], 1.0)[0]:
+            continue
         try:
             chunk = os.read(master, 4096)
         except OSError:  # EIO: every process closed the terminal
@@ -350,8 +359,15 @@ def test_confirm_asks_at_the_terminal_once_per_item(world: World) -> None:
         if seen.count(b"Allow? [y/N]") > prompts:
             prompts += 1
             os.write(master, next(answers))
-    assert proc.wait(30) == 0, seen
-    os.close(master)
+    try:
+        status = proc.wait(30)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(seen) from None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    assert status == 0, seen
     text = seen.decode(errors="replace")
     assert prompts == 2, text  # 'ci token' once (the second use is not asked), then 'github'
     assert "asks for 'ci token' (get)" in text and "asks for 'github' (get)" in text
