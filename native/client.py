@@ -7,7 +7,7 @@ import _socket
 import os
 
 from native import paths, protocol
-from native.errors import FAILURE, LOCKED, NOT_FOUND, OUT_OF_SCOPE, USAGE, CliError
+from native.errors import FAILURE, LOCKED, NOT_FOUND, OUT_OF_SCOPE, REVOKED, USAGE, CliError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -22,6 +22,7 @@ _EXIT_FOR = {
     "out_of_scope": OUT_OF_SCOPE,  # zkvault ssh (native.remote)
     "forbidden": OUT_OF_SCOPE,
     "session_expired": LOCKED,
+    "revoked": REVOKED,  # a runner's grant answering through zkvault ssh
 }
 _NOT_RUNNING = "the vault is locked (no agent running); run `zkvault unlock`"
 _FORWARD_ENDED = "the zkvault ssh session that forwarded the agent has ended"

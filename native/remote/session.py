@@ -15,7 +15,7 @@ import subprocess
 import sys
 from typing import Any
 
-from native import client
+from native import consumers
 from native.errors import LOCKED, NOT_FOUND, CliError
 from native.remote import wrapper
 from native.remote.args import USAGE_LINE, SshArgs, parse
@@ -79,7 +79,7 @@ def _check_items(names: list[str]) -> None:
     if not names:
         return
     try:
-        items = client.request("list")["items"]
+        items = consumers.request("list")["items"]  # the agent, or a runner's grant
     except CliError as exc:
         if exc.code == "locked":
             raise CliError(

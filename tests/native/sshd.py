@@ -7,6 +7,7 @@ import getpass
 import os
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,3 +103,22 @@ def start_sshd(directory: Path) -> Sshd:
         stop(proc)
         raise RuntimeError("sshd did not come up")
     return Sshd(directory, port, proc, directory / "client_key", authorized, known)
+
+
+def make_builder(root: Path) -> Path:
+    """The builder: its own home/ and tmp/, and bin/env.sh that runs a command there."""
+    builder = root / "builder"
+    for sub in ("home", "tmp", "bin"):
+        (builder / sub).mkdir(parents=True)
+    venv_bin = Path(sys.executable).parent
+    # Only what a build machine would have; the one zkvault variable is passed through.
+    (builder / "bin" / "env.sh").write_text(
+        "#!/bin/sh\n"
+        f"exec env -i HOME={builder / 'home'} TMPDIR={builder / 'tmp'} "
+        f"PATH={venv_bin}:/usr/bin:/bin "
+        'ZKVAULT_AGENT_SOCKET="${ZKVAULT_AGENT_SOCKET:-}" '
+        "ZKVAULT_KEYRING=off GIT_CONFIG_NOSYSTEM=1 GIT_TERMINAL_PROMPT=0 "
+        'PYTHONDONTWRITEBYTECODE=1 "$@"\n'
+    )
+    (builder / "bin" / "env.sh").chmod(0o755)
+    return builder

@@ -18,16 +18,19 @@ from pathlib import Path
 import pytest
 
 from tests.native.gitserver import GitServer
-from tests.native.sshd import SSHD, Sshd, start_sshd
+from tests.native.sshd import SSHD, Sshd, make_builder, start_sshd
 from tests.native.support import ITEMS as BASE_ITEMS
 from tests.native.support import REPO, Env, make_env, make_vault, stop_agent
 from tests.support import leaks
 from tests.support.processes import stop
 from vault_core import Item
 
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(SSHD), reason="openssh-server missing: run scripts/bootstrap.sh"
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not os.path.exists(SSHD), reason="openssh-server missing: run scripts/bootstrap.sh"
+    ),
+    pytest.mark.slow,
+]
 
 TOKEN = "glpat-" + "Bu1lderT0ken" * 2
 EXIT_OUT_OF_SCOPE = 10
@@ -104,24 +107,6 @@ def _close(proc: subprocess.Popen[str]) -> str:
     return err
 
 
-def _write_builder(root: Path) -> Path:
-    builder = root / "builder"
-    for sub in ("home", "tmp", "bin"):
-        (builder / sub).mkdir(parents=True)
-    venv_bin = Path(sys.executable).parent
-    # Only what a build machine would have; the one zkvault variable is passed through.
-    (builder / "bin" / "env.sh").write_text(
-        "#!/bin/sh\n"
-        f"exec env -i HOME={builder / 'home'} TMPDIR={builder / 'tmp'} "
-        f"PATH={venv_bin}:/usr/bin:/bin "
-        'ZKVAULT_AGENT_SOCKET="${ZKVAULT_AGENT_SOCKET:-}" '
-        "ZKVAULT_KEYRING=off GIT_CONFIG_NOSYSTEM=1 GIT_TERMINAL_PROMPT=0 "
-        'PYTHONDONTWRITEBYTECODE=1 "$@"\n'
-    )
-    (builder / "bin" / "env.sh").chmod(0o755)
-    return builder
-
-
 def _seed_repos(laptop: Env) -> Path:
     repos = laptop.root / "repos"
     seed = laptop.root / "seed"
@@ -155,7 +140,7 @@ def world() -> Iterator[World]:
             vault = make_vault(laptop.root, items)
             laptop.zk("import", str(vault.path), "--account-id", str(vault.account_id), check=True)
             assert laptop.unlock().returncode == 0
-            yield World(laptop, sshd, git_server, _write_builder(laptop.root), vault.secrets)
+            yield World(laptop, sshd, git_server, make_builder(laptop.root), vault.secrets)
     finally:
         stop(sshd.proc)
         stop_agent(laptop)
