@@ -147,8 +147,16 @@ class Proxy:
                     request = protocol.receive(conn)
                 except (OSError, protocol.ProtocolError):
                     return
+                try:
+                    response = self.respond(request)
+                except Exception:  # never a trace, never a builder left waiting
+                    response = {
+                        "ok": False,
+                        "error": "proxy_error",
+                        "message": "zkvault ssh could not answer that request",
+                    }
                 with contextlib.suppress(OSError, protocol.ProtocolError):
-                    protocol.send(conn, self.respond(request))
+                    protocol.send(conn, response)
         finally:
             self._slots.release()
 

@@ -36,11 +36,16 @@ def _short(value: Any) -> str:
 @dataclass(frozen=True)
 class Scope:
     items: frozenset[str]
-    hosts: frozenset[str]  # normalised as gitcred does: lower case, default ports dropped
+    hosts: frozenset[str]  # as given, lower case; compared per request's scheme
 
     @classmethod
     def of(cls, items: list[str], hosts: list[str]) -> Scope:
-        return cls(frozenset(items), frozenset(_host("https", h) for h in hosts))
+        return cls(frozenset(items), frozenset(h.lower() for h in hosts))
+
+    def shares_host(self, protocol: str, host: str) -> bool:
+        """As git's matching compares hosts: with the port, the scheme's default dropped."""
+        wanted = _host(protocol, host)
+        return any(_host(protocol, allowed) == wanted for allowed in self.hosts)
 
     def request(self, op: Any, request: dict[str, Any]) -> dict[str, Any]:
         """The request to send to the agent, rebuilt from known fields only; raises Refused."""
@@ -72,7 +77,7 @@ class Scope:
             path = request.get("path")
             if not isinstance(protocol, str) or not isinstance(host, str):
                 raise Refused("malformed credential request", "bad_request")
-            if not self.items and _host(protocol, host) not in self.hosts:
+            if not self.items and not self.shares_host(protocol, host):
                 raise Refused(f"git credentials for {_short(host)} are not shared")
             return {
                 "v": 1,
@@ -97,8 +102,8 @@ class Scope:
             return {"ok": True, "items": kept}
         if op == "credential":
             item = response.get("item")
-            host = _host(str(request.get("protocol", "")), str(request.get("host", "")))
-            if host not in self.hosts and item not in self.items:
+            protocol, host = str(request.get("protocol", "")), str(request.get("host", ""))
+            if not self.shares_host(protocol, host) and item not in self.items:
                 raise Refused(f"git credentials for {_short(request.get('host'))} are not shared")
         return response
 

@@ -101,6 +101,15 @@ def test_git_credentials_only_for_shared_hosts_or_items() -> None:
     assert SCOPE.response("credential", other, shared) == shared
 
 
+def test_shared_hosts_compare_with_the_scheme_default_port() -> None:
+    scope = Scope.of([], ["Plain.example:80", "git.example.com"])
+    assert scope.shares_host("http", "plain.example")
+    assert not scope.shares_host("https", "plain.example")  # port 443, not the one shared
+    assert scope.shares_host("https", "git.example.com:443")
+    assert not scope.shares_host("https", "git.example.com:8443")
+    assert not scope.shares_host("https", "evil.git.example.com")
+
+
 def test_list_shows_shared_items_only() -> None:
     listed = {"ok": True, "items": [{"name": "ci token"}, {"name": "github"}]}
     assert SCOPE.response("list", {}, listed) == {"ok": True, "items": [{"name": "ci token"}]}
