@@ -41,7 +41,7 @@ class SshArgs:
 
 
 def _usage(message: str) -> CliError:
-    return CliError(f"{message}\n{USAGE_LINE}", USAGE, "usage")
+    return CliError(f"{message}; see `zkvault ssh --help`", USAGE, "usage")
 
 
 def _value(flag: str, word: str, rest: list[str]) -> str:

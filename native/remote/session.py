@@ -75,9 +75,8 @@ def cmd_ssh(argv: list[str]) -> int:
 
 
 def _check_items(names: list[str]) -> None:
-    """Refuse a typo now rather than on the builder: every --allow must name an item."""
-    if not names:
-        return
+    """Refuse a locked vault, and a typo, now rather than on the builder: every --allow
+    must name an item."""
     try:
         items = consumers.request("list")["items"]  # the agent, or a runner's grant
     except CliError as exc:

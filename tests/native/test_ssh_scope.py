@@ -13,6 +13,7 @@ from native.errors import CliError
 from native.remote import wrapper
 from native.remote.args import parse
 from native.remote.scope import Refused, Scope
+from tests.native.support import Env
 
 
 def test_ssh_options_pass_through_untouched() -> None:
@@ -139,3 +140,19 @@ def test_wrapper_names_the_socket_and_removes_it(tmp_path: Path) -> None:
     assert done.returncode == 7  # the command's own status
     assert done.stdout.split() == [str(path), "600"]  # tightened before use
     assert not path.exists()
+
+
+def test_locked_vault_stops_before_ssh_and_leaves_nothing(env: Env) -> None:
+    done = env.zk("ssh", "--allow-host", "github.com", "builder.invalid", "--", "true")
+    assert done.returncode == 3
+    assert done.stderr == "zkvault: the vault is locked; run `zkvault unlock` first\n"
+    assert not (env.home / "ssh-audit.log").exists()
+
+
+def test_usage_errors_are_one_line(env: Env) -> None:
+    done = env.zk("ssh", "--allow", "x", "-f", "builder.invalid")
+    assert done.returncode == 2
+    assert done.stderr == (
+        "zkvault: ssh option -f (background) cannot be used with zkvault ssh; "
+        "see `zkvault ssh --help`\n"
+    )
