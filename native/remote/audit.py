@@ -44,8 +44,11 @@ class AuditLog:
         }
         line = (json.dumps(entry, ensure_ascii=True, separators=(",", ":")) + "\n").encode()
         with self._lock:
-            os.write(self._fd, line)  # one write per line with O_APPEND: lines never interleave
+            if self._fd >= 0:  # a request still in flight as the session closes: dropped
+                os.write(self._fd, line)  # one write with O_APPEND: lines never interleave
 
     def close(self) -> None:
         with self._lock:
-            os.close(self._fd)
+            if self._fd >= 0:
+                os.close(self._fd)
+            self._fd = -1  # never write to a number the process may have reused

@@ -177,6 +177,19 @@ class Proxy:
         return response
 
     def _respond(self, op: Any, request: dict[str, Any]) -> dict[str, Any]:
+        self._check_open()
+        if op == "status":
+            return self._status()
+        forwarded = self.scope.request(op, request)
+        if op in ("get", "env"):
+            self._confirm(self.scope.names_in(op, forwarded, {}), op)
+        response = self.scope.response(op, forwarded, self._ask_agent(forwarded))
+        if op == "credential" and response.get("ok"):
+            self._confirm(self.scope.names_in(op, forwarded, response), "git credential")
+        self._check_open()  # a question at the terminal may have outlasted the session
+        return response
+
+    def _check_open(self) -> None:
         if self.ended is not None:
             raise Refused(
                 f"this zkvault ssh session has ended ({self.ended}); start a new one", "locked"
@@ -186,15 +199,6 @@ class Proxy:
                 "this zkvault ssh session's time limit (--ttl) has passed; start a new one",
                 "session_expired",
             )
-        if op == "status":
-            return self._status()
-        forwarded = self.scope.request(op, request)
-        if op in ("get", "env"):
-            self._confirm(self.scope.names_in(op, forwarded, {}), op)
-        response = self.scope.response(op, forwarded, self._ask_agent(forwarded))
-        if op == "credential" and response.get("ok"):
-            self._confirm(self.scope.names_in(op, forwarded, response), "git credential")
-        return response
 
     def _confirm(self, names: list[str], what: str) -> None:
         if self.confirmer is not None and not self.confirmer.allowed(names, what):

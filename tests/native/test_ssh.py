@@ -256,6 +256,9 @@ def test_session_end_closes_access_at_once(world: World) -> None:
         keys = [p for p in world.laptop.runtime.iterdir() if p.name.startswith("ssh-key-")]
         assert len(keys) == 1
         assert "zkvault-ssh-session-" in world.sshd.authorized_keys.read_text()
+        forwarded = os.stat(socket)
+        assert stat.S_ISSOCK(forwarded.st_mode) and stat.S_IMODE(forwarded.st_mode) == 0o600
+        assert forwarded.st_uid == os.getuid()
         got = world.on_builder(socket, "get", "ci token")
         assert got.returncode == 0 and got.stdout.strip() == world.secrets["ci token"]
     finally:
