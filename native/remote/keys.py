@@ -41,13 +41,13 @@ class SessionKey:
         with open(self.private + ".pub") as public:
             return public.read().strip()
 
-    def authorize(self, command: str, public: str) -> None:
+    def authorize(self, command: str, public: str, env: dict[str, str]) -> None:
         done = subprocess.run(  # noqa: S602 - the user's own command, as given to --authorize
             command,
             shell=True,
             input=public + "\n",
             text=True,
-            env={**os.environ, "ZKVAULT_SSH_PUBLIC_KEY": public},
+            env={**env, "ZKVAULT_SSH_PUBLIC_KEY": public},
             check=False,
         )
         if done.returncode != 0:

@@ -20,12 +20,12 @@ from typing import Any
 
 from native import paths, protocol
 from native.agent import peer_uid
-from native.consumers import RUNNER_ENV
 from native.errors import CliError
 from native.fsutil import private_dir
 from native.remote.audit import AuditLog
 from native.remote.confirm import Confirmer
 from native.remote.scope import Refused, Scope
+from native.runner import ENV as RUNNER_ENV
 
 _CONNECTION_TIMEOUT = 10.0
 _AGENT_TIMEOUT = 10.0

@@ -8,6 +8,7 @@ deleted in the same ``finally``.
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
 import shutil
 import signal
@@ -32,6 +33,12 @@ _FIXED_OPTIONS = [
     "-o", "ControlMaster=no",  # a shared master would keep the forward past this session
     "-o", "ControlPath=none",
 ]  # fmt: skip
+
+
+def child_environment() -> dict[str, str]:
+    """What ssh and the --authorize command get: ours without any ZKVAULT_* variable (a
+    runner's credential above all: it stays in this process, which answers for it)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("ZKVAULT_")}
 
 
 def cmd_ssh(argv: list[str]) -> int:
@@ -64,7 +71,7 @@ def cmd_ssh(argv: list[str]) -> int:
         options = list(_FIXED_OPTIONS)
         if key is not None:
             assert args.authorize is not None
-            key.authorize(args.authorize, key.make())
+            key.authorize(args.authorize, key.make(), child_environment())
             options += key.ssh_options()
         return _run_ssh(ssh, options, args, wrapper.remote_socket(session), local, confirmer)
     finally:
@@ -107,7 +114,7 @@ def _run_ssh(
     if not args.command and sys.stdin.isatty():
         argv.append("-t")  # an interactive shell, as plain `ssh host` would give
     argv += [args.destination, wrapper.remote_command(remote, args.command)]
-    child = subprocess.Popen(argv)  # noqa: S603 - the user's ssh and its options
+    child = subprocess.Popen(argv, env=child_environment())  # noqa: S603 - the user's ssh
     if confirmer is not None:
         confirmer.ssh_pid = child.pid
 

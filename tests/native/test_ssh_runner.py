@@ -96,11 +96,19 @@ def test_builder_gets_the_shared_part_of_the_grant_until_revoked(ci: CiJob) -> N
     once = shlex.quote(
         'zkvault get "ci token"; echo "shared=$?"; zkvault get github; echo "granted=$?"'
     )
+    seen = ci.job.root / "authorize-env"
+    authorize = f"env > {seen}; cat >> {ci.sshd.authorized_keys}"
     done = ci.zk(
-        "ssh", "--allow", "ci token", *ci.sshd.client_options(), ci.sshd.destination,
+        "ssh", "--allow", "ci token", "--session-key", "--authorize", authorize,
+        *ci.sshd.client_options(with_key=False), ci.sshd.destination,
         "--", f"{env_sh} sh -c {once}",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
+    # The runner credential stays in `zkvault ssh`: not in ssh's or --authorize's environment.
+    assert "ZKVAULT_SSH_PUBLIC_KEY=ssh-ed25519 " in seen.read_text()
+    assert ci.credential not in seen.read_text() and "ZKVAULT_" not in seen.read_text().replace(
+        "ZKVAULT_SSH_PUBLIC_KEY", ""
+    )
     secret = {i.name: i.secret for i in ITEMS}["ci token"]
     assert done.stdout.splitlines() == [secret, "shared=0", "granted=10"]
     assert "item 'github' is not shared with this session" in done.stderr
