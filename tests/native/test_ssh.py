@@ -362,3 +362,47 @@ def test_confirm_asks_at_the_terminal_once_per_item(world: World) -> None:
     assert "first=0" in text and "second=0" in text
     assert f"third={EXIT_OUT_OF_SCOPE}" in text
     assert "did not allow that item" in text
+
+
+def _raw(socket_path: str, payload: bytes) -> bytes:
+    """What the forwarded socket answers to bytes a hostile builder sends."""
+    import socket as sockets
+
+    with sockets.socket(sockets.AF_UNIX) as conn:
+        conn.settimeout(20)
+        conn.connect(socket_path)
+        conn.sendall(payload)
+        conn.shutdown(sockets.SHUT_WR)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    return answer
+
+
+def _message(body: dict[str, object]) -> bytes:
+    data = json.dumps(body).encode()
+    return len(data).to_bytes(4, "big") + data
+
+
+def test_hostile_builder_gets_nothing_more(world: World) -> None:
+    proc, socket = world.open("--allow", "ci token")
+    try:
+        assert _raw(socket, b"\x00\x00\x00\x05hello") == b""  # not JSON: closed, no answer
+        assert _raw(socket, b"\xff\xff\xff\xff") == b""  # oversized: closed, no answer
+        cases: list[tuple[dict[str, object], str]] = [
+            ({"v": 1, "op": "lock"}, "forbidden"),
+            ({"v": 1, "op": "get", "name": ["ci token"]}, "out_of_scope"),
+            ({"v": 1, "op": "get", "name": "github", "field": "secret"}, "out_of_scope"),
+            ({"v": 1, "op": "env", "names": ["ci token", "deploy"]}, "out_of_scope"),
+            ({"v": 1, "op": "credential", "host": "github.com"}, "out_of_scope"),
+        ]
+        for request, code in cases:
+            answer = json.loads(_raw(socket, _message(request))[4:])
+            assert answer["ok"] is False, (request, answer)
+            assert answer["error"] == code, (request, answer)
+            assert leaks.scan({"answer": json.dumps(answer).encode()}, world.secrets) == []
+        # The session and the laptop's agent still serve what is shared.
+        assert world.on_builder(socket, "get", "ci token").returncode == 0
+        assert world.laptop.agent_pid() is not None
+    finally:
+        _close(proc)
