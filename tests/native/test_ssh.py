@@ -276,7 +276,7 @@ def test_session_end_closes_access_at_once(world: World) -> None:
 
 
 def test_ttl_expiry_ends_access(world: World) -> None:
-    proc, socket = world.open("--allow", "ci token", "--ttl", "6s")
+    proc, socket = world.open("--allow", "ci token", "--ttl", "10s")  # room for a slow start
     try:
         assert world.on_builder(socket, "get", "ci token").returncode == 0
         deadline = time.monotonic() + 30
