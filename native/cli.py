@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 EPILOG = """exit codes: 0 ok, 1 failure, 2 usage, 3 locked, 4 not found, 5 local state or
 vault integrity, 6 wrong passphrase, 7 server unreachable, 8 revoked, 9 timed out,
-130 interrupted; `run` returns its command's status.
+10 outside a `zkvault ssh` session's scope, 130 interrupted; `run` returns its command's status.
 environment: ZKVAULT_SERVER, ZKVAULT_HOME, ZKVAULT_RUNNER_CREDENTIAL, ZKVAULT_IDLE_TIMEOUT,
 ZKVAULT_MAX_LIFETIME, ZKVAULT_STRICT, ZKVAULT_OFFLINE_MAX_AGE and more: docs/cli.md"""
 
@@ -46,6 +46,10 @@ def _fast_parse(argv: list[str]) -> FastArgs | None:
         return FastArgs("git-credential", action=argv[1])
     if argv and argv[0] == "run":
         return _fast_run(argv[1:])
+    if argv and argv[0] == "ssh":  # ssh's own options pass through: native.remote.args
+        args = FastArgs("ssh")
+        args.cmd = argv[1:]
+        return args
     if not argv or argv[0] != "get":
         return None
     args = FastArgs("get")
@@ -181,6 +185,9 @@ def _parser() -> argparse.ArgumentParser:
     sp = command("completion", 'shell completion: eval "$(zkvault completion bash)"')
     sp.add_argument("shell", choices=["bash"])
 
+    sp = command("ssh", "ssh to a builder with a scoped agent forwarded (docs/remote-builds.md)")
+    sp.add_argument("args", nargs=argparse.REMAINDER, help="see `zkvault ssh --help`")
+
     sp = command("runner", "unattended CI runners")
     rsub = sp.add_subparsers(dest="runner_command", metavar="ACTION")
     rsub.required = True
@@ -277,6 +284,10 @@ def _dispatch(args: Any) -> int:
         from native import connect
 
         return int(connect.cmd_connect(args))
+    if command == "ssh":
+        from native.remote import session
+
+        return session.cmd_ssh(args.cmd)
     if command == "runner":
         from native import runner
 

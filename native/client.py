@@ -7,7 +7,7 @@ import _socket
 import os
 
 from native import paths, protocol
-from native.errors import FAILURE, LOCKED, NOT_FOUND, USAGE, CliError
+from native.errors import FAILURE, LOCKED, NOT_FOUND, OUT_OF_SCOPE, REVOKED, USAGE, CliError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -19,20 +19,29 @@ _EXIT_FOR = {
     "locked": LOCKED,
     "bad_field": USAGE,
     "bad_request": USAGE,
+    "out_of_scope": OUT_OF_SCOPE,  # zkvault ssh (native.remote)
+    "forbidden": OUT_OF_SCOPE,
+    "session_expired": LOCKED,
+    "revoked": REVOKED,  # a runner's grant answering through zkvault ssh
 }
 _NOT_RUNNING = "the vault is locked (no agent running); run `zkvault unlock`"
+_FORWARD_ENDED = "the zkvault ssh session that forwarded the agent has ended"
 
 
 def request(op: str, timeout: float = 10.0, **fields: Any) -> dict[str, Any]:
     """Send one request; return the response or raise the agent's error as CliError."""
     path = paths.socket_path()
+    forwarded = bool(os.environ.get("ZKVAULT_AGENT_SOCKET"))
+    not_running = _FORWARD_ENDED if forwarded else _NOT_RUNNING
+    if forwarded:
+        timeout = max(timeout, 120.0)  # the laptop may be asking its user (--confirm)
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:
         try:
             _connect(sock, path)
         except (FileNotFoundError, ConnectionRefusedError):
-            raise CliError(_NOT_RUNNING, LOCKED, "locked") from None
+            raise CliError(not_running, LOCKED, "locked") from None
         except OSError as exc:
             raise CliError(
                 f"cannot reach the agent at {path} ({exc.strerror}); run `zkvault unlock`",
@@ -44,7 +53,7 @@ def request(op: str, timeout: float = 10.0, **fields: Any) -> dict[str, Any]:
             response = protocol.receive(sock)
         except (OSError, protocol.ProtocolError):
             # The agent closes connections it refuses (wrong uid) or while wiping.
-            raise CliError(_NOT_RUNNING, LOCKED, "locked") from None
+            raise CliError(not_running, LOCKED, "locked") from None
     finally:
         sock.close()
     if not response.get("ok"):

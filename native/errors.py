@@ -15,6 +15,7 @@ AUTH = 6  # wrong passphrase
 NETWORK = 7  # server unreachable or answered with an unexpected error
 REVOKED = 8  # this machine or runner is no longer authorised
 TIMEOUT = 9  # waited too long (pairing approval)
+OUT_OF_SCOPE = 10  # a `zkvault ssh` session does not share that item or host
 INTERRUPTED = 130  # Ctrl-C
 
 

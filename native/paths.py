@@ -41,4 +41,5 @@ def runtime_dir() -> str:
 
 
 def socket_path() -> str:
-    return os.path.join(runtime_dir(), "agent.sock")
+    """The agent's socket, or the one `zkvault ssh` forwarded to this builder."""
+    return os.environ.get("ZKVAULT_AGENT_SOCKET") or os.path.join(runtime_dir(), "agent.sock")

@@ -43,3 +43,12 @@ if [ ! -x /usr/bin/chromium ]; then
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
         chromium >/dev/null
 fi
+
+# `zkvault ssh` tests start their own OpenSSH server (tests/native/test_ssh*.py).
+if [ ! -x /usr/sbin/sshd ]; then
+    sudo=()
+    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+        openssh-server >/dev/null
+fi

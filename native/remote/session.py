@@ -1,0 +1,132 @@
+"""``zkvault ssh``: one session = one proxy, one ssh process, one log, one optional key.
+
+Order matters for failing closed: the proxy listens before ssh starts and is closed
+(its socket removed) the moment ssh exits, whatever happened; the session key is
+deleted in the same ``finally``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+from typing import Any
+
+from native import consumers
+from native.errors import LOCKED, NOT_FOUND, CliError
+from native.remote import wrapper
+from native.remote.args import USAGE_LINE, SshArgs, parse
+from native.remote.audit import AuditLog
+from native.remote.confirm import Confirmer
+from native.remote.keys import SessionKey
+from native.remote.proxy import AgentGone, Proxy
+from native.remote.scope import Scope
+
+# First obtained value wins in ssh: these come before the user's options.
+_FIXED_OPTIONS = [
+    "-o", "ExitOnForwardFailure=yes",  # no forward, no session
+    "-o", "ClearAllForwardings=no",
+    "-o", "ControlMaster=no",  # a shared master would keep the forward past this session
+    "-o", "ControlPath=none",
+]  # fmt: skip
+
+
+def child_environment() -> dict[str, str]:
+    """What ssh and the --authorize command get: ours without any ZKVAULT_* variable (a
+    runner's credential above all: it stays in this process, which answers for it)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("ZKVAULT_")}
+
+
+def cmd_ssh(argv: list[str]) -> int:
+    args = parse(argv)
+    if args.help:
+        print(USAGE_LINE + "\nsee docs/remote-builds.md")
+        return 0
+    ssh = shutil.which("ssh")
+    if ssh is None:
+        raise CliError("ssh not found; install OpenSSH's client", NOT_FOUND, "not_found")
+    _check_items(args.allow)
+    session = secrets.token_hex(16)
+    command_text = " ".join(args.command)
+    audit = AuditLog(session[:12], args.destination, command_text)
+    confirmer = Confirmer() if args.confirm else None
+    try:
+        proxy = Proxy(Scope.of(args.allow, args.allow_hosts), args.ttl, audit, confirmer)
+    except AgentGone:
+        audit.close()
+        raise CliError(
+            "the vault is locked; run `zkvault unlock` first", LOCKED, "locked"
+        ) from None
+    key = SessionKey(session) if args.session_key else None
+    try:
+        audit.write(
+            "started", items=sorted(args.allow), hosts=sorted(args.allow_hosts), ttl=args.ttl
+        )
+        local = proxy.bind(session)
+        proxy.start()
+        options = list(_FIXED_OPTIONS)
+        if key is not None:
+            assert args.authorize is not None
+            key.authorize(args.authorize, key.make(), child_environment())
+            options += key.ssh_options()
+        return _run_ssh(ssh, options, args, wrapper.remote_socket(session), local, confirmer)
+    finally:
+        proxy.close("session ended")
+        if key is not None:
+            key.delete()
+        audit.close()
+
+
+def _check_items(names: list[str]) -> None:
+    """Refuse a locked vault, and a typo, now rather than on the builder: every --allow
+    must name an item."""
+    try:
+        items = consumers.request("list")["items"]  # the agent, or a runner's grant
+    except CliError as exc:
+        if exc.code == "locked":
+            raise CliError(
+                "the vault is locked; run `zkvault unlock` first", LOCKED, "locked"
+            ) from None
+        raise
+    known = {str(i.get("name")) for i in items}
+    missing = [n for n in names if n not in known]
+    if missing:
+        raise CliError(
+            f"no item named {missing[0]!r} to allow; `zkvault list` shows the names",
+            NOT_FOUND,
+            "not_found",
+        )
+
+
+def _run_ssh(
+    ssh: str,
+    options: list[str],
+    args: SshArgs,
+    remote: str,
+    local: str,
+    confirmer: Confirmer | None,
+) -> int:
+    argv = [ssh, *options, "-R", f"{remote}:{local}", *args.ssh_options]
+    if not args.command and sys.stdin.isatty():
+        argv.append("-t")  # an interactive shell, as plain `ssh host` would give
+    argv += [args.destination, wrapper.remote_command(remote, args.command)]
+    child = subprocess.Popen(argv, env=child_environment())  # noqa: S603 - the user's ssh
+    if confirmer is not None:
+        confirmer.ssh_pid = child.pid
+
+    def forward(signum: int, frame: Any) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            child.send_signal(signum)
+
+    # ssh gets Ctrl-C from the terminal itself; we must live on to close the proxy.
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return child.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,42 @@
+"""The command ssh runs on the builder: check the forwarded socket, name it in ONE
+environment variable, run the user's command, remove the socket afterwards.
+
+Run by the builder's login shell as ``exec /bin/sh -c SCRIPT zkvault-ssh [COMMAND]``,
+so it is POSIX sh whatever that login shell is, and needs nothing from sshd's
+AcceptEnv. COMMAND is run with ``eval`` (as ssh itself hands a command to a shell).
+"""
+
+from __future__ import annotations
+
+import shlex
+
+ENV_VAR = "ZKVAULT_AGENT_SOCKET"
+REMOTE_DIR = "/tmp"  # noqa: S108 - a random, unguessable name; checked ours and 0600 below
+SOCKET_MISSING = 5  # the remote check failed: no forward, or a socket not ours
+
+_SCRIPT = """S={socket}
+if [ ! -S "$S" ] || [ ! -O "$S" ]; then
+  echo "zkvault: the forwarded agent socket $S is missing or not yours; nothing was run" >&2
+  exit {missing}
+fi
+chmod 600 "$S" || exit {missing}
+trap 'rm -f "$S"' EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+{var}=$S
+export {var}
+if [ "$#" -gt 0 ]; then eval "$1"; else "${{SHELL:-/bin/sh}}" -l; fi"""
+
+
+def remote_socket(session: str) -> str:
+    return f"{REMOTE_DIR}/zkvault-ssh-{session}.sock"
+
+
+def remote_command(socket_path: str, command: list[str]) -> str:
+    script = _SCRIPT.format(socket=shlex.quote(socket_path), missing=SOCKET_MISSING, var=ENV_VAR)
+    words = ["exec", "/bin/sh", "-c", shlex.quote(script), "zkvault-ssh"]
+    if command:
+        # As ssh does: the words joined by spaces are the command line for the shell.
+        words.append(shlex.quote(" ".join(command)))
+    return " ".join(words)

@@ -1,0 +1,150 @@
+"""`zkvault ssh` from a CI job: no agent, a runner's grant answers the builder, narrowed
+by the session's scope, against the real server, OIDC provider and sshd."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from native.api import b64url_decode
+from tests.native import support
+from tests.native.serverproc import Owner, Server, b64url, start_server
+from tests.native.sshd import SSHD, Sshd, make_builder, start_sshd
+from tests.native.support import FAST_KDF, ITEMS, PASSPHRASE, REPO, Env, make_env
+from tests.support.processes import stop
+from vault_core import Vault, seal_grant
+
+pytestmark = [
+    pytest.mark.skipif(
+        not os.path.exists(SSHD), reason="openssh-server missing: run scripts/bootstrap.sh"
+    ),
+    pytest.mark.slow,
+]
+
+
+@dataclass
+class CiJob:
+    job: Env  # the CI job's machine: a runner credential, no vault, no agent
+    credential: str
+    owner: Owner
+    runner_id: str
+    sshd: Sshd
+    builder: Path
+
+    def zk(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return self.job.zk(*args, extra={"ZKVAULT_RUNNER_CREDENTIAL": self.credential})
+
+
+@pytest.fixture(scope="module")
+def ci() -> Iterator[CiJob]:
+    server: Server = start_server()
+    job = make_env()
+    sshd = start_sshd(job.root)
+    try:
+        owner = Owner(server)
+        vault = Vault.create(uuid.UUID(owner.account_id), PASSPHRASE, kdf=FAST_KDF)
+        for item in ITEMS:
+            vault.add(item)
+        owner.put_vault(0, vault.save())
+        proc, code, _ = support.start_pairing(
+            job, "runner", "enroll", "--name", "ci-ssh", "--server", server.url,
+            show=r"enter the code (\S+) ",
+        )  # fmt: skip
+        owner.approve(code, grant_public_key=b64url(vault.owner_verify_key))
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+        (runner,) = owner.call("GET", "/api/runners").json()
+        ids = {info.name: info.id for info in vault.items()}
+        blob = seal_grant(
+            vault,
+            uuid.UUID(runner["id"]),
+            b64url_decode(runner["public_key"]),
+            [ids["github"], ids["ci token"]],
+            1,
+        )
+        put = owner.call(
+            "PUT", f"/api/runners/{runner['id']}/grant", json={"revision": 1, "blob": b64url(blob)}
+        )
+        assert put.status_code == 200, put.text
+        vault.lock()
+        yield CiJob(job, out.strip(), owner, runner["id"], sshd, make_builder(job.root))
+    finally:
+        stop(sshd.proc)
+        server.stop()
+        shutil.rmtree(job.root, ignore_errors=True)
+
+
+def test_an_item_outside_the_grant_cannot_be_shared(ci: CiJob) -> None:
+    done = ci.zk("ssh", "--allow", "deploy", *ci.sshd.client_options(), ci.sshd.destination)
+    assert done.returncode == 4
+    assert done.stderr.strip() == (
+        "zkvault: no item named 'deploy' to allow; `zkvault list` shows the names"
+    )
+
+
+def test_builder_gets_the_shared_part_of_the_grant_until_revoked(ci: CiJob) -> None:
+    env_sh = ci.builder / "bin" / "env.sh"
+    once = shlex.quote(
+        'zkvault get "ci token"; echo "shared=$?"; zkvault get github; echo "granted=$?"'
+    )
+    seen = ci.job.root / "authorize-env"
+    authorize = f"env > {seen}; cat >> {ci.sshd.authorized_keys}"
+    done = ci.zk(
+        "ssh", "--allow", "ci token", "--session-key", "--authorize", authorize,
+        *ci.sshd.client_options(with_key=False), ci.sshd.destination,
+        "--", f"{env_sh} sh -c {once}",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    # The runner credential stays in `zkvault ssh`: not in ssh's or --authorize's environment.
+    assert "ZKVAULT_SSH_PUBLIC_KEY=ssh-ed25519 " in seen.read_text()
+    assert ci.credential not in seen.read_text() and "ZKVAULT_" not in seen.read_text().replace(
+        "ZKVAULT_SSH_PUBLIC_KEY", ""
+    )
+    secret = {i.name: i.secret for i in ITEMS}["ci token"]
+    assert done.stdout.splitlines() == [secret, "shared=0", "granted=10"]
+    assert "item 'github' is not shared with this session" in done.stderr
+
+    hold = shlex.quote('echo "socket=$ZKVAULT_AGENT_SOCKET"; exec cat >/dev/null')
+    session = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "native", "ssh", "--allow", "ci token"),
+            *(*ci.sshd.client_options(), ci.sshd.destination, "--", f"{env_sh} sh -c {hold}"),
+        ],
+        env={**ci.job.vars, "ZKVAULT_RUNNER_CREDENTIAL": ci.credential},
+        cwd=REPO,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert session.stdout is not None
+        socket = session.stdout.readline().strip().removeprefix("socket=")
+
+        def on_builder() -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [str(env_sh), "zkvault", "get", "ci token"],
+                env={"PATH": "/usr/bin:/bin", "ZKVAULT_AGENT_SOCKET": socket},
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+
+        assert on_builder().stdout.strip() == secret
+        assert ci.owner.call("DELETE", f"/api/runners/{ci.runner_id}").status_code == 200
+        revoked = on_builder()
+        assert revoked.returncode == 8, revoked.stderr  # the grant is fetched per request
+        assert "revoked" in revoked.stderr and revoked.stdout == ""
+    finally:
+        session.terminate()
+        session.communicate(timeout=30)
