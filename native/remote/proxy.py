@@ -18,14 +18,13 @@ import threading
 import time
 from typing import Any
 
-from native import paths, protocol
+from native import credential_pipe, paths, protocol
 from native.agent import peer_uid
 from native.errors import CliError
 from native.fsutil import private_dir
 from native.remote.audit import AuditLog
 from native.remote.confirm import Confirmer
 from native.remote.scope import Refused, Scope
-from native.runner import ENV as RUNNER_ENV
 
 _CONNECTION_TIMEOUT = 10.0
 _AGENT_TIMEOUT = 10.0
@@ -52,7 +51,7 @@ class Proxy:
         self.audit = audit
         self.confirmer = confirmer
         self.agent_path = paths.socket_path()
-        self.runner = bool(os.environ.get(RUNNER_ENV))  # answers come from the runner's grant
+        self.runner = credential_pipe.present()  # answers come from the runner's grant
         self.agent = (0, 0, 0)
         if not self.runner:
             try:

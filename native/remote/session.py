@@ -8,7 +8,6 @@ deleted in the same ``finally``.
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
 import shutil
 import signal
@@ -16,7 +15,7 @@ import subprocess
 import sys
 from typing import Any
 
-from native import consumers
+from native import consumers, run
 from native.errors import LOCKED, NOT_FOUND, CliError
 from native.remote import wrapper
 from native.remote.args import USAGE_LINE, SshArgs, parse
@@ -38,7 +37,7 @@ _FIXED_OPTIONS = [
 def child_environment() -> dict[str, str]:
     """What ssh and the --authorize command get: ours without any ZKVAULT_* variable (a
     runner's credential above all: it stays in this process, which answers for it)."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("ZKVAULT_")}
+    return run.child_environment({})
 
 
 def cmd_ssh(argv: list[str]) -> int:
