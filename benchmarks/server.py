@@ -390,13 +390,14 @@ def report(
         ("writes req/s", lambda m: f"{m['write'].rps:,.0f}"),
         ("writes p50 / p99 ms", lambda m: f"{m['write'].p50:.1f} / {m['write'].p99:.1f}"),
         ("errors (non-200)", lambda m: str(sum(x.errors for x in m.values()))),
+        ("server (+HAProxy) CPU per /healthz ms", lambda m: f"{m['healthz'].server_cpu_ms:.2f}"),
         ("server (+HAProxy) CPU per read ms", lambda m: f"{m['read'].server_cpu_ms:.2f}"),
         ("server (+HAProxy) CPU per write ms", lambda m: f"{m['write'].server_cpu_ms:.2f}"),
         ("PostgreSQL CPU per read ms", lambda m: f"{m['read'].pg_cpu_ms:.2f}"),
     ]
-    print(f"  {'':34} {'one instance':>16} {'two behind HAProxy':>20}")
+    print(f"  {'':38} {'one instance':>16} {'two behind HAProxy':>20}")
     for label, cell in rows:
-        print(f"  {label:34} {cell(one):>16} {cell(two):>20}")
+        print(f"  {label:38} {cell(one):>16} {cell(two):>20}")
     worker, parent = rss["one"]
     print(
         f"  RSS per worker: {rss['idle'][0]:.0f} MiB idle, {worker:.0f} MiB after the run "
