@@ -198,20 +198,26 @@ def postgres_pids() -> list[int]:
     return found
 
 
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+def rss_mib(pid: int, field: str = "VmRSS:", source: str = "status") -> float:
+    for line in Path(f"/proc/{pid}/{source}").read_text().splitlines():
+        if line.startswith(field):
             return int(line.split()[1]) / 1024
     return 0.0
 
 
-def worker_rss(pid: int) -> tuple[float, float]:
-    """(largest worker's RSS, the supervising parent's RSS) in MiB; with one worker
-    uvicorn serves in the parent itself, which then is the worker."""
+def pss_mib(pid: int) -> float:
+    """Proportional set size: shared pages (libraries) split between their users."""
+    return rss_mib(pid, "Pss:", "smaps_rollup")
+
+
+def worker_rss(pid: int) -> tuple[float, float, float]:
+    """(largest worker's RSS, its PSS, the supervising parent's RSS) in MiB; with one
+    worker uvicorn serves in the parent itself, which then is the worker."""
     workers = server_pids(pid)[1:]
     if not workers:
-        return rss_mib(pid), 0.0
-    return max(rss_mib(w) for w in workers), rss_mib(pid)
+        return rss_mib(pid), pss_mib(pid), 0.0
+    largest = max(workers, key=rss_mib)
+    return rss_mib(largest), pss_mib(largest), rss_mib(pid)
 
 
 def seed(url: str, seed_key: str, clients: int, size: int) -> list[Seat]:
@@ -320,7 +326,7 @@ def main() -> int:
     instances: list[subprocess.Popen[bytes]] = []
     balancer = None
     columns: dict[str, dict[str, Measured]] = {"one": {}, "two": {}}
-    rss: dict[str, tuple[float, float]] = {}
+    rss: dict[str, tuple[float, float, float]] = {}
     workdir = Path(tempfile.mkdtemp(prefix="zkv-bench-"))
     try:
         seed_key = b64url_encode(secrets.token_bytes(32))
@@ -371,7 +377,7 @@ def main() -> int:
 def report(
     args: argparse.Namespace,
     columns: dict[str, dict[str, Measured]],
-    rss: dict[str, tuple[float, float]],
+    rss: dict[str, tuple[float, float, float]],
     load: tuple[float, float],
 ) -> None:
     print(
@@ -398,10 +404,10 @@ def report(
     print(f"  {'':38} {'one instance':>16} {'two behind HAProxy':>20}")
     for label, cell in rows:
         print(f"  {label:38} {cell(one):>16} {cell(two):>20}")
-    worker, parent = rss["one"]
+    worker, pss, parent = rss["one"]
     print(
         f"  RSS per worker: {rss['idle'][0]:.0f} MiB idle, {worker:.0f} MiB after the run "
-        f"(uvicorn's supervising parent: {parent:.0f} MiB)"
+        f"(PSS {pss:.0f} MiB; uvicorn's supervising parent: {parent:.0f} MiB RSS)"
     )
     print("  targets (one instance, this run):")
     read, health, write = one["read"], one["healthz"], one["write"]
