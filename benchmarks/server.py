@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,16 +111,15 @@ def put_request(seat: Seat, size: int) -> bytes:
 
 async def drive(
     port: int, seats: list[Seat], op: str, seconds: float, warmup: float, size: int
-) -> tuple[int, list[float], int]:
+) -> tuple[int, list[float], Counter[int]]:
     conns = [await Conn.open(port) for _ in seats]
     latencies: list[float] = []
-    errors = 0
+    errors: Counter[int] = Counter()  # status -> count, for every answer but 200
     start = time.perf_counter()
     measure_from = start + warmup
     stop = measure_from + seconds
 
     async def client(conn: Conn, seat: Seat) -> None:
-        nonlocal errors
         reading = HEALTHZ if op == "healthz" else get_request(seat.token)
         while True:
             t0 = time.perf_counter()
@@ -134,7 +134,7 @@ async def drive(
                 if status == 200:
                     latencies.append(t1 - t0)
                 else:
-                    errors += 1
+                    errors[status] += 1
 
     await asyncio.gather(*(client(c, s) for c, s in zip(conns, seats, strict=True)))
     for c in conns:
@@ -253,7 +253,7 @@ class Measured:
     rps: float
     p50: float
     p99: float
-    errors: int
+    errors: Counter[int]
     server_cpu_ms: float  # CPU per request in the server processes (and the balancer)
     pg_cpu_ms: float
 
@@ -296,6 +296,10 @@ def wait_port(port: int, proc: subprocess.Popen[bytes]) -> None:
             if time.monotonic() > deadline or proc.poll() is not None:
                 raise SystemExit("the server did not start") from None
             time.sleep(0.2)
+
+
+def describe(errors: Counter[int]) -> str:
+    return ", ".join(f"{n} x {status}" for status, n in sorted(errors.items())) or "0"
 
 
 def verdict(ok: bool, shortfall: str) -> str:
@@ -346,7 +350,7 @@ def main() -> int:
         }
         ports = {"zk1": free_port(), "zk2": free_port()}
         instances = [start_instance(env, port) for port in ports.values()]
-        balancer = haproxy.start(workdir, ports)
+        balancer = haproxy.start(workdir, ports, check_interval="2s")  # as in the docs
         time.sleep(2.0)  # let every worker finish importing
         rss["idle"] = worker_rss(instances[0].pid)
         load_before = os.getloadavg()[0]
@@ -395,7 +399,10 @@ def report(
         ("reads / /healthz", lambda m: f"{m['read'].rps / max(1.0, m['healthz'].rps):.2f}"),
         ("writes req/s", lambda m: f"{m['write'].rps:,.0f}"),
         ("writes p50 / p99 ms", lambda m: f"{m['write'].p50:.1f} / {m['write'].p99:.1f}"),
-        ("errors (non-200)", lambda m: str(sum(x.errors for x in m.values()))),
+        (
+            "answers other than 200",
+            lambda m: describe(sum((x.errors for x in m.values()), Counter())),
+        ),
         ("server (+HAProxy) CPU per /healthz ms", lambda m: f"{m['healthz'].server_cpu_ms:.2f}"),
         ("server (+HAProxy) CPU per read ms", lambda m: f"{m['read'].server_cpu_ms:.2f}"),
         ("server (+HAProxy) CPU per write ms", lambda m: f"{m['write'].server_cpu_ms:.2f}"),

@@ -19,7 +19,9 @@ from tests.support.processes import free_port, stop, wait_http
 LOG_FORMAT = "%ci [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %tsc %HM %HP"
 
 
-def config(port: int, backends: dict[str, int], *, log: bool = True) -> str:
+def config(
+    port: int, backends: dict[str, int], *, log: bool = True, check_interval: str = "300ms"
+) -> str:
     servers = "\n".join(
         f"    server {name} 127.0.0.1:{backend} check" for name, backend in backends.items()
     )
@@ -53,7 +55,7 @@ backend instances
     # that cannot reach PostgreSQL is taken out of rotation.
     option httpchk GET /healthz
     http-check expect status 200
-    default-server inter 300ms fall 2 rise 2
+    default-server inter {check_interval} fall 2 rise 2
 {servers}
 """
 
@@ -79,11 +81,18 @@ class Balancer:
 
 
 def start(
-    workdir: Path, backends: dict[str, int], *, port: int | None = None, log: bool = True
+    workdir: Path,
+    backends: dict[str, int],
+    *,
+    port: int | None = None,
+    log: bool = True,
+    check_interval: str = "300ms",
 ) -> Balancer:
+    """``check_interval``: short in tests (a killed instance leaves quickly), longer
+    under benchmark load (a slow answer must not take a live instance out)."""
     port = port or free_port()
     cfg = workdir / "haproxy.cfg"
-    cfg.write_text(config(port, backends, log=log))
+    cfg.write_text(config(port, backends, log=log, check_interval=check_interval))
     out = workdir / "haproxy.log"
     check = subprocess.run([binary(), "-c", "-f", str(cfg)], capture_output=True, text=True)
     if check.returncode != 0:
