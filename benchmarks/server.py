@@ -267,7 +267,7 @@ def measure(
     s1 = cpu_by_pid([q for p in pids for q in server_pids(p)])
     p1 = cpu_by_pid(postgres_pids())
     # Requests in the warm-up also cost CPU: count them at the measured rate.
-    total = max(1, n + errs) * (args.seconds + args.warmup) / args.seconds
+    total = max(1, n + errs.total()) * (args.seconds + args.warmup) / args.seconds
     return Measured(
         n / args.seconds,
         pct(lat, 50) if lat else 0.0,
