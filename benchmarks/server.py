@@ -126,7 +126,12 @@ async def drive(
             if t0 >= stop:
                 return
             raw = put_request(seat, size) if op == "write" else reading
-            status, _ = await conn.request(raw)
+            try:
+                status, _ = await conn.request(raw)
+            except (OSError, asyncio.IncompleteReadError):
+                status = 0  # the connection closed without an answer: counted, reopened
+                conn.writer.close()
+                conn = await Conn.open(port)
             t1 = time.perf_counter()
             if status == 200 and op == "write":
                 seat.revision += 1
@@ -299,7 +304,8 @@ def wait_port(port: int, proc: subprocess.Popen[bytes]) -> None:
 
 
 def describe(errors: Counter[int]) -> str:
-    return ", ".join(f"{n} x {status}" for status, n in sorted(errors.items())) or "0"
+    named = {0: "closed"}
+    return ", ".join(f"{n} x {named.get(st, st)}" for st, n in sorted(errors.items())) or "0"
 
 
 def verdict(ok: bool, shortfall: str) -> str:

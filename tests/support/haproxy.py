@@ -37,9 +37,14 @@ defaults
     timeout client 60s
     timeout server 60s
     timeout http-keep-alive 60s
-    # A refused connection (an instance just died) is retried on the other instance.
+    # A refused connection (an instance just died) is retried on the other instance, and
+    # so is a request whose reused server connection closed without an answer (the
+    # instance closed it as idle just then, or died); never a POST (refresh, pairing),
+    # which may have been processed. Every PUT is conditional (base revision): at most
+    # it gets a 409 on the second try.
     retries 3
     option redispatch 1
+    retry-on conn-failure empty-response
 
 frontend zkvault
     bind 127.0.0.1:{port}
@@ -47,6 +52,7 @@ frontend zkvault
     # Clients must not choose the address rate limits and the audit trail see.
     http-request del-header X-Forwarded-For
     option forwardfor
+    http-request disable-l7-retry if METH_POST
     default_backend instances
 
 backend instances
