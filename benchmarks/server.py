@@ -365,9 +365,11 @@ def main() -> int:
             ("one", ports["zk1"], [instances[0].pid]),
             ("two", lb_port, [p.pid for p in instances] + [balancer.proc.pid]),
         )
-        for column, port, pids in targets:
-            for op in ("write", "read", "healthz"):  # write first: reads need a vault
+        # Interleaved, so the other load on a shared machine drifts over both columns alike.
+        for op in ("write", "read", "healthz"):  # write first: reads need a vault
+            for column, port, pids in targets:
                 columns[column][op] = measure(port, seats, op, pids, args)
+        for column, _port, _pids in targets:
             rss[column] = worker_rss(instances[0].pid)
         load_after = os.getloadavg()[0]
     finally:
