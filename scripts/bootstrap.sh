@@ -35,20 +35,17 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
     npm ci --no-audit --no-fund --loglevel=error
 fi
 
-# The browser tests drive Debian's Chromium (browsers cannot be downloaded here).
-if [ ! -x /usr/bin/chromium ]; then
+# Debian packages the suites run as real processes: Chromium (browser tests; browsers
+# cannot be downloaded here), OpenSSH's server (the `zkvault ssh` tests start their own
+# sshd), HAProxy (tests/cluster and benchmarks/server.py; only the binary, no service).
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+if [ "${#missing[@]}" -gt 0 ]; then
     sudo=()
     [ "$(id -u)" -eq 0 ] || sudo=(sudo)
     "${sudo[@]}" apt-get update -qq
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
-        chromium >/dev/null
-fi
-
-# `zkvault ssh` tests start their own OpenSSH server (tests/native/test_ssh*.py).
-if [ ! -x /usr/sbin/sshd ]; then
-    sudo=()
-    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-    "${sudo[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
-        openssh-server >/dev/null
+        "${missing[@]}" >/dev/null
 fi

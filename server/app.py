@@ -53,10 +53,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.zk = state
     errors.install(app)
     for router in (
-        webapp.router,  # first: its / replaces meta's placeholder page
+        # Routes are matched one by one, in this order: the health check and the hot
+        # path (/api/vault) come before the pages and sign-in routes.
         meta.router,
-        auth.router,
         vault.router,
+        webapp.router,
+        auth.router,
         pairings.router,
         devices.machines,
         devices.runners,

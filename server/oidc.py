@@ -10,16 +10,14 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, cast
-
-import httpx
-from authlib.integrations.httpx_client import OAuth2Client
-from authlib.oidc.core import CodeIDToken
-from joserfc import jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
+from typing import TYPE_CHECKING, Any, cast
 
 from .settings import Settings
+
+# httpx, authlib and joserfc (~10-20 MiB per worker) are imported on the first sign-in,
+# not at start-up: a worker that only serves the API never needs them.
+if TYPE_CHECKING:
+    from authlib.integrations.httpx_client import OAuth2Client
 
 _METADATA_TTL = 3600.0
 
@@ -49,6 +47,8 @@ class OidcClient:
         return f"{self.s.public_url}/auth/callback"
 
     def _client(self) -> OAuth2Client:
+        from authlib.integrations.httpx_client import OAuth2Client
+
         return OAuth2Client(
             client_id=self.s.oidc_client_id,
             client_secret=self.s.oidc_client_secret.get_secret_value(),
@@ -71,6 +71,8 @@ class OidcClient:
             if self._metadata is not None and fresh and not force:
                 return self._metadata
         url = f"{self.s.oidc_issuer}/.well-known/openid-configuration"
+        import httpx
+
         try:
             with httpx.Client(timeout=self.s.oidc_http_timeout_seconds) as http:
                 meta = http.get(url)
@@ -117,6 +119,11 @@ class OidcClient:
         return self._from_id_token(token, nonce)
 
     def _from_id_token(self, token: dict[str, Any], nonce: str) -> Identity:
+        from authlib.oidc.core import CodeIDToken
+        from joserfc import jwt
+        from joserfc.errors import JoseError
+        from joserfc.jwk import KeySet
+
         raw = token.get("id_token")
         if not isinstance(raw, str):
             raise SignInError("the provider returned no id_token")
