@@ -109,7 +109,7 @@ class HostileProxy:
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._client = httpx.Client(base_url=self.upstream, follow_redirects=False, timeout=60)
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._httpd = _Server(("127.0.0.1", 0), _handler(self))
         self._httpd.daemon_threads = True
         self.port = int(self._httpd.server_address[1])
         self.url = f"http://127.0.0.1:{self.port}"
@@ -168,6 +168,11 @@ class HostileProxy:
             self.wire += raw_request + _serialise(answer)
             self.exchanges.append(Exchange(request, answer.copy(), tuple(told)))
         return answer
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a browser dropping a kept-alive connection is not news
 
 
 def _serialise(answer: Answer) -> bytes:
