@@ -28,6 +28,8 @@ class Stage:
     proxy: HostileProxy
     # Everything that must never reach the hostile side: name -> value.
     secrets: dict[str, str | bytes] = field(default_factory=dict)
+    wire_at: int = 0  # how far the proxy's capture and the server's log have been scanned
+    log_at: int = 0
 
     @property
     def url(self) -> str:
