@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from native.api import Api, ApiError
-from native.errors import NETWORK, REVOKED, CliError
+from native.errors import NETWORK, REVOKED, STATE, CliError
 from native.state import StateStore
 
 REVOKED_MESSAGE = (
@@ -46,6 +46,17 @@ def refresh(store: StateStore, api: Api) -> tuple[str, float]:
             state.refresh_token = None  # dead for good; remember, so we stop trying
             store.save(state)
             raise revoked() from None
+        if str(answer["refresh_token"]) == state.refresh_token:
+            # The answer to an earlier refresh, replayed: the server (or something in
+            # between) withheld the new token. Keep nothing from it; the stored token
+            # stays as it was.
+            raise CliError(
+                "the server answered a token refresh with the token this machine had just "
+                "spent (a replayed answer); refusing it. Nothing local was changed; if it "
+                "happens again, pair again with `zkvault connect --clean`",
+                STATE,  # like a rolled-back vault: never an excuse to go offline
+                "replayed_token",
+            )
         state.refresh_token = str(answer["refresh_token"])
         store.save(state)
     renew_at = time.monotonic() + float(answer.get("expires_in", 900)) - 30

@@ -1,17 +1,58 @@
-"""Suite-wide hooks: the security summary table at the end of every run."""
+"""Suite-wide hooks: the security summary table at the end of every run.
+
+The summary counts what happened (tests/support/report.py): these hooks tell it which
+test is running (so each record belongs to one), which tests are security tests (their
+function calls ``record``, or they carry the ``security`` mark) and which failed.
+"""
 
 from __future__ import annotations
 
+import inspect
+import re
+
 import pytest
 
-from tests.support import report
+from tests.support import report as summary
+
+_RECORDS = re.compile(r"\brecord\(")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "security: a security case that must record what it observed"
+    )
+
+
+def _records(item: pytest.Item) -> bool:
+    if item.get_closest_marker("security"):
+        return True
+    function = getattr(item, "function", None)
+    try:
+        return function is not None and bool(_RECORDS.search(inspect.getsource(function)))
+    except (OSError, TypeError):
+        return False
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    summary.SECURITY_TESTS.update(item.nodeid for item in items if _records(item))
+
+
+def pytest_runtest_logstart(nodeid: str) -> None:
+    summary.begin(nodeid)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.failed:
+        summary.failed(report.nodeid)
+    elif report.when == "call" and report.passed:
+        summary.passed(report.nodeid)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    for title, text in report.SECTIONS:
+    for title, text in summary.SECTIONS:
         terminalreporter.section(title, sep="-")
         terminalreporter.write_line(text)
-    table = report.render()
+    table = summary.render()
     if table:
         terminalreporter.section("zkvault security summary")
         terminalreporter.write_line(table)

@@ -17,7 +17,29 @@ const FRIENDLY = {
   unknown_code: "No pending pairing has that code. Check it, or ask the machine for a new one.",
   too_large: "The vault is too large to save (1 MiB limit).",
   internal: "The server hit an internal error. Try again.",
+  replayed_token:
+    "The server repeated an earlier sign-in answer instead of a new one. Nothing was " +
+    "changed; sign in again to continue.",
 };
+
+// Every refresh must bring an access token this browser has never been given: one it
+// has (by its id) is an earlier answer replayed. The ids are not credentials.
+const SEEN_TOKENS = "zkv-seen-token-ids";
+function tokenId(token) {
+  try {
+    const payload = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    return String(JSON.parse(atob(payload)).jti || "");
+  } catch {
+    return "";
+  }
+}
+function firstTimeSeen(token) {
+  const id = tokenId(token);
+  const seen = JSON.parse(localStorage.getItem(SEEN_TOKENS) || "[]");
+  if (!id || seen.includes(id)) return false;
+  localStorage.setItem(SEEN_TOKENS, JSON.stringify([...seen, id].slice(-50)));
+  return true;
+}
 
 let access = null; // {token, expires, accountId}
 
@@ -64,6 +86,10 @@ async function refresh() {
     if (!hasSessionCookie()) throw new ApiError(401, "session_expired", FRIENDLY.session_expired);
     try {
       const got = await send("POST", "/auth/refresh", { headers: { "X-CSRF-Token": csrfCookie() } });
+      if (!firstTimeSeen(got.access_token)) {
+        access = null;
+        throw new ApiError(0, "replayed_token", FRIENDLY.replayed_token);
+      }
       access = {
         token: got.access_token,
         accountId: got.account_id,

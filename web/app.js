@@ -169,6 +169,10 @@ $("unlock-form").addEventListener("submit", async (e) => {
     afterUnlock(listing);
     performance.mark("zkv-unlocked");
   } catch (err) {
+    // The copy that failed may be the server's doing (tampered, rolled back, weakened):
+    // the next attempt fetches the vault again instead of retrying the same bytes.
+    state.blob = null;
+    state.blobFetch = null;
     $("unlock-pass").select();
     fail(err);
   } finally {

@@ -134,18 +134,19 @@ def test_forged_and_wrong_tokens_are_refused(api):
         "Basic scheme": {"Authorization": "Basic Zm9vOmJhcg=="},
         "Bearer, nothing after": {"Authorization": "Bearer "},
     }
-    tried = 0
+    answers = []
     for op in _authenticated(api):
         for name, h in headers.items():
             r = _call(api, op, h)
-            assert refused(r) and (r.status_code, r.json()["code"]) == (401, "unauthorized"), (
-                op.key,
-                name,
-                r.status_code,
-                r.text,
-            )
-            tried += 1
-    record("api attacks", "forged or wrong access tokens", tried=tried, refused=tried)
+            answers.append((op.key, name, r.status_code, r.json().get("code")))
+    let_in = [a for a in answers if a[2:] != (401, "unauthorized")]
+    record(
+        "api attacks",
+        "forged or wrong access tokens",
+        tried=len(answers),
+        refused=len(answers) - len(let_in),
+    )
+    assert not let_in, let_in
     assert _status(api, user.token, "/api/me")[0] == 200  # the real one still works
 
 
@@ -160,20 +161,21 @@ def test_audience_per_client_kind(api):
     assert _status(api, machine.token, "/api/runner/grant") == (401, "unauthorized")
     # Every authenticated route, with each kind of token it does not take.
     tokens = {"web": user, "machine": machine, "runner": runner}
-    tried = 0
+    answers = []
     for op in _authenticated(api):
         for kind, who in tokens.items():
             if kind in op.kinds:
                 continue
             r = _call(api, op, who.auth)
-            assert refused(r) and (r.status_code, r.json()["code"]) == (401, "unauthorized"), (
-                op.key,
-                kind,
-                r.status_code,
-                r.text,
-            )
-            tried += 1
-    record("api attacks", "token of another client kind", tried=tried, refused=tried)
+            answers.append((op.key, kind, r.status_code, r.json().get("code")))
+    let_in = [a for a in answers if a[2:] != (401, "unauthorized")]
+    record(
+        "api attacks",
+        "token of another client kind",
+        tried=len(answers),
+        refused=len(answers) - len(let_in),
+    )
+    assert not let_in, let_in
 
 
 def test_machine_refresh_rotates_and_reuse_revokes_the_family(api):
@@ -188,13 +190,16 @@ def test_machine_refresh_rotates_and_reuse_revokes_the_family(api):
     assert _status(api, access2)[0] == 404  # works (no vault yet)
 
     replay = api.anon.post("/auth/token", json={"grant_type": "refresh_token", "refresh_token": r1})
-    assert replay.status_code == 401 and replay.json()["code"] == "refresh_reused"
     # The whole family is gone: the successor and every access token.
     r = api.anon.post("/auth/token", json={"grant_type": "refresh_token", "refresh_token": r2})
-    assert refused(r) and r.status_code == 401
-    assert _status(api, access2) == (401, "unauthorized")
-    assert _status(api, machine.token) == (401, "unauthorized")
-    record("api attacks", "replayed refresh token", tried=4, refused=4)
+    seen = [
+        (replay.status_code, replay.json()["code"]) == (401, "refresh_reused"),
+        refused(r) and r.status_code == 401,
+        _status(api, access2) == (401, "unauthorized"),
+        _status(api, machine.token) == (401, "unauthorized"),
+    ]
+    record("api attacks", "replayed refresh token", tried=len(seen), refused=sum(seen))
+    assert all(seen), seen
     events = api.anon.get("/api/audit/export", headers=user.auth).json()["events"]
     reuse = [e for e in events if e["action"] == "token.reuse"]
     assert len(reuse) == 1 and reuse[0]["outcome"] == "failure"
@@ -233,10 +238,13 @@ def test_browser_refresh_needs_csrf_and_rotates_the_cookie(api):
     thief.cookies.set("__Secure-zkv_refresh", old, domain="testserver.local", path="/auth")
     thief.cookies.set("zkv_csrf", "t", domain="testserver.local", path="/")
     r = thief.post("/auth/refresh", headers={"X-CSRF-Token": "t"})
-    assert r.status_code == 401 and r.json()["code"] == "refresh_reused"
-    assert b.post("/auth/refresh", headers=user.csrf()).status_code == 401
-    assert _status(api, user.token, "/api/me") == (401, "unauthorized")
-    record("api attacks", "replayed refresh token", tried=3, refused=3)
+    seen = [
+        (r.status_code, r.json()["code"]) == (401, "refresh_reused"),
+        b.post("/auth/refresh", headers=user.csrf()).status_code == 401,
+        _status(api, user.token, "/api/me") == (401, "unauthorized"),
+    ]
+    record("api attacks", "replayed refresh token", tried=len(seen), refused=sum(seen))
+    assert all(seen), seen
 
 
 def test_logout_ends_the_browser_session(api):

@@ -9,6 +9,7 @@ import dataclasses
 
 from vault_core import container as layout
 from vault_core.encoding import u8, u16, u32
+from vault_core.kdf import MIN_MEM_KIB, MIN_OPS
 
 VERSION_AT = 4  # u16 after the magic
 KDF_ID_AT, KDF_OPS_AT, KDF_MEM_AT = 46, 47, 51  # u8, u32, u32
@@ -25,6 +26,15 @@ def kdf(blob: bytes, *, ops: int | None = None, mem_kib: int | None = None) -> b
     if mem_kib is not None:
         blob = _set(blob, KDF_MEM_AT, u32(mem_kib))
     return blob
+
+
+def lowered_kdf(blob: bytes) -> bytes:
+    """Cheaper parameters that still pass the floor: half the memory, or one pass less."""
+    slot = layout.parse(blob).slot.kdf
+    if slot.mem_kib // 2 >= MIN_MEM_KIB:
+        return kdf(blob, mem_kib=slot.mem_kib // 2)
+    assert slot.ops > MIN_OPS, "the genuine vault is at the floor: nothing to lower"
+    return kdf(blob, ops=slot.ops - 1)
 
 
 def kdf_id(blob: bytes, value: int) -> bytes:

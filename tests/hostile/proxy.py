@@ -103,13 +103,14 @@ class Exchange:
 class HostileProxy:
     upstream: str  # the real server, http://127.0.0.1:PORT
     exchanges: list[Exchange] = field(default_factory=list)
-    wire: bytearray = field(default_factory=bytearray)  # every byte received and sent
+    # Every byte received and sent (web-app asset bodies as their length: _serialise).
+    wire: bytearray = field(default_factory=bytearray)
     active: list[Lie] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._client = httpx.Client(base_url=self.upstream, follow_redirects=False, timeout=60)
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._httpd = _Server(("127.0.0.1", 0), _handler(self))
         self._httpd.daemon_threads = True
         self.port = int(self._httpd.server_address[1])
         self.url = f"http://127.0.0.1:{self.port}"
@@ -165,14 +166,25 @@ class HostileProxy:
             lie.fired += 1
             told.append(lie.name)
         with self._lock:
-            self.wire += raw_request + _serialise(answer)
+            self.wire += raw_request + _serialise(answer, request)
             self.exchanges.append(Exchange(request, answer.copy(), tuple(told)))
         return answer
 
 
-def _serialise(answer: Answer) -> bytes:
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a browser dropping a kept-alive connection is not news
+
+
+def _serialise(answer: Answer, request: Request) -> bytes:
+    """The answer as sent. The body of a web-app asset (the same built file for everyone,
+    megabytes of Pyodide) is kept as its length only: it holds nothing a client sent,
+    and searching it for every secret after every case would cost minutes."""
     head = f"HTTP/1.1 {answer.status}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in answer.headers)
-    return head.encode("latin-1") + b"\r\n" + answer.body
+    body = answer.body
+    if request.method == "GET" and request.path.startswith("/assets/") and not request.query:
+        body = f"<web-app asset, {len(body)} bytes>".encode()
+    return head.encode("latin-1") + b"\r\n" + body
 
 
 def _handler(proxy: HostileProxy) -> type[BaseHTTPRequestHandler]:

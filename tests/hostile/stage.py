@@ -28,6 +28,8 @@ class Stage:
     proxy: HostileProxy
     # Everything that must never reach the hostile side: name -> value.
     secrets: dict[str, str | bytes] = field(default_factory=dict)
+    wire_at: int = 0  # how far the proxy's capture and the server's log have been scanned
+    log_at: int = 0
 
     @property
     def url(self) -> str:
@@ -154,7 +156,9 @@ def pair_laptop(stage: Stage, person: Person) -> Env:
     person.approve(code)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
-    for key_file in Path(env.key_dir).glob("*"):
+    keys = [f for f in Path(env.key_dir).rglob("*") if f.is_file()]
+    assert keys, "the laptop's machine key was not found to search for"
+    for key_file in keys:
         stage.secrets[f"{person.sub} laptop key {key_file.name}"] = key_file.read_bytes()
     return env
 

@@ -1,14 +1,34 @@
 """The security summary the suite prints at its end (see tests/conftest.py).
 
-Adversarial tests call ``record`` with what they tried and what happened;
-the table is then readable at a glance: hits and losses must be 0, detected
-must equal tried.
+Adversarial tests call ``record`` with what they tried and what they observed (compute
+``detected=``/``refused=``/``lost=``/``hits=`` from what happened, record, then assert),
+so the table reads at a glance: hits and losses must be 0, detected and refused must
+equal tried. The verdict does not take a record on trust: tests/conftest.py tells this
+module which test is running and which tests failed, and
+
+- a failed or errored test's contributions count as neither detected nor refused,
+  whatever it recorded;
+- every security test (one that records, or is marked ``security``) that failed,
+  errored, or passed without recording anything is counted in "security tests failed";
+
+any non-zero count makes the verdict FAIL.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+
+# Counts a failed test cannot vouch for: they fall to 0 when its test fails.
+CLAIMS = ("detected", "refused")
+
+
+@dataclass
+class Call:
+    category: str
+    case: str
+    test: str  # the pytest node id that recorded it ("" outside a test)
+    counts: dict[str, int]
 
 
 @dataclass
@@ -18,38 +38,75 @@ class Row:
     counts: dict[str, int] = field(default_factory=dict)
 
 
-ROWS: list[Row] = []
+CALLS: list[Call] = []
 SECTIONS: list[tuple[str, str]] = []  # (title, text): detail printed before the summary
+SECURITY_TESTS: set[str] = set()  # expected to record (collected by tests/conftest.py)
+FAILED_TESTS: set[str] = set()  # failed or errored in any phase
+PASSED_TESTS: set[str] = set()  # whose test function ran and passed
+_current = [""]
 
 
 def attach(title: str, text: str) -> None:
     SECTIONS.append((title, text))
 
 
+def begin(test: str) -> None:
+    _current[0] = test
+
+
+def failed(test: str) -> None:
+    FAILED_TESTS.add(test)
+
+
+def passed(test: str) -> None:
+    PASSED_TESTS.add(test)
+
+
 def record(category: str, case: str, **counts: int) -> None:
-    """Add counts to a row; calls with the same category and case add up."""
-    for row in ROWS:
-        if (row.category, row.case) == (category, case):
-            for key, value in counts.items():
-                row.counts[key] = row.counts.get(key, 0) + value
-            return
-    ROWS.append(Row(category, case, dict(counts)))
+    """Add observed counts to a row; calls with the same category and case add up."""
+    CALLS.append(Call(category, case, _current[0], dict(counts)))
+
+
+def rows() -> list[Row]:
+    """The table, with every failed test's claims withdrawn, plus one row per security
+    test that failed or never recorded."""
+    table: dict[tuple[str, str], Row] = {}
+    for call in CALLS:
+        row = table.setdefault((call.category, call.case), Row(call.category, call.case))
+        for key, value in call.counts.items():
+            if key in CLAIMS and call.test in FAILED_TESTS:
+                value = 0
+            row.counts[key] = row.counts.get(key, 0) + value
+    for test in sorted(broken_tests()):
+        table[("security test failed", test)] = Row(
+            "security test failed", test, {"failed tests": 1}
+        )
+    return list(table.values())
+
+
+def broken_tests() -> set[str]:
+    recorded = {call.test for call in CALLS}
+    failed_recorders = {t for t in recorded if t in FAILED_TESTS}
+    ran = FAILED_TESTS | PASSED_TESTS  # a skipped or deselected test is neither
+    expected = {t for t in SECURITY_TESTS & ran if t in FAILED_TESTS or t not in recorded}
+    return failed_recorders | expected
 
 
 def render() -> str:
-    if not ROWS:
+    table = rows()
+    if not table:
         return ""
-    columns = sorted({key for row in ROWS for key in row.counts})
+    columns = sorted({key for row in table for key in row.counts})
     totals: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for row in ROWS:
+    for row in table:
         for key, value in row.counts.items():
             totals[row.category][key] += value
-    width = max(len(f"{r.category}: {r.case}") for r in ROWS)
+    width = max(len(f"{r.category}: {r.case}") for r in table)
     width = max([width] + [len(f"TOTAL {category}") for category in totals])
     widths = {c: max(8, len(c)) for c in columns}
     lines = [f"{'case':<{width}} | " + " | ".join(f"{c:>{widths[c]}}" for c in columns)]
     lines.append("-" * len(lines[0]))
-    for row in ROWS:
+    for row in table:
         cells = [f"{row.counts.get(c, ''):>{widths[c]}}" for c in columns]
         lines.append(f"{row.category + ': ' + row.case:<{width}} | " + " | ".join(cells))
     lines.append("-" * len(lines[0]))
@@ -63,14 +120,15 @@ def render() -> str:
 
 def verdict() -> str:
     """One line: every number that must be 0, and whether it is."""
+    table = rows()
 
     def total(key: str) -> int:
-        return sum(row.counts.get(key, 0) for row in ROWS)
+        return sum(row.counts.get(key, 0) for row in table)
 
     def missed(key: str) -> int:
         return sum(
             row.counts["tried"] - row.counts[key]
-            for row in ROWS
+            for row in table
             if key in row.counts and "tried" in row.counts
         )
 
@@ -79,6 +137,7 @@ def verdict() -> str:
         "data lost": total("lost"),
         "tampering undetected": missed("detected"),
         "attacks not refused": missed("refused"),
+        "security tests failed": len(broken_tests()),
     }
     ok = not any(must_be_zero.values())
     return (

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -45,9 +44,18 @@ def small_vault() -> tuple[Vault, bytes]:
 VAULT, BLOB = small_vault()
 
 
-def refuses(blob: bytes) -> None:
-    with pytest.raises(errors.VaultError):
+def refused(blob: bytes) -> bool:
+    """True when vault_core refuses the blob with one of its typed errors (anything else
+    escapes and fails the test)."""
+    try:
         Vault.open(blob, PASSPHRASE, account_id=ACCOUNT, vault_id=VAULT.vault_id)
+    except errors.VaultError:
+        return True
+    return False
+
+
+def refuses(blob: bytes) -> None:
+    assert refused(blob)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -60,11 +68,13 @@ def test_random_vaults_round_trip(contents: list[Item]) -> None:
 
 
 def test_every_single_byte_change_is_refused() -> None:
+    detected = 0
     for offset in range(len(BLOB)):
         changed = bytearray(BLOB)
         changed[offset] ^= 0xFF
-        refuses(bytes(changed))
-    record("tampering", "every byte of a vault changed", tried=len(BLOB), detected=len(BLOB))
+        detected += refused(bytes(changed))
+    record("tampering", "every byte of a vault changed", tried=len(BLOB), detected=detected)
+    assert detected == len(BLOB)
 
 
 @settings(max_examples=60, deadline=None)
@@ -78,9 +88,9 @@ def test_random_bit_changes_are_refused(data: st.DataObject) -> None:
 
 
 def test_every_truncation_is_refused() -> None:
-    for length in range(len(BLOB)):
-        refuses(BLOB[:length])
-    record("tampering", "every truncation of a vault", tried=len(BLOB), detected=len(BLOB))
+    detected = sum(refused(BLOB[:length]) for length in range(len(BLOB)))
+    record("tampering", "every truncation of a vault", tried=len(BLOB), detected=detected)
+    assert detected == len(BLOB)
 
 
 @settings(max_examples=300, deadline=None)
@@ -99,11 +109,13 @@ def test_every_single_byte_change_to_a_grant_is_refused() -> None:
         "owner_verify_key": VAULT.owner_verify_key,
     }
     assert len(open_grant(grant, runner, **kwargs).items) == 2  # type: ignore[arg-type]
+    detected = 0
     for offset in range(len(grant)):
         changed = bytearray(grant)
         changed[offset] ^= 0x01
-        with pytest.raises(errors.GrantAuthError):
+        try:
             open_grant(bytes(changed), runner, **kwargs)  # type: ignore[arg-type]
-    record(
-        "tampering", "every byte of a runner grant changed", tried=len(grant), detected=len(grant)
-    )
+        except errors.GrantAuthError:
+            detected += 1
+    record("tampering", "every byte of a runner grant changed", tried=len(grant), detected=detected)
+    assert detected == len(grant)
