@@ -50,7 +50,9 @@ def test_vault_core_meets_the_vector(vector: dict[str, Any]) -> None:
         met = True
     finally:  # what was observed, met or not, before the failure propagates
         if vector["expect"] != "ok":
-            record("tampering", "failure vectors (one or two faults each)", tried=1, detected=int(met))
+            record(
+                "tampering", "failure vectors (one or two faults each)", tried=1, detected=int(met)
+            )
         else:
             record("tampering", "genuine vectors open", tried=1, lost=int(not met))
 
