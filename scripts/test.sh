@@ -1,5 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: set up, lint, type-check, test.
+#
+# With no arguments the suite runs as two groups at once, one per core: the tests that
+# drive Chromium (browser-bound, much of their time spent waiting on the page) and the
+# rest (CPU-bound on the server, PostgreSQL and vault_core). Each line of output carries
+# its group's name; at the end come the security summary of both groups together and one
+# closing line counted from both groups' JUnit reports. With arguments, pytest runs once
+# with them (`scripts/test.sh tests/api -k vault`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
@@ -8,13 +15,68 @@ export PATH="$PWD/.venv/bin:$PATH"
 ruff check .
 ruff format --check .
 mypy
+
 # pytest exits 5 when it collected nothing: that is a failure here, never a pass.
-set +e
-pytest "$@"
-status=$?
-set -e
-if [ "$status" -eq 5 ]; then
-    echo "pytest collected no tests: failing" >&2
-    exit 1
+fail_on_nothing() {
+    if [ "$1" -eq 5 ]; then
+        echo "pytest collected no tests: failing" >&2
+        return 1
+    fi
+    return "$1"
+}
+
+if [ "$#" -gt 0 ]; then
+    set +e
+    pytest "$@"
+    status=$?
+    set -e
+    fail_on_nothing "$status"
+    exit
 fi
-exit "$status"
+
+BROWSER=(tests/e2e tests/hostile tests/native/browser tests/cluster)
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+group() {  # name, pytest arguments...
+    local name=$1
+    shift
+    ZKVAULT_REPORT_OUT="$out/$name.json" pytest -p no:cacheprovider \
+        --junitxml="$out/$name.xml" "$@" 2>&1 | sed -u "s/^/[$name] /"
+    return "${PIPESTATUS[0]}"
+}
+
+started=$(date +%s)
+set +e
+group browser "${BROWSER[@]}" &
+browser=$!
+group other tests "${BROWSER[@]/#/--ignore=}" &
+other=$!
+wait "$browser"
+browser_status=$?
+wait "$other"
+other_status=$?
+python -m tests.support.report "$out/browser.json" "$out/other.json"
+summary_status=$?
+set -e
+
+echo "suite wall time: $(($(date +%s) - started)) s (two groups in parallel)"
+python - "$out/browser.xml" "$out/other.xml" <<'PY'
+import sys
+import xml.etree.ElementTree as ET
+
+totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+for path in sys.argv[1:]:
+    try:
+        suites = ET.parse(path).getroot().iter("testsuite")
+    except (OSError, ET.ParseError):
+        print(f"no JUnit report at {path}: that group did not finish", file=sys.stderr)
+        continue
+    for suite in suites:
+        for key in totals:
+            totals[key] += int(suite.get(key, 0))
+failed = totals["failures"] + totals["errors"]
+passed = totals["tests"] - failed - totals["skipped"]
+print(f"zkvault: {passed} passed, {failed} failed, {totals['skipped']} skipped")
+PY
+fail_on_nothing "$browser_status" && fail_on_nothing "$other_status" && exit "$summary_status"

@@ -16,8 +16,11 @@ any non-zero count makes the verdict FAIL.
 
 from __future__ import annotations
 
+import json
+import sys
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 # Counts a failed test cannot vouch for: they fall to 0 when its test fails.
 CLAIMS = ("detected", "refused")
@@ -146,3 +149,46 @@ def verdict() -> str:
         + ", ".join(f"{name} {value}" for name, value in must_be_zero.items())
         + (f" (over {total('scenarios')} breach scenarios, {total('tried')} cases tried)")
     )
+
+
+def save(path: Path) -> None:
+    """Write what this run observed, for ``merge`` when the suite runs in groups."""
+    state = {
+        "calls": [asdict(call) for call in CALLS],
+        "sections": SECTIONS,
+        "security": sorted(SECURITY_TESTS),
+        "failed": sorted(FAILED_TESTS),
+        "passed": sorted(PASSED_TESTS),
+    }
+    path.write_text(json.dumps(state))
+
+
+def merge(path: Path) -> None:
+    """Add what another run (one group of the suite) observed to this process's state."""
+    state = json.loads(path.read_text())
+    CALLS.extend(Call(**call) for call in state["calls"])
+    SECTIONS.extend((title, text) for title, text in state["sections"])
+    SECURITY_TESTS.update(state["security"])
+    FAILED_TESTS.update(state["failed"])
+    PASSED_TESTS.update(state["passed"])
+
+
+def main(paths: list[str]) -> int:
+    """``python -m tests.support.report GROUP.json ...``: the whole suite's summary from
+    its groups' saved observations; exits 1 unless the verdict is PASS. A group that
+    saved nothing (it crashed) makes the verdict FAIL too."""
+    missing = [p for p in paths if not Path(p).is_file()]
+    for path in paths:
+        if path not in missing:
+            merge(Path(path))
+    for title, text in SECTIONS:
+        print(f"{'-' * 20} {title} {'-' * 20}\n{text}")
+    print(f"{'=' * 20} zkvault security summary {'=' * 20}")
+    print(render() or verdict())
+    for path in missing:
+        print(f"FAIL: no security observations from {path} (that group did not finish)")
+    return 0 if verdict().startswith("PASS") and not missing else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
