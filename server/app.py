@@ -37,6 +37,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             [k.get_secret_value() for k in settings.signing_keys],
             settings.public_url,
             settings.access_token_ttl_seconds,
+            verify_only=[k.get_secret_value() for k in settings.verify_only_keys],
+            skew_seconds=settings.max_clock_skew_seconds,
         ),
         limiter=RateLimiter(engine, settings.rate_window_seconds),
         oidc=OidcClient(settings),

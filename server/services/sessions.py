@@ -170,4 +170,4 @@ def revoke_family(db: Session, client: Client, actor: Actor, obj: str) -> None:
 def check_live(claims: AccessClaims, account_id: object, revoked_at: object) -> None:
     """Revocation must bite on the very next request: the caller looked the client up."""
     if account_id is None or revoked_at is not None or account_id != claims.account_id:
-        raise Revoked("unauthorized", "this client has been revoked")
+        raise Revoked("revoked", "this client has been revoked")

@@ -96,7 +96,7 @@ def test_forged_and_wrong_tokens_are_refused(api):
         "kid that is an object": _jws(
             {**good_header, "kid": {"k": kid}}, _claims(user), server_key.sign
         ),
-        "expired": _jws(good_header, _claims(user, exp=int(time.time()) - 1), server_key.sign),
+        "expired": _jws(good_header, _claims(user, exp=int(time.time()) - 3600), server_key.sign),
         "no expiry": _jws(good_header, no_exp, server_key.sign),
         "expiry as a string": _jws(
             good_header, _claims(user, exp=str(int(time.time()) + 600)), server_key.sign
@@ -134,11 +134,23 @@ def test_forged_and_wrong_tokens_are_refused(api):
         "Basic scheme": {"Authorization": "Basic Zm9vOmJhcg=="},
         "Bearer, nothing after": {"Authorization": "Bearer "},
     }
+    # Each refusal names its kind, so a client wipes only on "revoked" (docs/server.md).
+    codes = {
+        "unknown kid": "unknown_signing_key",
+        "expired": "token_expired",
+        "not yet valid": "token_expired",
+        "another user's sub": "revoked",
+        "another account's client": "revoked",
+        "a client that does not exist": "revoked",
+    }
     tried = 0
     for op in _authenticated(api):
         for name, h in headers.items():
             r = _call(api, op, h)
-            assert refused(r) and (r.status_code, r.json()["code"]) == (401, "unauthorized"), (
+            code = codes.get(name, "unauthorized")
+            if code == "revoked" and "web" not in op.kinds:  # audience is checked first
+                code = "unauthorized"
+            assert refused(r) and (r.status_code, r.json()["code"]) == (401, code), (
                 op.key,
                 name,
                 r.status_code,
@@ -192,8 +204,8 @@ def test_machine_refresh_rotates_and_reuse_revokes_the_family(api):
     # The whole family is gone: the successor and every access token.
     r = api.anon.post("/auth/token", json={"grant_type": "refresh_token", "refresh_token": r2})
     assert refused(r) and r.status_code == 401
-    assert _status(api, access2) == (401, "unauthorized")
-    assert _status(api, machine.token) == (401, "unauthorized")
+    assert _status(api, access2) == (401, "revoked")
+    assert _status(api, machine.token) == (401, "revoked")
     record("api attacks", "replayed refresh token", tried=4, refused=4)
     events = api.anon.get("/api/audit/export", headers=user.auth).json()["events"]
     reuse = [e for e in events if e["action"] == "token.reuse"]
@@ -235,7 +247,7 @@ def test_browser_refresh_needs_csrf_and_rotates_the_cookie(api):
     r = thief.post("/auth/refresh", headers={"X-CSRF-Token": "t"})
     assert r.status_code == 401 and r.json()["code"] == "refresh_reused"
     assert b.post("/auth/refresh", headers=user.csrf()).status_code == 401
-    assert _status(api, user.token, "/api/me") == (401, "unauthorized")
+    assert _status(api, user.token, "/api/me") == (401, "revoked")
     record("api attacks", "replayed refresh token", tried=3, refused=3)
 
 
@@ -243,7 +255,7 @@ def test_logout_ends_the_browser_session(api):
     user = api.sign_in()
     r = user.browser.post("/auth/logout", headers=user.csrf())
     assert r.status_code == 204
-    assert _status(api, user.token, "/api/me") == (401, "unauthorized")
+    assert _status(api, user.token, "/api/me") == (401, "revoked")
 
 
 @pytest.mark.parametrize("body", [{"grant_type": "runner_credential", "credential": "zkv_x"}])
@@ -288,3 +300,70 @@ def test_key_rotation_by_adding_a_key(settings_factory, api):
     finally:
         rotated.state.zk.engine.dispose()
         retired.state.zk.engine.dispose()
+
+
+def test_clock_skew_within_the_bound_is_tolerated_and_beyond_it_refused(api):
+    """Another instance's clock may be up to max_clock_skew_seconds off either way."""
+    user = api.sign_in()
+    state = api.app.state.zk
+    skew = state.settings.max_clock_skew_seconds
+    assert skew >= 60
+    header = json.loads(b64url_decode(user.token.split(".")[0]))
+    sign = state.keys._keys[0].private.sign
+    now = int(time.time())
+    ahead = {"iat": now + skew - 5, "nbf": now + skew - 5, "exp": now + skew + 600}
+    behind = {"iat": now - 900 - skew + 5, "nbf": now - 900 - skew + 5, "exp": now - skew + 5}
+    for claims in (ahead, behind):
+        assert _status(api, _jws(header, _claims(user, **claims), sign), "/api/me")[0] == 200
+    beyond = {
+        "nbf too far ahead": {"nbf": now + skew + 30},
+        "iat too far ahead": {"iat": now + skew + 30},
+        "exp too far behind": {"exp": now - skew - 30},
+    }
+    for name, claims in beyond.items():
+        token = _jws(header, _claims(user, **claims), sign)
+        assert _status(api, token, "/api/me") == (401, "token_expired"), name
+
+
+def test_a_verify_only_key_verifies_and_is_published_but_never_signs(database_url, idp):
+    """Rotation phase 1 on one instance, phase 2 on another (docs/operations.md)."""
+    from server.app import create_app
+
+    from .conftest import SIGNING_KEY, Api, make_settings
+
+    new = b64url_encode(hashlib.sha256(b"rotation test " + SIGNING_KEY.encode()).digest())
+    phase1 = create_app(
+        make_settings(database_url, idp, signing_keys=[SIGNING_KEY], verify_only_keys=[new])
+    )
+    phase2 = create_app(make_settings(database_url, idp, signing_keys=[new, SIGNING_KEY]))
+    phase3 = create_app(make_settings(database_url, idp, signing_keys=[new]))
+    try:
+        _rotation_phases(Api(phase1, idp), Api(phase2, idp), phase3)
+    finally:
+        for a in (phase1, phase2, phase3):
+            a.state.zk.engine.dispose()
+
+
+def _rotation_phases(one, two, phase3) -> None:
+    from starlette.testclient import TestClient
+
+    phase1, phase2 = one.app, two.app
+    kids = [
+        [k["kid"] for k in TestClient(a).get("/.well-known/jwks.json").json()["keys"]]
+        for a in (phase1, phase2, phase3)
+    ]
+    assert sorted(kids[0]) == sorted(kids[1]) and len(kids[0]) == 2 and len(kids[2]) == 1
+    user1, user2 = one.sign_in(), two.sign_in()
+
+    def kid(token: str) -> str:
+        return json.loads(b64url_decode(token.split(".")[0]))["kid"]
+
+    assert kid(user1.token) != kid(user2.token) == kids[2][0]  # phase 1 still signs with old
+    for token in (user1.token, user2.token):
+        for a in (phase1, phase2):
+            r = TestClient(a).get("/api/me", headers={"Authorization": f"Bearer {token}"})
+            assert r.status_code == 200, r.text
+    # Phase 3 drops the old key: an old-key token is "cannot verify", never "revoked".
+    r = TestClient(phase3).get("/api/me", headers={"Authorization": f"Bearer {user1.token}"})
+    assert (r.status_code, r.json()["code"]) == (401, "unknown_signing_key")
+    record("api attacks", "token signed by a retired key", tried=1, refused=1)
