@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     # the verifier's clock and exp that far behind it.
     max_clock_skew_seconds: int = Field(default=90, ge=0, le=600)
     access_token_ttl_seconds: int = Field(default=900, ge=60, le=3600)
+    # A refresh retried this soon after the first (a lost response) gets the same
+    # successor back instead of revoking the family. Measured on two instances'
+    # clocks, so keep it above max_clock_skew_seconds.
+    refresh_grace_seconds: int = Field(default=120, ge=0, le=600)
     web_refresh_ttl_seconds: int = Field(default=14 * 86400, ge=300)
     machine_refresh_ttl_seconds: int = Field(default=90 * 86400, ge=300)
 

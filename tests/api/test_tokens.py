@@ -32,6 +32,24 @@ def _claims(user, **over) -> dict:
     return payload
 
 
+def _age_spent_tokens(api, seconds: int) -> None:
+    """As if the spent refresh tokens had been used `seconds` ago (the grace window ends)."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from server.db import utcnow
+    from server.models import RefreshToken
+
+    with api.app.state.zk.sessions() as db:
+        db.execute(
+            update(RefreshToken)
+            .where(RefreshToken.used_at.is_not(None))
+            .values(used_at=utcnow() - timedelta(seconds=seconds))
+        )
+        db.commit()
+
+
 def _status(api, token: str, path: str = "/api/vault") -> tuple[int, str]:
     r = api.anon.get(path, headers={"Authorization": f"Bearer {token}"})
     return r.status_code, r.json().get("code", "")
@@ -199,6 +217,10 @@ def test_machine_refresh_rotates_and_reuse_revokes_the_family(api):
     assert r2 != r1 and r2.startswith("zkv_rt_")
     assert _status(api, access2)[0] == 404  # works (no vault yet)
 
+    # Within the grace window and before r2 is used, r1 again is a retry: r2 once more.
+    retry = api.anon.post("/auth/token", json={"grant_type": "refresh_token", "refresh_token": r1})
+    assert retry.status_code == 200 and retry.json()["refresh_token"] == r2
+    _age_spent_tokens(api, seconds=api.app.state.zk.settings.refresh_grace_seconds + 5)
     replay = api.anon.post("/auth/token", json={"grant_type": "refresh_token", "refresh_token": r1})
     assert replay.status_code == 401 and replay.json()["code"] == "refresh_reused"
     # The whole family is gone: the successor and every access token.
@@ -240,7 +262,9 @@ def test_browser_refresh_needs_csrf_and_rotates_the_cookie(api):
     assert "Path=/auth" in cookie
     new = b.cookies.get("__Secure-zkv_refresh")
     assert new and new != old and new.startswith("zkv_rt_")
-    # The rotated-out cookie presented again revokes the browser session.
+    # The rotated-out cookie presented again, once its successor is in use, revokes
+    # the browser session.
+    assert b.post("/auth/refresh", headers=user.csrf()).status_code == 200
     thief = api.client()
     thief.cookies.set("__Secure-zkv_refresh", old, domain="testserver.local", path="/auth")
     thief.cookies.set("zkv_csrf", "t", domain="testserver.local", path="/")
@@ -367,3 +391,90 @@ def _rotation_phases(one, two, phase3) -> None:
     r = TestClient(phase3).get("/api/me", headers={"Authorization": f"Bearer {user1.token}"})
     assert (r.status_code, r.json()["code"]) == (401, "unknown_signing_key")
     record("api attacks", "token signed by a retired key", tried=1, refused=1)
+
+
+def test_a_retried_refresh_within_the_grace_window_gets_the_same_successor(api):
+    """A lost response: the client sends the same refresh token again. It gets the same
+    successor (twice even), the family lives on, and the audit trail says so. The
+    database holds only hashes of both."""
+    from sqlalchemy import select
+
+    from server.credentials import digest
+    from server.models import RefreshToken
+
+    user = api.sign_in()
+    machine = api.pair(user)
+    body = {"grant_type": "refresh_token", "refresh_token": machine.refresh_token}
+    answers = [api.anon.post("/auth/token", json=body) for _ in range(3)]
+    assert [r.status_code for r in answers] == [200, 200, 200], [r.text for r in answers]
+    successor = answers[0].json()["refresh_token"]
+    assert {r.json()["refresh_token"] for r in answers} == {successor}
+    for r in answers:
+        assert _status(api, r.json()["access_token"], "/api/me")[0] == 200
+    with api.app.state.zk.sessions() as db:
+        stored = set(db.scalars(select(RefreshToken.token_hash)))
+    assert digest(successor) in stored and successor not in stored
+    next_one = api.anon.post(
+        "/auth/token", json={"grant_type": "refresh_token", "refresh_token": successor}
+    )
+    assert next_one.status_code == 200
+    events = api.anon.get("/api/audit/export", headers=user.auth).json()["events"]
+    retried = [e for e in events if e["action"] == "token.refresh" and e["detail"]]
+    assert len(retried) == 2 and not [e for e in events if e["action"] == "token.reuse"]
+
+
+def test_a_retry_after_the_grace_window_is_reuse_and_ends_the_family(api):
+    user = api.sign_in()
+    machine = api.pair(user)
+    body = {"grant_type": "refresh_token", "refresh_token": machine.refresh_token}
+    first = api.anon.post("/auth/token", json=body)
+    assert first.status_code == 200
+    _age_spent_tokens(api, seconds=api.app.state.zk.settings.refresh_grace_seconds + 5)
+    late = api.anon.post("/auth/token", json=body)
+    assert (late.status_code, late.json()["code"]) == (401, "refresh_reused")
+    assert _status(api, first.json()["access_token"], "/api/me") == (401, "revoked")
+    events = api.anon.get("/api/audit/export", headers=user.auth).json()["events"]
+    assert [e["outcome"] for e in events if e["action"] == "token.reuse"] == ["failure"]
+    record("api attacks", "refresh replayed after the grace window", tried=1, refused=1)
+
+
+def test_concurrent_refreshes_through_two_instances_agree(app, database_url, idp):
+    """Two app instances (own engines and pools, one database), the same refresh token
+    sent to both at once, ten times over: both answers carry the one successor."""
+    import threading
+
+    from starlette.testclient import TestClient
+
+    from server.app import create_app
+
+    from .conftest import Api, make_settings
+
+    other = create_app(make_settings(database_url, idp))
+    try:
+        api, api2 = Api(app, idp), Api(other, idp)
+        machine = api.pair(api.sign_in())
+        token = machine.refresh_token
+        for _ in range(10):
+            answers: list[httpx.Response] = []
+            barrier = threading.Barrier(2)
+
+            def spend(instance, tok=token, out=answers, gate=barrier) -> None:
+                client = TestClient(instance.app, base_url="https://testserver")
+                gate.wait()
+                out.append(
+                    client.post(
+                        "/auth/token", json={"grant_type": "refresh_token", "refresh_token": tok}
+                    )
+                )
+
+            threads = [threading.Thread(target=spend, args=(a,)) for a in (api, api2)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
+            assert [r.status_code for r in answers] == [200, 200], [r.text for r in answers]
+            successors = {r.json()["refresh_token"] for r in answers}
+            assert len(successors) == 1
+            token = successors.pop()
+    finally:
+        other.state.zk.engine.dispose()
