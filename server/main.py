@@ -73,10 +73,10 @@ def _migrate(settings: Settings) -> int:
 
 def _verify_audit(settings: Settings) -> int:
     from . import audit
-    from .db import make_engine, make_sessionmaker
+    from .db import make_engine, snapshot
 
     engine = make_engine(settings)
-    with make_sessionmaker(engine)() as db:
+    with snapshot(engine) as db:
         checked, problems = audit.verify(db)
     engine.dispose()
     for p in problems:
