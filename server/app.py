@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from . import errors
 from .db import make_engine, make_sessionmaker
+from .metrics import Metrics
 from .middleware import AccessLog, BodyLimit, SecurityHeaders
 from .oidc import OidcClient
 from .ratelimit import RateLimiter
@@ -70,4 +71,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, limit=(largest * 4 + 2) // 3 + _BODY_LIMIT_SLACK)
     app.add_middleware(SecurityHeaders, hsts=settings.public_url.startswith("https://"))
     app.add_middleware(AccessLog)
+    app.add_middleware(Metrics)
     return app

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from . import metrics
 from .services import errors as domain
 
 log = logging.getLogger("zkvault.server")
@@ -83,6 +84,7 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 def error_response(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
+    metrics.error(code)
     body = ErrorBody(code=code, message=message, **extra).model_dump(exclude_none=True)
     return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
 

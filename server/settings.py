@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     rate_code_attempts_global: int = 10_000
     max_pending_pairings: int = 10_000
 
+    # /metrics answers only with `Authorization: Bearer <this>`; unset, it does not exist.
+    metrics_token: SecretStr | None = None
+    # "auto": JSON lines in production, plain text in development.
+    log_format: Literal["auto", "plain", "json"] = "auto"
+
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = Field(default=1, ge=1, le=64)

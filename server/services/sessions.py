@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from .. import audit
+from .. import audit, metrics
 from ..audit import Actor
 from ..credentials import (
     REFRESH_PREFIX,
@@ -139,12 +139,14 @@ def rotate(
         return Issued(client, successor)
     retried = _unused_successor(db, client, link.id, successors, now, settings)
     if retried is not None:
+        metrics.refresh_grace_retry()
         audit.record(
             db, actor, "token", "refresh", f"client:{client.id}", detail="retried within grace"
         )
         db.commit()
         return Issued(client, retried)
     # Reuse of a rotated token: end the family, keep the evidence.
+    metrics.refresh_reused()
     db.execute(update(Client).where(Client.id == client.id).values(revoked_at=now))
     audit.record(
         db,
