@@ -68,7 +68,10 @@ COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
     503: _doc("The database is unavailable; retry (code: database_unavailable)"),
 }
 AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: _doc("Missing, forged, expired, revoked or wrong-audience token (code: unauthorized)"),
+    401: _doc(
+        "Token refused (codes: revoked, unknown_signing_key, token_expired, unauthorized;"
+        " docs/server.md says which are final)"
+    ),
 }
 
 

