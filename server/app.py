@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from . import errors
 from .db import make_engine, make_sessionmaker
+from .metrics import Metrics
 from .middleware import AccessLog, BodyLimit, SecurityHeaders
 from .oidc import OidcClient
 from .ratelimit import RateLimiter
@@ -37,6 +38,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             [k.get_secret_value() for k in settings.signing_keys],
             settings.public_url,
             settings.access_token_ttl_seconds,
+            verify_only=[k.get_secret_value() for k in settings.verify_only_keys],
+            skew_seconds=settings.max_clock_skew_seconds,
         ),
         limiter=RateLimiter(engine, settings.rate_window_seconds),
         oidc=OidcClient(settings),
@@ -70,4 +73,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, limit=(largest * 4 + 2) // 3 + _BODY_LIMIT_SLACK)
     app.add_middleware(SecurityHeaders, hsts=settings.public_url.startswith("https://"))
     app.add_middleware(AccessLog)
+    app.add_middleware(Metrics)
     return app

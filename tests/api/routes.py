@@ -22,6 +22,7 @@ from server.encoding import b64url_decode
 ANONYMOUS = frozenset(
     {
         ("GET", "/healthz"),
+        ("GET", "/readyz"),
         ("GET", "/.well-known/jwks.json"),
         ("GET", "/auth/login"),
         ("GET", "/auth/callback"),

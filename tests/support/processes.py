@@ -80,12 +80,34 @@ class ServerProcess:
     log: Path
 
 
+FAKETIME_LIB = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1")
+
+
+def faketime_env(offset: str) -> dict[str, str]:
+    """Environment that runs a process on a shifted wall clock (libfaketime, from
+    scripts/bootstrap.sh), e.g. offset "+60s" or "-60s". Monotonic clocks stay real."""
+    if not FAKETIME_LIB.is_file():
+        raise RuntimeError(f"{FAKETIME_LIB} is missing: run scripts/bootstrap.sh (libfaketime)")
+    return {
+        "LD_PRELOAD": str(FAKETIME_LIB),
+        "FAKETIME": offset,
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+        "FAKETIME_NO_CACHE": "1",
+    }
+
+
 def start_server(
-    idp: str, workdir: Path, port: int | None = None, **env_overrides: str
+    idp: str,
+    workdir: Path,
+    port: int | None = None,
+    *,
+    clock_offset: str | None = None,
+    **env_overrides: str,
 ) -> ServerProcess:
     """`zkvault-server serve --migrate` in development mode, SQLite in workdir.
 
-    ``port`` restarts a server where its clients expect it (after a kill)."""
+    ``port`` restarts a server where its clients expect it (after a kill);
+    ``clock_offset`` ("+60s") runs it on a shifted clock (see faketime_env)."""
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     database = workdir / "zkvault.sqlite3"
@@ -102,6 +124,7 @@ def start_server(
         "ZKVAULT_COOKIE_SECURE": "false",
         "ZKVAULT_SIGNING_KEYS": f'["{secrets.token_urlsafe(32)}"]',
         **env_overrides,
+        **(faketime_env(clock_offset) if clock_offset else {}),
     }
     with log.open("ab") as out:
         proc = subprocess.Popen(
