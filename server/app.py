@@ -11,7 +11,7 @@ from .db import make_engine, make_sessionmaker
 from .middleware import AccessLog, BodyLimit, SecurityHeaders
 from .oidc import OidcClient
 from .ratelimit import RateLimiter
-from .routers import audit, auth, devices, meta, pairings, vault, webapp
+from .routers import audit, auth, devices, meta, pairings, vault, vaulthead, webapp
 from .settings import Settings, check_settings
 from .state import AppState
 from .tokens import KeyRing
@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         webapp.router,  # first: its / replaces meta's placeholder page
         meta.router,
         auth.router,
+        vaulthead.router,
         vault.router,
         pairings.router,
         devices.machines,
