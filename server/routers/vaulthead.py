@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from ..deps import bearer_claims, state_of
+from ..deps import bearer_claims, check_live, state_of
 from ..errors import AUTH_ERRORS
 from ..services import vaulthead
 
@@ -45,7 +45,9 @@ async def vault_head(
 
     def ask() -> vaulthead.Head:
         with st.read_engine.connect() as conn:
-            return vaulthead.head(conn, claims)
+            current = vaulthead.head(conn, claims.client_id)
+        check_live(claims, current.account_id, current.revoked_at)
+        return current
 
     while True:
         current = await run_in_threadpool(ask)

@@ -3,13 +3,13 @@ asking client still live? One indexed statement; no blob is read."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, select
 
-from ..deps import check_live
 from ..models import Client, Vault
-from ..tokens import AccessClaims
 
 _HEAD = (
     select(Client.account_id, Client.revoked_at, Vault.revision)
@@ -21,12 +21,15 @@ _HEAD = (
 
 @dataclass(frozen=True, slots=True)
 class Head:
+    account_id: uuid.UUID | None  # None: no such client
+    revoked_at: datetime | None
     revision: int  # 0: no vault yet
 
 
-def head(conn: Connection, claims: AccessClaims) -> Head:
-    """The current revision; the client's revocation is refused as on every read."""
-    row = conn.execute(_HEAD, {"client_id": claims.client_id}).one_or_none()
-    check_live(claims, row.account_id if row else None, row.revoked_at if row else None)
-    assert row is not None
-    return Head(int(row.revision or 0))
+def head(conn: Connection, client_id: uuid.UUID) -> Head:
+    """The client's liveness and its account's current revision (the caller checks the
+    liveness, as on every authenticated read)."""
+    row = conn.execute(_HEAD, {"client_id": client_id}).one_or_none()
+    if row is None:
+        return Head(None, None, 0)
+    return Head(row.account_id, row.revoked_at, int(row.revision or 0))
