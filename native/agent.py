@@ -38,6 +38,7 @@ _PEERCRED = struct.Struct("3i")  # pid, uid, gid
 _CONNECTION_TIMEOUT = 2.0
 
 _FIRST_RETRY = 1.0  # after a failed watch: 1 s, 2 s, 4 s ... up to the watch interval
+_MIN_GAP = 0.5  # between watches, however fast a server answers (or lies)
 
 
 class Reloadable(answers.ItemSource, Protocol):
@@ -95,6 +96,7 @@ class Agent:
         self.trouble: str | None = None  # why the last watch failed, while it does
         self._verdict: str | None = None  # set by the watcher thread
         self._newer: tuple[bytes, int] | None = None  # (blob, revision) from the watcher
+        self._newer_lock = threading.Lock()
         self.sock: socket.socket | None = None
         self.path = paths.socket_path()
 
@@ -150,7 +152,8 @@ class Agent:
                     break
                 if wake_r in ready:
                     os.read(wake_r, 64)
-                newer, self._newer = self._newer, None
+                with self._newer_lock:
+                    newer, self._newer = self._newer, None
                 if newer is not None:
                     self._reload(*newer)
                 if self.sock.fileno() in ready:
@@ -174,6 +177,7 @@ class Agent:
         known = self.vault.revision
         delay = _FIRST_RETRY
         while True:
+            started = time.monotonic()
             try:
                 seen = self.watch(max(known, self.vault.revision))
             except Exception as exc:  # this thread must outlive any surprise
@@ -185,13 +189,15 @@ class Agent:
             self.trouble = seen.trouble
             if seen.newer is not None:
                 known = max(known, seen.revision)
-                self._newer = (seen.newer, seen.revision)
+                with self._newer_lock:
+                    self._newer = (seen.newer, seen.revision)
                 os.write(wake, b"+")
             if seen.trouble:  # back off: never hammer a server that is struggling
                 time.sleep(delay)
                 delay = min(delay * 2, self.retry_max)
             else:
                 delay = _FIRST_RETRY
+                time.sleep(max(0.0, started + _MIN_GAP - time.monotonic()))
 
     def _reload(self, blob: bytes, revision: int) -> None:
         """Adopt a newer revision with the keys held (vault_core verifies it and refuses
