@@ -69,6 +69,19 @@ def split_host(host: str) -> tuple[str, str]:
     return host, ""
 
 
+def norm_host(scheme: str, host: str) -> str:
+    """``host`` or ``host:port`` as matching compares them: lower case, and the scheme's
+    default port dropped."""
+    name, port = split_host(host)
+    if port == _DEFAULT_PORTS.get(scheme.lower()):
+        port = ""
+    shown = f"[{name}]" if ":" in name else name
+    return f"{shown}:{port}" if port else shown
+
+
+_norm_host = norm_host  # the name `zkvault ssh`'s scope (native/remote) calls it by
+
+
 def _norm_path(path: str) -> str:
     path = path.strip("/")
     return path[:-4] if path.endswith(".git") else path

@@ -9,6 +9,7 @@ import uuid
 
 from native import candidate, client, settings
 from native.errors import AUTH, STATE, USAGE, CliError
+from native.settings import parse_duration as parse_duration  # where callers first found it
 from native.state import LocalState, StateStore
 
 DEFAULT_IDLE = 3600.0

@@ -16,8 +16,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from ..deps import bearer_claims, check_live, state_of
-from ..errors import AUTH_ERRORS
+from ..deps import bearer_claims, state_of
+from ..errors import AUTH_ERRORS, ApiError
 from ..services import vaulthead
 
 router = APIRouter(prefix="/api/vault", tags=["vault"], responses=AUTH_ERRORS)
@@ -46,7 +46,9 @@ async def vault_head(
     def ask() -> vaulthead.Head:
         with st.read_engine.connect() as conn:
             current = vaulthead.head(conn, claims.client_id)
-        check_live(claims, current.account_id, current.revoked_at)
+        if current.revoked_at is not None or current.account_id != claims.account_id:
+            # Unknown, revoked, or moved: the typed answer clients wipe on (docs/server.md).
+            raise ApiError(401, "revoked", "this client has been revoked")
         return current
 
     while True:

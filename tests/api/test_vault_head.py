@@ -53,7 +53,7 @@ def test_head_refuses_a_revoked_client_while_it_waits(api: Api) -> None:
     revoker.start()
     r = _head(api, machine.auth, after=0, wait=30)
     revoker.join()
-    assert r.status_code == 401
+    assert r.status_code == 401 and r.json()["code"] == "revoked"  # clients wipe on this code
 
 
 def test_head_checks_its_parameters_and_token(api: Api) -> None:

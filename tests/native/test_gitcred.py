@@ -121,3 +121,12 @@ def test_no_match_names_the_closest_items() -> None:
 def test_protocol_text() -> None:
     assert parse("protocol=https\nhost=a=b\n\nignored=1\n") == {"protocol": "https", "host": "a=b"}
     assert format_reply("u", "p") == "username=u\npassword=p\n"
+
+
+def test_norm_host() -> None:
+    from native.gitcred import norm_host
+
+    assert norm_host("https", "GitHub.com:443") == "github.com"
+    assert norm_host("http", "127.0.0.1:9500") == "127.0.0.1:9500"
+    assert norm_host("https", "[::1]:443") == "[::1]"
+    assert norm_host("https", "[::1]:8443") == "[::1]:8443"
