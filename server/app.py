@@ -12,7 +12,7 @@ from .metrics import Metrics
 from .middleware import AccessLog, BodyLimit, SecurityHeaders
 from .oidc import OidcClient
 from .ratelimit import RateLimiter
-from .routers import audit, auth, devices, meta, pairings, vault, webapp
+from .routers import audit, auth, devices, meta, pairings, vault, vaulthead, webapp
 from .settings import Settings, check_settings
 from .state import AppState
 from .tokens import KeyRing
@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Routes are matched one by one, in this order: the health check and the hot
         # path (/api/vault) come before the pages and sign-in routes.
         meta.router,
+        vaulthead.router,
         vault.router,
         webapp.router,
         auth.router,

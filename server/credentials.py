@@ -85,7 +85,8 @@ def new_pairing_code() -> str:
 
 def normalize_code(text: str) -> str | None:
     """Canonical form of what a person typed, or None if it cannot be a code."""
-    cleaned = "".join(ch for ch in text.upper() if ch not in " -").translate(_CODE_ALIASES)
+    cleaned = "".join(ch for ch in text.upper() if ch != "-" and not ch.isspace())
+    cleaned = cleaned.translate(_CODE_ALIASES)
     if len(cleaned) != CODE_LENGTH or any(ch not in CODE_ALPHABET for ch in cleaned):
         return None
     return f"{cleaned[:5]}-{cleaned[5:]}"

@@ -31,6 +31,8 @@ def _serve(settings: Settings, migrate: bool) -> int:
         forwarded_allow_ips=settings.forwarded_allow_ips,
         log_level=settings.log_level,
         server_header=False,
+        # Long polls (GET /api/vault/head) wait up to 30 s: do not let them hold a stop.
+        timeout_graceful_shutdown=5,
         access_log=False,  # uvicorn's would print query strings; see middleware.AccessLog
         log_config=_log_config(settings),
     )

@@ -275,3 +275,27 @@ def test_malformed_vault_file_is_refused(env: Env) -> None:
     done = env.zk("import", str(bad), "--account-id", "00000000-0000-4000-8000-000000000000")
     assert done.returncode == 5 and done.stderr.count("\n") == 1
     assert "malformed" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_hardening_reports_what_it_could_not_do() -> None:
+    # In child processes: hardening the test runner itself would change later tests.
+    def harden_in_child(prelude: str) -> list[str]:
+        code = f"{prelude}\nimport json\nfrom native.agent import harden\n"
+        code += "print(json.dumps(harden()))"
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
+        )
+        return list(json.loads(done.stdout))
+
+    assert harden_in_child("") == []  # Linux: both steps work here
+    # A sandbox that forbids setting the core limit:
+    refused = "import resource\ndef refuse(*a):\n    raise OSError('no')\n"
+    refused += "resource.setrlimit = refuse"
+    (warning,) = harden_in_child(refused)
+    assert warning.startswith("hardening: core dumps could not be disabled (OSError)")
+
+
+def test_status_shows_no_warnings_for_a_healthy_agent(env: Env, unlocked: VaultFile) -> None:
+    status = json.loads(env.zk("status", "--json").stdout)
+    assert status["warnings"] == [] and status["trouble"] is None
+    assert "warning" not in env.zk("status").stdout

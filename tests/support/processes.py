@@ -72,6 +72,56 @@ def start_idp(*options: str) -> tuple[str, subprocess.Popen[bytes]]:
     return url, proc
 
 
+def start_certified_idp(
+    client_id: str, client_secret: str, redirect_uri: str
+) -> tuple[str, subprocess.Popen[bytes]]:
+    """panva's certified ``oidc-provider`` (npm, pinned) on a free loopback port, with one
+    confidential client: it sends profile and email claims only from UserInfo."""
+    port = free_port()
+    proc = subprocess.Popen(
+        ["node", str(ROOT / "tests" / "support" / "oidc_provider.mjs")],
+        env={
+            **os.environ,
+            "PORT": str(port),
+            "CLIENT_ID": client_id,
+            "CLIENT_SECRET": client_secret,
+            "REDIRECT_URI": redirect_uri,
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_http(f"{url}/.well-known/openid-configuration", proc)
+    return url, proc
+
+
+def certified_idp_authorize(authorize_url: str, login: str, redirect_base: str) -> str:
+    """A person at the certified provider's development pages: signs in as ``login``,
+    consents, and is sent back; returns the redirect to ``redirect_base`` (with the code)."""
+    import html
+    import re
+
+    with httpx.Client(follow_redirects=False, timeout=10) as browser:
+        response = browser.get(authorize_url)
+        for _ in range(12):  # login page, consent page, and the redirects between them
+            if response.is_redirect:
+                location = str(response.url.join(response.headers["location"]))
+                if location.startswith(redirect_base):
+                    return location
+                response = browser.get(location)
+                continue
+            assert response.status_code == 200, response.text[:500]
+            action = re.search(r'<form[^>]*action="([^"]+)"', response.text)
+            assert action, response.text[:500]
+            fields = dict(
+                re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', response.text)
+            )
+            if 'name="login"' in response.text:
+                fields |= {"login": login, "password": "any"}
+            response = browser.post(html.unescape(action.group(1)), data=fields)
+    raise AssertionError("the provider did not send the browser back")
+
+
 @dataclass
 class ServerProcess:
     url: str
