@@ -170,21 +170,22 @@ def test_idle_timeout(env: Env, imported: VaultFile) -> None:
     assert env.unlock("--idle-timeout", "1").returncode == 0
     pid = env.agent_pid()
     assert pid is not None
-    assert wait_gone(pid, 5)
+    assert wait_gone(pid, 15)  # generous: a loaded machine delays the agent's timer
     assert not env.socket.exists()
     assert env.zk("get", "github").returncode == 3
 
 
 def test_use_extends_idle_but_not_absolute_timeout(env: Env, imported: VaultFile) -> None:
-    assert env.unlock("--idle-timeout", "2", "--max-lifetime", "4").returncode == 0
+    # Periods long enough that a `get` (a Python start) on a loaded machine never leaves
+    # the agent idle for a whole period between two uses.
+    assert env.unlock("--idle-timeout", "4", "--max-lifetime", "8").returncode == 0
     pid = env.agent_pid()
     assert pid is not None
     start = time.monotonic()
-    while time.monotonic() - start < 3.2:  # well past one idle period, thanks to use
+    while time.monotonic() - start < 6:  # well past one idle period, thanks to use
         assert env.zk("get", "github").returncode == 0
         time.sleep(0.2)
-    assert wait_gone(pid, 5)  # ... but not past the absolute limit
-    assert time.monotonic() - start >= 3.5
+    assert wait_gone(pid, 15)  # ... but not past the absolute limit
 
 
 def test_bad_duration_is_a_usage_error(env: Env, imported: VaultFile) -> None:
