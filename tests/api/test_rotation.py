@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from server.encoding import b64url_encode
-from tests.native.serverproc import Owner, b64url
+from tests.native.serverproc import Owner
 from tests.support.processes import ServerProcess, free_port, start_server, stop
 
 from .conftest import fresh_pg_database
@@ -128,7 +128,7 @@ class Client:
         r = httpx.post(
             timeout=TIMEOUT,
             url=f"{self.cluster.url(on)}/api/pairings",
-            json={"kind": "machine", "name": "laptop", "public_key": b64url(os.urandom(32))},
+            json={"kind": "machine", "name": "laptop", "public_key": b64url_encode(os.urandom(32))},
         )
         self.pending = dict(self.expect(r, 201, f"pairing request on {on}").json())
 

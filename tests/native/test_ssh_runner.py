@@ -17,11 +17,12 @@ import pytest
 
 from native.api import b64url_decode
 from tests.native import support
-from tests.native.serverproc import Owner, Server, b64url, start_server
+from tests.native.serverproc import Owner, Server, start_server
 from tests.native.sshd import SSHD, Sshd, make_builder, start_sshd
 from tests.native.support import FAST_KDF, ITEMS, PASSPHRASE, REPO, Env, make_env
 from tests.support.processes import stop
 from vault_core import Vault, seal_grant
+from vault_core.b64url import b64url_encode
 
 pytestmark = [
     pytest.mark.skipif(
@@ -59,7 +60,7 @@ def ci() -> Iterator[CiJob]:
             job, "runner", "enroll", "--name", "ci-ssh", "--server", server.url,
             show=r"enter the code (\S+) ",
         )  # fmt: skip
-        owner.approve(code, grant_public_key=b64url(vault.owner_verify_key))
+        owner.approve(code, grant_public_key=b64url_encode(vault.owner_verify_key))
         out, err = proc.communicate(timeout=30)
         assert proc.returncode == 0, err
         (runner,) = owner.call("GET", "/api/runners").json()
@@ -72,7 +73,9 @@ def ci() -> Iterator[CiJob]:
             1,
         )
         put = owner.call(
-            "PUT", f"/api/runners/{runner['id']}/grant", json={"revision": 1, "blob": b64url(blob)}
+            "PUT",
+            f"/api/runners/{runner['id']}/grant",
+            json={"revision": 1, "blob": b64url_encode(blob)},
         )
         assert put.status_code == 200, put.text
         vault.lock()
