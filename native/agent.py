@@ -7,7 +7,9 @@ Security properties (argued in docs/cli.md, "Agent"):
   processes of the same user) and holds no terminal;
 - items are decrypted one at a time, only when a request names them (native.answers);
 - idle and absolute timeouts, a `lock` request, SIGTERM/SIGINT/SIGHUP, or a
-  revocation seen by the optional ``check`` all end in ``vault.lock()`` and exit.
+  revocation seen by the optional ``watch`` all end in ``vault.lock()`` and exit;
+- what it could not do (a hardening step, adopting a newer vault that failed
+  verification, reaching the server) is kept and shown by ``zkvault status``.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ import socket
 import struct
 import threading
 import time
+import uuid
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from native import answers, paths, protocol
 from native.errors import STATE, CliError
@@ -33,8 +37,31 @@ _PR_SET_DUMPABLE = 4
 _PEERCRED = struct.Struct("3i")  # pid, uid, gid
 _CONNECTION_TIMEOUT = 2.0
 
-# Given the revision held: (the reason to wipe now, or None; a newer vault blob, or None).
-Check = Callable[[int], tuple[str | None, bytes | None]]
+_FIRST_RETRY = 1.0  # after a failed watch: 1 s, 2 s, 4 s ... up to the watch interval
+_MIN_GAP = 0.5  # between watches, however fast a server answers (or lies)
+
+
+class Reloadable(answers.ItemSource, Protocol):
+    """A vault the agent can move to a newer revision with the keys it holds."""
+
+    @property
+    def vault_id(self) -> uuid.UUID: ...
+
+    def reload(self, blob: bytes) -> None: ...
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What one watch of the server found."""
+
+    wipe: str | None = None  # a definite reason to wipe now (revoked; strict and unreachable)
+    newer: bytes | None = None  # a newer vault blob to adopt
+    revision: int = 0  # the revision the server named for ``newer``
+    trouble: str | None = None  # cannot reach or verify right now: retried, shown in status
+
+
+# Given the revision held, waits (long poll) and reports what it saw.
+Watch = Callable[[int], Seen]
 # Called after a newer blob was verified and adopted: (blob, revision, vault id).
 Adopt = Callable[[bytes, int, str], None]
 
@@ -46,27 +73,30 @@ class _Stop(Exception):
 class Agent:
     def __init__(
         self,
-        vault: answers.ItemSource,
+        vault: Reloadable,
         *,
         idle_timeout: float,
         max_lifetime: float,
-        check: Check | None = None,
-        check_interval: float = 60.0,
+        watch: Watch | None = None,
+        retry_max: float = 30.0,
         adopt: Adopt | None = None,
         info: dict[str, Any] | None = None,
     ) -> None:
         self.vault = vault
         self.idle_timeout = idle_timeout
         self.max_lifetime = max_lifetime
-        self.check = check
-        self.check_interval = check_interval
+        self.watch = watch
+        self.retry_max = max(retry_max, _FIRST_RETRY)
         self.info = info or {}
         self.started = time.monotonic()
         self.last_used = self.started
         self.stop_reason = ""
         self.adopt = adopt
-        self._verdict: str | None = None  # set by the checker thread
-        self._newer: bytes | None = None  # a newer vault blob found by the checker thread
+        self.warnings: list[str] = []  # shown by `zkvault status`; never secrets
+        self.trouble: str | None = None  # why the last watch failed, while it does
+        self._verdict: str | None = None  # set by the watcher thread
+        self._newer: tuple[bytes, int] | None = None  # (blob, revision) from the watcher
+        self._newer_lock = threading.Lock()
         self.sock: socket.socket | None = None
         self.path = paths.socket_path()
 
@@ -102,9 +132,9 @@ class Agent:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, self._on_signal)
         wake_r, wake_w = os.pipe()
-        if self.check is not None:
+        if self.watch is not None:
             # In a thread: a slow or silent server must never stall `get`.
-            threading.Thread(target=self._check_loop, args=(wake_w,), daemon=True).start()
+            threading.Thread(target=self._watch_loop, args=(wake_w,), daemon=True).start()
         try:
             while True:
                 now = time.monotonic()
@@ -120,10 +150,12 @@ class Agent:
                 if self._verdict:
                     self.stop_reason = self._verdict
                     break
-                if self._newer is not None:
-                    self._reload(self._newer)
-                    self._newer = None
+                if wake_r in ready:
                     os.read(wake_r, 64)
+                with self._newer_lock:
+                    newer, self._newer = self._newer, None
+                if newer is not None:
+                    self._reload(*newer)
                 if self.sock.fileno() in ready:
                     conn, _ = self.sock.accept()
                     with conn:
@@ -136,32 +168,63 @@ class Agent:
             self.wipe()
         return self.stop_reason
 
-    def _check_loop(self, wake: int) -> None:
-        """In its own thread; hands results to the main loop, which alone touches the vault."""
-        assert self.check is not None
+    def _watch_loop(self, wake: int) -> None:
+        """In its own thread; hands results to the main loop, which alone touches the vault.
+
+        ``known`` is the newest revision handed over, so a blob that fails verification
+        is not fetched again and again: the next long poll waits for a newer one."""
+        assert self.watch is not None
+        known = self.vault.revision
+        delay = _FIRST_RETRY
         while True:
-            time.sleep(self.check_interval)
-            verdict, newer = self.check(self.vault.revision)
-            if verdict:
-                self._verdict = verdict
+            started = time.monotonic()
+            try:
+                seen = self.watch(max(known, self.vault.revision))
+            except Exception as exc:  # this thread must outlive any surprise
+                seen = Seen(trouble=f"the check failed ({type(exc).__name__})")
+            if seen.wipe:
+                self._verdict = seen.wipe
                 os.write(wake, b"!")
                 return
-            if newer is not None and self._newer is None:
-                self._newer = newer
+            self.trouble = seen.trouble
+            if seen.newer is not None:
+                known = max(known, seen.revision)
+                with self._newer_lock:
+                    self._newer = (seen.newer, seen.revision)
                 os.write(wake, b"+")
+            if seen.trouble:  # back off: never hammer a server that is struggling
+                time.sleep(delay)
+                delay = min(delay * 2, self.retry_max)
+            else:
+                delay = _FIRST_RETRY
+                time.sleep(max(0.0, started + _MIN_GAP - time.monotonic()))
 
-    def _reload(self, blob: bytes) -> None:
+    def _reload(self, blob: bytes, revision: int) -> None:
         """Adopt a newer revision with the keys held (vault_core verifies it and refuses
-        rollback); on any failure keep serving the revision already held."""
-        reload = getattr(self.vault, "reload", None)
-        if reload is None:
-            return
+        rollback). A failure keeps the revision held, and is kept for `zkvault status`:
+        a newer vault that does not verify is what a tampering server would send."""
+        held = self.vault.revision
         try:
-            reload(blob)
-            if self.adopt is not None:
-                self.adopt(blob, self.vault.revision, str(getattr(self.vault, "vault_id", "")))
-        except Exception:  # noqa: S110 - a bad download must not take the agent down
-            pass
+            self.vault.reload(blob)
+        except Exception as exc:  # a bad download must not take the agent down
+            code = getattr(exc, "code", type(exc).__name__)
+            self._warn(
+                f"revision {revision} from the server failed verification ({code}); "
+                f"still serving revision {held}. Someone may have tampered with it"
+            )
+            return
+        if self.adopt is not None:
+            try:
+                self.adopt(blob, self.vault.revision, str(self.vault.vault_id))
+            except Exception as exc:
+                self._warn(
+                    f"serving revision {self.vault.revision}, but could not keep it as the "
+                    f"local copy ({getattr(exc, 'code', type(exc).__name__)})"
+                )
+
+    def _warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings = [*self.warnings[-9:], message]  # bounded
 
     def wipe(self) -> None:
         with contextlib.suppress(Exception):
@@ -220,6 +283,8 @@ class Agent:
             "idle_timeout": self.idle_timeout,
             "idle_expires_in": round(self.last_used + self.idle_timeout - now, 1),
             "expires_in": round(self.started + self.max_lifetime - now, 1),
+            "trouble": self.trouble,
+            "warnings": list(self.warnings),
         }
 
 
@@ -241,12 +306,20 @@ def peer_uid(conn: socket.socket) -> int | None:
     return None
 
 
-def _harden() -> None:
-    """No core dumps; not dumpable, so same-uid processes cannot ptrace or read its memory."""
-    with contextlib.suppress(Exception):
+def harden() -> list[str]:
+    """No core dumps; not dumpable, so same-uid processes cannot ptrace or read its memory.
+    Returns what could not be done (shown by `zkvault status`)."""
+    failed = []
+    try:
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    with contextlib.suppress(Exception):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+    except (OSError, ValueError) as exc:
+        failed.append(f"core dumps could not be disabled ({type(exc).__name__})")
+    try:
+        if ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+            failed.append(f"could not mark the agent undumpable (errno {ctypes.get_errno()})")
+    except (OSError, AttributeError):
+        failed.append("could not mark the agent undumpable (no prctl on this system)")
+    return [f"hardening: {f}; other processes of this user may read its memory" for f in failed]
 
 
 def start(agent: Agent) -> int:
@@ -263,7 +336,7 @@ def start(agent: Agent) -> int:
             os.setsid()
             if os.fork() != 0:
                 os._exit(0)
-            _harden()
+            agent.warnings += harden()
             try:
                 agent.bind()
             except CliError as exc:

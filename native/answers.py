@@ -87,14 +87,11 @@ def _get(source: ItemSource, name: str) -> Any:
 
 
 def _credential(source: ItemSource, request: dict[str, Any]) -> dict[str, Any]:
-    found = gitcred.best_match(
-        _visible(source),
-        str(request.get("protocol", "")),
-        str(request.get("host", "")),
-        request.get("path"),
-    )
+    visible = _visible(source)
+    asked = (str(request.get("protocol", "")), str(request.get("host", "")), request.get("path"))
+    found = gitcred.best_match(visible, *asked)
     if found is None:
-        raise CliError("no item matches that host", NOT_FOUND, "no_match")
+        raise CliError(gitcred.no_match_message(visible, *asked), NOT_FOUND, "no_match")
     item = source.get(found.id)
     return {
         "username": gitcred.username_for(item),

@@ -7,6 +7,7 @@ parsed, never echoed into messages (they could hold tokens).
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import os
 import urllib.error
@@ -50,7 +51,12 @@ class Api:
         self.timeout = timeout or float(os.environ.get("ZKVAULT_HTTP_TIMEOUT", "10"))
 
     def call(
-        self, method: str, path: str, body: dict[str, Any] | None = None, token: str | None = None
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        token: str | None = None,
+        timeout: float | None = None,
     ) -> dict[str, Any]:
         """The decoded JSON object of a 2xx answer; ApiError for others;
         CliError(NETWORK) when the server cannot be reached."""
@@ -65,7 +71,7 @@ class Api:
             self.base_url + path, data=data, method=method, headers=headers
         )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=timeout or self.timeout) as response:  # noqa: S310
                 raw = response.read()
         except urllib.error.HTTPError as exc:
             code = "http_error"
@@ -82,7 +88,7 @@ class Api:
                     "server_error",
                 ) from None
             raise ApiError(exc.code, code) from None
-        except (urllib.error.URLError, OSError) as exc:
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
             reason = getattr(exc, "reason", exc)
             raise CliError(
                 f"cannot reach the server at {self.base_url} ({reason}); check "

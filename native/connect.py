@@ -57,7 +57,7 @@ def cmd_connect(args: argparse.Namespace) -> int:
 def _first_sync(store: StateStore, api: Api, access_token: str) -> int:
     """Keep the server's vault as the first local copy; it is authenticated (and the
     highest-revision mark set) at the first `unlock`."""
-    from native.sync import _checked
+    from native.sync import checked
 
     try:
         remote = api.call("GET", "/api/vault", token=access_token)
@@ -70,7 +70,7 @@ def _first_sync(store: StateStore, api: Api, access_token: str) -> int:
     from vault_core import peek_header
 
     with store.update() as state:
-        blob = _checked(state, remote)
+        blob = checked(state, remote)
         state.vault_blob = blob
         state.vault_id = str(peek_header(blob).vault_id)
         state.synced_at = time.time()

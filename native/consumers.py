@@ -58,6 +58,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         )
     if status.get("server"):
         lines.append(f"server {status['server']}" + (" (strict)" if status.get("strict") else ""))
+    if status.get("trouble"):
+        lines.append(f"cannot check with the server right now, retrying: {status['trouble']}")
+    lines += [f"warning: {w}" for w in status.get("warnings") or ()]
     print("\n".join(lines))
     return 0
 
@@ -160,7 +163,9 @@ def cmd_git_credential(args: argparse.Namespace) -> int:
         )
     except CliError as exc:
         if exc.exit_code == NOT_FOUND:
-            return 0  # not ours: git tries its next helper or prompts
+            # Not ours: git tries its next helper or prompts, and shows this line.
+            print(f"zkvault: {exc.message}", file=sys.stderr)
+            return 0
         raise
     sys.stdout.write(gitcred.format_reply(answer["username"], answer["password"]))
     return 0

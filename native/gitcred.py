@@ -1,11 +1,13 @@
 """git's credential-helper protocol and the rule that picks an item for a URL.
 
 Standard library string handling only: this runs on every git fetch/push.
-Matching (docs/cli.md, "git"): same host (and port), same scheme when the
-item's URL names one; an item whose URL has a path matches only requests
-under that path (git sends paths when credential.useHttpPath is set), and
-the longest matching path wins. Without a path in the request, host-only
-items win; a single item for the host is used even if it names a path.
+Matching (docs/cli.md, "git"): the same host name; the same port when the item names
+one (an item without a port serves any port of its host, but one naming the port
+wins); the same scheme when the item names one. An item whose URL has a path matches
+only requests under that path (git sends paths when credential.useHttpPath is set),
+and the longest matching path wins. Without a path in the request, host-only items
+win; a single item for the host is used even if it names a path. Provider kinds with
+no URL serve their public host.
 """
 
 from __future__ import annotations
@@ -17,7 +19,14 @@ if TYPE_CHECKING:
 
     T = TypeVar("T")
 
-DEFAULT_HOSTS = {"github": "github.com", "gitlab": "gitlab.com", "bitbucket": "bitbucket.org"}
+# A provider item with an empty URL serves its provider's public host (GitHub
+# Enterprise Cloud lives on github.com; an Enterprise Server item needs its URL).
+DEFAULT_HOSTS = {
+    "github": "github.com",
+    "github-enterprise": "github.com",
+    "gitlab": "gitlab.com",
+    "bitbucket": "bitbucket.org",
+}
 # What the hosts expect as the user name beside a token when the item has none.
 DEFAULT_USERS = {
     "github": "x-access-token",
@@ -25,7 +34,7 @@ DEFAULT_USERS = {
     "gitlab": "oauth2",
     "bitbucket": "x-token-auth",
 }
-_DEFAULT_PORTS = {"https": "443", "http": "80"}
+_DEFAULT_PORTS = {"https": "443", "http": "80", "ssh": "22", "git": "9418"}
 
 
 def parse(text: str) -> dict[str, str]:
@@ -47,12 +56,30 @@ def format_reply(username: str, password: str) -> str:
     return f"username={username}\npassword={password}\n"
 
 
-def _norm_host(scheme: str, host: str) -> str:
-    host = host.lower()
+def split_host(host: str) -> tuple[str, str]:
+    """(lower-case name, port or "") of ``host``, ``host:port``, ``[v6]`` or ``[v6]:port``."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        name, _, rest = host[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+        return name, port
     name, sep, port = host.rpartition(":")
-    if sep and _DEFAULT_PORTS.get(scheme) == port:
-        return name
-    return host
+    if sep and port.isdigit() and ":" not in name:
+        return name, port
+    return host, ""
+
+
+def norm_host(scheme: str, host: str) -> str:
+    """``host`` or ``host:port`` as matching compares them: lower case, and the scheme's
+    default port dropped."""
+    name, port = split_host(host)
+    if port == _DEFAULT_PORTS.get(scheme.lower()):
+        port = ""
+    shown = f"[{name}]" if ":" in name else name
+    return f"{shown}:{port}" if port else shown
+
+
+_norm_host = norm_host  # the name `zkvault ssh`'s scope (native/remote) calls it by
 
 
 def _norm_path(path: str) -> str:
@@ -60,51 +87,126 @@ def _norm_path(path: str) -> str:
     return path[:-4] if path.endswith(".git") else path
 
 
-def split_url(url: str, kind: str = "") -> tuple[str, str, str] | None:
-    """(scheme or "", host, path) of an item's URL, or the kind's default host."""
+def split_url(url: str, kind: str = "") -> tuple[str, str, str, str] | None:
+    """(scheme or "", host name, port or "", path) of an item's URL, or its kind's default
+    host. The scheme's default port counts as no port."""
     url = url.strip()
     if not url:
         default = DEFAULT_HOSTS.get(kind)
-        return ("https", default, "") if default else None
+        return ("https", default, "", "") if default else None
     scheme, sep, rest = url.partition("://")
     if not sep:
         scheme, rest = "", url
-    host, _, path = rest.partition("/")
-    host = host.rpartition("@")[2]  # drop any user@ part
-    if not host:
+    scheme = scheme.lower()
+    authority, _, path = rest.partition("/")
+    authority = authority.rpartition("@")[2]  # drop any user@ part
+    name, port = split_host(authority)
+    if not sep and not port and ":" in name and not name.count(":") > 1:
+        name, _, scp_path = name.partition(":")  # scp-like git@host:owner/repo
+        path = scp_path + ("/" + path if path else "")
+    if not name:
         return None
-    return scheme.lower(), _norm_host(scheme.lower() or "https", host), _norm_path(path)
+    if port and port == _DEFAULT_PORTS.get(scheme or "https"):
+        port = ""
+    return scheme, name, port, _norm_path(path)
+
+
+class Request:
+    """What git asked for, normalised once."""
+
+    def __init__(self, protocol: str, host: str, path: Any) -> None:
+        self.protocol = protocol.lower()
+        self.name, port = split_host(host)
+        self.port = port or _DEFAULT_PORTS.get(self.protocol, "")
+        self.path = _norm_path(path) if isinstance(path, str) and path else None
+
+    def describe(self) -> str:
+        port = "" if self.port == _DEFAULT_PORTS.get(self.protocol) else f":{self.port}"
+        where = f"{self.name}{port}" + (f"/{self.path}" if self.path else "")
+        return f"{self.protocol}://{where}" if self.protocol else where
+
+
+def _url_of(item: Any) -> tuple[str, str, str, str] | None:
+    return split_url(str(getattr(item, "url", "") or ""), str(getattr(item, "kind", "")))
+
+
+def _candidates(items: Iterable[T], want: Request) -> list[tuple[int, T]]:
+    """(path depth, item) of the items that may serve ``want``, on the best port tier:
+    an item naming the port beats one that serves any port of the host."""
+    found: list[tuple[bool, int, T]] = []
+    for item in items:
+        parts = _url_of(item)
+        if parts is None:
+            continue
+        scheme, name, port, item_path = parts
+        if name != want.name or (scheme and want.protocol and scheme != want.protocol):
+            continue
+        if port and port != want.port:
+            continue
+        if (
+            want.path is not None
+            and item_path
+            and not (want.path == item_path or want.path.startswith(item_path + "/"))
+        ):
+            continue
+        depth = len(item_path.split("/")) if item_path else 0
+        found.append((bool(port), depth, item))
+    exact = any(named for named, _, _ in found)
+    return [(depth, item) for named, depth, item in found if named == exact]
 
 
 def best_match(items: Iterable[T], protocol: str, host: str, path: Any) -> T | None:
-    """The item whose URL best fits git's request, or None."""
-    protocol = protocol.lower()
-    want_host = _norm_host(protocol, host)
-    want_path = _norm_path(path) if isinstance(path, str) and path else None
-    on_host: list[tuple[int, T]] = []
-    for item in items:
-        parts = split_url(str(getattr(item, "url", "") or ""), str(getattr(item, "kind", "")))
-        if parts is None:
-            continue
-        scheme, item_host, item_path = parts
-        if item_host != want_host or (scheme and protocol and scheme != protocol):
-            continue
-        if (
-            want_path is not None
-            and item_path
-            and not (want_path == item_path or want_path.startswith(item_path + "/"))
-        ):
-            continue
-        score = len(item_path.split("/")) if item_path else 0
-        on_host.append((score, item))
-    if not on_host:
+    """The item whose URL best fits git's request, or None (none, or ambiguous)."""
+    want = Request(protocol, host, path)
+    on_port = _candidates(items, want)
+    if not on_port:
         return None
-    if want_path is None:
-        host_only = [item for score, item in on_host if score == 0]
+    if want.path is None:
+        host_only = [item for depth, item in on_port if depth == 0]
         if host_only:
             return host_only[0]
-        return on_host[0][1] if len(on_host) == 1 else None
-    return max(on_host, key=lambda pair: pair[0])[1]
+        return on_port[0][1] if len(on_port) == 1 else None
+    return max(on_port, key=lambda pair: pair[0])[1]
+
+
+def no_match_message(items: Iterable[Any], protocol: str, host: str, path: Any) -> str:
+    """One line for git's user: nothing matched, and the items nearest to what was asked."""
+    want = Request(protocol, host, path)
+    items = list(items)
+    if _candidates(items, want):  # several path items and no path from git
+        return (
+            f"several items match {want.describe()} by path, and git sent no path; run "
+            "`git config --global credential.useHttpPath true` or add an item for the host"
+        )
+    scored: list[tuple[int, str]] = []
+    for item in items:
+        parts = _url_of(item)
+        if parts is None:
+            continue
+        scheme, name, port, item_path = parts
+        shared = _shared_labels(name, want.name)
+        if shared == 0:
+            continue
+        shown = f"{scheme or 'any'}://{name}" + (f":{port}" if port else "")
+        shown += f"/{item_path}" if item_path else ""
+        scored.append((shared, f"{getattr(item, 'name', '?')!r} ({shown})"))
+    scored.sort(key=lambda pair: -pair[0])
+    nearest = "; closest: " + ", ".join(text for _, text in scored[:3]) if scored else ""
+    return f"no item matches {want.describe()}{nearest}"
+
+
+def _shared_labels(a: str, b: str) -> int:
+    """How many trailing DNS labels two host names share (an exact match counts most)."""
+    if a == b:
+        return 1000
+    if a.replace(".", "").isdigit() or ":" in a:  # addresses: only an exact match is near
+        return 0
+    count = 0
+    for x, y in zip(reversed(a.split(".")), reversed(b.split(".")), strict=False):
+        if x != y:
+            break
+        count += 1
+    return count if count >= 2 else 0  # sharing only "com" is no kinship
 
 
 def username_for(item: Any) -> str:

@@ -1,4 +1,10 @@
-"""Machine tokens: refresh (rotating, one at a time under the state lock) and checks."""
+"""Machine tokens: refresh (rotating, one at a time under the state lock) and checks.
+
+Only a definite answer de-pairs a machine: the server refusing its refresh token, or
+naming the client revoked. A token the server cannot verify right now (signing keys
+being rotated, a clock ahead), a 5xx, a timeout or a network error is "cannot verify
+right now": the caller retries later and the machine stays paired.
+"""
 
 from __future__ import annotations
 
@@ -13,14 +19,40 @@ REVOKED_MESSAGE = (
     "this machine is no longer authorised (revoked in the browser, or its "
     "credentials expired); run `zkvault connect --clean` to pair again"
 )
+# A lost response: the same refresh token is sent again, soon enough for the server's
+# grace window to hand back the same successor (docs/cli.md, "The agent").
+_REFRESH_RETRY_DELAYS = (0.5, 1.5)
 
 
 def revoked() -> CliError:
     return CliError(REVOKED_MESSAGE, REVOKED, "revoked")
 
 
+def cannot_verify() -> CliError:
+    return CliError(
+        "the server cannot verify this machine's token right now (its signing keys may be "
+        "changing, or its clock is off); try again shortly. This machine stays paired",
+        NETWORK,
+        "cannot_verify",
+    )
+
+
 def unexpected(exc: ApiError) -> CliError:
     return CliError(f"the server refused the request ({exc.status} {exc.code})", NETWORK, exc.code)
+
+
+def _spend(api: Api, token: str) -> dict[str, Any]:
+    """POST the refresh token, sending the same token again after a network failure."""
+    for delay in (*_REFRESH_RETRY_DELAYS, None):
+        try:
+            return api.call(
+                "POST", "/auth/token", {"grant_type": "refresh_token", "refresh_token": token}
+            )
+        except CliError as exc:
+            if exc.exit_code != NETWORK or delay is None:
+                raise
+            time.sleep(delay)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def refresh(store: StateStore, api: Api) -> tuple[str, float]:
@@ -35,12 +67,10 @@ def refresh(store: StateStore, api: Api) -> tuple[str, float]:
         if not state.refresh_token:
             raise revoked()
         try:
-            answer = api.call(
-                "POST",
-                "/auth/token",
-                {"grant_type": "refresh_token", "refresh_token": state.refresh_token},
-            )
+            answer = _spend(api, state.refresh_token)
         except ApiError as exc:
+            # Refresh tokens are looked up, not verified with signing keys: a 401 here
+            # is definite (unknown, expired, reused or revoked).
             if exc.status != 401:
                 raise unexpected(exc) from None
             state.refresh_token = None  # dead for good; remember, so we stop trying
@@ -77,15 +107,22 @@ class MachineSession:
             self._token, self._renew_at = refresh(self.store, self.api)
         return self._token
 
-    def get(self, path: str) -> dict[str, Any]:
+    def get(self, path: str, timeout: float | None = None) -> dict[str, Any]:
         """GET with the access token, renewing once if the server refuses it."""
         try:
-            return self.api.call("GET", path, token=self.token())
+            return self.api.call("GET", path, token=self.token(), timeout=timeout)
         except ApiError as exc:
             if exc.status != 401:
                 raise
-        self._token = None  # revoked, or expired early: the refresh tells which
+            if exc.code == "revoked":
+                raise revoked() from None
+        # Expired early, revoked, or not verifiable here: a refresh tells which, since the
+        # server refuses a revoked machine's refresh token.
+        self._token = None
         try:
-            return self.api.call("GET", path, token=self.token())
+            return self.api.call("GET", path, token=self.token(), timeout=timeout)
         except ApiError as exc:
-            raise revoked() if exc.status == 401 else unexpected(exc) from None
+            if exc.status != 401:
+                raise
+            # Refreshed just now, yet refused: revoked only if the server says so.
+            raise revoked() if exc.code == "revoked" else cannot_verify() from None

@@ -3,50 +3,68 @@
 On unlock: fetch the server's vault and adopt it unless it is older than
 the highest revision this machine has seen (rollback). If the server cannot
 be reached, the local copy is used while it is younger than the offline
-maximum age (and never in strict mode). The agent then calls ``check`` every
-interval: a revoked machine, or in strict mode an unreachable server, wipes it.
+maximum age (and never in strict mode). The agent then ``watch``es: a long poll
+that the server answers as soon as the vault changes or the machine is revoked.
+Only a definite revocation wipes the agent; a server that cannot be reached or
+cannot verify the token right now is retried (docs/cli.md, "The agent").
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import time
-import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 
+from native import candidate, settings
+from native.agent import Seen
 from native.api import Api, ApiError, b64url_decode
-from native.errors import NETWORK, REVOKED, STATE, CliError
+from native.errors import NETWORK, CliError
 from native.session import MachineSession, unexpected
 from native.state import LocalState, StateStore
 
 DEFAULT_OFFLINE_MAX_AGE = 7 * 86400.0
-DEFAULT_CHECK_INTERVAL = 60.0
-
-
-# Given the revision held, returns (reason to wipe now, or None; a newer vault blob, or None).
-Check = Callable[[int], tuple[str | None, bytes | None]]
+DEFAULT_CHECK_INTERVAL = 25.0  # the longest one long poll waits (the server caps it at 30 s)
+_SLACK = 5.0  # beyond the long poll's wait, for the HTTP round trip (and a silent network)
+# Failures that mean "cannot reach or cannot ask the server right now", never "revoked".
+_UNREACHABLE = ("unreachable", "server_error", "bad_response")
 
 
 @dataclass
 class Session:
-    """What the agent needs to keep checking this machine is still authorised."""
+    """What the agent needs to keep watching this machine's vault and authorisation."""
 
-    check: Check
+    machine: MachineSession
     interval: float
     store: StateStore
+    strict: bool
+
+    def watch(self, revision: int) -> Seen:
+        """Wait (long poll) until the server's vault differs from ``revision`` or the wait
+        ends; a newer blob to adopt, a reason to wipe, or a trouble to retry."""
+        try:
+            head = self.machine.get(
+                f"/api/vault/head?after={revision}&wait={self.interval:g}",
+                timeout=self.interval + _SLACK,
+            )
+            newest = int(str(head.get("revision", 0)))
+            if newest <= revision:  # unchanged (an older figure is a lie; reload refuses it)
+                return Seen()
+            remote = self.machine.get("/api/vault")
+            return Seen(newer=b64url_decode(str(remote.get("blob", ""))), revision=newest)
+        except CliError as exc:
+            if exc.code == "revoked":
+                return Seen(wipe="machine revoked")
+            if self.strict and exc.code in _UNREACHABLE:
+                return Seen(wipe="server unreachable (strict mode)")
+            return Seen(trouble=exc.message)
+        except ApiError as exc:
+            return Seen(trouble=f"the server refused the check ({exc.status} {exc.code})")
+        except (ValueError, TypeError):
+            return Seen(trouble="the server's answer to the check was malformed")
 
     def adopt(self, blob: bytes, revision: int, vault_id: str) -> None:
         """The agent opened a newer vault with the keys it holds: keep it locally too."""
         remember(self.store, blob, revision, vault_id, True)
-
-
-def _seconds(env: str, default: float) -> float:
-    from native.unlock import parse_duration
-
-    value = os.environ.get(env)
-    return parse_duration(value, env) if value else default
 
 
 @dataclass
@@ -64,11 +82,9 @@ def fetch_vault(store: StateStore, state: LocalState, *, strict: bool) -> Fetche
     replaces a good local copy."""
     if not state.server:
         return Fetched(state.vault_blob, False, None)
-    api = Api(state.server)
-    machine = MachineSession(store, api)
-    session = Session(
-        _checker(machine, strict), _seconds("ZKVAULT_CHECK_INTERVAL", DEFAULT_CHECK_INTERVAL), store
-    )
+    machine = MachineSession(store, Api(state.server))
+    interval = settings.duration(None, "ZKVAULT_CHECK_INTERVAL", DEFAULT_CHECK_INTERVAL)
+    session = Session(machine, interval, store, strict)
     try:
         remote = machine.get("/api/vault")
     except ApiError as exc:
@@ -78,9 +94,9 @@ def fetch_vault(store: StateStore, state: LocalState, *, strict: bool) -> Fetche
     except CliError as exc:
         if exc.exit_code != NETWORK or strict:
             raise
-        _offline_allowed(state)
+        _offline_allowed(state, exc)
         return Fetched(state.vault_blob, False, session)
-    return Fetched(_checked(state, remote), True, session)
+    return Fetched(checked(state, remote), True, session)
 
 
 def remember(
@@ -95,8 +111,8 @@ def remember(
             state.synced_at = time.time()
 
 
-def _offline_allowed(state: LocalState) -> None:
-    max_age = _seconds("ZKVAULT_OFFLINE_MAX_AGE", DEFAULT_OFFLINE_MAX_AGE)
+def _offline_allowed(state: LocalState, why: CliError) -> None:
+    max_age = settings.duration(None, "ZKVAULT_OFFLINE_MAX_AGE", DEFAULT_OFFLINE_MAX_AGE)
     age = time.time() - (state.synced_at or 0)
     if state.vault_b64 is None:
         raise CliError(
@@ -113,62 +129,22 @@ def _offline_allowed(state: LocalState) -> None:
             NETWORK,
             "offline_too_old",
         )
-    print(
-        f"zkvault: server unreachable; using the local copy from {int(age)}s ago", file=sys.stderr
+    reason = (
+        "server unreachable"
+        if why.code in _UNREACHABLE
+        else "the server cannot verify this machine right now"
     )
+    print(f"zkvault: {reason}; using the local copy from {int(age)}s ago", file=sys.stderr)
 
 
-def _checked(state: LocalState, remote: dict[str, object]) -> bytes:
+def checked(state: LocalState, remote: dict[str, object]) -> bytes:
     """The server's vault blob, unless its public header is foreign or older than seen."""
-    from vault_core import errors, peek_header
-
     blob = b64url_decode(str(remote.get("blob", "")))
-    try:
-        header = peek_header(blob)
-    except errors.VaultError as exc:
-        from native.vaulterrors import translate
-
-        raise translate(exc) from None
-    if state.account_id and uuid.UUID(state.account_id) != header.account_id:
-        raise CliError(
-            "the server sent a vault of another account; refusing it", STATE, "wrong_account"
-        )
-    if state.vault_id and uuid.UUID(state.vault_id) != header.vault_id:
-        raise CliError(
-            "the server sent another vault than this machine's; refusing it "
-            "(`zkvault connect --clean` if the vault was replaced)",
-            STATE,
-            "wrong_vault",
-        )
-    if header.revision < state.max_revision:
-        raise CliError(
-            f"the server sent vault revision {header.revision}, older than "
-            f"revision {state.max_revision} this machine has seen (possible "
-            "rollback attack); refusing it",
-            STATE,
-            "rollback",
-        )
+    candidate.check(
+        blob,
+        "the server's vault",
+        account_id=state.account_id,
+        vault_id=state.vault_id,
+        max_revision=state.max_revision,
+    )
     return blob
-
-
-def _checker(machine: MachineSession, strict: bool) -> Check:
-    """The agent's periodic call: is this machine still authorised, and is there a newer
-    vault? (One request does both: the vault read fails for a revoked machine.)"""
-
-    def check(revision: int) -> tuple[str | None, bytes | None]:
-        try:
-            remote = machine.get("/api/vault")
-            blob = b64url_decode(str(remote.get("blob", "")))
-            newer = int(str(remote.get("revision", 0))) > revision
-            return None, blob if newer else None
-        except CliError as exc:
-            if exc.exit_code == REVOKED:
-                return "machine revoked", None
-            if strict:
-                return "server unreachable (strict mode)", None
-        except Exception:  # ApiError, or an answer we do not understand
-            if strict:
-                return "server check failed (strict mode)", None
-        return None, None
-
-    return check

@@ -4,40 +4,16 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import os
 import sys
 import uuid
 
-from native import client
+from native import candidate, client, settings
 from native.errors import AUTH, STATE, USAGE, CliError
+from native.settings import parse_duration as parse_duration  # where callers first found it
 from native.state import LocalState, StateStore
 
 DEFAULT_IDLE = 3600.0
 DEFAULT_LIFETIME = 8 * 3600.0
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(text: str, what: str) -> float:
-    """``90``, ``90s``, ``15m``, ``8h``, ``1d`` -> seconds (must be > 0)."""
-    text = text.strip().lower()
-    unit = _UNITS.get(text[-1:], 0)
-    number = text[:-1] if unit else text
-    try:
-        seconds = float(number) * (unit or 1)
-    except ValueError:
-        seconds = -1
-    if not 0 < seconds <= 366 * 86400:  # also refuses nan and inf
-        raise CliError(
-            f"{what} must be a duration like 900, 15m or 8h (at most a year), got {text!r}",
-            USAGE,
-            "usage",
-        )
-    return seconds
-
-
-def _setting(flag: str | None, env: str, default: float, what: str) -> float:
-    value = flag or os.environ.get(env)
-    return parse_duration(value, what) if value else default
 
 
 def read_passphrase(from_stdin: bool) -> str:
@@ -63,11 +39,13 @@ def cmd_unlock(args: argparse.Namespace) -> int:
             else "already unlocked; `zkvault lock` first to unlock again"
         )
         return 0
-    idle = _setting(args.idle_timeout, "ZKVAULT_IDLE_TIMEOUT", DEFAULT_IDLE, "--idle-timeout")
-    lifetime = _setting(
+    idle = settings.duration(
+        args.idle_timeout, "ZKVAULT_IDLE_TIMEOUT", DEFAULT_IDLE, "--idle-timeout"
+    )
+    lifetime = settings.duration(
         args.max_lifetime, "ZKVAULT_MAX_LIFETIME", DEFAULT_LIFETIME, "--max-lifetime"
     )
-    strict = args.strict or os.environ.get("ZKVAULT_STRICT", "") in ("1", "true", "yes")
+    strict = settings.switch(args.strict, "ZKVAULT_STRICT")
     store = StateStore()
     state = store.load()
 
@@ -109,8 +87,8 @@ def cmd_unlock(args: argparse.Namespace) -> int:
             vault,
             idle_timeout=idle,
             max_lifetime=lifetime,
-            check=session.check if session else None,
-            check_interval=session.interval if session else 60.0,
+            watch=session.watch if session else None,
+            retry_max=session.interval if session else 30.0,
             adopt=session.adopt if session else None,
             info={"server": state.server, "strict": strict, "vault_id": str(vault.vault_id)},
         )
@@ -138,8 +116,6 @@ def cmd_unlock(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     """Adopt a vault file (e.g. exported from the web app) as the local copy."""
-    from vault_core import errors, peek_header
-
     try:
         account = uuid.UUID(args.account_id)
     except ValueError:
@@ -149,32 +125,17 @@ def cmd_import(args: argparse.Namespace) -> int:
             blob = f.read(64 * 1024 * 1024)
     except OSError as exc:
         raise CliError(f"cannot read {args.file}: {exc.strerror}", USAGE, "usage") from None
-    try:
-        header = peek_header(blob)
-    except errors.VaultError as exc:
-        from native.vaulterrors import translate
-
-        raise translate(exc) from None
-    if header.account_id != account:
-        raise CliError("that vault belongs to another account", STATE, "wrong_account")
+    candidate.check(blob, "that vault file", account_id=account, vault_id=None, max_revision=0)
     store = StateStore()
     with store.locked():
         state = store.load() if store.exists() else LocalState()
-        if state.account_id not in (None, str(account)) or (
-            state.vault_id not in (None, str(header.vault_id))
-        ):
-            raise CliError(
-                "this machine holds another vault; `zkvault connect --clean` first",
-                STATE,
-                "wrong_vault",
-            )
-        if header.revision < state.max_revision:
-            raise CliError(
-                f"that vault is revision {header.revision}, older than revision "
-                f"{state.max_revision} seen here (rollback); refusing it",
-                STATE,
-                "rollback",
-            )
+        header = candidate.check(
+            blob,
+            "that vault file",
+            account_id=state.account_id,
+            vault_id=state.vault_id,
+            max_revision=state.max_revision,
+        )
         state.account_id, state.vault_id = str(account), str(header.vault_id)
         state.vault_blob = blob
         state.max_revision = max(state.max_revision, header.revision)

@@ -49,3 +49,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
         "${missing[@]}" >/dev/null
 fi
+
+# libfaketime: the multi-instance tests run one server on an offset clock.
+if ! dpkg-query -W -f='${Status}' libfaketime 2>/dev/null | grep -q "ok installed"; then
+    sudo=()
+    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+        libfaketime >/dev/null
+fi

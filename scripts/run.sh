@@ -1,19 +1,37 @@
 #!/usr/bin/env bash
 # `make run`: set everything up, then start the development identity provider
 # (oidc-provider-mock, its own process) and the server on SQLite in ./var/,
-# in development mode. Ctrl-C stops both.
+# in development mode. Ctrl-C stops both, and so does SIGINT or SIGTERM sent to
+# `make`, to this script or to either process alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Ctrl-C at any point, set-up included, stops whatever was started.
 pids=()
+watcher=
 stop() {
     trap - INT TERM EXIT
+    if [ -n "$watcher" ]; then kill -TERM "$watcher" 2>/dev/null || true; fi
     for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
 }
 trap stop EXIT
 trap 'stop; exit 130' INT TERM
+
+# GNU make passes SIGTERM on to us, but SIGINT sent to make alone (not to the terminal's
+# whole process group) only makes it wait for us. It resets its own handler first, so
+# a change in the parent's caught-signal mask (or the parent gone) means: stop.
+parent=$PPID
+caught() { sed -n 's/^SigCgt:\t*//p' "/proc/$parent/status" 2>/dev/null || true; }
+if [ "$(cat "/proc/$parent/comm" 2>/dev/null)" = make ]; then
+    initial=$(caught)
+    (
+        while sleep 0.5; do
+            if [ "$(caught)" != "$initial" ]; then kill -TERM $$; exit 0; fi
+        done
+    ) &
+    watcher=$!
+fi
 
 scripts/bootstrap.sh
 .venv/bin/python tools/build_web.py >/dev/null  # the web app's assets (skips if unchanged)

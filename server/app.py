@@ -8,10 +8,11 @@ from fastapi import FastAPI
 
 from . import errors
 from .db import make_engine, make_sessionmaker
+from .metrics import Metrics
 from .middleware import AccessLog, BodyLimit, SecurityHeaders
 from .oidc import OidcClient
 from .ratelimit import RateLimiter
-from .routers import audit, auth, devices, meta, pairings, vault, webapp
+from .routers import audit, auth, devices, meta, pairings, vault, vaulthead, webapp
 from .settings import Settings, check_settings
 from .state import AppState
 from .tokens import KeyRing
@@ -37,6 +38,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             [k.get_secret_value() for k in settings.signing_keys],
             settings.public_url,
             settings.access_token_ttl_seconds,
+            verify_only=[k.get_secret_value() for k in settings.verify_only_keys],
+            skew_seconds=settings.max_clock_skew_seconds,
         ),
         limiter=RateLimiter(engine, settings.rate_window_seconds),
         oidc=OidcClient(settings),
@@ -56,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Routes are matched one by one, in this order: the health check and the hot
         # path (/api/vault) come before the pages and sign-in routes.
         meta.router,
+        vaulthead.router,
         vault.router,
         webapp.router,
         auth.router,
@@ -70,4 +74,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, limit=(largest * 4 + 2) // 3 + _BODY_LIMIT_SLACK)
     app.add_middleware(SecurityHeaders, hsts=settings.public_url.startswith("https://"))
     app.add_middleware(AccessLog)
+    app.add_middleware(Metrics)
     return app

@@ -47,6 +47,25 @@ def code_digests(code: str, server_keys: list[str]) -> list[str]:
     ]
 
 
+def refresh_successors(token: str, server_keys: list[str]) -> list[str]:
+    """The refresh token that replaces `token`, once per server key (the first is the one
+    minted). Derived, not random, so a retried refresh (its response was lost) gets the
+    same successor back without the server ever storing it: the database keeps only its
+    SHA-256, and deriving it needs both the predecessor (which the database holds only as
+    a hash) and a server key (which the database does not hold). docs/server.md."""
+    return [
+        REFRESH_PREFIX
+        + b64url_encode(
+            hmac.new(
+                hmac.new(key.encode(), b"zkvault/1 refresh-successor-key", hashlib.sha256).digest(),
+                token.encode("utf-8"),
+                hashlib.sha256,
+            ).digest()
+        )
+        for key in server_keys
+    ]
+
+
 def same_digest(secret: str, expected_hex: str) -> bool:
     return hmac.compare_digest(digest(secret), expected_hex)
 
@@ -66,7 +85,8 @@ def new_pairing_code() -> str:
 
 def normalize_code(text: str) -> str | None:
     """Canonical form of what a person typed, or None if it cannot be a code."""
-    cleaned = "".join(ch for ch in text.upper() if ch not in " -").translate(_CODE_ALIASES)
+    cleaned = "".join(ch for ch in text.upper() if ch != "-" and not ch.isspace())
+    cleaned = cleaned.translate(_CODE_ALIASES)
     if len(cleaned) != CODE_LENGTH or any(ch not in CODE_ALPHABET for ch in cleaned):
         return None
     return f"{cleaned[:5]}-{cleaned[5:]}"

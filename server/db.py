@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -76,6 +77,23 @@ def _sqlite_immediate_transactions(engine: Engine) -> None:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+@contextmanager
+def snapshot(engine: Engine, current: Session | None = None) -> Iterator[Session]:
+    """A session that sees one consistent state for all its reads (audit verify/export:
+    a chain head and its events read in two statements must agree, while other instances
+    append). PostgreSQL: a read-only REPEATABLE READ transaction. SQLite: one transaction
+    already reads one snapshot, so `current` (the request's session, which may hold the
+    write lock a second connection would wait for) is used as it is."""
+    if current is not None and engine.dialect.name == "sqlite":
+        yield current
+        return
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+        with Session(bind=conn) as db:
+            yield db
 
 
 def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:

@@ -16,7 +16,7 @@ from .errors import ApiError
 from .models import Client
 from .services.sessions import check_live
 from .state import AppState
-from .tokens import AccessClaims, TokenError
+from .tokens import AccessClaims, TokenError, TokenExpired, UnknownSigningKey
 
 
 async def app_state(request: Request) -> AppState:
@@ -60,6 +60,15 @@ def _unauthorized(message: str) -> ApiError:
     return ApiError(401, "unauthorized", message)
 
 
+def _token_refused(exc: TokenError) -> ApiError:
+    # Distinct codes, so a client wipes nothing unless told "revoked" (docs/server.md).
+    if isinstance(exc, UnknownSigningKey):
+        return ApiError(401, "unknown_signing_key", str(exc))
+    if isinstance(exc, TokenExpired):
+        return ApiError(401, "token_expired", str(exc))
+    return _unauthorized(str(exc))
+
+
 def bearer_claims(request: Request, state: AppState, kinds: frozenset[str]) -> AccessClaims:
     """Checks the token itself (signature, issuer, audience, expiry): no I/O."""
     header = request.headers.get("authorization", "")
@@ -69,7 +78,7 @@ def bearer_claims(request: Request, state: AppState, kinds: frozenset[str]) -> A
     try:
         return state.keys.verify(token.strip(), kinds)
     except TokenError as exc:
-        raise _unauthorized(str(exc)) from None
+        raise _token_refused(exc) from None
 
 
 def principal(claims: AccessClaims, request: Request) -> Principal:

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from . import metrics
 from .services import errors as domain
 
 log = logging.getLogger("zkvault.server")
@@ -67,7 +68,10 @@ COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
     503: _doc("The database is unavailable; retry (code: database_unavailable)"),
 }
 AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: _doc("Missing, forged, expired, revoked or wrong-audience token (code: unauthorized)"),
+    401: _doc(
+        "Token refused (codes: revoked, unknown_signing_key, token_expired, unauthorized;"
+        " docs/server.md says which are final)"
+    ),
 }
 
 
@@ -83,6 +87,7 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 def error_response(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
+    metrics.error(code)
     body = ErrorBody(code=code, message=message, **extra).model_dump(exclude_none=True)
     return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
 

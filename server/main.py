@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import logging.config
 import secrets
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -17,8 +19,9 @@ def _serve(settings: Settings, migrate: bool) -> int:
     import uvicorn
 
     check_settings(settings)
-    if migrate:
-        _migrate(settings)
+    if migrate:  # logged in the configured format, like everything serve says
+        logging.config.dictConfig(_log_config(settings))
+        _migrate(settings, say=logging.getLogger("zkvault.server").info)
     uvicorn.run(
         "server.asgi:app",
         host=settings.host,
@@ -28,10 +31,18 @@ def _serve(settings: Settings, migrate: bool) -> int:
         forwarded_allow_ips=settings.forwarded_allow_ips,
         log_level=settings.log_level,
         server_header=False,
+        # Long polls (GET /api/vault/head) wait up to 30 s: do not let them hold a stop.
+        timeout_graceful_shutdown=5,
         access_log=False,  # uvicorn's would print query strings; see middleware.AccessLog
         log_config=_log_config(settings),
     )
     return 0
+
+
+def _log_format(settings: Settings) -> str:
+    if settings.log_format == "auto":
+        return "plain" if settings.dev else "json"
+    return settings.log_format
 
 
 def _log_config(settings: Settings) -> dict[str, object]:
@@ -49,14 +60,17 @@ def _log_config(settings: Settings) -> dict[str, object]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-        "handlers": {"err": {"class": "logging.StreamHandler", "formatter": "plain"}},
+        "formatters": {
+            "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+            "json": {"()": "server.logfmt.JsonFormatter"},
+        },
+        "handlers": {"err": {"class": "logging.StreamHandler", "formatter": _log_format(settings)}},
         "loggers": loggers,
         "root": {"handlers": ["err"] if debug else [], "level": level},
     }
 
 
-def _migrate(settings: Settings) -> int:
+def _migrate(settings: Settings, say: Callable[[str], object] = print) -> int:
     from .db import make_engine
     from .migrate import upgrade
 
@@ -67,16 +81,16 @@ def _migrate(settings: Settings) -> int:
     engine = make_engine(settings)
     upgrade(engine)
     engine.dispose()
-    print("database schema is up to date")
+    say("database schema is up to date")
     return 0
 
 
 def _verify_audit(settings: Settings) -> int:
     from . import audit
-    from .db import make_engine, make_sessionmaker
+    from .db import make_engine, snapshot
 
     engine = make_engine(settings)
-    with make_sessionmaker(engine)() as db:
+    with snapshot(engine) as db:
         checked, problems = audit.verify(db)
     engine.dispose()
     for p in problems:

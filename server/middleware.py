@@ -166,11 +166,22 @@ class AccessLog:
             await self.app(scope, receive, record)
         finally:
             client = scope.get("client") or ("-", 0)
+            ms = round((time.perf_counter() - started) * 1000, 1)
             access_log.info(
                 "%s %s %s %d %.1fms",
                 client[0],
                 scope["method"],
                 scope["path"],
                 status,
-                (time.perf_counter() - started) * 1000,
+                ms,
+                # For the JSON format (server/logfmt.py): the same fields, named.
+                extra={
+                    "http": {
+                        "client": client[0],
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status,
+                        "ms": ms,
+                    }
+                },
             )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 _HERE = Path(__file__).resolve().parent
 
@@ -17,9 +17,18 @@ def alembic_config() -> Config:
     return cfg
 
 
+# Any constant shared by every instance: "zkvmigr" as a 64-bit integer.
+_ADVISORY_LOCK_KEY = 0x7A6B766D69677200
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Several instances may start at once: on PostgreSQL they queue on an advisory lock
+    held for the migration's transaction, so the first migrates and the rest find the
+    schema current. (SQLite serves one instance; BEGIN IMMEDIATE serialises anyway.)"""
     cfg = alembic_config()
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
 

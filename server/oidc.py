@@ -3,6 +3,9 @@
 authlib builds the authorization request (PKCE S256, state, nonce) and
 exchanges the code; joserfc + authlib's CodeIDToken validate the id_token
 (signature against the provider's JWKS, iss, aud, exp, iat, nonce, azp).
+With the code flow a provider may send the profile and email claims only from
+its UserInfo endpoint (OpenID Connect Core §5.4): when the id_token lacks them,
+UserInfo is asked, and its ``sub`` must equal the id_token's.
 """
 
 from __future__ import annotations
@@ -109,16 +112,25 @@ class OidcClient:
                     headers={"Accept": "application/json"},
                 )
                 if self.s.oidc_mode == "oauth2":
-                    info = client.get(meta["userinfo_endpoint"])
-                    info.raise_for_status()
-                    return self._from_userinfo(info.json())
+                    return self._from_userinfo(self._userinfo(client, meta))
+                claims = self._id_token_claims(token, nonce)
+                if _lacks_profile(claims) and meta.get("userinfo_endpoint"):
+                    claims = _merged(claims, self._userinfo(client, meta))
         except SignInError:
             raise
         except Exception as exc:
             raise SignInError("the authorization code was not accepted") from exc
-        return self._from_id_token(token, nonce)
+        return _identity(self.s.oidc_issuer, claims, "sub")
 
-    def _from_id_token(self, token: dict[str, Any], nonce: str) -> Identity:
+    def _userinfo(self, client: OAuth2Client, meta: dict[str, Any]) -> Any:
+        try:
+            info = client.get(meta["userinfo_endpoint"], headers={"Accept": "application/json"})
+            info.raise_for_status()
+            return info.json()
+        except Exception as exc:
+            raise SignInError("the provider's userinfo endpoint failed") from exc
+
+    def _id_token_claims(self, token: dict[str, Any], nonce: str) -> dict[str, Any]:
         from authlib.oidc.core import CodeIDToken
         from joserfc import jwt
         from joserfc.errors import JoseError
@@ -163,12 +175,26 @@ class OidcClient:
             raise SignInError("the id_token is for another client")
         if claims.get("nonce") != nonce:
             raise SignInError("the id_token nonce does not match")
-        return _identity(self.s.oidc_issuer, dict(claims), "sub")
+        return dict(claims)
 
     def _from_userinfo(self, info: Any) -> Identity:
         if not isinstance(info, dict):
             raise SignInError("the userinfo response is not an object")
         return _identity(self.s.oidc_issuer, info, self.s.oauth2_subject_claim)
+
+
+def _lacks_profile(claims: dict[str, Any]) -> bool:
+    """No email, or no name of any kind: what the header and /api/me show."""
+    return not claims.get("email") or not (claims.get("name") or claims.get("preferred_username"))
+
+
+def _merged(id_claims: dict[str, Any], info: Any) -> dict[str, Any]:
+    """The id_token's claims, completed from UserInfo for the same subject only."""
+    if not isinstance(info, dict):
+        raise SignInError("the userinfo response is not an object")
+    if str(info.get("sub", "")) != str(id_claims.get("sub", "")):
+        raise SignInError("the userinfo subject differs from the id_token's")
+    return {**info, **{k: v for k, v in id_claims.items() if v not in (None, "")}}
 
 
 def _identity(issuer: str, claims: dict[str, Any], subject_claim: str) -> Identity:

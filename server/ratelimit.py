@@ -13,6 +13,7 @@ import time
 from sqlalchemy import Engine, delete
 from sqlalchemy.orm import Session
 
+from . import metrics
 from .models import RateCounter
 from .services.errors import RateLimited
 from .sqlutil import insert_on_conflict
@@ -40,5 +41,6 @@ class RateLimiter:
             db.execute(delete(RateCounter).where(RateCounter.expires_at < now))
         db.commit()
         if count > limit:
+            metrics.rate_limited(key)
             retry = start + self.window - now
             raise RateLimited(f"too many requests; retry in {retry} s")

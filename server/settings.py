@@ -28,9 +28,19 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(default=10, ge=0, le=200)
 
     # Ed25519 seeds, base64url (32 bytes). The first signs; all verify and are
-    # published, so rotation is "prepend a new key, drop the old one after 15 min".
+    # published. verify_only_keys are published and verify but never sign: the first
+    # phase of a rotation (docs/operations.md). All of them also key pairing-code and
+    # refresh-successor hashes, so a rotation strands neither.
     signing_keys: list[SecretStr] = Field(default_factory=lambda: [SecretStr(DEV_SIGNING_KEY)])
+    verify_only_keys: list[SecretStr] = Field(default_factory=list)
+    # Instances' clocks may differ this much: tokens' nbf/iat may be that far ahead of
+    # the verifier's clock and exp that far behind it.
+    max_clock_skew_seconds: int = Field(default=90, ge=0, le=600)
     access_token_ttl_seconds: int = Field(default=900, ge=60, le=3600)
+    # A refresh retried this soon after the first (a lost response) gets the same
+    # successor back instead of revoking the family. Measured on two instances'
+    # clocks, so keep it above max_clock_skew_seconds.
+    refresh_grace_seconds: int = Field(default=120, ge=0, le=600)
     web_refresh_ttl_seconds: int = Field(default=14 * 86400, ge=300)
     machine_refresh_ttl_seconds: int = Field(default=90 * 86400, ge=300)
 
@@ -63,6 +73,11 @@ class Settings(BaseSettings):
     rate_code_attempts_global: int = 10_000
     max_pending_pairings: int = 10_000
 
+    # /metrics answers only with `Authorization: Bearer <this>`; unset, it does not exist.
+    metrics_token: SecretStr | None = None
+    # "auto": JSON lines in production, plain text in development.
+    log_format: Literal["auto", "plain", "json"] = "auto"
+
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = Field(default=1, ge=1, le=64)
@@ -86,13 +101,19 @@ class Settings(BaseSettings):
         return f"{parts.scheme}://{parts.netloc}"
 
     @property
+    def server_keys(self) -> list[str]:
+        """Every configured seed, signing ones first (the first one is the current signer)."""
+        seeds = [k.get_secret_value() for k in [*self.signing_keys, *self.verify_only_keys]]
+        return list(dict.fromkeys(seeds))
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
     def development_settings_in_use(self) -> list[str]:
         """Names of settings that are only acceptable in development mode."""
         found = []
-        if any(k.get_secret_value() == DEV_SIGNING_KEY for k in self.signing_keys):
+        if DEV_SIGNING_KEY in self.server_keys:
             found.append("signing_keys (the published development key)")
         if not self.cookie_secure:
             found.append("cookie_secure=false")

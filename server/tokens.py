@@ -2,6 +2,9 @@
 
 Only alg=EdDSA with a known kid is accepted, so `alg: none`, HMAC confusion
 and foreign keys are refused before any signature check.
+
+Instances' clocks may differ by up to `skew` seconds: `nbf` and `iat` may lie that
+far in the future and `exp` that far in the past (docs/operations.md).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import hashlib
 import json
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +33,15 @@ _CACHE_SIZE = 20_000  # verified tokens remembered (bounded; cleared when full)
 
 class TokenError(Exception):
     """The token is malformed, forged, expired or for another audience."""
+
+
+class UnknownSigningKey(TokenError):
+    """Signed by a key this instance does not (yet) hold: during a rotation that skipped
+    the verify-only phase, a token minted elsewhere. Not a verdict on the client."""
+
+
+class TokenExpired(TokenError):
+    """Past its exp (or before its nbf/iat), beyond the tolerated clock skew."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,16 +73,28 @@ def load_key(seed_b64url: str) -> SigningKey:
 
 
 class KeyRing:
-    """The first key signs; every key verifies and is published in the JWKS."""
+    """The first signing key signs; every key, verify-only ones too, verifies and is
+    published in the JWKS (a rotation publishes the next key before it signs)."""
 
-    def __init__(self, seeds: list[str], issuer: str, ttl_seconds: int) -> None:
+    def __init__(
+        self,
+        seeds: list[str],
+        issuer: str,
+        ttl_seconds: int,
+        *,
+        verify_only: Sequence[str] = (),
+        skew_seconds: int = 0,
+    ) -> None:
         if not seeds:
             raise ValueError("at least one signing key is required")
         self._keys = [load_key(s) for s in seeds]
+        known = {k.kid for k in self._keys}
+        self._keys += [k for k in map(load_key, verify_only) if k.kid not in known]
         self._by_kid = {k.kid: k for k in self._keys}
         self._verified: dict[str, Any] = {}
         self.issuer = issuer
         self.ttl = ttl_seconds
+        self.skew = skew_seconds
         header = {"alg": "EdDSA", "typ": "at+jwt", "kid": self._keys[0].kid}
         self._header_b64 = b64url_encode(_json(header))
 
@@ -127,9 +152,11 @@ class KeyRing:
         if not isinstance(header, dict) or header.get("alg") != "EdDSA":
             raise TokenError("unsupported token algorithm")
         kid = header.get("kid")
-        key = self._by_kid.get(kid) if isinstance(kid, str) else None  # a list kid is unhashable
+        if not isinstance(kid, str):  # a list kid is unhashable
+            raise TokenError("malformed token")
+        key = self._by_kid.get(kid)
         if key is None:
-            raise TokenError("unknown signing key")
+            raise UnknownSigningKey("this server does not hold the token's signing key")
         try:
             key.public.verify(signature, f"{header_b64}.{payload_b64}".encode("ascii"))
         except (InvalidSignature, UnicodeEncodeError) as exc:
@@ -143,9 +170,14 @@ class KeyRing:
         if not isinstance(claims, dict) or claims.get("iss") != self.issuer:
             raise TokenError("token from another issuer")
         now = int(time.time())
-        exp, nbf = claims.get("exp"), claims.get("nbf", 0)
-        if not isinstance(exp, int) or not isinstance(nbf, int) or exp <= now or nbf > now + 5:
-            raise TokenError("token expired")
+        exp, nbf, iat = claims.get("exp"), claims.get("nbf", 0), claims.get("iat", 0)
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (exp, nbf, iat)):
+            raise TokenError("malformed token")
+        assert isinstance(exp, int) and isinstance(nbf, int) and isinstance(iat, int)
+        if exp + self.skew <= now:
+            raise TokenExpired("token expired")
+        if max(nbf, iat) > now + self.skew:
+            raise TokenExpired("token not valid yet (clock skew beyond the tolerated bound)")
         kind = next((k for k in kinds if AUDIENCES[k] == claims.get("aud")), None)
         if kind is None:
             raise TokenError("token for another audience")

@@ -100,7 +100,8 @@ export async function resealAffected(itemId) {
 async function lookup(code) {
   pending = null;
   $("pair-details").hidden = true;
-  if (!CODE.test(code)) throw new Error("A pairing code looks like ABCDE-FGHIJ (ten letters or digits).");
+  // Spaces inside or around the code are ignored, as docs/pairing.md says.
+  if (!CODE.test(normaliseCode(code))) throw new Error("A pairing code looks like ABCDE-FGHIJ (ten letters or digits).");
   const info = await call("POST", "/api/pairings/lookup", { code: normaliseCode(code) });
   pending = { ...info, code: normaliseCode(code) };
   $("pair-kind").textContent = info.kind === "runner" ? "Runner (unattended build machine)" : "Machine (laptop or workstation)";

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
-from ..deps import DB, Web
+from ..db import snapshot
+from ..deps import DB, State, Web
 from ..errors import AUTH_ERRORS
 from ..models import AuditEvent, AuditHead
 from ..schemas import AuditEventOut, AuditExport, AuditPage
@@ -50,19 +51,22 @@ def page(
 
 
 @router.get("/export", response_model=AuditExport)
-def export(who: Web, db: DB) -> JSONResponse:
+def export(who: Web, db: DB, st: State) -> JSONResponse:
     """Every event of the caller's chain, oldest first, with hashes to verify offline."""
     chain = str(who.account_id)
-    head = db.get(AuditHead, chain)
-    events = db.scalars(
-        select(AuditEvent).where(AuditEvent.chain == chain).order_by(AuditEvent.seq)
-    )
-    body = AuditExport(
-        chain=chain,
-        head_seq=head.seq if head else 0,
-        head_hash=head.hash if head else "0" * 64,
-        events=[_out(e) for e in events],
-    )
+    # The head and the events from one snapshot: appends by other requests or instances
+    # in between would otherwise look like a truncated chain.
+    with snapshot(st.engine, db) as view:
+        head = view.get(AuditHead, chain)
+        events = view.scalars(
+            select(AuditEvent).where(AuditEvent.chain == chain).order_by(AuditEvent.seq)
+        )
+        body = AuditExport(
+            chain=chain,
+            head_seq=head.seq if head else 0,
+            head_hash=head.hash if head else "0" * 64,
+            events=[_out(e) for e in events],
+        )
     return JSONResponse(
         body.model_dump(mode="json"),
         headers={"Content-Disposition": 'attachment; filename="zkvault-audit.json"'},

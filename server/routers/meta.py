@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
+from .. import metrics
 from ..deps import DB, State, WebOrMachine
-from ..errors import AUTH_ERRORS, errors
+from ..errors import AUTH_ERRORS, error_response, errors
 from ..models import Account
 from ..schemas import MeOut
 
@@ -17,7 +21,35 @@ router = APIRouter(tags=["meta"])
 
 @router.get("/healthz")
 def healthz() -> dict[str, str]:
+    """Liveness: the process serves requests. Never touches the database."""
     return {"status": "ok"}
+
+
+@router.get("/readyz", responses=errors(503))
+def readyz(st: State) -> Response:
+    """Readiness: 200 only while the database answers; a balancer stops routing here
+    otherwise."""
+    try:
+        with st.read_engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        return error_response(503, "database_unavailable", "the database is unavailable")
+    return JSONResponse({"status": "ready"}, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/metrics", include_in_schema=False)
+def prometheus(request: Request, st: State) -> Response:
+    """Prometheus text format, for a scraper that holds ZKVAULT_METRICS_TOKEN; without
+    that setting the endpoint does not exist (docs/operations.md)."""
+    token = st.settings.metrics_token
+    if token is None:
+        return error_response(404, "not_found", "not found")
+    given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
+        return error_response(401, "unauthorized", "a metrics bearer token is required")
+    return PlainTextResponse(
+        metrics.render(st.engine), media_type="text/plain; version=0.0.4; charset=utf-8"
+    )
 
 
 @router.get("/.well-known/jwks.json")

@@ -98,7 +98,7 @@ def _count_attempt(
 
 
 def _server_keys(settings: Settings) -> list[str]:
-    return [key.get_secret_value() for key in settings.signing_keys]
+    return settings.server_keys
 
 
 def _pending_by_code(db: Session, settings: Settings, code: str) -> Pairing:

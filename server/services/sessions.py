@@ -1,22 +1,29 @@
 """Token families: one client (browser, machine, runner) and its refresh chain.
 
 A refresh token is used once: the conditional UPDATE that marks it used is the
-single point of truth across instances. Presenting it again means it leaked
-(or a client lost a response): the whole family is revoked and audited.
+single point of truth across instances. Presenting it again after the grace
+window (or after its successor was used) means it leaked: the whole family is
+revoked and audited. Within the window it was a retry after a lost response.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from .. import audit
+from .. import audit, metrics
 from ..audit import Actor
-from ..credentials import REFRESH_PREFIX, RUNNER_PREFIX, digest, new_secret
+from ..credentials import (
+    REFRESH_PREFIX,
+    RUNNER_PREFIX,
+    digest,
+    new_secret,
+    refresh_successors,
+)
 from ..db import utcnow
 from ..models import Client, RefreshToken
 from ..settings import Settings
@@ -61,8 +68,8 @@ def refresh_ttl(settings: Settings, kind: str) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def issue_refresh(db: Session, client: Client, settings: Settings) -> str:
-    token = new_secret(REFRESH_PREFIX)
+def issue_refresh(db: Session, client: Client, settings: Settings, token: str | None = None) -> str:
+    token = token or new_secret(REFRESH_PREFIX)
     now = utcnow()
     db.add(
         RefreshToken(
@@ -89,7 +96,13 @@ def _invalid() -> InvalidGrant:
 def rotate(
     db: Session, token: str, kinds: frozenset[str], settings: Settings, source: str
 ) -> Issued:
-    """Spends one refresh token and returns its successor (commits)."""
+    """Spends one refresh token and returns its successor (commits).
+
+    Concurrent and retried calls with one token resolve in the database: the
+    conditional UPDATE lets exactly one spend it (PostgreSQL's row lock makes the
+    other wait for that commit; SQLite's BEGIN IMMEDIATE serialises them). The other
+    finds the token spent and, within the grace window and while the successor is
+    unused, gets that same successor; otherwise it is reuse and ends the family."""
     if not token.startswith(REFRESH_PREFIX):
         raise _invalid()
     found = db.execute(
@@ -109,37 +122,72 @@ def rotate(
     if client.kind not in kinds or client.revoked_at is not None:
         raise _invalid()
     now = utcnow()
+    if link.expires_at <= now:
+        raise _invalid()
     spent = affected(
         db,
         update(RefreshToken)
         .where(RefreshToken.id == link.id, RefreshToken.used_at.is_(None))
         .values(used_at=now),
     )
-    if spent != 1:
-        # Reuse of a rotated token: end the family, keep the evidence.
-        db.execute(update(Client).where(Client.id == client.id).values(revoked_at=now))
+    successors = refresh_successors(token, settings.server_keys)
+    if spent == 1:
+        successor = issue_refresh(db, client, settings, successors[0])
+        client.last_seen_at = now
+        audit.record(db, actor, "token", "refresh", f"client:{client.id}")
+        db.commit()
+        return Issued(client, successor)
+    retried = _unused_successor(db, client, link.id, successors, now, settings)
+    if retried is not None:
+        metrics.refresh_grace_retry()
         audit.record(
-            db,
-            actor,
-            "token",
-            "reuse",
-            f"client:{client.id}",
-            outcome="failure",
-            detail="refresh token reused; family revoked",
+            db, actor, "token", "refresh", f"client:{client.id}", detail="retried within grace"
         )
         db.commit()
-        raise InvalidGrant(
-            "refresh_reused",
-            "this refresh token was already used; the session has been revoked",
-        )
-    if link.expires_at <= now:
-        db.rollback()
-        raise _invalid()
-    successor = issue_refresh(db, client, settings)
-    client.last_seen_at = now
-    audit.record(db, actor, "token", "refresh", f"client:{client.id}")
+        return Issued(client, retried)
+    # Reuse of a rotated token: end the family, keep the evidence.
+    metrics.refresh_reused()
+    db.execute(update(Client).where(Client.id == client.id).values(revoked_at=now))
+    audit.record(
+        db,
+        actor,
+        "token",
+        "reuse",
+        f"client:{client.id}",
+        outcome="failure",
+        detail="refresh token reused; family revoked",
+    )
     db.commit()
-    return Issued(client, successor)
+    raise InvalidGrant(
+        "refresh_reused",
+        "this refresh token was already used; the session has been revoked",
+    )
+
+
+def _unused_successor(
+    db: Session,
+    client: Client,
+    link_id: uuid.UUID,
+    successors: list[str],
+    now: datetime,
+    settings: Settings,
+) -> str | None:
+    """The successor a retry within the grace window gets, if it has not been used yet
+    (its use shows the first response arrived, so a later retry is reuse)."""
+    # A fresh read: the row was spent by a transaction that committed after ours began.
+    used_at = db.scalar(select(RefreshToken.used_at).where(RefreshToken.id == link_id))
+    grace = timedelta(seconds=settings.refresh_grace_seconds)
+    if used_at is None or abs(now - used_at) > grace:  # abs: another instance's clock
+        return None
+    by_hash = {digest(s): s for s in successors}
+    found = db.scalar(
+        select(RefreshToken.token_hash).where(
+            RefreshToken.token_hash.in_(list(by_hash)),
+            RefreshToken.client_id == client.id,
+            RefreshToken.used_at.is_(None),
+        )
+    )
+    return by_hash[found] if found is not None else None
 
 
 def exchange_runner_credential(db: Session, credential: str, source: str) -> Client:
@@ -170,4 +218,4 @@ def revoke_family(db: Session, client: Client, actor: Actor, obj: str) -> None:
 def check_live(claims: AccessClaims, account_id: object, revoked_at: object) -> None:
     """Revocation must bite on the very next request: the caller looked the client up."""
     if account_id is None or revoked_at is not None or account_id != claims.account_id:
-        raise Revoked("unauthorized", "this client has been revoked")
+        raise Revoked("revoked", "this client has been revoked")

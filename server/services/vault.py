@@ -107,7 +107,7 @@ def _checked_header(blob: bytes, account_id: uuid.UUID, revision: int) -> Public
 
 
 def _revoked() -> Revoked:
-    return Revoked("unauthorized", "this client has been revoked")
+    return Revoked("revoked", "this client has been revoked")
 
 
 def _refusal(

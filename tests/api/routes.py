@@ -22,6 +22,7 @@ from server.encoding import b64url_decode
 ANONYMOUS = frozenset(
     {
         ("GET", "/healthz"),
+        ("GET", "/readyz"),
         ("GET", "/.well-known/jwks.json"),
         ("GET", "/auth/login"),
         ("GET", "/auth/callback"),
@@ -38,6 +39,7 @@ KINDS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/me"): frozenset({"web", "machine"}),
     ("GET", "/api/vault"): frozenset({"web", "machine"}),
     ("PUT", "/api/vault"): frozenset({"web", "machine"}),
+    ("GET", "/api/vault/head"): frozenset({"web", "machine"}),
     ("GET", "/api/runner/grant"): frozenset({"runner"}),
 }
 # The only operations a browser's cookies authenticate (the CSRF defence guards them).

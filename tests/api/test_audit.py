@@ -118,3 +118,70 @@ def test_owner_can_verify_an_export_offline(api, tmp_path, capsys):
         path.write_text(json.dumps(doc))
         assert main(["verify-export", str(path)]) == 1, tamper
         assert "TAMPERED" in capsys.readouterr().out
+
+
+_APPENDER = """
+import sys, time, uuid
+from server.audit import Actor, record
+from server.db import make_engine, make_sessionmaker
+from server.settings import Settings
+
+url, account = sys.argv[1], uuid.UUID(sys.argv[2])
+count, seconds = int(sys.argv[3]), float(sys.argv[4])
+engine = make_engine(Settings(database_url=url, environment="development"))
+sessions = make_sessionmaker(engine)
+actor = Actor("account", str(account), account, "appender")
+deadline, done = time.monotonic() + seconds, 0
+print("ready", flush=True)
+while done < count and time.monotonic() < deadline:
+    with sessions() as db:
+        record(db, actor, "vault", "write", "vault:x", detail=f"append {done}")
+        record(db, Actor("anonymous", "", None, "appender"), "pairing", "request", "p")
+        db.commit()
+    done += 1
+print(done, flush=True)
+"""
+
+
+def test_verify_and_export_see_one_snapshot_while_another_process_appends(
+    api, database_url, monkeypatch, capsys
+):
+    """Another process appends to the owner's chain and the system chain in a loop while
+    verify-audit and the export run over and over: no false TAMPERED, no broken export."""
+    import json
+    import subprocess
+    import sys
+    import time
+
+    from server.audit import verify_export
+
+    user = _realistic_use(api)
+    monkeypatch.setenv("ZKVAULT_DATABASE_URL", database_url)
+    monkeypatch.setenv("ZKVAULT_ENVIRONMENT", "development")
+    appender = subprocess.Popen(
+        [sys.executable, "-c", _APPENDER, database_url, user.account_id, "3000", "60"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert appender.stdout is not None and appender.stdout.readline().strip() == "ready"
+        runs = alarms = 0
+        seen: list[int] = []
+        deadline = time.monotonic() + 60
+        while appender.poll() is None and runs < 25 and time.monotonic() < deadline:
+            code = main(["verify-audit"])
+            out = capsys.readouterr().out
+            alarms += code != 0 or "TAMPERED" in out
+            body = api.anon.get("/api/audit/export", headers=user.auth).json()
+            checked, problems = verify_export(json.loads(json.dumps(body)))
+            alarms += bool(problems)
+            seen.append(checked)
+            runs += 1
+    finally:
+        appender.terminate()
+        appender.wait(30)
+    print(
+        f"{runs} verify+export runs during appends, {alarms} alarms, exports {seen[0]}..{seen[-1]}"
+    )
+    assert alarms == 0
+    assert runs >= 3 and len(set(seen)) >= 3  # the appends really ran in between

@@ -27,7 +27,7 @@ def test_rename_and_revoke_a_machine(api):
     # The next request with its (still unexpired) access token fails, read or write.
     assert _get(api, machine, "/api/vault").status_code == 401
     r = api.put_vault(machine, 1, api.blob(user.account_id, 2, vid))
-    assert (r.status_code, r.json()["code"]) == (401, "unauthorized")
+    assert (r.status_code, r.json()["code"]) == (401, "revoked")
     # Even a write the header check alone would refuse says "revoked", not "bad header".
     for blob in (
         b"ZKVT\x00\x01",
@@ -35,7 +35,7 @@ def test_rename_and_revoke_a_machine(api):
         api.blob(str(uuid.uuid4()), 2, vid),
     ):
         r = api.put_vault(machine, 1, blob)
-        assert (r.status_code, r.json()["code"]) == (401, "unauthorized"), r.text
+        assert (r.status_code, r.json()["code"]) == (401, "revoked"), r.text
     assert api.put_vault(user, 1, api.blob(user.account_id, 2, vid)).status_code == 200
     r = api.anon.post(
         "/auth/token", json={"grant_type": "refresh_token", "refresh_token": machine.refresh_token}

@@ -213,3 +213,86 @@ def test_sign_in_is_rate_limited_per_address(settings_factory):
         assert statuses == [302, 302, 302, 429]
     finally:
         app.state.zk.engine.dispose()
+
+
+def test_claims_sent_only_through_userinfo_are_kept(database_url):
+    """panva's certified oidc-provider, as a real process: with the code flow it puts
+    name and email in UserInfo only. The server asks UserInfo, and refuses a UserInfo
+    answer about another subject."""
+    import base64
+    import hashlib
+    import json
+    import secrets
+
+    from starlette.testclient import TestClient
+
+    from tests.api.conftest import make_settings
+    from tests.support.processes import certified_idp_authorize, start_certified_idp, stop
+
+    callback = "https://testserver/auth/callback"
+    url, proc = start_certified_idp("zkvault-certified", "certified-secret", callback)
+    app = create_app(
+        make_settings(
+            database_url,
+            url,
+            oidc_client_id="zkvault-certified",
+            oidc_client_secret="certified-secret",
+        )
+    )
+    try:
+        # The provider really keeps those claims out of the id_token.
+        verifier = secrets.token_urlsafe(48)
+        challenge = hashlib.sha256(verifier.encode()).digest()
+        query = {
+            "client_id": "zkvault-certified",
+            "response_type": "code",
+            "scope": "openid email profile",
+            "redirect_uri": callback,
+            "state": secrets.token_urlsafe(16),
+            "nonce": secrets.token_urlsafe(16),
+            "code_challenge": base64.urlsafe_b64encode(challenge).rstrip(b"=").decode(),
+            "code_challenge_method": "S256",
+        }
+        back = certified_idp_authorize(
+            str(httpx.URL(f"{url}/auth", params=query)), "alice", callback
+        )
+        tokens = httpx.post(
+            f"{url}/token",
+            auth=("zkvault-certified", "certified-secret"),
+            data={
+                "grant_type": "authorization_code",
+                "code": parse_qs(urlsplit(back).query)["code"][0],
+                "redirect_uri": callback,
+                "code_verifier": verifier,
+            },
+        ).json()
+        payload = tokens["id_token"].split(".")[1]
+        id_claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        assert id_claims["sub"] == "alice"
+        assert "email" not in id_claims and "name" not in id_claims
+
+        def sign_in(login: str) -> tuple[TestClient, httpx.Response]:
+            browser = TestClient(app, base_url="https://testserver", follow_redirects=False)
+            start = browser.get("/auth/login").headers["location"]
+            return browser, browser.get(certified_idp_authorize(start, login, callback))
+
+        browser, done = sign_in("alice")
+        assert done.status_code == 302, done.text
+        token = browser.post(
+            "/auth/refresh", headers={"X-CSRF-Token": browser.cookies.get("zkv_csrf") or ""}
+        )
+        assert token.status_code == 200, token.text
+        me = browser.get(
+            "/api/me", headers={"Authorization": f"Bearer {token.json()['access_token']}"}
+        ).json()
+        assert (me["name"], me["email"], me["issuer"]) == (
+            "Alice Liddell",
+            "alice@example.test",
+            url,
+        )
+
+        _, lied = sign_in("mallory")  # UserInfo claims to be about alice
+        assert lied.status_code == 400 and lied.json()["code"] == "signin_failed"
+    finally:
+        app.state.zk.engine.dispose()
+        stop(proc)

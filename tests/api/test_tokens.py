@@ -32,6 +32,24 @@ def _claims(user, **over) -> dict:
     return payload
 
 
+def _age_spent_tokens(api, seconds: int) -> None:
+    """As if the spent refresh tokens had been used `seconds` ago (the grace window ends)."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from server.db import utcnow
+    from server.models import RefreshToken
+
+    with api.app.state.zk.sessions() as db:
+        db.execute(
+            update(RefreshToken)
+            .where(RefreshToken.used_at.is_not(None))
+            .values(used_at=utcnow() - timedelta(seconds=seconds))
+        )
+        db.commit()
+
+
 def _status(api, token: str, path: str = "/api/vault") -> tuple[int, str]:
     r = api.anon.get(path, headers={"Authorization": f"Bearer {token}"})
     return r.status_code, r.json().get("code", "")
@@ -96,7 +114,7 @@ def test_forged_and_wrong_tokens_are_refused(api):
         "kid that is an object": _jws(
             {**good_header, "kid": {"k": kid}}, _claims(user), server_key.sign
         ),
-        "expired": _jws(good_header, _claims(user, exp=int(time.time()) - 1), server_key.sign),
+        "expired": _jws(good_header, _claims(user, exp=int(time.time()) - 3600), server_key.sign),
         "no expiry": _jws(good_header, no_exp, server_key.sign),
         "expiry as a string": _jws(
             good_header, _claims(user, exp=str(int(time.time()) + 600)), server_key.sign
@@ -134,12 +152,24 @@ def test_forged_and_wrong_tokens_are_refused(api):
         "Basic scheme": {"Authorization": "Basic Zm9vOmJhcg=="},
         "Bearer, nothing after": {"Authorization": "Bearer "},
     }
+    # Each refusal names its kind, so a client wipes only on "revoked" (docs/server.md).
+    codes = {
+        "unknown kid": "unknown_signing_key",
+        "expired": "token_expired",
+        "not yet valid": "token_expired",
+        "another user's sub": "revoked",
+        "another account's client": "revoked",
+        "a client that does not exist": "revoked",
+    }
     answers = []
     for op in _authenticated(api):
         for name, h in headers.items():
             r = _call(api, op, h)
-            answers.append((op.key, name, r.status_code, r.json().get("code")))
-    let_in = [a for a in answers if a[2:] != (401, "unauthorized")]
+            code = codes.get(name, "unauthorized")
+            if code == "revoked" and "web" not in op.kinds:  # audience is checked first
+                code = "unauthorized"
+            answers.append((op.key, name, code, r.status_code, r.json().get("code")))
+    let_in = [a for a in answers if a[3:] != (401, a[2])]
     record(
         "api attacks",
         "forged or wrong access tokens",
@@ -189,14 +219,18 @@ def test_machine_refresh_rotates_and_reuse_revokes_the_family(api):
     assert r2 != r1 and r2.startswith("zkv_rt_")
     assert _status(api, access2)[0] == 404  # works (no vault yet)
 
+    # Within the grace window and before r2 is used, r1 again is a retry: r2 once more.
+    retry = api.anon.post("/auth/token", json={"grant_type": "refresh_token", "refresh_token": r1})
+    assert retry.status_code == 200 and retry.json()["refresh_token"] == r2
+    _age_spent_tokens(api, seconds=api.app.state.zk.settings.refresh_grace_seconds + 5)
     replay = api.anon.post("/auth/token", json={"grant_type": "refresh_token", "refresh_token": r1})
     # The whole family is gone: the successor and every access token.
     r = api.anon.post("/auth/token", json={"grant_type": "refresh_token", "refresh_token": r2})
     seen = [
         (replay.status_code, replay.json()["code"]) == (401, "refresh_reused"),
         refused(r) and r.status_code == 401,
-        _status(api, access2) == (401, "unauthorized"),
-        _status(api, machine.token) == (401, "unauthorized"),
+        _status(api, access2) == (401, "revoked"),
+        _status(api, machine.token) == (401, "revoked"),
     ]
     record("api attacks", "replayed refresh token", tried=len(seen), refused=sum(seen))
     assert all(seen), seen
@@ -233,7 +267,9 @@ def test_browser_refresh_needs_csrf_and_rotates_the_cookie(api):
     assert "Path=/auth" in cookie
     new = b.cookies.get("__Secure-zkv_refresh")
     assert new and new != old and new.startswith("zkv_rt_")
-    # The rotated-out cookie presented again revokes the browser session.
+    # The rotated-out cookie presented again, once its successor is in use, revokes
+    # the browser session.
+    assert b.post("/auth/refresh", headers=user.csrf()).status_code == 200
     thief = api.client()
     thief.cookies.set("__Secure-zkv_refresh", old, domain="testserver.local", path="/auth")
     thief.cookies.set("zkv_csrf", "t", domain="testserver.local", path="/")
@@ -241,7 +277,7 @@ def test_browser_refresh_needs_csrf_and_rotates_the_cookie(api):
     seen = [
         (r.status_code, r.json()["code"]) == (401, "refresh_reused"),
         b.post("/auth/refresh", headers=user.csrf()).status_code == 401,
-        _status(api, user.token, "/api/me") == (401, "unauthorized"),
+        _status(api, user.token, "/api/me") == (401, "revoked"),
     ]
     record("api attacks", "replayed refresh token", tried=len(seen), refused=sum(seen))
     assert all(seen), seen
@@ -251,7 +287,7 @@ def test_logout_ends_the_browser_session(api):
     user = api.sign_in()
     r = user.browser.post("/auth/logout", headers=user.csrf())
     assert r.status_code == 204
-    assert _status(api, user.token, "/api/me") == (401, "unauthorized")
+    assert _status(api, user.token, "/api/me") == (401, "revoked")
 
 
 @pytest.mark.parametrize("body", [{"grant_type": "runner_credential", "credential": "zkv_x"}])
@@ -296,3 +332,161 @@ def test_key_rotation_by_adding_a_key(settings_factory, api):
     finally:
         rotated.state.zk.engine.dispose()
         retired.state.zk.engine.dispose()
+
+
+def test_clock_skew_within_the_bound_is_tolerated_and_beyond_it_refused(api):
+    """Another instance's clock may be up to max_clock_skew_seconds off either way."""
+    user = api.sign_in()
+    state = api.app.state.zk
+    skew = state.settings.max_clock_skew_seconds
+    assert skew >= 60
+    header = json.loads(b64url_decode(user.token.split(".")[0]))
+    sign = state.keys._keys[0].private.sign
+    now = int(time.time())
+    ahead = {"iat": now + skew - 5, "nbf": now + skew - 5, "exp": now + skew + 600}
+    behind = {"iat": now - 900 - skew + 5, "nbf": now - 900 - skew + 5, "exp": now - skew + 5}
+    for claims in (ahead, behind):
+        assert _status(api, _jws(header, _claims(user, **claims), sign), "/api/me")[0] == 200
+    beyond = {
+        "nbf too far ahead": {"nbf": now + skew + 30},
+        "iat too far ahead": {"iat": now + skew + 30},
+        "exp too far behind": {"exp": now - skew - 30},
+    }
+    for name, claims in beyond.items():
+        token = _jws(header, _claims(user, **claims), sign)
+        assert _status(api, token, "/api/me") == (401, "token_expired"), name
+
+
+def test_a_verify_only_key_verifies_and_is_published_but_never_signs(database_url, idp):
+    """Rotation phase 1 on one instance, phase 2 on another (docs/operations.md)."""
+    from server.app import create_app
+
+    from .conftest import SIGNING_KEY, Api, make_settings
+
+    new = b64url_encode(hashlib.sha256(b"rotation test " + SIGNING_KEY.encode()).digest())
+    phase1 = create_app(
+        make_settings(database_url, idp, signing_keys=[SIGNING_KEY], verify_only_keys=[new])
+    )
+    phase2 = create_app(make_settings(database_url, idp, signing_keys=[new, SIGNING_KEY]))
+    phase3 = create_app(make_settings(database_url, idp, signing_keys=[new]))
+    try:
+        _rotation_phases(Api(phase1, idp), Api(phase2, idp), phase3)
+    finally:
+        for a in (phase1, phase2, phase3):
+            a.state.zk.engine.dispose()
+
+
+def _rotation_phases(one, two, phase3) -> None:
+    from starlette.testclient import TestClient
+
+    phase1, phase2 = one.app, two.app
+    kids = [
+        [k["kid"] for k in TestClient(a).get("/.well-known/jwks.json").json()["keys"]]
+        for a in (phase1, phase2, phase3)
+    ]
+    assert sorted(kids[0]) == sorted(kids[1]) and len(kids[0]) == 2 and len(kids[2]) == 1
+    user1, user2 = one.sign_in(), two.sign_in()
+
+    def kid(token: str) -> str:
+        return json.loads(b64url_decode(token.split(".")[0]))["kid"]
+
+    assert kid(user1.token) != kid(user2.token) == kids[2][0]  # phase 1 still signs with old
+    for token in (user1.token, user2.token):
+        for a in (phase1, phase2):
+            r = TestClient(a).get("/api/me", headers={"Authorization": f"Bearer {token}"})
+            assert r.status_code == 200, r.text
+    # Phase 3 drops the old key: an old-key token is "cannot verify", never "revoked".
+    r = TestClient(phase3).get("/api/me", headers={"Authorization": f"Bearer {user1.token}"})
+    shut = (r.status_code, r.json()["code"]) == (401, "unknown_signing_key")
+    record("api attacks", "token signed by a retired key", tried=1, refused=int(shut))
+    assert shut, r.text
+
+
+def test_a_retried_refresh_within_the_grace_window_gets_the_same_successor(api):
+    """A lost response: the client sends the same refresh token again. It gets the same
+    successor (twice even), the family lives on, and the audit trail says so. The
+    database holds only hashes of both."""
+    from sqlalchemy import select
+
+    from server.credentials import digest
+    from server.models import RefreshToken
+
+    user = api.sign_in()
+    machine = api.pair(user)
+    body = {"grant_type": "refresh_token", "refresh_token": machine.refresh_token}
+    answers = [api.anon.post("/auth/token", json=body) for _ in range(3)]
+    assert [r.status_code for r in answers] == [200, 200, 200], [r.text for r in answers]
+    successor = answers[0].json()["refresh_token"]
+    assert {r.json()["refresh_token"] for r in answers} == {successor}
+    for r in answers:
+        assert _status(api, r.json()["access_token"], "/api/me")[0] == 200
+    with api.app.state.zk.sessions() as db:
+        stored = set(db.scalars(select(RefreshToken.token_hash)))
+    assert digest(successor) in stored and successor not in stored
+    next_one = api.anon.post(
+        "/auth/token", json={"grant_type": "refresh_token", "refresh_token": successor}
+    )
+    assert next_one.status_code == 200
+    events = api.anon.get("/api/audit/export", headers=user.auth).json()["events"]
+    retried = [e for e in events if e["action"] == "token.refresh" and e["detail"]]
+    assert len(retried) == 2 and not [e for e in events if e["action"] == "token.reuse"]
+
+
+def test_a_retry_after_the_grace_window_is_reuse_and_ends_the_family(api):
+    user = api.sign_in()
+    machine = api.pair(user)
+    body = {"grant_type": "refresh_token", "refresh_token": machine.refresh_token}
+    first = api.anon.post("/auth/token", json=body)
+    assert first.status_code == 200
+    _age_spent_tokens(api, seconds=api.app.state.zk.settings.refresh_grace_seconds + 5)
+    late = api.anon.post("/auth/token", json=body)
+    seen = [
+        (late.status_code, late.json()["code"]) == (401, "refresh_reused"),
+        _status(api, first.json()["access_token"], "/api/me") == (401, "revoked"),
+    ]
+    record("api attacks", "refresh replayed after the grace window", tried=2, refused=sum(seen))
+    assert all(seen), seen
+    events = api.anon.get("/api/audit/export", headers=user.auth).json()["events"]
+    assert [e["outcome"] for e in events if e["action"] == "token.reuse"] == ["failure"]
+
+
+def test_concurrent_refreshes_through_two_instances_agree(app, database_url, idp):
+    """Two app instances (own engines and pools, one database), the same refresh token
+    sent to both at once, ten times over: both answers carry the one successor."""
+    import threading
+
+    from starlette.testclient import TestClient
+
+    from server.app import create_app
+
+    from .conftest import Api, make_settings
+
+    other = create_app(make_settings(database_url, idp))
+    try:
+        api, api2 = Api(app, idp), Api(other, idp)
+        machine = api.pair(api.sign_in())
+        token = machine.refresh_token
+        for _ in range(10):
+            answers: list[httpx.Response] = []
+            barrier = threading.Barrier(2)
+
+            def spend(instance, tok=token, out=answers, gate=barrier) -> None:
+                client = TestClient(instance.app, base_url="https://testserver")
+                gate.wait()
+                out.append(
+                    client.post(
+                        "/auth/token", json={"grant_type": "refresh_token", "refresh_token": tok}
+                    )
+                )
+
+            threads = [threading.Thread(target=spend, args=(a,)) for a in (api, api2)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
+            assert [r.status_code for r in answers] == [200, 200], [r.text for r in answers]
+            successors = {r.json()["refresh_token"] for r in answers}
+            assert len(successors) == 1
+            token = successors.pop()
+    finally:
+        other.state.zk.engine.dispose()

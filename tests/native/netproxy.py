@@ -9,8 +9,12 @@ import threading
 
 
 class Proxy:
-    def __init__(self, upstream_port: int) -> None:
-        self.upstream = ("127.0.0.1", upstream_port)
+    """Forwards each new connection to the next of ``upstreams`` in turn (round robin, as
+    a load balancer without stickiness does; one upstream: a plain forwarder)."""
+
+    def __init__(self, upstream_port: int, *more_ports: int) -> None:
+        self.upstreams = [("127.0.0.1", port) for port in (upstream_port, *more_ports)]
+        self.connections = 0
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = int(self.listener.getsockname()[1])
         self.url = f"http://127.0.0.1:{self.port}"
@@ -29,8 +33,10 @@ class Proxy:
             if not self.open:
                 client.close()
                 continue
+            target = self.upstreams[self.connections % len(self.upstreams)]
+            self.connections += 1
             try:
-                upstream = socket.create_connection(self.upstream)
+                upstream = socket.create_connection(target)
             except OSError:
                 client.close()
                 continue

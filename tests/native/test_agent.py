@@ -170,21 +170,22 @@ def test_idle_timeout(env: Env, imported: VaultFile) -> None:
     assert env.unlock("--idle-timeout", "1").returncode == 0
     pid = env.agent_pid()
     assert pid is not None
-    assert wait_gone(pid, 5)
+    assert wait_gone(pid, 15)  # generous: a loaded machine delays the agent's timer
     assert not env.socket.exists()
     assert env.zk("get", "github").returncode == 3
 
 
 def test_use_extends_idle_but_not_absolute_timeout(env: Env, imported: VaultFile) -> None:
-    assert env.unlock("--idle-timeout", "2", "--max-lifetime", "4").returncode == 0
+    # Periods long enough that a `get` (a Python start) on a loaded machine never leaves
+    # the agent idle for a whole period between two uses.
+    assert env.unlock("--idle-timeout", "4", "--max-lifetime", "8").returncode == 0
     pid = env.agent_pid()
     assert pid is not None
     start = time.monotonic()
-    while time.monotonic() - start < 3.2:  # well past one idle period, thanks to use
+    while time.monotonic() - start < 6:  # well past one idle period, thanks to use
         assert env.zk("get", "github").returncode == 0
         time.sleep(0.2)
-    assert wait_gone(pid, 5)  # ... but not past the absolute limit
-    assert time.monotonic() - start >= 3.5
+    assert wait_gone(pid, 15)  # ... but not past the absolute limit
 
 
 def test_bad_duration_is_a_usage_error(env: Env, imported: VaultFile) -> None:
@@ -275,3 +276,27 @@ def test_malformed_vault_file_is_refused(env: Env) -> None:
     done = env.zk("import", str(bad), "--account-id", "00000000-0000-4000-8000-000000000000")
     assert done.returncode == 5 and done.stderr.count("\n") == 1
     assert "malformed" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_hardening_reports_what_it_could_not_do() -> None:
+    # In child processes: hardening the test runner itself would change later tests.
+    def harden_in_child(prelude: str) -> list[str]:
+        code = f"{prelude}\nimport json\nfrom native.agent import harden\n"
+        code += "print(json.dumps(harden()))"
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
+        )
+        return list(json.loads(done.stdout))
+
+    assert harden_in_child("") == []  # Linux: both steps work here
+    # A sandbox that forbids setting the core limit:
+    refused = "import resource\ndef refuse(*a):\n    raise OSError('no')\n"
+    refused += "resource.setrlimit = refuse"
+    (warning,) = harden_in_child(refused)
+    assert warning.startswith("hardening: core dumps could not be disabled (OSError)")
+
+
+def test_status_shows_no_warnings_for_a_healthy_agent(env: Env, unlocked: VaultFile) -> None:
+    status = json.loads(env.zk("status", "--json").stdout)
+    assert status["warnings"] == [] and status["trouble"] is None
+    assert "warning" not in env.zk("status").stdout

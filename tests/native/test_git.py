@@ -112,3 +112,26 @@ def test_helper_protocol_directly(env: Env, server: GitServer) -> None:
     other = env.zk("git-credential", "get", input="protocol=https\nhost=gitlab.com\n\n")
     assert other.returncode == 0 and other.stdout == ""
     assert env.zk("git-credential", "store", input="protocol=https\nhost=x\n\n").stdout == ""
+
+
+def test_item_without_port_serves_the_port_git_asks_for(env: Env, server: GitServer) -> None:
+    assert server.url.startswith("http://127.0.0.1:")  # a non-default port
+    _unlock_with(env, [Item(name="loopback", kind="git", url="127.0.0.1", secret=TOKEN)])
+    env.zk("git", "setup", check=True)
+    clone = git(env, "clone", "-q", server.url + "/proj.git", str(env.root / "w"))
+    assert clone.returncode == 0, clone.stderr
+
+
+def test_nothing_matches_says_so_on_stderr(env: Env, server: GitServer) -> None:
+    _unlock_with(
+        env,
+        [Item(name="other port", kind="git", url="http://127.0.0.1:1/", secret="other-" * 5)],
+    )
+    env.zk("git", "setup", check=True)
+    clone = git(env, "clone", "-q", server.url + "/proj.git", str(env.root / "w"))
+    assert clone.returncode != 0
+    said = [line for line in clone.stderr.splitlines() if line.startswith("zkvault:")]
+    assert said == [
+        f"zkvault: no item matches {server.url}; closest: 'other port' (http://127.0.0.1:1)"
+    ], clone.stderr
+    assert not any(ok for _, _, ok in server.requests)

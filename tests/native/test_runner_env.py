@@ -15,10 +15,11 @@ import pytest
 
 from native.api import b64url_decode
 from native.runner import RunnerCredential
-from tests.native.serverproc import Owner, Server, b64url, start_server
+from tests.native.serverproc import Owner, Server, start_server
 from tests.native.support import FAST_KDF, ITEMS, PASSPHRASE, Env, start_pairing
 from tests.support.leaks import scan
 from vault_core import Vault, seal_grant
+from vault_core.b64url import b64url_encode
 
 pytestmark = pytest.mark.slow
 
@@ -54,7 +55,7 @@ def runner() -> Iterator[tuple[Server, str]]:
             server.url,
             show=r"enter the code (\S+) ",
         )
-        owner.approve(code, grant_public_key=b64url(vault.owner_verify_key))
+        owner.approve(code, grant_public_key=b64url_encode(vault.owner_verify_key))
         out, err = proc.communicate(timeout=30)
         assert proc.returncode == 0, err
         (listed,) = owner.call("GET", "/api/runners").json()
@@ -63,7 +64,9 @@ def runner() -> Iterator[tuple[Server, str]]:
             vault, uuid.UUID(listed["id"]), b64url_decode(listed["public_key"]), [github], 1
         )
         put = owner.call(
-            "PUT", f"/api/runners/{listed['id']}/grant", json={"revision": 1, "blob": b64url(blob)}
+            "PUT",
+            f"/api/runners/{listed['id']}/grant",
+            json={"revision": 1, "blob": b64url_encode(blob)},
         )
         assert put.status_code == 200, put.text
         yield server, out.strip()
@@ -113,7 +116,7 @@ def test_run_masks_secrets_and_the_credential_in_encoded_forms(
         "print(base64.b64encode(b'x-access-token:' + t).decode())\n"
         "print(urllib.parse.quote(t.decode() + '/&=', safe=''))\n"
         f"print({credential!r})\n"
-        f"print({b64url(seed)!r}, {seed.hex()!r})\n"
+        f"print({b64url_encode(seed)!r}, {seed.hex()!r})\n"
     )
     ran = env.zk(
         "run",
@@ -129,7 +132,7 @@ def test_run_masks_secrets_and_the_credential_in_encoded_forms(
         base64.b64encode(token.encode())[4:-4],
         quote(token, safe="").encode(),
         credential.encode(),
-        b64url(seed).encode(),
+        b64url_encode(seed).encode(),
         seed.hex().encode(),
     ):
         assert leaked not in out, ran.stdout

@@ -377,3 +377,27 @@ def test_concurrent_refreshes_take_turns(env: Env, server: Server) -> None:
     assert env.unlock().returncode == 0  # one more rotation, and the vault still syncs
     machines = owner.call("GET", "/api/machines").json()
     assert [m["revoked_at"] for m in machines] == [None]
+
+
+def test_a_newer_vault_that_fails_verification_is_shown_not_adopted(
+    env: Env, server: Server
+) -> None:
+    owner = Owner(server)
+    vault, _ = new_vault(owner)
+    connect(env, owner, server.url)
+    assert env.unlock(extra={"ZKVAULT_CHECK_INTERVAL": "1"}).returncode == 0
+    assert json.loads(env.zk("status", "--json").stdout)["warnings"] == []
+    vault.add(Item(name="planted", kind="generic", url="", secret="planted-" * 4))
+    bad = bytearray(vault.save())
+    bad[-2] ^= 1  # the header still parses (the server accepts it); the body does not open
+    owner.put_vault(1, bytes(bad))
+    deadline = time.monotonic() + 20
+    while not (warnings := json.loads(env.zk("status", "--json").stdout)["warnings"]):
+        assert time.monotonic() < deadline, "the failed reload was not reported"
+        time.sleep(0.2)
+    assert len(warnings) == 1 and "revision 2 from the server failed verification" in warnings[0]
+    shown = env.zk("status").stdout
+    assert "warning: revision 2 from the server failed verification" in shown
+    assert json.loads(env.zk("status", "--json").stdout)["revision"] == 1  # still held
+    assert env.zk("get", "github").stdout == ITEMS[0].secret + "\n"
+    assert env.zk("get", "planted").returncode == 4

@@ -72,6 +72,56 @@ def start_idp(*options: str) -> tuple[str, subprocess.Popen[bytes]]:
     return url, proc
 
 
+def start_certified_idp(
+    client_id: str, client_secret: str, redirect_uri: str
+) -> tuple[str, subprocess.Popen[bytes]]:
+    """panva's certified ``oidc-provider`` (npm, pinned) on a free loopback port, with one
+    confidential client: it sends profile and email claims only from UserInfo."""
+    port = free_port()
+    proc = subprocess.Popen(
+        ["node", str(ROOT / "tests" / "support" / "oidc_provider.mjs")],
+        env={
+            **os.environ,
+            "PORT": str(port),
+            "CLIENT_ID": client_id,
+            "CLIENT_SECRET": client_secret,
+            "REDIRECT_URI": redirect_uri,
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_http(f"{url}/.well-known/openid-configuration", proc)
+    return url, proc
+
+
+def certified_idp_authorize(authorize_url: str, login: str, redirect_base: str) -> str:
+    """A person at the certified provider's development pages: signs in as ``login``,
+    consents, and is sent back; returns the redirect to ``redirect_base`` (with the code)."""
+    import html
+    import re
+
+    with httpx.Client(follow_redirects=False, timeout=10) as browser:
+        response = browser.get(authorize_url)
+        for _ in range(12):  # login page, consent page, and the redirects between them
+            if response.is_redirect:
+                location = str(response.url.join(response.headers["location"]))
+                if location.startswith(redirect_base):
+                    return location
+                response = browser.get(location)
+                continue
+            assert response.status_code == 200, response.text[:500]
+            action = re.search(r'<form[^>]*action="([^"]+)"', response.text)
+            assert action, response.text[:500]
+            fields = dict(
+                re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', response.text)
+            )
+            if 'name="login"' in response.text:
+                fields |= {"login": login, "password": "any"}
+            response = browser.post(html.unescape(action.group(1)), data=fields)
+    raise AssertionError("the provider did not send the browser back")
+
+
 @dataclass
 class ServerProcess:
     url: str
@@ -80,12 +130,34 @@ class ServerProcess:
     log: Path
 
 
+FAKETIME_LIB = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1")
+
+
+def faketime_env(offset: str) -> dict[str, str]:
+    """Environment that runs a process on a shifted wall clock (libfaketime, from
+    scripts/bootstrap.sh), e.g. offset "+60s" or "-60s". Monotonic clocks stay real."""
+    if not FAKETIME_LIB.is_file():
+        raise RuntimeError(f"{FAKETIME_LIB} is missing: run scripts/bootstrap.sh (libfaketime)")
+    return {
+        "LD_PRELOAD": str(FAKETIME_LIB),
+        "FAKETIME": offset,
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+        "FAKETIME_NO_CACHE": "1",
+    }
+
+
 def start_server(
-    idp: str, workdir: Path, port: int | None = None, **env_overrides: str
+    idp: str,
+    workdir: Path,
+    port: int | None = None,
+    *,
+    clock_offset: str | None = None,
+    **env_overrides: str,
 ) -> ServerProcess:
     """`zkvault-server serve --migrate` in development mode, SQLite in workdir.
 
-    ``port`` restarts a server where its clients expect it (after a kill)."""
+    ``port`` restarts a server where its clients expect it (after a kill);
+    ``clock_offset`` ("+60s") runs it on a shifted clock (see faketime_env)."""
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     database = workdir / "zkvault.sqlite3"
@@ -102,6 +174,7 @@ def start_server(
         "ZKVAULT_COOKIE_SECURE": "false",
         "ZKVAULT_SIGNING_KEYS": f'["{secrets.token_urlsafe(32)}"]',
         **env_overrides,
+        **(faketime_env(clock_offset) if clock_offset else {}),
     }
     with log.open("ab") as out:
         proc = subprocess.Popen(

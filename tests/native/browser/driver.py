@@ -122,6 +122,19 @@ async def approve_link(page: Page, url: str, passphrase: str) -> str:
     return shown
 
 
+async def approve_code(page: Page, typed: str) -> str:
+    """Type a pairing code (as a person might, spaces and all) in the unlocked app and
+    approve; returns the fingerprint the page showed."""
+    await page.locator("#nav").get_by_role("button", name="Approve a pairing").click()
+    await page.locator("#pair-code").fill(typed)
+    await page.locator("#pair-code").press("Enter")
+    await page.wait_for_selector("#pair-details:not([hidden])", timeout=60_000)
+    shown = await page.locator("#pair-fingerprint").text_content() or ""
+    await page.get_by_role("button", name="Approve", exact=True).click()
+    await notice(page, "Approved")
+    return shown
+
+
 async def grant(page: Page, runner: str, items: list[str]) -> None:
     await page.locator("#nav").get_by_role("button", name="Machines & runners").click()
     await page.get_by_role("button", name=f"Grant items to {runner}").click()

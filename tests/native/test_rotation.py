@@ -1,0 +1,97 @@
+"""Two server instances on one database, mid key rotation, behind a round-robin proxy:
+the one updated signs with a new key, the other verifies only the old one. A machine's
+agent then meets tokens one instance cannot verify. That is "cannot verify right now":
+the agent retries and keeps serving; only a real revocation wipes it."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.native.netproxy import Proxy
+from tests.native.serverproc import Owner, Server
+from tests.native.support import ITEMS, Env, wait_gone
+from tests.native.test_server import connect, machine_id, new_vault
+from tests.support import processes
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def instances() -> Iterator[tuple[Server, Server]]:
+    """A (signs with the new key, verifies both) and B (still on the old key only)."""
+    idp, idp_proc = processes.start_idp()
+    old, new = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    dirs = [Path(tempfile.mkdtemp(prefix="zkrot")) for _ in range(2)]
+    database = f"sqlite:///{dirs[0] / 'zkvault.sqlite3'}"
+    started: list[processes.ServerProcess] = []
+    try:
+        for workdir, keys in ((dirs[0], [new, old]), (dirs[1], [old])):
+            started.append(
+                processes.start_server(
+                    idp,
+                    workdir,
+                    ZKVAULT_DATABASE_URL=database,
+                    ZKVAULT_SIGNING_KEYS=json.dumps(keys),
+                )
+            )
+        a, b = (Server(s.url, idp, s.proc, idp_proc, d) for s, d in zip(started, dirs, strict=True))
+        yield a, b
+    finally:
+        for s in started:
+            processes.stop(s.proc)
+        processes.stop(idp_proc)
+        for d in dirs:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def _port(server: Server) -> int:
+    return int(server.url.rsplit(":", 1)[1])
+
+
+def test_unverifiable_tokens_never_wipe_but_revocation_does(
+    env: Env, instances: tuple[Server, Server]
+) -> None:
+    a, b = instances
+    owner = Owner(a)
+    new_vault(owner)
+    proxy = Proxy(_port(a))  # pairing through A alone, then both behind the proxy
+    try:
+        connect(env, owner, proxy.url)
+        proxy.upstreams.append(("127.0.0.1", _port(b)))
+        fast = {"ZKVAULT_CHECK_INTERVAL": "1"}
+        unlocked = env.unlock(extra=fast)
+        assert unlocked.returncode == 0, unlocked.stderr
+        pid = env.agent_pid()
+        assert pid is not None
+
+        # Alternating instances: a token minted by A is refused by B. The agent must say
+        # so in `status` and keep serving.
+        troubles = []
+        deadline = time.monotonic() + 30
+        while not troubles and time.monotonic() < deadline:
+            status = json.loads(env.zk("status", "--json").stdout)
+            if status.get("trouble"):
+                troubles.append(status["trouble"])
+            time.sleep(0.2)
+        assert troubles and "cannot verify" in troubles[0], troubles
+        shown = env.zk("status")
+        assert shown.returncode == 0 and "pid" not in shown.stderr
+        assert env.zk("get", "github").stdout == ITEMS[0].secret + "\n"
+        assert env.agent_pid() == pid
+
+        # A real revocation, through either instance, wipes it.
+        revoked = owner.call("DELETE", f"/api/machines/{machine_id(owner)}")
+        assert revoked.status_code == 200, revoked.text
+        assert wait_gone(pid, 30)
+        done = env.unlock()
+        assert done.returncode == 8 and "no longer authorised" in done.stderr
+    finally:
+        proxy.cut()
