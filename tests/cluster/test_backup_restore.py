@@ -109,7 +109,7 @@ def test_dump_wipe_restore(tmp_path: Path, laptop: Env, runner_env: Env) -> None
     try:
         with database("zkv_backup") as (name, url):
             settings = {"ZKVAULT_DATABASE_URL": url, "ZKVAULT_SIGNING_KEYS": json.dumps([key])}
-            srv = start_server(idp, tmp_path, **settings)
+            srv = start_server(idp, tmp_path, None, **settings)
             port = int(srv.url.rsplit(":", 1)[1])
 
             owner = Person(srv.url, idp, "127.0.0.5")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from vault_core import PublicHeader, peek_header
 from vault_core import container as layout
 from vault_core.encoding import u8, u16, u32
 from vault_core.kdf import MIN_MEM_KIB, MIN_OPS
@@ -60,5 +61,5 @@ def duplicate_record(blob: bytes) -> bytes:
     return dataclasses.replace(parsed, records=(parsed.records[0], *parsed.records)).encode()
 
 
-def header(blob: bytes) -> layout.PublicHeader:
-    return layout.peek_header(blob)
+def header(blob: bytes) -> PublicHeader:
+    return peek_header(blob)

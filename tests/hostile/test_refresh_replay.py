@@ -8,11 +8,13 @@ the session carries on without pairing or signing in again."""
 from __future__ import annotations
 
 import json
+import subprocess
 
 from playwright.sync_api import Browser
 
 from tests.e2e.conftest import new_app
 from tests.hostile import lies
+from tests.hostile.proxy import Lie
 from tests.hostile.stage import Stage, pair_laptop, person_with_vault
 from tests.native.support import stop_agent
 from tests.support.report import record
@@ -24,7 +26,7 @@ def _code(done_stdout: str, returncode: int) -> str:
     return str(json.loads(done_stdout.strip().splitlines()[-1])["error"])
 
 
-def machine_refresh() -> lies.Lie:
+def machine_refresh() -> Lie:
     lie = lies.replay("replayed refresh answer", "POST", "/auth/token")
     lie.when = lambda request: (request.json() or {}).get("grant_type") == "refresh_token"
     return lie
@@ -34,7 +36,10 @@ def test_cli_refuses_a_replayed_refresh_answer(stage: Stage) -> None:
     alice, _ = person_with_vault(stage, "carol")
     env = pair_laptop(stage, alice)
     try:
-        unlock = lambda: env.unlock("--json", passphrase=alice.passphrase)  # noqa: E731
+
+        def unlock() -> subprocess.CompletedProcess[str]:
+            return env.unlock("--json", passphrase=alice.passphrase)
+
         with stage.proxy.telling(machine_refresh()):
             first = unlock()  # its refresh answer is the one replayed below
             env.zk("lock")

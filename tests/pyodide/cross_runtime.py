@@ -9,19 +9,33 @@ from __future__ import annotations
 
 import base64
 import uuid
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from vault_core import Item, KdfParams, RunnerKeyPair, Vault, open_grant, seal_grant
 from vault_core.errors import VaultError
 
-ITEMS = [
+
+class ItemSpec(TypedDict):
+    """Item's constructor arguments, JSON-friendly."""
+
+    name: str
+    kind: str
+    url: str
+    secret: str
+    username: NotRequired[str]
+    scopes: NotRequired[tuple[str, ...]]
+    expires: NotRequired[str]
+    note: NotRequired[str]
+
+
+ITEMS: list[ItemSpec] = [
     {
         "name": "gh-ci",
         "kind": "github",
         "url": "https://github.com",
         "username": "bot",
         "secret": "ghp_CROSSRUNTIMEsecret0123456789abcdef",
-        "scopes": ["repo", "read:org"],
+        "scopes": ("repo", "read:org"),
     },
     {
         "name": "gitlab ✓ prod",

@@ -13,11 +13,12 @@ import json
 import os
 import sys
 import traceback
+from typing import Any
 
 SUPPORT_DIR = "/zk_support"
 os.makedirs(SUPPORT_DIR, exist_ok=True)
 sys.path.insert(0, SUPPORT_DIR)
-_NS: dict = {"__name__": "__zk_exec__"}
+_NS: dict[str, Any] = {"__name__": "__zk_exec__"}
 
 
 def _put_file(name: str, source: str) -> str:
@@ -34,7 +35,7 @@ def _put_file(name: str, source: str) -> str:
     return target
 
 
-def _handle(request: dict):
+def _handle(request: dict[str, Any]) -> Any:
     op = request["op"]
     if op == "ping":
         return {"platform": sys.platform, "version": sys.version}

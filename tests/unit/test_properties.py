@@ -16,7 +16,7 @@ ACCOUNT = uuid.UUID(int=7)
 RUNNER = uuid.UUID(int=8)
 
 line = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=40)
-free_text = st.characters(blacklist_categories=("Cs",))
+free_text = st.characters(blacklist_categories=["Cs"])
 items = st.sampled_from(KINDS).flatmap(
     lambda kind: st.builds(
         Item,
