@@ -5,17 +5,21 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from .audit import Actor
+from .db import utcnow
 from .errors import ApiError
 from .models import Client
 from .state import AppState
 from .tokens import AccessClaims, TokenError
+
+LAST_SEEN_STEP = timedelta(seconds=60)
 
 
 async def app_state(request: Request) -> AppState:
@@ -84,10 +88,25 @@ def principal(claims: AccessClaims, request: Request) -> Principal:
 def _authenticate(request: Request, db: Session, kinds: frozenset[str]) -> Principal:
     claims = bearer_claims(request, state_of(request), kinds)
     row = db.execute(
-        select(Client.account_id, Client.revoked_at).where(Client.id == claims.client_id)
+        select(Client.account_id, Client.revoked_at, Client.last_seen_at).where(
+            Client.id == claims.client_id
+        )
     ).one_or_none()
     check_live(claims, row.account_id if row else None, row.revoked_at if row else None)
+    if seen_long_ago(row.last_seen_at if row else None):
+        touch(db, claims.client_id)
     return principal(claims, request)
+
+
+# "Last seen" follows every authenticated call (a machine's minute check-in, not only
+# its token refresh), written at most once per step so that reads stay reads.
+def seen_long_ago(last_seen: datetime | None) -> bool:
+    return last_seen is None or utcnow() - last_seen >= LAST_SEEN_STEP
+
+
+def touch(db: Session, client_id: uuid.UUID) -> None:
+    db.execute(update(Client).where(Client.id == client_id).values(last_seen_at=utcnow()))
+    db.commit()
 
 
 def require(*kinds: str) -> object:

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from ..deps import DB, State, Web, bearer_claims, principal, state_of
+from ..deps import DB, State, Web, bearer_claims, principal, state_of, touch
 from ..encoding import b64url_encode
 from ..errors import AUTH_ERRORS, errors
 from ..schemas import VaultOut, VaultPut, VaultRestore, VaultWritten, VersionBlobOut, VersionOut
@@ -34,7 +34,11 @@ async def read_vault(request: Request) -> Response:
 
     def work() -> bytes:
         with st.read_engine.connect() as conn:
-            return vault.read_for(conn, claims)
+            body, stale = vault.read_for(conn, claims)
+        if stale:  # the agent's check-in: "last seen" moves (at most once a minute)
+            with st.sessions() as db:
+                touch(db, claims.client_id)
+        return body
 
     return _json(await run_in_threadpool(work))
 

@@ -24,7 +24,7 @@ from .. import audit
 from ..audit import Actor
 from ..blobheader import HeaderError, PublicHeader, peek_header
 from ..db import utcnow
-from ..deps import check_live
+from ..deps import check_live, seen_long_ago
 from ..encoding import EncodingError, b64url_decode, b64url_encode
 from ..errors import ApiError
 from ..models import Client, Vault, VaultVersion
@@ -35,6 +35,7 @@ _READ_WITH_CLIENT = (
     select(
         Client.account_id,
         Client.revoked_at,
+        Client.last_seen_at,
         Vault.vault_id,
         Vault.revision,
         Vault.updated_at,
@@ -52,14 +53,16 @@ _READ_WITH_CLIENT = (
 )
 
 
-def read_for(conn: Connection, claims: AccessClaims) -> bytes:
-    """The hot path: revocation check and vault in one statement, JSON out."""
+def read_for(conn: Connection, claims: AccessClaims) -> tuple[bytes, bool]:
+    """The hot path: revocation check and vault in one statement, JSON out; and whether
+    the client's "last seen" is due an update (the caller writes it, on the primary)."""
     row = conn.execute(_READ_WITH_CLIENT, {"client_id": claims.client_id}).one_or_none()
     check_live(claims, row.account_id if row else None, row.revoked_at if row else None)
     assert row is not None
+    stale = seen_long_ago(row.last_seen_at)
     if row.vault_id is None or row.blob is None:
         raise ApiError(404, "no_vault", "this account has no vault yet")
-    return json.dumps(
+    body = json.dumps(
         {
             "vault_id": str(row.vault_id),
             "revision": row.revision,
@@ -69,6 +72,7 @@ def read_for(conn: Connection, claims: AccessClaims) -> bytes:
             "blob": b64url_encode(row.blob),
         }
     ).encode()
+    return body, stale
 
 
 def decode_blob(text: str, limit: int, what: str) -> bytes:
