@@ -10,8 +10,8 @@ in the same context (warm cache):
                     -> credentials shown
   Argon2id          derive_kek at the default parameters inside the worker (median of
                     3 per page: the unlock it is compared with runs it once)
-Prints medians and the DESIGN §7 targets. The marks come from performance.mark() calls
-in web/engine.js and web/app.js.
+Prints medians and the targets (docs/performance.md, "Web"). The marks come from
+performance.mark() calls in web/engine.js and web/app.js.
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def measure(page: Page, url: str) -> dict[str, float]:
     page.locator("#unlock-pass").fill(PASSPHRASE)
     page.locator("#unlock-pass").press("Enter")
     page.wait_for_selector("#view-items:not([hidden])", timeout=60_000)
-    page.locator("#items-body tr").first.wait_for()
+    page.locator("#items-body [data-item]").first.wait_for()
     unlock, in_worker, vault_open = page.evaluate(r"""async () => {
       const m = n => performance.getEntriesByName(n)[0].startTime;
       const core = performance.getEntriesByType('resource').map(r => r.name)
