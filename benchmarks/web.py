@@ -1,6 +1,6 @@
 """Web app timings in headless Chromium against the real server and IdP processes.
 
-    .venv/bin/python benchmarks/web.py [--runs 5]
+    .venv/bin/python benchmarks/web.py [--runs 5] [--web-dir OTHER/web/dist]
 
 Measures, per run, in a fresh browser context (empty HTTP cache) and then after a reload
 in the same context (warm cache):
@@ -146,15 +146,25 @@ def measure(page: Page, url: str) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--runs", type=int, default=5)
-    args = parser.parse_args(argv)
-    subprocess.run(
-        [sys.executable, str(ROOT / "tools" / "build_web.py")],
-        check=True,
-        stdout=subprocess.DEVNULL,
+    parser.add_argument(
+        "--web-dir",
+        type=Path,
+        help="serve these built assets instead of building web/ (to compare two versions "
+        "side by side: build the other with `tools/build_web.py --out DIR` in its checkout)",
     )
+    args = parser.parse_args(argv)
+    extra = {}
+    if args.web_dir:
+        extra["ZKVAULT_WEB_DIR"] = str(args.web_dir.resolve())
+    else:
+        subprocess.run(
+            [sys.executable, str(ROOT / "tools" / "build_web.py")],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     idp, idp_proc = start_idp()
     server = start_server(
-        idp, Path(tempfile.mkdtemp(prefix="zkv-bench-")), ZKVAULT_LOG_LEVEL="warning"
+        idp, Path(tempfile.mkdtemp(prefix="zkv-bench-")), ZKVAULT_LOG_LEVEL="warning", **extra
     )
     cold: list[dict[str, float]] = []
     warm: list[dict[str, float]] = []

@@ -31,7 +31,10 @@ async function revoke(kind, client) {
   // The server deleted a revoked runner's grant; drop it from the vault's bookkeeping
   // too, so it is neither shown nor resealed.
   if (kind === "runner" && state.listing?.grants?.[client.id]?.length) {
-    await edit("set_grants", { runner_id: client.id, item_ids: [] });
+    if ((await edit("set_grants", { runner_id: client.id, item_ids: [] })) === null) {
+      await renderDevices(); // revoked all the same; the error on saving stays shown
+      return;
+    }
   }
   notice(`Revoked “${client.name}”.`);
   await renderDevices();

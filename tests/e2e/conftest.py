@@ -180,6 +180,11 @@ class App:
             self.visible("items")
         self.page.locator("#item-search").fill("")
         self.page.locator("#item-filter").select_option("")
+        # A banner left by the previous test must not satisfy this test's wait.
+        self.page.evaluate(
+            "() => { for (const id of ['notice', 'error']) "
+            "document.getElementById(id).hidden = true; }"
+        )
 
     # -- messages ----------------------------------------------------------------------------
 

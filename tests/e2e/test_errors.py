@@ -82,7 +82,8 @@ def test_concurrent_add_is_merged_without_losing_the_local_edit(ready: App) -> N
     form.get_by_label("Name", exact=True).fill("from-browser")
     form.get_by_label("Token").fill("browser-token-value")
     app.page.get_by_role("button", name="Save", exact=True).click()
-    app.notice("Another device changed the vault meanwhile; your edit was merged on top.")
+    text = app.notice("Added “from-browser”")  # after the merge and the save
+    assert "Another device changed the vault meanwhile; your edit was merged on top." in text
     app.row("from-browser").wait_for()
     names = app.item_names()
     assert {"from-browser", "from-laptop"} <= set(names) and names == sorted(names)
