@@ -1,6 +1,6 @@
 """Web app timings in headless Chromium against the real server and IdP processes.
 
-    .venv/bin/python benchmarks/web.py [--runs 5]
+    .venv/bin/python benchmarks/web.py [--runs 5] [--web-dir OTHER/web/dist]
 
 Measures, per run, in a fresh browser context (empty HTTP cache) and then after a reload
 in the same context (warm cache):
@@ -10,8 +10,8 @@ in the same context (warm cache):
                     -> credentials shown
   Argon2id          derive_kek at the default parameters inside the worker (median of
                     3 per page: the unlock it is compared with runs it once)
-Prints medians and the targets in docs/architecture.md. The marks come from performance.mark() calls
-in web/engine.js and web/app.js.
+Prints medians and the targets (docs/architecture.md). The marks come from
+performance.mark() calls in web/engine.js and web/app.js.
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def measure(page: Page, url: str) -> dict[str, float]:
     page.locator("#unlock-pass").fill(PASSPHRASE)
     page.locator("#unlock-pass").press("Enter")
     page.wait_for_selector("#view-items:not([hidden])", timeout=60_000)
-    page.locator("#items-body tr").first.wait_for()
+    page.locator("#items-body [data-item]").first.wait_for()
     unlock, in_worker, vault_open = page.evaluate(r"""async () => {
       const m = n => performance.getEntriesByName(n)[0].startTime;
       const core = performance.getEntriesByType('resource').map(r => r.name)
@@ -146,15 +146,25 @@ def measure(page: Page, url: str) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--runs", type=int, default=5)
-    args = parser.parse_args(argv)
-    subprocess.run(
-        [sys.executable, str(ROOT / "tools" / "build_web.py")],
-        check=True,
-        stdout=subprocess.DEVNULL,
+    parser.add_argument(
+        "--web-dir",
+        type=Path,
+        help="serve these built assets instead of building web/ (to compare two versions "
+        "side by side: build the other with `tools/build_web.py --out DIR` in its checkout)",
     )
+    args = parser.parse_args(argv)
+    extra = {}
+    if args.web_dir:
+        extra["ZKVAULT_WEB_DIR"] = str(args.web_dir.resolve())
+    else:
+        subprocess.run(
+            [sys.executable, str(ROOT / "tools" / "build_web.py")],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     idp, idp_proc = start_idp()
     server = start_server(
-        idp, Path(tempfile.mkdtemp(prefix="zkv-bench-")), ZKVAULT_LOG_LEVEL="warning"
+        idp, Path(tempfile.mkdtemp(prefix="zkv-bench-")), None, ZKVAULT_LOG_LEVEL="warning", **extra
     )
     cold: list[dict[str, float]] = []
     warm: list[dict[str, float]] = []

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from .audit import Actor
 from .errors import ApiError
 from .models import Client
-from .services.sessions import check_live
+from .services.sessions import check_live, seen_long_ago, touch
 from .state import AppState
 from .tokens import AccessClaims, TokenError, TokenExpired, UnknownSigningKey
 
@@ -88,9 +88,13 @@ def principal(claims: AccessClaims, request: Request) -> Principal:
 def _authenticate(request: Request, db: Session, kinds: frozenset[str]) -> Principal:
     claims = bearer_claims(request, state_of(request), kinds)
     row = db.execute(
-        select(Client.account_id, Client.revoked_at).where(Client.id == claims.client_id)
+        select(Client.account_id, Client.revoked_at, Client.last_seen_at).where(
+            Client.id == claims.client_id
+        )
     ).one_or_none()
     check_live(claims, row.account_id if row else None, row.revoked_at if row else None)
+    if seen_long_ago(row.last_seen_at if row else None):
+        touch(db, claims.client_id)
     return principal(claims, request)
 
 

@@ -6,7 +6,7 @@ import {
 import { ask, onEngineEvent, startEngine } from "./engine.js";
 import { initDevices, openPairing } from "./devices.js";
 import { initHistory } from "./history.js";
-import { initItems } from "./items.js";
+import { focusItems, initItems } from "./items.js";
 
 startEngine(); // Pyodide loads while the person signs in and types
 
@@ -14,7 +14,7 @@ onEngineEvent((s) => {
   const text = $("engine-text");
   if (s.failed) {
     text.textContent = s.failed;
-    $("engine").className = "engine error";
+    $("engine").className = "engine failed";
   } else if (s.ready) {
     text.textContent = "Vault engine ready.";
     $("engine").dataset.ready = "1";
@@ -48,20 +48,44 @@ window.addEventListener("hashchange", () => {
   else {
     pairingCode = code;
     notice("Unlock your vault to approve the pairing.");
+    $("unlock-pairing").hidden = $("view-unlock").hidden;
   }
 });
+
+// Below the desktop breakpoint the sections live behind a "Menu" button.
+function setMenu(open) {
+  $("menu").setAttribute("aria-expanded", String(open));
+  $("nav").classList.toggle("open", open);
+}
+$("menu").addEventListener("click", () => setMenu($("menu").getAttribute("aria-expanded") !== "true"));
+document.addEventListener("keydown", (e) => {
+  if (e.key === "Escape" && $("nav").classList.contains("open")) {
+    setMenu(false);
+    $("menu").focus();
+  }
+});
+
+function setUnlockedChrome(unlocked) {
+  $("nav").hidden = !unlocked;
+  $("lock").hidden = !unlocked;
+  $("menu").hidden = !unlocked;
+  if (!unlocked) setMenu(false);
+}
 
 function afterUnlock(listing) {
   state.unlocked = true;
   setListing(listing);
-  $("nav").hidden = false;
-  $("lock").hidden = false;
+  setUnlockedChrome(true);
+  $("unlock-pairing").hidden = true;
   if (pairingCode) {
     const code = pairingCode;
     pairingCode = null;
     openPairing(code);
   } else {
     show("items");
+    const n = listing.items.length;
+    notice(`Vault unlocked: ${n} credential${n === 1 ? "" : "s"}.`);
+    focusItems();
   }
   armIdleLock();
 }
@@ -72,7 +96,8 @@ function wipeForms() {
   for (const input of document.querySelectorAll("main input, main textarea")) {
     if (input.type !== "checkbox") input.value = "";
   }
-  for (const id of ["item-form", "grant-form", "revision-details", "pair-details"]) $(id).hidden = true;
+  for (const d of document.querySelectorAll("dialog[open]")) d.close();
+  for (const id of ["revision-details", "pair-details"]) $(id).hidden = true;
   $("grant-items").replaceChildren();
   $("revision-items").replaceChildren();
 }
@@ -82,8 +107,7 @@ async function lock(reason) {
   state.unlocked = false;
   state.listing = null;
   setListing(null);
-  $("nav").hidden = true;
-  $("lock").hidden = true;
+  setUnlockedChrome(false);
   wipeForms();
   show("unlock");
   if (reason) notice(reason);
@@ -114,8 +138,7 @@ onView("expired", () => {
   setListing(null);
   wipeForms();
   forgetAccess();
-  $("nav").hidden = true;
-  $("lock").hidden = true;
+  setUnlockedChrome(false);
   $("signout").hidden = true;
   for (const v of document.querySelectorAll(".view")) v.hidden = v.id !== "view-signin";
 });
@@ -206,7 +229,10 @@ $("signin-link").addEventListener("click", () => {
   if (pairingCode) sessionStorage.setItem("zkv-pair-code", pairingCode);
 });
 for (const b of document.querySelectorAll("#nav button")) {
-  b.addEventListener("click", () => show(b.dataset.view));
+  b.addEventListener("click", () => {
+    setMenu(false);
+    show(b.dataset.view);
+  });
 }
 
 function debounce(fn, ms) {
@@ -240,6 +266,8 @@ async function start() {
   try {
     state.blob = (await call("GET", "/api/vault")).blob;
     show("unlock");
+    // A pairing link opened while locked: say what the unlock is for.
+    $("unlock-pairing").hidden = !pairingCode;
     performance.mark("zkv-unlock-view");
     $("unlock-pass").focus();
   } catch (err) {

@@ -36,6 +36,7 @@ export function show(name) {
     if (b.dataset.view === name) b.setAttribute("aria-current", "page");
     else b.removeAttribute("aria-current");
   }
+  for (const d of document.querySelectorAll("dialog[open]")) d.close();
   clearMessages();
   const hook = viewHooks[name];
   if (hook) hook().catch(fail);
@@ -44,18 +45,40 @@ export function show(name) {
 export function clearMessages() {
   $("error").hidden = true;
   $("notice").hidden = true;
+  for (const d of document.querySelectorAll(".dialog-error")) d.hidden = true;
 }
 
+// One message at a time: a later success replaces an earlier error and the reverse, so
+// an old red banner never sits beside a newer "done".
 export function fail(err) {
+  $("notice").hidden = true;
   $("error").textContent = err?.message || String(err);
   $("error").dataset.code = err?.code || "error";  // the documented code, for tests and reports
   $("error").hidden = false;
+  // In a modal dialog the page's banner sits under the backdrop: repeat it inside.
+  const inDialog = document.querySelector("dialog[open] .dialog-error");
+  if (inDialog) {
+    inDialog.textContent = $("error").textContent;
+    inDialog.hidden = false;
+  }
   if (err?.code === "session_expired" && viewHooks.expired) viewHooks.expired();
 }
 
 export function notice(text) {
+  $("error").hidden = true;
+  for (const d of document.querySelectorAll(".dialog-error")) d.hidden = true;
   $("notice").textContent = text;
   $("notice").hidden = false;
+}
+
+// Move focus after the element it was on went away (a re-rendered list, a closed form);
+// the change itself is announced through the notice region.
+export function focusOn(node) {
+  if (!node) return;
+  if (!node.matches("button, input, select, textarea, a[href]") && !node.hasAttribute("tabindex")) {
+    node.setAttribute("tabindex", "-1");
+  }
+  node.focus();
 }
 
 // A progress bar paced by the last measured Argon2id time: the work itself is one
@@ -105,8 +128,17 @@ export function setListing(listing) {
 
 // Upload an edit the worker serialised; on a stale write, rebase our pending edits on
 // the newer vault (another device's change is kept, and so is ours) and try again.
+let mergeNote = ""; // what the last save merged, to prefix the caller's own message
+
+export function takeMergeNote() {
+  const note = mergeNote;
+  mergeNote = "";
+  return note;
+}
+
 export async function save(edit, { restoreFrom } = {}) {
   let current = edit;
+  mergeNote = "";
   for (let attempt = 0; attempt < 4; attempt++) {
     try {
       const body = {
@@ -129,7 +161,8 @@ export async function save(edit, { restoreFrom } = {}) {
       recordSeen(latest.revision);
       setListing(merged);
       const notes = ["Another device changed the vault meanwhile; your edit was merged on top.", ...merged.notes];
-      notice(notes.join(" "));
+      mergeNote = notes.join(" ");
+      notice(mergeNote);
       if (!merged.blob) return latest;
       current = merged;
     }
@@ -146,18 +179,21 @@ export async function retryPending() {
   if (merged.blob) await save(merged);
 }
 
+// Apply an edit in the worker and save it. Returns the message prefix to show with the
+// caller's own (what a merge did, or ""), or null if it failed (the error is shown).
 export async function edit(op, args) {
   try {
     const result = await ask(op, args);
     setListing(result);
     await save(result);
-    return true;
+    const note = takeMergeNote();
+    return note ? `${note} ` : "";
   } catch (err) {
     if (err.code === "unreachable" || err.status >= 500) {
       err.message += " Your edit is kept in this tab and will be saved with the next change.";
     }
     fail(err);
-    return false;
+    return null;
   }
 }
 
@@ -165,4 +201,16 @@ export function fmtTime(iso) {
   if (!iso) return "—";
   const d = new Date(iso);
   return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
+}
+
+// "just now", "5 min ago", "3 h ago", then the date: how recent, at a glance.
+export function fmtAgo(iso, now = Date.now()) {
+  if (!iso) return "never";
+  const t = new Date(iso).getTime();
+  if (Number.isNaN(t)) return iso;
+  const s = Math.round((now - t) / 1000);
+  if (s < 60) return "just now";
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+  return new Date(t).toLocaleDateString(undefined, { day: "numeric", month: "short", year: "numeric" });
 }

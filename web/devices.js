@@ -1,13 +1,15 @@
 // Machines and runners: list, rename, revoke; pairing approval by code or link; runner
 // grants, sealed in the worker to the runner's public key and resealed when items change.
 import { call } from "./api.js";
-import { $, edit, el, fail, fmtTime, notice, onView, show, state } from "./core.js";
+import { $, edit, el, fail, fmtAgo, fmtTime, focusOn, notice, onView, show, state } from "./core.js";
 import { ask } from "./engine.js";
 
 const CODE = /^[A-Za-z0-9]{5}-?[A-Za-z0-9]{5}$/;
 let pending = null; // the looked-up pairing
 let granting = null; // the runner whose grant form is open
 let isUnlocked = () => false;
+let refreshTimer = null; // re-reads the lists while the view is open ("Last seen" moves)
+const REFRESH_MS = 30_000;
 
 function normaliseCode(raw) {
   const c = raw.trim().toUpperCase().replace(/\s+/g, "");
@@ -20,46 +22,85 @@ async function rename(kind, client) {
   await call("PATCH", `/api/${kind}s/${client.id}`, { name });
   notice(`Renamed to “${name}”.`);
   await renderDevices();
+  focusOn(document.querySelector(`#${kind}s-body [data-id="${client.id}"]`));
 }
 
 async function revoke(kind, client) {
   if (!confirm(`Revoke ${client.name}? It loses access at its next request.`)) return;
   await call("DELETE", `/api/${kind}s/${client.id}`);
+  // The server deleted a revoked runner's grant; drop it from the vault's bookkeeping
+  // too, so it is neither shown nor resealed.
+  if (kind === "runner" && state.listing?.grants?.[client.id]?.length) {
+    if ((await edit("set_grants", { runner_id: client.id, item_ids: [] })) === null) {
+      await renderDevices(); // revoked all the same; the error on saving stays shown
+      return;
+    }
+  }
   notice(`Revoked “${client.name}”.`);
   await renderDevices();
+  focusOn(document.querySelector(`#${kind}s-body [data-id="${client.id}"]`));
 }
 
 function actions(kind, client) {
-  const cell = el("td");
+  const cell = el("div", { class: "item-actions" });
   if (client.revoked_at) return cell;
-  const btn = (text, label, fn) =>
-    el("button", { type: "button", "aria-label": label, text, on: { click: () => fn().catch(fail) } });
+  // Promise.resolve().then: a handler may be synchronous (openGrant) or async.
+  const btn = (text, label, fn, cls = "small quiet") =>
+    el("button", { type: "button", class: cls, "aria-label": label, text,
+      on: { click: () => Promise.resolve().then(fn).catch(fail) } });
+  if (kind === "runner") cell.append(btn("Grant items", `Grant items to ${client.name}`, () => openGrant(client), "small primary-soft"));
   cell.append(btn("Rename", `Rename ${client.name}`, () => rename(kind, client)));
-  if (kind === "runner") cell.append(btn("Grant items", `Grant items to ${client.name}`, () => openGrant(client)));
-  cell.append(btn("Revoke", `Revoke ${client.name}`, () => revoke(kind, client)));
+  cell.append(btn("Revoke", `Revoke ${client.name}`, () => revoke(kind, client), "small quiet danger-text"));
   return cell;
+}
+
+const deviceIcon = (kind) => {
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("class", `mark mark-${kind}`);
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("focusable", "false");
+  const rect = document.createElementNS(svg.namespaceURI, "rect");
+  for (const [k, v] of Object.entries({ width: 24, height: 24, rx: 6, class: "tile" })) rect.setAttribute(k, v);
+  const path = document.createElementNS(svg.namespaceURI, "path");
+  path.setAttribute("class", "glyph");
+  path.setAttribute("d", kind === "runner"
+    ? "M6 7h12v10H6zM9 11l2 2-2 2M13 15h3"
+    : "M6 7h12v8H6zM4 18h16");
+  svg.append(rect, path);
+  return svg;
+};
+
+function card(kind, c, details) {
+  const badge = c.revoked_at
+    ? el("span", { class: "badge bad", text: `Revoked ${fmtTime(c.revoked_at)}` })
+    : el("span", { class: "badge ok", text: "Active" });
+  return el("li", { class: `item device${c.revoked_at ? " revoked" : ""}`, [`data-${kind}`]: c.name, "data-id": c.id },
+    deviceIcon(kind),
+    el("div", { class: "item-main" },
+      el("p", { class: "item-name", text: c.name }),
+      el("p", { class: "item-meta", text: details }),
+      el("p", { class: "item-meta mono fingerprint", text: c.fingerprint, title: "Fingerprint" })),
+    el("div", { class: "item-side" }, badge),
+    actions(kind, c));
 }
 
 async function renderDevices() {
   const [machines, runners] = await Promise.all([call("GET", "/api/machines"), call("GET", "/api/runners")]);
-  const status = (c) => (c.revoked_at ? `revoked ${fmtTime(c.revoked_at)}` : "active");
+  state.clients = { machines, runners };
   $("machines-body").replaceChildren(...machines.map((m) =>
-    el("tr", { "data-machine": m.name, class: m.revoked_at ? "revoked" : null },
-      el("td", { text: m.name }), el("td", { class: "mono", text: m.fingerprint }),
-      el("td", { text: fmtTime(m.created_at) }), el("td", { text: fmtTime(m.last_seen_at) }),
-      el("td", { text: status(m) }), actions("machine", m))));
+    card("machine", m, `Paired ${fmtTime(m.created_at)} · Last seen ${fmtAgo(m.last_seen_at)}`)));
   const grants = state.listing?.grants || {};
   $("runners-body").replaceChildren(...runners.map((r) =>
-    el("tr", { "data-runner": r.name, class: r.revoked_at ? "revoked" : null },
-      el("td", { text: r.name }), el("td", { class: "mono", text: r.fingerprint }),
-      el("td", { text: grantSummary(grants[r.id] || []) }),
-      el("td", { text: status(r) }), actions("runner", r))));
+    card("runner", r, r.revoked_at ? "Its grant was deleted." : `Gets: ${grantSummary(grants[r.id] || [])}`)));
+  $("machines-empty").hidden = machines.length > 0;
+  $("runners-empty").hidden = runners.length > 0;
   return { machines, runners };
 }
 
 function grantSummary(ids) {
   const names = (state.listing?.items || []).filter((i) => ids.includes(i.id)).map((i) => i.name);
-  return names.length ? names.join(", ") : "none";
+  return names.length ? names.join(", ") : "nothing yet";
 }
 
 function openGrant(runner) {
@@ -72,7 +113,8 @@ function openGrant(runner) {
       el("input", { type: "checkbox", id, value: item.id, checked: chosen.has(item.id) }),
       item.name);
   }));
-  $("grant-form").hidden = false;
+  $("grant-dialog").querySelector(".dialog-error").hidden = true;
+  if (!$("grant-dialog").open) $("grant-dialog").showModal();
   $("grant-items").querySelector("input")?.focus();
 }
 
@@ -129,6 +171,7 @@ async function approve() {
   $("pair-code").value = "";
   pending = null;
   notice(`Approved “${body.name}” (${done.fingerprint}). It will finish pairing by itself.`);
+  focusOn($("pair-code"));
 }
 
 async function refuse() {
@@ -138,11 +181,21 @@ async function refuse() {
   $("pair-details").hidden = true;
   $("pair-code").value = "";
   pending = null;
+  focusOn($("pair-code"));
 }
 
 export function initDevices(opts) {
   isUnlocked = opts.isUnlocked;
-  onView("devices", renderDevices);
+  $("connect-cmd").textContent = `zkvault connect --server ${location.origin}`;
+  $("enroll-cmd").textContent = `zkvault runner enroll --server ${location.origin} --name ci-1`;
+  onView("devices", async () => {
+    clearInterval(refreshTimer);
+    refreshTimer = setInterval(() => {
+      if ($("view-devices").hidden || !isUnlocked()) clearInterval(refreshTimer);
+      else if (!$("grant-dialog").open) renderDevices().catch(() => {});
+    }, REFRESH_MS);
+    await renderDevices();
+  });
   onView("pair", async () => {
     $("pair-code").focus();
   });
@@ -152,21 +205,23 @@ export function initDevices(opts) {
   });
   $("pair-approve").addEventListener("click", () => approve().catch(fail));
   $("pair-refuse").addEventListener("click", () => refuse().catch(fail));
-  $("grant-cancel").addEventListener("click", () => {
-    $("grant-form").hidden = true;
+  $("grant-cancel").addEventListener("click", () => $("grant-dialog").close());
+  // Escape, Cancel or Save: back to the runner the form was opened for.
+  $("grant-dialog").addEventListener("close", () => {
+    const runner = granting;
     granting = null;
+    if (runner) focusOn(document.querySelector(`#runners-body [data-id="${runner.id}"]`));
   });
   $("grant-form").addEventListener("submit", async (e) => {
     e.preventDefault();
     const runner = granting;
     const ids = [...$("grant-items").querySelectorAll("input:checked")].map((i) => i.value);
     try {
-      if (!(await edit("set_grants", { runner_id: runner.id, item_ids: ids }))) return;
+      if ((await edit("set_grants", { runner_id: runner.id, item_ids: ids })) === null) return;
       const count = await sealAndUpload(runner);
-      $("grant-form").hidden = true;
-      granting = null;
-      notice(`Granted ${count} item(s) to “${runner.name}”, sealed to its key.`);
       await renderDevices();
+      $("grant-dialog").close();
+      notice(`Granted ${count} item(s) to “${runner.name}”, sealed to its key.`);
     } catch (err) {
       fail(err);
     }

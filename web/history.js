@@ -1,6 +1,6 @@
 // Earlier vault revisions (view and restore) and the audit trail (read and export).
 import { call } from "./api.js";
-import { $, el, fail, fmtTime, notice, onView, save, show, withKdf } from "./core.js";
+import { $, el, fail, fmtTime, notice, onView, save, show, state, withKdf } from "./core.js";
 import { ask } from "./engine.js";
 
 let chosen = null; // {revision, blob} of the revision being looked at
@@ -38,20 +38,68 @@ async function restore() {
   chosen = null;
 }
 
-function auditRow(e) {
+// What an event did, in words; the raw action stays beside it for bug reports.
+const ACTIONS = {
+  "session.sign-in": "Signed in",
+  "token.refresh": "Renewed its session",
+  "token.reuse": "Reused an old session token: session ended",
+  "vault.write": "Saved the vault",
+  "vault.restore": "Restored a revision",
+  "pairing.request": "Asked to pair",
+  "pairing.approve": "Approved a pairing",
+  "pairing.refuse": "Refused a pairing",
+  "machine.pair": "Finished pairing",
+  "runner.enrol": "Finished enrolling",
+  "machine.rename": "Renamed a machine",
+  "runner.rename": "Renamed a runner",
+  "machine.revoke": "Revoked a machine",
+  "runner.revoke": "Revoked a runner",
+  "grant.write": "Sealed a runner's grant",
+  "grant.delete": "Deleted a runner's grant",
+};
+
+// "kind:id" labels -> the names people gave: machines and runners by their id, the
+// owner's own browser sessions (actor "account:<account or session id>") as the person.
+function namer() {
+  const names = new Map();
+  for (const c of [...(state.clients?.machines || []), ...(state.clients?.runners || [])]) names.set(c.id, c.name);
+  const me = state.me || {};
+  const person = me.name || me.email || "You";
+  return (label) => {
+    const [kind, id = ""] = String(label || "").split(/:(.*)/s);
+    if (kind === "anonymous" || !label) return "Unknown (not signed in)";
+    if (kind === "vault") return "Your vault";
+    if (kind === "pairing") return "A pairing request";
+    if (names.has(id)) return `${kind === "runner" ? "Runner" : kind === "machine" ? "Machine" : ""} ${names.get(id)}`.trim();
+    if (id === me.client_id) return kind === "client" ? "This browser session" : `${person} (this browser)`;
+    if (kind === "account" && id === me.account_id) return person;
+    if (kind === "account") return `${person} (a browser)`;
+    if (kind === "client") return "A browser session";
+    if (kind === "machine") return "A machine (removed)";
+    if (kind === "runner") return "A runner (removed)";
+    return label;
+  };
+}
+
+function auditRow(e, name) {
+  const what = el("td", {}, el("span", { text: ACTIONS[e.action] || e.action }),
+    el("span", { class: "raw", text: e.tag || e.action }));
   return el("tr", {},
-    el("td", { text: fmtTime(e.time) }),
-    el("td", { text: e.tag || e.action }),
-    el("td", { text: e.actor }),
-    el("td", { text: e.target }),
-    el("td", { text: e.outcome }),
-    el("td", { text: e.source }));
+    el("td", { class: "time", text: fmtTime(e.time) }),
+    what,
+    el("td", { text: name(e.actor) }),
+    el("td", { text: e.detail && e.target.startsWith("pairing") ? e.detail : name(e.target) }),
+    el("td", {}, el("span", { class: `badge ${e.outcome === "success" ? "ok" : "bad"}`, text: e.outcome })),
+    el("td", { class: "mono", text: e.source }));
 }
 
 async function renderAudit(more = false) {
   const query = more && auditBefore ? `?limit=50&before=${encodeURIComponent(auditBefore)}` : "?limit=50";
-  const page = await call("GET", `/api/audit${query}`);
-  const rows = page.events.map(auditRow);
+  const [page, machines, runners] = await Promise.all([
+    call("GET", `/api/audit${query}`), call("GET", "/api/machines"), call("GET", "/api/runners")]);
+  state.clients = { machines, runners };
+  const name = namer();
+  const rows = page.events.map((e) => auditRow(e, name));
   if (more) $("audit-body").append(...rows);
   else $("audit-body").replaceChildren(...rows);
   auditBefore = page.next_before;

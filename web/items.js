@@ -1,21 +1,88 @@
-// Credentials: list (no secrets), add/edit/remove, reveal for a few seconds, copy with
-// auto-clear. A secret reaches the page only on "Show" or "Copy", and is dropped after.
-import { $, edit, el, fail, notice, onListing, state } from "./core.js";
+// Credentials: list (no secrets) with search, filter and expiry warnings; add/edit/remove
+// in a dialog that knows each provider; reveal for a few seconds; copy with a visible
+// countdown to the clipboard being cleared. A secret reaches the page only on "Show" or
+// "Copy", and is dropped after.
+import { $, edit, el, fail, focusOn, notice, onListing, state } from "./core.js";
 import { ask } from "./engine.js";
 import { resealAffected } from "./devices.js";
+import { formatHint, hostOf, mark, provider } from "./providers.js";
 
 const REVEAL_MS = 15_000;
-const CLIPBOARD_CLEAR_MS = 30_000;
+const SOON_DAYS = 14; // "expires soon" from this many days ahead
+const DAY_MS = 86_400_000;
 let editing = null; // item id being edited, or null for a new one
 let formGeneration = 0; // bumped whenever the form is (re)opened
-let clipboardTimer = null;
+let formKind = "github"; // the kind the form's default host was last filled for
+let clipboard = null; // {timer, ticker, status}: the pending clear, one at a time
 
 const FIELDS = ["name", "kind", "url", "username", "scopes", "expires", "note"];
 
+const clipboardSeconds = () => Number($("clipboard-seconds").value) || 30;
+
+// Days from today (local) to the expiry date: negative once it has passed.
+export function daysLeft(expires, now = Date.now()) {
+  if (!expires) return null;
+  const [y, m, d] = expires.split("-").map(Number);
+  const today = new Date(now);
+  const start = Date.UTC(today.getFullYear(), today.getMonth(), today.getDate());
+  return Math.round((Date.UTC(y, m - 1, d) - start) / DAY_MS);
+}
+
+function expiryBadge(item) {
+  const days = daysLeft(item.expires);
+  if (days === null) return null;
+  let text;
+  let tone = "muted";
+  if (days < 0) {
+    tone = "bad";
+    text = days === -1 ? "Expired yesterday" : `Expired ${-days} days ago`;
+  } else if (days <= SOON_DAYS) {
+    tone = "warn";
+    text = days === 0 ? "Expires today" : days === 1 ? "Expires tomorrow" : `Expires in ${days} days`;
+  } else {
+    const [y, m, d] = item.expires.split("-").map(Number);
+    const date = new Date(y, m - 1, d).toLocaleDateString(undefined, { day: "numeric", month: "short", year: "numeric" });
+    text = `Expires ${date}`;
+  }
+  return el("span", { class: `badge ${tone}`, text });
+}
+
+const needsAttention = (item) => {
+  const days = daysLeft(item.expires);
+  return days !== null && days <= SOON_DAYS;
+};
+
+function clearClipboardLater(status) {
+  if (clipboard) {
+    clearInterval(clipboard.ticker);
+    clearTimeout(clipboard.timer);
+    clipboard.status.textContent = "";
+  }
+  const total = clipboardSeconds();
+  const until = Date.now() + total * 1000;
+  const tick = () => {
+    const left = Math.max(0, Math.ceil((until - Date.now()) / 1000));
+    status.textContent = `Copied. The clipboard is cleared in ${left} s.`;
+  };
+  tick();
+  clipboard = {
+    status,
+    ticker: setInterval(tick, 1000),
+    timer: setTimeout(() => {
+      clearInterval(clipboard.ticker);
+      navigator.clipboard.writeText("").catch(() => {});
+      status.textContent = "Clipboard cleared.";
+      clipboard = null;
+    }, total * 1000),
+  };
+}
+
 function row(item) {
-  const secretCell = el("td", { class: "secret", "aria-live": "polite", text: "••••••••" });
+  const p = provider(item.kind);
+  const secretCell = el("code", { class: "secret", "aria-live": "polite", text: "••••••••" });
+  const copyStatus = el("p", { class: "copy-status", role: "status" });
   let hideTimer = null;
-  const showBtn = el("button", { type: "button", "aria-label": `Show token of ${item.name}`, text: "Show" });
+  const showBtn = el("button", { type: "button", class: "small", "aria-label": `Show token of ${item.name}`, text: "Show" });
   showBtn.addEventListener("click", async () => {
     if (showBtn.dataset.shown) {
       clearTimeout(hideTimer);
@@ -34,42 +101,112 @@ function row(item) {
       fail(err);
     }
   });
-  const copyBtn = el("button", { type: "button", "aria-label": `Copy token of ${item.name}`, text: "Copy" });
+  const copyBtn = el("button", { type: "button", class: "small primary-soft", "aria-label": `Copy token of ${item.name}`, text: "Copy" });
   copyBtn.addEventListener("click", async () => {
     try {
       const { secret } = await ask("reveal", { item_id: item.id });
       await navigator.clipboard.writeText(secret);
-      notice(`Token of “${item.name}” copied; the clipboard is cleared in ${CLIPBOARD_CLEAR_MS / 1000} s.`);
-      clearTimeout(clipboardTimer);
-      clipboardTimer = setTimeout(() => navigator.clipboard.writeText("").catch(() => {}), CLIPBOARD_CLEAR_MS);
+      notice(`Token of “${item.name}” copied; the clipboard is cleared in ${clipboardSeconds()} s.`);
+      clearClipboardLater(copyStatus);
     } catch (err) {
       fail(err.name === "NotAllowedError" ? new Error("The browser refused clipboard access.") : err);
     }
   });
-  const editBtn = el("button", { type: "button", "aria-label": `Edit ${item.name}`, text: "Edit" });
+  const editBtn = el("button", { type: "button", class: "small quiet", "aria-label": `Edit ${item.name}`, text: "Edit" });
   editBtn.addEventListener("click", () => openForm(item));
-  const removeBtn = el("button", { type: "button", "aria-label": `Remove ${item.name}`, text: "Remove" });
-  removeBtn.addEventListener("click", async () => {
-    if (!confirm(`Remove “${item.name}”? Earlier revisions keep it for a while.`)) return;
-    if (await edit("remove", { item_id: item.id })) {
-      notice(`Removed “${item.name}”.`);
-      await resealAffected(item.id);
-    }
-  });
-  return el("tr", { "data-item": item.name },
-    el("td", { text: item.name }),
-    el("td", { text: item.kind }),
-    el("td", { text: item.url }),
-    el("td", { text: item.username }),
-    secretCell,
-    el("td", { text: item.expires || "" }),
-    el("td", {}, showBtn, copyBtn, editBtn, removeBtn));
+  const removeBtn = el("button", { type: "button", class: "small quiet danger-text", "aria-label": `Remove ${item.name}`, text: "Remove" });
+  removeBtn.addEventListener("click", () => remove(item));
+  const meta = [p.label, hostOf(item), item.username].filter(Boolean).join(" · ");
+  return el("li", { class: "item", "data-item": item.name, "data-id": item.id },
+    mark(item.kind),
+    el("div", { class: "item-main" },
+      el("p", { class: "item-name", text: item.name }),
+      el("p", { class: "item-meta", text: meta }),
+      copyStatus),
+    el("div", { class: "item-side" }, expiryBadge(item), secretCell),
+    el("div", { class: "item-actions" }, copyBtn, showBtn, editBtn, removeBtn));
+}
+
+async function remove(item) {
+  if (!confirm(`Remove “${item.name}”? Earlier revisions keep it for a while.`)) return;
+  const rows = [...$("items-body").children];
+  const at = rows.findIndex((r) => r.dataset.id === item.id);
+  const note = await edit("remove", { item_id: item.id });
+  if (note === null) return;
+  notice(`${note}Removed “${item.name}”.`);
+  // Focus the credential that took its place (or the one before, or "Add").
+  const left = [...$("items-body").children];
+  focusOn(left[Math.min(at, left.length - 1)] || $("item-new"));
+  await resealAffected(item.id);
+}
+
+function matches(item, query, filter) {
+  if (filter === "attention" && !needsAttention(item)) return false;
+  if (filter && filter !== "attention" && item.kind !== filter) return false;
+  if (!query) return true;
+  const hay = [item.name, item.url, hostOf(item), item.username, provider(item.kind).label, item.note]
+    .join(" ").toLowerCase();
+  return query.toLowerCase().split(/\s+/).every((w) => hay.includes(w));
 }
 
 function render(listing) {
-  const body = $("items-body");
-  body.replaceChildren(...(listing ? listing.items.map(row) : []));
-  $("items-empty").hidden = !listing || listing.items.length > 0;
+  const items = listing ? listing.items : [];
+  const query = $("item-search").value.trim();
+  const filter = $("item-filter").value;
+  const shown = items.filter((i) => matches(i, query, filter));
+  $("items-body").replaceChildren(...shown.map(row));
+  $("items-empty").hidden = !listing || items.length > 0;
+  $("items-nomatch").hidden = !items.length || shown.length > 0;
+  $("items-nomatch-text").textContent = query
+    ? `No credential matches “${query}”.`
+    : "No credential matches this filter.";
+  $("items-count").textContent = !items.length
+    ? ""
+    : shown.length === items.length
+      ? `${items.length} stored`
+      : `${shown.length} of ${items.length} shown`;
+  const expired = items.filter((i) => daysLeft(i.expires) !== null && daysLeft(i.expires) < 0).length;
+  const soon = items.filter(needsAttention).length - expired;
+  const parts = [];
+  if (expired) parts.push(`${expired} ${expired === 1 ? "token has" : "tokens have"} expired`);
+  if (soon) parts.push(`${soon} ${soon === 1 ? "expires" : "expire"} within ${SOON_DAYS} days`);
+  $("expiry-text").textContent = parts.length ? `${parts.join("; ")}. Rotate them before builds fail.` : "";
+  $("expiry-banner").hidden = !parts.length || filter === "attention";
+}
+
+// The form follows the chosen kind: the host field's default and example, and hints on
+// the username, the token's format and the scopes a build usually needs.
+function applyKind() {
+  const kind = $("item-kind").value;
+  const p = provider(kind);
+  const url = $("item-url");
+  if (!editing && (url.value === "" || url.value === provider(formKind).host)) url.value = p.host;
+  formKind = kind;
+  url.placeholder = p.placeholder;
+  $("item-url-hint").textContent = p.host
+    ? `Defaults to ${new URL(p.host).host}; change it for a self-hosted server.`
+    : "Where the token is used, e.g. the server's address.";
+  $("item-username-hint").textContent = p.username;
+  $("item-scopes-hint").textContent = p.scopeHint;
+  $("item-scope-chips").replaceChildren(...p.scopes.map((scope) =>
+    el("button", { type: "button", class: "chip", "aria-label": `Add scope ${scope}`, text: `+ ${scope}`,
+      on: { click: () => addScope(scope) } })));
+  updateFormatHint();
+}
+
+function addScope(scope) {
+  const field = $("item-scopes");
+  const have = field.value.split(/[\s,]+/).filter(Boolean);
+  if (!have.includes(scope)) field.value = [...have, scope].join(" ");
+}
+
+function updateFormatHint() {
+  const kind = $("item-kind").value;
+  const secret = $("item-secret").value;
+  const warning = formatHint(kind, secret);
+  const out = $("item-format-hint");
+  out.textContent = warning || (secret ? "" : provider(kind).token);
+  out.className = warning ? "hint weak" : "hint";
 }
 
 function openForm(item) {
@@ -81,23 +218,45 @@ function openForm(item) {
     $(`item-${f}`).value = Array.isArray(v) ? v.join(" ") : v || "";
   }
   if (!item) $("item-kind").value = "github";
+  formKind = $("item-kind").value;
   $("item-secret").value = "";
   $("item-secret").required = !item;
   $("item-secret-hint").textContent = item ? "Leave empty to keep the stored token." : "";
-  $("item-form").hidden = false;
-  $("item-name").focus();
+  applyKind();
+  $("item-dialog").querySelector(".dialog-error").hidden = true;
+  if (!$("item-dialog").open) $("item-dialog").showModal();
+  (item ? $("item-name") : $("item-kind")).focus();
 }
 
 function closeForm() {
-  $("item-form").hidden = true;
-  $("item-secret").value = "";
-  editing = null;
+  if ($("item-dialog").open) $("item-dialog").close();
 }
 
 export function initItems() {
   onListing(render);
   $("item-new").addEventListener("click", () => openForm(null));
+  $("item-new-empty").addEventListener("click", () => openForm(null));
   $("item-cancel").addEventListener("click", closeForm);
+  // Closing by Escape, Cancel or Save: the token typed so far goes with it.
+  $("item-dialog").addEventListener("close", () => {
+    $("item-secret").value = "";
+    editing = null;
+  });
+  $("item-kind").addEventListener("change", applyKind);
+  $("item-secret").addEventListener("input", updateFormatHint);
+  $("item-search").addEventListener("input", () => render(state.listing));
+  $("item-filter").addEventListener("change", () => render(state.listing));
+  $("items-clear").addEventListener("click", () => {
+    $("item-search").value = "";
+    $("item-filter").value = "";
+    render(state.listing);
+    $("item-search").focus();
+  });
+  $("expiry-show").addEventListener("click", () => {
+    $("item-filter").value = "attention";
+    render(state.listing);
+    focusOn($("items-body").firstElementChild);
+  });
   $("item-form").addEventListener("submit", async (e) => {
     e.preventDefault();
     const fields = Object.fromEntries(FIELDS.map((f) => [f, $(`item-${f}`).value]));
@@ -106,15 +265,22 @@ export function initItems() {
     if (!editing && !secret) return fail(new Error("Enter the token to store."));
     const id = editing;
     const generation = formGeneration;
-    const ok = id
+    const note = id
       ? await edit("update", { item_id: id, fields, secret })
       : await edit("add", { fields, secret });
-    if (ok) {
-      // Close it only if it was not reopened for another credential meanwhile.
-      if (generation === formGeneration) closeForm();
-      notice(id ? `Saved “${fields.name}”.` : `Added “${fields.name}”.`);
-      if (id) await resealAffected(id);
-    }
+    if (note === null) return;
+    // Close it only if it was not reopened for another credential meanwhile.
+    if (generation === formGeneration) closeForm();
+    notice(`${note}${id ? "Saved" : "Added"} “${fields.name}”.`);
+    const saved = [...$("items-body").children].find((r) => r.dataset.item === fields.name);
+    focusOn(saved || $("items-title"));
+    if (id) await resealAffected(id);
   });
   render(state.listing);
+}
+
+// After unlocking: the search field when there is something to find, else "Add".
+export function focusItems() {
+  const any = state.listing?.items?.length;
+  focusOn(any ? $("item-search") : $("item-new-empty"));
 }

@@ -17,6 +17,7 @@ from ..encoding import b64url_encode
 from ..errors import AUTH_ERRORS, errors
 from ..schemas import VaultOut, VaultPut, VaultRestore, VaultWritten, VersionBlobOut, VersionOut
 from ..services import vault
+from ..services.sessions import touch
 
 router = APIRouter(prefix="/api/vault", tags=["vault"], responses=AUTH_ERRORS)
 _READERS = frozenset({"web", "machine"})
@@ -44,7 +45,11 @@ async def read_vault(request: Request) -> Response:
 
     def work() -> bytes:
         with st.read_engine.connect() as conn:
-            return vault.read_for(conn, claims)
+            body, stale = vault.read_for(conn, claims)
+        if stale:  # the agent's check-in: "last seen" moves (at most once a minute)
+            with st.sessions() as db:
+                touch(db, claims.client_id)
+        return body
 
     return _json(await run_in_threadpool(work))
 

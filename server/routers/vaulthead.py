@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from ..deps import bearer_claims, state_of
 from ..errors import AUTH_ERRORS, ApiError
 from ..services import vaulthead
+from ..services.sessions import seen_long_ago, touch
 
 router = APIRouter(prefix="/api/vault", tags=["vault"], responses=AUTH_ERRORS)
 _READERS = frozenset({"web", "machine"})
@@ -51,11 +52,20 @@ async def vault_head(
             raise ApiError(401, "revoked", "this client has been revoked")
         return current
 
+    def check_in() -> vaulthead.Head:
+        """The first ask; an agent's watch is its check-in, so "last seen" moves."""
+        current = ask()
+        if seen_long_ago(current.last_seen_at):
+            with st.sessions() as db:
+                touch(db, claims.client_id)
+        return current
+
+    current = await run_in_threadpool(check_in)
     while True:
-        current = await run_in_threadpool(ask)
         left = deadline - time.monotonic()
         if after is None or current.revision != after or left <= 0:
             return VaultHead(revision=current.revision)
         if await request.is_disconnected():  # the agent went away: stop asking for it
             return VaultHead(revision=current.revision)
         await asyncio.sleep(min(TICK, left))
+        current = await run_in_threadpool(ask)

@@ -215,6 +215,20 @@ def revoke_family(db: Session, client: Client, actor: Actor, obj: str) -> None:
     db.commit()
 
 
+# "Last seen" follows every authenticated call (an agent's check-in, not only its token
+# refresh), written at most once per step so that reads stay reads.
+LAST_SEEN_STEP = timedelta(seconds=60)
+
+
+def seen_long_ago(last_seen: datetime | None) -> bool:
+    return last_seen is None or utcnow() - last_seen >= LAST_SEEN_STEP
+
+
+def touch(db: Session, client_id: uuid.UUID) -> None:
+    db.execute(update(Client).where(Client.id == client_id).values(last_seen_at=utcnow()))
+    db.commit()
+
+
 def check_live(claims: AccessClaims, account_id: object, revoked_at: object) -> None:
     """Revocation must bite on the very next request: the caller looked the client up."""
     if account_id is None or revoked_at is not None or account_id != claims.account_id:

@@ -31,12 +31,13 @@ from ..models import Client, Vault, VaultVersion
 from ..sqlutil import insert_on_conflict
 from ..tokens import AccessClaims
 from .errors import DomainError, Invalid, NotFound, RevisionConflict, Revoked, TooLarge
-from .sessions import check_live
+from .sessions import check_live, seen_long_ago
 
 _READ_WITH_CLIENT = (
     select(
         Client.account_id,
         Client.revoked_at,
+        Client.last_seen_at,
         Vault.vault_id,
         Vault.revision,
         Vault.updated_at,
@@ -54,14 +55,16 @@ _READ_WITH_CLIENT = (
 )
 
 
-def read_for(conn: Connection, claims: AccessClaims) -> bytes:
-    """The hot path: revocation check and vault in one statement, JSON out."""
+def read_for(conn: Connection, claims: AccessClaims) -> tuple[bytes, bool]:
+    """The hot path: revocation check and vault in one statement, JSON out; and whether
+    the client's "last seen" is due an update (the caller writes it, on the primary)."""
     row = one_row(conn, _READ_WITH_CLIENT, {"client_id": claims.client_id})
     check_live(claims, row.account_id if row else None, row.revoked_at if row else None)
     assert row is not None
+    stale = seen_long_ago(row.last_seen_at)
     if row.vault_id is None or row.blob is None:
         raise NotFound("no_vault", "this account has no vault yet")
-    return json.dumps(
+    body = json.dumps(
         {
             "vault_id": str(row.vault_id),
             "revision": row.revision,
@@ -71,6 +74,7 @@ def read_for(conn: Connection, claims: AccessClaims) -> bytes:
             "blob": b64url_encode(row.blob),
         }
     ).encode()
+    return body, stale
 
 
 def decode_blob(text: str, limit: int, what: str) -> bytes:

@@ -94,6 +94,7 @@ class Recorder:
     bodies: list[bytes] = field(default_factory=list)  # every request body sent
     console_errors: list[str] = field(default_factory=list)
     csp_console: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)  # uncaught exceptions in the page
 
     def foreign(self) -> list[str]:
         """Requests to an origin other than ours, except the IdP's own page assets."""
@@ -148,6 +149,43 @@ class App:
 
     def visible(self, view: str) -> None:
         self.page.wait_for_selector(f"#view-{view}:not([hidden])", timeout=30_000)
+
+    def current_view(self) -> str:
+        return str(
+            self.page.evaluate(
+                "() => [...document.querySelectorAll('.view')].find(v => !v.hidden)?.id || ''"
+            )
+        ).removeprefix("view-")
+
+    def ensure_unlocked(self, sub: str, passphrase: str) -> None:
+        """Bring the page to the unlocked credentials list, whatever an earlier test left:
+        signed out, locked, a dialog open, another section shown."""
+        self.page.wait_for_function(
+            "() => [...document.querySelectorAll('.view')].some(v => !v.hidden && "
+            "v.id !== 'view-loading')",
+            timeout=30_000,
+        )
+        self.page.evaluate(
+            "() => document.querySelectorAll('dialog[open]').forEach(d => d.close())"
+        )
+        view = self.current_view()
+        if view == "signin":
+            self.sign_in(sub)
+            self.page.wait_for_selector("#view-unlock:not([hidden])", timeout=30_000)
+            view = "unlock"
+        if view == "unlock":
+            self.unlock(passphrase)
+            self.visible("items")
+        elif view != "items":
+            self.go("Credentials")
+            self.visible("items")
+        self.page.locator("#item-search").fill("")
+        self.page.locator("#item-filter").select_option("")
+        # A banner left by the previous test must not satisfy this test's wait.
+        self.page.evaluate(
+            "() => { for (const id of ['notice', 'error']) "
+            "document.getElementById(id).hidden = true; }"
+        )
 
     # -- messages ----------------------------------------------------------------------------
 
@@ -215,33 +253,43 @@ class App:
         self.row(name).wait_for()
 
     def row(self, name: str) -> Any:
-        return self.page.locator(f'#items-body tr[data-item="{name}"]')
+        return self.page.locator(f'#items-body [data-item="{name}"]')
 
     def item_names(self) -> list[str]:
-        return self.page.locator("#items-body tr").evaluate_all(
+        return self.page.locator("#items-body [data-item]").evaluate_all(
             "rows => rows.map(r => r.dataset.item)"
         )
 
     def go(self, section: str) -> None:
-        self.page.locator("#nav").get_by_role("button", name=section).click()
+        button = self.page.locator("#nav").get_by_role("button", name=section)
+        if not button.is_visible():  # a narrow screen: the sections are behind "Menu"
+            self.page.get_by_role("button", name="Menu").click()
+        button.click()
 
     def csp_violations(self) -> list[str]:
         found: list[str] = self.page.evaluate("window.__cspViolations || []")
         return found + self.rec.csp_console
 
 
-def new_app(browser: Browser, server: ServerProcess, idp: str) -> App:
-    context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
-    return attach_app(context, server, idp)
+def new_app(browser: Browser, server: ServerProcess, idp: str, **options: Any) -> App:
+    clock_time = options.pop("clock_time", None)
+    context = browser.new_context(permissions=["clipboard-read", "clipboard-write"], **options)
+    return attach_app(context, server, idp, clock_time=clock_time)
 
 
-def attach_app(context: BrowserContext, server: ServerProcess, idp: str) -> App:
+def attach_app(
+    context: BrowserContext, server: ServerProcess, idp: str, *, clock_time: Any = None
+) -> App:
     """Instrument a fresh context (recording requests, CSP reports, console errors)."""
     # The IdP's page links a CDN stylesheet; fail it fast rather than wait on DNS.
     context.route("https://cdn.jsdelivr.net/**", lambda route: route.abort())
     context.add_init_script(_RECORD_CSP)
-    # A controllable clock for the idle-lock test; it runs at real speed until told to jump.
-    context.clock.install()
+    # A controllable clock for the idle-lock test; it runs at real speed until told to
+    # jump, from clock_time if given (fixed dates for screenshots).
+    if clock_time is None:
+        context.clock.install()
+    else:
+        context.clock.install(time=clock_time)
     page = context.pages[0] if context.pages else context.new_page()
     rec = Recorder(_origin(server.url), _origin(idp))
 
@@ -264,6 +312,7 @@ def attach_app(context: BrowserContext, server: ServerProcess, idp: str) -> App:
 
     context.on("request", on_request)
     page.on("console", on_console)
+    page.on("pageerror", lambda exc: rec.page_errors.append(str(exc)))
     app = App(page, context, server, idp, rec)
 
     def on_dialog(dialog: Any) -> None:  # confirm() -> OK; prompt() -> app.prompt_answer

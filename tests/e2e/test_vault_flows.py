@@ -115,7 +115,7 @@ def test_reveal_masks_again_and_copy_fills_clipboard(app: App) -> None:
     row = app.row("gitlab-deploy")
     row.get_by_role("button", name="Show token of gitlab-deploy").click()
     app.page.wait_for_function(
-        "t => document.querySelector('#items-body tr[data-item=\"gitlab-deploy\"]')"
+        "t => document.querySelector('#items-body [data-item=\"gitlab-deploy\"]')"
         ".textContent.includes(t)",
         arg=TOKEN_2,
     )
@@ -137,7 +137,7 @@ def test_edit_keeps_or_replaces_the_token(app: App) -> None:
     p.get_by_role("button", name="Save", exact=True).click()
     app.notice("Saved “gitlab-deploy”")
     app.page.wait_for_function(
-        "() => document.querySelector('#items-body tr[data-item=\"gitlab-deploy\"]')"
+        "() => document.querySelector('#items-body [data-item=\"gitlab-deploy\"]')"
         ".textContent.includes('deploy-bot')"
     )
     app.row("gitlab-deploy").get_by_role("button", name="Edit gitlab-deploy").click()
@@ -178,10 +178,15 @@ def test_browser_vault_opens_in_native_vault_core(app: App) -> None:
 def test_lock_then_wrong_passphrase_then_unlock(app: App) -> None:
     app.page.get_by_role("button", name="Add a credential").click()
     app.page.locator("#item-form").get_by_label("Token").fill("half-typed-secret-value")
-    app.lock()
+    # Walked away with the form open (a modal: the Lock button is behind it): the idle
+    # lock (5 min by default) fires and wipes it.
+    app.page.clock.fast_forward(5 * 60_000 + 1_000)
+    app.visible("unlock")
     assert app.page.locator("#item-secret").input_value() == ""  # wiped by the lock
     assert app.page.locator("#item-form").is_hidden()
-    assert app.page.locator("#items-body tr").count() == 0  # nothing decrypted remains shown
+    assert (
+        app.page.locator("#items-body [data-item]").count() == 0
+    )  # nothing decrypted remains shown
     app.unlock("not the right passphrase at all")
     app.error("Wrong passphrase.")
     # The Argon2id progress bar is shown while the key is derived, and hidden after.
@@ -199,7 +204,7 @@ def test_lock_then_wrong_passphrase_then_unlock(app: App) -> None:
 
 
 def test_auto_lock_after_idle_time(app: App) -> None:
-    app.go("Passphrase")
+    app.go("Settings")
     app.page.get_by_label("Lock after this many idle minutes").select_option("1")
     app.go("Credentials")
     app.page.clock.fast_forward(30_000)
@@ -212,13 +217,13 @@ def test_auto_lock_after_idle_time(app: App) -> None:
     app.notice("Locked after inactivity")
     app.unlock(STRONG)
     app.visible("items")
-    app.go("Passphrase")
+    app.go("Settings")
     app.page.get_by_label("Lock after this many idle minutes").select_option("15")
     app.go("Credentials")
 
 
 def test_change_passphrase(app: App) -> None:
-    app.go("Passphrase")
+    app.go("Settings")
     p = app.page
     p.get_by_label("Current passphrase").fill("wrong current passphrase")
     p.get_by_label("New passphrase", exact=True).fill(STRONG_2)
@@ -334,9 +339,11 @@ def test_every_control_is_labelled_and_unlock_works_by_keyboard(app: App) -> Non
     app.visible("items")
     app.page.locator("#item-new").focus()
     app.page.keyboard.press("Enter")
-    assert app.page.evaluate("document.activeElement.id") == "item-name"
-    app.page.keyboard.press("Escape")
-    app.page.get_by_role("button", name="Cancel").click()
+    # The form starts with the kind: it sets the host, hints and scopes that follow.
+    assert app.page.evaluate("document.activeElement.id") == "item-kind"
+    app.page.keyboard.press("Escape")  # closes the form, back where it was opened
+    app.page.locator("#item-form").wait_for(state="hidden")
+    assert app.page.evaluate("document.activeElement.id") == "item-new"
 
 
 def test_no_foreign_requests_no_csp_violations_no_secrets_in_storage(app: App) -> None:
