@@ -9,6 +9,7 @@ from .container import PublicHeader, peek_header
 from .grants import Grant, GrantedItem, RunnerKeyPair, open_grant, seal_grant
 from .items import KINDS, Item, ItemInfo
 from .kdf import KdfParams
+from .pins import fingerprint
 from .vault import Upload, Vault
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "Upload",
     "Vault",
     "errors",
+    "fingerprint",
     "open_grant",
     "peek_header",
     "seal_grant",
