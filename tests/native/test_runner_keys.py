@@ -9,9 +9,14 @@ blob it serves.
 from __future__ import annotations
 
 import json
+import os
+import pty
+import re
+import select
 import sqlite3
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -26,6 +31,7 @@ from vault_core import Vault, fingerprint, seal_grant
 
 pytestmark = pytest.mark.slow
 CASE = "hostile server (keys)"
+ENROL = [sys.executable, "-m", "native", "runner", "enroll"]
 
 
 @pytest.fixture(scope="module")
@@ -147,3 +153,57 @@ def test_grant_signed_by_a_key_never_pinned_is_refused(env: Env, server: Server)
     assert refused, (got.returncode, got.stdout, got.stderr)
     assert owner_fp in got.stderr
     assert ITEMS[1].secret not in got.stdout + got.stderr
+
+
+def _read_until(fd: int, marker: str, seen: str = "", limit: float = 60) -> str:
+    deadline = time.monotonic() + limit
+    while marker not in seen:
+        assert time.monotonic() < deadline, seen
+        ready, _, _ = select.select([fd], [], [], 1)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # the child closed the terminal
+                break
+            seen += chunk.decode(errors="replace")
+    return seen
+
+
+@pytest.mark.parametrize("answer", ["no", "yes"])
+def test_on_a_terminal_the_person_confirms_the_owner_fingerprint(
+    env: Env, server: Server, answer: str
+) -> None:
+    owner = Owner(server)
+    real = _vault(owner)
+    owner_fp = fingerprint("owner-grant", real.owner_verify_key)
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen(
+        [*ENROL, "--name", "tty", "--server", server.url],
+        env=env.vars,
+        cwd=REPO,
+        stdin=terminal,
+        stdout=subprocess.PIPE,
+        stderr=terminal,
+        text=True,
+    )
+    os.close(terminal)
+    try:
+        shown = _read_until(controller, "Waiting for approval")
+        code = re.search(r"enter the code (\S+) ", shown)
+        assert code, shown
+        owner.approve(code.group(1), grant_public_key=b64url(real.owner_verify_key))
+        shown = _read_until(controller, "Type yes to pin it", shown)
+        assert f"The owner's grant key has fingerprint {owner_fp}" in shown
+        os.write(controller, f"{answer}\n".encode())
+        # Read while the child still holds the terminal: after it exits, nothing is left.
+        last = "nothing was pinned" if answer == "no" else "pinned the owner's grant key"
+        shown = _read_until(controller, last, shown)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        os.close(controller)
+    if answer == "yes":
+        assert proc.returncode == 0 and out.startswith("zkvr1."), shown
+        assert f"pinned the owner's grant key {owner_fp}" in shown
+    else:
+        assert proc.returncode == 5 and out == "", shown
+        assert "was not confirmed; nothing was pinned" in shown
