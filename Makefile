@@ -1,6 +1,24 @@
-# The README's two commands. Each sets up what it needs on a fresh machine.
-.PHONY: run test
+# The README's two commands (run, test), and the inner loop. Each sets up what it needs.
+.PHONY: run test lint fmt unit
 run:
 	scripts/run.sh
 test:
 	scripts/test.sh
+
+# The fast checks (pre-commit runs the same): lint, formatting, types.
+lint:
+	@scripts/bootstrap.sh
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
+
+# Rewrite formatting and the lint fixes that are safe.
+fmt:
+	@scripts/bootstrap.sh
+	.venv/bin/ruff format .
+	.venv/bin/ruff check --fix .
+
+# Everything that needs neither a browser nor PostgreSQL; under a minute.
+unit:
+	@scripts/bootstrap.sh
+	.venv/bin/pytest -q tests/unit tests/native --ignore=tests/native/browser -m "not slow"

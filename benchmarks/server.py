@@ -6,7 +6,7 @@ uvicorn workers) as a subprocess, seeds one account per client, then drives it
 over loopback with persistent HTTP/1.1 connections from a small asyncio
 client (cheap per request, so the load generator steals as little of the two
 cores as it can). Prints req/s, p50 and p99 per operation and server RSS.
-Targets (DESIGN §7): read >= 1,500 req/s with p99 <= 50 ms; write >= 300 req/s.
+Targets (docs/architecture.md): read >= 1,500 req/s with p99 <= 50 ms; write >= 300 req/s.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ in the same context (warm cache):
                     -> credentials shown
   Argon2id          derive_kek at the default parameters inside the worker (median of
                     3 per page: the unlock it is compared with runs it once)
-Prints medians and the DESIGN §7 targets. The marks come from performance.mark() calls
+Prints medians and the targets in docs/architecture.md. The marks come from performance.mark() calls
 in web/engine.js and web/app.js.
 """
 

@@ -201,6 +201,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     wants_json = "--json" in args_list
     try:
+        if argv is None:  # a process of its own, not a caller in this interpreter
+            _keep_runner_credential_from_children(args_list)
         args: Any = _fast_parse(args_list) or _parser().parse_args(args_list)
         return _dispatch(args)
     except CliError as exc:
@@ -230,6 +232,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             ),
             wants_json,
         )
+
+
+def _keep_runner_credential_from_children(args_list: list[str]) -> None:
+    """``run`` on a runner re-executes itself with the credential on a pipe (see
+    native/credential_pipe.py); the re-executed process takes it from there."""
+    if "ZKVAULT_RUNNER_CREDENTIAL_FD" in os.environ:
+        from native import credential_pipe
+
+        credential_pipe.receive()
+    elif args_list[:1] == ["run"] and os.environ.get("ZKVAULT_RUNNER_CREDENTIAL"):
+        from native import credential_pipe
+
+        credential_pipe.reexec_without_credential()
 
 
 def _fail(exc: CliError, wants_json: bool) -> int:

@@ -8,9 +8,9 @@ The agent path imports only the standard library.
 from __future__ import annotations
 
 import json
-import os
 import sys
 
+from native import credential_pipe
 from native.errors import NOT_FOUND, USAGE, CliError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (fast path)
@@ -18,11 +18,9 @@ if TYPE_CHECKING:
     import argparse
     from typing import Any
 
-RUNNER_ENV = "ZKVAULT_RUNNER_CREDENTIAL"
-
 
 def request(op: str, **fields: Any) -> dict[str, Any]:
-    if os.environ.get(RUNNER_ENV):
+    if credential_pipe.present():
         from native import runner
 
         response: dict[str, Any] = runner.request(op, **fields)
@@ -51,7 +49,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         _print_json({"ok": True, "unlocked": True, **status})
         return 0
-    mode = "runner" if os.environ.get(RUNNER_ENV) else f"agent pid {status.get('pid')}"
+    mode = "runner" if credential_pipe.present() else f"agent pid {status.get('pid')}"
     lines = [f"unlocked ({mode}): revision {status.get('revision')}, {status.get('items')} items"]
     if "expires_in" in status:
         lines.append(
@@ -137,7 +135,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                 )
             owner[var] = name
             secrets[var] = value
-    return run.run(command, secrets, mask=not args.no_mask)
+    also_mask = credential_pipe.secret_values() if credential_pipe.present() else []
+    return run.run(command, secrets, mask=not args.no_mask, also_mask=also_mask)
 
 
 def cmd_git_credential(args: argparse.Namespace) -> int:

@@ -9,10 +9,38 @@ output is not delayed.
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterable
+from urllib.parse import quote, quote_plus
 
 MASK = b"****"
+# A base64 run shorter than this could occur by chance in ordinary output.
+_MIN_ENCODED_CORE = 8
+
+
+def encoded_forms(secret: bytes) -> set[bytes]:
+    """``secret`` and the encodings a build step is likely to print it in.
+
+    Base64 (standard and URL-safe): the whole encoding, and for each of the three
+    alignments the characters that depend on the secret alone, so the secret is also
+    caught inside a longer encoded string (``base64 <<< "user:$TOKEN"``). Percent
+    encoding as ``quote`` and ``quote_plus`` write it. docs/cli.md says what is not caught.
+    """
+    if not secret:
+        return set()
+    forms = {secret}
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        forms.add(encode(secret))
+        forms.add(encode(secret).rstrip(b"="))
+        for skip in range(3):
+            whole_groups = (len(secret) - skip) // 3 * 3
+            core = encode(secret[skip : skip + whole_groups])
+            if len(core) >= _MIN_ENCODED_CORE:
+                forms.add(core)
+    for percent in (quote(secret, safe=""), quote_plus(secret, safe="")):
+        forms.add(percent.encode("ascii"))
+    return forms
 
 
 class Masker:

@@ -7,11 +7,14 @@ import selectors
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, Any
 
 from native.errors import NOT_FOUND, USAGE, CliError
-from native.masking import Masker
+from native.masking import Masker, encoded_forms
+
+# zkvault's own settings, and a runner's credential above all, never reach the command.
+_OWN_PREFIX = "ZKVAULT_"
 
 # Signals a terminal sends to its whole foreground group reach the child
 # directly when we share its terminal; forwarding them too would deliver twice.
@@ -42,19 +45,37 @@ def parse_env_specs(specs: Sequence[str]) -> dict[str, str]:
     return mapping
 
 
-def run(command: Sequence[str], secrets: Mapping[str, str], *, mask: bool = True) -> int:
+def child_environment(secrets: Mapping[str, str]) -> dict[str, str]:
+    """Our environment without any ``ZKVAULT_*`` variable, plus ``secrets``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_OWN_PREFIX)}
+    env.update(secrets)
+    return env
+
+
+def run(
+    command: Sequence[str],
+    secrets: Mapping[str, str],
+    *,
+    mask: bool = True,
+    also_mask: Iterable[bytes] = (),
+) -> int:
     """Run ``command`` with ``secrets`` (VAR -> value) added to its environment.
 
     Returns the child's exit status, or 128 + signal number if a signal ended it.
     ``mask=False`` hands the child our own stdout/stderr (a terminal stays a terminal).
+    ``also_mask``: values that are not in the child's environment but must never
+    appear in its output either (a runner's credential and key seed).
     """
     if not command:
         raise CliError(
             "nothing to run; usage: zkvault run [--env VAR=ITEM ...] -- CMD", USAGE, "usage"
         )
-    env = dict(os.environ)
-    env.update(secrets)
-    values = [v.encode() for v in secrets.values()]
+    env = child_environment(secrets)
+    values = [
+        form
+        for v in (*(s.encode() for s in secrets.values()), *also_mask)
+        for form in encoded_forms(v)
+    ]
     children: list[subprocess.Popen[bytes]] = []
     early: list[int] = []  # signals that arrived before the child existed
 

@@ -227,7 +227,9 @@ def request(op: str, **fields: Any) -> dict[str, Any]:
         raise CliError(
             "a runner holds nothing between calls; there is nothing to lock", USAGE, "usage"
         )
-    cred = RunnerCredential.decode(os.environ.get(ENV, ""))
+    from native import credential_pipe
+
+    cred = RunnerCredential.decode(credential_pipe.credential())
     source = _fetch_grant(cred)
     try:
         if op == "status":

@@ -6,6 +6,7 @@ scripts/bootstrap.sh
 export PATH="$PWD/.venv/bin:$PATH"
 
 ruff check .
+ruff format --check .
 mypy
 # pytest exits 5 when it collected nothing: that is a failure here, never a pass.
 set +e

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from .audit import Actor
 from .errors import ApiError
 from .models import Client
+from .services.sessions import check_live
 from .state import AppState
 from .tokens import AccessClaims, TokenError
 
@@ -69,12 +70,6 @@ def bearer_claims(request: Request, state: AppState, kinds: frozenset[str]) -> A
         return state.keys.verify(token.strip(), kinds)
     except TokenError as exc:
         raise _unauthorized(str(exc)) from None
-
-
-def check_live(claims: AccessClaims, account_id: object, revoked_at: object) -> None:
-    """Revocation must bite on the very next request: the caller looked the client up."""
-    if account_id is None or revoked_at is not None or account_id != claims.account_id:
-        raise _unauthorized("this client has been revoked")
 
 
 def principal(claims: AccessClaims, request: Request) -> Principal:

@@ -12,6 +12,8 @@ from pydantic import BaseModel
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .services import errors as domain
+
 log = logging.getLogger("zkvault.server")
 
 
@@ -22,7 +24,7 @@ class ErrorBody(BaseModel):
 
 
 class ApiError(Exception):
-    """Raised by services; turned into ErrorBody with the given status."""
+    """Raised by the HTTP layer (routers, dependencies); turned into ErrorBody."""
 
     def __init__(
         self, status: int, code: str, message: str, *, current_revision: int | None = None
@@ -32,6 +34,23 @@ class ApiError(Exception):
         self.code = code
         self.message = message
         self.current_revision = current_revision
+
+
+# The one place a service's refusal becomes an HTTP status (most specific class first).
+_DOMAIN_STATUS: tuple[tuple[type[domain.DomainError], int], ...] = (
+    (domain.NotAuthenticated, 401),
+    (domain.NotFound, 404),
+    (domain.Gone, 410),
+    (domain.Conflict, 409),
+    (domain.Invalid, 422),
+    (domain.TooLarge, 413),
+    (domain.RateLimited, 429),
+    (domain.Unavailable, 503),
+)
+
+
+def domain_status(exc: domain.DomainError) -> int:
+    return next(status for cls, status in _DOMAIN_STATUS if isinstance(exc, cls))
 
 
 def _doc(description: str) -> dict[str, Any]:
@@ -88,6 +107,11 @@ def install(app: FastAPI) -> None:
             exc.status, exc.code, exc.message, current_revision=exc.current_revision
         )
 
+    async def domain_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, domain.DomainError)
+        revision = exc.current_revision if isinstance(exc, domain.Conflict) else None
+        return error_response(domain_status(exc), exc.code, exc.message, current_revision=revision)
+
     async def http_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         code = _HTTP_CODES.get(exc.status_code, "error")
@@ -132,6 +156,7 @@ def install(app: FastAPI) -> None:
         )
 
     app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(domain.DomainError, domain_error)
     app.add_exception_handler(OperationalError, database_unavailable)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)

@@ -18,7 +18,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-# The web app's page policy (DESIGN §4): Pyodide needs 'unsafe-eval' and
+# The web app's page policy (docs/architecture.md): Pyodide needs 'unsafe-eval' and
 # 'wasm-unsafe-eval'; everything else same-origin, no inline code.
 PAGE_CSP = (
     "default-src 'none'; script-src 'self' 'wasm-unsafe-eval' 'unsafe-eval'; "

@@ -13,8 +13,8 @@ import time
 from sqlalchemy import Engine, delete
 from sqlalchemy.orm import Session
 
-from .errors import ApiError
 from .models import RateCounter
+from .services.errors import RateLimited
 from .sqlutil import insert_on_conflict
 
 _table = RateCounter.__table__
@@ -41,4 +41,4 @@ class RateLimiter:
         db.commit()
         if count > limit:
             retry = start + self.window - now
-            raise ApiError(429, "rate_limited", f"too many requests; retry in {retry} s")
+            raise RateLimited(f"too many requests; retry in {retry} s")

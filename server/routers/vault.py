@@ -1,6 +1,6 @@
 """/api/vault: the caller's own vault (the account comes from the token only).
 
-Read and write are the hot paths (DESIGN §7 targets): the token is checked on
+Read and write are the hot paths (targets in docs/architecture.md): the token is checked on
 the event loop, then one thread-pool hop does the revocation check and the
 database work together.
 """
@@ -20,6 +20,16 @@ from ..services import vault
 
 router = APIRouter(prefix="/api/vault", tags=["vault"], responses=AUTH_ERRORS)
 _READERS = frozenset({"web", "machine"})
+
+
+def _written(w: vault.Written, size: int) -> VaultWritten:
+    return VaultWritten(
+        vault_id=w.vault_id,
+        revision=w.revision,
+        size=size,
+        updated_at=w.updated_at,
+        sha256=w.sha256,
+    )
 
 
 def _json(body: bytes) -> Response:
@@ -49,7 +59,7 @@ async def write_vault(body: VaultPut, request: Request) -> Response:
     def work() -> bytes:
         who = principal(claims, request)
         with st.sessions() as db:  # write() itself refuses a revoked client
-            vault_id, rev, at, sha = vault.write(
+            w = vault.write(
                 db,
                 who.actor,
                 who.client_id,
@@ -58,10 +68,7 @@ async def write_vault(body: VaultPut, request: Request) -> Response:
                 st.settings.vault_history,
                 base_sha256=body.base_sha256,
             )
-        written = VaultWritten(
-            vault_id=vault_id, revision=rev, size=len(blob), updated_at=at, sha256=sha
-        )
-        return written.model_dump_json().encode()
+        return _written(w, len(blob)).model_dump_json().encode()
 
     return _json(await run_in_threadpool(work))
 
@@ -91,7 +98,7 @@ def restore(body: VaultRestore, who: Web, db: DB, st: State) -> VaultWritten:
     """Records a restore: the client re-sealed from_revision's items as base_revision + 1."""
     vault.version(db, who.account_id, body.from_revision)
     blob = vault.decode_blob(body.blob, st.settings.max_vault_bytes, "vault")
-    vault_id, rev, at, sha = vault.write(
+    w = vault.write(
         db,
         who.actor,
         who.client_id,
@@ -101,4 +108,4 @@ def restore(body: VaultRestore, who: Web, db: DB, st: State) -> VaultWritten:
         base_sha256=body.base_sha256,
         restored_from=body.from_revision,
     )
-    return VaultWritten(vault_id=vault_id, revision=rev, size=len(blob), updated_at=at, sha256=sha)
+    return _written(w, len(blob))

@@ -7,7 +7,7 @@ how to build. Only files the build wrote are served, gzip-encoded when a .gz cop
 and the client accepts it. Hashed names never change content, so they are cached for a
 year; the page itself is never cached, so a deploy takes effect on the next load.
 
-CSP: the page policy comes from server.middleware (DESIGN §4). The worker script also
+CSP: the page policy comes from server.middleware (docs/architecture.md). The worker script also
 needs it (a dedicated worker's eval and fetches are checked against the policy of its
 own script response too), so script assets carry it explicitly.
 """

@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session
 from .. import audit
 from ..audit import Actor
 from ..db import utcnow
-from ..errors import ApiError
 from ..models import Client, Grant
 from ..sqlutil import affected
 from . import sessions
+from .errors import NotFound, RevisionConflict
 
 
 def list_clients(db: Session, account_id: uuid.UUID, kind: str) -> list[tuple[Client, int | None]]:
@@ -31,7 +31,7 @@ def owned(db: Session, account_id: uuid.UUID, kind: str, client_id: uuid.UUID) -
     client = db.get(Client, client_id)
     # Another account's id answers exactly like a missing one.
     if client is None or client.account_id != account_id or client.kind != kind:
-        raise ApiError(404, f"no_such_{kind}", f"no such {kind}")
+        raise NotFound(f"no_such_{kind}", f"no such {kind}")
     return client
 
 
@@ -56,7 +56,7 @@ def revoke(db: Session, actor: Actor, kind: str, client_id: uuid.UUID) -> Client
 def _live_runner(db: Session, account_id: uuid.UUID, runner_id: uuid.UUID) -> Client:
     runner = owned(db, account_id, "runner", runner_id)
     if runner.revoked_at is not None:
-        raise ApiError(404, "no_such_runner", "no such runner")
+        raise NotFound("no_such_runner", "no such runner")
     return runner
 
 
@@ -67,9 +67,7 @@ def put_grant(db: Session, actor: Actor, runner_id: uuid.UUID, revision: int, bl
     grant = db.get(Grant, runner.id, with_for_update=True)
     now = utcnow()
     if grant is not None and revision <= grant.revision:
-        raise ApiError(
-            409,
-            "revision_conflict",
+        raise RevisionConflict(
             f"the grant is at revision {grant.revision}; use a higher one",
             current_revision=grant.revision,
         )
@@ -89,7 +87,7 @@ def put_grant(db: Session, actor: Actor, runner_id: uuid.UUID, revision: int, bl
         db.flush()
     except IntegrityError:  # another first grant for this runner landed in between
         db.rollback()
-        raise ApiError(409, "revision_conflict", "the grant changed; reload and retry") from None
+        raise RevisionConflict("the grant changed; reload and retry") from None
     audit.record(
         db,
         actor,
@@ -108,7 +106,7 @@ def delete_grant(db: Session, actor: Actor, runner_id: uuid.UUID) -> None:
     gone = affected(db, delete(Grant).where(Grant.runner_id == runner.id))
     if gone != 1:
         db.rollback()
-        raise ApiError(404, "no_grant", "this runner has no grant")
+        raise NotFound("no_grant", "this runner has no grant")
     audit.record(db, actor, "grant", "delete", f"runner:{runner.id}")
     db.commit()
 
@@ -117,5 +115,5 @@ def grant_of(db: Session, account_id: uuid.UUID, runner_id: uuid.UUID) -> tuple[
     runner = owned(db, account_id, "runner", runner_id)
     grant = db.get(Grant, runner.id)
     if grant is None:
-        raise ApiError(404, "no_grant", "this runner has no grant")
+        raise NotFound("no_grant", "this runner has no grant")
     return grant, runner

@@ -30,13 +30,13 @@ from ..credentials import (
     same_digest,
 )
 from ..db import utcnow
-from ..errors import ApiError
 from ..models import Pairing
 from ..ratelimit import RateLimiter
 from ..settings import Settings
 from ..sqlutil import affected
 from ..tokens import KeyRing
 from . import sessions
+from .errors import Gone, Invalid, NotFound, RateLimited, Unavailable
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +56,7 @@ def create(
         .where(Pairing.status == "pending", Pairing.expires_at > now)
     )
     if (pending or 0) >= settings.max_pending_pairings:
-        raise ApiError(429, "rate_limited", "too many pairings are waiting; retry later")
+        raise RateLimited("too many pairings are waiting; retry later")
     # Housekeeping: a pairing a day past its claim window is of no further use.
     db.execute(delete(Pairing).where(Pairing.expires_at < now - timedelta(days=1)))
     for _ in range(5):  # a code collision is ~2^-50 per pending pairing; retry anyway
@@ -87,7 +87,7 @@ def create(
             db.rollback()
             continue
         return Created(pairing, code, poll_secret)
-    raise ApiError(503, "unavailable", "could not allocate a pairing code")
+    raise Unavailable("unavailable", "could not allocate a pairing code")
 
 
 def _count_attempt(
@@ -114,7 +114,7 @@ def _pending_by_code(db: Session, settings: Settings, code: str) -> Pairing:
         ).one_or_none()
     if found is None:
         # One answer for unknown, expired and used codes: nothing to learn.
-        raise ApiError(404, "unknown_code", "no pending pairing has this code")
+        raise NotFound("unknown_code", "no pending pairing has this code")
     return found
 
 
@@ -142,7 +142,7 @@ def decide(
     pairing = _pending_by_code(db, settings, code)
     if approve and pairing.kind == "runner" and not grant_public_key:
         # A runner pins this key and verifies every grant with it (docs/pairing.md).
-        raise ApiError(422, "grant_key_required", "approving a runner needs grant_public_key")
+        raise Invalid("grant_key_required", "approving a runner needs grant_public_key")
     values: dict[str, object] = {
         "status": "approved" if approve else "refused",
         "account_id": actor.account_id,
@@ -159,7 +159,7 @@ def decide(
     )
     if moved != 1:
         db.rollback()
-        raise ApiError(404, "unknown_code", "no pending pairing has this code")
+        raise NotFound("unknown_code", "no pending pairing has this code")
     audit.record(
         db,
         actor,
@@ -197,10 +197,10 @@ def poll(
 ) -> PollResult:
     pairing = db.get(Pairing, pairing_id)
     if pairing is None or not same_digest(poll_secret, pairing.poll_hash):
-        raise ApiError(404, "unknown_pairing", "no pairing matches this id and secret")
+        raise NotFound("unknown_pairing", "no pairing matches this id and secret")
     now = utcnow()
     if pairing.status == "claimed":
-        raise ApiError(410, "already_claimed", "the credentials were already delivered")
+        raise Gone("already_claimed", "the credentials were already delivered")
     if pairing.status == "refused":
         return PollResult("refused", pairing.kind)
     if pairing.status == "pending":
@@ -221,7 +221,7 @@ def _claim(
     )
     if claimed != 1:
         db.rollback()
-        raise ApiError(410, "already_claimed", "the credentials were already delivered")
+        raise Gone("already_claimed", "the credentials were already delivered")
     assert pairing.account_id is not None
     client = sessions.create_client(
         db,

@@ -18,10 +18,11 @@ from .. import audit
 from ..audit import Actor
 from ..credentials import REFRESH_PREFIX, RUNNER_PREFIX, digest, new_secret
 from ..db import utcnow
-from ..errors import ApiError
 from ..models import Client, RefreshToken
 from ..settings import Settings
 from ..sqlutil import affected
+from ..tokens import AccessClaims
+from .errors import InvalidGrant, Revoked
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +83,8 @@ def issue_runner_credential(client: Client) -> str:
     return token
 
 
-def _invalid() -> ApiError:
-    return ApiError(401, "invalid_grant", "the refresh token is invalid, expired or revoked")
+def _invalid() -> InvalidGrant:
+    return InvalidGrant("invalid_grant", "the refresh token is invalid, expired or revoked")
 
 
 def rotate(
@@ -128,8 +129,7 @@ def rotate(
             detail="refresh token reused; family revoked",
         )
         db.commit()
-        raise ApiError(
-            401,
+        raise InvalidGrant(
             "refresh_reused",
             "this refresh token was already used; the session has been revoked",
         )
@@ -146,12 +146,12 @@ def rotate(
 def exchange_runner_credential(db: Session, credential: str, source: str) -> Client:
     """A runner's long-lived credential buys a short access token (commits)."""
     if not credential.startswith(RUNNER_PREFIX):
-        raise ApiError(401, "invalid_grant", "the runner credential is invalid or revoked")
+        raise InvalidGrant("invalid_grant", "the runner credential is invalid or revoked")
     client = db.scalars(
         select(Client).where(Client.credential_hash == digest(credential), Client.kind == "runner")
     ).one_or_none()
     if client is None or client.revoked_at is not None:
-        raise ApiError(401, "invalid_grant", "the runner credential is invalid or revoked")
+        raise InvalidGrant("invalid_grant", "the runner credential is invalid or revoked")
     client.last_seen_at = utcnow()
     actor = Actor("runner", str(client.id), client.account_id, source)
     audit.record(db, actor, "token", "refresh", f"runner:{client.id}")
@@ -166,3 +166,9 @@ def revoke_family(db: Session, client: Client, actor: Actor, obj: str) -> None:
         client.credential_hash = None
     audit.record(db, actor, obj, "revoke", f"{obj}:{client.id}")
     db.commit()
+
+
+def check_live(claims: AccessClaims, account_id: object, revoked_at: object) -> None:
+    """Revocation must bite on the very next request: the caller looked the client up."""
+    if account_id is None or revoked_at is not None or account_id != claims.account_id:
+        raise Revoked("unauthorized", "this client has been revoked")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import (
@@ -24,12 +25,12 @@ from .. import audit
 from ..audit import Actor
 from ..blobheader import HeaderError, PublicHeader, peek_header
 from ..db import utcnow
-from ..deps import check_live
 from ..encoding import EncodingError, b64url_decode, b64url_encode
-from ..errors import ApiError
 from ..models import Client, Vault, VaultVersion
 from ..sqlutil import insert_on_conflict
 from ..tokens import AccessClaims
+from .errors import DomainError, Invalid, NotFound, RevisionConflict, Revoked, TooLarge
+from .sessions import check_live
 
 _READ_WITH_CLIENT = (
     select(
@@ -58,7 +59,7 @@ def read_for(conn: Connection, claims: AccessClaims) -> bytes:
     check_live(claims, row.account_id if row else None, row.revoked_at if row else None)
     assert row is not None
     if row.vault_id is None or row.blob is None:
-        raise ApiError(404, "no_vault", "this account has no vault yet")
+        raise NotFound("no_vault", "this account has no vault yet")
     return json.dumps(
         {
             "vault_id": str(row.vault_id),
@@ -73,13 +74,13 @@ def read_for(conn: Connection, claims: AccessClaims) -> bytes:
 
 def decode_blob(text: str, limit: int, what: str) -> bytes:
     if len(text) > (limit * 4 + 2) // 3:
-        raise ApiError(413, "too_large", f"the {what} exceeds {limit} bytes")
+        raise TooLarge(f"the {what} exceeds {limit} bytes")
     try:
         blob = b64url_decode(text)
     except EncodingError:
-        raise ApiError(422, "invalid_request", f"the {what} is not base64url") from None
+        raise Invalid("invalid_request", f"the {what} is not base64url") from None
     if len(blob) > limit:
-        raise ApiError(413, "too_large", f"the {what} exceeds {limit} bytes")
+        raise TooLarge(f"the {what} exceeds {limit} bytes")
     return blob
 
 
@@ -93,25 +94,24 @@ def _checked_header(blob: bytes, account_id: uuid.UUID, revision: int) -> Public
     try:
         header = peek_header(blob)
     except HeaderError as exc:
-        raise ApiError(422, exc.code, str(exc)) from None
+        raise Invalid(exc.code, str(exc)) from None
     if header.account_id != account_id:
-        raise ApiError(422, "wrong_account", "the vault header names another account")
+        raise Invalid("wrong_account", "the vault header names another account")
     if header.revision != revision:
-        raise ApiError(
-            422,
+        raise Invalid(
             "revision_mismatch",
             f"the vault header says revision {header.revision}, expected {revision}",
         )
     return header
 
 
-def _revoked() -> ApiError:
-    return ApiError(401, "unauthorized", "this client has been revoked")
+def _revoked() -> Revoked:
+    return Revoked("unauthorized", "this client has been revoked")
 
 
 def _refusal(
     db: Session, client_id: uuid.UUID, account_id: uuid.UUID, vault_id: uuid.UUID
-) -> ApiError:
+) -> DomainError:
     """Why a conditional write changed nothing: revoked, another vault, or stale."""
     db.rollback()
     if not db.scalar(select(_client_live(client_id, account_id))):
@@ -120,14 +120,20 @@ def _refusal(
         select(Vault.vault_id, Vault.revision).where(Vault.account_id == account_id)
     ).one_or_none()
     if row is not None and row.vault_id != vault_id:
-        return ApiError(422, "wrong_vault", "the vault header names another vault")
+        return Invalid("wrong_vault", "the vault header names another vault")
     current = int(row.revision) if row else 0
-    return ApiError(
-        409,
-        "revision_conflict",
+    return RevisionConflict(
         f"the vault is at revision {current}; reload and retry",
         current_revision=current,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    vault_id: uuid.UUID
+    revision: int
+    updated_at: datetime
+    sha256: str
 
 
 _ADVANCE = (
@@ -163,7 +169,7 @@ def write(
     *,
     base_sha256: str | None = None,
     restored_from: int | None = None,
-) -> tuple[uuid.UUID, int, datetime, str]:
+) -> Written:
     """Stores blob as revision base_revision + 1 if base_revision is still current and
     the writing client is not revoked (commits). Few round trips: this is a hot path."""
     assert actor.account_id is not None
@@ -171,7 +177,7 @@ def write(
     new = base_revision + 1
     try:
         header = _checked_header(blob, account_id, new)
-    except ApiError:
+    except Invalid:
         # The hot path checks revocation inside its conditional write, which a refused
         # header never reaches: check it here, so a revoked client learns only that.
         if not db.scalar(select(_client_live(client_id, account_id))):
@@ -244,7 +250,7 @@ def write(
             detail=f"revision {restored_from} restored as {new}",
         )
     db.commit()
-    return header.vault_id, new, now, sha
+    return Written(header.vault_id, new, now, sha)
 
 
 def history(db: Session, account_id: uuid.UUID) -> list[VaultVersion]:
@@ -260,5 +266,5 @@ def history(db: Session, account_id: uuid.UUID) -> list[VaultVersion]:
 def version(db: Session, account_id: uuid.UUID, revision: int) -> VaultVersion:
     found = db.get(VaultVersion, (account_id, revision))
     if found is None:
-        raise ApiError(404, "no_such_revision", "that revision is not kept")
+        raise NotFound("no_such_revision", "that revision is not kept")
     return found

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import itertools
+from urllib.parse import quote, quote_plus
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from native.masking import MASK, Masker
+from native.masking import MASK, Masker, encoded_forms
 
 SECRETS = [b"ghp_abcdef123456", b"tok-XYZ", b"tok-XYZ-longer"]
 
@@ -67,3 +69,30 @@ def test_short_secret_that_a_longer_one_extends() -> None:
     assert masker.feed(b"er!") == MASK + b"!"
     assert _through(Masker(SECRETS), [b"tok-XYZ"]) == MASK  # decided at end of stream
     assert _through(Masker(SECRETS), [b"tok-XYZ-lo", b"ng"]) == MASK + b"-long"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    secret=st.binary(min_size=8, max_size=64),
+    before=st.binary(max_size=8),
+    after=st.binary(max_size=8),
+    urlsafe=st.booleans(),
+)
+def test_base64_of_a_secret_inside_longer_data_is_masked(
+    secret: bytes, before: bytes, after: bytes, urlsafe: bool
+) -> None:
+    """Whatever its alignment, at most the characters that mix in neighbouring bytes
+    (two bytes' worth at either end) survive; the secret's own core does not."""
+    encode = base64.urlsafe_b64encode if urlsafe else base64.b64encode
+    printed = encode(before + secret + after)
+    masked = _through(Masker(encoded_forms(secret)), [printed])
+    assert MASK in masked
+    skip = -len(before) % 3
+    core = encode(secret[skip : skip + (len(secret) - skip) // 3 * 3])
+    assert core not in masked
+
+
+def test_percent_encoded_secret_is_masked() -> None:
+    secret = b"p@ss/w rd&x=1"
+    for printed in (quote(secret, safe=""), quote_plus(secret, safe="")):
+        assert _through(Masker(encoded_forms(secret)), [printed.encode()]) == MASK

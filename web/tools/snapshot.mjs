@@ -1,4 +1,4 @@
-// Build-time Pyodide memory snapshot (DESIGN §7), run by tools/build_web.py under Node:
+// Build-time Pyodide memory snapshot (docs/architecture.md), run by tools/build_web.py under Node:
 //
 //   node web/tools/snapshot.mjs WHEEL GLUE_DIR OUT
 //
