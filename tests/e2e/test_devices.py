@@ -297,6 +297,16 @@ def test_link_refuses_a_key_other_than_the_one_it_names(app: App) -> None:
         assert app.page.locator("#pair-details").is_hidden()
         assert "fp=" not in app.page.url and "#code=" not in app.page.url
         assert poll(app.server, pairing)["status"] == "pending"  # never approved
+        # Typed instead, the code shows the fingerprint of the key the server hands over:
+        # not the one the machine printed, so the person refuses.
+        app.page.get_by_label("Pairing code").fill(pairing["code"])
+        app.page.get_by_role("button", name="Look up").click()
+        app.page.wait_for_selector("#pair-details:not([hidden])")
+        shown = app.page.locator("#pair-fingerprint").text_content()
+        assert shown == fingerprint(kind, swapped) != fingerprint(kind, key)
+        assert app.page.locator("#pair-check").get_attribute("data-verified") == "compare"
+        app.page.get_by_role("button", name="Refuse", exact=True).click()
+        app.notice(f"Refused the pairing request from “linked-{kind}”")
         checked += 1
     record("hostile server (keys)", "pairing key substituted (link)", tried=2, refused=checked)
 
