@@ -119,7 +119,16 @@ export async function resealAffected(itemId) {
   if (!affected.length) return;
   try {
     const runners = await call("GET", "/api/runners");
-    for (const r of runners.filter((x) => affected.includes(x.id) && !x.revoked_at)) await sealAndUpload(r);
+    // One runner whose listed key is not its pinned one must not hold up the others.
+    let refused = null;
+    for (const r of runners.filter((x) => affected.includes(x.id) && !x.revoked_at)) {
+      try {
+        await sealAndUpload(r);
+      } catch (err) {
+        refused = refused || err;
+      }
+    }
+    if (refused) throw refused;
     notice(`Updated the grants of ${affected.length} runner(s) too.`);
   } catch (err) {
     fail(err);
