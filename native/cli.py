@@ -195,6 +195,12 @@ def _parser() -> argparse.ArgumentParser:
     enroll.add_argument("--name", required=True, help="runner name shown in the browser")
     enroll.add_argument("--server", help="server URL (default: $ZKVAULT_SERVER)")
     enroll.add_argument("--timeout", type=float, default=600.0)
+    enroll.add_argument(
+        "--owner-fingerprint",
+        metavar="FP",
+        help="the owner's grant-key fingerprint, as the web app shows it (needed without a "
+        "terminal; on a terminal the runner asks you to confirm it instead)",
+    )
     return p
 
 

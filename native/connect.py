@@ -37,8 +37,9 @@ def cmd_connect(args: argparse.Namespace) -> int:
 
     # The key only identifies this pairing on screen (the fingerprint); it is not kept.
     key = PrivateKey.generate()
-    name = args.name or socket.gethostname()
-    approved = pair(api, "machine", name, bytes(key.public_key), args.timeout)
+    requested = args.name or socket.gethostname()
+    approved = pair(api, "machine", requested, bytes(key.public_key), args.timeout)
+    name = str(approved.get("name") or requested)  # the owner may have renamed it at approval
     state = LocalState(
         server=url,
         machine_id=str(approved["client_id"]),
@@ -50,8 +51,18 @@ def cmd_connect(args: argparse.Namespace) -> int:
         store.save(state)
     revision = _first_sync(store, api, str(approved["access_token"]))
     where = f"vault revision {revision}" if revision else "no vault yet (create it in the web app)"
-    print(f"connected to {url} as {name!r}; {where}. Next: `zkvault unlock`")
+    account = _account(api, str(approved["access_token"]))
+    print(f"connected to {url} as {name!r}{account}; {where}. Next: `zkvault unlock`")
     return 0
+
+
+def _account(api: Api, access_token: str) -> str:
+    """Which account approved this machine (issuer and email), for the person to check."""
+    try:
+        me = api.call("GET", "/api/me", token=access_token)
+    except ApiError:
+        return ""  # informational only: pairing itself succeeded
+    return f" in the account {me.get('email')} (signed in at {me.get('issuer')})"
 
 
 def _first_sync(store: StateStore, api: Api, access_token: str) -> int:

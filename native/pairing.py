@@ -1,24 +1,34 @@
 """The pairing handshake shared by `connect` (machines) and `runner enroll`.
 
 The client makes a key pair, asks the server for a pairing, shows the code,
-one-time URL and the fingerprint of its public key (computed here, and
-checked against the server's, so a server that swapped the key is caught
-before the person approves), then polls until the owner decides.
+the one-time URL and the fingerprint of its public key (vault_core's, computed
+here; docs/pairing.md), then polls until the owner decides. The URL's fragment
+carries that fingerprint too, so a browser following the link checks the key the
+server hands it against it; the fragment never reaches the server.
 """
 
 from __future__ import annotations
 
 import sys
 import time
+import urllib.parse
 from typing import Any
 
 from native.api import Api, ApiError, b64url_encode, fingerprint
 from native.errors import NETWORK, REVOKED, TIMEOUT, CliError
 
 
+def link(server_link: str, code: str, fp: str) -> str:
+    """The one-time URL with our own fragment: the code and this key's fingerprint."""
+    parts = urllib.parse.urlsplit(server_link)
+    return urllib.parse.urlunsplit(parts._replace(fragment=f"code={code}&fp={fp}"))
+
+
 def pair(api: Api, kind: str, name: str, public_key: bytes, timeout: float) -> dict[str, Any]:
     """Run the handshake; returns the one-time approval answer."""
-    mine = fingerprint(public_key)
+    from vault_core import fingerprint as key_fingerprint
+
+    mine = key_fingerprint(kind, public_key)
     try:
         created = api.call(
             "POST",
@@ -31,7 +41,9 @@ def pair(api: Api, kind: str, name: str, public_key: bytes, timeout: float) -> d
             NETWORK,
             exc.code,
         ) from None
-    if created.get("fingerprint") != mine:
+    # A sanity check only (the server's echo in its own, older format): what a person
+    # compares is `mine` and what the browser computes, never this.
+    if created.get("fingerprint") != fingerprint(public_key):
         raise CliError(
             "the server reports a different key fingerprint than this machine's; "
             "refusing to pair (is ZKVAULT_SERVER right?)",
@@ -39,7 +51,8 @@ def pair(api: Api, kind: str, name: str, public_key: bytes, timeout: float) -> d
             "fingerprint",
         )
     err = sys.stderr
-    print(f"To approve this {kind}, open:\n\n    {created['url']}\n", file=err)
+    url = link(str(created["url"]), str(created["code"]), mine)
+    print(f"To approve this {kind}, open:\n\n    {url}\n", file=err)
     print(f"or enter the code {created['code']} in the zkvault web app.", file=err)
     print(f"Check that the page shows this fingerprint: {mine}", file=err)
     print("Waiting for approval (Ctrl-C to cancel)...", file=err, flush=True)

@@ -3,7 +3,9 @@
 The credential string (ZKVAULT_RUNNER_CREDENTIAL) is ``zkvr1.`` followed by
 base64url JSON: server URL, the server's runner credential, runner and
 account ids, the runner's X25519 key seed, and the owner's grant-verify key
-pinned at approval. Each call exchanges the credential for an access token,
+pinned at enrolment after the person confirmed its fingerprint (on a terminal, or
+with --owner-fingerprint). Only that pinned key ever verifies a grant: the key the
+server offers later is never used. Each call exchanges the credential for an access token,
 fetches this runner's sealed grant, and opens it in memory: only the granted
 items exist here, and a revoked runner is refused on its next call. The only
 thing written to disk is the highest grant revision opened (the grant floor), so
@@ -35,7 +37,7 @@ class RunnerCredential:
         runner_id: str,
         account_id: str,
         seed: bytes,
-        owner_key: bytes | None,
+        owner_key: bytes,
     ) -> None:
         self.server = server
         self.credential = credential
@@ -54,7 +56,7 @@ class RunnerCredential:
             "r": self.runner_id,
             "a": self.account_id,
             "k": b64url_encode(self.seed),
-            "o": b64url_encode(self.owner_key) if self.owner_key else None,
+            "o": b64url_encode(self.owner_key),
         }
         return PREFIX + b64url_encode(json.dumps(body, separators=(",", ":")).encode())
 
@@ -70,16 +72,31 @@ class RunnerCredential:
             raise bad
         try:
             body = json.loads(b64url_decode(text[len(PREFIX) :]))
-            return cls(
+            owner = b64url_decode(body["o"]) if body.get("o") else b""
+            cred = cls(
                 str(body["s"]),
                 str(body["c"]),
                 str(uuid.UUID(body["r"])),
                 str(uuid.UUID(body["a"])),
                 b64url_decode(body["k"]),
-                b64url_decode(body["o"]) if body.get("o") else None,
+                owner,
             )
         except (ValueError, KeyError, TypeError):
             raise bad from None
+        if len(cred.owner_key) != 32:
+            raise CliError(
+                f"{ENV} pins no owner grant key (enrolled by an older zkvault); a runner never "
+                "takes that key from the server: enrol it again with `zkvault runner enroll`",
+                STATE,
+                "owner_key_unpinned",
+            )
+        return cred
+
+    @property
+    def owner_fingerprint(self) -> str:
+        from vault_core import fingerprint
+
+        return fingerprint("owner-grant", self.owner_key)
 
 
 class GrantSource:
@@ -133,7 +150,8 @@ def _fetch_grant(cred: RunnerCredential) -> GrantSource:
             REVOKED if exc.status == 403 else NOT_FOUND,
             exc.code,
         ) from None
-    owner_key = cred.owner_key or b64url_decode(str(grant.get("grant_public_key") or ""))
+    # The pinned key only; whatever the server's answer names is ignored.
+    owner_key = cred.owner_key
     keypair = RunnerKeyPair(cred.seed)
     floor_path = _floor_path(cred)
     floor = _read_floor(floor_path)
@@ -152,6 +170,14 @@ def _fetch_grant(cred: RunnerCredential) -> GrantSource:
             "(possible replay); refusing it",
             STATE,
             "rollback",
+        ) from None
+    except errors.GrantAuthError:
+        raise CliError(
+            "this runner's grant failed verification: it is not sealed to this runner or not "
+            f"signed by the owner grant key pinned at enrolment ({cred.owner_fingerprint}); "
+            "refusing it",
+            STATE,
+            "grant_auth",
         ) from None
     except errors.VaultError as exc:
         raise translate(exc) from None
@@ -213,43 +239,107 @@ def request(op: str, **fields: Any) -> dict[str, Any]:
                 "server": cred.server,
                 "revision": source.revision,
                 "items": len(source.items()),
+                "owner_fingerprint": cred.owner_fingerprint,
             }
         return answers.answer(source, op, fields)
     finally:
         source.lock()
 
 
+def _expected_owner(args: argparse.Namespace) -> str | None:
+    """The owner fingerprint given on the command line (normalised), or None when the
+    person will confirm it on this terminal; without either, refuse before pairing."""
+    from vault_core.errors import PinError
+    from vault_core.pins import normalise_fingerprint
+
+    if args.owner_fingerprint:
+        try:
+            return normalise_fingerprint(args.owner_fingerprint)
+        except PinError:
+            raise CliError(
+                "--owner-fingerprint is not a fingerprint (six groups of four letters or "
+                "digits, as the web app shows it)",
+                USAGE,
+                "bad_fingerprint",
+            ) from None
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        raise CliError(
+            "no terminal to confirm the owner's grant key on: pass --owner-fingerprint with "
+            "the fingerprint the web app shows under Machines & runners",
+            USAGE,
+            "owner_fingerprint_required",
+        )
+    return None
+
+
+def _pin_owner(approved: dict[str, Any], expected: str | None) -> bytes:
+    """The owner grant key from the approval, pinned only once the person confirmed it."""
+    from vault_core import fingerprint
+
+    key = b64url_decode(str(approved.get("grant_public_key") or ""))
+    if len(key) != 32:
+        raise CliError(
+            "the server approved this runner without the owner's grant key; refusing to enrol "
+            "(revoke the runner in the web app and enrol it again)",
+            STATE,
+            "owner_key_missing",
+        )
+    offered = fingerprint("owner-grant", key)
+    if expected is not None:
+        if offered != expected:
+            raise CliError(
+                f"the owner grant key the server handed over has fingerprint {offered}, not "
+                f"{expected}; refusing to enrol (the server may be lying; revoke this runner "
+                "in the web app)",
+                STATE,
+                "owner_key_mismatch",
+            )
+        return key
+    print(
+        f"The owner's grant key has fingerprint {offered}.\n"
+        "Compare it with “Your grant key” in the web app (Machines & runners).",
+        file=sys.stderr,
+    )
+    print("Is it the same? Type yes to pin it: ", end="", file=sys.stderr, flush=True)
+    answer = sys.stdin.readline().strip().lower()
+    if answer != "yes":
+        raise CliError(
+            "the owner's grant key was not confirmed; nothing was pinned (revoke this runner "
+            "in the web app and enrol again)",
+            STATE,
+            "owner_key_unconfirmed",
+        )
+    return key
+
+
 def cmd_enroll(args: argparse.Namespace) -> int:
     from native.pairing import pair
-    from vault_core import RunnerKeyPair
+    from vault_core import RunnerKeyPair, fingerprint
 
     url = server_url(args.server)
+    expected = _expected_owner(args)
     keypair = RunnerKeyPair.generate()
     try:
         approved = pair(
             Api(url), "runner", args.name or socket.gethostname(), keypair.public_key, args.timeout
         )
-        owner = approved.get("grant_public_key")
         cred = RunnerCredential(
             url,
             str(approved["runner_credential"]),
             str(approved["client_id"]),
             str(approved["account_id"]),
             keypair.seed_bytes(),
-            b64url_decode(owner) if owner else None,
+            _pin_owner(approved, expected),
         )
     finally:
         keypair.wipe()
+    name = str(approved.get("name") or args.name)
     print(
-        f"Runner {args.name!r} approved. Store the line below as the CI secret {ENV};\n"
+        f"Runner {name!r} approved; pinned the owner's grant key "
+        f"{fingerprint('owner-grant', cred.owner_key)}.\n"
+        f"Store the line below as the CI secret {ENV};\n"
         "it is shown once and is all the runner needs (treat it like a password):",
         file=sys.stderr,
     )
     print(cred.encode())
-    if cred.owner_key is None:
-        print(
-            "zkvault: warning: the approval did not pin the owner's grant key; the runner "
-            "will trust the key the server sends",
-            file=sys.stderr,
-        )
     return 0

@@ -6,7 +6,7 @@ app); this module adds only what the CLI needs: an exit code and what to do next
 
 from __future__ import annotations
 
-from native.errors import AUTH, FAILURE, LOCKED, NOT_FOUND, STATE, CliError
+from native.errors import AUTH, FAILURE, LOCKED, NOT_FOUND, STATE, USAGE, CliError
 from vault_core import errors
 
 _RESYNC = "run `zkvault unlock` again once the server has a good copy, or `zkvault connect --clean`"
@@ -37,6 +37,10 @@ NEXT_STEPS: dict[str, tuple[int, str]] = {
     "grant_binding": (STATE, _REGRANT),
     "not_found": (NOT_FOUND, "`zkvault list` shows the names"),
     "locked": (LOCKED, "run `zkvault unlock`"),
+    "pin": (STATE, "enrol the runner again"),
+    "bad_fingerprint": (USAGE, "copy the fingerprint the web app shows"),
+    "key_not_pinned": (STATE, "enrol the runner again"),
+    "key_mismatch": (STATE, "revoke the runner in the web app and enrol it again"),
 }
 
 

@@ -165,6 +165,7 @@ class PairingStatus(BaseModel):
     refresh_token: str | None = Field(default=None, description="Machines: zkv_rt_...")
     runner_credential: str | None = Field(default=None, description="Runners: zkv_runner_...")
     grant_public_key: str | None = None
+    name: str | None = Field(default=None, description="The name the owner approved it under")
 
 
 class CodeIn(Strict):

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .grants import Grant, GrantedItem, RunnerKeyPair, open_grant, seal_grant
     from .items import KINDS, Item, ItemInfo
     from .kdf import KdfParams
+    from .pins import fingerprint
     from .vault import Upload, Vault
 
 _LAZY = {
@@ -32,6 +33,7 @@ _LAZY = {
     "Item": "items",
     "ItemInfo": "items",
     "KdfParams": "kdf",
+    "fingerprint": "pins",
     "Upload": "vault",
     "Vault": "vault",
 }
@@ -48,6 +50,7 @@ __all__ = [
     "Upload",
     "Vault",
     "errors",
+    "fingerprint",
     "open_grant",
     "peek_header",
     "seal_grant",

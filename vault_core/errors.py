@@ -142,6 +142,43 @@ class LockedError(VaultError):
     summary = "The vault is locked; its keys are gone."
 
 
+class PinError(VaultError):
+    """A key could not be checked against what the owner pinned (vault_core.pins)."""
+
+    code = "pin"
+    summary = "The pinned keys in your vault are damaged, or a key has the wrong length."
+
+
+class FingerprintFormatError(PinError):
+    code = "bad_fingerprint"
+    summary = "That is not a fingerprint (six groups of four letters or digits)."
+
+
+class KeyNotPinnedError(PinError):
+    code = "key_not_pinned"
+    summary = (
+        "This runner's key was never pinned in your vault (it was enrolled before keys were "
+        "pinned, or by another vault): nothing was sealed. Revoke it and enrol it again."
+    )
+
+
+class KeyMismatchError(PinError):
+    code = "key_mismatch"
+    summary = (
+        "Warning: the server presented a different key for this runner than the one you "
+        "approved. Nothing was sealed to it. The server or its database may be compromised; "
+        "revoke the runner and enrol it again."
+    )
+
+    def __init__(self, pinned: str, offered: str) -> None:
+        # Fingerprints are public facts: safe in a message.
+        super().__init__(
+            f"the server presented key {offered}, but the key pinned at approval is {pinned}"
+        )
+        self.pinned = pinned
+        self.offered = offered
+
+
 ALL_ERRORS: dict[str, type[VaultError]] = {
     cls.code: cls
     for cls in (
@@ -168,6 +205,10 @@ ALL_ERRORS: dict[str, type[VaultError]] = {
         GrantBindingError,
         NotFoundError,
         LockedError,
+        PinError,
+        FingerprintFormatError,
+        KeyNotPinnedError,
+        KeyMismatchError,
     )
 }
 

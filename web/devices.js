@@ -1,5 +1,7 @@
 // Machines and runners: list, rename, revoke; pairing approval by code or link; runner
-// grants, sealed in the worker to the runner's public key and resealed when items change.
+// grants, sealed in the worker to the runner key pinned in the vault at approval and
+// resealed when items change. Every fingerprint shown is computed in the worker from the
+// key itself; the server's own "fingerprint" field is never displayed (docs/pairing.md).
 import { call } from "./api.js";
 import { $, edit, el, fail, fmtAgo, fmtTime, focusOn, notice, onView, show, state } from "./core.js";
 import { ask } from "./engine.js";
@@ -71,7 +73,29 @@ const deviceIcon = (kind) => {
   return svg;
 };
 
-function card(kind, c, details) {
+// The fingerprint of a key as the worker computes it (never the server's copy).
+async function localFingerprint(keyType, publicKey) {
+  if (!publicKey) return "";
+  try {
+    return (await ask("fingerprint", { key_type: keyType, public_key: publicKey })).fingerprint;
+  } catch {
+    return "(not a valid key)";
+  }
+}
+
+// A runner's fingerprint line: the key pinned at approval, with a warning when the key the
+// server lists now is another one (nothing is ever sealed to that key).
+function runnerKeyLine(r, shown) {
+  const pinned = state.listing?.pins?.[r.id];
+  if (!pinned) return el("p", { class: "item-meta mono fingerprint", text: `${shown} (not pinned: enrol again to grant)` });
+  if (pinned !== shown) {
+    return el("p", { class: "item-meta mono fingerprint warning", "data-key-mismatch": "1",
+      text: `${pinned} — WARNING: the server now lists another key (${shown}); grants stay sealed to ${pinned} only` });
+  }
+  return el("p", { class: "item-meta mono fingerprint", text: pinned, title: "Fingerprint" });
+}
+
+function card(kind, c, details, keyLine) {
   const badge = c.revoked_at
     ? el("span", { class: "badge bad", text: `Revoked ${fmtTime(c.revoked_at)}` })
     : el("span", { class: "badge ok", text: "Active" });
@@ -80,7 +104,7 @@ function card(kind, c, details) {
     el("div", { class: "item-main" },
       el("p", { class: "item-name", text: c.name }),
       el("p", { class: "item-meta", text: details }),
-      el("p", { class: "item-meta mono fingerprint", text: c.fingerprint, title: "Fingerprint" })),
+      keyLine),
     el("div", { class: "item-side" }, badge),
     actions(kind, c));
 }
@@ -88,11 +112,16 @@ function card(kind, c, details) {
 async function renderDevices() {
   const [machines, runners] = await Promise.all([call("GET", "/api/machines"), call("GET", "/api/runners")]);
   state.clients = { machines, runners };
-  $("machines-body").replaceChildren(...machines.map((m) =>
-    card("machine", m, `Paired ${fmtTime(m.created_at)} · Last seen ${fmtAgo(m.last_seen_at)}`)));
+  const mfp = await Promise.all(machines.map((m) => localFingerprint("machine", m.public_key)));
+  const rfp = await Promise.all(runners.map((r) => localFingerprint("runner", r.public_key)));
+  $("owner-fingerprint").textContent = state.listing?.owner_fingerprint || "(unlock to see it)";
+  $("machines-body").replaceChildren(...machines.map((m, i) =>
+    card("machine", m, `Paired ${fmtTime(m.created_at)} · Last seen ${fmtAgo(m.last_seen_at)}`,
+      el("p", { class: "item-meta mono fingerprint", text: mfp[i], title: "Fingerprint" }))));
   const grants = state.listing?.grants || {};
-  $("runners-body").replaceChildren(...runners.map((r) =>
-    card("runner", r, r.revoked_at ? "Its grant was deleted." : `Gets: ${grantSummary(grants[r.id] || [])}`)));
+  $("runners-body").replaceChildren(...runners.map((r, i) =>
+    card("runner", r, r.revoked_at ? "Its grant was deleted." : `Gets: ${grantSummary(grants[r.id] || [])}`,
+      runnerKeyLine(r, rfp[i]))));
   $("machines-empty").hidden = machines.length > 0;
   $("runners-empty").hidden = runners.length > 0;
   return { machines, runners };
@@ -118,7 +147,9 @@ function openGrant(runner) {
   $("grant-items").querySelector("input")?.focus();
 }
 
-// Seal the runner's chosen items to its key and upload, at the next grant revision.
+// Seal the runner's chosen items to its pinned key and upload, at the next grant revision.
+// The key the server lists is passed only to be compared: the worker refuses (key_mismatch)
+// when it is not the pinned one, and nothing is sealed or uploaded.
 async function sealAndUpload(runner) {
   const revision = (runner.grant_revision || 0) + 1;
   const sealed = await ask("seal_grant", { runner_id: runner.id, public_key: runner.public_key, revision });
@@ -132,45 +163,86 @@ export async function resealAffected(itemId) {
   if (!affected.length) return;
   try {
     const runners = await call("GET", "/api/runners");
-    for (const r of runners.filter((x) => affected.includes(x.id) && !x.revoked_at)) await sealAndUpload(r);
+    // One runner whose listed key is not its pinned one must not hold up the others.
+    let refused = null;
+    for (const r of runners.filter((x) => affected.includes(x.id) && !x.revoked_at)) {
+      try {
+        await sealAndUpload(r);
+      } catch (err) {
+        refused = refused || err;
+      }
+    }
+    if (refused) throw refused;
     notice(`Updated the grants of ${affected.length} runner(s) too.`);
   } catch (err) {
     fail(err);
   }
 }
 
-async function lookup(code) {
+class PairingError extends Error {
+  constructor(code, message) {
+    super(message);
+    this.code = code;
+  }
+}
+
+// expected: the fingerprint carried by the one-time link's fragment (empty when the code
+// was typed). The key the server hands over must have exactly that fingerprint.
+async function lookup(code, expected = "") {
   pending = null;
   $("pair-details").hidden = true;
   // Spaces inside or around the code are ignored, as docs/pairing.md says.
   if (!CODE.test(normaliseCode(code))) throw new Error("A pairing code looks like ABCDE-FGHIJ (ten letters or digits).");
   const info = await call("POST", "/api/pairings/lookup", { code: normaliseCode(code) });
-  pending = { ...info, code: normaliseCode(code) };
+  if (info.kind !== "runner" && info.kind !== "machine") throw new PairingError("bad_key", "The server sent an unknown kind of pairing.");
+  const fp = await ask("fingerprint", { key_type: info.kind, public_key: info.public_key, expected });
+  if (expected && !fp.matches) {
+    throw new PairingError("pairing_key_mismatch",
+      `Refused: the key the server presents for this code (${fp.fingerprint}) is not the one your link names ` +
+      `(${expected}). Someone else's request is behind this code, or the server is lying. Do not approve; ` +
+      "run the command on your machine again.");
+  }
+  pending = { ...info, code: normaliseCode(code), fingerprint: fp.fingerprint };
   $("pair-kind").textContent = info.kind === "runner" ? "Runner (unattended build machine)" : "Machine (laptop or workstation)";
   $("pair-name").textContent = info.name;
-  $("pair-fingerprint").textContent = info.fingerprint;
+  $("pair-fingerprint").textContent = fp.fingerprint;
+  $("pair-check").textContent = expected
+    ? "✓ This key matches the fingerprint in the link you followed."
+    : "Approve only if this fingerprint matches the one your machine shows.";
+  $("pair-check").dataset.verified = expected ? "link" : "compare";
+  const owner = info.kind === "runner" ? state.listing?.owner_fingerprint || "" : "";
+  $("pair-owner-fingerprint").textContent = owner;
+  $("pair-owner-fingerprint").hidden = $("pair-owner-label").hidden = !owner;
   $("pair-expires").textContent = fmtTime(info.expires_at);
   $("pair-newname").value = info.name;
   $("pair-details").hidden = false;
   $("pair-approve").focus();
 }
 
-export function openPairing(code) {
+export function openPairing(link) {
+  const [code, expected = ""] = link.split("|");
   show("pair");
   $("pair-code").value = code;
-  lookup(code).catch(fail);
+  lookup(code, expected).catch(fail);
 }
 
 async function approve() {
   if (!pending) return;
   if (!isUnlocked()) throw new Error("Unlock your vault first.");
   const body = { code: pending.code, name: $("pair-newname").value.trim() || pending.name };
-  if (pending.kind === "runner") body.grant_public_key = (await ask("owner_key")).public_key;
-  const done = await call("POST", "/api/pairings/approve", body);
+  const shown = pending.fingerprint;
+  if (pending.kind === "runner") {
+    // Pin first, inside the vault: if that save fails, nothing is approved. The runner's
+    // id is the pairing's id (the server creates the runner under it).
+    const pin = { runner_id: pending.pairing_id, public_key: pending.public_key, name: body.name };
+    if (!(await edit("pin_runner", pin))) return;
+    body.grant_public_key = (await ask("owner_key")).public_key;
+  }
+  await call("POST", "/api/pairings/approve", body);
   $("pair-details").hidden = true;
   $("pair-code").value = "";
   pending = null;
-  notice(`Approved “${body.name}” (${done.fingerprint}). It will finish pairing by itself.`);
+  notice(`Approved “${body.name}” (${shown}). It will finish pairing by itself.`);
   focusOn($("pair-code"));
 }
 

@@ -24,12 +24,14 @@ from typing import Any
 
 from strength import estimate
 
-from vault_core import Item, KdfParams, Vault, errors, peek_header, seal_grant
+from vault_core import Item, KdfParams, Vault, errors, fingerprint, peek_header, seal_grant
 from vault_core.b64url import b64url_decode as b64d
 from vault_core.b64url import b64url_encode as b64e
-from vault_core.items import RESERVED_PREFIX
+from vault_core.errors import PinError
+from vault_core.items import RESERVED_PREFIX, is_reserved
 from vault_core.kdf import derive_kek
 from vault_core.keys import wipe
+from vault_core.pins import PINS_ITEM, RunnerPins, normalise_fingerprint
 
 GRANTS_ITEM = RESERVED_PREFIX + "grants"  # which items each runner is granted
 
@@ -45,11 +47,12 @@ class SessionError(Exception):
 
 @dataclass(frozen=True)
 class Op:
-    kind: str  # add | update | remove | passphrase | grants
+    kind: str  # add | update | remove | passphrase | grants | pin
     item_id: str = ""
     item: Item | None = None
     passphrase: str = ""
     grants: dict[str, list[str]] | None = None
+    pin: tuple[str, bytes, str] | None = None  # runner id, X25519 key, name
 
 
 def _item_from(fields: dict[str, Any], secret: str) -> Item:
@@ -110,12 +113,29 @@ class Session:
                 return {str(k): [str(i) for i in v] for k, v in data.items()}
         return {}
 
+    def _pins(self, vault: Vault) -> RunnerPins:
+        for info in vault.items():
+            if info.name == PINS_ITEM:
+                return RunnerPins.parse(vault.get(info.id).secret)
+        return RunnerPins()
+
+    def _put_reserved(self, vault: Vault, name: str, secret: str, note: str) -> None:
+        item = Item(name=name, kind="generic", url="", secret=secret, note=note)
+        existing = [i for i in vault.items() if i.name == name]
+        if existing:
+            vault.update(existing[0].id, item)
+        else:
+            vault.add(item)
+
     def _listing(self, vault: Vault) -> dict[str, Any]:
-        items = [i.to_dict() for i in vault.items() if i.name != GRANTS_ITEM]
+        items = [i.to_dict() for i in vault.items() if not is_reserved(i.name)]
+        pins = self._pins(vault)
         return {
             "revision": vault.revision,
             "items": items,
             "grants": self._grants(vault),
+            "pins": {rid: pin.fingerprint for rid, pin in pins.runners.items()},
+            "owner_fingerprint": fingerprint("owner-grant", vault.owner_verify_key),
             "kdf_ms": round(self.kdf_ms, 1),
             "kdf": {"ops": vault.kdf.ops, "mem_kib": vault.kdf.mem_kib},
         }
@@ -150,18 +170,14 @@ class Session:
         elif op.kind == "grants":
             assert op.grants is not None
             secret = json.dumps(op.grants, sort_keys=True, separators=(",", ":"))
-            item = Item(
-                name=GRANTS_ITEM,
-                kind="generic",
-                url="",
-                secret=secret,
-                note="Which items each runner is granted (managed by the web app).",
-            )
-            existing = [i for i in vault.items() if i.name == GRANTS_ITEM]
-            if existing:
-                vault.update(existing[0].id, item)
-            else:
-                vault.add(item)
+            note = "Which items each runner is granted (managed by the web app)."
+            self._put_reserved(vault, GRANTS_ITEM, secret, note)
+        elif op.kind == "pin":
+            assert op.pin is not None
+            pins = self._pins(vault)
+            pins.pin(*op.pin)
+            note = "The runner keys the owner approved (managed by the web app)."
+            self._put_reserved(vault, PINS_ITEM, pins.dumps(), note)
 
     def _edit(self, op: Op) -> dict[str, Any]:
         vault = self._vault()
@@ -289,7 +305,7 @@ class Session:
         try:
             return {
                 "revision": old.revision,
-                "items": [i.to_dict() for i in old.items() if i.name != GRANTS_ITEM],
+                "items": [i.to_dict() for i in old.items() if not is_reserved(i.name)],
             }
         finally:
             old.lock()
@@ -300,11 +316,11 @@ class Session:
         vault = self._vault()
         old = Vault.open(b64d(blob), self.passphrase, account_id=self.account_id)
         try:
-            wanted = {i.id: old.get(i.id) for i in old.items() if i.name != GRANTS_ITEM}
+            wanted = {i.id: old.get(i.id) for i in old.items() if not is_reserved(i.name)}
         finally:
             old.lock()
         for info in vault.items():
-            if info.id not in wanted and info.name != GRANTS_ITEM:
+            if info.id not in wanted and not is_reserved(info.name):
                 self._edit_quiet(Op("remove", item_id=info.id.hex))
         current = {i.id for i in vault.items()}
         for item_id, item in wanted.items():
@@ -321,12 +337,43 @@ class Session:
     def op_owner_key(self) -> dict[str, Any]:
         return {"public_key": b64e(self._vault().owner_verify_key)}
 
+    def op_fingerprint(self, key_type: str, public_key: str, expected: str = "") -> dict[str, Any]:
+        """A key's fingerprint computed here, never taken from the server; with
+        ``expected`` (from a one-time link), whether the key is the one the link names."""
+        if key_type not in ("machine", "runner", "owner-grant"):
+            raise SessionError("bad_key", "Unknown key type.")
+        try:
+            shown = fingerprint(key_type, b64d(public_key))
+        except (ValueError, PinError):
+            raise SessionError("bad_key", "The server sent something that is not a key.") from None
+        if not expected:
+            return {"fingerprint": shown}
+        return {"fingerprint": shown, "matches": normalise_fingerprint(expected) == shown}
+
+    def op_pin_runner(self, runner_id: str, public_key: str, name: str) -> dict[str, Any]:
+        """Pin the key the owner is approving, inside the vault (authenticated by the vault
+        key): every later seal for this runner uses this key and no other."""
+        try:
+            key = b64d(public_key)
+            fingerprint("runner", key)
+            uuid.UUID(runner_id)
+        except (ValueError, PinError):
+            raise SessionError("bad_key", "The server sent something that is not a key.") from None
+        return self._edit(Op("pin", pin=(runner_id, key, name)))
+
     def op_seal_grant(self, runner_id: str, public_key: str, revision: int) -> dict[str, Any]:
+        """Seal to the key pinned at approval. ``public_key`` is what the server lists now:
+        it is only compared with the pin (a difference fails with key_mismatch)."""
         vault = self._vault()
+        try:
+            offered = b64d(public_key)
+        except ValueError:
+            offered = b""
+        key = self._pins(vault).key_to_seal_to(runner_id, offered)
         ids = self._grants(vault).get(runner_id, [])
         present = {i.id.hex for i in vault.items()}
         chosen = [uuid.UUID(hex=i) for i in ids if i in present]
-        blob = seal_grant(vault, uuid.UUID(runner_id), b64d(public_key), chosen, revision)
+        blob = seal_grant(vault, uuid.UUID(runner_id), key, chosen, revision)
         return {"revision": revision, "blob": b64e(blob), "items": len(chosen)}
 
     def op_kdf_benchmark(self, runs: int = 3) -> dict[str, Any]:

@@ -74,6 +74,7 @@ def poll(body: PairingPoll, request: Request, db: DB, st: State) -> PairingStatu
         refresh_token=r.refresh_token,
         runner_credential=r.runner_credential,
         grant_public_key=r.grant_public_key,
+        name=r.name,
     )
 
 

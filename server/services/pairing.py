@@ -36,7 +36,7 @@ from ..settings import Settings
 from ..sqlutil import affected
 from ..tokens import KeyRing
 from . import sessions
-from .errors import Gone, NotFound, RateLimited, Unavailable
+from .errors import Gone, Invalid, NotFound, RateLimited, Unavailable
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +140,9 @@ def decide(
     assert actor.account_id is not None
     _count_attempt(db, limiter, settings, actor.account_id)
     pairing = _pending_by_code(db, settings, code)
+    if approve and pairing.kind == "runner" and not grant_public_key:
+        # A runner pins this key and verifies every grant with it (docs/pairing.md).
+        raise Invalid("grant_key_required", "approving a runner needs grant_public_key")
     values: dict[str, object] = {
         "status": "approved" if approve else "refused",
         "account_id": actor.account_id,
@@ -181,6 +184,7 @@ class PollResult:
     refresh_token: str | None = None
     runner_credential: str | None = None
     grant_public_key: str | None = None
+    name: str | None = None
 
 
 def poll(
@@ -226,6 +230,7 @@ def _claim(
         pairing.name,
         public_key=pairing.public_key,
         grant_public_key=pairing.grant_public_key,
+        client_id=pairing.id,  # the id the owner saw at approval, so a runner's pin names it
     )
     pairing.client_id = client.id
     refresh = runner_credential = None
@@ -255,4 +260,5 @@ def _claim(
         refresh,
         runner_credential,
         pairing.grant_public_key,
+        pairing.name,
     )

@@ -46,9 +46,10 @@ def create_client(
     *,
     public_key: str | None = None,
     grant_public_key: str | None = None,
+    client_id: uuid.UUID | None = None,
 ) -> Client:
     client = Client(
-        id=uuid.uuid4(),
+        id=client_id or uuid.uuid4(),
         account_id=account_id,
         kind=kind,
         name=name,

@@ -261,6 +261,8 @@ class Api:
         key = public_key()
         p = self.request_pairing(kind, name, key)
         body: dict[str, Any] = {"code": p["code"]}
+        if kind == "runner" and grant_public_key is None:
+            grant_public_key = public_key()  # the server refuses a runner approval without it
         if grant_public_key:
             body["grant_public_key"] = grant_public_key
         r = user.browser.post("/api/pairings/approve", json=body, headers=user.auth)

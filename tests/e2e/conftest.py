@@ -73,10 +73,25 @@ def server(
     stop(srv.proc)
 
 
+# Other directories reuse these fixtures by importing them (tests/hostile/conftest.py), so
+# pytest may set up "playwright_instance" once per directory in one session; Playwright's
+# sync API can only be started once per thread, so every set-up shares one instance.
+_PLAYWRIGHT: dict[str, Any] = {}
+
+
 @pytest.fixture(scope="session")
 def playwright_instance() -> Iterator[Playwright]:
-    with sync_playwright() as p:
-        yield p
+    if not _PLAYWRIGHT:
+        manager = sync_playwright()
+        _PLAYWRIGHT.update(instance=manager.__enter__(), manager=manager, users=0)
+    _PLAYWRIGHT["users"] += 1
+    try:
+        yield _PLAYWRIGHT["instance"]
+    finally:
+        _PLAYWRIGHT["users"] -= 1
+        if not _PLAYWRIGHT["users"]:
+            _PLAYWRIGHT.pop("manager").__exit__(None, None, None)
+            _PLAYWRIGHT.clear()
 
 
 @pytest.fixture(scope="session")

@@ -6,13 +6,17 @@ Pairings are created over HTTP exactly as the CLI does (POST /api/pairings, then
 
 from __future__ import annotations
 
+import secrets
+import sqlite3
 import uuid
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import STRONG, App, b64d, poll, request_pairing
-from vault_core import RunnerKeyPair, errors, open_grant
+from native.pairing import link
+from tests.e2e.conftest import STRONG, App, b64d, b64e, poll, request_pairing
+from tests.support.report import record
+from vault_core import RunnerKeyPair, errors, fingerprint, open_grant
 
 SUB = "linus"
 DEPLOY_TOKEN = "ghp_deploy_" + "Q7w8E9r0T1y2U3i4" * 2
@@ -41,7 +45,8 @@ def ready(vault: App) -> App:
 
 def test_approve_machine_by_code(ready: App) -> None:
     app = ready
-    pairing = request_pairing(app.server, "machine", "ada-laptop")
+    key = secrets.token_bytes(32)
+    pairing = request_pairing(app.server, "machine", "ada-laptop", key)
     app.go("Approve a pairing")
     app.page.get_by_label("Pairing code").fill("nope")
     app.page.get_by_role("button", name="Look up").click()
@@ -52,7 +57,10 @@ def test_approve_machine_by_code(ready: App) -> None:
     app.page.get_by_label("Pairing code").fill(pairing["code"].lower())  # forgiving input
     app.page.get_by_label("Pairing code").press("Enter")
     app.page.wait_for_selector("#pair-details:not([hidden])")
-    assert app.page.locator("#pair-fingerprint").text_content() == pairing["fingerprint"]
+    # Computed in the worker from the key, as the CLI computes it from its own.
+    assert app.page.locator("#pair-fingerprint").text_content() == fingerprint("machine", key)
+    assert app.page.locator("#pair-check").get_attribute("data-verified") == "compare"
+    assert app.page.locator("#pair-owner-fingerprint").is_hidden()  # runners only
     assert app.page.locator("#pair-name").text_content() == "ada-laptop"
     assert poll(app.server, pairing)["status"] == "pending"
     app.page.get_by_label("Name it").fill("Ada's laptop")
@@ -127,13 +135,18 @@ def test_runner_enrolment_and_grant_opened_natively(ready: App) -> None:
     app.page.get_by_role("button", name="Look up").click()
     app.page.wait_for_selector("#pair-details:not([hidden])")
     assert "Runner" in (app.page.locator("#pair-kind").text_content() or "")
+    shown = app.page.locator("#pair-fingerprint").text_content()
+    assert shown == fingerprint("runner", keys.public_key)
+    owner_shown = app.page.locator("#pair-owner-fingerprint").text_content()
     app.page.get_by_role("button", name="Approve", exact=True).click()
     app.notice("Approved “ci-runner”")
     enrolled = poll(app.server, pairing)
     assert enrolled["status"] == "approved" and enrolled["runner_credential"]
     runner_id = uuid.UUID(enrolled["client_id"])
+    assert runner_id == uuid.UUID(pairing["pairing_id"])  # the id its key is pinned under
     account_id = uuid.UUID(enrolled["account_id"])
     owner_key = b64d(enrolled["grant_public_key"])
+    assert owner_shown == fingerprint("owner-grant", owner_key)  # computed in the worker
 
     app.go("Machines & runners")
     app.page.get_by_role("button", name="Grant items to ci-runner").click()
@@ -181,6 +194,37 @@ def test_runner_enrolment_and_grant_opened_natively(ready: App) -> None:
     )
     assert reopened.items[0].item.secret == DEPLOY_TOKEN_NEW
 
+    # The server lies at a later reseal: it now lists another key for the runner (one
+    # column in its database). The edit is saved; the reseal to that key is refused with a
+    # warning, and the stored grant is still the one sealed to the pinned key.
+    attacker, refused = RunnerKeyPair.generate(), 0
+    _set_client_key(app, runner_id, attacker.public_key)
+    app.go("Credentials")
+    app.row("deploy").get_by_role("button", name="Edit deploy").click()
+    app.page.locator("#item-form").get_by_label("Token").fill(DEPLOY_TOKEN + "-3")
+    app.page.get_by_role("button", name="Save", exact=True).click()
+    text = app.error("the server presented a different key for this runner")
+    assert fingerprint("runner", attacker.public_key) in text
+    assert fingerprint("runner", keys.public_key) in text
+    assert app.page.locator("#error").get_attribute("data-code") == "key_mismatch"
+    after = _runner_grant(app, enrolled["runner_credential"])
+    assert after == regrant  # nothing was sealed or uploaded
+    _assert_not_opened_by(after, attacker, account_id, runner_id, owner_key)
+    refused += 1
+    app.go("Machines & runners")
+    warn = app.page.locator('#runners-body [data-runner="ci-runner"] [data-key-mismatch]')
+    warn.wait_for()
+    assert "WARNING" in (warn.text_content() or "")
+    # Granting by hand is refused the same way.
+    app.page.get_by_role("button", name="Grant items to ci-runner").click()
+    app.page.get_by_role("checkbox", name="other", exact=True).check()
+    app.page.get_by_role("button", name="Save grant").click()
+    app.error("the server presented a different key for this runner")
+    assert _runner_grant(app, enrolled["runner_credential"]) == regrant
+    refused += 1
+    record("hostile server (keys)", "runner key substituted at reseal", tried=2, refused=refused)
+    _set_client_key(app, runner_id, keys.public_key)
+
     # Revoking the runner deletes its grant.
     app.go("Machines & runners")
     app.page.get_by_role("button", name="Revoke ci-runner").click()
@@ -214,6 +258,109 @@ def test_link_opened_while_signed_out_survives_sign_in(ready: App) -> None:
         assert other.rec.foreign() == [] and other.csp_violations() == []
     finally:
         other.context.close()
+
+
+def test_runner_key_substituted_at_approval_is_never_sealed_to(ready: App) -> None:
+    """The person approved key A (the fingerprint the runner printed); the server creates
+    the runner with key B. The first grant is refused and nothing reaches the server."""
+    app = ready
+    keys, attacker = RunnerKeyPair.generate(), RunnerKeyPair.generate()
+    pairing = request_pairing(app.server, "runner", "ci-swapped", keys.public_key)
+    app.go("Approve a pairing")
+    app.page.get_by_label("Pairing code").fill(pairing["code"])
+    app.page.get_by_role("button", name="Look up").click()
+    app.page.wait_for_selector("#pair-details:not([hidden])")
+    assert app.page.locator("#pair-fingerprint").text_content() == fingerprint(
+        "runner", keys.public_key
+    )
+    app.page.get_by_role("button", name="Approve", exact=True).click()
+    app.notice("Approved “ci-swapped”")
+    with sqlite3.connect(app.server.database) as db:  # the lie, before the runner claims
+        db.execute(
+            "UPDATE pairings SET public_key = ? WHERE id = ?",
+            (b64e(attacker.public_key), uuid.UUID(pairing["pairing_id"]).hex),
+        )
+    enrolled = poll(app.server, pairing)
+    app.go("Machines & runners")
+    row = app.page.locator('#runners-body [data-runner="ci-swapped"]')
+    row.locator("[data-key-mismatch]").wait_for()
+    app.page.get_by_role("button", name="Grant items to ci-swapped").click()
+    app.page.get_by_role("checkbox", name="deploy", exact=True).check()
+    app.page.get_by_role("button", name="Save grant").click()
+    app.error("Nothing was sealed to it")
+    assert app.page.locator("#error").get_attribute("data-code") == "key_mismatch"
+    token = httpx.post(
+        f"{app.server.url}/auth/token",
+        json={"grant_type": "runner_credential", "credential": enrolled["runner_credential"]},
+    ).json()["access_token"]
+    r = httpx.get(
+        f"{app.server.url}/api/runner/grant", headers={"Authorization": f"Bearer {token}"}
+    )
+    refused = int(r.status_code == 404 and r.json()["code"] == "no_grant")  # nothing uploaded
+    record("hostile server (keys)", "runner key substituted at approval", tried=1, refused=refused)
+    assert refused == 1, r.text
+    app.page.get_by_role("button", name="Revoke ci-swapped").click()
+    app.notice("Revoked “ci-swapped”")
+
+
+def test_link_refuses_a_key_other_than_the_one_it_names(ready: App) -> None:
+    app = ready
+    """The one-time link carries the enrolling key's fingerprint; the server hands the
+    browser another key for the code: the page refuses, there is nothing to approve."""
+    checked = 0
+    for kind in ("machine", "runner"):
+        key, swapped = secrets.token_bytes(32), secrets.token_bytes(32)
+        pairing = request_pairing(app.server, kind, f"linked-{kind}", key)
+        url = link(pairing["url"], pairing["code"], fingerprint(kind, key))
+        with sqlite3.connect(app.server.database) as db:
+            db.execute(
+                "UPDATE pairings SET public_key = ? WHERE id = ?",
+                (b64e(swapped), uuid.UUID(pairing["pairing_id"]).hex),
+            )
+        app.page.goto(url.replace("http://127.0.0.1:8000", app.server.url))
+        text = app.error("is not the one your link names")
+        assert fingerprint(kind, swapped) in text and fingerprint(kind, key) in text
+        assert app.page.locator("#error").get_attribute("data-code") == "pairing_key_mismatch"
+        assert app.page.locator("#pair-details").is_hidden()
+        assert "fp=" not in app.page.url and "#code=" not in app.page.url
+        assert poll(app.server, pairing)["status"] == "pending"  # never approved
+        # Typed instead, the code shows the fingerprint of the key the server hands over:
+        # not the one the machine printed, so the person refuses.
+        app.page.get_by_label("Pairing code").fill(pairing["code"])
+        app.page.get_by_role("button", name="Look up").click()
+        app.page.wait_for_selector("#pair-details:not([hidden])")
+        shown = app.page.locator("#pair-fingerprint").text_content()
+        assert shown == fingerprint(kind, swapped) != fingerprint(kind, key)
+        assert app.page.locator("#pair-check").get_attribute("data-verified") == "compare"
+        app.page.get_by_role("button", name="Refuse", exact=True).click()
+        app.notice(f"Refused the pairing request from “linked-{kind}”")
+        checked += 1
+    record("hostile server (keys)", "pairing key substituted (link)", tried=2, refused=checked)
+
+
+def _set_client_key(app: App, client_id: uuid.UUID, key: bytes) -> None:
+    with sqlite3.connect(app.server.database) as db:
+        db.execute("UPDATE clients SET public_key = ? WHERE id = ?", (b64e(key), client_id.hex))
+
+
+def _assert_not_opened_by(
+    grant: dict[str, str],
+    keypair: RunnerKeyPair,
+    account_id: uuid.UUID,
+    runner_id: uuid.UUID,
+    owner_key: bytes,
+) -> None:
+    try:
+        open_grant(
+            b64d(grant["blob"]),
+            keypair,
+            account_id=account_id,
+            runner_id=runner_id,
+            owner_verify_key=owner_key,
+        )
+    except errors.GrantAuthError:
+        return
+    raise AssertionError("the substituted key opened the grant")
 
 
 def _runner_grant(app: App, credential: str) -> dict[str, str]:

@@ -18,7 +18,7 @@ from native.runner import RunnerCredential
 from tests.native.serverproc import Owner, Server, start_server
 from tests.native.support import FAST_KDF, ITEMS, PASSPHRASE, Env, start_pairing
 from tests.support.leaks import scan
-from vault_core import Vault, seal_grant
+from vault_core import Vault, fingerprint, seal_grant
 from vault_core.b64url import b64url_encode
 
 pytestmark = pytest.mark.slow
@@ -53,6 +53,8 @@ def runner() -> Iterator[tuple[Server, str]]:
             "ci-env",
             "--server",
             server.url,
+            "--owner-fingerprint",
+            fingerprint("owner-grant", vault.owner_verify_key),
             show=r"enter the code (\S+) ",
         )
         owner.approve(code, grant_public_key=b64url_encode(vault.owner_verify_key))

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from native.api import b64url_decode
 from native.state import StateStore
 from tests.native import support
 from tests.native.gitserver import GitServer
@@ -22,6 +23,7 @@ from tests.native.serverproc import Owner, Server, start_server
 from tests.native.support import FAST_KDF, ITEMS, PASSPHRASE, REPO, Env, git, wait_gone
 from tests.support.leaks import scan
 from vault_core import Item, Vault, seal_grant
+from vault_core import fingerprint as key_fingerprint
 from vault_core.b64url import b64url_encode
 
 pytestmark = pytest.mark.slow
@@ -60,11 +62,14 @@ def start_pairing(env: Env, *args: str) -> tuple[subprocess.Popen[str], str, str
 def connect(env: Env, owner: Owner, url: str) -> None:
     proc, code, fingerprint = start_pairing(env, "connect", "--server", url, "--name", "laptop")
     seen = owner.call("POST", "/api/pairings/lookup", json={"code": code}).json()
-    assert seen["fingerprint"] == fingerprint and seen["name"] == "laptop"
-    owner.approve(code)
+    # What a browser shows: the fingerprint computed from the key itself.
+    assert key_fingerprint("machine", b64url_decode(seen["public_key"])) == fingerprint
+    assert seen["name"] == "laptop"
+    owner.approve(code, name="work laptop")
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
-    assert "connected to" in out
+    # The account that approved it and the name the owner gave it, not the requested one.
+    assert f"as 'work laptop' in the account {owner.sub}@example.test" in out, out
 
 
 def machine_id(owner: Owner) -> str:
@@ -183,18 +188,27 @@ def _runner_env(env: Env, credential: str) -> dict[str, str]:
 def test_runner_reads_exactly_its_grant_until_revoked(env: Env, server: Server) -> None:
     owner = Owner(server)
     vault, _ = new_vault(owner)
+    owner_fp = key_fingerprint("owner-grant", vault.owner_verify_key)
     proc, code, fingerprint = start_pairing(
-        env, "runner", "enroll", "--name", "ci-1", "--server", server.url
+        env,
+        "runner",
+        "enroll",
+        "--name",
+        "ci-1",
+        "--server",
+        server.url,
+        "--owner-fingerprint",
+        owner_fp.lower(),
     )
     owner.approve(code, grant_public_key=b64url_encode(vault.owner_verify_key))
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
+    assert f"pinned the owner's grant key {owner_fp}" in err
     credential = out.strip()
     assert credential.startswith("zkvr1.") and "\n" not in credential
 
     (runner,) = owner.call("GET", "/api/runners").json()
-    assert runner["fingerprint"] == fingerprint
-    from native.api import b64url_decode
+    assert key_fingerprint("runner", b64url_decode(runner["public_key"])) == fingerprint
 
     by_name = {info.name: info.id for info in vault.items()}
     granted = [by_name["github"], by_name["ci token"]]

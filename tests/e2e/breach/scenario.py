@@ -233,8 +233,24 @@ def unlock_laptop(person: Person) -> None:
 
 def enrol_runner(person: Person, proxy: Proxy, name: str) -> Runner:
     runner = Runner(name, make_env())
+    # Enrolled without a terminal: the person passes the owner fingerprint the page shows.
+    person.app.go("Machines & runners")
+    person.app.page.wait_for_function(
+        "() => /^[A-Z2-7]{4}(-[A-Z2-7]{4}){5}$/"
+        ".test(document.querySelector('#owner-fingerprint').textContent)"
+    )
+    owner = person.app.page.locator("#owner-fingerprint").text_content() or ""
     proc, code, fingerprint = start_pairing(
-        runner.env, "runner", "enroll", "--name", name, "--server", proxy.url, show=CODE
+        runner.env,
+        "runner",
+        "enroll",
+        "--name",
+        name,
+        "--server",
+        proxy.url,
+        "--owner-fingerprint",
+        owner,
+        show=CODE,
     )
     approve(person.app, code, fingerprint)
     out, err = proc.communicate(timeout=60)

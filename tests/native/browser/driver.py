@@ -117,6 +117,8 @@ async def approve_link(page: Page, url: str, passphrase: str) -> str:
     await page.locator("#unlock-pass").press("Enter")
     await page.wait_for_selector("#pair-details:not([hidden])", timeout=60_000)
     shown = await page.locator("#pair-fingerprint").text_content() or ""
+    # The link carried the key's fingerprint: the page checked it, nothing to compare.
+    assert await page.locator("#pair-check").get_attribute("data-verified") == "link"
     await page.get_by_role("button", name="Approve", exact=True).click()
     await notice(page, "Approved")
     return shown
@@ -133,6 +135,18 @@ async def approve_code(page: Page, typed: str) -> str:
     await page.get_by_role("button", name="Approve", exact=True).click()
     await notice(page, "Approved")
     return shown
+
+
+async def owner_fingerprint(page: Page) -> str:
+    """The owner's grant-key fingerprint as the (unlocked) page shows it, which a runner
+    enrolled without a terminal is given with --owner-fingerprint."""
+    await page.locator("#nav").get_by_role("button", name="Machines & runners").click()
+    shown = page.locator("#owner-fingerprint")
+    await page.wait_for_function(
+        "() => /^[A-Z2-7]{4}(-[A-Z2-7]{4}){5}$/"
+        ".test(document.querySelector('#owner-fingerprint').textContent)"
+    )
+    return await shown.text_content() or ""
 
 
 async def grant(page: Page, runner: str, items: list[str]) -> None:

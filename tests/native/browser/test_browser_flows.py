@@ -77,9 +77,11 @@ def test_pair_by_link_unlock_and_clone(
 def test_runner_granted_two_of_three(browser_thread: BrowserThread, server: Any) -> None:
     runner = make_env()
     try:
+        owner = browser_thread.run(driver.owner_fingerprint(browser_thread.page))
         proc, code, fingerprint = start_pairing(
             runner,
             *("runner", "enroll", "--name", "ci-1", "--server", server.url),
+            *("--owner-fingerprint", owner),
             show=r"enter the code (\S+) ",
         )
         # Typed by hand this time, with a space inside and around (docs/pairing.md).
@@ -88,7 +90,7 @@ def test_runner_granted_two_of_three(browser_thread: BrowserThread, server: Any)
         assert shown == fingerprint
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err
-        assert "warning" not in err  # the browser pinned the owner's grant key
+        assert f"pinned the owner's grant key {owner}" in err
         ci = {"ZKVAULT_RUNNER_CREDENTIAL": out.strip()}
 
         browser_thread.run(driver.grant(browser_thread.page, "ci-1", ["private git", "ci-cache"]))
