@@ -16,9 +16,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
+import httpx2
 import psycopg
 import pytest
 from fastapi import FastAPI
@@ -245,7 +246,7 @@ class Api:
         assert r.status_code == 201, r.text
         return dict(r.json())
 
-    def poll(self, pairing: dict[str, Any]) -> Any:
+    def poll(self, pairing: dict[str, Any]) -> httpx2.Response:
         return self.anon.post(
             "/api/pairings/poll",
             json={"pairing_id": pairing["pairing_id"], "poll_secret": pairing["poll_secret"]},
@@ -282,7 +283,7 @@ class Api:
             got,
         )
 
-    def put_vault(self, who: User | Device, base: int, blob: bytes) -> Any:
+    def put_vault(self, who: User | Device, base: int, blob: bytes) -> httpx2.Response:
         return self.anon.put(
             "/api/vault",
             headers=who.auth,
@@ -295,8 +296,14 @@ def api(app: FastAPI, idp: str) -> Api:
     return Api(app, idp)
 
 
+class SettingsFactory(Protocol):
+    """Builds Settings for this run's database and IdP, with the given fields changed."""
+
+    def __call__(self, **overrides: Any) -> Settings: ...
+
+
 @pytest.fixture
-def settings_factory(database_url: str, idp: str) -> Any:
+def settings_factory(database_url: str, idp: str) -> SettingsFactory:
     def build(**overrides: Any) -> Settings:
         return make_settings(database_url, idp, **overrides)
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import httpx2
 from fastapi import FastAPI
 
 from server.encoding import b64url_decode
@@ -170,7 +171,7 @@ def random_id() -> str:
     return str(uuid.uuid4())
 
 
-def refused(r: httpx.Response) -> bool:
+def refused(r: httpx.Response | httpx2.Response) -> bool:
     """True for a typed 4xx ({code, message}); a 5xx fails the test on the spot."""
     assert r.status_code < 500, (
         f"{r.request.method} {r.request.url.path} -> {r.status_code}: {r.text[:300]}"

@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from server.encoding import b64url_encode
 from tests.support.report import record
 
-from .conftest import Api
+from .conftest import Api, Device, User
 from .routes import COOKIE_AUTHENTICATED, Operation, claims, operations, random_id, refused
 
 CATEGORY = "api attacks"
@@ -61,7 +61,7 @@ def _send(
 # --- another account's ids ---------------------------------------------------
 
 
-def test_another_accounts_ids_answer_like_missing_ones_on_every_route(api):
+def test_another_accounts_ids_answer_like_missing_ones_on_every_route(api: Api) -> None:
     """Every id a request can carry, on every route, from each kind of client of
     another account: the same 4xx, byte for byte, as an id that does not exist."""
     alice, bob = api.sign_in(), api.sign_in()
@@ -78,7 +78,11 @@ def test_another_accounts_ids_answer_like_missing_ones_on_every_route(api):
     assert r.status_code == 200
     a_pending = api.request_pairing(name="alice's next laptop")
     b_pending = api.request_pairing()  # bob's own pairing: its poll secret is his
-    attackers = {"web": bob, "machine": api.pair(bob, "machine"), "runner": api.pair(bob, "runner")}
+    attackers: dict[str, User | Device] = {
+        "web": bob,
+        "machine": api.pair(bob, "machine"),
+        "runner": api.pair(bob, "runner"),
+    }
     real: dict[str, list[Any]] = {
         "client_id": [a_machine.client_id, a_runner.client_id, claims(alice.token)["sid"]],
         "revision": ["1", "3"],
@@ -145,7 +149,7 @@ def test_another_accounts_ids_answer_like_missing_ones_on_every_route(api):
     assert api.poll(a_pending).json()["status"] == "pending"
 
 
-def test_audit_events_reveal_nothing_of_other_accounts_activity(api):
+def test_audit_events_reveal_nothing_of_other_accounts_activity(api: Api) -> None:
     """An event's only number is its place in the caller's own chain: no global row
     id that would count what other accounts did in between."""
     alice, bob = api.sign_in(), api.sign_in()
@@ -195,7 +199,7 @@ WRONG_VALUES: list[Any] = [None, True, 1.5, -1, 2**64, [], {}, "\ud800", "a\x00b
 JSON = {"content-type": "application/json"}
 
 
-def test_malformed_bodies_on_every_json_route(roomy):
+def test_malformed_bodies_on_every_json_route(roomy: Api) -> None:
     user = roomy.sign_in()
     auth = {**user.auth, **JSON}
     ops = [op for op in operations(roomy.app) if op.takes_json]
@@ -239,7 +243,7 @@ def test_malformed_bodies_on_every_json_route(roomy):
     record(CATEGORY, "malformed bodies", tried=tried, refused=refused_)
 
 
-def test_oversized_bodies_on_every_json_route(roomy):
+def test_oversized_bodies_on_every_json_route(roomy: Api) -> None:
     user = roomy.sign_in()
     auth = {**user.auth, **JSON}
     # A kept revision 1, so that a restore reaches its blob's size check.
@@ -284,7 +288,7 @@ def test_oversized_bodies_on_every_json_route(roomy):
 # --- CSRF ---------------------------------------------------------------------
 
 
-def test_cookie_authenticated_calls_refuse_cross_site_requests(api):
+def test_cookie_authenticated_calls_refuse_cross_site_requests(api: Api) -> None:
     user, other = api.sign_in(), api.sign_in()
     b, good = user.browser, user.csrf()
     session_cookie = b.cookies.get("__Secure-zkv_refresh")
@@ -302,6 +306,7 @@ def test_cookie_authenticated_calls_refuse_cross_site_requests(api):
     # A client holding the refresh cookie but not the CSRF cookie (a cross-site
     # form cannot read it, so it cannot echo it).
     bare = api.client()
+    assert session_cookie is not None
     bare.cookies.set(
         "__Secure-zkv_refresh", session_cookie, domain="testserver.local", path="/auth"
     )
@@ -331,7 +336,7 @@ def test_cookie_authenticated_calls_refuse_cross_site_requests(api):
     assert b.post("/auth/logout", headers=good).status_code == 204
 
 
-def test_no_other_route_is_authenticated_by_cookies(api):
+def test_no_other_route_is_authenticated_by_cookies(api: Api) -> None:
     """The browser's cookies (and even its CSRF token) buy nothing anywhere else: each
     route answers them exactly as it answers a client with no cookies at all."""
     user = api.sign_in()
@@ -357,7 +362,7 @@ def test_no_other_route_is_authenticated_by_cookies(api):
 # --- refresh tokens ------------------------------------------------------------
 
 
-def test_a_refresh_token_raced_by_several_holders_ends_the_family(api):
+def test_a_refresh_token_raced_by_several_holders_ends_the_family(api: Api) -> None:
     """Eight copies of one refresh token spent at once: the database lets one spend it and
     hands the others the same successor (they are indistinguishable from retries of a
     lost response). Once that successor is used, any further copy is a replay, and the
@@ -411,13 +416,14 @@ def test_a_refresh_token_raced_by_several_holders_ends_the_family(api):
     assert sum(e["action"] == "token.reuse" for e in events) == 1
 
 
-def test_refresh_tokens_work_only_for_their_own_kind(api):
+def test_refresh_tokens_work_only_for_their_own_kind(api: Api) -> None:
     """A browser's refresh cookie at the machines' endpoint, a machine's refresh token
     as a browser cookie, a runner credential as a refresh token: refused, nothing spent."""
     user = api.sign_in()
     machine, runner = api.pair(user), api.pair(user, "runner")
     web_refresh = user.browser.cookies.get("__Secure-zkv_refresh")
     as_browser = api.client()
+    assert machine.refresh_token is not None
     as_browser.cookies.set(
         "__Secure-zkv_refresh", machine.refresh_token, domain="testserver.local", path="/auth"
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, delete, func, select, update
@@ -12,8 +13,10 @@ from server.audit import GENESIS
 from server.main import main
 from server.models import AuditEvent
 
+from .conftest import Api, User
 
-def _realistic_use(api):
+
+def _realistic_use(api: Api) -> User:
     user = api.sign_in()
     vid = uuid.uuid4()
     assert api.put_vault(user, 0, api.blob(user.account_id, 1, vid)).status_code == 200
@@ -33,7 +36,7 @@ def _realistic_use(api):
     return user
 
 
-def test_owner_reads_and_exports_their_chain(api):
+def test_owner_reads_and_exports_their_chain(api: Api) -> None:
     user = _realistic_use(api)
     other = api.sign_in()
     export = api.anon.get("/api/audit/export", headers=user.auth)
@@ -71,7 +74,13 @@ def test_owner_reads_and_exports_their_chain(api):
 
 
 @pytest.mark.parametrize("tamper", ["edit", "delete-middle", "truncate-tail"])
-def test_verify_command_detects_tampering(api, database_url, monkeypatch, capsys, tamper):
+def test_verify_command_detects_tampering(
+    api: Api,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tamper: str,
+) -> None:
     user = _realistic_use(api)
     monkeypatch.setenv("ZKVAULT_DATABASE_URL", database_url)
     monkeypatch.setenv("ZKVAULT_ENVIRONMENT", "development")
@@ -98,7 +107,9 @@ def test_verify_command_detects_tampering(api, database_url, monkeypatch, capsys
     assert "TAMPERED" in out and chain in out
 
 
-def test_owner_can_verify_an_export_offline(api, tmp_path, capsys):
+def test_owner_can_verify_an_export_offline(
+    api: Api, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import json
 
     user = _realistic_use(api)
@@ -144,8 +155,8 @@ print(done, flush=True)
 
 
 def test_verify_and_export_see_one_snapshot_while_another_process_appends(
-    api, database_url, monkeypatch, capsys
-):
+    api: Api, database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Another process appends to the owner's chain and the system chain in a loop while
     verify-audit and the export run over and over: no false TAMPERED, no broken export."""
     import json

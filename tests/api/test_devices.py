@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import uuid
 
+import httpx2
+
 from server.encoding import b64url_decode, b64url_encode
 from tests.support.report import record
 
+from .conftest import Api, Device, User
 
-def _get(api, who, path):
+
+def _get(api: Api, who: User | Device, path: str) -> httpx2.Response:
     return api.anon.get(path, headers=who.auth)
 
 
-def test_rename_and_revoke_a_machine(api):
+def test_rename_and_revoke_a_machine(api: Api) -> None:
     user = api.sign_in()
     machine = api.pair(user, name="old name")
     r = api.anon.patch(
@@ -45,7 +49,7 @@ def test_rename_and_revoke_a_machine(api):
     assert "account:machine:revoke" in tags and "account:machine:rename" in tags
 
 
-def test_other_accounts_ids_answer_like_missing_ones(api):
+def test_other_accounts_ids_answer_like_missing_ones(api: Api) -> None:
     alice, bob = api.sign_in(), api.sign_in()
     machine = api.pair(alice)
     runner = api.pair(alice, "runner")
@@ -77,10 +81,11 @@ def test_other_accounts_ids_answer_like_missing_ones(api):
     assert _get(api, bob, "/api/machines").json() == []
 
 
-def test_runner_enrolment_grants_and_revocation(api):
+def test_runner_enrolment_grants_and_revocation(api: Api) -> None:
     user = api.sign_in()
     owner_grant_key = api.public_key()
     runner = api.pair(user, "runner", name="ci-1", grant_public_key=owner_grant_key)
+    assert runner.runner_credential is not None
     assert runner.runner_credential.startswith("zkv_runner_")
     assert runner.refresh_token is None
     assert runner.extra["grant_public_key"] == owner_grant_key
@@ -100,11 +105,14 @@ def test_runner_enrolment_grants_and_revocation(api):
     assert _get(api, runner, "/api/runner/grant").status_code == 404
 
     sealed = b"sealed grant bytes \x00\xff" * 10
-    put = lambda rev, blob=sealed: api.anon.put(  # noqa: E731
-        f"/api/runners/{runner.client_id}/grant",
-        headers=user.auth,
-        json={"revision": rev, "blob": b64url_encode(blob)},
-    )
+
+    def put(rev: int, blob: bytes = sealed) -> httpx2.Response:
+        return api.anon.put(
+            f"/api/runners/{runner.client_id}/grant",
+            headers=user.auth,
+            json={"revision": rev, "blob": b64url_encode(blob)},
+        )
+
     assert put(1).status_code == 200
     got = _get(api, runner, "/api/runner/grant").json()
     assert b64url_decode(got["blob"]) == sealed and got["revision"] == 1
@@ -126,7 +134,7 @@ def test_runner_enrolment_grants_and_revocation(api):
     assert put(4).status_code == 404
 
 
-def test_a_runner_reads_only_its_own_grant(api):
+def test_a_runner_reads_only_its_own_grant(api: Api) -> None:
     user = api.sign_in()
     one, two = api.pair(user, "runner"), api.pair(user, "runner")
     r = api.anon.put(

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from sqlalchemy import create_engine, text
 
 from server.models import Base
 from tests.support.leaks import scan
 from tests.support.report import record
 
+from .conftest import Api
 
-def test_security_headers_on_every_response(api):
+
+def test_security_headers_on_every_response(api: Api) -> None:
     for r in [
         api.anon.get("/healthz"),
         api.anon.get("/api/vault"),
@@ -32,7 +35,7 @@ def test_security_headers_on_every_response(api):
     assert "<script>" not in page.text  # no inline script on the page we serve
 
 
-def test_cors_is_closed(api):
+def test_cors_is_closed(api: Api) -> None:
     r = api.anon.options(
         "/api/vault",
         headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"},
@@ -42,7 +45,7 @@ def test_cors_is_closed(api):
     assert "access-control-allow-origin" not in r.headers
 
 
-def test_errors_are_typed_json(api):
+def test_errors_are_typed_json(api: Api) -> None:
     user = api.sign_in()
     cases = [
         (api.anon.get("/nope"), 404, "not_found"),
@@ -97,7 +100,7 @@ def test_errors_are_typed_json(api):
         assert "Traceback" not in r.text
 
 
-def test_secrets_never_echoed_in_errors(api):
+def test_secrets_never_echoed_in_errors(api: Api) -> None:
     secret = "zkv_rt_" + "S" * 43
     r = api.anon.post(
         "/auth/token",
@@ -106,19 +109,21 @@ def test_secrets_never_echoed_in_errors(api):
     assert r.status_code == 422 and secret not in r.text
 
 
-def test_database_dump_holds_no_credentials(api, database_url):
+def test_database_dump_holds_no_credentials(api: Api, database_url: str) -> None:
     """After realistic use, no issued secret appears in any table, in any encoding."""
     user = api.sign_in()
     secrets_seen: list[str] = [user.token, user.browser.cookies["__Secure-zkv_refresh"]]
     vid = uuid.uuid4()
     api.put_vault(user, 0, api.blob(user.account_id, 1, vid))
     machine = api.pair(user)
+    assert machine.refresh_token is not None
     secrets_seen += [machine.token, machine.refresh_token]
     r = api.anon.post(
         "/auth/token", json={"grant_type": "refresh_token", "refresh_token": machine.refresh_token}
     )
     secrets_seen += [r.json()["refresh_token"], r.json()["access_token"]]
     runner = api.pair(user, "runner")
+    assert runner.runner_credential is not None
     secrets_seen += [runner.token, runner.runner_credential]
     p = api.request_pairing()
     secrets_seen += [p["poll_secret"], p["code"]]
@@ -153,7 +158,7 @@ def test_database_dump_holds_no_credentials(api, database_url):
     assert hits == [], hits
 
 
-def test_logs_hold_no_secrets(api, caplog):
+def test_logs_hold_no_secrets(api: Api, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level("INFO")
     user = api.sign_in()
     machine = api.pair(user)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 
 import psycopg
 from alembic.autogenerate import compare_metadata
@@ -13,7 +14,7 @@ from server.migrate import downgrade, upgrade
 from server.models import Base
 
 
-def test_migrated_schema_matches_the_models(database_url):
+def test_migrated_schema_matches_the_models(database_url: str) -> None:
     engine = create_engine(database_url)
     with engine.connect() as conn:
         diff = compare_metadata(
@@ -23,7 +24,7 @@ def test_migrated_schema_matches_the_models(database_url):
     assert diff == []
 
 
-def test_upgrade_from_zero_and_back(database_url, tmp_path):
+def test_upgrade_from_zero_and_back(database_url: str, tmp_path: Path) -> None:
     if database_url.startswith("sqlite"):
         url = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
         cleanup = None
@@ -51,7 +52,7 @@ def test_upgrade_from_zero_and_back(database_url, tmp_path):
             admin.close()
 
 
-def test_a_run_without_postgresql_fails_instead_of_skipping(tmp_path):
+def test_a_run_without_postgresql_fails_instead_of_skipping(tmp_path: Path) -> None:
     import os
     import subprocess
     import sys

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import psycopg
+from fastapi import FastAPI
 from starlette.testclient import TestClient
 
 from server.app import create_app
@@ -25,7 +26,7 @@ from .test_tokens import _age_spent_tokens
 METRICS_TOKEN = b64url_encode(os.urandom(24))
 
 
-def test_readiness_follows_the_database_and_liveness_does_not(app, idp):
+def test_readiness_follows_the_database_and_liveness_does_not(app: FastAPI, idp: str) -> None:
     up = TestClient(app, base_url=BASE_URL)
     assert up.get("/healthz").status_code == 200
     assert (up.get("/readyz").status_code, up.get("/readyz").json()) == (200, {"status": "ready"})
@@ -52,7 +53,9 @@ def _value(text: str, series: str) -> float:
     return sum(found)
 
 
-def test_metrics_are_private_by_default_and_name_no_secret_or_account(app, database_url, idp):
+def test_metrics_are_private_by_default_and_name_no_secret_or_account(
+    app: FastAPI, database_url: str, idp: str
+) -> None:
     closed = TestClient(app, base_url=BASE_URL)
     assert closed.get("/metrics").status_code == 404  # no token configured: not served
     open_ = create_app(
@@ -67,6 +70,7 @@ def test_metrics_are_private_by_default_and_name_no_secret_or_account(app, datab
         user = api.sign_in()
         machine = api.pair(user)
         rt = machine.refresh_token
+        assert rt is not None
         body = {"grant_type": "refresh_token", "refresh_token": rt}
         first, again = client.post("/auth/token", json=body), client.post("/auth/token", json=body)
         assert first.status_code == again.status_code == 200  # a retry within the window
@@ -104,7 +108,9 @@ def test_metrics_are_private_by_default_and_name_no_secret_or_account(app, datab
     assert routes and all(not re.search(r"[0-9a-f]{8}-", r) for r in routes), routes
 
 
-def test_json_logs_are_the_production_default_and_keep_query_strings_out(idp, tmp_path):
+def test_json_logs_are_the_production_default_and_keep_query_strings_out(
+    idp: str, tmp_path: Path
+) -> None:
     from server.main import _log_config
     from server.settings import Settings
 
@@ -128,7 +134,7 @@ def test_json_logs_are_the_production_default_and_keep_query_strings_out(idp, tm
     assert secret not in server.log.read_text()
 
 
-def test_several_instances_migrating_an_empty_database_at_once(tmp_path: Path):
+def test_several_instances_migrating_an_empty_database_at_once(tmp_path: Path) -> None:
     """Four `zkvault-server migrate` started together on an empty PostgreSQL database:
     every one succeeds, the schema is created once."""
     with fresh_pg_database("zkv_migrate_race") as url:

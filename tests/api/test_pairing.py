@@ -16,6 +16,7 @@ from server.encoding import b64url_decode, b64url_encode
 from server.models import Pairing
 from tests.support.report import record
 
+from .conftest import Api, SettingsFactory, User
 from .routes import refused
 
 # Fixed windows: a day-long one keeps a window boundary out of a sub-second test.
@@ -28,7 +29,7 @@ def _fingerprint(key: str) -> str:
     return "-".join(text[i : i + 4] for i in range(0, 16, 4))
 
 
-def test_machine_pairing_end_to_end(api):
+def test_machine_pairing_end_to_end(api: Api) -> None:
     user = api.sign_in()
     key = api.public_key()
     p = api.request_pairing("machine", "ada's laptop", key)
@@ -61,7 +62,7 @@ def test_machine_pairing_end_to_end(api):
     ]
 
 
-def test_code_is_single_use(api):
+def test_code_is_single_use(api: Api) -> None:
     alice, mallory = api.sign_in(), api.sign_in()
     p = api.request_pairing()
     assert (
@@ -91,7 +92,7 @@ def test_code_is_single_use(api):
     assert mallory.browser.get("/api/machines", headers=mallory.auth).json() == []
 
 
-def test_refused_pairing_gets_no_credentials(api):
+def test_refused_pairing_gets_no_credentials(api: Api) -> None:
     user = api.sign_in()
     p = api.request_pairing()
     r = user.browser.post("/api/pairings/refuse", json={"code": p["code"]}, headers=user.auth)
@@ -102,7 +103,7 @@ def test_refused_pairing_gets_no_credentials(api):
     assert refused(r) and r.status_code == 404
 
 
-def test_expired_code_cannot_be_approved(api, database_url):
+def test_expired_code_cannot_be_approved(api: Api, database_url: str) -> None:
     user = api.sign_in()
     p = api.request_pairing()
     engine = create_engine(database_url)
@@ -118,7 +119,7 @@ def test_expired_code_cannot_be_approved(api, database_url):
     assert api.poll(p).json()["status"] == "expired"
 
 
-def test_wrong_poll_secret_learns_nothing(api):
+def test_wrong_poll_secret_learns_nothing(api: Api) -> None:
     p = api.request_pairing()
     r = api.anon.post(
         "/api/pairings/poll", json={"pairing_id": p["pairing_id"], "poll_secret": "zkv_poll_guess"}
@@ -131,7 +132,7 @@ def test_wrong_poll_secret_learns_nothing(api):
     assert r.status_code == 404
 
 
-def test_pairing_request_rejects_anything_but_a_public_key(api):
+def test_pairing_request_rejects_anything_but_a_public_key(api: Api) -> None:
     bad = [
         {"kind": "machine", "name": "x", "public_key": "A" * 42},
         {"kind": "machine", "name": "x", "public_key": "A" * 44},
@@ -147,7 +148,7 @@ def test_pairing_request_rejects_anything_but_a_public_key(api):
         assert "hunter2" not in r.text
 
 
-def test_guessing_codes_is_rate_limited(settings_factory, api):
+def test_guessing_codes_is_rate_limited(settings_factory: SettingsFactory, api: Api) -> None:
     app = create_app(settings_factory(rate_code_attempts_per_account=5, rate_window_seconds=DAY))
     try:
         user = api.sign_in()
@@ -177,7 +178,9 @@ def test_guessing_codes_is_rate_limited(settings_factory, api):
         app.state.zk.engine.dispose()
 
 
-def test_guessing_codes_is_limited_across_routes_and_accounts(settings_factory, api):
+def test_guessing_codes_is_limited_across_routes_and_accounts(
+    settings_factory: SettingsFactory, api: Api
+) -> None:
     """Lookup, approve and refuse draw on one per-account budget, and a global one
     bounds a crowd of accounts guessing together (docs/pairing.md's bound)."""
     app = create_app(
@@ -192,7 +195,7 @@ def test_guessing_codes_is_limited_across_routes_and_accounts(settings_factory, 
         guesses = iter(f"{i:05d}-ZZZZZ" for i in range(100))
         got: list[tuple[int, str]] = []
 
-        def guess(who, n: int, code: str | None = None) -> list[int]:
+        def guess(who: User, n: int, code: str | None = None) -> list[int]:
             statuses = []
             for i in range(n):
                 r = browser.post(
@@ -219,7 +222,7 @@ def test_guessing_codes_is_limited_across_routes_and_accounts(settings_factory, 
         app.state.zk.engine.dispose()
 
 
-def test_pairing_requests_are_rate_limited_per_address(settings_factory):
+def test_pairing_requests_are_rate_limited_per_address(settings_factory: SettingsFactory) -> None:
     app = create_app(settings_factory(rate_pairing_create_per_ip=3, rate_window_seconds=DAY))
     try:
         c = TestClient(app, base_url="https://testserver")
@@ -230,7 +233,7 @@ def test_pairing_requests_are_rate_limited_per_address(settings_factory):
         app.state.zk.engine.dispose()
 
 
-def test_rate_limits_are_shared_by_instances(settings_factory):
+def test_rate_limits_are_shared_by_instances(settings_factory: SettingsFactory) -> None:
     """Two app instances over one database see one counter."""
     settings = settings_factory(rate_pairing_create_per_ip=2, rate_window_seconds=DAY)
     a, b = create_app(settings), create_app(settings)
@@ -249,7 +252,7 @@ def test_rate_limits_are_shared_by_instances(settings_factory):
         b.state.zk.engine.dispose()
 
 
-def test_long_expired_pairings_are_cleaned_up(api, database_url):
+def test_long_expired_pairings_are_cleaned_up(api: Api, database_url: str) -> None:
     old, fresh = api.request_pairing(), api.request_pairing()
     engine = create_engine(database_url)
     with engine.begin() as conn:
@@ -265,7 +268,9 @@ def test_long_expired_pairings_are_cleaned_up(api, database_url):
     assert old["pairing_id"] not in left and fresh["pairing_id"] in left
 
 
-def test_codes_are_stored_keyed_and_survive_a_key_rotation(api, database_url, settings_factory):
+def test_codes_are_stored_keyed_and_survive_a_key_rotation(
+    api: Api, database_url: str, settings_factory: SettingsFactory
+) -> None:
     """A database copy alone cannot be searched for a live code (2^50 is small offline)."""
     from tests.api.conftest import SIGNING_KEY, Api
 

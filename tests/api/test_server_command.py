@@ -7,7 +7,9 @@ import pytest
 from server.main import main
 
 
-def test_a_bad_setting_is_named_without_its_value(monkeypatch, capsys):
+def test_a_bad_setting_is_named_without_its_value(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("ZKVAULT_LOG_LEVEL", "trace")
     monkeypatch.setenv("ZKVAULT_SIGNING_KEYS", '["not-a-key-but-secret-looking"]')
     monkeypatch.setenv("ZKVAULT_WORKERS", "0")
@@ -19,7 +21,9 @@ def test_a_bad_setting_is_named_without_its_value(monkeypatch, capsys):
 
 
 @pytest.mark.parametrize("level", ["info", "debug"])
-def test_log_levels_configure_the_root_logger_only_at_debug(level, monkeypatch):
+def test_log_levels_configure_the_root_logger_only_at_debug(
+    level: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from server.main import _log_config
     from server.settings import Settings
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import httpx2
 import pytest
 from sqlalchemy import create_engine, select
 
@@ -12,8 +15,12 @@ from server.app import create_app
 from server.models import Account, AuditEvent
 from server.settings import DEV_SIGNING_KEY, DevelopmentSettingsError, Settings
 
+from .conftest import Api, SettingsFactory
 
-def test_sign_in_creates_one_account_per_issuer_and_subject(api, database_url, idp):
+
+def test_sign_in_creates_one_account_per_issuer_and_subject(
+    api: Api, database_url: str, idp: str
+) -> None:
     first = api.sign_in("alice", name="Alice", email="alice@example.test")
     again = api.sign_in("alice", name="Alice A.", email="alice@example.test")
     assert first.account_id == again.account_id
@@ -35,7 +42,7 @@ def test_sign_in_creates_one_account_per_issuer_and_subject(api, database_url, i
     assert tags.count("account:session:sign-in") == 3
 
 
-def test_authorization_request_uses_pkce_state_and_nonce(api):
+def test_authorization_request_uses_pkce_state_and_nonce(api: Api) -> None:
     browser = api.client()
     url = api.start_login(browser)
     query = parse_qs(urlsplit(url).query)
@@ -46,7 +53,7 @@ def test_authorization_request_uses_pkce_state_and_nonce(api):
     assert "code_verifier" not in query
 
 
-def test_callback_from_another_browser_is_refused(api):
+def test_callback_from_another_browser_is_refused(api: Api) -> None:
     victim = api.client()
     back = api.idp_authorize(api.start_login(victim), "mallory")
     attacker = api.client()  # has no login cookie for this state
@@ -55,7 +62,7 @@ def test_callback_from_another_browser_is_refused(api):
     assert r.json()["code"] == "state_mismatch"
 
 
-def test_callback_cannot_be_replayed(api):
+def test_callback_cannot_be_replayed(api: Api) -> None:
     browser = api.client()
     back = api.idp_authorize(api.start_login(browser), "carol")
     login_cookie = next(c for c in browser.cookies.jar if c.name == "__Secure-zkv_login")
@@ -72,7 +79,7 @@ def test_callback_cannot_be_replayed(api):
     assert r.json()["code"] == "state_expired"
 
 
-def test_forged_code_is_refused(api):
+def test_forged_code_is_refused(api: Api) -> None:
     browser = api.client()
     back = api.idp_authorize(api.start_login(browser), "dave")
     state = parse_qs(urlsplit(back).query)["state"][0]
@@ -81,14 +88,14 @@ def test_forged_code_is_refused(api):
     assert r.json()["code"] == "signin_failed"
 
 
-def test_idp_error_is_refused(api):
+def test_idp_error_is_refused(api: Api) -> None:
     browser = api.client()
     api.start_login(browser)
     r = browser.get("/auth/callback", params={"error": "access_denied", "state": "x"})
     assert r.status_code == 400 and r.json()["code"] == "idp_refused"
 
 
-def test_oauth2_mode_signs_in_through_userinfo(settings_factory, idp):
+def test_oauth2_mode_signs_in_through_userinfo(settings_factory: SettingsFactory, idp: str) -> None:
     """The GitHub-style path (no id_token; identity from a userinfo endpoint)."""
     from starlette.testclient import TestClient
 
@@ -127,8 +134,11 @@ def test_oauth2_mode_signs_in_through_userinfo(settings_factory, idp):
         {"oidc_client_secret": "zkvault-dev-secret"},
     ],
 )
-def test_production_refuses_development_settings(override, tmp_path):
-    good = {
+def test_production_refuses_development_settings(
+    override: dict[str, object], tmp_path: Path
+) -> None:
+    # Any: mixed field types, coerced by pydantic (str into SecretStr) as from the environment.
+    good: dict[str, Any] = {
         "environment": "production",
         "public_url": "https://vault.example",
         "oidc_issuer": "https://idp.example",
@@ -146,7 +156,9 @@ def test_production_refuses_development_settings(override, tmp_path):
         create_app(Settings(**good))
 
 
-def test_a_registered_confidential_client_against_a_stricter_provider(database_url, tmp_path):
+def test_a_registered_confidential_client_against_a_stricter_provider(
+    database_url: str, tmp_path: Path
+) -> None:
     """Another provider configuration, reached only through settings: this one admits
     registered clients only, so sign-in works only if the server authenticates to it."""
     from starlette.testclient import TestClient
@@ -179,7 +191,7 @@ def test_a_registered_confidential_client_against_a_stricter_provider(database_u
             r = browser.get(back)
             if works:
                 assert r.status_code == 302, r.text
-                assert browser.cookies.get("__Secure-zkv_refresh", "").startswith("zkv_rt_")
+                assert (browser.cookies.get("__Secure-zkv_refresh") or "").startswith("zkv_rt_")
             else:
                 assert r.status_code == 400 and r.json()["code"] == "signin_failed"
     finally:
@@ -189,7 +201,9 @@ def test_a_registered_confidential_client_against_a_stricter_provider(database_u
         proc.wait(10)
 
 
-def test_server_command_refuses_to_start_in_production_with_dev_settings(monkeypatch, capsys):
+def test_server_command_refuses_to_start_in_production_with_dev_settings(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from server.main import main
 
     for name in list(__import__("os").environ):
@@ -202,7 +216,7 @@ def test_server_command_refuses_to_start_in_production_with_dev_settings(monkeyp
     assert "oidc_issuer" in err and "public_url" in err
 
 
-def test_sign_in_is_rate_limited_per_address(settings_factory):
+def test_sign_in_is_rate_limited_per_address(settings_factory: SettingsFactory) -> None:
     from starlette.testclient import TestClient
 
     app = create_app(settings_factory(rate_signin_per_ip=3, rate_window_seconds=86400))
@@ -215,7 +229,7 @@ def test_sign_in_is_rate_limited_per_address(settings_factory):
         app.state.zk.engine.dispose()
 
 
-def test_claims_sent_only_through_userinfo_are_kept(database_url):
+def test_claims_sent_only_through_userinfo_are_kept(database_url: str) -> None:
     """panva's certified oidc-provider, as a real process: with the code flow it puts
     name and email in UserInfo only. The server asks UserInfo, and refuses a UserInfo
     answer about another subject."""
@@ -271,7 +285,7 @@ def test_claims_sent_only_through_userinfo_are_kept(database_url):
         assert id_claims["sub"] == "alice"
         assert "email" not in id_claims and "name" not in id_claims
 
-        def sign_in(login: str) -> tuple[TestClient, httpx.Response]:
+        def sign_in(login: str) -> tuple[TestClient, httpx2.Response]:
             browser = TestClient(app, base_url="https://testserver", follow_redirects=False)
             start = browser.get("/auth/login").headers["location"]
             return browser, browser.get(certified_idp_authorize(start, login, callback))

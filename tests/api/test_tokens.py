@@ -7,32 +7,38 @@ import hmac
 import json
 import time
 import uuid
+from collections.abc import Callable
 
 import httpx
+import httpx2
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi import FastAPI
 
 from server.encoding import b64url_decode, b64url_encode
 from tests.support.report import record
 
+from .conftest import Api, Device, SettingsFactory, User
 from .routes import Operation, operations, refused
 
 
-def _jws(header: dict, claims: dict, sign) -> str:
+def _jws(
+    header: dict[str, object], claims: dict[str, object], sign: Callable[[bytes], bytes]
+) -> str:
     h = b64url_encode(json.dumps(header).encode())
     p = b64url_encode(json.dumps(claims).encode())
     return f"{h}.{p}.{b64url_encode(sign(f'{h}.{p}'.encode()))}"
 
 
-def _claims(user, **over) -> dict:
+def _claims(user: User, **over: object) -> dict[str, object]:
     now = int(time.time())
-    payload = json.loads(b64url_decode(user.token.split(".")[1]))
+    payload: dict[str, object] = json.loads(b64url_decode(user.token.split(".")[1]))
     payload.update({"iat": now, "nbf": now, "exp": now + 600})
     payload.update(over)
     return payload
 
 
-def _age_spent_tokens(api, seconds: int) -> None:
+def _age_spent_tokens(api: Api, seconds: int) -> None:
     """As if the spent refresh tokens had been used `seconds` ago (the grace window ends)."""
     from datetime import timedelta
 
@@ -50,12 +56,12 @@ def _age_spent_tokens(api, seconds: int) -> None:
         db.commit()
 
 
-def _status(api, token: str, path: str = "/api/vault") -> tuple[int, str]:
+def _status(api: Api, token: str, path: str = "/api/vault") -> tuple[int, str]:
     r = api.anon.get(path, headers={"Authorization": f"Bearer {token}"})
     return r.status_code, r.json().get("code", "")
 
 
-def test_jwks_publishes_the_signing_key_and_tokens_verify_against_it(api):
+def test_jwks_publishes_the_signing_key_and_tokens_verify_against_it(api: Api) -> None:
     user = api.sign_in()
     keys = api.anon.get("/.well-known/jwks.json").json()["keys"]
     header = json.loads(b64url_decode(user.token.split(".")[0]))
@@ -73,17 +79,17 @@ def test_jwks_publishes_the_signing_key_and_tokens_verify_against_it(api):
     assert claims["exp"] - claims["iat"] == 900
 
 
-def _authenticated(api) -> list[Operation]:
+def _authenticated(api: Api) -> list[Operation]:
     ops = [op for op in operations(api.app) if not op.anonymous]
     assert len(ops) >= 20, [op.key for op in ops]  # the walk really sees the API
     return ops
 
 
-def _call(api, op: Operation, headers: dict[str, str]):
+def _call(api: Api, op: Operation, headers: dict[str, str]) -> httpx2.Response:
     return api.anon.request(op.method, op.url(), json=op.body(), headers=headers)
 
 
-def test_forged_and_wrong_tokens_are_refused(api):
+def test_forged_and_wrong_tokens_are_refused(api: Api) -> None:
     """Each forgery on every authenticated route (tests/api/routes.py): 401, no 5xx."""
     user = api.sign_in()
     bystander = api.pair(api.sign_in())
@@ -180,7 +186,7 @@ def test_forged_and_wrong_tokens_are_refused(api):
     assert _status(api, user.token, "/api/me")[0] == 200  # the real one still works
 
 
-def test_audience_per_client_kind(api):
+def test_audience_per_client_kind(api: Api) -> None:
     user = api.sign_in()
     machine = api.pair(user, "machine")
     runner = api.pair(user, "runner")
@@ -190,7 +196,7 @@ def test_audience_per_client_kind(api):
     assert _status(api, user.token, "/api/runner/grant") == (401, "unauthorized")
     assert _status(api, machine.token, "/api/runner/grant") == (401, "unauthorized")
     # Every authenticated route, with each kind of token it does not take.
-    tokens = {"web": user, "machine": machine, "runner": runner}
+    tokens: dict[str, User | Device] = {"web": user, "machine": machine, "runner": runner}
     answers = []
     for op in _authenticated(api):
         for kind, who in tokens.items():
@@ -208,9 +214,10 @@ def test_audience_per_client_kind(api):
     assert not let_in, let_in
 
 
-def test_machine_refresh_rotates_and_reuse_revokes_the_family(api):
+def test_machine_refresh_rotates_and_reuse_revokes_the_family(api: Api) -> None:
     user = api.sign_in()
     machine = api.pair(user)
+    assert machine.refresh_token is not None
     assert machine.refresh_token.startswith("zkv_rt_")
     r1 = machine.refresh_token
     r = api.anon.post("/auth/token", json={"grant_type": "refresh_token", "refresh_token": r1})
@@ -241,7 +248,7 @@ def test_machine_refresh_rotates_and_reuse_revokes_the_family(api):
     assert any(e["tag"] == "machine:token:refresh" for e in events)
 
 
-def test_refresh_token_must_be_genuine(api):
+def test_refresh_token_must_be_genuine(api: Api) -> None:
     for token in ["zkv_rt_" + "A" * 43, "garbage", "zkv_runner_" + "A" * 43]:
         r = api.anon.post(
             "/auth/token", json={"grant_type": "refresh_token", "refresh_token": token}
@@ -251,7 +258,7 @@ def test_refresh_token_must_be_genuine(api):
     assert r.status_code == 422 and r.json()["code"] == "invalid_request"
 
 
-def test_browser_refresh_needs_csrf_and_rotates_the_cookie(api):
+def test_browser_refresh_needs_csrf_and_rotates_the_cookie(api: Api) -> None:
     user = api.sign_in()
     b = user.browser
     assert b.post("/auth/refresh").json()["code"] == "csrf"
@@ -271,6 +278,7 @@ def test_browser_refresh_needs_csrf_and_rotates_the_cookie(api):
     # the browser session.
     assert b.post("/auth/refresh", headers=user.csrf()).status_code == 200
     thief = api.client()
+    assert old is not None
     thief.cookies.set("__Secure-zkv_refresh", old, domain="testserver.local", path="/auth")
     thief.cookies.set("zkv_csrf", "t", domain="testserver.local", path="/")
     r = thief.post("/auth/refresh", headers={"X-CSRF-Token": "t"})
@@ -283,7 +291,7 @@ def test_browser_refresh_needs_csrf_and_rotates_the_cookie(api):
     assert all(seen), seen
 
 
-def test_logout_ends_the_browser_session(api):
+def test_logout_ends_the_browser_session(api: Api) -> None:
     user = api.sign_in()
     r = user.browser.post("/auth/logout", headers=user.csrf())
     assert r.status_code == 204
@@ -291,18 +299,18 @@ def test_logout_ends_the_browser_session(api):
 
 
 @pytest.mark.parametrize("body", [{"grant_type": "runner_credential", "credential": "zkv_x"}])
-def test_runner_credential_must_be_genuine(api, body):
+def test_runner_credential_must_be_genuine(api: Api, body: dict[str, str]) -> None:
     r = api.anon.post("/auth/token", json=body)
     assert r.status_code == 401 and r.json()["code"] == "invalid_grant"
 
 
-def test_jwks_is_fetchable_over_real_http_shape(api):
+def test_jwks_is_fetchable_over_real_http_shape(api: Api) -> None:
     r = api.anon.get("/.well-known/jwks.json")
     assert r.status_code == 200 and r.headers["cache-control"].startswith("public")
     assert isinstance(httpx.Response(200, json=r.json()).json()["keys"], list)
 
 
-def test_key_rotation_by_adding_a_key(settings_factory, api):
+def test_key_rotation_by_adding_a_key(settings_factory: SettingsFactory, api: Api) -> None:
     """Prepend a new key: new tokens use it, tokens from the old key still verify."""
     from starlette.testclient import TestClient
 
@@ -334,7 +342,7 @@ def test_key_rotation_by_adding_a_key(settings_factory, api):
         retired.state.zk.engine.dispose()
 
 
-def test_clock_skew_within_the_bound_is_tolerated_and_beyond_it_refused(api):
+def test_clock_skew_within_the_bound_is_tolerated_and_beyond_it_refused(api: Api) -> None:
     """Another instance's clock may be up to max_clock_skew_seconds off either way."""
     user = api.sign_in()
     state = api.app.state.zk
@@ -357,7 +365,9 @@ def test_clock_skew_within_the_bound_is_tolerated_and_beyond_it_refused(api):
         assert _status(api, token, "/api/me") == (401, "token_expired"), name
 
 
-def test_a_verify_only_key_verifies_and_is_published_but_never_signs(database_url, idp):
+def test_a_verify_only_key_verifies_and_is_published_but_never_signs(
+    database_url: str, idp: str
+) -> None:
     """Rotation phase 1 on one instance, phase 2 on another (docs/operations.md)."""
     from server.app import create_app
 
@@ -376,7 +386,7 @@ def test_a_verify_only_key_verifies_and_is_published_but_never_signs(database_ur
             a.state.zk.engine.dispose()
 
 
-def _rotation_phases(one, two, phase3) -> None:
+def _rotation_phases(one: Api, two: Api, phase3: FastAPI) -> None:
     from starlette.testclient import TestClient
 
     phase1, phase2 = one.app, two.app
@@ -388,7 +398,9 @@ def _rotation_phases(one, two, phase3) -> None:
     user1, user2 = one.sign_in(), two.sign_in()
 
     def kid(token: str) -> str:
-        return json.loads(b64url_decode(token.split(".")[0]))["kid"]
+        value = json.loads(b64url_decode(token.split(".")[0]))["kid"]
+        assert isinstance(value, str), value
+        return value
 
     assert kid(user1.token) != kid(user2.token) == kids[2][0]  # phase 1 still signs with old
     for token in (user1.token, user2.token):
@@ -402,7 +414,7 @@ def _rotation_phases(one, two, phase3) -> None:
     assert shut, r.text
 
 
-def test_a_retried_refresh_within_the_grace_window_gets_the_same_successor(api):
+def test_a_retried_refresh_within_the_grace_window_gets_the_same_successor(api: Api) -> None:
     """A lost response: the client sends the same refresh token again. It gets the same
     successor (twice even), the family lives on, and the audit trail says so. The
     database holds only hashes of both."""
@@ -432,7 +444,7 @@ def test_a_retried_refresh_within_the_grace_window_gets_the_same_successor(api):
     assert len(retried) == 2 and not [e for e in events if e["action"] == "token.reuse"]
 
 
-def test_a_retry_after_the_grace_window_is_reuse_and_ends_the_family(api):
+def test_a_retry_after_the_grace_window_is_reuse_and_ends_the_family(api: Api) -> None:
     user = api.sign_in()
     machine = api.pair(user)
     body = {"grant_type": "refresh_token", "refresh_token": machine.refresh_token}
@@ -450,7 +462,9 @@ def test_a_retry_after_the_grace_window_is_reuse_and_ends_the_family(api):
     assert [e["outcome"] for e in events if e["action"] == "token.reuse"] == ["failure"]
 
 
-def test_concurrent_refreshes_through_two_instances_agree(app, database_url, idp):
+def test_concurrent_refreshes_through_two_instances_agree(
+    app: FastAPI, database_url: str, idp: str
+) -> None:
     """Two app instances (own engines and pools, one database), the same refresh token
     sent to both at once, ten times over: both answers carry the one successor."""
     import threading
@@ -467,10 +481,15 @@ def test_concurrent_refreshes_through_two_instances_agree(app, database_url, idp
         machine = api.pair(api.sign_in())
         token = machine.refresh_token
         for _ in range(10):
-            answers: list[httpx.Response] = []
+            answers: list[httpx2.Response] = []
             barrier = threading.Barrier(2)
 
-            def spend(instance, tok=token, out=answers, gate=barrier) -> None:
+            def spend(
+                instance: Api,
+                tok: str | None = token,
+                out: list[httpx2.Response] = answers,
+                gate: threading.Barrier = barrier,
+            ) -> None:
                 client = TestClient(instance.app, base_url="https://testserver")
                 gate.wait()
                 out.append(

@@ -8,15 +8,17 @@ import uuid
 from server.encoding import b64url_decode, b64url_encode
 from tests.support.report import record
 
+from .conftest import Api
 
-def test_no_vault_yet(api):
+
+def test_no_vault_yet(api: Api) -> None:
     user = api.sign_in()
     r = api.anon.get("/api/vault", headers=user.auth)
     assert r.status_code == 404
     assert r.json() == {"code": "no_vault", "message": "this account has no vault yet"}
 
 
-def test_write_then_read_round_trips_the_opaque_blob(api):
+def test_write_then_read_round_trips_the_opaque_blob(api: Api) -> None:
     user = api.sign_in()
     vid = uuid.uuid4()
     blob = api.blob(user.account_id, 1, vid)
@@ -28,7 +30,7 @@ def test_write_then_read_round_trips_the_opaque_blob(api):
     assert (got["revision"], got["size"]) == (1, len(blob))
 
 
-def test_stale_write_gets_409_with_current_revision_and_loses_nothing(api):
+def test_stale_write_gets_409_with_current_revision_and_loses_nothing(api: Api) -> None:
     user = api.sign_in()
     vid = uuid.uuid4()
     assert api.put_vault(user, 0, api.blob(user.account_id, 1, vid)).status_code == 200
@@ -43,7 +45,7 @@ def test_stale_write_gets_409_with_current_revision_and_loses_nothing(api):
     assert r.status_code == 409 and r.json()["current_revision"] == 2
 
 
-def test_concurrent_writers_lose_nothing(api):
+def test_concurrent_writers_lose_nothing(api: Api) -> None:
     """Two clients race; each retries on 409. Every save lands exactly once."""
     user = api.sign_in()
     vid = uuid.uuid4()
@@ -87,7 +89,7 @@ def test_concurrent_writers_lose_nothing(api):
         assert b64url_decode(kept["blob"]) in landed
 
 
-def test_header_must_match_account_revision_and_vault(api):
+def test_header_must_match_account_revision_and_vault(api: Api) -> None:
     user = api.sign_in()
     other = api.sign_in()
     vid = uuid.uuid4()
@@ -107,7 +109,7 @@ def test_header_must_match_account_revision_and_vault(api):
     assert (r.status_code, r.json()["code"]) == (422, "wrong_vault")
 
 
-def test_size_limit_is_a_clear_413(api):
+def test_size_limit_is_a_clear_413(api: Api) -> None:
     user = api.sign_in()
     vid = uuid.uuid4()
     limit = 1024 * 1024
@@ -128,7 +130,7 @@ def test_size_limit_is_a_clear_413(api):
     assert all(shut), (near.text, far.text)
 
 
-def test_history_and_restore(api):
+def test_history_and_restore(api: Api) -> None:
     user = api.sign_in()
     vid = uuid.uuid4()
     for rev in range(1, 4):
@@ -157,7 +159,7 @@ def test_history_and_restore(api):
     assert actions.count("vault.write") == 3 and actions.count("vault.restore") == 1
 
 
-def test_each_account_sees_only_its_own_vault(api):
+def test_each_account_sees_only_its_own_vault(api: Api) -> None:
     alice, bob = api.sign_in(), api.sign_in()
     vid = uuid.uuid4()
     assert api.put_vault(alice, 0, api.blob(alice.account_id, 1, vid)).status_code == 200
@@ -166,7 +168,7 @@ def test_each_account_sees_only_its_own_vault(api):
     assert api.anon.get("/api/vault/history", headers=bob.auth).json() == []
 
 
-def test_a_write_can_name_the_exact_blob_it_replaces(api):
+def test_a_write_can_name_the_exact_blob_it_replaces(api: Api) -> None:
     """Two different blobs can both claim revision N (one accepted, one a device's
     unaccepted save). With base_sha256 the server tells them apart."""
     import hashlib

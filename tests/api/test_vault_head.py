@@ -6,10 +6,12 @@ import threading
 import time
 import uuid
 
+import httpx2
+
 from tests.api.conftest import Api
 
 
-def _head(api: Api, auth: dict[str, str], **params: object) -> object:
+def _head(api: Api, auth: dict[str, str], **params: int) -> httpx2.Response:
     return api.client().get("/api/vault/head", params=params, headers=auth)
 
 
