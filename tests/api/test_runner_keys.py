@@ -4,8 +4,10 @@ under), and the poll answer names the machine as the owner approved it."""
 
 from __future__ import annotations
 
+from tests.api.conftest import Api
 
-def test_runner_approval_without_grant_key_is_refused(api):
+
+def test_runner_approval_without_grant_key_is_refused(api: Api) -> None:
     user = api.sign_in()
     p = api.request_pairing("runner", "ci-1")
     r = user.browser.post("/api/pairings/approve", json={"code": p["code"]}, headers=user.auth)
@@ -17,7 +19,7 @@ def test_runner_approval_without_grant_key_is_refused(api):
     assert r.status_code == 200, r.text
 
 
-def test_runner_id_is_the_pairing_id_and_poll_names_the_approved_name(api):
+def test_runner_id_is_the_pairing_id_and_poll_names_the_approved_name(api: Api) -> None:
     user = api.sign_in()
     grant_key = api.public_key()
     p = api.request_pairing("runner", "requested-name")
