@@ -170,11 +170,10 @@ class KeyMismatchError(PinError):
         "revoke the runner and enrol it again."
     )
 
-    def __init__(self, pinned: str, offered: str) -> None:
+    def __init__(self, pinned: str = "", offered: str = "") -> None:
         # Fingerprints are public facts: safe in a message.
-        super().__init__(
-            f"the server presented key {offered}, but the key pinned at approval is {pinned}"
-        )
+        detail = f"the server presented key {offered}, but the key pinned at approval is {pinned}"
+        super().__init__(detail if pinned else None)
         self.pinned = pinned
         self.offered = offered
 

@@ -16,9 +16,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.native.serverproc import Owner, Server, b64url, start_server
+from tests.native.serverproc import Owner, Server, start_server
 from tests.native.support import FAST_KDF, ITEMS, PASSPHRASE, REPO, Env
 from vault_core import Vault, fingerprint
+from vault_core.b64url import b64url_encode
 
 pytestmark = pytest.mark.slow
 ENROL = [sys.executable, "-m", "native", "runner", "enroll"]
@@ -95,7 +96,7 @@ def test_on_a_terminal_the_person_confirms_the_owner_fingerprint(
         shown = _read_until(controller, "Waiting for approval")
         code = re.search(r"enter the code (\S+) ", shown)
         assert code, shown
-        owner.approve(code.group(1), grant_public_key=b64url(real.owner_verify_key))
+        owner.approve(code.group(1), grant_public_key=b64url_encode(real.owner_verify_key))
         shown = _read_until(controller, "Type yes to pin it", shown)
         assert f"The owner's grant key has fingerprint {owner_fp}" in shown
         os.write(controller, f"{answer}\n".encode())
