@@ -19,6 +19,7 @@ import json
 import os
 import socket
 import sys
+import time
 import uuid
 from typing import Any
 
@@ -26,6 +27,7 @@ from native.api import Api, ApiError, b64url_decode, b64url_encode, server_url
 from native.errors import NOT_FOUND, REVOKED, STATE, USAGE, CliError
 
 PREFIX = "zkvr1."
+_VERIFY_TRIES = 3  # fresh access tokens tried before "cannot verify right now"
 ENV = "ZKVAULT_RUNNER_CREDENTIAL"
 
 
@@ -126,19 +128,8 @@ def _fetch_grant(cred: RunnerCredential) -> GrantSource:
 
     api = Api(cred.server)
     try:
-        token = api.call(
-            "POST",
-            "/auth/token",
-            {"grant_type": "runner_credential", "credential": cred.credential},
-        )
-        grant = api.call("GET", "/api/runner/grant", token=str(token["access_token"]))
+        grant = _grant_answer(api, cred)
     except ApiError as exc:
-        if exc.status == 401:
-            raise CliError(
-                "this runner is not authorised (revoked, or a wrong credential); enrol it again",
-                REVOKED,
-                "revoked",
-            ) from None
         if exc.code == "no_grant":
             raise CliError(
                 "no items are granted to this runner yet; grant some in the web app",
@@ -186,6 +177,47 @@ def _fetch_grant(cred: RunnerCredential) -> GrantSource:
     if opened.revision > floor:
         _raise_floor(floor_path, opened.revision)
     return GrantSource(opened)
+
+
+def _grant_answer(api: Api, cred: RunnerCredential) -> dict[str, Any]:
+    """This runner's sealed grant, as the server answers it.
+
+    Only a definite answer means "revoked": the server refusing the credential itself (it
+    is looked up in the database, not verified with a signing key) or an error coded
+    ``revoked``. An access token refused otherwise was minted by an instance whose key
+    the answering one cannot verify yet (a rotation in flight, a clock ahead): mint a new
+    one and ask again, a few times, then say so without calling the runner revoked.
+    """
+    from native.session import cannot_verify
+
+    for attempt in range(_VERIFY_TRIES):
+        try:
+            token = api.call(
+                "POST",
+                "/auth/token",
+                {"grant_type": "runner_credential", "credential": cred.credential},
+            )
+        except ApiError as exc:
+            if exc.status == 401:
+                raise revoked_runner() from None
+            raise
+        try:
+            return api.call("GET", "/api/runner/grant", token=str(token["access_token"]))
+        except ApiError as exc:
+            if exc.status != 401:
+                raise
+            if exc.code == "revoked":
+                raise revoked_runner() from None
+        time.sleep(0.5 * (attempt + 1))
+    raise cannot_verify()
+
+
+def revoked_runner() -> CliError:
+    return CliError(
+        "this runner is not authorised (revoked, or a wrong credential); enrol it again",
+        REVOKED,
+        "revoked",
+    )
 
 
 def _floor_path(cred: RunnerCredential) -> str:

@@ -17,7 +17,7 @@ import httpx
 
 from tests.support import processes
 from tests.support.processes import start_idp
-from vault_core.b64url import b64url_encode
+from vault_core.b64url import b64url_decode, b64url_encode
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -93,3 +93,33 @@ class Owner:
         r = self.call("POST", "/api/pairings/approve", json={"code": code, **extra})
         assert r.status_code == 200, r.text
         return dict(r.json())
+
+
+def enrol_granted_runner(
+    env: Any, owner: Owner, vault: Any, url: str, name: str, granted: list[str]
+) -> tuple[str, str]:
+    """`zkvault runner enroll` in ``env`` through ``url``, approved by ``owner`` (the owner
+    fingerprint confirmed as a person would), then granted the items named ``granted`` of
+    ``vault``. Returns the printed credential and the runner's id."""
+    import uuid
+
+    from tests.native.support import start_pairing
+    from vault_core import fingerprint, seal_grant
+
+    proc, code, _ = start_pairing(
+        env,
+        *("runner", "enroll", "--name", name, "--server", url),
+        *("--owner-fingerprint", fingerprint("owner-grant", vault.owner_verify_key)),
+        show=r"enter the code (\S+) ",
+    )
+    owner.approve(code, grant_public_key=b64url_encode(vault.owner_verify_key))
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    (listed,) = [r for r in owner.call("GET", "/api/runners").json() if r["name"] == name]
+    ids = [i.id for i in vault.items() if i.name in granted]
+    key = b64url_decode(listed["public_key"])
+    blob = seal_grant(vault, uuid.UUID(listed["id"]), key, ids, 1)
+    body = {"revision": 1, "blob": b64url_encode(blob)}
+    put = owner.call("PUT", f"/api/runners/{listed['id']}/grant", json=body)
+    assert put.status_code == 200, put.text
+    return out.strip(), str(listed["id"])

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.native.netproxy import Proxy
-from tests.native.serverproc import Owner, Server
+from tests.native.serverproc import Owner, Server, enrol_granted_runner
 from tests.native.support import ITEMS, Env, wait_gone
 from tests.native.test_server import connect, machine_id, new_vault
 from tests.support import processes
@@ -93,5 +93,32 @@ def test_unverifiable_tokens_never_wipe_but_revocation_does(
         assert wait_gone(pid, 30)
         done = env.unlock()
         assert done.returncode == 8 and "no longer authorised" in done.stderr
+    finally:
+        proxy.cut()
+
+
+def test_a_runner_mid_rotation_is_never_told_it_is_revoked(
+    env: Env, instances: tuple[Server, Server]
+) -> None:
+    """Each call mints a token on one instance and fetches the grant from the other: when
+    the fetching instance cannot verify the new key, the runner says "cannot verify right
+    now" (exit 7), never "revoked" (exit 8); a real revocation is still exit 8."""
+    a, b = instances
+    owner = Owner(a)
+    vault, _ = new_vault(owner)
+    proxy = Proxy(_port(a))
+    try:
+        credential, runner_id = enrol_granted_runner(
+            env, owner, vault, proxy.url, "ci-rotating", ["github"]
+        )
+        proxy.upstreams.append(("127.0.0.1", _port(b)))
+        ci = {"ZKVAULT_RUNNER_CREDENTIAL": credential}
+        outcomes = [env.zk("get", "github", extra=ci) for _ in range(4)]
+        codes = [done.returncode for done in outcomes]
+        assert set(codes) <= {0, 7}, [done.stderr for done in outcomes]
+        assert all("cannot verify" in done.stderr for done in outcomes if done.returncode == 7)
+        assert owner.call("DELETE", f"/api/runners/{runner_id}").status_code == 200
+        gone = env.zk("get", "github", extra=ci)
+        assert gone.returncode == 8 and "not authorised" in gone.stderr
     finally:
         proxy.cut()

@@ -13,12 +13,11 @@ from urllib.parse import quote
 
 import pytest
 
-from native.api import b64url_decode
 from native.runner import RunnerCredential
-from tests.native.serverproc import Owner, Server, start_server
-from tests.native.support import FAST_KDF, ITEMS, PASSPHRASE, Env, start_pairing
+from tests.native.serverproc import Owner, Server, enrol_granted_runner, start_server
+from tests.native.support import FAST_KDF, ITEMS, PASSPHRASE, Env
 from tests.support.leaks import scan
-from vault_core import Vault, fingerprint, seal_grant
+from vault_core import Vault
 from vault_core.b64url import b64url_encode
 
 pytestmark = pytest.mark.slow
@@ -44,34 +43,10 @@ def runner() -> Iterator[tuple[Server, str]]:
         for item in ITEMS:
             vault.add(item)
         owner.put_vault(0, vault.save())
-        env = make_env()
-        proc, code, _ = start_pairing(
-            env,
-            "runner",
-            "enroll",
-            "--name",
-            "ci-env",
-            "--server",
-            server.url,
-            "--owner-fingerprint",
-            fingerprint("owner-grant", vault.owner_verify_key),
-            show=r"enter the code (\S+) ",
+        credential, _ = enrol_granted_runner(
+            make_env(), owner, vault, server.url, "ci-env", ["github"]
         )
-        owner.approve(code, grant_public_key=b64url_encode(vault.owner_verify_key))
-        out, err = proc.communicate(timeout=30)
-        assert proc.returncode == 0, err
-        (listed,) = owner.call("GET", "/api/runners").json()
-        github = next(i.id for i in vault.items() if i.name == "github")
-        blob = seal_grant(
-            vault, uuid.UUID(listed["id"]), b64url_decode(listed["public_key"]), [github], 1
-        )
-        put = owner.call(
-            "PUT",
-            f"/api/runners/{listed['id']}/grant",
-            json={"revision": 1, "blob": b64url_encode(blob)},
-        )
-        assert put.status_code == 200, put.text
-        yield server, out.strip()
+        yield server, credential
     finally:
         server.stop()
 
