@@ -56,7 +56,12 @@ def _alive(pid: int) -> bool:
 
 
 def _comm(pid: int) -> str:
-    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    """A process's command line; "" if it has ended meanwhile (run.sh starts short-lived
+    helpers, a `sleep` among them)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
 
 
 @pytest.mark.parametrize(
