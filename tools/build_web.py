@@ -41,7 +41,7 @@ NODE = ROOT / "node_modules"
 DEFAULT_OUT = WEB / "dist"
 PAGES = ("index.html",)
 SNAPSHOT_SCRIPT = WEB / "tools" / "snapshot.mjs"
-SOURCE_SUFFIXES = {".js", ".mjs", ".css", ".py", ".html", ".svg"}
+SOURCE_SUFFIXES = {".js", ".mjs", ".css", ".html", ".svg"}
 PYODIDE_FILES = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip")
 TEXT_SUFFIXES = {".js", ".mjs", ".css", ".html", ".py", ".json", ".svg"}
 GZIP_MIN_BYTES = 8192
@@ -110,14 +110,14 @@ def collect(wheel: Path) -> dict[str, Asset]:
 
 
 def make_snapshot(wheel: Path) -> bytes:
-    """Pyodide's memory after importing vault_core and the glue, made under Node (~4 s)."""
+    """Pyodide's memory after importing vault_core and vault_web, made under Node (~4 s)."""
     node = shutil.which("node")
     if node is None:
         raise BuildError("node is required to make the Pyodide memory snapshot")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "snapshot.bin"
         done = subprocess.run(
-            [node, str(SNAPSHOT_SCRIPT), str(wheel), str(WEB), str(out)],
+            [node, str(SNAPSHOT_SCRIPT), str(wheel), str(out)],
             capture_output=True,
             text=True,
             cwd=ROOT,

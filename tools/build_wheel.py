@@ -1,4 +1,5 @@
-"""Build the pure-Python vault_core wheel that the web app serves to Pyodide.
+"""Build the pure-Python wheel that the web app serves to Pyodide: vault_core and the
+worker's own package, vault_web.
 
     python tools/build_wheel.py OUT_DIR        # prints the wheel's path
 
@@ -25,7 +26,8 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGE = "vault_core"
+# vault_core, and the web worker's own Python, which runs only beside it.
+PACKAGES = ("vault_core", "vault_web")
 DIST_NAME = "vault_core"
 TAG = "py3-none-any"
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -49,13 +51,14 @@ def _timestamp() -> tuple[int, int, int, int, int, int]:
 
 def _package_files(root: Path) -> list[tuple[str, bytes]]:
     files = []
-    for path in (root / PACKAGE).rglob("*"):
-        rel = path.relative_to(root)
-        if path.is_dir() or "__pycache__" in rel.parts or path.suffix in {".pyc", ".pyo"}:
-            continue
-        files.append((rel.as_posix(), path.read_bytes()))
-    if not any(name == f"{PACKAGE}/__init__.py" for name, _ in files):
-        raise SystemExit(f"{root / PACKAGE} is not a package")
+    for package in PACKAGES:
+        for path in (root / package).rglob("*"):
+            rel = path.relative_to(root)
+            if path.is_dir() or "__pycache__" in rel.parts or path.suffix in {".pyc", ".pyo"}:
+                continue
+            files.append((rel.as_posix(), path.read_bytes()))
+        if not any(name == f"{package}/__init__.py" for name, _ in files):
+            raise SystemExit(f"{root / package} is not a package")
     return sorted(files)
 
 

@@ -18,9 +18,9 @@ from .header import PublicHeader, peek_header
 
 if TYPE_CHECKING:
     from .grants import Grant, GrantedItem, RunnerKeyPair, open_grant, seal_grant
-    from .items import KINDS, Item, ItemInfo
-    from .kdf import KdfParams
-    from .pins import fingerprint
+    from .items import KINDS, RESERVED_PREFIX, Item, ItemInfo, is_reserved
+    from .kdf import KdfParams, time_kdf
+    from .pins import PINS_ITEM, RunnerPins, fingerprint, normalise_fingerprint
     from .vault import Upload, Vault
 
 _LAZY = {
@@ -32,14 +32,22 @@ _LAZY = {
     "KINDS": "items",
     "Item": "items",
     "ItemInfo": "items",
+    "RESERVED_PREFIX": "items",
+    "is_reserved": "items",
     "KdfParams": "kdf",
+    "time_kdf": "kdf",
+    "PINS_ITEM": "pins",
+    "RunnerPins": "pins",
     "fingerprint": "pins",
+    "normalise_fingerprint": "pins",
     "Upload": "vault",
     "Vault": "vault",
 }
 
 __all__ = [
     "KINDS",
+    "PINS_ITEM",
+    "RESERVED_PREFIX",
     "Grant",
     "GrantedItem",
     "Item",
@@ -47,13 +55,17 @@ __all__ = [
     "KdfParams",
     "PublicHeader",
     "RunnerKeyPair",
+    "RunnerPins",
     "Upload",
     "Vault",
     "errors",
     "fingerprint",
+    "is_reserved",
+    "normalise_fingerprint",
     "open_grant",
     "peek_header",
     "seal_grant",
+    "time_kdf",
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import unicodedata
 from dataclasses import dataclass
 
@@ -54,6 +55,16 @@ def encode_passphrase(passphrase: str) -> bytearray:
     if not 1 <= len(encoded) <= PASSPHRASE_MAX_BYTES:
         raise LimitExceededError(f"the passphrase must be 1 to {PASSPHRASE_MAX_BYTES} bytes")
     return encoded
+
+
+def time_kdf(params: KdfParams) -> float:
+    """Milliseconds one Argon2id run at ``params`` takes here, on a throwaway input whose
+    output is wiped (what the web app's benchmark measures)."""
+    from .keys import wipe
+
+    started = time.perf_counter()
+    wipe(derive_kek("benchmark input", bytes(16), params))
+    return (time.perf_counter() - started) * 1000
 
 
 def derive_kek(passphrase: str, salt: bytes, params: KdfParams) -> bytearray:

@@ -1,7 +1,7 @@
 // The vault worker: Pyodide + vault_core + libsodium.js. It holds the passphrase and every
 // decrypted byte; the page talks to it only through the messages below (docs/web.md).
 //
-//   page -> worker  {id, op, args}           op: any Session.op_* in session.py, or "status"
+//   page -> worker  {id, op, args}           op: any Session.op_* in vault_web/session.py
 //   worker -> page  {id, ok, result} | {id, ok:false, code, message}
 //                   {event:"progress", stage, ms}   while loading
 //                   {event:"ready", timings}        once vault_core can run
@@ -12,13 +12,9 @@ import { loadPyodide } from "./pyodide/pyodide.mjs";
 
 const WHEEL = { url: new URL("./vault_core.whl", import.meta.url), sri: "sri:./vault_core.whl" };
 const ARGON2 = { url: new URL("./argon2.wasm", import.meta.url), sri: "sri:./argon2.wasm" };
-// Pyodide's memory right after importing vault_core and the glue, made at build time
+// Pyodide's memory right after importing vault_core and vault_web, made at build time
 // under Node (web/tools/snapshot.mjs): skips interpreter start-up and every import.
 const SNAPSHOT = { url: new URL("./snapshot.bin", import.meta.url), sri: "sri:./snapshot.bin" };
-const GLUE = [
-  { name: "strength.py", url: new URL("./strength.py", import.meta.url), sri: "sri:./strength.py" },
-  { name: "session.py", url: new URL("./session.py", import.meta.url), sri: "sri:./session.py" },
-];
 const PYODIDE_DIR = new URL("./pyodide/", import.meta.url).href;
 
 const t0 = performance.now();
@@ -59,10 +55,10 @@ async function boot() {
   instance.exports._initialize();
   pyodide.registerJsModule("zkvault_argon2", instance.exports);
   mark("crypto");
-  // The snapshot already holds vault_core and the glue, imported. Install them from the
+  // The snapshot already holds vault_core and vault_web, imported. Install them from the
   // wheel only if it somehow does not (then the first import compiles them here).
-  if (!pyodide.runPython("import sys\n'session' in sys.modules")) await install(pyodide);
-  const dispatch = pyodide.runPython("import session\nsession.dispatch");
+  if (!pyodide.runPython("import sys\n'vault_web.session' in sys.modules")) await install(pyodide);
+  const dispatch = pyodide.runPython("import vault_web.session\nvault_web.session.dispatch");
   mark("vault_core");
   return dispatch;
 }
@@ -97,13 +93,9 @@ async function snapshotBytes() {
 }
 
 async function install(pyodide) {
-  const [wheel, ...sources] = await Promise.all([
-    fetchChecked(WHEEL).then((r) => r.arrayBuffer()),
-    ...GLUE.map((g) => fetchChecked(g).then((r) => r.text())),
-  ]);
+  const wheel = await fetchChecked(WHEEL).then((r) => r.arrayBuffer());
   const sitePackages = pyodide.runPython("import site; site.getsitepackages()[0]");
   pyodide.unpackArchive(wheel, "wheel", { extractDir: sitePackages });
-  GLUE.forEach((g, i) => pyodide.FS.writeFile(`${sitePackages}/${g.name}`, sources[i]));
 }
 
 const ready = boot();
@@ -134,7 +126,7 @@ onmessage = (e) => {
     try {
       reply = JSON.parse(dispatch(op, JSON.stringify(args ?? {})));
     } catch (err) {
-      // Only a fault outside session.dispatch's own handling lands here; report its kind
+      // Only a fault outside vault_web.session.dispatch's own handling lands here; report its kind
       // only (a Python traceback could quote data) and keep serving later requests.
       reply = { ok: false, code: "internal", message: `The vault engine failed (${err?.name || "error"}).` };
     }

@@ -14,11 +14,14 @@ from types import ModuleType
 
 from tests.pyodide.pyodide_harness import ROOT
 
+PACKAGES = ("vault_core", "vault_web")
+
 
 def _source_files() -> list[str]:
     return sorted(
         p.relative_to(ROOT).as_posix()
-        for p in (ROOT / "vault_core").rglob("*")
+        for package in PACKAGES
+        for p in (ROOT / package).rglob("*")
         if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
     )
 
@@ -31,6 +34,7 @@ def test_contents_and_record(vault_wheel: Path) -> None:
         dist = "vault_core-0.1.0.dist-info"
         assert names == [*_source_files(), f"{dist}/METADATA", f"{dist}/WHEEL", f"{dist}/RECORD"]
         assert "vault_core/backend/pyodide.py" in names
+        assert "vault_web/session.py" in names
         # Reproducible randomness is passed in by the vector generator; no switch ships.
         assert not any(n.endswith(("/testing.py", "/_rng.py")) for n in names)
         assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
@@ -53,9 +57,8 @@ def test_reproducible_across_dirs_and_mtimes(
 ) -> None:
     # A copy of the source with different mtimes and location must give the same bytes.
     src = tmp_path / "src"
-    shutil.copytree(
-        ROOT / "vault_core", src / "vault_core", ignore=shutil.ignore_patterns("__pycache__")
-    )
+    for package in PACKAGES:
+        shutil.copytree(ROOT / package, src / package, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", src / "pyproject.toml")
     for path in src.rglob("*"):
         os.utime(path, (2_000_000_000, 2_000_000_000))

@@ -6,7 +6,6 @@ from __future__ import annotations
 import ast
 import importlib
 import json
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,14 +44,9 @@ def test_the_cli_lists_no_code_that_vault_core_lacks() -> None:
 
 
 @pytest.fixture
-def web_session(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
-    """web/session.py as the worker loads it (a top-level module beside strength.py)."""
-    monkeypatch.syspath_prepend(str(ROOT / "web"))
-    for name in ("session", "strength"):
-        monkeypatch.delitem(sys.modules, name, raising=False)
-    yield importlib.import_module("session")
-    for name in ("session", "strength"):
-        sys.modules.pop(name, None)
+def web_session() -> Iterator[ModuleType]:
+    """The worker's session module, fresh (it keeps one session in module state)."""
+    yield importlib.reload(importlib.import_module("vault_web.session"))
 
 
 def _dispatch(session: ModuleType, op: str, **args: object) -> dict[str, object]:

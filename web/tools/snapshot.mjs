@@ -1,17 +1,16 @@
 // Build-time Pyodide memory snapshot (docs/architecture.md), run by tools/build_web.py under Node:
 //
-//   node web/tools/snapshot.mjs WHEEL GLUE_DIR OUT
+//   node web/tools/snapshot.mjs WHEEL OUT
 //
-// Loads Pyodide with _makeSnapshot, installs the vault_core wheel and the worker's glue,
+// Loads Pyodide with _makeSnapshot, installs the wheel (vault_core and vault_web),
 // imports everything the session needs, and writes makeMemorySnapshot() to OUT. No JS
 // object is bound before the snapshot (libsodium.js and Argon2 are bound in the worker
 // after loading), so the snapshot holds only Python state.
 import fs from "node:fs";
-import path from "node:path";
 
-const [wheel, glueDir, out] = process.argv.slice(2);
-if (!wheel || !glueDir || !out) {
-  process.stderr.write("usage: snapshot.mjs WHEEL GLUE_DIR OUT\n");
+const [wheel, out] = process.argv.slice(2);
+if (!wheel || !out) {
+  process.stderr.write("usage: snapshot.mjs WHEEL OUT\n");
   process.exit(2);
 }
 globalThis.fetch = async (url) => {
@@ -21,12 +20,9 @@ const { loadPyodide } = await import("pyodide");
 const pyodide = await loadPyodide({ _makeSnapshot: true, stdout: () => {}, stderr: () => {} });
 const site = pyodide.runPython("import site; site.getsitepackages()[0]");
 pyodide.unpackArchive(new Uint8Array(fs.readFileSync(wheel)), "wheel", { extractDir: site });
-for (const name of ["strength.py", "session.py"]) {
-  pyodide.FS.writeFile(`${site}/${name}`, fs.readFileSync(path.join(glueDir, name), "utf8"));
-}
 // Everything the worker will import, so none of it is read or compiled at page load.
 pyodide.runPython(`
-import session, strength, vault_core, vault_core.backend.pyodide, pyodide.ffi
+import vault_web.session, vault_web.strength, vault_core, vault_core.backend.pyodide, pyodide.ffi
 import base64, hmac, json, unicodedata, uuid, dataclasses, importlib, contextlib
 `);
 fs.writeFileSync(out, pyodide.makeMemorySnapshot());

@@ -1,16 +1,14 @@
-"""The worker's glue (web/session.py, web/strength.py) under CPython with the native backend:
-the same code the browser runs, checked quickly and in detail (merge rules, error texts,
-the strength estimator). The browser-level behaviour is in the other e2e modules.
+"""The worker's package (vault_web: session and strength) under CPython with the native
+backend: the same code the browser runs, checked quickly and in detail (merge rules, error
+texts, the strength estimator). The browser-level behaviour is in tests/e2e.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -19,23 +17,17 @@ import pytest
 from vault_core import KdfParams
 from vault_core.b64url import b64url_decode
 
-WEB = Path(__file__).resolve().parents[2] / "web"
 PASS = "orbit velvet crater mango lantern"
 NEW_PASS = "tulip harbor quartz violin ember"
 
 
 @pytest.fixture
 def glue(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[ModuleType, ModuleType]]:
-    monkeypatch.syspath_prepend(str(WEB))
     # The floor KDF keeps this fast; the parameters do not change the logic under test.
     monkeypatch.setattr(KdfParams, "default", classmethod(lambda cls: cls.floor()))
-    for name in ("strength", "session"):
-        sys.modules.pop(name, None)
-    strength = importlib.import_module("strength")
-    session = importlib.import_module("session")
-    yield session, strength
-    for name in ("strength", "session"):
-        sys.modules.pop(name, None)
+    # A fresh module per test: the worker keeps one session in module state.
+    session = importlib.reload(importlib.import_module("vault_web.session"))
+    yield session, importlib.import_module("vault_web.strength")
 
 
 def call(session: ModuleType, op: str, **args: Any) -> dict[str, Any]:

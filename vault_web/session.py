@@ -22,16 +22,25 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from strength import estimate
-
-from vault_core import Item, KdfParams, Vault, errors, fingerprint, peek_header, seal_grant
+from vault_core import (
+    PINS_ITEM,
+    RESERVED_PREFIX,
+    Item,
+    KdfParams,
+    RunnerPins,
+    Vault,
+    errors,
+    fingerprint,
+    is_reserved,
+    normalise_fingerprint,
+    seal_grant,
+    time_kdf,
+)
 from vault_core.b64url import b64url_decode as b64d
 from vault_core.b64url import b64url_encode as b64e
 from vault_core.errors import PinError
-from vault_core.items import RESERVED_PREFIX, is_reserved
-from vault_core.kdf import derive_kek
-from vault_core.keys import wipe
-from vault_core.pins import PINS_ITEM, RunnerPins, normalise_fingerprint
+
+from .strength import estimate
 
 GRANTS_ITEM = RESERVED_PREFIX + "grants"  # which items each runner is granted
 
@@ -378,16 +387,9 @@ class Session:
 
     def op_kdf_benchmark(self, runs: int = 3) -> dict[str, Any]:
         """Argon2id alone at the default parameters, on a throwaway input (benchmarks)."""
-        params, times = KdfParams.default(), []
-        for _ in range(max(1, min(runs, 10))):
-            started = time.perf_counter()
-            wipe(derive_kek("benchmark input", bytes(16), params))
-            times.append((time.perf_counter() - started) * 1000)
+        params = KdfParams.default()
+        times = [time_kdf(params) for _ in range(max(1, min(runs, 10)))]
         return {"ms": times, "ops": params.ops, "mem_kib": params.mem_kib}
-
-    def op_peek(self, blob: str) -> dict[str, Any]:
-        header = peek_header(b64d(blob))
-        return {"revision": header.revision, "account_id": str(header.account_id)}
 
 
 SESSION = Session()
