@@ -6,10 +6,9 @@ import logging
 
 from fastapi import FastAPI
 
-from . import errors
+from . import errors, metrics
 from .db import make_engine, make_sessionmaker
-from .metrics import Metrics
-from .middleware import AccessLog, BodyLimit, SecurityHeaders
+from .middleware import BodyLimit, Observed, Observer, SecurityHeaders, log_access
 from .oidc import OidcClient
 from .ratelimit import RateLimiter
 from .routers import audit, auth, devices, meta, pairings, vault, vaulthead, webapp
@@ -73,6 +72,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     largest = max(settings.max_vault_bytes, settings.max_grant_bytes)
     app.add_middleware(BodyLimit, limit=(largest * 4 + 2) // 3 + _BODY_LIMIT_SLACK)
     app.add_middleware(SecurityHeaders, hsts=settings.public_url.startswith("https://"))
-    app.add_middleware(AccessLog)
-    app.add_middleware(Metrics)
+    # Request metrics cost a little on every request: counted only where /metrics exists.
+    observers: list[Observer] = [log_access]
+    if settings.metrics_token:
+        observers.append(metrics.record_request)
+    app.add_middleware(Observed, observers=observers)
     return app

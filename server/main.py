@@ -33,7 +33,7 @@ def _serve(settings: Settings, migrate: bool) -> int:
         server_header=False,
         # Long polls (GET /api/vault/head) wait up to 30 s: do not let them hold a stop.
         timeout_graceful_shutdown=5,
-        access_log=False,  # uvicorn's would print query strings; see middleware.AccessLog
+        access_log=False,  # uvicorn's would print query strings; see middleware.log_access
         log_config=_log_config(settings),
     )
     return 0

@@ -9,13 +9,12 @@ Values are per process (docs/operations.md).
 from __future__ import annotations
 
 import threading
-import time
 from collections import defaultdict
 
 from sqlalchemy import Engine
 from sqlalchemy.pool import QueuePool
 
-from .middleware import ASGIApp, Message, Receive, Scope, Send
+from .middleware import Scope
 
 _UNLABELLED = {"zkvault_refresh_reuse_total", "zkvault_refresh_grace_retries_total"}
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -55,31 +54,12 @@ def route_of(scope: Scope) -> str:
     return path if isinstance(path, str) else "unmatched"
 
 
-class Metrics:
-    """Counts every request by its route template; the latency histogram too."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def record(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, record)
-        finally:
-            route, method = route_of(scope), str(scope["method"])
-            inc("zkvault_http_requests_total", method=method, route=route, status=str(status))
-            observe(time.perf_counter() - started, method=method, route=route)
+def record_request(scope: Scope, status: int, seconds: float) -> None:
+    """An observer for server.middleware.Observed: every request by its route template,
+    and the latency histogram."""
+    route, method = route_of(scope), str(scope["method"])
+    inc("zkvault_http_requests_total", method=method, route=route, status=str(status))
+    observe(seconds, method=method, route=route)
 
 
 def _labels(pairs: tuple[tuple[str, str], ...] | list[tuple[str, str]]) -> str:
