@@ -235,7 +235,7 @@ async function approve() {
     // Pin first, inside the vault: if that save fails, nothing is approved. The runner's
     // id is the pairing's id (the server creates the runner under it).
     const pin = { runner_id: pending.pairing_id, public_key: pending.public_key, name: body.name };
-    if (!(await edit("pin_runner", pin))) return;
+    if ((await edit("pin_runner", pin)) === null) return; // the pin did not save: no approval
     body.grant_public_key = (await ask("owner_key")).public_key;
   }
   await call("POST", "/api/pairings/approve", body);

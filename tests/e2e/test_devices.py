@@ -220,6 +220,7 @@ def test_runner_enrolment_and_grant_opened_natively(ready: App) -> None:
     app.page.get_by_role("checkbox", name="other", exact=True).check()
     app.page.get_by_role("button", name="Save grant").click()
     app.error("the server presented a different key for this runner")
+    app.page.keyboard.press("Escape")  # the refusal is shown in the dialog too; close it
     assert _runner_grant(app, enrolled["runner_credential"]) == regrant
     refused += 1
     record("hostile server (keys)", "runner key substituted at reseal", tried=2, refused=refused)
@@ -289,6 +290,7 @@ def test_runner_key_substituted_at_approval_is_never_sealed_to(ready: App) -> No
     app.page.get_by_role("button", name="Save grant").click()
     app.error("Nothing was sealed to it")
     assert app.page.locator("#error").get_attribute("data-code") == "key_mismatch"
+    app.page.keyboard.press("Escape")  # the refusal is shown in the dialog too; close it
     token = httpx.post(
         f"{app.server.url}/auth/token",
         json={"grant_type": "runner_credential", "credential": enrolled["runner_credential"]},

@@ -158,7 +158,7 @@ def test_substituted_runner_key_at_a_later_reseal(stage: Stage, owner: Owner) ->
                 and app.page.locator("#error").get_attribute("data-code") == "key_mismatch"
             )
             app.go("Machines & runners")
-            row = app.page.locator('#runners-body tr[data-runner="ci-pinned"]')
+            row = app.page.locator('#runners-body [data-runner="ci-pinned"]')
             row.locator("[data-key-mismatch]").wait_for()
         still = env.zk("get", "deploy", extra=ci)  # the grant sealed to the pinned key
         record(

@@ -155,7 +155,7 @@ async def grant(page: Page, runner: str, items: list[str]) -> None:
     for name in items:
         await page.locator("#grant-items").get_by_label(name).check()
     await page.get_by_role("button", name="Save grant").click()
-    row = page.locator(f'#runners-body tr[data-runner="{runner}"]')
+    row = page.locator(f'#runners-body [data-runner="{runner}"]')
     await row.get_by_text(items[-1]).wait_for(timeout=60_000)
 
 
