@@ -4,7 +4,18 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.native.serverproc import Server, start_server
 from tests.native.support import Env, VaultFile, make_env, make_vault, stop_agent
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    """The real server and OIDC provider as processes, one pair per test module."""
+    srv = start_server()
+    try:
+        yield srv
+    finally:
+        srv.stop()
 
 
 @pytest.fixture

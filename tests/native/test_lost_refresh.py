@@ -8,11 +8,10 @@ import contextlib
 import json
 import socket
 import threading
-from collections.abc import Iterator
 
 import pytest
 
-from tests.native.serverproc import Owner, Server, start_server
+from tests.native.serverproc import Owner, Server
 from tests.native.support import Env
 from tests.native.test_server import connect, new_vault
 
@@ -82,15 +81,6 @@ def _read_request(conn: socket.socket) -> bytes:
             break
         body += chunk
     return head + b"\r\n\r\n" + body
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[Server]:
-    srv = start_server()
-    try:
-        yield srv
-    finally:
-        srv.stop()
 
 
 def test_a_lost_refresh_answer_does_not_unpair(env: Env, server: Server) -> None:

@@ -12,26 +12,16 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 
 import pytest
 
-from tests.native.serverproc import Owner, Server, start_server
+from tests.native.serverproc import Owner, Server
 from tests.native.support import FAST_KDF, ITEMS, PASSPHRASE, REPO, Env
 from vault_core import Vault, fingerprint
 from vault_core.b64url import b64url_encode
 
 pytestmark = pytest.mark.slow
 ENROL = [sys.executable, "-m", "native", "runner", "enroll"]
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[Server]:
-    srv = start_server()
-    try:
-        yield srv
-    finally:
-        srv.stop()
 
 
 def _vault(owner: Owner) -> Vault:

@@ -19,7 +19,7 @@ from native.state import StateStore
 from tests.native import support
 from tests.native.gitserver import GitServer
 from tests.native.netproxy import Proxy
-from tests.native.serverproc import Owner, Server, start_server
+from tests.native.serverproc import Owner, Server
 from tests.native.support import FAST_KDF, ITEMS, PASSPHRASE, REPO, Env, git, wait_gone
 from tests.support.leaks import scan
 from vault_core import Item, Vault, seal_grant
@@ -27,15 +27,6 @@ from vault_core import fingerprint as key_fingerprint
 from vault_core.b64url import b64url_encode
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[Server]:
-    srv = start_server()
-    try:
-        yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture

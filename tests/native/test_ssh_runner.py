@@ -15,14 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from native.api import b64url_decode
-from tests.native import support
-from tests.native.serverproc import Owner, Server, start_server
+from tests.native.serverproc import Owner, Server, enrol_granted_runner, start_server
 from tests.native.sshd import SSHD, Sshd, make_builder, start_sshd
 from tests.native.support import FAST_KDF, ITEMS, PASSPHRASE, REPO, Env, make_env
 from tests.support.processes import stop
-from vault_core import Vault, seal_grant
-from vault_core.b64url import b64url_encode
+from vault_core import Vault
 
 pytestmark = [
     pytest.mark.skipif(
@@ -56,30 +53,11 @@ def ci() -> Iterator[CiJob]:
         for item in ITEMS:
             vault.add(item)
         owner.put_vault(0, vault.save())
-        proc, code, _ = support.start_pairing(
-            job, "runner", "enroll", "--name", "ci-ssh", "--server", server.url,
-            show=r"enter the code (\S+) ",
-        )  # fmt: skip
-        owner.approve(code, grant_public_key=b64url_encode(vault.owner_verify_key))
-        out, err = proc.communicate(timeout=30)
-        assert proc.returncode == 0, err
-        (runner,) = owner.call("GET", "/api/runners").json()
-        ids = {info.name: info.id for info in vault.items()}
-        blob = seal_grant(
-            vault,
-            uuid.UUID(runner["id"]),
-            b64url_decode(runner["public_key"]),
-            [ids["github"], ids["ci token"]],
-            1,
+        credential, runner_id = enrol_granted_runner(
+            job, owner, vault, server.url, "ci-ssh", ["github", "ci token"]
         )
-        put = owner.call(
-            "PUT",
-            f"/api/runners/{runner['id']}/grant",
-            json={"revision": 1, "blob": b64url_encode(blob)},
-        )
-        assert put.status_code == 200, put.text
         vault.lock()
-        yield CiJob(job, out.strip(), owner, runner["id"], sshd, make_builder(job.root))
+        yield CiJob(job, credential, owner, runner_id, sshd, make_builder(job.root))
     finally:
         stop(sshd.proc)
         server.stop()
