@@ -37,24 +37,17 @@ fi
 
 # Debian packages the suites run as real processes: Chromium (browser tests; browsers
 # cannot be downloaded here), OpenSSH's server (the `zkvault ssh` tests start their own
-# sshd), HAProxy (tests/cluster and benchmarks/server.py; only the binary, no service).
+# sshd), HAProxy (tests/cluster and benchmarks/server.py; only the binary, no service),
+# libfaketime (the rotation tests run one server on an offset clock).
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+dpkg-query -W -f='${Status}' libfaketime 2>/dev/null | grep -q "ok installed" || missing+=(libfaketime)
 if [ "${#missing[@]}" -gt 0 ]; then
     sudo=()
     [ "$(id -u)" -eq 0 ] || sudo=(sudo)
     "${sudo[@]}" apt-get update -qq
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
         "${missing[@]}" >/dev/null
-fi
-
-# libfaketime: the multi-instance tests run one server on an offset clock.
-if ! dpkg-query -W -f='${Status}' libfaketime 2>/dev/null | grep -q "ok installed"; then
-    sudo=()
-    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-    "${sudo[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
-        libfaketime >/dev/null
 fi
