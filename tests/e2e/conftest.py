@@ -271,9 +271,10 @@ class App:
         return self.page.locator(f'#items-body [data-item="{name}"]')
 
     def item_names(self) -> list[str]:
-        return self.page.locator("#items-body [data-item]").evaluate_all(
+        names = self.page.locator("#items-body [data-item]").evaluate_all(
             "rows => rows.map(r => r.dataset.item)"
         )
+        return [str(name) for name in names]
 
     def go(self, section: str) -> None:
         button = self.page.locator("#nav").get_by_role("button", name=section)

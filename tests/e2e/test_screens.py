@@ -26,7 +26,7 @@ import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from playwright.sync_api import Browser, Page
@@ -38,7 +38,8 @@ from vault_core import RunnerKeyPair
 SUB = "ada-screens"
 CLOCK = datetime(2026, 6, 1, 9, 30, tzinfo=UTC)  # the page's "now": fixed expiry wording
 WIDTHS = {1280: 800, 1440: 900, 390: 844}
-SCHEMES = ("light", "dark")
+Scheme = Literal["light", "dark"]
+SCHEMES: tuple[Scheme, ...] = ("light", "dark")
 BASELINES = ROOT / "tests" / "e2e" / "screenshots"
 DOCS_COPY = ROOT / "docs" / "screenshots"
 UPDATE = os.environ.get("ZKVAULT_UPDATE_SCREENSHOTS") == "1"
@@ -208,7 +209,7 @@ def _compare(comparer: Page, actual: bytes, baseline: Path) -> str | None:
 @pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize("width", list(WIDTHS))
 def test_main_screens_match_their_baselines(
-    shots: App, comparer: Page, width: int, scheme: str, tmp_path: Path
+    shots: App, comparer: Page, width: int, scheme: Scheme, tmp_path: Path
 ) -> None:
     page = shots.page
     page.set_viewport_size({"width": width, "height": WIDTHS[width]})
@@ -253,14 +254,11 @@ def _axe(page: Page) -> list[dict[str, Any]]:
     result = page.evaluate(
         "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
     )
-    return [
-        {"id": v["id"], "nodes": [n["target"] for n in v["nodes"]][:5]}
-        for v in result  # type: ignore[union-attr]
-    ]
+    return [{"id": v["id"], "nodes": [n["target"] for n in v["nodes"]][:5]} for v in result]
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
-def test_axe_finds_no_violation_on_any_screen(shots: App, scheme: str) -> None:
+def test_axe_finds_no_violation_on_any_screen(shots: App, scheme: Scheme) -> None:
     page = shots.page
     found: dict[str, Any] = {}
     # The phone layout differs in structure, not colour: checked once, in light.

@@ -85,7 +85,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 class GitServer:
     def __init__(self, root: Path, token: str) -> None:
-        handler = type("Handler", (_Handler,), {"root": root, "token": token, "seen": []})
+        handler: type[_Handler] = type(
+            "Handler", (_Handler,), {"root": root, "token": token, "seen": []}
+        )
         self.handler = handler
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"

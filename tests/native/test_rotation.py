@@ -74,7 +74,7 @@ def test_unverifiable_tokens_never_wipe_but_revocation_does(
 
         # Alternating instances: a token minted by A is refused by B. The agent must say
         # so in `status` and keep serving.
-        troubles = []
+        troubles: list[str] = []
         deadline = time.monotonic() + 30
         while not troubles and time.monotonic() < deadline:
             status = json.loads(env.zk("status", "--json").stdout)

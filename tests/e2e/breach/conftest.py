@@ -127,7 +127,7 @@ def world(
     if pg:
         overrides["ZKVAULT_DATABASE_URL"] = pg.url
     (root / "server").mkdir()
-    server = start_server(idp, root / "server", **overrides)
+    server = start_server(idp, root / "server", None, **overrides)
     database_url = pg.url if pg else f"sqlite:///{server.database}"
     proxy = Proxy(int(server.url.rsplit(":", 1)[1]))
     attacker = Attacker(database_url)

@@ -9,7 +9,8 @@ import uuid
 from dataclasses import dataclass
 
 from tests.unit import spec_reader
-from tests.vectors.generate import REGIONS, flip, record_spans
+from tests.vectors.common import flip, record_spans
+from tests.vectors.generate import REGIONS
 from vault_core import container as layout
 
 

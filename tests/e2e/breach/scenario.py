@@ -106,14 +106,19 @@ class Person:
         return found
 
 
-def _launch(pw: Playwright, profile: Path, server: ServerProcess, idp: str, **options: str) -> App:
+def _launch(
+    pw: Playwright, profile: Path, server: ServerProcess, idp: str, har: Path | None = None
+) -> App:
+    """A browser on a persistent profile; with ``har``, every request and response (bodies
+    embedded) recorded there."""
     context = pw.chromium.launch_persistent_context(
         # The basic password store (no keyring here anyway): what it encrypts, the search
         # decrypts (artefacts.chromium_decrypted).
         str(profile),
         executable_path="/usr/bin/chromium",
         args=[*CHROMIUM_ARGS, "--password-store=basic"],
-        **options,
+        record_har_path=str(har) if har else None,
+        record_har_content="embed" if har else None,
     )
     return attach_app(context, server, idp)
 
@@ -123,7 +128,7 @@ def open_browser(
 ) -> tuple[App, Path, Path]:
     """A browser with its own profile on disk, recording all its traffic as a HAR."""
     profile, har = root / f"{label}-profile", root / f"{label}.har"
-    app = _launch(pw, profile, server, idp, record_har_path=str(har), record_har_content="embed")
+    app = _launch(pw, profile, server, idp, har)
     return app, profile, har
 
 

@@ -7,7 +7,6 @@ import json
 import subprocess
 import sys
 import uuid
-from types import SimpleNamespace
 
 import pytest
 
@@ -20,6 +19,7 @@ from tests.e2e.breach.scenario import Person, Runner
 from tests.native.support import REPO
 from tests.support import report
 from tests.support.leaks import Hit, scan, table
+from vault_core import errors
 
 
 def test_realistic_use(world: World) -> None:
@@ -207,7 +207,7 @@ def test_forged_vaults_are_refused_by_the_browser_and_the_cli(world: World) -> N
         with world.attacker.serving(alice.account_id, case.revision, case.blob):
             shown = browser_verdict(alice)
             status, code = cli_verdict(alice)
-        documented = translate(SimpleNamespace(code=cli_expects)).exit_code
+        documented = translate(errors.ALL_ERRORS[cli_expects]()).exit_code
         for client, got, expected in (
             ("browser", shown, browser_expects),
             ("CLI", (status, code), (documented, cli_expects)),
@@ -258,7 +258,7 @@ def test_forged_grants_are_refused_by_the_runners(world: World) -> None:
                 status, code = runner_verdict(runner)
             tried += 1
             replays += "replayed" in case.name
-            documented = translate(SimpleNamespace(code=expected)).exit_code
+            documented = translate(errors.ALL_ERRORS[expected]()).exit_code
             if (status, code) != (documented, expected):
                 wrong.append(
                     f"{target}, {case.name}: exit {status} {code}, expected exit "
