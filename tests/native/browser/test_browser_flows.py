@@ -47,34 +47,42 @@ def start(env: Env, *args: str) -> tuple[subprocess.Popen[str], str, str]:
     return start_pairing(env, *args, show=r"^\s+(http\S+/pair#code=\S+)$")
 
 
-def test_vault_made_in_the_browser(
+@pytest.fixture(scope="module")
+def vault(
     browser_thread: BrowserThread, server: Any, idp: str, git_server: GitServer
-) -> None:
+) -> BrowserThread:
+    """Grace's vault, made in the browser: the token of the test's git server and two
+    more. Each test starts from it, so each passes alone and in any order."""
     page = browser_thread.page
     browser_thread.run(driver.sign_in_and_create(page, server.url, idp, "grace", PASSPHRASE))
     browser_thread.run(driver.add_item(page, "private git", TOKEN, "git", git_server.url, "grace"))
     for name, secret in OTHER.items():
         browser_thread.run(driver.add_item(page, name, secret, "generic", "https://example.test"))
+    return browser_thread
 
 
-def test_pair_by_link_unlock_and_clone(
-    browser_thread: BrowserThread, server: Any, machine: Env, git_server: GitServer
-) -> None:
-    proc, url, fingerprint = start(
-        machine, "connect", "--server", server.url, "--name", "grace-laptop"
-    )
-    shown = browser_thread.run(driver.approve_link(browser_thread.page, url, PASSPHRASE))
+def pair_by_link(vault: BrowserThread, server: Any, machine: Env, name: str) -> None:
+    """`zkvault connect` approved by following its one-time link, then unlocked."""
+    proc, url, fingerprint = start(machine, "connect", "--server", server.url, "--name", name)
+    shown = vault.run(driver.approve_link(vault.page, url, PASSPHRASE))
     assert shown == fingerprint
     _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert machine.unlock(passphrase=PASSPHRASE).returncode == 0
+
+
+def test_pair_by_link_unlock_and_clone(
+    vault: BrowserThread, server: Any, machine: Env, git_server: GitServer
+) -> None:
+    pair_by_link(vault, server, machine, "grace-laptop")
     assert machine.zk("git", "setup").returncode == 0
     clone = git(machine, "clone", "-q", git_server.url + "/private.git", str(machine.root / "w"))
     assert clone.returncode == 0, clone.stderr
     assert any(ok for _, _, ok in git_server.requests)
 
 
-def test_runner_granted_two_of_three(browser_thread: BrowserThread, server: Any) -> None:
+def test_runner_granted_two_of_three(vault: BrowserThread, server: Any) -> None:
+    browser_thread = vault
     runner = make_env()
     try:
         owner = browser_thread.run(driver.owner_fingerprint(browser_thread.page))
@@ -108,9 +116,14 @@ def test_runner_granted_two_of_three(browser_thread: BrowserThread, server: Any)
         stop_agent(runner)
 
 
-def test_revoking_the_machine_wipes_the_agent(browser_thread: BrowserThread, machine: Env) -> None:
-    pid = machine.agent_pid()
-    assert pid is not None
-    browser_thread.run(driver.revoke(browser_thread.page, "grace-laptop"))
-    assert wait_gone(pid, 20)  # the agent checks every second here, then wipes itself
-    assert machine.zk("get", "private git").returncode == 3
+def test_revoking_the_machine_wipes_the_agent(vault: BrowserThread, server: Any) -> None:
+    laptop = make_env()
+    try:
+        pair_by_link(vault, server, laptop, "grace-spare")
+        pid = laptop.agent_pid()
+        assert pid is not None
+        vault.run(driver.revoke(vault.page, "grace-spare"))
+        assert wait_gone(pid, 20)  # the agent is told at once (its long poll), then wipes
+        assert laptop.zk("get", "private git").returncode == 3
+    finally:
+        stop_agent(laptop)
