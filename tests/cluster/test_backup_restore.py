@@ -25,7 +25,7 @@ from tests.native import support
 from tests.native.support import FAST_KDF, ITEMS, PASSPHRASE, REPO, Env
 from tests.support.pg import _bin
 from tests.support.processes import ServerProcess, start_idp, start_server, stop
-from vault_core import Item, Vault, seal_grant
+from vault_core import Item, Vault, fingerprint, seal_grant
 
 pytestmark = pytest.mark.slow
 
@@ -127,6 +127,8 @@ def test_dump_wipe_restore(tmp_path: Path, laptop: Env, runner_env: Env) -> None
                 "enroll",
                 "--name",
                 "ci",
+                "--owner-fingerprint",
+                fingerprint("owner-grant", vault.owner_verify_key),
                 grant_public_key=b64url_encode(vault.owner_verify_key),
             ).strip()
             (runner,) = owner.call("GET", "/api/runners").json()

@@ -34,6 +34,7 @@ from tests.native.support import FAST_KDF, ITEMS, PASSPHRASE, Env
 from tests.support import haproxy, report
 from tests.support.processes import ROOT, ServerProcess, free_port, start_idp, start_server, stop
 from vault_core import Item, Vault, seal_grant
+from vault_core import fingerprint as key_fingerprint
 
 pytestmark = pytest.mark.slow
 
@@ -213,7 +214,11 @@ def pair(cluster: Cluster, env: Env, owner: Person, *args: str, **extra: str) ->
     created_on = logs.who("POST", "/api/pairings")
     other = cluster.other(created_on).url
     seen = owner.call("POST", "/api/pairings/lookup", base=other, json={"code": code})
-    assert seen.status_code == 200 and seen.json()["fingerprint"] == fingerprint
+    # What a person compares: the fingerprint the command printed, and the one the owner's
+    # side computes from the key the server hands over (never the server's own field).
+    assert seen.status_code == 200
+    shown = key_fingerprint(seen.json()["kind"], b64url_decode(seen.json()["public_key"]))
+    assert shown == fingerprint
     approved = owner.call("POST", "/api/pairings/approve", base=other, json={"code": code, **extra})
     assert approved.status_code == 200, approved.text
     out, err = proc.communicate(timeout=60)
@@ -242,6 +247,8 @@ def test_pairing_starts_on_one_and_is_approved_through_the_other(
         "enroll",
         "--name",
         "ci-1",
+        "--owner-fingerprint",
+        key_fingerprint("owner-grant", fleet.vault.owner_verify_key),
         grant_public_key=b64url_encode(fleet.vault.owner_verify_key),
     ).strip()
     assert credential.startswith("zkvr1.")

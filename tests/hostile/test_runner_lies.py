@@ -16,7 +16,7 @@ from tests.hostile import lies
 from tests.hostile.stage import CODE, Person, Stage, decode_credential, person_with_vault
 from tests.native.support import Env, make_env, start_pairing
 from tests.support.report import record
-from vault_core import RunnerKeyPair, Vault, seal_grant
+from vault_core import RunnerKeyPair, Vault, fingerprint, seal_grant
 
 pytestmark = pytest.mark.slow
 
@@ -42,7 +42,10 @@ class Runner:
 def enrol(stage: Stage, owner: Person, vault: Vault, name: str) -> Runner:
     env = make_env()
     proc, code, _ = start_pairing(
-        env, "runner", "enroll", "--name", name, "--server", stage.url, show=CODE
+        env,
+        *("runner", "enroll", "--name", name, "--server", stage.url),
+        *("--owner-fingerprint", fingerprint("owner-grant", vault.owner_verify_key)),
+        show=CODE,
     )
     owner.approve(code, grant_public_key=lies.b64e(vault.owner_verify_key))
     out, err = proc.communicate(timeout=60)

@@ -171,7 +171,7 @@ def remove(person: Person, name: str) -> None:
 def change_passphrase(person: Person) -> None:
     new = fresh_passphrase()
     page = person.app.page
-    person.app.go("Passphrase")
+    person.app.go("Settings")
     page.get_by_label("Current passphrase").fill(person.passphrase)
     page.get_by_label("New passphrase", exact=True).fill(new)
     page.get_by_label("Confirm new passphrase").fill(new)
@@ -221,7 +221,7 @@ def reveal(person: Person, name: str) -> None:
     row = person.app.row(name)
     row.get_by_role("button", name=f"Show token of {name}").click()
     person.app.page.wait_for_function(
-        '([n, t]) => document.querySelector(`#items-body tr[data-item="${n}"]`)'
+        '([n, t]) => document.querySelector(`#items-body [data-item="${n}"]`)'
         ".textContent.includes(t)",
         arg=[name, person.items[name].secret],
     )
