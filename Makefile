@@ -18,7 +18,10 @@ fmt:
 	.venv/bin/ruff format .
 	.venv/bin/ruff check --fix .
 
-# Everything that needs neither a browser nor PostgreSQL; under a minute.
+# Everything that needs neither a browser nor PostgreSQL, in two processes (one per core).
 unit:
 	@scripts/bootstrap.sh
-	.venv/bin/pytest -q tests/unit tests/native --ignore=tests/native/browser -m "not slow"
+	@.venv/bin/pytest -q -p no:cacheprovider tests/unit & unit=$$!; \
+	.venv/bin/pytest -q -p no:cacheprovider tests/native --ignore=tests/native/browser \
+		-m "not slow"; native=$$?; \
+	wait $$unit && exit $$native
