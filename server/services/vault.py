@@ -26,7 +26,6 @@ from ..audit import Actor
 from ..blobheader import HeaderError, PublicHeader, peek_header
 from ..db import utcnow
 from ..encoding import EncodingError, b64url_decode, b64url_encode
-from ..fastread import one_row
 from ..models import Client, Vault, VaultVersion
 from ..sqlutil import insert_on_conflict
 from ..tokens import AccessClaims
@@ -58,7 +57,7 @@ _READ_WITH_CLIENT = (
 def read_for(conn: Connection, claims: AccessClaims) -> tuple[bytes, bool]:
     """The hot path: revocation check and vault in one statement, JSON out; and whether
     the client's "last seen" is due an update (the caller writes it, on the primary)."""
-    row = one_row(conn, _READ_WITH_CLIENT, {"client_id": claims.client_id})
+    row = conn.execute(_READ_WITH_CLIENT, {"client_id": claims.client_id}).one_or_none()
     check_live(claims, row.account_id if row else None, row.revoked_at if row else None)
     assert row is not None
     stale = seen_long_ago(row.last_seen_at)
