@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import httpx
 import pytest
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, Locator
 
 from tests.e2e.conftest import (
     STRONG,
@@ -174,24 +174,54 @@ def traffic(settled: Story) -> Story:
     return settled
 
 
-@pytest.fixture
-def newcomer(browser: Browser, server: ServerProcess, idp: str) -> Iterator[App]:
+def _newcomer(browser: Browser, server: ServerProcess, idp: str) -> App:
     """A person never seen before, in a browser of their own, on the app's first page."""
     a = new_app(browser, server, idp)
     a.sub = f"new-{uuid.uuid4().hex[:12]}"
     a.open("/")
+    return a
+
+
+def _sign_in_first_time(app: App) -> App:
+    app.visible("signin")
+    app.wait_engine()
+    app.sign_in(app.sub)
+    app.visible("create")
+    return app
+
+
+@pytest.fixture
+def newcomer(browser: Browser, server: ServerProcess, idp: str) -> Iterator[App]:
+    a = _newcomer(browser, server, idp)
     yield a
     a.context.close()
 
 
 @pytest.fixture
-def first_run(newcomer: App) -> App:
-    """The newcomer signed in, asked to create a vault."""
-    newcomer.visible("signin")
-    newcomer.wait_engine()
-    newcomer.sign_in(newcomer.sub)
-    newcomer.visible("create")
-    return newcomer
+def creator(newcomer: App) -> App:
+    """A newcomer signed in, asked to create a vault, who will create one."""
+    return _sign_in_first_time(newcomer)
+
+
+@pytest.fixture(scope="module")
+def vaultless(browser: Browser, server: ServerProcess, idp: str) -> Iterator[App]:
+    """A newcomer signed in and asked to create a vault, shared by the checks that create
+    none (so each need not load the engine in a browser of its own)."""
+    a = _sign_in_first_time(_newcomer(browser, server, idp))
+    yield a
+    a.context.close()
+
+
+@pytest.fixture
+def first_run(vaultless: App) -> App:
+    """Still asked to create a vault, with empty fields and no banner from an earlier test."""
+    vaultless.visible("create")
+    for field_ in ("Passphrase", "Confirm passphrase"):
+        vaultless.page.locator("#view-create").get_by_label(field_, exact=True).fill("")
+    vaultless.page.evaluate(
+        "() => { for (const id of ['notice', 'error']) document.getElementById(id).hidden = true; }"
+    )
+    return vaultless
 
 
 def _vaults_of(app: App) -> int:
@@ -254,8 +284,8 @@ def test_live_strength_meter_explains(first_run: App) -> None:
     )
 
 
-def test_create_vault(first_run: App) -> None:
-    app = first_run
+def test_create_vault(creator: App) -> None:
+    app = creator
     app.create_vault(STRONG)
     app.notice("Vault created")
     assert app.item_names() == []
@@ -446,11 +476,19 @@ def test_change_passphrase(ready: Story) -> None:
     app.visible("items")
 
 
-def _restore_latest(app: App) -> int:
-    """Restore the newest revision from the Revisions section; returns its number."""
+def _open_revisions(app: App) -> Locator:
+    """The Revisions section, listed afresh: rows left from an earlier visit are dropped
+    first, so the wait below sees this visit's list, not a stale one."""
+    app.page.evaluate("() => document.getElementById('history-body').replaceChildren()")
     app.go("Revisions")
     rows = app.page.locator("#history-body tr")
     rows.first.wait_for()
+    return rows
+
+
+def _restore_latest(app: App) -> int:
+    """Restore the newest revision from the Revisions section; returns its number."""
+    rows = _open_revisions(app)
     latest = int(rows.first.get_attribute("data-revision") or "0")
     app.page.get_by_role("button", name=f"View revision {latest}").click()
     app.page.wait_for_selector("#revision-details:not([hidden])")
@@ -462,9 +500,7 @@ def _restore_latest(app: App) -> int:
 def test_revisions_list_view_and_restore(settled: Story) -> None:
     settled.ensure_passphrase_changed()
     app = settled.app
-    app.go("Revisions")
-    rows = app.page.locator("#history-body tr")
-    rows.first.wait_for()
+    rows = _open_revisions(app)
     revisions = [int(r) for r in rows.evaluate_all("rs => rs.map(r => r.dataset.revision)")]
     assert revisions == sorted(revisions, reverse=True) and len(revisions) >= 5
     # A revision saved under an earlier passphrase cannot be opened with the current one:
