@@ -1,4 +1,8 @@
-"""One person's vault in the browser, flow by flow (the tests share one page, in order).
+"""One person's vault in the browser, flow by flow.
+
+The flows share one page and one vault (the `story` fixture); each test's fixtures bring
+them to the state it needs, so any test runs alone or in any order. First-run checks get a
+new person in a browser of their own.
 
 Sign in through the real IdP, create a vault (a weak passphrase is refused with a
 reason), add/edit/remove credentials, reveal and copy, lock/unlock, wrong passphrase,
@@ -13,9 +17,12 @@ import hashlib
 import json
 import sqlite3
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 import httpx
 import pytest
+from playwright.sync_api import Browser, Locator
 
 from tests.e2e.conftest import (
     STRONG,
@@ -24,9 +31,11 @@ from tests.e2e.conftest import (
     account_id_of,
     api_sign_in,
     b64d,
+    new_app,
+    server_vault,
 )
 from tests.support.leaks import scan
-from tests.support.processes import ROOT
+from tests.support.processes import ROOT, ServerProcess
 from vault_core import Vault, errors
 
 SUB = "ada"
@@ -35,12 +44,201 @@ TOKEN_2 = "glpat-" + "zYxWvUtSrQpOnMlK" * 2
 TOKEN_2_NEW = "glpat-" + "NEWNEWnewnew1234" * 2
 SECRETS = [STRONG, STRONG_2, TOKEN_1, TOKEN_2, TOKEN_2_NEW]
 
+# Each credential as first added; "gitlab-deploy" may later be edited (see _edit_gitlab_deploy).
+ITEMS: dict[str, dict[str, str]] = {
+    "github-ci": {
+        "secret": TOKEN_1,
+        "scopes": "repo, read:org",
+        "expires": "2031-01-31",
+        "note": "for the CI",
+    },
+    "gitlab-deploy": {"secret": TOKEN_2, "kind": "gitlab", "url": "https://gitlab.example.test"},
+    "github-docs": {"secret": "ghp_docs_token_value_000000000000000000"},
+}
+ORIGINAL, EDITED = "original", "edited"
+# The vault as the story leaves it after adding, editing and removing.
+SETTLED = {"github-ci": ORIGINAL, "gitlab-deploy": EDITED}
 
-def test_app_loads_and_sign_in_leads_to_vault_creation(app: App) -> None:
+
+@dataclass
+class Story:
+    """Ada's shared page and what earlier tests changed in her vault, whatever their order."""
+
+    app: App
+    passphrase: str = STRONG
+    items: dict[str, str] = field(default_factory=dict)  # name -> ORIGINAL or EDITED
+    # (revision, passphrase): the last revision saved under a passphrase since changed.
+    superseded: list[tuple[int, str]] = field(default_factory=list)
+    restored: bool = False
+
+    def secret(self, name: str) -> str:
+        if name == "gitlab-deploy" and self.items[name] == EDITED:
+            return TOKEN_2_NEW
+        return ITEMS[name]["secret"]
+
+    def add(self, name: str) -> None:
+        spec = dict(ITEMS[name])
+        self.app.add_item(name, spec.pop("secret"), **spec)
+        self.items[name] = ORIGINAL
+
+    def remove(self, name: str) -> None:
+        self.app.row(name).get_by_role("button", name=f"Remove {name}").click()
+        self.app.notice(f"Removed “{name}”")
+        self.app.row(name).wait_for(state="detached")
+        del self.items[name]
+
+    def ensure_items(self, wanted: dict[str, str | None]) -> None:
+        """Bring the vault to exactly these credentials (None: either version)."""
+        shown = set(self.app.item_names())
+        self.items = {n: v for n, v in self.items.items() if n in shown}
+        for name in sorted(shown - set(self.items)):  # left by a test that failed midway
+            self.items[name] = "unknown"
+        for name, have in list(self.items.items()):
+            if name not in wanted or wanted[name] not in (None, have):
+                self.remove(name)
+        for name, want in wanted.items():
+            if name not in self.items:
+                self.add(name)
+            if want == EDITED and self.items[name] == ORIGINAL:
+                _edit_gitlab_deploy(self.app)
+                self.items[name] = EDITED
+
+    def revision(self) -> int:
+        _, token = api_sign_in(self.app.server, self.app.idp, SUB)
+        return int(server_vault(self.app.server, token)["revision"])
+
+    def changed_passphrase(self, before: int, new: str) -> None:
+        self.superseded.append((before, self.passphrase))
+        self.passphrase = new
+
+    def ensure_passphrase_changed(self) -> None:
+        """At least one revision is saved under a passphrase other than the current one."""
+        if any(p != self.passphrase for _, p in self.superseded):
+            return
+        before = self.revision()
+        new = _other(self.passphrase)
+        _submit_passphrase_change(self.app, self.passphrase, new)
+        self.app.notice("Passphrase changed")
+        self.changed_passphrase(before, new)
+        self.app.go("Credentials")
+        self.app.visible("items")
+
+    def ensure_restored(self) -> None:
+        if not self.restored:
+            _restore_latest(self.app)
+            self.restored = True
+            self.app.go("Credentials")
+            self.app.visible("items")
+
+
+def _other(passphrase: str) -> str:
+    return STRONG_2 if passphrase == STRONG else STRONG
+
+
+@pytest.fixture(scope="module")
+def story(app: App) -> Story:
+    """Ada's vault, created once for the module in one shared page."""
     app.open("/")
+    app.sign_in(SUB)
+    app.wait_engine()
+    app.create_vault(STRONG)
+    return Story(app)
+
+
+@pytest.fixture
+def ready(story: Story) -> Story:
+    """Each test starts unlocked on the credentials list, whatever ran before it."""
+    story.app.ensure_unlocked(SUB, story.passphrase)
+    return story
+
+
+@pytest.fixture
+def settled(ready: Story) -> Story:
+    """The vault as the story leaves it after adding, editing and removing credentials."""
+    ready.ensure_items(dict(SETTLED))
+    return ready
+
+
+@pytest.fixture
+def traffic(settled: Story) -> Story:
+    """The flows whose traffic and storage the end-of-module checks inspect have run in this
+    page: every token typed (and one revealed), both passphrases used."""
+    settled.ensure_passphrase_changed()
+    app = settled.app
+    row = app.row("gitlab-deploy")
+    row.get_by_role("button", name="Show token of gitlab-deploy").click()
+    app.page.wait_for_function(
+        "t => document.getElementById('items-body').textContent.includes(t)", arg=TOKEN_2_NEW
+    )
+    row.get_by_role("button", name="Show token of gitlab-deploy").click()  # hide it again
+    return settled
+
+
+def _newcomer(browser: Browser, server: ServerProcess, idp: str) -> App:
+    """A person never seen before, in a browser of their own, on the app's first page."""
+    a = new_app(browser, server, idp)
+    a.sub = f"new-{uuid.uuid4().hex[:12]}"
+    a.open("/")
+    return a
+
+
+def _sign_in_first_time(app: App) -> App:
+    app.visible("signin")
+    app.wait_engine()
+    app.sign_in(app.sub)
+    app.visible("create")
+    return app
+
+
+@pytest.fixture
+def newcomer(browser: Browser, server: ServerProcess, idp: str) -> Iterator[App]:
+    a = _newcomer(browser, server, idp)
+    yield a
+    a.context.close()
+
+
+@pytest.fixture
+def creator(newcomer: App) -> App:
+    """A newcomer signed in, asked to create a vault, who will create one."""
+    return _sign_in_first_time(newcomer)
+
+
+@pytest.fixture(scope="module")
+def vaultless(browser: Browser, server: ServerProcess, idp: str) -> Iterator[App]:
+    """A newcomer signed in and asked to create a vault, shared by the checks that create
+    none (so each need not load the engine in a browser of its own)."""
+    a = _sign_in_first_time(_newcomer(browser, server, idp))
+    yield a
+    a.context.close()
+
+
+@pytest.fixture
+def first_run(vaultless: App) -> App:
+    """Still asked to create a vault, with empty fields and no banner from an earlier test."""
+    vaultless.visible("create")
+    for field_ in ("Passphrase", "Confirm passphrase"):
+        vaultless.page.locator("#view-create").get_by_label(field_, exact=True).fill("")
+    vaultless.page.evaluate(
+        "() => { for (const id of ['notice', 'error']) document.getElementById(id).hidden = true; }"
+    )
+    return vaultless
+
+
+def _vaults_of(app: App) -> int:
+    with sqlite3.connect(app.server.database) as db:
+        row = db.execute(
+            "SELECT count(*) FROM vaults JOIN accounts ON accounts.id = vaults.account_id "
+            "WHERE accounts.subject = ?",
+            (app.sub,),
+        ).fetchone()
+    return int(row[0])
+
+
+def test_app_loads_and_sign_in_leads_to_vault_creation(newcomer: App) -> None:
+    app = newcomer
     app.visible("signin")
     app.wait_engine()  # Pyodide loads while the person signs in
-    app.sign_in(SUB)
+    app.sign_in(app.sub)
     app.visible("create")
     assert "Ada Lovelace" in (app.page.locator("#who").text_content() or "")
 
@@ -53,26 +251,29 @@ def test_app_loads_and_sign_in_leads_to_vault_creation(app: App) -> None:
         ("aaaaaaaaaaaaaaaa", "repeats"),
         ("short", "shorter than 10 characters"),
     ],
+    ids=["common", "year", "repeats", "short"],  # no spaces: node ids pass through a shell
 )
-def test_weak_passphrase_is_refused_with_a_reason(app: App, weak: str, reason: str) -> None:
+def test_weak_passphrase_is_refused_with_a_reason(first_run: App, weak: str, reason: str) -> None:
+    app = first_run
     app.page.locator("#view-create").get_by_label("Passphrase", exact=True).fill(weak)
     app.page.locator("#view-create").get_by_label("Confirm passphrase").fill(weak)
     app.page.get_by_role("button", name="Create vault").click()
     text = app.error(reason)
     assert "Too weak" in text and "guesses" in text and "Argon2id" in text
     app.visible("create")  # nothing was created
-    with sqlite3.connect(app.server.database) as db:
-        assert db.execute("SELECT count(*) FROM vaults").fetchone()[0] == 0
+    assert _vaults_of(app) == 0
 
 
-def test_mismatched_confirmation_is_refused(app: App) -> None:
+def test_mismatched_confirmation_is_refused(first_run: App) -> None:
+    app = first_run
     app.page.locator("#view-create").get_by_label("Passphrase", exact=True).fill(STRONG)
     app.page.locator("#view-create").get_by_label("Confirm passphrase").fill(STRONG + "x")
     app.page.get_by_role("button", name="Create vault").click()
     app.error("The two passphrases differ")
 
 
-def test_live_strength_meter_explains(app: App) -> None:
+def test_live_strength_meter_explains(first_run: App) -> None:
+    app = first_run
     app.page.locator("#view-create").get_by_label("Passphrase", exact=True).fill("asdfghjkl")
     app.page.wait_for_function(
         "() => document.getElementById('create-strength').textContent.includes('keyboard')"
@@ -83,52 +284,62 @@ def test_live_strength_meter_explains(app: App) -> None:
     )
 
 
-def test_create_vault(app: App) -> None:
+def test_create_vault(creator: App) -> None:
+    app = creator
     app.create_vault(STRONG)
     app.notice("Vault created")
     assert app.item_names() == []
+    assert _vaults_of(app) == 1
 
 
-def test_add_several_credentials_per_host(app: App) -> None:
+def test_add_several_credentials_per_host(ready: Story) -> None:
+    ready.ensure_items({})
+    app = ready.app
     app.add_item(
         "github-ci", TOKEN_1, scopes="repo, read:org", expires="2031-01-31", note="for the CI"
     )
+    ready.items["github-ci"] = ORIGINAL
     app.add_item("gitlab-deploy", TOKEN_2, kind="gitlab", url="https://gitlab.example.test")
+    ready.items["gitlab-deploy"] = ORIGINAL
     app.add_item("github-docs", "ghp_docs_token_value_000000000000000000")
+    ready.items["github-docs"] = ORIGINAL
     assert app.item_names() == ["github-ci", "github-docs", "gitlab-deploy"]
     row = app.row("github-ci")
     assert "••••" in (row.text_content() or "")
     assert TOKEN_1 not in app.page.content()  # masked: the page does not even hold it
 
 
-def test_duplicate_name_is_refused_clearly(app: App) -> None:
-    p = app.page
+def test_duplicate_name_is_refused_clearly(ready: Story) -> None:
+    ready.ensure_items({**ready.items, "github-ci": None})
+    p = ready.app.page
     p.get_by_role("button", name="Add a credential").click()
     p.locator("#item-form").get_by_label("Name", exact=True).fill("github-ci")
     p.locator("#item-form").get_by_label("Token").fill("x" * 20)
     p.get_by_role("button", name="Save", exact=True).click()
-    app.error("an item with that name already exists")
+    ready.app.error("an item with that name already exists")
     p.get_by_role("button", name="Cancel").click()
 
 
-def test_reveal_masks_again_and_copy_fills_clipboard(app: App) -> None:
+def test_reveal_masks_again_and_copy_fills_clipboard(ready: Story) -> None:
+    ready.ensure_items({**ready.items, "gitlab-deploy": None})
+    app, token = ready.app, ready.secret("gitlab-deploy")
     row = app.row("gitlab-deploy")
     row.get_by_role("button", name="Show token of gitlab-deploy").click()
     app.page.wait_for_function(
         "t => document.querySelector('#items-body [data-item=\"gitlab-deploy\"]')"
         ".textContent.includes(t)",
-        arg=TOKEN_2,
+        arg=token,
     )
     row.get_by_role("button", name="Show token of gitlab-deploy").click()  # now "Hide"
-    assert TOKEN_2 not in (row.text_content() or "")
+    assert token not in (row.text_content() or "")
     row.get_by_role("button", name="Copy token of gitlab-deploy").click()
     app.notice("copied")
-    assert app.page.evaluate("navigator.clipboard.readText()") == TOKEN_2
+    assert app.page.evaluate("navigator.clipboard.readText()") == token
     app.page.clock.fast_forward(31_000)  # the clipboard is cleared after 30 s
     app.page.wait_for_function("async () => (await navigator.clipboard.readText()) === ''")
 
 
-def test_edit_keeps_or_replaces_the_token(app: App) -> None:
+def _edit_gitlab_deploy(app: App) -> None:
     p = app.page
     app.row("gitlab-deploy").get_by_role("button", name="Edit gitlab-deploy").click()
     # The page never gets the token for editing: the field starts empty.
@@ -146,20 +357,30 @@ def test_edit_keeps_or_replaces_the_token(app: App) -> None:
     app.notice("Saved “gitlab-deploy”")
 
 
-def test_remove_credential(app: App) -> None:
+def test_edit_keeps_or_replaces_the_token(ready: Story) -> None:
+    ready.ensure_items({**ready.items, "gitlab-deploy": ORIGINAL})  # username "ada"
+    _edit_gitlab_deploy(ready.app)
+    ready.items["gitlab-deploy"] = EDITED
+
+
+def test_remove_credential(ready: Story) -> None:
+    ready.ensure_items({**SETTLED, "github-docs": None})
+    app = ready.app
     app.row("github-docs").get_by_role("button", name="Remove github-docs").click()
     app.notice("Removed “github-docs”")
+    del ready.items["github-docs"]
     assert app.item_names() == ["github-ci", "gitlab-deploy"]
 
 
-def test_browser_vault_opens_in_native_vault_core(app: App) -> None:
+def test_browser_vault_opens_in_native_vault_core(settled: Story) -> None:
+    app = settled.app
     account_id, token = api_sign_in(app.server, app.idp, SUB)
     blob = b64d(
         httpx.get(
             f"{app.server.url}/api/vault", headers={"Authorization": f"Bearer {token}"}
         ).json()["blob"]
     )
-    vault = Vault.open(blob, STRONG, account_id=uuid.UUID(account_id))
+    vault = Vault.open(blob, settled.passphrase, account_id=uuid.UUID(account_id))
     by_name = {i.name: i for i in vault.items()}
     assert set(by_name) == {"github-ci", "gitlab-deploy"}
     ci = vault.get(by_name["github-ci"].id)
@@ -172,10 +393,12 @@ def test_browser_vault_opens_in_native_vault_core(app: App) -> None:
     gl = vault.get(by_name["gitlab-deploy"].id)
     assert (gl.secret, gl.username, gl.kind) == (TOKEN_2_NEW, "deploy-bot", "gitlab")
     with pytest.raises(errors.WrongPassphraseError):
-        Vault.open(blob, STRONG_2, account_id=uuid.UUID(account_id))
+        Vault.open(blob, _other(settled.passphrase), account_id=uuid.UUID(account_id))
 
 
-def test_lock_then_wrong_passphrase_then_unlock(app: App) -> None:
+def test_lock_then_wrong_passphrase_then_unlock(settled: Story) -> None:
+    app = settled.app
+    _set_idle_minutes(app, "5")  # the default, which an earlier test may have changed
     app.page.get_by_role("button", name="Add a credential").click()
     app.page.locator("#item-form").get_by_label("Token").fill("half-typed-secret-value")
     # Walked away with the form open (a modal: the Lock button is behind it): the idle
@@ -196,17 +419,23 @@ def test_lock_then_wrong_passphrase_then_unlock(app: App) -> None:
         window.__kdfShown = true; }).observe(document.getElementById('kdf'),
         {attributes: true});
     }""")
-    app.unlock(STRONG)
+    app.unlock(settled.passphrase)
     app.visible("items")
     assert app.page.evaluate("window.__kdfShown") is True
     assert app.page.locator("#kdf").is_hidden()
     assert app.item_names() == ["github-ci", "gitlab-deploy"]
 
 
-def test_auto_lock_after_idle_time(app: App) -> None:
+def _set_idle_minutes(app: App, minutes: str) -> None:
     app.go("Settings")
-    app.page.get_by_label("Lock after this many idle minutes").select_option("1")
+    app.page.get_by_label("Lock after this many idle minutes").select_option(minutes)
     app.go("Credentials")
+    app.visible("items")
+
+
+def test_auto_lock_after_idle_time(ready: Story) -> None:
+    app = ready.app
+    _set_idle_minutes(app, "1")
     app.page.clock.fast_forward(30_000)
     assert app.page.locator("#view-items").is_visible()  # still unlocked at 30 s
     app.page.keyboard.press("Shift")  # activity re-arms the timer
@@ -215,46 +444,69 @@ def test_auto_lock_after_idle_time(app: App) -> None:
     app.page.clock.fast_forward(20_000)  # 65 s idle since the key press
     app.visible("unlock")
     app.notice("Locked after inactivity")
-    app.unlock(STRONG)
+    app.unlock(ready.passphrase)
     app.visible("items")
-    app.go("Settings")
-    app.page.get_by_label("Lock after this many idle minutes").select_option("15")
-    app.go("Credentials")
+    _set_idle_minutes(app, "15")
 
 
-def test_change_passphrase(app: App) -> None:
+def _submit_passphrase_change(app: App, current: str, new: str) -> None:
     app.go("Settings")
     p = app.page
-    p.get_by_label("Current passphrase").fill("wrong current passphrase")
-    p.get_by_label("New passphrase", exact=True).fill(STRONG_2)
-    p.get_by_label("Confirm new passphrase").fill(STRONG_2)
+    p.get_by_label("Current passphrase").fill(current)
+    p.get_by_label("New passphrase", exact=True).fill(new)
+    p.get_by_label("Confirm new passphrase").fill(new)
     p.get_by_role("button", name="Change passphrase").click()
+
+
+def test_change_passphrase(ready: Story) -> None:
+    app, old = ready.app, ready.passphrase
+    new = _other(old)
+    before = ready.revision()
+    _submit_passphrase_change(app, "wrong current passphrase", new)
     app.error("The current passphrase is wrong")
-    p.get_by_label("Current passphrase").fill(STRONG)
-    p.get_by_label("New passphrase", exact=True).fill("password password")
-    p.get_by_label("Confirm new passphrase").fill("password password")
-    p.get_by_role("button", name="Change passphrase").click()
+    _submit_passphrase_change(app, old, "password password")
     app.error("Too weak")
-    p.get_by_label("New passphrase", exact=True).fill(STRONG_2)
-    p.get_by_label("Confirm new passphrase").fill(STRONG_2)
-    p.get_by_role("button", name="Change passphrase").click()
+    _submit_passphrase_change(app, old, new)
     app.notice("Passphrase changed")
+    ready.changed_passphrase(before, new)
     app.lock()
-    app.unlock(STRONG)
+    app.unlock(old)
     app.error("Wrong passphrase.")
-    app.unlock(STRONG_2)
+    app.unlock(new)
     app.visible("items")
 
 
-def test_revisions_list_view_and_restore(app: App) -> None:
+def _open_revisions(app: App) -> Locator:
+    """The Revisions section, listed afresh: rows left from an earlier visit are dropped
+    first, so the wait below sees this visit's list, not a stale one."""
+    app.page.evaluate("() => document.getElementById('history-body').replaceChildren()")
     app.go("Revisions")
     rows = app.page.locator("#history-body tr")
     rows.first.wait_for()
+    return rows
+
+
+def _restore_latest(app: App) -> int:
+    """Restore the newest revision from the Revisions section; returns its number."""
+    rows = _open_revisions(app)
+    latest = int(rows.first.get_attribute("data-revision") or "0")
+    app.page.get_by_role("button", name=f"View revision {latest}").click()
+    app.page.wait_for_selector("#revision-details:not([hidden])")
+    app.page.get_by_role("button", name="Restore this revision").click()
+    app.notice(f"Restored the credentials of revision {latest} as revision {latest + 1}")
+    return latest
+
+
+def test_revisions_list_view_and_restore(settled: Story) -> None:
+    settled.ensure_passphrase_changed()
+    app = settled.app
+    rows = _open_revisions(app)
     revisions = [int(r) for r in rows.evaluate_all("rs => rs.map(r => r.dataset.revision)")]
     assert revisions == sorted(revisions, reverse=True) and len(revisions) >= 5
-    # Revision 4 had all three credentials (before the edits and the removal) but was
-    # saved under the first passphrase: the app says so instead of failing vaguely.
-    app.page.get_by_role("button", name="View revision 4").click()
+    # A revision saved under an earlier passphrase cannot be opened with the current one:
+    # the app says so instead of failing vaguely.
+    old = max(r for r, p in settled.superseded if p != settled.passphrase)
+    app.page.get_by_role("button", name=f"View revision {old}").click()
     app.error("saved under another passphrase")
     latest = revisions[0]
     app.page.get_by_role("button", name=f"View revision {latest}").click()
@@ -262,10 +514,13 @@ def test_revisions_list_view_and_restore(app: App) -> None:
     assert "2 credential(s)" in (app.page.locator("#revision-title").text_content() or "")
     app.page.get_by_role("button", name="Restore this revision").click()
     app.notice(f"Restored the credentials of revision {latest} as revision {latest + 1}")
+    settled.restored = True
     assert app.item_names() == ["github-ci", "gitlab-deploy"]
 
 
-def test_audit_trail_read_and_export(app: App) -> None:
+def test_audit_trail_read_and_export(ready: Story) -> None:
+    ready.ensure_restored()
+    app = ready.app
     app.go("Audit trail")
     app.page.locator("#audit-body tr").first.wait_for()
     text = app.page.locator("#audit-body").text_content() or ""
@@ -279,7 +534,7 @@ def test_audit_trail_read_and_export(app: App) -> None:
     app.go("Credentials")
 
 
-def test_native_vault_opens_in_the_browser(app: App) -> None:
+def test_native_vault_opens_in_the_browser(app: App, browser: Browser) -> None:
     """The reverse direction: a vault written by native vault_core, unlocked in the page."""
     sub = "grace"
     account_id, token = api_sign_in(app.server, app.idp, sub)
@@ -301,9 +556,7 @@ def test_native_vault_opens_in_the_browser(app: App) -> None:
         json={"base_revision": 0, "blob": _b64e(vault.save())},
     )
     assert r.status_code == 200, r.text
-    from tests.e2e.conftest import new_app
-
-    other = new_app(app.page.context.browser, app.server, app.idp)  # type: ignore[arg-type]
+    other = new_app(browser, app.server, app.idp)
     try:
         other.open("/")
         other.sign_in(sub)
@@ -325,7 +578,8 @@ def _b64e(data: bytes) -> str:
     return b64e(data)
 
 
-def test_every_control_is_labelled_and_unlock_works_by_keyboard(app: App) -> None:
+def test_every_control_is_labelled_and_unlock_works_by_keyboard(ready: Story) -> None:
+    app = ready.app
     unlabelled = app.page.evaluate("""() => [...document.querySelectorAll(
         'input, select, textarea, button')].filter(el =>
           !(el.labels && el.labels.length) && !el.getAttribute('aria-label') &&
@@ -334,7 +588,7 @@ def test_every_control_is_labelled_and_unlock_works_by_keyboard(app: App) -> Non
     app.lock()
     # Keyboard only: the passphrase field has focus after locking; type and press Enter.
     assert app.page.evaluate("document.activeElement.id") == "unlock-pass"
-    app.page.keyboard.type(STRONG_2)
+    app.page.keyboard.type(ready.passphrase)
     app.page.keyboard.press("Enter")
     app.visible("items")
     app.page.locator("#item-new").focus()
@@ -346,7 +600,8 @@ def test_every_control_is_labelled_and_unlock_works_by_keyboard(app: App) -> Non
     assert app.page.evaluate("document.activeElement.id") == "item-new"
 
 
-def test_no_foreign_requests_no_csp_violations_no_secrets_in_storage(app: App) -> None:
+def test_no_foreign_requests_no_csp_violations_no_secrets_in_storage(traffic: Story) -> None:
+    app = traffic.app
     assert app.rec.foreign() == []
     assert app.csp_violations() == []
     storage = app.page.evaluate("""async () => {
@@ -381,9 +636,10 @@ def test_no_foreign_requests_no_csp_violations_no_secrets_in_storage(app: App) -
             assert secret not in url
 
 
-def test_breach_dump_holds_no_passphrase_or_token(app: App) -> None:
+def test_breach_dump_holds_no_passphrase_or_token(traffic: Story) -> None:
     """Everything an attacker could take: each table, the server log, every request body
     the browser sent. None holds a passphrase or token in any common encoding."""
+    app = traffic.app
     assert app.rec.bodies  # the recorder saw the uploads (so this can fail)
     dump = [app.server.log.read_bytes(), *app.rec.bodies]
     with sqlite3.connect(app.server.database) as db:
@@ -397,7 +653,8 @@ def test_breach_dump_holds_no_passphrase_or_token(app: App) -> None:
     assert scan({"dump": blob}, {f"secret {i}": s for i, s in enumerate(SECRETS)}) == []
 
 
-def test_sign_out_ends_the_session(app: App) -> None:
+def test_sign_out_ends_the_session(ready: Story) -> None:
+    app = ready.app
     app.page.get_by_role("button", name="Sign out").click()
     app.visible("signin")
     assert app.page.locator("#nav").is_hidden()
