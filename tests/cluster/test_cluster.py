@@ -23,12 +23,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
 from native.api import b64url_decode
 from server.encoding import b64url_encode
 from tests.cluster.cluster import Logs, Person, database, instance_env
-from tests.e2e.conftest import CHROMIUM_ARGS, STRONG, new_app
+from tests.e2e.conftest import STRONG, new_app
 from tests.native import support
 from tests.native.support import FAST_KDF, ITEMS, PASSPHRASE, Env
 from tests.support import haproxy, report
@@ -117,28 +117,25 @@ def test_requests_alternate(cluster: Cluster) -> None:
     assert logs.served("GET", "/.well-known/jwks.json", total=10) == {"zk1": 5, "zk2": 5}
 
 
-def test_browser_sign_in_lands_on_the_other_instance(cluster: Cluster) -> None:
-    with sync_playwright() as p:
-        browser: Browser = p.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        try:
-            front = ServerProcess(cluster.url, cluster.balancer.proc, Path(), cluster.balancer.log)
-            app = new_app(browser, front, cluster.idp)
-            app.open("/")
-            logs = cluster.mark()
-            app.sign_in(f"browser-{secrets.token_hex(4)}")
-            started, finished = logs.who("GET", "/auth/login"), logs.who("GET", "/auth/callback")
-            assert started != finished
-            app.create_vault(STRONG)  # refresh, then the first save, through the balancer
-            app.lock()
-            app.unlock(STRONG)
-            app.visible("items")
-            per_instance = {name: len(logs.lines(name)) for name in cluster.servers}
-            assert all(count > 0 for count in per_instance.values()), per_instance
-            app.context.close()
-        finally:
-            browser.close()
+def test_browser_sign_in_lands_on_the_other_instance(cluster: Cluster, browser: Browser) -> None:
+    # The suite's one Chromium (tests/e2e/conftest.py): Playwright's sync API allows one
+    # instance per thread.
+    front = ServerProcess(cluster.url, cluster.balancer.proc, Path(), cluster.balancer.log)
+    app = new_app(browser, front, cluster.idp)
+    try:
+        app.open("/")
+        logs = cluster.mark()
+        app.sign_in(f"browser-{secrets.token_hex(4)}")
+        started, finished = logs.who("GET", "/auth/login"), logs.who("GET", "/auth/callback")
+        assert started != finished
+        app.create_vault(STRONG)  # refresh, then the first save, through the balancer
+        app.lock()
+        app.unlock(STRONG)
+        app.visible("items")
+        per_instance = {name: len(logs.lines(name)) for name in cluster.servers}
+        assert all(count > 0 for count in per_instance.values()), per_instance
+    finally:
+        app.context.close()
 
 
 def test_refresh_rotation_across_instances(cluster: Cluster) -> None:

@@ -183,6 +183,9 @@ def _screen(app: App, screen: str) -> None:
         page.locator("#audit-body tr").first.wait_for()
     elif screen == "unlock":
         app.lock()
+    # A view re-renders when its data arrives (the audit trail twice: events, then names);
+    # a mask resolved before the last render would miss the elements that replaced it.
+    page.wait_for_load_state("networkidle")
     if screen != "add":
         _settle(app)
 
