@@ -47,6 +47,7 @@ class Cluster:
     idp: str
     balancer: haproxy.Balancer
     servers: dict[str, ServerProcess]
+    start: Callable[[str], ServerProcess]  # (re)starts one instance, on its own port
     url: str = ""
     sources: Iterator[int] = field(default_factory=lambda: iter(range(10, 250)))
 
@@ -87,11 +88,15 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                 ZKVAULT_RATE_SIGNIN_PER_IP=str(SIGNIN_LIMIT),
                 ZKVAULT_RATE_CODE_ATTEMPTS_PER_ACCOUNT=str(GUESS_LIMIT),
             )
+
+            def start(name: str) -> ServerProcess:
+                return start_server(idp, tmp_path_factory.mktemp(name), ports[name], **env)
+
             # One after the other: development mode migrates on start.
-            for name, port in ports.items():
-                servers[name] = start_server(idp, tmp_path_factory.mktemp(name), port, **env)
+            for name in ports:
+                servers[name] = start(name)
             balancer = haproxy.start(tmp_path_factory.mktemp("lb"), ports, port=lb_port)
-            yield Cluster(idp, balancer, servers)
+            yield Cluster(idp, balancer, servers, start)
     finally:
         if balancer is not None:
             balancer.stop()
@@ -227,14 +232,12 @@ def pair(cluster: Cluster, env: Env, owner: Person, *args: str, **extra: str) ->
     return out
 
 
-def test_pairing_starts_on_one_and_is_approved_through_the_other(
-    cluster: Cluster, fleet: Fleet
-) -> None:
+@pytest.fixture(scope="module")
+def paired(cluster: Cluster, fleet: Fleet) -> Fleet:
+    """The fleet's laptop and runner, each paired through the balancer (started on one
+    instance, approved through the other); the runner is granted `github`."""
     out = pair(cluster, fleet.laptop, fleet.owner, "connect", "--name", "laptop")
     assert "connected to" in out
-    assert fleet.laptop.unlock().returncode == 0
-    assert fleet.laptop.zk("get", "github").stdout == ITEMS[0].secret + "\n"
-
     owner = fleet.owner
     credential = pair(
         cluster,
@@ -261,12 +264,19 @@ def test_pairing_starts_on_one_and_is_approved_through_the_other(
     body = {"revision": 1, "blob": b64url_encode(grant)}
     assert owner.call("PUT", f"/api/runners/{runner['id']}/grant", json=body).status_code == 200
     fleet.runner_credential = credential
-    got = fleet.runner.zk("get", "github", extra={"ZKVAULT_RUNNER_CREDENTIAL": credential})
+    return fleet
+
+
+def test_pairing_starts_on_one_and_is_approved_through_the_other(paired: Fleet) -> None:
+    assert paired.laptop.unlock().returncode == 0
+    assert paired.laptop.zk("get", "github").stdout == ITEMS[0].secret + "\n"
+    ci = {"ZKVAULT_RUNNER_CREDENTIAL": paired.runner_credential}
+    got = paired.runner.zk("get", "github", extra=ci)
     assert got.stdout == ITEMS[0].secret + "\n", got.stderr
 
 
-def test_one_instance_killed_mid_run(cluster: Cluster, fleet: Fleet) -> None:
-    assert fleet.runner_credential, "needs the pairing test first"
+def test_one_instance_killed_mid_run(cluster: Cluster, paired: Fleet) -> None:
+    fleet = paired
     owner, vault = fleet.owner, fleet.vault
     runner = {"ZKVAULT_RUNNER_CREDENTIAL": fleet.runner_credential}
     revision = owner.call("GET", "/api/vault").json()["revision"]
@@ -334,13 +344,22 @@ def test_one_instance_killed_mid_run(cluster: Cluster, fleet: Fleet) -> None:
         f"{elapsed:.1f} s run; "
         f"HAProxy marked it down: {len(down)} time(s)",
     )
+    # Back to two instances for whatever test runs next, in any order.
+    cluster.servers[victim] = cluster.start(victim)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not any(
+        f"instances/{victim} is UP" in line for line in cluster.balancer.log_lines()
+    ):
+        time.sleep(0.2)
     assert ok == tried, (tried, ok)
     assert present == written and len(written) == 12
     assert down, "HAProxy never marked the killed instance down"
 
 
 def test_balancer_logs_no_query_strings(cluster: Cluster) -> None:
-    # A callback with a made-up code and state, on top of the real sign-ins above.
+    # Two real sign-ins through the balancer, and a callback with a made-up code and state.
+    cluster.person()
+    cluster.person()
     r = httpx.get(f"{cluster.url}/auth/callback?code=SeCrEtCoDe&state=SeCrEtStAtE")
     assert r.status_code < 500
     text = cluster.balancer.log.read_text(errors="replace")
