@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import json
 import sys
-import uuid
 from collections.abc import Iterator
 from urllib.parse import quote
 
@@ -15,9 +14,9 @@ import pytest
 
 from native.runner import RunnerCredential
 from tests.native.serverproc import Owner, Server, enrol_granted_runner, start_server
-from tests.native.support import FAST_KDF, ITEMS, PASSPHRASE, Env
+from tests.native.support import ITEMS, Env
+from tests.native.test_server import new_vault
 from tests.support.leaks import scan
-from vault_core import Vault
 from vault_core.b64url import b64url_encode
 
 pytestmark = pytest.mark.slow
@@ -39,10 +38,7 @@ def runner() -> Iterator[tuple[Server, str]]:
     server = start_server()
     try:
         owner = Owner(server)
-        vault = Vault.create(uuid.UUID(owner.account_id), PASSPHRASE, kdf=FAST_KDF)
-        for item in ITEMS:
-            vault.add(item)
-        owner.put_vault(0, vault.save())
+        vault, _ = new_vault(owner)
         credential, _ = enrol_granted_runner(
             make_env(), owner, vault, server.url, "ci-env", ["github"]
         )

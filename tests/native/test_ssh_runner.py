@@ -8,7 +8,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +16,9 @@ import pytest
 
 from tests.native.serverproc import Owner, Server, enrol_granted_runner, start_server
 from tests.native.sshd import SSHD, Sshd, make_builder, start_sshd
-from tests.native.support import FAST_KDF, ITEMS, PASSPHRASE, REPO, Env, make_env
+from tests.native.support import ITEMS, REPO, Env, make_env
+from tests.native.test_server import new_vault
 from tests.support.processes import stop
-from vault_core import Vault
 
 pytestmark = [
     pytest.mark.skipif(
@@ -49,10 +48,7 @@ def ci() -> Iterator[CiJob]:
     sshd = start_sshd(job.root)
     try:
         owner = Owner(server)
-        vault = Vault.create(uuid.UUID(owner.account_id), PASSPHRASE, kdf=FAST_KDF)
-        for item in ITEMS:
-            vault.add(item)
-        owner.put_vault(0, vault.save())
+        vault, _ = new_vault(owner)
         credential, runner_id = enrol_granted_runner(
             job, owner, vault, server.url, "ci-ssh", ["github", "ci token"]
         )
