@@ -3,9 +3,12 @@
 Screenshots of the sign-in-to-use path (unlock, credentials, add, machines and runners,
 audit trail) at 1280 and 1440 px (desktop) and 390 px (a phone), light and dark, are
 compared with the baselines in tests/e2e/screenshots/ (copies for readers in
-docs/screenshots/). The page clock starts at a fixed date so expiry warnings read the
-same on every run; times, fingerprints and other text that changes per run are masked;
-a few pixels may differ (font rasterising). To accept a deliberate change:
+docs/screenshots/). Nothing on them depends on the day, the time zone or the locale:
+the page clock, the server's and the identity provider's all start at the same fixed
+moment (libfaketime for the processes), the browser runs in UTC with en-US, and the
+server in UTC with the C locale. Times, fingerprints and other text that changes per
+run are masked. The comparison is strict enough that a one-word change fails it (a
+test below proves it on every run). To accept a deliberate change:
 
     ZKVAULT_UPDATE_SCREENSHOTS=1 .venv/bin/pytest tests/e2e/test_screens.py
 
@@ -32,11 +35,12 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from tests.e2e.conftest import STRONG, App, new_app, poll, request_pairing
-from tests.support.processes import ROOT, ServerProcess
+from tests.support.processes import ROOT, ServerProcess, start_idp, start_server, stop
 from vault_core import RunnerKeyPair
 
 SUB = "ada-screens"
-CLOCK = datetime(2026, 6, 1, 9, 30, tzinfo=UTC)  # the page's "now": fixed expiry wording
+CLOCK = datetime(2026, 6, 1, 9, 30, tzinfo=UTC)  # "now" for the page, the server and the IdP
+PROCESS_CLOCK = CLOCK.strftime("@%Y-%m-%d %H:%M:%S")  # libfaketime: starts there, runs on
 WIDTHS = {1280: 800, 1440: 900, 390: 844}
 Scheme = Literal["light", "dark"]
 SCHEMES: tuple[Scheme, ...] = ("light", "dark")
@@ -44,7 +48,10 @@ BASELINES = ROOT / "tests" / "e2e" / "screenshots"
 DOCS_COPY = ROOT / "docs" / "screenshots"
 UPDATE = os.environ.get("ZKVAULT_UPDATE_SCREENSHOTS") == "1"
 CHANNEL_TOLERANCE = 40  # a pixel differs if a colour channel moved more than this
-MAX_DIFFERING = 0.003  # share of pixels allowed to differ (anti-aliasing, hinting)
+# Pixels allowed to differ. Rendering here is deterministic (software rasterising, the
+# same fonts): runs differ by 0 pixels, while one changed word moves hundreds, which
+# test_one_changed_word_fails_the_comparison checks on every run.
+MAX_DIFFERING_PIXELS = 20
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 
 ITEMS = [  # name, kind, url, username, token, scopes, expires
@@ -88,12 +95,19 @@ ITEMS = [  # name, kind, url, username, token, scopes, expires
     ("npm-publish", "generic", "https://registry.npmjs.org", "", "npm_" + "R4" * 18, "", ""),
 ]
 
-# Text that differs from run to run, hidden in the comparison.
+# Text that differs from run to run: rewritten to a fixed shape (every digit 0, every
+# letter x) so that its width, and with it the layout around it, is the same on every
+# run, then hidden as well.
 MASKS = (
     ".time",
     ".fingerprint",
     "#machines-body .item-meta",
 )
+NEUTRALISE_JS = """(selectors) => {
+  for (const sel of selectors)
+    for (const e of document.querySelectorAll(sel))
+      e.textContent = e.textContent.replace(/[0-9]/g, "0").replace(/[A-Za-z]/g, "x");
+}"""
 
 COMPARE_JS = """async ([a, b, tolerance]) => {
   const load = async (b64) => createImageBitmap(new Blob(
@@ -118,10 +132,40 @@ COMPARE_JS = """async ([a, b, tolerance]) => {
 
 
 @pytest.fixture(scope="module")
+def idp() -> Iterator[str]:
+    """This module's own identity provider, on the fixed clock (its id_tokens' times must
+    agree with the server's)."""
+    url, proc = start_idp(clock=PROCESS_CLOCK)
+    yield url
+    stop(proc)
+
+
+@pytest.fixture(scope="module")
+def server(
+    idp: str, built_assets: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    """This module's own server on the fixed clock: the audit trail's times (and with them
+    the width of every column) are the same on every day."""
+    srv = start_server(
+        idp, tmp_path_factory.mktemp("server"), clock_offset=PROCESS_CLOCK, LC_ALL="C.UTF-8"
+    )
+    yield srv
+    stop(srv.proc)
+
+
+@pytest.fixture(scope="module")
 def shots(browser: Browser, server: ServerProcess, idp: str) -> Iterator[App]:
     """One vault with credentials of every kind (one expired, one expiring), a paired
     machine and an enrolled runner with a grant, seen at a fixed date."""
-    app = new_app(browser, server, idp, clock_time=CLOCK, bypass_csp=True)
+    app = new_app(
+        browser,
+        server,
+        idp,
+        clock_time=CLOCK,
+        bypass_csp=True,
+        timezone_id="UTC",
+        locale="en-US",
+    )
     app.page.set_viewport_size({"width": 1280, "height": 800})
     app.open("/")
     app.sign_in(SUB)
@@ -177,7 +221,8 @@ def _screen(app: App, screen: str) -> None:
         page.locator("#item-form").get_by_label("Name", exact=True).fill("gitlab-release")
     elif screen == "devices":
         app.go("Machines & runners")
-        page.locator("#runners-body [data-runner]").first.wait_for()
+        # The runner's card is complete once the vault's grants are read, not before.
+        page.locator("#runners-body [data-runner]").get_by_text("Gets: github-ci").wait_for()
     elif screen == "audit":
         app.go("Audit trail")
         page.locator("#audit-body tr").first.wait_for()
@@ -191,6 +236,7 @@ def _screen(app: App, screen: str) -> None:
 
 
 def _compare(comparer: Page, actual: bytes, baseline: Path) -> str | None:
+    """None when ``actual`` matches the baseline, else what differs."""
     if not baseline.is_file():
         return f"no baseline {baseline.name}"
     got = comparer.evaluate(
@@ -203,10 +249,20 @@ def _compare(comparer: Page, actual: bytes, baseline: Path) -> str | None:
     )
     if got["differing"] < 0:
         return f"{baseline.name}: size {got['size']}"
-    share = got["differing"] / got["total"]
-    if share > MAX_DIFFERING:
+    if got["differing"] > MAX_DIFFERING_PIXELS:
+        share = got["differing"] / got["total"]
         return f"{baseline.name}: {got['differing']} pixels differ ({share:.2%})"
     return None
+
+
+def _shoot(page: Page) -> bytes:
+    page.evaluate(NEUTRALISE_JS, list(MASKS))
+    return page.screenshot(
+        animations="disabled",
+        caret="hide",
+        mask=[page.locator(m) for m in MASKS],
+        mask_color="#7f7f7f",
+    )
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
@@ -229,12 +285,7 @@ def test_main_screens_match_their_baselines(
         assert styled == []
         # The navigation never wraps: one row of top bar, one column of sections.
         assert page.evaluate("document.querySelector('.topbar').offsetHeight") <= 60
-        png = page.screenshot(
-            animations="disabled",
-            caret="hide",
-            mask=[page.locator(m) for m in MASKS],
-            mask_color="#7f7f7f",
-        )
+        png = _shoot(page)
         name = f"{screen}-{width}-{scheme}.png"
         if UPDATE:
             BASELINES.mkdir(parents=True, exist_ok=True)
@@ -249,6 +300,46 @@ def test_main_screens_match_their_baselines(
             page.keyboard.press("Escape")
     assert problems == []
     assert shots.rec.page_errors == []
+
+
+# One word swapped for another in the page's visible text (the first place it stands): in
+# small grey text, in body text, in a list row and on a button.
+ONE_WORD_CHANGES = (
+    ("stored", "saved"),
+    ("Rotate", "Renew"),
+    ("builder", "release"),
+    ("Copy", "Take"),
+)
+SWAP_WORD_JS = r"""([from, to]) => {
+  const re = new RegExp(`\\b${from}\\b`);
+  const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+    if (re.test(n.data) && n.parentElement.checkVisibility()) {
+      window.__swapped = [n, n.data];
+      n.data = n.data.replace(re, to);
+      return true;
+    }
+  }
+  return false;
+}"""
+
+
+def test_one_changed_word_fails_the_comparison(shots: App, comparer: Page) -> None:
+    """The comparison above can say no: the unchanged screen matches its baseline, and
+    each one-word change to it does not."""
+    page = shots.page
+    page.set_viewport_size({"width": 1280, "height": WIDTHS[1280]})
+    page.emulate_media(color_scheme="light")
+    _screen(shots, "items")
+    baseline = BASELINES / "items-1280-light.png"
+    assert _compare(comparer, _shoot(page), baseline) is None
+    caught = {}
+    for old, new in ONE_WORD_CHANGES:
+        assert page.evaluate(SWAP_WORD_JS, [old, new]), f"no {old!r} on the screen"
+        caught[old] = _compare(comparer, _shoot(page), baseline)
+        page.evaluate("() => { const [node, text] = window.__swapped; node.data = text; }")
+    assert [old for old, problem in caught.items() if problem is None] == []
+    assert _compare(comparer, _shoot(page), baseline) is None  # restored
 
 
 def _axe(page: Page) -> list[dict[str, Any]]:

@@ -50,8 +50,9 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(5)
 
 
-def start_idp(*options: str) -> tuple[str, subprocess.Popen[bytes]]:
-    """oidc-provider-mock on a free loopback port; ``options`` are its own flags."""
+def start_idp(*options: str, clock: str | None = None) -> tuple[str, subprocess.Popen[bytes]]:
+    """oidc-provider-mock on a free loopback port; ``options`` are its own flags;
+    ``clock`` runs it on a faked wall clock (see faketime_env)."""
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -64,6 +65,7 @@ def start_idp(*options: str) -> tuple[str, subprocess.Popen[bytes]]:
             str(port),
             *options,
         ],
+        env={**os.environ, **(faketime_env(clock) if clock else {})},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -135,12 +137,15 @@ FAKETIME_LIB = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1")
 
 def faketime_env(offset: str) -> dict[str, str]:
     """Environment that runs a process on a shifted wall clock (libfaketime, from
-    scripts/bootstrap.sh), e.g. offset "+60s" or "-60s". Monotonic clocks stay real."""
+    scripts/bootstrap.sh), e.g. offset "+60s" or "-60s", or on one that starts at a
+    fixed moment and runs on from there ("@2026-06-01 09:30:00"). Monotonic clocks
+    stay real."""
     if not FAKETIME_LIB.is_file():
         raise RuntimeError(f"{FAKETIME_LIB} is missing: run scripts/bootstrap.sh (libfaketime)")
     return {
         "LD_PRELOAD": str(FAKETIME_LIB),
         "FAKETIME": offset,
+        "TZ": "UTC",  # an absolute start is read as local time
         "FAKETIME_DONT_FAKE_MONOTONIC": "1",
         "FAKETIME_NO_CACHE": "1",
     }
@@ -157,7 +162,8 @@ def start_server(
     """`zkvault-server serve --migrate` in development mode, SQLite in workdir.
 
     ``port`` restarts a server where its clients expect it (after a kill);
-    ``clock_offset`` ("+60s") runs it on a shifted clock (see faketime_env)."""
+    ``clock_offset`` ("+60s", or "@2026-06-01 09:30:00" for a fixed start) runs it on a
+    faked clock (see faketime_env)."""
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     database = workdir / "zkvault.sqlite3"
