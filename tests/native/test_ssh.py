@@ -205,9 +205,12 @@ def test_shared_item_answered_others_refused(world: World, build: dict[str, str]
     assert build["run"] == "0"  # `run` without --env exports exactly the shared items
     for key in ("outside", "credential_outside", "run_outside", "lock"):
         assert build[key] == str(EXIT_OUT_OF_SCOPE), (key, build["stderr"])
-    assert "zkvault: item 'github' is not shared with this session" in build["stderr"]
-    assert "zkvault: git credentials for gitlab.example.com are not shared" in build["stderr"]
-    assert "cannot lock the agent" in build["stderr"]
+    # An item or host not shared: one answer, which names nothing of the vault ('deploy'
+    # is the vault's item for gitlab.example.com, not shared).
+    assert sorted(set(build["stderr"].splitlines())) == [
+        "zkvault: a forwarded session cannot lock the agent",
+        "zkvault: not shared with this zkvault ssh session",
+    ], build["stderr"]
     listed = json.loads(build["listed"])["items"]
     assert [i["name"] for i in listed] == ["ci token"]  # list shows the shared items only
     assert world.laptop.agent_pid() is not None  # the builder's `lock` did not lock

@@ -88,7 +88,7 @@ def test_builder_gets_the_shared_part_of_the_grant_until_revoked(ci: CiJob) -> N
     )
     secret = {i.name: i.secret for i in ITEMS}["ci token"]
     assert done.stdout.splitlines() == [secret, "shared=0", "granted=10"]
-    assert "item 'github' is not shared with this session" in done.stderr
+    assert done.stderr == "zkvault: not shared with this zkvault ssh session\n"
 
     hold = shlex.quote('echo "socket=$ZKVAULT_AGENT_SOCKET"; exec cat >/dev/null')
     session = subprocess.Popen(
