@@ -111,8 +111,12 @@ def test_env_names_are_asked_once_and_bounded() -> None:
 def test_every_refusal_and_failure_reads_the_same() -> None:
     """Whether an item exists, is granted or matches a host never shows: one answer."""
     answers = []
-    for op, fields in [("get", {"name": "github"}), ("get", {"name": "no such item"}),
-                       ("env", {"names": ["ci token", "nope"]})]:  # fmt: skip
+    requests: list[tuple[str, dict[str, object]]] = [
+        ("get", {"name": "github"}),
+        ("get", {"name": "no such item"}),
+        ("env", {"names": ["ci token", "nope"]}),
+    ]
+    for op, fields in requests:
         with pytest.raises(Refused) as caught:
             SCOPE.request(op, fields)
         answers.append((caught.value.code, caught.value.message))
