@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.native.gitserver import GitServer
+from tests.native.otheruser import CLOSED_ON, probe
 from tests.native.sshd import SSHD, Sshd, make_builder, start_sshd
 from tests.native.support import ITEMS as BASE_ITEMS
 from tests.native.support import REPO, Env, make_env, make_vault, stop_agent
@@ -408,4 +409,101 @@ def test_hostile_builder_gets_nothing_more(world: World) -> None:
         assert world.on_builder(socket, "get", "ci token").returncode == 0
         assert world.laptop.agent_pid() is not None
     finally:
+        _close(proc)
+
+
+def _ask(socket_path: str, request: dict[str, object]) -> dict[str, object]:
+    answer: dict[str, object] = json.loads(_raw(socket_path, _message(request))[4:])
+    return answer
+
+
+def test_what_is_not_shared_is_one_answer_whatever_exists(world: World) -> None:
+    """The builder cannot tell an unshared item from a missing one, nor whether an item
+    exists for a git host: every such request gets the same answer; a host that is not
+    shared is matched among the shared items only."""
+    git_host = world.git.url.removeprefix("http://")
+    proc, socket = world.open("--allow", "ci token", "--allow", "local git")
+    try:
+        refused = [
+            _ask(socket, request)
+            for request in (
+                {"v": 1, "op": "get", "name": "github"},  # in the vault, not shared
+                {"v": 1, "op": "get", "name": "no such item"},
+                {"v": 1, "op": "env", "names": ["ci token", "deploy"]},
+                {"v": 1, "op": "env", "names": ["ci token", "no such item"]},
+                # 'deploy' serves gitlab.example.com; nothing serves the other host
+                {"v": 1, "op": "credential", "protocol": "https", "host": "gitlab.example.com"},
+                {"v": 1, "op": "credential", "protocol": "https", "host": "none.example.com"},
+            )
+        ]
+        assert all(answer == refused[0] for answer in refused), refused
+        assert refused[0] == {
+            "ok": False,
+            "error": "out_of_scope",
+            "message": "not shared with this zkvault ssh session",
+        }
+        # The git server's host is not shared, but a shared item serves it.
+        asked = {"v": 1, "op": "credential", "protocol": "http", "host": git_host}
+        answered = _ask(socket, asked)
+        assert (answered["ok"], answered["item"], answered["password"]) == (
+            True,
+            "local git",
+            TOKEN,
+        )
+    finally:
+        _close(proc)
+
+
+def test_floods_cost_the_agent_nothing_and_are_rate_limited(world: World) -> None:
+    pid = world.laptop.agent_pid()
+    assert pid is not None
+
+    def agent_cpu() -> float:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    proc, socket = world.open("--allow", "ci token")
+    try:
+        before = agent_cpu()
+        flood = _ask(socket, {"v": 1, "op": "env", "names": ["ci token"] * 1024})
+        assert flood == {"ok": True, "values": {"ci token": world.secrets["ci token"]}}
+        assert agent_cpu() - before < 0.5  # one name asked of the agent, not 1,024
+        too_many = _ask(socket, {"v": 1, "op": "env", "names": ["ci token"] * 1025})
+        assert too_many["error"] == "bad_request"
+        # Requests as fast as the builder can send them: a burst is answered, then the
+        # session refuses until its rate allows again.
+        answers: list[dict[str, object]] = []
+        while len(answers) < 1000:
+            answers.append(_ask(socket, {"v": 1, "op": "get", "name": "ci token"}))
+            if answers[-1].get("error") == "rate_limited":
+                break
+        assert answers[-1] == {
+            "ok": False,
+            "error": "rate_limited",
+            "message": "too many requests through this zkvault ssh session; retry in a moment",
+        }
+        assert all(a.get("ok") for a in answers[:90]), answers[:90]
+        # The laptop's own requests are not held back.
+        own = world.laptop.zk("get", "ci token")
+        assert own.stdout.strip() == world.secrets["ci token"]
+    finally:
+        _close(proc)
+
+
+def test_another_user_cannot_use_the_proxy_socket(world: World) -> None:
+    proc, _socket = world.open("--allow", "ci token")
+    try:
+        (local,) = [p for p in world.laptop.runtime.iterdir() if p.name.endswith(".sock")
+                    and p.name.startswith("ssh-")]  # fmt: skip
+        assert stat.S_IMODE(local.stat().st_mode) == 0o600
+        assert stat.S_IMODE(world.laptop.runtime.stat().st_mode) == 0o700
+        assert probe(str(local)) == "PermissionError"  # the 0700 directories
+        os.chmod(world.laptop.root, 0o711)
+        os.chmod(world.laptop.runtime, 0o711)
+        assert probe(str(local)) == "PermissionError"  # the 0600 socket
+        local.chmod(0o666)
+        assert probe(str(local)) in CLOSED_ON  # the peer-uid check
+    finally:
+        os.chmod(world.laptop.runtime, 0o700)
+        os.chmod(world.laptop.root, 0o700)
         _close(proc)
