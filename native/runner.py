@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 
 PREFIX = "zkvr1."
 _VERIFY_TRIES = 3  # fresh access tokens tried before "cannot verify right now"
-ENV = "ZKVAULT_RUNNER_CREDENTIAL"
 
 
 class RunnerCredential:
@@ -415,7 +414,8 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     print(
         f"Runner {name!r} approved; pinned the owner's grant key "
         f"{fingerprint('owner-grant', cred.owner_key)}.\n"
-        f"Store the line below as the CI secret {ENV};\n"
+        "Store the line below as a CI secret (give it to zkvault as a 0600 file with\n"
+        "--credential-file: docs/cli.md, Runners);\n"
         "it is shown once and is all the runner needs (treat it like a password):",
         file=sys.stderr,
     )
