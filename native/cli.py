@@ -251,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _runner_identity_offered(args_list: list[str]) -> bool:
     """As native.runner_identity.offered, without importing it on the agent's fast path."""
     return bool(args_list[:1] and args_list[0].partition("=")[0] == "--credential-file") or any(
-        name in os.environ
+        os.environ.get(name)
         for name in (
             "ZKVAULT_RUNNER_CREDENTIAL",
             "ZKVAULT_RUNNER_CREDENTIAL_FILE",

@@ -72,11 +72,11 @@ def take(argv: list[str], own_process: bool = True) -> RunnerIdentity:
     ``own_process=False`` (a caller inside another program) skips steps 1 and 3's wipe."""
     hardened = harden("this runner process") if own_process else None
     path = _file_flag(argv)
-    text_env = os.environ.pop(ENV, None)
+    text_env = os.environ.pop(ENV, None) or None  # set but empty: not given
     if own_process and text_env is not None:
         _wipe_initial_environment(ENV)
-    file_env = os.environ.pop(FILE_ENV, None)
-    fd_env = os.environ.pop(FD_ENV, None)
+    file_env = os.environ.pop(FILE_ENV, None) or None
+    fd_env = os.environ.pop(FD_ENV, None) or None
     given = [s for s in (path, file_env, fd_env, text_env) if s is not None]
     if len(given) != 1:
         raise CliError(

@@ -490,13 +490,17 @@ def test_floods_cost_the_agent_nothing_and_are_rate_limited(world: World) -> Non
         _close(proc)
 
 
-def test_another_user_cannot_use_the_proxy_socket(world: World) -> None:
+def test_the_proxy_is_hardened_and_closed_to_another_user(world: World) -> None:
     proc, _socket = world.open("--allow", "ci token")
     try:
         (local,) = [p for p in world.laptop.runtime.iterdir() if p.name.endswith(".sock")
                     and p.name.startswith("ssh-")]  # fmt: skip
         assert stat.S_IMODE(local.stat().st_mode) == 0o600
         assert stat.S_IMODE(world.laptop.runtime.stat().st_mode) == 0o700
+        # The proxy's process is hardened as the agent is: no core dumps (and undumpable).
+        limits = Path(f"/proc/{proc.pid}/limits").read_text().splitlines()
+        (core,) = [line for line in limits if line.startswith("Max core file size")]
+        assert core.split()[4:6] == ["0", "0"]
         assert probe(str(local)) == "PermissionError"  # the 0700 directories
         os.chmod(world.laptop.root, 0o711)
         os.chmod(world.laptop.runtime, 0o711)
