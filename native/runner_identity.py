@@ -84,16 +84,11 @@ def take(argv: list[str], own_process: bool = True) -> RunnerIdentity:
             USAGE,
             "bad_credential",
         )
-    if path is not None or file_env is not None:
-        text = _read_file(path or file_env or "")
-    elif fd_env is not None:
-        text = _read_fd(fd_env)
-    else:
-        text = text_env or ""
     warnings = hardened.warnings if hardened else []
     if hardened is not None and not hardened.undumpable:
-        # Refused, not warned: the build command runs as this user and could read the
-        # credential from /proc/<pid>/mem, which is what runner mode promises it cannot.
+        # Refused, not warned, and before reading a file or descriptor: the build command
+        # runs as this user and could read the credential from /proc/<pid>/mem, which is
+        # what runner mode promises it cannot.
         raise CliError(
             f"{warnings[-1]}; refusing to hold the runner credential (docs/cli.md, Runners)",
             STATE,
@@ -101,6 +96,12 @@ def take(argv: list[str], own_process: bool = True) -> RunnerIdentity:
         )
     for line in warnings:
         print(f"zkvault: warning: {line}", file=sys.stderr)
+    if path is not None or file_env is not None:
+        text = _read_file(path or file_env or "")
+    elif fd_env is not None:
+        text = _read_fd(fd_env)
+    else:
+        text = text_env or ""
     return RunnerIdentity(text, warnings)
 
 
