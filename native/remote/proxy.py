@@ -84,6 +84,7 @@ class Proxy:
         self.runner = runner_id  # answers come from the runner's grant
         self.tokens = runner.AccessTokens()  # runner mode: one token for the session
         self.bucket = _Bucket(_RATE, _BURST)
+        self._flooded = False  # the last request was refused by the rate limit
         self.agent = (0, 0, 0)
         if self.runner is None:
             try:
@@ -197,8 +198,12 @@ class Proxy:
         try:
             response = self._respond(op, request)
         except Refused as refused:
-            self.audit.write("request", **what, result="refused", reason=refused.reason)
+            # A flood is logged by its first refusal: the log must not grow with it.
+            if refused.code != "rate_limited" or not self._flooded:
+                self.audit.write("request", **what, result="refused", reason=refused.reason)
+            self._flooded = refused.code == "rate_limited"
             return {"ok": False, "error": refused.code, "message": refused.message}
+        self._flooded = False
         if response.get("ok"):
             answered = {"item": response["item"]} if "item" in response else {}
             self.audit.write("request", **what, **answered, result="answered")

@@ -483,6 +483,12 @@ def test_floods_cost_the_agent_nothing_and_are_rate_limited(world: World) -> Non
             "message": "too many requests through this zkvault ssh session; retry in a moment",
         }
         assert all(a.get("ok") for a in answers[:90]), answers[:90]
+        # The log records a flood by its first refusal, not one line per request.
+        more = [_ask(socket, {"v": 1, "op": "get", "name": "ci token"}) for _ in range(20)]
+        limited = 1 + sum(a.get("error") == "rate_limited" for a in more)
+        log = (world.laptop.home / "ssh-audit.log").read_text().splitlines()
+        logged = sum('"reason":"too many requests' in line for line in log)
+        assert 1 <= logged < limited, (logged, limited)
         # The laptop's own requests are not held back.
         own = world.laptop.zk("get", "ci token")
         assert own.stdout.strip() == world.secrets["ci token"]
