@@ -249,7 +249,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _runner_identity_offered(args_list: list[str]) -> bool:
-    """As native.runner_identity.offered, without importing it on the agent's fast path."""
+    """Whether a runner credential source is given: native.runner_identity's flag and
+    variables, named here so that the agent's fast path does not import that module."""
     return bool(args_list[:1] and args_list[0].partition("=")[0] == "--credential-file") or any(
         os.environ.get(name)
         for name in (
