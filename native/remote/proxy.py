@@ -207,6 +207,8 @@ class Proxy:
         if response.get("ok"):
             answered = {"item": response["item"]} if "item" in response else {}
             self.audit.write("request", **what, **answered, result="answered")
+            if op == "credential":  # git needs no item name: the builder learns none
+                response = {k: v for k, v in response.items() if k != "item"}
         else:
             reason = str(response.get("error", "error"))
             self.audit.write("request", **what, result="refused", reason=reason)
