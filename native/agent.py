@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import resource
 import select
 import signal
 import socket
@@ -29,11 +28,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from native import answers, paths, protocol
+from native import answers, hardening, paths, protocol
 from native.errors import STATE, CliError
 from native.fsutil import private_dir
 
-_PR_SET_DUMPABLE = 4
 _PEERCRED = struct.Struct("3i")  # pid, uid, gid
 _CONNECTION_TIMEOUT = 2.0
 
@@ -309,17 +307,7 @@ def peer_uid(conn: socket.socket) -> int | None:
 def harden() -> list[str]:
     """No core dumps; not dumpable, so same-uid processes cannot ptrace or read its memory.
     Returns what could not be done (shown by `zkvault status`)."""
-    failed = []
-    try:
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    except (OSError, ValueError) as exc:
-        failed.append(f"core dumps could not be disabled ({type(exc).__name__})")
-    try:
-        if ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
-            failed.append(f"could not mark the agent undumpable (errno {ctypes.get_errno()})")
-    except (OSError, AttributeError):
-        failed.append("could not mark the agent undumpable (no prctl on this system)")
-    return [f"hardening: {f}; other processes of this user may read its memory" for f in failed]
+    return hardening.harden("the agent").warnings
 
 
 def start(agent: Agent) -> int:

@@ -65,13 +65,19 @@ def answer(source: ItemSource, op: Any, request: dict[str, Any]) -> dict[str, An
         item = _get(source, str(request.get("name", "")))
         return {"ok": True, "value": field(item, str(request.get("field", "secret")))}
     if op == "env":
+        visible = _visible(source)
         names = request.get("names")
         if not isinstance(names, list):
-            names = [i.name for i in _visible(source)]
-        return {
-            "ok": True,
-            "values": {str(n): field(_get(source, str(n)), "secret") for n in names},
-        }
+            names = [i.name for i in visible]
+        # Each name once, looked up in one index: a request naming an item thousands of
+        # times costs what naming it once does.
+        index = {}
+        for info in reversed(visible):  # the first of equal names wins, as in _get
+            index[str(info.id)] = index[info.name] = info
+        values = {}
+        for name in dict.fromkeys(str(n) for n in names):
+            values[name] = field(source.get(_find(index, name).id), "secret")
+        return {"ok": True, "values": values}
     if op == "credential":
         return {"ok": True, **_credential(source, request)}
     raise CliError(f"unknown request {op!r}", USAGE, "bad_request")
@@ -81,7 +87,18 @@ def _get(source: ItemSource, name: str) -> Any:
     for info in _visible(source):
         if info.name == name or str(info.id) == name:
             return source.get(info.id)
-    raise CliError(
+    raise _not_found(name)
+
+
+def _find(index: dict[str, Any], name: str) -> Any:
+    try:
+        return index[name]
+    except KeyError:
+        raise _not_found(name) from None
+
+
+def _not_found(name: str) -> CliError:
+    return CliError(
         f"no item named {name!r}; `zkvault list` shows the names", NOT_FOUND, "not_found"
     )
 

@@ -20,8 +20,10 @@ if TYPE_CHECKING:
 EPILOG = """exit codes: 0 ok, 1 failure, 2 usage, 3 locked, 4 not found, 5 local state or
 vault integrity, 6 wrong passphrase, 7 server unreachable, 8 revoked, 9 timed out,
 10 outside a `zkvault ssh` session's scope, 130 interrupted; `run` returns its command's status.
-environment: ZKVAULT_SERVER, ZKVAULT_HOME, ZKVAULT_RUNNER_CREDENTIAL, ZKVAULT_IDLE_TIMEOUT,
-ZKVAULT_MAX_LIFETIME, ZKVAULT_STRICT, ZKVAULT_OFFLINE_MAX_AGE and more: docs/cli.md"""
+runner mode: `zkvault --credential-file PATH COMMAND ...`, or ZKVAULT_RUNNER_CREDENTIAL_FILE,
+ZKVAULT_RUNNER_CREDENTIAL_FD or ZKVAULT_RUNNER_CREDENTIAL (docs/cli.md, Runners).
+environment: ZKVAULT_SERVER, ZKVAULT_HOME, ZKVAULT_IDLE_TIMEOUT, ZKVAULT_MAX_LIFETIME,
+ZKVAULT_STRICT, ZKVAULT_OFFLINE_MAX_AGE and more: docs/cli.md"""
 
 
 class FastArgs:
@@ -208,9 +210,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     wants_json = "--json" in args_list
     try:
-        if argv is None:  # a process of its own, not a caller in this interpreter
-            _keep_runner_credential_from_children(args_list)
+        runner = None
+        if _runner_identity_offered(args_list):
+            from native import runner_identity
+
+            # First thing, before any parsing, request or child process.
+            runner = runner_identity.take(args_list, own_process=argv is None)
         args: Any = _fast_parse(args_list) or _parser().parse_args(args_list)
+        args.runner = runner  # the one runner identity, passed down (None: the agent)
         return _dispatch(args)
     except CliError as exc:
         return _fail(exc, wants_json)
@@ -241,17 +248,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
 
 
-def _keep_runner_credential_from_children(args_list: list[str]) -> None:
-    """``run`` on a runner re-executes itself with the credential on a pipe (see
-    native/credential_pipe.py); the re-executed process takes it from there."""
-    if "ZKVAULT_RUNNER_CREDENTIAL_FD" in os.environ:
-        from native import credential_pipe
-
-        credential_pipe.receive()
-    elif args_list[:1] == ["run"] and os.environ.get("ZKVAULT_RUNNER_CREDENTIAL"):
-        from native import credential_pipe
-
-        credential_pipe.reexec_without_credential()
+def _runner_identity_offered(args_list: list[str]) -> bool:
+    """Whether a runner credential source is given: native.runner_identity's flag and
+    variables, named here so that the agent's fast path does not import that module."""
+    return bool(args_list[:1] and args_list[0].partition("=")[0] == "--credential-file") or any(
+        os.environ.get(name)
+        for name in (
+            "ZKVAULT_RUNNER_CREDENTIAL",
+            "ZKVAULT_RUNNER_CREDENTIAL_FILE",
+            "ZKVAULT_RUNNER_CREDENTIAL_FD",
+        )
+    )
 
 
 def _fail(exc: CliError, wants_json: bool) -> int:
@@ -293,7 +300,7 @@ def _dispatch(args: Any) -> int:
     if command == "ssh":
         from native.remote import session
 
-        return session.cmd_ssh(args.cmd)
+        return session.cmd_ssh(args.cmd, args.runner)
     if command == "runner":
         from native import runner
 

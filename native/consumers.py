@@ -1,8 +1,8 @@
 """Read commands: status, lock, list, get, run, git-credential.
 
-They ask a source for data: the local agent over its socket, or, when
-ZKVAULT_RUNNER_CREDENTIAL is set, this runner's own grants (native.runner).
-The agent path imports only the standard library.
+They ask a source for data: the local agent over its socket, or, when ``main`` took a
+runner credential (``args.runner``, native.runner_identity), this runner's own grants
+(native.runner). The agent path imports only the standard library.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import sys
 
-from native import credential_pipe
 from native.errors import NOT_FOUND, USAGE, CliError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (fast path)
@@ -18,13 +17,14 @@ if TYPE_CHECKING:
     import argparse
     from typing import Any
 
+    from native.runner_identity import RunnerIdentity
 
-def request(op: str, **fields: Any) -> dict[str, Any]:
-    if credential_pipe.present():
+
+def request(runner_id: RunnerIdentity | None, op: str, **fields: Any) -> dict[str, Any]:
+    if runner_id is not None:
         from native import runner
 
-        response: dict[str, Any] = runner.request(op, **fields)
-        return response
+        return runner.request(runner_id, op, fields)
     from native import client
 
     return client.request(op, **fields)
@@ -36,7 +36,7 @@ def _print_json(value: Any) -> None:
 
 def cmd_status(args: argparse.Namespace) -> int:
     try:
-        status = request("status")
+        status = request(args.runner, "status")
     except CliError as exc:
         if exc.code != "locked":
             raise
@@ -49,7 +49,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         _print_json({"ok": True, "unlocked": True, **status})
         return 0
-    mode = "runner" if credential_pipe.present() else f"agent pid {status.get('pid')}"
+    mode = "runner" if args.runner is not None else f"agent pid {status.get('pid')}"
     lines = [f"unlocked ({mode}): revision {status.get('revision')}, {status.get('items')} items"]
     if "expires_in" in status:
         lines.append(
@@ -89,7 +89,7 @@ def cmd_lock(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    items: list[dict[str, Any]] = request("list")["items"]
+    items: list[dict[str, Any]] = request(args.runner, "list")["items"]
     if args.json:
         _print_json({"ok": True, "items": items})
         return 0
@@ -103,7 +103,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_get(args: argparse.Namespace) -> int:
-    value: str = request("get", name=args.name, field=args.field)["value"]
+    value: str = request(args.runner, "get", name=args.name, field=args.field)["value"]
     if args.json:
         _print_json({"ok": True, "name": args.name, "field": args.field, "value": value})
     else:
@@ -121,10 +121,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not command:
         run.run(command, {})  # raises the usage error
     if mapping:
-        values: dict[str, str] = request("env", names=sorted(set(mapping.values())))["values"]
+        values: dict[str, str] = request(args.runner, "env", names=sorted(set(mapping.values())))[
+            "values"
+        ]
         secrets = {var: values[item] for var, item in mapping.items()}
     else:
-        values = request("env", names=None)["values"]
+        values = request(args.runner, "env", names=None)["values"]
         secrets = {}
         owner: dict[str, str] = {}
         for name, value in values.items():
@@ -138,7 +140,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 )
             owner[var] = name
             secrets[var] = value
-    also_mask = credential_pipe.secret_values() if credential_pipe.present() else []
+    also_mask = args.runner.secret_values() if args.runner is not None else []
     return run.run(command, secrets, mask=not args.no_mask, also_mask=also_mask)
 
 
@@ -156,6 +158,7 @@ def cmd_git_credential(args: argparse.Namespace) -> int:
         return 0
     try:
         answer = request(
+            args.runner,
             "credential",
             protocol=attrs.get("protocol", ""),
             host=attrs.get("host", ""),

@@ -79,9 +79,6 @@ def norm_host(scheme: str, host: str) -> str:
     return f"{shown}:{port}" if port else shown
 
 
-_norm_host = norm_host  # the name `zkvault ssh`'s scope (native/remote) calls it by
-
-
 def _norm_path(path: str) -> str:
     path = path.strip("/")
     return path[:-4] if path.endswith(".git") else path

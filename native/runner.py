@@ -1,6 +1,6 @@
 """Runners: enrol once with browser approval, then work unattended from one string.
 
-The credential string (ZKVAULT_RUNNER_CREDENTIAL) is ``zkvr1.`` followed by
+The credential string (taken at process start by native.runner_identity) is ``zkvr1.`` followed by
 base64url JSON: server URL, the server's runner credential, runner and
 account ids, the runner's X25519 key seed, and the owner's grant-verify key
 pinned at enrolment after the person confirmed its fingerprint (on a terminal, or
@@ -19,16 +19,19 @@ import json
 import os
 import socket
 import sys
+import threading
 import time
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from native.api import Api, ApiError, b64url_decode, b64url_encode, server_url
 from native.errors import NOT_FOUND, REVOKED, STATE, USAGE, CliError
 
+if TYPE_CHECKING:
+    from native.runner_identity import RunnerIdentity
+
 PREFIX = "zkvr1."
 _VERIFY_TRIES = 3  # fresh access tokens tried before "cannot verify right now"
-ENV = "ZKVAULT_RUNNER_CREDENTIAL"
 
 
 class RunnerCredential:
@@ -65,7 +68,8 @@ class RunnerCredential:
     @classmethod
     def decode(cls, text: str) -> RunnerCredential:
         bad = CliError(
-            f"{ENV} is not a zkvault runner credential; copy it again from `zkvault runner enroll`",
+            "the runner credential given is not a zkvault runner credential; copy it again "
+            "from `zkvault runner enroll`",
             USAGE,
             "bad_credential",
         )
@@ -87,7 +91,8 @@ class RunnerCredential:
             raise bad from None
         if len(cred.owner_key) != 32:
             raise CliError(
-                f"{ENV} pins no owner grant key (enrolled by an older zkvault); a runner never "
+                "the runner credential pins no owner grant key (enrolled by an older zkvault); a "
+                "runner never "
                 "takes that key from the server: enrol it again with `zkvault runner enroll`",
                 STATE,
                 "owner_key_unpinned",
@@ -122,13 +127,40 @@ class GrantSource:
         self._items.clear()
 
 
-def _fetch_grant(cred: RunnerCredential) -> GrantSource:
+class AccessTokens:
+    """One access token reused while it lasts, by a process that answers many requests
+    (`zkvault ssh`'s proxy): its builder's requests then spend no token exchange, which
+    the server rate-limits per address, so they cannot use up the CI job's own. The
+    grant itself is still fetched per request, so a revocation refuses the next one."""
+
+    _MARGIN = 60.0  # seconds before its expiry that a token is no longer offered
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._until = 0.0
+
+    def get(self) -> str | None:
+        with self._lock:
+            return self._token if time.monotonic() < self._until else None
+
+    def put(self, token: str, expires_in: float) -> None:
+        with self._lock:
+            self._token, self._until = token, time.monotonic() + expires_in - self._MARGIN
+
+    def drop(self, token: str) -> None:
+        with self._lock:
+            if self._token == token:
+                self._token = None
+
+
+def _fetch_grant(cred: RunnerCredential, tokens: AccessTokens | None = None) -> GrantSource:
     from native.vaulterrors import translate
     from vault_core import RunnerKeyPair, errors, open_grant
 
     api = Api(cred.server)
     try:
-        grant = _grant_answer(api, cred)
+        grant = _grant_answer(api, cred, tokens or AccessTokens())
     except ApiError as exc:
         if exc.code == "no_grant":
             raise CliError(
@@ -179,7 +211,7 @@ def _fetch_grant(cred: RunnerCredential) -> GrantSource:
     return GrantSource(opened)
 
 
-def _grant_answer(api: Api, cred: RunnerCredential) -> dict[str, Any]:
+def _grant_answer(api: Api, cred: RunnerCredential, tokens: AccessTokens) -> dict[str, Any]:
     """This runner's sealed grant, as the server answers it.
 
     Only a definite answer means "revoked": the server refusing the credential itself (it
@@ -190,25 +222,34 @@ def _grant_answer(api: Api, cred: RunnerCredential) -> dict[str, Any]:
     """
     from native.session import cannot_verify
 
-    for attempt in range(_VERIFY_TRIES):
+    attempt = 0
+    while attempt < _VERIFY_TRIES:
+        access = tokens.get()
+        fresh = access is None
+        if access is None:
+            try:
+                token = api.call(
+                    "POST",
+                    "/auth/token",
+                    {"grant_type": "runner_credential", "credential": cred.credential},
+                )
+            except ApiError as exc:
+                if exc.status == 401:
+                    raise revoked_runner() from None
+                raise
+            access = str(token["access_token"])
+            tokens.put(access, float(token.get("expires_in") or 0))
         try:
-            token = api.call(
-                "POST",
-                "/auth/token",
-                {"grant_type": "runner_credential", "credential": cred.credential},
-            )
-        except ApiError as exc:
-            if exc.status == 401:
-                raise revoked_runner() from None
-            raise
-        try:
-            return api.call("GET", "/api/runner/grant", token=str(token["access_token"]))
+            return api.call("GET", "/api/runner/grant", token=access)
         except ApiError as exc:
             if exc.status != 401:
                 raise
             if exc.code == "revoked":
                 raise revoked_runner() from None
-        time.sleep(0.5 * (attempt + 1))
+        tokens.drop(access)
+        if fresh:  # refused right after the exchange: give the instances a moment
+            time.sleep(0.5 * (attempt + 1))
+            attempt += 1
     raise cannot_verify()
 
 
@@ -251,7 +292,12 @@ def _raise_floor(path: str, revision: int) -> None:
         pass
 
 
-def request(op: str, **fields: Any) -> dict[str, Any]:
+def request(
+    identity: RunnerIdentity,
+    op: str,
+    fields: dict[str, Any],
+    tokens: AccessTokens | None = None,
+) -> dict[str, Any]:
     """Answer a consumer request from this runner's grant (no agent involved)."""
     from native import answers
 
@@ -259,10 +305,8 @@ def request(op: str, **fields: Any) -> dict[str, Any]:
         raise CliError(
             "a runner holds nothing between calls; there is nothing to lock", USAGE, "usage"
         )
-    from native import credential_pipe
-
-    cred = RunnerCredential.decode(credential_pipe.credential())
-    source = _fetch_grant(cred)
+    cred = identity.credential
+    source = _fetch_grant(cred, tokens)
     try:
         if op == "status":
             return {
@@ -272,6 +316,7 @@ def request(op: str, **fields: Any) -> dict[str, Any]:
                 "revision": source.revision,
                 "items": len(source.items()),
                 "owner_fingerprint": cred.owner_fingerprint,
+                "warnings": list(identity.warnings),
             }
         return answers.answer(source, op, fields)
     finally:
@@ -369,7 +414,8 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     print(
         f"Runner {name!r} approved; pinned the owner's grant key "
         f"{fingerprint('owner-grant', cred.owner_key)}.\n"
-        f"Store the line below as the CI secret {ENV};\n"
+        "Store the line below as a CI secret (give it to zkvault as a 0600 file with\n"
+        "--credential-file: docs/cli.md, Runners);\n"
         "it is shown once and is all the runner needs (treat it like a password):",
         file=sys.stderr,
     )

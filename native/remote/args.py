@@ -19,6 +19,12 @@ _SSH_WITH_ARGUMENT = set("BbcDEeFIiJLlmOoPpQRSWw")
 # Options that would detach ssh from this session or replace the remote command:
 # the proxy's lifetime is ssh's lifetime, so they are refused.
 _SSH_REFUSED = {"f": "-f (background)", "N": "-N (no command)", "O": "-O", "W": "-W", "s": "-s"}
+# The same through -o (keyword case-insensitive, as ssh_config(5) reads it): keyword ->
+# {refused value: what it amounts to}.
+_OPTION_REFUSED = {
+    "sessiontype": {"none": "-N (no command)", "subsystem": "-s"},
+    "forkafterauthentication": {"yes": "-f (background)", "true": "-f (background)"},
+}
 
 USAGE_LINE = (
     "usage: zkvault ssh [--allow NAME ...] [--allow-host HOST ...] [--ttl DURATION] "
@@ -68,7 +74,27 @@ def _ssh_option(word: str, rest: list[str], out: list[str]) -> None:
                 if not rest:
                     raise _usage(f"ssh option -{letter} needs an argument")
                 out.append(rest.pop(0))
+                value = out[-1]
+            else:
+                value = word[i + 1 :]
+            if letter == "o":
+                _check_config_option(value)
             return
+
+
+def _check_config_option(text: str) -> None:
+    """``-o KEYWORD=VALUE`` or ``-o "KEYWORD VALUE"`` (ssh splits at the first run of
+    blanks or one ``=``, and reads a keyword and yes/no values in any case)."""
+    line = text.strip()
+    end = next((i for i, c in enumerate(line) if c in " \t="), len(line))
+    keyword, value = line[:end].lower(), line[end:].strip(" \t")
+    if value.startswith("="):
+        value = value[1:].strip(" \t")
+    words = value.split()
+    first = words[0].strip('"').lower() if words else ""
+    refused = _OPTION_REFUSED.get(keyword, {}).get(first)
+    if refused is not None:
+        raise _usage(f"ssh option -o {line} ({refused}) cannot be used with zkvault ssh")
 
 
 def parse(argv: list[str]) -> SshArgs:

@@ -1,11 +1,11 @@
 """The scoped proxy: a unix socket on this machine that ssh forwards to the builder.
 
 It speaks the agent protocol (native.protocol) and stands in front of the unlocked agent
-(or, in a CI job with ZKVAULT_RUNNER_CREDENTIAL set, of the runner's own grant):
-every request is checked against the session's scope (native.remote.scope), the time
-limit and the agent's identity, optionally confirmed at the terminal, logged, and only
-then rebuilt and passed to the agent. Once the session ends, the time limit passes or
-the agent locks, every request is refused; nothing reopens it.
+(or, in a CI job in runner mode, of the runner's own grant): every request is checked
+against the session's rate limit, scope (native.remote.scope), time limit and the agent's
+identity, optionally confirmed at the terminal, logged, and only then rebuilt and passed
+to the agent. Once the session ends, the time limit passes or the agent locks, every
+request is refused; nothing reopens it.
 """
 
 from __future__ import annotations
@@ -18,18 +18,43 @@ import threading
 import time
 from typing import Any
 
-from native import credential_pipe, paths, protocol
+from native import paths, protocol, runner
 from native.agent import peer_uid
 from native.errors import CliError
 from native.fsutil import private_dir
 from native.remote.audit import AuditLog
 from native.remote.confirm import Confirmer
 from native.remote.scope import Refused, Scope
+from native.runner_identity import RunnerIdentity
 
 _CONNECTION_TIMEOUT = 10.0
 _AGENT_TIMEOUT = 10.0
 _MAX_CONNECTIONS = 64  # parallel builds are fine; a flood is not
 _WATCH_INTERVAL = 1.0
+# A builder's requests, per session: a burst of 100, then 10 a second. Enough for any
+# build's tokens and git fetches; a flood no longer keeps the agent (or, for a runner,
+# the server) busy answering it.
+_RATE, _BURST = 10.0, 100.0
+
+
+class _Bucket:
+    """A token bucket on the monotonic clock (thread-safe)."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate, self.burst = rate, burst
+        self.level = burst
+        self.at = time.monotonic()
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self._lock:
+            now = time.monotonic()
+            self.level = min(self.burst, self.level + (now - self.at) * self.rate)
+            self.at = now
+            if self.level < 1:
+                return False
+            self.level -= 1
+            return True
 
 
 class AgentGone(Exception):
@@ -44,16 +69,24 @@ def _agent_identity(path: str) -> tuple[int, int, int]:
 
 class Proxy:
     def __init__(
-        self, scope: Scope, ttl: float, audit: AuditLog, confirmer: Confirmer | None
+        self,
+        scope: Scope,
+        ttl: float,
+        audit: AuditLog,
+        confirmer: Confirmer | None,
+        runner_id: RunnerIdentity | None = None,
     ) -> None:
         self.scope = scope
         self.deadline = time.monotonic() + ttl
         self.audit = audit
         self.confirmer = confirmer
         self.agent_path = paths.socket_path()
-        self.runner = credential_pipe.present()  # answers come from the runner's grant
+        self.runner = runner_id  # answers come from the runner's grant
+        self.tokens = runner.AccessTokens()  # runner mode: one token for the session
+        self.bucket = _Bucket(_RATE, _BURST)
+        self._flooded = False  # the last request was refused by the rate limit
         self.agent = (0, 0, 0)
-        if not self.runner:
+        if self.runner is None:
             try:
                 self.agent = _agent_identity(self.agent_path)
             except OSError:
@@ -82,7 +115,7 @@ class Proxy:
 
     def start(self) -> None:
         threading.Thread(target=self._accept_loop, daemon=True).start()
-        if not self.runner:
+        if self.runner is None:
             threading.Thread(target=self._watch_agent, daemon=True).start()
 
     def end(self, reason: str) -> None:
@@ -165,11 +198,17 @@ class Proxy:
         try:
             response = self._respond(op, request)
         except Refused as refused:
-            self.audit.write("request", **what, result="refused", reason=refused.message)
+            # A flood is logged by its first refusal: the log must not grow with it.
+            if refused.code != "rate_limited" or not self._flooded:
+                self.audit.write("request", **what, result="refused", reason=refused.reason)
+            self._flooded = refused.code == "rate_limited"
             return {"ok": False, "error": refused.code, "message": refused.message}
+        self._flooded = False
         if response.get("ok"):
             answered = {"item": response["item"]} if "item" in response else {}
             self.audit.write("request", **what, **answered, result="answered")
+            if op == "credential":  # git needs no item name: the builder learns none
+                response = {k: v for k, v in response.items() if k != "item"}
         else:
             reason = str(response.get("error", "error"))
             self.audit.write("request", **what, result="refused", reason=reason)
@@ -177,16 +216,38 @@ class Proxy:
 
     def _respond(self, op: Any, request: dict[str, Any]) -> dict[str, Any]:
         self._check_open()
+        if not self.bucket.take():
+            raise Refused(
+                "too many requests through this zkvault ssh session; retry in a moment",
+                "rate_limited",
+            )
         if op == "status":
             return self._status()
         forwarded = self.scope.request(op, request)
         if op in ("get", "env"):
             self._confirm(self.scope.names_in(op, forwarded, {}), op)
-        response = self.scope.response(op, forwarded, self._ask_agent(forwarded))
+        if op == "credential" and not self.scope.shares_host(
+            forwarded["protocol"], forwarded["host"]
+        ):
+            response = self._shared_credential(forwarded)
+        else:
+            response = self.scope.response(op, forwarded, self._ask_agent(forwarded))
         if op == "credential" and response.get("ok"):
             self._confirm(self.scope.names_in(op, forwarded, response), "git credential")
         self._check_open()  # a question at the terminal may have outlasted the session
         return response
+
+    def _shared_credential(self, forwarded: dict[str, Any]) -> dict[str, Any]:
+        """git's matching among the shared items only, for a host that is not shared."""
+        listing = self._ask_agent({"v": 1, "op": "list"})
+        if not listing.get("ok"):
+            return self.scope.response("list", {}, listing)
+        name, username = self.scope.shared_match(forwarded, listing)
+        get = {"v": 1, "op": "get", "name": name, "field": "secret"}
+        got = self.scope.response("get", get, self._ask_agent(get))
+        if not got.get("ok"):
+            return got
+        return {"ok": True, "username": username, "password": got["value"], "item": name}
 
     def _check_open(self) -> None:
         if self.ended is not None:
@@ -220,8 +281,8 @@ class Proxy:
         }
 
     def _ask_agent(self, request: dict[str, Any]) -> dict[str, Any]:
-        if self.runner:
-            return _ask_runner(request)
+        if self.runner is not None:
+            return self._ask_runner(request)
         try:
             self._check_agent()
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
@@ -235,16 +296,14 @@ class Proxy:
                 "the laptop's vault is locked; this zkvault ssh session has ended", "locked"
             ) from None
 
-
-def _ask_runner(request: dict[str, Any]) -> dict[str, Any]:
-    """The runner's grant, fetched and opened for this one request (native.runner)."""
-    from native import runner
-
-    fields = {k: v for k, v in request.items() if k not in ("v", "op")}
-    try:
-        return runner.request(str(request["op"]), **fields)
-    except CliError as exc:
-        return {"ok": False, "error": exc.code, "message": exc.message}
+    def _ask_runner(self, request: dict[str, Any]) -> dict[str, Any]:
+        """The runner's grant, fetched and opened for this one request (native.runner)."""
+        assert self.runner is not None
+        fields = {k: v for k, v in request.items() if k not in ("v", "op")}
+        try:
+            return runner.request(self.runner, str(request["op"]), fields, self.tokens)
+        except CliError as exc:
+            return {"ok": False, "error": exc.code, "message": exc.message}
 
 
 def _describe(op: Any, request: dict[str, Any]) -> dict[str, Any]:

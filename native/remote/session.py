@@ -15,7 +15,7 @@ import subprocess
 import sys
 from typing import Any
 
-from native import consumers, run
+from native import consumers, hardening, run
 from native.errors import LOCKED, NOT_FOUND, CliError
 from native.remote import wrapper
 from native.remote.args import USAGE_LINE, SshArgs, parse
@@ -24,10 +24,13 @@ from native.remote.confirm import Confirmer
 from native.remote.keys import SessionKey
 from native.remote.proxy import AgentGone, Proxy
 from native.remote.scope import Scope
+from native.runner_identity import RunnerIdentity
 
 # First obtained value wins in ssh: these come before the user's options.
 _FIXED_OPTIONS = [
     "-o", "ExitOnForwardFailure=yes",  # no forward, no session
+    "-o", "SessionType=default",  # a command runs (no -N, -s from a config file) ...
+    "-o", "ForkAfterAuthentication=no",  # ... in the foreground (no -f)
     "-o", "ClearAllForwardings=no",
     "-o", "ControlMaster=no",  # a shared master would keep the forward past this session
     "-o", "ControlPath=none",
@@ -35,26 +38,33 @@ _FIXED_OPTIONS = [
 
 
 def child_environment() -> dict[str, str]:
-    """What ssh and the --authorize command get: ours without any ZKVAULT_* variable (a
-    runner's credential above all: it stays in this process, which answers for it)."""
+    """What ssh and the --authorize command get: ours without any ZKVAULT_* variable. (A
+    runner's credential left this process's environment when main took it; it stays in
+    this process, which answers for it.)"""
     return run.child_environment({})
 
 
-def cmd_ssh(argv: list[str]) -> int:
+def cmd_ssh(argv: list[str], runner_id: RunnerIdentity | None = None) -> int:
     args = parse(argv)
     if args.help:
         print(USAGE_LINE + "\nsee docs/remote-builds.md")
         return 0
+    if runner_id is None:  # a runner process was hardened by main already
+        # Answers pass through this process: keep it as closed as the agent. A failure is
+        # said, not fatal: the secrets it handles are the agent's, which anyone of this
+        # user may ask for anyway.
+        for line in hardening.harden("zkvault ssh").warnings:
+            print(f"zkvault: warning: {line}", file=sys.stderr)
     ssh = shutil.which("ssh")
     if ssh is None:
         raise CliError("ssh not found; install OpenSSH's client", NOT_FOUND, "not_found")
-    _check_items(args.allow)
+    _check_items(args.allow, runner_id)
     session = secrets.token_hex(16)
     command_text = " ".join(args.command)
     audit = AuditLog(session[:12], args.destination, command_text)
     confirmer = Confirmer() if args.confirm else None
     try:
-        proxy = Proxy(Scope.of(args.allow, args.allow_hosts), args.ttl, audit, confirmer)
+        proxy = Proxy(Scope.of(args.allow, args.allow_hosts), args.ttl, audit, confirmer, runner_id)
     except AgentGone:
         audit.close()
         raise CliError(
@@ -80,11 +90,11 @@ def cmd_ssh(argv: list[str]) -> int:
         audit.close()
 
 
-def _check_items(names: list[str]) -> None:
+def _check_items(names: list[str], runner_id: RunnerIdentity | None) -> None:
     """Refuse a locked vault, and a typo, now rather than on the builder: every --allow
     must name an item."""
     try:
-        items = consumers.request("list")["items"]  # the agent, or a runner's grant
+        items = consumers.request(runner_id, "list")["items"]  # the agent, or a runner's grant
     except CliError as exc:
         if exc.code == "locked":
             raise CliError(

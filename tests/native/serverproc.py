@@ -40,11 +40,12 @@ class Server:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def start_server() -> Server:
+def start_server(**settings: str) -> Server:
+    """``settings``: ZKVAULT_* variables for the server (a lower rate limit, say)."""
     idp, idp_proc = start_idp()
     workdir = Path(tempfile.mkdtemp(prefix="zks"))
     try:
-        server = processes.start_server(idp, workdir)
+        server = processes.start_server(idp, workdir, None, **settings)
     except RuntimeError:
         processes.stop(idp_proc)
         raise

@@ -213,3 +213,24 @@ def start_pairing(env: Env, *args: str, show: str) -> tuple[subprocess.Popen[str
     fingerprint = re.search(r"fingerprint: (\S+)", shown)
     assert wanted and fingerprint, shown
     return proc, wanted.group(1), fingerprint.group(1)
+
+
+PROBE = str(REPO / "tests" / "native" / "procprobe.py")
+
+
+def unprivileged() -> list[str]:
+    """A command prefix: this user without root's capabilities. Two processes of an
+    ordinary CI user are then what the kernel's same-user checks see (root would read any
+    process's /proc files); the suite may run as root, the runners it models do not."""
+    if os.getuid() != 0:
+        return []
+    return ["setpriv", "--inh-caps=-all", "--bounding-set=-all", "--"]
+
+
+def write_needles(directory: Path, needles: list[str | bytes]) -> Path:
+    """The strings procprobe.py looks for, one per line, in a private file."""
+    path = directory / "needles"
+    lines = [n if isinstance(n, bytes) else n.encode() for n in needles]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    path.chmod(0o600)
+    return path

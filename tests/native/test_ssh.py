@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.native.gitserver import GitServer
+from tests.native.otheruser import CLOSED_ON, probe
 from tests.native.sshd import SSHD, Sshd, make_builder, start_sshd
 from tests.native.support import ITEMS as BASE_ITEMS
 from tests.native.support import REPO, Env, make_env, make_vault, stop_agent
@@ -205,9 +206,12 @@ def test_shared_item_answered_others_refused(world: World, build: dict[str, str]
     assert build["run"] == "0"  # `run` without --env exports exactly the shared items
     for key in ("outside", "credential_outside", "run_outside", "lock"):
         assert build[key] == str(EXIT_OUT_OF_SCOPE), (key, build["stderr"])
-    assert "zkvault: item 'github' is not shared with this session" in build["stderr"]
-    assert "zkvault: git credentials for gitlab.example.com are not shared" in build["stderr"]
-    assert "cannot lock the agent" in build["stderr"]
+    # An item or host not shared: one answer, which names nothing of the vault ('deploy'
+    # is the vault's item for gitlab.example.com, not shared).
+    assert sorted(set(build["stderr"].splitlines())) == [
+        "zkvault: a forwarded session cannot lock the agent",
+        "zkvault: not shared with this zkvault ssh session",
+    ], build["stderr"]
     listed = json.loads(build["listed"])["items"]
     assert [i["name"] for i in listed] == ["ci token"]  # list shows the shared items only
     assert world.laptop.agent_pid() is not None  # the builder's `lock` did not lock
@@ -405,4 +409,108 @@ def test_hostile_builder_gets_nothing_more(world: World) -> None:
         assert world.on_builder(socket, "get", "ci token").returncode == 0
         assert world.laptop.agent_pid() is not None
     finally:
+        _close(proc)
+
+
+def _ask(socket_path: str, request: dict[str, object]) -> dict[str, object]:
+    answer: dict[str, object] = json.loads(_raw(socket_path, _message(request))[4:])
+    return answer
+
+
+def test_what_is_not_shared_is_one_answer_whatever_exists(world: World) -> None:
+    """The builder cannot tell an unshared item from a missing one, nor whether an item
+    exists for a git host: every such request gets the same answer; a host that is not
+    shared is matched among the shared items only."""
+    git_host = world.git.url.removeprefix("http://")
+    proc, socket = world.open("--allow", "ci token", "--allow", "local git")
+    try:
+        refused = [
+            _ask(socket, request)
+            for request in (
+                {"v": 1, "op": "get", "name": "github"},  # in the vault, not shared
+                {"v": 1, "op": "get", "name": "no such item"},
+                {"v": 1, "op": "env", "names": ["ci token", "deploy"]},
+                {"v": 1, "op": "env", "names": ["ci token", "no such item"]},
+                # 'deploy' serves gitlab.example.com; nothing serves the other host
+                {"v": 1, "op": "credential", "protocol": "https", "host": "gitlab.example.com"},
+                {"v": 1, "op": "credential", "protocol": "https", "host": "none.example.com"},
+            )
+        ]
+        assert all(answer == refused[0] for answer in refused), refused
+        assert refused[0] == {
+            "ok": False,
+            "error": "out_of_scope",
+            "message": "not shared with this zkvault ssh session",
+        }
+        # The git server's host is not shared, but a shared item serves it.
+        asked = {"v": 1, "op": "credential", "protocol": "http", "host": git_host}
+        answered = _ask(socket, asked)
+        # Answered with the shared item's token, and without naming any item.
+        assert answered == {"ok": True, "username": "zkvault", "password": TOKEN}
+    finally:
+        _close(proc)
+
+
+def test_floods_cost_the_agent_nothing_and_are_rate_limited(world: World) -> None:
+    pid = world.laptop.agent_pid()
+    assert pid is not None
+
+    def agent_cpu() -> float:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    proc, socket = world.open("--allow", "ci token")
+    try:
+        before = agent_cpu()
+        flood = _ask(socket, {"v": 1, "op": "env", "names": ["ci token"] * 1024})
+        assert flood == {"ok": True, "values": {"ci token": world.secrets["ci token"]}}
+        assert agent_cpu() - before < 0.5  # one name asked of the agent, not 1,024
+        too_many = _ask(socket, {"v": 1, "op": "env", "names": ["ci token"] * 1025})
+        assert too_many["error"] == "bad_request"
+        # Requests as fast as the builder can send them: a burst is answered, then the
+        # session refuses until its rate allows again.
+        answers: list[dict[str, object]] = []
+        while len(answers) < 1000:
+            answers.append(_ask(socket, {"v": 1, "op": "get", "name": "ci token"}))
+            if answers[-1].get("error") == "rate_limited":
+                break
+        assert answers[-1] == {
+            "ok": False,
+            "error": "rate_limited",
+            "message": "too many requests through this zkvault ssh session; retry in a moment",
+        }
+        assert all(a.get("ok") for a in answers[:90]), answers[:90]
+        # The log records a flood by its first refusal, not one line per request.
+        more = [_ask(socket, {"v": 1, "op": "get", "name": "ci token"}) for _ in range(20)]
+        limited = 1 + sum(a.get("error") == "rate_limited" for a in more)
+        log = (world.laptop.home / "ssh-audit.log").read_text().splitlines()
+        logged = sum('"reason":"too many requests' in line for line in log)
+        assert 1 <= logged < limited, (logged, limited)
+        # The laptop's own requests are not held back.
+        own = world.laptop.zk("get", "ci token")
+        assert own.stdout.strip() == world.secrets["ci token"]
+    finally:
+        _close(proc)
+
+
+def test_the_proxy_is_hardened_and_closed_to_another_user(world: World) -> None:
+    proc, _socket = world.open("--allow", "ci token")
+    try:
+        (local,) = [p for p in world.laptop.runtime.iterdir() if p.name.endswith(".sock")
+                    and p.name.startswith("ssh-")]  # fmt: skip
+        assert stat.S_IMODE(local.stat().st_mode) == 0o600
+        assert stat.S_IMODE(world.laptop.runtime.stat().st_mode) == 0o700
+        # The proxy's process is hardened as the agent is: no core dumps (and undumpable).
+        limits = Path(f"/proc/{proc.pid}/limits").read_text().splitlines()
+        (core,) = [line for line in limits if line.startswith("Max core file size")]
+        assert core.split()[4:6] == ["0", "0"]
+        assert probe(str(local)) == "PermissionError"  # the 0700 directories
+        os.chmod(world.laptop.root, 0o711)
+        os.chmod(world.laptop.runtime, 0o711)
+        assert probe(str(local)) == "PermissionError"  # the 0600 socket
+        local.chmod(0o666)
+        assert probe(str(local)) in CLOSED_ON  # the peer-uid check
+    finally:
+        os.chmod(world.laptop.runtime, 0o700)
+        os.chmod(world.laptop.root, 0o700)
         _close(proc)

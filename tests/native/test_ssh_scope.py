@@ -12,7 +12,7 @@ import pytest
 from native.errors import CliError
 from native.remote import wrapper
 from native.remote.args import parse
-from native.remote.scope import Refused, Scope
+from native.remote.scope import MAX_ENV_NAMES, NOT_SHARED, Refused, Scope
 from tests.native.support import Env
 
 
@@ -53,6 +53,14 @@ def test_ssh_options_pass_through_untouched() -> None:
         (["--allow", "x", "--session-key", "host"], "go together"),
         (["--allow", "x", "--ttl", "soon", "host"], "--ttl must be a duration"),
         (["--allow", "x", "--bogus", "host"], "unknown option --bogus"),
+        # -N and -f as ssh_config options, in the spellings ssh accepts:
+        (["--allow", "x", "-o", "SessionType=none", "host"], "(-N (no command))"),
+        (["--allow", "x", "-oSessionType=None", "host"], "(-N (no command))"),
+        (["--allow", "x", "-o", "sessiontype none", "host"], "(-N (no command))"),
+        (["--allow", "x", "-o", 'SessionType = "none"', "host"], "(-N (no command))"),
+        (["--allow", "x", "-vo", "SessionType=subsystem", "host"], "(-s)"),
+        (["--allow", "x", "-o", "ForkAfterAuthentication=yes", "host"], "(-f (background))"),
+        (["--allow", "x", "-oforkafterauthentication\tTRUE", "host"], "(-f (background))"),
     ],
 )
 def test_bad_command_lines_are_usage_errors(argv: list[str], message: str) -> None:
@@ -62,6 +70,11 @@ def test_bad_command_lines_are_usage_errors(argv: list[str], message: str) -> No
 
 
 SCOPE = Scope.of(["ci token"], ["Git.Example.com:443", "127.0.0.1:8080"])
+
+
+def test_harmless_config_options_pass() -> None:
+    argv = ["--allow", "x", "-o", "SessionType=default", "-oForkAfterAuthentication=no", "h"]
+    assert parse(argv).ssh_options == argv[2:5]
 
 
 def test_requests_are_rebuilt_from_known_fields_only() -> None:
@@ -85,6 +98,55 @@ def test_outside_the_scope_is_refused(op: str, fields: dict[str, object], code: 
     with pytest.raises(Refused) as caught:
         SCOPE.request(op, fields)
     assert caught.value.code == code
+
+
+def test_env_names_are_asked_once_and_bounded() -> None:
+    flood = SCOPE.request("env", {"names": ["ci token"] * MAX_ENV_NAMES})
+    assert flood["names"] == ["ci token"]
+    with pytest.raises(Refused) as caught:
+        SCOPE.request("env", {"names": ["ci token"] * (MAX_ENV_NAMES + 1)})
+    assert caught.value.code == "bad_request"
+
+
+def test_every_refusal_and_failure_reads_the_same() -> None:
+    """Whether an item exists, is granted or matches a host never shows: one answer."""
+    answers = []
+    requests: list[tuple[str, dict[str, object]]] = [
+        ("get", {"name": "github"}),
+        ("get", {"name": "no such item"}),
+        ("env", {"names": ["ci token", "nope"]}),
+    ]
+    for op, fields in requests:
+        with pytest.raises(Refused) as caught:
+            SCOPE.request(op, fields)
+        answers.append((caught.value.code, caught.value.message))
+    for failure in ("not_found", "no_match", "bad_field", "some_future_code"):
+        with pytest.raises(Refused) as caught:
+            SCOPE.response("get", {}, {"ok": False, "error": failure, "message": "named x"})
+        answers.append((caught.value.code, caught.value.message))
+    assert set(answers) == {("out_of_scope", NOT_SHARED)}
+    locked = {"ok": False, "error": "locked", "message": "the laptop's vault is locked"}
+    assert SCOPE.response("get", {}, locked) == locked  # the session's state, not an item's
+
+
+def test_git_hosts_not_shared_match_among_shared_items_only() -> None:
+    scope = Scope.of(["ci token", "mirror"], [])
+    listing = {
+        "ok": True,
+        "items": [
+            {"name": "deploy", "url": "https://git.example.com", "kind": "gitlab"},
+            {"name": "mirror", "url": "https://git.example.com/acme", "kind": "gitlab"},
+            {"name": "ci token", "url": "", "kind": "generic"},
+        ],
+    }
+    asked = {"protocol": "https", "host": "git.example.com", "path": "acme/app.git"}
+    # 'deploy' (host-only, unshared) would win for a request without a path; it takes no
+    # part, so the shared path item answers either way.
+    assert scope.shared_match(asked, listing) == ("mirror", "oauth2")
+    assert scope.shared_match({**asked, "path": None}, listing) == ("mirror", "oauth2")
+    with pytest.raises(Refused) as caught:
+        scope.shared_match({**asked, "host": "other.example"}, listing)
+    assert caught.value.message == NOT_SHARED
 
 
 def test_git_credentials_only_for_shared_hosts_or_items() -> None:
