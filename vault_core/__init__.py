@@ -17,6 +17,8 @@ from . import errors
 from .header import PublicHeader, peek_header
 
 if TYPE_CHECKING:
+    from .bookkeeping import GRANTS_ITEM, RunnerGrants
+    from .container import KeySlot
     from .grants import Grant, GrantedItem, RunnerKeyPair, open_grant, seal_grant
     from .items import KINDS, RESERVED_PREFIX, Item, ItemInfo, is_reserved
     from .kdf import KdfParams, time_kdf
@@ -24,6 +26,9 @@ if TYPE_CHECKING:
     from .vault import Upload, Vault
 
 _LAZY = {
+    "GRANTS_ITEM": "bookkeeping",
+    "RunnerGrants": "bookkeeping",
+    "KeySlot": "container",
     "Grant": "grants",
     "GrantedItem": "grants",
     "RunnerKeyPair": "grants",
@@ -45,6 +50,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "GRANTS_ITEM",
     "KINDS",
     "PINS_ITEM",
     "RESERVED_PREFIX",
@@ -53,7 +59,9 @@ __all__ = [
     "Item",
     "ItemInfo",
     "KdfParams",
+    "KeySlot",
     "PublicHeader",
+    "RunnerGrants",
     "RunnerKeyPair",
     "RunnerPins",
     "Upload",

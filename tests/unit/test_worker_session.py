@@ -158,23 +158,52 @@ def test_errors_are_typed_and_never_echo_secrets(glue: Any) -> None:
     assert call(session, "list")["code"] == "locked"
 
 
-def test_change_passphrase_takes_effect_only_once_committed(glue: Any) -> None:
+def _holds(root: object, secret: str) -> bool:
+    """Whether ``secret`` (as text or UTF-8 bytes) is anywhere in ``root``'s object graph."""
+    needle, seen, pending = secret.encode(), set(), [root]
+    while pending:
+        obj = pending.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, str) and secret in obj:
+            return True
+        if isinstance(obj, bytes | bytearray) and needle in obj:
+            return True
+        if isinstance(obj, dict):
+            pending.extend([*obj.keys(), *obj.values()])
+        elif isinstance(obj, list | tuple | set | frozenset):
+            pending.extend(obj)
+        elif hasattr(obj, "__dict__") and not isinstance(obj, type | ModuleType):
+            pending.extend(vars(obj).values())
+    return False
+
+
+def test_the_session_keeps_the_keys_never_the_passphrase(glue: Any) -> None:
     session, _ = glue
     account = str(uuid.uuid4())
     created = ok(session, "create", account_id=account, passphrase=PASS, confirm=PASS)
+    assert not _holds(session.SESSION, PASS)
     ok(session, "committed", revision=1)
     bad = call(session, "change_passphrase", current="nope", new=NEW_PASS, confirm=NEW_PASS)
     assert bad["code"] == "wrong_passphrase"
     changed = ok(session, "change_passphrase", current=PASS, new=NEW_PASS, confirm=NEW_PASS)
-    assert session.SESSION.passphrase == PASS  # not until the server stored it
+    # The pending change keeps the slot it wrapped, not the new passphrase.
+    assert not _holds(session.SESSION, PASS) and not _holds(session.SESSION, NEW_PASS)
+    assert session.SESSION.pending[-1].slot is not None
     ok(session, "committed", revision=changed["revision"])
-    assert session.SESSION.passphrase == NEW_PASS
     ok(session, "lock")
     assert (
         call(session, "unlock", account_id=account, blob=changed["blob"], passphrase=PASS)["code"]
         == "wrong_passphrase"
     )
     ok(session, "unlock", account_id=account, blob=changed["blob"], passphrase=NEW_PASS)
+    assert not _holds(session.SESSION, NEW_PASS)
+    # Changing it again still asks for the current one, checked against the key slot.
+    assert (
+        call(session, "change_passphrase", current=PASS, new=PASS, confirm=PASS)["code"]
+        == "wrong_passphrase"
+    )
     assert created["revision"] == 1
 
 
