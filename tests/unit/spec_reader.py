@@ -344,7 +344,7 @@ _RUNNER_ID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 def _record(secret: str, code: str) -> dict[str, Any]:
     try:
         data = _decode_json(secret.encode())
-    except Refused:
+    except (Refused, UnicodeError):
         raise Refused(code) from None
     if not isinstance(data, dict) or set(data) != {"runners", "v"} or data["v"] != "1":
         raise Refused(code)
