@@ -21,7 +21,7 @@ NEXT_STEPS: dict[str, tuple[int, str]] = {
     "limit_exceeded": (STATE, _RESYNC),
     "weak_kdf": (STATE, "re-save the vault in the web app"),
     "invalid_item": (STATE, _RESYNC),
-    "reserved_name": (USAGE, "choose a name that does not begin with “.zkvault-”"),
+    "reserved_name": (USAGE, "nothing was changed"),
     "binding": (STATE, _RESYNC),
     "wrong_account": (STATE, _RESYNC),
     "wrong_vault": (STATE, _RESYNC),
