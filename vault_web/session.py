@@ -35,7 +35,6 @@ from vault_core import (
     Vault,
     errors,
     fingerprint,
-    is_reserved,
     normalise_fingerprint,
     seal_grant,
     time_kdf,
@@ -230,9 +229,7 @@ class Session:
         return {"secret": item.secret}
 
     def op_add(self, fields: dict[str, Any], secret: str) -> dict[str, Any]:
-        item = _item_from(fields, secret)
-        _check_name(item)
-        return self._edit(Op("add", item=item))
+        return self._edit(Op("add", item=_item_from(fields, secret)))
 
     def op_update(self, item_id: str, fields: dict[str, Any], secret: str) -> dict[str, Any]:
         vault = self._vault()
@@ -241,9 +238,7 @@ class Session:
                 secret = vault.get(uuid.UUID(hex=item_id)).secret
             except (ValueError, errors.NotFoundError):
                 raise SessionError("not_found", "No such credential.") from None
-        item = _item_from(fields, secret)
-        _check_name(item)
-        return self._edit(Op("update", item_id=item_id, item=item))
+        return self._edit(Op("update", item_id=item_id, item=_item_from(fields, secret)))
 
     def op_remove(self, item_id: str) -> dict[str, Any]:
         return self._edit(Op("remove", item_id=item_id))
@@ -378,12 +373,6 @@ class Session:
         params = KdfParams.default()
         times = [time_kdf(params) for _ in range(max(1, min(runs, 10)))]
         return {"ms": times, "ops": params.ops, "mem_kib": params.mem_kib}
-
-
-def _check_name(item: Item) -> None:
-    """Reserved names are refused here too, before the edit is queued (format.md §6.6)."""
-    if is_reserved(item.name):
-        raise errors.ReservedNameError
 
 
 def _or_fresh(read: Callable[[], Any], fresh: Callable[[], Any], damaged: type[Exception]) -> Any:
