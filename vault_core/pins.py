@@ -45,14 +45,14 @@ def _check_name(name: object) -> str:
 
 class RunnerPins:
     """The pinned runner keys, as stored in the reserved ``.zkvault-pins`` item's secret
-    (format.md §12): runner id (hyphenated lowercase UUID text) → key and name."""
+    (format.md §12.1): runner id → key and name."""
 
-    def __init__(self, runners: dict[str, RunnerPin] | None = None) -> None:
-        self.runners: dict[str, RunnerPin] = dict(runners or {})
+    def __init__(self, runners: dict[uuid.UUID, RunnerPin] | None = None) -> None:
+        self.runners: dict[uuid.UUID, RunnerPin] = dict(runners or {})
 
     @classmethod
     def parse(cls, secret: str) -> RunnerPins:
-        runners: dict[str, RunnerPin] = {}
+        runners: dict[uuid.UUID, RunnerPin] = {}
         for rid, pin in parse_document(secret, PinError).items():
             if not isinstance(pin, dict) or sorted(pin) != ["key", "name"]:
                 raise PinError('a pin is {"key":...,"name":...}')
@@ -62,26 +62,26 @@ class RunnerPins:
                 raise PinError("a pinned key is not base64url") from None
             if len(key) != KEY_TYPES["runner"]:
                 raise PinError("a pinned key is not 32 bytes")
-            runners[rid] = RunnerPin(key, _check_name(pin["name"]))
+            runners[uuid.UUID(rid)] = RunnerPin(key, _check_name(pin["name"]))
         return cls(runners)
 
     def dumps(self) -> str:
         runners = {
-            rid: {"key": b64url_encode(pin.key), "name": pin.name}
-            for rid, pin in sorted(self.runners.items())
-        }
+            str(rid): {"key": b64url_encode(pin.key), "name": pin.name}
+            for rid, pin in self.runners.items()
+        }  # the document's keys: UUID text, put in order by the canonical encoding
         return dump_document(runners, PinError)
 
     def pin(self, runner_id: str | uuid.UUID, key: bytes, name: str) -> RunnerPin:
         fingerprint("runner", key)  # checks the length
         pin = RunnerPin(bytes(key), _check_name(name))
-        self.runners[_runner_text(runner_id)] = pin
+        self.runners[_runner_id(runner_id)] = pin
         return pin
 
     def key_to_seal_to(self, runner_id: str | uuid.UUID, offered: bytes | None) -> bytes:
         """The pinned key of this runner. ``offered`` (what the server lists now) must be
         exactly that key: a server-supplied key is compared, never used."""
-        pin = self.runners.get(_runner_text(runner_id))
+        pin = self.runners.get(_runner_id(runner_id))
         if pin is None:
             raise KeyNotPinnedError
         if offered is not None and bytes(offered) != pin.key:
@@ -90,9 +90,9 @@ class RunnerPins:
         return pin.key
 
 
-def _runner_text(runner_id: str | uuid.UUID) -> str:
+def _runner_id(runner_id: str | uuid.UUID) -> uuid.UUID:
     try:
-        return str(runner_id if isinstance(runner_id, uuid.UUID) else uuid.UUID(runner_id))
+        return runner_id if isinstance(runner_id, uuid.UUID) else uuid.UUID(runner_id)
     except ValueError:
         raise PinError("not a runner id") from None
 

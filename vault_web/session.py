@@ -126,7 +126,7 @@ class Session:
         except GrantListError as exc:
             damaged.append({"code": exc.code, "message": errors.describe(exc)})
         try:
-            pins = {rid: pin.fingerprint for rid, pin in vault.runner_pins().runners.items()}
+            pins = {str(rid): pin.fingerprint for rid, pin in vault.runner_pins().runners.items()}
         except PinError as exc:
             damaged.append({"code": exc.code, "message": errors.describe(exc)})
         return {

@@ -60,7 +60,7 @@ def test_pins_round_trip_and_seal_only_to_the_pinned_key() -> None:
     pins.pin(runner, pinned, "ci-1")
     again = RunnerPins.parse(pins.dumps())
     assert again.key_to_seal_to(runner, pinned) == pinned
-    assert again.runners[runner].name == "ci-1"
+    assert again.runners[uuid.UUID(runner)].name == "ci-1"
     with pytest.raises(KeyMismatchError) as exc:
         again.key_to_seal_to(runner, swapped)
     assert exc.value.code == "key_mismatch"

@@ -80,7 +80,7 @@ def _open(vector: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _pins(vector: dict[str, Any]) -> Any:
     pins = RunnerPins.parse(vector["secret"])
-    return {rid: {"key": pin.key.hex(), "name": pin.name} for rid, pin in pins.runners.items()}
+    return {str(r): {"key": pin.key.hex(), "name": pin.name} for r, pin in pins.runners.items()}
 
 
 def _grant_list(vector: dict[str, Any]) -> Any:
