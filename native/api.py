@@ -6,7 +6,6 @@ parsed, never echoed into messages (they could hold tokens).
 
 from __future__ import annotations
 
-import base64
 import http.client
 import json
 import os
@@ -18,7 +17,7 @@ from typing import Any
 from native.errors import NETWORK, USAGE, CliError
 from vault_core.b64url import b64url_decode, b64url_encode
 
-__all__ = ["Api", "ApiError", "b64url_decode", "b64url_encode", "fingerprint", "server_url"]
+__all__ = ["Api", "ApiError", "b64url_decode", "b64url_encode", "server_url"]
 
 USER_AGENT = "zkvault-cli/0.1"
 
@@ -109,11 +108,3 @@ class Api:
         if not isinstance(parsed, dict):
             return {"items": parsed}
         return parsed
-
-
-def fingerprint(public_key: bytes) -> str:
-    """As the server shows it: SHA-256, first 10 bytes, base32, 4 groups of 4."""
-    import hashlib
-
-    text = base64.b32encode(hashlib.sha256(public_key).digest()[:10]).decode()
-    return "-".join(text[i : i + 4] for i in range(0, 16, 4))

@@ -9,7 +9,6 @@ generation is below it was rolled back.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import hashlib
 import os
@@ -22,6 +21,7 @@ from typing import Any, Protocol
 from native import paths
 from native.errors import STATE, CliError
 from native.fsutil import atomic_write, private_dir, read_file
+from vault_core.b64url import b64url_decode, b64url_encode
 
 KEY_BYTES = 32
 _RECORD = struct.Struct(">32sQ")  # key, generation
@@ -108,7 +108,7 @@ class KeyringKeyStore:
         if value is None:
             return None
         try:
-            key, generation = _RECORD.unpack(base64.b64decode(value, validate=True))
+            key, generation = _RECORD.unpack(b64url_decode(value))
         except (ValueError, struct.error):
             raise CliError(
                 "the machine key in the OS keyring is damaged; run `zkvault connect --clean`",
@@ -118,7 +118,7 @@ class KeyringKeyStore:
         return key, generation
 
     def save(self, key: bytes, generation: int) -> None:
-        value = base64.b64encode(_RECORD.pack(key, generation)).decode()
+        value = b64url_encode(_RECORD.pack(key, generation))
         self._keyring.set_password(_SERVICE, self._name, value)
 
     def delete(self) -> None:

@@ -14,7 +14,7 @@ import time
 import urllib.parse
 from typing import Any
 
-from native.api import Api, ApiError, b64url_encode, fingerprint
+from native.api import Api, ApiError, b64url_encode
 from native.errors import NETWORK, REVOKED, TIMEOUT, CliError
 
 
@@ -41,15 +41,6 @@ def pair(api: Api, kind: str, name: str, public_key: bytes, timeout: float) -> d
             NETWORK,
             exc.code,
         ) from None
-    # A sanity check only (the server's echo in its own, older format): what a person
-    # compares is `mine` and what the browser computes, never this.
-    if created.get("fingerprint") != fingerprint(public_key):
-        raise CliError(
-            "the server reports a different key fingerprint than this machine's; "
-            "refusing to pair (is ZKVAULT_SERVER right?)",
-            NETWORK,
-            "fingerprint",
-        )
     err = sys.stderr
     url = link(str(created["url"]), str(created["code"]), mine)
     print(f"To approve this {kind}, open:\n\n    {url}\n", file=err)

@@ -1,38 +1,36 @@
 """This machine's encrypted local state: one file, authenticated and bound here.
 
-File layout (docs/cli.md, "State layout")::
-
-    magic "ZKVST1" | key store (1 byte: f=file, k=keyring) | generation (u64 BE)
-    | nonce (24) | XChaCha20-Poly1305(JSON state)
-
-The associated data is the 39-byte header followed by this machine's id, so
-a file copied to another machine, edited, or swapped for an older copy of
-itself (its generation is below the counter kept with the key) is refused.
+The file is sealed by vault_core.local_state (docs/format.md §13): bound to this machine's
+id and to a generation counter kept with the key, so a file copied to another machine,
+edited, or swapped for an older copy of itself is refused. This module calls no
+cryptographic primitive: it keeps the key (native.machinekey), the lock and the JSON.
 """
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import fcntl
 import json
 import os
-import struct
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
-import nacl.bindings as sodium
-import nacl.exceptions
-import nacl.utils
-
 from native import paths
 from native.errors import STATE, CliError
 from native.fsutil import atomic_write, private_dir, read_file
-from native.machinekey import KEY_BYTES, KeyStore, machine_id, store_for
+from native.machinekey import KeyStore, machine_id, store_for
+from vault_core.b64url import b64url_decode, b64url_encode
+from vault_core.errors import MalformedError, RollbackError, StateAuthError
+from vault_core.keys import wipe
+from vault_core.local_state import (
+    STATE_MAGIC,
+    new_state_key,
+    open_state,
+    read_state_header,
+    seal_state,
+)
 
-MAGIC = b"ZKVST1"
-_HEADER = struct.Struct(">6scQ24s")
 STATE_FILE = "state.bin"
 LOCK_FILE = "state.lock"
 _REPAIR = "run `zkvault connect --clean` (or `zkvault import`) to start again"
@@ -44,7 +42,9 @@ class LocalState:
 
     account_id: str | None = None
     vault_id: str | None = None
-    vault_b64: str | None = None  # the encrypted vault blob as last synced
+    # The encrypted vault blob as last synced, base64url. (Files written before it was
+    # renamed from the standard-base64 vault_b64 load without a copy: the next sync fetches it.)
+    vault_b64url: str | None = None
     max_revision: int = 0  # highest vault revision ever accepted here
     synced_at: float | None = None  # when the copy was last confirmed by the server
     server: str | None = None
@@ -54,11 +54,11 @@ class LocalState:
 
     @property
     def vault_blob(self) -> bytes | None:
-        return None if self.vault_b64 is None else base64.b64decode(self.vault_b64)
+        return None if self.vault_b64url is None else b64url_decode(self.vault_b64url)
 
     @vault_blob.setter
     def vault_blob(self, blob: bytes | None) -> None:
-        self.vault_b64 = None if blob is None else base64.b64encode(blob).decode()
+        self.vault_b64url = None if blob is None else b64url_encode(blob)
 
     def to_json(self) -> bytes:
         return json.dumps(dataclasses.asdict(self), sort_keys=True).encode()
@@ -70,10 +70,6 @@ class LocalState:
             raise ValueError("state is not an object")
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in raw.items() if k in known})
-
-
-def _aad(header: bytes) -> bytes:
-    return header + b"\x00" + machine_id()
 
 
 class StateStore:
@@ -105,68 +101,67 @@ class StateStore:
                 STATE,
                 "no_state",
             )
-        if len(data) < _HEADER.size + 16 or not data.startswith(MAGIC):
+        try:
+            header = read_state_header(data)
+        except MalformedError:
             raise CliError(
                 f"local state {self.path} is not a zkvault state file; {_REPAIR}",
                 STATE,
                 "malformed_state",
-            )
-        header = data[: _HEADER.size]
-        _, source, generation, nonce = _HEADER.unpack(header)
-        record = store_for(self.dir, source).load()
+            ) from None
+        record = store_for(self.dir, header.store).load()
         if record is None:
             raise CliError(
                 f"the machine key for this state is missing; {_REPAIR}", STATE, "machine_key"
             )
         key, counter = record
         try:
-            plain = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
-                data[_HEADER.size :], _aad(header), nonce, key
-            )
-        except nacl.exceptions.CryptoError:
+            plain = open_state(data, key, machine_id=machine_id(), min_generation=counter)
+        except StateAuthError:
             raise CliError(
                 f"local state failed authentication: it was altered, damaged or copied from "
                 f"another machine; {_REPAIR}",
                 STATE,
                 "state_auth",
             ) from None
-        if generation < counter:
+        except RollbackError:
             raise CliError(
-                f"local state was rolled back (generation {generation}, expected {counter}); "
-                f"{_REPAIR}",
+                f"local state was rolled back (generation {header.generation}, expected "
+                f"{counter}); {_REPAIR}",
                 STATE,
                 "state_rollback",
-            )
+            ) from None
         try:
-            return LocalState.from_json(plain)
+            return LocalState.from_json(bytes(plain))
         except (ValueError, TypeError):
             raise CliError(
                 f"local state is malformed; {_REPAIR}", STATE, "malformed_state"
             ) from None
+        finally:
+            wipe(plain)
 
     def save(self, state: LocalState) -> None:
         """Write a new generation, then advance the counter kept with the key."""
         private_dir(self.dir)
         store: KeyStore
         existing = read_file(self.path)
-        if existing is not None and existing.startswith(MAGIC) and len(existing) > 6:
+        if existing is not None and existing.startswith(STATE_MAGIC) and len(existing) > 6:
             store = store_for(self.dir, existing[6:7])
         else:
             store = store_for(self.dir)
         record = store.load()
-        key, counter = record if record else (nacl.utils.random(KEY_BYTES), 0)
+        key, counter = record if record else (bytes(new_state_key()), 0)
         generation = counter + 1
-        header = _HEADER.pack(MAGIC, store.source, generation, nacl.utils.random(24))
-        sealed = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
-            state.to_json(), _aad(header), header[-24:], key
+        sealed = seal_state(
+            state.to_json(), key, store=store.source, generation=generation, machine_id=machine_id()
         )
-        atomic_write(self.path, header + sealed)
+        atomic_write(self.path, sealed)
         store.save(key, generation)
 
     def clear(self) -> None:
         """Forget everything: the state file and its key."""
         existing = read_file(self.path)
-        source = existing[6:7] if existing and existing.startswith(MAGIC) else None
+        source = existing[6:7] if existing and existing.startswith(STATE_MAGIC) else None
         with suppress(CliError):
             store_for(self.dir, source).delete()
         with suppress(FileNotFoundError):

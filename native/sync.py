@@ -114,7 +114,7 @@ def remember(
 def _offline_allowed(state: LocalState, why: CliError) -> None:
     max_age = settings.duration(None, "ZKVAULT_OFFLINE_MAX_AGE", DEFAULT_OFFLINE_MAX_AGE)
     age = time.time() - (state.synced_at or 0)
-    if state.vault_b64 is None:
+    if state.vault_b64url is None:
         raise CliError(
             "the server cannot be reached and this machine has no copy of the "
             "vault yet; try again when online",

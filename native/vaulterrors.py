@@ -21,6 +21,7 @@ NEXT_STEPS: dict[str, tuple[int, str]] = {
     "limit_exceeded": (STATE, _RESYNC),
     "weak_kdf": (STATE, "re-save the vault in the web app"),
     "invalid_item": (STATE, _RESYNC),
+    "reserved_name": (USAGE, "nothing was changed"),
     "binding": (STATE, _RESYNC),
     "wrong_account": (STATE, _RESYNC),
     "wrong_vault": (STATE, _RESYNC),
@@ -35,12 +36,16 @@ NEXT_STEPS: dict[str, tuple[int, str]] = {
     "grant": (STATE, _REGRANT),
     "grant_auth": (STATE, _REGRANT),
     "grant_binding": (STATE, _REGRANT),
+    "grant_list": (STATE, "choose each runner's items again in the web app"),
     "not_found": (NOT_FOUND, "`zkvault list` shows the names"),
     "locked": (LOCKED, "run `zkvault unlock`"),
     "pin": (STATE, "enrol the runner again"),
+    "bad_key": (USAGE, "use a 32-byte key of a known type"),
     "bad_fingerprint": (USAGE, "copy the fingerprint the web app shows"),
     "key_not_pinned": (STATE, "enrol the runner again"),
     "key_mismatch": (STATE, "revoke the runner in the web app and enrol it again"),
+    "owner_key_unpinned": (STATE, "enrol it again with `zkvault runner enroll`"),
+    "state_auth": (STATE, "run `zkvault connect --clean` (or `zkvault import`) to start again"),
 }
 
 

@@ -7,12 +7,11 @@ would add nothing). Pairing codes, 50 bits, are kept as keyed hashes.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import secrets
 
-from .encoding import b64url_decode, b64url_encode
+from .encoding import b64url_encode
 
 REFRESH_PREFIX = "zkv_rt_"
 RUNNER_PREFIX = "zkv_runner_"
@@ -90,10 +89,3 @@ def normalize_code(text: str) -> str | None:
     if len(cleaned) != CODE_LENGTH or any(ch not in CODE_ALPHABET for ch in cleaned):
         return None
     return f"{cleaned[:5]}-{cleaned[5:]}"
-
-
-def fingerprint(public_key_b64url: str) -> str:
-    """SHA-256 of the raw 32-byte key, first 10 bytes, base32, in 4 groups of 4."""
-    raw = b64url_decode(public_key_b64url)
-    text = base64.b32encode(hashlib.sha256(raw).digest()[:10]).decode("ascii")
-    return "-".join(text[i : i + 4] for i in range(0, 16, 4))

@@ -145,7 +145,6 @@ class PairingCreated(BaseModel):
     code: str = Field(description="Short human code, e.g. 7KX4Q-M2HZR")
     url: str = Field(description="One-time URL (the code travels in the fragment)")
     poll_secret: str
-    fingerprint: str
     expires_at: datetime
     poll_interval_seconds: int
 
@@ -185,7 +184,6 @@ class PairingInfo(BaseModel):
     kind: str = Field(description="machine | runner")
     name: str
     public_key: str
-    fingerprint: str
     created_at: datetime
     expires_at: datetime
 
@@ -198,7 +196,6 @@ class ClientOut(BaseModel):
     kind: str
     name: str
     public_key: str | None
-    fingerprint: str | None
     created_at: datetime
     last_seen_at: datetime | None
     revoked_at: datetime | None

@@ -17,13 +17,19 @@ from . import errors
 from .header import PublicHeader, peek_header
 
 if TYPE_CHECKING:
+    from .bookkeeping import GRANTS_ITEM, RunnerGrants
+    from .container import KeySlot
+    from .fingerprints import fingerprint, normalise_fingerprint
     from .grants import Grant, GrantedItem, RunnerKeyPair, open_grant, seal_grant
     from .items import KINDS, RESERVED_PREFIX, Item, ItemInfo, is_reserved
     from .kdf import KdfParams, time_kdf
-    from .pins import PINS_ITEM, RunnerPins, fingerprint, normalise_fingerprint
+    from .pins import PINS_ITEM, RunnerPins
     from .vault import Upload, Vault
 
 _LAZY = {
+    "GRANTS_ITEM": "bookkeeping",
+    "RunnerGrants": "bookkeeping",
+    "KeySlot": "container",
     "Grant": "grants",
     "GrantedItem": "grants",
     "RunnerKeyPair": "grants",
@@ -38,13 +44,14 @@ _LAZY = {
     "time_kdf": "kdf",
     "PINS_ITEM": "pins",
     "RunnerPins": "pins",
-    "fingerprint": "pins",
-    "normalise_fingerprint": "pins",
+    "fingerprint": "fingerprints",
+    "normalise_fingerprint": "fingerprints",
     "Upload": "vault",
     "Vault": "vault",
 }
 
 __all__ = [
+    "GRANTS_ITEM",
     "KINDS",
     "PINS_ITEM",
     "RESERVED_PREFIX",
@@ -53,7 +60,9 @@ __all__ = [
     "Item",
     "ItemInfo",
     "KdfParams",
+    "KeySlot",
     "PublicHeader",
+    "RunnerGrants",
     "RunnerKeyPair",
     "RunnerPins",
     "Upload",

@@ -20,6 +20,21 @@ def _not_json(constant: str) -> Any:
     raise ValueError(f"{constant} is not JSON")  # Python's json would accept NaN, Infinity
 
 
+class _Number:
+    """A JSON number, kept unconverted: every number is non-canonical whatever its length,
+    and converting one could fail (CPython refuses integers of over 4,300 digits)."""
+
+
+def _number(_text: str) -> _Number:
+    return _Number()
+
+
+def _encode_number(value: object) -> int:
+    if isinstance(value, _Number):
+        return 0  # only so that the re-encoding can complete: a number fails anyway
+    raise TypeError(type(value).__name__)
+
+
 JSON_MAX_DEPTH = 16  # arrays and objects inside each other; a grant body needs 4
 
 
@@ -29,7 +44,7 @@ def _walk(obj: Any) -> tuple[int, bool]:
     pending = [(obj, 0)]
     while pending:
         value, depth = pending.pop()
-        if isinstance(value, bool | int | float):
+        if isinstance(value, bool | int | float | _Number):
             scalar = True
         elif isinstance(value, dict | list):
             deepest = max(deepest, depth + 1)
@@ -44,8 +59,16 @@ def parse_canonical_json(data: bytes) -> Any:
     number, true, false, or any byte that differs from the canonical re-encoding is
     NonCanonicalError. Only objects, arrays, strings and null are canonical."""
     try:
-        obj = json.loads(data.decode("utf-8"), parse_constant=_not_json)
-        reencoded = canonical_json(obj)
+        obj = json.loads(
+            data.decode("utf-8"), parse_constant=_not_json, parse_int=_number, parse_float=_number
+        )
+        reencoded = json.dumps(
+            obj,
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+            default=_encode_number,
+        ).encode("utf-8")
     except (UnicodeError, ValueError, RecursionError):
         raise MalformedError("not valid JSON") from None
     depth, scalar = _walk(obj)

@@ -56,6 +56,14 @@ class InvalidItemError(VaultError):
     summary = "An item field is missing, of the wrong type or out of range."
 
 
+class ReservedNameError(InvalidItemError):
+    code = "reserved_name"
+    summary = (
+        "Names that begin with “.zkvault-” are reserved for zkvault's own records:"
+        " choose another name."
+    )
+
+
 class BindingError(VaultError):
     code = "binding"
     summary = "The vault belongs to another account or is another vault."
@@ -132,6 +140,14 @@ class GrantBindingError(GrantError):
     summary = "The grant was issued to another runner or account."
 
 
+class GrantListError(VaultError):
+    code = "grant_list"
+    summary = (
+        "The record in your vault of which items each runner is granted is damaged;"
+        " choose each runner's items again."
+    )
+
+
 class NotFoundError(VaultError):
     code = "not_found"
     summary = "No such item."
@@ -143,10 +159,16 @@ class LockedError(VaultError):
 
 
 class PinError(VaultError):
-    """A key could not be checked against what the owner pinned (vault_core.pins)."""
+    """The runner keys pinned in the vault are damaged (vault_core.pins); base of the
+    errors about checking a key against a pin."""
 
     code = "pin"
-    summary = "The pinned keys in your vault are damaged, or a key has the wrong length."
+    summary = "The runner keys pinned in your vault are damaged."
+
+
+class KeyLengthError(PinError):
+    code = "bad_key"
+    summary = "That key has the wrong length or type for a fingerprint or a pin."
 
 
 class FingerprintFormatError(PinError):
@@ -178,6 +200,22 @@ class KeyMismatchError(PinError):
         self.offered = offered
 
 
+class OwnerKeyUnpinnedError(VaultError):
+    code = "owner_key_unpinned"
+    summary = (
+        "This runner credential carries no pinned owner grant key, so no grant can be"
+        " verified: enrol the runner again."
+    )
+
+
+class StateAuthError(VaultError):
+    code = "state_auth"
+    summary = (
+        "This machine's local state failed authentication: it was altered, damaged"
+        " or copied from another machine."
+    )
+
+
 ALL_ERRORS: dict[str, type[VaultError]] = {
     cls.code: cls
     for cls in (
@@ -188,6 +226,7 @@ ALL_ERRORS: dict[str, type[VaultError]] = {
         LimitExceededError,
         WeakKdfError,
         InvalidItemError,
+        ReservedNameError,
         BindingError,
         WrongAccountError,
         WrongVaultError,
@@ -202,12 +241,16 @@ ALL_ERRORS: dict[str, type[VaultError]] = {
         GrantError,
         GrantAuthError,
         GrantBindingError,
+        GrantListError,
         NotFoundError,
         LockedError,
         PinError,
+        KeyLengthError,
         FingerprintFormatError,
         KeyNotPinnedError,
         KeyMismatchError,
+        OwnerKeyUnpinnedError,
+        StateAuthError,
     )
 }
 

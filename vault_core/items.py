@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import unicodedata
 import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -19,10 +20,18 @@ ITEM_JSON_MAX_BYTES = 32_768
 MAX_ITEMS = 1000
 _FIELDS = ("expires", "kind", "name", "note", "scopes", "secret", "url", "username")
 _MAX_BYTES = {"name": 128, "url": 2048, "username": 256, "secret": 16_384, "note": 4096}
+SECRET_MAX_BYTES = _MAX_BYTES["secret"]
 _MAX_SCOPES, _MAX_SCOPE_BYTES = 64, 128
 # Names with this prefix are clients' own bookkeeping (e.g. which items each runner is
-# granted): stored and synced like any item, hidden from listings, never exported.
+# granted): stored and synced like any item, hidden from listings, never exported, and never
+# written through add/update (format.md §6.6, "Reserved names").
 RESERVED_PREFIX = ".zkvault-"
+# Unicode's White_Space property, spelled out: str.strip() follows str.isspace(), which
+# differs from it and between Python versions.
+WHITE_SPACE = frozenset(
+    "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # fromisoformat alone also takes week dates
 
 
@@ -92,7 +101,15 @@ class Item:
 
 
 def is_reserved(name: str) -> bool:
-    return name.startswith(RESERVED_PREFIX)
+    """Whether ``name`` is reserved for bookkeeping: after NFKC normalisation and trimming
+    White_Space at both ends it begins with ``.zkvault-`` (so no look-alike gets through)."""
+    folded = unicodedata.normalize("NFKC", name)
+    start, end = 0, len(folded)
+    while start < end and folded[start] in WHITE_SPACE:
+        start += 1
+    while end > start and folded[end - 1] in WHITE_SPACE:
+        end -= 1
+    return folded[start:end].startswith(RESERVED_PREFIX)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from .backend import PrimitiveAuthError, get_backend
 from .backend.base import AEAD_NONCE_BYTES, GENERICHASH_BYTES
+from .bookkeeping import GRANTS_ITEM, PINS_ITEM, RunnerGrants, bookkeeping_item
 from .container import (
     Container,
     KeySlot,
@@ -34,13 +35,14 @@ from .errors import (
     LockedError,
     NonCanonicalError,
     NotFoundError,
+    ReservedNameError,
     RollbackError,
     WrongAccountError,
     WrongPassphraseError,
     WrongVaultError,
 )
 from .header import VERSION
-from .items import MAX_ITEMS, Item, ItemInfo
+from .items import MAX_ITEMS, Item, ItemInfo, is_reserved
 from .kdf import SALT_BYTES, KdfParams, derive_kek
 from .keys import (
     KEY_BYTES,
@@ -53,6 +55,7 @@ from .keys import (
     subkey,
     wipe,
 )
+from .pins import RunnerPins
 
 
 @dataclass(frozen=True)
@@ -226,6 +229,31 @@ class Vault:
         self._slot = container.slot  # the passphrase may have been changed elsewhere
         self.head_sha256 = hashlib.sha256(blob).hexdigest()
 
+    def open_revision(self, blob: bytes) -> Vault:
+        """Any revision of this same vault (an earlier one, to restore from), verified with
+        the vault key held: no passphrase, whichever one it was saved under (format.md §6.5,
+        with no rollback floor). A separate Vault: nothing here changes; lock it after use."""
+        container = parse(blob)
+        if container.account_id != self.account_id:
+            raise WrongAccountError
+        if container.vault_id != self.vault_id:
+            raise WrongVaultError
+        _, _, vault_key = self._keys()
+        other = Vault(
+            account_id=self.account_id,
+            vault_id=self.vault_id,
+            revision=container.revision,
+            slot=container.slot,
+            vault_key=bytearray(vault_key),
+        )
+        try:
+            other._items = other._verify(container, 0)
+        except BaseException:
+            other.lock()
+            raise
+        other.head_sha256 = hashlib.sha256(blob).hexdigest()
+        return other
+
     def _verify(self, container: Container, min_revision: int) -> dict[uuid.UUID, _StoredItem]:
         """format.md §6.1 steps 11-15; returns the verified items without adopting them."""
         expected_mac = get_backend().blake2b(
@@ -314,10 +342,14 @@ class Vault:
         record_hash = get_backend().blake2b(GENERICHASH_BYTES, record.encode())
         self._items[item_id] = _StoredItem(record, record_hash, item.info(item_id, item_rev))
 
-    def items(self) -> list[ItemInfo]:
-        """Every item without its secret, sorted by name."""
+    def items(self, *, reserved: bool = False) -> list[ItemInfo]:
+        """Every item without its secret, sorted by name. Items with reserved names
+        (bookkeeping, format.md §6.6) are left out unless ``reserved`` is true."""
         self._keys()
-        return sorted((s.info for s in self._items.values()), key=lambda info: info.name)
+        return sorted(
+            (s.info for s in self._items.values() if reserved or not is_reserved(s.info.name)),
+            key=lambda info: info.name,
+        )
 
     def get(self, item_id: uuid.UUID) -> Item:
         """Decrypt one item, secret included."""
@@ -328,12 +360,20 @@ class Vault:
         return self._decrypt(stored.record)
 
     def lookup(self, name: str) -> ItemInfo:
+        """A listed item by exact name (reserved names are never found)."""
         for info in self.items():
             if info.name == name:
                 return info
         raise NotFoundError("no item with that name")
 
     def add(self, item: Item) -> uuid.UUID:
+        """Add an item; a reserved name (format.md §6.6) is ReservedNameError."""
+        self._keys()
+        if is_reserved(item.name):
+            raise ReservedNameError
+        return self._add(item)
+
+    def _add(self, item: Item) -> uuid.UUID:
         if len(self._items) >= MAX_ITEMS:
             raise LimitExceededError(f"a vault holds at most {MAX_ITEMS} items")
         item_id = uuid.UUID(bytes=self._random_bytes(16), version=4)
@@ -341,21 +381,80 @@ class Vault:
         return item_id
 
     def update(self, item_id: uuid.UUID, item: Item) -> None:
-        if item_id not in self._items:
-            self._keys()
-            raise NotFoundError("no item with that id")
+        """Replace an item (renaming included); neither the old nor the new name may be
+        reserved: bookkeeping is written only through its own setters."""
+        stored = self._writable(item_id)
+        if is_reserved(item.name) or is_reserved(stored.info.name):
+            raise ReservedNameError
         self._store(item_id, item)
 
     def remove(self, item_id: uuid.UUID) -> None:
+        if is_reserved(self._writable(item_id).info.name):
+            raise ReservedNameError
+        del self._items[item_id]
+
+    def _writable(self, item_id: uuid.UUID) -> _StoredItem:
         self._keys()
-        if self._items.pop(item_id, None) is None:
+        stored = self._items.get(item_id)
+        if stored is None:
             raise NotFoundError("no item with that id")
+        return stored
+
+    # -- bookkeeping (format.md §12) ---------------------------------------------------------
+
+    def _bookkeeping_secret(self, name: str) -> str | None:
+        self._keys()
+        for stored in self._items.values():
+            if stored.info.name == name:
+                return self._decrypt(stored.record).secret
+        return None
+
+    def _put_bookkeeping(self, name: str, secret: str) -> None:
+        item = bookkeeping_item(name, secret)
+        for item_id, stored in self._items.items():
+            if stored.info.name == name:
+                self._store(item_id, item)
+                return
+        self._add(item)
+
+    def runner_pins(self) -> RunnerPins:
+        """The runner keys pinned at approval (none yet: empty); PinError if damaged."""
+        secret = self._bookkeeping_secret(PINS_ITEM)
+        return RunnerPins() if secret is None else RunnerPins.parse(secret)
+
+    def set_runner_pins(self, pins: RunnerPins) -> None:
+        """Store the pins (replacing any damaged record); written at the next save."""
+        self._keys()
+        self._put_bookkeeping(PINS_ITEM, pins.dumps())
+
+    def runner_grants(self) -> RunnerGrants:
+        """Which items each runner is granted (none yet: empty); GrantListError if damaged."""
+        secret = self._bookkeeping_secret(GRANTS_ITEM)
+        return RunnerGrants() if secret is None else RunnerGrants.parse(secret)
+
+    def set_runner_grants(self, grants: RunnerGrants) -> None:
+        """Store the grants record (replacing any damaged one); written at the next save."""
+        self._keys()
+        self._put_bookkeeping(GRANTS_ITEM, grants.dumps())
 
     # -- keys and saving ---------------------------------------------------------------------
 
     @property
     def kdf(self) -> KdfParams:
         return self._slot.kdf
+
+    @property
+    def key_slot(self) -> KeySlot:
+        """The wrapped vault key the next save writes (public: salt, nonce, ciphertext)."""
+        return self._slot
+
+    def use_key_slot(self, slot: KeySlot) -> None:
+        """Write ``slot`` at the next save: one this vault's ``key_slot`` gave earlier (a
+        passphrase change replayed after a reload, without the passphrase). A slot from
+        anywhere else would leave the vault unopenable."""
+        self._keys()
+        slot.kdf.check()
+        self._slot = slot
 
     def change_passphrase(self, new_passphrase: str, *, kdf: KdfParams | None = None) -> None:
         """Rewrap the vault key under a new passphrase (and KDF parameters); items are

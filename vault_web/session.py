@@ -1,4 +1,4 @@
-"""The vault session inside the web worker: the only place the passphrase and plaintext live.
+"""The vault session inside the web worker: the only place the vault's keys and plaintext live.
 
 The worker's JS calls ``dispatch(op, args_json)`` and gets JSON back; the page never sees
 a key, and sees a secret only through ``reveal`` (when the person asks to see or copy
@@ -9,6 +9,10 @@ a pending operation until the page reports the server accepted it (``committed``
 the server refused it as stale (409) the page fetches the newer vault and calls
 ``rebase``: the newer vault is opened and the pending operations are replayed on it, so
 a concurrent edit from another device and the local edit both survive.
+
+After unlock the session keeps the vault's keys (inside the Vault), never the passphrase:
+a passphrase change keeps the key slot it wrapped, an earlier revision is opened with the
+vault key, and "change passphrase" checks the current passphrase against the slot.
 
 Errors come back as ``{"ok": false, "code", "message"}`` with fixed, secret-free text.
 """
@@ -23,26 +27,23 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from vault_core import (
-    PINS_ITEM,
-    RESERVED_PREFIX,
     Item,
     KdfParams,
+    KeySlot,
+    RunnerGrants,
     RunnerPins,
     Vault,
     errors,
     fingerprint,
-    is_reserved,
     normalise_fingerprint,
     seal_grant,
     time_kdf,
 )
 from vault_core.b64url import b64url_decode as b64d
 from vault_core.b64url import b64url_encode as b64e
-from vault_core.errors import PinError
+from vault_core.errors import GrantListError, PinError
 
 from .strength import estimate
-
-GRANTS_ITEM = RESERVED_PREFIX + "grants"  # which items each runner is granted
 
 # What each vault error means to a person: vault_core's one table (errors.summary).
 MESSAGES = errors.MESSAGES
@@ -59,8 +60,8 @@ class Op:
     kind: str  # add | update | remove | passphrase | grants | pin
     item_id: str = ""
     item: Item | None = None
-    passphrase: str = ""
-    grants: dict[str, list[str]] | None = None
+    slot: KeySlot | None = None  # the vault key rewrapped under the new passphrase
+    grants: tuple[uuid.UUID, tuple[uuid.UUID, ...]] | None = None  # runner id, item ids
     pin: tuple[str, bytes, str] | None = None  # runner id, X25519 key, name
 
 
@@ -86,7 +87,6 @@ def _item_from(fields: dict[str, Any], secret: str) -> Item:
 class Session:
     def __init__(self) -> None:
         self.vault: Vault | None = None
-        self.passphrase = ""
         self.account_id: uuid.UUID | None = None
         self.seen_revision = 0  # rollback floor, for this page's lifetime
         self.pending: list[Op] = []
@@ -115,35 +115,26 @@ class Session:
         self.seen_revision = max(self.seen_revision, vault.revision)
         return vault
 
-    def _grants(self, vault: Vault) -> dict[str, list[str]]:
-        for info in vault.items():
-            if info.name == GRANTS_ITEM:
-                data = json.loads(vault.get(info.id).secret)
-                return {str(k): [str(i) for i in v] for k, v in data.items()}
-        return {}
-
-    def _pins(self, vault: Vault) -> RunnerPins:
-        for info in vault.items():
-            if info.name == PINS_ITEM:
-                return RunnerPins.parse(vault.get(info.id).secret)
-        return RunnerPins()
-
-    def _put_reserved(self, vault: Vault, name: str, secret: str, note: str) -> None:
-        item = Item(name=name, kind="generic", url="", secret=secret, note=note)
-        existing = [i for i in vault.items() if i.name == name]
-        if existing:
-            vault.update(existing[0].id, item)
-        else:
-            vault.add(item)
-
     def _listing(self, vault: Vault) -> dict[str, Any]:
-        items = [i.to_dict() for i in vault.items() if not is_reserved(i.name)]
-        pins = self._pins(vault)
+        """Items, grants and pins; a damaged bookkeeping record is reported in
+        ``damaged`` (code and message) and listed as empty, so the items still show."""
+        damaged: list[dict[str, str]] = []
+        grants: dict[str, list[str]] = {}
+        pins: dict[str, str] = {}
+        try:
+            grants = vault.runner_grants().to_dict()
+        except GrantListError as exc:
+            damaged.append({"code": exc.code, "message": errors.describe(exc)})
+        try:
+            pins = {str(rid): pin.fingerprint for rid, pin in vault.runner_pins().runners.items()}
+        except PinError as exc:
+            damaged.append({"code": exc.code, "message": errors.describe(exc)})
         return {
             "revision": vault.revision,
-            "items": items,
-            "grants": self._grants(vault),
-            "pins": {rid: pin.fingerprint for rid, pin in pins.runners.items()},
+            "items": [i.to_dict() for i in vault.items()],
+            "grants": grants,
+            "pins": pins,
+            "damaged": damaged,
             "owner_fingerprint": fingerprint("owner-grant", vault.owner_verify_key),
             "kdf_ms": round(self.kdf_ms, 1),
             "kdf": {"ops": vault.kdf.ops, "mem_kib": vault.kdf.mem_kib},
@@ -175,18 +166,18 @@ class Session:
             if any(i.id == item_id for i in vault.items()):
                 vault.remove(item_id)
         elif op.kind == "passphrase":
-            vault.change_passphrase(op.passphrase, kdf=KdfParams.default())
+            assert op.slot is not None
+            vault.use_key_slot(op.slot)
         elif op.kind == "grants":
             assert op.grants is not None
-            secret = json.dumps(op.grants, sort_keys=True, separators=(",", ":"))
-            note = "Which items each runner is granted (managed by the web app)."
-            self._put_reserved(vault, GRANTS_ITEM, secret, note)
+            grants = _or_fresh(vault.runner_grants, RunnerGrants, GrantListError)
+            grants.set(*op.grants)
+            vault.set_runner_grants(grants)
         elif op.kind == "pin":
             assert op.pin is not None
-            pins = self._pins(vault)
+            pins = _or_fresh(vault.runner_pins, RunnerPins, PinError)
             pins.pin(*op.pin)
-            note = "The runner keys the owner approved (managed by the web app)."
-            self._put_reserved(vault, PINS_ITEM, pins.dumps(), note)
+            vault.set_runner_pins(pins)
 
     def _edit(self, op: Op) -> dict[str, Any]:
         vault = self._vault()
@@ -209,7 +200,7 @@ class Session:
         started = time.perf_counter()
         vault = Vault.create(self.account_id, passphrase)
         self.kdf_ms = (time.perf_counter() - started) * 1000
-        self.vault, self.passphrase, self.pending = vault, passphrase, []
+        self.vault, self.pending = vault, []
         return {**_upload(vault), **self._listing(vault)}
 
     def op_unlock(
@@ -218,13 +209,13 @@ class Session:
         self.account_id = uuid.UUID(account_id)
         self.seen_revision = max(self.seen_revision, min_revision)
         self.vault = self._open(b64d(blob), passphrase)
-        self.passphrase, self.pending = passphrase, []
+        self.pending = []
         return self._listing(self.vault)
 
     def op_lock(self) -> dict[str, Any]:
         if self.vault is not None:
             self.vault.lock()
-        self.vault, self.passphrase, self.pending = None, "", []
+        self.vault, self.pending = None, []
         return {"locked": True}
 
     def op_list(self) -> dict[str, Any]:
@@ -253,29 +244,31 @@ class Session:
         return self._edit(Op("remove", item_id=item_id))
 
     def op_change_passphrase(self, current: str, new: str, confirm: str) -> dict[str, Any]:
-        if current != self.passphrase and not self._vault().check_passphrase(current):
+        """Checked against the key slot (one KDF run): the session keeps no passphrase."""
+        vault = self._vault()
+        if not vault.check_passphrase(current):
             raise SessionError("wrong_passphrase", "The current passphrase is wrong.")
         if new != confirm:
             raise SessionError("mismatch", "The two new passphrases differ.")
         verdict = estimate(new)
         if not verdict.acceptable:
             raise SessionError("weak_passphrase", verdict.reason or "Too weak.")
-        return self._edit(Op("passphrase", passphrase=new))
+        vault.change_passphrase(new, kdf=KdfParams.default())
+        op = Op("passphrase", slot=vault.key_slot)
+        self.pending.append(op)
+        return {**_upload(vault), **self._listing(vault)}
 
     def op_set_grants(self, runner_id: str, item_ids: list[str]) -> dict[str, Any]:
-        grants = self._grants(self._vault())
-        grants[runner_id] = sorted(item_ids)
-        if not item_ids:
-            del grants[runner_id]
-        return self._edit(Op("grants", grants=grants))
+        try:
+            grant = (uuid.UUID(runner_id), tuple(uuid.UUID(hex=i) for i in item_ids))
+        except (ValueError, TypeError, AttributeError):
+            raise SessionError("not_found", "No such runner or credential.") from None
+        return self._edit(Op("grants", grants=grant))
 
     def op_committed(self, revision: int) -> dict[str, Any]:
         vault = self._vault()
         if revision != vault.revision:
             raise SessionError("revision_mismatch", "The server stored a different revision.")
-        for op in self.pending:
-            if op.kind == "passphrase":
-                self.passphrase = op.passphrase
         self.pending = []
         self.seen_revision = max(self.seen_revision, revision)
         return {"revision": revision}
@@ -284,12 +277,12 @@ class Session:
         """The server holds a newer vault: adopt it with the keys held (a passphrase change
         elsewhere rewraps the same vault key), then replay our pending edits on top."""
         vault = self._vault()
+        before = vault.key_slot
         vault.reload(b64d(blob))  # verified first; on any error nothing changes
         self.seen_revision = max(self.seen_revision, vault.seen_revision)
         notes: list[str] = []
         ours = any(op.kind == "passphrase" for op in self.pending)
-        if not ours and not vault.check_passphrase(self.passphrase):
-            self.passphrase = ""  # unknown here; checked against the slot when needed
+        if not ours and vault.key_slot.salt != before.salt:  # rewrapped on another device
             notes.append(
                 "The passphrase was changed on another device: use the new one from now on."
             )
@@ -301,35 +294,25 @@ class Session:
         return {**out, "notes": notes}
 
     def op_open_revision(self, blob: str) -> dict[str, Any]:
-        """An earlier revision, for restore: its items (no secrets), opened read-only."""
-        assert self.account_id is not None
-        self._vault()
+        """An earlier revision, for restore: its items (no secrets), opened read-only with
+        the vault key held (whichever passphrase it was saved under)."""
+        old = self._vault().open_revision(b64d(blob))
         try:
-            old = Vault.open(b64d(blob), self.passphrase, account_id=self.account_id)
-        except errors.WrongPassphraseError:
-            raise SessionError(
-                "wrong_passphrase",
-                "That revision was saved under another passphrase, so it cannot be restored here.",
-            ) from None
-        try:
-            return {
-                "revision": old.revision,
-                "items": [i.to_dict() for i in old.items() if not is_reserved(i.name)],
-            }
+            return {"revision": old.revision, "items": [i.to_dict() for i in old.items()]}
         finally:
             old.lock()
 
     def op_restore(self, blob: str) -> dict[str, Any]:
-        """Make the current vault hold exactly the items of an earlier revision."""
-        assert self.account_id is not None
+        """Make the current vault hold exactly the items of an earlier revision (its
+        bookkeeping, pins and grants, stays as it is now)."""
         vault = self._vault()
-        old = Vault.open(b64d(blob), self.passphrase, account_id=self.account_id)
+        old = vault.open_revision(b64d(blob))
         try:
-            wanted = {i.id: old.get(i.id) for i in old.items() if not is_reserved(i.name)}
+            wanted = {i.id: old.get(i.id) for i in old.items()}
         finally:
             old.lock()
         for info in vault.items():
-            if info.id not in wanted and not is_reserved(info.name):
+            if info.id not in wanted:
                 self._edit_quiet(Op("remove", item_id=info.id.hex))
         current = {i.id for i in vault.items()}
         for item_id, item in wanted.items():
@@ -378,11 +361,11 @@ class Session:
             offered = b64d(public_key)
         except ValueError:
             offered = b""
-        key = self._pins(vault).key_to_seal_to(runner_id, offered)
-        ids = self._grants(vault).get(runner_id, [])
-        present = {i.id.hex for i in vault.items()}
-        chosen = [uuid.UUID(hex=i) for i in ids if i in present]
-        blob = seal_grant(vault, uuid.UUID(runner_id), key, chosen, revision)
+        key = vault.runner_pins().key_to_seal_to(runner_id, offered)
+        runner = uuid.UUID(runner_id)
+        present = {i.id for i in vault.items()}
+        chosen = [i for i in vault.runner_grants().items_of(runner) if i in present]
+        blob = seal_grant(vault, runner, key, chosen, revision)
         return {"revision": revision, "blob": b64e(blob), "items": len(chosen)}
 
     def op_kdf_benchmark(self, runs: int = 3) -> dict[str, Any]:
@@ -390,6 +373,15 @@ class Session:
         params = KdfParams.default()
         times = [time_kdf(params) for _ in range(max(1, min(runs, 10)))]
         return {"ms": times, "ops": params.ops, "mem_kib": params.mem_kib}
+
+
+def _or_fresh(read: Callable[[], Any], fresh: Callable[[], Any], damaged: type[Exception]) -> Any:
+    """A bookkeeping record to change; a damaged one is replaced by a fresh record (its
+    error told the person to redo what it held), so it can always be repaired."""
+    try:
+        return read()
+    except damaged:
+        return fresh()
 
 
 SESSION = Session()

@@ -119,6 +119,8 @@ async function renderDevices() {
     card("machine", m, `Paired ${fmtTime(m.created_at)} · Last seen ${fmtAgo(m.last_seen_at)}`,
       el("p", { class: "item-meta mono fingerprint", text: mfp[i], title: "Fingerprint" }))));
   const grants = state.listing?.grants || {};
+  // A damaged pins or grants record (typed error from the worker): said here, the rest works.
+  $("runners-damaged").textContent = (state.listing?.damaged || []).map((d) => d.message).join(" ");
   $("runners-body").replaceChildren(...runners.map((r, i) =>
     card("runner", r, r.revoked_at ? "Its grant was deleted." : `Gets: ${grantSummary(grants[r.id] || [])}`,
       runnerKeyLine(r, rfp[i]))));

@@ -1,6 +1,6 @@
 // Earlier vault revisions (view and restore) and the audit trail (read and export).
 import { call } from "./api.js";
-import { $, el, fail, fmtTime, notice, onView, save, show, state, withKdf } from "./core.js";
+import { $, el, fail, fmtTime, notice, onView, save, show, state } from "./core.js";
 import { ask } from "./engine.js";
 
 let chosen = null; // {revision, blob} of the revision being looked at
@@ -21,7 +21,8 @@ async function renderHistory() {
 
 async function view(revision) {
   const got = await call("GET", `/api/vault/history/${revision}`);
-  const opened = await withKdf("Opening that revision (Argon2id)…", ask("open_revision", { blob: got.blob }));
+  // Opened with the vault key the worker holds: no Argon2id, whichever passphrase it was saved under.
+  const opened = await ask("open_revision", { blob: got.blob });
   chosen = { revision, blob: got.blob };
   $("revision-title").textContent = `Revision ${revision}: ${opened.items.length} credential(s)`;
   $("revision-items").replaceChildren(...opened.items.map((i) => el("li", { text: `${i.name} (${i.kind}) ${i.url}` })));
@@ -31,7 +32,7 @@ async function view(revision) {
 
 async function restore() {
   if (!chosen) return;
-  const result = await withKdf("Restoring (Argon2id)…", ask("restore", { blob: chosen.blob }));
+  const result = await ask("restore", { blob: chosen.blob });
   const saved = await save(result, { restoreFrom: chosen.revision });
   show("items");
   notice(`Restored the credentials of revision ${chosen.revision} as revision ${saved.revision}.`);

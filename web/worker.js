@@ -1,4 +1,4 @@
-// The vault worker: Pyodide + vault_core + libsodium.js. It holds the passphrase and every
+// The vault worker: Pyodide + vault_core + libsodium.js. It holds the vault keys and every
 // decrypted byte; the page talks to it only through the messages below (docs/web.md).
 //
 //   page -> worker  {id, op, args}           op: any Session.op_* in vault_web/session.py

@@ -6,7 +6,6 @@ import uuid
 
 from fastapi import APIRouter, Response
 
-from ..credentials import fingerprint
 from ..deps import DB, Runner, State, Web
 from ..encoding import b64url_encode
 from ..errors import AUTH_ERRORS, errors
@@ -22,7 +21,6 @@ def _out(c: Client, grant_revision: int | None = None) -> ClientOut:
         kind=c.kind,
         name=c.name,
         public_key=c.public_key,
-        fingerprint=fingerprint(c.public_key) if c.public_key else None,
         created_at=c.created_at,
         last_seen_at=c.last_seen_at,
         revoked_at=c.revoked_at,

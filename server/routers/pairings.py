@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from ..credentials import fingerprint
 from ..deps import DB, State, Web, source_address
 from ..errors import AUTH_ERRORS, errors
 from ..models import Pairing
@@ -28,7 +27,6 @@ def _info(p: Pairing) -> PairingInfo:
         kind=p.kind,
         name=p.name,
         public_key=p.public_key,
-        fingerprint=fingerprint(p.public_key),
         created_at=p.created_at,
         expires_at=p.expires_at,
     )
@@ -46,7 +44,6 @@ def request_pairing(body: PairingCreate, request: Request, db: DB, st: State) ->
         code=created.code,
         url=f"{st.settings.public_url}/pair#code={created.code}",
         poll_secret=created.poll_secret,
-        fingerprint=fingerprint(p.public_key),
         expires_at=p.expires_at,
         poll_interval_seconds=2,
     )

@@ -17,19 +17,21 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from vault_core.fingerprints import fingerprint as key_fingerprint
+
 from .. import audit
 from ..audit import Actor
 from ..credentials import (
     POLL_PREFIX,
     code_digests,
     digest,
-    fingerprint,
     new_pairing_code,
     new_secret,
     normalize_code,
     same_digest,
 )
 from ..db import utcnow
+from ..encoding import b64url_decode
 from ..models import Pairing
 from ..ratelimit import RateLimiter
 from ..settings import Settings
@@ -246,7 +248,7 @@ def _claim(
         pairing.kind,
         verb,
         f"{pairing.kind}:{client.id}",
-        detail=f"fingerprint {fingerprint(pairing.public_key)}",
+        detail=f"fingerprint {key_fingerprint(pairing.kind, b64url_decode(pairing.public_key))}",
     )
     db.commit()
     access, ttl = keys.issue(pairing.account_id, client.id, pairing.kind)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import os
 import uuid
@@ -15,18 +14,13 @@ from server.app import create_app
 from server.encoding import b64url_decode, b64url_encode
 from server.models import Pairing
 from tests.support.report import record
+from vault_core import fingerprint
 
 from .conftest import Api, SettingsFactory, User
 from .routes import refused
 
 # Fixed windows: a day-long one keeps a window boundary out of a sub-second test.
 DAY = 86400
-
-
-def _fingerprint(key: str) -> str:
-    """Computed here from the spec in docs/pairing.md, independently of the server."""
-    text = base64.b32encode(hashlib.sha256(b64url_decode(key)).digest()[:10]).decode()
-    return "-".join(text[i : i + 4] for i in range(0, 16, 4))
 
 
 def test_machine_pairing_end_to_end(api: Api) -> None:
@@ -36,14 +30,17 @@ def test_machine_pairing_end_to_end(api: Api) -> None:
     assert len(p["code"]) == 11 and p["code"][5] == "-"
     assert p["url"] == f"https://testserver/pair#code={p['code']}"
     assert p["poll_secret"].startswith("zkv_poll_")
-    assert p["fingerprint"] == _fingerprint(key)
+    # No fingerprint from the server: each end computes its own from the key
+    # (docs/pairing.md), so there is nothing of the server's to trust.
+    assert "fingerprint" not in p
     assert api.poll(p).json() == {"status": "pending", "kind": "machine"}
 
     seen = user.browser.post(
         "/api/pairings/lookup", json={"code": p["code"].lower()}, headers=user.auth
     )
     assert seen.status_code == 200
-    assert (seen.json()["name"], seen.json()["fingerprint"]) == ("ada's laptop", _fingerprint(key))
+    assert (seen.json()["name"], seen.json()["public_key"]) == ("ada's laptop", key)
+    assert "fingerprint" not in seen.json()
 
     r = user.browser.post("/api/pairings/approve", json={"code": p["code"]}, headers=user.auth)
     assert r.status_code == 200
@@ -57,9 +54,14 @@ def test_machine_pairing_end_to_end(api: Api) -> None:
     me = api.anon.get("/api/me", headers={"Authorization": f"Bearer {got['access_token']}"})
     assert me.json()["account_id"] == user.account_id and me.json()["client_kind"] == "machine"
     machines = user.browser.get("/api/machines", headers=user.auth).json()
-    assert [(m["id"], m["name"], m["fingerprint"]) for m in machines] == [
-        (got["client_id"], "ada's laptop", _fingerprint(key))
+    assert [(m["id"], m["name"], m["public_key"]) for m in machines] == [
+        (got["client_id"], "ada's laptop", key)
     ]
+    assert "fingerprint" not in machines[0]
+    # The audit trail names the key by the one fingerprint format (docs/format.md §12).
+    events = api.anon.get("/api/audit/export", headers=user.auth).json()["events"]
+    details = [e["detail"] for e in events if e["detail"].startswith("fingerprint ")]
+    assert details == [f"fingerprint {fingerprint('machine', b64url_decode(key))}"]
 
 
 def test_code_is_single_use(api: Api) -> None:

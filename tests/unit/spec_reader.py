@@ -2,11 +2,13 @@
 
 It shares no code with vault_core; if both agree on every vector, the spec is
 what the code does. It follows format.md §6.1 and §7 step by step and returns
-the error code of the first failing step.
+the error code of the first failing step; and §6.6's reserved names, §12's
+fingerprints and bookkeeping records, and §13's local state, as written there.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime
 import hashlib
 import hmac
@@ -37,6 +39,10 @@ def _no_constants(name: str) -> Any:
     raise ValueError(name)
 
 
+class _Num:
+    """§6.6: a number, of any length, is non_canonical; it is never converted."""
+
+
 def _scalars(obj: Any) -> list[Any]:
     if isinstance(obj, dict):
         return [s for v in obj.values() for s in _scalars(v)]
@@ -53,16 +59,30 @@ def _depth(obj: Any) -> int:
     return 0
 
 
+def _strings(obj: Any) -> list[str]:
+    if isinstance(obj, dict):
+        return [*obj, *(s for v in obj.values() for s in _strings(v))]
+    if isinstance(obj, list):
+        return [s for v in obj for s in _strings(v)]
+    return [obj] if isinstance(obj, str) else []
+
+
 def _decode_json(data: bytes) -> Any:
     """§6.6 'A decoder checks, in this order'."""
     try:
-        obj = json.loads(data.decode("utf-8"), parse_constant=_no_constants)
-        again = _canonical(obj)
+        obj = json.loads(
+            data.decode("utf-8"),
+            parse_constant=_no_constants,
+            parse_int=lambda _: _Num(),
+            parse_float=lambda _: _Num(),
+        )
+        if _depth(obj) > 16:
+            raise Refused("malformed")
+        if any(re.search("[\ud800-\udfff]", s) for s in _strings(obj)):
+            raise Refused("malformed")
     except (UnicodeError, ValueError, RecursionError):
         raise Refused("malformed") from None
-    if _depth(obj) > 16:
-        raise Refused("malformed")
-    if any(isinstance(v, bool | int | float) for v in _scalars(obj)) or again != data:
+    if any(isinstance(v, bool | _Num) for v in _scalars(obj)) or _canonical(obj) != data:
         raise Refused("non_canonical")
     return obj
 
@@ -278,3 +298,105 @@ def read_grant(
         previous = item_id
         names.add(item["name"])
     return revision, data["items"]
+
+
+# -- §6.6 reserved names ------------------------------------------------------------------
+
+_WHITE_SPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B)))
+_WHITE_SPACE += "\u2028\u2029\u202f\u205f\u3000"
+
+
+def check_item_name(name: str) -> None:
+    """Refused("reserved_name") for a name a client must not add or rename an item to."""
+    folded = unicodedata.normalize("NFKC", name).strip(_WHITE_SPACE)
+    if folded.encode("utf-8").startswith(b".zkvault-"):
+        raise Refused("reserved_name")
+
+
+# -- §12 fingerprints ---------------------------------------------------------------------
+
+_FP_TYPES = {"machine": 32, "runner": 32, "owner-grant": 32}
+
+
+def fingerprint(key_type: str, key: bytes) -> str:
+    if _FP_TYPES.get(key_type) != len(key):
+        raise Refused("bad_key")
+    t = key_type.encode()
+    d = hashlib.sha256(b"zkvault-fingerprint-v1" + b"\0" + bytes([len(t)]) + t + key).digest()
+    fp = base64.b32encode(d[:15]).decode()
+    assert len(fp) == 24 and "=" not in fp
+    return "-".join(fp[i : i + 4] for i in range(0, 24, 4))
+
+
+def normalise_typed(text: str) -> str:
+    upper = "".join(chr(ord(c) - 32) if "a" <= c <= "z" else c for c in text)
+    kept = "".join(c for c in upper if c not in " \t-")
+    if not re.fullmatch("[A-Z2-7]{24}", kept):
+        raise Refused("bad_fingerprint")
+    return "-".join(kept[i : i + 4] for i in range(0, 24, 4))
+
+
+# -- §12.1 bookkeeping records ------------------------------------------------------------
+
+_RUNNER_ID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+
+
+def _record(secret: str, code: str) -> dict[str, Any]:
+    try:
+        data = _decode_json(secret.encode())
+    except (Refused, UnicodeError):
+        raise Refused(code) from None
+    if not isinstance(data, dict) or set(data) != {"runners", "v"} or data["v"] != "1":
+        raise Refused(code)
+    runners = data["runners"]
+    if not isinstance(runners, dict) or any(not re.fullmatch(_RUNNER_ID, r) for r in runners):
+        raise Refused(code)
+    return runners
+
+
+def read_pins(secret: str) -> dict[str, Any]:
+    out = {}
+    for rid, pin in _record(secret, "pin").items():
+        if not isinstance(pin, dict) or set(pin) != {"key", "name"}:
+            raise Refused("pin")
+        key, name = pin["key"], pin["name"]
+        # 32 bytes are 43 base64url characters; the last carries 4 bits and 2 zero bits.
+        if not isinstance(key, str) or not re.fullmatch("[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]", key):
+            raise Refused("pin")
+        if not isinstance(name, str) or not 1 <= len(name) <= 128:
+            raise Refused("pin")
+        if re.search("[\x00-\x1f\x7f]", name):
+            raise Refused("pin")
+        raw = base64.urlsafe_b64decode(key + "=")
+        out[rid] = {"key": raw.hex(), "name": name}
+    return out
+
+
+def read_grant_list(secret: str) -> dict[str, Any]:
+    runners = _record(secret, "grant_list")
+    for ids in runners.values():
+        if not isinstance(ids, list) or not 1 <= len(ids) <= 1000:
+            raise Refused("grant_list")
+        if any(not isinstance(i, str) or not re.fullmatch("[0-9a-f]{32}", i) for i in ids):
+            raise Refused("grant_list")
+        if ids != sorted(set(ids)):
+            raise Refused("grant_list")
+    return runners
+
+
+# -- §13 local state ----------------------------------------------------------------------
+
+
+def open_local_state(blob: bytes, key: bytes, machine_id: bytes, counter: int) -> dict[str, Any]:
+    if len(blob) < 39 + 16 or blob[:6] != b"ZKVST1":
+        raise Refused("malformed")
+    (generation,) = struct.unpack(">Q", blob[7:15])
+    try:
+        plain = s.crypto_aead_xchacha20poly1305_ietf_decrypt(
+            blob[39:], blob[:39] + b"\0" + machine_id, blob[15:39], key
+        )
+    except CryptoError:
+        raise Refused("state_auth") from None
+    if generation < counter:
+        raise Refused("rollback")
+    return {"generation": generation, "plaintext": plain.hex()}

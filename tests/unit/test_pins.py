@@ -11,6 +11,7 @@ import pytest
 from vault_core import fingerprint
 from vault_core.errors import (
     FingerprintFormatError,
+    KeyLengthError,
     KeyMismatchError,
     KeyNotPinnedError,
     PinError,
@@ -37,10 +38,10 @@ def test_fingerprint_follows_the_spec_and_separates_key_types() -> None:
 
 
 def test_fingerprint_rejects_bad_input() -> None:
-    with pytest.raises(PinError):
-        fingerprint("runner", bytes(31))
-    with pytest.raises(ValueError):
-        fingerprint("ssh", bytes(32))
+    for key_type, key in (("runner", bytes(31)), ("ssh", bytes(32))):
+        with pytest.raises(KeyLengthError) as exc:
+            fingerprint(key_type, key)
+        assert exc.value.code == "bad_key"
 
 
 def test_normalise_fingerprint() -> None:
@@ -59,7 +60,7 @@ def test_pins_round_trip_and_seal_only_to_the_pinned_key() -> None:
     pins.pin(runner, pinned, "ci-1")
     again = RunnerPins.parse(pins.dumps())
     assert again.key_to_seal_to(runner, pinned) == pinned
-    assert again.runners[runner].name == "ci-1"
+    assert again.runners[uuid.UUID(runner)].name == "ci-1"
     with pytest.raises(KeyMismatchError) as exc:
         again.key_to_seal_to(runner, swapped)
     assert exc.value.code == "key_mismatch"

@@ -30,6 +30,7 @@ SERVER_MAY_LOAD = {
     "vault_core.b64url",
     "vault_core.encoding",
     "vault_core.errors",
+    "vault_core.fingerprints",
     "vault_core.header",
 }
 

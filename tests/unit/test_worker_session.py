@@ -158,23 +158,52 @@ def test_errors_are_typed_and_never_echo_secrets(glue: Any) -> None:
     assert call(session, "list")["code"] == "locked"
 
 
-def test_change_passphrase_takes_effect_only_once_committed(glue: Any) -> None:
+def _holds(root: object, secret: str) -> bool:
+    """Whether ``secret`` (as text or UTF-8 bytes) is anywhere in ``root``'s object graph."""
+    needle, seen, pending = secret.encode(), set(), [root]
+    while pending:
+        obj = pending.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, str) and secret in obj:
+            return True
+        if isinstance(obj, bytes | bytearray) and needle in obj:
+            return True
+        if isinstance(obj, dict):
+            pending.extend([*obj.keys(), *obj.values()])
+        elif isinstance(obj, list | tuple | set | frozenset):
+            pending.extend(obj)
+        elif hasattr(obj, "__dict__") and not isinstance(obj, type | ModuleType):
+            pending.extend(vars(obj).values())
+    return False
+
+
+def test_the_session_keeps_the_keys_never_the_passphrase(glue: Any) -> None:
     session, _ = glue
     account = str(uuid.uuid4())
     created = ok(session, "create", account_id=account, passphrase=PASS, confirm=PASS)
+    assert not _holds(session.SESSION, PASS)
     ok(session, "committed", revision=1)
     bad = call(session, "change_passphrase", current="nope", new=NEW_PASS, confirm=NEW_PASS)
     assert bad["code"] == "wrong_passphrase"
     changed = ok(session, "change_passphrase", current=PASS, new=NEW_PASS, confirm=NEW_PASS)
-    assert session.SESSION.passphrase == PASS  # not until the server stored it
+    # The pending change keeps the slot it wrapped, not the new passphrase.
+    assert not _holds(session.SESSION, PASS) and not _holds(session.SESSION, NEW_PASS)
+    assert session.SESSION.pending[-1].slot is not None
     ok(session, "committed", revision=changed["revision"])
-    assert session.SESSION.passphrase == NEW_PASS
     ok(session, "lock")
     assert (
         call(session, "unlock", account_id=account, blob=changed["blob"], passphrase=PASS)["code"]
         == "wrong_passphrase"
     )
     ok(session, "unlock", account_id=account, blob=changed["blob"], passphrase=NEW_PASS)
+    assert not _holds(session.SESSION, NEW_PASS)
+    # Changing it again still asks for the current one, checked against the key slot.
+    assert (
+        call(session, "change_passphrase", current=PASS, new=PASS, confirm=PASS)["code"]
+        == "wrong_passphrase"
+    )
     assert created["revision"] == 1
 
 
@@ -239,3 +268,48 @@ def test_rebase_after_a_passphrase_change_elsewhere_keeps_the_edit(glue: Any) ->
     )
     third = "harbor quartz tulip ember violin"
     ok(session, "change_passphrase", current=NEW_PASS, new=third, confirm=third)
+
+
+def test_reserved_names_and_damaged_records_are_typed_errors_in_the_worker(glue: Any) -> None:
+    from vault_core import GRANTS_ITEM, PINS_ITEM, Vault
+
+    session, _ = glue
+    account = str(uuid.uuid4())
+    ok(session, "create", account_id=account, passphrase=PASS, confirm=PASS)
+    added = ok(
+        session, "add", fields={"name": "ci", "kind": "git", "url": "https://x.test"}, secret="s"
+    )
+    refused = call(session, "add", fields={"name": " .zkvault-pins", "kind": "generic"}, secret="s")
+    assert refused["code"] == "reserved_name" and ".zkvault-" in refused["message"]
+    item_id = added["items"][0]["id"]
+    renamed = call(
+        session,
+        "update",
+        item_id=item_id,
+        fields={"name": ".zkvault-grants", "kind": "generic"},
+        secret="",
+    )
+    assert renamed["code"] == "reserved_name"
+    # A vault whose records were written with junk by some other client holding the key.
+    vault: Vault = session.SESSION.vault
+    vault._put_bookkeeping(GRANTS_ITEM, "[1,2]")
+    vault._put_bookkeeping(PINS_ITEM, "junk")
+    blob = vault.save()
+    ok(session, "lock")
+    from vault_core.b64url import b64url_encode
+
+    listing = ok(session, "unlock", account_id=account, blob=b64url_encode(blob), passphrase=PASS)
+    assert [i["name"] for i in listing["items"]] == ["ci"]
+    assert {d["code"] for d in listing["damaged"]} == {"grant_list", "pin"}
+    assert listing["grants"] == {} and listing["pins"] == {}
+    runner = str(uuid.uuid4())
+    from vault_core import RunnerKeyPair
+
+    key = b64url_encode(RunnerKeyPair.generate().public_key)
+    sealed = call(session, "seal_grant", runner_id=runner, public_key=key, revision=1)
+    assert sealed["code"] == "pin"  # typed, not "internal"
+    # Approving and granting again write fresh records in place of the damaged ones.
+    ok(session, "pin_runner", runner_id=runner, public_key=key, name="ci-1")
+    granted = ok(session, "set_grants", runner_id=runner, item_ids=[item_id])
+    assert granted["damaged"] == [] and granted["grants"] == {runner: [item_id]}
+    assert ok(session, "seal_grant", runner_id=runner, public_key=key, revision=1)["items"] == 1

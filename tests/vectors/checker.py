@@ -8,12 +8,24 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from vault_core import KdfParams, RunnerKeyPair, Vault, open_grant
+from vault_core import (
+    Item,
+    KdfParams,
+    RunnerGrants,
+    RunnerKeyPair,
+    RunnerPins,
+    Vault,
+    fingerprint,
+    normalise_fingerprint,
+    open_grant,
+)
 from vault_core.errors import VaultError
 from vault_core.kdf import derive_kek
+from vault_core.local_state import open_state, read_state_header
 
 VECTOR_DIR = Path(__file__).parent
 
@@ -41,7 +53,7 @@ def _open(vector: dict[str, Any]) -> list[dict[str, Any]]:
         )
         assert vault.revision == vector["revision"], "revision differs"
         found = []
-        for info in vault.items():
+        for info in vault.items(reserved=True):  # bookkeeping included: §6.1 opens all
             entry = info.to_dict()
             entry["secret"] = vault.get(info.id).secret
             found.append(entry)
@@ -66,9 +78,98 @@ def _open(vector: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def _pins(vector: dict[str, Any]) -> Any:
+    pins = RunnerPins.parse(vector["secret"])
+    return {str(r): {"key": pin.key.hex(), "name": pin.name} for r, pin in pins.runners.items()}
+
+
+def _grant_list(vector: dict[str, Any]) -> Any:
+    return RunnerGrants.parse(vector["secret"]).to_dict()
+
+
+def _fingerprint(vector: dict[str, Any]) -> Any:
+    return fingerprint(vector["key_type"], bytes.fromhex(vector["key"]))
+
+
+def _fingerprint_input(vector: dict[str, Any]) -> Any:
+    return normalise_fingerprint(vector["text"])
+
+
+_NAMES: list[Vault] = []
+
+
+def _item_name(vector: dict[str, Any]) -> Any:
+    """Adding, then renaming to, the name: both refused alike, or both accepted."""
+    if not _NAMES:  # one vault for every name vector (the KDF runs once)
+        _NAMES.append(Vault.create(uuid.UUID(int=1), "item name vectors", kdf=KdfParams.floor()))
+    vault = _NAMES[0]
+    for info in vault.items():
+        vault.remove(info.id)
+    placeholder = vault.add(Item(name="placeholder", kind="generic", url="", secret="s"))
+    item = Item(name=vector["item_name"], kind="generic", url="", secret="s")
+    outcomes = []
+    for write in (lambda: vault.add(item), lambda: vault.update(placeholder, item)):
+        try:
+            write()
+            outcomes.append("ok")
+        except VaultError as error:
+            outcomes.append(error.code)
+        for info in vault.items():
+            if info.id != placeholder:
+                vault.remove(info.id)
+    assert outcomes[0] == outcomes[1], f"add and rename differ: {outcomes}"
+    if outcomes[0] != "ok":
+        raise _Refused(outcomes[0])
+    return None
+
+
+class _Refused(VaultError):
+    """Carries the code an operation refused with, observed above."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.refused = code
+
+
+def _local_state(vector: dict[str, Any]) -> Any:
+    blob = base64.b64decode(vector["blob"])
+    plaintext = open_state(
+        blob,
+        bytes.fromhex(vector["key"]),
+        machine_id=bytes.fromhex(vector["machine_id"]),
+        min_generation=vector["min_generation"],
+    )
+    return {"generation": read_state_header(blob).generation, "plaintext": plaintext.hex()}
+
+
+_RECORDS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "pins": _pins,
+    "grant_list": _grant_list,
+    "fingerprint": _fingerprint,
+    "fingerprint_input": _fingerprint_input,
+    "item_name": _item_name,
+    "local_state": _local_state,
+}
+
+
+def _check_record(vector: dict[str, Any]) -> None:
+    name = vector["name"]
+    try:
+        value = _RECORDS[vector["kind"]](vector)
+    except VaultError as error:
+        code = getattr(error, "refused", error.code)
+        assert code == vector["expect"], f"{name}: expected {vector['expect']}, got {code}"
+        return
+    assert vector["expect"] == "ok", f"{name}: expected {vector['expect']}, but it was accepted"
+    assert value == vector.get("value"), f"{name}: value differs"
+
+
 def check_vector(vector: dict[str, Any]) -> None:
     """Raise AssertionError when vault_core does not do what the vector says."""
     name = vector["name"]
+    if vector["kind"] in _RECORDS:
+        _check_record(vector)
+        return
     if vector["kind"] == "argon2id":
         params = KdfParams(ops=vector["ops"], mem_kib=vector["mem_kib"])
         kek = derive_kek(vector["passphrase"], bytes.fromhex(vector["salt"]), params)

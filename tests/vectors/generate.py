@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.vectors import rules
+from tests.vectors import records, rules
 from tests.vectors.common import (
     ITEMS,
     OTHER_ACCOUNT,
@@ -426,6 +426,12 @@ GENERATORS: list[Callable[[], list[dict[str, Any]]]] = [
     rules.order_vectors,
     rules.item_vectors,
     rules.grant_rule_vectors,
+    records.json_rule_vectors,
+    records.pins_vectors,
+    records.grant_list_vectors,
+    records.fingerprint_vectors,
+    records.item_name_vectors,
+    records.local_state_vectors,
 ]
 
 

@@ -1,0 +1,118 @@
+"""The vault's bookkeeping items and their grammar (format.md §12, "Bookkeeping items").
+
+Two reserved items hold what clients record about runners: ``.zkvault-pins`` (the key each
+runner was approved with: vault_core.pins) and ``.zkvault-grants`` (which items each runner
+is granted: here). Their ``secret`` is one canonical JSON document,
+``{"runners":{...},"v":"1"}``, read strictly: anything else is the item's own typed error,
+so a damaged record never passes for an empty or a different one.
+
+Standard library only: runs unchanged natively and under Pyodide.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .encoding import canonical_json, parse_canonical_json
+from .errors import GrantListError, LimitExceededError, VaultError
+from .items import MAX_ITEMS, RESERVED_PREFIX, SECRET_MAX_BYTES, Item
+
+PINS_ITEM = RESERVED_PREFIX + "pins"
+GRANTS_ITEM = RESERVED_PREFIX + "grants"
+BOOKKEEPING_VERSION = "1"
+# A runner id as text: the hyphenated lowercase form, the only one accepted (so one runner
+# cannot appear twice under two spellings).
+RUNNER_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+ITEM_ID = re.compile(r"[0-9a-f]{32}")  # as in a grant body (format.md §7)
+_NOTES = {
+    PINS_ITEM: "The runner keys the owner approved (kept by zkvault).",
+    GRANTS_ITEM: "Which items each runner is granted (kept by zkvault).",
+}
+
+
+def parse_document(secret: str, error: type[VaultError]) -> dict[str, Any]:
+    """The ``runners`` object of a bookkeeping secret, its keys checked; ``error`` for any
+    departure from the grammar (the value's shape is the caller's to check)."""
+    try:
+        data = parse_canonical_json(secret.encode("utf-8"))
+    except (VaultError, UnicodeError):
+        raise error("not canonical JSON") from None
+    if (
+        not isinstance(data, dict)
+        or sorted(data) != ["runners", "v"]
+        or data["v"] != BOOKKEEPING_VERSION
+        or not isinstance(data["runners"], dict)
+    ):
+        raise error('not {"runners":{...},"v":"1"}')
+    if not all(RUNNER_ID.fullmatch(rid) for rid in data["runners"]):
+        raise error("a runner id is not a lowercase hyphenated UUID")
+    runners: dict[str, Any] = data["runners"]
+    return runners
+
+
+def dump_document(runners: Mapping[str, Any], error: type[VaultError]) -> str:
+    text = canonical_json({"runners": dict(runners), "v": BOOKKEEPING_VERSION}).decode("utf-8")
+    if len(text.encode("utf-8")) > SECRET_MAX_BYTES:
+        raise LimitExceededError(f"the {error.code} record is limited to {SECRET_MAX_BYTES} bytes")
+    return text
+
+
+def bookkeeping_item(name: str, secret: str) -> Item:
+    """The item that stores a bookkeeping document: the fields other than ``secret`` are
+    fixed, and readers ignore them."""
+    return Item(name=name, kind="generic", url="", secret=secret, note=_NOTES[name])
+
+
+class RunnerGrants:
+    """Which items each runner is granted, as kept in ``.zkvault-grants``.
+
+    Runners are keyed by id; each holds a non-empty, sorted tuple of item ids. Ids of items
+    since removed may remain: a seal grants only the items still in the vault."""
+
+    def __init__(self, runners: Mapping[uuid.UUID, Iterable[uuid.UUID]] | None = None) -> None:
+        self.runners: dict[uuid.UUID, tuple[uuid.UUID, ...]] = {}
+        for runner_id, item_ids in (runners or {}).items():
+            self.set(runner_id, item_ids)
+
+    def set(self, runner_id: uuid.UUID, item_ids: Iterable[uuid.UUID]) -> None:
+        """Grant exactly these items (none: the runner leaves the record)."""
+        chosen = tuple(sorted(set(item_ids), key=lambda i: i.bytes))
+        if len(chosen) > MAX_ITEMS:
+            raise LimitExceededError(f"a grant holds at most {MAX_ITEMS} items")
+        if chosen:
+            self.runners[runner_id] = chosen
+        else:
+            self.runners.pop(runner_id, None)
+
+    def items_of(self, runner_id: uuid.UUID) -> tuple[uuid.UUID, ...]:
+        return self.runners.get(runner_id, ())
+
+    def to_dict(self) -> dict[str, list[str]]:
+        """Runner id text → item ids as 32 hex digits: what the document holds."""
+        return {
+            str(rid): [i.hex for i in ids]
+            for rid, ids in sorted(self.runners.items(), key=lambda kv: str(kv[0]))
+        }
+
+    @classmethod
+    def parse(cls, secret: str) -> RunnerGrants:
+        runners = parse_document(secret, GrantListError)
+        grants = cls()
+        for rid, item_ids in runners.items():
+            if (
+                not isinstance(item_ids, list)
+                or not 1 <= len(item_ids) <= MAX_ITEMS
+                or not all(isinstance(i, str) and ITEM_ID.fullmatch(i) for i in item_ids)
+            ):
+                raise GrantListError("a runner's items are not 1 to 1,000 item ids")
+            if any(a >= b for a, b in itertools.pairwise(item_ids)):
+                raise GrantListError("a runner's item ids are not in ascending order")
+            grants.runners[uuid.UUID(rid)] = tuple(uuid.UUID(hex=i) for i in item_ids)
+        return grants
+
+    def dumps(self) -> str:
+        return dump_document(self.to_dict(), GrantListError)
