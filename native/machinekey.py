@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from native import paths
 from native.errors import STATE, CliError
 from native.fsutil import atomic_write, private_dir, read_file
-from vault_core.b64url import b64url_decode, b64url_encode
+from vault_core.b64url import b64url_decode, b64url_encode, from_standard_base64
 
 KEY_BYTES = 32
 _RECORD = struct.Struct(">32sQ")  # key, generation
@@ -108,7 +108,8 @@ class KeyringKeyStore:
         if value is None:
             return None
         try:
-            key, generation = _RECORD.unpack(b64url_decode(value))
+            # Entries saved before base64url was the one encoding are standard base64.
+            key, generation = _RECORD.unpack(b64url_decode(from_standard_base64(value)))
         except (ValueError, struct.error):
             raise CliError(
                 "the machine key in the OS keyring is damaged; run `zkvault connect --clean`",

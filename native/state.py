@@ -20,7 +20,7 @@ from native import paths
 from native.errors import STATE, CliError
 from native.fsutil import atomic_write, private_dir, read_file
 from native.machinekey import KeyStore, machine_id, store_for
-from vault_core.b64url import b64url_decode, b64url_encode
+from vault_core.b64url import b64url_decode, b64url_encode, from_standard_base64
 from vault_core.errors import MalformedError, RollbackError, StateAuthError
 from vault_core.keys import wipe
 from vault_core.local_state import (
@@ -42,8 +42,8 @@ class LocalState:
 
     account_id: str | None = None
     vault_id: str | None = None
-    # The encrypted vault blob as last synced, base64url. (Files written before it was
-    # renamed from the standard-base64 vault_b64 load without a copy: the next sync fetches it.)
+    # The encrypted vault blob as last synced, base64url. (Files written before, which
+    # kept it as standard base64 under vault_b64, are read through from_json.)
     vault_b64url: str | None = None
     max_revision: int = 0  # highest vault revision ever accepted here
     synced_at: float | None = None  # when the copy was last confirmed by the server
@@ -68,6 +68,9 @@ class LocalState:
         raw: Any = json.loads(data)
         if not isinstance(raw, dict):
             raise ValueError("state is not an object")
+        legacy = raw.get("vault_b64")
+        if isinstance(legacy, str) and raw.get("vault_b64url") is None:
+            raw["vault_b64url"] = from_standard_base64(legacy)
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in raw.items() if k in known})
 

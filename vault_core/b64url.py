@@ -36,3 +36,10 @@ def b64url_decode(text: str) -> bytes:
     if b64url_encode(data) != text:  # non-zero bits after the last whole byte
         raise Base64UrlError("not canonical base64url")
     return data
+
+
+def from_standard_base64(text: str) -> str:
+    """Padded standard base64 (RFC 4648 §4) respelt as base64url, for ``b64url_decode``:
+    only for reading a machine's own files written before base64url was the one
+    encoding, never for input from outside."""
+    return text.rstrip("=").replace("+", "-").replace("/", "_")

@@ -12,9 +12,10 @@ Standard library only: runs unchanged natively and under Pyodide.
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .encoding import canonical_json, parse_canonical_json
@@ -34,24 +35,67 @@ _NOTES = {
 }
 
 
-def parse_document(secret: str, error: type[VaultError]) -> dict[str, Any]:
+# An earlier writer: from a parsed record, the text it would have written and the runners.
+LegacyWriter = Callable[[Any], tuple[str, dict[str, Any]]]
+
+
+def parse_document(secret: str, error: type[VaultError], legacy: LegacyWriter) -> dict[str, Any]:
     """The ``runners`` object of a bookkeeping secret, its keys checked; ``error`` for any
-    departure from the grammar (the value's shape is the caller's to check)."""
+    departure from the grammar (the value's shape is the caller's to check). A record that
+    an earlier client wrote is read too, if it is exactly the text ``legacy`` writes for
+    what it holds (format.md §12.1, "Records written before this grammar")."""
     try:
         data = parse_canonical_json(secret.encode("utf-8"))
     except (VaultError, UnicodeError):
-        raise error("not canonical JSON") from None
+        data = None
     if (
-        not isinstance(data, dict)
-        or sorted(data) != ["runners", "v"]
-        or data["v"] != BOOKKEEPING_VERSION
-        or not isinstance(data["runners"], dict)
+        isinstance(data, dict)
+        and sorted(data) == ["runners", "v"]
+        and data["v"] == BOOKKEEPING_VERSION
+        and isinstance(data["runners"], dict)
     ):
-        raise error('not {"runners":{...},"v":"1"}')
-    if not all(RUNNER_ID.fullmatch(rid) for rid in data["runners"]):
+        runners: dict[str, Any] = data["runners"]
+    else:
+        earlier = _legacy_runners(secret, legacy)
+        if earlier is None:
+            raise error('not {"runners":{...},"v":"1"} in canonical JSON')
+        runners = earlier
+    if not all(RUNNER_ID.fullmatch(rid) for rid in runners):
         raise error("a runner id is not a lowercase hyphenated UUID")
-    runners: dict[str, Any] = data["runners"]
     return runners
+
+
+def _legacy_runners(secret: str, legacy: LegacyWriter) -> dict[str, Any] | None:
+    """The runners of a record in an earlier writer's form, or None if it is not one."""
+
+    def no_constants(name: str) -> None:
+        raise ValueError(name)  # NaN and Infinity were never written
+
+    try:
+        text, runners = legacy(json.loads(secret, parse_constant=no_constants))
+    except (ValueError, TypeError, AttributeError, KeyError):
+        return None
+    # Rewriting it must give back the very text: one spelling per record.
+    return runners if text == secret else None
+
+
+def legacy_pins(data: Any) -> tuple[str, dict[str, Any]]:
+    """How clients before §12.1's grammar wrote the pins record: {"v":1,"runners":...}."""
+    if sorted(data) != ["runners", "v"] or type(data["v"]) is not int or data["v"] != 1:
+        raise ValueError("not an earlier pins record")
+    runners = {
+        rid: {"key": pin["key"], "name": pin["name"]}
+        for rid, pin in sorted(data["runners"].items())
+    }
+    return json.dumps({"v": 1, "runners": runners}, separators=(",", ":")), runners
+
+
+def legacy_grants(data: Any) -> tuple[str, dict[str, Any]]:
+    """How clients before §12.1's grammar wrote the grants record: runner id → item ids,
+    with no version."""
+    if not isinstance(data, dict) or "v" in data:
+        raise ValueError("not an earlier grants record")
+    return json.dumps(data, sort_keys=True, separators=(",", ":")), data
 
 
 def dump_document(runners: Mapping[str, Any], error: type[VaultError]) -> str:
@@ -100,7 +144,7 @@ class RunnerGrants:
 
     @classmethod
     def parse(cls, secret: str) -> RunnerGrants:
-        runners = parse_document(secret, GrantListError)
+        runners = parse_document(secret, GrantListError, legacy_grants)
         grants = cls()
         for rid, item_ids in runners.items():
             if (

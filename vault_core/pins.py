@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 
 from .b64url import Base64UrlError, b64url_decode, b64url_encode
-from .bookkeeping import PINS_ITEM, dump_document, parse_document
+from .bookkeeping import PINS_ITEM, dump_document, legacy_pins, parse_document
 from .errors import KeyMismatchError, KeyNotPinnedError, PinError
 from .fingerprints import KEY_TYPES, fingerprint, normalise_fingerprint
 
@@ -53,7 +53,7 @@ class RunnerPins:
     @classmethod
     def parse(cls, secret: str) -> RunnerPins:
         runners: dict[uuid.UUID, RunnerPin] = {}
-        for rid, pin in parse_document(secret, PinError).items():
+        for rid, pin in parse_document(secret, PinError, legacy_pins).items():
             if not isinstance(pin, dict) or sorted(pin) != ["key", "name"]:
                 raise PinError('a pin is {"key":...,"name":...}')
             try:

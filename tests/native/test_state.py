@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import stat
 from pathlib import Path
@@ -10,6 +12,7 @@ import pytest
 
 from native import state as state_mod
 from native.errors import CliError
+from native.machinekey import KeyringKeyStore
 from native.state import LocalState, StateStore
 from tests.native.support import Env, VaultFile
 
@@ -139,3 +142,37 @@ def test_not_set_up_yet(env: Env) -> None:
     done = env.unlock()
     assert done.returncode == 5
     assert "zkvault connect" in done.stderr
+
+
+def test_state_written_before_base64url_keeps_its_vault_copy() -> None:
+    """A state file from before base64url was the one encoding kept the vault copy as
+    standard base64 under ``vault_b64``: it still loads, with the same bytes."""
+    blob = bytes(range(256)) * 3  # every byte value: '+', '/' and padding all occur
+    legacy = json.dumps({"vault_b64": base64.b64encode(blob).decode(), "max_revision": 7})
+    loaded = LocalState.from_json(legacy.encode())
+    assert loaded.vault_blob == blob and loaded.max_revision == 7
+    assert b"vault_b64url" in loaded.to_json()  # written back in the one encoding
+
+
+def test_keyring_entry_written_before_base64url_still_opens() -> None:
+    """The same for the machine key kept in an OS keyring (standard base64, padded)."""
+    key, generation = bytes(range(200, 232)), 3
+    record = key + generation.to_bytes(8, "big")
+
+    class Keyring:  # the keyring API's two calls, holding what an older zkvault saved
+        def __init__(self) -> None:
+            self.saved = {("zkvault", "entry"): base64.b64encode(record).decode()}
+
+        def get_password(self, service: str, name: str) -> str | None:
+            return self.saved.get((service, name))
+
+        def set_password(self, service: str, name: str, value: str) -> None:
+            self.saved[(service, name)] = value
+
+    keyring = Keyring()
+    store = KeyringKeyStore("/nonexistent", keyring)
+    store._name = "entry"  # the entry an older zkvault wrote
+    assert store.load() == (key, generation)
+    store.save(key, generation + 1)
+    assert "=" not in keyring.saved[("zkvault", "entry")]
+    assert store.load() == (key, generation + 1)

@@ -36,6 +36,15 @@ def _doc(runners: Any, v: Any = "1") -> str:
     return canonical_json({"runners": runners, "v": v}).decode()
 
 
+def _earlier_pins(runners: Any, v: Any = 1, ensure_ascii: bool = True) -> str:
+    """PINS_0: the text clients wrote before §12.1's grammar."""
+    return json.dumps(
+        {"v": v, "runners": dict(sorted(runners.items()))},
+        separators=(",", ":"),
+        ensure_ascii=ensure_ascii,
+    )
+
+
 def _record(kind: str, name: str, description: str, secret: str, expect: str, **ok: Any) -> Any:
     return {
         "kind": kind,
@@ -64,6 +73,30 @@ def pins_vectors() -> list[dict[str, Any]]:
             value={RID: {"key": KEY.hex(), "name": "ci-1 ✓"}},
         ),
         _record("pins", "pins-ok-empty", "no runner pinned yet", _doc({}), "ok", value={}),
+        _record(
+            "pins",
+            "pins-earlier-form",
+            "PINS_0, as clients before the grammar wrote it (a name outside ASCII escaped)",
+            _earlier_pins(good),
+            "ok",
+            value={RID: {"key": KEY.hex(), "name": "ci-1 ✓"}},
+        ),
+        bad(
+            "earlier-form-raw-utf8",
+            "PINS_0 with the name in raw UTF-8, not escaped",
+            _earlier_pins(good, ensure_ascii=False),
+        ),
+        bad("earlier-form-version-true", "PINS_0 with v true", _earlier_pins(good, v=True)),
+        bad(
+            "earlier-form-name-first",
+            'PINS_0 with "name" before "key"',
+            _earlier_pins({RID: {"name": "ci-1", "key": KEY_TEXT}}),
+        ),
+        bad(
+            "earlier-form-standard-alphabet-key",
+            "PINS_0 with a key in the standard base64 alphabet",
+            _earlier_pins({RID: {"key": std_key, "name": "ci-1"}}),
+        ),
         bad("version-true", '"v": true', _doc(good, True)),
         bad("version-number", '"v": 1 (a number)', _doc(good, 1)),
         bad("version-2", '"v": "2"', _doc(good, "2")),
@@ -150,10 +183,35 @@ def grant_list_vectors() -> list[dict[str, Any]]:
         _record(
             "grant_list", "grant-list-ok-empty", "nobody granted anything", _doc({}), "ok", value={}
         ),
+        _record(
+            "grant_list",
+            "grant-list-earlier-form",
+            "GRANTS_0, as clients before the grammar wrote it (runner ids at the top level)",
+            json.dumps(
+                {RID2: [ITEM_B], RID: [ITEM_A, ITEM_B]}, sort_keys=True, separators=(",", ":")
+            ),
+            "ok",
+            value={RID: [ITEM_A, ITEM_B], RID2: [ITEM_B]},
+        ),
         bad(
-            "legacy-shape",
-            "runner ids at the top level (no runners, no v)",
-            canonical_json({RID: [ITEM_A]}).decode(),
+            "earlier-form-spaced",
+            "GRANTS_0 with a space after a colon",
+            json.dumps({RID: [ITEM_A]}, separators=(",", ": ")),
+        ),
+        bad(
+            "earlier-form-unsorted-runners",
+            "GRANTS_0 with its runner ids in descending order",
+            json.dumps({RID2: [ITEM_B], RID: [ITEM_A]}, separators=(",", ":")),
+        ),
+        bad(
+            "earlier-form-unsorted-ids",
+            "GRANTS_0 with a runner's item ids in descending order",
+            json.dumps({RID: [ITEM_B, ITEM_A]}, separators=(",", ":")),
+        ),
+        bad(
+            "earlier-form-with-v",
+            "GRANTS_0 with a v key",
+            json.dumps({RID: [ITEM_A], "v": 1}, sort_keys=True, separators=(",", ":")),
         ),
         bad("version-true", '"v": true', _doc({}, True)),
         bad("unsorted-ids", "item ids in descending order", _doc({RID: [ITEM_B, ITEM_A]})),
