@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from . import errors, metrics
 from .db import make_engine, make_sessionmaker
+from .headwatch import HeadWatcher
 from .middleware import BodyLimit, Observed, Observer, SecurityHeaders, log_access
 from .oidc import OidcClient
 from .ratelimit import RateLimiter
@@ -25,7 +26,7 @@ log = logging.getLogger("zkvault.server")
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     check_settings(settings)
-    engine = make_engine(settings)
+    engine = make_engine(settings, serving=True)
     state = AppState(
         settings=settings,
         engine=engine,
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         limiter=RateLimiter(engine, settings.rate_window_seconds),
         oidc=OidcClient(settings),
+        watcher=HeadWatcher(settings, engine),
     )
     app = FastAPI(
         title="zkvault server",

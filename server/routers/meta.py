@@ -48,7 +48,8 @@ def prometheus(request: Request, st: State) -> Response:
     if not hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
         return error_response(401, "unauthorized", "a metrics bearer token is required")
     return PlainTextResponse(
-        metrics.render(st.engine), media_type="text/plain; version=0.0.4; charset=utf-8"
+        metrics.render(st.engine, st.watcher.waiting()),
+        media_type="text/plain; version=0.0.4; charset=utf-8",
     )
 
 
