@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
@@ -15,6 +17,7 @@ from .ratelimit import RateLimiter
 from .routers import audit, auth, devices, meta, pairings, vault, vaulthead, webapp
 from .settings import Settings, check_settings
 from .state import AppState
+from .stopping import on_stop_signal
 from .tokens import KeyRing
 
 # A 1 MiB blob is 1,398,102 base64url characters; JSON framing adds little.
@@ -45,7 +48,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         oidc=OidcClient(settings),
         watcher=HeadWatcher(settings, engine),
     )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Under uvicorn this runs with its signal handlers in place: waiting long polls
+        # answer as soon as a stop is asked for, inside uvicorn's graceful-shutdown wait,
+        # instead of being cancelled at its end (server/stopping.py).
+        on_stop_signal(state.watcher.stop_soon)
+        yield
+        state.watcher.stop_soon()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="zkvault server",
         version="1",
         description="Stores ciphertext, public keys, names and emails; nothing it could leak.",

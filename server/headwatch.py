@@ -55,6 +55,7 @@ class Waiter:
     after: int
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Woken] = field(init=False)
+    parked: bool = False  # past its first read, only waiting now (what the gauge counts)
 
     def __post_init__(self) -> None:
         self.future = self.loop.create_future()
@@ -103,7 +104,7 @@ class HeadWatcher:
 
     def waiting(self) -> int:
         with self._lock:
-            return len(self._waiters)
+            return sum(1 for w in self._waiters if w.parked)
 
     def poke(self) -> None:
         """Something changed in this process's database: re-read now (SQLite)."""

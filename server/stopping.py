@@ -3,8 +3,9 @@
 uvicorn stops accepting, then waits ``timeout_graceful_shutdown`` for requests in flight
 and cancels what is left (a 500 with a traceback). Long polls would wait out that whole
 time, so the app wants the signal itself: the handler installed here runs the callback,
-then uvicorn's own handler. uvicorn imports the app with its handlers in place and puts
-back the originals when it stops, so this one lives exactly as long as the server.
+then uvicorn's own handler. Installed from the app's lifespan start-up, which uvicorn runs
+with its handlers in place; uvicorn puts back the originals when it stops, so this one
+lives exactly as long as the server.
 """
 
 from __future__ import annotations
