@@ -115,9 +115,7 @@ def first_vault(person: Person) -> uuid.UUID:
     return vault_id
 
 
-def test_one_write_wakes_every_waiter_within_a_second(
-    server: ServerProcess, idp: str
-) -> None:
+def test_one_write_wakes_every_waiter_within_a_second(server: ServerProcess, idp: str) -> None:
     person = Person(server.url, idp, "127.0.0.1")
     vault_id = first_vault(person)
 
