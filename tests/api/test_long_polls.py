@@ -24,6 +24,7 @@ import pytest
 from server.encoding import b64url_encode
 from tests.api.conftest import fresh_pg_database, vault_blob
 from tests.cluster.cluster import Person
+from tests.support.pg import PrivatePostgres
 from tests.support.processes import ServerProcess, start_server, stop
 
 # The requirement is 1,000 waiters within 1 s; benchmarks/long_polls.py measures exactly
@@ -207,3 +208,52 @@ def test_sigterm_ends_open_polls_cleanly(idp: str, tmp_path: Path) -> None:
         f.seek(mark)
         tail = f.read().decode(errors="replace")
     assert "Traceback" not in tail and " ERROR " not in tail, tail[-3000:]
+
+
+def test_the_watcher_survives_a_postgresql_restart(idp: str, tmp_path: Path) -> None:
+    """The listening connection dies with the database; the watcher reconnects and a
+    write made afterwards still wakes the polls (the periodic re-read is set far off, so
+    only the listener can)."""
+    pg = PrivatePostgres()
+    try:
+        srv = start_server(
+            idp,
+            tmp_path,
+            None,
+            ZKVAULT_DATABASE_URL=pg.url,
+            ZKVAULT_METRICS_TOKEN=METRICS_TOKEN,
+            ZKVAULT_HEAD_RECHECK_SECONDS="60",
+        )
+        try:
+            person = Person(srv.url, idp, "127.0.0.1")
+            vault_id = first_vault(person)
+
+            async def run() -> tuple[float, list[Answer]]:
+                polls = asyncio.ensure_future(_polls(srv.url, person.auth, 1, 2))
+                await asyncio.to_thread(wait_for_waiters, srv.url, 2)
+                await asyncio.to_thread(pg.restart)
+                await asyncio.to_thread(listener_back, srv.log)
+                blob = vault_blob(person.account, 2, vault_id)
+                wrote = time.monotonic()
+                while (r := await asyncio.to_thread(person.put_vault, 1, blob)).status_code == 503:
+                    assert time.monotonic() - wrote < 10, r.text  # the pool reconnects too
+                assert r.status_code == 200, r.text
+                return wrote, await polls
+
+            wrote, answers = asyncio.run(run())
+            assert [(a.status, a.body) for a in answers] == [(200, {"revision": 2})] * 2
+            assert max(a.at - wrote for a in answers) < 5  # far sooner than the 60 s re-read
+        finally:
+            stop(srv.proc)
+    finally:
+        pg.stop()
+    assert "vault-head listener lost its connection" in srv.log.read_text()
+
+
+def listener_back(log: Path, timeout: float = 30.0) -> None:
+    """Waits until the server has said its listener lost the connection: it reconnects
+    (with the re-read that follows) at most a second later."""
+    deadline = time.monotonic() + timeout
+    while "vault-head listener lost its connection" not in log.read_text():
+        assert time.monotonic() < deadline, "the listener never noticed the restart"
+        time.sleep(0.1)
