@@ -56,7 +56,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # instead of being cancelled at its end (server/stopping.py).
         on_stop_signal(state.watcher.stop_soon)
         yield
-        state.watcher.stop_soon()
 
     app = FastAPI(
         lifespan=lifespan,

@@ -91,7 +91,7 @@ class HeadWatcher:
             self._waiters.add(waiter)
             self._per_client[client_id] += 1
             self._per_account[account_id] += 1
-            if self._thread is None:
+            if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._run, name="zkvault-head-watcher", daemon=True
                 )
@@ -203,13 +203,14 @@ class HeadWatcher:
 
     def _listen(self) -> None:
         import psycopg
+        from psycopg.conninfo import make_conninfo
 
         dsn = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         pause = 1.0
         while not self._closing:
             try:
                 with psycopg.connect(
-                    dsn, autocommit=True, connect_timeout=self.s.db_connect_timeout_seconds
+                    make_conninfo(dsn, **self._liveness()), autocommit=True
                 ) as conn:
                     conn.execute(f"LISTEN {headnotify.CHANNEL}")
                     pause = 1.0
@@ -220,6 +221,18 @@ class HeadWatcher:
                 log.warning("vault-head listener lost its connection (%s)", type(exc).__name__)
                 self._look.wait(pause)
                 pause = min(pause * 2, 30.0)
+
+    def _liveness(self) -> dict[str, int]:
+        """A listener on a silently dead network must notice: TCP keepalives while it
+        idles, and a cap on unacknowledged sends (its periodic SELECT 1)."""
+        return {
+            "connect_timeout": self.s.db_connect_timeout_seconds,
+            "keepalives": 1,
+            "keepalives_idle": 10,
+            "keepalives_interval": 5,
+            "keepalives_count": 3,
+            "tcp_user_timeout": 20_000,
+        }
 
     def _listening(self, conn: object) -> None:
         import psycopg
