@@ -154,15 +154,14 @@ def install(app: FastAPI) -> None:
         )
         return error_response(500, "internal", "internal server error")
 
-    async def database_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    async def database_unavailable(request: Request, exc: Exception) -> Response:
         # The database went away (restart, failover). SQLAlchemy has already invalidated
         # the pooled connections, so the client's retry gets a fresh one: a 503, not a 500.
         log.warning("database unavailable: %s", type(exc).__name__)
-        return error_response(
-            503,
-            "database_unavailable",
-            "the database is unavailable; retry shortly",
-        )
+        message = "the database is unavailable; retry shortly"
+        if signin_page.wanted(request):
+            return signin_page.render(503, "database_unavailable", message)
+        return error_response(503, "database_unavailable", message)
 
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(domain.DomainError, domain_error)

@@ -24,6 +24,7 @@ _ADVICE = {
     "idp_unavailable": "The identity provider could not be reached. Try again in a few minutes.",
     "rate_limited": "Too many sign-in attempts came from your address. Wait a few "
     "minutes, then start again.",
+    "database_unavailable": "The server cannot reach its database just now. Try again in a minute.",
 }
 
 

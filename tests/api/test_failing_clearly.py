@@ -86,6 +86,9 @@ def test_requests_fail_after_the_connect_timeout_on_a_silent_database(idp: str) 
             r = client.get("/auth/login")  # the sign-in rate limit needs the database
             assert (r.status_code, r.json()["code"]) == (503, "database_unavailable")
             assert time.monotonic() - started < 6
+            page = client.get("/auth/login", headers={"Accept": "text/html"})  # a person
+            assert page.status_code == 503 and page.headers["content-type"].startswith("text/html")
+            assert '<code id="error-code">database_unavailable</code>' in page.text
         finally:
             app.state.zk.engine.dispose()
 
