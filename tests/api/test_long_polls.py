@@ -257,3 +257,51 @@ def listener_back(log: Path, timeout: float = 30.0) -> None:
     while "vault-head listener lost its connection" not in log.read_text():
         assert time.monotonic() < deadline, "the listener never noticed the restart"
         time.sleep(0.1)
+
+
+def test_each_cap_bounds_its_own_waits(database_url: str) -> None:
+    """Per client, per account, in all: the first refusal comes exactly at each cap, and a
+    place freed is a place to take again."""
+    from server.db import make_engine
+    from server.headwatch import HeadWatcher
+    from server.settings import Settings
+
+    settings = Settings(
+        database_url=database_url,
+        environment="development",
+        head_waits_per_client=2,
+        head_waits_per_account=3,
+        head_waits_total=5,
+    )
+    engine = make_engine(settings)
+    watcher = HeadWatcher(settings, engine)
+    a, b, c = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+
+    async def run() -> list[bool]:
+        taken = []
+        clients = [uuid.uuid4() for _ in range(4)]
+        asks = [(clients[0], a)] * 3 + [(clients[1], a)] * 2  # client cap 2, account cap 3
+        asks += [(clients[2], b)] * 2 + [(clients[3], c)] * 2  # total cap 5
+        places = []
+        for client, account in asks:
+            place = watcher.register(client, account, 0)
+            taken.append(place is not None)
+            if place is not None:
+                places.append(place)
+        watcher.unregister(places[0])
+        taken.append(watcher.register(clients[3], c, 0) is not None)  # a freed place
+        for place in places[1:]:
+            watcher.unregister(place)
+        return taken
+
+    try:
+        assert asyncio.run(run()) == [
+            *(True, True, False),  # client 0: its own cap of 2
+            *(True, False),  # client 1: account a is at 3
+            *(True, True),  # account b: 5 in all
+            *(False, False),  # account c: the total is reached
+            True,  # one place freed
+        ]
+    finally:
+        watcher.stop_soon()
+        engine.dispose()
