@@ -70,7 +70,7 @@ class HeadWatcher:
         self._per_client: Counter[uuid.UUID] = Counter()
         self._per_account: Counter[uuid.UUID] = Counter()
         self._thread: threading.Thread | None = None
-        self._look = threading.Event()  # re-read now (a local commit, or stopping)
+        self._look = threading.Event()  # re-read now (a local commit)
         self._closing = False
         headnotify.on_local_change(self)
 
@@ -111,10 +111,11 @@ class HeadWatcher:
         self._look.set()
 
     def stop_soon(self) -> None:
-        """Called from a signal handler: only flags (the watcher thread does the waking,
-        so no lock is taken here)."""
+        """Called from a signal handler, so it only sets a flag: no lock (not even the
+        Event's, which the interrupted code may hold). The watcher thread sees it within
+        a tick (at most head_poll_seconds, or half a second on PostgreSQL) and wakes every
+        waiter."""
         self._closing = True
-        self._look.set()
 
     # -- the watcher side -------------------------------------------------------------
 

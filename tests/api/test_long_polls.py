@@ -184,30 +184,27 @@ def test_polls_over_a_cap_answer_at_once_with_retry_after(idp: str, tmp_path: Pa
         stop(srv.proc)
 
 
-def test_sigterm_ends_open_polls_cleanly(idp: str, tmp_path: Path) -> None:
-    srv = start_server(idp, tmp_path, ZKVAULT_METRICS_TOKEN=METRICS_TOKEN)
-    try:
-        person = Person(srv.url, idp, "127.0.0.1")
-        first_vault(person)
-        mark = srv.log.stat().st_size
+def test_sigterm_ends_open_polls_cleanly(server: ServerProcess, idp: str) -> None:
+    person = Person(server.url, idp, "127.0.0.1")
+    first_vault(person)
+    mark = server.log.stat().st_size
 
-        async def run() -> tuple[float, list[Answer]]:
-            polls = asyncio.ensure_future(_polls(srv.url, person.auth, 1, 2))
-            await asyncio.to_thread(wait_for_waiters, srv.url, 2)
-            asked = time.monotonic()
-            srv.proc.send_signal(signal.SIGTERM)
-            return asked, await polls
+    async def run() -> tuple[float, list[Answer]]:
+        polls = asyncio.ensure_future(_polls(server.url, person.auth, 1, 3))
+        await asyncio.to_thread(wait_for_waiters, server.url, 3)
+        asked = time.monotonic()
+        server.proc.send_signal(signal.SIGTERM)
+        return asked, await polls
 
-        asked, answers = asyncio.run(run())
-        assert [(a.status, a.body) for a in answers] == [(200, {"revision": 1})] * 2
-        assert max(a.at - asked for a in answers) < 4  # before uvicorn's 5 s grace ends
-        assert srv.proc.wait(20) is not None
-    finally:
-        stop(srv.proc)
-    with srv.log.open("rb") as f:
+    asked, answers = asyncio.run(run())
+    assert [(a.status, a.body) for a in answers] == [(200, {"revision": 1})] * 3
+    assert max(a.at - asked for a in answers) < 4  # before uvicorn's 5 s grace ends
+    assert server.proc.wait(20) is not None
+    with server.log.open("rb") as f:
         f.seek(mark)
         tail = f.read().decode(errors="replace")
     assert "Traceback" not in tail and " ERROR " not in tail, tail[-3000:]
+    assert "Finished server process" in tail  # the log read is the whole shutdown's
 
 
 def test_the_watcher_survives_a_postgresql_restart(idp: str, tmp_path: Path) -> None:
