@@ -9,13 +9,16 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
 from starlette.testclient import TestClient
 
 from server.app import create_app
@@ -25,7 +28,7 @@ from server.migrate import downgrade, upgrade
 from server.settings import Settings
 from tests.support.processes import ROOT, free_port, wait_http
 
-from .conftest import BASE_URL, fresh_pg_database, make_settings
+from .conftest import BASE_URL, Api, fresh_pg_database, make_settings, vault_blob
 
 
 @contextmanager
@@ -191,3 +194,35 @@ def test_an_empty_metrics_token_serves_no_metrics(
         assert r.status_code == 200 and "zkvault_head_waiters" in r.text
     finally:
         served.state.zk.engine.dispose()
+
+
+def test_a_statement_held_by_a_lock_ends_at_the_statement_timeout(idp: str) -> None:
+    """A PostgreSQL backend that never answers because another session holds a lock:
+    the read gives up after DB_STATEMENT_TIMEOUT_SECONDS with a 503, and works again
+    once the lock is gone."""
+    with fresh_pg_database("zkv_locked") as url:
+        engine = make_engine(Settings(database_url=url, environment="development"))
+        upgrade(engine)
+        engine.dispose()
+        app = create_app(make_settings(url, idp, db_statement_timeout_seconds=1))
+        try:
+            with app.state.zk.engine.connect() as conn:
+                assert conn.execute(text("SHOW statement_timeout")).scalar() == "1s"
+            api = Api(app, idp)
+            user = api.sign_in()
+            vault_id = uuid.uuid4()
+            assert (
+                api.put_vault(user, 0, vault_blob(user.account_id, 1, vault_id)).status_code == 200
+            )
+            admin = url.replace("postgresql+psycopg://", "postgresql://")
+            with psycopg.connect(admin) as holder:
+                holder.execute("LOCK TABLE vaults IN ACCESS EXCLUSIVE MODE")
+                started = time.monotonic()
+                r = api.anon.get("/api/vault", headers=user.auth)
+                took = time.monotonic() - started
+                assert (r.status_code, r.json()["code"]) == (503, "database_unavailable")
+                assert took < 4, took
+            r = api.anon.get("/api/vault", headers=user.auth)  # the lock is gone
+            assert r.status_code == 200 and r.json()["revision"] == 1
+        finally:
+            app.state.zk.engine.dispose()
