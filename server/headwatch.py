@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, bindparam, select
+from sqlalchemy import Engine, bindparam, make_url, select
 
 from .models import Client, Vault
 from .services import headnotify
@@ -206,7 +206,10 @@ class HeadWatcher:
         import psycopg
         from psycopg.conninfo import make_conninfo
 
-        dsn = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        url = self.engine.url
+        if self.s.head_listen_url is not None:
+            url = make_url(self.s.head_listen_url.get_secret_value())
+        dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
         pause = 1.0
         while not self._closing:
             try:
@@ -218,10 +221,21 @@ class HeadWatcher:
                     self._listening(conn)
             except (psycopg.Error, OSError) as exc:
                 # Whatever was sent while we were away is read back by the re-read that
-                # follows the reconnection.
+                # follows the reconnection; until then the periodic re-reads go on.
                 log.warning("vault-head listener lost its connection (%s)", type(exc).__name__)
-                self._look.wait(pause)
+                self._without_listener(pause)
                 pause = min(pause * 2, 30.0)
+
+    def _without_listener(self, seconds: float) -> None:
+        """Waits ``seconds`` before the next connection attempt, re-reading every
+        head_recheck_seconds meanwhile, and noticing a stop within half a second."""
+        until = time.monotonic() + seconds
+        due = time.monotonic() + self.s.head_recheck_seconds
+        while not self._closing and (now := time.monotonic()) < until:
+            if now >= due:
+                self._guarded(self.recheck)
+                due = now + self.s.head_recheck_seconds
+            time.sleep(min(0.5, until - now))
 
     def _liveness(self) -> dict[str, int]:
         """A listener on a silently dead network must notice: TCP keepalives while it

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     # writes are seen; on PostgreSQL (which notifies) it only bounds a missed notification.
     head_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     head_recheck_seconds: float = Field(default=5.0, gt=0, le=60)
+    # Where the PostgreSQL watcher LISTENs, when DATABASE_URL goes through a pooler in
+    # transaction mode (PgBouncer), which does not deliver notifications: a direct URL.
+    head_listen_url: SecretStr | None = None
 
     # Ed25519 seeds, base64url (32 bytes). The first signs; all verify and are
     # published. verify_only_keys are published and verify but never sign: the first

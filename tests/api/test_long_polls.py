@@ -25,7 +25,7 @@ from server.encoding import b64url_encode
 from tests.api.conftest import fresh_pg_database, vault_blob
 from tests.cluster.cluster import Person
 from tests.support.pg import PrivatePostgres
-from tests.support.processes import ServerProcess, start_server, stop
+from tests.support.processes import ServerProcess, free_port, start_server, stop
 
 # The requirement is 1,000 waiters within 1 s; benchmarks/long_polls.py measures exactly
 # that (docs/performance.md). Here half as many, so the bound holds with room to spare on
@@ -302,3 +302,38 @@ def test_each_cap_bounds_its_own_waits(database_url: str) -> None:
     finally:
         watcher.stop_soon()
         engine.dispose()
+
+
+def test_the_watcher_listens_where_head_listen_url_says(idp: str, tmp_path: Path) -> None:
+    """HEAD_LISTEN_URL (a direct URL past a transaction pooler) is where the listener
+    connects: pointed at a port where nothing listens, the listener fails while the
+    database itself serves; the polls are still answered by the periodic re-read."""
+    with fresh_pg_database("zkv_listen") as url:
+        nowhere = f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere"
+        srv = start_server(
+            idp,
+            tmp_path,
+            None,
+            ZKVAULT_DATABASE_URL=url,
+            ZKVAULT_HEAD_LISTEN_URL=nowhere,
+            ZKVAULT_HEAD_RECHECK_SECONDS="1",
+            ZKVAULT_METRICS_TOKEN=METRICS_TOKEN,
+        )
+        try:
+            person = Person(srv.url, idp, "127.0.0.1")
+            vault_id = first_vault(person)
+
+            async def run() -> list[Answer]:
+                polls = asyncio.ensure_future(_polls(srv.url, person.auth, 1, 1))
+                await asyncio.to_thread(wait_for_waiters, srv.url, 1)
+                await asyncio.to_thread(listener_back, srv.log)
+                r = await asyncio.to_thread(
+                    person.put_vault, 1, vault_blob(person.account, 2, vault_id)
+                )
+                assert r.status_code == 200, r.text
+                return await polls
+
+            (answer,) = asyncio.run(run())
+            assert (answer.status, answer.body) == (200, {"revision": 2})
+        finally:
+            stop(srv.proc)
