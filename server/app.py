@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from . import errors, metrics
 from .db import make_engine, make_sessionmaker
+from .headwatch import HeadWatcher
 from .middleware import BodyLimit, Observed, Observer, SecurityHeaders, log_access
 from .oidc import OidcClient
 from .ratelimit import RateLimiter
 from .routers import audit, auth, devices, meta, pairings, vault, vaulthead, webapp
 from .settings import Settings, check_settings
 from .state import AppState
+from .stopping import on_stop_signal
 from .tokens import KeyRing
 
 # A 1 MiB blob is 1,398,102 base64url characters; JSON framing adds little.
@@ -25,7 +29,7 @@ log = logging.getLogger("zkvault.server")
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     check_settings(settings)
-    engine = make_engine(settings)
+    engine = make_engine(settings, serving=True)
     state = AppState(
         settings=settings,
         engine=engine,
@@ -42,8 +46,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         limiter=RateLimiter(engine, settings.rate_window_seconds),
         oidc=OidcClient(settings),
+        watcher=HeadWatcher(settings, engine),
     )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Under uvicorn this runs with its signal handlers in place: waiting long polls
+        # answer as soon as a stop is asked for, inside uvicorn's graceful-shutdown wait,
+        # instead of being cancelled at its end (server/stopping.py).
+        on_stop_signal(state.watcher.stop_soon)
+        yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="zkvault server",
         version="1",
         description="Stores ciphertext, public keys, names and emails; nothing it could leak.",

@@ -39,22 +39,37 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def make_engine(settings: Settings) -> Engine:
+def make_engine(settings: Settings, *, serving: bool = False) -> Engine:
+    """``serving``: the server's own engine, whose PostgreSQL statements are cut off after
+    db_statement_timeout_seconds (the command-line tools' long reads are not)."""
     if settings.is_sqlite:
         engine = create_engine(
             settings.database_url,
             connect_args={"check_same_thread": False, "timeout": 30},
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
+            pool_timeout=settings.db_pool_timeout_seconds,
         )
         _sqlite_immediate_transactions(engine)
         return engine
     return create_engine(
         settings.database_url,
+        connect_args=pg_connect_args(settings, serving=serving),
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout_seconds,
         pool_pre_ping=False,
     )
+
+
+def pg_connect_args(settings: Settings, *, serving: bool) -> dict[str, Any]:
+    """libpq's connect_timeout covers the whole start-up exchange, so a peer that accepts
+    and never answers fails after it; statement_timeout ends a statement that waits on."""
+    args: dict[str, Any] = {"connect_timeout": settings.db_connect_timeout_seconds}
+    if serving:
+        ms = int(settings.db_statement_timeout_seconds * 1000)
+        args["options"] = f"-c statement_timeout={ms}"
+    return args
 
 
 def _sqlite_immediate_transactions(engine: Engine) -> None:

@@ -7,12 +7,12 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import metrics
+from . import metrics, signin_page
 from .services import errors as domain
 
 log = logging.getLogger("zkvault.server")
@@ -106,14 +106,18 @@ _HTTP_CODES = {
 
 
 def install(app: FastAPI) -> None:
-    async def api_error(_: Request, exc: Exception) -> JSONResponse:
+    async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
+        if signin_page.wanted(request):  # a person in a browser: a page, not JSON
+            return signin_page.render(exc.status, exc.code, exc.message)
         return error_response(
             exc.status, exc.code, exc.message, current_revision=exc.current_revision
         )
 
-    async def domain_error(_: Request, exc: Exception) -> JSONResponse:
+    async def domain_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, domain.DomainError)
+        if signin_page.wanted(request):
+            return signin_page.render(domain_status(exc), exc.code, exc.message)
         revision = exc.current_revision if isinstance(exc, domain.Conflict) else None
         return error_response(domain_status(exc), exc.code, exc.message, current_revision=revision)
 
@@ -150,15 +154,14 @@ def install(app: FastAPI) -> None:
         )
         return error_response(500, "internal", "internal server error")
 
-    async def database_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    async def database_unavailable(request: Request, exc: Exception) -> Response:
         # The database went away (restart, failover). SQLAlchemy has already invalidated
         # the pooled connections, so the client's retry gets a fresh one: a 503, not a 500.
         log.warning("database unavailable: %s", type(exc).__name__)
-        return error_response(
-            503,
-            "database_unavailable",
-            "the database is unavailable; retry shortly",
-        )
+        message = "the database is unavailable; retry shortly"
+        if signin_page.wanted(request):
+            return signin_page.render(503, "database_unavailable", message)
+        return error_response(503, "database_unavailable", message)
 
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(domain.DomainError, domain_error)

@@ -22,6 +22,14 @@ def _serve(settings: Settings, migrate: bool) -> int:
     if migrate:  # logged in the configured format, like everything serve says
         logging.config.dictConfig(_log_config(settings))
         _migrate(settings, say=logging.getLogger("zkvault.server").info)
+    missing = _missing_migrations(settings)
+    if missing:
+        print(
+            f"zkvault-server: the database lacks migration {', '.join(missing)}: run"
+            " `zkvault-server migrate` (or `zkvault-server serve --migrate`) first",
+            file=sys.stderr,
+        )
+        return 2
     uvicorn.run(
         "server.asgi:app",
         host=settings.host,
@@ -37,6 +45,24 @@ def _serve(settings: Settings, migrate: bool) -> int:
         log_config=_log_config(settings),
     )
     return 0
+
+
+def _missing_migrations(settings: Settings) -> list[str]:
+    """What the schema lacks; [] when it is current, or when the database cannot be
+    reached now (the instance starts, and /readyz says 503 until it can)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .db import make_engine
+    from .migrate import missing_migrations
+
+    engine = make_engine(settings)
+    try:
+        with engine.connect() as conn:
+            return missing_migrations(conn)
+    except SQLAlchemyError:
+        return []
+    finally:
+        engine.dispose()
 
 
 def _log_format(settings: Settings) -> str:

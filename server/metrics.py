@@ -29,6 +29,7 @@ _HELP = {
     "zkvault_refresh_reuse_total": "Refresh tokens presented again: family revoked",
     "zkvault_refresh_grace_retries_total": "Refreshes retried within the grace window",
     "zkvault_db_pool_connections": "Database pool connections by state",
+    "zkvault_head_waiters": "Long polls (GET /api/vault/head) waiting in this process",
 }
 
 
@@ -84,7 +85,7 @@ def _pool_gauges(engine: Engine) -> list[tuple[tuple[tuple[str, str], ...], floa
     ]
 
 
-def render(engine: Engine) -> str:
+def render(engine: Engine, waiters: int = 0) -> str:
     lines: list[str] = []
 
     def family(name: str, kind: str, rows: list[str]) -> None:
@@ -110,6 +111,7 @@ def render(engine: Engine) -> str:
     family(hist, "histogram", rows)
     pool = "zkvault_db_pool_connections"
     family(pool, "gauge", [f"{pool}{_labels(lb)} {v:g}" for lb, v in _pool_gauges(engine)])
+    family("zkvault_head_waiters", "gauge", [f"zkvault_head_waiters {waiters}"])
     return "\n".join(lines) + "\n"
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, text
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, text
 
 _HERE = Path(__file__).resolve().parent
 
@@ -38,3 +41,24 @@ def downgrade(engine: Engine, revision: str) -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, revision)
+
+
+@lru_cache(maxsize=1)
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
+
+
+def missing_migrations(conn: Connection) -> list[str]:
+    """The migrations this release needs that the database lacks, oldest first, each as
+    "revision (what it does)"; [] when the schema is current, or newer (a later release
+    migrated it: migrations are additive, so this one keeps working)."""
+    scripts = _scripts()
+    heads = set(scripts.get_heads())
+    current = set(MigrationContext.configure(conn).get_current_heads())
+    if current == heads:
+        return []
+    known = {r.revision for r in scripts.walk_revisions()}
+    if current - known:
+        return []
+    lacking = scripts.iterate_revisions(tuple(heads), tuple(current) or "base")
+    return [f"{r.revision} ({r.doc})" for r in reversed(list(lacking))]

@@ -163,7 +163,7 @@ class OidcClient:
                     "access_token": token.get("access_token"),
                 },
             )
-            claims.validate(leeway=60)
+            claims.validate(leeway=self.s.max_clock_skew_seconds)
         except SignInError:
             raise
         except Exception as exc:

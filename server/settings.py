@@ -26,6 +26,27 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///var/zkvault.sqlite3"
     db_pool_size: int = Field(default=10, ge=1, le=200)
     db_max_overflow: int = Field(default=10, ge=0, le=200)
+    # A database that accepts connections but never answers must not hang requests (and
+    # /readyz) forever: connecting, waiting for a pooled connection and (PostgreSQL) any
+    # one statement give up after these.
+    db_connect_timeout_seconds: int = Field(default=5, ge=1, le=120)
+    db_pool_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    db_statement_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    readiness_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
+
+    # Long polls (GET /api/vault/head) waiting at once, per worker process: per client,
+    # per account and in all. A poll over a cap answers at once with the current revision
+    # and Retry-After (docs/server.md, "Watching the vault").
+    head_waits_per_client: int = Field(default=2, ge=0, le=10_000)
+    head_waits_per_account: int = Field(default=32, ge=0, le=100_000)
+    head_waits_total: int = Field(default=4096, ge=0, le=100_000)
+    # How often the shared watcher re-reads every waiter's head: on SQLite this is how
+    # writes are seen; on PostgreSQL (which notifies) it only bounds a missed notification.
+    head_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    head_recheck_seconds: float = Field(default=5.0, gt=0, le=60)
+    # Where the PostgreSQL watcher LISTENs, when DATABASE_URL goes through a pooler in
+    # transaction mode (PgBouncer), which does not deliver notifications: a direct URL.
+    head_listen_url: SecretStr | None = None
 
     # Ed25519 seeds, base64url (32 bytes). The first signs; all verify and are
     # published. verify_only_keys are published and verify but never sign: the first
@@ -90,6 +111,14 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _empty_is_off(cls, value: SecretStr | None) -> SecretStr | None:
+        # `ZKVAULT_METRICS_TOKEN=` must not mean "the empty string is the password".
+        if value is None or not value.get_secret_value().strip():
+            return None
+        return value
 
     @property
     def dev(self) -> bool:

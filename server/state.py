@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from .headwatch import HeadWatcher
 from .oidc import OidcClient
 from .ratelimit import RateLimiter
 from .settings import Settings
@@ -23,3 +24,4 @@ class AppState:
     keys: KeyRing
     limiter: RateLimiter
     oidc: OidcClient
+    watcher: HeadWatcher  # every waiting GET /api/vault/head

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from .. import metrics
 from ..deps import DB, State, WebOrMachine
 from ..errors import AUTH_ERRORS, error_response, errors
+from ..migrate import missing_migrations
 from ..models import Account
 from ..schemas import MeOut
 
@@ -25,15 +27,33 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+# Its own two threads: a database that never answers keeps at most these busy, never
+# the pool that serves requests.
+_READINESS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="zkvault-readyz")
+
+
 @router.get("/readyz", responses=errors(503))
-def readyz(st: State) -> Response:
-    """Readiness: 200 only while the database answers; a balancer stops routing here
-    otherwise."""
-    try:
+async def readyz(st: State) -> Response:
+    """Readiness: 200 only while the database answers, within readiness_timeout_seconds,
+    with every migration this release needs; a balancer stops routing here otherwise."""
+
+    def lacking() -> list[str]:
         with st.read_engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except SQLAlchemyError:
+            return missing_migrations(conn)
+
+    loop = asyncio.get_running_loop()
+    try:
+        missing = await asyncio.wait_for(
+            loop.run_in_executor(_READINESS, lacking), st.settings.readiness_timeout_seconds
+        )
+    except (SQLAlchemyError, TimeoutError):
         return error_response(503, "database_unavailable", "the database is unavailable")
+    if missing:
+        return error_response(
+            503,
+            "schema_outdated",
+            f"the database lacks migration {missing[0]}: run `zkvault-server migrate`",
+        )
     return JSONResponse({"status": "ready"}, headers={"Cache-Control": "no-store"})
 
 
@@ -48,7 +68,8 @@ def prometheus(request: Request, st: State) -> Response:
     if not hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
         return error_response(401, "unauthorized", "a metrics bearer token is required")
     return PlainTextResponse(
-        metrics.render(st.engine), media_type="text/plain; version=0.0.4; charset=utf-8"
+        metrics.render(st.engine, st.watcher.waiting()),
+        media_type="text/plain; version=0.0.4; charset=utf-8",
     )
 
 

@@ -29,6 +29,7 @@ from ..models import Client, RefreshToken
 from ..settings import Settings
 from ..sqlutil import affected
 from ..tokens import AccessClaims
+from . import headnotify
 from .errors import InvalidGrant, Revoked
 
 
@@ -149,6 +150,7 @@ def rotate(
     # Reuse of a rotated token: end the family, keep the evidence.
     metrics.refresh_reused()
     db.execute(update(Client).where(Client.id == client.id).values(revoked_at=now))
+    headnotify.client_revoked(db, client.id)
     audit.record(
         db,
         actor,
@@ -212,6 +214,7 @@ def revoke_family(db: Session, client: Client, actor: Actor, obj: str) -> None:
     if client.revoked_at is None:
         client.revoked_at = utcnow()
         client.credential_hash = None
+        headnotify.client_revoked(db, client.id)
     audit.record(db, actor, obj, "revoke", f"{obj}:{client.id}")
     db.commit()
 

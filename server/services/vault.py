@@ -29,6 +29,7 @@ from ..encoding import EncodingError, b64url_decode, b64url_encode
 from ..models import Client, Vault, VaultVersion
 from ..sqlutil import insert_on_conflict
 from ..tokens import AccessClaims
+from . import headnotify
 from .errors import DomainError, Invalid, NotFound, RevisionConflict, Revoked, TooLarge
 from .sessions import check_live, seen_long_ago
 
@@ -253,6 +254,7 @@ def write(
             f"vault:{header.vault_id}",
             detail=f"revision {restored_from} restored as {new}",
         )
+    headnotify.vault_moved(db, account_id, new)  # wakes long polls when this commits
     db.commit()
     return Written(header.vault_id, new, now, sha)
 

@@ -1,9 +1,10 @@
 """A real HAProxy (Debian's binary) in front of zkvault-server instances.
 
 The configuration is the one docs/operations.md recommends for production, minus TLS:
-round robin without stickiness, health checks, a client-supplied X-Forwarded-For
-replaced by the connecting address, and a log format with the path only (HAProxy's
-default `httplog` prints the query string, which on /auth/callback is the sign-in code).
+round robin without stickiness, readiness checks, /metrics kept off the listener, a
+client-supplied X-Forwarded-For replaced by the connecting address, and a log format
+with the path only (HAProxy's default `httplog` prints the query string, which on
+/auth/callback is the sign-in code).
 """
 
 from __future__ import annotations
@@ -53,13 +54,16 @@ frontend zkvault
     http-request del-header X-Forwarded-For
     option forwardfor
     http-request disable-l7-retry if METH_POST
+    # /metrics is for the scraper, which asks the instances directly: never served here
+    # (url_dec: the server decodes %6D as m, so the check must too).
+    http-request deny deny_status 404 if {{ path,url_dec -m beg /metrics }}
     default_backend instances
 
 backend instances
     balance roundrobin
-    # /healthz is liveness; switch to /readyz once the server has it, so an instance
-    # that cannot reach PostgreSQL is taken out of rotation.
-    option httpchk GET /healthz
+    # Readiness: an instance that cannot reach PostgreSQL (or lacks a migration) is
+    # taken out of rotation. (/healthz, liveness, is for the process supervisor.)
+    option httpchk GET /readyz
     http-check expect status 200
     default-server inter {check_interval} fall 2 rise 2
 {servers}
