@@ -25,6 +25,9 @@ from native.state import LocalState, StateStore
 DEFAULT_OFFLINE_MAX_AGE = 7 * 86400.0
 DEFAULT_CHECK_INTERVAL = 25.0  # the longest one long poll waits (the server caps it at 30 s)
 _SLACK = 5.0  # beyond the long poll's wait, for the HTTP round trip (and a silent network)
+# A server answers "unchanged" long before the wait ends when it declines to wait (a cap
+# on waiting polls, or shutting down: docs/server.md): ask again after its Retry-After.
+DECLINED_PAUSE = 10.0
 # Failures that mean "cannot reach or cannot ask the server right now", never "revoked".
 _UNREACHABLE = ("unreachable", "server_error", "bad_response")
 
@@ -42,12 +45,15 @@ class Session:
         """Wait (long poll) until the server's vault differs from ``revision`` or the wait
         ends; a newer blob to adopt, a reason to wipe, or a trouble to retry."""
         try:
+            started = time.monotonic()
             head = self.machine.get(
                 f"/api/vault/head?after={revision}&wait={self.interval:g}",
                 timeout=self.interval + _SLACK,
             )
             newest = int(str(head.get("revision", 0)))
             if newest <= revision:  # unchanged (an older figure is a lie; reload refuses it)
+                if time.monotonic() - started < self.interval / 2:
+                    time.sleep(min(DECLINED_PAUSE, self.interval))
                 return Seen()
             remote = self.machine.get("/api/vault")
             return Seen(newer=b64url_decode(str(remote.get("blob", ""))), revision=newest)
