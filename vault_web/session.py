@@ -319,10 +319,13 @@ class Session:
         finally:
             old.lock()
 
-    def op_restore(self, blob: str) -> dict[str, Any]:
-        """Make the current vault hold exactly the items of an earlier revision."""
+    def op_restore(self, blob: str, head: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Make the current vault hold exactly the items of an earlier revision; `head`
+        ({revision, sha256, blob}) is what the server holds now, which the restore replaces."""
         assert self.account_id is not None
         vault = self._vault()
+        if head is not None and int(head["revision"]) > vault.revision:
+            self._supersede(vault, head)
         old = Vault.open(b64d(blob), self.passphrase, account_id=self.account_id)
         try:
             wanted = {i.id: old.get(i.id) for i in old.items() if not is_reserved(i.name)}
@@ -338,6 +341,19 @@ class Session:
             else:
                 self._edit_quiet(Op("add", item=item))
         return {**_upload(vault), **self._listing(vault)}
+
+    def _supersede(self, vault: Vault, head: dict[str, Any]) -> None:
+        """Put the restore on top of the server's newer revision: adopted if it opens (as a
+        rebase does); if it is no vault this key opens (garbage saved with a stolen token,
+        say), replaced unread, which is what restoring an earlier revision asks for."""
+        try:
+            vault.reload(b64d(str(head["blob"])))
+            self.seen_revision = max(self.seen_revision, vault.seen_revision)
+        except (errors.RollbackError, errors.BindingError):
+            raise  # an older revision, or another vault: nothing to restore on top of
+        except errors.VaultError:
+            vault.revision = int(head["revision"])
+            vault.head_sha256 = str(head["sha256"])
 
     def _edit_quiet(self, op: Op) -> None:
         self._apply(self._vault(), op, [])

@@ -5,18 +5,31 @@ import { ask } from "./engine.js";
 
 let chosen = null; // {revision, blob} of the revision being looked at
 let auditBefore = null;
+// The server keeps every revision of weeks past (docs/server.md, "History"): a page at a
+// time, newest first. One more than shown is asked for, to know whether older ones exist.
+const HISTORY_PAGE = 50;
+let historyBefore = null; // the oldest revision listed, while older ones remain
 
-async function renderHistory() {
-  $("revision-details").hidden = true;
-  const versions = await call("GET", "/api/vault/history");
-  $("history-body").replaceChildren(...versions.map((v) =>
-    el("tr", { "data-revision": String(v.revision) },
-      el("td", { text: String(v.revision) }), el("td", { text: fmtTime(v.created_at) }),
-      el("td", { text: `${v.size} bytes` }),
-      el("td", {}, el("button", {
-        type: "button", text: "View", "aria-label": `View revision ${v.revision}`,
-        on: { click: () => view(v.revision).catch(fail) },
-      })))));
+function revisionRow(v) {
+  return el("tr", { "data-revision": String(v.revision) },
+    el("td", { text: String(v.revision) }), el("td", { text: fmtTime(v.created_at) }),
+    el("td", { text: `${v.size} bytes` }),
+    el("td", {}, el("button", {
+      type: "button", text: "View", "aria-label": `View revision ${v.revision}`,
+      on: { click: () => view(v.revision).catch(fail) },
+    })));
+}
+
+async function renderHistory(more = false) {
+  if (!more) $("revision-details").hidden = true;
+  const before = more && historyBefore ? `&before=${historyBefore}` : "";
+  const got = await call("GET", `/api/vault/history?limit=${HISTORY_PAGE + 1}${before}`);
+  const page = got.slice(0, HISTORY_PAGE);
+  const rows = page.map(revisionRow);
+  if (more) $("history-body").append(...rows);
+  else $("history-body").replaceChildren(...rows);
+  historyBefore = got.length > HISTORY_PAGE ? page[page.length - 1].revision : null;
+  $("history-more").hidden = historyBefore === null;
 }
 
 async function view(revision) {
@@ -31,7 +44,11 @@ async function view(revision) {
 
 async function restore() {
   if (!chosen) return;
-  const result = await withKdf("Restoring (Argon2id)…", ask("restore", { blob: chosen.blob }));
+  // The restore goes on top of whatever the server holds now, even a revision that does
+  // not open (written with a stolen credential, say): the worker replaces it unread.
+  const head = await call("GET", "/api/vault");
+  const current = { revision: head.revision, sha256: head.sha256, blob: head.blob };
+  const result = await withKdf("Restoring (Argon2id)…", ask("restore", { blob: chosen.blob, head: current }));
   const saved = await save(result, { restoreFrom: chosen.revision });
   show("items");
   notice(`Restored the credentials of revision ${chosen.revision} as revision ${saved.revision}.`);
@@ -118,9 +135,10 @@ async function exportAudit() {
 }
 
 export function initHistory() {
-  onView("history", renderHistory);
+  onView("history", () => renderHistory(false));
   onView("audit", () => renderAudit(false));
   $("revision-restore").addEventListener("click", () => restore().catch(fail));
+  $("history-more").addEventListener("click", () => renderHistory(true).catch(fail));
   $("audit-more").addEventListener("click", () => renderAudit(true).catch(fail));
   $("audit-export").addEventListener("click", () => exportAudit().catch(fail));
 }
