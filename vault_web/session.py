@@ -342,6 +342,25 @@ class Session:
                 self._edit_quiet(Op("add", item=item))
         return {**_upload(vault), **self._listing(vault)}
 
+    def op_recover(
+        self, account_id: str, blob: str, head: dict[str, Any], passphrase: str
+    ) -> dict[str, Any]:
+        """Unlock from an earlier kept revision because the current one (`head`) does not
+        open (damaged, or garbage saved with a stolen token), and re-seal its items on top
+        of `head`: a restore that needs no readable current vault. The person asked for an
+        older revision, so the rollback floor does not apply to it; the upload is newer
+        than anything seen."""
+        self.account_id = uuid.UUID(account_id)
+        vault = Vault.open(b64d(blob), passphrase, account_id=self.account_id)
+        if int(head["revision"]) <= vault.revision:
+            vault.lock()
+            raise SessionError("not_older", "That revision is not older than the current one.")
+        opened = vault.revision
+        vault.revision = int(head["revision"])
+        vault.head_sha256 = str(head["sha256"])
+        self.vault, self.passphrase, self.pending = vault, passphrase, []
+        return {**_upload(vault), **self._listing(vault), "restored_from": opened}
+
     def _supersede(self, vault: Vault, head: dict[str, Any]) -> None:
         """Put the restore on top of the server's newer revision: adopted if it opens (as a
         rebase does); if it is no vault this key opens (garbage saved with a stolen token,

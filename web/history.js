@@ -55,6 +55,35 @@ async function restore() {
   chosen = null;
 }
 
+// The current revision does not open (damaged, or garbage saved with a stolen token):
+// find the newest earlier revision this passphrase opens, newest first, and have the
+// worker unlock it re-sealed on top of the current one. Server errors end the search;
+// a revision that does not open (garbage too, or another passphrase's) is skipped.
+export async function recoverNewest(accountId, passphrase) {
+  const head = await call("GET", "/api/vault");
+  const current = { revision: head.revision, sha256: head.sha256, blob: head.blob };
+  let before = head.revision;
+  // Garbage fails before any key derivation; a wrong passphrase costs one each time, and
+  // after a few it is more likely mistyped than the revisions all saved under another.
+  let wrongPassphrase = 0;
+  for (;;) {
+    const page = await call("GET", `/api/vault/history?limit=${HISTORY_PAGE}&before=${before}`);
+    for (const v of page) {
+      const got = await call("GET", `/api/vault/history/${v.revision}`);
+      try {
+        return await withKdf(`Opening revision ${v.revision} (Argon2id)…`,
+          ask("recover", { account_id: accountId, blob: got.blob, head: current, passphrase }));
+      } catch (err) {
+        if (err.code === "crashed" || err.code === "internal") throw err;
+        if (err.code === "wrong_passphrase" && ++wrongPassphrase >= 3) throw err;
+      }
+    }
+    if (page.length < HISTORY_PAGE) break;
+    before = page[page.length - 1].revision;
+  }
+  throw new Error("No earlier revision opens with this passphrase.");
+}
+
 // What an event did, in words; the raw action stays beside it for bug reports.
 const ACTIONS = {
   "session.sign-in": "Signed in",

@@ -524,6 +524,38 @@ def test_revisions_list_view_and_restore(settled: Story) -> None:
 HISTORY_PAGE = 50  # web/history.js lists the kept revisions this many at a time
 
 
+def _server_holds(app: App, token: str) -> tuple[int, list[str]]:
+    """The server's current revision, and the secrets it holds, opened with vault_core."""
+    now = server_vault(app.server, token)
+    vault = Vault.open(b64d(now["blob"]), STRONG, account_id=account_id_of(app.server, app.sub))
+    try:
+        held = sorted(vault.get(i.id).secret for i in vault.items() if not is_reserved(i.name))
+    finally:
+        vault.lock()
+    return int(now["revision"]), held
+
+
+def _save_garbage_over(app: App, count: int) -> int:
+    """Someone holding stolen sessions of app's person saves `count` revisions of garbage
+    behind a valid header over the vault, each session within its per-client write limit
+    (30 a minute). Returns the revision the server then holds."""
+    _, token = api_sign_in(app.server, app.idp, app.sub)
+    head = server_vault(app.server, token)
+    header = peek_header(b64d(head["blob"]))
+    revision = int(head["revision"])
+    while count > 0:
+        _, stolen = api_sign_in(app.server, app.idp, app.sub)
+        for _ in range(min(count, 25)):
+            garbage = encode_public_header(
+                header.account_id, header.vault_id, revision + 1
+            ) + secrets.token_bytes(300)
+            r = server_put_vault(app.server, stolen, revision, garbage)
+            assert r.status_code == 200, r.text
+            revision += 1
+            count -= 1
+    return revision
+
+
 def test_every_kept_revision_pages_in_and_restores_over_a_flood_of_garbage(creator: App) -> None:
     """Issue 17's red team, seen from the browser: someone holding a stolen token saves a
     page's worth of garbage (valid headers) over the vault. The owner pages back to the
@@ -533,21 +565,8 @@ def test_every_kept_revision_pages_in_and_restores_over_a_flood_of_garbage(creat
     app.add_item("github-ci", TOKEN_1)
     app.add_item("gitlab-deploy", TOKEN_2, kind="gitlab", url="https://gitlab.example.test")
     _, token = api_sign_in(app.server, app.idp, app.sub)
-    head = server_vault(app.server, token)
-    genuine = int(head["revision"])
-    header = peek_header(b64d(head["blob"]))
-    flood = HISTORY_PAGE + 2
-    revision = genuine
-    # Two stolen sessions, each within its own per-client write limit (30 a minute).
-    for thief in range(2):
-        _, stolen = api_sign_in(app.server, app.idp, app.sub)
-        for _ in range(flood // 2):
-            garbage = encode_public_header(
-                header.account_id, header.vault_id, revision + 1
-            ) + secrets.token_bytes(300)
-            r = server_put_vault(app.server, stolen, revision, garbage)
-            assert r.status_code == 200, (thief, r.text)
-            revision += 1
+    genuine = int(server_vault(app.server, token)["revision"])
+    revision = _save_garbage_over(app, HISTORY_PAGE + 2)
     rows = _open_revisions(app)
     newest = [int(r) for r in rows.evaluate_all("rs => rs.map(r => r.dataset.revision)")]
     assert newest == list(range(revision, revision - HISTORY_PAGE, -1))
@@ -563,14 +582,26 @@ def test_every_kept_revision_pages_in_and_restores_over_a_flood_of_garbage(creat
     app.notice(f"Restored the credentials of revision {genuine} as revision {revision + 1}")
     assert app.item_names() == ["github-ci", "gitlab-deploy"]
     # What the server holds now is a genuine vault again, with both tokens.
-    now = server_vault(app.server, token)
-    assert int(now["revision"]) == revision + 1
-    vault = Vault.open(b64d(now["blob"]), STRONG, account_id=header.account_id)
-    try:
-        kept = [vault.get(i.id).secret for i in vault.items() if not is_reserved(i.name)]
-        assert sorted(kept) == sorted([TOKEN_1, TOKEN_2])
-    finally:
-        vault.lock()
+    assert _server_holds(app, token) == (revision + 1, sorted([TOKEN_1, TOKEN_2]))
+
+
+def test_a_vault_that_no_longer_opens_is_restored_from_the_unlock_screen(creator: App) -> None:
+    """The same flood seen by a fresh page: the current revision does not open, so unlock
+    fails and offers to restore the newest kept revision the passphrase opens."""
+    app = creator
+    app.create_vault(STRONG)
+    app.add_item("github-ci", TOKEN_1)
+    _, token = api_sign_in(app.server, app.idp, app.sub)
+    genuine = int(server_vault(app.server, token)["revision"])
+    revision = _save_garbage_over(app, 3)
+    app.open("/")  # a fresh page and worker, signed in: the unlock screen
+    app.visible("unlock")
+    assert app.page.get_by_role("button", name="Restore the newest revision that opens").is_hidden()
+    app.unlock(STRONG)
+    app.page.get_by_role("button", name="Restore the newest revision that opens").click()
+    app.notice(f"Restored the credentials of revision {genuine} as revision {revision + 1}")
+    assert app.item_names() == ["github-ci"]
+    assert _server_holds(app, token) == (revision + 1, [TOKEN_1])
 
 
 def test_audit_trail_read_and_export(ready: Story) -> None:

@@ -290,3 +290,33 @@ def test_restore_lands_on_the_servers_head_even_one_that_does_not_open(glue: Any
     assert again["base_revision"] == newer["revision"]
     assert again["base_sha256"] == hashlib.sha256(b64url_decode(newer["blob"])).hexdigest()
     assert [i["name"] for i in again["items"]] == ["kept"]
+
+
+def test_recover_unlocks_an_earlier_revision_re_sealed_on_the_current_one(glue: Any) -> None:
+    """The current revision does not open: unlock from an earlier one, whose items the next
+    upload re-seals on top of the current revision; never from one that is not older."""
+    import hashlib
+
+    session, _ = glue
+    account = str(uuid.uuid4())
+    created = ok(session, "create", account_id=account, passphrase=PASS, confirm=PASS)
+    ok(session, "committed", revision=created["revision"])
+    fields = {"kind": "git", "url": "https://git.example.test"}
+    kept = ok(session, "add", fields={"name": "kept", **fields}, secret="s1")
+    ok(session, "committed", revision=kept["revision"])
+    head = {"revision": kept["revision"] + 7, "sha256": "ab" * 32, "blob": "AAAA"}
+
+    fresh = importlib.reload(session)  # a new page: nothing unlocked
+    got = ok(fresh, "recover", account_id=account, blob=kept["blob"], head=head, passphrase=PASS)
+    assert got["restored_from"] == kept["revision"]
+    assert (got["base_revision"], got["base_sha256"]) == (head["revision"], head["sha256"])
+    assert [i["name"] for i in got["items"]] == ["kept"]
+    ok(fresh, "committed", revision=head["revision"] + 1)
+    assert ok(fresh, "reveal", item_id=got["items"][0]["id"])["secret"] == "s1"
+
+    newer = {"revision": kept["revision"], "sha256": hashlib.sha256(b"x").hexdigest()}
+    args = {"account_id": account, "blob": kept["blob"], "passphrase": PASS}
+    assert call(fresh, "recover", head={**newer, "blob": "AAAA"}, **args)["code"] == "not_older"
+    assert call(fresh, "recover", head=head, **{**args, "passphrase": NEW_PASS})["code"] == (
+        "wrong_passphrase"
+    )
