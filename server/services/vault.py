@@ -241,6 +241,14 @@ def write(
     assert actor.account_id is not None
     account_id = actor.account_id
     new = base_revision + 1
+    # A restore names a revision first: one not kept (another account's included) is
+    # 404 whatever the blob, as a missing id is on every route.
+    if restored_from is not None and not db.scalar(
+        _KEPT, {"acc": account_id, "rev": restored_from}
+    ):
+        if not db.scalar(select(_client_live(client_id, account_id))):
+            raise _revoked()
+        raise NotFound("no_such_revision", "that revision is not kept")
     try:
         header = _checked_header(blob, account_id, new)
     except Invalid:
@@ -250,12 +258,6 @@ def write(
             raise _revoked() from None
         raise
     conn = db.connection()
-    if restored_from is not None and not conn.scalar(
-        _KEPT, {"acc": account_id, "rev": restored_from}
-    ):
-        if not db.scalar(select(_client_live(client_id, account_id))):
-            raise _revoked()
-        raise NotFound("no_such_revision", "that revision is not kept")
     now = utcnow()
     sha = hashlib.sha256(blob).hexdigest()
 
