@@ -204,3 +204,23 @@ def test_a_full_history_refuses_writes_and_drops_no_revision(
         r = a.put_vault(user, 4, api.blob(user.account_id, 5, vid, body))
         assert (r.status_code, r.json()["code"]) == (507, "history_full"), r.text
         assert _revisions(a, user) == [4, 3]
+
+
+def test_a_revoked_session_can_neither_save_nor_restore(api: Api) -> None:
+    """Save and restore share one path: revocation is checked for both, before a restore's
+    revision or blob is looked at, and nothing lands."""
+    user = api.sign_in()
+    vid = uuid.uuid4()
+    for rev in (1, 2):
+        assert api.put_vault(user, rev - 1, api.blob(user.account_id, rev, vid)).is_success
+    assert user.browser.post("/auth/logout", headers=user.csrf()).status_code == 204
+    tries = [
+        api.put_vault(user, 2, api.blob(user.account_id, 3, vid)),
+        api.put_vault(user, 2, b"not a vault"),
+        api.restore(user, 1, 2, api.blob(user.account_id, 3, vid)),
+        api.restore(user, 99, 2, api.blob(user.account_id, 3, vid)),
+        api.restore(user, 1, 2, b"not a vault"),
+    ]
+    assert [(r.status_code, r.json()["code"]) for r in tries] == [(401, "revoked")] * len(tries)
+    again = api.sign_in(sub=user.sub)
+    assert api.get_vault(again).json()["revision"] == 2
