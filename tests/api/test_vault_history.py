@@ -98,16 +98,19 @@ def test_garbage_writes_with_a_stolen_token_leave_every_revision_restorable(api:
         kept = api.kept(owner, rev)
         assert kept.status_code == 200, kept.text
         assert _names(b64url_decode(kept.json()["blob"]), owner.account_id) == names
-    # The owner restores revision 2: its items re-sealed on top of the garbage.
-    old = api.kept(owner, 2).json()
-    restored = Vault.open(
-        b64url_decode(old["blob"]), PASSPHRASE, account_id=uuid.UUID(owner.account_id)
-    )
-    restored.revision = current
-    r = api.restore(owner, 2, current, restored.save())
-    assert r.status_code == 200 and r.json()["revision"] == current + 1, r.text
-    now = b64url_decode(api.get_vault(owner).json()["blob"])
-    assert _names(now, owner.account_id) == contents[2]
+    # The owner restores each of them in turn: its items re-sealed on top of the garbage.
+    for rev, names in contents.items():
+        old = Vault.open(
+            b64url_decode(api.kept(owner, rev).json()["blob"]),
+            PASSPHRASE,
+            account_id=uuid.UUID(owner.account_id),
+        )
+        old.revision = current
+        r = api.restore(owner, rev, current, old.save())
+        assert r.status_code == 200 and r.json()["revision"] == current + 1, r.text
+        current += 1
+        now = b64url_decode(api.get_vault(owner).json()["blob"])
+        assert _names(now, owner.account_id) == names
 
 
 def test_a_write_flood_gets_429_across_instances_and_loses_nothing(
