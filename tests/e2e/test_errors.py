@@ -133,6 +133,7 @@ def test_server_unreachable_keeps_the_edit_and_saves_it_later(ready: App) -> Non
     assert {"offline-edit", "online-edit"} <= names
 
 
+@pytest.mark.usefixtures("built_assets")  # the server below serves what the build made
 def test_a_save_over_the_write_limit_keeps_the_edit_and_saves_it_later(
     browser: Browser, idp: str, tmp_path: Path
 ) -> None:
