@@ -10,22 +10,24 @@ revisions.
 from __future__ import annotations
 
 import secrets
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import create_engine, update
+from sqlalchemy import create_engine, func, select, update
 
 from server.app import create_app
 from server.db import utcnow
 from server.encoding import b64url_decode
+from server.models import Vault as VaultRow
 from server.models import VaultVersion
 from tests.native.support import FAST_KDF, PASSPHRASE
 from vault_core import Item, Vault
 
-from .conftest import Api, SettingsFactory, User
+from .conftest import Api, Device, SettingsFactory, User
 
 # The flood test's window: fixed windows start at multiples of their length since the
 # epoch, and the next multiple of this one is in 2033, so no run straddles two windows.
@@ -227,3 +229,55 @@ def test_a_revoked_session_can_neither_save_nor_restore(api: Api) -> None:
     assert [(r.status_code, r.json()["code"]) for r in tries] == [(401, "revoked")] * len(tries)
     again = api.sign_in(sub=user.sub)
     assert api.get_vault(again).json()["revision"] == 2
+
+
+def test_the_kept_total_stays_exact_when_writers_race_while_pruning(
+    api: Api, database_url: str
+) -> None:
+    """Two clients race (each retrying on 409) while every write also lets an aged revision
+    go: the bound's running total must stay the sum of what is kept, and nothing young or
+    among the newest ten may go."""
+    user = api.sign_in()
+    vid = uuid.uuid4()
+    for rev in range(1, 13):
+        body = secrets.token_bytes(100 * rev)
+        assert api.put_vault(user, rev - 1, api.blob(user.account_id, rev, vid, body)).is_success
+    _age(database_url, user.account_id, 12, 31)
+    writers: list[User | Device] = [api.sign_in(sub=user.sub), api.pair(user)]
+    landed: list[int] = []
+    lock = threading.Lock()
+
+    def write(who: User | Device, tag: int) -> None:
+        own = Api(api.app, api.idp)  # a client of its own per thread
+        for i in range(6):
+            while True:
+                base = own.get_vault(who).json()["revision"]
+                body = bytes([tag, i]) * (50 + 37 * i)
+                r = own.put_vault(who, base, api.blob(user.account_id, base + 1, vid, body))
+                if r.status_code == 200:
+                    with lock:
+                        landed.append(int(r.json()["revision"]))
+                    break
+                assert r.status_code == 409, r.text
+
+    threads = [threading.Thread(target=write, args=(w, n)) for n, w in enumerate(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(landed) == list(range(13, 25))
+    # The 12 new revisions are young; of the aged ones only those among the newest ten
+    # overall could stay, and the newest ten are all young now: the aged ones are gone.
+    assert _revisions(api, user) == list(range(24, 12, -1))
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        total = conn.scalar(
+            select(VaultRow.history_bytes).where(VaultRow.account_id == uuid.UUID(user.account_id))
+        )
+        kept = conn.scalar(
+            select(func.sum(VaultVersion.size)).where(
+                VaultVersion.account_id == uuid.UUID(user.account_id)
+            )
+        )
+    engine.dispose()
+    assert total == kept
