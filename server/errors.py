@@ -46,6 +46,7 @@ _DOMAIN_STATUS: tuple[tuple[type[domain.DomainError], int], ...] = (
     (domain.Invalid, 422),
     (domain.TooLarge, 413),
     (domain.RateLimited, 429),
+    (domain.HistoryFull, 507),
     (domain.Unavailable, 503),
 )
 
@@ -82,6 +83,7 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         404: "Not found",
         409: "Conflict (for a stale vault write: code revision_conflict, with current_revision)",
         410: "Gone: expired or already used",
+        507: "The account's kept vault history is full (code: history_full)",
     }
     return {s: _doc(descriptions.get(s, "Error")) for s in statuses}
 
@@ -119,7 +121,12 @@ def install(app: FastAPI) -> None:
         if signin_page.wanted(request):
             return signin_page.render(domain_status(exc), exc.code, exc.message)
         revision = exc.current_revision if isinstance(exc, domain.Conflict) else None
-        return error_response(domain_status(exc), exc.code, exc.message, current_revision=revision)
+        response = error_response(
+            domain_status(exc), exc.code, exc.message, current_revision=revision
+        )
+        if isinstance(exc, domain.RateLimited) and exc.retry_after is not None:
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     async def http_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)

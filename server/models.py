@@ -87,12 +87,17 @@ class Vault(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # SHA-256 (hex) of the current blob: lets a write name exactly what it replaces.
     blob_sha256: Mapped[str | None] = mapped_column(String(64))
+    # Total size of the account's kept revisions, kept in step by every write: the
+    # storage bound is checked in the write's own conditional update, not by a SUM.
+    history_bytes: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
 
 class VaultVersion(Base):
-    """An opaque vault blob at one revision; the last N are kept."""
+    """An opaque vault blob at one revision; kept by age and count (services/vault.py)."""
 
     __tablename__ = "vault_versions"
+    # Pruning looks for the revisions past the age bound: few rows, whatever the history.
+    __table_args__ = (Index("ix_vault_versions_account_created", "account_id", "created_at"),)
 
     account_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True

@@ -26,12 +26,14 @@ class RateLimiter:
         self.engine = engine
         self.window = window_seconds
 
-    def hit(self, db: Session, key: str, limit: int) -> None:
-        """Counts one event for key (commits db); raises 429 over the window's limit."""
+    def hit(self, db: Session, key: str, limit: int, *, window: int | None = None) -> None:
+        """Counts one event for key (commits db); raises 429 over the window's limit.
+        `window` (seconds) overrides the shared one for a limit with its own."""
+        span = window or self.window
         now = int(time.time())
-        start = now - now % self.window
+        start = now - now % span
         stmt = insert_on_conflict(self.engine.dialect.name, _table).values(
-            key=f"{key}:{start}"[:200], count=1, expires_at=start + self.window
+            key=f"{key}:{start}"[:200], count=1, expires_at=start + span
         )
         stmt = stmt.on_conflict_do_update(
             index_elements=["key"], set_={"count": _table.c.count + 1}
@@ -42,5 +44,5 @@ class RateLimiter:
         db.commit()
         if count > limit:
             metrics.rate_limited(key)
-            retry = start + self.window - now
-            raise RateLimited(f"too many requests; retry in {retry} s")
+            retry = start + span - now
+            raise RateLimited(f"too many requests; retry in {retry} s", retry_after=retry)

@@ -106,10 +106,11 @@ class VaultPut(Strict):
     blob: Blob
 
 
-class VaultRestore(Strict):
+class VaultRestore(VaultPut):
+    """A write like any other (the same checks and limits), naming the kept revision whose
+    items it re-seals."""
+
     from_revision: Annotated[int, Field(ge=1, le=2**63 - 1)]
-    base_revision: Revision
-    base_sha256: Sha256 | None = None
     blob: Blob = Field(description="The old revision's items re-sealed at base_revision + 1")
 
 

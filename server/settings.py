@@ -79,7 +79,13 @@ class Settings(BaseSettings):
     oidc_http_timeout_seconds: float = 10.0
 
     cookie_secure: bool = True
+    # History: every revision younger than vault_history_days is kept, and at least the
+    # newest vault_history whatever their age. A write that would grow an account's kept
+    # history past vault_history_max_bytes is refused (507): history is never dropped
+    # to make room (docs/server.md, "History").
     vault_history: int = Field(default=10, ge=1, le=1000)
+    vault_history_days: int = Field(default=30, ge=0, le=3650)
+    vault_history_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024 * 1024)
     max_vault_bytes: int = 1024 * 1024
     max_grant_bytes: int = 1024 * 1024
     pairing_ttl_seconds: int = Field(default=600, ge=60, le=3600)
@@ -93,6 +99,9 @@ class Settings(BaseSettings):
     rate_code_attempts_per_account: int = 20
     rate_code_attempts_global: int = 10_000
     max_pending_pairings: int = 10_000
+    # Vault writes (saves and restores) per client, in a window of their own (a minute).
+    rate_vault_writes_per_client: int = Field(default=30, ge=1)
+    rate_vault_write_window_seconds: int = Field(default=60, ge=1)
 
     # /metrics answers only with `Authorization: Bearer <this>`; unset, it does not exist.
     metrics_token: SecretStr | None = None

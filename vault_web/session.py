@@ -302,10 +302,13 @@ class Session:
         finally:
             old.lock()
 
-    def op_restore(self, blob: str) -> dict[str, Any]:
+    def op_restore(self, blob: str, head: dict[str, Any] | None = None) -> dict[str, Any]:
         """Make the current vault hold exactly the items of an earlier revision (its
-        bookkeeping, pins and grants, stays as it is now)."""
+        bookkeeping, pins and grants, stays as it is now); `head` ({revision, sha256,
+        blob}) is what the server holds now, which the restore replaces."""
         vault = self._vault()
+        if head is not None and int(head["revision"]) > vault.revision:
+            self._supersede(vault, head)
         old = vault.open_revision(b64d(blob))
         try:
             wanted = {i.id: old.get(i.id) for i in old.items()}
@@ -321,6 +324,38 @@ class Session:
             else:
                 self._edit_quiet(Op("add", item=item))
         return {**_upload(vault), **self._listing(vault)}
+
+    def op_recover(
+        self, account_id: str, blob: str, head: dict[str, Any], passphrase: str
+    ) -> dict[str, Any]:
+        """Unlock from an earlier kept revision because the current one (`head`) does not
+        open (damaged, or garbage saved with a stolen token), and re-seal its items on top
+        of `head`: a restore that needs no readable current vault. The person asked for an
+        older revision, so the rollback floor does not apply to it; the upload is newer
+        than anything seen."""
+        self.account_id = uuid.UUID(account_id)
+        vault = Vault.open(b64d(blob), passphrase, account_id=self.account_id)
+        if int(head["revision"]) <= vault.revision:
+            vault.lock()
+            raise SessionError("not_older", "That revision is not older than the current one.")
+        opened = vault.revision
+        vault.revision = int(head["revision"])
+        vault.head_sha256 = str(head["sha256"])
+        self.vault, self.pending = vault, []
+        return {**_upload(vault), **self._listing(vault), "restored_from": opened}
+
+    def _supersede(self, vault: Vault, head: dict[str, Any]) -> None:
+        """Put the restore on top of the server's newer revision: adopted if it opens (as a
+        rebase does); if it is no vault this key opens (garbage saved with a stolen token,
+        say), replaced unread, which is what restoring an earlier revision asks for."""
+        try:
+            vault.reload(b64d(str(head["blob"])))
+            self.seen_revision = max(self.seen_revision, vault.seen_revision)
+        except (errors.RollbackError, errors.BindingError):
+            raise  # an older revision, or another vault: nothing to restore on top of
+        except errors.VaultError:
+            vault.revision = int(head["revision"])
+            vault.head_sha256 = str(head["sha256"])
 
     def _edit_quiet(self, op: Op) -> None:
         self._apply(self._vault(), op, [])

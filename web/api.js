@@ -16,6 +16,9 @@ const FRIENDLY = {
   rate_limited: "Too many attempts. Wait a few minutes and try again.",
   unknown_code: "No pending pairing has that code. Check it, or ask the machine for a new one.",
   too_large: "The vault is too large to save (1 MiB limit).",
+  history_full:
+    "The server's store of your earlier revisions is full, so it saved nothing. Saving works " +
+    "again as old revisions age out; ask the server's operator if it persists.",
   internal: "The server hit an internal error. Try again.",
   replayed_token:
     "The server repeated an earlier sign-in answer instead of a new one. Nothing was " +

@@ -5,7 +5,7 @@ import {
 } from "./core.js";
 import { ask, onEngineEvent, startEngine } from "./engine.js";
 import { initDevices, openPairing } from "./devices.js";
-import { initHistory } from "./history.js";
+import { initHistory, recoverNewest } from "./history.js";
 import { focusItems, initItems } from "./items.js";
 
 startEngine(); // Pyodide loads while the person signs in and types
@@ -191,6 +191,7 @@ $("unlock-form").addEventListener("submit", async (e) => {
     const listing = await withKdf("Unlocking (Argon2id)…",
       ask("unlock", { account_id: state.accountId, blob: state.blob, passphrase, min_revision: seenRevision() }));
     $("unlock-pass").value = "";
+    $("unlock-recover").hidden = true;
     recordSeen(listing.revision);
     afterUnlock(listing);
     performance.mark("zkv-unlocked");
@@ -200,9 +201,38 @@ $("unlock-form").addEventListener("submit", async (e) => {
     state.blob = null;
     state.blobFetch = null;
     $("unlock-pass").select();
+    // A current revision that does not open can be restored over from history (a rolled-
+    // back one cannot: that is the server serving an old copy, not a damaged one).
+    $("unlock-recover").hidden = !DOES_NOT_OPEN.has(err.code);
     fail(err);
   } finally {
     $("unlock-submit").disabled = false;
+  }
+});
+
+// vault_core's codes for a blob that does not open. A wrong passphrase is among them: a
+// key slot overwritten with garbage reads as one (docs/threat-model.md).
+const DOES_NOT_OPEN = new Set([
+  "malformed", "non_canonical", "unsupported_version", "limit_exceeded", "invalid_item",
+  "header_auth", "body_auth", "item_integrity", "item_missing", "item_duplicated",
+  "item_replayed", "wrong_passphrase",
+]);
+
+$("unlock-recover-button").addEventListener("click", async () => {
+  const button = $("unlock-recover-button");
+  button.disabled = true;
+  try {
+    const recovered = await recoverNewest(state.accountId, $("unlock-pass").value);
+    $("unlock-pass").value = "";
+    $("unlock-recover").hidden = true;
+    afterUnlock(recovered);
+    const saved = await save(recovered, { restoreFrom: recovered.restored_from });
+    notice(`The current revision did not open. Restored the credentials of revision ` +
+      `${recovered.restored_from} as revision ${saved.revision}.`);
+  } catch (err) {
+    fail(err);
+  } finally {
+    button.disabled = false;
   }
 });
 

@@ -189,7 +189,8 @@ export async function edit(op, args) {
     const note = takeMergeNote();
     return note ? `${note} ` : "";
   } catch (err) {
-    if (err.code === "unreachable" || err.status >= 500) {
+    // Not saved, but not lost either (a 429 or 507 stores nothing): it goes out later.
+    if (err.code === "unreachable" || err.code === "rate_limited" || err.status >= 500) {
       err.message += " Your edit is kept in this tab and will be saved with the next change.";
     }
     fail(err);

@@ -2,17 +2,17 @@
 
 Read and write are the hot paths (targets in docs/architecture.md): the token is checked on
 the event loop, then one thread-pool hop does the revocation check and the
-database work together.
+database work together. A save and a restore are the same write (`_write`).
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from ..deps import DB, State, Web, bearer_claims, principal, state_of
+from ..deps import DB, Web, bearer_claims, principal, state_of
 from ..encoding import b64url_encode
 from ..errors import AUTH_ERRORS, errors
 from ..schemas import VaultOut, VaultPut, VaultRestore, VaultWritten, VersionBlobOut, VersionOut
@@ -21,16 +21,7 @@ from ..services.sessions import touch
 
 router = APIRouter(prefix="/api/vault", tags=["vault"], responses=AUTH_ERRORS)
 _READERS = frozenset({"web", "machine"})
-
-
-def _written(w: vault.Written, size: int) -> VaultWritten:
-    return VaultWritten(
-        vault_id=w.vault_id,
-        revision=w.revision,
-        size=size,
-        updated_at=w.updated_at,
-        sha256=w.sha256,
-    )
+_OWNER = frozenset({"web"})
 
 
 def _json(body: bytes) -> Response:
@@ -54,36 +45,67 @@ async def read_vault(request: Request) -> Response:
     return _json(await run_in_threadpool(work))
 
 
-@router.put("", response_model=VaultWritten, responses=errors(409))
-async def write_vault(body: VaultPut, request: Request) -> Response:
-    """Stores a new revision if base_revision is still current; 409 otherwise."""
+async def _write(
+    request: Request, kinds: frozenset[str], body: VaultPut, restored_from: int | None = None
+) -> Response:
+    """Every vault write, save or restore: the client's write limit, then the conditional
+    write, in one thread-pool hop."""
     st = state_of(request)
-    claims = bearer_claims(request, st, _READERS)
+    claims = bearer_claims(request, st, kinds)
     blob = vault.decode_blob(body.blob, st.settings.max_vault_bytes, "vault")
+    retention = vault.Retention.of(st.settings)
 
     def work() -> bytes:
         who = principal(claims, request)
         with st.sessions() as db:  # write() itself refuses a revoked client
+            # Counted (and committed) before anything is written: a limited write changes
+            # nothing, so nothing is lost.
+            st.limiter.hit(
+                db,
+                f"write:{claims.client_id}",
+                st.settings.rate_vault_writes_per_client,
+                window=st.settings.rate_vault_write_window_seconds,
+            )
             w = vault.write(
                 db,
                 who.actor,
                 who.client_id,
                 body.base_revision,
                 blob,
-                st.settings.vault_history,
+                retention,
                 base_sha256=body.base_sha256,
+                restored_from=restored_from,
             )
-        return _written(w, len(blob)).model_dump_json().encode()
+        out = VaultWritten(
+            vault_id=w.vault_id,
+            revision=w.revision,
+            size=len(blob),
+            updated_at=w.updated_at,
+            sha256=w.sha256,
+        )
+        return out.model_dump_json().encode()
 
     return _json(await run_in_threadpool(work))
 
 
+@router.put("", response_model=VaultWritten, responses=errors(409, 507))
+async def write_vault(body: VaultPut, request: Request) -> Response:
+    """Stores a new revision if base_revision is still current; 409 otherwise."""
+    return await _write(request, _READERS, body)
+
+
 @router.get("/history", response_model=list[VersionOut])
-def list_history(who: Web, db: DB) -> list[VersionOut]:
-    """The kept revisions, newest first."""
+def list_history(
+    who: Web,
+    db: DB,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    before: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+) -> list[VersionOut]:
+    """The kept revisions, newest first, `limit` at a time: pass the last one's revision as
+    `before` for the next page."""
     return [
         VersionOut(revision=v.revision, size=v.size, created_at=v.created_at)
-        for v in vault.history(db, who.account_id)
+        for v in vault.history(db, who.account_id, limit, before)
     ]
 
 
@@ -98,19 +120,7 @@ def read_version(
     )
 
 
-@router.post("/restore", response_model=VaultWritten, responses=errors(404, 409))
-def restore(body: VaultRestore, who: Web, db: DB, st: State) -> VaultWritten:
+@router.post("/restore", response_model=VaultWritten, responses=errors(404, 409, 507))
+async def restore(body: VaultRestore, request: Request) -> Response:
     """Records a restore: the client re-sealed from_revision's items as base_revision + 1."""
-    vault.version(db, who.account_id, body.from_revision)
-    blob = vault.decode_blob(body.blob, st.settings.max_vault_bytes, "vault")
-    w = vault.write(
-        db,
-        who.actor,
-        who.client_id,
-        body.base_revision,
-        blob,
-        st.settings.vault_history,
-        base_sha256=body.base_sha256,
-        restored_from=body.from_revision,
-    )
-    return _written(w, len(blob))
+    return await _write(request, _OWNER, body, restored_from=body.from_revision)

@@ -59,8 +59,18 @@ class TooLarge(DomainError):
 
 
 class RateLimited(DomainError):
-    def __init__(self, message: str) -> None:
+    """Over a limit; `retry_after` is how many seconds until the window ends."""
+
+    def __init__(self, message: str, *, retry_after: int | None = None) -> None:
         super().__init__("rate_limited", message)
+        self.retry_after = retry_after
+
+
+class HistoryFull(DomainError):
+    """A write would grow the account's kept history past its bound; nothing was stored."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("history_full", message)
 
 
 class Unavailable(DomainError):

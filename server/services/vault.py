@@ -1,4 +1,4 @@
-"""The caller's vault: opaque blob, optimistic concurrency, last N revisions."""
+"""The caller's vault: opaque blob, optimistic concurrency, history kept by age and count."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import (
     Connection,
@@ -27,10 +27,19 @@ from ..blobheader import HeaderError, PublicHeader, peek_header
 from ..db import utcnow
 from ..encoding import EncodingError, b64url_decode, b64url_encode
 from ..models import Client, Vault, VaultVersion
+from ..settings import Settings
 from ..sqlutil import insert_on_conflict
 from ..tokens import AccessClaims
 from . import headnotify
-from .errors import DomainError, Invalid, NotFound, RevisionConflict, Revoked, TooLarge
+from .errors import (
+    DomainError,
+    HistoryFull,
+    Invalid,
+    NotFound,
+    RevisionConflict,
+    Revoked,
+    TooLarge,
+)
 from .sessions import check_live, seen_long_ago
 
 _READ_WITH_CLIENT = (
@@ -115,22 +124,53 @@ def _revoked() -> Revoked:
 
 
 def _refusal(
-    db: Session, client_id: uuid.UUID, account_id: uuid.UUID, vault_id: uuid.UUID
+    db: Session,
+    client_id: uuid.UUID,
+    account_id: uuid.UUID,
+    vault_id: uuid.UUID,
+    base: tuple[int, str | None],
+    max_bytes: int,
 ) -> DomainError:
-    """Why a conditional write changed nothing: revoked, another vault, or stale."""
+    """Why a conditional write changed nothing: revoked, another vault, stale, or (the
+    base still current: revisions only grow) the history bound."""
     db.rollback()
     if not db.scalar(select(_client_live(client_id, account_id))):
         return _revoked()
     row = db.execute(
-        select(Vault.vault_id, Vault.revision).where(Vault.account_id == account_id)
+        select(Vault.vault_id, Vault.revision, Vault.blob_sha256).where(
+            Vault.account_id == account_id
+        )
     ).one_or_none()
     if row is not None and row.vault_id != vault_id:
         return Invalid("wrong_vault", "the vault header names another vault")
     current = int(row.revision) if row else 0
+    base_revision, base_sha256 = base
+    if row is not None and current == base_revision and base_sha256 in (None, row.blob_sha256):
+        return HistoryFull(
+            f"the vault's kept history would exceed {max_bytes} bytes; nothing was"
+            " stored, and writes fit again as old revisions age out"
+        )
     return RevisionConflict(
         f"the vault is at revision {current}; reload and retry",
         current_revision=current,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """What history a write keeps: every revision younger than `days`, at least the newest
+    `keep`; and the kept blobs of an account may not outgrow `max_bytes` (a write that
+    would is refused, so a flood of writes can fill history but never flush it)."""
+
+    keep: int
+    days: int
+    max_bytes: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> Retention:
+        return cls(
+            settings.vault_history, settings.vault_history_days, settings.vault_history_max_bytes
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,14 +193,35 @@ _ADVANCE = (
             Client.revoked_at.is_(None),
         ),
     )
-    .values(revision=bindparam("new"), updated_at=bindparam("now"), blob_sha256=bindparam("sha"))
+    # The history bound (write() passes no bound for a write that does not grow history,
+    # so lowering the setting never strands an account already over it).
+    .where(Vault.history_bytes + bindparam("grow") <= bindparam("cap"))
+    .values(
+        revision=bindparam("new"),
+        updated_at=bindparam("now"),
+        blob_sha256=bindparam("sha"),
+        history_bytes=Vault.history_bytes + bindparam("grow"),
+    )
 )
 # The same, when the client also names the blob it replaces by its hash: two
 # different blobs that both claim revision N are then told apart.
 _ADVANCE_EXACT = _ADVANCE.where(Vault.blob_sha256 == bindparam("base_sha"))
 _KEEP = insert(VaultVersion)
-_PRUNE = delete(VaultVersion).where(
-    VaultVersion.account_id == bindparam("acc"), VaultVersion.revision <= bindparam("upto")
+_NO_BOUND = 2**62  # the cap for a write that frees as much as it adds
+# Only revisions both past the age bound and outside the newest `keep`: never younger ones.
+_PRUNE = (
+    delete(VaultVersion)
+    .where(
+        VaultVersion.account_id == bindparam("acc"),
+        VaultVersion.created_at < bindparam("cutoff"),
+        VaultVersion.revision <= bindparam("upto"),
+    )
+    .returning(VaultVersion.size)
+)
+_KEPT = select(
+    exists().where(
+        VaultVersion.account_id == bindparam("acc"), VaultVersion.revision == bindparam("rev")
+    )
 )
 
 
@@ -170,16 +231,25 @@ def write(
     client_id: uuid.UUID,
     base_revision: int,
     blob: bytes,
-    keep: int,
+    retention: Retention,
     *,
     base_sha256: str | None = None,
     restored_from: int | None = None,
 ) -> Written:
-    """Stores blob as revision base_revision + 1 if base_revision is still current and
-    the writing client is not revoked (commits). Few round trips: this is a hot path."""
+    """Stores blob as revision base_revision + 1 if base_revision is still current, the
+    writing client is not revoked and the history bound allows it (commits); lets go of
+    the revisions `retention` no longer keeps. Few round trips: this is a hot path."""
     assert actor.account_id is not None
     account_id = actor.account_id
     new = base_revision + 1
+    # A restore names a revision first: one not kept (another account's included) is
+    # 404 whatever the blob, as a missing id is on every route.
+    if restored_from is not None and not db.scalar(
+        _KEPT, {"acc": account_id, "rev": restored_from}
+    ):
+        if not db.scalar(select(_client_live(client_id, account_id))):
+            raise _revoked()
+        raise NotFound("no_such_revision", "that revision is not kept")
     try:
         header = _checked_header(blob, account_id, new)
     except Invalid:
@@ -188,11 +258,17 @@ def write(
         if not db.scalar(select(_client_live(client_id, account_id))):
             raise _revoked() from None
         raise
+    conn = db.connection()
     now = utcnow()
     sha = hashlib.sha256(blob).hexdigest()
+
+    def refused() -> DomainError:
+        base = (base_revision, base_sha256)
+        return _refusal(db, client_id, account_id, header.vault_id, base, retention.max_bytes)
+
     if base_revision == 0:
         if not db.scalar(select(_client_live(client_id, account_id))):
-            raise _refusal(db, client_id, account_id, header.vault_id)
+            raise refused()
         stmt = (
             insert_on_conflict(db.get_bind().dialect.name, Vault.__table__)
             .values(
@@ -201,15 +277,26 @@ def write(
                 revision=new,
                 updated_at=now,
                 blob_sha256=sha,
+                history_bytes=len(blob),
             )
             .on_conflict_do_nothing(index_elements=["account_id"])
             .returning(Vault.__table__.c.account_id)
         )
         if db.execute(stmt).scalar_one_or_none() is None:
-            raise _refusal(db, client_id, account_id, header.vault_id)
-    # Constant Core statements with bound values: compiled once, cached, no ORM.
-    conn = db.connection()
-    if base_revision > 0:
+            raise refused()
+    else:
+        # Constant Core statements with bound values: compiled once, cached, no ORM.
+        # Pruning first (undone with the rest if the write is refused) lets the bound
+        # count the room it makes. Revisions only grow, so `upto` from a stale base is
+        # lower than the true one: it can only keep more.
+        freed = 0
+        if new > retention.keep:
+            cutoff = now - timedelta(days=retention.days)
+            pruned = conn.execute(
+                _PRUNE, {"acc": account_id, "cutoff": cutoff, "upto": new - retention.keep}
+            )
+            freed = sum(pruned.scalars())
+        grow = len(blob) - freed
         params = {
             "acc": account_id,
             "base": base_revision,
@@ -219,11 +306,13 @@ def write(
             "now": now,
             "sha": sha,
             "base_sha": base_sha256,
+            "grow": grow,
+            "cap": retention.max_bytes if grow > 0 else _NO_BOUND,
         }
         result = conn.execute(_ADVANCE if base_sha256 is None else _ADVANCE_EXACT, params)
         assert isinstance(result, CursorResult)
         if result.rowcount != 1:
-            raise _refusal(db, client_id, account_id, header.vault_id)
+            raise refused()
     conn.execute(
         _KEEP,
         {
@@ -234,8 +323,6 @@ def write(
             "created_at": now,
         },
     )
-    if new > keep:
-        conn.execute(_PRUNE, {"acc": account_id, "upto": new - keep})
     if restored_from is None:
         audit.record(
             db,
@@ -259,14 +346,25 @@ def write(
     return Written(header.vault_id, new, now, sha)
 
 
-def history(db: Session, account_id: uuid.UUID) -> list[VaultVersion]:
-    return list(
-        db.scalars(
-            select(VaultVersion)
-            .where(VaultVersion.account_id == account_id)
-            .order_by(VaultVersion.revision.desc())
-        )
+@dataclass(frozen=True, slots=True)
+class Kept:
+    revision: int
+    size: int
+    created_at: datetime
+
+
+def history(
+    db: Session, account_id: uuid.UUID, limit: int, before: int | None = None
+) -> list[Kept]:
+    """The kept revisions below `before` (all if None), newest first, at most `limit`;
+    their blobs stay in the database."""
+    query = select(VaultVersion.revision, VaultVersion.size, VaultVersion.created_at).where(
+        VaultVersion.account_id == account_id
     )
+    if before is not None:
+        query = query.where(VaultVersion.revision < before)
+    rows = db.execute(query.order_by(VaultVersion.revision.desc()).limit(limit))
+    return [Kept(r.revision, r.size, r.created_at) for r in rows]
 
 
 def version(db: Session, account_id: uuid.UUID, revision: int) -> VaultVersion:

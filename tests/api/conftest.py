@@ -121,6 +121,7 @@ def roomy_app(database_url: str, idp: str) -> Iterator[FastAPI]:
             rate_pairing_poll_per_ip=10**6,
             rate_code_attempts_per_account=10**6,
             rate_code_attempts_global=10**6,
+            rate_vault_writes_per_client=10**6,
         )
     )
     yield application
@@ -288,6 +289,27 @@ class Api:
             "/api/vault",
             headers=who.auth,
             json={"base_revision": base, "blob": b64url_encode(blob)},
+        )
+
+    def get_vault(self, who: User | Device) -> httpx2.Response:
+        return self.anon.get("/api/vault", headers=who.auth)
+
+    def history(self, who: User, **query: int) -> httpx2.Response:
+        """GET /api/vault/history with `limit` and `before` as given."""
+        return self.anon.get("/api/vault/history", headers=who.auth, params=query)
+
+    def kept(self, who: User, revision: int) -> httpx2.Response:
+        return self.anon.get(f"/api/vault/history/{revision}", headers=who.auth)
+
+    def restore(self, who: User, from_revision: int, base: int, blob: bytes) -> httpx2.Response:
+        return self.anon.post(
+            "/api/vault/restore",
+            headers=who.auth,
+            json={
+                "from_revision": from_revision,
+                "base_revision": base,
+                "blob": b64url_encode(blob),
+            },
         )
 
 

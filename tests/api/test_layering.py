@@ -48,6 +48,8 @@ def test_every_domain_error_has_one_status() -> None:
         domain.Invalid("c", "m"),
         domain.TooLarge("m"),
         domain.RateLimited("m"),
+        domain.HistoryFull("m"),
         domain.Unavailable("c", "m"),
     ]
-    assert [domain_status(e) for e in leaves] == [401, 401, 401, 404, 410, 409, 422, 413, 429, 503]
+    statuses = [domain_status(e) for e in leaves]
+    assert statuses == [401, 401, 401, 404, 410, 409, 422, 413, 429, 507, 503]

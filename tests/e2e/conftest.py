@@ -402,3 +402,12 @@ def server_vault(server: ServerProcess, token: str) -> dict[str, Any]:
     r = httpx.get(f"{server.url}/api/vault", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 200, r.text
     return dict(r.json())
+
+
+def server_put_vault(server: ServerProcess, token: str, base: int, blob: bytes) -> httpx.Response:
+    """PUT /api/vault as another client (the CLI, or someone holding a stolen token)."""
+    return httpx.put(
+        f"{server.url}/api/vault",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"base_revision": base, "blob": b64url_encode(blob)},
+    )

@@ -1,16 +1,21 @@
 """Failures the person must understand: a concurrent edit from another device (merged, the
-local edit kept), the server unreachable mid-save, a tampered or rolled-back vault, and an
-expired session. The server is the real process; tampering edits its real database.
+local edit kept), the server unreachable mid-save, a save over the write limit, a tampered
+or rolled-back vault, and an expired session. The server is the real process; tampering
+edits its real database.
 """
 
 from __future__ import annotations
 
+import json
+import secrets
 import sqlite3
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import Browser
 
 from tests.e2e.conftest import (
     STRONG,
@@ -19,7 +24,10 @@ from tests.e2e.conftest import (
     api_sign_in,
     b64d,
     b64e,
+    new_app,
+    server_vault,
 )
+from tests.support.processes import start_server, stop
 from vault_core import Item, Vault
 
 SUB = "margaret"
@@ -123,6 +131,59 @@ def test_server_unreachable_keeps_the_edit_and_saves_it_later(ready: App) -> Non
         i.name for i in Vault.open(b64d(blob), STRONG, account_id=uuid.UUID(account_id)).items()
     }
     assert {"offline-edit", "online-edit"} <= names
+
+
+@pytest.mark.usefixtures("built_assets")  # the server below serves what the build made
+def test_a_save_over_the_write_limit_keeps_the_edit_and_saves_it_later(
+    browser: Browser, idp: str, tmp_path: Path
+) -> None:
+    """A server of its own, allowing this browser session two vault writes: the third save
+    gets 429 and stores nothing, the page keeps the edit, and once writes are allowed
+    again (the server restarted with the default limit) the next save carries it."""
+    keys = json.dumps([b64e(secrets.token_bytes(32))])  # the restart keeps the sessions
+    window = str(10**9)  # one window for the whole test: the next boundary is in 2033
+    server = start_server(
+        idp,
+        tmp_path,
+        ZKVAULT_SIGNING_KEYS=keys,
+        ZKVAULT_RATE_VAULT_WRITE_WINDOW_SECONDS=window,
+        ZKVAULT_RATE_VAULT_WRITES_PER_CLIENT="2",
+    )
+    app = new_app(browser, server, idp)
+    try:
+        app.open("/")
+        app.sign_in("limited")
+        app.wait_engine()
+        app.create_vault(STRONG)  # write 1
+        app.add_item("first", TOKEN)  # write 2
+        app.page.get_by_role("button", name="Add a credential").click()
+        form = app.page.locator("#item-form")
+        form.get_by_label("Name", exact=True).fill("over-the-limit")
+        form.get_by_label("Token").fill("limited-token-value")
+        app.page.get_by_role("button", name="Save", exact=True).click()
+        app.error("Your edit is kept in this tab")
+        assert app.page.locator("#error").get_attribute("data-code") == "rate_limited"
+        app.page.get_by_role("button", name="Cancel").click()
+        account_id, token = api_sign_in(server, idp, "limited")
+        held = server_vault(server, token)
+        assert held["revision"] == 2
+        port = int(server.url.rsplit(":", 1)[1])
+        stop(server.proc)
+        server = start_server(
+            idp,
+            tmp_path,
+            port=port,
+            ZKVAULT_SIGNING_KEYS=keys,
+            ZKVAULT_RATE_VAULT_WRITE_WINDOW_SECONDS=window,
+        )
+        app.add_item("after", "after-token-value")
+        app.row("over-the-limit").wait_for()
+        blob = b64d(server_vault(server, token)["blob"])
+        vault = Vault.open(blob, STRONG, account_id=uuid.UUID(account_id))
+        assert {i.name for i in vault.items()} >= {"first", "over-the-limit", "after"}
+    finally:
+        app.context.close()
+        stop(server.proc)
 
 
 def test_tampered_vault_is_refused(ready: App) -> None:

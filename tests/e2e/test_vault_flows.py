@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -32,11 +33,13 @@ from tests.e2e.conftest import (
     api_sign_in,
     b64d,
     new_app,
+    server_put_vault,
     server_vault,
 )
 from tests.support.leaks import scan
 from tests.support.processes import ROOT, ServerProcess
-from vault_core import Vault, errors
+from vault_core import Vault, errors, is_reserved
+from vault_core.header import encode_public_header, peek_header
 
 SUB = "ada"
 TOKEN_1 = "ghp_" + "A1b2C3d4E5f6G7h8I9j0" * 2
@@ -531,6 +534,89 @@ def test_revisions_list_view_and_restore(settled: Story) -> None:
     app.notice(f"Restored the credentials of revision {latest} as revision {latest + 1}")
     settled.restored = True
     assert app.item_names() == ["github-ci", "gitlab-deploy"]
+
+
+HISTORY_PAGE = 50  # web/history.js lists the kept revisions this many at a time
+
+
+def _server_holds(app: App, token: str) -> tuple[int, list[str]]:
+    """The server's current revision, and the secrets it holds, opened with vault_core."""
+    now = server_vault(app.server, token)
+    vault = Vault.open(b64d(now["blob"]), STRONG, account_id=account_id_of(app.server, app.sub))
+    try:
+        held = sorted(vault.get(i.id).secret for i in vault.items() if not is_reserved(i.name))
+    finally:
+        vault.lock()
+    return int(now["revision"]), held
+
+
+def _save_garbage_over(app: App, count: int) -> int:
+    """Someone holding stolen sessions of app's person saves `count` revisions of garbage
+    behind a valid header over the vault, each session within its per-client write limit
+    (30 a minute). Returns the revision the server then holds."""
+    _, token = api_sign_in(app.server, app.idp, app.sub)
+    head = server_vault(app.server, token)
+    header = peek_header(b64d(head["blob"]))
+    revision = int(head["revision"])
+    while count > 0:
+        _, stolen = api_sign_in(app.server, app.idp, app.sub)
+        for _ in range(min(count, 25)):
+            garbage = encode_public_header(
+                header.account_id, header.vault_id, revision + 1
+            ) + secrets.token_bytes(300)
+            r = server_put_vault(app.server, stolen, revision, garbage)
+            assert r.status_code == 200, r.text
+            revision += 1
+            count -= 1
+    return revision
+
+
+def test_every_kept_revision_pages_in_and_restores_over_a_flood_of_garbage(creator: App) -> None:
+    """Issue 17's red team, seen from the browser: someone holding a stolen token saves a
+    page's worth of garbage (valid headers) over the vault. The owner pages back to the
+    last genuine revision and restores it on top, unread garbage and all."""
+    app = creator
+    app.create_vault(STRONG)
+    app.add_item("github-ci", TOKEN_1)
+    app.add_item("gitlab-deploy", TOKEN_2, kind="gitlab", url="https://gitlab.example.test")
+    _, token = api_sign_in(app.server, app.idp, app.sub)
+    genuine = int(server_vault(app.server, token)["revision"])
+    revision = _save_garbage_over(app, HISTORY_PAGE + 2)
+    rows = _open_revisions(app)
+    newest = [int(r) for r in rows.evaluate_all("rs => rs.map(r => r.dataset.revision)")]
+    assert newest == list(range(revision, revision - HISTORY_PAGE, -1))
+    app.page.get_by_role("button", name="Older revisions").click()
+    app.page.locator("#history-body tr[data-revision='1']").wait_for()
+    listed = [int(r) for r in rows.evaluate_all("rs => rs.map(r => r.dataset.revision)")]
+    assert listed == list(range(revision, 0, -1))
+    assert app.page.get_by_role("button", name="Older revisions").is_hidden()
+    app.page.get_by_role("button", name=f"View revision {genuine}", exact=True).click()
+    app.page.wait_for_selector("#revision-details:not([hidden])")
+    assert "2 credential(s)" in (app.page.locator("#revision-title").text_content() or "")
+    app.page.get_by_role("button", name="Restore this revision").click()
+    app.notice(f"Restored the credentials of revision {genuine} as revision {revision + 1}")
+    assert app.item_names() == ["github-ci", "gitlab-deploy"]
+    # What the server holds now is a genuine vault again, with both tokens.
+    assert _server_holds(app, token) == (revision + 1, sorted([TOKEN_1, TOKEN_2]))
+
+
+def test_a_vault_that_no_longer_opens_is_restored_from_the_unlock_screen(creator: App) -> None:
+    """The same flood seen by a fresh page: the current revision does not open, so unlock
+    fails and offers to restore the newest kept revision the passphrase opens."""
+    app = creator
+    app.create_vault(STRONG)
+    app.add_item("github-ci", TOKEN_1)
+    _, token = api_sign_in(app.server, app.idp, app.sub)
+    genuine = int(server_vault(app.server, token)["revision"])
+    revision = _save_garbage_over(app, 3)
+    app.open("/")  # a fresh page and worker, signed in: the unlock screen
+    app.visible("unlock")
+    assert app.page.get_by_role("button", name="Restore the newest revision that opens").is_hidden()
+    app.unlock(STRONG)
+    app.page.get_by_role("button", name="Restore the newest revision that opens").click()
+    app.notice(f"Restored the credentials of revision {genuine} as revision {revision + 1}")
+    assert app.item_names() == ["github-ci"]
+    assert _server_holds(app, token) == (revision + 1, [TOKEN_1])
 
 
 def test_audit_trail_read_and_export(ready: Story) -> None:

@@ -32,6 +32,9 @@ from vault_core import Item, KdfParams, RunnerKeyPair, Upload, Vault, open_grant
 from vault_core.b64url import b64url_decode, b64url_encode
 
 PASSPHRASE = "resilience is a long passphrase"
+# The writers here save as fast as the server answers, far above the per-client write
+# limit people get (a flood, by that measure): these tests are about faults, not limits.
+UNLIMITED = "1000000"
 FAST = KdfParams.floor()
 
 
@@ -195,7 +198,9 @@ def check_nothing_lost(owner: Owner, devices: list[Device]) -> int:
 
 def test_two_devices_and_a_runner_writing_concurrently(idp: str, tmp_path: Path) -> None:
     pg = PrivatePostgres()
-    server = start_server(idp, tmp_path, ZKVAULT_DATABASE_URL=pg.url)
+    server = start_server(
+        idp, tmp_path, ZKVAULT_DATABASE_URL=pg.url, ZKVAULT_RATE_VAULT_WRITES_PER_CLIENT=UNLIMITED
+    )
     try:
         owner, owner_vault, devices = owner_with_devices(server.url, idp)
         runner = pair(
@@ -279,12 +284,21 @@ SIGNING_KEYS = f'["{b64url_encode(os.urandom(32))}"]'  # the same across restart
 
 def restart_server(server: ServerProcess, idp: str, workdir: Path) -> ServerProcess:
     return start_server(
-        idp, workdir, port=int(server.url.rsplit(":", 1)[1]), ZKVAULT_SIGNING_KEYS=SIGNING_KEYS
+        idp,
+        workdir,
+        port=int(server.url.rsplit(":", 1)[1]),
+        ZKVAULT_SIGNING_KEYS=SIGNING_KEYS,
+        ZKVAULT_RATE_VAULT_WRITES_PER_CLIENT=UNLIMITED,
     )
 
 
 def test_server_killed_mid_write_loses_nothing(idp: str, tmp_path: Path) -> None:
-    server = start_server(idp, tmp_path, ZKVAULT_SIGNING_KEYS=SIGNING_KEYS)
+    server = start_server(
+        idp,
+        tmp_path,
+        ZKVAULT_SIGNING_KEYS=SIGNING_KEYS,
+        ZKVAULT_RATE_VAULT_WRITES_PER_CLIENT=UNLIMITED,
+    )
     try:
         owner, _, devices = owner_with_devices(server.url, idp)
         threads = start_writers(devices, 150)
@@ -309,7 +323,9 @@ def test_server_killed_mid_write_loses_nothing(idp: str, tmp_path: Path) -> None
 
 def test_postgresql_restart_under_load(idp: str, tmp_path: Path) -> None:
     pg = PrivatePostgres()
-    server = start_server(idp, tmp_path, ZKVAULT_DATABASE_URL=pg.url)
+    server = start_server(
+        idp, tmp_path, ZKVAULT_DATABASE_URL=pg.url, ZKVAULT_RATE_VAULT_WRITES_PER_CLIENT=UNLIMITED
+    )
     try:
         owner, _, devices = owner_with_devices(server.url, idp)
         threads = start_writers(devices, 60)
@@ -340,7 +356,7 @@ def test_a_save_stacked_on_a_lost_one_cannot_overwrite_another_device(
 ) -> None:
     """The race the PostgreSQL-restart test found: a save whose upload was lost, then a
     second save on top of it, claims the revision another device has since written."""
-    server = start_server(idp, tmp_path)
+    server = start_server(idp, tmp_path, ZKVAULT_RATE_VAULT_WRITES_PER_CLIENT=UNLIMITED)
     try:
         owner, _, (laptop, desktop) = owner_with_devices(server.url, idp)
 

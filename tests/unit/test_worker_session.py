@@ -313,3 +313,84 @@ def test_reserved_names_and_damaged_records_are_typed_errors_in_the_worker(glue:
     granted = ok(session, "set_grants", runner_id=runner, item_ids=[item_id])
     assert granted["damaged"] == [] and granted["grants"] == {runner: [item_id]}
     assert ok(session, "seal_grant", runner_id=runner, public_key=key, revision=1)["items"] == 1
+
+
+def test_restore_lands_on_the_servers_head_even_one_that_does_not_open(glue: Any) -> None:
+    """Issue 17: garbage saved over the vault with a stolen token (valid header, nothing
+    the key opens). Restoring an earlier revision re-seals its items on top of that head,
+    unread; a newer head that does open is adopted first, as a rebase would."""
+    import hashlib
+    import secrets
+
+    from vault_core import Vault
+    from vault_core.b64url import b64url_encode
+    from vault_core.header import encode_public_header
+
+    session, _ = glue
+    account = str(uuid.uuid4())
+    created = ok(session, "create", account_id=account, passphrase=PASS, confirm=PASS)
+    ok(session, "committed", revision=created["revision"])
+    fields = {"kind": "git", "url": "https://git.example.test"}
+    first = ok(session, "add", fields={"name": "kept", **fields}, secret="s1")
+    ok(session, "committed", revision=first["revision"])
+    second = ok(session, "add", fields={"name": "later", **fields}, secret="s2")
+    ok(session, "committed", revision=second["revision"])
+    vault_id = Vault.open(b64url_decode(first["blob"]), PASS, account_id=uuid.UUID(account))
+    garbage = encode_public_header(
+        uuid.UUID(account), vault_id.vault_id, second["revision"] + 5
+    ) + secrets.token_bytes(300)
+    head = {
+        "revision": second["revision"] + 5,
+        "sha256": hashlib.sha256(garbage).hexdigest(),
+        "blob": b64url_encode(garbage),
+    }
+    restored = ok(session, "restore", blob=first["blob"], head=head)
+    assert (restored["base_revision"], restored["base_sha256"]) == (
+        head["revision"],
+        head["sha256"],
+    )
+    assert [i["name"] for i in restored["items"]] == ["kept"]
+    reopened = Vault.open(b64url_decode(restored["blob"]), PASS, account_id=uuid.UUID(account))
+    assert reopened.revision == head["revision"] + 1
+    assert reopened.get(reopened.lookup("kept").id).secret == "s1"
+    ok(session, "committed", revision=head["revision"] + 1)
+
+    # A head that opens (another device's save) is adopted, not replaced unread.
+    other = session.Session()
+    other.op_unlock(account, restored["blob"], PASS)
+    newer = other.op_add({"name": "elsewhere", **fields}, "s3")
+    head = {"revision": newer["revision"], "sha256": "0" * 64, "blob": newer["blob"]}
+    again = ok(session, "restore", blob=first["blob"], head=head)
+    assert again["base_revision"] == newer["revision"]
+    assert again["base_sha256"] == hashlib.sha256(b64url_decode(newer["blob"])).hexdigest()
+    assert [i["name"] for i in again["items"]] == ["kept"]
+
+
+def test_recover_unlocks_an_earlier_revision_re_sealed_on_the_current_one(glue: Any) -> None:
+    """The current revision does not open: unlock from an earlier one, whose items the next
+    upload re-seals on top of the current revision; never from one that is not older."""
+    import hashlib
+
+    session, _ = glue
+    account = str(uuid.uuid4())
+    created = ok(session, "create", account_id=account, passphrase=PASS, confirm=PASS)
+    ok(session, "committed", revision=created["revision"])
+    fields = {"kind": "git", "url": "https://git.example.test"}
+    kept = ok(session, "add", fields={"name": "kept", **fields}, secret="s1")
+    ok(session, "committed", revision=kept["revision"])
+    head = {"revision": kept["revision"] + 7, "sha256": "ab" * 32, "blob": "AAAA"}
+
+    fresh = importlib.reload(session)  # a new page: nothing unlocked
+    got = ok(fresh, "recover", account_id=account, blob=kept["blob"], head=head, passphrase=PASS)
+    assert got["restored_from"] == kept["revision"]
+    assert (got["base_revision"], got["base_sha256"]) == (head["revision"], head["sha256"])
+    assert [i["name"] for i in got["items"]] == ["kept"]
+    ok(fresh, "committed", revision=head["revision"] + 1)
+    assert ok(fresh, "reveal", item_id=got["items"][0]["id"])["secret"] == "s1"
+
+    newer = {"revision": kept["revision"], "sha256": hashlib.sha256(b"x").hexdigest()}
+    args = {"account_id": account, "blob": kept["blob"], "passphrase": PASS}
+    assert call(fresh, "recover", head={**newer, "blob": "AAAA"}, **args)["code"] == "not_older"
+    assert call(fresh, "recover", head=head, **{**args, "passphrase": NEW_PASS})["code"] == (
+        "wrong_passphrase"
+    )
