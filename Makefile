@@ -1,5 +1,5 @@
 # The README's two commands (run, test), and the inner loop. Each sets up what it needs.
-.PHONY: run test lint fmt unit
+.PHONY: run test lint fmt unit check-docs
 run:
 	scripts/run.sh
 test:
@@ -25,3 +25,9 @@ unit:
 	.venv/bin/pytest -q -p no:cacheprovider tests/native --ignore=tests/native/browser \
 		-m "not slow"; native=$$?; \
 	wait $$unit && exit $$native
+
+# The documented commands (README.md, docs/) against the real ones: zkvault's --help,
+# benchmarks/, this file's targets. Cheap; scripts/test.sh runs it too.
+check-docs:
+	@scripts/bootstrap.sh
+	.venv/bin/python tools/check_docs.py

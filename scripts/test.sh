@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh machine: set up, lint, type-check, test.
+# The whole test suite, from a fresh machine: set up, lint, type-check, check the docs'
+# commands, test.
 #
 # With no arguments the suite runs as two groups at once, one per core: the tests that
 # drive Chromium (browser-bound, much of their time spent waiting on the page) and the
@@ -15,6 +16,7 @@ export PATH="$PWD/.venv/bin:$PATH"
 ruff check .
 ruff format --check .
 mypy
+python tools/check_docs.py  # the documented commands are the real ones
 
 # pytest exits 5 when it collected nothing: that is a failure here, never a pass.
 fail_on_nothing() {

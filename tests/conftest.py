@@ -2,7 +2,8 @@
 
 The summary counts what happened (tests/support/report.py): these hooks tell it which
 test is running (so each record belongs to one), which tests are security tests (their
-function calls ``record``, or they carry the ``security`` mark) and which failed.
+function calls ``record``, or they carry the ``security`` mark) and which failed or were
+skipped (a skipped security test counts as failed in the verdict).
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ def pytest_runtest_logstart(nodeid: str) -> None:
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.failed:
         summary.failed(report.nodeid)
+    elif report.skipped:  # in setup (a skip mark, a fixture's skip) or in the call
+        summary.skipped(report.nodeid)
     elif report.when == "call" and report.passed:
         summary.passed(report.nodeid)
 

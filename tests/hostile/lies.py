@@ -10,7 +10,7 @@ import base64
 from collections.abc import Callable
 from typing import Any
 
-from tests.hostile.proxy import Answer, Lie, Request
+from tests.support.httpproxy import Answer, Lie, Request
 
 Forge = Callable[[bytes], bytes]
 

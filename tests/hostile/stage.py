@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 
 from tests.hostile.lies import b64d, b64e
-from tests.hostile.proxy import HostileProxy
 from tests.native.support import Env, make_env, start_pairing
+from tests.support.httpproxy import HttpProxy
 from tests.support.processes import ServerProcess, free_port, start_server
 from vault_core import Item, KdfParams, Vault
 
@@ -25,7 +25,7 @@ CODE = r"enter the code (\S+) "
 class Stage:
     idp: str
     server: ServerProcess  # the real one, reached only through the proxy
-    proxy: HostileProxy
+    proxy: HttpProxy
     # Everything that must never reach the hostile side: name -> value.
     secrets: dict[str, str | bytes] = field(default_factory=dict)
     wire_at: int = 0  # how far the proxy's capture and the server's log have been scanned
@@ -45,7 +45,7 @@ class Stage:
 
 def open_stage(idp: str, workdir: Path) -> Stage:
     port = free_port()
-    proxy = HostileProxy(f"http://127.0.0.1:{port}")
+    proxy = HttpProxy(f"http://127.0.0.1:{port}", abbreviate_assets=True)
     server = start_server(idp, workdir, port=port, ZKVAULT_PUBLIC_URL=proxy.url)
     return Stage(idp, server, proxy)
 

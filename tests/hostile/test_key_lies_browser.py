@@ -94,10 +94,10 @@ def test_substituted_key_behind_a_code_or_a_link(stage: Stage, owner: Owner) -> 
         proc, link, printed = _enrol(stage, owner, env, "ci-linked", show=LINK)
         code = link.split("code=")[1].split("&")[0]
         with stage.proxy.telling(lie):
-            # Typed: the page shows the fingerprint of the key it was handed, which is not
-            # the one the runner printed; the person refuses.
+            # Typed: the page shows the fingerprint of the key it was handed, not the one
+            # the runner printed. Refusing then is the person's doing (their comparison,
+            # this test's click): asserted below, never counted as the page refusing.
             shown = _look_up(app, code)
-            flagged = int(shown == fingerprint("runner", swapped) != printed)
             # Followed: the page checks the key against the link and refuses by itself.
             app.page.goto(link)
             app.page.wait_for_selector("#view-unlock:not([hidden]), #error:not([hidden])")
@@ -108,17 +108,18 @@ def test_substituted_key_behind_a_code_or_a_link(stage: Stage, owner: Owner) -> 
                 app.page.locator("#error").get_attribute("data-code") == "pairing_key_mismatch"
                 and app.page.locator("#pair-details").is_hidden()
             )
-        _look_up(app, code)  # the lie switched off: the runner's own key, refused by hand
-        app.page.get_by_role("button", name="Refuse", exact=True).click()
-        _, err = proc.communicate(timeout=60)
         record(
             "hostile server",
-            "runner key substituted behind a pairing code and link (browser)",
-            tried=2,
-            refused=flagged + refused,
-            lost=int(proc.returncode != 8),
+            "runner key substituted behind a pairing link (browser)",
+            tried=1,
+            refused=refused,
         )
-        assert flagged and refused and proc.returncode == 8, err
+        _look_up(app, code)  # the lie switched off: the runner's own key; ended by hand
+        app.page.get_by_role("button", name="Refuse", exact=True).click()
+        _, err = proc.communicate(timeout=60)
+        assert refused
+        assert shown == fingerprint("runner", swapped) != printed
+        assert proc.returncode == 8, err
     finally:
         stop_agent(env)
 

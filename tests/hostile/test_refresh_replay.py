@@ -14,9 +14,9 @@ from playwright.sync_api import Browser
 
 from tests.e2e.conftest import new_app
 from tests.hostile import lies
-from tests.hostile.proxy import Lie
 from tests.hostile.stage import Stage, pair_laptop, person_with_vault
 from tests.native.support import stop_agent
+from tests.support.httpproxy import Lie
 from tests.support.report import record
 
 

@@ -4,98 +4,46 @@ returns the same successor, and the machine stays paired (docs/cli.md, "The agen
 
 from __future__ import annotations
 
-import contextlib
-import json
-import socket
-import threading
-
 import pytest
 
 from tests.native.serverproc import Owner, Server
 from tests.native.support import Env
 from tests.native.test_server import connect, new_vault
+from tests.support.httpproxy import Answer, HttpProxy, Lie, Request
 
 pytestmark = pytest.mark.slow
 
 
-class LoseRefreshAnswers:
-    """An HTTP forwarder (one request per connection, as the CLI's urllib makes them)
-    that passes every request on, but swallows the answers to the first ``lose`` token
-    refreshes and drops the connection instead. Records each refresh token sent."""
-
-    def __init__(self, upstream_port: int, lose: int) -> None:
-        self.upstream = ("127.0.0.1", upstream_port)
-        self.lose = lose
-        self.refresh_tokens: list[str] = []
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
-
-    def _serve(self, client: socket.socket) -> None:
-        with client, contextlib.suppress(OSError):
-            request = _read_request(client)
-            head, _, body = request.partition(b"\r\n\r\n")
-            is_refresh = head.startswith(b"POST /auth/token ")
-            if is_refresh:
-                token = json.loads(body).get("refresh_token")
-                if token:
-                    self.refresh_tokens.append(str(token))
-            with socket.create_connection(self.upstream) as upstream:
-                upstream.sendall(request)
-                answer = b""
-                while chunk := upstream.recv(65536):
-                    answer += chunk
-            if is_refresh and self.lose > 0:
-                self.lose -= 1  # the server has rotated; the client hears nothing
-                return
-            client.sendall(answer)
-
-    def close(self) -> None:
-        self.listener.close()
+def is_refresh(request: Request) -> bool:
+    return (request.json() or {}).get("grant_type") == "refresh_token"
 
 
-def _read_request(conn: socket.socket) -> bytes:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(65536)
-        if not chunk:
-            return data
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n"):
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value)
-    while len(body) < length:
-        chunk = conn.recv(65536)
-        if not chunk:
-            break
-        body += chunk
-    return head + b"\r\n\r\n" + body
+def lose_refresh_answers(count: int) -> Lie:
+    """The first ``count`` token refreshes reach the server, which rotates the token; the
+    answer is dropped with the connection, so the client hears nothing."""
+
+    def drop(request: Request, answer: Answer) -> None:
+        answer.dropped = True
+
+    lie = Lie("lost refresh answer", "POST", "/auth/token", drop)
+    lie.when = lambda request: is_refresh(request) and lie.fired < count
+    return lie
 
 
 def test_a_lost_refresh_answer_does_not_unpair(env: Env, server: Server) -> None:
     owner = Owner(server)
     new_vault(owner)
-    proxy = LoseRefreshAnswers(int(server.url.rsplit(":", 1)[1]), lose=1)
+    proxy = HttpProxy(server.url)
     try:
         connect(env, owner, proxy.url)
-        done = env.unlock()
+        with proxy.telling(lose_refresh_answers(1)):
+            done = env.unlock()
+        sent = [e.request.json()["refresh_token"] for e in proxy.exchanges if is_refresh(e.request)]
         # The client sent the same refresh token again after the lost answer.
-        assert len(proxy.refresh_tokens) >= 2
-        assert proxy.refresh_tokens[0] == proxy.refresh_tokens[1]
+        assert len(sent) >= 2 and sent[0] == sent[1], len(sent)
         assert done.returncode == 0, done.stderr
         env.zk("lock", check=True)
         again = env.unlock()  # the successor it got back is the one the server keeps
         assert again.returncode == 0, again.stderr
     finally:
-        proxy.close()
+        proxy.cut()

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.native.netproxy import Proxy
 from tests.native.serverproc import Owner, Server, enrol_granted_runner
 from tests.native.support import ITEMS, Env, wait_gone
 from tests.native.test_server import connect, machine_id, new_vault
 from tests.support import processes
+from tests.support.httpproxy import HttpProxy
 
 pytestmark = pytest.mark.slow
 
@@ -52,20 +52,16 @@ def instances() -> Iterator[tuple[Server, Server]]:
             shutil.rmtree(d, ignore_errors=True)
 
 
-def _port(server: Server) -> int:
-    return int(server.url.rsplit(":", 1)[1])
-
-
 def test_unverifiable_tokens_never_wipe_but_revocation_does(
     env: Env, instances: tuple[Server, Server]
 ) -> None:
     a, b = instances
     owner = Owner(a)
     new_vault(owner)
-    proxy = Proxy(_port(a))  # pairing through A alone, then both behind the proxy
+    proxy = HttpProxy(a.url)  # pairing through A alone, then both behind the proxy
     try:
         connect(env, owner, proxy.url)
-        proxy.upstreams.append(("127.0.0.1", _port(b)))
+        proxy.add_upstream(b.url)
         fast = {"ZKVAULT_CHECK_INTERVAL": "1"}
         unlocked = env.unlock(extra=fast)
         assert unlocked.returncode == 0, unlocked.stderr
@@ -106,12 +102,12 @@ def test_a_runner_mid_rotation_is_never_told_it_is_revoked(
     a, b = instances
     owner = Owner(a)
     vault, _ = new_vault(owner)
-    proxy = Proxy(_port(a))
+    proxy = HttpProxy(a.url)
     try:
         credential, runner_id = enrol_granted_runner(
             env, owner, vault, proxy.url, "ci-rotating", ["github"]
         )
-        proxy.upstreams.append(("127.0.0.1", _port(b)))
+        proxy.add_upstream(b.url)
         ci = {"ZKVAULT_RUNNER_CREDENTIAL": credential}
         outcomes = [env.zk("get", "github", extra=ci) for _ in range(4)]
         codes = [done.returncode for done in outcomes]

@@ -18,9 +18,9 @@ from native.api import b64url_decode
 from native.state import StateStore
 from tests.native import support
 from tests.native.gitserver import GitServer
-from tests.native.netproxy import Proxy
 from tests.native.serverproc import Owner, Server
 from tests.native.support import FAST_KDF, ITEMS, PASSPHRASE, REPO, Env, git, wait_gone
+from tests.support.httpproxy import HttpProxy
 from tests.support.leaks import scan
 from vault_core import Item, Vault, seal_grant
 from vault_core import fingerprint as key_fingerprint
@@ -30,8 +30,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def proxy(server: Server) -> Iterator[Proxy]:
-    p = Proxy(int(server.url.rsplit(":", 1)[1]))
+def proxy(server: Server) -> Iterator[HttpProxy]:
+    p = HttpProxy(server.url)
     yield p
     p.cut()
 
@@ -150,7 +150,7 @@ def test_server_rollback_and_tamper_are_refused(
     assert kept.vault_blob == second and kept.max_revision == 2 and first != second
 
 
-def test_offline_copy_and_strict_mode(env: Env, server: Server, proxy: Proxy) -> None:
+def test_offline_copy_and_strict_mode(env: Env, server: Server, proxy: HttpProxy) -> None:
     owner = Owner(server)
     new_vault(owner)
     connect(env, owner, proxy.url)

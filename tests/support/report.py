@@ -1,15 +1,22 @@
 """The security summary the suite prints at its end (see tests/conftest.py).
 
 Adversarial tests call ``record`` with what they tried and what they observed (compute
-``detected=``/``refused=``/``lost=``/``hits=`` from what happened, record, then assert),
+``detected=``/``refused=``/``lost=``/``hits=`` from what happened, record, then assert;
+never a count bumped after an assert passed, which can only ever equal ``tried``),
 so the table reads at a glance: hits and losses must be 0, detected and refused must
-equal tried. The verdict does not take a record on trust: tests/conftest.py tells this
-module which test is running and which tests failed, and
+equal tried. A control (genuine data that must open, a probe that must be seen) is
+recorded in the category "controls" with ``checked=``, never ``tried=``: it is not a case
+of tampering or an attack, and must not be summed into their totals.
+
+The verdict does not take a record on trust: tests/conftest.py tells this module which
+test is running and which tests failed or were skipped, and
 
 - a failed or errored test's contributions count as neither detected nor refused,
   whatever it recorded;
 - every security test (one that records, or is marked ``security``) that failed,
-  errored, or passed without recording anything is counted in "security tests failed";
+  errored, was skipped, or passed without recording anything is counted in "security
+  tests failed": a security case that did not run proved nothing (a deselected test,
+  which pytest never reports, is not counted);
 
 any non-zero count makes the verdict FAIL.
 """
@@ -46,6 +53,7 @@ SECTIONS: list[tuple[str, str]] = []  # (title, text): detail printed before the
 SECURITY_TESTS: set[str] = set()  # expected to record (collected by tests/conftest.py)
 FAILED_TESTS: set[str] = set()  # failed or errored in any phase
 PASSED_TESTS: set[str] = set()  # whose test function ran and passed
+SKIPPED_TESTS: set[str] = set()  # skipped (or xfailed) in any phase
 _current = [""]
 
 
@@ -65,6 +73,10 @@ def passed(test: str) -> None:
     PASSED_TESTS.add(test)
 
 
+def skipped(test: str) -> None:
+    SKIPPED_TESTS.add(test)
+
+
 def record(category: str, case: str, **counts: int) -> None:
     """Add observed counts to a row; calls with the same category and case add up."""
     CALLS.append(Call(category, case, _current[0], dict(counts)))
@@ -81,17 +93,23 @@ def rows() -> list[Row]:
                 value = 0
             row.counts[key] = row.counts.get(key, 0) + value
     for test in sorted(broken_tests()):
-        table[("security test failed", test)] = Row(
-            "security test failed", test, {"failed tests": 1}
+        case = f"{test} (skipped)" if test in SKIPPED_TESTS - FAILED_TESTS else test
+        table[("security test failed", case)] = Row(
+            "security test failed", case, {"failed tests": 1}
         )
     return list(table.values())
 
 
 def broken_tests() -> set[str]:
+    """Security tests that failed, errored, were skipped, or passed without recording."""
     recorded = {call.test for call in CALLS}
     failed_recorders = {t for t in recorded if t in FAILED_TESTS}
-    ran = FAILED_TESTS | PASSED_TESTS  # a skipped or deselected test is neither
-    expected = {t for t in SECURITY_TESTS & ran if t in FAILED_TESTS or t not in recorded}
+    reported = FAILED_TESTS | PASSED_TESTS | SKIPPED_TESTS  # a deselected test is none
+    expected = {
+        t
+        for t in SECURITY_TESTS & reported
+        if t in FAILED_TESTS or t in SKIPPED_TESTS or t not in recorded
+    }
     return failed_recorders | expected
 
 
@@ -159,6 +177,7 @@ def save(path: Path) -> None:
         "security": sorted(SECURITY_TESTS),
         "failed": sorted(FAILED_TESTS),
         "passed": sorted(PASSED_TESTS),
+        "skipped": sorted(SKIPPED_TESTS),
     }
     path.write_text(json.dumps(state))
 
@@ -171,6 +190,7 @@ def merge(path: Path) -> None:
     SECURITY_TESTS.update(state["security"])
     FAILED_TESTS.update(state["failed"])
     PASSED_TESTS.update(state["passed"])
+    SKIPPED_TESTS.update(state["skipped"])
 
 
 def main(paths: list[str]) -> int:

@@ -18,8 +18,8 @@ from playwright.sync_api import Playwright
 from tests.e2e.breach import scenario
 from tests.e2e.breach.attacker import Attacker
 from tests.e2e.breach.scenario import Credential, Person
-from tests.native.netproxy import Proxy
 from tests.native.support import make_env, stop_agent
+from tests.support.httpproxy import HttpProxy
 from tests.support.pg import PrivatePostgres
 from tests.support.processes import ServerProcess, start_server, stop
 
@@ -29,7 +29,7 @@ class World:
     backend: str
     root: Path
     server: ServerProcess
-    proxy: Proxy
+    proxy: HttpProxy
     attacker: Attacker
     pg: PrivatePostgres | None
     pw: Playwright
@@ -129,7 +129,7 @@ def world(
     (root / "server").mkdir()
     server = start_server(idp, root / "server", None, **overrides)
     database_url = pg.url if pg else f"sqlite:///{server.database}"
-    proxy = Proxy(int(server.url.rsplit(":", 1)[1]))
+    proxy = HttpProxy(server.url)
     attacker = Attacker(database_url)
     built = World(request.param, root, server, proxy, attacker, pg, playwright_instance, idp)
     try:

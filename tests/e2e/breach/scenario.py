@@ -16,8 +16,8 @@ from pathlib import Path
 from playwright.sync_api import Playwright
 
 from tests.e2e.conftest import CHROMIUM_ARGS, App, attach_app
-from tests.native.netproxy import Proxy
 from tests.native.support import Env, make_env, start_pairing
+from tests.support.httpproxy import HttpProxy
 from tests.support.processes import ServerProcess
 
 CODE = r"enter the code (\S+) "
@@ -190,7 +190,7 @@ def approve(app: App, code: str, fingerprint: str) -> None:
     app.notice("Approved")
 
 
-def pair_laptop(person: Person, proxy: Proxy, *, by_link: bool = False) -> None:
+def pair_laptop(person: Person, proxy: HttpProxy, *, by_link: bool = False) -> None:
     """Pair by typing the code, or by opening the one-time link the CLI prints (a full
     page load: the person unlocks again, then approves)."""
     proc, shown, fingerprint = start_pairing(
@@ -236,7 +236,7 @@ def unlock_laptop(person: Person) -> None:
         assert got.returncode == 0 and got.stdout == cred.secret + "\n", got.stderr
 
 
-def enrol_runner(person: Person, proxy: Proxy, name: str) -> Runner:
+def enrol_runner(person: Person, proxy: HttpProxy, name: str) -> Runner:
     runner = Runner(name, make_env())
     # Enrolled without a terminal: the person passes the owner fingerprint the page shows.
     person.app.go("Machines & runners")

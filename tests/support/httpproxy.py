@@ -1,15 +1,27 @@
-"""The hostile layer: an HTTP reverse proxy on a free loopback port in front of the real
-server. Clients only ever talk to it (the server's public_url is the proxy's URL, so OIDC
-redirects, cookies and the browser's origin all go through it). Each answer from the
-server passes the lies that are switched on, which may rewrite it; every byte the proxy
-received and sent is kept for the leak scan at the end of each case.
+"""The suite's one HTTP proxy: a reverse proxy on a free loopback port in front of one or
+more real server processes. Tests point clients at it to
+
+- capture every byte a client sent and received (the leak scans: ``mark``,
+  ``seen_since``);
+- make the server unreachable at a moment of their choosing (``cut``);
+- spread requests over several instances, round robin and without stickiness, as a
+  load balancer does (``add_upstream``);
+- lie: rewrite the server's real answer on its way back, or drop it with the
+  connection (``telling`` with ``Lie``; tests/hostile/lies.py has ready-made ones).
+
+It forwards each request as it came (Host header included, so the server sees the
+proxy's address) minus the hop-by-hop headers, and Accept-Encoding, so answers pass
+uncompressed: lies rewrite plain bytes and the scans read them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import http.cookiejar
+import itertools
 import json
 import re
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -18,8 +30,6 @@ from typing import Any
 
 import httpx
 
-# Hop-by-hop headers, and the ones the proxy sets itself. Accept-Encoding is dropped so
-# the server answers uncompressed: lies then rewrite plain bytes, and the leak scan reads them.
 _DROP_REQUEST = {"connection", "keep-alive", "transfer-encoding", "content-length", "te"}
 _DROP_REQUEST |= {"accept-encoding", "upgrade", "proxy-connection"}
 _DROP_ANSWER = {"connection", "keep-alive", "transfer-encoding", "content-length"}
@@ -37,7 +47,11 @@ class Request:
     body: bytes
 
     def json(self) -> Any:
-        return json.loads(self.body) if self.body else None
+        """The body as JSON, or None (empty, or not JSON)."""
+        try:
+            return json.loads(self.body) if self.body else None
+        except ValueError:
+            return None
 
     @property
     def bearer(self) -> str:
@@ -47,11 +61,13 @@ class Request:
 
 @dataclass
 class Answer:
-    """The server's answer on its way back; a lie may change any part of it."""
+    """The server's answer on its way back; a lie may change any part of it, or drop it
+    (the client's connection is then closed without an answer)."""
 
     status: int
     headers: list[tuple[str, str]]
     body: bytes
+    dropped: bool = False
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -68,7 +84,7 @@ class Answer:
         self.headers.append((name, value))
 
     def copy(self) -> Answer:
-        return Answer(self.status, list(self.headers), self.body)
+        return Answer(self.status, list(self.headers), self.body, self.dropped)
 
 
 @dataclass(eq=False)
@@ -100,21 +116,34 @@ class Exchange:
 
 
 @dataclass
-class HostileProxy:
+class HttpProxy:
     upstream: str  # the real server, http://127.0.0.1:PORT
+    # Keep the body of a web-app asset (GET /assets/…) as its length only: the same built
+    # file for everyone, megabytes of Pyodide that scanning after every case would cost
+    # minutes and could only find what the server already had.
+    abbreviate_assets: bool = False
     exchanges: list[Exchange] = field(default_factory=list)
-    # Every byte received and sent (web-app asset bodies as their length: _serialise).
-    wire: bytearray = field(default_factory=bytearray)
+    wire: bytearray = field(default_factory=bytearray)  # every byte received and sent
     active: list[Lie] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
-        self._client = httpx.Client(base_url=self.upstream, follow_redirects=False, timeout=60)
+        self._upstreams = [self.upstream]
+        self._turn = itertools.count()
+        # No cookie jar: one client's cookies must never ride on another client's request.
+        jar = http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+        self._client = httpx.Client(follow_redirects=False, timeout=60, cookies=jar)
         self._httpd = _Server(("127.0.0.1", 0), _handler(self))
         self._httpd.daemon_threads = True
+        self._closed = False
         self.port = int(self._httpd.server_address[1])
         self.url = f"http://127.0.0.1:{self.port}"
         threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+
+    def add_upstream(self, url: str) -> None:
+        """Another instance: from now on requests go to each in turn."""
+        with self._lock:
+            self._upstreams.append(url)
 
     @contextlib.contextmanager
     def telling(self, *lies: Lie) -> Iterator[tuple[Lie, ...]]:
@@ -139,24 +168,33 @@ class HostileProxy:
         with self._lock:
             return bytes(self.wire[mark:])
 
-    def close(self) -> None:
+    def cut(self) -> None:
+        """The network goes down: new connections are refused and live ones dropped."""
+        if self._closed:
+            return
+        self._closed = True
         self._httpd.shutdown()
         self._httpd.server_close()
+        self._httpd.drop_connections()
         self._client.close()
+
+    close = cut
 
     # -- one request ---------------------------------------------------------------------
 
     def handle(self, request: Request, raw_request: bytes) -> Answer:
-        upstream = self._client.request(
+        with self._lock:
+            upstream = self._upstreams[next(self._turn) % len(self._upstreams)]
+        got = self._client.request(
             request.method,
-            request.path + ("?" + request.query if request.query else ""),
+            upstream + request.path + ("?" + request.query if request.query else ""),
             headers=[(k, v) for k, v in request.headers.items() if k not in _DROP_REQUEST],
             content=request.body,
         )
         answer = Answer(
-            upstream.status_code,
-            [(k, v) for k, v in upstream.headers.multi_items() if k.lower() not in _DROP_ANSWER],
-            upstream.content,
+            got.status_code,
+            [(k, v) for k, v in got.headers.multi_items() if k.lower() not in _DROP_ANSWER],
+            got.content,
         )
         with self._lock:
             lies = [lie for lie in self.active if lie.matches(request)]
@@ -166,28 +204,54 @@ class HostileProxy:
             lie.fired += 1
             told.append(lie.name)
         with self._lock:
-            self.wire += raw_request + _serialise(answer, request)
+            self.wire += raw_request + self._serialise(answer, request)
             self.exchanges.append(Exchange(request, answer.copy(), tuple(told)))
         return answer
 
+    def _serialise(self, answer: Answer, request: Request) -> bytes:
+        """The answer as sent (nothing, if dropped)."""
+        if answer.dropped:
+            return b""
+        head = f"HTTP/1.1 {answer.status}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in answer.headers)
+        body = answer.body
+        asset = request.method == "GET" and request.path.startswith("/assets/")
+        if self.abbreviate_assets and asset and not request.query:
+            body = f"<web-app asset, {len(body)} bytes>".encode()
+        return head.encode("latin-1") + b"\r\n" + body
+
 
 class _Server(ThreadingHTTPServer):
+    """Keeps its live connections, so that ``cut`` can drop them."""
+
+    def server_activate(self) -> None:
+        self.live: set[socket.socket] = set()
+        self.live_lock = threading.Lock()
+        super().server_activate()
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        conn, address = super().get_request()
+        with self.live_lock:
+            self.live.add(conn)
+        return conn, address
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.live_lock:
+            self.live.discard(request)
+        super().shutdown_request(request)
+
+    def drop_connections(self) -> None:
+        with self.live_lock:
+            live, self.live = list(self.live), set()
+        for conn in live:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+            conn.close()
+
     def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # a browser dropping a kept-alive connection is not news
+        pass  # a client dropping a kept-alive connection, or a cut, is not news
 
 
-def _serialise(answer: Answer, request: Request) -> bytes:
-    """The answer as sent. The body of a web-app asset (the same built file for everyone,
-    megabytes of Pyodide) is kept as its length only: it holds nothing a client sent,
-    and searching it for every secret after every case would cost minutes."""
-    head = f"HTTP/1.1 {answer.status}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in answer.headers)
-    body = answer.body
-    if request.method == "GET" and request.path.startswith("/assets/") and not request.query:
-        body = f"<web-app asset, {len(body)} bytes>".encode()
-    return head.encode("latin-1") + b"\r\n" + body
-
-
-def _handler(proxy: HostileProxy) -> type[BaseHTTPRequestHandler]:
+def _handler(proxy: HttpProxy) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive: every answer carries Content-Length
 
@@ -205,8 +269,11 @@ def _handler(proxy: HostileProxy) -> type[BaseHTTPRequestHandler]:
             raw = (self.requestline + "\r\n" + str(self.headers)).encode("latin-1") + body
             try:
                 answer = proxy.handle(request, raw)
-            except httpx.HTTPError:
-                answer = Answer(502, [("content-type", "text/plain")], b"upstream unreachable")
+            except httpx.HTTPError:  # the server is unreachable: so is the proxy
+                answer = Answer(502, [], b"", dropped=True)
+            if answer.dropped:
+                self.close_connection = True
+                return
             self.send_response_only(answer.status)
             for name, value in answer.headers:
                 self.send_header(name, value)
