@@ -15,6 +15,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
+from native.dpop import DpopKey
 from native.errors import NETWORK, USAGE, CliError
 from vault_core.b64url import b64url_decode, b64url_encode
 
@@ -46,8 +47,12 @@ def server_url(explicit: str | None = None, remembered: str | None = None) -> st
 
 
 class Api:
-    def __init__(self, base_url: str, timeout: float | None = None) -> None:
+    """Every call carries a DPoP proof by `key` (the client's own); an access token goes
+    as ``Authorization: DPoP``, never as a bearer token."""
+
+    def __init__(self, base_url: str, key: DpopKey, timeout: float | None = None) -> None:
         self.base_url = base_url.rstrip("/")
+        self.key = key
         self.timeout = timeout or float(os.environ.get("ZKVAULT_HTTP_TIMEOUT", "10"))
 
     def call(
@@ -65,8 +70,10 @@ class Api:
         if body is not None:
             data = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
+        # The proof names the URL as configured (the server's public URL) plus the path.
+        headers["DPoP"] = self.key.proof(method, self.base_url + path, token or None)
         if token:
-            headers["Authorization"] = f"Bearer {token}"
+            headers["Authorization"] = f"DPoP {token}"
         request = urllib.request.Request(  # noqa: S310 - scheme checked in server_url
             self.base_url + path, data=data, method=method, headers=headers
         )

@@ -47,6 +47,7 @@ _DOMAIN_STATUS: tuple[tuple[type[domain.DomainError], int], ...] = (
     (domain.TooLarge, 413),
     (domain.RateLimited, 429),
     (domain.Unavailable, 503),
+    (domain.SignInRefused, 400),
 )
 
 

@@ -1,5 +1,8 @@
-// The server API for the page: bearer access tokens from the HttpOnly refresh cookie.
+// The server API for the page: access tokens from the HttpOnly refresh cookie, every
+// request proven by this browser's DPoP key (dpop.js), to which the session is bound.
 // Only ciphertext, names, ids and public keys go through here (docs/server.md).
+
+import { proof } from "./dpop.js";
 
 export class ApiError extends Error {
   constructor(status, code, message, body = {}) {
@@ -52,12 +55,14 @@ export function hasSessionCookie() {
   return csrfCookie() !== "";
 }
 
-async function send(method, path, { body, headers = {} } = {}) {
+async function send(method, path, { body, headers = {}, token } = {}) {
   let response;
   try {
+    const bound = { ...headers, DPoP: await proof(method, path, token) };
+    if (token) bound.Authorization = `DPoP ${token}`;
     response = await fetch(path, {
       method,
-      headers: body === undefined ? headers : { "Content-Type": "application/json", ...headers },
+      headers: body === undefined ? bound : { "Content-Type": "application/json", ...bound },
       body: body === undefined ? undefined : JSON.stringify(body),
       credentials: "same-origin",
       cache: "no-store",
@@ -112,16 +117,22 @@ export async function signIn() {
   return access.accountId;
 }
 
+// The sign-in button: the login starts with a proof, so the session the provider's
+// redirect creates is bound to this browser's key; then on to the provider.
+export async function startSignIn() {
+  const { url } = await send("POST", "/auth/login");
+  location.assign(url);
+}
+
 export async function call(method, path, body) {
   if (!access || Date.now() > access.expires) await refresh();
-  const auth = () => ({ Authorization: `Bearer ${access.token}` });
   try {
-    return await send(method, path, { body, headers: auth() });
+    return await send(method, path, { body, token: access.token });
   } catch (err) {
     if (err.status !== 401) throw err;
     await refresh(); // the access token expired or the key rotated: one retry
     try {
-      return await send(method, path, { body, headers: auth() });
+      return await send(method, path, { body, token: access.token });
     } catch (again) {
       if (again.status === 401) throw new ApiError(401, "session_expired", FRIENDLY.session_expired);
       throw again;

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from ..deps import DB, State, Web, bearer_claims, principal, state_of
+from ..deps import DB, State, Web, dpop_claims, principal, spend_proof, state_of
 from ..encoding import b64url_encode
 from ..errors import AUTH_ERRORS, errors
 from ..schemas import VaultOut, VaultPut, VaultRestore, VaultWritten, VersionBlobOut, VersionOut
@@ -41,9 +41,11 @@ def _json(body: bytes) -> Response:
 async def read_vault(request: Request) -> Response:
     """The current vault blob and its revision (web and machine tokens)."""
     st = state_of(request)
-    claims = bearer_claims(request, st, _READERS)
+    bound = dpop_claims(request, st, _READERS)
+    claims = bound.claims
 
     def work() -> bytes:
+        spend_proof(st, bound.proof)
         with st.read_engine.connect() as conn:
             body, stale = vault.read_for(conn, claims)
         if stale:  # the agent's check-in: "last seen" moves (at most once a minute)
@@ -58,10 +60,12 @@ async def read_vault(request: Request) -> Response:
 async def write_vault(body: VaultPut, request: Request) -> Response:
     """Stores a new revision if base_revision is still current; 409 otherwise."""
     st = state_of(request)
-    claims = bearer_claims(request, st, _READERS)
+    bound = dpop_claims(request, st, _READERS)
+    claims = bound.claims
     blob = vault.decode_blob(body.blob, st.settings.max_vault_bytes, "vault")
 
     def work() -> bytes:
+        spend_proof(st, bound.proof)
         who = principal(claims, request)
         with st.sessions() as db:  # write() itself refuses a revoked client
             w = vault.write(

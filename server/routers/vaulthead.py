@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from ..deps import bearer_claims, state_of
+from ..deps import dpop_claims, spend_proof, state_of
 from ..errors import AUTH_ERRORS, ApiError
 from ..services import vaulthead
 from ..services.sessions import seen_long_ago, touch
@@ -40,7 +40,8 @@ async def vault_head(
     """The current revision. With ``after`` and ``wait``: waits up to ``wait`` seconds
     for a revision other than ``after``; 401 as soon as the client is revoked."""
     st = state_of(request)
-    claims = bearer_claims(request, st, _READERS)
+    bound = dpop_claims(request, st, _READERS)
+    claims = bound.claims
     # Never past the token's own expiry: a revocation check needs a live token.
     deadline = time.monotonic() + min(wait, max(0.0, claims.expires_at - time.time()))
 
@@ -54,6 +55,7 @@ async def vault_head(
 
     def check_in() -> vaulthead.Head:
         """The first ask; an agent's watch is its check-in, so "last seen" moves."""
+        spend_proof(st, bound.proof)
         current = ask()
         if seen_long_ago(current.last_seen_at):
             with st.sessions() as db:

@@ -65,3 +65,7 @@ class RateLimited(DomainError):
 
 class Unavailable(DomainError):
     """A transient refusal: retry later."""
+
+
+class SignInRefused(DomainError):
+    """A browser's sign-in callback cannot complete (state, code or identity refused)."""

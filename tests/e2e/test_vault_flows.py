@@ -375,11 +375,7 @@ def test_remove_credential(ready: Story) -> None:
 def test_browser_vault_opens_in_native_vault_core(settled: Story) -> None:
     app = settled.app
     account_id, token = api_sign_in(app.server, app.idp, SUB)
-    blob = b64d(
-        httpx.get(
-            f"{app.server.url}/api/vault", headers={"Authorization": f"Bearer {token}"}
-        ).json()["blob"]
-    )
+    blob = b64d(httpx.get(f"{app.server.url}/api/vault", auth=token).json()["blob"])
     vault = Vault.open(blob, settled.passphrase, account_id=uuid.UUID(account_id))
     by_name = {i.name: i for i in vault.items()}
     assert set(by_name) == {"github-ci", "gitlab-deploy"}
@@ -552,7 +548,7 @@ def test_native_vault_opens_in_the_browser(app: App, browser: Browser) -> None:
     )
     r = httpx.put(
         f"{app.server.url}/api/vault",
-        headers={"Authorization": f"Bearer {token}"},
+        auth=token,
         json={"base_revision": 0, "blob": _b64e(vault.save())},
     )
     assert r.status_code == 200, r.text

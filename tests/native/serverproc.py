@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from tests.support import processes
+from tests.support.dpop import DpopAuth, DpopKey
 from tests.support.processes import start_idp
 from vault_core.b64url import b64url_decode, b64url_encode
 
@@ -62,25 +63,29 @@ class Owner:
             f"{server.idp}/users/{self.sub}",
             json={"email": f"{self.sub}@example.test", "name": "Ada"},
         ).raise_for_status()
-        login = self.http.get("/auth/login")
-        assert login.status_code == 302, login.text
-        back = httpx.post(login.headers["location"], data={"sub": self.sub})
+        # The browser's key (P-256, as WebCrypto makes it): the session is bound to it.
+        self.key = DpopKey("ES256")
+        login = self.http.post("/auth/login", auth=self.key.auth())
+        assert login.status_code == 200, login.text
+        back = httpx.post(login.json()["url"], data={"sub": self.sub})
         assert back.status_code == 302, back.text
         done = self.http.get(back.headers["location"])
         assert done.status_code == 302, done.text
         token = self.http.post(
-            "/auth/refresh", headers={"X-CSRF-Token": self.http.cookies.get("zkv_csrf") or ""}
+            "/auth/refresh",
+            headers={"X-CSRF-Token": self.http.cookies.get("zkv_csrf") or ""},
+            auth=self.key.auth(),
         )
         assert token.status_code == 200, token.text
         self.account_id: str = token.json()["account_id"]
         self.token: str = token.json()["access_token"]
 
     @property
-    def auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
+    def auth(self) -> DpopAuth:
+        return self.key.auth(self.token)
 
     def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return self.http.request(method, path, headers=self.auth, **kwargs)
+        return self.http.request(method, path, auth=self.auth, **kwargs)
 
     def put_vault(self, base: int, blob: bytes) -> dict[str, Any]:
         r = self.call(

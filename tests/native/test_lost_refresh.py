@@ -1,6 +1,8 @@
 """A refresh whose answer is lost: the server rotated the token, the client never heard.
-The client sends the same token again at once; with the server's grace window that
-returns the same successor, and the machine stays paired (docs/cli.md, "The agent")."""
+The client sends the same token again, proven by the same key; the server returns the
+same successor, and the machine stays paired (docs/cli.md, "The agent").
+
+The server's public URL is the forwarder's (as behind any proxy): DPoP proofs name it."""
 
 from __future__ import annotations
 
@@ -8,12 +10,14 @@ import contextlib
 import json
 import socket
 import threading
+from pathlib import Path
 
 import pytest
 
 from tests.native.serverproc import Owner, Server
 from tests.native.support import Env
 from tests.native.test_server import connect, new_vault
+from tests.support import processes
 
 pytestmark = pytest.mark.slow
 
@@ -83,11 +87,15 @@ def _read_request(conn: socket.socket) -> bytes:
     return head + b"\r\n\r\n" + body
 
 
-def test_a_lost_refresh_answer_does_not_unpair(env: Env, server: Server) -> None:
-    owner = Owner(server)
-    new_vault(owner)
-    proxy = LoseRefreshAnswers(int(server.url.rsplit(":", 1)[1]), lose=1)
+def test_a_lost_refresh_answer_does_not_unpair(env: Env, tmp_path: Path) -> None:
+    port = processes.free_port()
+    proxy = LoseRefreshAnswers(port, lose=1)
+    idp, idp_proc = processes.start_idp()
+    started = processes.start_server(idp, tmp_path, port, ZKVAULT_PUBLIC_URL=proxy.url)
+    server = Server(proxy.url, idp, started.proc, idp_proc, tmp_path)
     try:
+        owner = Owner(server)
+        new_vault(owner)
         connect(env, owner, proxy.url)
         done = env.unlock()
         # The client sent the same refresh token again after the lost answer.
@@ -99,3 +107,5 @@ def test_a_lost_refresh_answer_does_not_unpair(env: Env, server: Server) -> None
         assert again.returncode == 0, again.stderr
     finally:
         proxy.close()
+        processes.stop(started.proc)
+        processes.stop(idp_proc)

@@ -29,6 +29,7 @@ def instances() -> Iterator[tuple[Server, Server]]:
     """A (signs with the new key, verifies both) and B (still on the old key only)."""
     idp, idp_proc = processes.start_idp()
     old, new = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    token_secret = secrets.token_urlsafe(32)  # one for the deployment
     dirs = [Path(tempfile.mkdtemp(prefix="zkrot")) for _ in range(2)]
     database = f"sqlite:///{dirs[0] / 'zkvault.sqlite3'}"
     started: list[processes.ServerProcess] = []
@@ -40,6 +41,7 @@ def instances() -> Iterator[tuple[Server, Server]]:
                     workdir,
                     ZKVAULT_DATABASE_URL=database,
                     ZKVAULT_SIGNING_KEYS=json.dumps(keys),
+                    ZKVAULT_TOKEN_SECRETS=json.dumps([token_secret]),
                 )
             )
         a, b = (Server(s.url, idp, s.proc, idp_proc, d) for s, d in zip(started, dirs, strict=True))

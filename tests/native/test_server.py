@@ -353,9 +353,9 @@ def test_connected_before_the_vault_exists(env: Env, server: Server) -> None:
 
 
 def test_concurrent_refreshes_take_turns(env: Env, server: Server) -> None:
-    """The CLI and the agent both rotate the refresh token. The server revokes a machine
-    whose rotated token is presented twice, so refreshes must never overlap: six processes
-    refreshing at once must all succeed and leave the machine authorised."""
+    """The CLI and the agent both rotate the refresh token, one at a time under the state
+    lock: six processes refreshing at once must all succeed and leave the machine
+    authorised."""
     owner = Owner(server)
     new_vault(owner)
     connect(env, owner, server.url)
@@ -364,8 +364,9 @@ def test_concurrent_refreshes_take_turns(env: Env, server: Server) -> None:
         "from native.session import refresh\n"
         "from native.state import StateStore\n"
         "store = StateStore()\n"
+        "state = store.load()\n"
         "for _ in range(3):\n"
-        "    refresh(store, Api(store.load().server or ''))\n"
+        "    refresh(store, Api(state.server or '', state.dpop_key()))\n"
     )
     procs = [
         subprocess.Popen(
