@@ -46,6 +46,10 @@ def server_url(explicit: str | None = None, remembered: str | None = None) -> st
     return url.rstrip("/")
 
 
+class _ProofRefused(Exception):
+    """The server refused the proof itself (dpop_invalid): made again once."""
+
+
 class Api:
     """Every call carries a DPoP proof by `key` (the client's own); an access token goes
     as ``Authorization: DPoP``, never as a bearer token."""
@@ -65,6 +69,24 @@ class Api:
     ) -> dict[str, Any]:
         """The decoded JSON object of a 2xx answer; ApiError for others;
         CliError(NETWORK) when the server cannot be reached."""
+        try:
+            return self._call(method, path, body, token, timeout)
+        except _ProofRefused:
+            # Most likely this machine's clock: the proof is made again on the server's
+            # time (from its Date header). A refused proof spends nothing.
+            try:
+                return self._call(method, path, body, token, timeout)
+            except _ProofRefused:
+                raise ApiError(401, "dpop_invalid") from None
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        token: str | None,
+        timeout: float | None,
+    ) -> dict[str, Any]:
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
         data = None
         if body is not None:
@@ -88,6 +110,9 @@ class Api:
                     code = parsed["code"]
             except (ValueError, OSError):
                 pass
+            if exc.code == 401 and code == "dpop_invalid":
+                self.key.learn_server_time(exc.headers.get("Date"))
+                raise _ProofRefused from None
             if exc.code >= 500:
                 raise CliError(
                     f"the server at {self.base_url} failed ({exc.code} {code}); try again later",

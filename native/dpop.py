@@ -10,10 +10,12 @@ credential string needs no new field. docs/server.md, "Proof of possession".
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import secrets
 import time
+from email.utils import parsedate_to_datetime
 
 from nacl.signing import SigningKey
 
@@ -33,6 +35,9 @@ class DpopKey:
         if len(seed) != 32:
             raise ValueError("a DPoP key seed is 32 bytes")
         self._key = SigningKey(seed)
+        # The server's clock minus ours (s): a proof's iat must fall within the server's
+        # tolerated skew of its own clock, whatever this machine's clock says.
+        self.offset = 0.0
         x = b64url_encode(bytes(self._key.verify_key))
         self.jwk: dict[str, object] = {"kty": "OKP", "crv": "Ed25519", "x": x}
         self._header = b64url_encode(_json({"typ": "dpop+jwt", "alg": "EdDSA", "jwk": self.jwk}))
@@ -58,6 +63,13 @@ class DpopKey:
         """RFC 7638 (jkt): what the server binds tokens to."""
         return b64url_encode(hashlib.sha256(_json(self.jwk)).digest())
 
+    def learn_server_time(self, date_header: str | None) -> None:
+        """Adopt the server's clock from the Date header of an answer, if it has one."""
+        if not date_header:
+            return
+        with contextlib.suppress(TypeError, ValueError):
+            self.offset = parsedate_to_datetime(date_header).timestamp() - time.time()
+
     def proof(self, method: str, url: str, access_token: str | None = None) -> str:
         """One request's proof: `url` without query or fragment, as the server's public
         URL plus the path."""
@@ -65,7 +77,7 @@ class DpopKey:
             "jti": secrets.token_urlsafe(18),
             "htm": method,
             "htu": url.split("?", 1)[0].split("#", 1)[0],
-            "iat": int(time.time()),
+            "iat": int(time.time() + self.offset),
         }
         if access_token is not None:
             claims["ath"] = b64url_encode(hashlib.sha256(access_token.encode()).digest())

@@ -2,7 +2,7 @@
 // request proven by this browser's DPoP key (dpop.js), to which the session is bound.
 // Only ciphertext, names, ids and public keys go through here (docs/server.md).
 
-import { proof } from "./dpop.js";
+import { learnServerTime, proof } from "./dpop.js";
 
 export class ApiError extends Error {
   constructor(status, code, message, body = {}) {
@@ -46,6 +46,14 @@ function firstTimeSeen(token) {
 
 let access = null; // {token, expires, accountId}
 
+async function codeOf(response) {
+  try {
+    return (await response.clone().json()).code;
+  } catch {
+    return "";
+  }
+}
+
 function csrfCookie() {
   const m = document.cookie.match(/(?:^|;\s*)zkv_csrf=([^;]+)/);
   return m ? decodeURIComponent(m[1]) : "";
@@ -55,18 +63,29 @@ export function hasSessionCookie() {
   return csrfCookie() !== "";
 }
 
+async function fetchProven(method, path, { body, headers, token }) {
+  const bound = { ...headers, DPoP: await proof(method, path, token) };
+  if (token) bound.Authorization = `DPoP ${token}`;
+  const response = await fetch(path, {
+    method,
+    headers: body === undefined ? bound : { "Content-Type": "application/json", ...bound },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: "same-origin",
+    cache: "no-store",
+  });
+  learnServerTime(response);
+  return response;
+}
+
 async function send(method, path, { body, headers = {}, token } = {}) {
   let response;
   try {
-    const bound = { ...headers, DPoP: await proof(method, path, token) };
-    if (token) bound.Authorization = `DPoP ${token}`;
-    response = await fetch(path, {
-      method,
-      headers: body === undefined ? bound : { "Content-Type": "application/json", ...bound },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      credentials: "same-origin",
-      cache: "no-store",
-    });
+    response = await fetchProven(method, path, { body, headers, token });
+    if (response.status === 401 && (await codeOf(response)) === "dpop_invalid") {
+      // Most likely this computer's clock: the proof is made again on the server's time.
+      // A refused proof spends nothing, so the retry is safe.
+      response = await fetchProven(method, path, { body, headers, token });
+    }
   } catch {
     throw new ApiError(0, "unreachable", FRIENDLY.unreachable);
   }

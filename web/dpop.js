@@ -9,6 +9,15 @@ const STORE = "keys";
 const ID = "browser";
 
 let current = null; // Promise<{ pair, header }>
+// The server's clock minus ours (ms), from the Date header of its answers: a proof's
+// iat must be within the server's tolerated skew of its own clock, whatever this
+// computer's clock says (api.js retries once after a dpop_invalid with the new value).
+let offset = 0;
+
+export function learnServerTime(response) {
+  const date = Date.parse(response.headers.get("Date") || "");
+  if (!Number.isNaN(date)) offset = date - Date.now();
+}
 
 function b64url(bytes) {
   let s = "";
@@ -70,7 +79,7 @@ export async function proof(method, path, accessToken) {
     jti: b64url(crypto.getRandomValues(new Uint8Array(18))),
     htm: method,
     htu: location.origin + path.split("?")[0],
-    iat: Math.floor(Date.now() / 1000),
+    iat: Math.floor((Date.now() + offset) / 1000),
   };
   if (accessToken) {
     claims.ath = b64url(await crypto.subtle.digest("SHA-256", utf8(accessToken)));

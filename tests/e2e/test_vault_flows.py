@@ -609,7 +609,26 @@ def test_no_foreign_requests_no_csp_violations_no_secrets_in_storage(traffic: St
     }""")
     for secret in SECRETS:
         assert secret not in storage
-    assert json.loads(storage)["idb"] == []
+    # IndexedDB holds one thing: the browser's DPoP key pair, whose private half cannot
+    # be exported, not even by the page (docs/web.md).
+    assert json.loads(storage)["idb"] == ["zkvault-dpop"]
+    key = app.page.evaluate("""async () => {
+        const db = await new Promise((ok, no) => {
+            const r = indexedDB.open('zkvault-dpop'); r.onsuccess = () => ok(r.result);
+            r.onerror = () => no(r.error);
+        });
+        const pair = await new Promise((ok, no) => {
+            const r = db.transaction('keys').objectStore('keys').get('browser');
+            r.onsuccess = () => ok(r.result); r.onerror = () => no(r.error);
+        });
+        db.close();
+        let exported = true;
+        try { await crypto.subtle.exportKey('jwk', pair.privateKey); }
+        catch { exported = false; }
+        return {extractable: pair.privateKey.extractable, exported,
+                algorithm: pair.privateKey.algorithm.namedCurve};
+    }""")
+    assert key == {"extractable": False, "exported": False, "algorithm": "P-256"}
     # Cache Storage holds one thing: the build-time Pyodide snapshot, byte for byte as
     # built (so nothing from this session can be in it).
     assert json.loads(storage)["caches"] == ["zkvault-pyodide-snapshot"]

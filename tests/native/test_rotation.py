@@ -24,29 +24,36 @@ from tests.support import processes
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def instances() -> Iterator[tuple[Server, Server]]:
-    """A (signs with the new key, verifies both) and B (still on the old key only)."""
+@pytest.fixture
+def instances() -> Iterator[tuple[Server, Server, Proxy]]:
+    """A (signs with the new key, verifies both) and B (still on the old key only), and the
+    proxy in front: the deployment's public URL, which DPoP proofs name. It forwards to A
+    alone until a test adds B."""
     idp, idp_proc = processes.start_idp()
     old, new = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     token_secret = secrets.token_urlsafe(32)  # one for the deployment
     dirs = [Path(tempfile.mkdtemp(prefix="zkrot")) for _ in range(2)]
+    ports = [processes.free_port(), processes.free_port()]
+    proxy = Proxy(ports[0])
     database = f"sqlite:///{dirs[0] / 'zkvault.sqlite3'}"
     started: list[processes.ServerProcess] = []
     try:
-        for workdir, keys in ((dirs[0], [new, old]), (dirs[1], [old])):
+        for workdir, keys, port in ((dirs[0], [new, old], ports[0]), (dirs[1], [old], ports[1])):
             started.append(
                 processes.start_server(
                     idp,
                     workdir,
+                    port,
+                    ZKVAULT_PUBLIC_URL=proxy.url,
                     ZKVAULT_DATABASE_URL=database,
                     ZKVAULT_SIGNING_KEYS=json.dumps(keys),
                     ZKVAULT_TOKEN_SECRETS=json.dumps([token_secret]),
                 )
             )
         a, b = (Server(s.url, idp, s.proc, idp_proc, d) for s, d in zip(started, dirs, strict=True))
-        yield a, b
+        yield a, b, proxy
     finally:
+        proxy.cut()
         for s in started:
             processes.stop(s.proc)
         processes.stop(idp_proc)
@@ -59,12 +66,11 @@ def _port(server: Server) -> int:
 
 
 def test_unverifiable_tokens_never_wipe_but_revocation_does(
-    env: Env, instances: tuple[Server, Server]
+    env: Env, instances: tuple[Server, Server, Proxy]
 ) -> None:
-    a, b = instances
-    owner = Owner(a)
+    a, b, proxy = instances  # pairing through A alone, then both behind the proxy
+    owner = Owner(a, public_url=proxy.url)
     new_vault(owner)
-    proxy = Proxy(_port(a))  # pairing through A alone, then both behind the proxy
     try:
         connect(env, owner, proxy.url)
         proxy.upstreams.append(("127.0.0.1", _port(b)))
@@ -100,15 +106,14 @@ def test_unverifiable_tokens_never_wipe_but_revocation_does(
 
 
 def test_a_runner_mid_rotation_is_never_told_it_is_revoked(
-    env: Env, instances: tuple[Server, Server]
+    env: Env, instances: tuple[Server, Server, Proxy]
 ) -> None:
     """Each call mints a token on one instance and fetches the grant from the other: when
     the fetching instance cannot verify the new key, the runner says "cannot verify right
     now" (exit 7), never "revoked" (exit 8); a real revocation is still exit 8."""
-    a, b = instances
-    owner = Owner(a)
+    a, b, proxy = instances
+    owner = Owner(a, public_url=proxy.url)
     vault, _ = new_vault(owner)
-    proxy = Proxy(_port(a))
     try:
         credential, runner_id = enrol_granted_runner(
             env, owner, vault, proxy.url, "ci-rotating", ["github"]

@@ -19,8 +19,9 @@ from native.state import StateStore
 from tests.native import support
 from tests.native.gitserver import GitServer
 from tests.native.netproxy import Proxy
-from tests.native.serverproc import Owner, Server
+from tests.native.serverproc import Owner, Server, start_server
 from tests.native.support import FAST_KDF, ITEMS, PASSPHRASE, REPO, Env, git, wait_gone
+from tests.support import processes
 from tests.support.leaks import scan
 from vault_core import Item, Vault, seal_grant
 from vault_core import fingerprint as key_fingerprint
@@ -150,7 +151,22 @@ def test_server_rollback_and_tamper_are_refused(
     assert kept.vault_blob == second and kept.max_revision == 2 and first != second
 
 
-def test_offline_copy_and_strict_mode(env: Env, server: Server, proxy: Proxy) -> None:
+@pytest.fixture
+def proxied() -> Iterator[tuple[Server, Proxy]]:
+    """A server whose public URL is a proxy in front of it (the one clients use), so that
+    a test can cut it off."""
+    port = processes.free_port()
+    proxy = Proxy(port)
+    server = start_server(port, public_url=proxy.url)
+    try:
+        yield server, proxy
+    finally:
+        proxy.cut()
+        server.stop()
+
+
+def test_offline_copy_and_strict_mode(env: Env, proxied: tuple[Server, Proxy]) -> None:
+    server, proxy = proxied
     owner = Owner(server)
     new_vault(owner)
     connect(env, owner, proxy.url)
