@@ -91,16 +91,18 @@ def check_proof(request: Request, state: AppState, access_token: str | None) -> 
 
 
 def spend_proof(state: AppState, proof: dpop.Proof, db: Session | None = None) -> None:
-    """Accepts the proof's jti once across instances (commits; blocking I/O: call it
-    off the event loop). With `db`, on that session, so SQLite never waits on itself."""
+    """Accepts the proof's jti once across instances (blocking I/O: call it off the event
+    loop). PostgreSQL: one autocommit statement. SQLite: on `db` if given (committing it),
+    so the request never waits for a write lock its own session holds."""
+    skew = state.settings.max_clock_skew_seconds
     try:
-        if db is None:
-            proofs.spend_now(state.engine, proof, state.settings.max_clock_skew_seconds)
+        if db is None or not state.settings.is_sqlite:
+            proofs.spend_now(state.read_engine, proof, skew)
         else:
-            proofs.spend(db.connection(), proof, state.settings.max_clock_skew_seconds)
+            proofs.spend(db.connection(), proof, skew)
             db.commit()
     except dpop.ProofError as exc:
-        if db is not None:
+        if db is not None and state.settings.is_sqlite:
             db.rollback()
         raise _proof_refused(exc) from None
 

@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
-from sqlalchemy.orm import Session
 
 from .. import cookies
 from ..deps import DB, State, proven, source_address
@@ -21,7 +20,7 @@ from ..state import AppState
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-def _key_or_none(request: Request, db: Session, st: AppState) -> str | None:
+def _key_or_none(request: Request, db: DB, st: AppState) -> str | None:
     """The proven key of a refresh; None when no proof came at all (which the refresh
     treats as a stolen token). A bad proof is refused without touching the token."""
     if not request.headers.get("dpop"):
