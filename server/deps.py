@@ -78,9 +78,12 @@ def check_proof(request: Request, state: AppState, access_token: str | None) -> 
     """The request's DPoP proof, checked against this request (method, the configured
     public URL plus the path, never the Host header) and `access_token`: no I/O. Its
     jti is not spent yet (spend_proof)."""
+    sent = request.headers.getlist("dpop")
+    if len(sent) > 1:  # RFC 9449 §4.3: exactly one proof
+        raise ApiError(401, "dpop_invalid", "send exactly one DPoP proof")
     try:
         return dpop.verify(
-            request.headers.get("dpop"),
+            sent[0] if sent else None,
             method=request.method,
             url=state.settings.public_url + request.url.path,
             access_token=access_token,

@@ -102,6 +102,17 @@ def test_a_stolen_access_token_needs_its_key(api: Api, kind: str) -> None:
         ),
         "a tiny jti": (_get(api, token, key.proof("GET", ME, token, jti="a")), "dpop_invalid"),
         "garbage": (_get(api, token, "not.a.proof"), "dpop_invalid"),
+        "two proofs": (
+            api.client().get(
+                "/api/me",
+                headers=[
+                    ("Authorization", f"DPoP {token}"),
+                    ("DPoP", key.proof("GET", ME, token)),
+                    ("DPoP", key.proof("GET", ME, token)),
+                ],
+            ),
+            "dpop_invalid",
+        ),
         "oversized": (_get(api, token, "A" * 5000 + ".."), "dpop_invalid"),
     }
     got = {name: _code(r) for name, (r, _) in attempts.items()}
