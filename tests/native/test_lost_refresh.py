@@ -92,9 +92,11 @@ def test_a_lost_refresh_answer_does_not_unpair(env: Env, tmp_path: Path) -> None
     proxy = LoseRefreshAnswers(port, lose=1)
     idp, idp_proc = processes.start_idp()
     started = processes.start_server(idp, tmp_path, port, ZKVAULT_PUBLIC_URL=proxy.url)
-    server = Server(proxy.url, idp, started.proc, idp_proc, tmp_path)
+    # The owner talks to the server directly (the forwarder takes one request per
+    # connection), naming the public URL in its proofs as a client behind it would.
+    server = Server(started.url, idp, started.proc, idp_proc, tmp_path)
     try:
-        owner = Owner(server)
+        owner = Owner(server, public_url=proxy.url)
         new_vault(owner)
         connect(env, owner, proxy.url)
         done = env.unlock()
