@@ -100,7 +100,7 @@ def test_everything_a_thief_takes_holds_no_secret(world: World) -> None:
     artefacts["server log (level debug)"] = world.server.log.read_bytes()
     for person in world.people.values():
         artefacts |= artefacts_.browser_artefacts(person)
-    artefacts["CLI and runner traffic (proxy capture)"] = bytes(world.proxy.captured)
+    artefacts["all clients' traffic (proxy capture)"] = bytes(world.proxy.captured)
     for person in world.people.values():
         artefacts |= artefacts_.machine_artefacts(person)
 
@@ -111,7 +111,7 @@ def test_everything_a_thief_takes_holds_no_secret(world: World) -> None:
     public = {"vault": world.attacker.current(alice.account_id)[1]}
     assert {h.artefact for h in scan(artefacts, public)} >= {
         next(a for a in artefacts if "dump" in a),
-        "CLI and runner traffic (proxy capture)",
+        "all clients' traffic (proxy capture)",
         "alice's browser: all traffic (HAR)",
     }
     assert b"SELECT" in artefacts["server log (level debug)"]  # debug: SQL is logged
