@@ -13,9 +13,10 @@ import hmac
 from fastapi import Request, Response
 
 from .errors import ApiError
+from .services.signin import LOGIN_TTL
 from .settings import Settings
 
-LOGIN_MAX_AGE = 600
+LOGIN_MAX_AGE = int(LOGIN_TTL.total_seconds())  # the login row's own life
 CSRF_COOKIE = "zkv_csrf"
 CSRF_HEADER = "x-csrf-token"
 

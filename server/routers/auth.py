@@ -86,7 +86,7 @@ def refresh(request: Request, response: Response, db: DB, st: State) -> AccessTo
     st.limiter.hit(db, f"refresh:{source}", st.settings.rate_refresh_per_ip)
     jkt = _key_or_none(request, db, st)
     token = request.cookies.get(cookies.refresh_cookie_name(st.settings), "")
-    got = signin.refresh_web(db, st.keys, st.settings, token, source, jkt)
+    got = signin.refresh(db, st.keys, st.settings, "web", token, source, jkt)
     assert got.refresh_token is not None
     cookies.set_session(response, st.settings, got.refresh_token, None)
     return AccessTokenOut(
@@ -119,7 +119,7 @@ def token(request: Request, db: DB, st: State, body: Annotated[TokenRequest, Bod
     st.limiter.hit(db, f"refresh:{source}", st.settings.rate_refresh_per_ip)
     if body.grant_type == "refresh_token":
         jkt = _key_or_none(request, db, st)
-        got = signin.refresh_machine(db, st.keys, st.settings, body.refresh_token, source, jkt)
+        got = signin.refresh(db, st.keys, st.settings, "machine", body.refresh_token, source, jkt)
     else:
         got = signin.runner_token(db, st.keys, body.credential, source, proven(request, db, st).jkt)
     return TokenOut(

@@ -128,27 +128,23 @@ def finish(
     return refresh
 
 
-def refresh_web(
-    db: Session, keys: KeyRing, settings: Settings, token: str, source: str, jkt: str | None
+def refresh(
+    db: Session,
+    keys: KeyRing,
+    settings: Settings,
+    kind: str,
+    token: str,
+    source: str,
+    jkt: str | None,
 ) -> Tokens:
-    """Spends the browser's refresh cookie, proven by its key (None: no proof)."""
-    issued = sessions.rotate(db, token, frozenset({"web"}), settings, source, jkt)
-    assert issued.client.dpop_jkt is not None
-    access, ttl = keys.issue(
-        issued.client.account_id, issued.client.id, "web", issued.client.dpop_jkt
-    )
-    return Tokens(access, ttl, issued.client.account_id, issued.refresh_token)
-
-
-def refresh_machine(
-    db: Session, keys: KeyRing, settings: Settings, token: str, source: str, jkt: str | None
-) -> Tokens:
-    issued = sessions.rotate(db, token, frozenset({"machine"}), settings, source, jkt)
-    assert issued.client.dpop_jkt is not None
-    access, ttl = keys.issue(
-        issued.client.account_id, issued.client.id, "machine", issued.client.dpop_jkt
-    )
-    return Tokens(access, ttl, issued.client.account_id, issued.refresh_token)
+    """Spends a browser's refresh cookie or a machine's refresh token (`kind`), proven by
+    the key `jkt` (None: no proof), for its successor and an access token bound to the
+    same key (commits)."""
+    issued = sessions.rotate(db, token, frozenset({kind}), settings, source, jkt)
+    client = issued.client
+    assert client.dpop_jkt is not None  # rotate() refuses a client without a key
+    access, ttl = keys.issue(client.account_id, client.id, kind, client.dpop_jkt)
+    return Tokens(access, ttl, client.account_id, issued.refresh_token)
 
 
 def runner_token(db: Session, keys: KeyRing, credential: str, source: str, jkt: str) -> Tokens:
