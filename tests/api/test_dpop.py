@@ -265,3 +265,26 @@ def test_thumbprints_match_rfc_8037() -> None:
     assert thumbprint(example) == "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
     for key in (DpopKey(), DpopKey("ES256")):
         assert thumbprint(key.jwk) == key.jkt
+
+
+def test_native_proofs_verify_and_the_runner_key_derives_as_documented() -> None:
+    """The CLI's proofs (native/dpop.py) pass the server's check; a runner's key is
+    SHA-256("zkvault/1 runner-dpop-key" || 0x00 || its X25519 seed), as docs/server.md says,
+    and the proof's key is that one."""
+    import hashlib
+
+    from native.dpop import DpopKey as NativeKey
+    from server import dpop
+
+    seed = secrets.token_bytes(32)
+    runner = NativeKey.for_runner(seed)
+    assert runner.seed == hashlib.sha256(b"zkvault/1 runner-dpop-key\x00" + seed).digest()
+    assert NativeKey.for_runner(secrets.token_bytes(32)).thumbprint != runner.thumbprint
+    proof = runner.proof("POST", f"{BASE_URL}/auth/token?x=1")
+    got = dpop.verify(
+        proof, method="POST", url=f"{BASE_URL}/auth/token", access_token=None, skew_seconds=90
+    )
+    assert got.jkt == runner.thumbprint
+    bound = runner.proof("GET", ME, "tok")
+    assert dpop.verify(bound, method="GET", url=ME, access_token="tok", skew_seconds=90).jkt
+    assert "seed" not in repr(runner) and seed.hex() not in repr(runner)
