@@ -2,7 +2,7 @@
 // request proven by this browser's DPoP key (dpop.js), to which the session is bound.
 // Only ciphertext, names, ids and public keys go through here (docs/server.md).
 
-import { learnServerTime, proof } from "./dpop.js";
+import { KeyUnavailable, learnServerTime, proof } from "./dpop.js";
 
 export class ApiError extends Error {
   constructor(status, code, message, body = {}) {
@@ -20,6 +20,9 @@ const FRIENDLY = {
   unknown_code: "No pending pairing has that code. Check it, or ask the machine for a new one.",
   too_large: "The vault is too large to save (1 MiB limit).",
   internal: "The server hit an internal error. Try again.",
+  no_key:
+    "This browser cannot keep the key that signs your requests (site storage or " +
+    "WebCrypto is unavailable, as in some private windows). Use a normal window.",
   replayed_token:
     "The server repeated an earlier sign-in answer instead of a new one. Nothing was " +
     "changed; sign in again to continue.",
@@ -86,7 +89,8 @@ async function send(method, path, { body, headers = {}, token } = {}) {
       // A refused proof spends nothing, so the retry is safe.
       response = await fetchProven(method, path, { body, headers, token });
     }
-  } catch {
+  } catch (err) {
+    if (err instanceof KeyUnavailable) throw new ApiError(0, "no_key", FRIENDLY.no_key);
     throw new ApiError(0, "unreachable", FRIENDLY.unreachable);
   }
   if (response.status === 204) return null;

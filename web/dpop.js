@@ -8,6 +8,10 @@ const DB_NAME = "zkvault-dpop";
 const STORE = "keys";
 const ID = "browser";
 
+// This browser cannot make or keep the key (no IndexedDB or WebCrypto, e.g. a private
+// window that refuses storage): nothing can be proven, so nothing is sent.
+export class KeyUnavailable extends Error {}
+
 let current = null; // Promise<{ pair, header }>
 // The server's clock minus ours (ms), from the Date header of its answers: a proof's
 // iat must be within the server's tolerated skew of its own clock, whatever this
@@ -61,11 +65,12 @@ async function loadOrCreate() {
 // One key per browser profile, even when two tabs open at once for the first time.
 function key() {
   if (!current) {
-    current = navigator.locks
+    const made = navigator.locks
       ? navigator.locks.request("zkvault-dpop-key", loadOrCreate)
       : loadOrCreate();
-    current.catch(() => {
-      current = null;
+    current = made.catch((err) => {
+      current = null; // try again next time
+      throw new KeyUnavailable(String(err && err.name));
     });
   }
   return current;
