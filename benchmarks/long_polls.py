@@ -54,7 +54,7 @@ async def read_for(port: int, seat: Seat, seconds: float, conns: int) -> list[fl
 
     async def one(conn: Conn) -> None:
         while (t0 := time.perf_counter()) < stop:
-            status, _ = await conn.request(get_request(seat.token))
+            status, _ = await conn.request(get_request(seat))
             assert status == 200, status
             latencies.append(time.perf_counter() - t0)
 
@@ -64,11 +64,13 @@ async def read_for(port: int, seat: Seat, seconds: float, conns: int) -> list[fl
     return latencies
 
 
-async def poll_once(port: int, token: str, after: int) -> tuple[float, int]:
+async def poll_once(port: int, seat: Seat, after: int) -> tuple[float, int]:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    proof = seat.key.proof("GET", PUBLIC_URL + "/api/vault/head", seat.token)
     writer.write(
         f"GET /api/vault/head?after={after}&wait=30 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-        f"Authorization: Bearer {token}\r\nConnection: close\r\n\r\n".encode()
+        f"Authorization: DPoP {seat.token}\r\nDPoP: {proof}\r\n"
+        "Connection: close\r\n\r\n".encode()
     )
     raw = await reader.read()
     writer.close()
@@ -98,7 +100,7 @@ async def with_polls(
     async def agent() -> None:
         after = poller.revision
         while True:
-            at, revision = await poll_once(port, poller.token, after)
+            at, revision = await poll_once(port, poller, after)
             if revision != after and wrote_at:
                 woken.append(at - wrote_at[0])
                 return
@@ -145,6 +147,7 @@ def main() -> int:
             "ZKVAULT_DATABASE_URL": url,
             "ZKVAULT_PUBLIC_URL": PUBLIC_URL,
             "ZKVAULT_SIGNING_KEYS": json.dumps([seed_key]),
+            "ZKVAULT_TOKEN_SECRETS": json.dumps([b64url_encode(secrets.token_bytes(32))]),
             "ZKVAULT_OIDC_ISSUER": "https://idp.bench.invalid",
             "ZKVAULT_OIDC_CLIENT_SECRET": secrets.token_urlsafe(16),
             "ZKVAULT_METRICS_TOKEN": metrics,

@@ -41,6 +41,7 @@ from sqlalchemy import create_engine, insert
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from native.dpop import DpopKey  # noqa: E402
 from server.db import utcnow  # noqa: E402
 from server.encoding import b64url_encode  # noqa: E402
 from server.migrate import upgrade  # noqa: E402
@@ -66,6 +67,7 @@ class Seat:
     account: uuid.UUID
     vault: uuid.UUID
     token: str
+    key: DpopKey  # each request carries a fresh proof by it, as a real client's does
     revision: int = 0
 
 
@@ -95,18 +97,21 @@ class Conn:
 HEALTHZ = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 
 
-def get_request(token: str) -> bytes:
-    return (
-        f"GET /api/vault HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\r\n"
-    ).encode()
+def _auth(seat: Seat, method: str) -> str:
+    proof = seat.key.proof(method, PUBLIC_URL + "/api/vault", seat.token)
+    return f"Authorization: DPoP {seat.token}\r\nDPoP: {proof}\r\n"
+
+
+def get_request(seat: Seat) -> bytes:
+    return (f"GET /api/vault HTTP/1.1\r\nHost: 127.0.0.1\r\n{_auth(seat, 'GET')}\r\n").encode()
 
 
 def put_request(seat: Seat, size: int) -> bytes:
     blob = vault_blob(seat.account, seat.vault, seat.revision + 1, size)
     body = json.dumps({"base_revision": seat.revision, "blob": b64url_encode(blob)}).encode()
     return (
-        f"PUT /api/vault HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {seat.token}"
-        f"\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        f"PUT /api/vault HTTP/1.1\r\nHost: 127.0.0.1\r\n{_auth(seat, 'PUT')}"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
     ).encode() + body
 
 
@@ -121,12 +126,15 @@ async def drive(
     stop = measure_from + seconds
 
     async def client(conn: Conn, seat: Seat) -> None:
-        reading = HEALTHZ if op == "healthz" else get_request(seat.token)
         while True:
+            # A proof is single use: a new one per request (made before the clock starts).
+            if op == "healthz":
+                raw = HEALTHZ
+            else:
+                raw = put_request(seat, size) if op == "write" else get_request(seat)
             t0 = time.perf_counter()
             if t0 >= stop:
                 return
-            raw = put_request(seat, size) if op == "write" else reading
             try:
                 status, _ = await conn.request(raw)
             except (OSError, asyncio.IncompleteReadError):
@@ -244,12 +252,19 @@ def seed(url: str, seed_key: str, clients: int, size: int) -> list[Seat]:
                     created_at=utcnow(),
                 )
             )
+            key = DpopKey.generate()
             conn.execute(
                 insert(Client).values(
-                    id=client, account_id=account, kind="web", name="bench", created_at=utcnow()
+                    id=client,
+                    account_id=account,
+                    kind="web",
+                    name="bench",
+                    dpop_jkt=key.thumbprint,
+                    created_at=utcnow(),
                 )
             )
-            seats.append(Seat(account, uuid.uuid4(), keys.issue(account, client, "web")[0]))
+            token = keys.issue(account, client, "web", key.thumbprint)[0]
+            seats.append(Seat(account, uuid.uuid4(), token, key))
     engine.dispose()
     return seats
 
@@ -348,6 +363,7 @@ def main() -> int:
             "ZKVAULT_DATABASE_URL": url,
             "ZKVAULT_PUBLIC_URL": PUBLIC_URL,
             "ZKVAULT_SIGNING_KEYS": json.dumps([seed_key]),
+            "ZKVAULT_TOKEN_SECRETS": json.dumps([b64url_encode(secrets.token_bytes(32))]),
             "ZKVAULT_OIDC_ISSUER": "https://idp.bench.invalid",
             "ZKVAULT_OIDC_CLIENT_SECRET": secrets.token_urlsafe(16),
             "ZKVAULT_WORKERS": str(args.workers),

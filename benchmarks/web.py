@@ -27,7 +27,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright  # noqa: E402
 
 from tests.support.processes import start_idp, start_server, stop  # noqa: E402
 
@@ -87,21 +87,19 @@ def create_vault(browser: Browser, url: str, idp: str, sub: str) -> None:
     context.close()
 
 
-def fresh_session_cookies(url: str, idp: str, sub: str) -> list[dict[str, Any]]:
-    """A new browser session through the IdP over HTTP: refresh tokens rotate on use, so
-    every measured context gets its own (and an empty cache)."""
-    import httpx
-
-    with httpx.Client(base_url=url, follow_redirects=False) as client:
-        r = client.get("/auth/login")
-        r = httpx.post(r.headers["location"], data={"sub": sub}, follow_redirects=False)
-        client.get(r.headers["location"])
-        host = url.split("//", 1)[1].split(":", 1)[0]
-        # Exact domain and path, so the server's rotated cookie replaces this one.
-        return [
-            {"name": c.name, "value": c.value or "", "domain": host, "path": c.path or "/"}
-            for c in client.cookies.jar
-        ]
+def fresh_session(context: BrowserContext, url: str, idp: str, sub: str) -> Page:
+    """A new browser session signed in through the page (the session is bound to this
+    context's own DPoP key, so cookies made elsewhere would not do), then the HTTP cache
+    and Cache Storage (the Pyodide snapshot) emptied, so the measured load is a cold one.
+    The cookies and the key in IndexedDB stay."""
+    page = context.new_page()
+    sign_in(page, url, idp, sub)
+    page.wait_for_selector("#view-unlock:not([hidden])", timeout=60_000)
+    page.goto("about:blank")
+    cdp = context.new_cdp_session(page)
+    cdp.send("Network.clearBrowserCache")
+    cdp.send("Storage.clearDataForOrigin", {"origin": url, "storageTypes": "cache_storage"})
+    return page
 
 
 def measure(page: Page, url: str) -> dict[str, float]:
@@ -173,9 +171,8 @@ def main(argv: list[str] | None = None) -> int:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
             create_vault(browser, server.url, idp, "bench")
             for i in range(args.runs):
-                context = browser.new_context()  # empty cache
-                context.add_cookies(fresh_session_cookies(server.url, idp, "bench"))  # type: ignore[arg-type]
-                page = context.new_page()
+                context = browser.new_context()
+                page = fresh_session(context, server.url, idp, "bench")
                 print(f"run {i + 1}/{args.runs}", file=sys.stderr, flush=True)
                 cold.append(measure(page, server.url))
                 warm.append(measure(page, server.url))

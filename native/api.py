@@ -14,6 +14,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
+from native.dpop import DpopKey
 from native.errors import NETWORK, USAGE, CliError
 from vault_core.b64url import b64url_decode, b64url_encode
 
@@ -44,9 +45,17 @@ def server_url(explicit: str | None = None, remembered: str | None = None) -> st
     return url.rstrip("/")
 
 
+class _ProofRefused(Exception):
+    """The server refused the proof itself (dpop_invalid): made again once."""
+
+
 class Api:
-    def __init__(self, base_url: str, timeout: float | None = None) -> None:
+    """Every call carries a DPoP proof by `key` (the client's own); an access token goes
+    as ``Authorization: DPoP``, never as a bearer token."""
+
+    def __init__(self, base_url: str, key: DpopKey, timeout: float | None = None) -> None:
         self.base_url = base_url.rstrip("/")
+        self.key = key
         self.timeout = timeout or float(os.environ.get("ZKVAULT_HTTP_TIMEOUT", "10"))
 
     def call(
@@ -59,13 +68,33 @@ class Api:
     ) -> dict[str, Any]:
         """The decoded JSON object of a 2xx answer; ApiError for others;
         CliError(NETWORK) when the server cannot be reached."""
+        try:
+            return self._call(method, path, body, token, timeout)
+        except _ProofRefused:
+            # Most likely this machine's clock: the proof is made again on the server's
+            # time (from its Date header). A refused proof spends nothing.
+            try:
+                return self._call(method, path, body, token, timeout)
+            except _ProofRefused:
+                raise ApiError(401, "dpop_invalid") from None
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        token: str | None,
+        timeout: float | None,
+    ) -> dict[str, Any]:
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
         data = None
         if body is not None:
             data = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
+        # The proof names the URL as configured (the server's public URL) plus the path.
+        headers["DPoP"] = self.key.proof(method, self.base_url + path, token or None)
         if token:
-            headers["Authorization"] = f"Bearer {token}"
+            headers["Authorization"] = f"DPoP {token}"
         request = urllib.request.Request(  # noqa: S310 - scheme checked in server_url
             self.base_url + path, data=data, method=method, headers=headers
         )
@@ -80,6 +109,9 @@ class Api:
                     code = parsed["code"]
             except (ValueError, OSError):
                 pass
+            if exc.code == 401 and code == "dpop_invalid":
+                self.key.learn_server_time(exc.headers.get("Date"))
+                raise _ProofRefused from None
             if exc.code >= 500:
                 raise CliError(
                     f"the server at {self.base_url} failed ({exc.code} {code}); try again later",

@@ -8,7 +8,8 @@ import socket
 import time
 
 from native import client
-from native.api import Api, ApiError, server_url
+from native.api import Api, ApiError, b64url_encode, server_url
+from native.dpop import DpopKey
 from native.errors import STATE, CliError
 from native.pairing import pair
 from native.state import LocalState, StateStore
@@ -32,7 +33,9 @@ def cmd_connect(args: argparse.Namespace) -> int:
             client.request("lock")
         store.clear()
     url = server_url(args.server, remembered)
-    api = Api(url)
+    # This machine's DPoP key: the pairing is bound to it, and so is every token after.
+    dpop = DpopKey.generate()
+    api = Api(url, dpop)
     from nacl.public import PrivateKey
 
     # The key only identifies this pairing on screen (the fingerprint); it is not kept.
@@ -46,6 +49,7 @@ def cmd_connect(args: argparse.Namespace) -> int:
         machine_name=name,
         account_id=str(approved["account_id"]),
         refresh_token=str(approved["refresh_token"]),
+        dpop_seed=b64url_encode(dpop.seed),
     )
     with store.locked():
         store.save(state)

@@ -5,7 +5,8 @@ base64url JSON: server URL, the server's runner credential, runner and
 account ids, the runner's X25519 key seed, and the owner's grant-verify key
 pinned at enrolment after the person confirmed its fingerprint (on a terminal, or
 with --owner-fingerprint). Only that pinned key ever verifies a grant: the key the
-server offers later is never used. Each call exchanges the credential for an access token,
+server offers later is never used. Each call exchanges the credential for an access token
+(proving the runner's DPoP key, derived from the X25519 seed: native/dpop.py),
 fetches this runner's sealed grant, and opens it in memory: only the granted
 items exist here, and a revoked runner is refused on its next call. The only
 thing written to disk is the highest grant revision opened (the grant floor), so
@@ -25,6 +26,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from native.api import Api, ApiError, b64url_decode, b64url_encode, server_url
+from native.dpop import DpopKey
 from native.errors import NOT_FOUND, REVOKED, STATE, USAGE, CliError
 
 if TYPE_CHECKING:
@@ -158,7 +160,7 @@ def _fetch_grant(cred: RunnerCredential, tokens: AccessTokens | None = None) -> 
     from native.vaulterrors import translate
     from vault_core import RunnerKeyPair, errors, open_grant
 
-    api = Api(cred.server)
+    api = Api(cred.server, DpopKey.for_runner(cred.seed))  # the key derives from the seed
     try:
         grant = _grant_answer(api, cred, tokens or AccessTokens())
     except ApiError as exc:
@@ -234,6 +236,8 @@ def _grant_answer(api: Api, cred: RunnerCredential, tokens: AccessTokens) -> dic
                     {"grant_type": "runner_credential", "credential": cred.credential},
                 )
             except ApiError as exc:
+                if exc.status == 401 and exc.code.startswith("dpop_"):
+                    raise cannot_verify() from None  # the proof (a clock off?), not the runner
                 if exc.status == 401:
                     raise revoked_runner() from None
                 raise
@@ -397,8 +401,9 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     expected = _expected_owner(args)
     keypair = RunnerKeyPair.generate()
     try:
+        api = Api(url, DpopKey.for_runner(keypair.seed_bytes()))
         approved = pair(
-            Api(url), "runner", args.name or socket.gethostname(), keypair.public_key, args.timeout
+            api, "runner", args.name or socket.gethostname(), keypair.public_key, args.timeout
         )
         cred = RunnerCredential(
             url,

@@ -19,8 +19,8 @@ REVOKED_MESSAGE = (
     "this machine is no longer authorised (revoked in the browser, or its "
     "credentials expired); run `zkvault connect --clean` to pair again"
 )
-# A lost response: the same refresh token is sent again, soon enough for the server's
-# grace window to hand back the same successor (docs/cli.md, "The agent").
+# A lost response: the same refresh token is sent again, with this machine's DPoP key, and
+# the server hands back the same successor, however late (docs/cli.md, "The agent").
 _REFRESH_RETRY_DELAYS = (0.5, 1.5)
 
 
@@ -59,8 +59,9 @@ def refresh(store: StateStore, api: Api) -> tuple[str, float]:
     """A fresh access token and when to renew it (monotonic). Rotates the stored
     refresh token.
 
-    The state lock makes the CLI and the agent take turns: the server treats a
-    second use of a rotated refresh token as theft and revokes the machine.
+    The state lock makes the CLI and the agent take turns (a second use of a rotated
+    token by this machine's key only gets the same successor back, but one at a time
+    keeps the stored chain simple).
     """
     with store.locked():
         state = store.load()
@@ -70,7 +71,10 @@ def refresh(store: StateStore, api: Api) -> tuple[str, float]:
             answer = _spend(api, state.refresh_token)
         except ApiError as exc:
             # Refresh tokens are looked up, not verified with signing keys: a 401 here
-            # is definite (unknown, expired, reused or revoked).
+            # is definite (unknown, expired, reused or revoked), unless it is about the
+            # proof (a clock too far off, say): then nothing was spent or revoked.
+            if exc.status == 401 and exc.code.startswith("dpop_"):
+                raise cannot_verify() from None
             if exc.status != 401:
                 raise unexpected(exc) from None
             state.refresh_token = None  # dead for good; remember, so we stop trying

@@ -17,6 +17,7 @@ from contextlib import contextmanager, suppress
 from typing import Any
 
 from native import paths
+from native.dpop import DpopKey
 from native.errors import STATE, CliError
 from native.fsutil import atomic_write, private_dir, read_file
 from native.machinekey import KeyStore, machine_id, store_for
@@ -50,7 +51,20 @@ class LocalState:
     server: str | None = None
     machine_id: str | None = None
     machine_name: str | None = None
-    refresh_token: str | None = None
+    refresh_token: str | None = dataclasses.field(default=None, repr=False)
+    # This machine's DPoP key (Ed25519 seed, base64url): every request to the server
+    # proves it, so a copied refresh token is useless elsewhere (native/dpop.py).
+    dpop_seed: str | None = dataclasses.field(default=None, repr=False)
+
+    def dpop_key(self) -> DpopKey:
+        if not self.dpop_seed:
+            raise CliError(
+                "this machine was paired before requests were bound to a key; "
+                "run `zkvault connect --clean` to pair again",
+                STATE,
+                "no_dpop_key",
+            )
+        return DpopKey(b64url_decode(self.dpop_seed))
 
     @property
     def vault_blob(self) -> bytes | None:

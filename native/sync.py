@@ -88,7 +88,7 @@ def fetch_vault(store: StateStore, state: LocalState, *, strict: bool) -> Fetche
     replaces a good local copy."""
     if not state.server:
         return Fetched(state.vault_blob, False, None)
-    machine = MachineSession(store, Api(state.server))
+    machine = MachineSession(store, Api(state.server, state.dpop_key()))
     interval = settings.duration(None, "ZKVAULT_CHECK_INTERVAL", DEFAULT_CHECK_INTERVAL)
     session = Session(machine, interval, store, strict)
     try:

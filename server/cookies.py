@@ -1,7 +1,9 @@
 """The browser's cookies and the CSRF check on the calls that use them.
 
-Only /auth/refresh and /auth/logout read a cookie; every /api call takes a
-bearer token, which a cross-site page cannot attach.
+Only /auth/refresh and /auth/logout read a cookie (and /auth/callback the login
+cookie); every /api call takes a DPoP-bound access token, which a cross-site page cannot
+attach. The session cookies are bound to the browser's DPoP key, so the cookie alone
+refreshes nothing.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ import hmac
 from fastapi import Request, Response
 
 from .errors import ApiError
+from .services.signin import LOGIN_TTL
 from .settings import Settings
 
-LOGIN_MAX_AGE = 600
+LOGIN_MAX_AGE = int(LOGIN_TTL.total_seconds())  # the login row's own life
 CSRF_COOKIE = "zkv_csrf"
 CSRF_HEADER = "x-csrf-token"
 
@@ -23,7 +26,10 @@ def refresh_cookie_name(settings: Settings) -> str:
 
 
 def login_cookie_name(settings: Settings) -> str:
-    return "__Secure-zkv_login" if settings.cookie_secure else "zkv_login"
+    # __Host-: Secure, Path=/, no Domain, so no sibling host or path can plant or shadow
+    # it. Browsers refuse __Host- (and Secure) cookies over plain http, so the
+    # development setting cookie_secure=false drops the prefix, as for the others.
+    return "__Host-zkv_login" if settings.cookie_secure else "zkv_login"
 
 
 def set_login(response: Response, settings: Settings, state: str) -> None:
@@ -32,7 +38,17 @@ def set_login(response: Response, settings: Settings, state: str) -> None:
         login_cookie_name(settings),
         state,
         max_age=LOGIN_MAX_AGE,
-        path="/auth/callback",
+        path="/",
+        secure=settings.cookie_secure,
+        httponly=True,
+        samesite="lax",
+    )
+
+
+def clear_login(response: Response, settings: Settings) -> None:
+    response.delete_cookie(
+        login_cookie_name(settings),
+        path="/",
         secure=settings.cookie_secure,
         httponly=True,
         samesite="lax",

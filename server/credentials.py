@@ -31,27 +31,29 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def code_digests(code: str, server_keys: list[str]) -> list[str]:
+def code_digests(code: str, token_secrets: list[str]) -> list[str]:
     """How a pairing code is stored: keyed by a server secret, because 50 bits could be
     searched offline by someone holding a copy of the database while the code is live.
-    The key is derived from each signing seed (first one stores, all are tried, so a key
-    rotation does not strand a pending pairing)."""
+    The key is derived from each token secret (TOKEN_SECRETS, never the signing seeds;
+    the first one stores, all are tried, so a rotation does not strand a pending
+    pairing)."""
     return [
         hmac.new(
             hmac.new(key.encode(), b"zkvault/1 pairing-code-key", hashlib.sha256).digest(),
             code.encode("utf-8"),
             hashlib.sha256,
         ).hexdigest()
-        for key in server_keys
+        for key in token_secrets
     ]
 
 
-def refresh_successors(token: str, server_keys: list[str]) -> list[str]:
-    """The refresh token that replaces `token`, once per server key (the first is the one
-    minted). Derived, not random, so a retried refresh (its response was lost) gets the
-    same successor back without the server ever storing it: the database keeps only its
-    SHA-256, and deriving it needs both the predecessor (which the database holds only as
-    a hash) and a server key (which the database does not hold). docs/server.md."""
+def refresh_successors(token: str, token_secrets: list[str]) -> list[str]:
+    """The refresh token that replaces `token`, once per token secret (the first is the
+    one minted). Derived, not random, so a retried refresh (its response was lost) gets
+    the same successor back without the server ever storing it: the database keeps only
+    its SHA-256, and deriving it needs both the predecessor (which the database holds
+    only as a hash) and a token secret (which the database does not hold).
+    docs/server.md."""
     return [
         REFRESH_PREFIX
         + b64url_encode(
@@ -61,7 +63,7 @@ def refresh_successors(token: str, server_keys: list[str]) -> list[str]:
                 hashlib.sha256,
             ).digest()
         )
-        for key in server_keys
+        for key in token_secrets
     ]
 
 

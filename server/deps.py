@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from . import dpop, proofs
 from .audit import Actor
 from .errors import ApiError
 from .models import Client
@@ -69,16 +70,78 @@ def _token_refused(exc: TokenError) -> ApiError:
     return _unauthorized(str(exc))
 
 
-def bearer_claims(request: Request, state: AppState, kinds: frozenset[str]) -> AccessClaims:
-    """Checks the token itself (signature, issuer, audience, expiry): no I/O."""
+def _proof_refused(exc: dpop.ProofError) -> ApiError:
+    return ApiError(401, exc.code, str(exc))
+
+
+def check_proof(request: Request, state: AppState, access_token: str | None) -> dpop.Proof:
+    """The request's DPoP proof, checked against this request (method, the configured
+    public URL plus the path, never the Host header) and `access_token`: no I/O. Its
+    jti is not spent yet (spend_proof)."""
+    sent = request.headers.getlist("dpop")
+    if len(sent) > 1:  # RFC 9449 §4.3: exactly one proof
+        raise ApiError(401, "dpop_invalid", "send exactly one DPoP proof")
+    try:
+        return dpop.verify(
+            sent[0] if sent else None,
+            method=request.method,
+            url=state.settings.public_url + request.url.path,
+            access_token=access_token,
+            skew_seconds=state.settings.max_clock_skew_seconds,
+        )
+    except dpop.ProofError as exc:
+        raise _proof_refused(exc) from None
+
+
+def spend_proof(state: AppState, proof: dpop.Proof, db: Session | None = None) -> None:
+    """Accepts the proof's jti once across instances (blocking I/O: call it off the event
+    loop). PostgreSQL: one autocommit statement. SQLite: on `db` if given (committing it),
+    so the request never waits for a write lock its own session holds."""
+    skew = state.settings.max_clock_skew_seconds
+    try:
+        if db is None or not state.settings.is_sqlite:
+            proofs.spend_now(state.read_engine, proof, skew)
+        else:
+            proofs.spend(db.connection(), proof, skew)
+            db.commit()
+    except dpop.ProofError as exc:
+        if db is not None and state.settings.is_sqlite:
+            db.rollback()
+        raise _proof_refused(exc) from None
+
+
+def proven(request: Request, db: Session, state: AppState) -> dpop.Proof:
+    """A request without an access token (pairing, sign-in, refresh): its proof, checked
+    and spent. The key it proves is what the caller binds or compares."""
+    proof = check_proof(request, state, None)
+    spend_proof(state, proof, db)
+    return proof
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """An access token whose DPoP proof matched: the proof still has to be spent."""
+
+    claims: AccessClaims
+    proof: dpop.Proof
+
+
+def dpop_claims(request: Request, state: AppState, kinds: frozenset[str]) -> Bound:
+    """`Authorization: DPoP <token>` plus a `DPoP` proof by the key the token is bound to
+    (signature, issuer, audience, expiry, proof): no I/O. `Bearer` is refused."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise _unauthorized("a bearer access token is required")
+    token = token.strip()
+    if scheme.lower() != "dpop" or not token:
+        raise ApiError(401, "dpop_required", "send Authorization: DPoP <token> with a DPoP proof")
     try:
-        return state.keys.verify(token.strip(), kinds)
+        claims = state.keys.verify(token, kinds)
     except TokenError as exc:
         raise _token_refused(exc) from None
+    proof = check_proof(request, state, token)
+    if proof.jkt != claims.jkt:
+        raise ApiError(401, "dpop_key_mismatch", "the DPoP proof is not by the token's key")
+    return Bound(claims, proof)
 
 
 def principal(claims: AccessClaims, request: Request) -> Principal:
@@ -86,7 +149,10 @@ def principal(claims: AccessClaims, request: Request) -> Principal:
 
 
 def _authenticate(request: Request, db: Session, kinds: frozenset[str]) -> Principal:
-    claims = bearer_claims(request, state_of(request), kinds)
+    st = state_of(request)
+    bound = dpop_claims(request, st, kinds)
+    spend_proof(st, bound.proof, db)
+    claims = bound.claims
     row = db.execute(
         select(Client.account_id, Client.revoked_at, Client.last_seen_at).where(
             Client.id == claims.client_id

@@ -48,6 +48,7 @@ _DOMAIN_STATUS: tuple[tuple[type[domain.DomainError], int], ...] = (
     (domain.RateLimited, 429),
     (domain.HistoryFull, 507),
     (domain.Unavailable, 503),
+    (domain.SignInRefused, 400),
 )
 
 

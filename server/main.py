@@ -162,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings()
     except ValidationError as exc:
         for error in exc.errors():  # never the input: it may be a key or a password
-            name = "ZKVAULT_" + "_".join(str(part) for part in error["loc"]).upper()
+            loc = error["loc"]
+            name = "ZKVAULT_" + "_".join(str(part) for part in loc).upper() if loc else "settings"
             print(f"zkvault-server: {name}: {error['msg']}", file=sys.stderr)
         return 2
     try:

@@ -16,7 +16,7 @@ from sqlalchemy.pool import QueuePool
 
 from .middleware import Scope
 
-_UNLABELLED = {"zkvault_refresh_reuse_total", "zkvault_refresh_grace_retries_total"}
+_UNLABELLED = {"zkvault_refresh_reuse_total", "zkvault_refresh_retries_total"}
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _lock = threading.Lock()
 _counters: dict[tuple[str, tuple[tuple[str, str], ...]], float] = defaultdict(float)
@@ -27,7 +27,7 @@ _HELP = {
     "zkvault_errors_total": "Error responses by error code",
     "zkvault_rate_limited_total": "Requests refused by a rate limit, by limit",
     "zkvault_refresh_reuse_total": "Refresh tokens presented again: family revoked",
-    "zkvault_refresh_grace_retries_total": "Refreshes retried within the grace window",
+    "zkvault_refresh_retries_total": "Refreshes retried by the same key (a lost answer)",
     "zkvault_db_pool_connections": "Database pool connections by state",
     "zkvault_head_waiters": "Long polls (GET /api/vault/head) waiting in this process",
 }
@@ -124,8 +124,8 @@ def refresh_reused() -> None:
     inc("zkvault_refresh_reuse_total")
 
 
-def refresh_grace_retry() -> None:
-    inc("zkvault_refresh_grace_retries_total")
+def refresh_retry() -> None:
+    inc("zkvault_refresh_retries_total")
 
 
 def error(code: str) -> None:

@@ -54,6 +54,8 @@ class Client(Base):
     grant_public_key: Mapped[str | None] = mapped_column(String(64))  # owner's Ed25519
     # Runners hold one long-lived credential (a CI secret cannot rotate): its hash.
     credential_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # RFC 7638 thumbprint of the DPoP key every request of this client proves (dpop.py).
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -145,6 +147,8 @@ class Pairing(Base):
     )
     grant_public_key: Mapped[str | None] = mapped_column(String(64))
     client_id: Mapped[uuid.UUID | None] = mapped_column()
+    # The DPoP key that asked; polling must prove it (a poll secret alone is not enough).
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64))
 
 
 class OidcLogin(Base):
@@ -155,6 +159,8 @@ class OidcLogin(Base):
     state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     nonce: Mapped[str] = mapped_column(String(128))
     code_verifier: Mapped[str] = mapped_column(String(128))
+    # The browser key that started it: the session the callback makes is bound to it.
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
@@ -202,3 +208,13 @@ class AuditHead(Base):
     chain: Mapped[str] = mapped_column(String(64), primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class DpopProof(Base):
+    """A DPoP proof already accepted (its key's thumbprint and jti, hashed), until no
+    instance would accept it any more (server/proofs.py)."""
+
+    __tablename__ = "dpop_proofs"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)  # epoch seconds

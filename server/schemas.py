@@ -42,9 +42,13 @@ class Strict(BaseModel):
 # --- tokens -----------------------------------------------------------------
 
 
+class LoginOut(BaseModel):
+    url: str = Field(description="The identity provider's authorization URL: navigate to it")
+
+
 class AccessTokenOut(BaseModel):
     access_token: str
-    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - a scheme name
+    token_type: Literal["DPoP"] = "DPoP"  # noqa: S105 - a scheme name (RFC 9449)
     expires_in: int
     account_id: uuid.UUID
 

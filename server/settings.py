@@ -7,12 +7,14 @@ from functools import cached_property
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Published on purpose: it signs tokens only in development mode, and the
 # server refuses to start with it anywhere else.
 DEV_SIGNING_KEY = "ZGV2ZWxvcG1lbnQtb25seS1rZXktZG8tbm90LXVzZS0"
+# Likewise published: keys refresh successors and pairing-code hashes in development only.
+DEV_TOKEN_SECRET = "ZGV2ZWxvcG1lbnQtb25seS10b2tlbi1zZWNyZXQtZG8tbm90LXVzZQ"  # noqa: S105
 DEV_OIDC_CLIENT_SECRET = "zkvault-dev-secret"  # noqa: S105 - the dev IdP accepts any secret
 
 
@@ -50,18 +52,22 @@ class Settings(BaseSettings):
 
     # Ed25519 seeds, base64url (32 bytes). The first signs; all verify and are
     # published. verify_only_keys are published and verify but never sign: the first
-    # phase of a rotation (docs/operations.md). All of them also key pairing-code and
-    # refresh-successor hashes, so a rotation strands neither.
+    # phase of a rotation (docs/operations.md).
     signing_keys: list[SecretStr] = Field(default_factory=lambda: [SecretStr(DEV_SIGNING_KEY)])
     verify_only_keys: list[SecretStr] = Field(default_factory=list)
-    # Instances' clocks may differ this much: tokens' nbf/iat may be that far ahead of
-    # the verifier's clock and exp that far behind it.
+    # Secrets of their own (not the signing seeds) that key refresh successors and
+    # pairing-code hashes. The first keys new ones; all are tried, so a rotation strands
+    # neither a pending pairing nor a retried refresh (docs/operations.md).
+    token_secrets: list[SecretStr] = Field(
+        default_factory=lambda: [SecretStr(DEV_TOKEN_SECRET)], min_length=1
+    )
+    # Clocks (instances', and clients' for DPoP proofs) may differ this much: tokens'
+    # nbf/iat may be that far ahead of the verifier's clock and exp that far behind it.
     max_clock_skew_seconds: int = Field(default=90, ge=0, le=600)
     access_token_ttl_seconds: int = Field(default=900, ge=60, le=3600)
-    # A refresh retried this soon after the first (a lost response) gets the same
-    # successor back instead of revoking the family. Measured on two instances'
-    # clocks, so keep it above max_clock_skew_seconds.
-    refresh_grace_seconds: int = Field(default=120, ge=0, le=600)
+    # Gone: a retried refresh is now recognised by its DPoP key, at any time, so there is
+    # no window left to configure. Refused if still set, so nobody relies on it.
+    refresh_grace_seconds: int | None = None
     web_refresh_ttl_seconds: int = Field(default=14 * 86400, ge=300)
     machine_refresh_ttl_seconds: int = Field(default=90 * 86400, ge=300)
 
@@ -129,6 +135,31 @@ class Settings(BaseSettings):
             return None
         return value
 
+    @field_validator("token_secrets")
+    @classmethod
+    def _long_secrets(cls, value: list[SecretStr]) -> list[SecretStr]:
+        if any(len(s.get_secret_value()) < 32 for s in value):
+            raise ValueError(
+                "each token secret needs at least 32 characters (`zkvault-server generate-key`)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _skew_fits(self) -> Settings:
+        if self.refresh_grace_seconds is not None:
+            raise ValueError(
+                "refresh_grace_seconds was removed: a refresh retried with the same DPoP key "
+                "gets the same successor at any time (docs/server.md); unset it"
+            )
+        # An access token is honoured up to exp + skew: with skew as long as its life, a
+        # token (and the DPoP proofs' window, 2 x skew) would outlive any revocation story.
+        if 2 * self.max_clock_skew_seconds >= self.access_token_ttl_seconds:
+            raise ValueError(
+                f"max_clock_skew_seconds ({self.max_clock_skew_seconds}) must be below half "
+                f"of access_token_ttl_seconds ({self.access_token_ttl_seconds})"
+            )
+        return self
+
     @property
     def dev(self) -> bool:
         return self.environment == "development"
@@ -145,6 +176,11 @@ class Settings(BaseSettings):
         return list(dict.fromkeys(seeds))
 
     @property
+    def secrets_for_tokens(self) -> list[str]:
+        """The token secrets, the current one first."""
+        return list(dict.fromkeys(s.get_secret_value() for s in self.token_secrets))
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
@@ -153,6 +189,8 @@ class Settings(BaseSettings):
         found = []
         if DEV_SIGNING_KEY in self.server_keys:
             found.append("signing_keys (the published development key)")
+        if DEV_TOKEN_SECRET in self.secrets_for_tokens:
+            found.append("token_secrets (unset, or the published development secret)")
         if not self.cookie_secure:
             found.append("cookie_secure=false")
         if self.oidc_client_secret.get_secret_value() == DEV_OIDC_CLIENT_SECRET:

@@ -1,6 +1,7 @@
 """EdDSA (Ed25519) access tokens: compact JWS we sign and verify ourselves.
 
-Only alg=EdDSA with a known kid is accepted, so `alg: none`, HMAC confusion
+Each token is bound to its client's DPoP key (`cnf.jkt`, RFC 9449): deps.py checks the
+proof. Only alg=EdDSA with a known kid is accepted, so `alg: none`, HMAC confusion
 and foreign keys are refused before any signature check.
 
 Instances' clocks may differ by up to `skew` seconds: `nbf` and `iat` may lie that
@@ -50,6 +51,7 @@ class AccessClaims:
     client_id: uuid.UUID
     kind: str
     expires_at: int
+    jkt: str  # the DPoP key it is bound to (cnf.jkt): every use must prove it
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,9 +115,12 @@ class KeyRing:
             ]
         }
 
-    def issue(self, account_id: uuid.UUID, client_id: uuid.UUID, kind: str) -> tuple[str, int]:
+    def issue(
+        self, account_id: uuid.UUID, client_id: uuid.UUID, kind: str, jkt: str
+    ) -> tuple[str, int]:
         now = int(time.time())
         claims = {
+            "cnf": {"jkt": jkt},
             "iss": self.issuer,
             "sub": str(account_id),
             "aud": AUDIENCES[kind],
@@ -181,9 +186,13 @@ class KeyRing:
         kind = next((k for k in kinds if AUDIENCES[k] == claims.get("aud")), None)
         if kind is None:
             raise TokenError("token for another audience")
+        cnf = claims.get("cnf")
+        jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+        if not isinstance(jkt, str) or not jkt:
+            raise TokenError("the token is bound to no key (cnf.jkt)")
         try:
             return AccessClaims(
-                uuid.UUID(str(claims["sub"])), uuid.UUID(str(claims["sid"])), kind, exp
+                uuid.UUID(str(claims["sub"])), uuid.UUID(str(claims["sid"])), kind, exp, jkt
             )
         except (KeyError, ValueError) as exc:
             raise TokenError("malformed token") from exc

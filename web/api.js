@@ -1,5 +1,8 @@
-// The server API for the page: bearer access tokens from the HttpOnly refresh cookie.
+// The server API for the page: access tokens from the HttpOnly refresh cookie, every
+// request proven by this browser's DPoP key (dpop.js), to which the session is bound.
 // Only ciphertext, names, ids and public keys go through here (docs/server.md).
+
+import { KeyUnavailable, learnServerTime, proof } from "./dpop.js";
 
 export class ApiError extends Error {
   constructor(status, code, message, body = {}) {
@@ -20,6 +23,9 @@ const FRIENDLY = {
     "The server's store of your earlier revisions is full, so it saved nothing. Saving works " +
     "again as old revisions age out; ask the server's operator if it persists.",
   internal: "The server hit an internal error. Try again.",
+  no_key:
+    "This browser cannot keep the key that signs your requests (site storage or " +
+    "WebCrypto is unavailable, as in some private windows). Use a normal window.",
   replayed_token:
     "The server repeated an earlier sign-in answer instead of a new one. Nothing was " +
     "changed; sign in again to continue.",
@@ -46,6 +52,14 @@ function firstTimeSeen(token) {
 
 let access = null; // {token, expires, accountId}
 
+async function codeOf(response) {
+  try {
+    return (await response.clone().json()).code;
+  } catch {
+    return "";
+  }
+}
+
 function csrfCookie() {
   const m = document.cookie.match(/(?:^|;\s*)zkv_csrf=([^;]+)/);
   return m ? decodeURIComponent(m[1]) : "";
@@ -55,17 +69,31 @@ export function hasSessionCookie() {
   return csrfCookie() !== "";
 }
 
-async function send(method, path, { body, headers = {} } = {}) {
+async function fetchProven(method, path, { body, headers, token }) {
+  const bound = { ...headers, DPoP: await proof(method, path, token) };
+  if (token) bound.Authorization = `DPoP ${token}`;
+  const response = await fetch(path, {
+    method,
+    headers: body === undefined ? bound : { "Content-Type": "application/json", ...bound },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: "same-origin",
+    cache: "no-store",
+  });
+  learnServerTime(response);
+  return response;
+}
+
+async function send(method, path, { body, headers = {}, token } = {}) {
   let response;
   try {
-    response = await fetch(path, {
-      method,
-      headers: body === undefined ? headers : { "Content-Type": "application/json", ...headers },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      credentials: "same-origin",
-      cache: "no-store",
-    });
-  } catch {
+    response = await fetchProven(method, path, { body, headers, token });
+    if (response.status === 401 && (await codeOf(response)) === "dpop_invalid") {
+      // Most likely this computer's clock: the proof is made again on the server's time.
+      // A refused proof spends nothing, so the retry is safe.
+      response = await fetchProven(method, path, { body, headers, token });
+    }
+  } catch (err) {
+    if (err instanceof KeyUnavailable) throw new ApiError(0, "no_key", FRIENDLY.no_key);
     throw new ApiError(0, "unreachable", FRIENDLY.unreachable);
   }
   if (response.status === 204) return null;
@@ -115,16 +143,22 @@ export async function signIn() {
   return access.accountId;
 }
 
+// The sign-in button: the login starts with a proof, so the session the provider's
+// redirect creates is bound to this browser's key; then on to the provider.
+export async function startSignIn() {
+  const { url } = await send("POST", "/auth/login");
+  location.assign(url);
+}
+
 export async function call(method, path, body) {
   if (!access || Date.now() > access.expires) await refresh();
-  const auth = () => ({ Authorization: `Bearer ${access.token}` });
   try {
-    return await send(method, path, { body, headers: auth() });
+    return await send(method, path, { body, token: access.token });
   } catch (err) {
     if (err.status !== 401) throw err;
     await refresh(); // the access token expired or the key rotated: one retry
     try {
-      return await send(method, path, { body, headers: auth() });
+      return await send(method, path, { body, token: access.token });
     } catch (again) {
       if (again.status === 401) throw new ApiError(401, "session_expired", FRIENDLY.session_expired);
       throw again;

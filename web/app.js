@@ -1,5 +1,5 @@
 // Entry point: start the worker at once, then sign-in -> create or unlock -> the vault.
-import { call, forgetAccess, hasSessionCookie, signIn, signOut } from "./api.js";
+import { call, forgetAccess, hasSessionCookie, signIn, signOut, startSignIn } from "./api.js";
 import {
   $, fail, notice, onView, recordSeen, save, seenRevision, setListing, show, state, withKdf,
 } from "./core.js";
@@ -258,8 +258,10 @@ $("signout").addEventListener("click", async () => {
     location.assign("/");
   }
 });
-$("signin-link").addEventListener("click", () => {
+$("signin-link").addEventListener("click", (event) => {
+  event.preventDefault(); // the link alone cannot prove this browser's key
   if (pairingCode) sessionStorage.setItem("zkv-pair-code", pairingCode);
+  startSignIn().catch(fail);
 });
 for (const b of document.querySelectorAll("#nav button")) {
   b.addEventListener("click", () => {

@@ -1,62 +1,45 @@
-"""/auth: OIDC sign-in for browsers, token refresh for everyone."""
+"""/auth: OIDC sign-in for browsers, token refresh for everyone (services/signin.py does
+the work; this module translates HTTP to it and back)."""
 
 from __future__ import annotations
 
-import hmac
 import secrets
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Request, Response
-from fastapi.responses import RedirectResponse
-from sqlalchemy import delete, select
+from fastapi.responses import JSONResponse, RedirectResponse
 
-from .. import audit, cookies
-from ..audit import Actor
-from ..credentials import digest
-from ..db import utcnow
-from ..deps import DB, State, source_address
+from .. import cookies
+from ..deps import DB, State, proven, source_address
 from ..errors import AUTH_ERRORS, ApiError, errors
-from ..models import Client, OidcLogin, RefreshToken
 from ..oidc import SignInError
-from ..schemas import AccessTokenOut, TokenOut, TokenRequest
-from ..services import accounts, sessions
+from ..schemas import AccessTokenOut, LoginOut, TokenOut, TokenRequest
+from ..services import signin
+from ..state import AppState
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-@router.get(
-    "/login",
-    status_code=302,
-    response_class=RedirectResponse,
-    responses={302: {"description": "Redirect to the identity provider"}, **errors(502)},
-)
-def login(request: Request, db: DB, st: State) -> RedirectResponse:
-    """Starts sign-in: redirects to the provider with PKCE, state and nonce."""
+def _key_or_none(request: Request, db: DB, st: AppState) -> str | None:
+    """The proven key of a refresh; None when no proof came at all (which the refresh
+    treats as a stolen token). A bad proof is refused without touching the token."""
+    if not request.headers.get("dpop"):
+        return None
+    return proven(request, db, st).jkt
+
+
+@router.post("/login", response_model=LoginOut, responses={**errors(401, 502)})
+def login(request: Request, db: DB, st: State) -> JSONResponse:
+    """Starts sign-in for the browser key that proves this request: answers the
+    provider's URL (PKCE, state, nonce) for the page to navigate to."""
     st.limiter.hit(db, f"signin:{source_address(request)}", st.settings.rate_signin_per_ip)
-    state, nonce, verifier = (
-        secrets.token_urlsafe(32),
-        secrets.token_urlsafe(32),
-        secrets.token_urlsafe(48),
-    )
+    jkt = proven(request, db, st).jkt
     try:
-        url = st.oidc.authorization_url(state, nonce, verifier)
+        started = signin.start(db, st.oidc, jkt)
     except SignInError as exc:
         raise ApiError(502, "idp_unavailable", str(exc)) from None
-    now = utcnow()
-    db.add(
-        OidcLogin(
-            state_hash=digest(state),
-            nonce=nonce,
-            code_verifier=verifier,
-            created_at=now,
-            expires_at=now + timedelta(seconds=cookies.LOGIN_MAX_AGE),
-        )
-    )
-    db.execute(delete(OidcLogin).where(OidcLogin.expires_at < now))
-    db.commit()
-    response = RedirectResponse(url, status_code=302)
-    cookies.set_login(response, st.settings, state)
+    response = JSONResponse(LoginOut(url=started.url).model_dump())
+    cookies.set_login(response, st.settings, started.state)
     return response
 
 
@@ -74,84 +57,50 @@ def callback(
     state: Annotated[str | None, Query(max_length=256)] = None,
     error: Annotated[str | None, Query(max_length=256)] = None,
 ) -> RedirectResponse:
-    """The provider's redirect back: validates state, code and id_token, then signs in."""
+    """The provider's redirect back: validates state, code and id_token, then signs in
+    with a session bound to the key that started the login."""
     source = source_address(request)
     st.limiter.hit(db, f"signin:{source}", st.settings.rate_signin_per_ip)
-    anonymous = Actor("anonymous", "", None, source)
-
-    def fail(code_: str, message: str, status: int = 400) -> ApiError:
-        db.rollback()
-        audit.record(
-            db, anonymous, "session", "sign-in", "account", outcome="failure", detail=code_
-        )
-        db.commit()
-        return ApiError(status, code_, message)
-
-    if error is not None:
-        raise fail("idp_refused", "the identity provider refused the sign-in")
-    expected = request.cookies.get(cookies.login_cookie_name(st.settings), "")
-    if not code or not state or not hmac.compare_digest(expected.encode(), state.encode()):
-        raise fail("state_mismatch", "the sign-in was not started in this browser")
-    login_row = db.scalars(
-        select(OidcLogin).where(OidcLogin.state_hash == digest(state))
-    ).one_or_none()
-    if login_row is None or login_row.expires_at <= utcnow():
-        raise fail("state_expired", "the sign-in expired or was already completed")
-    nonce, verifier = login_row.nonce, login_row.code_verifier
-    db.delete(login_row)  # single use
-    db.commit()
-    try:
-        who = st.oidc.exchange(code, verifier, nonce)
-    except SignInError as exc:
-        raise fail("signin_failed", str(exc), 400) from None
-    account = accounts.upsert(db, who)
-    client = sessions.create_client(db, account.id, "web", "browser")
-    refresh = sessions.issue_refresh(db, client, st.settings)
-    audit.record(
+    refresh = signin.finish(
         db,
-        Actor("account", str(account.id), account.id, source),
-        "session",
-        "sign-in",
-        f"account:{account.id}",
-        detail=f"client {client.id}",
+        st.oidc,
+        st.settings,
+        code=code,
+        state=state,
+        cookie_state=request.cookies.get(cookies.login_cookie_name(st.settings), ""),
+        idp_error=error,
+        source=source,
     )
-    db.commit()
     response = RedirectResponse(f"{st.settings.public_url}/", status_code=302)
     cookies.set_session(response, st.settings, refresh, secrets.token_urlsafe(32))
-    response.delete_cookie(cookies.login_cookie_name(st.settings), path="/auth/callback")
+    cookies.clear_login(response, st.settings)
     return response
 
 
 @router.post("/refresh", response_model=AccessTokenOut, responses={**errors(401, 403)})
 def refresh(request: Request, response: Response, db: DB, st: State) -> AccessTokenOut:
-    """Browsers: spends the refresh cookie (needs X-CSRF-Token) for an access token."""
+    """Browsers: spends the refresh cookie (needs X-CSRF-Token and a proof by the
+    session's key) for an access token bound to that key."""
     cookies.check_csrf(request, st.settings)
     source = source_address(request)
     st.limiter.hit(db, f"refresh:{source}", st.settings.rate_refresh_per_ip)
+    jkt = _key_or_none(request, db, st)
     token = request.cookies.get(cookies.refresh_cookie_name(st.settings), "")
-    issued = sessions.rotate(db, token, frozenset({"web"}), st.settings, source)
-    cookies.set_session(response, st.settings, issued.refresh_token, None)
-    access, ttl = st.keys.issue(issued.client.account_id, issued.client.id, "web")
-    return AccessTokenOut(access_token=access, expires_in=ttl, account_id=issued.client.account_id)
+    got = signin.refresh(db, st.keys, st.settings, "web", token, source, jkt)
+    assert got.refresh_token is not None
+    cookies.set_session(response, st.settings, got.refresh_token, None)
+    return AccessTokenOut(
+        access_token=got.access_token, expires_in=got.expires_in, account_id=got.account_id
+    )
 
 
-@router.post("/logout", status_code=204, response_class=Response, responses={**errors(403)})
+@router.post("/logout", status_code=204, response_class=Response, responses={**errors(401, 403)})
 def logout(request: Request, db: DB, st: State) -> Response:
     """Browsers: ends this browser's session (its whole refresh family)."""
     cookies.check_csrf(request, st.settings)
+    jkt = proven(request, db, st).jkt
     token = request.cookies.get(cookies.refresh_cookie_name(st.settings), "")
-    found = (
-        db.execute(
-            select(Client)
-            .join(RefreshToken, RefreshToken.client_id == Client.id)
-            .where(RefreshToken.token_hash == digest(token), Client.kind == "web")
-        ).scalar_one_or_none()
-        if token
-        else None
-    )
-    if found is not None:
-        actor = Actor("account", str(found.account_id), found.account_id, source_address(request))
-        sessions.revoke_family(db, found, actor, "session")
+    signin.logout(db, token, source_address(request), jkt)
     response = Response(status_code=204)
     cookies.clear_session(response, st.settings)
     return response
@@ -164,20 +113,18 @@ def logout(request: Request, db: DB, st: State) -> Response:
     responses={**errors(401), **AUTH_ERRORS},
 )
 def token(request: Request, db: DB, st: State, body: Annotated[TokenRequest, Body()]) -> TokenOut:
-    """Machines send their refresh token (rotated on every use); runners their credential."""
+    """Machines send their refresh token (rotated on every use); runners their credential.
+    Both with a proof by the client's key."""
     source = source_address(request)
     st.limiter.hit(db, f"refresh:{source}", st.settings.rate_refresh_per_ip)
     if body.grant_type == "refresh_token":
-        issued = sessions.rotate(
-            db, body.refresh_token, frozenset({"machine"}), st.settings, source
-        )
-        access, ttl = st.keys.issue(issued.client.account_id, issued.client.id, "machine")
-        return TokenOut(
-            access_token=access,
-            expires_in=ttl,
-            account_id=issued.client.account_id,
-            refresh_token=issued.refresh_token,
-        )
-    runner = sessions.exchange_runner_credential(db, body.credential, source)
-    access, ttl = st.keys.issue(runner.account_id, runner.id, "runner")
-    return TokenOut(access_token=access, expires_in=ttl, account_id=runner.account_id)
+        jkt = _key_or_none(request, db, st)
+        got = signin.refresh(db, st.keys, st.settings, "machine", body.refresh_token, source, jkt)
+    else:
+        got = signin.runner_token(db, st.keys, body.credential, source, proven(request, db, st).jkt)
+    return TokenOut(
+        access_token=got.access_token,
+        expires_in=got.expires_in,
+        account_id=got.account_id,
+        refresh_token=got.refresh_token,
+    )

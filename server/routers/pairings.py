@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from ..deps import DB, State, Web, source_address
+from ..deps import DB, State, Web, proven, source_address
 from ..errors import AUTH_ERRORS, errors
 from ..models import Pairing
 from ..schemas import (
@@ -32,12 +32,14 @@ def _info(p: Pairing) -> PairingInfo:
     )
 
 
-@router.post("", status_code=201, response_model=PairingCreated, responses=errors(503))
+@router.post("", status_code=201, response_model=PairingCreated, responses=errors(401, 503))
 def request_pairing(body: PairingCreate, request: Request, db: DB, st: State) -> PairingCreated:
-    """Unauthenticated: a machine or runner asks to be paired and gets a code to show."""
+    """With a DPoP proof only: a machine or runner asks to be paired and gets a code to
+    show. The proof's key is the one it must prove from then on."""
     source = source_address(request)
     st.limiter.hit(db, f"pair:{source}", st.settings.rate_pairing_create_per_ip)
-    created = pairing.create(db, st.settings, body.kind, body.name, body.public_key, source)
+    jkt = proven(request, db, st).jkt
+    created = pairing.create(db, st.settings, body.kind, body.name, body.public_key, source, jkt)
     p = created.pairing
     return PairingCreated(
         pairing_id=p.id,
@@ -53,14 +55,15 @@ def request_pairing(body: PairingCreate, request: Request, db: DB, st: State) ->
     "/poll",
     response_model=PairingStatus,
     response_model_exclude_none=True,
-    responses=errors(404, 410),
+    responses=errors(401, 404, 410),
 )
 def poll(body: PairingPoll, request: Request, db: DB, st: State) -> PairingStatus:
-    """Unauthenticated, with the poll secret: pending, refused, expired, or (once) the
-    machine's credentials."""
+    """With the poll secret and a proof by the key that asked: pending, refused,
+    expired, or (once) the machine's credentials."""
     source = source_address(request)
     st.limiter.hit(db, f"poll:{source}", st.settings.rate_pairing_poll_per_ip)
-    r = pairing.poll(db, st.settings, st.keys, body.pairing_id, body.poll_secret, source)
+    jkt = proven(request, db, st).jkt
+    r = pairing.poll(db, st.settings, st.keys, body.pairing_id, body.poll_secret, source, jkt)
     return PairingStatus(
         status=r.status,
         kind=r.kind,

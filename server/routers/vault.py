@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from ..deps import DB, Web, bearer_claims, principal, state_of
+from ..deps import DB, Web, dpop_claims, principal, spend_proof, state_of
 from ..encoding import b64url_encode
 from ..errors import AUTH_ERRORS, errors
 from ..schemas import VaultOut, VaultPut, VaultRestore, VaultWritten, VersionBlobOut, VersionOut
@@ -32,9 +32,11 @@ def _json(body: bytes) -> Response:
 async def read_vault(request: Request) -> Response:
     """The current vault blob and its revision (web and machine tokens)."""
     st = state_of(request)
-    claims = bearer_claims(request, st, _READERS)
+    bound = dpop_claims(request, st, _READERS)
+    claims = bound.claims
 
     def work() -> bytes:
+        spend_proof(st, bound.proof)
         with st.read_engine.connect() as conn:
             body, stale = vault.read_for(conn, claims)
         if stale:  # the agent's check-in: "last seen" moves (at most once a minute)
@@ -51,11 +53,13 @@ async def _write(
     """Every vault write, save or restore: the client's write limit, then the conditional
     write, in one thread-pool hop."""
     st = state_of(request)
-    claims = bearer_claims(request, st, kinds)
+    bound = dpop_claims(request, st, kinds)
+    claims = bound.claims
     blob = vault.decode_blob(body.blob, st.settings.max_vault_bytes, "vault")
     retention = vault.Retention.of(st.settings)
 
     def work() -> bytes:
+        spend_proof(st, bound.proof)
         who = principal(claims, request)
         with st.sessions() as db:  # write() itself refuses a revoked client
             # Counted (and committed) before anything is written: a limited write changes

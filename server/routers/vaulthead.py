@@ -17,7 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from ..deps import bearer_claims, state_of
+from ..deps import dpop_claims, spend_proof, state_of
 from ..errors import AUTH_ERRORS, ApiError
 from ..headwatch import Waiter, Woken
 from ..middleware import Receive
@@ -44,12 +44,14 @@ async def vault_head(
     """The current revision. With ``after`` and ``wait``: waits up to ``wait`` seconds
     for a revision other than ``after``; 401 as soon as the client is revoked."""
     st = state_of(request)
-    claims = bearer_claims(request, st, _READERS)
+    bound = dpop_claims(request, st, _READERS)
+    claims = bound.claims
     # Never past the token's own expiry: a revocation check needs a live token.
     deadline = time.monotonic() + min(wait, max(0.0, claims.expires_at - time.time()))
 
     def check_in() -> vaulthead.Head:
         """An agent's watch is its check-in, so "last seen" moves."""
+        spend_proof(st, bound.proof)
         with st.read_engine.connect() as conn:
             current = vaulthead.head(conn, claims.client_id)
         if current.revoked_at is not None or current.account_id != claims.account_id:

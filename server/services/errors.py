@@ -75,3 +75,7 @@ class HistoryFull(DomainError):
 
 class Unavailable(DomainError):
     """A transient refusal: retry later."""
+
+
+class SignInRefused(DomainError):
+    """A browser's sign-in callback cannot complete (state, code or identity refused)."""

@@ -38,7 +38,7 @@ from ..settings import Settings
 from ..sqlutil import affected
 from ..tokens import KeyRing
 from . import sessions
-from .errors import Gone, Invalid, NotFound, RateLimited, Unavailable
+from .errors import Gone, Invalid, NotAuthenticated, NotFound, RateLimited, Unavailable
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +49,15 @@ class Created:
 
 
 def create(
-    db: Session, settings: Settings, kind: str, name: str, public_key: str, source: str
+    db: Session,
+    settings: Settings,
+    kind: str,
+    name: str,
+    public_key: str,
+    source: str,
+    jkt: str,
 ) -> Created:
+    """A pending pairing bound to the DPoP key `jkt` that asked: only that key may poll."""
     now = utcnow()
     pending = db.scalar(
         select(func.count())
@@ -70,6 +77,7 @@ def create(
             public_key=public_key,
             code_hash=code_digests(code, _server_keys(settings))[0],
             poll_hash=digest(poll_secret),
+            dpop_jkt=jkt,
             status="pending",
             created_at=now,
             expires_at=now + timedelta(seconds=settings.pairing_ttl_seconds),
@@ -100,7 +108,7 @@ def _count_attempt(
 
 
 def _server_keys(settings: Settings) -> list[str]:
-    return settings.server_keys
+    return settings.secrets_for_tokens
 
 
 def _pending_by_code(db: Session, settings: Settings, code: str) -> Pairing:
@@ -196,10 +204,15 @@ def poll(
     pairing_id: uuid.UUID,
     poll_secret: str,
     source: str,
+    jkt: str,
 ) -> PollResult:
+    """The pairing's state, and once approved its credentials, to the key that asked."""
     pairing = db.get(Pairing, pairing_id)
     if pairing is None or not same_digest(poll_secret, pairing.poll_hash):
         raise NotFound("unknown_pairing", "no pairing matches this id and secret")
+    if pairing.dpop_jkt is None or pairing.dpop_jkt != jkt:
+        # A copied poll secret is not enough: the credentials go to the asking key only.
+        raise NotAuthenticated("dpop_key_mismatch", "the DPoP proof is not by the key that asked")
     now = utcnow()
     if pairing.status == "claimed":
         raise Gone("already_claimed", "the credentials were already delivered")
@@ -224,12 +237,13 @@ def _claim(
     if claimed != 1:
         db.rollback()
         raise Gone("already_claimed", "the credentials were already delivered")
-    assert pairing.account_id is not None
+    assert pairing.account_id is not None and pairing.dpop_jkt is not None
     client = sessions.create_client(
         db,
         pairing.account_id,
         pairing.kind,
         pairing.name,
+        dpop_jkt=pairing.dpop_jkt,
         public_key=pairing.public_key,
         grant_public_key=pairing.grant_public_key,
         client_id=pairing.id,  # the id the owner saw at approval, so a runner's pin names it
@@ -251,7 +265,7 @@ def _claim(
         detail=f"fingerprint {key_fingerprint(pairing.kind, b64url_decode(pairing.public_key))}",
     )
     db.commit()
-    access, ttl = keys.issue(pairing.account_id, client.id, pairing.kind)
+    access, ttl = keys.issue(pairing.account_id, client.id, pairing.kind, pairing.dpop_jkt)
     return PollResult(
         "approved",
         pairing.kind,

@@ -1,9 +1,11 @@
 """Token families: one client (browser, machine, runner) and its refresh chain.
 
-A refresh token is used once: the conditional UPDATE that marks it used is the
-single point of truth across instances. Presenting it again after the grace
-window (or after its successor was used) means it leaked: the whole family is
-revoked and audited. Within the window it was a retry after a lost response.
+Every client holds a DPoP key (its thumbprint is on the client row) and every refresh
+proves it. A refresh token is used once: the conditional UPDATE that marks it used is
+the single point of truth across instances. The same key presenting it again is a retry
+after a lost answer and gets the same successor, at any time, while that successor is
+unused; any other key, or none, means the token leaked: the family is revoked and
+audited, whatever the token's state.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ def create_client(
     kind: str,
     name: str,
     *,
+    dpop_jkt: str,
     public_key: str | None = None,
     grant_public_key: str | None = None,
     client_id: uuid.UUID | None = None,
@@ -56,6 +59,7 @@ def create_client(
         name=name,
         public_key=public_key,
         grant_public_key=grant_public_key,
+        dpop_jkt=dpop_jkt,
         created_at=utcnow(),
     )
     db.add(client)
@@ -96,15 +100,21 @@ def _invalid() -> InvalidGrant:
 
 
 def rotate(
-    db: Session, token: str, kinds: frozenset[str], settings: Settings, source: str
+    db: Session,
+    token: str,
+    kinds: frozenset[str],
+    settings: Settings,
+    source: str,
+    jkt: str | None,
 ) -> Issued:
-    """Spends one refresh token and returns its successor (commits).
+    """Spends one refresh token, proven by the DPoP key `jkt` (None: no proof), and
+    returns its successor (commits).
 
     Concurrent and retried calls with one token resolve in the database: the
     conditional UPDATE lets exactly one spend it (PostgreSQL's row lock makes the
     other wait for that commit; SQLite's BEGIN IMMEDIATE serialises them). The other
-    finds the token spent and, within the grace window and while the successor is
-    unused, gets that same successor; otherwise it is reuse and ends the family."""
+    finds the token spent and, while the successor is unused, gets that same successor:
+    only the client's own key gets this far, so no time window is needed."""
     if not token.startswith(REFRESH_PREFIX):
         raise _invalid()
     found = db.execute(
@@ -126,28 +136,36 @@ def rotate(
     now = utcnow()
     if link.expires_at <= now:
         raise _invalid()
+    if jkt is None or client.dpop_jkt is None or jkt != client.dpop_jkt:
+        _end_family(db, client, actor, now, "without" if jkt is None else "by another")
     spent = affected(
         db,
         update(RefreshToken)
         .where(RefreshToken.id == link.id, RefreshToken.used_at.is_(None))
         .values(used_at=now),
     )
-    successors = refresh_successors(token, settings.server_keys)
+    successors = refresh_successors(token, settings.secrets_for_tokens)
     if spent == 1:
         successor = issue_refresh(db, client, settings, successors[0])
         client.last_seen_at = now
         audit.record(db, actor, "token", "refresh", f"client:{client.id}")
         db.commit()
         return Issued(client, successor)
-    retried = _unused_successor(db, client, link.id, successors, now, settings)
+    retried = _unused_successor(db, client, successors)
     if retried is not None:
-        metrics.refresh_grace_retry()
-        audit.record(
-            db, actor, "token", "refresh", f"client:{client.id}", detail="retried within grace"
-        )
+        metrics.refresh_retry()
+        audit.record(db, actor, "token", "refresh", f"client:{client.id}", detail="retried")
         db.commit()
         return Issued(client, retried)
-    # Reuse of a rotated token: end the family, keep the evidence.
+    # The client's own key, but its successor is already in use: an old copy of the
+    # client's own state, not a theft. Refused; the family lives on.
+    db.rollback()
+    raise InvalidGrant("invalid_grant", "this refresh token was already used and replaced")
+
+
+def _end_family(db: Session, client: Client, actor: Actor, now: datetime, how: str) -> None:
+    """A refresh token presented without its client's key: it leaked. End the family,
+    keep the evidence, and say so."""
     metrics.refresh_reused()
     db.execute(update(Client).where(Client.id == client.id).values(revoked_at=now))
     headnotify.client_revoked(db, client.id)
@@ -158,30 +176,18 @@ def rotate(
         "reuse",
         f"client:{client.id}",
         outcome="failure",
-        detail="refresh token reused; family revoked",
+        detail=f"refresh token presented {how} key; family revoked",
     )
     db.commit()
     raise InvalidGrant(
         "refresh_reused",
-        "this refresh token was already used; the session has been revoked",
+        "this refresh token was presented without its client's key; the session has been revoked",
     )
 
 
-def _unused_successor(
-    db: Session,
-    client: Client,
-    link_id: uuid.UUID,
-    successors: list[str],
-    now: datetime,
-    settings: Settings,
-) -> str | None:
-    """The successor a retry within the grace window gets, if it has not been used yet
-    (its use shows the first response arrived, so a later retry is reuse)."""
+def _unused_successor(db: Session, client: Client, successors: list[str]) -> str | None:
+    """The successor a same-key retry gets, if it has not been used yet."""
     # A fresh read: the row was spent by a transaction that committed after ours began.
-    used_at = db.scalar(select(RefreshToken.used_at).where(RefreshToken.id == link_id))
-    grace = timedelta(seconds=settings.refresh_grace_seconds)
-    if used_at is None or abs(now - used_at) > grace:  # abs: another instance's clock
-        return None
     by_hash = {digest(s): s for s in successors}
     found = db.scalar(
         select(RefreshToken.token_hash).where(
@@ -193,8 +199,9 @@ def _unused_successor(
     return by_hash[found] if found is not None else None
 
 
-def exchange_runner_credential(db: Session, credential: str, source: str) -> Client:
-    """A runner's long-lived credential buys a short access token (commits)."""
+def exchange_runner_credential(db: Session, credential: str, source: str, jkt: str) -> Client:
+    """A runner's long-lived credential, proven by its DPoP key, buys a short access
+    token (commits). A copied credential without the key buys nothing."""
     if not credential.startswith(RUNNER_PREFIX):
         raise InvalidGrant("invalid_grant", "the runner credential is invalid or revoked")
     client = db.scalars(
@@ -202,6 +209,8 @@ def exchange_runner_credential(db: Session, credential: str, source: str) -> Cli
     ).one_or_none()
     if client is None or client.revoked_at is not None:
         raise InvalidGrant("invalid_grant", "the runner credential is invalid or revoked")
+    if client.dpop_jkt is None or client.dpop_jkt != jkt:
+        raise InvalidGrant("dpop_key_mismatch", "the DPoP proof is not by this runner's key")
     client.last_seen_at = utcnow()
     actor = Actor("runner", str(client.id), client.account_id, source)
     audit.record(db, actor, "token", "refresh", f"runner:{client.id}")

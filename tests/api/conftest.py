@@ -32,6 +32,7 @@ from server.encoding import b64url_encode
 from server.migrate import upgrade
 from server.models import Base
 from server.settings import Settings
+from tests.support.dpop import DpopAuth, DpopKey
 from tests.support.processes import start_idp
 from vault_core.header import encode_public_header
 
@@ -40,6 +41,7 @@ BASE_URL = "https://testserver"
 CLIENT_ID = "zkvault-test"
 # One key per run, shared by every app instance a test builds (as in a cluster).
 SIGNING_KEY = b64url_encode(secrets.token_bytes(32))
+TOKEN_SECRET = b64url_encode(secrets.token_bytes(32))
 
 
 @pytest.fixture(scope="session")
@@ -91,6 +93,7 @@ def make_settings(database_url: str, idp: str, **overrides: Any) -> Settings:
         "public_url": BASE_URL,
         "database_url": database_url,
         "signing_keys": [SIGNING_KEY],
+        "token_secrets": [TOKEN_SECRET],
         "oidc_issuer": idp,
         "oidc_client_id": CLIENT_ID,
         "oidc_client_secret": "test-client-secret",
@@ -161,16 +164,24 @@ def public_key() -> str:
 
 @dataclass
 class User:
-    """A person signed in through the IdP, with their own browser (cookie jar)."""
+    """A person signed in through the IdP, with their own browser (cookie jar) and its
+    non-extractable DPoP key (P-256, as WebCrypto makes it)."""
 
     browser: TestClient
     account_id: str
     token: str
     sub: str
+    key: DpopKey
 
     @property
-    def auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
+    def auth(self) -> DpopAuth:
+        """``auth=``: the access token plus a proof by this browser's key."""
+        return self.key.auth(self.token)
+
+    @property
+    def proof(self) -> DpopAuth:
+        """``auth=`` for the cookie calls (/auth/refresh, /auth/logout): a proof only."""
+        return self.key.auth()
 
     def csrf(self) -> dict[str, str]:
         return {"X-CSRF-Token": self.browser.cookies.get("zkv_csrf") or ""}
@@ -185,13 +196,19 @@ class Device:
     account_id: str
     token: str
     public_key: str
+    key: DpopKey
     refresh_token: str | None = None
     runner_credential: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
+    def auth(self) -> DpopAuth:
+        return self.key.auth(self.token)
+
+    @property
+    def proof(self) -> DpopAuth:
+        """``auth=`` for /auth/token and polling: a proof by this client's key only."""
+        return self.key.auth()
 
 
 class Api:
@@ -208,10 +225,11 @@ class Api:
     def client(self) -> TestClient:
         return TestClient(self.app, base_url=BASE_URL, follow_redirects=False)
 
-    def start_login(self, browser: TestClient) -> str:
-        r = browser.get("/auth/login")
-        assert r.status_code == 302, r.text
-        return str(r.headers["location"])
+    def start_login(self, browser: TestClient, key: DpopKey | None = None) -> str:
+        """The sign-in button: a proof-carrying POST answering the IdP's URL."""
+        r = browser.post("/auth/login", auth=(key or DpopKey("ES256")).auth())
+        assert r.status_code == 200, r.text
+        return str(r.json()["url"])
 
     def idp_authorize(self, authorize_url: str, sub: str) -> str:
         """Submits the IdP's form as the person would; returns where it redirects."""
@@ -227,30 +245,43 @@ class Api:
         claims = {"email": email or f"{sub}@example.test", "name": name}
         httpx.put(f"{self.idp}/users/{sub}", json=claims).raise_for_status()
         browser = self.client()
-        back = self.idp_authorize(self.start_login(browser), sub)
+        key = DpopKey("ES256")
+        back = self.idp_authorize(self.start_login(browser, key), sub)
         assert back.startswith(f"{BASE_URL}/auth/callback?")
         r = browser.get(back)
         assert r.status_code == 302, r.text
         r = browser.post(
-            "/auth/refresh", headers={"X-CSRF-Token": browser.cookies.get("zkv_csrf") or ""}
+            "/auth/refresh",
+            headers={"X-CSRF-Token": browser.cookies.get("zkv_csrf") or ""},
+            auth=key.auth(),
         )
         assert r.status_code == 200, r.text
         body = r.json()
-        return User(browser, body["account_id"], body["access_token"], sub)
+        return User(browser, body["account_id"], body["access_token"], sub, key)
 
     def request_pairing(
-        self, kind: str = "machine", name: str = "laptop", key: str | None = None
+        self,
+        kind: str = "machine",
+        name: str = "laptop",
+        key: str | None = None,
+        dpop: DpopKey | None = None,
     ) -> dict[str, Any]:
+        """Asks for a pairing with the DPoP key `dpop` (kept in the answer as "dpop")."""
+        dpop = dpop or DpopKey()
         r = self.anon.post(
-            "/api/pairings", json={"kind": kind, "name": name, "public_key": key or public_key()}
+            "/api/pairings",
+            json={"kind": kind, "name": name, "public_key": key or public_key()},
+            auth=dpop.auth(),
         )
         assert r.status_code == 201, r.text
-        return dict(r.json())
+        return {**r.json(), "dpop": dpop}
 
-    def poll(self, pairing: dict[str, Any]) -> httpx2.Response:
+    def poll(self, pairing: dict[str, Any], key: DpopKey | None = None) -> httpx2.Response:
+        """Polls with the key that asked, or with `key` (a thief's)."""
         return self.anon.post(
             "/api/pairings/poll",
             json={"pairing_id": pairing["pairing_id"], "poll_secret": pairing["poll_secret"]},
+            auth=(key or pairing["dpop"]).auth(),
         )
 
     def pair(
@@ -267,7 +298,7 @@ class Api:
             grant_public_key = public_key()  # the server refuses a runner approval without it
         if grant_public_key:
             body["grant_public_key"] = grant_public_key
-        r = user.browser.post("/api/pairings/approve", json=body, headers=user.auth)
+        r = user.browser.post("/api/pairings/approve", json=body, auth=user.auth)
         assert r.status_code == 200, r.text
         r = self.poll(p)
         assert r.status_code == 200, r.text
@@ -279,6 +310,7 @@ class Api:
             got["account_id"],
             got["access_token"],
             key,
+            p["dpop"],
             got.get("refresh_token"),
             got.get("runner_credential"),
             got,
@@ -287,24 +319,24 @@ class Api:
     def put_vault(self, who: User | Device, base: int, blob: bytes) -> httpx2.Response:
         return self.anon.put(
             "/api/vault",
-            headers=who.auth,
+            auth=who.auth,
             json={"base_revision": base, "blob": b64url_encode(blob)},
         )
 
     def get_vault(self, who: User | Device) -> httpx2.Response:
-        return self.anon.get("/api/vault", headers=who.auth)
+        return self.anon.get("/api/vault", auth=who.auth)
 
     def history(self, who: User, **query: int) -> httpx2.Response:
         """GET /api/vault/history with `limit` and `before` as given."""
-        return self.anon.get("/api/vault/history", headers=who.auth, params=query)
+        return self.anon.get("/api/vault/history", auth=who.auth, params=query)
 
     def kept(self, who: User, revision: int) -> httpx2.Response:
-        return self.anon.get(f"/api/vault/history/{revision}", headers=who.auth)
+        return self.anon.get(f"/api/vault/history/{revision}", auth=who.auth)
 
     def restore(self, who: User, from_revision: int, base: int, blob: bytes) -> httpx2.Response:
         return self.anon.post(
             "/api/vault/restore",
-            headers=who.auth,
+            auth=who.auth,
             json={
                 "from_revision": from_revision,
                 "base_revision": base,

@@ -19,19 +19,19 @@ from fastapi import FastAPI
 
 from server.encoding import b64url_decode
 
-# Operations that take no bearer token. Every other one must answer 401 without one.
+# Operations that take no access token. Every other one must answer 401 without one.
 ANONYMOUS = frozenset(
     {
         ("GET", "/healthz"),
         ("GET", "/readyz"),
         ("GET", "/.well-known/jwks.json"),
-        ("GET", "/auth/login"),
+        ("POST", "/auth/login"),  # a DPoP proof: the browser key the session will be bound to
         ("GET", "/auth/callback"),
-        ("POST", "/auth/refresh"),  # the refresh cookie plus X-CSRF-Token
+        ("POST", "/auth/refresh"),  # the refresh cookie plus X-CSRF-Token, and a proof
         ("POST", "/auth/logout"),  # likewise
-        ("POST", "/auth/token"),  # a machine's refresh token or a runner's credential
-        ("POST", "/api/pairings"),
-        ("POST", "/api/pairings/poll"),  # the poll secret
+        ("POST", "/auth/token"),  # a machine's refresh token or a runner's credential + proof
+        ("POST", "/api/pairings"),  # a proof: the key the pairing is bound to
+        ("POST", "/api/pairings/poll"),  # the poll secret and a proof by that key
     }
 )
 # Which client kinds' access tokens each authenticated operation accepts; any

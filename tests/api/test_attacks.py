@@ -18,6 +18,7 @@ import pytest
 from fastapi import FastAPI
 
 from server.encoding import b64url_encode
+from tests.support.dpop import DpopAuth, DpopKey
 from tests.support.report import record
 
 from .conftest import Api, Device, User
@@ -43,8 +44,9 @@ def roomy(roomy_app: FastAPI, idp: str) -> Api:
 def _send(
     api: Api,
     op: Operation,
-    headers: dict[str, str],
+    auth: DpopAuth,
     *,
+    headers: dict[str, str] | None = None,
     url: str | None = None,
     body: Any = None,
     content: Any = None,
@@ -52,6 +54,7 @@ def _send(
     return api.anon.request(
         op.method,
         url or op.url(),
+        auth=auth,
         headers=headers,
         json=body if content is None else None,
         content=content,
@@ -72,7 +75,7 @@ def test_another_accounts_ids_answer_like_missing_ones_on_every_route(api: Api) 
     a_machine, a_runner = api.pair(alice, "machine"), api.pair(alice, "runner")
     r = api.anon.put(
         f"/api/runners/{a_runner.client_id}/grant",
-        headers=alice.auth,
+        auth=alice.auth,
         json={"revision": 1, "blob": b64url_encode(b"sealed to alice's runner")},
     )
     assert r.status_code == 200
@@ -97,10 +100,9 @@ def test_another_accounts_ids_answer_like_missing_ones_on_every_route(api: Api) 
     }
     # Control: the ids are real, their owner reaches them.
     assert (
-        api.anon.get(f"/api/runners/{a_runner.client_id}/grant", headers=alice.auth).status_code
-        == 200
+        api.anon.get(f"/api/runners/{a_runner.client_id}/grant", auth=alice.auth).status_code == 200
     )
-    assert api.anon.get("/api/vault/history/1", headers=alice.auth).status_code == 200
+    assert api.anon.get("/api/vault/history/1", auth=alice.auth).status_code == 200
     assert api.poll(a_pending).json()["status"] == "pending"
 
     ops = [op for op in operations(api.app) if op.id_params or op.id_fields]
@@ -110,13 +112,13 @@ def test_another_accounts_ids_answer_like_missing_ones_on_every_route(api: Api) 
     for op in ops:
         (slot,) = op.id_params + op.id_fields
 
-        def call(value: Any, headers: dict[str, str], op: Operation = op, slot: str = slot) -> Any:
+        def call(value: Any, auth: DpopAuth, op: Operation = op, slot: str = slot) -> Any:
             if slot in op.id_params:
-                return _send(api, op, headers, url=op.url(**{slot: str(value)}), body=op.body())
+                return _send(api, op, auth, url=op.url(**{slot: str(value)}), body=op.body())
             body = op.body(**{slot: value})
             if slot == "pairing_id":
                 body = {**(body or {}), "poll_secret": b_pending["poll_secret"]}
-            return _send(api, op, headers, body=body)
+            return _send(api, op, auth, body=body)
 
         for kind, who in attackers.items():
             baseline = call(missing[slot], who.auth)
@@ -137,17 +139,17 @@ def test_another_accounts_ids_answer_like_missing_ones_on_every_route(api: Api) 
     assert wrong == []
 
     # Nothing of alice's moved.
-    assert api.anon.get("/api/me", headers=a_machine.auth).status_code == 200
-    machines = api.anon.get("/api/machines", headers=alice.auth).json()
+    assert api.anon.get("/api/me", auth=a_machine.auth).status_code == 200
+    machines = api.anon.get("/api/machines", auth=alice.auth).json()
     assert [(m["id"], m["name"], m["revoked_at"]) for m in machines] == [
         (a_machine.client_id, "laptop", None)
     ]
-    runners = api.anon.get("/api/runners", headers=alice.auth).json()
+    runners = api.anon.get("/api/runners", auth=alice.auth).json()
     assert [(r["id"], r["revoked_at"], r["grant_revision"]) for r in runners] == [
         (a_runner.client_id, None, 1)
     ]
-    assert api.anon.get("/api/vault", headers=alice.auth).json()["revision"] == 3
-    history = api.anon.get("/api/vault/history", headers=alice.auth).json()
+    assert api.anon.get("/api/vault", auth=alice.auth).json()["revision"] == 3
+    history = api.anon.get("/api/vault/history", auth=alice.auth).json()
     assert [h["revision"] for h in history] == [3, 2, 1]
     assert api.poll(a_pending).json()["status"] == "pending"
 
@@ -156,15 +158,15 @@ def test_audit_events_reveal_nothing_of_other_accounts_activity(api: Api) -> Non
     """An event's only number is its place in the caller's own chain: no global row
     id that would count what other accounts did in between."""
     alice, bob = api.sign_in(), api.sign_in()
-    before = api.anon.get("/api/audit", headers=bob.auth).json()["events"]
+    before = api.anon.get("/api/audit", auth=bob.auth).json()["events"]
     vid = uuid.uuid4()
     for rev in (1, 2, 3):  # alice is busy
         r = api.put_vault(alice, rev - 1, api.blob(alice.account_id, rev, vid))
         assert r.status_code == 200
     assert api.put_vault(bob, 0, api.blob(bob.account_id, 1, vid)).status_code == 200
-    after = api.anon.get("/api/audit", headers=bob.auth).json()["events"]
+    after = api.anon.get("/api/audit", auth=bob.auth).json()["events"]
     assert [e["seq"] for e in after] == list(range(len(before) + 1, 0, -1))
-    for event in after + api.anon.get("/api/audit/export", headers=bob.auth).json()["events"]:
+    for event in after + api.anon.get("/api/audit/export", auth=bob.auth).json()["events"]:
         assert set(event) == {
             "seq",
             "time",
@@ -204,7 +206,7 @@ JSON = {"content-type": "application/json"}
 
 def test_malformed_bodies_on_every_json_route(roomy: Api) -> None:
     user = roomy.sign_in()
-    auth = {**user.auth, **JSON}
+    auth = JSON
     ops = [op for op in operations(roomy.app) if op.takes_json]
     assert len(ops) >= 11, [op.key for op in ops]
     tried = refused_ = 0
@@ -220,12 +222,12 @@ def test_malformed_bodies_on_every_json_route(roomy: Api) -> None:
             ("unknown field", auth, json.dumps({**good, "admin": True}).encode()),
             (
                 "as text/plain",
-                {**user.auth, "content-type": "text/plain"},
+                {"content-type": "text/plain"},
                 json.dumps(good).encode(),
             ),
             (
                 "as a form",
-                {**user.auth, "content-type": "application/x-www-form-urlencoded"},
+                {"content-type": "application/x-www-form-urlencoded"},
                 "&".join(f"{k}={v}" for k, v in good.items()).encode(),
             ),
         ]
@@ -238,7 +240,7 @@ def test_malformed_bodies_on_every_json_route(roomy: Api) -> None:
                     (f"{name}={value!r:.20}", auth, json.dumps({**good, name: value}).encode())
                 )
         for what, headers, raw in attempts:
-            r = _send(roomy, op, headers, content=raw)
+            r = _send(roomy, op, user.auth, headers=headers, content=raw)
             tried += 1
             ok = refused(r) and "Traceback" not in r.text
             refused_ += ok
@@ -250,7 +252,7 @@ def test_malformed_bodies_on_every_json_route(roomy: Api) -> None:
 
 def test_oversized_bodies_on_every_json_route(roomy: Api) -> None:
     user = roomy.sign_in()
-    auth = {**user.auth, **JSON}
+    auth = user.auth
     # A kept revision 1, so that a restore reaches its blob's size check.
     assert roomy.put_vault(user, 0, roomy.blob(user.account_id, 1, uuid.uuid4())).status_code == 200
     settings = roomy.app.state.zk.settings
@@ -283,7 +285,7 @@ def test_oversized_bodies_on_every_json_route(roomy: Api) -> None:
                     (f"{f.name} of 1.4 MB", json.dumps({**good, f.name: value}), {413, 422})
                 )
         for what, content, statuses in attempts:
-            r = _send(roomy, op, auth, content=content)
+            r = _send(roomy, op, auth, headers=JSON, content=content)
             tried += 1
             ok = refused(r) and r.status_code in statuses
             refused_ += ok
@@ -342,10 +344,10 @@ def test_cookie_authenticated_calls_refuse_cross_site_requests(api: Api) -> None
     assert wrong == []
     # None of it spent the refresh cookie or ended the session.
     assert b.cookies.get("__Secure-zkv_refresh") == session_cookie
-    assert api.anon.get("/api/me", headers=user.auth).status_code == 200
-    r = b.post("/auth/refresh", headers={**good, "Origin": "https://testserver"})
+    assert api.anon.get("/api/me", auth=user.auth).status_code == 200
+    r = b.post("/auth/refresh", headers={**good, "Origin": "https://testserver"}, auth=user.proof)
     assert r.status_code == 200
-    assert b.post("/auth/logout", headers=good).status_code == 204
+    assert b.post("/auth/logout", headers=good, auth=user.proof).status_code == 204
 
 
 def test_no_other_route_is_authenticated_by_cookies(api: Api) -> None:
@@ -378,10 +380,10 @@ def test_no_other_route_is_authenticated_by_cookies(api: Api) -> None:
 
 
 def test_a_refresh_token_raced_by_several_holders_ends_the_family(api: Api) -> None:
-    """Eight copies of one refresh token spent at once: the database lets one spend it and
-    hands the others the same successor (they are indistinguishable from retries of a
-    lost response). Once that successor is used, any further copy is a replay, and the
-    replay revokes the family, the winner's new tokens included."""
+    """Eight copies of one refresh token spent at once with the machine's key: the
+    database lets one spend it and hands the others the same successor (retries of a
+    lost response). A copy proven by any other key is a replay, and the replay revokes
+    the family, the winner's new tokens included."""
     user = api.sign_in()
     machine = api.pair(user)
     results: list[Any] = []
@@ -394,6 +396,7 @@ def test_a_refresh_token_raced_by_several_holders_ends_the_family(api: Api) -> N
         r = client.post(
             "/auth/token",
             json={"grant_type": "refresh_token", "refresh_token": machine.refresh_token},
+            auth=machine.proof,
         )
         with lock:
             results.append(r)
@@ -408,26 +411,30 @@ def test_a_refresh_token_raced_by_several_holders_ends_the_family(api: Api) -> N
     assert len(successors) == 1
     (successor,) = successors
     used = api.anon.post(
-        "/auth/token", json={"grant_type": "refresh_token", "refresh_token": successor}
+        "/auth/token",
+        json={"grant_type": "refresh_token", "refresh_token": successor},
+        auth=machine.proof,
     )
     assert used.status_code == 200
     replay = api.anon.post(
         "/auth/token",
         json={"grant_type": "refresh_token", "refresh_token": machine.refresh_token},
+        auth=DpopKey().auth(),
     )
     after = [
         api.anon.post(
             "/auth/token",
             json={"grant_type": "refresh_token", "refresh_token": used.json()["refresh_token"]},
+            auth=machine.proof,
         ),
-        api.anon.get("/api/me", headers={"Authorization": f"Bearer {used.json()['access_token']}"}),
-        api.anon.get("/api/me", headers=machine.auth),
+        api.anon.get("/api/me", auth=machine.key.auth(used.json()["access_token"])),
+        api.anon.get("/api/me", auth=machine.auth),
     ]
     shut = [refused(replay) and replay.json().get("code") == "refresh_reused"]
     shut += [refused(r) and r.status_code == 401 for r in after]
     record(CATEGORY, "replayed refresh token", tried=len(shut), refused=sum(shut))
     assert all(shut), [r.text for r in [replay, *after]]
-    events = api.anon.get("/api/audit/export", headers=user.auth).json()["events"]
+    events = api.anon.get("/api/audit/export", auth=user.auth).json()["events"]
     assert sum(e["action"] == "token.reuse" for e in events) == 1
 
 
@@ -443,21 +450,28 @@ def test_refresh_tokens_work_only_for_their_own_kind(api: Api) -> None:
         "__Secure-zkv_refresh", machine.refresh_token, domain="testserver.local", path="/auth"
     )
     as_browser.cookies.set("zkv_csrf", "t", domain="testserver.local", path="/")
+    # Each with a proof by its own holder's key: only the kind is wrong.
     attempts = [
         api.anon.post(
-            "/auth/token", json={"grant_type": "refresh_token", "refresh_token": web_refresh}
+            "/auth/token",
+            json={"grant_type": "refresh_token", "refresh_token": web_refresh},
+            auth=user.proof,
         ),
-        as_browser.post("/auth/refresh", headers={"X-CSRF-Token": "t"}),
+        as_browser.post("/auth/refresh", headers={"X-CSRF-Token": "t"}, auth=machine.proof),
         api.anon.post(
             "/auth/token",
             json={"grant_type": "refresh_token", "refresh_token": runner.runner_credential},
+            auth=runner.proof,
         ),
         api.anon.post(
             "/auth/token",
             json={"grant_type": "runner_credential", "credential": machine.refresh_token},
+            auth=machine.proof,
         ),
         api.anon.post(
-            "/auth/token", json={"grant_type": "runner_credential", "credential": web_refresh}
+            "/auth/token",
+            json={"grant_type": "runner_credential", "credential": web_refresh},
+            auth=user.proof,
         ),
     ]
     shut = [
@@ -467,12 +481,16 @@ def test_refresh_tokens_work_only_for_their_own_kind(api: Api) -> None:
     assert all(shut), [r.text for r in attempts]
     # Nothing was spent or revoked by the attempts.
     r = api.anon.post(
-        "/auth/token", json={"grant_type": "refresh_token", "refresh_token": machine.refresh_token}
+        "/auth/token",
+        json={"grant_type": "refresh_token", "refresh_token": machine.refresh_token},
+        auth=machine.proof,
     )
     assert r.status_code == 200
-    assert user.browser.post("/auth/refresh", headers=user.csrf()).status_code == 200
+    r = user.browser.post("/auth/refresh", headers=user.csrf(), auth=user.proof)
+    assert r.status_code == 200
     r = api.anon.post(
         "/auth/token",
         json={"grant_type": "runner_credential", "credential": runner.runner_credential},
+        auth=runner.proof,
     )
     assert r.status_code == 200

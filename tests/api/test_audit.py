@@ -22,24 +22,26 @@ def _realistic_use(api: Api) -> User:
     assert api.put_vault(user, 0, api.blob(user.account_id, 1, vid)).status_code == 200
     machine = api.pair(user)
     api.anon.post(
-        "/auth/token", json={"grant_type": "refresh_token", "refresh_token": machine.refresh_token}
+        "/auth/token",
+        json={"grant_type": "refresh_token", "refresh_token": machine.refresh_token},
+        auth=machine.proof,
     )
     p = api.request_pairing()
-    user.browser.post("/api/pairings/refuse", json={"code": p["code"]}, headers=user.auth)
+    user.browser.post("/api/pairings/refuse", json={"code": p["code"]}, auth=user.auth)
     runner = api.pair(user, "runner")
     api.anon.put(
         f"/api/runners/{runner.client_id}/grant",
-        headers=user.auth,
+        auth=user.auth,
         json={"revision": 1, "blob": "AAAA"},
     )
-    api.anon.delete(f"/api/machines/{machine.client_id}", headers=user.auth)
+    api.anon.delete(f"/api/machines/{machine.client_id}", auth=user.auth)
     return user
 
 
 def test_owner_reads_and_exports_their_chain(api: Api) -> None:
     user = _realistic_use(api)
     other = api.sign_in()
-    export = api.anon.get("/api/audit/export", headers=user.auth)
+    export = api.anon.get("/api/audit/export", auth=user.auth)
     assert export.status_code == 200
     assert "attachment" in export.headers["content-disposition"]
     body = export.json()
@@ -65,11 +67,11 @@ def test_owner_reads_and_exports_their_chain(api: Api) -> None:
     assert all(b["prev_hash"] == a["hash"] for a, b in itertools.pairwise(events))
     assert (body["head_seq"], body["head_hash"]) == (events[-1]["seq"], events[-1]["hash"])
     # Paging, newest first; nobody else sees these events.
-    page = api.anon.get("/api/audit?limit=3", headers=user.auth).json()
+    page = api.anon.get("/api/audit?limit=3", auth=user.auth).json()
     assert [e["seq"] for e in page["events"]] == [len(events), len(events) - 1, len(events) - 2]
-    nxt = api.anon.get(f"/api/audit?limit=3&before={page['next_before']}", headers=user.auth).json()
+    nxt = api.anon.get(f"/api/audit?limit=3&before={page['next_before']}", auth=user.auth).json()
     assert nxt["events"][0]["seq"] == len(events) - 3
-    theirs = api.anon.get("/api/audit/export", headers=other.auth).json()["events"]
+    theirs = api.anon.get("/api/audit/export", auth=other.auth).json()["events"]
     assert {e["action"] for e in theirs} == {"session.sign-in", "token.refresh"}
 
 
@@ -113,7 +115,7 @@ def test_owner_can_verify_an_export_offline(
     import json
 
     user = _realistic_use(api)
-    body = api.anon.get("/api/audit/export", headers=user.auth).json()
+    body = api.anon.get("/api/audit/export", auth=user.auth).json()
     path = tmp_path / "audit.json"
     path.write_text(json.dumps(body))
     assert main(["verify-export", str(path)]) == 0
@@ -183,7 +185,7 @@ def test_verify_and_export_see_one_snapshot_while_another_process_appends(
             code = main(["verify-audit"])
             out = capsys.readouterr().out
             alarms += code != 0 or "TAMPERED" in out
-            body = api.anon.get("/api/audit/export", headers=user.auth).json()
+            body = api.anon.get("/api/audit/export", auth=user.auth).json()
             checked, problems = verify_export(json.loads(json.dumps(body)))
             alarms += bool(problems)
             seen.append(checked)

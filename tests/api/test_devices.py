@@ -13,20 +13,20 @@ from .conftest import Api, Device, User
 
 
 def _get(api: Api, who: User | Device, path: str) -> httpx2.Response:
-    return api.anon.get(path, headers=who.auth)
+    return api.anon.get(path, auth=who.auth)
 
 
 def test_rename_and_revoke_a_machine(api: Api) -> None:
     user = api.sign_in()
     machine = api.pair(user, name="old name")
     r = api.anon.patch(
-        f"/api/machines/{machine.client_id}", json={"name": "new name"}, headers=user.auth
+        f"/api/machines/{machine.client_id}", json={"name": "new name"}, auth=user.auth
     )
     assert r.status_code == 200 and r.json()["name"] == "new name"
     assert _get(api, machine, "/api/me").status_code == 200
     vid = uuid.uuid4()
     assert api.put_vault(machine, 0, api.blob(user.account_id, 1, vid)).status_code == 200
-    r = api.anon.delete(f"/api/machines/{machine.client_id}", headers=user.auth)
+    r = api.anon.delete(f"/api/machines/{machine.client_id}", auth=user.auth)
     assert r.status_code == 200 and r.json()["revoked_at"]
     # The next request with its (still unexpired) access token fails, read or write.
     assert _get(api, machine, "/api/vault").status_code == 401
@@ -42,7 +42,9 @@ def test_rename_and_revoke_a_machine(api: Api) -> None:
         assert (r.status_code, r.json()["code"]) == (401, "revoked"), r.text
     assert api.put_vault(user, 1, api.blob(user.account_id, 2, vid)).status_code == 200
     r = api.anon.post(
-        "/auth/token", json={"grant_type": "refresh_token", "refresh_token": machine.refresh_token}
+        "/auth/token",
+        json={"grant_type": "refresh_token", "refresh_token": machine.refresh_token},
+        auth=machine.proof,
     )
     assert r.status_code == 401
     tags = [e["tag"] for e in _get(api, user, "/api/audit/export").json()["events"]]
@@ -65,9 +67,9 @@ def test_other_accounts_ids_answer_like_missing_ones(api: Api) -> None:
         ("DELETE", f"/api/runners/{machine.client_id}", None),
         ("PATCH", f"/api/machines/{uuid.uuid4()}", {"name": "x"}),
     ]:
-        r = api.anon.request(method, path, json=body, headers=bob.auth)
+        r = api.anon.request(method, path, json=body, auth=bob.auth)
         statuses.append((method, path, r.status_code))
-    r = api.anon.delete(f"/api/runners/{machine.client_id}", headers=alice.auth)
+    r = api.anon.delete(f"/api/runners/{machine.client_id}", auth=alice.auth)
     statuses.append(("DELETE", "a machine id as alice's runner", r.status_code))
     let_in = [s for s in statuses if s[2] != 404]
     record(
@@ -99,6 +101,7 @@ def test_runner_enrolment_grants_and_revocation(api: Api) -> None:
         r = api.anon.post(
             "/auth/token",
             json={"grant_type": "runner_credential", "credential": runner.runner_credential},
+            auth=runner.proof,
         )
         assert r.status_code == 200 and "refresh_token" not in r.json()
     runner.token = r.json()["access_token"]
@@ -109,7 +112,7 @@ def test_runner_enrolment_grants_and_revocation(api: Api) -> None:
     def put(rev: int, blob: bytes = sealed) -> httpx2.Response:
         return api.anon.put(
             f"/api/runners/{runner.client_id}/grant",
-            headers=user.auth,
+            auth=user.auth,
             json={"revision": rev, "blob": b64url_encode(blob)},
         )
 
@@ -124,11 +127,12 @@ def test_runner_enrolment_grants_and_revocation(api: Api) -> None:
     assert put(3, b"x" * (1024 * 1024 + 1)).status_code == 413
 
     # Revocation removes the grant at once and ends the credential.
-    assert api.anon.delete(f"/api/runners/{runner.client_id}", headers=user.auth).status_code == 200
+    assert api.anon.delete(f"/api/runners/{runner.client_id}", auth=user.auth).status_code == 200
     assert _get(api, runner, "/api/runner/grant").status_code == 401
     r = api.anon.post(
         "/auth/token",
         json={"grant_type": "runner_credential", "credential": runner.runner_credential},
+        auth=runner.proof,
     )
     assert r.status_code == 401
     assert put(4).status_code == 404
@@ -139,12 +143,12 @@ def test_a_runner_reads_only_its_own_grant(api: Api) -> None:
     one, two = api.pair(user, "runner"), api.pair(user, "runner")
     r = api.anon.put(
         f"/api/runners/{one.client_id}/grant",
-        headers=user.auth,
+        auth=user.auth,
         json={"revision": 1, "blob": b64url_encode(b"for one")},
     )
     assert r.status_code == 200
     assert b64url_decode(_get(api, one, "/api/runner/grant").json()["blob"]) == b"for one"
     assert _get(api, two, "/api/runner/grant").status_code == 404
-    r = api.anon.delete(f"/api/runners/{one.client_id}/grant", headers=user.auth)
+    r = api.anon.delete(f"/api/runners/{one.client_id}/grant", auth=user.auth)
     assert r.status_code == 204
     assert _get(api, one, "/api/runner/grant").status_code == 404

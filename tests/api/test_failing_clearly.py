@@ -26,6 +26,7 @@ from server.db import make_engine
 from server.encoding import b64url_encode
 from server.migrate import downgrade, upgrade
 from server.settings import Settings
+from tests.support.dpop import DpopKey
 from tests.support.processes import ROOT, free_port, wait_http
 
 from .conftest import BASE_URL, Api, fresh_pg_database, make_settings, vault_blob
@@ -86,17 +87,19 @@ def test_requests_fail_after_the_connect_timeout_on_a_silent_database(idp: str) 
         try:
             client = TestClient(app, base_url=BASE_URL)
             started = time.monotonic()
-            r = client.get("/auth/login")  # the sign-in rate limit needs the database
+            # Starting a sign-in needs the database (its rate limit, the proof's jti).
+            r = client.post("/auth/login", auth=DpopKey("ES256").auth())
             assert (r.status_code, r.json()["code"]) == (503, "database_unavailable")
             assert time.monotonic() - started < 6
-            page = client.get("/auth/login", headers={"Accept": "text/html"})  # a person
+            html = {"Accept": "text/html"}  # a person, sent back by the identity provider
+            page = client.get("/auth/callback?code=x&state=y", headers=html)
             assert page.status_code == 503 and page.headers["content-type"].startswith("text/html")
             assert '<code id="error-code">database_unavailable</code>' in page.text
         finally:
             app.state.zk.engine.dispose()
 
 
-PREVIOUS = "0001"  # the migration before the newest one (server/migrations/versions)
+NEWEST, PREVIOUS = "0004", "0003"  # the newest migration and the one before it
 
 
 def _one_behind(url: str) -> str:
@@ -122,7 +125,7 @@ def test_an_instance_one_migration_behind_is_unready_and_names_it(behind: str, i
     try:
         r = TestClient(app, base_url=BASE_URL).get("/readyz")
         assert (r.status_code, r.json()["code"]) == (503, "schema_outdated")
-        assert "0002" in r.json()["message"]
+        assert NEWEST in r.json()["message"]
     finally:
         app.state.zk.engine.dispose()
     engine = make_engine(Settings(database_url=behind, environment="development"))
@@ -157,7 +160,7 @@ def test_serve_refuses_a_database_one_migration_behind_unless_told_to_migrate(
     refused = subprocess.run(serve, cwd=ROOT, env=env, capture_output=True, timeout=60)
     said = refused.stderr.decode(errors="replace")
     assert refused.returncode == 2, said
-    assert "lacks migration 0002" in said and "zkvault-server migrate" in said
+    assert f"lacks migration {NEWEST}" in said and "zkvault-server migrate" in said
     assert "Traceback" not in said
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
@@ -218,11 +221,11 @@ def test_a_statement_held_by_a_lock_ends_at_the_statement_timeout(idp: str) -> N
             with psycopg.connect(admin) as holder:
                 holder.execute("LOCK TABLE vaults IN ACCESS EXCLUSIVE MODE")
                 started = time.monotonic()
-                r = api.anon.get("/api/vault", headers=user.auth)
+                r = api.anon.get("/api/vault", auth=user.auth)
                 took = time.monotonic() - started
                 assert (r.status_code, r.json()["code"]) == (503, "database_unavailable")
                 assert took < 4, took
-            r = api.anon.get("/api/vault", headers=user.auth)  # the lock is gone
+            r = api.anon.get("/api/vault", auth=user.auth)  # the lock is gone
             assert r.status_code == 200 and r.json()["revision"] == 1
         finally:
             app.state.zk.engine.dispose()

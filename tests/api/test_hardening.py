@@ -53,35 +53,32 @@ def test_errors_are_typed_json(api: Api) -> None:
         (
             api.anon.put(
                 "/api/vault",
-                headers={**user.auth, "content-type": "application/json"},
+                auth=user.auth,
+                headers={"content-type": "application/json"},
                 content=b"{not json",
             ),
             422,
             "invalid_request",
         ),
-        (api.anon.put("/api/vault", headers=user.auth, json=[1, 2]), 422, "invalid_request"),
+        (api.anon.put("/api/vault", auth=user.auth, json=[1, 2]), 422, "invalid_request"),
         (
-            api.anon.put(
-                "/api/vault", headers=user.auth, json={"base_revision": -1, "blob": "AAAA"}
-            ),
+            api.anon.put("/api/vault", auth=user.auth, json={"base_revision": -1, "blob": "AAAA"}),
             422,
             "invalid_request",
         ),
         (
-            api.anon.put(
-                "/api/vault", headers=user.auth, json={"base_revision": 0, "blob": "AAA="}
-            ),
+            api.anon.put("/api/vault", auth=user.auth, json={"base_revision": 0, "blob": "AAA="}),
             422,
             "invalid_request",
         ),
         (
-            api.anon.put("/api/vault", headers=user.auth, json={"base_revision": 0, "blob": "A"}),
+            api.anon.put("/api/vault", auth=user.auth, json={"base_revision": 0, "blob": "A"}),
             422,
             "invalid_request",
         ),
-        (api.anon.get("/api/vault/history/0", headers=user.auth), 422, "invalid_request"),
+        (api.anon.get("/api/vault/history/0", auth=user.auth), 422, "invalid_request"),
         (
-            api.anon.patch("/api/machines/not-a-uuid", headers=user.auth, json={"name": "x"}),
+            api.anon.patch("/api/machines/not-a-uuid", auth=user.auth, json={"name": "x"}),
             422,
             "invalid_request",
         ),
@@ -119,7 +116,9 @@ def test_database_dump_holds_no_credentials(api: Api, database_url: str) -> None
     assert machine.refresh_token is not None
     secrets_seen += [machine.token, machine.refresh_token]
     r = api.anon.post(
-        "/auth/token", json={"grant_type": "refresh_token", "refresh_token": machine.refresh_token}
+        "/auth/token",
+        json={"grant_type": "refresh_token", "refresh_token": machine.refresh_token},
+        auth=machine.proof,
     )
     secrets_seen += [r.json()["refresh_token"], r.json()["access_token"]]
     runner = api.pair(user, "runner")
@@ -163,7 +162,9 @@ def test_logs_hold_no_secrets(api: Api, caplog: pytest.LogCaptureFixture) -> Non
     user = api.sign_in()
     machine = api.pair(user)
     r = api.anon.post(
-        "/auth/token", json={"grant_type": "refresh_token", "refresh_token": machine.refresh_token}
+        "/auth/token",
+        json={"grant_type": "refresh_token", "refresh_token": machine.refresh_token},
+        auth=machine.proof,
     )
     assert r.status_code == 200
     # The server's own records (the test's HTTP client logs its URLs, not ours).

@@ -50,6 +50,17 @@ def test_every_domain_error_has_one_status() -> None:
         domain.RateLimited("m"),
         domain.HistoryFull("m"),
         domain.Unavailable("c", "m"),
+        domain.SignInRefused("c", "m"),
     ]
-    statuses = [domain_status(e) for e in leaves]
-    assert statuses == [401, 401, 401, 404, 410, 409, 422, 413, 429, 507, 503]
+    statuses = [401, 401, 401, 404, 410, 409, 422, 413, 429, 507, 503, 400]
+    assert [domain_status(e) for e in leaves] == statuses
+
+
+def test_the_auth_router_only_translates() -> None:
+    """routers/auth.py turns HTTP into calls of services/signin.py and back: it touches no
+    table, writes no audit entry and mints no token itself."""
+    router = SERVICES.parent / "routers" / "auth.py"
+    names = _imports(router)
+    assert not [n for n in names if n.startswith(("server.models", "server.audit", "sqlalchemy."))]
+    text = router.read_text()
+    assert ".issue(" not in text and "db.execute" not in text and "db.add" not in text

@@ -6,6 +6,7 @@ client's polls, the caps answer the excess at once, and SIGTERM ends open polls 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import re
@@ -30,8 +31,8 @@ from tests.support.processes import ServerProcess, free_port, start_server, stop
 # The requirement is 1,000 waiters within 1 s; benchmarks/long_polls.py measures exactly
 # that (docs/performance.md). Here half as many, so the bound holds with room to spare on
 # a shared 2-core machine under other load (1,000 took 0.2-0.5 s at load averages of 7-8,
-# but up to 1.5 s at 11; 500 took at most 0.63 s at 12). Credentials come from
-# Person.auth (tests/cluster/cluster.py), the one place to change how requests sign in.
+# but up to 1.5 s at 11; 500 took at most 0.63 s at 12). Each poll proves the person's
+# DPoP key (Person.key, tests/cluster/cluster.py) with a proof of its own.
 WAITERS = 500
 METRICS_TOKEN = b64url_encode(os.urandom(24))
 
@@ -104,10 +105,14 @@ async def _get(url: str, path: str, headers: dict[str, str]) -> Answer:
     )
 
 
-async def _polls(url: str, headers: dict[str, str], after: int, count: int) -> list[Answer]:
-    """``count`` polls waiting at once, each on its own connection."""
+async def _polls(url: str, person: Person, after: int, count: int) -> list[Answer]:
+    """``count`` polls waiting at once, each on its own connection with its own proof."""
     path = f"/api/vault/head?after={after}&wait=30"
-    return await asyncio.gather(*(_get(url, path, headers) for _ in range(count)))
+
+    def signed() -> dict[str, str]:
+        return person.key.headers("GET", person.url + path, person.token)
+
+    return await asyncio.gather(*(_get(url, path, signed()) for _ in range(count)))
 
 
 def first_vault(person: Person) -> uuid.UUID:
@@ -122,7 +127,7 @@ def test_one_write_wakes_every_waiter_within_a_second(server: ServerProcess, idp
     vault_id = first_vault(person)
 
     async def run() -> tuple[float, list[Answer]]:
-        polls = asyncio.ensure_future(_polls(server.url, person.auth, 1, WAITERS))
+        polls = asyncio.ensure_future(_polls(server.url, person, 1, WAITERS))
         await asyncio.to_thread(wait_for_waiters, server.url, WAITERS)
         assert not polls.done()  # all of them are really waiting
         wrote = time.monotonic()
@@ -144,12 +149,13 @@ def test_a_revocation_ends_the_revoked_clients_polls(server: ServerProcess, idp:
     bystander = Person(server.url, idp, "127.0.0.2")
 
     async def run() -> tuple[float, list[Answer]]:
-        polls = asyncio.ensure_future(_polls(server.url, person.auth, 1, 5))
-        others = asyncio.ensure_future(_polls(server.url, bystander.auth, 0, 5))
+        polls = asyncio.ensure_future(_polls(server.url, person, 1, 5))
+        others = asyncio.ensure_future(_polls(server.url, bystander, 0, 5))
         await asyncio.to_thread(wait_for_waiters, server.url, 10)
         revoked = time.monotonic()
         csrf = {"X-CSRF-Token": person.http.cookies.get("zkv_csrf") or ""}
-        r = await asyncio.to_thread(person.http.post, "/auth/logout", headers=csrf)
+        logout = functools.partial(person.http.post, auth=person.key.auth(public_url=person.url))
+        r = await asyncio.to_thread(logout, "/auth/logout", headers=csrf)
         assert r.status_code == 204, r.text
         answers = await polls
         assert not others.done()  # another account's polls keep waiting
@@ -171,9 +177,9 @@ def test_polls_over_a_cap_answer_at_once_with_retry_after(idp: str, tmp_path: Pa
 
         async def run() -> list[Answer]:
             started = time.monotonic()
-            waiting_two = asyncio.ensure_future(_polls(srv.url, person.auth, 1, 2))
+            waiting_two = asyncio.ensure_future(_polls(srv.url, person, 1, 2))
             await asyncio.to_thread(wait_for_waiters, srv.url, 2)
-            third = await _polls(srv.url, person.auth, 1, 1)
+            third = await _polls(srv.url, person, 1, 1)
             assert third[0].at - started < 10  # at once, not after the 30 s wait
             waiting_two.cancel()
             return third
@@ -191,7 +197,7 @@ def test_sigterm_ends_open_polls_cleanly(server: ServerProcess, idp: str) -> Non
     mark = server.log.stat().st_size
 
     async def run() -> tuple[float, list[Answer]]:
-        polls = asyncio.ensure_future(_polls(server.url, person.auth, 1, 3))
+        polls = asyncio.ensure_future(_polls(server.url, person, 1, 3))
         await asyncio.to_thread(wait_for_waiters, server.url, 3)
         asked = time.monotonic()
         server.proc.send_signal(signal.SIGTERM)
@@ -227,7 +233,7 @@ def test_the_watcher_survives_a_postgresql_restart(idp: str, tmp_path: Path) -> 
             vault_id = first_vault(person)
 
             async def run() -> tuple[float, list[Answer]]:
-                polls = asyncio.ensure_future(_polls(srv.url, person.auth, 1, 2))
+                polls = asyncio.ensure_future(_polls(srv.url, person, 1, 2))
                 await asyncio.to_thread(wait_for_waiters, srv.url, 2)
                 await asyncio.to_thread(pg.restart)
                 await asyncio.to_thread(listener_back, srv.log)
@@ -325,7 +331,7 @@ def test_the_watcher_listens_where_head_listen_url_says(idp: str, tmp_path: Path
             vault_id = first_vault(person)
 
             async def run() -> list[Answer]:
-                polls = asyncio.ensure_future(_polls(srv.url, person.auth, 1, 1))
+                polls = asyncio.ensure_future(_polls(srv.url, person, 1, 1))
                 await asyncio.to_thread(wait_for_waiters, srv.url, 1)
                 await asyncio.to_thread(listener_back, srv.log)
                 r = await asyncio.to_thread(

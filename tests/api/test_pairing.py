@@ -13,6 +13,7 @@ from starlette.testclient import TestClient
 from server.app import create_app
 from server.encoding import b64url_decode, b64url_encode
 from server.models import Pairing
+from tests.support.dpop import DpopKey
 from tests.support.report import record
 from vault_core import fingerprint
 
@@ -36,13 +37,13 @@ def test_machine_pairing_end_to_end(api: Api) -> None:
     assert api.poll(p).json() == {"status": "pending", "kind": "machine"}
 
     seen = user.browser.post(
-        "/api/pairings/lookup", json={"code": p["code"].lower()}, headers=user.auth
+        "/api/pairings/lookup", json={"code": p["code"].lower()}, auth=user.auth
     )
     assert seen.status_code == 200
     assert (seen.json()["name"], seen.json()["public_key"]) == ("ada's laptop", key)
     assert "fingerprint" not in seen.json()
 
-    r = user.browser.post("/api/pairings/approve", json={"code": p["code"]}, headers=user.auth)
+    r = user.browser.post("/api/pairings/approve", json={"code": p["code"]}, auth=user.auth)
     assert r.status_code == 200
     got = api.poll(p).json()
     assert got["status"] == "approved" and got["account_id"] == user.account_id
@@ -51,15 +52,15 @@ def test_machine_pairing_end_to_end(api: Api) -> None:
     again = api.poll(p)
     assert again.status_code == 410 and again.json()["code"] == "already_claimed"
     # The machine's access token reads the vault of the approving account.
-    me = api.anon.get("/api/me", headers={"Authorization": f"Bearer {got['access_token']}"})
+    me = api.anon.get("/api/me", auth=p["dpop"].auth(got["access_token"]))
     assert me.json()["account_id"] == user.account_id and me.json()["client_kind"] == "machine"
-    machines = user.browser.get("/api/machines", headers=user.auth).json()
+    machines = user.browser.get("/api/machines", auth=user.auth).json()
     assert [(m["id"], m["name"], m["public_key"]) for m in machines] == [
         (got["client_id"], "ada's laptop", key)
     ]
     assert "fingerprint" not in machines[0]
     # The audit trail names the key by the one fingerprint format (docs/format.md §12).
-    events = api.anon.get("/api/audit/export", headers=user.auth).json()["events"]
+    events = api.anon.get("/api/audit/export", auth=user.auth).json()["events"]
     details = [e["detail"] for e in events if e["detail"].startswith("fingerprint ")]
     assert details == [f"fingerprint {fingerprint('machine', b64url_decode(key))}"]
 
@@ -69,13 +70,13 @@ def test_code_is_single_use(api: Api) -> None:
     p = api.request_pairing()
     assert (
         alice.browser.post(
-            "/api/pairings/approve", json={"code": p["code"]}, headers=alice.auth
+            "/api/pairings/approve", json={"code": p["code"]}, auth=alice.auth
         ).status_code
         == 200
     )
     replays = []
     for path in ("/api/pairings/approve", "/api/pairings/refuse", "/api/pairings/lookup"):
-        replays.append(mallory.browser.post(path, json={"code": p["code"]}, headers=mallory.auth))
+        replays.append(mallory.browser.post(path, json={"code": p["code"]}, auth=mallory.auth))
     got = api.poll(p).json()
     assert got["account_id"] == alice.account_id
     # After the machine has claimed its credentials: the code, the one-time URL's
@@ -83,24 +84,24 @@ def test_code_is_single_use(api: Api) -> None:
     for who in (alice, mallory):
         for code in (p["code"], p["code"].lower().replace("-", " ")):
             for path in ("/api/pairings/approve", "/api/pairings/refuse", "/api/pairings/lookup"):
-                replays.append(who.browser.post(path, json={"code": code}, headers=who.auth))
+                replays.append(who.browser.post(path, json={"code": code}, auth=who.auth))
     claim = api.poll(p)
     spent = [(r.status_code, r.json()["code"]) == (404, "unknown_code") for r in replays]
     spent.append((claim.status_code, claim.json()["code"]) == (410, "already_claimed"))
     record("api attacks", "replayed pairing code", tried=len(spent), refused=sum(spent))
     assert all(spent) and all(refused(r) for r in [*replays, claim])
-    machines = alice.browser.get("/api/machines", headers=alice.auth).json()
+    machines = alice.browser.get("/api/machines", auth=alice.auth).json()
     assert [m["id"] for m in machines] == [got["client_id"]]  # paired once, to alice
-    assert mallory.browser.get("/api/machines", headers=mallory.auth).json() == []
+    assert mallory.browser.get("/api/machines", auth=mallory.auth).json() == []
 
 
 def test_refused_pairing_gets_no_credentials(api: Api) -> None:
     user = api.sign_in()
     p = api.request_pairing()
-    r = user.browser.post("/api/pairings/refuse", json={"code": p["code"]}, headers=user.auth)
+    r = user.browser.post("/api/pairings/refuse", json={"code": p["code"]}, auth=user.auth)
     assert r.status_code == 200
     assert api.poll(p).json() == {"status": "refused", "kind": "machine"}
-    r = user.browser.post("/api/pairings/approve", json={"code": p["code"]}, headers=user.auth)
+    r = user.browser.post("/api/pairings/approve", json={"code": p["code"]}, auth=user.auth)
     record("api attacks", "replayed pairing code", tried=1, refused=int(r.status_code == 404))
     assert refused(r) and r.status_code == 404
 
@@ -116,7 +117,7 @@ def test_expired_code_cannot_be_approved(api: Api, database_url: str) -> None:
             .values(expires_at=datetime.now(UTC) - timedelta(minutes=1))
         )
     engine.dispose()
-    r = user.browser.post("/api/pairings/approve", json={"code": p["code"]}, headers=user.auth)
+    r = user.browser.post("/api/pairings/approve", json={"code": p["code"]}, auth=user.auth)
     assert r.status_code == 404
     assert api.poll(p).json()["status"] == "expired"
 
@@ -124,12 +125,15 @@ def test_expired_code_cannot_be_approved(api: Api, database_url: str) -> None:
 def test_wrong_poll_secret_learns_nothing(api: Api) -> None:
     p = api.request_pairing()
     r = api.anon.post(
-        "/api/pairings/poll", json={"pairing_id": p["pairing_id"], "poll_secret": "zkv_poll_guess"}
+        "/api/pairings/poll",
+        json={"pairing_id": p["pairing_id"], "poll_secret": "zkv_poll_guess"},
+        auth=p["dpop"].auth(),
     )
     assert r.status_code == 404 and r.json()["code"] == "unknown_pairing"
     r = api.anon.post(
         "/api/pairings/poll",
         json={"pairing_id": str(uuid.uuid4()), "poll_secret": p["poll_secret"]},
+        auth=p["dpop"].auth(),
     )
     assert r.status_code == 404
 
@@ -161,11 +165,11 @@ def test_guessing_codes_is_rate_limited(settings_factory: SettingsFactory, api: 
             guess = f"{i:05d}-00000"
             codes.append(
                 browser.post(
-                    "/api/pairings/approve", json={"code": guess}, headers=user.auth
+                    "/api/pairings/approve", json={"code": guess}, auth=user.auth
                 ).status_code
             )
         # Even the right code is refused once the account has used its attempts.
-        r = browser.post("/api/pairings/approve", json={"code": p["code"]}, headers=user.auth)
+        r = browser.post("/api/pairings/approve", json={"code": p["code"]}, auth=user.auth)
         limited = r.status_code == 429 and r.json()["code"] == "rate_limited"
         pending = api.poll(p).json()["status"] == "pending"
         record(
@@ -200,9 +204,7 @@ def test_guessing_codes_is_limited_across_routes_and_accounts(
         def guess(who: User, n: int, code: str | None = None) -> list[int]:
             statuses = []
             for i in range(n):
-                r = browser.post(
-                    paths[i % 3], json={"code": code or next(guesses)}, headers=who.auth
-                )
+                r = browser.post(paths[i % 3], json={"code": code or next(guesses)}, auth=who.auth)
                 assert refused(r), r.text
                 got.append((r.status_code, r.json()["code"]))
                 statuses.append(r.status_code)
@@ -229,7 +231,9 @@ def test_pairing_requests_are_rate_limited_per_address(settings_factory: Setting
     try:
         c = TestClient(app, base_url="https://testserver")
         body = {"kind": "machine", "name": "x", "public_key": "A" * 43}
-        statuses = [c.post("/api/pairings", json=body).status_code for _ in range(4)]
+        statuses = [
+            c.post("/api/pairings", json=body, auth=DpopKey().auth()).status_code for _ in range(4)
+        ]
         assert statuses == [201, 201, 201, 429]
     finally:
         app.state.zk.engine.dispose()
@@ -244,9 +248,8 @@ def test_rate_limits_are_shared_by_instances(settings_factory: SettingsFactory) 
         ca = TestClient(a, base_url="https://testserver")
         cb = TestClient(b, base_url="https://testserver")
         got = [
-            ca.post("/api/pairings", json=body).status_code,
-            cb.post("/api/pairings", json=body).status_code,
-            ca.post("/api/pairings", json=body).status_code,
+            c.post("/api/pairings", json=body, auth=DpopKey().auth()).status_code
+            for c in (ca, cb, ca)
         ]
         assert got == [201, 201, 429]
     finally:
@@ -273,8 +276,10 @@ def test_long_expired_pairings_are_cleaned_up(api: Api, database_url: str) -> No
 def test_codes_are_stored_keyed_and_survive_a_key_rotation(
     api: Api, database_url: str, settings_factory: SettingsFactory
 ) -> None:
-    """A database copy alone cannot be searched for a live code (2^50 is small offline)."""
-    from tests.api.conftest import SIGNING_KEY, Api
+    """A database copy alone cannot be searched for a live code (2^50 is small offline).
+    The key is TOKEN_SECRETS, not the signing keys: rotating the token secret (the old
+    one kept) strands no pending code, and the signing keys play no part."""
+    from tests.api.conftest import TOKEN_SECRET, Api
 
     pairing = api.request_pairing()
     engine = create_engine(database_url)
@@ -284,13 +289,41 @@ def test_codes_are_stored_keyed_and_survive_a_key_rotation(
     assert stored != hashlib.sha256(pairing["code"].encode()).hexdigest()
 
     rotated = create_app(
-        settings_factory(signing_keys=[b64url_encode(os.urandom(32)), SIGNING_KEY])
+        settings_factory(
+            signing_keys=[b64url_encode(os.urandom(32))],
+            token_secrets=[b64url_encode(os.urandom(32)), TOKEN_SECRET],
+        )
     )
     try:
         user = Api(rotated, api.idp).sign_in()
         r = user.browser.post(
-            "/api/pairings/approve", json={"code": pairing["code"]}, headers=user.auth
+            "/api/pairings/approve", json={"code": pairing["code"]}, auth=user.auth
         )
         assert r.status_code == 200, r.text
     finally:
         rotated.state.zk.engine.dispose()
+
+
+def test_a_stolen_poll_secret_without_the_key_gets_nothing(api: Api) -> None:
+    """Someone who read the poll secret (and the pairing id) polls with their own key, or
+    with none: refused, typed, while the machine that asked still gets its credentials."""
+    user = api.sign_in()
+    p = api.request_pairing()
+    r = user.browser.post("/api/pairings/approve", json={"code": p["code"]}, auth=user.auth)
+    assert r.status_code == 200
+    body = {"pairing_id": p["pairing_id"], "poll_secret": p["poll_secret"]}
+    thieves = [
+        api.poll(p, DpopKey()),
+        api.poll(p, DpopKey("ES256")),
+        api.anon.post("/api/pairings/poll", json=body),
+    ]
+    codes = [(t.status_code, t.json().get("code")) for t in thieves]
+    shut = [c == (401, "dpop_key_mismatch") for c in codes[:2]]
+    shut += [codes[2] == (401, "dpop_required")]
+    shut += ["refresh_token" not in t.json() for t in thieves]
+    record(
+        "api attacks", "stolen poll secret, another key or none", tried=len(shut), refused=sum(shut)
+    )
+    assert all(shut), codes
+    owner = api.poll(p)
+    assert owner.status_code == 200 and owner.json()["status"] == "approved"

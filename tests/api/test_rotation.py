@@ -23,12 +23,14 @@ import pytest
 
 from server.encoding import b64url_encode
 from tests.native.serverproc import Owner
+from tests.support.dpop import DpopKey
 from tests.support.processes import ServerProcess, free_port, start_server, stop
 
 from .conftest import fresh_pg_database
 
 OLD = b64url_encode(secrets.token_bytes(32))
 NEW = b64url_encode(secrets.token_bytes(32))
+TOKEN_SECRET = b64url_encode(secrets.token_bytes(32))  # one for the deployment
 # Phase: (signing keys, verify-only keys), as docs/operations.md describes.
 TIMEOUT = 30.0  # two servers and the suite share a small machine: slow is not failed
 PHASES = {0: ([OLD], []), 1: ([OLD], [NEW]), 2: ([NEW, OLD], []), 3: ([NEW], [])}
@@ -64,6 +66,7 @@ class Cluster:
             ZKVAULT_PUBLIC_URL=self.public_url,  # one issuer for the whole deployment
             ZKVAULT_SIGNING_KEYS=json.dumps(signing),
             ZKVAULT_VERIFY_ONLY_KEYS=json.dumps(verify_only),
+            ZKVAULT_TOKEN_SECRETS=json.dumps([TOKEN_SECRET]),
         )
 
     def url(self, name: str) -> str:
@@ -91,6 +94,7 @@ class Client:
         self.requests = 0
         self.failures: list[str] = []
         self.machine_refresh = ""
+        self.machine_key = DpopKey()
         self.pending: dict[str, Any] | None = None
 
     def expect(self, r: httpx.Response, status: int, what: str) -> httpx.Response:
@@ -104,15 +108,16 @@ class Client:
         r = jar.post(
             f"{self.cluster.url(on)}/auth/refresh",
             headers={"X-CSRF-Token": jar.cookies.get("zkv_csrf") or ""},
+            auth=self.owner.key.auth(public_url=self.cluster.public_url),
         )
         return str(self.expect(r, 200, f"browser refresh on {on}").json().get("access_token"))
 
-    def works_everywhere(self, token: str, what: str) -> None:
+    def works_everywhere(self, token: str, what: str, key: DpopKey) -> None:
         for name in ("a", "b", "a", "b"):
             r = httpx.get(
                 timeout=TIMEOUT,
                 url=f"{self.cluster.url(name)}/api/me",
-                headers={"Authorization": f"Bearer {token}"},
+                auth=key.auth(token, public_url=self.cluster.public_url),
             )
             self.expect(r, 200, f"{what} on {name}")
 
@@ -121,14 +126,17 @@ class Client:
             timeout=TIMEOUT,
             url=f"{self.cluster.url(on)}/auth/token",
             json={"grant_type": "refresh_token", "refresh_token": self.machine_refresh},
+            auth=self.machine_key.auth(public_url=self.cluster.public_url),
         )
         return dict(self.expect(r, 200, f"machine refresh on {on}").json())
 
     def request_pairing(self, on: str) -> None:
+        self.pending_key = DpopKey()
         r = httpx.post(
             timeout=TIMEOUT,
             url=f"{self.cluster.url(on)}/api/pairings",
             json={"kind": "machine", "name": "laptop", "public_key": b64url_encode(os.urandom(32))},
+            auth=self.pending_key.auth(public_url=self.cluster.public_url),
         )
         self.pending = dict(self.expect(r, 201, f"pairing request on {on}").json())
 
@@ -139,7 +147,7 @@ class Client:
             timeout=TIMEOUT,
             url=f"{self.cluster.url(approve_on)}/api/pairings/approve",
             json={"code": self.pending["code"]},
-            headers={"Authorization": f"Bearer {web}"},
+            auth=self.owner.key.auth(web, public_url=self.cluster.public_url),
         )
         self.expect(r, 200, f"pairing approval on {approve_on}")
         r = httpx.post(
@@ -149,6 +157,7 @@ class Client:
                 "pairing_id": self.pending["pairing_id"],
                 "poll_secret": self.pending["poll_secret"],
             },
+            auth=self.pending_key.auth(public_url=self.cluster.public_url),
         )
         body = self.expect(r, 200, f"pairing poll on {poll_on}").json()
         if body.get("status") != "approved":
@@ -156,16 +165,19 @@ class Client:
             return
         self.pending = None
         self.machine_refresh = body["refresh_token"]
-        self.works_everywhere(body["access_token"], "new machine's token")
+        self.machine_key = self.pending_key
+        self.works_everywhere(body["access_token"], "new machine's token", self.machine_key)
 
     def exercise(self) -> None:
         """Everything alternating between the instances, with tokens minted by each."""
         for on in ("a", "b", "a", "b"):
-            self.works_everywhere(self.web_token(on), f"browser token from {on}")
+            self.works_everywhere(self.web_token(on), f"browser token from {on}", self.owner.key)
             issued = self.refresh_machine(on)
             if "refresh_token" in issued:
                 self.machine_refresh = issued["refresh_token"]
-                self.works_everywhere(issued["access_token"], f"machine token from {on}")
+                self.works_everywhere(
+                    issued["access_token"], f"machine token from {on}", self.machine_key
+                )
 
     def lose_a_refresh_response(self, on: str) -> tuple[str, str]:
         """Spends the machine's refresh token on `on` and "loses" the answer."""
@@ -226,7 +238,7 @@ def test_one_instance_60_seconds_ahead_then_behind(cluster: Cluster) -> None:
         client.finish_pairing(approve_on="a", poll_on="b")
         client.exercise()
         spent, successor = client.lose_a_refresh_response("a")
-        client.retry_refresh(spent, successor, on="b")  # the grace window across the skew
+        client.retry_refresh(spent, successor, on="b")  # the same key, across the skew
         client.request_pairing("a")
         client.finish_pairing(approve_on="b", poll_on="a")
         client.exercise()

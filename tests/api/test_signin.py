@@ -13,7 +13,8 @@ from sqlalchemy import create_engine, select
 
 from server.app import create_app
 from server.models import Account, AuditEvent
-from server.settings import DEV_SIGNING_KEY, DevelopmentSettingsError, Settings
+from server.settings import DEV_SIGNING_KEY, DEV_TOKEN_SECRET, DevelopmentSettingsError, Settings
+from tests.support.dpop import DpopKey
 
 from .conftest import Api, SettingsFactory
 
@@ -27,7 +28,7 @@ def test_sign_in_creates_one_account_per_issuer_and_subject(
     other = api.sign_in("bob")
     assert other.account_id != first.account_id
 
-    r = again.browser.get("/api/me", headers=again.auth)
+    r = again.browser.get("/api/me", auth=again.auth)
     assert r.status_code == 200
     me = r.json()
     assert (me["name"], me["email"], me["issuer"]) == ("Alice A.", "alice@example.test", idp)
@@ -65,7 +66,7 @@ def test_callback_from_another_browser_is_refused(api: Api) -> None:
 def test_callback_cannot_be_replayed(api: Api) -> None:
     browser = api.client()
     back = api.idp_authorize(api.start_login(browser), "carol")
-    login_cookie = next(c for c in browser.cookies.jar if c.name == "__Secure-zkv_login")
+    login_cookie = next(c for c in browser.cookies.jar if c.name == "__Host-zkv_login")
     assert browser.get(back).status_code == 302
     # Same browser, same state cookie, same code again: the login row is spent.
     browser.cookies.set(
@@ -112,14 +113,16 @@ def test_oauth2_mode_signs_in_through_userinfo(settings_factory: SettingsFactory
     try:
         httpx.put(f"{idp}/users/gh-42", json={"email": "gh@example.test", "name": "Octo"})
         browser = TestClient(app, base_url="https://testserver", follow_redirects=False)
-        r = browser.get("/auth/login")
-        location = r.headers["location"]
+        key = DpopKey("ES256")
+        location = browser.post("/auth/login", auth=key.auth()).json()["url"]
         assert "nonce" not in parse_qs(urlsplit(location).query)
         back = httpx.post(location, data={"sub": "gh-42"}).headers["location"]
         assert browser.get(back).status_code == 302
-        r = browser.post("/auth/refresh", headers={"X-CSRF-Token": browser.cookies["zkv_csrf"]})
+        r = browser.post(
+            "/auth/refresh", headers={"X-CSRF-Token": browser.cookies["zkv_csrf"]}, auth=key.auth()
+        )
         token = r.json()["access_token"]
-        me = browser.get("/api/me", headers={"Authorization": f"Bearer {token}"}).json()
+        me = browser.get("/api/me", auth=key.auth(token)).json()
         assert (me["issuer"], me["name"]) == ("https://github.example", "Octo")
     finally:
         app.state.zk.engine.dispose()
@@ -130,6 +133,7 @@ def test_oauth2_mode_signs_in_through_userinfo(settings_factory: SettingsFactory
     [
         {},
         {"signing_keys": [DEV_SIGNING_KEY]},
+        {"token_secrets": [DEV_TOKEN_SECRET]},
         {"cookie_secure": False},
         {"oidc_client_secret": "zkvault-dev-secret"},
     ],
@@ -144,6 +148,7 @@ def test_production_refuses_development_settings(
         "oidc_issuer": "https://idp.example",
         "oidc_client_secret": "s3cr3t-from-the-idp",
         "signing_keys": ["qnQBvHNmJvJ3iZRv6wFxf7Wm1GEqgWQ5EJ0Uhx9_7XU"],
+        "token_secrets": ["Zx4VnR0m9cQy1uT8bLr2sKp7WdJ3hE6aYf5GiNoX0Qw"],
         "database_url": f"sqlite:///{tmp_path}/prod.sqlite3",
     }
     if not override:
@@ -186,7 +191,7 @@ def test_a_registered_confidential_client_against_a_stricter_provider(
             )
             apps.append(app)
             browser = TestClient(app, base_url="https://testserver", follow_redirects=False)
-            location = browser.get("/auth/login").headers["location"]
+            location = browser.post("/auth/login", auth=DpopKey().auth()).json()["url"]
             back = httpx.post(location, data={"sub": "strict-user"}).headers["location"]
             r = browser.get(back)
             if works:
@@ -213,6 +218,7 @@ def test_server_command_refuses_to_start_in_production_with_dev_settings(
     assert main(["serve"]) == 2
     err = capsys.readouterr().err
     assert "refusing to start in production" in err and "signing_keys" in err
+    assert "token_secrets" in err
     assert "oidc_issuer" in err and "public_url" in err
 
 
@@ -222,9 +228,9 @@ def test_sign_in_is_rate_limited_per_address(settings_factory: SettingsFactory) 
     app = create_app(settings_factory(rate_signin_per_ip=3, rate_window_seconds=86400))
     try:
         c = TestClient(app, base_url="https://testserver", follow_redirects=False)
-        statuses = [c.get("/auth/login").status_code for _ in range(3)]
+        statuses = [c.post("/auth/login", auth=DpopKey().auth()).status_code for _ in "123"]
         statuses.append(c.get("/auth/callback", params={"code": "x", "state": "y"}).status_code)
-        assert statuses == [302, 302, 302, 429]
+        assert statuses == [200, 200, 200, 429]
     finally:
         app.state.zk.engine.dispose()
 
@@ -287,18 +293,19 @@ def test_claims_sent_only_through_userinfo_are_kept(database_url: str) -> None:
 
         def sign_in(login: str) -> tuple[TestClient, httpx2.Response]:
             browser = TestClient(app, base_url="https://testserver", follow_redirects=False)
-            start = browser.get("/auth/login").headers["location"]
+            start = browser.post("/auth/login", auth=key.auth()).json()["url"]
             return browser, browser.get(certified_idp_authorize(start, login, callback))
 
+        key = DpopKey("ES256")
         browser, done = sign_in("alice")
         assert done.status_code == 302, done.text
         token = browser.post(
-            "/auth/refresh", headers={"X-CSRF-Token": browser.cookies.get("zkv_csrf") or ""}
+            "/auth/refresh",
+            headers={"X-CSRF-Token": browser.cookies.get("zkv_csrf") or ""},
+            auth=key.auth(),
         )
         assert token.status_code == 200, token.text
-        me = browser.get(
-            "/api/me", headers={"Authorization": f"Bearer {token.json()['access_token']}"}
-        ).json()
+        me = browser.get("/api/me", auth=key.auth(token.json()["access_token"])).json()
         assert (me["name"], me["email"], me["issuer"]) == (
             "Alice Liddell",
             "alice@example.test",

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.cluster.cluster import Person
+from tests.support.dpop import DpopKey
 from tests.support.processes import start_server, stop
 
 HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}  # what a browser sends
@@ -31,9 +32,9 @@ def _callback(url: str, idp: str, sub: str) -> httpx.Response:
     """A browser's sign-in up to the provider's redirect back, and that redirect."""
     httpx.put(f"{idp}/users/{sub}", json={"email": f"{sub}@example.test"}).raise_for_status()
     with httpx.Client(base_url=url, headers=HTML) as browser:
-        login = browser.get("/auth/login")
-        assert login.status_code == 302, login.text
-        back = httpx.post(login.headers["location"], data={"sub": sub})
+        login = browser.post("/auth/login", auth=DpopKey("ES256").auth())
+        assert login.status_code == 200, login.text
+        back = httpx.post(login.json()["url"], data={"sub": sub})
         assert back.status_code == 302, back.text
         return browser.get(back.headers["location"])
 

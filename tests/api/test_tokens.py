@@ -14,8 +14,10 @@ import httpx2
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
+from starlette.testclient import TestClient
 
 from server.encoding import b64url_decode, b64url_encode
+from tests.support.dpop import DpopAuth, DpopKey
 from tests.support.report import record
 
 from .conftest import Api, Device, SettingsFactory, User
@@ -39,7 +41,7 @@ def _claims(user: User, **over: object) -> dict[str, object]:
 
 
 def _age_spent_tokens(api: Api, seconds: int) -> None:
-    """As if the spent refresh tokens had been used `seconds` ago (the grace window ends)."""
+    """As if the spent refresh tokens had been used `seconds` ago."""
     from datetime import timedelta
 
     from sqlalchemy import update
@@ -56,8 +58,9 @@ def _age_spent_tokens(api: Api, seconds: int) -> None:
         db.commit()
 
 
-def _status(api: Api, token: str, path: str = "/api/vault") -> tuple[int, str]:
-    r = api.anon.get(path, headers={"Authorization": f"Bearer {token}"})
+def _status(api: Api, auth: DpopAuth, path: str = "/api/vault") -> tuple[int, str]:
+    """A GET with `auth` (a token and a proof by some key: see tests/support/dpop.py)."""
+    r = api.anon.get(path, auth=auth)
     return r.status_code, r.json().get("code", "")
 
 
@@ -85,15 +88,17 @@ def _authenticated(api: Api) -> list[Operation]:
     return ops
 
 
-def _call(api: Api, op: Operation, headers: dict[str, str]) -> httpx2.Response:
-    return api.anon.request(op.method, op.url(), json=op.body(), headers=headers)
+def _call(api: Api, op: Operation, auth: DpopAuth | dict[str, str]) -> httpx2.Response:
+    if isinstance(auth, dict):  # headers as given, with no proof
+        return api.anon.request(op.method, op.url(), json=op.body(), headers=auth)
+    return api.anon.request(op.method, op.url(), json=op.body(), auth=auth)
 
 
 def test_forged_and_wrong_tokens_are_refused(api: Api) -> None:
     """Each forgery on every authenticated route (tests/api/routes.py): 401, no 5xx."""
     user = api.sign_in()
     bystander = api.pair(api.sign_in())
-    assert _status(api, user.token, "/api/me")[0] == 200  # control
+    assert _status(api, user.auth, "/api/me")[0] == 200  # control
     kid = json.loads(b64url_decode(user.token.split(".")[0]))["kid"]
     server_key = api.app.state.zk.keys._keys[0].private
     jwk_x = api.anon.get("/.well-known/jwks.json").json()["keys"][0]["x"]
@@ -152,11 +157,16 @@ def test_forged_and_wrong_tokens_are_refused(api: Api) -> None:
         "garbage": "not-a-token",
         "empty parts": "..",
     }
-    headers = {name: {"Authorization": f"Bearer {token}"} for name, token in forged.items()}
+    # Each forged token with a good proof by the user's own key: only the token is wrong.
+    headers: dict[str, DpopAuth | dict[str, str]] = {
+        name: user.key.auth(token) for name, token in forged.items()
+    }
     headers |= {
         "no token": {},
         "Basic scheme": {"Authorization": "Basic Zm9vOmJhcg=="},
         "Bearer, nothing after": {"Authorization": "Bearer "},
+        "the real token as Bearer": {"Authorization": f"Bearer {user.token}"},
+        "the real token, DPoP scheme, no proof": {"Authorization": f"DPoP {user.token}"},
     }
     # Each refusal names its kind, so a client wipes only on "revoked" (docs/server.md).
     codes = {
@@ -166,13 +176,19 @@ def test_forged_and_wrong_tokens_are_refused(api: Api) -> None:
         "another user's sub": "revoked",
         "another account's client": "revoked",
         "a client that does not exist": "revoked",
+        "no token": "dpop_required",
+        "Basic scheme": "dpop_required",
+        "Bearer, nothing after": "dpop_required",
+        "the real token as Bearer": "dpop_required",
+        "the real token, DPoP scheme, no proof": "dpop_required",
     }
     answers = []
     for op in _authenticated(api):
         for name, h in headers.items():
             r = _call(api, op, h)
             code = codes.get(name, "unauthorized")
-            if code == "revoked" and "web" not in op.kinds:  # audience is checked first
+            audience_first = code == "revoked" or name.endswith("no proof")
+            if audience_first and "web" not in op.kinds:  # the token is checked first
                 code = "unauthorized"
             answers.append((op.key, name, code, r.status_code, r.json().get("code")))
     let_in = [a for a in answers if a[3:] != (401, a[2])]
@@ -183,18 +199,18 @@ def test_forged_and_wrong_tokens_are_refused(api: Api) -> None:
         refused=len(answers) - len(let_in),
     )
     assert not let_in, let_in
-    assert _status(api, user.token, "/api/me")[0] == 200  # the real one still works
+    assert _status(api, user.auth, "/api/me")[0] == 200  # the real one still works
 
 
 def test_audience_per_client_kind(api: Api) -> None:
     user = api.sign_in()
     machine = api.pair(user, "machine")
     runner = api.pair(user, "runner")
-    assert _status(api, machine.token, "/api/vault")[0] == 404  # allowed, no vault yet
-    assert _status(api, machine.token, "/api/machines") == (401, "unauthorized")
-    assert _status(api, runner.token, "/api/vault") == (401, "unauthorized")
-    assert _status(api, user.token, "/api/runner/grant") == (401, "unauthorized")
-    assert _status(api, machine.token, "/api/runner/grant") == (401, "unauthorized")
+    assert _status(api, machine.auth, "/api/vault")[0] == 404  # allowed, no vault yet
+    assert _status(api, machine.auth, "/api/machines") == (401, "unauthorized")
+    assert _status(api, runner.auth, "/api/vault") == (401, "unauthorized")
+    assert _status(api, user.auth, "/api/runner/grant") == (401, "unauthorized")
+    assert _status(api, machine.auth, "/api/runner/grant") == (401, "unauthorized")
     # Every authenticated route, with each kind of token it does not take.
     tokens: dict[str, User | Device] = {"web": user, "machine": machine, "runner": runner}
     answers = []
@@ -220,39 +236,48 @@ def test_machine_refresh_rotates_and_reuse_revokes_the_family(api: Api) -> None:
     assert machine.refresh_token is not None
     assert machine.refresh_token.startswith("zkv_rt_")
     r1 = machine.refresh_token
-    r = api.anon.post("/auth/token", json={"grant_type": "refresh_token", "refresh_token": r1})
+    r = _refresh(api, r1, machine.key)
     assert r.status_code == 200, r.text
     r2, access2 = r.json()["refresh_token"], r.json()["access_token"]
     assert r2 != r1 and r2.startswith("zkv_rt_")
-    assert _status(api, access2)[0] == 404  # works (no vault yet)
+    assert _status(api, machine.key.auth(access2))[0] == 404  # works (no vault yet)
 
-    # Within the grace window and before r2 is used, r1 again is a retry: r2 once more.
-    retry = api.anon.post("/auth/token", json={"grant_type": "refresh_token", "refresh_token": r1})
+    # Before r2 is used, r1 again from the machine's own key is a retry: r2 once more,
+    # however late (the answer was lost a day ago).
+    _age_spent_tokens(api, seconds=86400)
+    retry = _refresh(api, r1, machine.key)
     assert retry.status_code == 200 and retry.json()["refresh_token"] == r2
-    _age_spent_tokens(api, seconds=api.app.state.zk.settings.refresh_grace_seconds + 5)
-    replay = api.anon.post("/auth/token", json={"grant_type": "refresh_token", "refresh_token": r1})
-    # The whole family is gone: the successor and every access token.
-    r = api.anon.post("/auth/token", json={"grant_type": "refresh_token", "refresh_token": r2})
+    # r1 from a thief's key: reuse. The whole family is gone: the successor and every
+    # access token.
+    replay = _refresh(api, r1, DpopKey())
+    r = _refresh(api, r2, machine.key)
     seen = [
         (replay.status_code, replay.json()["code"]) == (401, "refresh_reused"),
+        "refresh_token" not in replay.json(),
         refused(r) and r.status_code == 401,
-        _status(api, access2) == (401, "revoked"),
-        _status(api, machine.token) == (401, "revoked"),
+        _status(api, machine.key.auth(access2)) == (401, "revoked"),
+        _status(api, machine.auth) == (401, "revoked"),
     ]
     record("api attacks", "replayed refresh token", tried=len(seen), refused=sum(seen))
     assert all(seen), seen
-    events = api.anon.get("/api/audit/export", headers=user.auth).json()["events"]
+    events = api.anon.get("/api/audit/export", auth=user.auth).json()["events"]
     reuse = [e for e in events if e["action"] == "token.reuse"]
     assert len(reuse) == 1 and reuse[0]["outcome"] == "failure"
     assert reuse[0]["tag"] == "machine:token:reuse"
     assert any(e["tag"] == "machine:token:refresh" for e in events)
 
 
+def _refresh(api: Api, token: str | None, key: DpopKey | None) -> httpx2.Response:
+    """A machine's refresh with a proof by `key` (None: no proof at all)."""
+    body = {"grant_type": "refresh_token", "refresh_token": token}
+    if key is None:
+        return api.client().post("/auth/token", json=body)
+    return api.client().post("/auth/token", json=body, auth=key.auth())
+
+
 def test_refresh_token_must_be_genuine(api: Api) -> None:
     for token in ["zkv_rt_" + "A" * 43, "garbage", "zkv_runner_" + "A" * 43]:
-        r = api.anon.post(
-            "/auth/token", json={"grant_type": "refresh_token", "refresh_token": token}
-        )
+        r = _refresh(api, token, DpopKey())
         assert r.status_code == 401 and r.json()["code"] == "invalid_grant"
     r = api.anon.post("/auth/token", json={"grant_type": "password", "password": "x"})
     assert r.status_code == 422 and r.json()["code"] == "invalid_request"
@@ -267,16 +292,18 @@ def test_browser_refresh_needs_csrf_and_rotates_the_cookie(api: Api) -> None:
     r = b.post("/auth/refresh", headers={**user.csrf(), "Origin": "https://evil.example"})
     assert r.status_code == 403 and r.json()["code"] == "csrf"
     old = b.cookies.get("__Secure-zkv_refresh")
-    r = b.post("/auth/refresh", headers={**user.csrf(), "Origin": "https://testserver"})
+    r = b.post(
+        "/auth/refresh", headers={**user.csrf(), "Origin": "https://testserver"}, auth=user.proof
+    )
     assert r.status_code == 200
     cookie = r.headers["set-cookie"]
     assert "HttpOnly" in cookie and "Secure" in cookie and "SameSite=strict" in cookie
     assert "Path=/auth" in cookie
     new = b.cookies.get("__Secure-zkv_refresh")
     assert new and new != old and new.startswith("zkv_rt_")
-    # The rotated-out cookie presented again, once its successor is in use, revokes
-    # the browser session.
-    assert b.post("/auth/refresh", headers=user.csrf()).status_code == 200
+    # The rotated-out cookie presented again without the browser's key revokes the
+    # browser session.
+    assert b.post("/auth/refresh", headers=user.csrf(), auth=user.proof).status_code == 200
     thief = api.client()
     assert old is not None
     thief.cookies.set("__Secure-zkv_refresh", old, domain="testserver.local", path="/auth")
@@ -284,8 +311,8 @@ def test_browser_refresh_needs_csrf_and_rotates_the_cookie(api: Api) -> None:
     r = thief.post("/auth/refresh", headers={"X-CSRF-Token": "t"})
     seen = [
         (r.status_code, r.json()["code"]) == (401, "refresh_reused"),
-        b.post("/auth/refresh", headers=user.csrf()).status_code == 401,
-        _status(api, user.token, "/api/me") == (401, "revoked"),
+        b.post("/auth/refresh", headers=user.csrf(), auth=user.proof).status_code == 401,
+        _status(api, user.auth, "/api/me") == (401, "revoked"),
     ]
     record("api attacks", "replayed refresh token", tried=len(seen), refused=sum(seen))
     assert all(seen), seen
@@ -293,14 +320,15 @@ def test_browser_refresh_needs_csrf_and_rotates_the_cookie(api: Api) -> None:
 
 def test_logout_ends_the_browser_session(api: Api) -> None:
     user = api.sign_in()
-    r = user.browser.post("/auth/logout", headers=user.csrf())
+    assert user.browser.post("/auth/logout", headers=user.csrf()).json()["code"] == "dpop_required"
+    r = user.browser.post("/auth/logout", headers=user.csrf(), auth=user.proof)
     assert r.status_code == 204
-    assert _status(api, user.token, "/api/me") == (401, "revoked")
+    assert _status(api, user.auth, "/api/me") == (401, "revoked")
 
 
 @pytest.mark.parametrize("body", [{"grant_type": "runner_credential", "credential": "zkv_x"}])
 def test_runner_credential_must_be_genuine(api: Api, body: dict[str, str]) -> None:
-    r = api.anon.post("/auth/token", json=body)
+    r = api.anon.post("/auth/token", json=body, auth=DpopKey().auth())
     assert r.status_code == 401 and r.json()["code"] == "invalid_grant"
 
 
@@ -325,18 +353,19 @@ def test_key_rotation_by_adding_a_key(settings_factory: SettingsFactory, api: Ap
         c = TestClient(rotated, base_url="https://testserver")
         kids = [k["kid"] for k in c.get("/.well-known/jwks.json").json()["keys"]]
         assert len(kids) == 2
-        assert c.get("/api/me", headers=user.auth).status_code == 200
+        assert c.get("/api/me", auth=user.auth).status_code == 200
         fresh, _ = rotated.state.zk.keys.issue(
             uuid.UUID(user.account_id),
             uuid.UUID(json.loads(b64url_decode(user.token.split(".")[1]))["sid"]),
             "web",
+            user.key.jkt,
         )
         assert json.loads(b64url_decode(fresh.split(".")[0]))["kid"] == kids[0]
-        assert c.get("/api/me", headers={"Authorization": f"Bearer {fresh}"}).status_code == 200
+        assert c.get("/api/me", auth=user.key.auth(fresh)).status_code == 200
         # Once the old key is dropped, its tokens stop working.
         d = TestClient(retired, base_url="https://testserver")
-        assert d.get("/api/me", headers=user.auth).status_code == 401
-        assert d.get("/api/me", headers={"Authorization": f"Bearer {fresh}"}).status_code == 200
+        assert d.get("/api/me", auth=user.auth).status_code == 401
+        assert d.get("/api/me", auth=user.key.auth(fresh)).status_code == 200
     finally:
         rotated.state.zk.engine.dispose()
         retired.state.zk.engine.dispose()
@@ -354,7 +383,8 @@ def test_clock_skew_within_the_bound_is_tolerated_and_beyond_it_refused(api: Api
     ahead = {"iat": now + skew - 5, "nbf": now + skew - 5, "exp": now + skew + 600}
     behind = {"iat": now - 900 - skew + 5, "nbf": now - 900 - skew + 5, "exp": now - skew + 5}
     for claims in (ahead, behind):
-        assert _status(api, _jws(header, _claims(user, **claims), sign), "/api/me")[0] == 200
+        token = _jws(header, _claims(user, **claims), sign)
+        assert _status(api, user.key.auth(token), "/api/me")[0] == 200
     beyond = {
         "nbf too far ahead": {"nbf": now + skew + 30},
         "iat too far ahead": {"iat": now + skew + 30},
@@ -362,7 +392,7 @@ def test_clock_skew_within_the_bound_is_tolerated_and_beyond_it_refused(api: Api
     }
     for name, claims in beyond.items():
         token = _jws(header, _claims(user, **claims), sign)
-        assert _status(api, token, "/api/me") == (401, "token_expired"), name
+        assert _status(api, user.key.auth(token), "/api/me") == (401, "token_expired"), name
 
 
 def test_a_verify_only_key_verifies_and_is_published_but_never_signs(
@@ -386,12 +416,14 @@ def test_a_verify_only_key_verifies_and_is_published_but_never_signs(
             a.state.zk.engine.dispose()
 
 
-def _rotation_phases(one: Api, two: Api, phase3: FastAPI) -> None:
-    from starlette.testclient import TestClient
+def _client(app: FastAPI) -> TestClient:
+    return TestClient(app, base_url="https://testserver")  # the public URL proofs name
 
+
+def _rotation_phases(one: Api, two: Api, phase3: FastAPI) -> None:
     phase1, phase2 = one.app, two.app
     kids = [
-        [k["kid"] for k in TestClient(a).get("/.well-known/jwks.json").json()["keys"]]
+        [k["kid"] for k in _client(a).get("/.well-known/jwks.json").json()["keys"]]
         for a in (phase1, phase2, phase3)
     ]
     assert sorted(kids[0]) == sorted(kids[1]) and len(kids[0]) == 2 and len(kids[2]) == 1
@@ -403,21 +435,21 @@ def _rotation_phases(one: Api, two: Api, phase3: FastAPI) -> None:
         return value
 
     assert kid(user1.token) != kid(user2.token) == kids[2][0]  # phase 1 still signs with old
-    for token in (user1.token, user2.token):
+    for user in (user1, user2):
         for a in (phase1, phase2):
-            r = TestClient(a).get("/api/me", headers={"Authorization": f"Bearer {token}"})
+            r = _client(a).get("/api/me", auth=user.auth)
             assert r.status_code == 200, r.text
     # Phase 3 drops the old key: an old-key token is "cannot verify", never "revoked".
-    r = TestClient(phase3).get("/api/me", headers={"Authorization": f"Bearer {user1.token}"})
+    r = _client(phase3).get("/api/me", auth=user1.auth)
     shut = (r.status_code, r.json()["code"]) == (401, "unknown_signing_key")
     record("api attacks", "token signed by a retired key", tried=1, refused=int(shut))
     assert shut, r.text
 
 
-def test_a_retried_refresh_within_the_grace_window_gets_the_same_successor(api: Api) -> None:
-    """A lost response: the client sends the same refresh token again. It gets the same
-    successor (twice even), the family lives on, and the audit trail says so. The
-    database holds only hashes of both."""
+def test_a_retried_refresh_from_the_same_key_gets_the_same_successor(api: Api) -> None:
+    """A lost response: the client sends the same refresh token again, with its own key.
+    It gets the same successor (twice even, a day later even), the family lives on, and
+    the audit trail says so. The database holds only hashes of both."""
     from sqlalchemy import select
 
     from server.credentials import digest
@@ -425,40 +457,46 @@ def test_a_retried_refresh_within_the_grace_window_gets_the_same_successor(api: 
 
     user = api.sign_in()
     machine = api.pair(user)
-    body = {"grant_type": "refresh_token", "refresh_token": machine.refresh_token}
-    answers = [api.anon.post("/auth/token", json=body) for _ in range(3)]
+    answers = [_refresh(api, machine.refresh_token, machine.key) for _ in range(2)]
+    _age_spent_tokens(api, seconds=86400)
+    answers.append(_refresh(api, machine.refresh_token, machine.key))
     assert [r.status_code for r in answers] == [200, 200, 200], [r.text for r in answers]
     successor = answers[0].json()["refresh_token"]
     assert {r.json()["refresh_token"] for r in answers} == {successor}
     for r in answers:
-        assert _status(api, r.json()["access_token"], "/api/me")[0] == 200
+        assert _status(api, machine.key.auth(r.json()["access_token"]), "/api/me")[0] == 200
     with api.app.state.zk.sessions() as db:
         stored = set(db.scalars(select(RefreshToken.token_hash)))
     assert digest(successor) in stored and successor not in stored
-    next_one = api.anon.post(
-        "/auth/token", json={"grant_type": "refresh_token", "refresh_token": successor}
-    )
-    assert next_one.status_code == 200
-    events = api.anon.get("/api/audit/export", headers=user.auth).json()["events"]
+    assert _refresh(api, successor, machine.key).status_code == 200
+    # Its successor in use, the old token from the same key is refused, nothing revoked.
+    stale = _refresh(api, machine.refresh_token, machine.key)
+    assert (stale.status_code, stale.json()["code"]) == (401, "invalid_grant")
+    assert _status(api, machine.auth, "/api/me")[0] == 200
+    events = api.anon.get("/api/audit/export", auth=user.auth).json()["events"]
     retried = [e for e in events if e["action"] == "token.refresh" and e["detail"]]
     assert len(retried) == 2 and not [e for e in events if e["action"] == "token.reuse"]
 
 
-def test_a_retry_after_the_grace_window_is_reuse_and_ends_the_family(api: Api) -> None:
+@pytest.mark.parametrize("thief", ["no key", "another key"])
+def test_a_stolen_refresh_token_without_the_key_ends_the_family(api: Api, thief: str) -> None:
+    """The thief has the refresh token (spent or not) but not the machine's key: refused,
+    and the family is revoked at once, the owner's live access token included."""
     user = api.sign_in()
     machine = api.pair(user)
-    body = {"grant_type": "refresh_token", "refresh_token": machine.refresh_token}
-    first = api.anon.post("/auth/token", json=body)
+    first = _refresh(api, machine.refresh_token, machine.key)
     assert first.status_code == 200
-    _age_spent_tokens(api, seconds=api.app.state.zk.settings.refresh_grace_seconds + 5)
-    late = api.anon.post("/auth/token", json=body)
+    current = first.json()["refresh_token"]
+    stolen = _refresh(api, current, None if thief == "no key" else DpopKey())
     seen = [
-        (late.status_code, late.json()["code"]) == (401, "refresh_reused"),
-        _status(api, first.json()["access_token"], "/api/me") == (401, "revoked"),
+        (stolen.status_code, stolen.json()["code"]) == (401, "refresh_reused"),
+        "access_token" not in stolen.json(),
+        _status(api, machine.key.auth(first.json()["access_token"]), "/api/me") == (401, "revoked"),
+        _refresh(api, current, machine.key).status_code == 401,
     ]
-    record("api attacks", "refresh replayed after the grace window", tried=2, refused=sum(seen))
+    record("api attacks", f"stolen refresh token, {thief}", tried=len(seen), refused=sum(seen))
     assert all(seen), seen
-    events = api.anon.get("/api/audit/export", headers=user.auth).json()["events"]
+    events = api.anon.get("/api/audit/export", auth=user.auth).json()["events"]
     assert [e["outcome"] for e in events if e["action"] == "token.reuse"] == ["failure"]
 
 
@@ -494,7 +532,9 @@ def test_concurrent_refreshes_through_two_instances_agree(
                 gate.wait()
                 out.append(
                     client.post(
-                        "/auth/token", json={"grant_type": "refresh_token", "refresh_token": tok}
+                        "/auth/token",
+                        json={"grant_type": "refresh_token", "refresh_token": tok},
+                        auth=machine.proof,
                     )
                 )
 

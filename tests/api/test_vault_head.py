@@ -9,10 +9,11 @@ import uuid
 import httpx2
 
 from tests.api.conftest import Api
+from tests.support.dpop import DpopAuth
 
 
-def _head(api: Api, auth: dict[str, str], **params: int) -> httpx2.Response:
-    return api.client().get("/api/vault/head", params=params, headers=auth)
+def _head(api: Api, auth: DpopAuth | None, **params: int) -> httpx2.Response:
+    return api.client().get("/api/vault/head", params=params, auth=auth)
 
 
 def test_head_answers_at_once_and_wakes_on_a_write(api: Api) -> None:
@@ -48,7 +49,7 @@ def test_head_refuses_a_revoked_client_while_it_waits(api: Api) -> None:
 
     def revoke_soon() -> None:
         time.sleep(1.0)
-        r = user.browser.delete(f"/api/machines/{machine.client_id}", headers=user.auth)
+        r = user.browser.delete(f"/api/machines/{machine.client_id}", auth=user.auth)
         assert r.status_code == 200, r.text
 
     revoker = threading.Thread(target=revoke_soon)
@@ -63,6 +64,6 @@ def test_head_checks_its_parameters_and_token(api: Api) -> None:
     machine = api.pair(user)
     assert _head(api, machine.auth, after=0, wait=31).status_code == 422
     assert _head(api, machine.auth, after=-1).status_code == 422
-    assert _head(api, {}).status_code == 401
+    assert _head(api, None).json()["code"] == "dpop_required"
     runner = api.pair(user, kind="runner", name="ci")
     assert _head(api, runner.auth).status_code == 401

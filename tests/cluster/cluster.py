@@ -6,6 +6,7 @@ is read from the instances' own access logs (method and path, never a query stri
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import secrets
@@ -20,6 +21,7 @@ import httpx
 import psycopg
 
 from server.encoding import b64url_encode
+from tests.support.dpop import DpopAuth, DpopKey
 from tests.support.processes import ServerProcess
 
 PG_ADMIN = os.environ.get("ZKVAULT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -40,11 +42,15 @@ def database(prefix: str) -> Iterator[tuple[str, str]]:
 
 
 def instance_env(database_url: str, public_url: str, key: str, **extra: str) -> dict[str, str]:
-    """What every instance of one deployment shares: database, public URL, signing key."""
+    """What every instance of one deployment shares: database, public URL, signing key,
+    token secret (made from the signing key here, for brevity; in production it is its
+    own secret)."""
+    token_secret = b64url_encode(hashlib.sha256(b"token secret " + key.encode()).digest())
     return {
         "ZKVAULT_DATABASE_URL": database_url,
         "ZKVAULT_PUBLIC_URL": public_url,
         "ZKVAULT_SIGNING_KEYS": f'["{key}"]',
+        "ZKVAULT_TOKEN_SECRETS": f'["{token_secret}"]',
         "ZKVAULT_DB_POOL_SIZE": "4",
         "ZKVAULT_DB_MAX_OVERFLOW": "4",
         **extra,
@@ -106,9 +112,11 @@ class Person:
         httpx.put(
             f"{idp}/users/{self.sub}", json={"email": f"{self.sub}@example.test", "name": "Ada"}
         ).raise_for_status()
-        login = self.http.get("/auth/login")
-        assert login.status_code == 302, login.text
-        back = httpx.post(login.headers["location"], data={"sub": self.sub})
+        # The browser's key: every request proves it, naming the balancer's public URL.
+        self.key = DpopKey("ES256")
+        login = self.http.post("/auth/login", auth=self.key.auth(public_url=url))
+        assert login.status_code == 200, login.text
+        back = httpx.post(login.json()["url"], data={"sub": self.sub})
         assert back.status_code == 302, back.text
         assert back.headers["location"].startswith(url + "/auth/callback?")
         done = self.http.get(back.headers["location"])
@@ -119,7 +127,9 @@ class Person:
 
     def refresh(self) -> httpx.Response:
         r = self.http.post(
-            "/auth/refresh", headers={"X-CSRF-Token": self.http.cookies.get("zkv_csrf") or ""}
+            "/auth/refresh",
+            headers={"X-CSRF-Token": self.http.cookies.get("zkv_csrf") or ""},
+            auth=self.key.auth(public_url=self.url),
         )
         if r.status_code == 200:
             self.token = r.json()["access_token"]
@@ -127,13 +137,13 @@ class Person:
         return r
 
     @property
-    def auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
+    def auth(self) -> DpopAuth:
+        return self.key.auth(self.token, public_url=self.url)
 
     def call(self, method: str, path: str, base: str | None = None, **kw: Any) -> httpx.Response:
         """Through the balancer, or straight to one instance at ``base``."""
         url = (base or self.url) + path
-        return self.http.request(method, url, headers=self.auth, **kw)
+        return self.http.request(method, url, auth=self.auth, **kw)
 
     def put_vault(self, base_revision: int, blob: bytes) -> httpx.Response:
         body = {"base_revision": base_revision, "blob": b64url_encode(blob)}

@@ -108,7 +108,11 @@ def test_dump_wipe_restore(tmp_path: Path, laptop: Env, runner_env: Env) -> None
     key = b64url_encode(secrets.token_bytes(32))
     try:
         with database("zkv_backup") as (name, url):
-            settings = {"ZKVAULT_DATABASE_URL": url, "ZKVAULT_SIGNING_KEYS": json.dumps([key])}
+            settings = {
+                "ZKVAULT_DATABASE_URL": url,
+                "ZKVAULT_SIGNING_KEYS": json.dumps([key]),
+                "ZKVAULT_TOKEN_SECRETS": json.dumps([b64url_encode(secrets.token_bytes(32))]),
+            }
             srv = start_server(idp, tmp_path, None, **settings)
             port = int(srv.url.rsplit(":", 1)[1])
 

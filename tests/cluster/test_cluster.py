@@ -32,6 +32,7 @@ from tests.e2e.conftest import STRONG, new_app
 from tests.native import support
 from tests.native.support import FAST_KDF, ITEMS, PASSPHRASE, Env
 from tests.support import haproxy, report
+from tests.support.dpop import DpopKey
 from tests.support.processes import ROOT, ServerProcess, free_port, start_idp, start_server, stop
 from vault_core import Item, Vault, seal_grant
 from vault_core import fingerprint as key_fingerprint
@@ -131,7 +132,7 @@ def test_browser_sign_in_lands_on_the_other_instance(cluster: Cluster, browser: 
         app.open("/")
         logs = cluster.mark()
         app.sign_in(f"browser-{secrets.token_hex(4)}")
-        started, finished = logs.who("GET", "/auth/login"), logs.who("GET", "/auth/callback")
+        started, finished = logs.who("POST", "/auth/login"), logs.who("GET", "/auth/callback")
         assert started != finished
         app.create_vault(STRONG)  # refresh, then the first save, through the balancer
         app.lock()
@@ -146,7 +147,7 @@ def test_browser_sign_in_lands_on_the_other_instance(cluster: Cluster, browser: 
 def test_refresh_rotation_across_instances(cluster: Cluster) -> None:
     logs = cluster.mark()
     person = cluster.person()
-    assert logs.who("GET", "/auth/login") != logs.who("GET", "/auth/callback")
+    assert logs.who("POST", "/auth/login") != logs.who("GET", "/auth/callback")
     tokens = {person.token}
     for _ in range(6):  # back to back, so they alternate: each uses its predecessor's successor
         assert person.refresh().status_code == 200
@@ -164,10 +165,13 @@ def test_sign_in_limit_is_shared(cluster: Cluster) -> None:
     logs = cluster.mark()
     from tests.cluster.cluster import client
 
+    key = DpopKey("ES256")
     with client(cluster.url, source) as http:
-        answers = [http.get("/auth/login").status_code for _ in range(SIGNIN_LIMIT + 2)]
-    assert answers == [302] * SIGNIN_LIMIT + [429, 429], answers
-    per_instance = logs.served("GET", "/auth/login", total=SIGNIN_LIMIT + 2)
+        answers = [
+            http.post("/auth/login", auth=key.auth()).status_code for _ in range(SIGNIN_LIMIT + 2)
+        ]
+    assert answers == [200] * SIGNIN_LIMIT + [429, 429], answers
+    per_instance = logs.served("POST", "/auth/login", total=SIGNIN_LIMIT + 2)
     # Neither instance saw as many as the limit: the count spans both.
     assert max(per_instance.values()) < SIGNIN_LIMIT, per_instance
     assert sum(per_instance.values()) == SIGNIN_LIMIT + 2

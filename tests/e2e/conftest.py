@@ -23,6 +23,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
+from tests.support.dpop import DpopAuth, DpopKey
 from tests.support.processes import ROOT, ServerProcess, start_idp, start_server, stop
 from vault_core.b64url import b64url_decode, b64url_encode
 
@@ -351,16 +352,22 @@ def app(browser: Browser, server: ServerProcess, idp: str) -> Iterator[App]:
 # -- the server's side, as a machine or a second device would see it ---------------------------
 
 
-def api_sign_in(server: ServerProcess, idp: str, sub: str) -> tuple[str, str]:
-    """Sign in over plain HTTP as another browser would: (account_id, access token)."""
+def api_sign_in(server: ServerProcess, idp: str, sub: str) -> tuple[str, DpopAuth]:
+    """Sign in over plain HTTP as another browser would, with its own DPoP key:
+    (account_id, ``auth=`` for its access token)."""
     httpx.put(f"{idp}/users/{sub}", json={"email": f"{sub}@example.test", "name": sub})
+    key = DpopKey("ES256")
     with httpx.Client(base_url=server.url, follow_redirects=False) as client:
-        r = client.get("/auth/login")
-        r = httpx.post(r.headers["location"], data={"sub": sub}, follow_redirects=False)
+        r = client.post("/auth/login", auth=key.auth())
+        r = httpx.post(r.json()["url"], data={"sub": sub}, follow_redirects=False)
         client.get(r.headers["location"])
-        r = client.post("/auth/refresh", headers={"X-CSRF-Token": client.cookies["zkv_csrf"]})
+        r = client.post(
+            "/auth/refresh",
+            headers={"X-CSRF-Token": client.cookies["zkv_csrf"]},
+            auth=key.auth(),
+        )
         r.raise_for_status()
-        return r.json()["account_id"], r.json()["access_token"]
+        return r.json()["account_id"], key.auth(r.json()["access_token"])
 
 
 def b64e(data: bytes) -> str:
@@ -374,21 +381,28 @@ def b64d(text: str) -> bytes:
 def request_pairing(
     server: ServerProcess, kind: str, name: str, public_key: bytes | None = None
 ) -> dict[str, Any]:
+    """A pairing asked for as a machine or runner would, with its own DPoP key (kept in
+    the answer as "dpop": polling and every later request must prove it)."""
     key = public_key or secrets.token_bytes(32)
+    dpop = DpopKey()
     r = httpx.post(
-        f"{server.url}/api/pairings", json={"kind": kind, "name": name, "public_key": b64e(key)}
+        f"{server.url}/api/pairings",
+        json={"kind": kind, "name": name, "public_key": b64e(key)},
+        auth=dpop.auth(),
     )
     assert r.status_code == 201, r.text
-    return dict(r.json())
+    return {**r.json(), "dpop": dpop}
 
 
 def poll(server: ServerProcess, pairing: dict[str, Any]) -> dict[str, Any]:
+    """The poll's answer, with the pairing's key as "dpop" (``got["dpop"].auth(token)``)."""
     r = httpx.post(
         f"{server.url}/api/pairings/poll",
         json={"pairing_id": pairing["pairing_id"], "poll_secret": pairing["poll_secret"]},
+        auth=pairing["dpop"].auth(),
     )
     assert r.status_code == 200, r.text
-    return dict(r.json())
+    return {**r.json(), "dpop": pairing["dpop"]}
 
 
 def account_id_of(server: ServerProcess, sub: str) -> uuid.UUID:
@@ -398,16 +412,19 @@ def account_id_of(server: ServerProcess, sub: str) -> uuid.UUID:
     return uuid.UUID(str(row[0]))
 
 
-def server_vault(server: ServerProcess, token: str) -> dict[str, Any]:
-    r = httpx.get(f"{server.url}/api/vault", headers={"Authorization": f"Bearer {token}"})
+def server_vault(server: ServerProcess, auth: DpopAuth) -> dict[str, Any]:
+    r = httpx.get(f"{server.url}/api/vault", auth=auth)
     assert r.status_code == 200, r.text
     return dict(r.json())
 
 
-def server_put_vault(server: ServerProcess, token: str, base: int, blob: bytes) -> httpx.Response:
-    """PUT /api/vault as another client (the CLI, or someone holding a stolen token)."""
+def server_put_vault(
+    server: ServerProcess, auth: DpopAuth, base: int, blob: bytes
+) -> httpx.Response:
+    """PUT /api/vault as another client (the CLI, or a thief holding a stolen token and
+    the key it is bound to)."""
     return httpx.put(
         f"{server.url}/api/vault",
-        headers={"Authorization": f"Bearer {token}"},
+        auth=auth,
         json={"base_revision": base, "blob": b64url_encode(blob)},
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 import sqlite3
 import uuid
+from typing import Any
 
 import httpx
 import pytest
@@ -69,9 +70,7 @@ def test_approve_machine_by_code(ready: App) -> None:
     got = poll(app.server, pairing)
     assert got["status"] == "approved" and got["refresh_token"].startswith("zkv_rt_")
     # The machine can now read the (encrypted) vault.
-    r = httpx.get(
-        f"{app.server.url}/api/vault", headers={"Authorization": f"Bearer {got['access_token']}"}
-    )
+    r = httpx.get(f"{app.server.url}/api/vault", auth=got["dpop"].auth(got["access_token"]))
     assert r.status_code == 200
 
 
@@ -108,7 +107,7 @@ def test_approve_by_link_then_list_rename_revoke(ready: App) -> None:
     app.page.get_by_role("button", name="Approve", exact=True).click()
     app.notice("Approved “build-box”")
     machine = poll(app.server, pairing)
-    token = machine["access_token"]
+    token = machine["dpop"].auth(machine["access_token"])
 
     app.go("Machines & runners")
     rows = app.page.locator("#machines-body [data-machine]")
@@ -122,7 +121,7 @@ def test_approve_by_link_then_list_rename_revoke(ready: App) -> None:
     app.page.get_by_role("button", name="Revoke ci-box-1").click()
     app.notice("Revoked “ci-box-1”")
     app.page.locator('#machines-body [data-machine="ci-box-1"]', has_text="revoked").wait_for()
-    r = httpx.get(f"{app.server.url}/api/vault", headers={"Authorization": f"Bearer {token}"})
+    r = httpx.get(f"{app.server.url}/api/vault", auth=token)
     assert r.status_code == 401  # revocation takes effect on the machine's next request
 
 
@@ -154,7 +153,7 @@ def test_runner_enrolment_and_grant_opened_natively(ready: App) -> None:
     app.page.get_by_role("button", name="Save grant").click()
     app.notice("Granted 1 item(s) to “ci-runner”, sealed to its key")
 
-    grant = _runner_grant(app, enrolled["runner_credential"])
+    grant = _runner_grant(app, enrolled)
     opened = open_grant(
         b64d(grant["blob"]),
         keys,
@@ -183,7 +182,7 @@ def test_runner_enrolment_and_grant_opened_natively(ready: App) -> None:
     app.page.locator("#item-form").get_by_label("Token").fill(DEPLOY_TOKEN_NEW)
     app.page.get_by_role("button", name="Save", exact=True).click()
     app.notice("Updated the grants of 1 runner(s)")
-    regrant = _runner_grant(app, enrolled["runner_credential"])
+    regrant = _runner_grant(app, enrolled)
     reopened = open_grant(
         b64d(regrant["blob"]),
         keys,
@@ -205,7 +204,7 @@ def test_runner_enrolment_and_grant_opened_natively(ready: App) -> None:
     app.page.get_by_role("button", name="Save", exact=True).click()
     text = app.error("the server presented a different key for this runner")
     reseal_code = app.page.locator("#error").get_attribute("data-code")
-    after_reseal = _runner_grant(app, enrolled["runner_credential"])
+    after_reseal = _runner_grant(app, enrolled)
     app.go("Machines & runners")
     warn = app.page.locator('#runners-body [data-runner="ci-runner"] [data-key-mismatch]')
     warn.wait_for()
@@ -217,7 +216,7 @@ def test_runner_enrolment_and_grant_opened_natively(ready: App) -> None:
     app.error("the server presented a different key for this runner")
     grant_code = app.page.locator("#error").get_attribute("data-code")
     app.page.keyboard.press("Escape")  # the refusal is shown in the dialog too; close it
-    after_grant = _runner_grant(app, enrolled["runner_credential"])
+    after_grant = _runner_grant(app, enrolled)
     # Refused: the page said so with its code, and nothing was sealed or uploaded.
     refusals = [
         reseal_code == "key_mismatch" and after_reseal == regrant,
@@ -304,10 +303,9 @@ def test_runner_key_substituted_at_approval_is_never_sealed_to(ready: App) -> No
     token = httpx.post(
         f"{app.server.url}/auth/token",
         json={"grant_type": "runner_credential", "credential": enrolled["runner_credential"]},
+        auth=enrolled["dpop"].auth(),
     ).json()["access_token"]
-    r = httpx.get(
-        f"{app.server.url}/api/runner/grant", headers={"Authorization": f"Bearer {token}"}
-    )
+    r = httpx.get(f"{app.server.url}/api/runner/grant", auth=enrolled["dpop"].auth(token))
     refused = int(r.status_code == 404 and r.json()["code"] == "no_grant")  # nothing uploaded
     record("hostile server (keys)", "runner key substituted at approval", tried=1, refused=refused)
     assert refused == 1, r.text
@@ -388,15 +386,17 @@ def _assert_not_opened_by(
     raise AssertionError("the substituted key opened the grant")
 
 
-def _runner_grant(app: App, credential: str) -> dict[str, str]:
+def _runner_grant(app: App, enrolled: dict[str, Any]) -> dict[str, str]:
+    """As the runner would fetch it: its credential and a proof by its key."""
     r = httpx.post(
         f"{app.server.url}/auth/token",
-        json={"grant_type": "runner_credential", "credential": credential},
+        json={"grant_type": "runner_credential", "credential": enrolled["runner_credential"]},
+        auth=enrolled["dpop"].auth(),
     )
     assert r.status_code == 200, r.text
     r = httpx.get(
         f"{app.server.url}/api/runner/grant",
-        headers={"Authorization": f"Bearer {r.json()['access_token']}"},
+        auth=enrolled["dpop"].auth(r.json()["access_token"]),
     )
     assert r.status_code == 200, r.text
     return dict(r.json())

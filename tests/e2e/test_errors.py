@@ -36,9 +36,8 @@ TOKEN = "ghp_" + "errflow0123456789AB" * 2
 
 def _other_device_edit(app: App, edit: str) -> int:
     """Another signed-in device (native vault_core) edits and saves the vault."""
-    account_id, token = api_sign_in(app.server, app.idp, SUB)
-    auth = {"Authorization": f"Bearer {token}"}
-    current = httpx.get(f"{app.server.url}/api/vault", headers=auth).json()
+    account_id, auth = api_sign_in(app.server, app.idp, SUB)
+    current = httpx.get(f"{app.server.url}/api/vault", auth=auth).json()
     vault = Vault.open(b64d(current["blob"]), STRONG, account_id=uuid.UUID(account_id))
     if edit == "add":
         vault.add(
@@ -53,7 +52,7 @@ def _other_device_edit(app: App, edit: str) -> int:
         vault.remove(vault.lookup(edit).id)
     r = httpx.put(
         f"{app.server.url}/api/vault",
-        headers=auth,
+        auth=auth,
         json={"base_revision": current["revision"], "blob": b64e(vault.save())},
     )
     assert r.status_code == 200, r.text
@@ -124,9 +123,7 @@ def test_server_unreachable_keeps_the_edit_and_saves_it_later(ready: App) -> Non
     app.add_item("online-edit", "online-token-value")
     app.row("offline-edit").wait_for()
     account_id, token = api_sign_in(app.server, app.idp, SUB)
-    blob = httpx.get(
-        f"{app.server.url}/api/vault", headers={"Authorization": f"Bearer {token}"}
-    ).json()["blob"]
+    blob = httpx.get(f"{app.server.url}/api/vault", auth=token).json()["blob"]
     names = {
         i.name for i in Vault.open(b64d(blob), STRONG, account_id=uuid.UUID(account_id)).items()
     }

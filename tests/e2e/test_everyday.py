@@ -148,7 +148,7 @@ def test_last_seen_follows_the_machines_check_ins(ready: App) -> None:
     # The agent's minute check-in: an ordinary authenticated read, no token refresh.
     r = httpx.get(
         f"{app.server.url}/api/vault",
-        headers={"Authorization": f"Bearer {machine['access_token']}"},
+        auth=machine["dpop"].auth(machine["access_token"]),
     )
     assert r.status_code == 200
     app.go("Credentials")

@@ -36,6 +36,7 @@ from tests.e2e.conftest import (
     server_put_vault,
     server_vault,
 )
+from tests.support.dpop import DpopAuth
 from tests.support.leaks import scan
 from tests.support.processes import ROOT, ServerProcess
 from vault_core import Vault, errors, is_reserved
@@ -393,11 +394,7 @@ def test_remove_credential(ready: Story) -> None:
 def test_browser_vault_opens_in_native_vault_core(settled: Story) -> None:
     app = settled.app
     account_id, token = api_sign_in(app.server, app.idp, SUB)
-    blob = b64d(
-        httpx.get(
-            f"{app.server.url}/api/vault", headers={"Authorization": f"Bearer {token}"}
-        ).json()["blob"]
-    )
+    blob = b64d(httpx.get(f"{app.server.url}/api/vault", auth=token).json()["blob"])
     vault = Vault.open(blob, settled.passphrase, account_id=uuid.UUID(account_id))
     by_name = {i.name: i for i in vault.items()}
     assert set(by_name) == {"github-ci", "gitlab-deploy"}
@@ -539,7 +536,7 @@ def test_revisions_list_view_and_restore(settled: Story) -> None:
 HISTORY_PAGE = 50  # web/history.js lists the kept revisions this many at a time
 
 
-def _server_holds(app: App, token: str) -> tuple[int, list[str]]:
+def _server_holds(app: App, token: DpopAuth) -> tuple[int, list[str]]:
     """The server's current revision, and the secrets it holds, opened with vault_core."""
     now = server_vault(app.server, token)
     vault = Vault.open(b64d(now["blob"]), STRONG, account_id=account_id_of(app.server, app.sub))
@@ -653,7 +650,7 @@ def test_native_vault_opens_in_the_browser(app: App, browser: Browser) -> None:
     )
     r = httpx.put(
         f"{app.server.url}/api/vault",
-        headers={"Authorization": f"Bearer {token}"},
+        auth=token,
         json={"base_revision": 0, "blob": _b64e(vault.save())},
     )
     assert r.status_code == 200, r.text
@@ -714,7 +711,26 @@ def test_no_foreign_requests_no_csp_violations_no_secrets_in_storage(traffic: St
     }""")
     for secret in SECRETS:
         assert secret not in storage
-    assert json.loads(storage)["idb"] == []
+    # IndexedDB holds one thing: the browser's DPoP key pair, whose private half cannot
+    # be exported, not even by the page (docs/web.md).
+    assert json.loads(storage)["idb"] == ["zkvault-dpop"]
+    key = app.page.evaluate("""async () => {
+        const db = await new Promise((ok, no) => {
+            const r = indexedDB.open('zkvault-dpop'); r.onsuccess = () => ok(r.result);
+            r.onerror = () => no(r.error);
+        });
+        const pair = await new Promise((ok, no) => {
+            const r = db.transaction('keys').objectStore('keys').get('browser');
+            r.onsuccess = () => ok(r.result); r.onerror = () => no(r.error);
+        });
+        db.close();
+        let exported = true;
+        try { await crypto.subtle.exportKey('jwk', pair.privateKey); }
+        catch { exported = false; }
+        return {extractable: pair.privateKey.extractable, exported,
+                algorithm: pair.privateKey.algorithm.namedCurve};
+    }""")
+    assert key == {"extractable": False, "exported": False, "algorithm": "P-256"}
     # Cache Storage holds one thing: the build-time Pyodide snapshot, byte for byte as
     # built (so nothing from this session can be in it).
     assert json.loads(storage)["caches"] == ["zkvault-pyodide-snapshot"]

@@ -14,6 +14,7 @@ import httpx
 
 from tests.hostile.lies import b64d, b64e
 from tests.native.support import Env, make_env, start_pairing
+from tests.support.dpop import DpopKey
 from tests.support.httpproxy import HttpProxy
 from tests.support.processes import ServerProcess, free_port, start_server
 from vault_core import Item, KdfParams, Vault
@@ -59,11 +60,12 @@ class Person:
     passphrase: str
     account_id: str
     token: str
+    key: DpopKey  # the browser's: every call proves it
     items: list[Item] = field(default_factory=list)
 
     def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {self.token}"}
-        return httpx.request(method, self.stage.url + path, headers=headers, timeout=30, **kwargs)
+        auth = self.key.auth(self.token)
+        return httpx.request(method, self.stage.url + path, auth=auth, timeout=30, **kwargs)
 
     def stored(self) -> dict[str, Any]:
         """The vault as the server holds it, fetched through the proxy with no lie on."""
@@ -89,11 +91,14 @@ def sign_in(stage: Stage, label: str) -> Person:
     httpx.put(
         f"{stage.idp}/users/{sub}", json={"email": f"{sub}@example.test", "name": label}
     ).raise_for_status()
+    key = DpopKey("ES256")
     with httpx.Client(base_url=stage.url, follow_redirects=False, timeout=30) as client:
-        r = client.get("/auth/login")
-        r = httpx.post(r.headers["location"], data={"sub": sub}, follow_redirects=False)
+        r = client.post("/auth/login", auth=key.auth())
+        r = httpx.post(r.json()["url"], data={"sub": sub}, follow_redirects=False)
         client.get(r.headers["location"])
-        r = client.post("/auth/refresh", headers={"X-CSRF-Token": client.cookies["zkv_csrf"]})
+        r = client.post(
+            "/auth/refresh", headers={"X-CSRF-Token": client.cookies["zkv_csrf"]}, auth=key.auth()
+        )
         r.raise_for_status()
         body = r.json()
     return Person(
@@ -102,6 +107,7 @@ def sign_in(stage: Stage, label: str) -> Person:
         f"hostile {secrets.token_urlsafe(12)} ключ",
         body["account_id"],
         body["access_token"],
+        key,
     )
 
 

@@ -14,6 +14,7 @@ from nacl.signing import SigningKey
 
 from tests.hostile import lies
 from tests.hostile.stage import Stage, sign_in
+from tests.support.dpop import DpopKey
 from tests.support.leaks import scan
 
 
@@ -23,6 +24,7 @@ def test_the_scan_finds_a_secret_that_passed_through(stage: Stage) -> None:
     httpx.post(
         stage.url + "/api/pairings",
         json={"kind": "machine", "name": marker, "public_key": "A" * 43},
+        auth=DpopKey().auth(),
         timeout=30,
     )
     httpx.get(stage.url + "/healthz", params={"q": base64.b64encode(marker.encode()).decode()})
@@ -39,9 +41,11 @@ def test_a_lie_that_never_matched_fails_the_case(stage: Stage) -> None:
 def test_a_runner_key_and_a_poll_answer_can_be_substituted(stage: Stage) -> None:
     owner = sign_in(stage, "grace")
     real_key = lies.b64e(secrets.token_bytes(32))
+    runner = DpopKey()
     created = httpx.post(
         stage.url + "/api/pairings",
         json={"kind": "runner", "name": "ci", "public_key": real_key},
+        auth=runner.auth(),
         timeout=30,
     ).json()
     grant_key = bytes(SigningKey.generate().verify_key)  # an owner's grant key, as approval needs
@@ -53,6 +57,7 @@ def test_a_runner_key_and_a_poll_answer_can_be_substituted(stage: Stage) -> None
         answer = httpx.post(  # the claim: the runner exists from here on
             stage.url + "/api/pairings/poll",
             json={"pairing_id": created["pairing_id"], "poll_secret": created["poll_secret"]},
+            auth=runner.auth(),
             timeout=30,
         ).json()
         (listed,) = owner.call("GET", "/api/runners").json()

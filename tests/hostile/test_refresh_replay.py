@@ -1,9 +1,9 @@
 """A replayed refresh answer: the proxy withholds the server's new token pair and repeats
 the answer to an earlier refresh. Each client must refuse a pair it has already been
 given, say so clearly, and lose nothing. With the lie switched off, the client's next
-refresh presents the token whose answer was withheld: within the server's grace window,
-and with the withheld successor unused, it gets that successor back (docs/server.md), so
-the session carries on without pairing or signing in again."""
+refresh presents the token whose answer was withheld, proven by the same DPoP key: with
+the withheld successor unused, it gets that successor back (docs/server.md), so the
+session carries on without pairing or signing in again."""
 
 from __future__ import annotations
 
@@ -92,7 +92,7 @@ def test_browser_refuses_a_replayed_refresh_answer(stage: Stage, browser: Browse
             first = after_load()  # its refresh answer is the one replayed below
             got = after_load()
         # The lie off: the cookie the replay set back is the one whose answer was withheld;
-        # within the grace window the server hands out that withheld successor.
+        # proven by this browser's key, the server hands out that withheld successor.
         resumed = after_load()
         app.wait_engine()
         app.unlock(dave.passphrase)

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from tests.support import processes
+from tests.support.dpop import DpopAuth, DpopKey
 from tests.support.processes import start_idp
 from vault_core.b64url import b64url_decode, b64url_encode
 
@@ -40,48 +41,61 @@ class Server:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def start_server(**settings: str) -> Server:
-    """``settings``: ZKVAULT_* variables for the server (a lower rate limit, say)."""
+def start_server(port: int | None = None, public_url: str | None = None, **settings: str) -> Server:
+    """The server and its IdP. ``public_url``: the URL clients reach it by (a proxy in
+    front of ``port``); DPoP proofs name it, so clients must go through it. ``settings``:
+    ZKVAULT_* variables for the server (a lower rate limit, say)."""
     idp, idp_proc = start_idp()
     workdir = Path(tempfile.mkdtemp(prefix="zks"))
+    extra = {"ZKVAULT_PUBLIC_URL": public_url} if public_url else {}
     try:
-        server = processes.start_server(idp, workdir, None, **settings)
+        server = processes.start_server(idp, workdir, port, **extra, **settings)
     except RuntimeError:
         processes.stop(idp_proc)
         raise
-    return Server(server.url, idp, server.proc, idp_proc, workdir)
+    return Server(public_url or server.url, idp, server.proc, idp_proc, workdir)
 
 
 class Owner:
-    """A person signed in with a browser session, acting through the API as the web app does."""
+    """A person signed in with a browser session, acting through the API as the web app does.
 
-    def __init__(self, server: Server, sub: str | None = None) -> None:
+    ``public_url``: the deployment's URL, which the proofs name, when this person talks
+    to one instance (``server.url``) directly."""
+
+    def __init__(
+        self, server: Server, sub: str | None = None, public_url: str | None = None
+    ) -> None:
         self.server = server
+        self.public_url = public_url
         self.sub = sub or f"user-{secrets.token_hex(6)}"
         self.http = httpx.Client(base_url=server.url, follow_redirects=False, timeout=10)
         httpx.put(
             f"{server.idp}/users/{self.sub}",
             json={"email": f"{self.sub}@example.test", "name": "Ada"},
         ).raise_for_status()
-        login = self.http.get("/auth/login")
-        assert login.status_code == 302, login.text
-        back = httpx.post(login.headers["location"], data={"sub": self.sub})
+        # The browser's key (P-256, as WebCrypto makes it): the session is bound to it.
+        self.key = DpopKey("ES256")
+        login = self.http.post("/auth/login", auth=self.key.auth(public_url=public_url))
+        assert login.status_code == 200, login.text
+        back = httpx.post(login.json()["url"], data={"sub": self.sub})
         assert back.status_code == 302, back.text
         done = self.http.get(back.headers["location"])
         assert done.status_code == 302, done.text
         token = self.http.post(
-            "/auth/refresh", headers={"X-CSRF-Token": self.http.cookies.get("zkv_csrf") or ""}
+            "/auth/refresh",
+            headers={"X-CSRF-Token": self.http.cookies.get("zkv_csrf") or ""},
+            auth=self.key.auth(public_url=public_url),
         )
         assert token.status_code == 200, token.text
         self.account_id: str = token.json()["account_id"]
         self.token: str = token.json()["access_token"]
 
     @property
-    def auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
+    def auth(self) -> DpopAuth:
+        return self.key.auth(self.token, public_url=self.public_url)
 
     def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return self.http.request(method, path, headers=self.auth, **kwargs)
+        return self.http.request(method, path, auth=self.auth, **kwargs)
 
     def put_vault(self, base: int, blob: bytes) -> dict[str, Any]:
         r = self.call(

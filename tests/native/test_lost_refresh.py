@@ -1,14 +1,19 @@
 """A refresh whose answer is lost: the server rotated the token, the client never heard.
-The client sends the same token again at once; with the server's grace window that
-returns the same successor, and the machine stays paired (docs/cli.md, "The agent")."""
+The client sends the same token again, proven by the same key; the server returns the
+same successor, and the machine stays paired (docs/cli.md, "The agent").
+
+The server's public URL is the forwarder's (as behind any proxy): DPoP proofs name it."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
 from tests.native.serverproc import Owner, Server
 from tests.native.support import Env
 from tests.native.test_server import connect, new_vault
+from tests.support import processes
 from tests.support.httpproxy import Answer, HttpProxy, Lie, Request
 
 pytestmark = pytest.mark.slow
@@ -30,11 +35,17 @@ def lose_refresh_answers(count: int) -> Lie:
     return lie
 
 
-def test_a_lost_refresh_answer_does_not_unpair(env: Env, server: Server) -> None:
-    owner = Owner(server)
-    new_vault(owner)
-    proxy = HttpProxy(server.url)
+def test_a_lost_refresh_answer_does_not_unpair(env: Env, tmp_path: Path) -> None:
+    port = processes.free_port()
+    proxy = HttpProxy(f"http://127.0.0.1:{port}")
+    idp, idp_proc = processes.start_idp()
+    started = processes.start_server(idp, tmp_path, port, ZKVAULT_PUBLIC_URL=proxy.url)
+    # The owner talks to the server directly, naming the public URL in its proofs as a
+    # client behind the proxy would.
+    server = Server(started.url, idp, started.proc, idp_proc, tmp_path)
     try:
+        owner = Owner(server, public_url=proxy.url)
+        new_vault(owner)
         connect(env, owner, proxy.url)
         with proxy.telling(lose_refresh_answers(1)):
             done = env.unlock()
@@ -47,3 +58,5 @@ def test_a_lost_refresh_answer_does_not_unpair(env: Env, server: Server) -> None
         assert again.returncode == 0, again.stderr
     finally:
         proxy.cut()
+        processes.stop(started.proc)
+        processes.stop(idp_proc)

@@ -24,27 +24,36 @@ from tests.support.httpproxy import HttpProxy
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def instances() -> Iterator[tuple[Server, Server]]:
-    """A (signs with the new key, verifies both) and B (still on the old key only)."""
+@pytest.fixture
+def instances() -> Iterator[tuple[Server, Server, HttpProxy]]:
+    """A (signs with the new key, verifies both) and B (still on the old key only), and the
+    proxy in front: the deployment's public URL, which DPoP proofs name. It forwards to A
+    alone until a test adds B."""
     idp, idp_proc = processes.start_idp()
     old, new = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    token_secret = secrets.token_urlsafe(32)  # one for the deployment
     dirs = [Path(tempfile.mkdtemp(prefix="zkrot")) for _ in range(2)]
+    ports = [processes.free_port(), processes.free_port()]
+    proxy = HttpProxy(f"http://127.0.0.1:{ports[0]}")
     database = f"sqlite:///{dirs[0] / 'zkvault.sqlite3'}"
     started: list[processes.ServerProcess] = []
     try:
-        for workdir, keys in ((dirs[0], [new, old]), (dirs[1], [old])):
+        for workdir, keys, port in ((dirs[0], [new, old], ports[0]), (dirs[1], [old], ports[1])):
             started.append(
                 processes.start_server(
                     idp,
                     workdir,
+                    port,
+                    ZKVAULT_PUBLIC_URL=proxy.url,
                     ZKVAULT_DATABASE_URL=database,
                     ZKVAULT_SIGNING_KEYS=json.dumps(keys),
+                    ZKVAULT_TOKEN_SECRETS=json.dumps([token_secret]),
                 )
             )
         a, b = (Server(s.url, idp, s.proc, idp_proc, d) for s, d in zip(started, dirs, strict=True))
-        yield a, b
+        yield a, b, proxy
     finally:
+        proxy.cut()
         for s in started:
             processes.stop(s.proc)
         processes.stop(idp_proc)
@@ -53,12 +62,11 @@ def instances() -> Iterator[tuple[Server, Server]]:
 
 
 def test_unverifiable_tokens_never_wipe_but_revocation_does(
-    env: Env, instances: tuple[Server, Server]
+    env: Env, instances: tuple[Server, Server, HttpProxy]
 ) -> None:
-    a, b = instances
-    owner = Owner(a)
+    a, b, proxy = instances  # pairing through A alone, then both behind the proxy
+    owner = Owner(a, public_url=proxy.url)
     new_vault(owner)
-    proxy = HttpProxy(a.url)  # pairing through A alone, then both behind the proxy
     try:
         connect(env, owner, proxy.url)
         proxy.add_upstream(b.url)
@@ -94,15 +102,14 @@ def test_unverifiable_tokens_never_wipe_but_revocation_does(
 
 
 def test_a_runner_mid_rotation_is_never_told_it_is_revoked(
-    env: Env, instances: tuple[Server, Server]
+    env: Env, instances: tuple[Server, Server, HttpProxy]
 ) -> None:
     """Each call mints a token on one instance and fetches the grant from the other: when
     the fetching instance cannot verify the new key, the runner says "cannot verify right
     now" (exit 7), never "revoked" (exit 8); a real revocation is still exit 8."""
-    a, b = instances
-    owner = Owner(a)
+    a, b, proxy = instances
+    owner = Owner(a, public_url=proxy.url)
     vault, _ = new_vault(owner)
-    proxy = HttpProxy(a.url)
     try:
         credential, runner_id = enrol_granted_runner(
             env, owner, vault, proxy.url, "ci-rotating", ["github"]

@@ -18,8 +18,9 @@ from native.api import b64url_decode
 from native.state import StateStore
 from tests.native import support
 from tests.native.gitserver import GitServer
-from tests.native.serverproc import Owner, Server
+from tests.native.serverproc import Owner, Server, start_server
 from tests.native.support import FAST_KDF, ITEMS, PASSPHRASE, REPO, Env, git, wait_gone
+from tests.support import processes
 from tests.support.httpproxy import HttpProxy
 from tests.support.leaks import scan
 from vault_core import Item, Vault, seal_grant
@@ -27,13 +28,6 @@ from vault_core import fingerprint as key_fingerprint
 from vault_core.b64url import b64url_encode
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def proxy(server: Server) -> Iterator[HttpProxy]:
-    p = HttpProxy(server.url)
-    yield p
-    p.cut()
 
 
 def new_vault(owner: Owner) -> tuple[Vault, bytes]:
@@ -150,7 +144,22 @@ def test_server_rollback_and_tamper_are_refused(
     assert kept.vault_blob == second and kept.max_revision == 2 and first != second
 
 
-def test_offline_copy_and_strict_mode(env: Env, server: Server, proxy: HttpProxy) -> None:
+@pytest.fixture
+def proxied() -> Iterator[tuple[Server, HttpProxy]]:
+    """A server whose public URL is a proxy in front of it (the one clients use), so that
+    a test can cut it off."""
+    port = processes.free_port()
+    proxy = HttpProxy(f"http://127.0.0.1:{port}")
+    server = start_server(port, public_url=proxy.url)
+    try:
+        yield server, proxy
+    finally:
+        proxy.cut()
+        server.stop()
+
+
+def test_offline_copy_and_strict_mode(env: Env, proxied: tuple[Server, HttpProxy]) -> None:
+    server, proxy = proxied
     owner = Owner(server)
     new_vault(owner)
     connect(env, owner, proxy.url)
@@ -353,9 +362,9 @@ def test_connected_before_the_vault_exists(env: Env, server: Server) -> None:
 
 
 def test_concurrent_refreshes_take_turns(env: Env, server: Server) -> None:
-    """The CLI and the agent both rotate the refresh token. The server revokes a machine
-    whose rotated token is presented twice, so refreshes must never overlap: six processes
-    refreshing at once must all succeed and leave the machine authorised."""
+    """The CLI and the agent both rotate the refresh token, one at a time under the state
+    lock: six processes refreshing at once must all succeed and leave the machine
+    authorised."""
     owner = Owner(server)
     new_vault(owner)
     connect(env, owner, server.url)
@@ -364,8 +373,9 @@ def test_concurrent_refreshes_take_turns(env: Env, server: Server) -> None:
         "from native.session import refresh\n"
         "from native.state import StateStore\n"
         "store = StateStore()\n"
+        "state = store.load()\n"
         "for _ in range(3):\n"
-        "    refresh(store, Api(store.load().server or ''))\n"
+        "    refresh(store, Api(state.server or '', state.dpop_key()))\n"
     )
     procs = [
         subprocess.Popen(

@@ -20,11 +20,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import httpx
 import pytest
 
 from tests.native.serverproc import Owner
+from tests.support.dpop import DpopKey
 from tests.support.pg import PrivatePostgres
 from tests.support.processes import ServerProcess, start_idp, start_server, stop, wait_http
 from tests.support.report import record
@@ -53,15 +55,14 @@ class Device:
     url: str
     token: str
     vault: Vault
+    key: DpopKey  # the machine's: every request proves it
     accepted: list[tuple[int, str]] = field(default_factory=list)
     conflicts: int = 0
     unavailable: int = 0
     errors: list[str] = field(default_factory=list)
 
     def _http(self) -> httpx.Client:
-        return httpx.Client(
-            base_url=self.url, timeout=10, headers={"Authorization": f"Bearer {self.token}"}
-        )
+        return httpx.Client(base_url=self.url, timeout=10, auth=self.key.auth(self.token))
 
     def _sync(self, http: httpx.Client) -> None:
         r = http.get("/api/vault")
@@ -120,9 +121,12 @@ def sign_in_and_create(server_url: str, idp: str) -> tuple[Owner, Vault]:
     return owner, vault
 
 
-def pair(owner: Owner, server_url: str, kind: str = "machine", **approve: str) -> dict[str, str]:
+def pair(owner: Owner, server_url: str, kind: str = "machine", **approve: str) -> dict[str, Any]:
+    """A paired machine or runner: the poll's answer, the runner's seed, and its DPoP key
+    (as "dpop")."""
     key = RunnerKeyPair.generate() if kind == "runner" else None
     public = key.public_key if key else os.urandom(32)
+    dpop = DpopKey()
     r = httpx.post(
         f"{server_url}/api/pairings",
         json={
@@ -130,6 +134,7 @@ def pair(owner: Owner, server_url: str, kind: str = "machine", **approve: str) -
             "name": f"{kind}-{uuid.uuid4().hex[:6]}",
             "public_key": b64url_encode(public),
         },
+        auth=dpop.auth(),
     )
     assert r.status_code == 201, r.text
     pairing = r.json()
@@ -137,21 +142,20 @@ def pair(owner: Owner, server_url: str, kind: str = "machine", **approve: str) -
     r = httpx.post(
         f"{server_url}/api/pairings/poll",
         json={"pairing_id": pairing["pairing_id"], "poll_secret": pairing["poll_secret"]},
+        auth=dpop.auth(),
     )
     assert r.status_code == 200 and r.json()["status"] == "approved", r.text
     assert approved["kind"] == kind
-    return {**r.json(), "runner_seed": key.seed_bytes().hex() if key else ""}
+    return {**r.json(), "runner_seed": key.seed_bytes().hex() if key else "", "dpop": dpop}
 
 
 def device(owner: Owner, server_url: str, name: str) -> Device:
     creds = pair(owner, server_url)
-    r = httpx.get(
-        f"{server_url}/api/vault", headers={"Authorization": f"Bearer {creds['access_token']}"}
-    )
+    r = httpx.get(f"{server_url}/api/vault", auth=creds["dpop"].auth(creds["access_token"]))
     vault = Vault.open(
         b64url_decode(r.json()["blob"]), PASSPHRASE, account_id=uuid.UUID(owner.account_id)
     )
-    return Device(name, server_url, creds["access_token"], vault)
+    return Device(name, server_url, creds["access_token"], vault, creds["dpop"])
 
 
 def start_writers(devices: list[Device], writes_each: int) -> list[threading.Thread]:
@@ -240,9 +244,10 @@ def test_two_devices_and_a_runner_writing_concurrently(idp: str, tmp_path: Path)
                         "grant_type": "runner_credential",
                         "credential": runner["runner_credential"],
                     },
+                    auth=runner["dpop"].auth(),
                 ).json()["access_token"]
                 while len(grants_accepted) < 100 and time.monotonic() < deadline:
-                    r = http.get("/api/runner/grant", headers={"Authorization": f"Bearer {token}"})
+                    r = http.get("/api/runner/grant", auth=runner["dpop"].auth(token))
                     if r.status_code == 404:
                         continue
                     grant = open_grant(
@@ -280,6 +285,7 @@ def test_two_devices_and_a_runner_writing_concurrently(idp: str, tmp_path: Path)
 
 
 SIGNING_KEYS = f'["{b64url_encode(os.urandom(32))}"]'  # the same across restarts, as in production
+TOKEN_SECRETS = f'["{b64url_encode(os.urandom(32))}"]'  # likewise
 
 
 def restart_server(server: ServerProcess, idp: str, workdir: Path) -> ServerProcess:
@@ -289,6 +295,7 @@ def restart_server(server: ServerProcess, idp: str, workdir: Path) -> ServerProc
         port=int(server.url.rsplit(":", 1)[1]),
         ZKVAULT_SIGNING_KEYS=SIGNING_KEYS,
         ZKVAULT_RATE_VAULT_WRITES_PER_CLIENT=UNLIMITED,
+        ZKVAULT_TOKEN_SECRETS=TOKEN_SECRETS,
     )
 
 
@@ -297,6 +304,7 @@ def test_server_killed_mid_write_loses_nothing(idp: str, tmp_path: Path) -> None
         idp,
         tmp_path,
         ZKVAULT_SIGNING_KEYS=SIGNING_KEYS,
+        ZKVAULT_TOKEN_SECRETS=TOKEN_SECRETS,
         ZKVAULT_RATE_VAULT_WRITES_PER_CLIENT=UNLIMITED,
     )
     try:
@@ -363,7 +371,7 @@ def test_a_save_stacked_on_a_lost_one_cannot_overwrite_another_device(
         def put(dev: Device, upload: Upload) -> httpx.Response:
             return httpx.put(
                 f"{server.url}/api/vault",
-                headers={"Authorization": f"Bearer {dev.token}"},
+                auth=dev.key.auth(dev.token),
                 json={
                     "base_revision": upload.base_revision,
                     "base_sha256": upload.base_sha256,

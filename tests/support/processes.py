@@ -179,6 +179,8 @@ def start_server(
         "ZKVAULT_OIDC_CLIENT_ID": "zkvault-e2e",
         "ZKVAULT_COOKIE_SECURE": "false",
         "ZKVAULT_SIGNING_KEYS": f'["{secrets.token_urlsafe(32)}"]',
+        # Instances of one deployment must share this (and the signing keys): pass both.
+        "ZKVAULT_TOKEN_SECRETS": f'["{secrets.token_urlsafe(32)}"]',
         **env_overrides,
         **(faketime_env(clock_offset) if clock_offset else {}),
     }

@@ -3,9 +3,10 @@
 Database and server: an SQL dump of every table, the database files themselves (SQLite's
 file with its WAL; PostgreSQL's whole data directory and its log), the server's log at
 debug level. Browsers: the HAR of all traffic, localStorage, sessionStorage, IndexedDB,
-cookies, and the profile directory on disk. CLI and runners: the proxy's capture of
-every byte they exchanged with the server; the laptop's disk without its machine key; each
-runner's disk without its credential.
+cookies, and the profile directory on disk. Every client: the proxy's capture of every
+byte exchanged with the server (the proxy is the server's public URL, which DPoP proofs
+name, so browsers, laptops and runners all pass through it); the laptop's disk without
+its machine key; each runner's disk without its credential.
 """
 
 from __future__ import annotations

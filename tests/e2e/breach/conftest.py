@@ -21,7 +21,7 @@ from tests.e2e.breach.scenario import Credential, Person
 from tests.native.support import make_env, stop_agent
 from tests.support.httpproxy import HttpProxy
 from tests.support.pg import PrivatePostgres
-from tests.support.processes import ServerProcess, start_server, stop
+from tests.support.processes import ServerProcess, free_port, start_server, stop
 
 
 @dataclass
@@ -127,11 +127,16 @@ def world(
     if pg:
         overrides["ZKVAULT_DATABASE_URL"] = pg.url
     (root / "server").mkdir()
-    server = start_server(idp, root / "server", None, **overrides)
+    # The recording proxy is the server's public URL, the one every client uses: DPoP
+    # proofs name it, so browsers, laptops and runners all go through it.
+    port = free_port()
+    proxy = HttpProxy(f"http://127.0.0.1:{port}", abbreviate_assets=True)
+    overrides["ZKVAULT_PUBLIC_URL"] = proxy.url
+    server = start_server(idp, root / "server", port, **overrides)
     database_url = pg.url if pg else f"sqlite:///{server.database}"
-    proxy = HttpProxy(server.url)
     attacker = Attacker(database_url)
-    built = World(request.param, root, server, proxy, attacker, pg, playwright_instance, idp)
+    public = ServerProcess(proxy.url, server.proc, server.database, server.log)
+    built = World(request.param, root, public, proxy, attacker, pg, playwright_instance, idp)
     try:
         live(built)
         yield built

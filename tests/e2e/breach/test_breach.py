@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 
+from native.dpop import DpopKey
 from native.runner import RunnerCredential
 from native.vaulterrors import translate
 from tests.e2e.breach import artefacts as artefacts_
@@ -20,6 +21,7 @@ from tests.native.support import REPO
 from tests.support import report
 from tests.support.leaks import Hit, scan, table
 from vault_core import errors
+from vault_core.b64url import b64url_decode
 
 
 def test_realistic_use(world: World) -> None:
@@ -46,19 +48,27 @@ def secrets_of(world: World) -> dict[str, str | bytes]:
             cred = RunnerCredential.decode(runner.credential)
             found |= keys.runner_keys(cred.seed, f"{person.label}/{runner.name}")
             found[f"{BEARER} | {person.label}/{runner.name}: runner credential"] = cred.credential
+            dpop = DpopKey.for_runner(cred.seed).seed  # proves possession: never sent
+            found[f"runner key | {person.label}/{runner.name}: DPoP key seed"] = dpop
         for path in person.laptop.key_dir.rglob("*"):
             if path.is_file():
                 found[f"machine key | {person.label}: {path.name}"] = path.read_bytes()[:32]
-        found[f"{BEARER} | {person.label}: laptop refresh token"] = _laptop_refresh_token(person)
+        refresh, dpop_seed = _laptop_tokens(person)
+        found[f"{BEARER} | {person.label}: laptop refresh token"] = refresh
+        found[f"machine key | {person.label}: DPoP key seed"] = b64url_decode(dpop_seed)
         for cookie in person.app.context.cookies():
             if cookie["httpOnly"]:
                 found[f"{BEARER} | {person.label}: browser {cookie['name']}"] = cookie["value"]
     return found
 
 
-def _laptop_refresh_token(person: Person) -> str:
-    """Read from the laptop's encrypted state with its machine key, as the CLI does."""
-    code = "from native.state import StateStore; print(StateStore().load().refresh_token)"
+def _laptop_tokens(person: Person) -> tuple[str, str]:
+    """The refresh token and the DPoP key seed, read from the laptop's encrypted state with
+    its machine key, as the CLI does."""
+    code = (
+        "from native.state import StateStore; s = StateStore().load(); "
+        "print(s.refresh_token); print(s.dpop_seed)"
+    )
     done = subprocess.run(
         [sys.executable, "-c", code],
         env=person.laptop.vars,
@@ -67,7 +77,8 @@ def _laptop_refresh_token(person: Person) -> str:
         text=True,
         check=True,
     )
-    return done.stdout.strip()
+    refresh, seed = done.stdout.split()
+    return refresh, seed
 
 
 def _belongs(artefact: str, kind: str) -> bool:
@@ -89,7 +100,7 @@ def test_everything_a_thief_takes_holds_no_secret(world: World) -> None:
     artefacts["server log (level debug)"] = world.server.log.read_bytes()
     for person in world.people.values():
         artefacts |= artefacts_.browser_artefacts(person)
-    artefacts["CLI and runner traffic (proxy capture)"] = world.proxy.seen_since()
+    artefacts["all clients' traffic (proxy capture)"] = world.proxy.seen_since()
     for person in world.people.values():
         artefacts |= artefacts_.machine_artefacts(person)
 
@@ -100,7 +111,7 @@ def test_everything_a_thief_takes_holds_no_secret(world: World) -> None:
     public = {"vault": world.attacker.current(alice.account_id)[1]}
     assert {h.artefact for h in scan(artefacts, public)} >= {
         next(a for a in artefacts if "dump" in a),
-        "CLI and runner traffic (proxy capture)",
+        "all clients' traffic (proxy capture)",
         "alice's browser: all traffic (HAR)",
     }
     assert b"SELECT" in artefacts["server log (level debug)"]  # debug: SQL is logged
