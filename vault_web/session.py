@@ -377,15 +377,26 @@ class Session:
             return {"fingerprint": shown}
         return {"fingerprint": shown, "matches": normalise_fingerprint(expected) == shown}
 
-    def op_pin_runner(self, runner_id: str, public_key: str, name: str) -> dict[str, Any]:
+    def op_pin_runner(
+        self, runner_id: str, public_key: str, name: str, known_ids: list[str] | None = None
+    ) -> dict[str, Any]:
         """Pin the key the owner is approving, inside the vault (authenticated by the vault
-        key): every later seal for this runner uses this key and no other."""
+        key): every later seal for this runner uses this key and no other. The id is the
+        server's word: one already pinned (vault_core refuses it) or naming a runner or
+        machine the page lists (``known_ids``) is refused with ``id_taken``."""
         try:
             key = b64d(public_key)
             fingerprint("runner", key)
-            uuid.UUID(runner_id)
+            rid = uuid.UUID(runner_id)
         except (ValueError, PinError):
             raise SessionError("bad_key", "The server sent something that is not a key.") from None
+        for known in known_ids or []:
+            try:
+                taken = uuid.UUID(str(known)) == rid
+            except ValueError:
+                continue  # not an id at all: it names nothing this pin could replace
+            if taken:
+                raise errors.IdTakenError
         return self._edit(Op("pin", pin=(runner_id, key, name)))
 
     def op_seal_grant(self, runner_id: str, public_key: str, revision: int) -> dict[str, Any]:

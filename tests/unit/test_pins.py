@@ -11,6 +11,7 @@ import pytest
 from vault_core import fingerprint
 from vault_core.errors import (
     FingerprintFormatError,
+    IdTakenError,
     KeyLengthError,
     KeyMismatchError,
     KeyNotPinnedError,
@@ -74,3 +75,22 @@ def test_pins_round_trip_and_seal_only_to_the_pinned_key() -> None:
 def test_damaged_pins_are_refused(secret: str) -> None:
     with pytest.raises(PinError):
         RunnerPins.parse(secret)
+
+
+def test_a_pin_is_never_replaced() -> None:
+    """The id a pin is filed under comes from the server: pinning a second key under an
+    id already pinned (in any spelling of that id) is refused, and the first pin stays."""
+    runner = uuid.uuid4()
+    production, other = bytes([1]) * 32, bytes([2]) * 32
+    pins = RunnerPins()
+    pins.pin(str(runner), production, "production")
+    before = pins.dumps()
+    for spelling in (str(runner), str(runner).upper(), runner.hex, runner):
+        for key in (other, production):  # the same key again is no exception
+            with pytest.raises(IdTakenError) as exc:
+                pins.pin(spelling, key, "pull requests")
+            assert exc.value.code == "id_taken"
+    assert pins.dumps() == before
+    assert pins.key_to_seal_to(runner, None) == production
+    pins.pin(uuid.uuid4(), other, "pull requests")  # under its own id: pinned
+    assert len(pins.runners) == 2

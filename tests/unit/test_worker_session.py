@@ -394,3 +394,34 @@ def test_recover_unlocks_an_earlier_revision_re_sealed_on_the_current_one(glue: 
     assert call(fresh, "recover", head=head, **{**args, "passphrase": NEW_PASS})["code"] == (
         "wrong_passphrase"
     )
+
+
+def test_pinning_under_a_taken_id_is_refused(glue: Any) -> None:
+    """The pairing id comes from the server: an id already pinned, or naming a runner or
+    machine the page lists, is refused with id_taken; the vault is not changed."""
+    from vault_core import RunnerKeyPair
+    from vault_core.b64url import b64url_encode
+
+    session, _ = glue
+    account = str(uuid.uuid4())
+    created = ok(session, "create", account_id=account, passphrase=PASS, confirm=PASS)
+    ok(session, "committed", revision=created["revision"])
+    production, machine = str(uuid.uuid4()), str(uuid.uuid4())
+    first = b64url_encode(RunnerKeyPair.generate().public_key)
+    pinned = ok(session, "pin_runner", runner_id=production, public_key=first, name="prod")
+    ok(session, "committed", revision=pinned["revision"])
+    second = b64url_encode(RunnerKeyPair.generate().public_key)
+    for runner_id, known in ((production, []), (machine, ["not an id", machine.upper()])):
+        refused = call(
+            session,
+            "pin_runner",
+            runner_id=runner_id,
+            public_key=second,
+            name="pr",
+            known_ids=known,
+        )
+        assert refused["code"] == "id_taken", refused
+        assert "Nothing was pinned or approved" in refused["message"]
+    listing = ok(session, "list")
+    assert listing["revision"] == pinned["revision"] and list(listing["pins"]) == [production]
+    assert listing["pins"][production] == pinned["pins"][production]
