@@ -382,14 +382,19 @@ class Session:
     ) -> dict[str, Any]:
         """Pin the key the owner is approving, inside the vault (authenticated by the vault
         key): every later seal for this runner uses this key and no other. The id is the
-        server's word: one already pinned (vault_core refuses it) or naming a runner or
-        machine the page lists (``known_ids``) is refused with ``id_taken``."""
+        server's word: one already pinned (vault_core refuses it), one the grants record
+        names (a runner enrolled before pins, which a reseal would otherwise seal to this
+        key), or one naming a runner or machine the page lists (``known_ids``) is refused
+        with ``id_taken``."""
         try:
             key = b64d(public_key)
             fingerprint("runner", key)
             rid = uuid.UUID(runner_id)
         except (ValueError, PinError):
             raise SessionError("bad_key", "The server sent something that is not a key.") from None
+        granted = _or_fresh(self._vault().runner_grants, RunnerGrants, GrantListError)
+        if rid in granted.runners:
+            raise errors.IdTakenError
         for known in known_ids or []:
             try:
                 taken = uuid.UUID(str(known)) == rid

@@ -397,8 +397,9 @@ def test_recover_unlocks_an_earlier_revision_re_sealed_on_the_current_one(glue: 
 
 
 def test_pinning_under_a_taken_id_is_refused(glue: Any) -> None:
-    """The pairing id comes from the server: an id already pinned, or naming a runner or
-    machine the page lists, is refused with id_taken; the vault is not changed."""
+    """The pairing id comes from the server: an id already pinned, named by the grants
+    record, or naming a runner or machine the page lists, is refused with id_taken; the
+    vault is not changed."""
     from vault_core import RunnerKeyPair
     from vault_core.b64url import b64url_encode
 
@@ -410,8 +411,15 @@ def test_pinning_under_a_taken_id_is_refused(glue: Any) -> None:
     first = b64url_encode(RunnerKeyPair.generate().public_key)
     pinned = ok(session, "pin_runner", runner_id=production, public_key=first, name="prod")
     ok(session, "committed", revision=pinned["revision"])
+    # A runner enrolled before pins existed: granted items, no pin.
+    item = ok(session, "add", fields={"name": "deploy", "kind": "generic"}, secret="s")
+    ok(session, "committed", revision=item["revision"])
+    unpinned = str(uuid.uuid4())
+    granted = ok(session, "set_grants", runner_id=unpinned, item_ids=[item["items"][0]["id"]])
+    ok(session, "committed", revision=granted["revision"])
     second = b64url_encode(RunnerKeyPair.generate().public_key)
-    for runner_id, known in ((production, []), (machine, ["not an id", machine.upper()])):
+    taken = ((production, []), (unpinned, []), (machine, ["not an id", machine.upper()]))
+    for runner_id, known in taken:
         refused = call(
             session,
             "pin_runner",
@@ -423,5 +431,5 @@ def test_pinning_under_a_taken_id_is_refused(glue: Any) -> None:
         assert refused["code"] == "id_taken", refused
         assert "Nothing was pinned or approved" in refused["message"]
     listing = ok(session, "list")
-    assert listing["revision"] == pinned["revision"] and list(listing["pins"]) == [production]
+    assert listing["revision"] == granted["revision"] and list(listing["pins"]) == [production]
     assert listing["pins"][production] == pinned["pins"][production]
