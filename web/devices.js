@@ -188,9 +188,11 @@ class PairingError extends Error {
   }
 }
 
-// expected: the fingerprint carried by the one-time link's fragment (empty when the code
-// was typed). The key the server hands over must have exactly that fingerprint.
-async function lookup(code, expected = "") {
+// expected / expectedId: the fingerprint and the pairing id carried by the one-time link's
+// fragment (empty when the code was typed). The key the server hands over must have exactly
+// that fingerprint, and the pairing exactly that id: the id is what the runner's key is
+// pinned under, so a server answering with another client's id is refused here.
+async function lookup(code, expected = "", expectedId = "") {
   pending = null;
   $("pair-details").hidden = true;
   // Spaces inside or around the code are ignored, as docs/pairing.md says.
@@ -203,6 +205,12 @@ async function lookup(code, expected = "") {
       `Refused: the key the server presents for this code (${fp.fingerprint}) is not the one your link names ` +
       `(${expected}). Someone else's request is behind this code, or the server is lying. Do not approve; ` +
       "run the command on your machine again.");
+  }
+  if (expectedId && String(info.pairing_id).toLowerCase() !== expectedId.toLowerCase()) {
+    throw new PairingError("pairing_id_mismatch",
+      `Refused: the server presents this code as pairing ${String(info.pairing_id).slice(0, 64)}, but your link names ` +
+      `pairing ${expectedId}. Approving would file this machine under another device's identity. ` +
+      "Do not approve; the server may be compromised. Run the command on your machine again.");
   }
   pending = { ...info, code: normaliseCode(code), fingerprint: fp.fingerprint };
   $("pair-kind").textContent = info.kind === "runner" ? "Runner (unattended build machine)" : "Machine (laptop or workstation)";
@@ -222,10 +230,10 @@ async function lookup(code, expected = "") {
 }
 
 export function openPairing(link) {
-  const [code, expected = ""] = link.split("|");
+  const [code, expected = "", expectedId = ""] = link.split("|");
   show("pair");
   $("pair-code").value = code;
-  lookup(code, expected).catch(fail);
+  lookup(code, expected, expectedId).catch(fail);
 }
 
 async function approve() {
@@ -235,9 +243,14 @@ async function approve() {
   const shown = pending.fingerprint;
   if (pending.kind === "runner") {
     // Pin first, inside the vault: if that save fails, nothing is approved. The runner's
-    // id is the pairing's id (the server creates the runner under it).
-    const pin = { runner_id: pending.pairing_id, public_key: pending.public_key, name: body.name };
-    if ((await edit("pin_runner", pin)) === null) return; // the pin did not save: no approval
+    // id is the pairing's id (the server creates the runner under it). The worker refuses
+    // (id_taken) an id already pinned or naming a runner or machine listed now: a pin is
+    // never replaced (an approval retried after its pin was saved is refused too: run the
+    // command again, which makes a new pairing).
+    const [machines, runners] = await Promise.all([call("GET", "/api/machines"), call("GET", "/api/runners")]);
+    const known_ids = [...machines, ...runners].map((c) => String(c.id));
+    const pin = { runner_id: pending.pairing_id, public_key: pending.public_key, name: body.name, known_ids };
+    if ((await edit("pin_runner", pin)) === null) return; // not pinned (error shown): no approval
     body.grant_public_key = (await ask("owner_key")).public_key;
   }
   await call("POST", "/api/pairings/approve", body);
