@@ -418,7 +418,11 @@ def test_pinning_under_a_taken_id_is_refused(glue: Any) -> None:
     granted = ok(session, "set_grants", runner_id=unpinned, item_ids=[item["items"][0]["id"]])
     ok(session, "committed", revision=granted["revision"])
     second = b64url_encode(RunnerKeyPair.generate().public_key)
-    taken = ((production, []), (unpinned, []), (machine, ["not an id", machine.upper()]))
+    taken: tuple[tuple[str, list[str]], ...] = (
+        (production, []),
+        (unpinned, []),
+        (machine, ["not an id", machine.upper()]),
+    )
     for runner_id, known in taken:
         refused = call(
             session,
