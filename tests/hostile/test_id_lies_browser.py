@@ -1,0 +1,175 @@
+"""The web app against a server that hands out ids that are not its to give: while a
+second runner (one that builds untrusted pull requests) enrols, the server presents its
+pairing under the id of the production runner, or of the owner's laptop. Followed by the
+link, the page compares the id with the link's and refuses; typed, the worker refuses to
+pin under an id it already pinned (even one the server no longer lists) or the page lists. Nothing is approved, and the
+production runner's pin still names its own key."""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from tests.e2e.conftest import App, new_app
+from tests.hostile import lies
+from tests.hostile.proxy import Lie
+from tests.hostile.stage import CODE, Stage, decode_credential
+from tests.native.support import Env, make_env, start_pairing, stop_agent
+from tests.support.report import record
+
+pytestmark = pytest.mark.slow
+LINK = r"^\s+(http\S+/pair#code=\S+)$"
+
+
+@dataclass
+class Owner:
+    app: App
+    passphrase: str
+
+
+@pytest.fixture(scope="module")
+def owner(stage: Stage, browser: object) -> Iterator[Owner]:
+    app = new_app(browser, stage.public, stage.idp)  # type: ignore[arg-type]
+    passphrase = f"hostile ids {secrets.token_urlsafe(9)} harbour"
+    stage.secrets["owner passphrase (ids)"] = passphrase
+    try:
+        app.open("/")
+        app.sign_in(f"erin-{secrets.token_hex(4)}")
+        app.wait_engine()
+        app.create_vault(passphrase)
+        yield Owner(app, passphrase)
+    finally:
+        app.context.close()
+
+
+@pytest.fixture
+def envs() -> Iterator[list[Env]]:
+    made: list[Env] = []
+    try:
+        yield made
+    finally:
+        for env in made:
+            stop_agent(env)
+
+
+def _owner_fingerprint(app: App) -> str:
+    app.go("Machines & runners")
+    app.page.wait_for_function(
+        "() => /^[A-Z2-7]{4}(-[A-Z2-7]{4}){5}$/"
+        ".test(document.querySelector('#owner-fingerprint').textContent)"
+    )
+    return app.page.locator("#owner-fingerprint").text_content() or ""
+
+
+def _start(
+    stage: Stage, owner: Owner, env: Env, kind: str, name: str, show: str = CODE
+) -> tuple[subprocess.Popen[str], str, str]:
+    args = ["connect"]
+    if kind == "runner":
+        args = ["runner", "enroll", "--owner-fingerprint", _owner_fingerprint(owner.app)]
+    return start_pairing(env, *args, "--name", name, "--server", stage.url, show=show)
+
+
+def _look_up(app: App, code: str) -> str:
+    app.go("Approve a pairing")
+    app.page.get_by_label("Pairing code").fill(code)
+    app.page.get_by_role("button", name="Look up").click()
+    app.page.wait_for_selector("#pair-details:not([hidden])")
+    return app.page.locator("#pair-fingerprint").text_content() or ""
+
+
+def _approved(stage: Stage, owner: Owner, env: Env, kind: str, name: str) -> tuple[str, str]:
+    """A genuine enrolment, approved by a typed code: the device's id and fingerprint."""
+    proc, code, printed = _start(stage, owner, env, kind, name)
+    assert _look_up(owner.app, code) == printed
+    owner.app.page.get_by_role("button", name="Approve", exact=True).click()
+    owner.app.notice(f"Approved “{name}”")
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    if kind == "runner":
+        stage.secrets[f"{name} seed"] = lies.b64d(decode_credential(out)["k"])
+    owner.app.go("Machines & runners")
+    card = owner.app.page.locator(f'#{kind}s-body [data-{kind}="{name}"]')
+    return card.get_attribute("data-id") or "", printed
+
+
+def _presented_as(label: str, taken: str) -> Lie:
+    return lies.json_body(
+        f"the {label}'s id at lookup",
+        "POST",
+        "/api/pairings/lookup",
+        lambda body: {**body, "pairing_id": taken},
+    )
+
+
+def _refused_with(app: App, code: str) -> bool:
+    return bool(
+        app.page.locator("#error").get_attribute("data-code") == code
+        and app.page.locator("#error").is_visible()
+    )
+
+
+def test_an_enrolment_presented_under_an_existing_id(
+    stage: Stage, owner: Owner, envs: list[Env]
+) -> None:
+    app = owner.app
+    envs.extend(make_env() for _ in range(3))
+    production, production_fp = _approved(stage, owner, envs[0], "runner", "production")
+    laptop, _ = _approved(stage, owner, envs[1], "machine", "laptop")
+    assert production and laptop
+    proc, link, _ = _start(stage, owner, envs[2], "runner", "pull-requests", show=LINK)
+    code = link.split("code=")[1].split("&")[0]
+    assert "&id=" in link
+    outcomes: dict[str, bool] = {}
+    for label, taken in (("production runner", production), ("laptop", laptop)):
+        told = [_presented_as(label, taken)]
+        if label == "production runner":  # and hidden from the list: only its pin remains
+            told.append(
+                lies.json_body(
+                    "the production runner unlisted",
+                    "GET",
+                    "/api/runners",
+                    lambda runners: [r for r in runners if r["id"] != production],
+                )
+            )
+        with stage.proxy.telling(*told):
+            if label == "production runner":  # followed: the id is not the link's
+                app.page.goto(link)
+                app.page.wait_for_selector("#view-unlock:not([hidden]), #error:not([hidden])")
+                if app.page.locator("#view-unlock").is_visible():
+                    app.unlock(owner.passphrase)
+                text = app.error("but your link names pairing")
+                outcomes["link, " + label] = (
+                    _refused_with(app, "pairing_id_mismatch")
+                    and app.page.locator("#pair-details").is_hidden()
+                    and taken in text
+                )
+            # Typed: no id to compare, so the approval itself must refuse to pin.
+            _look_up(app, code)
+            app.page.get_by_role("button", name="Approve", exact=True).click()
+            app.error("Nothing was pinned or approved")
+            outcomes["typed, " + label] = _refused_with(app, "id_taken")
+    _look_up(app, code)  # the lie switched off: refused by hand, so the runner stops
+    app.page.get_by_role("button", name="Refuse", exact=True).click()
+    _, err = proc.communicate(timeout=60)
+    never_approved = proc.returncode == 8  # refused: it had never been approved
+    app.go("Machines & runners")
+    row = app.page.locator('#runners-body [data-runner="production"]')
+    pin_kept = (
+        row.locator(".fingerprint").text_content() == production_fp
+        and row.locator("[data-key-mismatch]").count() == 0
+    )
+    record(
+        "hostile server",
+        "an existing id at enrolment: link and typed code (browser)",
+        tried=len(outcomes),
+        refused=sum(outcomes.values()),
+        lost=int(not never_approved) + int(not pin_kept),
+    )
+    assert all(outcomes.values()) and len(outcomes) == 3, outcomes
+    assert never_approved, err
+    assert pin_kept, row.inner_text()
