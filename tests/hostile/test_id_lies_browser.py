@@ -2,8 +2,8 @@
 second runner (one that builds untrusted pull requests) enrols, the server presents its
 pairing under the id of the production runner, or of the owner's laptop. Followed by the
 link, the page compares the id with the link's and refuses; typed, the worker refuses to
-pin under an id it already pinned (even one the server no longer lists) or the page lists. Nothing is approved, and the
-production runner's pin still names its own key."""
+pin under an id it already pinned (even one the server no longer lists) or the page
+lists. Nothing is approved, and the production runner's pin still names its own key."""
 
 from __future__ import annotations
 
