@@ -84,6 +84,15 @@ class RunnerPins:
         self.runners[rid] = pin
         return pin
 
+    def rename(self, runner_id: str | uuid.UUID, name: str) -> RunnerPin:
+        """The owner renamed this runner: its pin keeps its key, under its new name (the
+        name the web app shows, whatever name the server lists)."""
+        rid = _runner_id(runner_id)
+        if rid not in self.runners:
+            raise KeyNotPinnedError
+        self.runners[rid] = RunnerPin(self.runners[rid].key, _check_name(name))
+        return self.runners[rid]
+
     def key_to_seal_to(self, runner_id: str | uuid.UUID, offered: bytes | None) -> bytes:
         """The pinned key of this runner. ``offered`` (what the server lists now) must be
         exactly that key: a server-supplied key is compared, never used."""

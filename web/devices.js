@@ -18,17 +18,29 @@ function normaliseCode(raw) {
   return c.length === 10 ? `${c.slice(0, 5)}-${c.slice(5)}` : c;
 }
 
+// A runner's name as the owner approved (or renamed) it, from its pin in the vault; the
+// name the server lists is the server's word, shown beside it only when it differs.
+const pinnedName = (r) => state.listing?.pin_names?.[r.id] || "";
+const runnerName = (r) => pinnedName(r) || r.name;
+
 async function rename(kind, client) {
-  const name = prompt(`New name for ${client.name}`, client.name);
-  if (!name || name === client.name) return;
+  const current = kind === "runner" ? runnerName(client) : client.name;
+  const name = prompt(`New name for ${current}`, current);
+  if (!name || name === current) return;
   await call("PATCH", `/api/${kind}s/${client.id}`, { name });
+  // The pin carries the name the page shows: it follows the rename (same key).
+  if (kind === "runner" && pinnedName(client) && (await edit("rename_pin", { runner_id: client.id, name })) === null) {
+    await renderDevices();
+    return;
+  }
   notice(`Renamed to “${name}”.`);
   await renderDevices();
   focusOn(document.querySelector(`#${kind}s-body [data-id="${client.id}"]`));
 }
 
 async function revoke(kind, client) {
-  if (!confirm(`Revoke ${client.name}? It loses access at its next request.`)) return;
+  const name = kind === "runner" ? runnerName(client) : client.name;
+  if (!confirm(`Revoke ${name}? It loses access at its next request.`)) return;
   await call("DELETE", `/api/${kind}s/${client.id}`);
   // The server deleted a revoked runner's grant; drop it from the vault's bookkeeping
   // too, so it is neither shown nor resealed.
@@ -38,21 +50,22 @@ async function revoke(kind, client) {
       return;
     }
   }
-  notice(`Revoked “${client.name}”.`);
+  notice(`Revoked “${name}”.`);
   await renderDevices();
   focusOn(document.querySelector(`#${kind}s-body [data-id="${client.id}"]`));
 }
 
 function actions(kind, client) {
   const cell = el("div", { class: "item-actions" });
+  const name = kind === "runner" ? runnerName(client) : client.name;
   if (client.revoked_at) return cell;
   // Promise.resolve().then: a handler may be synchronous (openGrant) or async.
   const btn = (text, label, fn, cls = "small quiet") =>
     el("button", { type: "button", class: cls, "aria-label": label, text,
       on: { click: () => Promise.resolve().then(fn).catch(fail) } });
-  if (kind === "runner") cell.append(btn("Grant items", `Grant items to ${client.name}`, () => openGrant(client), "small primary-soft"));
-  cell.append(btn("Rename", `Rename ${client.name}`, () => rename(kind, client)));
-  cell.append(btn("Revoke", `Revoke ${client.name}`, () => revoke(kind, client), "small quiet danger-text"));
+  if (kind === "runner") cell.append(btn("Grant items", `Grant items to ${name}`, () => openGrant(client), "small primary-soft"));
+  cell.append(btn("Rename", `Rename ${name}`, () => rename(kind, client)));
+  cell.append(btn("Revoke", `Revoke ${name}`, () => revoke(kind, client), "small quiet danger-text"));
   return cell;
 }
 
@@ -99,10 +112,17 @@ function card(kind, c, details, keyLine) {
   const badge = c.revoked_at
     ? el("span", { class: "badge bad", text: `Revoked ${fmtTime(c.revoked_at)}` })
     : el("span", { class: "badge ok", text: "Active" });
-  return el("li", { class: `item device${c.revoked_at ? " revoked" : ""}`, [`data-${kind}`]: c.name, "data-id": c.id },
+  const name = kind === "runner" ? runnerName(c) : c.name;
+  // A runner the server lists under another name than its pin's: said, never taken.
+  const relabelled = kind === "runner" && pinnedName(c) && c.name !== pinnedName(c)
+    ? el("p", { class: "item-meta warning", "data-name-mismatch": "1",
+      text: `WARNING: the server lists this runner as “${c.name}”; you approved it as “${name}”` })
+    : null;
+  return el("li", { class: `item device${c.revoked_at ? " revoked" : ""}`, [`data-${kind}`]: name, "data-id": c.id },
     deviceIcon(kind),
     el("div", { class: "item-main" },
-      el("p", { class: "item-name", text: c.name }),
+      el("p", { class: "item-name", text: name }),
+      relabelled,
       el("p", { class: "item-meta", text: details }),
       keyLine),
     el("div", { class: "item-side" }, badge),
@@ -137,7 +157,7 @@ function grantSummary(ids) {
 function openGrant(runner) {
   granting = runner;
   const chosen = new Set(state.listing?.grants?.[runner.id] || []);
-  $("grant-legend").textContent = `Items “${runner.name}” gets`;
+  $("grant-legend").textContent = `Items “${runnerName(runner)}” gets`;
   $("grant-items").replaceChildren(...state.listing.items.map((item) => {
     const id = `grant-${item.id}`;
     return el("label", { for: id },
@@ -308,7 +328,7 @@ export function initDevices(opts) {
       const count = await sealAndUpload(runner);
       await renderDevices();
       $("grant-dialog").close();
-      notice(`Granted ${count} item(s) to “${runner.name}”, sealed to its key.`);
+      notice(`Granted ${count} item(s) to “${runnerName(runner)}”, sealed to its key.`);
     } catch (err) {
       fail(err);
     }

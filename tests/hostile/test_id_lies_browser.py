@@ -82,19 +82,24 @@ def _look_up(app: App, code: str) -> str:
     return app.page.locator("#pair-fingerprint").text_content() or ""
 
 
-def _approved(stage: Stage, owner: Owner, env: Env, kind: str, name: str) -> tuple[str, str]:
-    """A genuine enrolment, approved by a typed code: the device's id and fingerprint."""
+def _approved(
+    stage: Stage, owner: Owner, env: Env, kind: str, name: str
+) -> tuple[str, str, dict[str, str]]:
+    """A genuine enrolment, approved by a typed code: the device's id and fingerprint, and
+    a runner's credential as the environment to call it with."""
     proc, code, printed = _start(stage, owner, env, kind, name)
     assert _look_up(owner.app, code) == printed
     owner.app.page.get_by_role("button", name="Approve", exact=True).click()
     owner.app.notice(f"Approved “{name}”")
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
+    ci: dict[str, str] = {}
     if kind == "runner":
         stage.secrets[f"{name} seed"] = lies.b64d(decode_credential(out)["k"])
+        ci = {"ZKVAULT_RUNNER_CREDENTIAL": out.strip()}
     owner.app.go("Machines & runners")
     card = owner.app.page.locator(f'#{kind}s-body [data-{kind}="{name}"]')
-    return card.get_attribute("data-id") or "", printed
+    return card.get_attribute("data-id") or "", printed, ci
 
 
 def _presented_as(label: str, taken: str) -> Lie:
@@ -118,8 +123,8 @@ def test_an_enrolment_presented_under_an_existing_id(
 ) -> None:
     app = owner.app
     envs.extend(make_env() for _ in range(3))
-    production, production_fp = _approved(stage, owner, envs[0], "runner", "production")
-    laptop, _ = _approved(stage, owner, envs[1], "machine", "laptop")
+    production, production_fp, _ = _approved(stage, owner, envs[0], "runner", "production")
+    laptop, _, _ = _approved(stage, owner, envs[1], "machine", "laptop")
     assert production and laptop
     proc, link, _ = _start(stage, owner, envs[2], "runner", "pull-requests", show=LINK)
     code = link.split("code=")[1].split("&")[0]
@@ -173,3 +178,47 @@ def test_an_enrolment_presented_under_an_existing_id(
     assert all(outcomes.values()) and len(outcomes) == 3, outcomes
     assert never_approved, err
     assert pin_kept, row.inner_text()
+
+
+def test_runners_listed_under_each_others_names(
+    stage: Stage, owner: Owner, envs: list[Env]
+) -> None:
+    """The server swaps the names of two runners in its list, so that "Grant items to
+    release" would grant the fork builder. The page names each runner by its pin (the name
+    approved in the vault), warns that the server lists another, and the grant goes to the
+    runner the owner picked."""
+    app = owner.app
+    envs.extend(make_env() for _ in range(2))
+    release, _, release_ci = _approved(stage, owner, envs[0], "runner", "release")
+    forks, _, forks_ci = _approved(stage, owner, envs[1], "runner", "fork-builds")
+    token = "ghp_" + secrets.token_urlsafe(27)
+    stage.secrets["release signing token"] = token
+    app.go("Credentials")
+    app.add_item("signing", token)
+    swapped = {release: "fork-builds", forks: "release"}
+    lie = lies.each_runner(
+        "runner names swapped", lambda r: {**r, "name": swapped.get(r["id"], r["name"])}
+    )
+    with stage.proxy.telling(lie):
+        app.go("Machines & runners")
+        row = app.page.locator('#runners-body [data-runner="release"]')
+        row.locator("[data-name-mismatch]").wait_for()
+        warned = row.get_attribute("data-id") == release and "“fork-builds”" in (
+            row.locator("[data-name-mismatch]").text_content() or ""
+        )
+        app.page.get_by_role("button", name="Grant items to release").click()
+        app.page.get_by_role("checkbox", name="signing", exact=True).check()
+        app.page.get_by_role("button", name="Save grant").click()
+        app.notice("Granted 1 item(s) to “release”")
+    got = envs[0].zk("get", "signing", extra=release_ci)
+    leaked = envs[1].zk("get", "signing", extra=forks_ci)
+    record(
+        "hostile server",
+        "runner names swapped in the list (browser)",
+        tried=1,
+        refused=int(warned),
+        lost=int(got.stdout != token + "\n") + int(token in leaked.stdout),
+    )
+    assert warned, row.inner_text()
+    assert got.returncode == 0 and got.stdout == token + "\n", got.stderr
+    assert leaked.returncode == 4 and token not in leaked.stdout, leaked.stderr

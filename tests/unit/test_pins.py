@@ -17,7 +17,7 @@ from vault_core.errors import (
     KeyNotPinnedError,
     PinError,
 )
-from vault_core.pins import RunnerPins, normalise_fingerprint
+from vault_core.pins import RunnerPin, RunnerPins, normalise_fingerprint
 
 
 def _spec_fingerprint(key_type: str, key: bytes) -> str:
@@ -94,3 +94,16 @@ def test_a_pin_is_never_replaced() -> None:
     assert pins.key_to_seal_to(runner, None) == production
     pins.pin(uuid.uuid4(), other, "pull requests")  # under its own id: pinned
     assert len(pins.runners) == 2
+
+
+def test_a_rename_keeps_the_key() -> None:
+    runner = uuid.uuid4()
+    pins = RunnerPins()
+    pins.pin(runner, bytes([1]) * 32, "production")
+    pins.rename(str(runner), "production eu")
+    again = RunnerPins.parse(pins.dumps())
+    assert again.runners[runner] == RunnerPin(bytes([1]) * 32, "production eu")
+    with pytest.raises(KeyNotPinnedError):
+        pins.rename(uuid.uuid4(), "x")
+    with pytest.raises(PinError):
+        pins.rename(runner, "")

@@ -437,3 +437,22 @@ def test_pinning_under_a_taken_id_is_refused(glue: Any) -> None:
     listing = ok(session, "list")
     assert listing["revision"] == granted["revision"] and list(listing["pins"]) == [production]
     assert listing["pins"][production] == pinned["pins"][production]
+
+
+def test_a_renamed_runner_keeps_its_pin_under_the_new_name(glue: Any) -> None:
+    from vault_core import RunnerKeyPair
+    from vault_core.b64url import b64url_encode
+
+    session, _ = glue
+    account = str(uuid.uuid4())
+    created = ok(session, "create", account_id=account, passphrase=PASS, confirm=PASS)
+    ok(session, "committed", revision=created["revision"])
+    runner = str(uuid.uuid4())
+    key = b64url_encode(RunnerKeyPair.generate().public_key)
+    pinned = ok(session, "pin_runner", runner_id=runner, public_key=key, name="production")
+    assert pinned["pin_names"] == {runner: "production"}
+    renamed = ok(session, "rename_pin", runner_id=runner, name="production eu")
+    assert renamed["pin_names"] == {runner: "production eu"}
+    assert renamed["pins"] == pinned["pins"]  # the same key
+    unknown = call(session, "rename_pin", runner_id=str(uuid.uuid4()), name="x")
+    assert unknown["code"] == "key_not_pinned", unknown
