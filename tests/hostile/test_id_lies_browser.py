@@ -222,3 +222,58 @@ def test_runners_listed_under_each_others_names(
     assert warned, row.inner_text()
     assert got.returncode == 0 and got.stdout == token + "\n", got.stderr
     assert leaked.returncode == 4 and token not in leaked.stdout, leaked.stderr
+
+
+def test_a_pairing_created_under_an_existing_id(
+    stage: Stage, owner: Owner, envs: list[Env]
+) -> None:
+    """A consistent liar: it answers the runner's own create call with an enrolled
+    runner's id, so the link names that id too, and the lookup agrees with the link. The
+    link cannot catch it; the pin can: that id is pinned already (and unlisted here, so only
+    the pin says so). Nothing is approved and the enrolled runner's pin is unchanged."""
+    app = owner.app
+    envs.extend(make_env() for _ in range(2))
+    main, main_fp, _ = _approved(stage, owner, envs[0], "runner", "main")
+    told = [
+        lies.json_body(
+            "an enrolled runner's id for a new pairing",
+            "POST",
+            "/api/pairings",
+            lambda body: {**body, "pairing_id": main},
+        ),
+        _presented_as("enrolled runner", main),
+        lies.json_body(
+            "the enrolled runner unlisted",
+            "GET",
+            "/api/runners",
+            lambda runners: [r for r in runners if r["id"] != main],
+        ),
+    ]
+    with stage.proxy.telling(*told):
+        proc, link, _ = _start(stage, owner, envs[1], "runner", "side-builds", show=LINK)
+        assert f"&id={main}" in link  # the CLI can only repeat what its create call said
+        app.page.goto(link)
+        app.page.wait_for_selector("#view-unlock:not([hidden]), #pair-details:not([hidden])")
+        if app.page.locator("#view-unlock").is_visible():
+            app.unlock(owner.passphrase)
+        app.page.wait_for_selector("#pair-details:not([hidden])")
+        app.page.get_by_role("button", name="Approve", exact=True).click()
+        app.error("Nothing was pinned or approved")
+        refused = _refused_with(app, "id_taken")
+    proc.kill()  # it polls an id that is not its pairing's: it never gets an answer
+    proc.communicate(timeout=60)
+    app.go("Machines & runners")
+    row = app.page.locator('#runners-body [data-runner="main"]')
+    pin_kept = (
+        row.locator(".fingerprint").text_content() == main_fp
+        and row.locator("[data-key-mismatch]").count() == 0
+        and app.page.locator('#runners-body [data-runner="side-builds"]').count() == 0
+    )
+    record(
+        "hostile server",
+        "an existing id from the pairing's own create call (browser)",
+        tried=1,
+        refused=int(refused),
+        lost=int(not pin_kept),
+    )
+    assert refused and pin_kept, row.inner_text()
