@@ -222,6 +222,14 @@ def test_runners_listed_under_each_others_names(
     assert warned, row.inner_text()
     assert got.returncode == 0 and got.stdout == token + "\n", got.stderr
     assert leaked.returncode == 4 and token not in leaked.stdout, leaked.stderr
+    # The lie off: a rename by the owner renames the pin too, so no warning follows it.
+    app.prompt_answer = "release-eu"
+    app.page.get_by_role("button", name="Rename release", exact=True).click()
+    app.notice("Renamed to “release-eu”")
+    renamed = app.page.locator('#runners-body [data-runner="release-eu"]')
+    renamed.wait_for()
+    assert renamed.get_attribute("data-id") == release
+    assert renamed.locator("[data-name-mismatch]").count() == 0
 
 
 def test_a_pairing_created_under_an_existing_id(
