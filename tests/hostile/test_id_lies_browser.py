@@ -11,12 +11,12 @@ import secrets
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
 from tests.e2e.conftest import App, new_app
 from tests.hostile import lies
-from tests.hostile.proxy import Lie
 from tests.hostile.stage import CODE, Stage, decode_credential
 from tests.native.support import Env, make_env, start_pairing, stop_agent
 from tests.support.report import record
@@ -102,7 +102,8 @@ def _approved(
     return card.get_attribute("data-id") or "", printed, ci
 
 
-def _presented_as(label: str, taken: str) -> Lie:
+def _presented_as(label: str, taken: str) -> Any:
+    """The lookup answered with ``taken`` as the pairing's id (a lies.json_body lie)."""
     return lies.json_body(
         f"the {label}'s id at lookup",
         "POST",
