@@ -186,8 +186,8 @@ def test_runners_listed_under_each_others_names(
 ) -> None:
     """The server swaps the names of two runners in its list, so that "Grant items to
     release" would grant the fork builder. The page names each runner by its pin (the name
-    approved in the vault), warns that the server lists another, and the grant goes to the
-    runner the owner picked."""
+    approved in the vault), warns that the server lists another, the grant goes to the
+    runner the owner picked, and the audit page names it by its pin too."""
     app = owner.app
     envs.extend(make_env() for _ in range(2))
     release, _, release_ci = _approved(stage, owner, envs[0], "runner", "release")
@@ -211,19 +211,27 @@ def test_runners_listed_under_each_others_names(
         app.page.get_by_role("checkbox", name="signing", exact=True).check()
         app.page.get_by_role("button", name="Save grant").click()
         app.notice("Granted 1 item(s) to “release”")
+        # The audit page names runners as Machines & runners does: by their pins.
+        app.go("Audit trail")
+        sealed = app.page.locator("#audit-body tr", has_text="Sealed a runner's grant").first
+        sealed.wait_for()
+        audit_named = "Runner release" in (sealed.text_content() or "")
+        audit_named = audit_named and "fork-builds" not in (sealed.text_content() or "")
     got = envs[0].zk("get", "signing", extra=release_ci)
     leaked = envs[1].zk("get", "signing", extra=forks_ci)
     record(
         "hostile server",
         "runner names swapped in the list (browser)",
         tried=1,
-        refused=int(warned),
+        refused=int(warned and audit_named),
         lost=int(got.stdout != token + "\n") + int(token in leaked.stdout),
     )
     assert warned, row.inner_text()
+    assert audit_named, sealed.text_content()
     assert got.returncode == 0 and got.stdout == token + "\n", got.stderr
     assert leaked.returncode == 4 and token not in leaked.stdout, leaked.stderr
     # The lie off: a rename by the owner renames the pin too, so no warning follows it.
+    app.go("Machines & runners")
     app.prompt_answer = "release-eu"
     app.page.get_by_role("button", name="Rename release", exact=True).click()
     app.notice("Renamed to “release-eu”")
