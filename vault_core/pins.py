@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 
 from .b64url import Base64UrlError, b64url_decode, b64url_encode
-from .bookkeeping import PINS_ITEM, dump_document, legacy_pins, parse_document
+from .bookkeeping import PINS_ITEM, RUNNER_ID, dump_document, legacy_pins, parse_document
 from .errors import IdTakenError, KeyMismatchError, KeyNotPinnedError, PinError
 from .fingerprints import KEY_TYPES, fingerprint, normalise_fingerprint
 
@@ -76,6 +76,8 @@ class RunnerPins:
         """Pin a newly approved runner's key. An id already pinned is refused
         (``id_taken``), never replaced: the id comes from the server, and replacing a pin
         would hand that runner's later grants to whichever key was approved now."""
+        if isinstance(runner_id, str) and not RUNNER_ID.fullmatch(runner_id):
+            raise PinError("a runner id is pinned in its one text form (format.md §12.1)")
         rid = _runner_id(runner_id)
         fingerprint("runner", key)  # checks the length
         pin = RunnerPin(bytes(key), _check_name(name))

@@ -400,8 +400,11 @@ class Session:
             key = b64d(public_key)
             fingerprint("runner", key)
             rid = uuid.UUID(runner_id)
+            if str(rid) != runner_id:  # the one form pins are written in (format.md §12.1)
+                raise ValueError
         except (ValueError, PinError):
-            raise SessionError("bad_key", "The server sent something that is not a key.") from None
+            message = "The server sent something that is not a key or not a runner id."
+            raise SessionError("bad_key", message) from None
         granted = _or_fresh(self._vault().runner_grants, RunnerGrants, GrantListError)
         if rid in granted.runners:
             raise errors.IdTakenError

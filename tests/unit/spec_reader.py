@@ -395,10 +395,9 @@ def read_pins(secret: str) -> dict[str, Any]:
 def add_pin(secret: str, runner_id: str, key: bytes, name: str) -> str:
     """§12.1 "Pinning": the record with one runner more, or the first failing step's code."""
     pins = read_pins(secret)
-    try:
-        rid = str(uuid.UUID(runner_id))
-    except ValueError:
-        raise Refused("pin") from None
+    rid = runner_id
+    if not re.fullmatch(_RUNNER_ID, rid):
+        raise Refused("pin")
     if len(key) != 32:
         raise Refused("bad_key")
     if not 1 <= len(name) <= 128 or re.search("[\x00-\x1f\x7f\ud800-\udfff]", name):

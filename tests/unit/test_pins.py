@@ -79,17 +79,22 @@ def test_damaged_pins_are_refused(secret: str) -> None:
 
 def test_a_pin_is_never_replaced() -> None:
     """The id a pin is filed under comes from the server: pinning a second key under an
-    id already pinned (in any spelling of that id) is refused, and the first pin stays."""
+    id already pinned is refused, and the first pin stays; another spelling of the id is
+    not its one form, and refused as such."""
     runner = uuid.uuid4()
     production, other = bytes([1]) * 32, bytes([2]) * 32
     pins = RunnerPins()
     pins.pin(str(runner), production, "production")
     before = pins.dumps()
-    for spelling in (str(runner), str(runner).upper(), runner.hex, runner):
+    for spelling in (str(runner), runner):
         for key in (other, production):  # the same key again is no exception
             with pytest.raises(IdTakenError) as exc:
                 pins.pin(spelling, key, "pull requests")
             assert exc.value.code == "id_taken"
+    for spelling in (str(runner).upper(), runner.hex, "{" + str(runner) + "}"):
+        with pytest.raises(PinError) as damaged:  # not the one text form: never pinned
+            pins.pin(spelling, other, "pull requests")
+        assert damaged.value.code == "pin"
     assert pins.dumps() == before
     assert pins.key_to_seal_to(runner, None) == production
     pins.pin(uuid.uuid4(), other, "pull requests")  # under its own id: pinned

@@ -500,7 +500,11 @@ def pin_add_vectors() -> list[dict[str, Any]]:
             "taken-same-key", "the id of a pinned runner, its own key again", "id_taken", RID, KEY
         ),
         vector(
-            "taken-upper-case", "a pinned runner's id in upper case", "id_taken", RID.upper(), other
+            "id-upper-case",
+            "a pinned runner's id in upper case: not its one form",
+            "pin",
+            RID.upper(),
+            other,
         ),
         vector("short-key", "a 31-byte key under a new id", "bad_key", RID2, other[:31]),
         vector(
