@@ -226,7 +226,7 @@ async function lookup(code, expected = "", expectedId = "") {
       `(${expected}). Someone else's request is behind this code, or the server is lying. Do not approve; ` +
       "run the command on your machine again.");
   }
-  if (expectedId && String(info.pairing_id).toLowerCase() !== expectedId.toLowerCase()) {
+  if (expectedId && String(info.pairing_id) !== expectedId) {
     throw new PairingError("pairing_id_mismatch",
       `Refused: the server presents this code as pairing ${String(info.pairing_id).slice(0, 64)}, but your link names ` +
       `pairing ${expectedId}. Approving would file this machine under another device's identity. ` +
