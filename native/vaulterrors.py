@@ -44,6 +44,7 @@ NEXT_STEPS: dict[str, tuple[int, str]] = {
     "bad_fingerprint": (USAGE, "copy the fingerprint the web app shows"),
     "key_not_pinned": (STATE, "enrol the runner again"),
     "key_mismatch": (STATE, "revoke the runner in the web app and enrol it again"),
+    "id_taken": (STATE, "run the pairing command on the new machine again"),
     "owner_key_unpinned": (STATE, "enrol it again with `zkvault runner enroll`"),
     "state_auth": (STATE, "run `zkvault connect --clean` (or `zkvault import`) to start again"),
 }

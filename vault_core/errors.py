@@ -200,6 +200,15 @@ class KeyMismatchError(PinError):
         self.offered = offered
 
 
+class IdTakenError(PinError):
+    code = "id_taken"
+    summary = (
+        "Refused: the server filed this approval under the id of a runner or machine you"
+        " already have, so approving would replace its key. Nothing was pinned or approved."
+        " The server may be compromised; run the command on the new machine again."
+    )
+
+
 class OwnerKeyUnpinnedError(VaultError):
     code = "owner_key_unpinned"
     summary = (
@@ -249,6 +258,7 @@ ALL_ERRORS: dict[str, type[VaultError]] = {
         FingerprintFormatError,
         KeyNotPinnedError,
         KeyMismatchError,
+        IdTakenError,
         OwnerKeyUnpinnedError,
         StateAuthError,
     )

@@ -14,8 +14,8 @@ import uuid
 from dataclasses import dataclass
 
 from .b64url import Base64UrlError, b64url_decode, b64url_encode
-from .bookkeeping import PINS_ITEM, dump_document, legacy_pins, parse_document
-from .errors import KeyMismatchError, KeyNotPinnedError, PinError
+from .bookkeeping import PINS_ITEM, RUNNER_ID, dump_document, legacy_pins, parse_document
+from .errors import IdTakenError, KeyMismatchError, KeyNotPinnedError, PinError
 from .fingerprints import KEY_TYPES, fingerprint, normalise_fingerprint
 
 __all__ = ["PINS_ITEM", "RunnerPin", "RunnerPins", "fingerprint", "normalise_fingerprint"]
@@ -73,10 +73,27 @@ class RunnerPins:
         return dump_document(runners, PinError)
 
     def pin(self, runner_id: str | uuid.UUID, key: bytes, name: str) -> RunnerPin:
+        """Pin a newly approved runner's key. An id already pinned is refused
+        (``id_taken``), never replaced: the id comes from the server, and replacing a pin
+        would hand that runner's later grants to whichever key was approved now."""
+        if isinstance(runner_id, str) and not RUNNER_ID.fullmatch(runner_id):
+            raise PinError("a runner id is pinned in its one text form (format.md §12.1)")
+        rid = _runner_id(runner_id)
         fingerprint("runner", key)  # checks the length
         pin = RunnerPin(bytes(key), _check_name(name))
-        self.runners[_runner_id(runner_id)] = pin
+        if rid in self.runners:
+            raise IdTakenError
+        self.runners[rid] = pin
         return pin
+
+    def rename(self, runner_id: str | uuid.UUID, name: str) -> RunnerPin:
+        """The owner renamed this runner: its pin keeps its key, under its new name (the
+        name the web app shows, whatever name the server lists)."""
+        rid = _runner_id(runner_id)
+        if rid not in self.runners:
+            raise KeyNotPinnedError
+        self.runners[rid] = RunnerPin(self.runners[rid].key, _check_name(name))
+        return self.runners[rid]
 
     def key_to_seal_to(self, runner_id: str | uuid.UUID, offered: bytes | None) -> bytes:
         """The pinned key of this runner. ``offered`` (what the server lists now) must be

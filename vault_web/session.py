@@ -57,12 +57,13 @@ class SessionError(Exception):
 
 @dataclass(frozen=True)
 class Op:
-    kind: str  # add | update | remove | passphrase | grants | pin
+    kind: str  # add | update | remove | passphrase | grants | pin | rename
     item_id: str = ""
     item: Item | None = None
     slot: KeySlot | None = None  # the vault key rewrapped under the new passphrase
     grants: tuple[uuid.UUID, tuple[uuid.UUID, ...]] | None = None  # runner id, item ids
     pin: tuple[str, bytes, str] | None = None  # runner id, X25519 key, name
+    rename: tuple[str, str] | None = None  # runner id, the pin's new name
 
 
 def _item_from(fields: dict[str, Any], secret: str) -> Item:
@@ -121,12 +122,15 @@ class Session:
         damaged: list[dict[str, str]] = []
         grants: dict[str, list[str]] = {}
         pins: dict[str, str] = {}
+        names: dict[str, str] = {}
         try:
             grants = vault.runner_grants().to_dict()
         except GrantListError as exc:
             damaged.append({"code": exc.code, "message": errors.describe(exc)})
         try:
-            pins = {str(rid): pin.fingerprint for rid, pin in vault.runner_pins().runners.items()}
+            pinned = vault.runner_pins().runners
+            pins = {str(rid): pin.fingerprint for rid, pin in pinned.items()}
+            names = {str(rid): pin.name for rid, pin in pinned.items()}
         except PinError as exc:
             damaged.append({"code": exc.code, "message": errors.describe(exc)})
         return {
@@ -134,6 +138,7 @@ class Session:
             "items": [i.to_dict() for i in vault.items()],
             "grants": grants,
             "pins": pins,
+            "pin_names": names,  # the names approved (or renamed) by the owner, not listed
             "damaged": damaged,
             "owner_fingerprint": fingerprint("owner-grant", vault.owner_verify_key),
             "kdf_ms": round(self.kdf_ms, 1),
@@ -177,6 +182,11 @@ class Session:
             assert op.pin is not None
             pins = _or_fresh(vault.runner_pins, RunnerPins, PinError)
             pins.pin(*op.pin)
+            vault.set_runner_pins(pins)
+        elif op.kind == "rename":
+            assert op.rename is not None
+            pins = vault.runner_pins()
+            pins.rename(*op.rename)
             vault.set_runner_pins(pins)
 
     def _edit(self, op: Op) -> dict[str, Any]:
@@ -377,16 +387,39 @@ class Session:
             return {"fingerprint": shown}
         return {"fingerprint": shown, "matches": normalise_fingerprint(expected) == shown}
 
-    def op_pin_runner(self, runner_id: str, public_key: str, name: str) -> dict[str, Any]:
+    def op_pin_runner(
+        self, runner_id: str, public_key: str, name: str, known_ids: list[str] | None = None
+    ) -> dict[str, Any]:
         """Pin the key the owner is approving, inside the vault (authenticated by the vault
-        key): every later seal for this runner uses this key and no other."""
+        key): every later seal for this runner uses this key and no other. The id is the
+        server's word: one already pinned (vault_core refuses it), one the grants record
+        names (a runner enrolled before pins, which a reseal would otherwise seal to this
+        key), or one naming a runner or machine the page lists (``known_ids``) is refused
+        with ``id_taken``."""
         try:
             key = b64d(public_key)
             fingerprint("runner", key)
-            uuid.UUID(runner_id)
+            rid = uuid.UUID(runner_id)
+            if str(rid) != runner_id:  # the one form pins are written in (format.md §12.1)
+                raise ValueError
         except (ValueError, PinError):
-            raise SessionError("bad_key", "The server sent something that is not a key.") from None
+            message = "The server sent something that is not a key or not a runner id."
+            raise SessionError("bad_key", message) from None
+        granted = _or_fresh(self._vault().runner_grants, RunnerGrants, GrantListError)
+        if rid in granted.runners:
+            raise errors.IdTakenError
+        for known in known_ids or []:
+            try:
+                taken = uuid.UUID(str(known)) == rid
+            except ValueError:
+                continue  # not an id at all: it names nothing this pin could replace
+            if taken:
+                raise errors.IdTakenError
         return self._edit(Op("pin", pin=(runner_id, key, name)))
+
+    def op_rename_pin(self, runner_id: str, name: str) -> dict[str, Any]:
+        """The owner renamed a pinned runner: the pin (the name the page shows) follows."""
+        return self._edit(Op("rename", rename=(runner_id, name)))
 
     def op_seal_grant(self, runner_id: str, public_key: str, revision: int) -> dict[str, Any]:
         """Seal to the key pinned at approval. ``public_key`` is what the server lists now:

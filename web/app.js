@@ -26,14 +26,16 @@ onEngineEvent((s) => {
 // The pairing code arrives in the URL fragment (never sent to any server); take it out of
 // the address bar and history at once. It survives the sign-in redirect in sessionStorage
 // only (a one-time, 10-minute code; removed as soon as it is read back).
-// The link may also carry fp=, the fingerprint of the key the machine enrols with: kept
-// with the code as "CODE|FP" and checked against the key the server hands over.
+// The link may also carry fp=, the fingerprint of the key the machine enrols with, and
+// id=, the id of the pairing the machine created: kept with the code as "CODE|FP|ID" and
+// checked against the key and the id the server hands over.
 function takePairingCode() {
   let code = null;
   const m = location.hash.match(/code=([A-Za-z0-9-]{1,32})/);
   if (m) {
     const fp = location.hash.match(/fp=([A-Za-z0-9-]{1,64})/);
-    code = fp ? `${m[1]}|${fp[1]}` : m[1];
+    const id = location.hash.match(/[#&]id=([A-Za-z0-9-]{1,64})/);
+    code = [m[1], fp ? fp[1] : "", id ? id[1] : ""].join("|");
     history.replaceState(null, "", location.pathname);
   }
   const parked = sessionStorage.getItem("zkv-pair-code");

@@ -18,17 +18,29 @@ function normaliseCode(raw) {
   return c.length === 10 ? `${c.slice(0, 5)}-${c.slice(5)}` : c;
 }
 
+// A runner's name as the owner approved (or renamed) it, from its pin in the vault; the
+// name the server lists is the server's word, shown beside it only when it differs.
+const pinnedName = (r) => state.listing?.pin_names?.[r.id] || "";
+const runnerName = (r) => pinnedName(r) || r.name;
+
 async function rename(kind, client) {
-  const name = prompt(`New name for ${client.name}`, client.name);
-  if (!name || name === client.name) return;
+  const current = kind === "runner" ? runnerName(client) : client.name;
+  const name = prompt(`New name for ${current}`, current);
+  if (!name || name === current) return;
   await call("PATCH", `/api/${kind}s/${client.id}`, { name });
+  // The pin carries the name the page shows: it follows the rename (same key).
+  if (kind === "runner" && pinnedName(client) && (await edit("rename_pin", { runner_id: client.id, name })) === null) {
+    await renderDevices();
+    return;
+  }
   notice(`Renamed to “${name}”.`);
   await renderDevices();
   focusOn(document.querySelector(`#${kind}s-body [data-id="${client.id}"]`));
 }
 
 async function revoke(kind, client) {
-  if (!confirm(`Revoke ${client.name}? It loses access at its next request.`)) return;
+  const name = kind === "runner" ? runnerName(client) : client.name;
+  if (!confirm(`Revoke ${name}? It loses access at its next request.`)) return;
   await call("DELETE", `/api/${kind}s/${client.id}`);
   // The server deleted a revoked runner's grant; drop it from the vault's bookkeeping
   // too, so it is neither shown nor resealed.
@@ -38,21 +50,22 @@ async function revoke(kind, client) {
       return;
     }
   }
-  notice(`Revoked “${client.name}”.`);
+  notice(`Revoked “${name}”.`);
   await renderDevices();
   focusOn(document.querySelector(`#${kind}s-body [data-id="${client.id}"]`));
 }
 
 function actions(kind, client) {
   const cell = el("div", { class: "item-actions" });
+  const name = kind === "runner" ? runnerName(client) : client.name;
   if (client.revoked_at) return cell;
   // Promise.resolve().then: a handler may be synchronous (openGrant) or async.
   const btn = (text, label, fn, cls = "small quiet") =>
     el("button", { type: "button", class: cls, "aria-label": label, text,
       on: { click: () => Promise.resolve().then(fn).catch(fail) } });
-  if (kind === "runner") cell.append(btn("Grant items", `Grant items to ${client.name}`, () => openGrant(client), "small primary-soft"));
-  cell.append(btn("Rename", `Rename ${client.name}`, () => rename(kind, client)));
-  cell.append(btn("Revoke", `Revoke ${client.name}`, () => revoke(kind, client), "small quiet danger-text"));
+  if (kind === "runner") cell.append(btn("Grant items", `Grant items to ${name}`, () => openGrant(client), "small primary-soft"));
+  cell.append(btn("Rename", `Rename ${name}`, () => rename(kind, client)));
+  cell.append(btn("Revoke", `Revoke ${name}`, () => revoke(kind, client), "small quiet danger-text"));
   return cell;
 }
 
@@ -99,10 +112,17 @@ function card(kind, c, details, keyLine) {
   const badge = c.revoked_at
     ? el("span", { class: "badge bad", text: `Revoked ${fmtTime(c.revoked_at)}` })
     : el("span", { class: "badge ok", text: "Active" });
-  return el("li", { class: `item device${c.revoked_at ? " revoked" : ""}`, [`data-${kind}`]: c.name, "data-id": c.id },
+  const name = kind === "runner" ? runnerName(c) : c.name;
+  // A runner the server lists under another name than its pin's: said, never taken.
+  const relabelled = kind === "runner" && pinnedName(c) && c.name !== pinnedName(c)
+    ? el("p", { class: "item-meta warning", "data-name-mismatch": "1",
+      text: `WARNING: the server lists this runner as “${c.name}”; you approved it as “${name}”` })
+    : null;
+  return el("li", { class: `item device${c.revoked_at ? " revoked" : ""}`, [`data-${kind}`]: name, "data-id": c.id },
     deviceIcon(kind),
     el("div", { class: "item-main" },
-      el("p", { class: "item-name", text: c.name }),
+      el("p", { class: "item-name", text: name }),
+      relabelled,
       el("p", { class: "item-meta", text: details }),
       keyLine),
     el("div", { class: "item-side" }, badge),
@@ -137,7 +157,7 @@ function grantSummary(ids) {
 function openGrant(runner) {
   granting = runner;
   const chosen = new Set(state.listing?.grants?.[runner.id] || []);
-  $("grant-legend").textContent = `Items “${runner.name}” gets`;
+  $("grant-legend").textContent = `Items “${runnerName(runner)}” gets`;
   $("grant-items").replaceChildren(...state.listing.items.map((item) => {
     const id = `grant-${item.id}`;
     return el("label", { for: id },
@@ -188,9 +208,11 @@ class PairingError extends Error {
   }
 }
 
-// expected: the fingerprint carried by the one-time link's fragment (empty when the code
-// was typed). The key the server hands over must have exactly that fingerprint.
-async function lookup(code, expected = "") {
+// expected / expectedId: the fingerprint and the pairing id carried by the one-time link's
+// fragment (empty when the code was typed). The key the server hands over must have exactly
+// that fingerprint, and the pairing exactly that id: the id is what the runner's key is
+// pinned under, so a server answering with another client's id is refused here.
+async function lookup(code, expected = "", expectedId = "") {
   pending = null;
   $("pair-details").hidden = true;
   // Spaces inside or around the code are ignored, as docs/pairing.md says.
@@ -203,6 +225,12 @@ async function lookup(code, expected = "") {
       `Refused: the key the server presents for this code (${fp.fingerprint}) is not the one your link names ` +
       `(${expected}). Someone else's request is behind this code, or the server is lying. Do not approve; ` +
       "run the command on your machine again.");
+  }
+  if (expectedId && String(info.pairing_id) !== expectedId) {
+    throw new PairingError("pairing_id_mismatch",
+      `Refused: the server presents this code as pairing ${String(info.pairing_id).slice(0, 64)}, but your link names ` +
+      `pairing ${expectedId}. Approving would file this machine under another device's identity. ` +
+      "Do not approve; the server may be compromised. Run the command on your machine again.");
   }
   pending = { ...info, code: normaliseCode(code), fingerprint: fp.fingerprint };
   $("pair-kind").textContent = info.kind === "runner" ? "Runner (unattended build machine)" : "Machine (laptop or workstation)";
@@ -222,10 +250,10 @@ async function lookup(code, expected = "") {
 }
 
 export function openPairing(link) {
-  const [code, expected = ""] = link.split("|");
+  const [code, expected = "", expectedId = ""] = link.split("|");
   show("pair");
   $("pair-code").value = code;
-  lookup(code, expected).catch(fail);
+  lookup(code, expected, expectedId).catch(fail);
 }
 
 async function approve() {
@@ -235,9 +263,14 @@ async function approve() {
   const shown = pending.fingerprint;
   if (pending.kind === "runner") {
     // Pin first, inside the vault: if that save fails, nothing is approved. The runner's
-    // id is the pairing's id (the server creates the runner under it).
-    const pin = { runner_id: pending.pairing_id, public_key: pending.public_key, name: body.name };
-    if ((await edit("pin_runner", pin)) === null) return; // the pin did not save: no approval
+    // id is the pairing's id (the server creates the runner under it). The worker refuses
+    // (id_taken) an id already pinned or naming a runner or machine listed now: a pin is
+    // never replaced (an approval retried after its pin was saved is refused too: run the
+    // command again, which makes a new pairing).
+    const [machines, runners] = await Promise.all([call("GET", "/api/machines"), call("GET", "/api/runners")]);
+    const known_ids = [...machines, ...runners].map((c) => String(c.id));
+    const pin = { runner_id: pending.pairing_id, public_key: pending.public_key, name: body.name, known_ids };
+    if ((await edit("pin_runner", pin)) === null) return; // not pinned (error shown): no approval
     body.grant_public_key = (await ask("owner_key")).public_key;
   }
   await call("POST", "/api/pairings/approve", body);
@@ -295,7 +328,7 @@ export function initDevices(opts) {
       const count = await sealAndUpload(runner);
       await renderDevices();
       $("grant-dialog").close();
-      notice(`Granted ${count} item(s) to “${runner.name}”, sealed to its key.`);
+      notice(`Granted ${count} item(s) to “${runnerName(runner)}”, sealed to its key.`);
     } catch (err) {
       fail(err);
     }

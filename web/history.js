@@ -110,6 +110,8 @@ const ACTIONS = {
 function namer() {
   const names = new Map();
   for (const c of [...(state.clients?.machines || []), ...(state.clients?.runners || [])]) names.set(c.id, c.name);
+  // A pinned runner by the name in its pin (the vault's word), as on Machines & runners.
+  for (const [id, name] of Object.entries(state.listing?.pin_names || {})) names.set(id, name);
   const me = state.me || {};
   const person = me.name || me.email || "You";
   return (label) => {

@@ -329,7 +329,7 @@ def test_link_refuses_a_key_other_than_the_one_it_names(ready: App) -> None:
     for kind in ("machine", "runner"):
         key, swapped = secrets.token_bytes(32), secrets.token_bytes(32)
         pairing = request_pairing(app.server, kind, f"linked-{kind}", key)
-        url = link(pairing["url"], pairing["code"], fingerprint(kind, key))
+        url = link(pairing["url"], pairing["code"], fingerprint(kind, key), pairing["pairing_id"])
         with sqlite3.connect(app.server.database) as db:
             db.execute(
                 "UPDATE pairings SET public_key = ? WHERE id = ?",

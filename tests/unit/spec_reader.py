@@ -392,6 +392,29 @@ def read_pins(secret: str) -> dict[str, Any]:
     return out
 
 
+def add_pin(secret: str, runner_id: str, key: bytes, name: str) -> str:
+    """§12.1 "Pinning": the record with one runner more, or the first failing step's code."""
+    pins = read_pins(secret)
+    rid = runner_id
+    if not re.fullmatch(_RUNNER_ID, rid):
+        raise Refused("pin")
+    if len(key) != 32:
+        raise Refused("bad_key")
+    if not 1 <= len(name) <= 128 or re.search("[\x00-\x1f\x7f\ud800-\udfff]", name):
+        raise Refused("pin")
+    if rid in pins:
+        raise Refused("id_taken")
+    runners = {
+        r: {"key": _b64(bytes.fromhex(p["key"])), "name": p["name"]} for r, p in pins.items()
+    }
+    runners[rid] = {"key": _b64(key), "name": name}
+    return _canonical({"runners": runners, "v": "1"}).decode()
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
 def read_grant_list(secret: str) -> dict[str, Any]:
     runners = _record(secret, "grant_list")
     for ids in runners.values():

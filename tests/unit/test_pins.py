@@ -11,12 +11,13 @@ import pytest
 from vault_core import fingerprint
 from vault_core.errors import (
     FingerprintFormatError,
+    IdTakenError,
     KeyLengthError,
     KeyMismatchError,
     KeyNotPinnedError,
     PinError,
 )
-from vault_core.pins import RunnerPins, normalise_fingerprint
+from vault_core.pins import RunnerPin, RunnerPins, normalise_fingerprint
 
 
 def _spec_fingerprint(key_type: str, key: bytes) -> str:
@@ -74,3 +75,40 @@ def test_pins_round_trip_and_seal_only_to_the_pinned_key() -> None:
 def test_damaged_pins_are_refused(secret: str) -> None:
     with pytest.raises(PinError):
         RunnerPins.parse(secret)
+
+
+def test_a_pin_is_never_replaced() -> None:
+    """The id a pin is filed under comes from the server: pinning a second key under an
+    id already pinned is refused, and the first pin stays; another spelling of the id is
+    not its one form, and refused as such."""
+    runner = uuid.uuid4()
+    production, other = bytes([1]) * 32, bytes([2]) * 32
+    pins = RunnerPins()
+    pins.pin(str(runner), production, "production")
+    before = pins.dumps()
+    for spelling in (str(runner), runner):
+        for key in (other, production):  # the same key again is no exception
+            with pytest.raises(IdTakenError) as exc:
+                pins.pin(spelling, key, "pull requests")
+            assert exc.value.code == "id_taken"
+    for spelling in (str(runner).upper(), runner.hex, "{" + str(runner) + "}"):
+        with pytest.raises(PinError) as damaged:  # not the one text form: never pinned
+            pins.pin(spelling, other, "pull requests")
+        assert damaged.value.code == "pin"
+    assert pins.dumps() == before
+    assert pins.key_to_seal_to(runner, None) == production
+    pins.pin(uuid.uuid4(), other, "pull requests")  # under its own id: pinned
+    assert len(pins.runners) == 2
+
+
+def test_a_rename_keeps_the_key() -> None:
+    runner = uuid.uuid4()
+    pins = RunnerPins()
+    pins.pin(runner, bytes([1]) * 32, "production")
+    pins.rename(str(runner), "production eu")
+    again = RunnerPins.parse(pins.dumps())
+    assert again.runners[runner] == RunnerPin(bytes([1]) * 32, "production eu")
+    with pytest.raises(KeyNotPinnedError):
+        pins.rename(uuid.uuid4(), "x")
+    with pytest.raises(PinError):
+        pins.rename(runner, "")

@@ -97,3 +97,36 @@ def test_mutated_records_agree(data: st.DataObject) -> None:
     assert _ours(lambda: RunnerGrants.parse(grants)) == _theirs(
         lambda: spec_reader.read_grant_list(grants)
     )
+
+
+def _pin(record: str, runner_id: str, key: bytes, name: str) -> str:
+    pins = RunnerPins.parse(record)
+    pins.pin(runner_id, key, name)
+    return pins.dumps()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.data(),
+    st.sampled_from([RID, RID.upper(), "{" + RID + "}", "6f1d1c52-3d6e-4c55-9a55-0b8f1f0f4a11"])
+    | st.uuids().map(str)
+    | st.text(max_size=40),
+    st.binary(min_size=30, max_size=33),
+    st.text(max_size=130),
+)
+def test_pinning_agrees(data: st.DataObject, runner_id: str, key: bytes, name: str) -> None:
+    """§12.1 "Pinning": the same code, or the same record written, whatever the record
+    (mutated), the id's spelling, the key's length and the name."""
+    record = data.draw(st.sampled_from([PINS, _mutate(PINS, data)]))
+    ours, theirs = "ok", "ok"
+    try:
+        mine = _pin(record, runner_id, key, name)
+    except errors.VaultError as error:
+        ours = error.code
+    try:
+        other = spec_reader.add_pin(record, runner_id, key, name)
+    except spec_reader.Refused as refused:
+        theirs = refused.code
+    assert ours == theirs, (record, runner_id, key.hex(), name)
+    if ours == "ok":
+        assert mine == other

@@ -42,6 +42,7 @@ def test_the_vector_set_covers_every_decoding_error() -> None:
         "grant_list",
         "bad_key",
         "bad_fingerprint",
+        "id_taken",
         "reserved_name",
         "state_auth",
     }
@@ -53,6 +54,9 @@ def _read_record(vector: dict[str, Any]) -> Any:
     kind = vector["kind"]
     if kind == "pins":
         return spec_reader.read_pins(vector["secret"])
+    if kind == "pin_add":
+        pin = (vector["runner_id"], bytes.fromhex(vector["key"]), vector["pin_name"])
+        return spec_reader.add_pin(vector["secret"], *pin)
     if kind == "grant_list":
         return spec_reader.read_grant_list(vector["secret"])
     if kind == "fingerprint":

@@ -394,3 +394,65 @@ def test_recover_unlocks_an_earlier_revision_re_sealed_on_the_current_one(glue: 
     assert call(fresh, "recover", head=head, **{**args, "passphrase": NEW_PASS})["code"] == (
         "wrong_passphrase"
     )
+
+
+def test_pinning_under_a_taken_id_is_refused(glue: Any) -> None:
+    """The pairing id comes from the server: an id already pinned, named by the grants
+    record, or naming a runner or machine the page lists, is refused with id_taken; the
+    vault is not changed."""
+    from vault_core import RunnerKeyPair
+    from vault_core.b64url import b64url_encode
+
+    session, _ = glue
+    account = str(uuid.uuid4())
+    created = ok(session, "create", account_id=account, passphrase=PASS, confirm=PASS)
+    ok(session, "committed", revision=created["revision"])
+    production, machine = str(uuid.uuid4()), str(uuid.uuid4())
+    first = b64url_encode(RunnerKeyPair.generate().public_key)
+    pinned = ok(session, "pin_runner", runner_id=production, public_key=first, name="prod")
+    ok(session, "committed", revision=pinned["revision"])
+    # A runner enrolled before pins existed: granted items, no pin.
+    item = ok(session, "add", fields={"name": "deploy", "kind": "generic"}, secret="s")
+    ok(session, "committed", revision=item["revision"])
+    unpinned = str(uuid.uuid4())
+    granted = ok(session, "set_grants", runner_id=unpinned, item_ids=[item["items"][0]["id"]])
+    ok(session, "committed", revision=granted["revision"])
+    second = b64url_encode(RunnerKeyPair.generate().public_key)
+    taken: tuple[tuple[str, list[str]], ...] = (
+        (production, []),
+        (unpinned, []),
+        (machine, ["not an id", machine.upper()]),
+    )
+    for runner_id, known in taken:
+        refused = call(
+            session,
+            "pin_runner",
+            runner_id=runner_id,
+            public_key=second,
+            name="pr",
+            known_ids=known,
+        )
+        assert refused["code"] == "id_taken", refused
+        assert "Nothing was pinned or approved" in refused["message"]
+    listing = ok(session, "list")
+    assert listing["revision"] == granted["revision"] and list(listing["pins"]) == [production]
+    assert listing["pins"][production] == pinned["pins"][production]
+
+
+def test_a_renamed_runner_keeps_its_pin_under_the_new_name(glue: Any) -> None:
+    from vault_core import RunnerKeyPair
+    from vault_core.b64url import b64url_encode
+
+    session, _ = glue
+    account = str(uuid.uuid4())
+    created = ok(session, "create", account_id=account, passphrase=PASS, confirm=PASS)
+    ok(session, "committed", revision=created["revision"])
+    runner = str(uuid.uuid4())
+    key = b64url_encode(RunnerKeyPair.generate().public_key)
+    pinned = ok(session, "pin_runner", runner_id=runner, public_key=key, name="production")
+    assert pinned["pin_names"] == {runner: "production"}
+    renamed = ok(session, "rename_pin", runner_id=runner, name="production eu")
+    assert renamed["pin_names"] == {runner: "production eu"}
+    assert renamed["pins"] == pinned["pins"]  # the same key
+    unknown = call(session, "rename_pin", runner_id=str(uuid.uuid4()), name="x")
+    assert unknown["code"] == "key_not_pinned", unknown

@@ -83,6 +83,12 @@ def _pins(vector: dict[str, Any]) -> Any:
     return {str(r): {"key": pin.key.hex(), "name": pin.name} for r, pin in pins.runners.items()}
 
 
+def _pin_add(vector: dict[str, Any]) -> Any:
+    pins = RunnerPins.parse(vector["secret"])
+    pins.pin(vector["runner_id"], bytes.fromhex(vector["key"]), vector["pin_name"])
+    return pins.dumps()
+
+
 def _grant_list(vector: dict[str, Any]) -> Any:
     return RunnerGrants.parse(vector["secret"]).to_dict()
 
@@ -144,6 +150,7 @@ def _local_state(vector: dict[str, Any]) -> Any:
 
 _RECORDS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "pins": _pins,
+    "pin_add": _pin_add,
     "grant_list": _grant_list,
     "fingerprint": _fingerprint,
     "fingerprint_input": _fingerprint_input,

@@ -428,6 +428,7 @@ GENERATORS: list[Callable[[], list[dict[str, Any]]]] = [
     rules.grant_rule_vectors,
     records.json_rule_vectors,
     records.pins_vectors,
+    records.pin_add_vectors,
     records.grant_list_vectors,
     records.fingerprint_vectors,
     records.item_name_vectors,

@@ -468,3 +468,51 @@ def json_rule_vectors() -> list[dict[str, Any]]:
             vault=opened,
         ),
     ]
+
+
+def pin_add_vectors() -> list[dict[str, Any]]:
+    """Pinning a newly approved runner (§12.1, "Pinning"): never under an id already
+    pinned, whatever key or spelling of the id."""
+    good = {RID: {"key": KEY_TEXT, "name": "ci-1 ✓"}}
+    other = bytes(range(32, 64))
+
+    def vector(
+        name: str, description: str, expect: str, runner_id: str, key: bytes, **ok: Any
+    ) -> Any:
+        return {
+            **_record("pin_add", f"pin-add-{name}", description, _doc(good), expect, **ok),
+            "runner_id": runner_id,
+            "key": key.hex(),
+            "pin_name": "pull requests",
+        }
+
+    added = {
+        **good,
+        RID2: {
+            "key": base64.urlsafe_b64encode(other).rstrip(b"=").decode(),
+            "name": "pull requests",
+        },
+    }
+    return [
+        vector("ok", "a new id: pinned beside the first", "ok", RID2, other, value=_doc(added)),
+        vector("taken", "the id of a pinned runner, another key", "id_taken", RID, other),
+        vector(
+            "taken-same-key", "the id of a pinned runner, its own key again", "id_taken", RID, KEY
+        ),
+        vector(
+            "id-upper-case",
+            "a pinned runner's id in upper case: not its one form",
+            "pin",
+            RID.upper(),
+            other,
+        ),
+        vector("short-key", "a 31-byte key under a new id", "bad_key", RID2, other[:31]),
+        vector(
+            "order-key-before-taken", "a 31-byte key under a taken id", "bad_key", RID, other[:31]
+        ),
+        vector("not-an-id", "a runner id that is not a UUID", "pin", "runner-2", other),
+        {
+            **vector("damaged-record", "a damaged record before pinning", "pin", RID2, other),
+            "secret": _doc(good).replace(":", ": ", 1),
+        },
+    ]
