@@ -148,6 +148,7 @@ def _production_env(database_url: str, port: int) -> dict[str, str]:
         "ZKVAULT_OIDC_ISSUER": "https://idp.example",
         "ZKVAULT_OIDC_CLIENT_SECRET": "s3cr3t-from-the-idp",
         "ZKVAULT_SIGNING_KEYS": f'["{b64url_encode(os.urandom(32))}"]',
+        "ZKVAULT_TOKEN_SECRETS": f'["{b64url_encode(os.urandom(32))}"]',
     }
 
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.cluster.cluster import Person
-from tests.support.dpop import DpopKey
+from tests.support.dpop import DpopKey, server_clock_offset
 from tests.support.processes import start_server, stop
 
 HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}  # what a browser sends
@@ -32,7 +32,8 @@ def _callback(url: str, idp: str, sub: str) -> httpx.Response:
     """A browser's sign-in up to the provider's redirect back, and that redirect."""
     httpx.put(f"{idp}/users/{sub}", json={"email": f"{sub}@example.test"}).raise_for_status()
     with httpx.Client(base_url=url, headers=HTML) as browser:
-        login = browser.post("/auth/login", auth=DpopKey("ES256").auth())
+        key = DpopKey("ES256", clock_offset=server_clock_offset(url))  # in the server's time
+        login = browser.post("/auth/login", auth=key.auth())
         assert login.status_code == 200, login.text
         back = httpx.post(login.json()["url"], data={"sub": sub})
         assert back.status_code == 302, back.text

@@ -379,12 +379,17 @@ def b64d(text: str) -> bytes:
 
 
 def request_pairing(
-    server: ServerProcess, kind: str, name: str, public_key: bytes | None = None
+    server: ServerProcess,
+    kind: str,
+    name: str,
+    public_key: bytes | None = None,
+    clock_offset: float = 0.0,
 ) -> dict[str, Any]:
     """A pairing asked for as a machine or runner would, with its own DPoP key (kept in
-    the answer as "dpop": polling and every later request must prove it)."""
+    the answer as "dpop": polling and every later request must prove it; its proofs are
+    made ``clock_offset`` seconds from this process's clock, for a server on a faked one)."""
     key = public_key or secrets.token_bytes(32)
-    dpop = DpopKey()
+    dpop = DpopKey(clock_offset=clock_offset)
     r = httpx.post(
         f"{server.url}/api/pairings",
         json={"kind": kind, "name": name, "public_key": b64e(key)},

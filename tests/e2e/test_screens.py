@@ -35,6 +35,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from tests.e2e.conftest import STRONG, App, new_app, poll, request_pairing
+from tests.support.dpop import server_clock_offset
 from tests.support.processes import ROOT, ServerProcess, start_idp, start_server, stop
 from vault_core import RunnerKeyPair
 
@@ -173,8 +174,10 @@ def shots(browser: Browser, server: ServerProcess, idp: str) -> Iterator[App]:
     app.create_vault(STRONG)
     for name, kind, url, user, token, scopes, expires in ITEMS:
         app.add_item(name, token, kind=kind, url=url, username=user, scopes=scopes, expires=expires)
-    machine = request_pairing(server, "machine", "ada-laptop")
-    runner = request_pairing(server, "runner", "ci-runner-1", RunnerKeyPair.generate().public_key)
+    offset = server_clock_offset(server.url)  # the server's clock is fixed; ours is not
+    machine = request_pairing(server, "machine", "ada-laptop", clock_offset=offset)
+    runner_key = RunnerKeyPair.generate().public_key
+    runner = request_pairing(server, "runner", "ci-runner-1", runner_key, clock_offset=offset)
     for pairing in (machine, runner):
         app.go("Approve a pairing")
         app.page.get_by_label("Pairing code").fill(pairing["code"])

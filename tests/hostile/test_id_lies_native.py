@@ -15,6 +15,7 @@ from nacl.signing import SigningKey
 from tests.hostile import lies
 from tests.hostile.stage import CODE, Person, Stage, sign_in
 from tests.native.support import Env, make_env, start_pairing, stop_agent
+from tests.support.dpop import DpopKey
 from tests.support.report import record
 from vault_core import fingerprint
 
@@ -35,15 +36,18 @@ def grant_key() -> bytes:
 @pytest.fixture(scope="module")
 def production(stage: Stage, owner: Person, grant_key: bytes) -> str:
     """An enrolled runner's id: the one the server will hand out again."""
+    key = DpopKey()  # the runner's: its pairing and its poll prove it
     created = httpx.post(
         stage.url + "/api/pairings",
         json={"kind": "runner", "name": "production", "public_key": lies.b64e(bytes(32 * [9]))},
+        auth=key.auth(),
         timeout=30,
     ).json()
     owner.approve(created["code"], grant_public_key=lies.b64e(grant_key))
     claimed = httpx.post(
         stage.url + "/api/pairings/poll",
         json={"pairing_id": created["pairing_id"], "poll_secret": created["poll_secret"]},
+        auth=key.auth(),
         timeout=30,
     ).json()
     assert claimed["status"] == "approved" and claimed["client_id"] == created["pairing_id"]

@@ -125,6 +125,8 @@ class HttpProxy:
     exchanges: list[Exchange] = field(default_factory=list)
     wire: bytearray = field(default_factory=bytearray)  # every byte received and sent
     active: list[Lie] = field(default_factory=list)
+    # Which upstream (by index) takes a request; None: each in turn (round robin).
+    route: Callable[[Request], int] | None = None
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -184,7 +186,8 @@ class HttpProxy:
 
     def handle(self, request: Request, raw_request: bytes) -> Answer:
         with self._lock:
-            upstream = self._upstreams[next(self._turn) % len(self._upstreams)]
+            turn = self.route(request) if self.route else next(self._turn)
+            upstream = self._upstreams[turn % len(self._upstreams)]
         got = self._client.request(
             request.method,
             upstream + request.path + ("?" + request.query if request.query else ""),
