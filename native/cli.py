@@ -298,9 +298,9 @@ def _dispatch(args: Any) -> int:
 
         return int(connect.cmd_connect(args))
     if command == "ssh":
-        from native.remote import session
+        from native.remote import ssh_run
 
-        return session.cmd_ssh(args.cmd, args.runner)
+        return ssh_run.cmd_ssh(args.cmd, args.runner)
     if command == "runner":
         from native import runner
 

@@ -222,7 +222,7 @@ def _grant_answer(api: Api, cred: RunnerCredential, tokens: AccessTokens) -> dic
     the answering one cannot verify yet (a rotation in flight, a clock ahead): mint a new
     one and ask again, a few times, then say so without calling the runner revoked.
     """
-    from native.session import cannot_verify
+    from native.machine_tokens import cannot_verify
 
     attempt = 0
     while attempt < _VERIFY_TRIES:

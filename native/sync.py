@@ -19,7 +19,7 @@ from native import candidate, settings
 from native.agent import Seen
 from native.api import Api, ApiError, b64url_decode
 from native.errors import NETWORK, CliError
-from native.session import MachineSession, unexpected
+from native.machine_tokens import MachineSession, unexpected
 from native.state import LocalState, StateStore
 
 DEFAULT_OFFLINE_MAX_AGE = 7 * 86400.0

@@ -15,7 +15,7 @@ from . import dpop, proofs
 from .audit import Actor
 from .errors import ApiError
 from .models import Client
-from .services.sessions import check_live, seen_long_ago, touch
+from .services.token_families import check_live, seen_long_ago, touch
 from .state import AppState
 from .tokens import AccessClaims, TokenError, TokenExpired, UnknownSigningKey
 

@@ -3,7 +3,8 @@ what each means to a person.
 
 ``code`` is the stable machine-readable name used in vectors, the CLI's --json output and
 the web app. ``summary`` is the one sentence shown for it: the CLI (native/vaulterrors.py
-adds an exit code and a next step) and the web app (vault_web/session.py) both take it from here.
+adds an exit code and a next step) and the web app (vault_web/worker_vault.py) both take it
+from here.
 An instance's own message is the summary, or a more specific fixed string carrying only
 public facts (sizes, revisions, limits, field names): never a secret, a passphrase or a
 decrypted byte.

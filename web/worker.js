@@ -1,7 +1,7 @@
 // The vault worker: Pyodide + vault_core + libsodium.js. It holds the vault keys and every
 // decrypted byte; the page talks to it only through the messages below (docs/web.md).
 //
-//   page -> worker  {id, op, args}           op: any Session.op_* in vault_web/session.py
+//   page -> worker  {id, op, args}           op: any Session.op_* in vault_web/worker_vault.py
 //   worker -> page  {id, ok, result} | {id, ok:false, code, message}
 //                   {event:"progress", stage, ms}   while loading
 //                   {event:"ready", timings}        once vault_core can run
@@ -57,8 +57,8 @@ async function boot() {
   mark("crypto");
   // The snapshot already holds vault_core and vault_web, imported. Install them from the
   // wheel only if it somehow does not (then the first import compiles them here).
-  if (!pyodide.runPython("import sys\n'vault_web.session' in sys.modules")) await install(pyodide);
-  const dispatch = pyodide.runPython("import vault_web.session\nvault_web.session.dispatch");
+  if (!pyodide.runPython("import sys\n'vault_web.worker_vault' in sys.modules")) await install(pyodide);
+  const dispatch = pyodide.runPython("import vault_web.worker_vault\nvault_web.worker_vault.dispatch");
   mark("vault_core");
   return dispatch;
 }
@@ -126,7 +126,7 @@ onmessage = (e) => {
     try {
       reply = JSON.parse(dispatch(op, JSON.stringify(args ?? {})));
     } catch (err) {
-      // Only a fault outside vault_web.session.dispatch's own handling lands here; report its kind
+      // Only a fault outside vault_web.worker_vault.dispatch's own handling lands here; report its kind
       // only (a Python traceback could quote data) and keep serving later requests.
       reply = { ok: false, code: "internal", message: `The vault engine failed (${err?.name || "error"}).` };
     }

@@ -17,7 +17,7 @@ from ..encoding import b64url_encode
 from ..errors import AUTH_ERRORS, errors
 from ..schemas import VaultOut, VaultPut, VaultRestore, VaultWritten, VersionBlobOut, VersionOut
 from ..services import vault
-from ..services.sessions import touch
+from ..services.token_families import touch
 
 router = APIRouter(prefix="/api/vault", tags=["vault"], responses=AUTH_ERRORS)
 _READERS = frozenset({"web", "machine"})

@@ -22,7 +22,7 @@ from ..errors import AUTH_ERRORS, ApiError
 from ..headwatch import Waiter, Woken
 from ..middleware import Receive
 from ..services import vaulthead
-from ..services.sessions import seen_long_ago, touch
+from ..services.token_families import seen_long_ago, touch
 
 router = APIRouter(prefix="/api/vault", tags=["vault"], responses=AUTH_ERRORS)
 _READERS = frozenset({"web", "machine"})

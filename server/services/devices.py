@@ -13,7 +13,7 @@ from ..audit import Actor
 from ..db import utcnow
 from ..models import Client, Grant
 from ..sqlutil import affected
-from . import sessions
+from . import token_families
 from .errors import NotFound, RevisionConflict
 
 
@@ -49,7 +49,7 @@ def revoke(db: Session, actor: Actor, kind: str, client_id: uuid.UUID) -> Client
     client = owned(db, actor.account_id, kind, client_id)
     if kind == "runner":  # a revoked runner loses its grant at once
         db.execute(delete(Grant).where(Grant.runner_id == client.id))
-    sessions.revoke_family(db, client, actor, kind)
+    token_families.revoke_family(db, client, actor, kind)
     return client
 
 

@@ -37,7 +37,7 @@ from ..ratelimit import RateLimiter
 from ..settings import Settings
 from ..sqlutil import affected
 from ..tokens import KeyRing
-from . import sessions
+from . import token_families
 from .errors import Gone, Invalid, NotAuthenticated, NotFound, RateLimited, Unavailable
 
 
@@ -238,7 +238,7 @@ def _claim(
         db.rollback()
         raise Gone("already_claimed", "the credentials were already delivered")
     assert pairing.account_id is not None and pairing.dpop_jkt is not None
-    client = sessions.create_client(
+    client = token_families.create_client(
         db,
         pairing.account_id,
         pairing.kind,
@@ -251,9 +251,9 @@ def _claim(
     pairing.client_id = client.id
     refresh = runner_credential = None
     if pairing.kind == "runner":
-        runner_credential = sessions.issue_runner_credential(client)
+        runner_credential = token_families.issue_runner_credential(client)
     else:
-        refresh = sessions.issue_refresh(db, client, settings)
+        refresh = token_families.issue_refresh(db, client, settings)
     actor = Actor(pairing.kind, str(client.id), pairing.account_id, source)
     verb = "enrol" if pairing.kind == "runner" else "pair"
     audit.record(

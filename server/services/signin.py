@@ -25,7 +25,7 @@ from ..models import Client, OidcLogin, RefreshToken
 from ..oidc import OidcClient, SignInError
 from ..settings import Settings
 from ..tokens import KeyRing
-from . import accounts, sessions
+from . import accounts, token_families
 from .errors import NotAuthenticated, SignInRefused
 
 LOGIN_TTL = timedelta(seconds=600)
@@ -114,8 +114,8 @@ def finish(
     except SignInError as exc:
         raise fail("signin_failed", str(exc)) from None
     account = accounts.upsert(db, who)
-    client = sessions.create_client(db, account.id, "web", "browser", dpop_jkt=jkt)
-    refresh = sessions.issue_refresh(db, client, settings)
+    client = token_families.create_client(db, account.id, "web", "browser", dpop_jkt=jkt)
+    refresh = token_families.issue_refresh(db, client, settings)
     audit.record(
         db,
         Actor("account", str(account.id), account.id, source),
@@ -140,7 +140,7 @@ def refresh(
     """Spends a browser's refresh cookie or a machine's refresh token (`kind`), proven by
     the key `jkt` (None: no proof), for its successor and an access token bound to the
     same key (commits)."""
-    issued = sessions.rotate(db, token, frozenset({kind}), settings, source, jkt)
+    issued = token_families.rotate(db, token, frozenset({kind}), settings, source, jkt)
     client = issued.client
     assert client.dpop_jkt is not None  # rotate() refuses a client without a key
     access, ttl = keys.issue(client.account_id, client.id, kind, client.dpop_jkt)
@@ -148,7 +148,7 @@ def refresh(
 
 
 def runner_token(db: Session, keys: KeyRing, credential: str, source: str, jkt: str) -> Tokens:
-    runner = sessions.exchange_runner_credential(db, credential, source, jkt)
+    runner = token_families.exchange_runner_credential(db, credential, source, jkt)
     access, ttl = keys.issue(runner.account_id, runner.id, "runner", jkt)
     return Tokens(access, ttl, runner.account_id)
 
@@ -169,4 +169,4 @@ def logout(db: Session, token: str, source: str, jkt: str) -> None:
     if found.dpop_jkt != jkt:
         raise NotAuthenticated("dpop_key_mismatch", "the DPoP proof is not by this session's key")
     actor = Actor("account", str(found.account_id), found.account_id, source)
-    sessions.revoke_family(db, found, actor, "session")
+    token_families.revoke_family(db, found, actor, "session")

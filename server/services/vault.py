@@ -40,7 +40,7 @@ from .errors import (
     Revoked,
     TooLarge,
 )
-from .sessions import check_live, seen_long_ago
+from .token_families import check_live, seen_long_ago
 
 _READ_WITH_CLIENT = (
     select(

@@ -1,6 +1,6 @@
 """The vault lies, as a table both clients are run against: what the server serves instead
 of the genuine vault, and the error code the client must answer with (docs/format.md §6.1,
-native/vaulterrors.py, vault_web/session.py)."""
+native/vaulterrors.py, vault_web/worker_vault.py)."""
 
 from __future__ import annotations
 

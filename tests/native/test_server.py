@@ -370,7 +370,7 @@ def test_concurrent_refreshes_take_turns(env: Env, server: Server) -> None:
     connect(env, owner, server.url)
     script = (
         "from native.api import Api\n"
-        "from native.session import refresh\n"
+        "from native.machine_tokens import refresh\n"
         "from native.state import StateStore\n"
         "store = StateStore()\n"
         "state = store.load()\n"

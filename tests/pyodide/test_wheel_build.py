@@ -34,7 +34,7 @@ def test_contents_and_record(vault_wheel: Path) -> None:
         dist = "vault_core-0.1.0.dist-info"
         assert names == [*_source_files(), f"{dist}/METADATA", f"{dist}/WHEEL", f"{dist}/RECORD"]
         assert "vault_core/backend/pyodide.py" in names
-        assert "vault_web/session.py" in names
+        assert "vault_web/worker_vault.py" in names
         # Reproducible randomness is passed in by the vector generator; no switch ships.
         assert not any(n.endswith(("/testing.py", "/_rng.py")) for n in names)
         assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}

@@ -8,7 +8,7 @@ import pytest
 
 import native.api
 import server.encoding
-import vault_web.session
+import vault_web.worker_vault
 from vault_core import errors
 from vault_core.b64url import Base64UrlError, b64url_decode, b64url_encode
 
@@ -56,5 +56,5 @@ def test_server_cli_and_web_worker_use_this_one_implementation() -> None:
     assert server.encoding.EncodingError is Base64UrlError
     assert native.api.b64url_decode is b64url_decode
     assert native.api.b64url_encode is b64url_encode
-    worker = vars(vault_web.session)
+    worker = vars(vault_web.worker_vault)
     assert (worker["b64d"], worker["b64e"]) == (b64url_decode, b64url_encode)

@@ -46,7 +46,7 @@ def test_the_cli_lists_no_code_that_vault_core_lacks() -> None:
 @pytest.fixture
 def web_session() -> Iterator[ModuleType]:
     """The worker's session module, fresh (it keeps one session in module state)."""
-    yield importlib.reload(importlib.import_module("vault_web.session"))
+    yield importlib.reload(importlib.import_module("vault_web.worker_vault"))
 
 
 def _dispatch(session: ModuleType, op: str, **args: object) -> dict[str, object]:

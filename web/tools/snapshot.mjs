@@ -22,7 +22,7 @@ const site = pyodide.runPython("import site; site.getsitepackages()[0]");
 pyodide.unpackArchive(new Uint8Array(fs.readFileSync(wheel)), "wheel", { extractDir: site });
 // Everything the worker will import, so none of it is read or compiled at page load.
 pyodide.runPython(`
-import vault_web.session, vault_web.strength, vault_core, vault_core.backend.pyodide, pyodide.ffi
+import vault_web.worker_vault, vault_web.strength, vault_core, vault_core.backend.pyodide, pyodide.ffi
 import base64, hmac, json, unicodedata, uuid, dataclasses, importlib, contextlib
 `);
 fs.writeFileSync(out, pyodide.makeMemorySnapshot());

@@ -26,7 +26,7 @@ def glue(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[ModuleType, ModuleTy
     # The floor KDF keeps this fast; the parameters do not change the logic under test.
     monkeypatch.setattr(KdfParams, "default", classmethod(lambda cls: cls.floor()))
     # A fresh module per test: the worker keeps one session in module state.
-    session = importlib.reload(importlib.import_module("vault_web.session"))
+    session = importlib.reload(importlib.import_module("vault_web.worker_vault"))
     yield session, importlib.import_module("vault_web.strength")
 
 
