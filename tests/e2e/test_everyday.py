@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.e2e.conftest import STRONG, App, new_app, poll, request_pairing
 from vault_core import RunnerKeyPair
@@ -105,7 +106,13 @@ def test_grant_items_opens_without_errors_and_escape_closes_it(ready: App) -> No
     assert app.rec.page_errors == []  # it used to throw a TypeError on every click
     app.page.keyboard.press("Escape")
     app.page.locator("#grant-form").wait_for(state="hidden")
-    assert app.page.evaluate("document.activeElement.dataset.runner") == "esc-runner"
+    # Focus goes back to the runner's card once the dialog has closed (not necessarily in
+    # the same frame as it hides): wait for it, then say where it is if it never came.
+    back = "() => document.activeElement?.dataset.runner === 'esc-runner'"
+    try:
+        app.page.wait_for_function(back, timeout=5_000)
+    except PlaywrightTimeout:
+        raise AssertionError(f"focus is on {_focused(app)}, not the runner") from None
 
 
 def test_a_revoked_runner_shows_no_granted_items(ready: App) -> None:

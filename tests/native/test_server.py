@@ -4,6 +4,7 @@ offline use, strict mode and runners."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import sqlite3
 import subprocess
@@ -416,3 +417,30 @@ def test_a_newer_vault_that_fails_verification_is_shown_not_adopted(
     assert json.loads(env.zk("status", "--json").stdout)["revision"] == 1  # still held
     assert env.zk("get", "github").stdout == ITEMS[0].secret + "\n"
     assert env.zk("get", "planted").returncode == 4
+
+
+def test_the_agent_waits_when_the_server_declines_to_hold_its_poll(env: Env) -> None:
+    """A server at its cap on waiting polls answers at once (docs/server.md, "Watching the
+    vault"): the agent asks again after the server's Retry-After, not twice a second."""
+    server = start_server(ZKVAULT_HEAD_WAITS_PER_CLIENT="0")  # every poll declined
+    try:
+        owner = Owner(server)
+        new_vault(owner)
+        connect(env, owner, server.url)
+        log = server.workdir / "server.log"
+
+        def polls() -> int:
+            return len(re.findall(r"GET /api/vault/head", log.read_text(errors="replace")))
+
+        assert env.unlock().returncode == 0  # the default 25 s check interval
+        deadline = time.monotonic() + 30
+        while polls() == 0:  # the agent's first watch
+            assert time.monotonic() < deadline, "the agent never polled"
+            time.sleep(0.1)
+        first = time.monotonic()
+        while time.monotonic() < first + 4:  # a window the old 0.5 s gap filled 8 times
+            time.sleep(0.2)
+        assert polls() <= 2, polls()
+    finally:
+        env.zk("lock")
+        server.stop()
