@@ -38,6 +38,7 @@ from benchmarks.server import (  # noqa: E402
     free_port,
     get_request,
     pct,
+    production_env,
     put_request,
     seed,
     server_pids,
@@ -142,16 +143,8 @@ def main() -> int:
         poller, reader = seed(url, seed_key, 2, args.vault_bytes)
         metrics = secrets.token_urlsafe(16)
         env = {
-            **os.environ,
-            "ZKVAULT_ENVIRONMENT": "production",
-            "ZKVAULT_DATABASE_URL": url,
-            "ZKVAULT_PUBLIC_URL": PUBLIC_URL,
-            "ZKVAULT_SIGNING_KEYS": json.dumps([seed_key]),
-            "ZKVAULT_TOKEN_SECRETS": json.dumps([b64url_encode(secrets.token_bytes(32))]),
-            "ZKVAULT_OIDC_ISSUER": "https://idp.bench.invalid",
-            "ZKVAULT_OIDC_CLIENT_SECRET": secrets.token_urlsafe(16),
+            **production_env(url, seed_key),
             "ZKVAULT_METRICS_TOKEN": metrics,
-            "ZKVAULT_LOG_LEVEL": "warning",
             # One signed-in user holds all the polls: the caps must let them wait.
             "ZKVAULT_HEAD_WAITS_PER_CLIENT": str(args.polls),
             "ZKVAULT_HEAD_WAITS_PER_ACCOUNT": str(args.polls),

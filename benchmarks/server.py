@@ -299,6 +299,22 @@ def measure(
     )
 
 
+def production_env(url: str, seed_key: str) -> dict[str, str]:
+    """A production-mode instance's settings on database ``url``, signing with
+    ``seed_key`` (the one ``seed`` minted its tokens with)."""
+    return {
+        **os.environ,
+        "ZKVAULT_ENVIRONMENT": "production",
+        "ZKVAULT_DATABASE_URL": url,
+        "ZKVAULT_PUBLIC_URL": PUBLIC_URL,
+        "ZKVAULT_SIGNING_KEYS": json.dumps([seed_key]),
+        "ZKVAULT_TOKEN_SECRETS": json.dumps([b64url_encode(secrets.token_bytes(32))]),
+        "ZKVAULT_OIDC_ISSUER": "https://idp.bench.invalid",
+        "ZKVAULT_OIDC_CLIENT_SECRET": secrets.token_urlsafe(16),
+        "ZKVAULT_LOG_LEVEL": "warning",
+    }
+
+
 def start_instance(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
         [str(ROOT / ".venv/bin/zkvault-server"), "serve"], env={**env, "ZKVAULT_PORT": str(port)}
@@ -358,20 +374,12 @@ def main() -> int:
         seed_key = b64url_encode(secrets.token_bytes(32))
         seats = seed(url, seed_key, args.clients, args.vault_bytes)
         env = {
-            **os.environ,
-            "ZKVAULT_ENVIRONMENT": "production",
-            "ZKVAULT_DATABASE_URL": url,
-            "ZKVAULT_PUBLIC_URL": PUBLIC_URL,
-            "ZKVAULT_SIGNING_KEYS": json.dumps([seed_key]),
-            "ZKVAULT_TOKEN_SECRETS": json.dumps([b64url_encode(secrets.token_bytes(32))]),
-            "ZKVAULT_OIDC_ISSUER": "https://idp.bench.invalid",
-            "ZKVAULT_OIDC_CLIENT_SECRET": secrets.token_urlsafe(16),
+            **production_env(url, seed_key),
             "ZKVAULT_WORKERS": str(args.workers),
             "ZKVAULT_DB_POOL_SIZE": str(args.pool),
             "ZKVAULT_DB_MAX_OVERFLOW": "0",
             # Each seat writes as fast as it can: far over the per-client write limit.
             "ZKVAULT_RATE_VAULT_WRITES_PER_CLIENT": "1000000000",
-            "ZKVAULT_LOG_LEVEL": "warning",
         }
         ports = {"zk1": free_port(), "zk2": free_port()}
         instances = [start_instance(env, port) for port in ports.values()]
