@@ -236,6 +236,13 @@ def _grant_answer(api: Api, cred: RunnerCredential, tokens: AccessTokens) -> dic
                     {"grant_type": "runner_credential", "credential": cred.credential},
                 )
             except ApiError as exc:
+                if exc.code == "unbound_client":
+                    raise CliError(
+                        "this runner was enrolled before zkvault proved keys on every request;"
+                        " enrol it again (`zkvault runner enroll`)",
+                        REVOKED,
+                        "unbound_client",
+                    ) from None
                 if exc.status == 401 and exc.code.startswith("dpop_"):
                     raise cannot_verify() from None  # the proof (a clock off?), not the runner
                 if exc.status == 401:

@@ -209,7 +209,11 @@ def exchange_runner_credential(db: Session, credential: str, source: str, jkt: s
     ).one_or_none()
     if client is None or client.revoked_at is not None:
         raise InvalidGrant("invalid_grant", "the runner credential is invalid or revoked")
-    if client.dpop_jkt is None or client.dpop_jkt != jkt:
+    if client.dpop_jkt is None:  # enrolled before proof of possession: no key to prove
+        raise InvalidGrant(
+            "unbound_client", "this runner was enrolled before proof of possession; enrol again"
+        )
+    if client.dpop_jkt != jkt:
         raise InvalidGrant("dpop_key_mismatch", "the DPoP proof is not by this runner's key")
     client.last_seen_at = utcnow()
     actor = Actor("runner", str(client.id), client.account_id, source)

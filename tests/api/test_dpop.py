@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import secrets
 import time
+import uuid
 from typing import Any
 
 import httpx2
 import pytest
+from sqlalchemy import update
 
+from server.models import Client
 from tests.support.dpop import DpopKey, b64
 from tests.support.report import record
 
@@ -242,6 +245,22 @@ def test_a_runner_credential_needs_the_runners_key(api: Api) -> None:
     assert _code(stolen) == (401, "dpop_key_mismatch") and "access_token" not in stolen.json()
     assert _code(none) == (401, "dpop_required")
     assert api.client().post("/auth/token", json=body, auth=runner.proof).status_code == 200
+
+
+def test_a_runner_enrolled_before_keys_is_told_to_enrol_again(api: Api) -> None:
+    """A runner row from before proof of possession has no key: nothing it (or a thief
+    with its credential) sends is taken as its key; the answer says why, for good."""
+    owner = api.sign_in()
+    runner = api.pair(owner, "runner")
+    with api.app.state.zk.sessions() as db:
+        db.execute(
+            update(Client).where(Client.id == uuid.UUID(runner.client_id)).values(dpop_jkt=None)
+        )
+        db.commit()
+    body = {"grant_type": "runner_credential", "credential": runner.runner_credential}
+    for auth in (runner.proof, DpopKey().auth()):
+        r = api.client().post("/auth/token", json=body, auth=auth)
+        assert _code(r) == (401, "unbound_client") and "access_token" not in r.json()
 
 
 def test_the_proof_names_the_public_url_not_the_host_header(api: Api) -> None:
