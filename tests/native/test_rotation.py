@@ -70,15 +70,17 @@ def test_unverifiable_tokens_never_wipe_but_revocation_does(
     try:
         connect(env, owner, proxy.url)
         proxy.add_upstream(b.url)
+        # Routed, not left to round robin (whose turns can line up so that B never sees
+        # one of A's tokens): the agent starts with a token A minted with the new key ...
+        proxy.route = lambda request: 0
         fast = {"ZKVAULT_CHECK_INTERVAL": "1"}
         unlocked = env.unlock(extra=fast)
         assert unlocked.returncode == 0, unlocked.stderr
         pid = env.agent_pid()
         assert pid is not None
 
-        # Tokens minted by A, checked by B, which cannot verify them. (Routed, not left to
-        # round robin, whose turns can line up so that B never sees one of A's tokens.)
-        # The agent must say so in `status` and keep serving.
+        # ... then every token comes from A and every check goes to B, which cannot verify
+        # them. The agent must say so in `status` and keep serving.
         proxy.route = lambda request: 0 if request.path == "/auth/token" else 1
         troubles: list[str] = []
         deadline = time.monotonic() + 30
