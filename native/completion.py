@@ -9,14 +9,20 @@ import json, sys
 print("\n".join(i["name"] for i in json.load(sys.stdin).get("items", [])))' 2>/dev/null
 }
 _zkvault() {
-    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]} words
-    if [ "$COMP_CWORD" -eq 1 ]; then
+    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]} words at=1
+    if [ "$prev" = "--credential-file" ]; then  # a runner's credential, given as a file
+        COMPREPLY=($(compgen -f -- "$cur"))
+        return
+    fi
+    [ "${COMP_WORDS[1]}" = "--credential-file" ] && at=3
+    if [ "$COMP_CWORD" -eq "$at" ]; then
         words="connect import unlock lock status list get run"
-        words="$words git-credential git runner completion"
+        words="$words git-credential git runner ssh completion"
+        [ "$at" -eq 1 ] && words="$words --credential-file"
         COMPREPLY=($(compgen -W "$words" -- "$cur"))
         return
     fi
-    case "${COMP_WORDS[1]}" in
+    case "${COMP_WORDS[at]}" in
         get)
             if [ "$prev" = "--field" ]; then
                 words="secret username url name kind note scopes expires id"
@@ -33,7 +39,8 @@ _zkvault() {
         status|list) words="--json" ;;
         git-credential) words="get store erase" ;;
         git) words="setup --global --local" ;;
-        runner) words="enroll --name --server --timeout" ;;
+        runner) words="enroll --name --server --timeout --owner-fingerprint" ;;
+        ssh) words="--allow --allow-host --ttl --confirm --session-key --authorize --" ;;
         completion) words="bash" ;;
     esac
     COMPREPLY=($(compgen -W "$words" -- "$cur"))

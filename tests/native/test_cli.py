@@ -45,8 +45,18 @@ def test_bash_completion_script_loads_and_completes() -> None:
         'eval "$(zkvault completion bash)"\n'
         'COMP_WORDS=(zkvault g); COMP_CWORD=1; _zkvault; echo "${COMPREPLY[*]}"\n'
         'COMP_WORDS=(zkvault get --field u); COMP_CWORD=3; _zkvault; echo "${COMPREPLY[*]}"\n'
+        'COMP_WORDS=(zkvault --cred); COMP_CWORD=1; _zkvault; echo "${COMPREPLY[*]}"\n'
+        "COMP_WORDS=(zkvault --credential-file f.txt r); COMP_CWORD=3; _zkvault;"
+        ' echo "${COMPREPLY[*]}"\n'
+        'COMP_WORDS=(zkvault ssh --allow-h); COMP_CWORD=2; _zkvault; echo "${COMPREPLY[*]}"\n'
     )
     done = subprocess.run(
         ["bash", "-c", script], capture_output=True, text=True, cwd=REPO, timeout=30, check=False
     )
-    assert done.stdout.splitlines() == ["get git-credential git", "username url"], done.stderr
+    assert done.stdout.splitlines() == [
+        "get git-credential git",
+        "username url",
+        "--credential-file",
+        "run runner",
+        "--allow-host",
+    ], done.stderr
