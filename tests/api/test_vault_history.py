@@ -78,6 +78,18 @@ def _instances(
             a.state.zk.engine.dispose()
 
 
+METRICS_TOKEN = "metrics-" + "m" * 24
+
+
+def _write_limited(instance: Api) -> float:
+    """zkvault_rate_limited_total{limit="write"} as the instance's /metrics shows it."""
+    r = instance.anon.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    assert r.status_code == 200, r.text
+    series = 'zkvault_rate_limited_total{limit="write"} '
+    found = [float(line[len(series) :]) for line in r.text.splitlines() if line.startswith(series)]
+    return sum(found)
+
+
 def test_garbage_writes_with_a_stolen_token_leave_every_revision_restorable(api: Api) -> None:
     owner = api.sign_in()
     vault = Vault.create(uuid.UUID(owner.account_id), PASSPHRASE, kdf=FAST_KDF)
@@ -128,7 +140,9 @@ def test_a_write_flood_gets_429_across_instances_and_loses_nothing(
         2,
         rate_vault_writes_per_client=limit,
         rate_vault_write_window_seconds=LONG_WINDOW,
+        metrics_token=METRICS_TOKEN,
     ) as (a, b):
+        refused_before = _write_limited(a)
         landed = []
         for rev in range(1, limit + 1):  # alternating instances: one shared counter
             blob = api.blob(owner.account_id, rev, vid)
@@ -141,6 +155,7 @@ def test_a_write_flood_gets_429_across_instances_and_loses_nothing(
         for r in flood:
             assert (r.status_code, r.json()["code"]) == (429, "rate_limited"), r.text
             assert 0 < int(r.headers["Retry-After"]) <= LONG_WINDOW
+        assert _write_limited(a) - refused_before >= 1  # what operators alert on
         # Nothing of the refused writes landed; every accepted one is still there.
         got = a.get_vault(owner).json()
         assert (got["revision"], b64url_decode(got["blob"])) == (limit, landed[-1])
