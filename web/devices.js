@@ -179,7 +179,8 @@ async function sealAndUpload(runner) {
   return sealed.items;
 }
 
-export async function resealAffected(itemId) {
+// `done` is what the person just did ("Saved “x”."): the notice says it, then the reseal.
+export async function resealAffected(itemId, done) {
   const grants = state.listing?.grants || {};
   const affected = Object.keys(grants).filter((r) => grants[r].includes(itemId));
   if (!affected.length) return;
@@ -195,7 +196,7 @@ export async function resealAffected(itemId) {
       }
     }
     if (refused) throw refused;
-    notice(`Updated the grants of ${affected.length} runner(s) too.`);
+    notice(`${done} Updated the grants of ${affected.length} runner(s) too.`);
   } catch (err) {
     fail(err);
   }

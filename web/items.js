@@ -133,11 +133,12 @@ async function remove(item) {
   const at = rows.findIndex((r) => r.dataset.id === item.id);
   const note = await edit("remove", { item_id: item.id });
   if (note === null) return;
-  notice(`${note}Removed “${item.name}”.`);
+  const done = `${note}Removed “${item.name}”.`;
+  notice(done);
   // Focus the credential that took its place (or the one before, or "Add").
   const left = [...$("items-body").children];
   focusOn(left[Math.min(at, left.length - 1)] || $("item-new"));
-  await resealAffected(item.id);
+  await resealAffected(item.id, done);
 }
 
 function matches(item, query, filter) {
@@ -271,10 +272,11 @@ export function initItems() {
     if (note === null) return;
     // Close it only if it was not reopened for another credential meanwhile.
     if (generation === formGeneration) closeForm();
-    notice(`${note}${id ? "Saved" : "Added"} “${fields.name}”.`);
+    const done = `${note}${id ? "Saved" : "Added"} “${fields.name}”.`;
+    notice(done);
     const saved = [...$("items-body").children].find((r) => r.dataset.item === fields.name);
     focusOn(saved || $("items-title"));
-    if (id) await resealAffected(id);
+    if (id) await resealAffected(id, done);
   });
   render(state.listing);
 }

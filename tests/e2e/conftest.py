@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.support.dpop import DpopAuth, DpopKey
 from tests.support.processes import ROOT, ServerProcess, start_idp, start_server, stop
@@ -214,12 +215,19 @@ class App:
         return loc.text_content() or ""
 
     def notice(self, contains: str) -> str:
-        self.page.wait_for_function(
-            "s => !document.getElementById('notice').hidden && "
-            "document.getElementById('notice').textContent.includes(s)",
-            arg=contains,
-            timeout=30_000,
-        )
+        try:
+            self.page.wait_for_function(
+                "s => !document.getElementById('notice').hidden && "
+                "document.getElementById('notice').textContent.includes(s)",
+                arg=contains,
+                timeout=30_000,
+            )
+        except PlaywrightTimeout:
+            shown = self.page.evaluate(
+                "() => ['notice', 'error'].map(id => document.getElementById(id))"
+                ".map(e => `${e.id}${e.hidden ? ' (hidden)' : ''}: ${e.textContent}`)"
+            )
+            raise AssertionError(f"no notice with {contains!r}; the page shows {shown}") from None
         return self.page.locator("#notice").text_content() or ""
 
     # -- vault -------------------------------------------------------------------------------

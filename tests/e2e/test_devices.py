@@ -181,7 +181,8 @@ def test_runner_enrolment_and_grant_opened_natively(ready: App) -> None:
     app.row("deploy").get_by_role("button", name="Edit deploy").click()
     app.page.locator("#item-form").get_by_label("Token").fill(DEPLOY_TOKEN_NEW)
     app.page.get_by_role("button", name="Save", exact=True).click()
-    app.notice("Updated the grants of 1 runner(s)")
+    # One notice says both: what the person did, and the reseal it caused.
+    app.notice("Saved “deploy”. Updated the grants of 1 runner(s) too.")
     regrant = _runner_grant(app, enrolled)
     reopened = open_grant(
         b64d(regrant["blob"]),
