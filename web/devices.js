@@ -196,7 +196,11 @@ export async function resealAffected(itemId, done) {
       }
     }
     if (refused) throw refused;
-    notice(`${done} Updated the grants of ${affected.length} runner(s) too.`);
+    // Said with what the person did, unless something newer is on show by now (the
+    // reseal runs on while they go on working): never overwrite a later message.
+    if ($("notice").textContent === done) {
+      notice(`${done} Updated the grants of ${affected.length} runner(s) too.`);
+    }
   } catch (err) {
     fail(err);
   }
