@@ -10,6 +10,7 @@ byte, with its security headers, against native.webexpect's build of this source
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -18,7 +19,7 @@ from urllib.parse import urljoin, urlsplit
 
 from native import webexpect, webfetch
 from native.api import server_url
-from native.errors import NOT_COMPARABLE, WEB_DIFFERS, CliError
+from native.errors import NOT_COMPARABLE, USAGE, WEB_DIFFERS, CliError
 from server import webheaders
 
 PAGES = ("/", "/pair")
@@ -184,6 +185,10 @@ def compare(crawl: Crawl) -> list[Row]:
 
 
 def verify(url: str, fresh: bool = False) -> tuple[webexpect.Expected, list[Row]]:
+    if not url and not os.environ.get("ZKVAULT_SERVER"):
+        raise CliError(
+            "no server given: zkvault web verify URL (or set ZKVAULT_SERVER)", USAGE, "usage"
+        )
     base = server_url(url)
     expected = webexpect.load(fresh)
     manifest = webfetch.get(base, "/manifest.json")
