@@ -19,7 +19,9 @@ if TYPE_CHECKING:
 
 EPILOG = """exit codes: 0 ok, 1 failure, 2 usage, 3 locked, 4 not found, 5 local state or
 vault integrity, 6 wrong passphrase, 7 server unreachable, 8 revoked, 9 timed out,
-10 outside a `zkvault ssh` session's scope, 130 interrupted; `run` returns its command's status.
+10 outside a `zkvault ssh` session's scope, 11 the served web app differs from this
+version's build, 12 not a zkvault server or another version, 130 interrupted;
+`run` returns its command's status.
 runner mode: `zkvault --credential-file PATH COMMAND ...`, or ZKVAULT_RUNNER_CREDENTIAL_FILE,
 ZKVAULT_RUNNER_CREDENTIAL_FD or ZKVAULT_RUNNER_CREDENTIAL (docs/cli.md, Runners).
 environment: ZKVAULT_SERVER, ZKVAULT_HOME, ZKVAULT_IDLE_TIMEOUT, ZKVAULT_MAX_LIFETIME,
@@ -203,6 +205,25 @@ def _parser() -> argparse.ArgumentParser:
         help="the owner's grant-key fingerprint, as the web app shows it (needed without a "
         "terminal; on a terminal the runner asks you to confirm it instead)",
     )
+
+    sp = command("web", "the web app a server sends browsers")
+    wsub = sp.add_subparsers(dest="web_command", metavar="ACTION")
+    wsub.required = True
+    verify = wsub.add_parser(
+        "verify",
+        help="compare what a server sends browsers with this version's build",
+        description="Fetch the page, scripts, worker, wasm, Pyodide files and snapshot a "
+        "server sends browsers, with their security headers, and compare each with the "
+        "web app built from this zkvault's own source (docs/cli.md).",
+    )
+    verify.add_argument("url", nargs="?", help="server URL (default: $ZKVAULT_SERVER)")
+    verify.add_argument(
+        "--fresh",
+        action="store_true",
+        help="build the web app into a temporary directory even when web/dist is this "
+        "source's build",
+    )
+    verify.add_argument("--json", action="store_true", help="machine-readable output")
     return p
 
 
@@ -301,6 +322,10 @@ def _dispatch(args: Any) -> int:
         from native.remote import ssh_run
 
         return ssh_run.cmd_ssh(args.cmd, args.runner)
+    if command == "web":
+        from native import webverify
+
+        return webverify.cmd_verify(args)
     if command == "runner":
         from native import runner
 

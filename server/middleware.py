@@ -29,15 +29,17 @@ PAGE_CSP = (
 )
 API_CSP = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
-_COMMON = [
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
-    (b"x-frame-options", b"DENY"),
-    (b"cross-origin-opener-policy", b"same-origin"),
-    (b"cross-origin-resource-policy", b"same-origin"),
-    (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=(), usb=()"),
-]
-_HSTS = (b"strict-transport-security", b"max-age=63072000; includeSubDomains")
+COMMON_HEADERS = (
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "no-referrer"),
+    ("x-frame-options", "DENY"),
+    ("cross-origin-opener-policy", "same-origin"),
+    ("cross-origin-resource-policy", "same-origin"),
+    ("permissions-policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=()"),
+)
+HSTS_HEADER = ("strict-transport-security", "max-age=63072000; includeSubDomains")
+_COMMON = [(k.encode(), v.encode()) for k, v in COMMON_HEADERS]
+_HSTS = (HSTS_HEADER[0].encode(), HSTS_HEADER[1].encode())
 
 
 class SecurityHeaders:

@@ -4,8 +4,10 @@ The assets are built by tools/build_web.py into web/dist (or $ZKVAULT_WEB_DIR). 
 server does not build them itself (a production host need not have node_modules);
 `make run` builds first, and an unbuilt server answers the page with a 503 that says
 how to build. Only files the build wrote are served, gzip-encoded when a .gz copy exists
-and the client accepts it. Hashed names never change content, so they are cached for a
-year; the page itself is never cached, so a deploy takes effect on the next load.
+and the client accepts it, and `/manifest.json`, the build's manifest (for `zkvault web
+verify`). Hashed names never change content, so they are cached for a year; the page
+itself is never cached, so a deploy takes effect on the next load. The headers are
+defined in server.webheaders.
 
 CSP: the page policy comes from server.middleware (docs/architecture.md). The worker script also
 needs it (a dedicated worker's eval and fetches are checked against the policy of its
@@ -23,23 +25,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from ..middleware import PAGE_CSP
+from ..webheaders import IMMUTABLE, PAGE_CACHE, media_type
 
 router = APIRouter(include_in_schema=False)
 
 ROOT = Path(__file__).resolve().parents[2]
-IMMUTABLE = "public, max-age=31536000, immutable"
-TYPES = {
-    ".js": "text/javascript; charset=utf-8",
-    ".mjs": "text/javascript; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".wasm": "application/wasm",
-    ".zip": "application/zip",
-    ".whl": "application/zip",
-    ".json": "application/json",
-    ".py": "text/plain; charset=utf-8",
-    ".bin": "application/octet-stream",
-    ".svg": "image/svg+xml",
-}
 NOT_BUILT = (
     "<!doctype html><meta charset=utf-8><title>zkvault: web app not built</title>"
     "<h1>The web app is not built</h1><p>Run <code>python tools/build_web.py</code> "
@@ -55,6 +45,7 @@ def web_dir() -> Path:
 class Build:
     stamp: float
     page: bytes
+    manifest: bytes
     files: dict[str, Path]  # "name.hash.js" or "pyodide-hash/pyodide.mjs" -> file
 
 
@@ -79,7 +70,8 @@ def current_build() -> Build | None:
                 for p in assets.rglob("*")
                 if p.is_file() and p.suffix != ".gz"
             }
-            _build = Build(stamp, (root / "index.html").read_bytes(), files)
+            page = (root / "index.html").read_bytes()
+            _build = Build(stamp, page, manifest.read_bytes(), files)
         return _build
 
 
@@ -87,7 +79,7 @@ def _page() -> Response:
     build = current_build()
     if build is None:
         return HTMLResponse(NOT_BUILT, status_code=503, headers={"Cache-Control": "no-store"})
-    return HTMLResponse(build.page, headers={"Cache-Control": "no-cache"})
+    return HTMLResponse(build.page, headers={"Cache-Control": PAGE_CACHE})
 
 
 @router.get("/")
@@ -101,6 +93,23 @@ def pair() -> Response:
     return _page()
 
 
+@router.get("/manifest.json")
+def manifest() -> Response:
+    """The build's manifest (hashed names, SRI, its source fingerprint): public, as the
+    assets are. `zkvault web verify` compares it, and names the version it comes from."""
+    build = current_build()
+    if build is None:
+        return Response(
+            "not built",
+            status_code=503,
+            media_type="text/plain",
+            headers={"Cache-Control": "no-store"},
+        )
+    return Response(
+        build.manifest, media_type="application/json", headers={"Cache-Control": PAGE_CACHE}
+    )
+
+
 @router.get("/assets/{name:path}")
 def asset(name: str, request: Request) -> Response:
     build = current_build()
@@ -112,12 +121,12 @@ def asset(name: str, request: Request) -> Response:
             media_type="text/plain",
             headers={"Cache-Control": "no-store"},
         )
-    media_type = TYPES.get(path.suffix, "application/octet-stream")
+    kind = media_type(path.name)
     headers = {"Cache-Control": IMMUTABLE, "Vary": "Accept-Encoding"}
-    if media_type.startswith("text/javascript"):
+    if kind.startswith("text/javascript"):
         headers["Content-Security-Policy"] = PAGE_CSP
     gz = path.with_name(path.name + ".gz")
     if "gzip" in request.headers.get("accept-encoding", "") and gz.is_file():
         headers["Content-Encoding"] = "gzip"
-        return FileResponse(gz, media_type=media_type, headers=headers)
-    return FileResponse(path, media_type=media_type, headers=headers)
+        return FileResponse(gz, media_type=kind, headers=headers)
+    return FileResponse(path, media_type=kind, headers=headers)

@@ -77,7 +77,7 @@ def test_large_assets_are_served_gzipped_when_accepted(
     "path",
     [
         "/assets/nope.js",
-        "/assets/../manifest.json",
+        "/assets/../index.html",  # (the manifest is public on purpose, at /manifest.json)
         "/assets/%2e%2e/manifest.json",
         "/assets/",
         "/assets/pyodide-000000000000/pyodide.mjs",
