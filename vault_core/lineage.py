@@ -104,10 +104,16 @@ class Lineage:
         floor = previous.floor if previous else 0
         if previous is not None and parent is not None:
             devices[previous.saved_by.id] = DeviceWrite(parent, previous.saved_by.name)
-        while len(devices) > MAX_DEVICES:
+        lineage = cls(parent, devices, floor, at, device, audit)
+        # The bound (format.md §14.1): at most MAX_DEVICES entries, and the record within an
+        # item's secret. 64 entries with long names would not fit in 16,384 bytes, and a
+        # record that cannot be written would make the vault unsaveable; the oldest writes
+        # make way, and the floor says up to which revision a device may have left.
+        while len(devices) > MAX_DEVICES or len(lineage.dumps_unchecked()) > SECRET_MAX_BYTES:
             oldest = min(devices, key=lambda d: (devices[d].write.revision, d))
             floor = max(floor, devices.pop(oldest).write.revision)
-        return cls(parent, devices, floor, at, device, audit)
+            lineage = cls(parent, devices, floor, at, device, audit)
+        return lineage
 
     @classmethod
     def parse(cls, secret: str) -> Lineage:
@@ -151,6 +157,13 @@ class Lineage:
         )
 
     def dumps(self) -> str:
+        text = self.dumps_unchecked()
+        if len(text) > SECRET_MAX_BYTES:
+            raise LimitExceededError(f"the lineage record is limited to {SECRET_MAX_BYTES} bytes")
+        return text.decode("utf-8")
+
+    def dumps_unchecked(self) -> bytes:
+        """The record's canonical JSON (UTF-8), whatever its size."""
         doc = {
             "audit": None
             if self.audit is None
@@ -164,10 +177,7 @@ class Lineage:
             "saved": {"at": self.saved_at, "by": self.saved_by.id, "name": self.saved_by.name},
             "v": LINEAGE_VERSION,
         }
-        text = canonical_json(doc).decode("utf-8")
-        if len(text.encode("utf-8")) > SECRET_MAX_BYTES:
-            raise LimitExceededError(f"the lineage record is limited to {SECRET_MAX_BYTES} bytes")
-        return text
+        return canonical_json(doc)
 
     def check_revision(self, revision: int) -> None:
         """The record's own consistency with the revision that carries it."""
@@ -266,26 +276,34 @@ def check_descent(
         return  # our own upload came back; or format 1, which records no lineage
     if write.revision == head.revision + 1 and lineage.parent != head:
         raise ForkError(f"revision {write.revision} is not based on the revision this device saw")
-    mine = [w for w in (memory.own, memory.pending) if w and w.revision < write.revision]
-    if mine and device_id is not None:
-        entry = lineage.devices.get(device_id)
-        if entry is None:
-            if max(w.revision for w in mine) > lineage.floor:
-                raise ForkError("this device's last write is missing from the vault's history")
-        elif entry.write not in mine:
-            raise ForkError("this device's last write is missing from the vault's history")
+    # Every write this device saw or made must still be in the history: each device's entry
+    # at or after that write (a later write of an honest device descends from its earlier
+    # ones), or gone below the floor. A write sent whose answer was lost (``pending``) is
+    # not required: the server may have refused it, which this device cannot tell apart.
     seen = dict(memory.devices)
     if memory.head_by is not None:
         seen[memory.head_by] = head
+    if memory.own is not None and device_id is not None:
+        seen[device_id] = _later(seen.get(device_id), memory.own)
     for device, earlier in seen.items():
         entry = lineage.devices.get(device)
         if entry is None:
             if earlier.revision > lineage.floor:
-                raise ForkError("a write this device saw is missing from the vault's history")
+                raise ForkError(_missing(device, device_id))
         elif entry.write.revision < earlier.revision or (
             entry.write.revision == earlier.revision and entry.write.digest != earlier.digest
         ):
-            raise ForkError("a write this device saw is missing from the vault's history")
+            raise ForkError(_missing(device, device_id))
+
+
+def _later(a: Write | None, b: Write) -> Write:
+    return b if a is None or b.revision >= a.revision else a
+
+
+def _missing(device: str, device_id: str | None) -> str:
+    if device == device_id:
+        return "this device's last write is missing from the vault's history"
+    return "a write this device saw is missing from the vault's history"
 
 
 def remember(
@@ -299,24 +317,20 @@ def remember(
     """The memory after accepting ``write`` (``check_descent`` passed)."""
     own = memory.own if memory else None
     pending = memory.pending if memory else None
-    ours = pending is not None and (
-        write == pending
-        or (
-            lineage is not None
-            and device_id is not None
-            and device_id in lineage.devices
-            and lineage.devices[device_id].write == pending
-        )
-    )
-    if ours:
-        own, pending = pending, None
-    elif pending is not None and pending.revision <= write.revision:
-        pending = None  # another write took that revision: ours was refused
+    if pending is not None and write == pending:
+        own = pending
+    elif lineage is not None and device_id is not None:
+        # This device's last write as the history records it: this revision if it saved
+        # it, else its entry (a pending write the server took though the answer was lost).
+        if lineage.saved_by.id == device_id:
+            own = _later(own, write)
+        elif device_id in lineage.devices:
+            own = _later(own, lineage.devices[device_id].write)
+    if pending is not None and pending.revision <= write.revision:
+        pending = None  # in this history, or another write took its revision: refused
     confirmed = memory is not None and (
         memory.confirmed or (write.revision > memory.head.revision and write != own)
     )
-    if memory is not None and write == memory.head:
-        confirmed = memory.confirmed
     return VaultMemory(
         format=max(version, memory.format if memory else version),
         head=write,

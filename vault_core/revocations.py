@@ -72,15 +72,19 @@ class Revocations:
                 or len(key) != KEY_BYTES
                 or not isinstance(entry["at"], str)
                 or not TIME.fullmatch(entry["at"])
-                or not isinstance(name, str)
-                or not 1 <= len(name) <= PIN_NAME_MAX
-                or any(ord(c) < 0x20 or ord(c) == 0x7F for c in name)
             ):
                 raise PinError("a revocation's kind, key, name or time is out of range")
+            _check_name(name)
             devices[uuid.UUID(device_id)] = Revoked(entry["kind"], key, name, entry["at"])
         return cls(devices)
 
     def dumps(self) -> str:
+        text = self._text()
+        if len(text) > SECRET_MAX_BYTES:
+            raise LimitExceededError(f"the revoked record is limited to {SECRET_MAX_BYTES} bytes")
+        return text.decode("utf-8")
+
+    def _text(self) -> bytes:
         doc = {
             "devices": {
                 str(device_id): {
@@ -93,17 +97,19 @@ class Revocations:
             },
             "v": REVOKED_VERSION,
         }
-        text = canonical_json(doc).decode("utf-8")
-        if len(text.encode("utf-8")) > SECRET_MAX_BYTES:
-            raise LimitExceededError(f"the revoked record is limited to {SECRET_MAX_BYTES} bytes")
-        return text
+        return canonical_json(doc)
 
     def add(self, device_id: uuid.UUID, revoked: Revoked) -> None:
-        """Record a revocation; beyond MAX_REVOKED the oldest is forgotten."""
+        """Record a revocation; beyond MAX_REVOKED entries, or 16,384 bytes (64 long names
+        would not fit, and a record that cannot be written would stop every revocation),
+        the oldest is forgotten (format.md §12.1)."""
         if revoked.kind not in KINDS or len(revoked.key) != KEY_BYTES:
             raise PinError("a revocation names a machine or runner and its 32-byte key")
+        _check_name(revoked.name)
+        if not TIME.fullmatch(revoked.at):
+            raise PinError("a revocation's time is YYYY-MM-DDTHH:MM:SSZ")
         self.devices[device_id] = revoked
-        while len(self.devices) > MAX_REVOKED:
+        while len(self.devices) > MAX_REVOKED or len(self._text()) > SECRET_MAX_BYTES:
             oldest = min(self.devices, key=lambda d: (self.devices[d].at, str(d)))
             del self.devices[oldest]
 
@@ -114,3 +120,12 @@ class Revocations:
             raise KeyRevokedError(f"{self.devices[device_id].kind} id {device_id} was revoked")
         if key is not None and any(r.key == bytes(key) for r in self.devices.values()):
             raise KeyRevokedError("that key belongs to a revoked runner or machine")
+
+
+def _check_name(name: object) -> None:
+    if (
+        not isinstance(name, str)
+        or not 1 <= len(name) <= PIN_NAME_MAX
+        or any(ord(c) < 0x20 or ord(c) == 0x7F or 0xD800 <= ord(c) <= 0xDFFF for c in name)
+    ):
+        raise PinError(f"a revoked device's name is 1 to {PIN_NAME_MAX} characters, no controls")

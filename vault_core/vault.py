@@ -325,6 +325,8 @@ class Vault:
         )
         if not hmac.compare_digest(expected_mac, container.header_mac):
             raise HeaderAuthError
+        if self.memory is not None and container.version < self.memory.format:  # step 12
+            raise DowngradeError(f"format {container.version}, after {self.memory.format}")
         if container.revision < min_revision:
             raise _rollback(container.revision, min_revision)
         _check_record_set(container)
@@ -440,8 +442,13 @@ class Vault:
         return self._add(item)
 
     def _add(self, item: Item) -> uuid.UUID:
-        if len(self._items) >= MAX_ITEMS:
-            raise LimitExceededError(f"a vault holds at most {MAX_ITEMS} items")
+        # Every save writes the lineage record (§14.1): the last place is kept for it.
+        has_lineage = any(s.info.name == LINEAGE_ITEM for s in self._items.values())
+        room = MAX_ITEMS if has_lineage or item.name == LINEAGE_ITEM else MAX_ITEMS - 1
+        if len(self._items) >= room:
+            raise LimitExceededError(
+                f"a vault holds at most {MAX_ITEMS} items, its lineage record included"
+            )
         item_id = uuid.UUID(bytes=self._random_bytes(16), version=4)
         self._store(item_id, item)
         return item_id

@@ -3,7 +3,8 @@
 It shares no code with vault_core; if both agree on every vector, the spec is
 what the code does. It follows format.md §6.1 and §7 step by step and returns
 the error code of the first failing step; and §6.6's reserved names, §12's
-fingerprints and bookkeeping records, and §13's local state, as written there.
+fingerprints and bookkeeping records (the revoked record included), §13's local
+state, and §14's lineage record, its writing and the descent check, as written there.
 """
 
 from __future__ import annotations
@@ -146,14 +147,21 @@ def _kek(passphrase: str, salt: bytes, ops: int, mem: int) -> bytes:
 
 
 def read_vault(
-    blob: bytes, passphrase: str, account: uuid.UUID, pinned: uuid.UUID | None, seen: int
-) -> tuple[int, list[dict[str, Any]]]:
+    blob: bytes,
+    passphrase: str,
+    account: uuid.UUID,
+    pinned: uuid.UUID | None,
+    seen: int,
+    memory: dict[str, Any] | None = None,
+    device_id: str | None = None,
+) -> tuple[int, int, list[dict[str, Any]]]:
+    """§6.1: the format version, the revision and the items (memory: §14.2's, as JSON)."""
     if len(blob) > 1_048_576:
         raise Refused("limit_exceeded")
     if len(blob) < 6 or blob[:4] != b"ZKVT":
         raise Refused("malformed")
     version = struct.unpack(">H", blob[4:6])[0]
-    if version != 1:
+    if version not in (1, 2):
         raise Refused("unsupported_version")
     if len(blob) < 147:
         raise Refused("malformed")
@@ -201,11 +209,15 @@ def read_vault(
         raise Refused("wrong_account")
     if pinned is not None and vid != pinned.bytes:
         raise Refused("wrong_vault")
+    if memory is not None:
+        seen = max(seen, int(memory["head"]["rev"]))
+        if version < memory["format"]:
+            raise Refused("downgrade")
     if revision < seen:
         raise Refused("rollback")
     if not 1 <= len(unicodedata.normalize("NFC", passphrase).encode()) <= 4096:
         raise Refused("limit_exceeded")
-    slot_ad = b"zkvault/1 key-slot" + blob[4:6] + blob[46:71]
+    slot_ad = b"zkvault/1 key-slot" + b"\x00\x01" + blob[46:71]  # §4.1: always 1
     try:
         vk = s.crypto_aead_xchacha20poly1305_ietf_decrypt(
             slot_ct, slot_ad, slot_nonce, _kek(passphrase, salt, ops, mem)
@@ -216,6 +228,8 @@ def read_vault(
         _mac(_mac(vk, b"zkvault/1 header-mac"), blob[:mac_at]), blob[mac_at : mac_at + 32]
     ):
         raise Refused("header_auth")
+    if memory is not None and version < memory["format"]:
+        raise Refused("downgrade")
     if revision < seen:
         raise Refused("rollback")
     ids = [r[:16] for r in records]
@@ -245,7 +259,15 @@ def read_vault(
         if any(other["name"] == item["name"] for other in items):
             raise Refused("invalid_item")
         items.append({**item, "id": r[:16].hex(), "revision": struct.unpack(">Q", r[16:24])[0]})
-    return revision, items
+    lineage = None
+    if version == 2:  # step 16
+        own = [i for i in items if i["name"] == ".zkvault-lineage"]
+        if not own or own[0]["revision"] != revision:
+            raise Refused("lineage")
+        lineage = read_lineage(own[0]["secret"], revision)
+    digest = hashlib.sha256(blob).hexdigest()
+    check_descent(memory, version, revision, digest, lineage, device_id)  # step 17
+    return version, revision, items
 
 
 def read_grant(
@@ -443,3 +465,267 @@ def open_local_state(blob: bytes, key: bytes, machine_id: bytes, counter: int) -
     if generation < counter:
         raise Refused("rollback")
     return {"generation": generation, "plaintext": plain.hex()}
+
+
+# -- §12.1 the revoked record ---------------------------------------------------------------
+
+_TIME = "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z"
+_KEY43 = "[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]"
+
+
+def _name_ok(name: Any) -> bool:
+    return (
+        isinstance(name, str)
+        and 1 <= len(name) <= 128
+        and not re.search("[\x00-\x1f\x7f\ud800-\udfff]", name)
+    )
+
+
+def read_revoked(
+    secret: str, check: tuple[str | None, bytes | None] | None = None
+) -> dict[str, Any]:
+    """REVOKED of §12.1 (damaged: pin); with ``check``, an id and key to refuse if revoked."""
+    try:
+        data = _decode_json(secret.encode())
+    except (Refused, UnicodeError):
+        raise Refused("pin") from None
+    if not isinstance(data, dict) or set(data) != {"devices", "v"} or data["v"] != "1":
+        raise Refused("pin")
+    devices = data["devices"]
+    if not isinstance(devices, dict) or len(devices) > 64:
+        raise Refused("pin")
+    out = {}
+    for device_id, entry in devices.items():
+        if not re.fullmatch(_RUNNER_ID, device_id):
+            raise Refused("pin")
+        if not isinstance(entry, dict) or set(entry) != {"at", "key", "kind", "name"}:
+            raise Refused("pin")
+        if entry["kind"] not in ("machine", "runner"):
+            raise Refused("pin")
+        if not isinstance(entry["key"], str) or not re.fullmatch(_KEY43, entry["key"]):
+            raise Refused("pin")
+        if not isinstance(entry["at"], str) or not re.fullmatch(_TIME, entry["at"]):
+            raise Refused("pin")
+        if not _name_ok(entry["name"]):
+            raise Refused("pin")
+        key = base64.urlsafe_b64decode(entry["key"] + "=").hex()
+        out[device_id] = {**entry, "key": key}
+    if check is not None:
+        check_id, check_key = check
+        if check_id is not None and check_id in out:
+            raise Refused("key_revoked")
+        if check_key is not None and any(e["key"] == check_key.hex() for e in out.values()):
+            raise Refused("key_revoked")
+    return dict(sorted(out.items()))
+
+
+# -- §14 lineage ------------------------------------------------------------------------------
+
+_HEX32, _HEX64 = "[0-9a-f]{32}", "[0-9a-f]{64}"
+
+
+def _num(value: Any, low: int) -> int:
+    if not isinstance(value, str) or not re.fullmatch("0|[1-9][0-9]*", value):
+        raise Refused("lineage")
+    if not low <= int(value) <= 2**63 - 1:
+        raise Refused("lineage")
+    return int(value)
+
+
+def _keys(value: Any, keys: set[str]) -> dict[str, Any]:
+    if not isinstance(value, dict) or set(value) != keys:
+        raise Refused("lineage")
+    return value
+
+
+def _write(value: Any) -> dict[str, Any]:
+    value = _keys(value, {"digest", "rev"})
+    if not isinstance(value["digest"], str) or not re.fullmatch(_HEX64, value["digest"]):
+        raise Refused("lineage")
+    return {"digest": value["digest"], "rev": _num(value["rev"], 1)}
+
+
+def read_lineage(secret: str, revision: int) -> dict[str, Any]:
+    """§14.1: LINEAGE, and its consistency with the revision that carries it."""
+    try:
+        doc = _keys(
+            _decode_json(secret.encode()), {"audit", "devices", "floor", "parent", "saved", "v"}
+        )
+    except (Refused, UnicodeError):
+        raise Refused("lineage") from None
+    if doc["v"] != "2":
+        raise Refused("lineage")
+    if not isinstance(doc["devices"], dict) or len(doc["devices"]) > 64:
+        raise Refused("lineage")
+    devices = {}
+    for device_id, entry in doc["devices"].items():
+        if not re.fullmatch(_HEX32, device_id):
+            raise Refused("lineage")
+        entry = _keys(entry, {"digest", "name", "rev"})
+        if not _name_ok(entry["name"]):
+            raise Refused("lineage")
+        write = _write({"digest": entry["digest"], "rev": entry["rev"]})
+        devices[device_id] = {**write, "name": entry["name"]}
+    saved = _keys(doc["saved"], {"at", "by", "name"})
+    if not isinstance(saved["at"], str) or not re.fullmatch(_TIME, saved["at"]):
+        raise Refused("lineage")
+    if not isinstance(saved["by"], str) or not re.fullmatch(_HEX32, saved["by"]):
+        raise Refused("lineage")
+    if not _name_ok(saved["name"]):
+        raise Refused("lineage")
+    audit = None
+    if doc["audit"] is not None:
+        anchor = _keys(doc["audit"], {"head", "seq"})
+        if not isinstance(anchor["head"], str) or not re.fullmatch(_HEX64, anchor["head"]):
+            raise Refused("lineage")
+        audit = {"head": anchor["head"], "seq": _num(anchor["seq"], 1)}
+    parent = None if doc["parent"] is None else _write(doc["parent"])
+    floor = _num(doc["floor"], 0)
+    # Consistency with revision r.
+    if (parent is None) != (revision == 1) or (parent and parent["rev"] != revision - 1):
+        raise Refused("lineage")
+    if any(d["rev"] >= revision for d in devices.values()) or floor >= revision:
+        raise Refused("lineage")
+    return {
+        "parent": parent,
+        "devices": dict(sorted(devices.items())),
+        "floor": floor,
+        "saved_at": saved["at"],
+        "saved_by": saved["by"],
+        "saved_name": saved["name"],
+        "audit": audit,
+    }
+
+
+def _lineage_text(lineage: dict[str, Any]) -> bytes:
+    def w(write: dict[str, Any]) -> dict[str, str]:
+        return {"digest": write["digest"], "rev": str(write["rev"])}
+
+    audit = lineage["audit"]
+    return _canonical(
+        {
+            "audit": None if audit is None else {"head": audit["head"], "seq": str(audit["seq"])},
+            "devices": {d: {**w(e), "name": e["name"]} for d, e in lineage["devices"].items()},
+            "floor": str(lineage["floor"]),
+            "parent": None if lineage["parent"] is None else w(lineage["parent"]),
+            "saved": {
+                "at": lineage["saved_at"],
+                "by": lineage["saved_by"],
+                "name": lineage["saved_name"],
+            },
+            "v": "2",
+        }
+    )
+
+
+def next_lineage(
+    previous: str | None,
+    parent: dict[str, Any] | None,
+    device: dict[str, str],
+    at: str,
+    audit: dict[str, Any] | None,
+) -> str:
+    """§14.1 "Writing": the record a save writes after ``parent`` (whose record is
+    ``previous``)."""
+    prev = None
+    if previous is not None:
+        prev = read_lineage(previous, parent["rev"] if parent else 1)
+    devices = dict(prev["devices"]) if prev else {}
+    floor = prev["floor"] if prev else 0
+    if prev is not None and parent is not None:
+        devices[prev["saved_by"]] = {**parent, "name": prev["saved_name"]}
+    record = {
+        "parent": parent,
+        "devices": devices,
+        "floor": floor,
+        "saved_at": at,
+        "saved_by": device["id"],
+        "saved_name": device["name"],
+        "audit": audit,
+    }
+    while len(devices) > 64 or len(_lineage_text(record)) > 16_384:
+        oldest = min(devices, key=lambda d: (devices[d]["rev"], d))
+        floor = max(floor, devices.pop(oldest)["rev"])
+        record["floor"] = floor
+    return _lineage_text(record).decode()
+
+
+def _mem_write(doc: Any) -> tuple[int, str] | None:
+    return None if doc is None else (int(doc["rev"]), doc["digest"])
+
+
+def _later(a: tuple[int, str] | None, b: tuple[int, str]) -> tuple[int, str]:
+    return b if a is None or b[0] >= a[0] else a
+
+
+def check_descent(
+    memory: dict[str, Any] | None,
+    version: int,
+    revision: int,
+    digest: str,
+    lineage: dict[str, Any] | None,
+    device_id: str | None,
+) -> dict[str, Any]:
+    """§14.2: refuse, or return the memory after accepting (the memory as JSON)."""
+    write = (revision, digest)
+    if memory is not None:
+        head = _mem_write(memory["head"])
+        assert head is not None
+        if version < memory["format"]:
+            raise Refused("downgrade")
+        if revision < head[0]:
+            raise Refused("rollback")
+        if revision == head[0] and digest != head[1]:
+            raise Refused("fork")
+        if revision > head[0] and write != _mem_write(memory["pending"]) and version == 2:
+            assert lineage is not None
+            parent = lineage["parent"]
+            if revision == head[0] + 1 and (parent["rev"], parent["digest"]) != head:
+                raise Refused("fork")
+            seen = {d: _mem_write(w) for d, w in memory["devices"].items()}
+            if memory["head_by"] is not None:
+                seen[memory["head_by"]] = head
+            own = _mem_write(memory["own"])
+            if device_id is not None and own is not None:
+                seen[device_id] = _later(seen.get(device_id), own)
+            for device, earlier in seen.items():
+                assert earlier is not None
+                entry = lineage["devices"].get(device)
+                if entry is None:
+                    if earlier[0] > lineage["floor"]:
+                        raise Refused("fork")
+                elif entry["rev"] < earlier[0] or (
+                    entry["rev"] == earlier[0] and entry["digest"] != earlier[1]
+                ):
+                    raise Refused("fork")
+    # Remembering.
+    own = _mem_write(memory["own"]) if memory else None
+    pending = _mem_write(memory["pending"]) if memory else None
+    if pending == write:
+        own = write
+    elif lineage is not None and device_id is not None:
+        if lineage["saved_by"] == device_id:
+            own = _later(own, write)
+        elif device_id in lineage["devices"]:
+            entry = lineage["devices"][device_id]
+            own = _later(own, (entry["rev"], entry["digest"]))
+    if pending is not None and pending[0] <= revision:
+        pending = None
+    confirmed = memory is not None and (
+        memory["confirmed"] is True or (revision > int(memory["head"]["rev"]) and write != own)
+    )
+
+    def doc(w: tuple[int, str] | None) -> Any:
+        return None if w is None else {"digest": w[1], "rev": str(w[0])}
+
+    return {
+        "format": max(version, memory["format"]) if memory else version,
+        "head": doc(write),
+        "head_by": lineage["saved_by"] if lineage else None,
+        "devices": {d: doc((e["rev"], e["digest"])) for d, e in lineage["devices"].items()}
+        if lineage
+        else {},
+        "own": doc(own),
+        "pending": doc(pending),
+        "confirmed": confirmed,
+    }

@@ -81,8 +81,16 @@ def test_the_servers_parser_reads_real_vaults(account: uuid.UUID) -> None:
     blobs.append(vault.save())
     for revision, blob in enumerate(blobs, start=1):
         assert blobheader.peek_header(blob) == blobheader.PublicHeader(
-            1, account, vault.vault_id, revision
+            2, account, vault.vault_id, revision
         )
+    # A vault a format-1 client wrote (format.md §4.1): the server still reads its header.
+    format_1 = json.loads((ROOT / "tests/unit/data/format-1-three-items.json").read_text())
+    header = blobheader.peek_header(base64.b64decode(format_1["blob"]))
+    assert (header.version, str(header.account_id), header.revision) == (
+        1,
+        format_1["account_id"],
+        1,
+    )
 
 
 def test_a_revision_out_of_range_is_malformed_for_server_and_clients(account: uuid.UUID) -> None:

@@ -65,14 +65,20 @@ def test_unchanged_items_keep_their_record_bytes(vault: Vault, account: uuid.UUI
     vault.add(Item(name="second", kind="git", url="https://git.example", secret="s"))
     second = layout.parse(vault.save())
     kept = {r.item_id: r for r in first.records}
-    assert all(r == kept[r.item_id] for r in second.records if r.item_id in kept)
+    lineage = {i.id for i in vault.items(reserved=True) if i.name == ".zkvault-lineage"}
+    unchanged = [r for r in second.records if r.item_id in kept and r.item_id not in lineage]
+    assert len(unchanged) == 1  # the item; the lineage record is new at every save (§6.2)
+    assert all(r == kept[r.item_id] for r in unchanged)
 
 
 def test_changing_the_passphrase_rewraps_only(vault: Vault, account: uuid.UUID) -> None:
     before = layout.parse(vault.save())
     vault.change_passphrase("a completely different passphrase")
     after = layout.parse(vault.save())
-    assert after.records == before.records
+    lineage = {i.id for i in vault.items(reserved=True) if i.name == ".zkvault-lineage"}
+    assert [r for r in after.records if r.item_id not in lineage] == [
+        r for r in before.records if r.item_id not in lineage
+    ]  # every item kept byte for byte; only the lineage record is new (§6.2)
     assert after.slot.salt != before.slot.salt
     blob = after.encode()
     with pytest.raises(errors.WrongPassphraseError):

@@ -36,6 +36,10 @@ def test_the_vector_set_covers_every_decoding_error() -> None:
         "item_replayed",
         "item_missing",
         "rollback",
+        "downgrade",
+        "fork",
+        "lineage",
+        "key_revoked",
         "grant_auth",
         "grant_binding",
         "pin",
@@ -65,6 +69,33 @@ def _read_record(vector: dict[str, Any]) -> Any:
         return spec_reader.normalise_typed(vector["text"])
     if kind == "item_name":
         return spec_reader.check_item_name(vector["item_name"])
+    if kind == "lineage":
+        return spec_reader.read_lineage(vector["secret"], vector["revision"])
+    if kind == "lineage_next":
+        parent = vector["parent"]
+        return spec_reader.next_lineage(
+            vector["previous"],
+            parent,
+            vector["device"],
+            vector["at"],
+            vector["audit"],
+        )
+    if kind == "descent":
+        lineage = vector["lineage"]
+        return spec_reader.check_descent(
+            vector["memory"],
+            vector["version"],
+            vector["revision"],
+            vector["digest"],
+            None if lineage is None else spec_reader.read_lineage(lineage, vector["revision"]),
+            vector["device_id"],
+        )
+    if kind == "revoked":
+        check = None
+        if "check_id" in vector:
+            key = vector["check_key"]
+            check = (vector["check_id"], None if key is None else bytes.fromhex(key))
+        return spec_reader.read_revoked(vector["secret"], check)
     assert kind == "local_state"
     return spec_reader.open_local_state(
         base64.b64decode(vector["blob"]),
@@ -114,13 +145,16 @@ def test_an_independent_reader_of_the_spec_agrees(vector: dict[str, Any]) -> Non
     blob = base64.b64decode(vector["blob"]) + bytes(vector.get("append_zeros", 0))
     try:
         if vector["kind"] == "vault":
-            revision, items = spec_reader.read_vault(
+            version, revision, items = spec_reader.read_vault(
                 blob,
                 vector["passphrase"],
                 uuid.UUID(vector["account_id"]),
                 uuid.UUID(vector["vault_id"]) if vector["vault_id"] else None,
                 vector["min_revision"],
+                vector["memory"],
+                vector["device_id"],
             )
+            assert vector["expect"] != "ok" or version == vector["format"]
         else:
             revision, items = spec_reader.read_grant(
                 blob,

@@ -25,7 +25,17 @@ from vault_core import (
 )
 from vault_core.errors import VaultError
 from vault_core.kdf import derive_kek
+from vault_core.lineage import (
+    AuditAnchor,
+    Device,
+    Lineage,
+    VaultMemory,
+    Write,
+    check_descent,
+    remember,
+)
 from vault_core.local_state import open_state, read_state_header
+from vault_core.revocations import Revocations
 
 VECTOR_DIR = Path(__file__).parent
 
@@ -44,14 +54,19 @@ def _open(vector: dict[str, Any]) -> list[dict[str, Any]]:
     # append_zeros keeps the oversized vectors small on disk.
     blob = base64.b64decode(vector["blob"]) + bytes(vector.get("append_zeros", 0))
     if vector["kind"] == "vault":
+        memory = vector.get("memory")
+        device_id = vector.get("device_id")
         vault = Vault.open(
             blob,
             vector["passphrase"],
             account_id=uuid.UUID(vector["account_id"]),
             vault_id=_optional_uuid(vector["vault_id"]),
             min_revision=vector["min_revision"],
+            memory=None if memory is None else VaultMemory.from_json(memory),
+            device=None if device_id is None else Device(device_id, "vector reader"),
         )
         assert vault.revision == vector["revision"], "revision differs"
+        assert vault.version == vector["format"], "format differs"
         found = []
         for info in vault.items(reserved=True):  # bookkeeping included: §6.1 opens all
             entry = info.to_dict()
@@ -148,7 +163,80 @@ def _local_state(vector: dict[str, Any]) -> Any:
     return {"generation": read_state_header(blob).generation, "plaintext": plaintext.hex()}
 
 
+def _lineage_value(lineage: Lineage) -> dict[str, Any]:
+    def write(w: Write | None) -> Any:
+        return None if w is None else {"digest": w.digest, "rev": w.revision}
+
+    return {
+        "parent": write(lineage.parent),
+        "devices": {
+            d: {**write(e.write), "name": e.name} for d, e in sorted(lineage.devices.items())
+        },
+        "floor": lineage.floor,
+        "saved_at": lineage.saved_at,
+        "saved_by": lineage.saved_by.id,
+        "saved_name": lineage.saved_by.name,
+        "audit": None
+        if lineage.audit is None
+        else {"head": lineage.audit.head, "seq": lineage.audit.seq},
+    }
+
+
+def _lineage(vector: dict[str, Any]) -> Any:
+    lineage = Lineage.parse(vector["secret"])
+    lineage.check_revision(vector["revision"])
+    return _lineage_value(lineage)
+
+
+def _write(doc: Any) -> Write | None:
+    return None if doc is None else Write(doc["rev"], doc["digest"])
+
+
+def _lineage_next(vector: dict[str, Any]) -> Any:
+    previous = vector["previous"]
+    audit = vector["audit"]
+    following = Lineage.following(
+        None if previous is None else Lineage.parse(previous),
+        _write(vector["parent"]),
+        Device(vector["device"]["id"], vector["device"]["name"]),
+        vector["at"],
+        None if audit is None else AuditAnchor(audit["seq"], audit["head"]),
+    )
+    return following.dumps()
+
+
+def _descent(vector: dict[str, Any]) -> Any:
+    memory = None if vector["memory"] is None else VaultMemory.from_json(vector["memory"])
+    lineage = None if vector["lineage"] is None else Lineage.parse(vector["lineage"])
+    facts: dict[str, Any] = {
+        "version": vector["version"],
+        "write": Write(vector["revision"], vector["digest"]),
+        "lineage": lineage,
+        "device_id": vector["device_id"],
+    }
+    check_descent(memory, **facts)
+    return remember(memory, **facts).to_json()
+
+
+def _revoked(vector: dict[str, Any]) -> Any:
+    revoked = Revocations.parse(vector["secret"])
+    if "check_id" in vector:
+        check_id, check_key = vector["check_id"], vector["check_key"]
+        revoked.check_allowed(
+            None if check_id is None else uuid.UUID(check_id),
+            None if check_key is None else bytes.fromhex(check_key),
+        )
+    return {
+        str(d): {"at": r.at, "key": r.key.hex(), "kind": r.kind, "name": r.name}
+        for d, r in revoked.devices.items()
+    }
+
+
 _RECORDS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "lineage": _lineage,
+    "lineage_next": _lineage_next,
+    "descent": _descent,
+    "revoked": _revoked,
     "pins": _pins,
     "pin_add": _pin_add,
     "grant_list": _grant_list,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 
-from tests.vectors.common import ACCOUNT, FAST, PASSPHRASE, RUNNER, Stream
+from tests.vectors.common import ACCOUNT, RUNNER, Stream, create
 from vault_core import Item, Vault
 from vault_core import container as layout
 from vault_core.backend import get_backend
@@ -22,7 +22,7 @@ def forge_vault(seed: bytes, plaintexts: list[bytes | None]) -> bytes:
     """A revision-1 vault with one record per entry, in manifest order, each encrypted by the
     vault's own item key from exactly those bytes (WRONG_AD: decryption fails although the
     record's hash is authentic)."""
-    vault = Vault.create(ACCOUNT, PASSPHRASE, kdf=FAST, random_bytes=Stream(seed))
+    vault = create(stream=Stream(seed))
     ids = [
         vault.add(Item(name=f"placeholder {index}", kind="generic", url="", secret="x"))
         for index in range(len(plaintexts))
@@ -32,12 +32,12 @@ def forge_vault(seed: bytes, plaintexts: list[bytes | None]) -> bytes:
     for item_id, text in zip(sorted(ids, key=lambda i: i.bytes), plaintexts, strict=True):
         stored = vault._items[item_id]
         nonce = stored.record.nonce
-        ad = vault._item_ad(item_id, 1 if text is not WRONG_AD else 2)
+        ad = vault._item_ad(item_id, 1 if text is not WRONG_AD else 2, 2)
         plaintext = b"{}" if text is WRONG_AD else text
         ciphertext = backend.aead_encrypt(bytes(item_key), nonce, plaintext, ad)
         record = layout.Record(item_id, 1, nonce, ciphertext)
         vault._items[item_id] = type(stored)(
-            record, backend.blake2b(32, record.encode()), stored.info
+            record, backend.blake2b(32, record.encode()), stored.info, 2
         )
     return vault.save()
 

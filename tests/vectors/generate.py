@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.vectors import records, rules
+from tests.vectors import history, records, rules
 from tests.vectors.common import (
     ITEMS,
     OTHER_ACCOUNT,
@@ -64,7 +64,8 @@ def vault_vectors() -> list[dict[str, Any]]:
     stream = Stream(b"main")
     vault, blob = build_vault(b"main", stream=stream)
     spans = record_spans(blob)
-    manifest_start, mac_start = layout.HEADER_BYTES, layout.HEADER_BYTES + 3 * 56
+    manifest_start = layout.HEADER_BYTES
+    mac_start = layout.HEADER_BYTES + len(spans) * 56
     first = spans[0][0]
     vectors = [
         vault_vector(
@@ -140,8 +141,9 @@ def vault_vectors() -> list[dict[str, Any]]:
             "kdf_salt": "wrong_passphrase",
             "slot_nonce": "wrong_passphrase",
             "slot_ciphertext": "wrong_passphrase",
-            # the manifest then ends early, and the misaligned record lengths are too large
-            "item_count": "limit_exceeded",
+            # 4 → 5: the manifest runs into the header MAC, and the misaligned records
+            # then claim more bytes than are left
+            "item_count": "malformed",
         }[region]
         fail(
             f"flip-{region}",
@@ -216,8 +218,8 @@ def vault_vectors() -> list[dict[str, Any]]:
     )
     fail(
         "unknown-version",
-        "format version 2",
-        set_bytes(blob, 4, b"\x00\x02"),
+        "format version 3",
+        set_bytes(blob, 4, b"\x00\x03"),
         "unsupported_version",
     )
     fail("too-many-items", "item_count 1001", set_bytes(blob, 143, u32(1001)), "limit_exceeded")
@@ -433,6 +435,11 @@ GENERATORS: list[Callable[[], list[dict[str, Any]]]] = [
     records.fingerprint_vectors,
     records.item_name_vectors,
     records.local_state_vectors,
+    history.lineage_vectors,
+    history.lineage_next_vectors,
+    history.descent_vectors,
+    history.revoked_vectors,
+    history.format_vectors,
 ]
 
 
