@@ -7,7 +7,16 @@ import _socket
 import os
 
 from native import paths, protocol
-from native.errors import FAILURE, LOCKED, NOT_FOUND, OUT_OF_SCOPE, REVOKED, USAGE, CliError
+from native.errors import (
+    FAILURE,
+    LOCKED,
+    NOT_FOUND,
+    OUT_OF_SCOPE,
+    REVOKED,
+    STATE,
+    USAGE,
+    CliError,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -23,6 +32,10 @@ _EXIT_FOR = {
     "forbidden": OUT_OF_SCOPE,
     "session_expired": LOCKED,
     "revoked": REVOKED,  # a runner's grant answering through zkvault ssh
+    # An agent that met a fork serves nothing more (native/vaulterrors.py's codes).
+    "fork": STATE,
+    "downgrade": STATE,
+    "lineage": STATE,
 }
 _NOT_RUNNING = "the vault is locked (no agent running); run `zkvault unlock`"
 _FORWARD_ENDED = "the zkvault ssh session that forwarded the agent has ended"
