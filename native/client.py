@@ -32,11 +32,9 @@ _EXIT_FOR = {
     "forbidden": OUT_OF_SCOPE,
     "session_expired": LOCKED,
     "revoked": REVOKED,  # a runner's grant answering through zkvault ssh
-    # An agent that met a fork serves nothing more (native/vaulterrors.py's codes).
-    "fork": STATE,
-    "downgrade": STATE,
-    "lineage": STATE,
 }
+# An agent that met a fork serves nothing more: exit 5, as native/vaulterrors.py says.
+_STOPPED = ("fork", "downgrade", "lineage")
 _NOT_RUNNING = "the vault is locked (no agent running); run `zkvault unlock`"
 _FORWARD_ENDED = "the zkvault ssh session that forwarded the agent has ended"
 
@@ -71,7 +69,8 @@ def request(op: str, timeout: float = 10.0, **fields: Any) -> dict[str, Any]:
         sock.close()
     if not response.get("ok"):
         code = str(response.get("error", "error"))
-        raise CliError(str(response.get("message", code)), _EXIT_FOR.get(code, FAILURE), code)
+        exit_code = STATE if code in _STOPPED else _EXIT_FOR.get(code, FAILURE)
+        raise CliError(str(response.get("message", code)), exit_code, code)
     return response
 
 
