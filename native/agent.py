@@ -45,6 +45,15 @@ class Reloadable(answers.ItemSource, Protocol):
     @property
     def vault_id(self) -> uuid.UUID: ...
 
+    @property
+    def memory(self) -> Any: ...  # vault_core.lineage.VaultMemory | None
+
+    @property
+    def lineage(self) -> Any: ...  # vault_core.lineage.Lineage | None: the last save
+
+    @property
+    def needs_confirmation(self) -> bool: ...
+
     def reload(self, blob: bytes) -> None: ...
 
 
@@ -60,8 +69,12 @@ class Seen:
 
 # Given the revision held, waits (long poll) and reports what it saw.
 Watch = Callable[[int], Seen]
-# Called after a newer blob was verified and adopted: (blob, revision, vault id).
-Adopt = Callable[[bytes, int, str], None]
+# Called after a newer blob was verified and adopted: (blob, the vault now).
+Adopt = Callable[[bytes, Reloadable], None]
+# Called when a newer blob shows a fork: (the error, the revision named); what to show.
+Forked = Callable[[CliError, int], dict[str, Any]]
+# vault_core's codes for a history that does not descend from what this machine saw.
+FORK_CODES = ("fork", "downgrade", "lineage")
 
 
 class _Stop(Exception):
@@ -78,6 +91,7 @@ class Agent:
         watch: Watch | None = None,
         retry_max: float = 30.0,
         adopt: Adopt | None = None,
+        forked: Forked | None = None,
         info: dict[str, Any] | None = None,
     ) -> None:
         self.vault = vault
@@ -90,6 +104,11 @@ class Agent:
         self.last_used = self.started
         self.stop_reason = ""
         self.adopt = adopt
+        self.forked = forked
+        # Set once a newer revision showed a fork: the vault is wiped, every request but
+        # status and lock answers with it, until `zkvault unlock` replaces this agent.
+        self.fork: dict[str, Any] | None = None
+        self._held: dict[str, Any] = {}  # the vault's status facts, kept when it was wiped
         self.warnings: list[str] = []  # shown by `zkvault status`; never secrets
         self.trouble: str | None = None  # why the last watch failed, while it does
         self._verdict: str | None = None  # set by the watcher thread
@@ -202,10 +221,15 @@ class Agent:
         rollback). A failure keeps the revision held, and is kept for `zkvault status`:
         a newer vault that does not verify is what a tampering server would send."""
         held = self.vault.revision
+        if self.fork is not None:
+            return  # nothing more is adopted once a fork was seen
         try:
             self.vault.reload(blob)
         except Exception as exc:  # a bad download must not take the agent down
             code = getattr(exc, "code", type(exc).__name__)
+            if code in FORK_CODES:
+                self._stop_serving(exc, revision)
+                return
             self._warn(
                 f"revision {revision} from the server failed verification ({code}); "
                 f"still serving revision {held}. Someone may have tampered with it"
@@ -213,12 +237,33 @@ class Agent:
             return
         if self.adopt is not None:
             try:
-                self.adopt(blob, self.vault.revision, str(self.vault.vault_id))
+                self.adopt(blob, self.vault)
             except Exception as exc:
                 self._warn(
                     f"serving revision {self.vault.revision}, but could not keep it as the "
                     f"local copy ({getattr(exc, 'code', type(exc).__name__)})"
                 )
+
+    def _stop_serving(self, exc: Exception, revision: int) -> None:
+        """A fork (or downgrade, or damaged lineage): wipe the vault at once and answer
+        every request with the error; the local copy and memory stay as they were."""
+        from native.vaulterrors import translate
+
+        error = translate(exc)
+        self._held = self._vault_facts()
+        with contextlib.suppress(Exception):
+            self.vault.lock()
+        self.fork = {
+            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "code": error.code,
+            "message": error.message,
+            "revision": revision,
+        }
+        if self.forked is not None:
+            try:
+                self.fork = self.forked(error, revision)
+            except Exception as exc:
+                self._warn(f"could not record the fork locally ({type(exc).__name__})")
 
     def _warn(self, message: str) -> None:
         if message not in self.warnings:
@@ -269,6 +314,13 @@ class Agent:
         if op == "lock":
             return {"ok": True}
         self.last_used = time.monotonic()
+        if self.fork is not None:
+            raise CliError(
+                f"{self.fork['message']}; this agent serves nothing more until "
+                "`zkvault unlock` checks again",
+                STATE,
+                str(self.fork["code"]),
+            )
         return answers.answer(self.vault, op, request)
 
     def _status(self) -> dict[str, Any]:
@@ -276,13 +328,25 @@ class Agent:
         return {
             **self.info,
             "pid": os.getpid(),
-            "revision": self.vault.revision,
-            "items": len(self.vault.items()),
+            **(self._held if self.fork is not None else self._vault_facts()),
+            "fork": self.fork,
             "idle_timeout": self.idle_timeout,
             "idle_expires_in": round(self.last_used + self.idle_timeout - now, 1),
             "expires_in": round(self.started + self.max_lifetime - now, 1),
             "trouble": self.trouble,
             "warnings": list(self.warnings),
+        }
+
+    def _vault_facts(self) -> dict[str, Any]:
+        """Revision, item count, the last save (time and device, when the vault records
+        them: format 2) and whether this machine confirmed it is the current vault."""
+        lineage = self.vault.lineage
+        saved = None if lineage is None else {"at": lineage.saved_at, "by": lineage.saved_by.name}
+        return {
+            "revision": self.vault.revision,
+            "items": len(self.vault.items()),
+            "last_saved": saved,
+            "confirmed": not self.vault.needs_confirmation,
         }
 
 

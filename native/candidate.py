@@ -1,9 +1,9 @@
 """The one check of a vault blob offered to this machine (by the server or a file).
 
 Before anything is decrypted, its public header must name this machine's account and
-vault and a revision no older than the highest seen here. The passphrase later
-authenticates the whole blob; this catches a foreign or replayed vault early, with a
-message that says which.
+vault, a format no older than seen here and a revision no older than the highest seen
+here. The passphrase later authenticates the whole blob; this catches a foreign or
+replayed vault early, with a message that says which.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ def check(
     account_id: str | uuid.UUID | None,
     vault_id: str | uuid.UUID | None,
     max_revision: int,
+    min_format: int = 0,
 ) -> PublicHeader:
     """The blob's public header, or a CliError naming ``source`` ("the server's vault")."""
     from vault_core import errors, peek_header
@@ -43,6 +44,10 @@ def check(
             STATE,
             "wrong_vault",
         )
+    if header.version < min_format:  # before the revision, as Vault.open (downgrade)
+        from native.vaulterrors import translate
+
+        raise translate(errors.DowngradeError())
     if header.revision < max_revision:
         raise CliError(
             f"{source} is revision {header.revision}, older than revision {max_revision} "

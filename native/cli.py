@@ -140,6 +140,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also lock when the server cannot be reached (default $ZKVAULT_STRICT)",
     )
+    sp.add_argument(
+        "--confirm",
+        action="store_true",
+        help="on a machine new to the vault: confirm that the last save shown is your "
+        "current vault (on a terminal, unlock asks instead)",
+    )
 
     command("lock", "wipe the unlocked vault from memory and stop the agent")
     command("status", "show whether the vault is unlocked, and for how long", json_flag=True)

@@ -7,7 +7,16 @@ import _socket
 import os
 
 from native import paths, protocol
-from native.errors import FAILURE, LOCKED, NOT_FOUND, OUT_OF_SCOPE, REVOKED, USAGE, CliError
+from native.errors import (
+    FAILURE,
+    LOCKED,
+    NOT_FOUND,
+    OUT_OF_SCOPE,
+    REVOKED,
+    STATE,
+    USAGE,
+    CliError,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -24,6 +33,8 @@ _EXIT_FOR = {
     "session_expired": LOCKED,
     "revoked": REVOKED,  # a runner's grant answering through zkvault ssh
 }
+# An agent that met a fork serves nothing more: exit 5, as native/vaulterrors.py says.
+_STOPPED = ("fork", "downgrade", "lineage")
 _NOT_RUNNING = "the vault is locked (no agent running); run `zkvault unlock`"
 _FORWARD_ENDED = "the zkvault ssh session that forwarded the agent has ended"
 
@@ -58,7 +69,8 @@ def request(op: str, timeout: float = 10.0, **fields: Any) -> dict[str, Any]:
         sock.close()
     if not response.get("ok"):
         code = str(response.get("error", "error"))
-        raise CliError(str(response.get("message", code)), _EXIT_FOR.get(code, FAILURE), code)
+        exit_code = STATE if code in _STOPPED else _EXIT_FOR.get(code, FAILURE)
+        raise CliError(str(response.get("message", code)), exit_code, code)
     return response
 
 

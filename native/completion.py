@@ -33,7 +33,8 @@ _zkvault() {
                 COMPREPLY=($(compgen -W "$(_zkvault_items)" -- "$cur"))
                 return
             fi ;;
-        unlock) words="--passphrase-stdin --idle-timeout --max-lifetime --strict" ;;
+        unlock)
+            words="--passphrase-stdin --idle-timeout --max-lifetime --strict --confirm --json" ;;
         connect) words="--server --name --clean --timeout" ;;
         run) words="--env --no-mask --" ;;
         status|list) words="--json" ;;

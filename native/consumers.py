@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 
-from native.errors import NOT_FOUND, USAGE, CliError
+from native.errors import NOT_FOUND, STATE, USAGE, CliError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (fast path)
 if TYPE_CHECKING:
@@ -40,17 +40,21 @@ def cmd_status(args: argparse.Namespace) -> int:
     except CliError as exc:
         if exc.code != "locked":
             raise
+        fork = _recorded_fork() if args.runner is None else None
         if args.json:
-            _print_json({"ok": True, "unlocked": False})
+            _print_json({"ok": True, "unlocked": False, **({"fork": fork} if fork else {})})
         else:
-            print("locked")
+            print("locked" + (f"\n{_fork_line(fork)}" if fork else ""))
         return exc.exit_code
     status.pop("ok", None)
+    fork = status.get("fork")
     if args.json:
         _print_json({"ok": True, "unlocked": True, **status})
-        return 0
+        return STATE if fork else 0
     mode = "runner" if args.runner is not None else f"agent pid {status.get('pid')}"
     lines = [f"unlocked ({mode}): revision {status.get('revision')}, {status.get('items')} items"]
+    if fork:
+        lines.append(_fork_line(fork))
     if "expires_in" in status:
         lines.append(
             f"locks in {_duration(status['idle_expires_in'])} if unused, "
@@ -58,11 +62,50 @@ def cmd_status(args: argparse.Namespace) -> int:
         )
     if status.get("server"):
         lines.append(f"server {status['server']}" + (" (strict)" if status.get("strict") else ""))
+    if "confirmed" in status:  # the agent's vault; a runner holds a grant, not a vault
+        lines.append(_last_save_line(status.get("last_saved"), bool(status["confirmed"])))
     if status.get("trouble"):
         lines.append(f"cannot check with the server right now, retrying: {status['trouble']}")
     lines += [f"warning: {w}" for w in status.get("warnings") or ()]
     print("\n".join(lines))
-    return 0
+    return STATE if fork else 0
+
+
+def _fork_line(fork: dict[str, Any]) -> str:
+    return f"fork detected at {_utc(str(fork.get('at')))}: {fork.get('message')}"
+
+
+def _last_save_line(saved: dict[str, Any] | None, confirmed: bool) -> str:
+    what = (
+        "last saved: not recorded (a format 1 vault)"
+        if not saved
+        else f"last saved {_utc(str(saved.get('at')))} by {saved.get('by')}"
+    )
+    if confirmed:
+        return f"{what}; confirmed on this machine"
+    return (
+        f"{what}; NOT confirmed on this machine as your current vault "
+        "(`zkvault lock`, then `zkvault unlock --confirm`)"
+    )
+
+
+def _utc(stamp: str) -> str:
+    """2026-01-02T03:04:05Z as 2026-01-02 03:04:05 UTC."""
+    return stamp.replace("T", " ").removesuffix("Z") + " UTC"
+
+
+def _recorded_fork() -> dict[str, Any] | None:
+    """A fork the last agent or unlock recorded in the state (kept until an unlock
+    succeeds), so that status still shows it once the agent has gone."""
+    from native.state import StateStore
+
+    store = StateStore()
+    if not store.exists():
+        return None
+    try:
+        return store.load().fork
+    except CliError:
+        return None  # a damaged state says so on the commands that need it
 
 
 def _duration(seconds: float) -> str:

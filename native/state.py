@@ -12,6 +12,9 @@ import dataclasses
 import fcntl
 import json
 import os
+import secrets
+import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -32,9 +35,26 @@ from vault_core.local_state import (
     seal_state,
 )
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from vault_core.lineage import Device, VaultMemory
+
 STATE_FILE = "state.bin"
 LOCK_FILE = "state.lock"
+LOG_FILE = "agent.log"
+DEVICE_PREFIX = "zkvault on "
 _REPAIR = "run `zkvault connect --clean` (or `zkvault import`) to start again"
+
+
+def new_device_id() -> str:
+    return secrets.token_hex(16)
+
+
+def device_name() -> str:
+    """``zkvault on <host name>``: how the web app and other devices name this machine's
+    saves (at most 128 characters, no control characters)."""
+    host = "".join(c for c in socket.gethostname() if c.isprintable()) or "unknown host"
+    return DEVICE_PREFIX + host[: 128 - len(DEVICE_PREFIX)]
 
 
 @dataclasses.dataclass
@@ -46,7 +66,22 @@ class LocalState:
     # The encrypted vault blob as last synced, base64url. (Files written before, which
     # kept it as standard base64 under vault_b64, are read through from_json.)
     vault_b64url: str | None = None
-    max_revision: int = 0  # highest vault revision ever accepted here
+    # Before vault_memory: the highest vault revision accepted here (read to migrate). Now
+    # only an imported file's revision, the floor until the first unlock remembers more.
+    max_revision: int = 0
+    # What this machine remembers of the vault (vault_core.lineage.VaultMemory.to_json():
+    # revisions, digests, device ids, whether a person confirmed it; no secret). Every
+    # revision opened or adopted must descend from it (docs/format.md §14). None: never
+    # opened here.
+    vault_memory: dict[str, Any] | None = None
+    # Accepted revisions before it kept a vault_memory (a state from before format 2): not
+    # a machine new to the vault, so its first unlock asks for no confirmation.
+    seen_before: bool = False
+    # This machine as a writer of the vault (lineage): random, 32 lowercase hex.
+    device_id: str | None = None
+    # A fork, downgrade or damaged lineage met: {"at", "code", "message", "revision"}.
+    # Kept until an unlock succeeds; shown by `zkvault status`.
+    fork: dict[str, Any] | None = None
     synced_at: float | None = None  # when the copy was last confirmed by the server
     server: str | None = None
     machine_id: str | None = None
@@ -74,6 +109,38 @@ class LocalState:
     def vault_blob(self, blob: bytes | None) -> None:
         self.vault_b64url = None if blob is None else b64url_encode(blob)
 
+    def memory(self) -> VaultMemory | None:
+        """The vault memory kept here, or None; a damaged one is a malformed state."""
+        if self.vault_memory is None:
+            return None
+        from vault_core.lineage import VaultMemory
+
+        try:
+            return VaultMemory.from_json(self.vault_memory)
+        except MalformedError:
+            raise CliError(
+                f"local state is malformed (vault memory); {_REPAIR}", STATE, "malformed_state"
+            ) from None
+
+    @property
+    def revision_floor(self) -> int:
+        """No vault older than this is offered to the passphrase (public header check)."""
+        memory = self.memory()
+        return max(self.max_revision, memory.head.revision if memory else 0)
+
+    @property
+    def format_floor(self) -> int:
+        """No vault in an older format than this is opened (downgrade)."""
+        memory = self.memory()
+        return memory.format if memory else 0
+
+    def device(self) -> Device:
+        """This machine as a writer of the vault; ``device_id`` must be set."""
+        from vault_core.lineage import Device
+
+        assert self.device_id is not None
+        return Device(self.device_id, device_name())
+
     def to_json(self) -> bytes:
         return json.dumps(dataclasses.asdict(self), sort_keys=True).encode()
 
@@ -85,6 +152,8 @@ class LocalState:
         legacy = raw.get("vault_b64")
         if isinstance(legacy, str) and raw.get("vault_b64url") is None:
             raw["vault_b64url"] = from_standard_base64(legacy)
+        if "vault_memory" not in raw and raw.get("max_revision"):
+            raw["seen_before"] = True  # written before this machine kept a vault memory
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in raw.items() if k in known})
 
@@ -183,6 +252,18 @@ class StateStore:
             store_for(self.dir, source).delete()
         with suppress(FileNotFoundError):
             os.unlink(self.path)
+
+    def log(self, line: str) -> None:
+        """Append one line (never a secret) to ``agent.log`` beside the state, 0600."""
+        private_dir(self.dir)
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        text = " ".join(line.split())  # one line, whatever the message held
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW
+        fd = os.open(os.path.join(self.dir, LOG_FILE), flags, 0o600)
+        try:
+            os.write(fd, f"{stamp} {text}\n".encode())
+        finally:
+            os.close(fd)
 
     @contextmanager
     def update(self) -> Iterator[LocalState]:

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import sys
 import time
+import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 from native import candidate, settings
 from native.agent import Seen
@@ -30,6 +32,19 @@ _SLACK = 5.0  # beyond the long poll's wait, for the HTTP round trip (and a sile
 DECLINED_PAUSE = 10.0
 # Failures that mean "cannot reach or cannot ask the server right now", never "revoked".
 _UNREACHABLE = ("unreachable", "server_error", "bad_response")
+
+if TYPE_CHECKING:
+    from vault_core.lineage import VaultMemory
+
+
+class Opened(Protocol):
+    """What remembering needs of an opened vault (vault_core.Vault)."""
+
+    @property
+    def vault_id(self) -> uuid.UUID: ...
+
+    @property
+    def memory(self) -> VaultMemory | None: ...
 
 
 @dataclass
@@ -68,9 +83,13 @@ class Session:
         except (ValueError, TypeError):
             return Seen(trouble="the server's answer to the check was malformed")
 
-    def adopt(self, blob: bytes, revision: int, vault_id: str) -> None:
+    def adopt(self, blob: bytes, vault: Opened) -> None:
         """The agent opened a newer vault with the keys it holds: keep it locally too."""
-        remember(self.store, blob, revision, vault_id, True)
+        remember(self.store, blob, vault, True)
+
+    def forked(self, error: CliError, revision: int) -> dict[str, Any]:
+        """The agent met a fork: kept for `zkvault status` and logged."""
+        return record_fork(self.store, error, revision, "the agent")
 
 
 @dataclass
@@ -105,16 +124,45 @@ def fetch_vault(store: StateStore, state: LocalState, *, strict: bool) -> Fetche
     return Fetched(checked(state, remote), True, session)
 
 
-def remember(
-    store: StateStore, blob: bytes, revision: int, vault_id: str, from_server: bool
-) -> None:
-    """After a successful open: keep this copy and raise the highest-revision mark."""
+def remember(store: StateStore, blob: bytes, vault: Opened, from_server: bool) -> None:
+    """After a successful open or reload: keep this copy and what the vault now is to this
+    machine (its memory: head, lineage vector, confirmation); a fork recorded earlier is
+    over. A memory is never replaced by one with an older head (a slower writer)."""
+    memory = vault.memory
     with store.update() as state:
+        kept = state.memory() if state.vault_id == str(vault.vault_id) else None
+        if kept is not None and memory is not None and kept.head.revision > memory.head.revision:
+            return
         state.vault_blob = blob
-        state.vault_id = vault_id
-        state.max_revision = max(state.max_revision, revision)
+        state.vault_id = str(vault.vault_id)
+        state.vault_memory = None if memory is None else memory.to_json()
+        state.fork = None
         if from_server:
             state.synced_at = time.time()
+
+
+FORK_CODES = ("fork", "downgrade", "lineage")
+
+
+def record_fork(
+    store: StateStore, error: CliError, revision: int | None, by: str
+) -> dict[str, Any]:
+    """A fork, downgrade or damaged lineage met (by "unlock" or "the agent"): kept in the
+    state until an unlock succeeds, and one line in agent.log. The vault copy and the
+    memory stay as they were. Never a secret: the code, a revision and vault_core's text."""
+    record = {
+        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "code": error.code,
+        "message": error.message,
+        "revision": revision,
+    }
+    try:
+        with store.update() as state:
+            state.fork = record
+    finally:
+        what = "the server's vault" if revision is None else f"revision {revision} from the server"
+        store.log(f"zkvault: {by} refused {what} ({error.code}): {error.message}")
+    return record
 
 
 def _offline_allowed(state: LocalState, why: CliError) -> None:
@@ -144,13 +192,15 @@ def _offline_allowed(state: LocalState, why: CliError) -> None:
 
 
 def checked(state: LocalState, remote: dict[str, object]) -> bytes:
-    """The server's vault blob, unless its public header is foreign or older than seen."""
+    """The server's vault blob, unless its public header is foreign, in an older format
+    or older than seen."""
     blob = b64url_decode(str(remote.get("blob", "")))
     candidate.check(
         blob,
         "the server's vault",
         account_id=state.account_id,
         vault_id=state.vault_id,
-        max_revision=state.max_revision,
+        max_revision=state.revision_floor,
+        min_format=state.format_floor,
     )
     return blob

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
+import os
 import sys
+import time
 import uuid
+from typing import TYPE_CHECKING
 
-from native import candidate, client, settings
+from native import candidate, client, paths, settings
 from native.errors import AUTH, STATE, USAGE, CliError
 from native.settings import parse_duration as parse_duration  # where callers first found it
-from native.state import LocalState, StateStore
+from native.state import LocalState, StateStore, new_device_id
+
+if TYPE_CHECKING:
+    from vault_core import Vault
+    from vault_core.lineage import Device
 
 DEFAULT_IDLE = 3600.0
 DEFAULT_LIFETIME = 8 * 3600.0
@@ -32,12 +40,7 @@ def read_passphrase(from_stdin: bool) -> str:
 
 
 def cmd_unlock(args: argparse.Namespace) -> int:
-    if client.agent_running():
-        print(
-            '{"ok":true,"already":true}'
-            if args.json
-            else "already unlocked; `zkvault lock` first to unlock again"
-        )
+    if _agent_still_serving(args):
         return 0
     idle = settings.duration(
         args.idle_timeout, "ZKVAULT_IDLE_TIMEOUT", DEFAULT_IDLE, "--idle-timeout"
@@ -51,7 +54,12 @@ def cmd_unlock(args: argparse.Namespace) -> int:
 
     from native import sync
 
-    fetched = sync.fetch_vault(store, state, strict=strict)
+    try:
+        fetched = sync.fetch_vault(store, state, strict=strict)
+    except CliError as exc:
+        if exc.code in sync.FORK_CODES:  # an older format, seen in the public header
+            sync.record_fork(store, exc, None, "unlock")
+        raise
     session, blob = fetched.session, fetched.blob
     if blob is None or state.account_id is None:
         if state.server:
@@ -64,11 +72,13 @@ def cmd_unlock(args: argparse.Namespace) -> int:
         raise CliError(
             "no vault stored on this machine yet; run `zkvault connect`", STATE, "no_vault"
         )
+    device = _device(store, state)
+    memory = state.memory()
     passphrase = read_passphrase(args.passphrase_stdin)
 
     from native.agent import Agent, start
     from native.vaulterrors import translate
-    from vault_core import Vault, errors
+    from vault_core import Vault, errors, peek_header
 
     try:
         vault = Vault.open(
@@ -77,12 +87,21 @@ def cmd_unlock(args: argparse.Namespace) -> int:
             account_id=uuid.UUID(state.account_id),
             vault_id=uuid.UUID(state.vault_id) if state.vault_id else None,
             min_revision=state.max_revision,
+            memory=memory,
+            device=device,
         )
     except errors.VaultError as exc:
-        raise translate(exc) from None
+        error = translate(exc)
+        if error.code in sync.FORK_CODES:
+            sync.record_fork(store, error, peek_header(blob).revision, "unlock")
+        raise error from None
     del passphrase
     try:
-        sync.remember(store, blob, vault.revision, str(vault.vault_id), fetched.from_server)
+        if memory is None and state.seen_before:
+            vault.confirm_current()  # it accepted this vault before it kept a memory
+        elif vault.needs_confirmation:
+            _ask_confirmation(vault, args, new=memory is None)
+        sync.remember(store, blob, vault, fetched.from_server)
         agent = Agent(
             vault,
             idle_timeout=idle,
@@ -90,11 +109,13 @@ def cmd_unlock(args: argparse.Namespace) -> int:
             watch=session.watch if session else None,
             retry_max=session.interval if session else 30.0,
             adopt=session.adopt if session else None,
+            forked=session.forked if session else None,
             info={"server": state.server, "strict": strict, "vault_id": str(vault.vault_id)},
         )
         pid = start(agent)
         count = len(vault.items())
         revision = vault.revision
+        confirmed = not vault.needs_confirmation
     finally:
         vault.lock()  # our copy; the agent keeps its own
     if args.json:
@@ -102,7 +123,13 @@ def cmd_unlock(args: argparse.Namespace) -> int:
 
         print(
             json.dumps(
-                {"ok": True, "revision": revision, "items": count, "pid": pid},
+                {
+                    "ok": True,
+                    "revision": revision,
+                    "items": count,
+                    "pid": pid,
+                    "confirmed": confirmed,
+                },
                 separators=(",", ":"),
             )
         )
@@ -112,6 +139,74 @@ def cmd_unlock(args: argparse.Namespace) -> int:
             f"{int(idle)}s idle or {int(lifetime)}s in all"
         )
     return 0
+
+
+def _agent_still_serving(args: argparse.Namespace) -> bool:
+    """True (and says so) when an agent already serves. One that stopped at a fork is
+    locked here: this unlock checks the server's vault against this machine's memory
+    again, and starts a new agent only if it descends from it."""
+    try:
+        status = client.request("status", timeout=2.0)
+    except CliError:
+        return False
+    if not status.get("fork"):
+        if args.json:
+            print('{"ok":true,"already":true}')
+        elif args.confirm:
+            print("already unlocked; `zkvault lock`, then `zkvault unlock --confirm`")
+        else:
+            print("already unlocked; `zkvault lock` first to unlock again")
+        return True
+    with contextlib.suppress(CliError):
+        client.request("lock")
+    deadline = time.monotonic() + 5.0
+    while os.path.exists(paths.socket_path()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return False
+
+
+def _device(store: StateStore, state: LocalState) -> Device:
+    """This machine as a writer of the vault: a random id made once and kept."""
+    if state.device_id is None:
+        with store.update() as kept:
+            kept.device_id = kept.device_id or new_device_id()
+        state.device_id = kept.device_id
+    return state.device()
+
+
+def last_save(vault: Vault) -> str:
+    """ "last saved <time UTC> by <device>", or why a format-1 vault cannot say."""
+    lineage = vault.lineage
+    if lineage is None:
+        return f"revision {vault.revision}, in format 1, which records no save time or device"
+    when = lineage.saved_at.replace("T", " ").removesuffix("Z")
+    return f"last saved {when} UTC by {lineage.saved_by.name}"
+
+
+def _ask_confirmation(vault: Vault, args: argparse.Namespace, *, new: bool) -> None:
+    """A machine new to this vault (or that has not confirmed it yet): show its last save;
+    confirm it on --confirm or a y on a terminal (docs/cli.md, "A machine new to the
+    vault")."""
+    news = "has not seen this vault before" if new else "has not confirmed this vault yet"
+    print(f"This machine {news}: {last_save(vault)}.", file=sys.stderr)
+    if args.confirm:
+        vault.confirm_current()
+        print("Confirmed as your current vault.", file=sys.stderr)
+        return
+    if not args.passphrase_stdin and not args.json and sys.stdin.isatty():
+        try:
+            answer = input("Is that your latest save? [y/N] ")
+        except EOFError:
+            answer = ""
+        if answer.strip().lower() in ("y", "yes"):
+            vault.confirm_current()
+            print("Confirmed as your current vault.", file=sys.stderr)
+            return
+    print(
+        "Not confirmed: compare it with a device you trust, then `zkvault lock` and "
+        "`zkvault unlock --confirm` (`zkvault status` shows it).",
+        file=sys.stderr,
+    )
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -134,7 +229,8 @@ def cmd_import(args: argparse.Namespace) -> int:
             "that vault file",
             account_id=state.account_id,
             vault_id=state.vault_id,
-            max_revision=state.max_revision,
+            max_revision=state.revision_floor,
+            min_format=state.format_floor,
         )
         state.account_id, state.vault_id = str(account), str(header.vault_id)
         state.vault_blob = blob

@@ -225,6 +225,11 @@ def test_passphrase_prompt_on_a_terminal_does_not_echo(env: Env, imported: Vault
     while b"passphrase:" not in seen and time.monotonic() < deadline:
         seen += os.read(master, 1024)
     os.write(master, PASSPHRASE.encode() + b"\n")
+    # A machine new to the vault: its last save is shown, and a y confirms it.
+    while b"[y/N]" not in seen and time.monotonic() < deadline:
+        seen += os.read(master, 1024)
+    assert b"This machine has not seen this vault before: last saved " in seen, seen
+    os.write(master, b"y\n")
     while time.monotonic() < deadline:
         try:
             chunk = os.read(master, 1024)
@@ -238,7 +243,9 @@ def test_passphrase_prompt_on_a_terminal_does_not_echo(env: Env, imported: Vault
     assert status == 0, seen
     assert b"unlocked: revision 1" in seen
     assert PASSPHRASE.encode() not in seen  # not echoed
+    assert b"Confirmed as your current vault." in seen
     assert env.zk("get", "github").returncode == 0
+    assert json.loads(env.zk("status", "--json").stdout)["confirmed"] is True
 
 
 def test_no_terminal_and_no_flag_is_a_usage_error(env: Env, imported: VaultFile) -> None:

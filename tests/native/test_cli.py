@@ -52,6 +52,7 @@ def test_bash_completion_script_loads_and_completes() -> None:
         'COMP_WORDS=(zkvault ssh --allow-h); COMP_CWORD=2; _zkvault; echo "${COMPREPLY[*]}"\n'
         'COMP_WORDS=(zkvault w); COMP_CWORD=1; _zkvault; echo "${COMPREPLY[*]}"\n'
         'COMP_WORDS=(zkvault web v); COMP_CWORD=2; _zkvault; echo "${COMPREPLY[*]}"\n'
+        'COMP_WORDS=(zkvault unlock --con); COMP_CWORD=2; _zkvault; echo "${COMPREPLY[*]}"\n'
     )
     done = subprocess.run(
         ["bash", "-c", script], capture_output=True, text=True, cwd=REPO, timeout=30, check=False
@@ -64,4 +65,5 @@ def test_bash_completion_script_loads_and_completes() -> None:
         "--allow-host",
         "web",
         "verify",
+        "--confirm",
     ], done.stderr

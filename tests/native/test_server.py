@@ -63,7 +63,9 @@ def machine_id(owner: Owner) -> str:
     return str(machine["id"])
 
 
-def test_pair_unlock_sync_and_revoke(env: Env, server: Server) -> None:
+def test_pair_unlock_sync_and_revoke(
+    env: Env, server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
     owner = Owner(server)
     vault, _ = new_vault(owner)
     connect(env, owner, server.url)
@@ -84,6 +86,11 @@ def test_pair_unlock_sync_and_revoke(env: Env, server: Server) -> None:
         assert time.monotonic() < deadline, "the agent did not pick up revision 2"
         time.sleep(0.3)
     assert env.zk("get", "new one").stdout == "fresh-" * 4 + "\n"
+    # The agent adopted it before serving it, and remembered it: the vault memory's head.
+    for key in ("ZKVAULT_HOME", "ZKVAULT_KEY_DIR", "ZKVAULT_KEYRING"):
+        monkeypatch.setenv(key, env.vars[key])
+    memory = StateStore().load().memory()
+    assert memory is not None and memory.head.revision == 2 and memory.confirmed
     # ... and a change made while locked arrives with the next unlock.
     env.zk("lock", check=True)
     vault.add(Item(name="newer", kind="generic", url="", secret="newer-" * 4))
@@ -142,7 +149,9 @@ def test_server_rollback_and_tamper_are_refused(
     for key in ("ZKVAULT_HOME", "ZKVAULT_KEY_DIR", "ZKVAULT_KEYRING"):
         monkeypatch.setenv(key, env.vars[key])
     kept = StateStore().load()
-    assert kept.vault_blob == second and kept.max_revision == 2 and first != second
+    memory = kept.memory()
+    assert memory is not None and memory.head.revision == 2 and first != second
+    assert kept.vault_blob == second and kept.fork is None
 
 
 @pytest.fixture

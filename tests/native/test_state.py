@@ -176,3 +176,40 @@ def test_keyring_entry_written_before_base64url_still_opens() -> None:
     store.save(key, generation + 1)
     assert "=" not in keyring.saved[("zkvault", "entry")]
     assert store.load() == (key, generation + 1)
+
+
+def test_state_written_before_the_vault_memory_is_not_a_new_machine() -> None:
+    """A state from before format 2 kept only the highest revision accepted: migrated, it
+    is a machine that has seen the vault (no confirmation asked), with that floor kept."""
+    legacy = LocalState.from_json(json.dumps({"account_id": "a", "max_revision": 7}).encode())
+    assert legacy.seen_before and legacy.revision_floor == 7 and legacy.memory() is None
+    written = LocalState.from_json(legacy.to_json())  # written again: still migrating
+    assert written.seen_before
+    new = LocalState.from_json(json.dumps({"account_id": "a"}).encode())
+    assert not new.seen_before
+
+
+def test_unlock_keeps_the_vault_memory_and_a_device_id(
+    env: Env, store: StateStore, imported: VaultFile
+) -> None:
+    """An imported file is a vault this machine has not seen: unlock shows its last save,
+    and afterwards the state holds the memory (head = the revision opened, no secret) and
+    this machine's device id."""
+    done = env.unlock()
+    assert done.returncode == 0, done.stderr
+    assert "This machine has not seen this vault before: last saved " in done.stderr
+    assert "by zkvault client" in done.stderr  # vault_core's name for a client with none
+    state = store.load()
+    memory = state.memory()
+    assert memory is not None and memory.head.revision == 1 and not memory.confirmed
+    assert state.device_id is not None and len(state.device_id) == 32
+    for secret in imported.secrets.values():
+        assert secret not in json.dumps(state.vault_memory)
+    status = json.loads(env.zk("status", "--json").stdout)
+    assert status["confirmed"] is False and status["fork"] is None
+    env.zk("lock", check=True)
+    again = env.unlock("--confirm")
+    assert "This machine has not confirmed this vault yet" in again.stderr
+    stored = store.load().memory()
+    assert stored is not None and stored.confirmed
+    assert json.loads(env.zk("status", "--json").stdout)["confirmed"] is True
