@@ -33,6 +33,10 @@ NEXT_STEPS: dict[str, tuple[int, str]] = {
     "item_duplicated": (STATE, _RESYNC),
     "item_replayed": (STATE, _RESYNC),
     "rollback": (STATE, _RESYNC),
+    "downgrade": (STATE, "compare the vault on another device; the server may be compromised"),
+    "fork": (STATE, "compare the vault on your other devices; the server may be compromised"),
+    "lineage": (STATE, _RESYNC),
+    "unconfirmed": (STATE, "check the last save shown, then confirm it is your current vault"),
     "grant": (STATE, _REGRANT),
     "grant_auth": (STATE, _REGRANT),
     "grant_binding": (STATE, _REGRANT),
@@ -45,6 +49,7 @@ NEXT_STEPS: dict[str, tuple[int, str]] = {
     "key_not_pinned": (STATE, "enrol the runner again"),
     "key_mismatch": (STATE, "revoke the runner in the web app and enrol it again"),
     "id_taken": (STATE, "run the pairing command on the new machine again"),
+    "key_revoked": (STATE, "enrol or connect it again to get a new key"),
     "owner_key_unpinned": (STATE, "enrol it again with `zkvault runner enroll`"),
     "state_auth": (STATE, "run `zkvault connect --clean` (or `zkvault import`) to start again"),
 }

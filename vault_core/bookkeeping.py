@@ -32,6 +32,8 @@ ITEM_ID = re.compile(r"[0-9a-f]{32}")  # as in a grant body (format.md §7)
 _NOTES = {
     PINS_ITEM: "The runner keys the owner approved (kept by zkvault).",
     GRANTS_ITEM: "Which items each runner is granted (kept by zkvault).",
+    RESERVED_PREFIX + "lineage": "Which writes this revision descends from (kept by zkvault).",
+    RESERVED_PREFIX + "revoked": "The runners and machines revoked (kept by zkvault).",
 }
 
 

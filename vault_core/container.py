@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from .backend.base import AEAD_KEY_BYTES, AEAD_NONCE_BYTES, AEAD_TAG_BYTES, GENERICHASH_BYTES
 from .encoding import REVISION_MAX, u8, u16, u32, u64
 from .errors import LimitExceededError, MalformedError, NonCanonicalError
-from .header import VERSION, encode_public_header, read_magic_and_version
+from .header import encode_public_header, read_magic_and_version
 from .items import ITEM_JSON_MAX_BYTES, MAX_ITEMS
 from .kdf import SALT_BYTES, KdfParams
 
@@ -21,6 +21,9 @@ MANIFEST_ENTRY_BYTES = 16 + 8 + GENERICHASH_BYTES  # item_id, item_rev, record_h
 SLOT_CIPHERTEXT_BYTES = AEAD_KEY_BYTES + AEAD_TAG_BYTES  # the wrapped vault key
 RECORD_HEADER_BYTES = 16 + 8 + AEAD_NONCE_BYTES + 4  # item_id, item_rev, nonce, ct_len
 RECORD_CT_MAX = ITEM_JSON_MAX_BYTES + AEAD_TAG_BYTES
+# SLOT_AD's version field stays 1 in every vault version: the slot is wrapped under the
+# passphrase, which an upgrade (made with the vault key alone) does not have (format.md §4.1).
+SLOT_AD_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,7 @@ class KeySlot:
     def associated_data(self, label: bytes) -> bytes:
         return (
             label
-            + u16(VERSION)
+            + u16(SLOT_AD_VERSION)
             + u8(self.kdf.kdf_id)
             + u32(self.kdf.ops)
             + u32(self.kdf.mem_kib)
@@ -67,6 +70,7 @@ class Record:
 
 @dataclass(frozen=True)
 class Container:
+    version: int
     account_id: uuid.UUID
     vault_id: uuid.UUID
     revision: int
@@ -78,7 +82,7 @@ class Container:
     def authenticated_bytes(self) -> bytes:
         """HEADER || MANIFEST: everything the header MAC covers."""
         return encode_authenticated(
-            self.account_id, self.vault_id, self.revision, self.slot, self.manifest
+            self.version, self.account_id, self.vault_id, self.revision, self.slot, self.manifest
         )
 
     def encode(self) -> bytes:
@@ -90,6 +94,7 @@ class Container:
 
 
 def encode_authenticated(
+    version: int,
     account_id: uuid.UUID,
     vault_id: uuid.UUID,
     revision: int,
@@ -97,7 +102,7 @@ def encode_authenticated(
     manifest: tuple[ManifestEntry, ...],
 ) -> bytes:
     header = (
-        encode_public_header(account_id, vault_id, revision)
+        encode_public_header(account_id, vault_id, revision, version=version)
         + u8(slot.kdf.kdf_id)
         + u32(slot.kdf.ops)
         + u32(slot.kdf.mem_kib)
@@ -113,7 +118,7 @@ def encode_authenticated(
 
 
 def parse(data: bytes) -> Container:
-    reader = read_magic_and_version(data)
+    reader, version = read_magic_and_version(data)
     if len(data) < HEADER_BYTES:
         raise MalformedError("truncated header")
     account_id = uuid.UUID(bytes=reader.take(16))
@@ -159,5 +164,5 @@ def parse(data: bytes) -> Container:
             raise LimitExceededError(f"an item record is limited to {RECORD_CT_MAX} bytes")
         records.append(Record(item_id, item_rev, nonce, reader.take(ct_len)))
     return Container(
-        account_id, vault_id, revision, slot, tuple(manifest), header_mac, tuple(records)
+        version, account_id, vault_id, revision, slot, tuple(manifest), header_mac, tuple(records)
     )

@@ -123,6 +123,36 @@ class RollbackError(VaultError):
     )
 
 
+class DowngradeError(VaultError):
+    code = "downgrade"
+    summary = (
+        "The server sent this vault in an older format than this device has already seen"
+        " it in (a downgrade), so it was refused."
+    )
+
+
+class ForkError(VaultError):
+    code = "fork"
+    summary = (
+        "The server is showing this device a different history of your vault than before:"
+        " a write this device saw or made is missing (a fork). Nothing was changed. Compare"
+        " the vault on your other devices, and treat the server as compromised."
+    )
+
+
+class LineageError(VaultError):
+    code = "lineage"
+    summary = "The record in your vault of which writes it descends from is damaged or missing."
+
+
+class UnconfirmedError(VaultError):
+    code = "unconfirmed"
+    summary = (
+        "This device has not seen this vault before: confirm that the last save shown is"
+        " your latest before anything is sealed to a runner or a machine."
+    )
+
+
 class GrantError(VaultError):
     code = "grant"
     summary = "This runner's grant could not be opened."
@@ -210,6 +240,14 @@ class IdTakenError(PinError):
     )
 
 
+class KeyRevokedError(PinError):
+    code = "key_revoked"
+    summary = (
+        "Refused: that key or id belongs to a runner or machine you revoked. Nothing was"
+        " pinned, approved or sealed; enrol or connect it again to get a new key."
+    )
+
+
 class OwnerKeyUnpinnedError(VaultError):
     code = "owner_key_unpinned"
     summary = (
@@ -248,6 +286,10 @@ ALL_ERRORS: dict[str, type[VaultError]] = {
         ItemDuplicatedError,
         ItemReplayedError,
         RollbackError,
+        DowngradeError,
+        ForkError,
+        LineageError,
+        UnconfirmedError,
         GrantError,
         GrantAuthError,
         GrantBindingError,
@@ -260,6 +302,7 @@ ALL_ERRORS: dict[str, type[VaultError]] = {
         KeyNotPinnedError,
         KeyMismatchError,
         IdTakenError,
+        KeyRevokedError,
         OwnerKeyUnpinnedError,
         StateAuthError,
     )

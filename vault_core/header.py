@@ -15,7 +15,8 @@ from .encoding import REVISION_MAX, Reader, u16, u64
 from .errors import LimitExceededError, MalformedError, UnsupportedVersionError
 
 MAGIC = b"ZKVT"
-VERSION = 1
+VERSION = 2  # what this client writes (format.md §4.1, §14)
+VERSIONS = (1, 2)  # what it reads: a format-1 vault is upgraded at its next save
 VAULT_MAX_BYTES = 1_048_576
 PUBLIC_HEADER_BYTES = 46  # magic 4, version 2, account_id 16, vault_id 16, revision 8
 
@@ -36,8 +37,8 @@ def encode_public_header(
     return MAGIC + u16(version) + account_id.bytes + vault_id.bytes + u64(revision)
 
 
-def read_magic_and_version(data: bytes) -> Reader:
-    """format.md §6.1 steps 1-3; returns a reader positioned after the version."""
+def read_magic_and_version(data: bytes) -> tuple[Reader, int]:
+    """format.md §6.1 steps 1-3; the version and a reader positioned after it."""
     if not isinstance(data, bytes | bytearray):
         raise MalformedError("a vault is bytes")
     if len(data) > VAULT_MAX_BYTES:
@@ -46,19 +47,19 @@ def read_magic_and_version(data: bytes) -> Reader:
         raise MalformedError("not a zkvault vault")
     reader = Reader(bytes(data), 4)
     version = reader.uint(2)
-    if version != VERSION:
+    if version not in VERSIONS:
         raise UnsupportedVersionError(f"vault format version {version} is not supported")
-    return reader
+    return reader, version
 
 
 def peek_header(data: bytes) -> PublicHeader:
     """Read version, ids and revision without keys (format.md §6.7): what the server checks
     on upload, and what a client reads before it has the passphrase."""
-    reader = read_magic_and_version(data)
+    reader, version = read_magic_and_version(data)
     if reader.remaining < PUBLIC_HEADER_BYTES - 6:
         raise MalformedError("truncated header")
     account_id, vault_id = uuid.UUID(bytes=reader.take(16)), uuid.UUID(bytes=reader.take(16))
     revision = reader.uint(8)
     if not 1 <= revision <= REVISION_MAX:
         raise MalformedError("revision out of range")
-    return PublicHeader(VERSION, account_id, vault_id, revision)
+    return PublicHeader(version, account_id, vault_id, revision)

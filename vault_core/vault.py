@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from .backend import PrimitiveAuthError, get_backend
 from .backend.base import AEAD_NONCE_BYTES, GENERICHASH_BYTES
@@ -26,17 +28,22 @@ from .container import (
 from .encoding import REVISION_MAX, u16, u64
 from .errors import (
     BodyAuthError,
+    DowngradeError,
+    GrantListError,
     HeaderAuthError,
     InvalidItemError,
     ItemDuplicatedError,
     ItemMissingError,
     ItemReplayedError,
     LimitExceededError,
+    LineageError,
     LockedError,
     NonCanonicalError,
     NotFoundError,
+    PinError,
     ReservedNameError,
     RollbackError,
+    UnconfirmedError,
     WrongAccountError,
     WrongPassphraseError,
     WrongVaultError,
@@ -55,7 +62,21 @@ from .keys import (
     subkey,
     wipe,
 )
+from .lineage import (
+    LINEAGE_ITEM,
+    AuditAnchor,
+    Device,
+    Lineage,
+    VaultMemory,
+    Write,
+    check_descent,
+    remember,
+    utc_now,
+)
 from .pins import RunnerPins
+from .revocations import REVOKED_ITEM, Revocations, Revoked
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -72,6 +93,7 @@ class _StoredItem:
     record: Record
     record_hash: bytes
     info: ItemInfo
+    version: int  # the format whose ITEM_AD the record was sealed with
 
 
 def _rollback(revision: int, floor: int) -> RollbackError:
@@ -121,6 +143,8 @@ class Vault:
         slot: KeySlot,
         vault_key: bytearray,
         random_bytes: RandomBytes | None = None,
+        version: int = VERSION,
+        device: Device | None = None,
     ) -> None:
         self.account_id = account_id
         self.vault_id = vault_id
@@ -130,6 +154,15 @@ class Vault:
         self.seen_revision = revision
         # SHA-256 (hex) of the blob this vault state is: opened, reloaded or last saved.
         self.head_sha256: str | None = None
+        self.version = version  # the format of the blob this state is; saves write VERSION
+        # Fork evidence (format.md §14): this client's device, what it remembers of the vault
+        # (None: nothing yet), the lineage of the current revision, the audit head to anchor.
+        self.device = device
+        self.memory: VaultMemory | None = None
+        self.lineage: Lineage | None = None
+        self.audit_anchor: AuditAnchor | None = None
+        self.clock: Callable[[], str] = utc_now
+        self._created_here = False
         self._slot = slot
         self._vault_key: bytearray | None = vault_key
         self._header_key: bytearray | None = subkey(vault_key, LABEL_HEADER_MAC)
@@ -156,22 +189,27 @@ class Vault:
         *,
         kdf: KdfParams | None = None,
         random_bytes: RandomBytes | None = None,
+        device: Device | None = None,
     ) -> Vault:
-        """A new, empty vault. ``random_bytes`` is for reproducible test vectors only."""
+        """A new, empty vault. ``random_bytes`` is for reproducible test vectors only;
+        ``device`` is who saves it (format.md §14)."""
         kdf = kdf or KdfParams.default()
         kdf.check()
         random_bytes = random_bytes or get_backend().random_bytes
         vault_id = uuid.UUID(bytes=random_bytes(16), version=4)
         vault_key = bytearray(random_bytes(KEY_BYTES))
         slot = _wrap(vault_key, passphrase, kdf, random_bytes)
-        return cls(
+        vault = cls(
             account_id=account_id,
             vault_id=vault_id,
             revision=0,
             slot=slot,
             vault_key=vault_key,
             random_bytes=random_bytes,
+            device=device,
         )
+        vault._created_here = True
+        return vault
 
     @classmethod
     def open(
@@ -183,8 +221,11 @@ class Vault:
         vault_id: uuid.UUID | None = None,
         min_revision: int = 0,
         upgrade_kdf: KdfParams | None = None,
+        memory: VaultMemory | None = None,
+        device: Device | None = None,
     ) -> Vault:
-        """Open and fully verify a vault (format.md §6.1).
+        """Open and fully verify a vault (format.md §6.1), and check that it descends from
+        what this client accepted before (``memory``, §14; None: a device new to it).
 
         ``min_revision`` is the highest revision this client has seen (rollback check).
         ``upgrade_kdf``: if the stored KDF parameters are weaker, rewrap with these while
@@ -195,6 +236,12 @@ class Vault:
             raise WrongAccountError
         if vault_id is not None and container.vault_id != vault_id:
             raise WrongVaultError
+        if memory is not None:
+            min_revision = max(min_revision, memory.head.revision)
+            if container.version < memory.format:  # before the KDF, as rollback (§6.1 step 9)
+                raise DowngradeError(
+                    f"format {container.version}, after format {memory.format} was seen"
+                )
         if container.revision < min_revision:  # before the KDF (format.md §6.1 step 9)
             raise _rollback(container.revision, min_revision)
         vault_key = _unwrap(container.slot, passphrase)
@@ -204,13 +251,15 @@ class Vault:
             revision=container.revision,
             slot=container.slot,
             vault_key=vault_key,
+            version=container.version,
+            device=device,
         )
+        vault.memory = memory
         try:
-            vault._items = vault._verify(container, min_revision)
+            vault._adopt(container, blob, min_revision)
         except BaseException:
             vault.lock()
             raise
-        vault.head_sha256 = hashlib.sha256(blob).hexdigest()
         if upgrade_kdf is not None and container.slot.kdf.weaker_than(upgrade_kdf):
             vault.change_passphrase(passphrase, kdf=upgrade_kdf)
         return vault
@@ -224,10 +273,23 @@ class Vault:
             raise WrongAccountError
         if container.vault_id != self.vault_id:
             raise WrongVaultError
-        self._items = self._verify(container, self.seen_revision)
+        self._adopt(container, blob, self.seen_revision)
+
+    def _adopt(self, container: Container, blob: bytes, floor: int) -> None:
+        """Verify a blob (§6.1 steps 11-15, then §14's descent) and make it this state."""
+        items = self._verify(container, floor)
+        lineage = _lineage_of(container, items, self._read_secret)
+        write = Write(container.revision, hashlib.sha256(blob).hexdigest())
+        device_id = self.device.id if self.device else None
+        facts = {"version": container.version, "write": write, "lineage": lineage}
+        check_descent(self.memory, **facts, device_id=device_id)  # type: ignore[arg-type]
+        self._items = items
         self.revision = self.seen_revision = container.revision
+        self.version = container.version
         self._slot = container.slot  # the passphrase may have been changed elsewhere
-        self.head_sha256 = hashlib.sha256(blob).hexdigest()
+        self.head_sha256 = write.digest
+        self.lineage = lineage
+        self.memory = remember(self.memory, **facts, device_id=device_id)  # type: ignore[arg-type]
 
     def open_revision(self, blob: bytes) -> Vault:
         """Any revision of this same vault (an earlier one, to restore from), verified with
@@ -245,9 +307,11 @@ class Vault:
             revision=container.revision,
             slot=container.slot,
             vault_key=bytearray(vault_key),
+            version=container.version,
         )
         try:
             other._items = other._verify(container, 0)
+            other.lineage = _lineage_of(container, other._items, other._read_secret)
         except BaseException:
             other.lock()
             raise
@@ -275,12 +339,12 @@ class Vault:
         verified: dict[uuid.UUID, _StoredItem] = {}
         names: set[str] = set()
         for record, record_hash in zip(container.records, hashes, strict=True):  # step 15
-            item = self._decrypt(record)
+            item = self._decrypt(record, container.version)
             if item.name in names:
                 raise InvalidItemError("two items share a name")
             names.add(item.name)
             verified[record.item_id] = _StoredItem(
-                record, record_hash, item.info(record.item_id, record.item_rev)
+                record, record_hash, item.info(record.item_id, record.item_rev), container.version
             )
         return verified
 
@@ -302,24 +366,24 @@ class Vault:
 
     # -- items -------------------------------------------------------------------------------
 
-    def _item_ad(self, item_id: uuid.UUID, item_rev: int) -> bytes:
+    def _item_ad(self, item_id: uuid.UUID, item_rev: int, version: int) -> bytes:
         return (
             LABEL_ITEM_AD
-            + u16(VERSION)
+            + u16(version)
             + self.account_id.bytes
             + self.vault_id.bytes
             + item_id.bytes
             + u64(item_rev)
         )
 
-    def _decrypt(self, record: Record) -> Item:
+    def _decrypt(self, record: Record, version: int) -> Item:
         _, item_key, _ = self._keys()
         try:
             plaintext = get_backend().aead_decrypt(
                 bytes(item_key),
                 record.nonce,
                 record.ciphertext,
-                self._item_ad(record.item_id, record.item_rev),
+                self._item_ad(record.item_id, record.item_rev, version),
             )
         except PrimitiveAuthError:
             raise BodyAuthError from None
@@ -336,11 +400,13 @@ class Vault:
         item_rev = self.revision + 1  # items written now belong to the next save
         nonce = self._random_bytes(AEAD_NONCE_BYTES)
         ciphertext = get_backend().aead_encrypt(
-            bytes(item_key), nonce, item.to_json(), self._item_ad(item_id, item_rev)
+            bytes(item_key), nonce, item.to_json(), self._item_ad(item_id, item_rev, VERSION)
         )
         record = Record(item_id, item_rev, nonce, ciphertext)
         record_hash = get_backend().blake2b(GENERICHASH_BYTES, record.encode())
-        self._items[item_id] = _StoredItem(record, record_hash, item.info(item_id, item_rev))
+        self._items[item_id] = _StoredItem(
+            record, record_hash, item.info(item_id, item_rev), VERSION
+        )
 
     def items(self, *, reserved: bool = False) -> list[ItemInfo]:
         """Every item without its secret, sorted by name. Items with reserved names
@@ -357,7 +423,7 @@ class Vault:
         if stored is None:
             self._keys()
             raise NotFoundError("no item with that id")
-        return self._decrypt(stored.record)
+        return self._decrypt(stored.record, stored.version)
 
     def lookup(self, name: str) -> ItemInfo:
         """A listed item by exact name (reserved names are never found)."""
@@ -404,9 +470,12 @@ class Vault:
 
     def _bookkeeping_secret(self, name: str) -> str | None:
         self._keys()
-        for stored in self._items.values():
+        return self._read_secret(self._items, name)
+
+    def _read_secret(self, items: dict[uuid.UUID, _StoredItem], name: str) -> str | None:
+        for stored in items.values():
             if stored.info.name == name:
-                return self._decrypt(stored.record).secret
+                return self._decrypt(stored.record, stored.version).secret
         return None
 
     def _put_bookkeeping(self, name: str, secret: str) -> None:
@@ -436,6 +505,84 @@ class Vault:
         """Store the grants record (replacing any damaged one); written at the next save."""
         self._keys()
         self._put_bookkeeping(GRANTS_ITEM, grants.dumps())
+
+    def revocations(self) -> Revocations:
+        """The runners and machines revoked (none yet: empty); PinError if damaged."""
+        secret = self._bookkeeping_secret(REVOKED_ITEM)
+        return Revocations() if secret is None else Revocations.parse(secret)
+
+    def revoke(self, kind: str, device_id: uuid.UUID, key: bytes, name: str) -> None:
+        """Record that a runner or machine was revoked (format.md §12.1): its pin and grants
+        go, and no client pins, approves or seals to its id or key again. Written at the
+        next save; a damaged pins or grants record is replaced."""
+        self._keys()
+        revoked = self.revocations()
+        revoked.add(device_id, Revoked(kind, bytes(key), name, self.clock()))
+        self._put_bookkeeping(REVOKED_ITEM, revoked.dumps())
+        pins = _or_empty(self.runner_pins, RunnerPins)
+        if pins.runners.pop(device_id, None) is not None:
+            self.set_runner_pins(pins)
+        grants = _or_empty(self.runner_grants, RunnerGrants)
+        if grants.items_of(device_id):
+            grants.set(device_id, ())
+            self.set_runner_grants(grants)
+
+    def pin_runner(self, runner_id: uuid.UUID, key: bytes, name: str) -> None:
+        """Pin a runner being approved (format.md §12.1, "Pinning"), refusing an id or key
+        that was revoked (``key_revoked``) or an id already pinned (``id_taken``)."""
+        self.check_sealable(runner_id, key)
+        pins = self.runner_pins()
+        pins.pin(runner_id, key, name)
+        self.set_runner_pins(pins)
+
+    def check_sealable(self, device_id: uuid.UUID | None, key: bytes | None) -> None:
+        """May this client seal to (or approve) this id and key? ``unconfirmed`` on a device
+        that has not confirmed the vault is current (§14.3), ``key_revoked`` for a revoked
+        id or key (§12.1)."""
+        if self.needs_confirmation:
+            raise UnconfirmedError
+        self.revocations().check_allowed(device_id, key)
+
+    def key_to_seal_to(self, runner_id: uuid.UUID, offered: bytes | None) -> bytes:
+        """The pinned key of a runner to seal its grant to, after ``check_sealable``."""
+        key = self.runner_pins().key_to_seal_to(runner_id, offered)
+        self.check_sealable(runner_id, key)
+        return key
+
+    # -- freshness (format.md §14.3) -----------------------------------------------------------
+
+    @property
+    def needs_confirmation(self) -> bool:
+        """True on a device that met this vault for the first time and has neither been
+        told by a person that it is current nor seen a later revision since."""
+        self._keys()
+        return not self._created_here and (self.memory is None or not self.memory.confirmed)
+
+    def confirm_current(self) -> None:
+        """A person confirmed, from the last save's time and device, that this is their
+        current vault."""
+        self._keys()
+        if self.memory is not None:
+            self.memory = self.memory.confirm()
+        else:
+            self._created_here = True
+
+    def accepted(self) -> None:
+        """The server took the last save: it becomes this device's own write and the head
+        this device remembers."""
+        self._keys()
+        assert self.head_sha256 is not None and self.lineage is not None
+        write = Write(self.revision, self.head_sha256)
+        confirmed = self._created_here or (self.memory is not None and self.memory.confirmed)
+        self.seen_revision = max(self.seen_revision, self.revision)
+        self.memory = VaultMemory(
+            format=VERSION,
+            head=write,
+            head_by=self.lineage.saved_by.id,
+            devices={d: e.write for d, e in self.lineage.devices.items()},
+            own=write,
+            confirmed=confirmed,
+        )
 
     # -- keys and saving ---------------------------------------------------------------------
 
@@ -502,6 +649,16 @@ class Vault:
         header_key, _, _ = self._keys()
         if self.revision >= REVISION_MAX:
             raise LimitExceededError("revision counter exhausted")
+        if self.device is None:  # a client that keeps no identity is a new device each time
+            self.device = Device(self._random_bytes(16).hex(), "zkvault client")
+        for item_id, old in list(self._items.items()):
+            if old.version != VERSION:  # an upgrade re-encrypts under this version's ITEM_AD
+                self._store(item_id, self._decrypt(old.record, old.version))
+        parent = None if self.revision == 0 else Write(self.revision, str(self.head_sha256))
+        lineage = Lineage.following(
+            self.lineage, parent, self.device, self.clock(), self.audit_anchor
+        )
+        self._put_bookkeeping(LINEAGE_ITEM, lineage.dumps())
         stale = [s for s in self._items.values() if s.record.item_rev > self.revision + 1]
         assert not stale, "items are never written ahead of the next revision"
         self.revision += 1
@@ -510,12 +667,42 @@ class Vault:
             ManifestEntry(s.record.item_id, s.record.item_rev, s.record_hash) for s in stored
         )
         authenticated = encode_authenticated(
-            self.account_id, self.vault_id, self.revision, self._slot, manifest
+            VERSION, self.account_id, self.vault_id, self.revision, self._slot, manifest
         )
         header_mac = get_backend().blake2b(GENERICHASH_BYTES, authenticated, bytes(header_key))
         blob = authenticated + header_mac + b"".join(s.record.encode() for s in stored)
         self.head_sha256 = hashlib.sha256(blob).hexdigest()
+        self.version, self.lineage = VERSION, lineage
+        if self.memory is not None:
+            self.memory = self.memory.sending(Write(self.revision, self.head_sha256))
         return blob
+
+
+def _lineage_of(
+    container: Container,
+    items: dict[uuid.UUID, _StoredItem],
+    read_secret: Callable[[dict[uuid.UUID, _StoredItem], str], str | None],
+) -> Lineage | None:
+    """The lineage a format-2 revision must carry, written at that very revision (§14.1);
+    None for format 1."""
+    if container.version < 2:
+        return None
+    stored = next((s for s in items.values() if s.info.name == LINEAGE_ITEM), None)
+    if stored is None or stored.record.item_rev != container.revision:
+        raise LineageError("this revision carries no lineage of its own")
+    secret = read_secret(items, LINEAGE_ITEM)
+    assert secret is not None
+    lineage = Lineage.parse(secret)
+    lineage.check_revision(container.revision)
+    return lineage
+
+
+def _or_empty(read: Callable[[], _T], empty: Callable[[], _T]) -> _T:
+    """A bookkeeping record, or an empty one where it is damaged (a write replaces it)."""
+    try:
+        return read()
+    except (PinError, GrantListError):
+        return empty()
 
 
 def _check_record_set(container: Container) -> None:
