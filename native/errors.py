@@ -16,6 +16,7 @@ NETWORK = 7  # server unreachable or answered with an unexpected error
 REVOKED = 8  # this machine or runner is no longer authorised
 TIMEOUT = 9  # waited too long (pairing approval)
 OUT_OF_SCOPE = 10  # a `zkvault ssh` session does not share that item or host
+TAMPERED = 11  # `zkvault audit verify`: the audit trail disagrees with the vault's anchors
 INTERRUPTED = 130  # Ctrl-C
 
 

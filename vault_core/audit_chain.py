@@ -182,17 +182,20 @@ def _anchors(anchors: Iterable[Any], found: _Findings) -> dict[tuple[int, str], 
     return unique
 
 
-def verify_export(document: Any, anchors: Iterable[Anchor]) -> Report:
-    """Checks an export's chain in itself and against ``anchors``; never raises."""
+def verify_export(document: Any, anchors: Iterable[Anchor], chain: str | None = None) -> Report:
+    """Checks an export's chain in itself and against ``anchors`` (and, given ``chain``,
+    that it is that account's chain); never raises."""
     found = _Findings()
     unique = _anchors(anchors, found)
     if not isinstance(document, Mapping) or not isinstance(document.get("events"), list):
         found.add(MALFORMED, None, "this is not an audit export (no list of events)")
         return found.report(0, len(unique))
-    chain = document.get("chain")
+    expected_chain, chain = chain, document.get("chain")
     if not isinstance(chain, str) or not chain:
         found.add(MALFORMED, None, "the export names no chain")
         chain = ""
+    elif expected_chain is not None and chain != expected_chain:
+        found.add(MALFORMED, None, "the export is of another account's chain")
     events: list[Any] = document["events"]
     hashes = _walk(events, chain, found)
     last = max(hashes, default=0)

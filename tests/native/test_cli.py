@@ -21,6 +21,7 @@ COMMANDS = [
     "git-credential",
     "git",
     "runner",
+    "audit",
     "completion",
 ]
 
@@ -49,6 +50,8 @@ def test_bash_completion_script_loads_and_completes() -> None:
         "COMP_WORDS=(zkvault --credential-file f.txt r); COMP_CWORD=3; _zkvault;"
         ' echo "${COMPREPLY[*]}"\n'
         'COMP_WORDS=(zkvault ssh --allow-h); COMP_CWORD=2; _zkvault; echo "${COMPREPLY[*]}"\n'
+        'COMP_WORDS=(zkvault au); COMP_CWORD=1; _zkvault; echo "${COMPREPLY[*]}"\n'
+        'COMP_WORDS=(zkvault audit verify --e); COMP_CWORD=3; _zkvault; echo "${COMPREPLY[*]}"\n'
     )
     done = subprocess.run(
         ["bash", "-c", script], capture_output=True, text=True, cwd=REPO, timeout=30, check=False
@@ -59,4 +62,6 @@ def test_bash_completion_script_loads_and_completes() -> None:
         "--credential-file",
         "run runner",
         "--allow-host",
+        "audit",
+        "--export",
     ], done.stderr

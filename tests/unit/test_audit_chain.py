@@ -53,6 +53,8 @@ def test_an_intact_export_matches_its_anchors() -> None:
     assert (report.checked, report.anchors) == (8, 3)  # the same anchor twice counts once
     assert report.summary() == "consistent (8 events, 3 anchors)"
     assert verify_export(doc, [Anchor(0, GENESIS)]).consistent  # a save before any event
+    assert verify_export(doc, (), chain=CHAIN).consistent
+    assert verify_export(doc, (), chain=str(uuid.uuid4())).kinds == ("malformed",)
 
 
 def test_the_hash_is_the_servers() -> None:
