@@ -22,6 +22,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from .lineage import AuditAnchor
+
+__all__ = ["GENESIS", "AuditAnchor", "Problem", "Report", "event_hash", "verify_export"]
 GENESIS = "0" * 64  # the "previous hash" of every chain's first event
 SYSTEM_CHAIN = "system"  # events with no account (an anonymous pairing request, say)
 HASHED = ("chain", "seq", "actor", "action", "target", "tag", "outcome", "source", "detail")
@@ -51,7 +54,8 @@ def event_hash(e: Mapping[str, Any]) -> str:
 
 
 class Anchor(Protocol):
-    """A chain head sealed in a vault revision (vault_core.lineage.AuditAnchor)."""
+    """A chain head sealed in a vault revision (``AuditAnchor``, re-exported here for the
+    clients that seal and check them)."""
 
     @property
     def seq(self) -> int: ...

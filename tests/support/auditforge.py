@@ -5,17 +5,13 @@ the vault tell), drop the tail, swap two events. Shared by the unit, API and CLI
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from vault_core.audit_chain import GENESIS, HASHED, SYSTEM_CHAIN, event_hash
+from vault_core.lineage import AuditAnchor as Anchor
 
-
-@dataclass(frozen=True)
-class Anchor:
-    seq: int
-    head: str
+__all__ = ["Anchor", "anchors_of", "exported_hash", "relink", "rewritten", "swapped", "truncated"]
 
 
 def exported_hash(event: dict[str, Any], chain: str) -> str:
