@@ -11,20 +11,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Table, create_engine, delete, select, update
+from sqlalchemy import Connection, create_engine, delete, select, update
 
-from server.audit import event_hash
-from server.models import AuditEvent, AuditHead
 from tests.native.serverproc import Owner, Server, start_server
 from tests.native.support import FAST_KDF, ITEMS, PASSPHRASE, Env
 from tests.native.test_server import connect
+from tests.support import auditdb
 from tests.support.auditforge import swapped
 from vault_core import Vault
 from vault_core.lineage import AuditAnchor
 
 pytestmark = pytest.mark.slow
-EVENTS: Table = AuditEvent.__table__  # type: ignore[assignment]
-HEADS: Table = AuditHead.__table__  # type: ignore[assignment]
+EVENTS, HEADS = auditdb.EVENTS, auditdb.HEADS
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -86,37 +84,8 @@ def _verify(env: Env, *args: str) -> tuple[int, str]:
 Tamper = Callable[[Connection, str, list[AuditAnchor]], None]
 
 
-def _chain(conn: Connection, chain: str) -> list[dict[str, Any]]:
-    rows = conn.execute(select(EVENTS).where(EVENTS.c.chain == chain).order_by(EVENTS.c.seq))
-    return [dict(r) for r in rows.mappings()]
-
-
-def _relink(conn: Connection, chain: str, start: int) -> None:
-    """Recompute the hashes from seq `start` on and the head: what an operator who wants
-    the rewrite to pass `zkvault-server verify-audit` does."""
-    events = _chain(conn, chain)
-    prev = next((e["hash"] for e in events if e["seq"] == start - 1), "0" * 64)
-    for e in events:
-        if e["seq"] < start:
-            continue
-        e["prev_hash"] = prev
-        e["hash"] = prev = event_hash(e)
-        values = {"prev_hash": e["prev_hash"], "hash": e["hash"]}
-        conn.execute(update(EVENTS).where(EVENTS.c.id == e["id"]).values(**values))
-    last = events[-1]
-    conn.execute(
-        update(HEADS).where(HEADS.c.chain == chain).values(seq=last["seq"], hash=last["hash"])
-    )
-
-
 def rewrite(conn: Connection, chain: str, anchors: list[AuditAnchor]) -> None:
-    seq = anchors[1].seq - 1  # between the first and the second anchor
-    conn.execute(
-        update(EVENTS)
-        .where(EVENTS.c.chain == chain, EVENTS.c.seq == seq)
-        .values(outcome="failure", detail="rewritten")
-    )
-    _relink(conn, chain, seq)
+    auditdb.rewrite(conn, chain, anchors[1].seq - 1)  # between the first and second anchor
 
 
 def truncate(conn: Connection, chain: str, anchors: list[AuditAnchor]) -> None:
@@ -124,7 +93,7 @@ def truncate(conn: Connection, chain: str, anchors: list[AuditAnchor]) -> None:
     event before it fetches the export, so the cut is deep: had that event landed on an
     anchored seq, it would read as rewritten there (which it then is)."""
     conn.execute(delete(EVENTS).where(EVENTS.c.chain == chain, EVENTS.c.seq > anchors[0].seq))
-    _relink(conn, chain, anchors[0].seq + 1)
+    auditdb.relink(conn, chain, anchors[0].seq + 1)
 
 
 def delete_middle(conn: Connection, chain: str, anchors: list[AuditAnchor]) -> None:
@@ -158,7 +127,7 @@ def test_audit_verify_against_the_database(env: Env, db_server: tuple[Server, st
     try:
         for tamper, kinds in CASES:
             with engine.begin() as conn:
-                before = _chain(conn, chain)
+                before = auditdb.chain_rows(conn, chain)
                 head = conn.execute(select(HEADS).where(HEADS.c.chain == chain)).one()
                 tamper(conn, chain, anchors)
             code, out = _verify(env)
