@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from native import answers, hardening, paths, protocol
-from native.errors import STATE, CliError
+from native.errors import STATE, USAGE, CliError
 from native.fsutil import private_dir
 
 _PEERCRED = struct.Struct("3i")  # pid, uid, gid
@@ -321,6 +321,8 @@ class Agent:
                 STATE,
                 str(self.fork["code"]),
             )
+        if op == "audit_anchor":
+            return audit_anchor(self.vault, request.get("blob"))
         return answers.answer(self.vault, op, request)
 
     def _status(self) -> dict[str, Any]:
@@ -348,6 +350,30 @@ class Agent:
             "last_saved": saved,
             "confirmed": not self.vault.needs_confirmation,
         }
+
+
+def audit_anchor(vault: Any, blob: Any) -> dict[str, Any]:
+    """The audit-chain head sealed in the held vault or, given ``blob`` (base64url), in that
+    revision of the same vault opened with the keys held (`zkvault audit verify`). Only the
+    anchor leaves the agent: never a key, never an item."""
+    if blob is not None:
+        if not isinstance(blob, str):
+            raise CliError("blob must be base64url text", USAGE, "bad_request")
+        from vault_core.b64url import b64url_decode
+
+        vault = vault.open_revision(b64url_decode(blob))
+    try:
+        lineage = getattr(vault, "lineage", None)
+        anchor = getattr(lineage, "audit", None)
+        return {
+            "ok": True,
+            "revision": vault.revision,
+            "format": getattr(vault, "version", 1),
+            "anchor": None if anchor is None else {"seq": anchor.seq, "head": anchor.head},
+        }
+    finally:
+        if blob is not None:
+            vault.lock()
 
 
 def peer_uid(conn: socket.socket) -> int | None:

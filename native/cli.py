@@ -20,8 +20,9 @@ if TYPE_CHECKING:
 EPILOG = """exit codes: 0 ok, 1 failure, 2 usage, 3 locked, 4 not found, 5 local state or
 vault integrity, 6 wrong passphrase, 7 server unreachable, 8 revoked, 9 timed out,
 10 outside a `zkvault ssh` session's scope, 11 the served web app differs from this
-version's build, 12 not a zkvault server or another version, 130 interrupted;
-`run` returns its command's status.
+version's build (`web verify`) or the audit trail was rewritten, truncated or
+reordered (`audit verify`), 12 not a zkvault server or another version, 130
+interrupted; `run` returns its command's status.
 runner mode: `zkvault --credential-file PATH COMMAND ...`, or ZKVAULT_RUNNER_CREDENTIAL_FILE,
 ZKVAULT_RUNNER_CREDENTIAL_FD or ZKVAULT_RUNNER_CREDENTIAL (docs/cli.md, Runners).
 environment: ZKVAULT_SERVER, ZKVAULT_HOME, ZKVAULT_IDLE_TIMEOUT, ZKVAULT_MAX_LIFETIME,
@@ -198,6 +199,19 @@ def _parser() -> argparse.ArgumentParser:
     sp = command("ssh", "ssh to a builder with a scoped agent forwarded (docs/remote-builds.md)")
     sp.add_argument("args", nargs=argparse.REMAINDER, help="see `zkvault ssh --help`")
 
+    sp = command("audit", "the account's audit trail")
+    asub = sp.add_subparsers(dest="audit_command", metavar="ACTION")
+    asub.required = True
+    verify = asub.add_parser(
+        "verify",
+        help="check the audit trail against the chain heads sealed in the vault's revisions",
+        description="Check the account's audit trail (fetched, or --export FILE) against "
+        "the chain heads sealed in the vault and every kept revision. Exit 0 consistent, "
+        "11 rewritten, truncated or reordered.",
+    )
+    verify.add_argument("--export", metavar="FILE", help="an export saved earlier (JSON)")
+    verify.add_argument("--json", action="store_true", help="machine-readable output")
+
     sp = command("runner", "unattended CI runners")
     rsub = sp.add_subparsers(dest="runner_command", metavar="ACTION")
     rsub.required = True
@@ -332,6 +346,10 @@ def _dispatch(args: Any) -> int:
         from native import webverify
 
         return webverify.cmd_verify(args)
+    if command == "audit":
+        from native import audit_verify
+
+        return audit_verify.cmd_verify(args)
     if command == "runner":
         from native import runner
 

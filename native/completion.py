@@ -17,7 +17,7 @@ _zkvault() {
     [ "${COMP_WORDS[1]}" = "--credential-file" ] && at=3
     if [ "$COMP_CWORD" -eq "$at" ]; then
         words="connect import unlock lock status list get run"
-        words="$words git-credential git runner ssh web completion"
+        words="$words git-credential git runner audit ssh web completion"
         [ "$at" -eq 1 ] && words="$words --credential-file"
         COMPREPLY=($(compgen -W "$words" -- "$cur"))
         return
@@ -41,6 +41,12 @@ _zkvault() {
         git-credential) words="get store erase" ;;
         git) words="setup --global --local" ;;
         runner) words="enroll --name --server --timeout --owner-fingerprint" ;;
+        audit)
+            if [ "$prev" = "--export" ]; then
+                COMPREPLY=($(compgen -f -- "$cur"))
+                return
+            fi
+            words="verify --export --json" ;;
         ssh) words="--allow --allow-host --ttl --confirm --session-key --authorize --" ;;
         web) words="verify --fresh --json" ;;
         completion) words="bash" ;;

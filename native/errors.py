@@ -16,7 +16,9 @@ NETWORK = 7  # server unreachable or answered with an unexpected error
 REVOKED = 8  # this machine or runner is no longer authorised
 TIMEOUT = 9  # waited too long (pairing approval)
 OUT_OF_SCOPE = 10  # a `zkvault ssh` session does not share that item or host
-WEB_DIFFERS = 11  # zkvault web verify: the served web app is not this version's build
+# what a server shows differs from what this client can check: `web verify` (the served
+# app against this version's build), `audit verify` (the chain against the vault's anchors)
+TAMPERED = 11
 NOT_COMPARABLE = 12  # zkvault web verify: not a zkvault server, or another source version
 INTERRUPTED = 130  # Ctrl-C
 

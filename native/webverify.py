@@ -19,7 +19,7 @@ from urllib.parse import urljoin, urlsplit
 
 from native import webexpect, webfetch
 from native.api import server_url
-from native.errors import NOT_COMPARABLE, USAGE, WEB_DIFFERS, CliError
+from native.errors import NOT_COMPARABLE, USAGE, TAMPERED, CliError
 from server import webheaders
 
 PAGES = ("/", "/pair")
@@ -224,7 +224,7 @@ def cmd_verify(args: Any) -> int:
             "ok": not bad, "source": expected.source, "expected_from": expected.origin,
             "assets": [r.__dict__ for r in rows], "not_checked": list(NOT_CHECKED),
         }, separators=(",", ":")))  # fmt: skip
-        return WEB_DIFFERS if bad else 0
+        return TAMPERED if bad else 0
     print(f"expected: {expected.origin}, source {expected.source[:12]}…")
     width = max(len(r.asset) for r in rows)
     for r in rows:
@@ -232,6 +232,6 @@ def cmd_verify(args: Any) -> int:
     print("not checked: " + "; ".join(NOT_CHECKED) + ".")
     if bad:
         print(f"DIFFERS: {len(bad)} of {len(rows)} assets are not this version's build")
-        return WEB_DIFFERS
+        return TAMPERED
     print(f"all {len(rows)} assets and their security headers match this version's build")
     return 0

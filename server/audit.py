@@ -8,22 +8,22 @@ instances append one after another and a chain never forks.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, select
 from sqlalchemy.orm import Session
 
+from vault_core import audit_chain
+from vault_core.audit_chain import GENESIS, SYSTEM_CHAIN, event_hash
+
 from .db import utcnow
 from .models import AuditEvent, AuditHead
 from .sqlutil import insert_on_conflict
 
-GENESIS = "0" * 64
+__all__ = ["GENESIS", "SYSTEM_CHAIN", "Actor", "event_hash", "record", "verify", "verify_export"]
 _events: Table = AuditEvent.__table__  # type: ignore[assignment]
 _heads: Table = AuditHead.__table__  # type: ignore[assignment]
 # Constant statements with bound values: compiled once and cached.
@@ -35,7 +35,6 @@ _BUMP = (
     .returning(_heads.c.seq, _heads.c.hash)
 )
 _SET_HEAD = _heads.update().where(_heads.c.chain == bindparam("c")).values(hash=bindparam("h"))
-SYSTEM_CHAIN = "system"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,19 +51,6 @@ class Actor:
         return f"{self.kind}:{self.id}" if self.id else self.kind
 
 
-_HASHED = ("chain", "seq", "actor", "action", "target", "tag", "outcome", "source", "detail")
-
-
-def event_hash(e: Mapping[str, Any]) -> str:
-    """SHA-256 over the canonical JSON of the event's fields and the previous hash."""
-    fields: dict[str, Any] = {k: e[k] for k in _HASHED}
-    fields["account_id"] = str(e["account_id"]) if e["account_id"] else None
-    fields["time"] = e["created_at"].isoformat()
-    fields["prev"] = e["prev_hash"]
-    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
-
-
 def record(
     db: Session,
     actor: Actor,
@@ -75,8 +61,9 @@ def record(
     outcome: str = "success",
     detail: str = "",
     account_id: uuid.UUID | None = None,
-) -> None:
-    """Adds one event to the owner's chain inside the caller's transaction."""
+) -> tuple[int, str]:
+    """Adds one event to the owner's chain inside the caller's transaction; returns the
+    chain's new head (seq, hash), which the vault's writes hand to the client."""
     owner = account_id or actor.account_id
     chain = str(owner) if owner else SYSTEM_CHAIN
     conn = db.connection()  # Core statements: this runs on every audited write
@@ -98,6 +85,7 @@ def record(
     event["hash"] = event_hash(event)
     conn.execute(_INSERT, event)
     conn.execute(_SET_HEAD, {"c": chain, "h": event["hash"]})
+    return seq, event["hash"]
 
 
 def _advance_head(conn: Connection, chain: str) -> tuple[int, str]:
@@ -138,30 +126,7 @@ def verify(db: Session) -> tuple[int, list[str]]:
 
 
 def verify_export(document: Mapping[str, Any]) -> tuple[int, list[str]]:
-    """Checks an owner's export (GET /api/audit/export) offline, without the database."""
-    problems: list[str] = []
-    chain = str(document.get("chain", ""))
-    prev, expected_seq = GENESIS, 1
-    events = document.get("events") or []
-    for e in events:
-        try:
-            fields = {
-                **{k: e[k] for k in _HASHED if k != "chain"},
-                "chain": chain,
-                "account_id": chain if chain != SYSTEM_CHAIN else None,
-                "created_at": datetime.fromisoformat(str(e["time"]).replace("Z", "+00:00")),
-                "prev_hash": e["prev_hash"],
-            }
-        except (KeyError, TypeError, ValueError):
-            problems.append(f"event {expected_seq}: malformed")
-            break
-        if e["seq"] != expected_seq:
-            problems.append(f"seq {e['seq']}: expected {expected_seq} (an event is missing)")
-        if e["prev_hash"] != prev:
-            problems.append(f"seq {e['seq']}: previous hash does not link")
-        if event_hash(fields) != e["hash"]:
-            problems.append(f"seq {e['seq']}: contents do not match hash")
-        prev, expected_seq = e["hash"], e["seq"] + 1
-    if document.get("head_seq") != expected_seq - 1 or document.get("head_hash") != prev:
-        problems.append("the head does not match the last event (truncated?)")
-    return len(events), problems
+    """Checks an owner's export (GET /api/audit/export) offline, without the database and
+    without anchors (`zkvault audit verify` holds it against the vault's too)."""
+    report = audit_chain.verify_export(document, ())
+    return report.checked, [p.message for p in report.problems]

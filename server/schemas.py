@@ -87,6 +87,19 @@ class MeOut(BaseModel):
 # --- vault ------------------------------------------------------------------
 
 
+class AuditHeadOut(BaseModel):
+    """The account's audit chain head: the last event's seq and hash (GET /api/audit/export)."""
+
+    seq: int
+    hash: str
+
+
+_AUDIT_HEAD = (
+    "The account's audit chain head at this moment (after this write's own event, for a "
+    "write): clients seal it into their next save, to check exports against later"
+)
+
+
 class VaultOut(BaseModel):
     vault_id: uuid.UUID
     revision: int
@@ -94,6 +107,7 @@ class VaultOut(BaseModel):
     updated_at: datetime
     sha256: str = Field(description="SHA-256 (hex) of the blob; send it back as base_sha256")
     blob: str = Field(description="The opaque vault, base64url")
+    audit_head: AuditHeadOut | None = Field(description=_AUDIT_HEAD + "; null: no event yet")
 
 
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
@@ -124,6 +138,7 @@ class VaultWritten(BaseModel):
     size: int
     updated_at: datetime
     sha256: str
+    audit_head: AuditHeadOut = Field(description=_AUDIT_HEAD)
 
 
 class VersionOut(BaseModel):

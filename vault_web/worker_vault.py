@@ -39,6 +39,7 @@ from vault_core import (
     seal_grant,
     time_kdf,
 )
+from vault_core.audit_chain import AuditAnchor, verify_export
 from vault_core.b64url import b64url_decode as b64d
 from vault_core.b64url import b64url_encode as b64e
 from vault_core.errors import GrantListError, PinError
@@ -435,6 +436,33 @@ class Session:
         chosen = [i for i in vault.runner_grants().items_of(runner) if i in present]
         blob = seal_grant(vault, runner, key, chosen, revision)
         return {"revision": revision, "blob": b64e(blob), "items": len(chosen)}
+
+    def op_saw_audit_head(self, seq: int, hash: str) -> dict[str, Any]:
+        """The audit-chain head the server last named (``audit_head`` of a vault read or
+        write): the next save seals it (docs/server.md, "Audit anchors")."""
+        if self.vault is None or self.vault.locked:
+            return {"anchored": False}
+        self.vault.audit_anchor = AuditAnchor(int(seq), str(hash))
+        return {"anchored": True}
+
+    def op_verify_audit(self, export: Any, blobs: list[Any]) -> dict[str, Any]:
+        """The audit export held against the chain heads sealed in the vault held and in
+        ``blobs`` ([{revision, blob}], the kept revisions), each opened with the keys held;
+        a revision that does not open is listed in ``unreadable``, not fatal."""
+        vault = self._vault()
+        lineages, unreadable = [vault.lineage], []
+        for entry in blobs if isinstance(blobs, list) else []:
+            try:
+                old = vault.open_revision(b64d(str(entry["blob"])))
+            except (errors.VaultError, ValueError, KeyError, TypeError):
+                unreadable.append(entry.get("revision") if isinstance(entry, dict) else None)
+                continue
+            lineages.append(old.lineage)
+            old.lock()
+        anchors = {x.audit for x in lineages if x is not None and x.audit is not None}
+        report = verify_export(export, anchors, chain=str(self.account_id))
+        extra = {"revisions": len(lineages), "unreadable": unreadable}
+        return {**report.to_dict(), **extra, "summary": report.summary()}
 
     def op_kdf_benchmark(self, runs: int = 3) -> dict[str, Any]:
         """Argon2id alone at the default parameters, on a throwaway input (benchmarks)."""

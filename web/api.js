@@ -3,6 +3,7 @@
 // Only ciphertext, names, ids and public keys go through here (docs/server.md).
 
 import { KeyUnavailable, learnServerTime, proof } from "./dpop.js";
+import { sawAuditHead } from "./engine.js";
 
 export class ApiError extends Error {
   constructor(status, code, message, body = {}) {
@@ -151,6 +152,13 @@ export async function startSignIn() {
 }
 
 export async function call(method, path, body) {
+  const data = await callOnce(method, path, body);
+  // Vault reads and writes name the audit chain's head: the next save seals it.
+  if (data && data.audit_head && path.startsWith("/api/vault")) sawAuditHead(data.audit_head);
+  return data;
+}
+
+async function callOnce(method, path, body) {
   if (!access || Date.now() > access.expires) await refresh();
   try {
     return await send(method, path, { body, token: access.token });

@@ -55,13 +55,31 @@ export function startEngine() {
   };
 }
 
-// args may carry a passphrase or a secret on its way in; results carry only what the page
-// shows (a secret only from "reveal").
-export function ask(op, args = {}) {
-  startEngine();
+// The audit-chain head the server last named (api.js hands on every `audit_head` it sees):
+// told to the worker ahead of every operation (a few bytes), so that whichever vault the
+// worker holds by then (unlocked, rebased, recovered) seals it at its next save
+// (docs/server.md, "Audit anchors"). Only ever moves forward.
+let auditHead = null;
+
+export function sawAuditHead(head) {
+  if (!head || !Number.isSafeInteger(head.seq) || typeof head.hash !== "string") return;
+  if (!auditHead || head.seq > auditHead.seq) auditHead = { seq: head.seq, hash: head.hash };
+}
+
+function post(op, args) {
   const id = nextId++;
   return new Promise((resolve, reject) => {
     waiting.set(id, { resolve, reject, op });
     worker.postMessage({ id, op, args });
   });
+}
+
+// args may carry a passphrase or a secret on its way in; results carry only what the page
+// shows (a secret only from "reveal").
+export function ask(op, args = {}) {
+  startEngine();
+  // The worker answers in order: this lands before `op`. Until a vault is open it is not
+  // taken (anchored: false), and the next operation tells it again.
+  if (auditHead) post("saw_audit_head", auditHead).catch(() => {});
+  return post(op, args);
 }

@@ -166,6 +166,53 @@ async function exportAudit() {
   notice(`Exported ${data.events.length} audit events (hash chain head ${String(data.head_hash).slice(0, 12)}…).`);
 }
 
+// Every kept revision's blob, newest first (the worker reads the audit head each sealed).
+async function keptBlobs() {
+  const blobs = [];
+  let before = "";
+  for (;;) {
+    const page = await call("GET", `/api/vault/history?limit=500${before}`);
+    for (const v of page) {
+      const got = await call("GET", `/api/vault/history/${v.revision}`);
+      blobs.push({ revision: v.revision, blob: got.blob });
+    }
+    if (page.length < 500) return blobs;
+    before = `&before=${page[page.length - 1].revision}`;
+  }
+}
+
+const KINDS = {
+  rewritten: "Rewritten",
+  truncated: "Truncated",
+  reordered: "Reordered",
+  unlinked: "Unlinked",
+  altered: "Altered",
+  malformed: "Malformed",
+};
+
+// The export checked, in the worker, against the chain heads sealed in the vault and in
+// every kept revision: what the server shows now must pass through what each save saw.
+async function verifyAudit() {
+  const box = $("audit-verify-result");
+  const summary = $("audit-verify-summary");
+  box.hidden = false;
+  box.className = "verify-result";
+  summary.textContent = "Checking the audit trail against your vault…";
+  $("audit-verify-problems").replaceChildren();
+  const [data, blobs] = await Promise.all([call("GET", "/api/audit/export"), keptBlobs()]);
+  const report = await ask("verify_audit", { export: data, blobs });
+  box.classList.add(report.consistent ? "ok" : "bad");
+  summary.textContent = report.consistent
+    ? `The audit trail is consistent (${report.checked} events, ${report.anchors} anchors).`
+    : `The audit trail does not match what your vault's saves saw: ${report.problems.length + report.omitted} problem(s).`;
+  const notes = [];
+  if (report.anchors === 0) notes.push("No revision holds an anchor yet: the chain was checked in itself only.");
+  if (report.unreadable.length) notes.push(`Revisions ${report.unreadable.join(", ")} did not open and were skipped.`);
+  if (notes.length) summary.textContent += ` ${notes.join(" ")}`;
+  $("audit-verify-problems").replaceChildren(...report.problems.map((p) =>
+    el("li", { "data-kind": p.kind, text: `${KINDS[p.kind] || p.kind}${p.seq === null ? "" : ` at event ${p.seq}`}: ${p.message}` })));
+}
+
 export function initHistory() {
   onView("history", () => renderHistory(false));
   onView("audit", () => renderAudit(false));
@@ -173,4 +220,8 @@ export function initHistory() {
   $("history-more").addEventListener("click", () => renderHistory(true).catch(fail));
   $("audit-more").addEventListener("click", () => renderAudit(true).catch(fail));
   $("audit-export").addEventListener("click", () => exportAudit().catch(fail));
+  $("audit-verify").addEventListener("click", () => verifyAudit().catch((err) => {
+    $("audit-verify-result").hidden = true;
+    fail(err);
+  }));
 }

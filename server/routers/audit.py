@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from ..db import snapshot
-from ..deps import DB, State, Web
+from ..deps import DB, State, Web, WebOrMachine
 from ..errors import AUTH_ERRORS
 from ..models import AuditEvent, AuditHead
 from ..schemas import AuditEventOut, AuditExport, AuditPage
@@ -51,8 +51,9 @@ def page(
 
 
 @router.get("/export", response_model=AuditExport)
-def export(who: Web, db: DB, st: State) -> JSONResponse:
-    """Every event of the caller's chain, oldest first, with hashes to verify offline."""
+def export(who: WebOrMachine, db: DB, st: State) -> JSONResponse:
+    """Every event of the caller's chain, oldest first, with hashes to verify offline
+    (web and machine tokens: `zkvault audit verify` fetches it)."""
     chain = str(who.account_id)
     # The head and the events from one snapshot: appends by other requests or instances
     # in between would otherwise look like a truncated chain.

@@ -12,10 +12,18 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from ..deps import DB, Web, dpop_claims, principal, spend_proof, state_of
+from ..deps import DB, WebOrMachine, dpop_claims, principal, spend_proof, state_of
 from ..encoding import b64url_encode
 from ..errors import AUTH_ERRORS, errors
-from ..schemas import VaultOut, VaultPut, VaultRestore, VaultWritten, VersionBlobOut, VersionOut
+from ..schemas import (
+    AuditHeadOut,
+    VaultOut,
+    VaultPut,
+    VaultRestore,
+    VaultWritten,
+    VersionBlobOut,
+    VersionOut,
+)
 from ..services import vault
 from ..services.token_families import touch
 
@@ -86,6 +94,7 @@ async def _write(
             size=len(blob),
             updated_at=w.updated_at,
             sha256=w.sha256,
+            audit_head=AuditHeadOut(seq=w.audit_head[0], hash=w.audit_head[1]),
         )
         return out.model_dump_json().encode()
 
@@ -100,7 +109,7 @@ async def write_vault(body: VaultPut, request: Request) -> Response:
 
 @router.get("/history", response_model=list[VersionOut])
 def list_history(
-    who: Web,
+    who: WebOrMachine,
     db: DB,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     before: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
@@ -115,9 +124,10 @@ def list_history(
 
 @router.get("/history/{revision}", response_model=VersionBlobOut, responses=errors(404))
 def read_version(
-    revision: Annotated[int, Path(ge=1, le=2**63 - 1)], who: Web, db: DB
+    revision: Annotated[int, Path(ge=1, le=2**63 - 1)], who: WebOrMachine, db: DB
 ) -> VersionBlobOut:
-    """One kept revision's blob, for the client to decrypt and re-save."""
+    """One kept revision's blob, for the client to decrypt and re-save or to read the audit
+    anchor it sealed (web and machine tokens)."""
     v = vault.version(db, who.account_id, revision)
     return VersionBlobOut(
         revision=v.revision, size=v.size, created_at=v.created_at, blob=b64url_encode(v.blob)

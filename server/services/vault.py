@@ -26,7 +26,7 @@ from ..audit import Actor
 from ..blobheader import HeaderError, PublicHeader, peek_header
 from ..db import utcnow
 from ..encoding import EncodingError, b64url_decode, b64url_encode
-from ..models import Client, Vault, VaultVersion
+from ..models import AuditHead, Client, Vault, VaultVersion
 from ..settings import Settings
 from ..sqlutil import insert_on_conflict
 from ..tokens import AccessClaims
@@ -53,6 +53,8 @@ _READ_WITH_CLIENT = (
         Vault.blob_sha256,
         VaultVersion.size,
         VaultVersion.blob,
+        AuditHead.seq.label("audit_seq"),
+        AuditHead.hash.label("audit_hash"),
     )
     .select_from(Client)
     .outerjoin(Vault, Vault.account_id == Client.account_id)
@@ -60,6 +62,9 @@ _READ_WITH_CLIENT = (
         VaultVersion,
         (VaultVersion.account_id == Vault.account_id) & (VaultVersion.revision == Vault.revision),
     )
+    # The account's audit chain head, read in the same statement: the client seals it into
+    # its next save (docs/server.md, "Audit anchors").
+    .outerjoin(AuditHead, AuditHead.chain == bindparam("chain"))
     .where(Client.id == bindparam("client_id"))
 )
 
@@ -67,7 +72,9 @@ _READ_WITH_CLIENT = (
 def read_for(conn: Connection, claims: AccessClaims) -> tuple[bytes, bool]:
     """The hot path: revocation check and vault in one statement, JSON out; and whether
     the client's "last seen" is due an update (the caller writes it, on the primary)."""
-    row = conn.execute(_READ_WITH_CLIENT, {"client_id": claims.client_id}).one_or_none()
+    row = conn.execute(
+        _READ_WITH_CLIENT, {"client_id": claims.client_id, "chain": str(claims.account_id)}
+    ).one_or_none()
     check_live(claims, row.account_id if row else None, row.revoked_at if row else None)
     assert row is not None
     stale = seen_long_ago(row.last_seen_at)
@@ -81,6 +88,9 @@ def read_for(conn: Connection, claims: AccessClaims) -> tuple[bytes, bool]:
             "updated_at": row.updated_at.isoformat().replace("+00:00", "Z"),
             "sha256": row.blob_sha256 or hashlib.sha256(row.blob).hexdigest(),
             "blob": b64url_encode(row.blob),
+            "audit_head": (
+                {"seq": row.audit_seq, "hash": row.audit_hash} if row.audit_seq else None
+            ),
         }
     ).encode()
     return body, stale
@@ -179,6 +189,7 @@ class Written:
     revision: int
     updated_at: datetime
     sha256: str
+    audit_head: tuple[int, str]  # the account's audit chain head after this write's event
 
 
 _ADVANCE = (
@@ -324,7 +335,7 @@ def write(
         },
     )
     if restored_from is None:
-        audit.record(
+        head = audit.record(
             db,
             actor,
             "vault",
@@ -333,7 +344,7 @@ def write(
             detail=f"revision {new}, {len(blob)} bytes",
         )
     else:
-        audit.record(
+        head = audit.record(
             db,
             actor,
             "vault",
@@ -343,7 +354,7 @@ def write(
         )
     headnotify.vault_moved(db, account_id, new)  # wakes long polls when this commits
     db.commit()
-    return Written(header.vault_id, new, now, sha)
+    return Written(header.vault_id, new, now, sha, head)
 
 
 @dataclass(frozen=True, slots=True)

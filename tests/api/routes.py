@@ -41,6 +41,9 @@ KINDS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/vault"): frozenset({"web", "machine"}),
     ("PUT", "/api/vault"): frozenset({"web", "machine"}),
     ("GET", "/api/vault/head"): frozenset({"web", "machine"}),
+    ("GET", "/api/vault/history"): frozenset({"web", "machine"}),
+    ("GET", "/api/vault/history/{revision}"): frozenset({"web", "machine"}),
+    ("GET", "/api/audit/export"): frozenset({"web", "machine"}),
     ("GET", "/api/runner/grant"): frozenset({"runner"}),
 }
 # The only operations a browser's cookies authenticate (the CSRF defence guards them).

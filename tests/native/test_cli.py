@@ -22,6 +22,7 @@ COMMANDS = [
     "git",
     "runner",
     "web",
+    "audit",
     "completion",
 ]
 
@@ -53,6 +54,8 @@ def test_bash_completion_script_loads_and_completes() -> None:
         'COMP_WORDS=(zkvault w); COMP_CWORD=1; _zkvault; echo "${COMPREPLY[*]}"\n'
         'COMP_WORDS=(zkvault web v); COMP_CWORD=2; _zkvault; echo "${COMPREPLY[*]}"\n'
         'COMP_WORDS=(zkvault unlock --con); COMP_CWORD=2; _zkvault; echo "${COMPREPLY[*]}"\n'
+        'COMP_WORDS=(zkvault au); COMP_CWORD=1; _zkvault; echo "${COMPREPLY[*]}"\n'
+        'COMP_WORDS=(zkvault audit verify --e); COMP_CWORD=3; _zkvault; echo "${COMPREPLY[*]}"\n'
     )
     done = subprocess.run(
         ["bash", "-c", script], capture_output=True, text=True, cwd=REPO, timeout=30, check=False
@@ -66,4 +69,6 @@ def test_bash_completion_script_loads_and_completes() -> None:
         "web",
         "verify",
         "--confirm",
+        "audit",
+        "--export",
     ], done.stderr
