@@ -19,7 +19,7 @@ from urllib.parse import urljoin, urlsplit
 
 from native import webexpect, webfetch
 from native.api import server_url
-from native.errors import NOT_COMPARABLE, USAGE, TAMPERED, CliError
+from native.errors import NOT_COMPARABLE, TAMPERED, USAGE, CliError
 from server import webheaders
 
 PAGES = ("/", "/pair")
