@@ -22,9 +22,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from .lineage import AuditAnchor
-
 __all__ = ["GENESIS", "AuditAnchor", "Problem", "Report", "event_hash", "verify_export"]
+
+
+@dataclass(frozen=True)
+class AuditAnchor:
+    """The audit-chain head a saver saw: the event's sequence number and its hash."""
+
+    seq: int
+    head: str
+
+
 GENESIS = "0" * 64  # the "previous hash" of every chain's first event
 SYSTEM_CHAIN = "system"  # events with no account (an anonymous pairing request, say)
 HASHED = ("chain", "seq", "actor", "action", "target", "tag", "outcome", "source", "detail")

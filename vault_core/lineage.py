@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .audit_chain import AuditAnchor as AuditAnchor  # re-exported: the record holds one
 from .encoding import REVISION_MAX, canonical_json, parse_canonical_json
 from .errors import (
     DowngradeError,
@@ -49,14 +50,6 @@ class Write:
 
     revision: int
     digest: str
-
-
-@dataclass(frozen=True)
-class AuditAnchor:
-    """The audit-chain head a saver saw: the event's sequence number and its hash."""
-
-    seq: int
-    head: str
 
 
 @dataclass(frozen=True)

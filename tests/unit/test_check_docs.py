@@ -51,7 +51,7 @@ def test_a_made_up_command_or_option_is_reported(root: check_docs.Command, cli_d
 def test_an_undocumented_option_or_choice_is_reported(
     root: check_docs.Command, cli_doc: str
 ) -> None:
-    drifted = cli_doc.replace(" [--strict] [--json]` |", " [--json]` |", 1).replace(
+    drifted = cli_doc.replace(" [--strict] [--confirm] [--json]` |", " [--confirm] [--json]` |", 1).replace(
         "`git-credential get\\|store\\|erase`", "`git-credential get\\|store`"
     )
     assert check_docs.check_command_table(root, drifted) == [
