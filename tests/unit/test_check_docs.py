@@ -51,9 +51,9 @@ def test_a_made_up_command_or_option_is_reported(root: check_docs.Command, cli_d
 def test_an_undocumented_option_or_choice_is_reported(
     root: check_docs.Command, cli_doc: str
 ) -> None:
-    drifted = cli_doc.replace(" [--strict] [--confirm] [--json]` |", " [--confirm] [--json]` |", 1).replace(
-        "`git-credential get\\|store\\|erase`", "`git-credential get\\|store`"
-    )
+    drifted = cli_doc.replace(
+        " [--strict] [--confirm] [--json]` |", " [--confirm] [--json]` |", 1
+    ).replace("`git-credential get\\|store\\|erase`", "`git-credential get\\|store`")
     assert check_docs.check_command_table(root, drifted) == [
         "docs/cli.md: `zkvault unlock`'s option --strict is not documented",
         "docs/cli.md: `zkvault git-credential erase` is not documented",
