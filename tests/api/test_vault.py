@@ -96,7 +96,7 @@ def test_header_must_match_account_revision_and_vault(api: Api) -> None:
     cases = [
         (api.blob(other.account_id, 1, vid), "wrong_account"),
         (api.blob(user.account_id, 2, vid), "revision_mismatch"),
-        (api.blob(user.account_id, 1, vid, version=2), "unsupported_version"),
+        (api.blob(user.account_id, 1, vid, version=3), "unsupported_version"),
         (b"ZKVX" + api.blob(user.account_id, 1, vid)[4:], "malformed"),
         (b"ZKVT\x00\x01", "malformed"),
         (api.blob(user.account_id, 0, vid), "malformed"),
