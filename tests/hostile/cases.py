@@ -41,5 +41,11 @@ VAULT_LIES = [
         lambda b, o, r: forge.version(b, VERSION + 1),  # the next one: no reader knows it
         "unsupported_version",
     ),
+    VaultLie(
+        "the format version rolled back to 1",
+        # Refused from the public header, before the KDF: the client saw format 2 (§14.2).
+        lambda b, o, r: forge.version(b, 1),
+        "downgrade",
+    ),
     VaultLie("an unknown KDF algorithm", lambda b, o, r: forge.kdf_id(b, 2), "unsupported_version"),
 ]
