@@ -35,6 +35,6 @@ VAULT_LIES = [
     VaultLie("an item dropped", lambda b, o, r: forge.drop_record(b), "item_missing"),
     VaultLie("an item duplicated", lambda b, o, r: forge.duplicate_record(b), "item_duplicated"),
     VaultLie("an older revision (rollback)", lambda b, o, r: r, "rollback"),
-    VaultLie("a bumped format version", lambda b, o, r: forge.version(b, 2), "unsupported_version"),
+    VaultLie("a bumped format version", lambda b, o, r: forge.version(b, 3), "unsupported_version"),
     VaultLie("an unknown KDF algorithm", lambda b, o, r: forge.kdf_id(b, 2), "unsupported_version"),
 ]
