@@ -14,6 +14,13 @@ After unlock the session keeps the vault's keys (inside the Vault), never the pa
 a passphrase change keeps the key slot it wrapped, an earlier revision is opened with the
 vault key, and "change passphrase" checks the current passphrase against the slot.
 
+Fork evidence (docs/web.md, "Forks, fresh browsers and revocations"): the page hands in
+this browser profile's device id and name and what it remembers of the vault (a
+``VaultMemory``, no secret); every answer that may have changed that memory carries it
+back as ``memory``, and the page stores it before doing anything else with the answer (an
+upload's pending write is remembered before it is sent). A profile that has not seen the
+vault before seals nothing until the person confirms the last save (``needs_confirmation``).
+
 Errors come back as ``{"ok": false, "code", "message"}`` with fixed, secret-free text.
 """
 
@@ -42,7 +49,9 @@ from vault_core import (
 from vault_core.audit_chain import AuditAnchor, verify_export
 from vault_core.b64url import b64url_decode as b64d
 from vault_core.b64url import b64url_encode as b64e
+from vault_core.encoding import REVISION_MAX
 from vault_core.errors import GrantListError, PinError
+from vault_core.lineage import DIGEST, AuditAnchor, Device, VaultMemory
 
 from .strength import estimate
 
@@ -58,13 +67,14 @@ class SessionError(Exception):
 
 @dataclass(frozen=True)
 class Op:
-    kind: str  # add | update | remove | passphrase | grants | pin | rename
+    kind: str  # add | update | remove | passphrase | grants | pin | rename | revoke
     item_id: str = ""
     item: Item | None = None
     slot: KeySlot | None = None  # the vault key rewrapped under the new passphrase
     grants: tuple[uuid.UUID, tuple[uuid.UUID, ...]] | None = None  # runner id, item ids
     pin: tuple[str, bytes, str] | None = None  # runner id, X25519 key, name
     rename: tuple[str, str] | None = None  # runner id, the pin's new name
+    revoke: tuple[str, uuid.UUID, bytes, str] | None = None  # kind, id, key, name
 
 
 def _item_from(fields: dict[str, Any], secret: str) -> Item:
@@ -93,6 +103,8 @@ class Session:
         self.seen_revision = 0  # rollback floor, for this page's lifetime
         self.pending: list[Op] = []
         self.kdf_ms = 0.0
+        self.device: Device | None = None  # this browser profile, as the page keeps it
+        self.remembered: VaultMemory | None = None  # what it remembers of the vault
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -101,7 +113,7 @@ class Session:
             raise SessionError("locked", MESSAGES["locked"])
         return self.vault
 
-    def _open(self, blob: bytes, passphrase: str) -> Vault:
+    def _open(self, blob: bytes, passphrase: str, memory: VaultMemory | None) -> Vault:
         assert self.account_id is not None
         started = time.perf_counter()
         try:
@@ -111,6 +123,8 @@ class Session:
                 account_id=self.account_id,
                 min_revision=self.seen_revision,
                 upgrade_kdf=KdfParams.default(),
+                memory=memory,
+                device=self.device,
             )
         finally:
             self.kdf_ms = (time.perf_counter() - started) * 1000
@@ -134,9 +148,28 @@ class Session:
             names = {str(rid): pin.name for rid, pin in pinned.items()}
         except PinError as exc:
             damaged.append({"code": exc.code, "message": errors.describe(exc)})
+        revoked: dict[str, dict[str, str]] = {}
+        try:
+            for rid, entry in vault.revocations().devices.items():
+                revoked[str(rid)] = {
+                    "kind": entry.kind,
+                    "name": entry.name,
+                    "at": entry.at,
+                    "fingerprint": _fingerprint_or_blank(entry.kind, entry.key),
+                }
+        except PinError as exc:
+            damaged.append({"code": exc.code, "message": errors.describe(exc)})
+        lineage = vault.lineage
         return {
             "revision": vault.revision,
             "items": [i.to_dict() for i in vault.items()],
+            "revoked": revoked,  # runners and machines revoked, as the vault records them
+            # Fork evidence: what the page stores, and what a fresh profile asks about.
+            "memory": None if vault.memory is None else vault.memory.to_json(),
+            "needs_confirmation": vault.needs_confirmation,
+            "last_save": None
+            if lineage is None
+            else {"at": lineage.saved_at, "by": lineage.saved_by.name},
             "grants": grants,
             "pins": pins,
             "pin_names": names,  # the names approved (or renamed) by the owner, not listed
@@ -181,9 +214,14 @@ class Session:
             vault.set_runner_grants(grants)
         elif op.kind == "pin":
             assert op.pin is not None
+            vault.check_sealable(uuid.UUID(op.pin[0]), op.pin[1])  # replayed: checked again
             pins = _or_fresh(vault.runner_pins, RunnerPins, PinError)
             pins.pin(*op.pin)
             vault.set_runner_pins(pins)
+        elif op.kind == "revoke":
+            assert op.revoke is not None
+            kind, device_id, key, name = op.revoke
+            vault.revoke(kind, device_id, key, name)
         elif op.kind == "rename":
             assert op.rename is not None
             pins = vault.runner_pins()
@@ -201,27 +239,106 @@ class Session:
     def op_strength(self, passphrase: str) -> dict[str, Any]:
         return estimate(passphrase).to_dict()
 
-    def op_create(self, account_id: str, passphrase: str, confirm: str) -> dict[str, Any]:
+    def op_create(
+        self,
+        account_id: str,
+        passphrase: str,
+        confirm: str,
+        device: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
         if passphrase != confirm:
             raise SessionError("mismatch", "The two passphrases differ.")
         verdict = estimate(passphrase)
         if not verdict.acceptable:
             raise SessionError("weak_passphrase", verdict.reason or "Too weak.")
         self.account_id = uuid.UUID(account_id)
+        if device is not None:
+            self.device = _device(device)
         started = time.perf_counter()
-        vault = Vault.create(self.account_id, passphrase)
+        vault = Vault.create(self.account_id, passphrase, device=self.device)
         self.kdf_ms = (time.perf_counter() - started) * 1000
         self.vault, self.pending = vault, []
         return {**_upload(vault), **self._listing(vault)}
 
-    def op_unlock(
-        self, account_id: str, blob: str, passphrase: str, min_revision: int = 0
+    def op_identify(
+        self,
+        device: dict[str, str],
+        memory: dict[str, Any] | None = None,
+        min_revision: int = 0,
     ) -> dict[str, Any]:
+        """This browser profile (its device id and name) and what it remembers of the
+        account's vault (None: never seen it; ``min_revision``, the rollback floor an older
+        page kept, still applies until a memory is made). Sent before unlocking."""
+        self.device = _device(device)
+        self.remembered = _memory(memory)
+        self.seen_revision = max(self.seen_revision, int(min_revision))
+        return {"device": device}
+
+    def op_unlock(
+        self,
+        account_id: str,
+        blob: str,
+        passphrase: str,
+        min_revision: int = 0,
+        memory: dict[str, Any] | None = None,
+        device: dict[str, str] | None = None,
+        audit_head: Any = None,
+    ) -> dict[str, Any]:
+        """Open the vault and check it descends from what this profile remembers of it
+        (``memory`` if given, else what ``identify`` said)."""
         self.account_id = uuid.UUID(account_id)
+        if device is not None:
+            self.device = _device(device)
         self.seen_revision = max(self.seen_revision, min_revision)
-        self.vault = self._open(b64d(blob), passphrase)
+        remembered = self.remembered if memory is None else _memory(memory)
+        self.vault = self._open(b64d(blob), passphrase, remembered)
+        _anchor(self.vault, audit_head)
         self.pending = []
         return self._listing(self.vault)
+
+    def op_confirm(self) -> dict[str, Any]:
+        """The person checked the last save (time, device) and says it is their current
+        vault: this profile may seal from now on."""
+        vault = self._vault()
+        vault.confirm_current()
+        return self._listing(vault)
+
+    def op_check_sealable(self, device_id: str, public_key: str) -> dict[str, Any]:
+        """Before approving a machine (its pairing seals to its key): ``unconfirmed`` on a
+        profile that has not confirmed the vault, ``key_revoked`` for a revoked id or key."""
+        try:
+            key = b64d(public_key)
+            device = uuid.UUID(device_id)
+        except (ValueError, TypeError, AttributeError):
+            message = "The server sent something that is not a key or not a device id."
+            raise SessionError("bad_key", message) from None
+        self._vault().check_sealable(device, key)
+        return {"sealable": True}
+
+    def op_revoke(self, kind: str, device_id: str, public_key: str, name: str) -> dict[str, Any]:
+        """Record in the vault that a runner or machine is revoked, and save: from then on
+        nothing is pinned, approved or sealed to its id or key. A runner's key is the one
+        pinned at approval (``public_key``, the server's, only where none is pinned); a
+        machine's the one the page was shown."""
+        vault = self._vault()
+        if kind not in ("runner", "machine"):
+            raise SessionError("bad_key", "Unknown kind of device.")
+        try:
+            device = uuid.UUID(device_id)
+        except (ValueError, TypeError, AttributeError):
+            raise SessionError("bad_key", "The server sent something that is not an id.") from None
+        key: bytes | None = None
+        if kind == "runner":
+            pin = _or_fresh(vault.runner_pins, RunnerPins, PinError).runners.get(device)
+            key = None if pin is None else pin.key
+        if key is None:
+            try:
+                key = b64d(public_key)
+                fingerprint(kind, key)
+            except (ValueError, PinError):
+                message = "The server sent something that is not a key: nothing was recorded."
+                raise SessionError("bad_key", message) from None
+        return self._edit(Op("revoke", revoke=(kind, device, key, _name(name, kind))))
 
     def op_lock(self) -> dict[str, Any]:
         if self.vault is not None:
@@ -276,20 +393,26 @@ class Session:
             raise SessionError("not_found", "No such runner or credential.") from None
         return self._edit(Op("grants", grants=grant))
 
-    def op_committed(self, revision: int) -> dict[str, Any]:
+    def op_committed(self, revision: int, audit_head: Any = None) -> dict[str, Any]:
+        """The server took the upload: it becomes this profile's own write and the head it
+        remembers (``memory``, for the page to store)."""
         vault = self._vault()
         if revision != vault.revision:
             raise SessionError("revision_mismatch", "The server stored a different revision.")
         self.pending = []
         self.seen_revision = max(self.seen_revision, revision)
-        return {"revision": revision}
+        vault.accepted()
+        _anchor(vault, audit_head)
+        memory = None if vault.memory is None else vault.memory.to_json()
+        return {"revision": revision, "memory": memory}
 
-    def op_rebase(self, blob: str) -> dict[str, Any]:
+    def op_rebase(self, blob: str, audit_head: Any = None) -> dict[str, Any]:
         """The server holds a newer vault: adopt it with the keys held (a passphrase change
         elsewhere rewraps the same vault key), then replay our pending edits on top."""
         vault = self._vault()
         before = vault.key_slot
         vault.reload(b64d(blob))  # verified first; on any error nothing changes
+        _anchor(vault, audit_head)
         self.seen_revision = max(self.seen_revision, vault.seen_revision)
         notes: list[str] = []
         ours = any(op.kind == "passphrase" for op in self.pending)
@@ -337,7 +460,13 @@ class Session:
         return {**_upload(vault), **self._listing(vault)}
 
     def op_recover(
-        self, account_id: str, blob: str, head: dict[str, Any], passphrase: str
+        self,
+        account_id: str,
+        blob: str,
+        head: dict[str, Any],
+        passphrase: str,
+        memory: dict[str, Any] | None = None,
+        device: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         """Unlock from an earlier kept revision because the current one (`head`) does not
         open (damaged, or garbage saved with a stolen token), and re-seal its items on top
@@ -345,7 +474,12 @@ class Session:
         older revision, so the rollback floor does not apply to it; the upload is newer
         than anything seen."""
         self.account_id = uuid.UUID(account_id)
-        vault = Vault.open(b64d(blob), passphrase, account_id=self.account_id)
+        if device is not None:
+            self.device = _device(device)
+        vault = Vault.open(b64d(blob), passphrase, account_id=self.account_id, device=self.device)
+        # What this profile remembers goes on (its confirmation too); the upload it makes
+        # is remembered as pending like any other.
+        vault.memory = self.remembered if memory is None else _memory(memory)
         if int(head["revision"]) <= vault.revision:
             vault.lock()
             raise SessionError("not_older", "That revision is not older than the current one.")
@@ -406,6 +540,8 @@ class Session:
         except (ValueError, PinError):
             message = "The server sent something that is not a key or not a runner id."
             raise SessionError("bad_key", message) from None
+        # A profile that has not confirmed the vault, a revoked id or key: nothing pinned.
+        self._vault().check_sealable(rid, key)
         granted = _or_fresh(self._vault().runner_grants, RunnerGrants, GrantListError)
         if rid in granted.runners:
             raise errors.IdTakenError
@@ -430,8 +566,13 @@ class Session:
             offered = b64d(public_key)
         except ValueError:
             offered = b""
-        key = vault.runner_pins().key_to_seal_to(runner_id, offered)
-        runner = uuid.UUID(runner_id)
+        try:
+            runner = uuid.UUID(runner_id)
+        except (ValueError, TypeError, AttributeError):
+            raise SessionError("not_found", "No such runner.") from None
+        # The pinned key, compared with the listed one, and never a revoked one or from a
+        # profile that has not confirmed the vault is current (unconfirmed, key_revoked).
+        key = vault.key_to_seal_to(runner, offered)
         present = {i.id for i in vault.items()}
         chosen = [i for i in vault.runner_grants().items_of(runner) if i in present]
         blob = seal_grant(vault, runner, key, chosen, revision)
@@ -501,6 +642,66 @@ def dispatch(op: str, args_json: str) -> str:
     except Exception as exc:  # a bug: report its type only, never its message (may hold data)
         message = f"Internal error in the vault worker ({type(exc).__name__})."
         return json.dumps({"ok": False, "code": "internal", "message": message})
+
+
+def _device(doc: dict[str, str] | None) -> Device | None:
+    """This browser profile as the page keeps it; None (a new device each time) if absent."""
+    if doc is None:
+        return None
+    try:
+        return Device(str(doc["id"]), _name(str(doc["name"]), "Web browser"))
+    except (KeyError, TypeError, errors.VaultError):
+        raise SessionError("bad_device", "This browser's device record is damaged.") from None
+
+
+def _memory(doc: Any) -> VaultMemory | None:
+    """What the page stored (None: nothing); a damaged record is a typed error, never a
+    fresh start (that would drop the fork check)."""
+    if doc is None:
+        return None
+    try:
+        return VaultMemory.from_json(doc)
+    except errors.MalformedError:
+        message = (
+            "What this browser remembers of your vault (to detect a server showing it an"
+            " older or different copy) is damaged. Clear this site's data in the browser's"
+            " settings; the vault will then ask you to confirm it as on a new browser."
+        )
+        raise SessionError("memory_damaged", message) from None
+
+
+def _name(text: str, default: str) -> str:
+    """A name as vault records take it: 1 to 128 characters, no controls (the server's word
+    or the browser's, so cleaned rather than refused)."""
+    kept = "".join(
+        c for c in str(text) if ord(c) >= 0x20 and ord(c) != 0x7F and not 0xD800 <= ord(c) <= 0xDFFF
+    )
+    return kept.strip()[:128] or default
+
+
+def _anchor(vault: Vault, head: Any) -> None:
+    """The audit-chain head the server last reported ({seq, hash}), written into the next
+    save's lineage. The server's word, read defensively: anything else is ignored."""
+    if not isinstance(head, dict):
+        return
+    seq, digest = head.get("seq"), head.get("hash")
+    if isinstance(seq, str) and seq.isdigit():
+        seq = int(seq)
+    if (
+        isinstance(seq, int)
+        and not isinstance(seq, bool)
+        and 1 <= seq <= REVISION_MAX
+        and isinstance(digest, str)
+        and DIGEST.fullmatch(digest)
+    ):
+        vault.audit_anchor = AuditAnchor(seq, digest)
+
+
+def _fingerprint_or_blank(kind: str, key: bytes) -> str:
+    try:
+        return fingerprint(kind, key)
+    except PinError:
+        return ""
 
 
 def _upload(vault: Vault) -> dict[str, Any]:

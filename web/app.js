@@ -1,7 +1,8 @@
 // Entry point: start the worker at once, then sign-in -> create or unlock -> the vault.
 import { call, forgetAccess, hasSessionCookie, signIn, signOut, startSignIn } from "./api.js";
 import {
-  $, fail, notice, onView, recordSeen, save, seenRevision, setListing, show, state, withKdf,
+  $, device, fail, noteAuditHead, notice, onListing, onView, rememberedVault, save, setListing, show, state,
+  withKdf,
 } from "./core.js";
 import { ask, onEngineEvent, startEngine } from "./engine.js";
 import { initDevices, openPairing } from "./devices.js";
@@ -119,7 +120,7 @@ async function lock(reason) {
   $("unlock-pass").focus();
   // Fetch the latest ciphertext now, so the next unlock sees other devices' changes; the
   // unlock form waits for it (a quick submit must not open the copy from before the lock).
-  state.blobFetch = call("GET", "/api/vault").then((r) => { state.blob = r.blob; }, fail);
+  state.blobFetch = call("GET", "/api/vault").then((r) => { state.blob = noteAuditHead(r).blob; }, fail);
   await state.blobFetch;
 }
 
@@ -169,13 +170,12 @@ $("create-form").addEventListener("submit", async (e) => {
   const confirm = $("create-confirm").value;
   try {
     const created = await withKdf("Creating your vault (Argon2id)…",
-      ask("create", { account_id: state.accountId, passphrase, confirm }));
+      ask("create", { account_id: state.accountId, passphrase, confirm, device: device() }));
     $("create-pass").value = "";
     $("create-confirm").value = "";
-    await call("PUT", "/api/vault", { base_revision: 0, blob: created.blob });
-    await ask("committed", { revision: created.revision });
-    recordSeen(created.revision);
-    afterUnlock(created);
+    noteAuditHead(await call("PUT", "/api/vault", { base_revision: 0, blob: created.blob }));
+    await ask("committed", { revision: created.revision, audit_head: state.auditHead });
+    afterUnlock(await ask("list"));
     notice("Vault created.");
   } catch (err) {
     fail(err);
@@ -189,12 +189,12 @@ $("unlock-form").addEventListener("submit", async (e) => {
   $("unlock-submit").disabled = true;
   try {
     await state.blobFetch;
-    if (!state.blob) state.blob = (await call("GET", "/api/vault")).blob;
+    if (!state.blob) state.blob = noteAuditHead(await call("GET", "/api/vault")).blob;
+    await ask("identify", rememberedVault());
     const listing = await withKdf("Unlocking (Argon2id)…",
-      ask("unlock", { account_id: state.accountId, blob: state.blob, passphrase, min_revision: seenRevision() }));
+      ask("unlock", { account_id: state.accountId, blob: state.blob, passphrase, audit_head: state.auditHead }));
     $("unlock-pass").value = "";
     $("unlock-recover").hidden = true;
-    recordSeen(listing.revision);
     afterUnlock(listing);
     performance.mark("zkv-unlocked");
   } catch (err) {
@@ -224,6 +224,7 @@ $("unlock-recover-button").addEventListener("click", async () => {
   const button = $("unlock-recover-button");
   button.disabled = true;
   try {
+    await ask("identify", rememberedVault());
     const recovered = await recoverNewest(state.accountId, $("unlock-pass").value);
     $("unlock-pass").value = "";
     $("unlock-recover").hidden = true;
@@ -280,6 +281,33 @@ function debounce(fn, ms) {
   };
 }
 
+// A profile that has not seen this vault before (docs/web.md): say when and by which
+// device it was last saved, and seal nothing until the person says it is their current one.
+function showFresh(listing) {
+  const box = $("fresh");
+  const fresh = Boolean(state.unlocked && listing?.needs_confirmation);
+  box.hidden = !fresh;
+  if (!fresh) return;
+  const last = listing.last_save;
+  const when = last ? new Date(last.at) : null;
+  $("fresh-text").textContent = when && !Number.isNaN(when.getTime())
+    ? `This browser has not seen this vault before. It was last saved on ${when.toLocaleString(undefined,
+      { dateStyle: "long", timeStyle: "short" })} by ${last.by}.`
+    : "This browser has not seen this vault before. Its last save does not record when or by which device " +
+      "(it was saved by an older version of zkvault).";
+  box.dataset.savedAt = last ? last.at : "";  // the authenticated time, for reports and tests
+}
+onListing(showFresh);
+
+$("fresh-confirm").addEventListener("click", async () => {
+  try {
+    setListing(await ask("confirm"));
+    notice("Confirmed: this browser now treats this as your current vault.");
+  } catch (err) {
+    fail(err);
+  }
+});
+
 async function start() {
   initItems();
   initDevices({ isUnlocked: () => state.unlocked });
@@ -301,7 +329,7 @@ async function start() {
   $("who").hidden = false;
   $("signout").hidden = false;
   try {
-    state.blob = (await call("GET", "/api/vault")).blob;
+    state.blob = noteAuditHead(await call("GET", "/api/vault")).blob;
     show("unlock");
     // A pairing link opened while locked: say what the unlock is for.
     $("unlock-pairing").hidden = !pairingCode;

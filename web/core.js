@@ -1,6 +1,6 @@
 // Shared page state, view switching, messages, and the save pipeline (with merge on 409).
 import { call } from "./api.js";
-import { ask } from "./engine.js";
+import { ask, onResult } from "./engine.js";
 
 export const state = {
   accountId: null,
@@ -10,6 +10,7 @@ export const state = {
   blob: null, // the vault ciphertext to unlock: the last fetched or saved
   blobFetch: null, // the fetch started at lock time; unlocking waits for it
   kdfMs: 250, // expected Argon2id time, for the progress bar; updated after each run
+  auditHead: null, // the audit head the server last reported, or null
 };
 
 export const $ = (id) => document.getElementById(id);
@@ -50,9 +51,20 @@ export function clearMessages() {
 
 // One message at a time: a later success replaces an earlier error and the reverse, so
 // an old red banner never sits beside a newer "done".
+// A server showing this browser another history of the vault: what happened is the
+// worker's message; what to do is said here, the same for the three.
+const SERVER_HISTORY = new Set(["fork", "downgrade", "lineage"]);
+const HISTORY_ADVICE =
+  " Nothing was saved, sealed or approved from this browser, and the vault here is as it" +
+  " was. What to do: open the vault on another device you use and compare its credentials" +
+  " and its last save; until you know which copy is right, grant nothing and approve no" +
+  " pairing, and tell the server's operator: the server may be compromised.";
+
 export function fail(err) {
   $("notice").hidden = true;
-  $("error").textContent = err?.message || String(err);
+  const serious = SERVER_HISTORY.has(err?.code);
+  $("error").textContent = (err?.message || String(err)) + (serious ? HISTORY_ADVICE : "");
+  $("error").classList.toggle("serious", serious);
   $("error").dataset.code = err?.code || "error";  // the documented code, for tests and reports
   $("error").hidden = false;
   // In a modal dialog the page's banner sits under the backdrop: repeat it inside.
@@ -110,15 +122,61 @@ export function onListing(fn) {
   refreshers.add(fn);
 }
 
-// The highest vault revision this browser has seen: public, and what lets the worker
-// refuse a server that serves an older vault (rollback) even after a reload.
-const seenKey = () => `zkv-seen-revision:${state.accountId}`;
-export function seenRevision() {
-  return Number(localStorage.getItem(seenKey())) || 0;
+// This browser profile as a writer of the vault (docs/web.md, "Forks, fresh browsers and
+// revocations"): a random id drawn once and a name a person recognises, both public.
+const DEVICE_KEY = "zkv-device";
+export function device() {
+  try {
+    const kept = JSON.parse(localStorage.getItem(DEVICE_KEY) || "null");
+    if (kept && /^[0-9a-f]{32}$/.test(kept.id) && typeof kept.name === "string") return kept;
+  } catch {
+    // damaged: a new identity (this profile then counts as a new device)
+  }
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  const made = { id: [...bytes].map((b) => b.toString(16).padStart(2, "0")).join(""), name: `Web browser (${browserLabel()})` };
+  localStorage.setItem(DEVICE_KEY, JSON.stringify(made));
+  return made;
 }
 
-export function recordSeen(revision) {
-  if (revision > seenRevision()) localStorage.setItem(seenKey(), String(revision));
+function browserLabel() {
+  const ua = navigator.userAgent;
+  const browser = /Edg\//.test(ua) ? "Edge" : /Firefox\//.test(ua) ? "Firefox"
+    : /Chrom(e|ium)\//.test(ua) ? "Chromium" : /Safari\//.test(ua) ? "Safari" : "browser";
+  const os = /Windows/.test(ua) ? "Windows" : /Mac OS X/.test(ua) ? "macOS" : /Android/.test(ua) ? "Android"
+    : /iPhone|iPad/.test(ua) ? "iOS" : /CrOS/.test(ua) ? "ChromeOS" : /Linux/.test(ua) ? "Linux" : "";
+  return os ? `${browser} on ${os}` : browser;
+}
+
+// What this profile remembers of the account's vault (revisions, digests, device ids; no
+// secret), as the worker hands it back after every open, save and accepted upload. The
+// rollback floor an older version of this page kept (zkv-seen-revision) counts until the
+// first open has made a memory.
+const memoryKey = () => `zkv-vault-memory:${state.accountId}`;
+const legacyKey = () => `zkv-seen-revision:${state.accountId}`;
+
+export function rememberedVault() {
+  const raw = localStorage.getItem(memoryKey());
+  let memory = null;
+  try {
+    memory = raw ? JSON.parse(raw) : null;
+  } catch {
+    memory = { damaged: true }; // the worker refuses it (memory_damaged): never a fresh start
+  }
+  return { device: device(), memory, min_revision: Number(localStorage.getItem(legacyKey())) || 0 };
+}
+
+onResult((op, result) => {
+  if (!result?.memory || !state.accountId) return;
+  localStorage.setItem(memoryKey(), JSON.stringify(result.memory));
+  localStorage.removeItem(legacyKey());
+});
+
+// The audit-chain head the server last reported ({seq, hash}, on GET /api/vault and on
+// write answers; absent from older servers): anchored in the next save's lineage.
+export function noteAuditHead(answer) {
+  const head = answer?.audit_head;
+  if (head && typeof head === "object") state.auditHead = head;
+  return answer;
 }
 
 export function setListing(listing) {
@@ -149,16 +207,16 @@ export async function save(edit, { restoreFrom } = {}) {
       const saved = restoreFrom
         ? await call("POST", "/api/vault/restore", { from_revision: restoreFrom, ...body })
         : await call("PUT", "/api/vault", body);
-      await ask("committed", { revision: saved.revision });
+      noteAuditHead(saved);
+      await ask("committed", { revision: saved.revision, audit_head: state.auditHead });
       state.blob = current.blob;  // what the server now holds: the next unlock opens it
-      recordSeen(saved.revision);
       setListing(await ask("list"));
       return saved;
     } catch (err) {
       if (err.code !== "revision_conflict") throw err;
-      const latest = await call("GET", "/api/vault");
-      const merged = await withKdf("Merging with the newer vault…", ask("rebase", { blob: latest.blob }));
-      recordSeen(latest.revision);
+      const latest = noteAuditHead(await call("GET", "/api/vault"));
+      const merged = await withKdf("Merging with the newer vault…",
+        ask("rebase", { blob: latest.blob, audit_head: state.auditHead }));
       setListing(merged);
       const notes = ["Another device changed the vault meanwhile; your edit was merged on top.", ...merged.notes];
       mergeNote = notes.join(" ");
@@ -173,8 +231,9 @@ export async function save(edit, { restoreFrom } = {}) {
 // After a save fails for a reason other than a conflict (network, server), retry by
 // rebasing the still-pending edits on whatever the server now holds.
 export async function retryPending() {
-  const latest = await call("GET", "/api/vault");
-  const merged = await withKdf("Re-applying your unsaved edit…", ask("rebase", { blob: latest.blob }));
+  const latest = noteAuditHead(await call("GET", "/api/vault"));
+  const merged = await withKdf("Re-applying your unsaved edit…",
+    ask("rebase", { blob: latest.blob, audit_head: state.auditHead }));
   setListing(merged);
   if (merged.blob) await save(merged);
 }

@@ -38,22 +38,26 @@ async function rename(kind, client) {
   focusOn(document.querySelector(`#${kind}s-body [data-id="${client.id}"]`));
 }
 
+// Revoking is recorded in the vault first (its pin and grants go, and no pairing, pin or
+// seal to its id or key is ever made again from any device, whatever the server lists),
+// then on the server. A runner is recorded with the key pinned at approval; a machine
+// with the key this page was shown for it (the list's, whose fingerprint it displays).
 async function revoke(kind, client) {
   const name = kind === "runner" ? runnerName(client) : client.name;
   if (!confirm(`Revoke ${name}? It loses access at its next request.`)) return;
-  await call("DELETE", `/api/${kind}s/${client.id}`);
-  // The server deleted a revoked runner's grant; drop it from the vault's bookkeeping
-  // too, so it is neither shown nor resealed.
-  if (kind === "runner" && state.listing?.grants?.[client.id]?.length) {
-    if ((await edit("set_grants", { runner_id: client.id, item_ids: [] })) === null) {
-      await renderDevices(); // revoked all the same; the error on saving stays shown
-      return;
-    }
+  let recorded = true;
+  if (!revokedInVault(client)) {
+    const args = { kind, device_id: client.id, public_key: client.public_key || "", name };
+    recorded = (await edit("revoke", args)) !== null; // the error, if any, stays shown
   }
-  notice(`Revoked “${name}”.`);
+  if (!client.revoked_at) await call("DELETE", `/api/${kind}s/${client.id}`);
+  if (recorded) notice(`Revoked “${name}”.`);
   await renderDevices();
   focusOn(document.querySelector(`#${kind}s-body [data-id="${client.id}"]`));
 }
+
+// The vault's record of a revocation (never the server's word).
+const revokedInVault = (c) => state.listing?.revoked?.[c.id] || null;
 
 function actions(kind, client) {
   const cell = el("div", { class: "item-actions" });
@@ -63,9 +67,14 @@ function actions(kind, client) {
   const btn = (text, label, fn, cls = "small quiet") =>
     el("button", { type: "button", class: cls, "aria-label": label, text,
       on: { click: () => Promise.resolve().then(fn).catch(fail) } });
+  const revokeButton = btn("Revoke", `Revoke ${name}`, () => revoke(kind, client), "small quiet danger-text");
+  if (revokedInVault(client)) { // revoked in the vault, still active on the server: finish it
+    cell.append(revokeButton);
+    return cell;
+  }
   if (kind === "runner") cell.append(btn("Grant items", `Grant items to ${name}`, () => openGrant(client), "small primary-soft"));
   cell.append(btn("Rename", `Rename ${name}`, () => rename(kind, client)));
-  cell.append(btn("Revoke", `Revoke ${name}`, () => revoke(kind, client), "small quiet danger-text"));
+  cell.append(revokeButton);
   return cell;
 }
 
@@ -109,20 +118,29 @@ function runnerKeyLine(r, shown) {
 }
 
 function card(kind, c, details, keyLine) {
-  const badge = c.revoked_at
-    ? el("span", { class: "badge bad", text: `Revoked ${fmtTime(c.revoked_at)}` })
+  const recorded = revokedInVault(c);
+  const badge = c.revoked_at || recorded
+    ? el("span", { class: "badge bad", "data-revoked": recorded ? "vault" : "server",
+      text: `Revoked ${fmtTime(c.revoked_at || recorded.at)}` })
     : el("span", { class: "badge ok", text: "Active" });
+  // The server lists as active what the vault says was revoked: said, and nothing follows.
+  const unrevoked = recorded && !c.revoked_at
+    ? el("p", { class: "item-meta warning", "data-revoked-mismatch": "1",
+      text: `WARNING: the server lists this ${kind} as active, but you revoked it on ${fmtTime(recorded.at)}; ` +
+        "nothing is sealed or approved to it. Revoke it again to tell the server." })
+    : null;
   const name = kind === "runner" ? runnerName(c) : c.name;
   // A runner the server lists under another name than its pin's: said, never taken.
   const relabelled = kind === "runner" && pinnedName(c) && c.name !== pinnedName(c)
     ? el("p", { class: "item-meta warning", "data-name-mismatch": "1",
       text: `WARNING: the server lists this runner as “${c.name}”; you approved it as “${name}”` })
     : null;
-  return el("li", { class: `item device${c.revoked_at ? " revoked" : ""}`, [`data-${kind}`]: name, "data-id": c.id },
+  return el("li", { class: `item device${c.revoked_at || recorded ? " revoked" : ""}`, [`data-${kind}`]: name, "data-id": c.id },
     deviceIcon(kind),
     el("div", { class: "item-main" },
       el("p", { class: "item-name", text: name }),
       relabelled,
+      unrevoked,
       el("p", { class: "item-meta", text: details }),
       keyLine),
     el("div", { class: "item-side" }, badge),
@@ -142,7 +160,7 @@ async function renderDevices() {
   // A damaged pins or grants record (typed error from the worker): said here, the rest works.
   $("runners-damaged").textContent = (state.listing?.damaged || []).map((d) => d.message).join(" ");
   $("runners-body").replaceChildren(...runners.map((r, i) =>
-    card("runner", r, r.revoked_at ? "Its grant was deleted." : `Gets: ${grantSummary(grants[r.id] || [])}`,
+    card("runner", r, r.revoked_at || revokedInVault(r) ? "Its grant was deleted." : `Gets: ${grantSummary(grants[r.id] || [])}`,
       runnerKeyLine(r, rfp[i]))));
   $("machines-empty").hidden = machines.length > 0;
   $("runners-empty").hidden = runners.length > 0;
@@ -186,16 +204,24 @@ export async function resealAffected(itemId, done) {
   if (!affected.length) return;
   try {
     const runners = await call("GET", "/api/runners");
-    // One runner whose listed key is not its pinned one must not hold up the others.
-    let refused = null;
+    // One runner the worker refuses to seal to (a listed key not its pinned one, a
+    // revoked id or key, a browser that has not confirmed the vault) must not hold up the
+    // others; each refusal is skipped and reported, and nothing is sealed to it.
+    const refused = [];
     for (const r of runners.filter((x) => affected.includes(x.id) && !x.revoked_at)) {
       try {
         await sealAndUpload(r);
       } catch (err) {
-        refused = refused || err;
+        refused.push({ runner: r, err });
       }
     }
-    if (refused) throw refused;
+    if (refused.length) {
+      const first = refused[0].err;
+      const names = refused.map(({ runner }) => `“${runnerName(runner)}”`).join(", ");
+      const err = new PairingError(first.code || "error",
+        `${done} Not resealed for ${names}: ${first.message}`.trim());
+      throw err;
+    }
     // Said with what the person did, unless something newer is on show by now (the
     // reseal runs on while they go on working): never overwrite a later message.
     if ($("notice").textContent === done) {
@@ -211,6 +237,16 @@ class PairingError extends Error {
     super(message);
     this.code = code;
   }
+}
+
+// A browser new to the vault seals and approves nothing until the person confirmed the
+// last save shown in the banner (the worker refuses too; this says it before any edit).
+function requireConfirmed() {
+  if (!state.listing?.needs_confirmation) return;
+  $("fresh")?.scrollIntoView?.({ block: "nearest" });
+  throw new PairingError("unconfirmed",
+    "This browser has not seen this vault before: confirm the last save shown above " +
+    "(“This is my current vault”) before granting or approving anything.");
 }
 
 // expected / expectedId: the fingerprint and the pairing id carried by the one-time link's
@@ -266,6 +302,12 @@ async function approve() {
   if (!isUnlocked()) throw new Error("Unlock your vault first.");
   const body = { code: pending.code, name: $("pair-newname").value.trim() || pending.name };
   const shown = pending.fingerprint;
+  requireConfirmed();
+  if (pending.kind === "machine") {
+    // A machine is sent the vault key's wrapping at its first unlock: approve only a key
+    // and id this vault has never revoked (key_revoked), from a confirmed browser.
+    await ask("check_sealable", { device_id: String(pending.pairing_id), public_key: pending.public_key });
+  }
   if (pending.kind === "runner") {
     // Pin first, inside the vault: if that save fails, nothing is approved. The runner's
     // id is the pairing's id (the server creates the runner under it). The worker refuses
@@ -329,6 +371,7 @@ export function initDevices(opts) {
     const runner = granting;
     const ids = [...$("grant-items").querySelectorAll("input:checked")].map((i) => i.value);
     try {
+      requireConfirmed();
       if ((await edit("set_grants", { runner_id: runner.id, item_ids: ids })) === null) return;
       const count = await sealAndUpload(runner);
       await renderDevices();

@@ -9,6 +9,13 @@ export class EngineError extends Error {
 }
 
 const listeners = new Set();
+// Called with every successful result before the caller sees it (core.js stores the vault
+// memory a result carries here, so it is saved before anything is uploaded).
+let resultHook = () => {};
+export function onResult(fn) {
+  resultHook = fn;
+}
+
 let worker = null;
 let nextId = 1;
 const waiting = new Map();
@@ -43,8 +50,15 @@ export function startEngine() {
       const { resolve, reject, op } = waiting.get(msg.id);
       waiting.delete(msg.id);
       performance.mark(`zkv-op-${op}`, { detail: msg.ms }); // time spent in the worker
-      if (msg.ok) resolve(msg.result);
-      else reject(new EngineError(msg.code, msg.message));
+      if (msg.ok) {
+        try {
+          resultHook(op, msg.result);
+        } catch (err) {
+          reject(err);
+          return;
+        }
+        resolve(msg.result);
+      } else reject(new EngineError(msg.code, msg.message));
     }
   };
   worker.onerror = (e) => {

@@ -244,6 +244,15 @@ class App:
         self.page.locator("#unlock-pass").fill(passphrase)
         self.page.locator("#unlock-pass").press("Enter")
 
+    def confirm_vault(self) -> None:
+        """A browser profile new to this vault (docs/web.md, "A browser new to the vault"):
+        the banner names the last save; say it is the current vault, as the person would
+        after checking it. Until then the page grants, reseals and approves nothing."""
+        banner = self.page.locator("#fresh")
+        banner.wait_for(state="visible", timeout=30_000)
+        banner.get_by_role("button", name="This is my current vault").click()
+        banner.wait_for(state="hidden")
+
     def lock(self) -> None:
         self.page.get_by_role("button", name="Lock").click()
         self.visible("unlock")

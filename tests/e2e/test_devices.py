@@ -263,6 +263,11 @@ def test_link_opened_while_signed_out_survives_sign_in(ready: App) -> None:
         other.page.wait_for_selector("#pair-details:not([hidden])")
         assert other.page.locator("#pair-name").text_content() == "fresh-laptop"
         assert other.page.evaluate("sessionStorage.length") == 0  # the parked code is gone
+        # A browser new to the vault approves nothing until the person confirmed it.
+        other.page.get_by_role("button", name="Approve", exact=True).click()
+        other.error("This browser has not seen this vault before")
+        assert other.page.locator("#error").get_attribute("data-code") == "unconfirmed"
+        other.confirm_vault()
         other.page.get_by_role("button", name="Approve", exact=True).click()
         other.notice("Approved “fresh-laptop”")
         assert poll(app.server, pairing)["status"] == "approved"

@@ -302,6 +302,9 @@ def test_reserved_names_and_damaged_records_are_typed_errors_in_the_worker(glue:
     assert [i["name"] for i in listing["items"]] == ["ci"]
     assert {d["code"] for d in listing["damaged"]} == {"grant_list", "pin"}
     assert listing["grants"] == {} and listing["pins"] == {}
+    # Unlocked with no memory of the vault: nothing is sealed before the person confirms.
+    assert listing["needs_confirmation"]
+    ok(session, "confirm")
     runner = str(uuid.uuid4())
     from vault_core import RunnerKeyPair
 
@@ -456,3 +459,180 @@ def test_a_renamed_runner_keeps_its_pin_under_the_new_name(glue: Any) -> None:
     assert renamed["pins"] == pinned["pins"]  # the same key
     unknown = call(session, "rename_pin", runner_id=str(uuid.uuid4()), name="x")
     assert unknown["code"] == "key_not_pinned", unknown
+
+
+# -- fork evidence, fresh profiles, revocations (docs/web.md) -----------------------------------
+
+DEVICE_A = {"id": "a" * 32, "name": "Web browser (Chrome on Linux)"}
+
+
+def _other_device_save(blob: str, account: str, edit: str) -> tuple[str, Any]:
+    """Another device (vault_core directly, with its own id) opens ``blob``, adds an item and
+    saves: the blob it uploads."""
+    from vault_core import Item, Vault
+    from vault_core.b64url import b64url_encode
+    from vault_core.lineage import Device
+
+    vault = Vault.open(
+        b64url_decode(blob),
+        PASS,
+        account_id=uuid.UUID(account),
+        device=Device("b" * 32, "laptop"),
+    )
+    vault.add(Item(name=edit, kind="generic", url="", secret="s-" + edit))
+    return b64url_encode(vault.save()), vault
+
+
+def test_memory_is_handed_back_and_a_vanished_write_is_a_fork(glue: Any) -> None:
+    session, _ = glue
+    account = str(uuid.uuid4())
+    created = ok(
+        session, "create", account_id=account, passphrase=PASS, confirm=PASS, device=DEVICE_A
+    )
+    assert not created["needs_confirmation"]  # made here: nothing to confirm
+    committed = ok(session, "committed", revision=created["revision"])
+    assert committed["memory"]["confirmed"] and committed["memory"]["own"]["rev"] == "1"
+    base = created["blob"]
+    # This profile writes revision 2; the memory handed back holds it as pending first.
+    added = ok(session, "add", fields={"name": "ours", "kind": "generic"}, secret="x")
+    assert added["memory"]["pending"]["rev"] == "2"
+    memory = ok(session, "committed", revision=2)["memory"]
+    assert memory["own"]["rev"] == "2" and memory["pending"] is None
+    assert added["last_save"]["by"] == DEVICE_A["name"]
+    ok(session, "lock")
+    # The server shows another device's revision 2, made from revision 1 (ours vanished).
+    theirs, _ = _other_device_save(base, account, "theirs")
+    same_number = call(
+        session,
+        "unlock",
+        account_id=account,
+        blob=theirs,
+        passphrase=PASS,
+        memory=memory,
+        device=DEVICE_A,
+    )
+    assert same_number["code"] == "fork", same_number
+    # Its revision 3 on top of that: still a fork (our write is missing from its lineage).
+    later, _ = _other_device_save(theirs, account, "more")
+    refused = call(
+        session,
+        "unlock",
+        account_id=account,
+        blob=later,
+        passphrase=PASS,
+        memory=memory,
+        device=DEVICE_A,
+    )
+    assert refused["code"] == "fork", refused
+    damaged = call(session, "identify", device=DEVICE_A, memory={"head": 1})
+    assert damaged["code"] == "memory_damaged"
+    assert session.SESSION.vault is None or session.SESSION.vault.locked
+
+
+def test_a_fresh_profile_seals_nothing_until_it_confirms(glue: Any) -> None:
+    from vault_core import RunnerKeyPair
+    from vault_core.b64url import b64url_encode
+
+    session, _ = glue
+    account = str(uuid.uuid4())
+    created = ok(session, "create", account_id=account, passphrase=PASS, confirm=PASS)
+    ok(session, "committed", revision=1)
+    ok(session, "lock")
+    listing = ok(
+        session,
+        "unlock",
+        account_id=account,
+        blob=created["blob"],
+        passphrase=PASS,
+        device=DEVICE_A,
+    )
+    assert listing["needs_confirmation"] and listing["memory"]["confirmed"] is False
+    assert listing["last_save"]["at"].endswith("Z") and listing["last_save"]["by"]
+    key = b64url_encode(RunnerKeyPair.generate().public_key)
+    runner = str(uuid.uuid4())
+    pin = call(session, "pin_runner", runner_id=runner, public_key=key, name="ci")
+    assert pin["code"] == "unconfirmed"
+    machine = call(session, "check_sealable", device_id=str(uuid.uuid4()), public_key=key)
+    assert machine["code"] == "unconfirmed"
+    confirmed = ok(session, "confirm")
+    assert not confirmed["needs_confirmation"] and confirmed["memory"]["confirmed"] is True
+    ok(session, "pin_runner", runner_id=runner, public_key=key, name="ci")
+    assert ok(session, "check_sealable", device_id=str(uuid.uuid4()), public_key=key)["sealable"]
+
+
+def test_revoked_ids_and_keys_are_refused_and_listed(glue: Any) -> None:
+    from vault_core import RunnerKeyPair
+    from vault_core.b64url import b64url_encode
+
+    session, _ = glue
+    account = str(uuid.uuid4())
+    created = ok(session, "create", account_id=account, passphrase=PASS, confirm=PASS)
+    ok(session, "committed", revision=created["revision"])
+    item = ok(session, "add", fields={"name": "deploy", "kind": "generic"}, secret="t")
+    item_id = item["items"][0]["id"]
+    pinned = RunnerKeyPair.generate().public_key
+    runner = str(uuid.uuid4())
+    ok(session, "pin_runner", runner_id=runner, public_key=b64url_encode(pinned), name="ci")
+    ok(session, "set_grants", runner_id=runner, item_ids=[item_id])
+    # Revoked with the pinned key, whatever the server lists now.
+    other = b64url_encode(RunnerKeyPair.generate().public_key)
+    revoked = ok(session, "revoke", kind="runner", device_id=runner, public_key=other, name="ci")
+    assert revoked["revoked"][runner]["kind"] == "runner"
+    assert revoked["pins"] == {} and revoked["grants"].get(runner, []) == []
+    assert "blob" in revoked  # recorded in the vault and saved
+    again = call(
+        session,
+        "pin_runner",
+        runner_id=str(uuid.uuid4()),
+        public_key=b64url_encode(pinned),
+        name="x",
+    )
+    assert again["code"] == "key_revoked"
+    same_id = call(session, "pin_runner", runner_id=runner, public_key=other, name="x")
+    assert same_id["code"] == "key_revoked"
+    sealed = call(
+        session, "seal_grant", runner_id=runner, public_key=b64url_encode(pinned), revision=2
+    )
+    assert sealed["code"] in ("key_not_pinned", "key_revoked")
+    laptop = RunnerKeyPair.generate().public_key
+    machine = str(uuid.uuid4())
+    ok(
+        session,
+        "revoke",
+        kind="machine",
+        device_id=machine,
+        public_key=b64url_encode(laptop),
+        name="\x07laptop",
+    )
+    refused = call(
+        session, "check_sealable", device_id=str(uuid.uuid4()), public_key=b64url_encode(laptop)
+    )
+    assert refused["code"] == "key_revoked"
+    bad = call(session, "revoke", kind="machine", device_id=machine, public_key="AAAA", name="x")
+    assert bad["code"] == "bad_key"
+
+
+@pytest.mark.parametrize(
+    ("head", "anchored"),
+    [
+        ({"seq": 7, "hash": "ab" * 32}, True),
+        ({"seq": "7", "hash": "ab" * 32}, True),
+        ({"seq": 0, "hash": "ab" * 32}, False),
+        ({"seq": 7, "hash": "AB" * 32}, False),
+        ({"seq": True, "hash": "ab" * 32}, False),
+        ("junk", False),
+        (None, False),
+    ],
+)
+def test_the_audit_head_is_anchored_only_when_well_formed(
+    glue: Any, head: Any, anchored: bool
+) -> None:
+    session, _ = glue
+    account = str(uuid.uuid4())
+    created = ok(session, "create", account_id=account, passphrase=PASS, confirm=PASS)
+    ok(session, "committed", revision=created["revision"], audit_head=head)
+    ok(session, "add", fields={"name": "x", "kind": "generic"}, secret="y")
+    lineage = session.SESSION.vault.lineage
+    assert (lineage.audit is not None) == anchored
+    if anchored:
+        assert lineage.audit.seq == 7 and lineage.audit.head == "ab" * 32

@@ -47,7 +47,9 @@ def vault_keys(blobs: Iterable[bytes], passphrases: Iterable[str], who: str) -> 
         tried.add(slot)
         ops, mem_kib = struct.unpack(">II", blob[47:55])
         salt, nonce, ciphertext = blob[55:71], blob[71:95], blob[95:143]
-        ad = b"zkvault/1 key-slot" + blob[4:6] + blob[46:71]
+        # The slot's associated data names format version 1 in every vault version (an
+        # upgrade rewrites the vault without the passphrase: docs/format.md §4.1).
+        ad = b"zkvault/1 key-slot" + (1).to_bytes(2, "big") + blob[46:71]
         for passphrase in candidates:
             kek = _kek(passphrase, salt, ops, mem_kib)
             try:

@@ -197,8 +197,11 @@ def test_forged_vaults_are_refused_by_the_browser_and_the_cli(world: World) -> N
     revision, genuine = world.attacker.current(alice.account_id)
     older = {r: b for r, b in world.attacker.history(alice.account_id).items() if r < revision}
     _, bobs = world.attacker.current(bob.account_id)
-    seen = alice.app.page.evaluate(f"localStorage['zkv-seen-revision:{alice.account_id}']")
-    assert int(seen) == revision  # the browser's rollback floor is the latest revision
+    memory = alice.app.page.evaluate(
+        f"JSON.parse(localStorage['zkv-vault-memory:{alice.account_id}'] || 'null')"
+    )
+    # The browser's rollback floor (the head it remembers) is the latest revision.
+    assert memory is not None and int(memory["head"]["rev"]) == revision
     vault_id = uuid.UUID(bytes=genuine[22:38])
     cases = forgeries.vault_forgeries(genuine, older, bobs)
     if world.backend != "sqlite":
