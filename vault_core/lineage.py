@@ -90,13 +90,17 @@ class Lineage:
         device: Device,
         at: str,
         audit: AuditAnchor | None,
+        held: Write | None = None,
     ) -> Lineage:
         """The lineage of the save that follows ``parent`` (whose own lineage is
-        ``previous``; None when it is a format-1 revision or there is none)."""
+        ``previous``; None when it is a format-1 revision or there is none). ``held``: the
+        write ``previous`` belongs to, when the save goes on top of a later revision this
+        client could not open (format.md §14.1, "Writing"), so that no device is credited
+        with a write it did not make."""
         devices = dict(previous.devices) if previous else {}
         floor = previous.floor if previous else 0
         if previous is not None and parent is not None:
-            devices[previous.saved_by.id] = DeviceWrite(parent, previous.saved_by.name)
+            devices[previous.saved_by.id] = DeviceWrite(held or parent, previous.saved_by.name)
         lineage = cls(parent, devices, floor, at, device, audit)
         # The bound (format.md §14.1): at most MAX_DEVICES entries, and the record within an
         # item's secret. 64 entries with long names would not fit in 16,384 bytes, and a

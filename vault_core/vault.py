@@ -163,6 +163,8 @@ class Vault:
         self.audit_anchor: AuditAnchor | None = None
         self.clock: Callable[[], str] = utc_now
         self._created_here = False
+        # Set by supersede_unread: the write this state is, below the revision it replaces.
+        self._held: Write | None = None
         self._slot = slot
         self._vault_key: bytearray | None = vault_key
         self._header_key: bytearray | None = subkey(vault_key, LABEL_HEADER_MAC)
@@ -574,6 +576,19 @@ class Vault:
         else:
             self._created_here = True
 
+    def supersede_unread(self, revision: int, digest: str) -> None:
+        """Make the next save replace the server's revision ``revision`` (blob SHA-256
+        ``digest``) without reading it: it does not open with this key (garbage saved with a
+        stolen token, say) and the person asked to restore what this state holds over it.
+        The lineage names it as the parent, and credits this state's saver with the write
+        it really made (format.md §14.1, "Writing")."""
+        self._keys()
+        if revision <= self.revision:
+            raise _rollback(revision, self.revision)
+        if self._held is None and self.head_sha256 is not None:
+            self._held = Write(self.revision, self.head_sha256)
+        self.revision, self.head_sha256 = revision, digest
+
     def accepted(self) -> None:
         """The server took the last save: it becomes this device's own write and the head
         this device remembers."""
@@ -663,9 +678,10 @@ class Vault:
                 self._store(item_id, self._decrypt(old.record, old.version))
         parent = None if self.revision == 0 else Write(self.revision, str(self.head_sha256))
         lineage = Lineage.following(
-            self.lineage, parent, self.device, self.clock(), self.audit_anchor
+            self.lineage, parent, self.device, self.clock(), self.audit_anchor, self._held
         )
         self._put_bookkeeping(LINEAGE_ITEM, lineage.dumps())
+        self._held = None
         stale = [s for s in self._items.values() if s.record.item_rev > self.revision + 1]
         assert not stale, "items are never written ahead of the next revision"
         self.revision += 1

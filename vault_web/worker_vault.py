@@ -51,7 +51,7 @@ from vault_core.b64url import b64url_decode as b64d
 from vault_core.b64url import b64url_encode as b64e
 from vault_core.encoding import REVISION_MAX
 from vault_core.errors import GrantListError, PinError
-from vault_core.lineage import DIGEST, AuditAnchor, Device, VaultMemory
+from vault_core.lineage import DIGEST, Device, VaultMemory
 
 from .strength import estimate
 
@@ -282,7 +282,6 @@ class Session:
         min_revision: int = 0,
         memory: dict[str, Any] | None = None,
         device: dict[str, str] | None = None,
-        audit_head: Any = None,
     ) -> dict[str, Any]:
         """Open the vault and check it descends from what this profile remembers of it
         (``memory`` if given, else what ``identify`` said)."""
@@ -292,7 +291,6 @@ class Session:
         self.seen_revision = max(self.seen_revision, min_revision)
         remembered = self.remembered if memory is None else _memory(memory)
         self.vault = self._open(b64d(blob), passphrase, remembered)
-        _anchor(self.vault, audit_head)
         self.pending = []
         return self._listing(self.vault)
 
@@ -393,7 +391,7 @@ class Session:
             raise SessionError("not_found", "No such runner or credential.") from None
         return self._edit(Op("grants", grants=grant))
 
-    def op_committed(self, revision: int, audit_head: Any = None) -> dict[str, Any]:
+    def op_committed(self, revision: int) -> dict[str, Any]:
         """The server took the upload: it becomes this profile's own write and the head it
         remembers (``memory``, for the page to store)."""
         vault = self._vault()
@@ -402,17 +400,15 @@ class Session:
         self.pending = []
         self.seen_revision = max(self.seen_revision, revision)
         vault.accepted()
-        _anchor(vault, audit_head)
         memory = None if vault.memory is None else vault.memory.to_json()
         return {"revision": revision, "memory": memory}
 
-    def op_rebase(self, blob: str, audit_head: Any = None) -> dict[str, Any]:
+    def op_rebase(self, blob: str) -> dict[str, Any]:
         """The server holds a newer vault: adopt it with the keys held (a passphrase change
         elsewhere rewraps the same vault key), then replay our pending edits on top."""
         vault = self._vault()
         before = vault.key_slot
         vault.reload(b64d(blob))  # verified first; on any error nothing changes
-        _anchor(vault, audit_head)
         self.seen_revision = max(self.seen_revision, vault.seen_revision)
         notes: list[str] = []
         ours = any(op.kind == "passphrase" for op in self.pending)
@@ -484,8 +480,7 @@ class Session:
             vault.lock()
             raise SessionError("not_older", "That revision is not older than the current one.")
         opened = vault.revision
-        vault.revision = int(head["revision"])
-        vault.head_sha256 = str(head["sha256"])
+        vault.supersede_unread(int(head["revision"]), str(head["sha256"]))
         self.vault, self.pending = vault, []
         return {**_upload(vault), **self._listing(vault), "restored_from": opened}
 
@@ -496,11 +491,18 @@ class Session:
         try:
             vault.reload(b64d(str(head["blob"])))
             self.seen_revision = max(self.seen_revision, vault.seen_revision)
-        except (errors.RollbackError, errors.BindingError):
-            raise  # an older revision, or another vault: nothing to restore on top of
+        except (
+            errors.RollbackError,
+            errors.BindingError,
+            errors.ForkError,
+            errors.DowngradeError,
+            errors.LineageError,
+        ):
+            # An older revision or another vault: nothing to restore on top of. A fork, a
+            # downgrade or a lineage a key holder wrote is evidence, never written over.
+            raise
         except errors.VaultError:
-            vault.revision = int(head["revision"])
-            vault.head_sha256 = str(head["sha256"])
+            vault.supersede_unread(int(head["revision"]), str(head["sha256"]))
 
     def _edit_quiet(self, op: Op) -> None:
         self._apply(self._vault(), op, [])
@@ -578,13 +580,15 @@ class Session:
         blob = seal_grant(vault, runner, key, chosen, revision)
         return {"revision": revision, "blob": b64e(blob), "items": len(chosen)}
 
-    def op_saw_audit_head(self, seq: int, hash: str) -> dict[str, Any]:
+    def op_saw_audit_head(self, seq: Any, hash: Any) -> dict[str, Any]:
         """The audit-chain head the server last named (``audit_head`` of a vault read or
-        write): the next save seals it (docs/server.md, "Audit anchors")."""
+        write): the next save seals it (docs/server.md, "Audit anchors"); a malformed one
+        is ignored, so a server cannot make a save write a record no reader accepts."""
         if self.vault is None or self.vault.locked:
             return {"anchored": False}
-        self.vault.audit_anchor = AuditAnchor(int(seq), str(hash))
-        return {"anchored": True}
+        before = self.vault.audit_anchor
+        _anchor(self.vault, {"seq": seq, "hash": hash})
+        return {"anchored": self.vault.audit_anchor is not before}
 
     def op_verify_audit(self, export: Any, blobs: list[Any]) -> dict[str, Any]:
         """The audit export held against the chain heads sealed in the vault held and in

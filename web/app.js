@@ -1,7 +1,7 @@
 // Entry point: start the worker at once, then sign-in -> create or unlock -> the vault.
 import { call, forgetAccess, hasSessionCookie, signIn, signOut, startSignIn } from "./api.js";
 import {
-  $, device, fail, noteAuditHead, notice, onListing, onView, rememberedVault, save, setListing, show, state,
+  $, device, fail, notice, onListing, onView, rememberedVault, save, setListing, show, state,
   withKdf,
 } from "./core.js";
 import { ask, onEngineEvent, startEngine } from "./engine.js";
@@ -120,7 +120,7 @@ async function lock(reason) {
   $("unlock-pass").focus();
   // Fetch the latest ciphertext now, so the next unlock sees other devices' changes; the
   // unlock form waits for it (a quick submit must not open the copy from before the lock).
-  state.blobFetch = call("GET", "/api/vault").then((r) => { state.blob = noteAuditHead(r).blob; }, fail);
+  state.blobFetch = call("GET", "/api/vault").then((r) => { state.blob = r.blob; }, fail);
   await state.blobFetch;
 }
 
@@ -173,8 +173,8 @@ $("create-form").addEventListener("submit", async (e) => {
       ask("create", { account_id: state.accountId, passphrase, confirm, device: device() }));
     $("create-pass").value = "";
     $("create-confirm").value = "";
-    noteAuditHead(await call("PUT", "/api/vault", { base_revision: 0, blob: created.blob }));
-    await ask("committed", { revision: created.revision, audit_head: state.auditHead });
+    await call("PUT", "/api/vault", { base_revision: 0, blob: created.blob });
+    await ask("committed", { revision: created.revision });
     afterUnlock(await ask("list"));
     notice("Vault created.");
   } catch (err) {
@@ -189,10 +189,10 @@ $("unlock-form").addEventListener("submit", async (e) => {
   $("unlock-submit").disabled = true;
   try {
     await state.blobFetch;
-    if (!state.blob) state.blob = noteAuditHead(await call("GET", "/api/vault")).blob;
+    if (!state.blob) state.blob = await call("GET", "/api/vault").blob;
     await ask("identify", rememberedVault());
     const listing = await withKdf("Unlocking (Argon2id)…",
-      ask("unlock", { account_id: state.accountId, blob: state.blob, passphrase, audit_head: state.auditHead }));
+      ask("unlock", { account_id: state.accountId, blob: state.blob, passphrase }));
     $("unlock-pass").value = "";
     $("unlock-recover").hidden = true;
     afterUnlock(listing);
@@ -329,7 +329,7 @@ async function start() {
   $("who").hidden = false;
   $("signout").hidden = false;
   try {
-    state.blob = noteAuditHead(await call("GET", "/api/vault")).blob;
+    state.blob = await call("GET", "/api/vault").blob;
     show("unlock");
     // A pairing link opened while locked: say what the unlock is for.
     $("unlock-pairing").hidden = !pairingCode;

@@ -10,7 +10,6 @@ export const state = {
   blob: null, // the vault ciphertext to unlock: the last fetched or saved
   blobFetch: null, // the fetch started at lock time; unlocking waits for it
   kdfMs: 250, // expected Argon2id time, for the progress bar; updated after each run
-  auditHead: null, // the audit head the server last reported, or null
 };
 
 export const $ = (id) => document.getElementById(id);
@@ -171,14 +170,6 @@ onResult((op, result) => {
   localStorage.removeItem(legacyKey());
 });
 
-// The audit-chain head the server last reported ({seq, hash}, on GET /api/vault and on
-// write answers; absent from older servers): anchored in the next save's lineage.
-export function noteAuditHead(answer) {
-  const head = answer?.audit_head;
-  if (head && typeof head === "object") state.auditHead = head;
-  return answer;
-}
-
 export function setListing(listing) {
   state.listing = listing;
   for (const fn of refreshers) fn(listing);
@@ -207,16 +198,15 @@ export async function save(edit, { restoreFrom } = {}) {
       const saved = restoreFrom
         ? await call("POST", "/api/vault/restore", { from_revision: restoreFrom, ...body })
         : await call("PUT", "/api/vault", body);
-      noteAuditHead(saved);
-      await ask("committed", { revision: saved.revision, audit_head: state.auditHead });
+      await ask("committed", { revision: saved.revision });
       state.blob = current.blob;  // what the server now holds: the next unlock opens it
       setListing(await ask("list"));
       return saved;
     } catch (err) {
       if (err.code !== "revision_conflict") throw err;
-      const latest = noteAuditHead(await call("GET", "/api/vault"));
+      const latest = await call("GET", "/api/vault");
       const merged = await withKdf("Merging with the newer vault…",
-        ask("rebase", { blob: latest.blob, audit_head: state.auditHead }));
+        ask("rebase", { blob: latest.blob }));
       setListing(merged);
       const notes = ["Another device changed the vault meanwhile; your edit was merged on top.", ...merged.notes];
       mergeNote = notes.join(" ");
@@ -231,9 +221,9 @@ export async function save(edit, { restoreFrom } = {}) {
 // After a save fails for a reason other than a conflict (network, server), retry by
 // rebasing the still-pending edits on whatever the server now holds.
 export async function retryPending() {
-  const latest = noteAuditHead(await call("GET", "/api/vault"));
+  const latest = await call("GET", "/api/vault");
   const merged = await withKdf("Re-applying your unsaved edit…",
-    ask("rebase", { blob: latest.blob, audit_head: state.auditHead }));
+    ask("rebase", { blob: latest.blob }));
   setListing(merged);
   if (merged.blob) await save(merged);
 }

@@ -280,3 +280,26 @@ def test_the_last_place_is_kept_for_the_lineage_record(account: uuid.UUID) -> No
         vault.add(Item(name="one too many", kind="generic", url="", secret="s"))
     blob = vault.save()
     assert len(Vault.open(blob, PASSPHRASE, account_id=account).items(reserved=True)) == MAX_ITEMS
+
+
+def test_a_restore_over_an_unreadable_head_credits_no_device_with_it() -> None:
+    """Garbage saved over the vault (a stolen token) and then restored over by a device:
+    the lineage names the garbage as parent, but credits the earlier saver only with the
+    write it made, so a device that saw that write still accepts the restore."""
+    account = uuid.uuid4()
+    alice, bob = Device("a" * 32, "Alice's laptop"), Device("b" * 32, "Bob's browser")
+    writer = Vault.create(account, "pw", kdf=FAST, device=alice)
+    writer.add(Item(name="t", kind="generic", url="", secret="s"))
+    first = writer.save()
+    writer.accepted()
+    reader = Vault.open(first, "pw", account_id=account, device=bob)
+    garbage = hashlib.sha256(b"garbage").hexdigest()
+    restorer = Vault.open(first, "pw", account_id=account, device=bob, memory=reader.memory)
+    restorer.supersede_unread(2, garbage)
+    restored = restorer.save()
+    assert restorer.lineage is not None
+    assert restorer.lineage.parent == Write(2, garbage)
+    assert restorer.lineage.devices[alice.id].write.revision == 1
+    writer.reload(restored)  # Alice's own write is in its history: no fork
+    with pytest.raises(errors.RollbackError):
+        restorer.supersede_unread(1, garbage)

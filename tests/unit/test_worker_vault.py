@@ -630,7 +630,10 @@ def test_the_audit_head_is_anchored_only_when_well_formed(
     session, _ = glue
     account = str(uuid.uuid4())
     created = ok(session, "create", account_id=account, passphrase=PASS, confirm=PASS)
-    ok(session, "committed", revision=created["revision"], audit_head=head)
+    ok(session, "committed", revision=created["revision"])
+    fields = head if isinstance(head, dict) else {"seq": head, "hash": head}
+    seen = ok(session, "saw_audit_head", **fields)
+    assert seen["anchored"] == anchored
     ok(session, "add", fields={"name": "x", "kind": "generic"}, secret="y")
     lineage = session.SESSION.vault.lineage
     assert (lineage.audit is not None) == anchored
