@@ -189,7 +189,7 @@ $("unlock-form").addEventListener("submit", async (e) => {
   $("unlock-submit").disabled = true;
   try {
     await state.blobFetch;
-    if (!state.blob) state.blob = await call("GET", "/api/vault").blob;
+    if (!state.blob) state.blob = (await call("GET", "/api/vault")).blob;
     await ask("identify", rememberedVault());
     const listing = await withKdf("Unlocking (Argon2id)…",
       ask("unlock", { account_id: state.accountId, blob: state.blob, passphrase }));
@@ -329,7 +329,7 @@ async function start() {
   $("who").hidden = false;
   $("signout").hidden = false;
   try {
-    state.blob = await call("GET", "/api/vault").blob;
+    state.blob = (await call("GET", "/api/vault")).blob;
     show("unlock");
     // A pairing link opened while locked: say what the unlock is for.
     $("unlock-pairing").hidden = !pairingCode;
