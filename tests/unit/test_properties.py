@@ -17,7 +17,9 @@ RUNNER = uuid.UUID(int=8)
 
 line = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=40)
 free_text = st.characters(blacklist_categories=["Cs"])
-items = st.sampled_from(KINDS).flatmap(
+# ssh-key items hold an OpenSSH private key (format.md §6.6): tests/unit/test_sshkeys.py
+TOKEN_KINDS = [kind for kind in KINDS if kind != "ssh-key"]
+items = st.sampled_from(TOKEN_KINDS).flatmap(
     lambda kind: st.builds(
         Item,
         name=line,
