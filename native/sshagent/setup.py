@@ -20,6 +20,7 @@ import socket
 import struct
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
 from native import client
 from native.errors import FAILURE, LOCKED, NOT_FOUND, USAGE, CliError
@@ -27,7 +28,7 @@ from native.fsutil import private_dir
 from native.sshagent import socket_path
 from vault_core import sshkeys
 
-INCLUDE = "Include ~/.ssh/zkvault/config"
+INCLUDE_WORD = "Include"
 PROFILE_MARK = "# zkvault ssh-agent"
 
 
@@ -136,10 +137,12 @@ def cmd_setup(args: argparse.Namespace) -> int:
     config = ssh_config(keys, agent_path, stub_dir)
     profile_line = f"export SSH_AUTH_SOCK={_quote(agent_path)}  {PROFILE_MARK}"
     profile = args.profile or os.path.join(home, ".profile")
+    # Absolute: ssh expands ~ with the password database's home, which $HOME may not be.
+    include = f"{INCLUDE_WORD} {_quote(os.path.join(stub_dir, 'config'))}"
     print(f"# for your shell ({profile}): ssh-add, git signing and any host below")
     print(profile_line)
     print(f"# first line of {os.path.join(ssh_dir, 'config')}:")
-    print(INCLUDE)
+    print(include)
     print(f"# {os.path.join(stub_dir, 'config')}:")
     print(config, end="")
     for key in keys:
@@ -157,10 +160,10 @@ def cmd_setup(args: argparse.Namespace) -> int:
         _write(os.path.join(stub_dir, key.stub_name), key.public_line + "\n")
     _write(os.path.join(stub_dir, "config"), config)
     user_config = os.path.join(ssh_dir, "config")
-    old = open(user_config).read() if os.path.exists(user_config) else ""  # noqa: SIM115
-    if INCLUDE not in old.splitlines():
-        _write(user_config, f"{INCLUDE}\n{old}", 0o600)
-    old = open(profile).read() if os.path.exists(profile) else ""  # noqa: SIM115
+    old = Path(user_config).read_text() if os.path.exists(user_config) else ""
+    if include not in old.splitlines():
+        _write(user_config, f"{include}\n{old}", 0o600)
+    old = Path(profile).read_text() if os.path.exists(profile) else ""
     kept = [line for line in old.splitlines() if not line.endswith(PROFILE_MARK)]
     _write(profile, "\n".join([*kept, profile_line]) + "\n")
     print(f"# written: {stub_dir}, {user_config}, {profile}")
@@ -207,7 +210,7 @@ def cmd_signing(args: argparse.Namespace) -> int:
     signers = allowed_signers_path()
     private_dir(os.path.dirname(signers))
     entry = f'{email} namespaces="git" {public}'
-    old = open(signers).read().splitlines() if os.path.exists(signers) else []  # noqa: SIM115
+    old = Path(signers).read_text().splitlines() if os.path.exists(signers) else []
     if entry not in old:
         _write(signers, "\n".join([*old, entry]) + "\n")
     for key, value in (
