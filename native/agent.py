@@ -116,6 +116,7 @@ class Agent:
         self._newer_lock = threading.Lock()
         self.sock: socket.socket | None = None
         self.path = paths.socket_path()
+        self.ssh: Any = None  # native.sshagent.side.SshSide, bound with our socket
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -142,6 +143,12 @@ class Agent:
         os.chmod(self.path, 0o600)
         sock.listen(socket.SOMAXCONN)  # parallel builds: many clients at once
         self.sock = sock
+        try:  # ssh-key items, for ssh and git signing (docs/cli.md, "SSH agent")
+            from native.sshagent import side
+
+            self.ssh = side.open_for(self)
+        except Exception as exc:
+            self._warn(f"the SSH agent socket could not be opened ({type(exc).__name__})")
 
     def serve(self) -> str:
         """Answer requests until a timeout, lock or revocation; wipe; return why."""
@@ -163,7 +170,10 @@ class Agent:
                         else "maximum lifetime"
                     )
                     break
-                ready, _, _ = select.select([self.sock.fileno(), wake_r], [], [], deadline - now)
+                fds = [self.sock.fileno(), wake_r, *([self.ssh.calls.fd] if self.ssh else [])]
+                ready, _, _ = select.select(fds, [], [], deadline - now)
+                if self.ssh is not None:
+                    self.ssh.calls.drain()  # lookups and signatures for SSH clients
                 if self._verdict:
                     self.stop_reason = self._verdict
                     break
@@ -270,6 +280,9 @@ class Agent:
             self.warnings = [*self.warnings[-9:], message]  # bounded
 
     def wipe(self) -> None:
+        if self.ssh is not None:
+            self.ssh.close()  # first: no SSH client is answered from here on
+            self.ssh = None
         with contextlib.suppress(Exception):
             self.vault.lock()
         if self.sock is not None:

@@ -192,6 +192,17 @@ def _parser() -> argparse.ArgumentParser:
     scope.add_argument(
         "--local", dest="scope", action="store_const", const="local", help="in this repository only"
     )
+    sp.add_argument(
+        "--signing",
+        metavar="NAME",
+        help="sign commits and tags with the ssh-key item NAME through zkvault's SSH agent",
+    )
+    sp.add_argument("--email", help="with --signing: the address allowed to sign with it")
+
+    sp = command("ssh-agent", "zkvault's SSH agent: ssh-key items for ssh and git signing")
+    sp.add_argument("action", choices=["setup"])
+    sp.add_argument("--write", action="store_true", help="write the files shown (else print)")
+    sp.add_argument("--profile", metavar="FILE", help="shell profile (default ~/.profile)")
 
     sp = command("completion", 'shell completion: eval "$(zkvault completion bash)"')
     sp.add_argument("shell", choices=["bash"])
@@ -329,7 +340,15 @@ def _dispatch(args: Any) -> int:
     if command == "git":
         from native import gitsetup
 
+        if args.signing:
+            from native.sshagent import setup
+
+            return setup.cmd_signing(args)
         return gitsetup.cmd_setup(args)
+    if command == "ssh-agent":
+        from native.sshagent import setup
+
+        return setup.cmd_setup(args)
     if command == "completion":
         from native import completion
 

@@ -17,7 +17,7 @@ _zkvault() {
     [ "${COMP_WORDS[1]}" = "--credential-file" ] && at=3
     if [ "$COMP_CWORD" -eq "$at" ]; then
         words="connect import unlock lock status list get run"
-        words="$words git-credential git runner audit ssh web completion"
+        words="$words git-credential git ssh-agent runner audit ssh web completion"
         [ "$at" -eq 1 ] && words="$words --credential-file"
         COMPREPLY=($(compgen -W "$words" -- "$cur"))
         return
@@ -39,7 +39,8 @@ _zkvault() {
         run) words="--env --no-mask --" ;;
         status|list) words="--json" ;;
         git-credential) words="get store erase" ;;
-        git) words="setup --global --local" ;;
+        git) words="setup --global --local --signing --email" ;;
+        ssh-agent) words="setup --write --profile" ;;
         runner) words="enroll --name --server --timeout --owner-fingerprint" ;;
         audit)
             if [ "$prev" = "--export" ]; then

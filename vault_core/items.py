@@ -11,11 +11,14 @@ from typing import Any
 
 from .encoding import canonical_json, parse_canonical_json
 from .errors import InvalidItemError, LimitExceededError
+from .sshkeys import check_item
 
-KINDS = ("github", "github-enterprise", "gitlab", "bitbucket", "git", "generic")
-# Kinds whose empty url means the provider's default host (or, for generic, no host at all).
+KINDS = ("github", "github-enterprise", "gitlab", "bitbucket", "git", "generic", "ssh-key")
+SSH_KEY = "ssh-key"  # format 2 only: an OpenSSH private key (format.md §6.6, "ssh-key items")
+# Kinds whose empty url means the provider's default host (or, for generic and ssh-key, no
+# host at all).
 # github-enterprise and git have no default host, so an item of those kinds names one.
-URL_OPTIONAL_KINDS = frozenset({"github", "gitlab", "bitbucket", "generic"})
+URL_OPTIONAL_KINDS = frozenset({"github", "gitlab", "bitbucket", "generic", SSH_KEY})
 ITEM_JSON_MAX_BYTES = 32_768
 MAX_ITEMS = 1000
 _FIELDS = ("expires", "kind", "name", "note", "scopes", "secret", "url", "username")
@@ -169,3 +172,5 @@ def validate(item: Item) -> None:
             datetime.date.fromisoformat(item.expires)
         except ValueError:
             raise InvalidItemError("expires must be a YYYY-MM-DD date or null") from None
+    if item.kind == SSH_KEY:
+        check_item(item.url, item.username, item.scopes, item.secret)

@@ -49,7 +49,7 @@ from .errors import (
     WrongVaultError,
 )
 from .header import VERSION
-from .items import MAX_ITEMS, Item, ItemInfo, is_reserved
+from .items import MAX_ITEMS, SSH_KEY, Item, ItemInfo, is_reserved
 from .kdf import SALT_BYTES, KdfParams, derive_kek
 from .keys import (
     KEY_BYTES,
@@ -392,9 +392,12 @@ class Vault:
         except PrimitiveAuthError:
             raise BodyAuthError from None
         try:
-            return Item.from_json(bytes(plaintext))
+            item = Item.from_json(bytes(plaintext))
         finally:
             wipe(plaintext)
+        if item.kind == SSH_KEY and version < 2:  # a kind format 1 did not have (§6.6)
+            raise InvalidItemError(f"an item of kind {SSH_KEY} in a format-1 vault")
+        return item
 
     def _store(self, item_id: uuid.UUID, item: Item) -> None:
         _, item_key, _ = self._keys()

@@ -88,8 +88,8 @@ def _decode_json(data: bytes) -> Any:
     return obj
 
 
-_KINDS = {"github", "github-enterprise", "gitlab", "bitbucket", "git", "generic"}
-_EMPTY_URL_KINDS = {"github", "gitlab", "bitbucket", "generic"}
+_KINDS = {"github", "github-enterprise", "gitlab", "bitbucket", "git", "generic", "ssh-key"}
+_EMPTY_URL_KINDS = {"github", "gitlab", "bitbucket", "generic", "ssh-key"}
 _KEYS = ["expires", "kind", "name", "note", "scopes", "secret", "url", "username"]
 
 
@@ -97,6 +97,108 @@ def _text(value: Any, low: int, high: int, controls_allowed: bool) -> None:
     if not isinstance(value, str) or not low <= len(value.encode()) <= high:
         raise Refused("invalid_item")
     if not controls_allowed and re.search("[\x00-\x1f\x7f]", value):
+        raise Refused("invalid_item")
+
+
+def _ssh_fields(buf: bytes, pos: int, *kinds: str) -> tuple[list[Any], int]:
+    """Read SSH wire fields (``s`` string, ``u`` uint32, ``m`` mpint) from ``pos``."""
+    out: list[Any] = []
+    for kind in kinds:
+        if pos + 4 > len(buf):
+            raise Refused("invalid_item")
+        (n,) = struct.unpack(">I", buf[pos : pos + 4])
+        if kind == "u":
+            out.append(n)
+            pos += 4
+            continue
+        if pos + 4 + n > len(buf):
+            raise Refused("invalid_item")
+        raw = buf[pos + 4 : pos + 4 + n]
+        pos += 4 + n
+        if kind == "m":
+            if (raw and raw[0] >= 0x80) or (raw[:1] == b"\0" and (len(raw) < 2 or raw[1] < 0x80)):
+                raise Refused("invalid_item")
+            out.append(int.from_bytes(raw, "big"))
+        else:
+            out.append(raw)
+    return out, pos
+
+
+def _check_ssh_key(obj: dict[str, Any]) -> None:
+    """§6.6, "ssh-key items": hosts, user, scopes, and the OpenSSH private key."""
+    host = "[A-Za-z0-9_*?][A-Za-z0-9._*?-]{0,252}"
+    if obj["url"] and not re.fullmatch(f"{host}( {host})*", obj["url"]):
+        raise Refused("invalid_item")
+    if obj["username"] and not re.fullmatch("[A-Za-z0-9_.][A-Za-z0-9._-]{0,255}", obj["username"]):
+        raise Refused("invalid_item")
+    if obj["scopes"] not in ([], ["confirm"]):
+        raise Refused("invalid_item")
+    text = obj["secret"]
+    begin, end = "-----BEGIN OPENSSH PRIVATE KEY-----\n", "-----END OPENSSH PRIVATE KEY-----\n"
+    if not text.startswith(begin) or not text.endswith(end):
+        raise Refused("invalid_item")
+    lines = text[len(begin) : -len(end)].split("\n")[:-1]
+    if not lines or any(len(line) != 70 for line in lines[:-1]) or not 0 < len(lines[-1]) <= 70:
+        raise Refused("invalid_item")
+    try:
+        raw = base64.b64decode("".join(lines), validate=True)
+    except ValueError:
+        raise Refused("invalid_item") from None
+    if base64.b64encode(raw).decode() != "".join(lines):
+        raise Refused("invalid_item")
+    magic = b"openssh-key-v1\0"
+    if not raw.startswith(magic):
+        raise Refused("invalid_item")
+    (cipher, kdf, kdfopts, count, public, section), pos = _ssh_fields(
+        raw, len(magic), "s", "s", "s", "u", "s", "s"
+    )
+    if (cipher, kdf, kdfopts, count) != (b"none", b"none", b"", 1) or pos != len(raw):
+        raise Refused("invalid_item")
+    if len(section) % 8:
+        raise Refused("invalid_item")
+    (check1, check2, key_type), pos = _ssh_fields(section, 0, "u", "u", "s")
+    if check1 != check2:
+        raise Refused("invalid_item")
+
+    def s(b: bytes) -> bytes:
+        return struct.pack(">I", len(b)) + b
+
+    def m(v: int) -> bytes:
+        return s(v.to_bytes((v.bit_length() + 8) // 8, "big") if v else b"")
+
+    if key_type == b"ssh-ed25519":
+        (pk, sk), pos = _ssh_fields(section, pos, "s", "s")
+        if len(pk) != 32 or len(sk) != 64 or sk[32:] != pk:
+            raise Refused("invalid_item")
+        derived = s(key_type) + s(pk)
+    elif key_type == b"ssh-rsa":
+        (n, e, d, iqmp, p, q), pos = _ssh_fields(section, pos, "m", "m", "m", "m", "m", "m")
+        if not 3072 <= n.bit_length() <= 16384 or e < 3 or e % 2 == 0 or p * q != n:
+            raise Refused("invalid_item")
+        if not 0 < d < n or iqmp <= 0:
+            raise Refused("invalid_item")
+        derived = s(key_type) + m(e) + m(n)
+    elif key_type == b"ecdsa-sha2-nistp256":
+        (curve, point, scalar), pos = _ssh_fields(section, pos, "s", "s", "m")
+        prime = 2**256 - 2**224 + 2**192 + 2**96 - 1
+        b = int("5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604b", 16)
+        order = int("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551", 16)
+        if curve != b"nistp256" or len(point) != 65 or point[0] != 4 or not 0 < scalar < order:
+            raise Refused("invalid_item")
+        x, y = int.from_bytes(point[1:33], "big"), int.from_bytes(point[33:], "big")
+        if x >= prime or y >= prime or (y * y - x**3 + 3 * x - b) % prime:
+            raise Refused("invalid_item")
+        derived = s(key_type) + s(curve) + s(point)
+    else:
+        raise Refused("invalid_item")
+    if derived != public:
+        raise Refused("invalid_item")
+    (comment,), pos = _ssh_fields(section, pos, "s")
+    try:
+        comment.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Refused("invalid_item") from None
+    if section[pos:] != bytes(range(1, len(section) - pos + 1)) or len(section) - pos > 7:
         raise Refused("invalid_item")
 
 
@@ -125,6 +227,8 @@ def _check_item(obj: Any) -> None:
             datetime.date(int(expires[:4]), int(expires[5:7]), int(expires[8:]))
         except ValueError:
             raise Refused("invalid_item") from None
+    if obj["kind"] == "ssh-key":
+        _check_ssh_key(obj)
 
 
 def _x25519_keypair(seed: bytes) -> tuple[bytes, bytes]:
@@ -256,6 +360,8 @@ def read_vault(
             raise Refused("body_auth") from None
         item = _decode_json(plain)
         _check_item(item)
+        if version == 1 and item["kind"] == "ssh-key":  # §6.6: a kind of format 2
+            raise Refused("invalid_item")
         if any(other["name"] == item["name"] for other in items):
             raise Refused("invalid_item")
         items.append({**item, "id": r[:16].hex(), "revision": struct.unpack(">Q", r[16:24])[0]})

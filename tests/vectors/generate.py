@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.vectors import history, records, rules
+from tests.vectors import history, records, rules, sshkeys
 from tests.vectors.common import (
     ITEMS,
     OTHER_ACCOUNT,
@@ -440,6 +440,7 @@ GENERATORS: list[Callable[[], list[dict[str, Any]]]] = [
     history.descent_vectors,
     history.revoked_vectors,
     history.format_vectors,
+    sshkeys.ssh_key_vectors,
 ]
 
 

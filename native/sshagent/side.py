@@ -1,0 +1,358 @@
+"""The SSH agent socket inside zkvault's agent (draft-miller-ssh-agent).
+
+The unlock agent (native.agent) binds it next to its own socket and removes it when it
+locks, so a locked laptop has no SSH agent to ask. Each SSH client is served in a thread of
+its own (ssh keeps its connection while a server answers); the threads never touch the
+vault: they hand each lookup and signature to the agent's main loop (``Calls``), which alone
+holds it. A key marked ``confirm`` is shown to the person through SSH_ASKPASS before each
+signature, in the client's thread, so a pending question stalls nothing else.
+
+Answered: REQUEST_IDENTITIES and SIGN_REQUEST. Everything else (adding, removing, locking
+from a client, extensions) gets SSH_AGENT_FAILURE: keys come only from the vault and no
+private key is ever written anywhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import socket
+import struct
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from native.sshagent import socket_path
+from vault_core import sshkeys
+from vault_core.items import SSH_KEY, is_reserved
+
+FAILURE, SUCCESS = 5, 6
+REQUEST_IDENTITIES, IDENTITIES_ANSWER = 11, 12
+SIGN_REQUEST, SIGN_RESPONSE = 13, 14
+MAX_MESSAGE = 256 * 1024  # as OpenSSH's agent
+CALL_TIMEOUT = 30.0  # a main loop busy longer than this answers FAILURE
+CLIENT_IDLE = 300.0  # a connection silent this long is closed
+ASK_TIMEOUT = 120.0  # an unanswered confirmation is a no
+
+
+@dataclass(frozen=True)
+class Identity:
+    item_id: Any
+    name: str
+    blob: bytes
+    key_type: str
+    url: str
+    username: str
+    confirm: bool
+
+    @property
+    def fingerprint(self) -> str:
+        return sshkeys.fingerprint(self.blob)
+
+
+class Closed(Exception):
+    """The agent is locking: nothing more is answered."""
+
+
+class Calls:
+    """Work handed from the client threads to the main loop, which alone touches the vault.
+    ``fd`` becomes readable when work waits; the main loop then calls ``drain``."""
+
+    def __init__(self) -> None:
+        self._read, self._write = os.pipe()
+        self._queue: queue.Queue[tuple[Callable[[], Any], list[Any], threading.Event]] = (
+            queue.Queue()
+        )
+        self.closed = False
+
+    @property
+    def fd(self) -> int:
+        return self._read
+
+    def run(self, fn: Callable[[], Any]) -> Any:
+        if self.closed:
+            raise Closed
+        box: list[Any] = []
+        done = threading.Event()
+        self._queue.put((fn, box, done))
+        with contextlib.suppress(OSError):
+            os.write(self._write, b"s")
+        if not done.wait(CALL_TIMEOUT) or not box:
+            raise Closed
+        ok, value = box
+        if not ok:
+            raise value
+        return value
+
+    def drain(self) -> None:
+        with contextlib.suppress(BlockingIOError, OSError):
+            os.set_blocking(self._read, False)
+            os.read(self._read, 4096)
+        while True:
+            try:
+                fn, box, done = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if self.closed:
+                done.set()
+                continue
+            try:
+                box[:] = [True, fn()]
+            except Exception as exc:
+                box[:] = [False, exc]
+            done.set()
+
+    def close(self) -> None:
+        self.closed = True
+        self.drain()  # everyone waiting is told: nothing more
+        for fd in (self._read, self._write):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+class KeyRing:
+    """The vault's ssh-key items, seen from the main loop. Only public keys are cached
+    (by item id and revision); a private key is decrypted for one signature and dropped."""
+
+    def __init__(self, vault: Any, usable: Callable[[], bool]) -> None:
+        self.vault = vault
+        self.usable = usable  # False once the agent saw a fork: no keys then
+        self._public: dict[tuple[Any, int], tuple[bytes, str]] = {}
+
+    def identities(self) -> list[Identity]:
+        if not self.usable():
+            return []
+        found = []
+        for info in self.vault.items():
+            if info.kind != SSH_KEY or is_reserved(info.name):
+                continue
+            cached = self._public.get((info.id, info.revision))
+            if cached is None:
+                key = sshkeys.parse_private(self.vault.get(info.id).secret)
+                cached = self._public[(info.id, info.revision)] = (key.public_blob, key.key_type)
+            found.append(
+                Identity(
+                    info.id,
+                    info.name,
+                    cached[0],
+                    cached[1],
+                    info.url,
+                    info.username,
+                    sshkeys.CONFIRM_SCOPE in info.scopes,
+                )
+            )
+        return found
+
+    def find(self, blob: bytes) -> Identity | None:
+        return next((i for i in self.identities() if i.blob == blob), None)
+
+    def sign(self, item_id: Any, blob: bytes, data: bytes, flags: int) -> bytes:
+        from native.sshagent import keys
+
+        if not self.usable():
+            raise Closed
+        secret = self.vault.get(item_id).secret
+        if sshkeys.parse_private(secret).public_blob != blob:  # changed since it was found
+            raise Closed
+        return keys.sign(secret, data, flags)
+
+    def forget(self) -> None:
+        self._public.clear()
+
+
+class _Reader:
+    def __init__(self, data: bytes) -> None:
+        self.data, self.pos = data, 0
+
+    def string(self) -> bytes:
+        if self.pos + 4 > len(self.data):
+            raise ValueError("short")
+        (n,) = struct.unpack(">I", self.data[self.pos : self.pos + 4])
+        if self.pos + 4 + n > len(self.data):
+            raise ValueError("short")
+        self.pos += 4 + n
+        return self.data[self.pos - n : self.pos]
+
+    def u32(self) -> int:
+        if self.pos + 4 > len(self.data):
+            raise ValueError("short")
+        self.pos += 4
+        return int(struct.unpack(">I", self.data[self.pos - 4 : self.pos])[0])
+
+
+def _string(data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + data
+
+
+def _message(kind: int, body: bytes = b"") -> bytes:
+    return struct.pack(">IB", len(body) + 1, kind) + body
+
+
+def ask_confirmation(identity: Identity) -> bool:
+    """SSH_ASKPASS with SSH_ASKPASS_PROMPT=confirm, as ``ssh-add -c`` keys are asked: yes
+    when it exits 0 and prints nothing or "yes". No askpass program, or no answer within
+    ASK_TIMEOUT, is a no: the agent has no terminal of its own."""
+    program = os.environ.get("SSH_ASKPASS", "")
+    if not program:
+        return False
+    prompt = f"Allow use of zkvault key {identity.name!r}?\nKey fingerprint {identity.fingerprint}."
+    env = {**os.environ, "SSH_ASKPASS_PROMPT": "confirm"}
+    try:
+        done = subprocess.run(  # noqa: S603 - the person's own askpass program
+            [program, prompt],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=ASK_TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    answer = done.stdout.strip().lower()
+    return done.returncode == 0 and answer in (b"", b"yes")
+
+
+class SshSide:
+    """The listening socket and its client threads."""
+
+    def __init__(
+        self,
+        ring: KeyRing,
+        peer_ok: Callable[[socket.socket], bool],
+        used: Callable[[], None],
+        path: str | None = None,
+    ) -> None:
+        self.ring = ring
+        self.peer_ok = peer_ok
+        self.used = used
+        self.path = path or socket_path()
+        self.calls = Calls()
+        self.sock: socket.socket | None = None
+        self._clients: set[socket.socket] = set()
+        self._lock = threading.Lock()
+
+    def bind(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)  # left by an agent that died: agent.sock is the live lock
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old = os.umask(0o177)
+        try:
+            sock.bind(self.path)  # created 0600 under this umask: no window
+        finally:
+            os.umask(old)
+        os.chmod(self.path, 0o600)
+        sock.listen(socket.SOMAXCONN)
+        self.sock = sock
+        threading.Thread(target=self._accept_loop, args=(sock,), daemon=True).start()
+
+    def close(self) -> None:
+        self.calls.close()
+        with self._lock:
+            clients = list(self._clients)
+        for conn in clients:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        if self.sock is not None:
+            with contextlib.suppress(OSError):
+                self.sock.shutdown(socket.SHUT_RDWR)
+            self.sock.close()
+            self.sock = None
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+        self.ring.forget()
+
+    def _accept_loop(self, sock: socket.socket) -> None:
+        while True:
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                return  # closed: the agent is locking
+            if self.calls.closed:
+                conn.close()
+                return
+            if not self.peer_ok(conn):
+                conn.close()  # another user (or unknown): nothing read, nothing answered
+                continue
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with self._lock:
+            self._clients.add(conn)
+        conn.settimeout(CLIENT_IDLE)
+        try:
+            while True:
+                header = _recv(conn, 4)
+                if header is None:
+                    return
+                (length,) = struct.unpack(">I", header)
+                if not 1 <= length <= MAX_MESSAGE:
+                    return
+                body = _recv(conn, length)
+                if body is None:
+                    return
+                conn.sendall(self.answer(body))
+        except OSError:
+            return
+        finally:
+            with self._lock:
+                self._clients.discard(conn)
+            conn.close()
+
+    def answer(self, body: bytes) -> bytes:
+        """One reply; any failure is SSH_AGENT_FAILURE (no detail goes to the client)."""
+        try:
+            if body[0] == REQUEST_IDENTITIES and len(body) == 1:
+                self.used()
+                found = self.calls.run(self.ring.identities)
+                out = struct.pack(">I", len(found))
+                for identity in found:
+                    out += _string(identity.blob) + _string(identity.name.encode("utf-8"))
+                return _message(IDENTITIES_ANSWER, out)
+            if body[0] == SIGN_REQUEST:
+                return self._sign(body[1:])
+        except Exception:  # Closed, a short message, a vault error: never a trace to a client
+            return _message(FAILURE)
+        return _message(FAILURE)
+
+    def _sign(self, body: bytes) -> bytes:
+        r = _Reader(body)
+        blob, data, flags = r.string(), r.string(), r.u32()
+        if r.pos != len(body):
+            return _message(FAILURE)
+        self.used()
+        identity = self.calls.run(lambda: self.ring.find(blob))
+        if identity is None:
+            return _message(FAILURE)
+        if identity.confirm and not ask_confirmation(identity):
+            return _message(FAILURE)
+        signature = self.calls.run(lambda: self.ring.sign(identity.item_id, blob, data, flags))
+        return _message(SIGN_RESPONSE, _string(signature))
+
+
+def _recv(conn: socket.socket, n: int) -> bytes | None:
+    chunks, got = [], 0
+    while got < n:
+        chunk = conn.recv(n - got)
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def open_for(agent: Any) -> SshSide:
+    """Bind the SSH agent socket for ``agent`` (native.agent.Agent)."""
+    from native.agent import peer_uid
+
+    ring = KeyRing(agent.vault, lambda: agent.fork is None)
+
+    def used() -> None:
+        agent.last_used = time.monotonic()
+
+    side = SshSide(ring, lambda conn: peer_uid(conn) == os.getuid(), used)
+    side.bind()
+    return side
