@@ -160,6 +160,10 @@ def _parser() -> argparse.ArgumentParser:
         help="secret (default), username, url, name, kind, note, scopes, expires, id",
     )
 
+    from native import edit_commands  # add, edit, rename, rm, rotate
+
+    edit_commands.add_parsers(command)
+
     sp = command("run", "run a command with secrets in its environment, masked in its output")
     sp.add_argument(
         "--env",
@@ -194,7 +198,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     sp = command("completion", 'shell completion: eval "$(zkvault completion bash)"')
-    sp.add_argument("shell", choices=["bash"])
+    sp.add_argument("shell", choices=["bash", "zsh", "fish"])
 
     sp = command("ssh", "ssh to a builder with a scoped agent forwarded (docs/remote-builds.md)")
     sp.add_argument("args", nargs=argparse.REMAINDER, help="see `zkvault ssh --help`")
@@ -322,6 +326,12 @@ def _dispatch(args: Any) -> int:
 
         handler: Any = getattr(consumers, "cmd_" + command.replace("-", "_"))
         return int(handler(args))
+    if command in ("add", "edit", "rename", "rm", "rotate"):
+        from native import edit_commands
+
+        if args.runner is not None:
+            raise CliError("a runner reads its grant; items are changed by the owner", USAGE)
+        return edit_commands.dispatch(args)
     if command in ("unlock", "import"):
         from native import unlock
 
