@@ -16,9 +16,26 @@ import json
 import sys
 from typing import Any
 
-from native.errors import USAGE, CliError
+from native.errors import NETWORK, STATE, USAGE, CliError
 
 COMMANDS = ("add", "edit", "rename", "rm", "rotate")
+# The agent answers with a code; its exit code (docs/cli.md) for those native.client does
+# not already map.
+_EXIT_FOR = {
+    "exists": USAGE,
+    "reserved_name": USAGE,
+    "invalid_item": USAGE,
+    "limit_exceeded": USAGE,
+    "no_server": USAGE,
+    "usage": USAGE,
+    "unreachable": NETWORK,
+    "server_error": NETWORK,
+    "bad_response": NETWORK,
+    "cannot_verify": NETWORK,
+    "rate_limited": NETWORK,
+    "write_failed": STATE,
+    "replayed_token": STATE,
+}
 _MAX_SECRET = 1 << 16  # more than an item takes (vault_core checks the exact bound)
 _NO_TERMINAL = "no terminal to ask for the secret; use --secret-stdin"
 
@@ -156,8 +173,12 @@ def _write(action: str, name: str, fields: dict[str, Any], secret: str | None) -
     request: dict[str, Any] = {"action": action, "name": name, "fields": fields}
     if secret is not None:
         request["secret"] = secret
-    # A save may wait for the server, a merge and a retry: far longer than a read.
-    return client.request("write", timeout=150.0, **request)
+    try:
+        # A save may wait for the server, a merge and a retry: far longer than a read.
+        return client.request("write", timeout=150.0, **request)
+    except CliError as exc:
+        exc.exit_code = _EXIT_FOR.get(exc.code, exc.exit_code)
+        raise
 
 
 def cmd_add(args: argparse.Namespace) -> int:

@@ -114,7 +114,8 @@ class Edit:
                 raise _exists(self.name)
             assert self.secret is not None
             item = _item(Item, {"name": self.name, **self.fields}, self.secret)
-            return _checked(vault.add, item)
+            added: uuid.UUID = _checked(vault.add, item)
+            return added
         assert base is not None
         current = next((i for i in vault.items() if i.id == base.item_id), None)
         if current is None:

@@ -123,23 +123,40 @@ def test_each_command_saves_through_the_server_and_is_audited(env: Env, server: 
     previous.lock()
     current.lock()
 
+    # Without --kind, the token's format chooses (vault_core.token_formats), else generic;
+    # a --kind its format disagrees with is kept, with a warning on stderr.
+    token = "ghp_" + "A1b2C3d4" * 4 + "abcd"
+    code, guessed = zk_json(env, "add", "gh-bot", "--secret-stdin", input=token + "\n")
+    assert code == 0 and guessed["name"] == "gh-bot"
+    assert env.zk("get", "gh-bot", "--field", "kind").stdout == "github\n"
+    code, plain = zk_json(env, "add", "plain", "--secret-stdin", input="not-a-known-format")
+    assert code == 0 and plain["revision"] == guessed["revision"] + 1
+    assert env.zk("get", "plain", "--field", "kind").stdout == "generic\n"
+    told = env.zk("add", "gl", "--kind", "gitlab", "--secret-stdin", input=token)
+    assert told.returncode == 0, told.stderr
+    assert "warning: This looks like a GitHub personal access token" in told.stderr
+    assert token not in told.stderr + told.stdout
+    assert env.zk("get", "gl", "--field", "kind").stdout == "gitlab\n"
+    for name in ("gh-bot", "plain", "gl"):
+        env.zk("rm", name, "--yes", check=True)
+
     refused = env.zk("rm", "npm-ci")  # no terminal to ask on, no --yes
     assert refused.returncode == 2 and "--yes" in refused.stderr
     code, removed = zk_json(env, "rm", "npm-ci", "--yes")
-    assert code == 0 and removed["removed"] is True and removed["revision"] == 7
+    assert code == 0 and removed["removed"] is True and removed["revision"] == 13
     assert removed["in_history"] is True
     assert env.zk("get", "npm-ci").returncode == 4
 
-    # Every write is audited as this machine's: six saves, each named machine:<its id>.
+    # Every write is audited as this machine's: twelve saves, each named machine:<its id>.
     events = owner.call("GET", "/api/audit?limit=100").json()["events"]
     writes = [e for e in events if e["action"] == "vault.write"]
     mine = [e for e in writes if e["actor"] == f"machine:{machine}"]
-    assert len(mine) == 6, writes
-    assert {e["detail"].split(",")[0] for e in mine} == {f"revision {n}" for n in range(2, 8)}
+    assert len(mine) == 12, writes
+    assert {e["detail"].split(",")[0] for e in mine} == {f"revision {n}" for n in range(2, 14)}
 
     # The memory kept in the state is the last write, this machine's own (§14.2).
     status = json.loads(env.zk("status", "--json").stdout)
-    assert status["revision"] == 7 and status["last_saved"]["by"].startswith("zkvault on ")
+    assert status["revision"] == 13 and status["last_saved"]["by"].startswith("zkvault on ")
 
 
 def test_bad_input_is_a_typed_error_and_changes_nothing(env: Env, server: Server) -> None:
@@ -152,8 +169,12 @@ def test_bad_input_is_a_typed_error_and_changes_nothing(env: Env, server: Server
     cases: list[tuple[tuple[str, ...], str, int, str]] = [
         (("add", "github", "--kind", "github", "--secret-stdin"), "x\n", 2, "exists"),
         (("add", ".zkvault-x", "--kind", "generic", "--secret-stdin"), "x\n", 2, "reserved_name"),
-        (("add", "d", "--kind", "generic", "--expires", "2030-13-01", "--secret-stdin"), "x", 2,
-         "invalid_item"),
+        (
+            ("add", "d", "--kind", "generic", "--expires", "2030-13-01", "--secret-stdin"),
+            "x",
+            2,
+            "invalid_item",
+        ),
         (("add", "e", "--kind", "git", "--secret-stdin"), "x\n", 2, "invalid_item"),  # no url
         (("add", "f", "--kind", "generic", "--secret-stdin"), "\n", 2, "empty_secret"),
         (("add", "g", "--kind", "generic"), "", 2, "usage"),  # no terminal, no --secret-stdin
@@ -392,12 +413,19 @@ def test_the_secret_is_never_in_argv_environments_or_history(env: Env, server: S
     time.sleep(0.3)  # let it read what was written; it waits for EOF
     assert proc.poll() is None
     assert _everywhere(needle) == []
-    out, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert _everywhere(needle) == []
     # A command the agent starts through `run` gets it only where asked for.
-    leak = env.zk("run", "--env", "P=probe", "--", sys.executable, "-c",
-                  "import os; print(sorted(k for k, v in os.environ.items() if 'zkv_leak' in v))")
+    leak = env.zk(
+        "run",
+        "--env",
+        "P=probe",
+        "--",
+        sys.executable,
+        "-c",
+        "import os; print(sorted(k for k, v in os.environ.items() if 'zkv_leak' in v))",
+    )
     assert leak.stdout.strip() == "['P']", leak.stdout
 
     # A terminal: the prompt asks twice, echoes nothing; bash's history keeps the command
@@ -461,10 +489,10 @@ def test_zsh_and_fish_complete_item_names_from_the_agent(env: Env, unlocked: Any
         return sorted(line for line in done.stdout.splitlines() if line)
 
     zsh = (
-        'compdef() { :; }\n'
+        "compdef() { :; }\n"
         'compadd() { [[ $1 == -a ]] && print -l -- ${(P)2} || { shift; print -l -- "$@"; } }\n'
         'eval "$(zkvault completion zsh)"\n'
-        'words=(zkvault rotate ""); CURRENT=3; _zkvault\n'
+        'words=(zkvault rotate ""); CURRENT=3; _zkvault || true  # 1: nothing to offer\n'
     )
     fish = 'zkvault completion fish | source; complete -C "zkvault edit "\n'
     for shell in ("zsh", "fish"):
@@ -478,6 +506,4 @@ def test_zsh_and_fish_complete_item_names_from_the_agent(env: Env, unlocked: Any
 
 
 def _have(program: str) -> bool:
-    return any(
-        os.access(os.path.join(d, program), os.X_OK) for d in os.environ["PATH"].split(":")
-    )
+    return any(os.access(os.path.join(d, program), os.X_OK) for d in os.environ["PATH"].split(":"))
