@@ -59,9 +59,10 @@ def add_parsers(command: Any) -> None:
     sp.add_argument("name", help="the new item's name")
     sp.add_argument(
         "--kind",
-        choices=KINDS,
+        type=_kind,
+        metavar="KIND",
         required=not guessing,
-        help="what the secret is for"
+        help=f"what the secret is for: {', '.join(KINDS)}"
         + (" (default: guessed from the token's format, else generic)" if guessing else ""),
     )
     _item_options(sp)
@@ -69,7 +70,7 @@ def add_parsers(command: Any) -> None:
 
     sp = command("edit", "change an item's fields (and, with --secret, its secret)", True)
     sp.add_argument("name", help="item name (or id)")
-    sp.add_argument("--kind", choices=KINDS, help="what the secret is for")
+    sp.add_argument("--kind", type=_kind, metavar="KIND", help="what the secret is for")
     _item_options(sp)
     sp.add_argument(
         "--secret", action="store_true", help="replace the secret too (asked for, no echo)"
@@ -87,6 +88,14 @@ def add_parsers(command: Any) -> None:
     sp = command("rotate", "store a new secret for an item; the old one stays in history", True)
     sp.add_argument("name", help="item name (or id)")
     _secret_stdin(sp)
+
+
+def _kind(text: str) -> str:
+    from vault_core.items import KINDS
+
+    if text not in KINDS:
+        raise argparse.ArgumentTypeError(f"one of {', '.join(KINDS)}")
+    return text
 
 
 def _item_options(sp: argparse.ArgumentParser) -> None:
