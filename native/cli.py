@@ -116,7 +116,9 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--clean", action="store_true", help="forget local state and pair again")
     sp.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for approval")
 
-    sp = command("import", "store a vault file as this machine's local copy (no server)")
+    sp = command(
+        "import", "store a vault file as this machine's local copy (no server)", json_flag=True
+    )
     sp.add_argument("file", help="an encrypted vault file, as exported by the web app")
     sp.add_argument("--account-id", required=True, help="the account UUID the vault belongs to")
 
@@ -148,7 +150,7 @@ def _parser() -> argparse.ArgumentParser:
         "current vault (on a terminal, unlock asks instead)",
     )
 
-    command("lock", "wipe the unlocked vault from memory and stop the agent")
+    command("lock", "wipe the unlocked vault from memory and stop the agent", json_flag=True)
     command("status", "show whether the vault is unlocked, and for how long", json_flag=True)
     command("list", "list item names and metadata (never secrets)", json_flag=True)
 

@@ -19,23 +19,15 @@ from typing import Any
 from native.errors import NETWORK, STATE, USAGE, CliError
 
 COMMANDS = ("add", "edit", "rename", "rm", "rotate")
-# The agent answers with a code; its exit code (docs/cli.md) for those native.client does
-# not already map.
-_EXIT_FOR = {
-    "exists": USAGE,
-    "reserved_name": USAGE,
-    "invalid_item": USAGE,
-    "limit_exceeded": USAGE,
-    "no_server": USAGE,
-    "usage": USAGE,
-    "unreachable": NETWORK,
-    "server_error": NETWORK,
-    "bad_response": NETWORK,
-    "cannot_verify": NETWORK,
-    "rate_limited": NETWORK,
-    "write_failed": STATE,
-    "replayed_token": STATE,
-}
+# The agent answers with a code; the exit codes (docs/cli.md) of those native.client does
+# not already map: bad input, the server out of reach, the local state.
+_USAGE = frozenset(
+    {"exists", "reserved_name", "invalid_item", "limit_exceeded", "no_server", "usage"}
+)
+_NETWORK = frozenset(
+    {"unreachable", "server_error", "bad_response", "cannot_verify", "rate_limited"}
+)
+_STATE = frozenset({"write_failed", "replayed_token"})
 _MAX_SECRET = 1 << 16  # more than an item takes (vault_core checks the exact bound)
 _NO_TERMINAL = "no terminal to ask for the secret; use --secret-stdin"
 
@@ -186,7 +178,9 @@ def _write(action: str, name: str, fields: dict[str, Any], secret: str | None) -
         # A save may wait for the server, a merge and a retry: far longer than a read.
         return client.request("write", timeout=150.0, **request)
     except CliError as exc:
-        exc.exit_code = _EXIT_FOR.get(exc.code, exc.exit_code)
+        for codes, exit_code in ((_USAGE, USAGE), (_NETWORK, NETWORK), (_STATE, STATE)):
+            if exc.code in codes:
+                exc.exit_code = exit_code
         raise
 
 

@@ -240,5 +240,10 @@ def cmd_import(args: argparse.Namespace) -> int:
         state.vault_blob = blob
         state.max_revision = max(state.max_revision, header.revision)
         store.save(state)
-    print(f"imported vault revision {header.revision}")
+    if args.json:
+        import json
+
+        print(json.dumps({"ok": True, "revision": header.revision}, separators=(",", ":")))
+    else:
+        print(f"imported vault revision {header.revision}")
     return 0

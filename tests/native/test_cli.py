@@ -61,6 +61,10 @@ def test_bash_completion_script_loads_and_completes() -> None:
         'COMP_WORDS=(zkvault unlock --con); COMP_CWORD=2; _zkvault; echo "${COMPREPLY[*]}"\n'
         'COMP_WORDS=(zkvault au); COMP_CWORD=1; _zkvault; echo "${COMPREPLY[*]}"\n'
         'COMP_WORDS=(zkvault audit verify --e); COMP_CWORD=3; _zkvault; echo "${COMPREPLY[*]}"\n'
+        'COMP_WORDS=(zkvault add x --k); COMP_CWORD=3; _zkvault; echo "${COMPREPLY[*]}"\n'
+        'COMP_WORDS=(zkvault edit x --kind gitl); COMP_CWORD=4; _zkvault; echo "${COMPREPLY[*]}"\n'
+        'COMP_WORDS=(zkvault rm x --y); COMP_CWORD=3; _zkvault; echo "${COMPREPLY[*]}"\n'
+        'COMP_WORDS=(zkvault completion z); COMP_CWORD=2; _zkvault; echo "${COMPREPLY[*]}"\n'
     )
     done = subprocess.run(
         ["bash", "-c", script], capture_output=True, text=True, cwd=REPO, timeout=30, check=False
@@ -76,4 +80,8 @@ def test_bash_completion_script_loads_and_completes() -> None:
         "--confirm",
         "audit",
         "--export",
+        "--kind",
+        "gitlab",
+        "--yes",
+        "zsh",
     ], done.stderr

@@ -191,9 +191,17 @@ def test_bad_input_is_a_typed_error_and_changes_nothing(env: Env, server: Server
     assert env.zk("add", "--help").returncode == 0
 
 
-def test_an_imported_vault_has_no_server_to_save_to(env: Env, unlocked: support.VaultFile) -> None:
+def test_an_imported_vault_has_no_server_to_save_to(
+    env: Env, vault_file: support.VaultFile
+) -> None:
+    account = str(vault_file.account_id)
+    code, imported = zk_json(env, "import", str(vault_file.path), "--account-id", account)
+    assert (code, imported) == (0, {"ok": True, "revision": 1})
+    assert env.unlock().returncode == 0
     code, answer = zk_json(env, "add", "x", "--kind", "generic", "--secret-stdin", input="s")
     assert (code, answer["error"]) == (2, "no_server")
+    assert zk_json(env, "lock") == (0, {"ok": True, "already": False})
+    assert zk_json(env, "lock") == (0, {"ok": True, "already": True})
 
 
 # -- racing the web app --------------------------------------------------------------------
