@@ -4,7 +4,10 @@ Measures, on this machine, with real processes:
 - ``zkvault get NAME`` through an unlocked agent (target <= 60 ms),
 - ``zkvault run -- true`` with 20 secrets in the environment (target <= 150 ms),
 - the credential helper's share of ``git ls-remote`` against a local
-  http-backend server that demands the token (read from git's trace2 events).
+  http-backend server that demands the token (read from git's trace2 events),
+- ``zkvault add`` and ``zkvault edit`` (a save through the agent to a real server and
+  IdP on this machine, SQLite; skipped with ``--no-writes``). No target: a write is one
+  PUT of the whole vault, so it grows with the vault and the server's disk.
 
 Everything lives in a throw-away state/runtime directory; the agent is locked
 at the end. Prints one line per figure and the interpreter floor beside them.
@@ -112,10 +115,65 @@ def git_helper_share(env: dict[str, str], root: Path, zk: list[str], runs: int) 
         )
 
 
+def _once_with(cmd: list[str], env: dict[str, str], stdin: str) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, env=env, input=stdin, text=True, capture_output=True, check=True)
+    return (time.perf_counter() - start) * 1000
+
+
+def write_timings(env: dict[str, str], root: Path, zk: list[str], runs: int) -> list[str]:
+    """``add`` and ``edit`` through an agent paired with a real server (a vault of 20
+    items): the rows of the table."""
+    from tests.native.serverproc import Owner, start_server
+    from tests.native.support import Env, start_pairing
+
+    subprocess.run([*zk, "lock"], env=env, capture_output=True, check=False)
+    shutil.rmtree(env["ZKVAULT_HOME"], ignore_errors=True)
+    server = start_server(ZKVAULT_RATE_VAULT_WRITES_PER_CLIENT="100000")
+    try:
+        owner = Owner(server)
+        vault = Vault.create(uuid.UUID(owner.account_id), PASSPHRASE, kdf=_KDF)
+        for i in range(20):
+            vault.add(Item(name=f"secret-{i:02d}", kind="generic", url="", secret="v" * 40))
+        owner.put_vault(0, vault.save())
+        vault.lock()
+        proc, code, _ = start_pairing(
+            Env(root, env), "connect", "--server", server.url, show=r"enter the code (\S+) "
+        )
+        owner.approve(code)
+        proc.communicate(timeout=60)
+        subprocess.run(
+            [*zk, "unlock", "--passphrase-stdin"],
+            input=PASSPHRASE + "\n",
+            text=True,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        add = [
+            _once_with([*zk, "add", f"new-{i}", "--kind", "generic", "--secret-stdin"], env, "s")
+            for i in range(runs)
+        ]
+        edit = [
+            _once_with([*zk, "edit", "secret-07", "--note", f"note {i}"], env, "")
+            for i in range(runs)
+        ]
+        return [
+            f"zkvault add (save)       no target   {summary(add)}",
+            f"zkvault edit (save)      no target   {summary(edit)}",
+        ]
+    finally:
+        subprocess.run([*zk, "lock"], env=env, capture_output=True, check=False)
+        server.stop()
+
+
+_KDF = KdfParams(ops=2, mem_kib=19456)
+
+
 def _make_state(root: Path, env: dict[str, str], items: list[Item]) -> None:
     zk = zkvault_command()
     account = uuid.uuid4()
-    vault = Vault.create(account, PASSPHRASE, kdf=KdfParams(ops=2, mem_kib=19456))
+    vault = Vault.create(account, PASSPHRASE, kdf=_KDF)
     for item in items:
         vault.add(item)
     path = root / f"vault-{account.hex[:8]}.zkv"
@@ -141,6 +199,7 @@ def _make_state(root: Path, env: dict[str, str], items: list[Item]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--no-writes", action="store_true", help="skip add and edit (a server)")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="zkb"))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ZKVAULT_", "GIT_"))}
@@ -175,6 +234,9 @@ def main() -> int:
         print(f"  of which above interpreter start      {summary(run_own)}")
         print(git_helper_share(env, root, zk, max(5, args.runs // 3)))
         ok = statistics.median(get) <= 60 and statistics.median(run) <= 150
+        if not args.no_writes:
+            for line in write_timings(env, root, zk, max(5, args.runs // 3)):
+                print(line)
         print("targets met" if ok else "TARGET MISSED")
     finally:
         subprocess.run([*zk, "lock"], env=env, capture_output=True, check=False)

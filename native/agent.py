@@ -73,6 +73,8 @@ Watch = Callable[[int], Seen]
 Adopt = Callable[[bytes, Reloadable], None]
 # Called when a newer blob shows a fork: (the error, the revision named); what to show.
 Forked = Callable[[CliError, int], dict[str, Any]]
+# Applies one `write` request to the vault held and saves it (native.write.Writer.write).
+Write = Callable[[Any, dict[str, Any]], dict[str, Any]]
 # vault_core's codes for a history that does not descend from what this machine saw.
 FORK_CODES = ("fork", "downgrade", "lineage")
 
@@ -93,8 +95,10 @@ class Agent:
         adopt: Adopt | None = None,
         forked: Forked | None = None,
         info: dict[str, Any] | None = None,
+        write: Write | None = None,
     ) -> None:
         self.vault = vault
+        self.write = write
         self.idle_timeout = idle_timeout
         self.max_lifetime = max_lifetime
         self.watch = watch
@@ -233,6 +237,8 @@ class Agent:
         held = self.vault.revision
         if self.fork is not None:
             return  # nothing more is adopted once a fork was seen
+        if revision < held:
+            return  # fetched before a write made here since (native.write): already past it
         try:
             self.vault.reload(blob)
         except Exception as exc:  # a bad download must not take the agent down
@@ -336,7 +342,28 @@ class Agent:
             )
         if op == "audit_anchor":
             return audit_anchor(self.vault, request.get("blob"))
+        if op == "write":
+            return self._write(request)
         return answers.answer(self.vault, op, request)
+
+    def _write(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Change one item and save it through the server (native.write); a fork met on
+        the way stops this agent as the watch's would."""
+        if self.write is None:
+            raise CliError(
+                "this machine has no server to save to (an imported vault): change items "
+                "in the web app",
+                USAGE,
+                "no_server",
+            )
+        from native.write import Forked
+
+        try:
+            return self.write(self.vault, request)
+        except Forked as seen:
+            self._stop_serving(seen.error, seen.revision)
+            assert self.fork is not None
+            raise CliError(str(self.fork["message"]), STATE, str(self.fork["code"])) from None
 
     def _status(self) -> dict[str, Any]:
         now = time.monotonic()

@@ -116,7 +116,9 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--clean", action="store_true", help="forget local state and pair again")
     sp.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for approval")
 
-    sp = command("import", "store a vault file as this machine's local copy (no server)")
+    sp = command(
+        "import", "store a vault file as this machine's local copy (no server)", json_flag=True
+    )
     sp.add_argument("file", help="an encrypted vault file, as exported by the web app")
     sp.add_argument("--account-id", required=True, help="the account UUID the vault belongs to")
 
@@ -148,7 +150,7 @@ def _parser() -> argparse.ArgumentParser:
         "current vault (on a terminal, unlock asks instead)",
     )
 
-    command("lock", "wipe the unlocked vault from memory and stop the agent")
+    command("lock", "wipe the unlocked vault from memory and stop the agent", json_flag=True)
     command("status", "show whether the vault is unlocked, and for how long", json_flag=True)
     command("list", "list item names and metadata (never secrets)", json_flag=True)
 
@@ -159,6 +161,10 @@ def _parser() -> argparse.ArgumentParser:
         default="secret",
         help="secret (default), username, url, name, kind, note, scopes, expires, id",
     )
+
+    from native import edit_commands  # add, edit, rename, rm, rotate
+
+    edit_commands.add_parsers(command)
 
     sp = command("run", "run a command with secrets in its environment, masked in its output")
     sp.add_argument(
@@ -205,7 +211,7 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--profile", metavar="FILE", help="shell profile (default ~/.profile)")
 
     sp = command("completion", 'shell completion: eval "$(zkvault completion bash)"')
-    sp.add_argument("shell", choices=["bash"])
+    sp.add_argument("shell", choices=["bash", "zsh", "fish"])
 
     sp = command("ssh", "ssh to a builder with a scoped agent forwarded (docs/remote-builds.md)")
     sp.add_argument("args", nargs=argparse.REMAINDER, help="see `zkvault ssh --help`")
@@ -333,6 +339,12 @@ def _dispatch(args: Any) -> int:
 
         handler: Any = getattr(consumers, "cmd_" + command.replace("-", "_"))
         return int(handler(args))
+    if command in ("add", "edit", "rename", "rm", "rotate"):
+        from native import edit_commands
+
+        if args.runner is not None:
+            raise CliError("a runner reads its grant; items are changed by the owner", USAGE)
+        return edit_commands.dispatch(args)
     if command in ("unlock", "import"):
         from native import unlock
 

@@ -1,4 +1,5 @@
-"""``zkvault completion bash``: a static completion script (argparse offers none cheaply)."""
+"""``zkvault completion bash``: a static completion script (argparse offers none cheaply);
+zsh and fish: native.completion_shells."""
 
 from __future__ import annotations
 
@@ -8,6 +9,16 @@ _zkvault_items() {
 import json, sys
 print("\n".join(i["name"] for i in json.load(sys.stdin).get("items", [])))' 2>/dev/null
 }
+_zkvault_edit_options() {
+    local item="--url --username --scope --expires --note"
+    case "$1" in
+        add) echo "--kind $item --secret-stdin --json" ;;
+        edit) echo "--kind $item --secret --secret-stdin --json" ;;
+        rm) echo "--yes --json" ;;
+        rotate) echo "--secret-stdin --json" ;;
+        *) echo "--json" ;;
+    esac
+}
 _zkvault() {
     local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]} words at=1
     if [ "$prev" = "--credential-file" ]; then  # a runner's credential, given as a file
@@ -16,7 +27,7 @@ _zkvault() {
     fi
     [ "${COMP_WORDS[1]}" = "--credential-file" ] && at=3
     if [ "$COMP_CWORD" -eq "$at" ]; then
-        words="connect import unlock lock status list get run"
+        words="connect import unlock lock status list get add edit rename rm rotate run"
         words="$words git-credential git ssh-agent runner audit ssh web completion"
         [ "$at" -eq 1 ] && words="$words --credential-file"
         COMPREPLY=($(compgen -W "$words" -- "$cur"))
@@ -29,6 +40,16 @@ _zkvault() {
             elif [[ "$cur" == -* ]]; then
                 words="--field --json"
             else
+                local IFS=$'\n'
+                COMPREPLY=($(compgen -W "$(_zkvault_items)" -- "$cur"))
+                return
+            fi ;;
+        add|edit|rename|rm|rotate)
+            if [ "$prev" = "--kind" ]; then
+                words="github github-enterprise gitlab bitbucket git generic"
+            elif [[ "$cur" == -* ]]; then
+                words="$(_zkvault_edit_options "${COMP_WORDS[at]}")"
+            elif [ "${COMP_WORDS[at]}" != add ] && [ "$COMP_CWORD" -eq $((at + 1)) ]; then
                 local IFS=$'\n'
                 COMPREPLY=($(compgen -W "$(_zkvault_items)" -- "$cur"))
                 return
@@ -50,7 +71,7 @@ _zkvault() {
             words="verify --export --json" ;;
         ssh) words="--allow --allow-host --ttl --confirm --session-key --authorize --" ;;
         web) words="verify --fresh --json" ;;
-        completion) words="bash" ;;
+        completion) words="bash zsh fish" ;;
     esac
     COMPREPLY=($(compgen -W "$words" -- "$cur"))
 }
@@ -59,5 +80,10 @@ complete -F _zkvault zkvault
 
 
 def cmd_completion(shell: str) -> int:
+    if shell != "bash":
+        from native import completion_shells
+
+        print(completion_shells.SCRIPTS[shell], end="")
+        return 0
     print(BASH, end="")
     return 0

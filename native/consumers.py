@@ -125,9 +125,15 @@ def cmd_lock(args: argparse.Namespace) -> int:
     except CliError as exc:
         if exc.code != "locked":
             raise
-        print("already locked")
+        if args.json:
+            _print_json({"ok": True, "already": True})
+        else:
+            print("already locked")
         return 0
-    print("locked: the agent wiped the vault and stopped")
+    if args.json:
+        _print_json({"ok": True, "already": False})
+    else:
+        print("locked: the agent wiped the vault and stopped")
     return 0
 
 

@@ -102,15 +102,19 @@ def cmd_unlock(args: argparse.Namespace) -> int:
         elif vault.needs_confirmation:
             _ask_confirmation(vault, args, new=memory is None)
         sync.remember(store, blob, vault, fetched.from_server)
+        from native.write import Writer
+
+        writer = Writer(session, blob) if session else None  # `zkvault add` and friends
         agent = Agent(
             vault,
             idle_timeout=idle,
             max_lifetime=lifetime,
             watch=session.watch if session else None,
             retry_max=session.interval if session else 30.0,
-            adopt=session.adopt if session else None,
+            adopt=writer.adopt if writer else None,
             forked=session.forked if session else None,
             info={"server": state.server, "strict": strict, "vault_id": str(vault.vault_id)},
+            write=writer.write if writer else None,
         )
         pid = start(agent)
         count = len(vault.items())
@@ -236,5 +240,10 @@ def cmd_import(args: argparse.Namespace) -> int:
         state.vault_blob = blob
         state.max_revision = max(state.max_revision, header.revision)
         store.save(state)
-    print(f"imported vault revision {header.revision}")
+    if args.json:
+        import json
+
+        print(json.dumps({"ok": True, "revision": header.revision}, separators=(",", ":")))
+    else:
+        print(f"imported vault revision {header.revision}")
     return 0

@@ -17,6 +17,11 @@ COMMANDS = [
     "status",
     "list",
     "get",
+    "add",
+    "edit",
+    "rename",
+    "rm",
+    "rotate",
     "run",
     "git-credential",
     "git",
@@ -56,6 +61,10 @@ def test_bash_completion_script_loads_and_completes() -> None:
         'COMP_WORDS=(zkvault unlock --con); COMP_CWORD=2; _zkvault; echo "${COMPREPLY[*]}"\n'
         'COMP_WORDS=(zkvault au); COMP_CWORD=1; _zkvault; echo "${COMPREPLY[*]}"\n'
         'COMP_WORDS=(zkvault audit verify --e); COMP_CWORD=3; _zkvault; echo "${COMPREPLY[*]}"\n'
+        'COMP_WORDS=(zkvault add x --k); COMP_CWORD=3; _zkvault; echo "${COMPREPLY[*]}"\n'
+        'COMP_WORDS=(zkvault edit x --kind gitl); COMP_CWORD=4; _zkvault; echo "${COMPREPLY[*]}"\n'
+        'COMP_WORDS=(zkvault rm x --y); COMP_CWORD=3; _zkvault; echo "${COMPREPLY[*]}"\n'
+        'COMP_WORDS=(zkvault completion z); COMP_CWORD=2; _zkvault; echo "${COMPREPLY[*]}"\n'
     )
     done = subprocess.run(
         ["bash", "-c", script], capture_output=True, text=True, cwd=REPO, timeout=30, check=False
@@ -64,11 +73,15 @@ def test_bash_completion_script_loads_and_completes() -> None:
         "get git-credential git",
         "username url",
         "--credential-file",
-        "run runner",
+        "rename rm rotate run runner",
         "--allow-host",
         "web",
         "verify",
         "--confirm",
         "audit",
         "--export",
+        "--kind",
+        "gitlab",
+        "--yes",
+        "zsh",
     ], done.stderr
