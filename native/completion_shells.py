@@ -15,7 +15,7 @@ _NAMES = (
 )
 _COMMANDS = (
     "connect import unlock lock status list get add edit rename rm rotate run "
-    "git-credential git runner audit ssh web completion"
+    "git-credential git ssh-agent runner audit ssh web completion"
 )
 _KINDS = "github github-enterprise gitlab bitbucket git generic"
 _FIELDS = "secret username url name kind note scopes expires id"

@@ -276,6 +276,8 @@ def _report(args: argparse.Namespace, answer: dict[str, Any]) -> int:
             "zkvault: another device changed the vault meanwhile; this change was merged on top",
             file=sys.stderr,
         )
+    for note in answer.get("notes") or []:
+        print(f"zkvault: {note}", file=sys.stderr)
     if runners:
         names = ", ".join(repr(r) for r in runners)
         print(

@@ -9,10 +9,11 @@ server took it, the new blob and memory are (docs/format.md §6.2, §14.2).
 On ``409 revision_conflict`` the newer vault is fetched and adopted with the keys held
 (``Vault.reload``: every check of an unlock, the fork checks included; a fork stops the
 agent as the watch does), and the edit is replayed on it, a bounded number of times. The
-merge rule (docs/cli.md, "Changing items"): edits of different items are both kept; an
-edit of an item that changed or went away meanwhile, or an add whose name was taken
-meanwhile, is refused with ``conflict``, naming the item. Nothing is then saved, and the
-agent holds the newer vault.
+merge rules are the web app's (docs/web.md, docs/cli.md "Changing items"): edits of
+different items are both kept; an edit of an item changed meanwhile is applied on top of
+it (this change wins for the fields it sets); an edit of an item removed meanwhile adds it
+again; an add whose name was taken meanwhile is kept under "name (2)"; each is said in a
+note. Only a rename to a name taken meanwhile is refused with ``conflict``.
 
 A write that fails otherwise (server unreachable, refused) puts the agent's vault back to
 the revision the server holds, so that nothing unsaved is ever served.
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from native import sync
@@ -68,12 +69,14 @@ class Base:
     name: str
 
 
-@dataclass(frozen=True)
+@dataclass
 class Edit:
     action: str
     name: str  # the item named (add: the new item's name)
     fields: dict[str, Any]
-    secret: str | None
+    secret: str | None = field(repr=False)
+    # The item as it was when first applied: what a replay re-adds if it was removed.
+    _original: dict[str, Any] | None = field(default=None, repr=False)
 
     @classmethod
     def parse(cls, request: dict[str, Any]) -> Edit:
@@ -103,39 +106,54 @@ class Edit:
             f"no item named {self.name!r}; `zkvault list` shows the names", NOT_FOUND, "not_found"
         )
 
-    def apply(self, vault: Any, base: Base | None, replay: bool) -> uuid.UUID | None:
-        """Make the change in ``vault``; on a replay, refuse it if its item changed."""
+    def apply(
+        self, vault: Any, base: Base | None, replay: bool, notes: list[str]
+    ) -> uuid.UUID | None:
+        """Make the change in ``vault``; on a replay after a 409, by the web app's merge
+        rules (module docstring), with a note for each rule that applied."""
         from vault_core import Item
 
         if self.action == "add":
-            if any(i.name == self.name for i in vault.items()):
-                if replay:
-                    raise conflict(self.name, "was added elsewhere")
-                raise _exists(self.name)
+            name, n = self.name, 2
+            while any(i.name == name for i in vault.items()):
+                if not replay:
+                    raise _exists(self.name)
+                name, n = f"{self.name} ({n})", n + 1
+            if name != self.name:
+                notes.append(f"{self.name!r} also exists on the server; yours is kept as {name!r}")
             assert self.secret is not None
-            item = _item(Item, {"name": self.name, **self.fields}, self.secret)
+            item = _item(Item, {"name": name, **self.fields}, self.secret)
             added: uuid.UUID = _checked(vault.add, item)
             return added
         assert base is not None
         current = next((i for i in vault.items() if i.id == base.item_id), None)
         if current is None:
-            if self.action == "remove" and replay:
+            if self.action == "remove":
                 return None  # removed elsewhere too: nothing left to do
-            raise conflict(base.name, "was removed elsewhere")
+            if self._original is None:
+                raise conflict(base.name, "was removed elsewhere")
+            notes.append(f"{base.name!r} was removed elsewhere; this change adds it again")
+            fields = {**self._original, **self._changes()}
+            return _checked(vault.add, _item(Item, fields))  # type: ignore[no-any-return]
         if current.revision != base.item_rev:
-            raise conflict(base.name, "was changed elsewhere")
+            notes.append(f"{base.name!r} was changed elsewhere; this change was applied on top")
         if self.action == "remove":
             vault.remove(base.item_id)
             return base.item_id
-        new_name = self.fields.get("name", base.name)
+        new_name = self.fields.get("name", current.name)
         if any(i.name == new_name and i.id != base.item_id for i in vault.items()):
             raise conflict(new_name, "was added elsewhere") if replay else _exists(new_name)
+        if self._original is None:
+            self._original = _fields_of(vault.get(base.item_id))
+        item = _item(Item, {**_fields_of(vault.get(base.item_id)), **self._changes()})
+        _checked(vault.update, base.item_id, item)
+        return base.item_id
+
+    def _changes(self) -> dict[str, Any]:
         changes = dict(self.fields)
         if self.secret:
             changes["secret"] = self.secret
-        item = _item(Item, {**_fields_of(vault.get(base.item_id)), **changes})
-        _checked(vault.update, base.item_id, item)
-        return base.item_id
+        return changes
 
 
 def _exists(name: str) -> CliError:
@@ -226,11 +244,15 @@ class Writer:
         edit = Edit.parse(request)
         base = edit.base(vault)  # items may be written before confirming (format.md §14.3)
         merged = 0
+        notes: list[str] = []
         for attempt in range(MAX_ATTEMPTS):
             # A refused edit changes nothing in the vault (checks come first).
-            item_id = edit.apply(vault, base, replay=attempt > 0)
+            item_id = edit.apply(vault, base, replay=attempt > 0, notes=notes)
             if item_id is None:  # a remove that another device made already
-                return self._answer(vault, edit, base, None, merged, saved=False)
+                return {
+                    **self._answer(vault, edit, base, None, merged, saved=False),
+                    "notes": notes,
+                }
             upload = vault.save_for_upload()
             try:
                 self._remember_pending(vault)
@@ -246,7 +268,7 @@ class Writer:
             self.blob = upload.blob
             _anchor(vault, answer.get("audit_head"))
             sync.remember(self.store, upload.blob, vault, True)
-            return self._answer(vault, edit, base, item_id, merged, saved=True)
+            return {**self._answer(vault, edit, base, item_id, merged, saved=True), "notes": notes}
         self._restore(vault)
         raise CliError(
             "the vault keeps changing on the server; nothing was written, try again in a moment",

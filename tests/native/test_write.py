@@ -269,7 +269,7 @@ def before_next_save(proxy: HttpProxy, act: Callable[[], None]) -> list[int]:
     return ran
 
 
-def test_a_concurrent_web_edit_merges_or_conflicts(
+def test_a_concurrent_web_edit_merges_as_two_browsers_do(
     env: Env, proxied: tuple[Server, HttpProxy, str]
 ) -> None:
     server, proxy, direct = proxied
@@ -299,37 +299,46 @@ def test_a_concurrent_web_edit_merges_or_conflicts(
     held.lock()
     assert env.zk("get", "github", "--field", "note").stdout == "from the browser\n"
 
-    # The same item: the web app's edit landed first, so the CLI's fails, naming it.
+    # The same item, as two browsers: the web app's edit landed first, the CLI's is applied
+    # on top of it (its field wins, the web app's other change stays), with a note.
     web.session.op_rebase(owner.call("GET", "/api/vault").json()["blob"])
     ran = before_next_save(
         proxy,
         lambda: web.edit(
             "update",
             item_id=web.item_id("deploy"),
-            fields=web.fields("deploy", username="web-user"),
+            fields=web.fields("deploy", username="web-user", note="web note"),
             secret="",
         ),
     )
-    code, answer = zk_json(env, "edit", "deploy", "--username", "cli-user")
-    assert ran and (code, answer["error"]) == (1, "conflict"), answer
-    assert "'deploy' was changed elsewhere" in answer["message"]
+    done = env.zk("edit", "deploy", "--username", "cli-user")
+    assert ran and done.returncode == 0, done.stderr
+    assert "'deploy' was changed elsewhere; this change was applied on top" in done.stderr
     held = server_vault(owner)
-    assert held.revision == 4 and held.lookup("deploy").username == "web-user"
+    assert held.revision == 5
+    assert (held.lookup("deploy").username, held.lookup("deploy").note) == ("cli-user", "web note")
     held.lock()
-    # Nothing of the refused edit is served: the agent holds the web app's revision.
-    assert env.zk("get", "deploy", "--field", "username").stdout == "web-user\n"
-    assert json.loads(env.zk("status", "--json").stdout)["revision"] == 4
+    assert env.zk("get", "deploy", "--field", "username").stdout == "cli-user\n"
 
-    # The same name added on both sides: the later add fails, naming it.
+    # The same name added on both sides: as two browsers, the later one is kept as "(2)".
     web.session.op_rebase(owner.call("GET", "/api/vault").json()["blob"])
     ran = before_next_save(
         proxy,
         lambda: web.edit("add", fields={"name": "pypi", "kind": "generic"}, secret="pypi-web"),
     )
     code, answer = zk_json(env, "add", "pypi", "--kind", "generic", "--secret-stdin", input="c")
-    assert ran and (code, answer["error"]) == (1, "conflict"), answer
-    assert "'pypi' was added elsewhere" in answer["message"]
+    assert ran and code == 0, answer
+    assert answer["notes"] == ["'pypi' also exists on the server; yours is kept as 'pypi (2)'"]
     assert env.zk("get", "pypi").stdout == "pypi-web\n"
+    assert env.zk("get", "pypi (2)").stdout == "c\n"
+
+    # An edit of an item removed meanwhile adds it again, as the web app does.
+    web.session.op_rebase(owner.call("GET", "/api/vault").json()["blob"])
+    ran = before_next_save(proxy, lambda: web.edit("remove", item_id=web.item_id("pypi (2)")))
+    done = env.zk("edit", "pypi (2)", "--note", "still wanted")
+    assert ran and done.returncode == 0, done.stderr
+    assert "'pypi (2)' was removed elsewhere; this change adds it again" in done.stderr
+    assert env.zk("get", "pypi (2)", "--field", "note").stdout == "still wanted\n"
 
     # A remove racing an edit of another item goes through; the web app's edit stays.
     web.session.op_rebase(owner.call("GET", "/api/vault").json()["blob"])
