@@ -1,8 +1,8 @@
 // Entry point: start the worker at once, then sign-in -> create or unlock -> the vault.
 import { call, forgetAccess, hasSessionCookie, signIn, signOut, startSignIn } from "./api.js";
 import {
-  $, device, fail, notice, onListing, onView, rememberedVault, save, setListing, show, state,
-  withKdf,
+  $, device, dropUnsaved, fail, notice, onListing, onView, rememberedVault, save, setListing,
+  show, state, withKdf,
 } from "./core.js";
 import { ask, onEngineEvent, startEngine } from "./engine.js";
 import { initDevices, openPairing } from "./devices.js";
@@ -109,6 +109,8 @@ function wipeForms() {
 }
 
 async function lock(reason) {
+  // The worker forgets an edit the server has not taken yet along with the vault: say so.
+  if (dropUnsaved() && reason) reason += " An edit the server had not taken yet was discarded.";
   await ask("lock").catch(() => {});
   state.unlocked = false;
   state.listing = null;
@@ -139,6 +141,7 @@ $("idle-minutes").addEventListener("change", armIdleLock);
 
 onView("expired", () => {
   clearTimeout(idleTimer);
+  dropUnsaved();
   ask("lock").catch(() => {});
   state.unlocked = false;
   setListing(null);
@@ -189,7 +192,7 @@ $("unlock-form").addEventListener("submit", async (e) => {
   $("unlock-submit").disabled = true;
   try {
     await state.blobFetch;
-    if (!state.blob) state.blob = await call("GET", "/api/vault").blob;
+    if (!state.blob) state.blob = (await call("GET", "/api/vault")).blob;
     await ask("identify", rememberedVault());
     const listing = await withKdf("Unlocking (Argon2id)…",
       ask("unlock", { account_id: state.accountId, blob: state.blob, passphrase }));
@@ -329,7 +332,7 @@ async function start() {
   $("who").hidden = false;
   $("signout").hidden = false;
   try {
-    state.blob = await call("GET", "/api/vault").blob;
+    state.blob = (await call("GET", "/api/vault")).blob;
     show("unlock");
     // A pairing link opened while locked: say what the unlock is for.
     $("unlock-pairing").hidden = !pairingCode;
