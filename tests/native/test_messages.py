@@ -70,6 +70,10 @@ def test_a_revoked_machine_says_revoked_everywhere(env: Env, server: Server) -> 
     for shown in (got.stderr, status.stdout, helper.stderr):
         assert ITEMS[0].secret not in shown and PASSPHRASE not in shown
 
+    plain = env.zk("connect")
+    assert plain.returncode == 5
+    assert f"this machine was connected to {server.url} and revoked (since " in plain.stderr
+    assert plain.stderr.rstrip().endswith("use `zkvault connect --clean` to pair again")
     # The fix it names: pairing again clears it.
     proc, code, _ = start_pairing(env, "connect", "--clean", show=r"enter the code (\S+) ")
     owner.approve(code)
