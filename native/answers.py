@@ -76,7 +76,7 @@ def answer(source: ItemSource, op: Any, request: dict[str, Any]) -> dict[str, An
             index[str(info.id)] = index[info.name] = info
         values = {}
         for name in dict.fromkeys(str(n) for n in names):
-            values[name] = field(source.get(_find(index, name).id), "secret")
+            values[name] = field(source.get(_find(index, name, source).id), "secret")
         return {"ok": True, "values": values}
     if op == "credential":
         return {"ok": True, **_credential(source, request)}
@@ -84,22 +84,48 @@ def answer(source: ItemSource, op: Any, request: dict[str, Any]) -> dict[str, An
 
 
 def _get(source: ItemSource, name: str) -> Any:
-    for info in _visible(source):
+    visible = _visible(source)
+    for info in visible:
         if info.name == name or str(info.id) == name:
             return source.get(info.id)
-    raise _not_found(name)
+    raise not_found(source, name, [info.name for info in visible])
 
 
-def _find(index: dict[str, Any], name: str) -> Any:
+def _find(index: dict[str, Any], name: str, source: ItemSource) -> Any:
     try:
         return index[name]
     except KeyError:
-        raise _not_found(name) from None
+        names = [info.name for key, info in index.items() if key == info.name]
+        raise not_found(source, name, names) from None
 
 
-def _not_found(name: str) -> CliError:
+def closest(name: str, names: list[str]) -> list[str]:
+    """Up to three names like ``name`` (difflib; case ignored), the most alike first."""
+    import difflib
+
+    by_folded: dict[str, str] = {}
+    for candidate in names:
+        by_folded.setdefault(candidate.casefold(), candidate)
+    found = difflib.get_close_matches(name.casefold(), list(by_folded), n=3, cutoff=0.6)
+    return [by_folded[f] for f in found]
+
+
+def not_found(source: ItemSource, name: str, names: list[str]) -> CliError:
+    """No item by that name here: the closest names, and what to do next. A runner holds
+    only its grant, so it cannot tell an item it was not granted from one that does not
+    exist: it says "not granted" (docs/cli.md, "Not found")."""
+    near = closest(name, names)
+    hint = f" (did you mean {' or '.join(repr(n) for n in near)}?)" if near else ""
+    if getattr(source, "granted_only", False):
+        return CliError(
+            f"no item named {name!r} is granted to this runner{hint}; a runner sees only "
+            "its granted items, so if it exists in the vault, ask the owner to grant it "
+            "(web app, Machines & runners); `zkvault list` shows what is granted",
+            NOT_FOUND,
+            "not_granted",
+        )
     return CliError(
-        f"no item named {name!r}; `zkvault list` shows the names", NOT_FOUND, "not_found"
+        f"no item named {name!r}{hint}; `zkvault list` shows the names", NOT_FOUND, "not_found"
     )
 
 
@@ -108,7 +134,13 @@ def _credential(source: ItemSource, request: dict[str, Any]) -> dict[str, Any]:
     asked = (str(request.get("protocol", "")), str(request.get("host", "")), request.get("path"))
     found = gitcred.best_match(visible, *asked)
     if found is None:
-        raise CliError(gitcred.no_match_message(visible, *asked), NOT_FOUND, "no_match")
+        message = gitcred.no_match_message(visible, *asked)
+        if getattr(source, "granted_only", False) and message.startswith("no item matches"):
+            message = message.replace("no item matches", "no item granted to this runner matches")
+            message += "; if the vault has one, ask the owner to grant it to this runner"
+        elif message.startswith("no item matches"):
+            message += "; `zkvault list` shows the items and their URLs"
+        raise CliError(message, NOT_FOUND, "no_match")
     item = source.get(found.id)
     return {
         "username": gitcred.username_for(item),

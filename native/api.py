@@ -32,17 +32,53 @@ class ApiError(Exception):
         self.code = code
 
 
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
 def server_url(explicit: str | None = None, remembered: str | None = None) -> str:
-    url = explicit or os.environ.get("ZKVAULT_SERVER") or remembered
+    """The server's base URL. Without a scheme, a loopback host (127.0.0.1, localhost, ::1)
+    means http (a local server); any other host is refused with the https URL to use."""
+    url = (explicit or os.environ.get("ZKVAULT_SERVER") or remembered or "").strip()
     if not url:
         raise CliError("no server given; pass --server URL or set ZKVAULT_SERVER", USAGE, "usage")
+    if "://" not in url:
+        host = _host_of("//" + url)
+        if host is None:
+            raise CliError(f"{url!r} is not a server URL; use https://host[:port]", USAGE, "usage")
+        if host not in _LOOPBACK:
+            raise CliError(
+                f"server URL {url!r} has no scheme; use https://{url.rstrip('/')}",
+                USAGE,
+                "usage",
+            )
+        url = "http://" + url
     if not url.startswith(("https://", "http://")):
         raise CliError(f"server URL must start with https:// (got {url!r})", USAGE, "usage")
-    host = urllib.parse.urlsplit(url).hostname or ""
-    if url.startswith("http://") and host not in ("127.0.0.1", "localhost", "::1"):
+    host = _host_of(url)
+    if host is None:
+        raise CliError(f"{url!r} is not a server URL; use https://host[:port]", USAGE, "usage")
+    if url.startswith("http://") and host not in _LOOPBACK:
         # Tokens would cross the network in clear: plain HTTP only for a local server.
-        raise CliError(f"refusing plain http:// for {host}; use https://", USAGE, "usage")
+        parts = urllib.parse.urlsplit(url.rstrip("/"))
+        netloc = parts.netloc.removesuffix(":80")  # http's default port is not https's
+        secure = urllib.parse.urlunsplit(parts._replace(scheme="https", netloc=netloc))
+        raise CliError(
+            f"refusing plain http:// for {host} (tokens would cross the network in clear); "
+            f"use {secure}",
+            USAGE,
+            "usage",
+        )
     return url.rstrip("/")
+
+
+def _host_of(url: str) -> str | None:
+    """The host name of ``url`` (lower case), or None when it has none or a bad port."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return None
+    return parts.hostname or None
 
 
 class _ProofRefused(Exception):

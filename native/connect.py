@@ -21,9 +21,14 @@ def cmd_connect(args: argparse.Namespace) -> int:
     if store.exists():
         if not args.clean:
             existing = store.load()
+            server = existing.server or "a vault"
+            was = (
+                f"was connected to {server} and revoked (since {existing.revoked_at})"
+                if existing.revoked_at
+                else f"is already connected to {server}"
+            )
             raise CliError(
-                f"this machine is already connected to {existing.server or 'a vault'}"
-                "; use `zkvault connect --clean` to pair again",
+                f"this machine {was}; use `zkvault connect --clean` to pair again",
                 STATE,
                 "connected",
             )

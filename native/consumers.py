@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 
-from native.errors import NOT_FOUND, STATE, USAGE, CliError
+from native.errors import NOT_FOUND, REVOKED, STATE, USAGE, CliError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (fast path)
 if TYPE_CHECKING:
@@ -27,7 +27,43 @@ def request(runner_id: RunnerIdentity | None, op: str, **fields: Any) -> dict[st
         return runner.request(runner_id, op, fields)
     from native import client
 
-    return client.request(op, **fields)
+    try:
+        return client.request(op, **fields)
+    except CliError as exc:
+        if exc.code != "locked":
+            raise
+        raise _why_no_agent() or exc from None
+
+
+def _why_no_agent() -> CliError | None:
+    """No agent answers: say so more precisely when this machine's state tells why (never
+    set up, or revoked), else None ("locked"). Only on this failure path is the state read."""
+    import os
+
+    if os.environ.get("ZKVAULT_AGENT_SOCKET"):
+        return None  # a builder under `zkvault ssh`: its state is not this machine's
+    from native.state import StateStore
+
+    store = StateStore()
+    if not store.exists():
+        return CliError(
+            "not set up: this machine has no vault and no agent yet; run `zkvault connect "
+            "--server URL` to pair it, then `zkvault unlock`",
+            STATE,
+            "not_set_up",
+        )
+    try:
+        revoked_at = store.load().revoked_at
+    except CliError:
+        return None  # a damaged state says so on the commands that need it
+    if not revoked_at:
+        return None
+    return CliError(
+        f"revoked: this machine is no longer authorised (since {_utc(revoked_at)}) and "
+        "serves nothing; run `zkvault connect --clean` to pair it again",
+        REVOKED,
+        "revoked",
+    )
 
 
 def _print_json(value: Any) -> None:
@@ -38,6 +74,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     try:
         status = request(args.runner, "status")
     except CliError as exc:
+        if exc.code in ("revoked", "not_set_up") and args.runner is None:
+            return _status_not_served(exc, args.json)
         if exc.code != "locked":
             raise
         fork = _recorded_fork() if args.runner is None else None
@@ -69,6 +107,16 @@ def cmd_status(args: argparse.Namespace) -> int:
     lines += [f"warning: {w}" for w in status.get("warnings") or ()]
     print("\n".join(lines))
     return STATE if fork else 0
+
+
+def _status_not_served(exc: CliError, as_json: bool) -> int:
+    """`zkvault status` on a machine revoked or never set up: the state, not a failure
+    (printed on stdout, and as JSON with --json); the exit code still says which."""
+    if as_json:
+        _print_json({"ok": True, "unlocked": False, exc.code: True, "message": exc.message})
+    else:
+        print(exc.message)
+    return exc.exit_code
 
 
 def _fork_line(fork: dict[str, Any]) -> str:

@@ -180,16 +180,26 @@ def no_match_message(items: Iterable[Any], protocol: str, host: str, path: Any) 
         parts = _url_of(item)
         if parts is None:
             continue
-        scheme, name, port, item_path = parts
-        shared = _shared_labels(name, want.name)
-        if shared == 0:
-            continue
-        shown = f"{scheme or 'any'}://{name}" + (f":{port}" if port else "")
-        shown += f"/{item_path}" if item_path else ""
-        scored.append((shared, f"{getattr(item, 'name', '?')!r} ({shown})"))
+        shared = _shared_labels(parts[1], want.name)
+        if shared:
+            scored.append((shared, _shown(item, parts)))
+    if not scored:  # no shared domain: a host name spelt nearly the same (a typo)
+        import difflib
+
+        for item in items:
+            parts = _url_of(item)
+            if parts and difflib.SequenceMatcher(None, parts[1], want.name).ratio() >= 0.8:
+                scored.append((1, _shown(item, parts)))
     scored.sort(key=lambda pair: -pair[0])
     nearest = "; closest: " + ", ".join(text for _, text in scored[:3]) if scored else ""
     return f"no item matches {want.describe()}{nearest}"
+
+
+def _shown(item: Any, parts: tuple[str, str, str, str]) -> str:
+    scheme, name, port, item_path = parts
+    shown = f"{scheme or 'any'}://{name}" + (f":{port}" if port else "")
+    shown += f"/{item_path}" if item_path else ""
+    return f"{getattr(item, 'name', '?')!r} ({shown})"
 
 
 def _shared_labels(a: str, b: str) -> int:

@@ -28,6 +28,22 @@ def revoked() -> CliError:
     return CliError(REVOKED_MESSAGE, REVOKED, "revoked")
 
 
+def _stamp() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def mark_revoked(store: StateStore) -> CliError:
+    """Remember that the server revoked this machine (for `zkvault status`, git's helper
+    and `get` once the agent is gone); returns the error to raise."""
+    try:
+        with store.update() as state:
+            state.refresh_token = None  # refused for good: never spent again
+            state.revoked_at = state.revoked_at or _stamp()
+    except CliError:
+        pass  # a damaged state says so on the commands that need it
+    return revoked()
+
+
 def cannot_verify() -> CliError:
     return CliError(
         "the server cannot verify this machine's token right now (its signing keys may be "
@@ -78,6 +94,7 @@ def refresh(store: StateStore, api: Api) -> tuple[str, float]:
             if exc.status != 401:
                 raise unexpected(exc) from None
             state.refresh_token = None  # dead for good; remember, so we stop trying
+            state.revoked_at = state.revoked_at or _stamp()
             store.save(state)
             raise revoked() from None
         if str(answer["refresh_token"]) == state.refresh_token:
@@ -119,7 +136,7 @@ class MachineSession:
             if exc.status != 401:
                 raise
             if exc.code == "revoked":
-                raise revoked() from None
+                raise mark_revoked(self.store) from None
         # Expired early, revoked, or not verifiable here: a refresh tells which, since the
         # server refuses a revoked machine's refresh token.
         self._token = None
@@ -129,4 +146,4 @@ class MachineSession:
             if exc.status != 401:
                 raise
             # Refreshed just now, yet refused: revoked only if the server says so.
-            raise revoked() if exc.code == "revoked" else cannot_verify() from None
+            raise mark_revoked(self.store) if exc.code == "revoked" else cannot_verify() from None

@@ -80,6 +80,7 @@ def pair(api: Api, kind: str, name: str, public_key: bytes, timeout: float) -> d
     interval = max(1.0, float(created.get("poll_interval_seconds", 2)))
     deadline = time.monotonic() + timeout
     body = {"pairing_id": pairing_id, "poll_secret": created["poll_secret"]}
+    down = False  # the server could not be reached at the last poll (said once)
     while True:
         try:
             status = api.call("POST", "/api/pairings/poll", body)
@@ -87,6 +88,24 @@ def pair(api: Api, kind: str, name: str, public_key: bytes, timeout: float) -> d
             raise CliError(
                 f"pairing failed ({exc.code}); run the command again", NETWORK, exc.code
             ) from None
+        except CliError as exc:
+            # A server restarting (or a network blip): the pairing is kept by the server,
+            # so keep asking until this command's own timeout.
+            if exc.exit_code != NETWORK or time.monotonic() + interval > deadline:
+                raise
+            if not down:
+                print(
+                    f"The server cannot be reached right now ({exc.code}); still waiting "
+                    f"for approval, retrying until the {int(timeout)}s timeout...",
+                    file=err,
+                    flush=True,
+                )
+            down = True
+            time.sleep(interval)
+            continue
+        if down:
+            print("The server answers again; still waiting for approval...", file=err, flush=True)
+            down = False
         state = status.get("status")
         if state == "approved":
             check_id(pairing_id, status)

@@ -111,6 +111,8 @@ class RunnerCredential:
 class GrantSource:
     """The granted items, shaped like a vault for the agent's request handling."""
 
+    granted_only = True  # a name not here may still be in the vault (native.answers)
+
     def __init__(self, grant: Any) -> None:
         self.revision: int = grant.revision
         self._items = {g.id: g.item for g in grant.items}
@@ -123,7 +125,9 @@ class GrantSource:
         try:
             return self._items[item_id]
         except KeyError:
-            raise CliError("no such item in this runner's grant", NOT_FOUND, "not_found") from None
+            raise CliError(
+                "no such item in this runner's grant", NOT_FOUND, "not_granted"
+            ) from None
 
     def lock(self) -> None:
         self._items.clear()

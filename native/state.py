@@ -83,6 +83,10 @@ class LocalState:
     # Kept until an unlock succeeds; shown by `zkvault status`.
     fork: dict[str, Any] | None = None
     synced_at: float | None = None  # when the copy was last confirmed by the server
+    # When this machine learnt that it was revoked (UTC, ISO 8601): the server refused its
+    # tokens for good. Kept until `zkvault connect --clean`; shown by status and the
+    # commands that find the agent gone (docs/cli.md, "Revoked").
+    revoked_at: str | None = None
     server: str | None = None
     machine_id: str | None = None
     machine_name: str | None = None

@@ -1,8 +1,8 @@
 // Entry point: start the worker at once, then sign-in -> create or unlock -> the vault.
 import { call, forgetAccess, hasSessionCookie, signIn, signOut, startSignIn } from "./api.js";
 import {
-  $, device, fail, notice, onListing, onView, rememberedVault, save, setListing, show, state,
-  withKdf,
+  $, device, dropUnsaved, fail, notice, onListing, onView, rememberedVault, save, setListing,
+  show, state, withKdf,
 } from "./core.js";
 import { ask, onEngineEvent, startEngine } from "./engine.js";
 import { initDevices, openPairing } from "./devices.js";
@@ -109,6 +109,8 @@ function wipeForms() {
 }
 
 async function lock(reason) {
+  // The worker forgets an edit the server has not taken yet along with the vault: say so.
+  if (dropUnsaved() && reason) reason += " An edit the server had not taken yet was discarded.";
   await ask("lock").catch(() => {});
   state.unlocked = false;
   state.listing = null;
@@ -139,6 +141,7 @@ $("idle-minutes").addEventListener("change", armIdleLock);
 
 onView("expired", () => {
   clearTimeout(idleTimer);
+  dropUnsaved();
   ask("lock").catch(() => {});
   state.unlocked = false;
   setListing(null);

@@ -185,7 +185,60 @@ export function takeMergeNote() {
   return note;
 }
 
-export async function save(edit, { restoreFrom } = {}) {
+// An edit the server did not take for a passing reason (unreachable, 5xx, 429): the
+// worker keeps it pending, and it is uploaded again on its own (docs/web.md, "Saving
+// while the server is down"). `unsentBase` is the revision the unsaved edits started
+// from: a conflict answered while the server still holds it is only our own earlier
+// upload, never another device's change.
+const RETRY_FIRST_MS = 2000;
+const RETRY_MAX_MS = 30000;
+let unsent = null;
+let unsentBase = null;
+let retryTimer = null;
+let retryDelay = RETRY_FIRST_MS;
+let queue = Promise.resolve(); // one save at a time: a retry never races an edit
+
+function passing(err) {
+  return err?.code === "unreachable" || err?.code === "rate_limited" || err?.status >= 500;
+}
+
+// Forget what was not saved (the vault was locked: the worker drops it too); true if there
+// was such an edit.
+export function dropUnsaved() {
+  const had = unsent !== null;
+  unsent = null;
+  unsentBase = null;
+  clearTimeout(retryTimer);
+  retryTimer = null;
+  return had;
+}
+
+function scheduleRetry() {
+  clearTimeout(retryTimer);
+  retryTimer = setTimeout(retryUnsaved, retryDelay);
+  retryDelay = Math.min(retryDelay * 2, RETRY_MAX_MS);
+}
+
+async function retryUnsaved() {
+  retryTimer = null;
+  if (!unsent || !state.unlocked) return;
+  try {
+    await save(unsent);
+    const note = takeMergeNote();
+    notice(`${note ? `${note} ` : ""}The server answers again: your unsaved edit is now saved.`);
+  } catch (err) {
+    if (!passing(err)) fail(err);
+    // passing: save() scheduled the next attempt
+  }
+}
+
+export function save(edit, options = {}) {
+  const run = queue.then(() => saveNow(edit, options));
+  queue = run.catch(() => {});
+  return run;
+}
+
+async function saveNow(edit, { restoreFrom } = {}) {
   let current = edit;
   mergeNote = "";
   for (let attempt = 0; attempt < 4; attempt++) {
@@ -195,37 +248,51 @@ export async function save(edit, { restoreFrom } = {}) {
         base_sha256: current.base_sha256,
         blob: current.blob,
       };
-      const saved = restoreFrom
-        ? await call("POST", "/api/vault/restore", { from_revision: restoreFrom, ...body })
-        : await call("PUT", "/api/vault", body);
+      let saved;
+      try {
+        saved = restoreFrom
+          ? await call("POST", "/api/vault/restore", { from_revision: restoreFrom, ...body })
+          : await call("PUT", "/api/vault", body);
+      } catch (err) {
+        if (passing(err) && !restoreFrom) {
+          if (unsent === null) unsentBase = current.base_revision;
+          unsent = current;
+          scheduleRetry();
+        }
+        throw err;
+      }
       await ask("committed", { revision: saved.revision });
       state.blob = current.blob;  // what the server now holds: the next unlock opens it
+      dropUnsaved();
+      retryDelay = RETRY_FIRST_MS;
       setListing(await ask("list"));
       return saved;
     } catch (err) {
       if (err.code !== "revision_conflict") throw err;
       const latest = await call("GET", "/api/vault");
-      const merged = await withKdf("Merging with the newer vault…",
+      if (latest.blob === current.blob) {
+        // Our own upload, taken by the server though its answer was lost: saved.
+        await ask("committed", { revision: latest.revision });
+        state.blob = current.blob;
+        dropUnsaved();
+        setListing(await ask("list"));
+        return latest;
+      }
+      const ours = unsentBase !== null && latest.revision === unsentBase;
+      const merged = await withKdf(ours ? "Re-applying your unsaved edit…" : "Merging with the newer vault…",
         ask("rebase", { blob: latest.blob }));
       setListing(merged);
-      const notes = ["Another device changed the vault meanwhile; your edit was merged on top.", ...merged.notes];
-      mergeNote = notes.join(" ");
-      notice(mergeNote);
+      if (!ours) {
+        // Another device really saved meanwhile (the server moved past what we built on).
+        const notes = ["Another device changed the vault meanwhile; your edit was merged on top.", ...merged.notes];
+        mergeNote = notes.join(" ");
+        notice(mergeNote);
+      }
       if (!merged.blob) return latest;
       current = merged;
     }
   }
   throw new Error("The vault keeps changing on the server; try again in a moment.");
-}
-
-// After a save fails for a reason other than a conflict (network, server), retry by
-// rebasing the still-pending edits on whatever the server now holds.
-export async function retryPending() {
-  const latest = await call("GET", "/api/vault");
-  const merged = await withKdf("Re-applying your unsaved edit…",
-    ask("rebase", { blob: latest.blob }));
-  setListing(merged);
-  if (merged.blob) await save(merged);
 }
 
 // Apply an edit in the worker and save it. Returns the message prefix to show with the
@@ -238,9 +305,11 @@ export async function edit(op, args) {
     const note = takeMergeNote();
     return note ? `${note} ` : "";
   } catch (err) {
-    // Not saved, but not lost either (a 429 or 507 stores nothing): it goes out later.
-    if (err.code === "unreachable" || err.code === "rate_limited" || err.status >= 500) {
-      err.message += " Your edit is kept in this tab and will be saved with the next change.";
+    // Not saved, but not lost either (a 429 or 5xx stores nothing): save() tries again.
+    if (passing(err)) {
+      if (err.code === "unreachable") err.message = "Cannot reach the server, so your edit is not saved yet.";
+      err.message += " Your edit is kept in this tab and saved automatically as soon as the " +
+        "server takes it; locking the vault or closing this tab before then loses it.";
     }
     fail(err);
     return null;

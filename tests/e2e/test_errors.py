@@ -183,6 +183,77 @@ def test_a_save_over_the_write_limit_keeps_the_edit_and_saves_it_later(
         stop(server.proc)
 
 
+# Every text the two message regions show, in order (a MutationObserver in the page).
+_RECORD_MESSAGES = """() => {
+  window.__messages = [];
+  for (const id of ["notice", "error"]) {
+    const node = document.getElementById(id);
+    new MutationObserver(() => {
+      if (!node.hidden) window.__messages.push(`${id}: ${node.textContent}`);
+    }).observe(node, { childList: true, characterData: true, subtree: true, attributes: true });
+  }
+}"""
+
+
+def _add_while_down(app: App, name: str) -> None:
+    app.page.get_by_role("button", name="Add a credential").click()
+    form = app.page.locator("#item-form")
+    form.get_by_label("Name", exact=True).fill(name)
+    form.get_by_label("Token").fill(f"{name}-token-value")
+    app.page.get_by_role("button", name="Save", exact=True).click()
+    text = app.error("Cannot reach the server, so your edit is not saved yet.")
+    assert "saved automatically as soon as the server takes it" in text
+    assert "locking the vault or closing this tab before then loses it" in text
+    assert app.page.locator("#error").get_attribute("data-code") == "unreachable"
+    app.page.get_by_role("button", name="Cancel").click()
+
+
+@pytest.mark.usefixtures("built_assets")  # the server below serves what the build made
+def test_saving_while_the_server_is_down_completes_once_it_is_back(
+    browser: Browser, idp: str, tmp_path: Path
+) -> None:
+    """The real server process stops; two edits are saved meanwhile (the second stacked on
+    the first, which the server never took). Once the server runs again the page saves
+    both by itself, and never claims another device changed the vault: none did."""
+    keys = json.dumps([b64e(secrets.token_bytes(32))])  # the restart keeps the session
+    server = start_server(idp, tmp_path, ZKVAULT_SIGNING_KEYS=keys)
+    app = new_app(browser, server, idp)
+    try:
+        app.open("/")
+        app.sign_in("offline")
+        app.wait_engine()
+        app.create_vault(STRONG)  # revision 1
+        app.add_item("first", TOKEN)  # revision 2
+        app.page.evaluate(_RECORD_MESSAGES)
+        port = int(server.url.rsplit(":", 1)[1])
+        stop(server.proc)
+        _add_while_down(app, "while-down-1")
+        _add_while_down(app, "while-down-2")
+        server = start_server(idp, tmp_path, port=port, ZKVAULT_SIGNING_KEYS=keys)
+        app.page.wait_for_function(
+            "() => !document.getElementById('notice').hidden && document.getElementById"
+            "('notice').textContent.includes('The server answers again: your unsaved edit "
+            "is now saved.')",
+            timeout=90_000,
+        )
+        account_id, token = api_sign_in(server, idp, "offline")
+        held = server_vault(server, token)
+        assert held["revision"] == 3  # one save carried both edits
+        vault = Vault.open(b64d(held["blob"]), STRONG, account_id=uuid.UUID(account_id))
+        assert sorted(i.name for i in vault.items()) == ["first", "while-down-1", "while-down-2"]
+        shown = app.page.evaluate("window.__messages")
+        assert shown and not [m for m in shown if "Another device" in m or "merged" in m], shown
+        assert app.item_names() == ["first", "while-down-1", "while-down-2"]
+        # The page goes on as normal: the next edit is saved at once, still no conflict.
+        app.add_item("after", "after-token-value")
+        assert server_vault(server, token)["revision"] == 4
+        shown = app.page.evaluate("window.__messages")
+        assert not [m for m in shown if "Another device" in m], shown
+    finally:
+        app.context.close()
+        stop(server.proc)
+
+
 def test_tampered_vault_is_refused(ready: App) -> None:
     app = ready
     with sqlite3.connect(app.server.database) as db:

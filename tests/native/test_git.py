@@ -133,5 +133,6 @@ def test_nothing_matches_says_so_on_stderr(env: Env, server: GitServer) -> None:
     said = [line for line in clone.stderr.splitlines() if line.startswith("zkvault:")]
     assert said == [
         f"zkvault: no item matches {server.url}; closest: 'other port' (http://127.0.0.1:1)"
+        "; `zkvault list` shows the items and their URLs"
     ], clone.stderr
     assert not any(ok for _, _, ok in server.requests)

@@ -204,6 +204,7 @@ def test_wrapper_names_the_socket_and_removes_it(tmp_path: Path) -> None:
     assert not path.exists()
 
 
+@pytest.mark.usefixtures("imported")  # set up, but locked (never set up says so instead)
 def test_locked_vault_stops_before_ssh_and_leaves_nothing(env: Env) -> None:
     done = env.zk("ssh", "--allow-host", "github.com", "builder.invalid", "--", "true")
     assert done.returncode == 3

@@ -124,6 +124,9 @@ def test_revoking_the_machine_wipes_the_agent(vault: BrowserThread, server: Any)
         assert pid is not None
         vault.run(driver.revoke(vault.page, "grace-spare"))
         assert wait_gone(pid, 20)  # the agent is told at once (its long poll), then wipes
-        assert laptop.zk("get", "private git").returncode == 3
+        after = laptop.zk("get", "private git")
+        # It says why nothing is served, and what to do: not "locked" (docs/cli.md).
+        assert after.returncode == 8 and after.stderr.startswith("zkvault: revoked: "), after.stderr
+        assert "`zkvault connect --clean`" in after.stderr
     finally:
         stop_agent(laptop)
