@@ -427,22 +427,10 @@ def _runners_granted(vault: Any, item_id: uuid.UUID | None) -> list[str]:
 
 def _anchor(vault: Any, head: Any) -> None:
     """The audit-chain head the server named: the next save seals it (docs/server.md,
-    "Audit anchors"); anything malformed is ignored, as the web app does."""
-    if not isinstance(head, dict):
-        return
-    seq, digest = head.get("seq"), head.get("hash")
+    "Audit anchors"); anything malformed is ignored."""
     from vault_core.audit_chain import AuditAnchor
-    from vault_core.encoding import REVISION_MAX
-    from vault_core.lineage import DIGEST
 
-    if (
-        isinstance(seq, int)
-        and not isinstance(seq, bool)
-        and 1 <= seq <= REVISION_MAX
-        and isinstance(digest, str)
-        and DIGEST.fullmatch(digest)
-    ):
-        vault.audit_anchor = AuditAnchor(seq, digest)
+    vault.audit_anchor = AuditAnchor.from_server(head) or vault.audit_anchor
 
 
 WriteHook = Callable[[Any, dict[str, Any]], dict[str, Any]]

@@ -32,6 +32,26 @@ class AuditAnchor:
     seq: int
     head: str
 
+    @classmethod
+    def from_server(cls, head: Any) -> AuditAnchor | None:
+        """The ``audit_head`` a server answered ({seq, hash}), or None if it is not one: the
+        server's word, read defensively, so that it can never make a save write a lineage
+        record no reader accepts."""
+        if not isinstance(head, dict):
+            return None
+        seq, digest = head.get("seq"), head.get("hash")
+        if isinstance(seq, str) and seq.isdigit() and len(seq) <= 19:
+            seq = int(seq)
+        if (
+            isinstance(seq, int)
+            and not isinstance(seq, bool)
+            and 1 <= seq <= 2**63 - 1
+            and isinstance(digest, str)
+            and _HEX64.fullmatch(digest)
+        ):
+            return cls(seq, digest)
+        return None
+
 
 GENESIS = "0" * 64  # the "previous hash" of every chain's first event
 SYSTEM_CHAIN = "system"  # events with no account (an anonymous pairing request, say)

@@ -49,9 +49,8 @@ from vault_core import (
 from vault_core.audit_chain import AuditAnchor, verify_export
 from vault_core.b64url import b64url_decode as b64d
 from vault_core.b64url import b64url_encode as b64e
-from vault_core.encoding import REVISION_MAX
 from vault_core.errors import GrantListError, PinError
-from vault_core.lineage import DIGEST, Device, VaultMemory
+from vault_core.lineage import Device, VaultMemory
 
 from .strength import estimate
 
@@ -683,22 +682,10 @@ def _name(text: str, default: str) -> str:
     return kept.strip()[:128] or default
 
 
-def _anchor(vault: Vault, head: Any) -> None:
-    """The audit-chain head the server last reported ({seq, hash}), written into the next
-    save's lineage. The server's word, read defensively: anything else is ignored."""
-    if not isinstance(head, dict):
-        return
-    seq, digest = head.get("seq"), head.get("hash")
-    if isinstance(seq, str) and seq.isdigit():
-        seq = int(seq)
-    if (
-        isinstance(seq, int)
-        and not isinstance(seq, bool)
-        and 1 <= seq <= REVISION_MAX
-        and isinstance(digest, str)
-        and DIGEST.fullmatch(digest)
-    ):
-        vault.audit_anchor = AuditAnchor(seq, digest)
+def _anchor(vault: Any, head: Any) -> None:
+    """The audit-chain head the server named: the next save seals it (docs/server.md,
+    "Audit anchors"); anything malformed is ignored."""
+    vault.audit_anchor = AuditAnchor.from_server(head) or vault.audit_anchor
 
 
 def _fingerprint_or_blank(kind: str, key: bytes) -> str:

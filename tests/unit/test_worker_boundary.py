@@ -1,6 +1,6 @@
 """The worker's package reaches vault_core through its public API only: the names
-vault_core exports, and its public modules (errors, b64url). Anything else it needs is
-made public on purpose first."""
+vault_core exports, and its public modules (errors, b64url, audit_chain, lineage).
+Anything else it needs is made public on purpose first."""
 
 from __future__ import annotations
 
@@ -10,7 +10,12 @@ from pathlib import Path
 import vault_core
 
 ROOT = Path(__file__).resolve().parents[2]
-PUBLIC_MODULES = {"vault_core.errors", "vault_core.b64url", "vault_core.audit_chain"}
+PUBLIC_MODULES = {
+    "vault_core.errors",
+    "vault_core.b64url",
+    "vault_core.audit_chain",
+    "vault_core.lineage",
+}
 
 
 def test_vault_web_imports_only_public_vault_core_names() -> None:
