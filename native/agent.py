@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 from native import answers, hardening, paths, protocol
 from native.errors import STATE, USAGE, CliError
-from native.fsutil import private_dir
+from native.fsutil import listening_socket, private_dir
 
 _PEERCRED = struct.Struct("3i")  # pid, uid, gid
 _CONNECTION_TIMEOUT = 2.0
@@ -138,14 +138,7 @@ class Agent:
                 )
             finally:
                 probe.close()
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        old = os.umask(0o177)
-        try:
-            sock.bind(self.path)  # created 0600 under this umask: no window
-        finally:
-            os.umask(old)
-        os.chmod(self.path, 0o600)
-        sock.listen(socket.SOMAXCONN)  # parallel builds: many clients at once
+        sock = listening_socket(self.path)
         self.sock = sock
         try:  # ssh-key items, for ssh and git signing (docs/cli.md, "SSH agent")
             from native.sshagent import side

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import stat
 
 from native.errors import STATE, CliError
@@ -64,3 +65,17 @@ def read_file(path: str, limit: int = 64 * 1024 * 1024) -> bytes | None:
     if len(data) > limit:
         raise CliError(f"{path} is larger than {limit} bytes; it is not zkvault's", STATE)
     return data
+
+
+def listening_socket(path: str) -> socket.socket:
+    """A unix socket listening at ``path``, mode 0600 from the moment it exists (bound under
+    a umask that lets nobody else in: no window), for many clients at once."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old = os.umask(0o177)
+    try:
+        sock.bind(path)
+    finally:
+        os.umask(old)
+    os.chmod(path, 0o600)
+    sock.listen(socket.SOMAXCONN)  # parallel builds: many clients at once
+    return sock

@@ -29,6 +29,21 @@ BOOKKEEPING_VERSION = "1"
 # cannot appear twice under two spellings).
 RUNNER_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 ITEM_ID = re.compile(r"[0-9a-f]{32}")  # as in a grant body (format.md §7)
+NAME_MAX = 128  # characters: a runner's, a revoked device's or a saving device's name
+
+
+def checked_name(name: object, error: type[VaultError], whose: str) -> str:
+    """A name of the bookkeeping records (format.md §12.1 NAME, §14.1): 1 to 128 Unicode
+    scalar values, no control character; ``error`` otherwise."""
+    if (
+        not isinstance(name, str)
+        or not 1 <= len(name) <= NAME_MAX
+        or any(ord(c) < 0x20 or ord(c) == 0x7F or 0xD800 <= ord(c) <= 0xDFFF for c in name)
+    ):
+        raise error(f"{whose} name is 1 to {NAME_MAX} characters, no controls")
+    return name
+
+
 _NOTES = {
     PINS_ITEM: "The runner keys the owner approved (kept by zkvault).",
     GRANTS_ITEM: "Which items each runner is granted (kept by zkvault).",

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .audit_chain import AuditAnchor as AuditAnchor  # re-exported: the record holds one
+from .bookkeeping import checked_name
 from .encoding import REVISION_MAX, canonical_json, parse_canonical_json
 from .errors import (
     DowngradeError,
@@ -37,7 +38,6 @@ from .items import RESERVED_PREFIX, SECRET_MAX_BYTES
 LINEAGE_ITEM = RESERVED_PREFIX + "lineage"
 LINEAGE_VERSION = "2"
 MAX_DEVICES = 64  # entries kept in the vector; the oldest writes make way (§14, "Bound")
-DEVICE_NAME_MAX = 128  # characters
 DEVICE_ID = re.compile(r"[0-9a-f]{32}")
 DIGEST = re.compile(r"[0-9a-f]{64}")
 DECIMAL = re.compile(r"0|[1-9][0-9]{0,18}")
@@ -62,7 +62,7 @@ class Device:
     def __post_init__(self) -> None:
         if not DEVICE_ID.fullmatch(self.id):
             raise LineageError("a device id is 32 lowercase hex digits")
-        _check_name(self.name)
+        _name(self.name)
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,7 @@ class Lineage:
                 raise LineageError("a device id is 32 lowercase hex digits")
             fields = _object(entry, ["digest", "name", "rev"])
             write = _write(fields)
-            devices[device_id] = DeviceWrite(write, _check_name(fields["name"]))
+            devices[device_id] = DeviceWrite(write, _name(fields["name"]))
         saved = _object(doc["saved"], ["at", "by", "name"])
         if not isinstance(saved["at"], str) or not TIME.fullmatch(saved["at"]):
             raise LineageError("saved.at is not YYYY-MM-DDTHH:MM:SSZ")
@@ -149,7 +149,7 @@ class Lineage:
             devices,
             _decimal(doc["floor"], minimum=0),
             saved["at"],
-            Device(saved["by"], _check_name(saved["name"])),
+            Device(saved["by"], _name(saved["name"])),
             audit,
         )
 
@@ -370,11 +370,5 @@ def _write_doc(write: Write) -> dict[str, str]:
     return {"digest": write.digest, "rev": str(write.revision)}
 
 
-def _check_name(name: Any) -> str:
-    if (
-        not isinstance(name, str)
-        or not 1 <= len(name) <= DEVICE_NAME_MAX
-        or any(ord(c) < 0x20 or ord(c) == 0x7F or 0xD800 <= ord(c) <= 0xDFFF for c in name)
-    ):
-        raise LineageError(f"a device name is 1 to {DEVICE_NAME_MAX} characters, no controls")
-    return name
+def _name(name: Any) -> str:
+    return checked_name(name, LineageError, "a device")

@@ -14,13 +14,22 @@ import uuid
 from dataclasses import dataclass
 
 from .b64url import Base64UrlError, b64url_decode, b64url_encode
-from .bookkeeping import PINS_ITEM, RUNNER_ID, dump_document, legacy_pins, parse_document
+from .bookkeeping import (
+    PINS_ITEM,
+    RUNNER_ID,
+    checked_name,
+    dump_document,
+    legacy_pins,
+    parse_document,
+)
 from .errors import IdTakenError, KeyMismatchError, KeyNotPinnedError, PinError
 from .fingerprints import KEY_TYPES, fingerprint, normalise_fingerprint
 
 __all__ = ["PINS_ITEM", "RunnerPin", "RunnerPins", "fingerprint", "normalise_fingerprint"]
 
-PIN_NAME_MAX = 128  # characters, as the server's device names
+
+def _name(name: object) -> str:
+    return checked_name(name, PinError, "a runner's")
 
 
 @dataclass(frozen=True)
@@ -31,16 +40,6 @@ class RunnerPin:
     @property
     def fingerprint(self) -> str:
         return fingerprint("runner", self.key)
-
-
-def _check_name(name: object) -> str:
-    if (
-        not isinstance(name, str)
-        or not 1 <= len(name) <= PIN_NAME_MAX
-        or any(ord(c) < 0x20 or ord(c) == 0x7F or 0xD800 <= ord(c) <= 0xDFFF for c in name)
-    ):
-        raise PinError(f"a runner's name is 1 to {PIN_NAME_MAX} characters, no controls")
-    return name
 
 
 class RunnerPins:
@@ -62,7 +61,7 @@ class RunnerPins:
                 raise PinError("a pinned key is not base64url") from None
             if len(key) != KEY_TYPES["runner"]:
                 raise PinError("a pinned key is not 32 bytes")
-            runners[uuid.UUID(rid)] = RunnerPin(key, _check_name(pin["name"]))
+            runners[uuid.UUID(rid)] = RunnerPin(key, _name(pin["name"]))
         return cls(runners)
 
     def dumps(self) -> str:
@@ -80,7 +79,7 @@ class RunnerPins:
             raise PinError("a runner id is pinned in its one text form (format.md §12.1)")
         rid = _runner_id(runner_id)
         fingerprint("runner", key)  # checks the length
-        pin = RunnerPin(bytes(key), _check_name(name))
+        pin = RunnerPin(bytes(key), _name(name))
         if rid in self.runners:
             raise IdTakenError
         self.runners[rid] = pin
@@ -92,7 +91,7 @@ class RunnerPins:
         rid = _runner_id(runner_id)
         if rid not in self.runners:
             raise KeyNotPinnedError
-        self.runners[rid] = RunnerPin(self.runners[rid].key, _check_name(name))
+        self.runners[rid] = RunnerPin(self.runners[rid].key, _name(name))
         return self.runners[rid]
 
     def key_to_seal_to(self, runner_id: str | uuid.UUID, offered: bytes | None) -> bytes:

@@ -14,12 +14,11 @@ import uuid
 from dataclasses import dataclass
 
 from .b64url import Base64UrlError, b64url_decode, b64url_encode
-from .bookkeeping import RUNNER_ID
+from .bookkeeping import RUNNER_ID, checked_name
 from .encoding import canonical_json, parse_canonical_json
 from .errors import KeyRevokedError, LimitExceededError, PinError, VaultError
 from .items import RESERVED_PREFIX, SECRET_MAX_BYTES
 from .lineage import TIME
-from .pins import PIN_NAME_MAX
 
 REVOKED_ITEM = RESERVED_PREFIX + "revoked"
 REVOKED_VERSION = "1"
@@ -74,7 +73,7 @@ class Revocations:
                 or not TIME.fullmatch(entry["at"])
             ):
                 raise PinError("a revocation's kind, key, name or time is out of range")
-            _check_name(name)
+            checked_name(name, PinError, "a revoked device's")
             devices[uuid.UUID(device_id)] = Revoked(entry["kind"], key, name, entry["at"])
         return cls(devices)
 
@@ -105,7 +104,7 @@ class Revocations:
         the oldest is forgotten (format.md §12.1)."""
         if revoked.kind not in KINDS or len(revoked.key) != KEY_BYTES:
             raise PinError("a revocation names a machine or runner and its 32-byte key")
-        _check_name(revoked.name)
+        checked_name(revoked.name, PinError, "a revoked device's")
         if not TIME.fullmatch(revoked.at):
             raise PinError("a revocation's time is YYYY-MM-DDTHH:MM:SSZ")
         self.devices[device_id] = revoked
@@ -120,12 +119,3 @@ class Revocations:
             raise KeyRevokedError(f"{self.devices[device_id].kind} id {device_id} was revoked")
         if key is not None and any(r.key == bytes(key) for r in self.devices.values()):
             raise KeyRevokedError("that key belongs to a revoked runner or machine")
-
-
-def _check_name(name: object) -> None:
-    if (
-        not isinstance(name, str)
-        or not 1 <= len(name) <= PIN_NAME_MAX
-        or any(ord(c) < 0x20 or ord(c) == 0x7F or 0xD800 <= ord(c) <= 0xDFFF for c in name)
-    ):
-        raise PinError(f"a revoked device's name is 1 to {PIN_NAME_MAX} characters, no controls")

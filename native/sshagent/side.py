@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from native.fsutil import listening_socket
 from native.sshagent import socket_path
 from vault_core import sshkeys
 from vault_core.items import SSH_KEY, is_reserved
@@ -238,14 +239,7 @@ class SshSide:
     def bind(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)  # left by an agent that died: agent.sock is the live lock
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        old = os.umask(0o177)
-        try:
-            sock.bind(self.path)  # created 0600 under this umask: no window
-        finally:
-            os.umask(old)
-        os.chmod(self.path, 0o600)
-        sock.listen(socket.SOMAXCONN)
+        sock = listening_socket(self.path)
         self.sock = sock
         threading.Thread(target=self._accept_loop, args=(sock,), daemon=True).start()
 
