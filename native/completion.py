@@ -36,7 +36,7 @@ _zkvault() {
         unlock)
             words="--passphrase-stdin --idle-timeout --max-lifetime --strict --confirm --json" ;;
         connect) words="--server --name --clean --timeout" ;;
-        run) words="--env --no-mask --" ;;
+        run) words="--env --no-mask --mask-known --" ;;
         status|list) words="--json" ;;
         git-credential) words="get store erase" ;;
         git) words="setup --global --local" ;;

@@ -254,10 +254,14 @@ def _combined() -> str:
 
 _SOURCE = _combined()
 _TEXT = re.compile(_SOURCE)
-_BYTES = re.compile(_SOURCE.encode("ascii"))
+_BYTES: list[re.Pattern[bytes]] = []  # compiled on first use: the worker scans only text
 _GROUP = {f"f{i}": fmt for i, fmt in enumerate(FORMATS)}
 # The longest token any pattern can match: a streaming scanner holds back this many bytes.
 MAX_TOKEN_LENGTH = 1024
+# Every character any token can contain, and those a token can begin with: a streaming
+# scanner needs to hold back only a trailing run of TOKEN_CHARS that has a possible start.
+TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-=.")
+FIRST_CHARS = frozenset(fmt.pattern[0] for fmt in FORMATS)
 
 
 def format_of(secret: str) -> TokenFormat | None:
@@ -297,8 +301,23 @@ def find_tokens(text: bytes) -> Iterator[tuple[int, int, str]]: ...
 def find_tokens(text: str | bytes) -> Iterator[tuple[int, int, str]]:
     """Every token of a known format in ``text``: (start, end, format name), left to right,
     not overlapping. Linear time in ``len(text)``."""
-    pattern = _BYTES if isinstance(text, bytes) else _TEXT
-    for match in pattern.finditer(text):  # type: ignore[arg-type]
+    return _find(text, 0)
+
+
+def _find(text: str | bytes, pos: int) -> Iterator[tuple[int, int, str]]:
+    if isinstance(text, bytes):
+        if not _BYTES:
+            _BYTES.append(re.compile(_SOURCE.encode("ascii")))
+        matches: Iterator[re.Match[bytes]] | Iterator[re.Match[str]] = _BYTES[0].finditer(text, pos)
+    else:
+        matches = _TEXT.finditer(text, pos)
+    for match in matches:
         group = match.lastgroup
         if group is not None:
             yield match.start(), match.end(), _GROUP[group].name
+
+
+def find_tokens_from(data: bytes, pos: int) -> Iterator[tuple[int, int, str]]:
+    """``find_tokens`` from ``pos`` on, with the bytes before ``pos`` as context (a token
+    right after a letter or digit is no token): for a streaming scanner's held-back tail."""
+    return _find(data, pos)
