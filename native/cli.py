@@ -186,6 +186,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     sp.add_argument("cmd", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
 
+    sp = command("scan", "find plaintext credentials on disk (reports where, never values)")
+    sp.add_argument("paths", nargs="*", metavar="PATH", help="files and directories to scan")
+    sp.add_argument(
+        "--home",
+        action="store_true",
+        help="also check the home directory's credential files (the default without PATH)",
+    )
+    sp.add_argument("--json", action="store_true", help="machine-readable output")
+
     sp = command("git-credential", "git credential helper (configure with `zkvault git setup`)")
     sp.add_argument("action", choices=["get", "store", "erase"])
 
@@ -340,6 +349,10 @@ def _dispatch(args: Any) -> int:
         from native import gitsetup
 
         return gitsetup.cmd_setup(args)
+    if command == "scan":
+        from native import scan
+
+        return scan.cmd_scan(args)
     if command == "completion":
         from native import completion
 

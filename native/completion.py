@@ -16,7 +16,7 @@ _zkvault() {
     fi
     [ "${COMP_WORDS[1]}" = "--credential-file" ] && at=3
     if [ "$COMP_CWORD" -eq "$at" ]; then
-        words="connect import unlock lock status list get run"
+        words="connect import unlock lock status list get run scan"
         words="$words git-credential git runner audit ssh web completion"
         [ "$at" -eq 1 ] && words="$words --credential-file"
         COMPREPLY=($(compgen -W "$words" -- "$cur"))
@@ -38,6 +38,12 @@ _zkvault() {
         connect) words="--server --name --clean --timeout" ;;
         run) words="--env --no-mask --mask-known --" ;;
         status|list) words="--json" ;;
+        scan)
+            if [[ "$cur" != -* ]]; then
+                COMPREPLY=($(compgen -f -- "$cur"))
+                return
+            fi
+            words="--home --json" ;;
         git-credential) words="get store erase" ;;
         git) words="setup --global --local" ;;
         runner) words="enroll --name --server --timeout --owner-fingerprint" ;;
