@@ -260,7 +260,10 @@ def _parse_env(data: bytes) -> Iterator[tuple[int, str, str | None]]:
 
 def classify(path: Path) -> str | None:
     """Which parser a file gets by its name and place, or None (known formats only)."""
-    name, parent = path.name, path.parent.name
+    return _classify(path.name, path.parent.name)
+
+
+def _classify(name: str, parent: str) -> str | None:
     if name == ".git-credentials" or (name == "credentials" and parent == "git"):
         return "git-credentials"
     if name == "config" and parent == ".git":
@@ -297,9 +300,9 @@ class Scanner:
         self.report = Report()
         self._seen: set[tuple[int, int]] = set()  # (device, inode) of files read
 
-    def scan_file(self, path: Path, *, source: str | None, limit: int) -> None:
-        """Read ``path`` (no symbolic link followed unless it was named) and record what it
-        holds. Unreadable, binary and oversized files are counted, not reported."""
+    def scan_file(self, path: str | Path, *, source: str | None, limit: int) -> None:
+        """Read ``path`` and record what it holds. Unreadable, binary and oversized files
+        are counted, not reported; a file already read (by device and inode) is skipped."""
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
         except OSError:
@@ -313,8 +316,12 @@ class Scanner:
             if info.st_size > limit:
                 self.report.skipped_large += 1
                 return
-            with os.fdopen(fd, "rb", closefd=False) as f:
-                data = f.read(limit + 1)
+            data = os.read(fd, info.st_size + 1)  # a regular file: all of it, then EOF
+            while len(data) > info.st_size and len(data) <= limit:  # it grew since fstat
+                more = os.read(fd, limit + 1 - len(data))
+                if not more:
+                    break
+                data += more
         except OSError:
             self.report.unreadable += 1
             return
@@ -329,10 +336,10 @@ class Scanner:
         self.report.files_scanned += 1
         self._record(path, data, source)
         if source == "git-config":
-            for store in store_files_in_git_config(data, path.parent.parent):
+            for store in store_files_in_git_config(data, Path(path).parent.parent):
                 self.scan_file(store, source="git-credentials", limit=EXPLICIT_MAX_BYTES)
 
-    def _record(self, path: Path, data: bytes, source: str | None) -> None:
+    def _record(self, path: str | Path, data: bytes, source: str | None) -> None:
         name = str(path)
         lines: set[int] = set()
         if source is not None:
@@ -340,8 +347,6 @@ class Scanner:
                 if number not in lines:
                     lines.add(number)
                     self.report.findings.append(Finding(name, number, kind, source, host))
-        if not data or (source is None and not _may_hold_token(data)):
-            return
         for start, _end, fmt in token_formats.find_tokens(data):
             number = data.count(b"\n", 0, start) + 1
             if number not in lines:
@@ -351,11 +356,13 @@ class Scanner:
     def walk(self, root: Path) -> None:
         """Every regular file under ``root``: no symbolic link followed, no .git object
         store (only a repository's config is read), no node_modules."""
-        stack = [root]
+        stack = [str(root)]
         while stack:
             directory = stack.pop()
+            parent = os.path.basename(directory.rstrip(os.sep))
             try:
-                entries = list(os.scandir(directory))
+                with os.scandir(directory) as it:
+                    entries = list(it)
             except OSError:
                 self.report.unreadable += 1
                 continue
@@ -363,24 +370,15 @@ class Scanner:
                 try:
                     if entry.is_dir(follow_symlinks=False):
                         if entry.name == ".git":
-                            config = Path(entry.path) / "config"
+                            config = os.path.join(entry.path, "config")
                             self.scan_file(config, source="git-config", limit=WALK_MAX_BYTES)
                         elif entry.name not in SKIP_DIRS:
-                            stack.append(Path(entry.path))
+                            stack.append(entry.path)
                     elif entry.is_file(follow_symlinks=False):
-                        path = Path(entry.path)
-                        self.scan_file(path, source=classify(path), limit=WALK_MAX_BYTES)
+                        source = _classify(entry.name, parent)
+                        self.scan_file(entry.path, source=source, limit=WALK_MAX_BYTES)
                 except OSError:
                     self.report.unreadable += 1
-
-
-# Every format's literal prefix, and the second spelling of the two formats that have one.
-_FIRSTS = tuple(sorted({fmt.prefix.encode() for fmt in token_formats.FORMATS} | {b"ASIA", b"xapp"}))
-
-
-def _may_hold_token(data: bytes) -> bool:
-    """A cheap pre-check: does any format's prefix occur at all (most files hold none)."""
-    return any(prefix in data for prefix in _FIRSTS)
 
 
 def home_files(home: Path, config_home: Path) -> list[tuple[Path, str]]:
