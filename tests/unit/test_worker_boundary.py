@@ -10,7 +10,12 @@ from pathlib import Path
 import vault_core
 
 ROOT = Path(__file__).resolve().parents[2]
-PUBLIC_MODULES = {"vault_core.errors", "vault_core.b64url", "vault_core.audit_chain"}
+PUBLIC_MODULES = {
+    "vault_core.errors",
+    "vault_core.b64url",
+    "vault_core.audit_chain",
+    "vault_core.token_formats",
+}
 
 
 def test_vault_web_imports_only_public_vault_core_names() -> None:
