@@ -40,13 +40,15 @@ class FastArgs:
         self.field = "secret"
         self.env: list[str] = []
         self.no_mask = False
+        self.mask_known = False
         self.cmd: list[str] = []
 
 
 def _fast_parse(argv: list[str]) -> FastArgs | None:
     """``get NAME [--field F] [--json]``, ``git-credential ACTION`` and
-    ``run [--env VAR=ITEM ...] [--no-mask] -- CMD...`` without argparse (argparse and what
-    it imports cost ~8 ms). Anything else, including any doubt, goes to argparse."""
+    ``run [--env VAR=ITEM ...] [--no-mask] [--mask-known] -- CMD...`` without argparse
+    (argparse and what it imports cost ~8 ms). Anything else, including any doubt, goes to
+    argparse."""
     if len(argv) == 2 and argv[0] == "git-credential" and argv[1] in ("get", "store", "erase"):
         return FastArgs("git-credential", action=argv[1])
     if argv and argv[0] == "run":
@@ -83,6 +85,8 @@ def _fast_run(rest: list[str]) -> FastArgs | None:
             return args if rest else None
         if word == "--no-mask":
             args.no_mask = True
+        elif word == "--mask-known":
+            args.mask_known = True
         elif word == "--env" and rest:
             args.env.append(rest.pop(0))
         elif word.startswith("--env=") and len(word) > 6:
@@ -180,7 +184,22 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="give the command this terminal directly (no masking of its output)",
     )
+    sp.add_argument(
+        "--mask-known",
+        action="store_true",
+        help="also mask any token of a published format (GitHub, GitLab, npm...: "
+        "docs/tokens.md), not only the vault's values",
+    )
     sp.add_argument("cmd", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
+
+    sp = command("scan", "find plaintext credentials on disk (reports where, never values)")
+    sp.add_argument("paths", nargs="*", metavar="PATH", help="files and directories to scan")
+    sp.add_argument(
+        "--home",
+        action="store_true",
+        help="also check the home directory's credential files (the default without PATH)",
+    )
+    sp.add_argument("--json", action="store_true", help="machine-readable output")
 
     sp = command("git-credential", "git credential helper (configure with `zkvault git setup`)")
     sp.add_argument("action", choices=["get", "store", "erase"])
@@ -361,6 +380,10 @@ def _dispatch(args: Any) -> int:
         from native.sshagent import setup
 
         return setup.cmd_setup(args)
+    if command == "scan":
+        from native import scan
+
+        return scan.cmd_scan(args)
     if command == "completion":
         from native import completion
 

@@ -27,7 +27,7 @@ _zkvault() {
     fi
     [ "${COMP_WORDS[1]}" = "--credential-file" ] && at=3
     if [ "$COMP_CWORD" -eq "$at" ]; then
-        words="connect import unlock lock status list get add edit rename rm rotate run"
+        words="connect import unlock lock status list get add edit rename rm rotate run scan"
         words="$words git-credential git ssh-agent runner audit ssh web completion"
         [ "$at" -eq 1 ] && words="$words --credential-file"
         COMPREPLY=($(compgen -W "$words" -- "$cur"))
@@ -57,8 +57,14 @@ _zkvault() {
         unlock)
             words="--passphrase-stdin --idle-timeout --max-lifetime --strict --confirm --json" ;;
         connect) words="--server --name --clean --timeout" ;;
-        run) words="--env --no-mask --" ;;
+        run) words="--env --no-mask --mask-known --" ;;
         status|list) words="--json" ;;
+        scan)
+            if [[ "$cur" != -* ]]; then
+                COMPREPLY=($(compgen -f -- "$cur"))
+                return
+            fi
+            words="--home --json" ;;
         git-credential) words="get store erase" ;;
         git) words="setup --global --local --signing --email" ;;
         ssh-agent) words="setup --write --profile" ;;

@@ -238,7 +238,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             owner[var] = name
             secrets[var] = value
     also_mask = args.runner.secret_values() if args.runner is not None else []
-    return run.run(command, secrets, mask=not args.no_mask, also_mask=also_mask)
+    mask_known = bool(getattr(args, "mask_known", False))
+    if mask_known and args.no_mask:
+        raise CliError("--mask-known needs masking; drop --no-mask", USAGE, "usage")
+    return run.run(
+        command, secrets, mask=not args.no_mask, also_mask=also_mask, mask_known=mask_known
+    )
 
 
 def cmd_git_credential(args: argparse.Namespace) -> int:

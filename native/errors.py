@@ -20,6 +20,7 @@ OUT_OF_SCOPE = 10  # a `zkvault ssh` session does not share that item or host
 # app against this version's build), `audit verify` (the chain against the vault's anchors)
 TAMPERED = 11
 NOT_COMPARABLE = 12  # zkvault web verify: not a zkvault server, or another source version
+PLAINTEXT_FOUND = 20  # zkvault scan: plaintext credentials found (a CI gate's failure)
 INTERRUPTED = 130  # Ctrl-C
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Iterable
+from typing import Protocol
 from urllib.parse import quote, quote_plus
 
 MASK = b"****"
@@ -86,3 +87,75 @@ class Masker:
             if any(len(s) > len(tail) and s.startswith(tail) for s in self._secrets):
                 return j
         return size
+
+
+class StreamMasker(Protocol):
+    def feed(self, data: bytes) -> bytes: ...
+    def flush(self) -> bytes: ...
+
+
+class KnownFormatMasker:
+    """``run --mask-known``: after ``inner`` (the vault's own values), also replace every
+    token of a published format (vault_core.token_formats, docs/tokens.md) by ``MASK``.
+
+    The result equals masking the whole of ``inner``'s output at once. Only a trailing run
+    of token characters that could still begin a token is held back (at most
+    ``MAX_TOKEN_LENGTH`` + 1 bytes): a token is decided by the byte before it, its own bytes
+    and the byte after it, so whatever lies before that run is final.
+    """
+
+    def __init__(self, inner: Masker) -> None:
+        from vault_core import token_formats
+
+        self._tf = token_formats
+        self._chars = frozenset(ord(c) for c in token_formats.TOKEN_CHARS)
+        self._firsts = frozenset(ord(c) for c in token_formats.FIRST_CHARS)
+        self._inner = inner
+        self._pending = b""  # the held-back tail
+        self._context = b""  # the one byte before it, for the left boundary
+
+    def feed(self, data: bytes) -> bytes:
+        return self._mask(self._inner.feed(data), final=False)
+
+    def flush(self) -> bytes:
+        return self._mask(self._inner.flush(), final=True)
+
+    def _mask(self, data: bytes, *, final: bool) -> bytes:
+        buffer = self._context + self._pending + data
+        start = len(self._context)
+        hold = len(buffer) if final else self._hold_from(buffer, start)
+        out: list[bytes] = []
+        i = start
+        for t_start, t_end, _name in self._tf.find_tokens_from(buffer, start):
+            if t_start >= hold:
+                break
+            # A token that begins before the held-back run ends before it too: the byte
+            # after it is known and is no token character, or the run would begin earlier.
+            out.append(buffer[i:t_start])
+            out.append(MASK)
+            i = t_end
+        if i < hold:
+            out.append(buffer[i:hold])
+        else:
+            hold = i  # a masked token reached into the run: nothing of it is held
+        self._pending = buffer[hold:]
+        self._context = buffer[hold - 1 : hold] if hold > 0 else b""
+        return b"".join(out)
+
+    def _hold_from(self, buffer: bytes, start: int) -> int:
+        """The first position >= ``start`` at which a token could begin whose end is not
+        yet known: within the trailing run of token characters (its last
+        MAX_TOKEN_LENGTH + 1 bytes), a first character with no letter or digit before it."""
+        chars, firsts = self._chars, self._firsts
+        end = len(buffer)
+        run = end
+        floor = max(start, end - self._tf.MAX_TOKEN_LENGTH - 1)
+        while run > floor and buffer[run - 1] in chars:
+            run -= 1
+        for j in range(run, end):
+            if buffer[j] in firsts and (j == 0 or buffer[j - 1] not in _ALNUM_BYTES):
+                return j
+        return end
+
+
+_ALNUM_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, Any
 
 from native.errors import NOT_FOUND, USAGE, CliError
-from native.masking import Masker, encoded_forms
+from native.masking import KnownFormatMasker, Masker, StreamMasker, encoded_forms
 
 # zkvault's own settings, and a runner's credential above all, never reach the command.
 _OWN_PREFIX = "ZKVAULT_"
@@ -58,6 +58,7 @@ def run(
     *,
     mask: bool = True,
     also_mask: Iterable[bytes] = (),
+    mask_known: bool = False,
 ) -> int:
     """Run ``command`` with ``secrets`` (VAR -> value) added to its environment.
 
@@ -65,6 +66,7 @@ def run(
     ``mask=False`` hands the child our own stdout/stderr (a terminal stays a terminal).
     ``also_mask``: values that are not in the child's environment but must never
     appear in its output either (a runner's credential and key seed).
+    ``mask_known``: also mask any token of a published format (docs/tokens.md).
     """
     if not command:
         raise CliError(
@@ -108,17 +110,21 @@ def run(
         child.send_signal(signum)
     if mask:
         assert child.stdout is not None and child.stderr is not None
+
+        def masker() -> StreamMasker:
+            return KnownFormatMasker(Masker(values)) if mask_known else Masker(values)
+
         _pump(
             {
-                child.stdout: (sys.stdout.fileno(), Masker(values)),
-                child.stderr: (sys.stderr.fileno(), Masker(values)),
+                child.stdout: (sys.stdout.fileno(), masker()),
+                child.stderr: (sys.stderr.fileno(), masker()),
             }
         )
     status = child.wait()
     return 128 - status if status < 0 else status
 
 
-def _pump(streams: dict[IO[bytes], tuple[int, Masker]]) -> None:
+def _pump(streams: dict[IO[bytes], tuple[int, StreamMasker]]) -> None:
     """Copy each child pipe to our own fd through its masker until both reach EOF."""
     selector = selectors.DefaultSelector()
     for stream in streams:

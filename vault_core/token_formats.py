@@ -44,6 +44,7 @@ class TokenFormat:
     prefix: str
     pattern: str
     published: str  # the documented length and alphabet, for docs/tokens.md
+    also: tuple[str, ...] = ()  # other prefixes the same body follows (ASIA beside AKIA)
 
 
 def _github(name: str, prefix: str, label: str) -> TokenFormat:
@@ -153,9 +154,10 @@ FORMATS: tuple[TokenFormat, ...] = (
         "docker-hub-token",
         "generic",
         "Docker Hub personal or organization access token",
-        "dckr_",
-        r"dckr_(?:pat|oat)_[A-Za-z0-9_-]{27,64}",
+        "dckr_pat_",
+        r"dckr_pat_[A-Za-z0-9_-]{27,64}",
         "`dckr_pat_` or `dckr_oat_` + 27 or more of [A-Za-z0-9_-]",
+        also=("dckr_oat_",),
     ),
     # Cloud and other services.
     TokenFormat(
@@ -163,16 +165,18 @@ FORMATS: tuple[TokenFormat, ...] = (
         "generic",
         "AWS access key ID (long-term AKIA, temporary ASIA)",
         "AKIA",
-        r"A(?:KIA|SIA)[A-Z0-9]{16}",
+        r"AKIA[A-Z0-9]{16}",
         "`AKIA` or `ASIA` + 16 of [A-Z0-9] (20 in all)",
+        also=("ASIA",),
     ),
     TokenFormat(
         "slack-token",
         "generic",
         "Slack bot, user, app-level or configuration token",
-        "xox",
-        r"x(?:ox[abeoprs]|app)-[A-Za-z0-9-]{10,250}",
+        "xoxb-",
+        r"xoxb-[A-Za-z0-9-]{10,250}",
         "`xoxb-`, `xoxp-`, `xoxe-`, `xapp-`… + digits, letters and dashes",
+        also=("xoxa-", "xoxe-", "xoxo-", "xoxp-", "xoxr-", "xoxs-", "xapp-"),
     ),
     TokenFormat(
         "huggingface-token",
@@ -232,32 +236,61 @@ assert all(fmt.kind in KINDS for fmt in FORMATS)
 assert len(BY_NAME) == len(FORMATS)
 
 
-def _combined() -> str:
-    """One regular expression for every format, grouped by first character.
+def _body(fmt: TokenFormat) -> str:
+    """``fmt.pattern`` after its literal prefix."""
+    for literal in (re.escape(fmt.prefix), fmt.prefix):
+        if fmt.pattern.startswith(literal):
+            return fmt.pattern[len(literal) :]
+    raise AssertionError(f"{fmt.name}: the pattern does not start with the prefix")
 
-    Every alternative starts with its first character as a literal, so the regex engine's
+
+def _trie(entries: list[tuple[str, str]]) -> str:
+    """One alternation for (literal still to match, regex after it) pairs, sharing common
+    literal prefixes, longer literals tried first."""
+    children: dict[str, list[tuple[str, str]]] = {}
+    ends = []
+    for literal, rest in entries:
+        if literal:
+            children.setdefault(literal[0], []).append((literal[1:], rest))
+        else:
+            ends.append(rest)
+    alternatives = [re.escape(c) + _trie(sub) for c, sub in children.items()] + ends
+    return alternatives[0] if len(alternatives) == 1 else "(?:" + "|".join(alternatives) + ")"
+
+
+def _combined() -> str:
+    """One regular expression for every format: a trie of the literal prefixes.
+
+    Every top-level alternative starts with a literal character, so the regex engine's
     search skips in C every position whose character begins no format; the left boundary
-    is checked only after that character (a fixed-width look-behind). Within a group, earlier
-    formats win at the same position (github_pat_ is listed before anything it overlaps).
+    is checked only after that character (a fixed-width look-behind), and the shared
+    prefixes are compared once. At the same position a longer prefix is tried first
+    (``sk-ant-`` before ``sk-``).
     """
-    groups: dict[str, list[str]] = {}
+    roots: dict[str, list[tuple[str, str]]] = {}
     for i, fmt in enumerate(FORMATS):
-        first, rest = fmt.pattern[0], fmt.pattern[1:]
-        assert first.isalnum() and fmt.prefix.startswith(first), fmt.name
-        groups.setdefault(first, []).append(f"(?P<f{i}>{rest})")
+        body = _body(fmt)
+        for j, prefix in enumerate((fmt.prefix, *fmt.also)):
+            assert prefix[0].isalnum(), fmt.name
+            roots.setdefault(prefix[0], []).append((prefix[1:], f"(?P<f{i}_{j}>{body})"))
     branches = [
-        f"{first}(?<![A-Za-z0-9]{first})(?:{'|'.join(alternatives)})"
-        for first, alternatives in groups.items()
+        f"{re.escape(first)}(?<![A-Za-z0-9]{re.escape(first)}){_trie(entries)}"
+        for first, entries in roots.items()
     ]
     return "(?:" + "|".join(branches) + ")" + _AFTER
 
 
 _SOURCE = _combined()
 _TEXT = re.compile(_SOURCE)
-_BYTES = re.compile(_SOURCE.encode("ascii"))
-_GROUP = {f"f{i}": fmt for i, fmt in enumerate(FORMATS)}
+_BYTES: list[re.Pattern[bytes]] = []  # compiled on first use: the worker scans only text
+_GROUP = {f"f{i}_{j}": fmt for i, fmt in enumerate(FORMATS) for j in range(1 + len(fmt.also))}
 # The longest token any pattern can match: a streaming scanner holds back this many bytes.
 MAX_TOKEN_LENGTH = 1024
+# Every character any token can contain, and those a token can begin with: a streaming
+# scanner needs to hold back only a trailing run of TOKEN_CHARS that has a possible start.
+TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-=.")
+FIRST_CHARS = frozenset(prefix[0] for fmt in FORMATS for prefix in (fmt.prefix, *fmt.also))
+PREFIXES = frozenset(prefix for fmt in FORMATS for prefix in (fmt.prefix, *fmt.also))
 
 
 def format_of(secret: str) -> TokenFormat | None:
@@ -297,8 +330,23 @@ def find_tokens(text: bytes) -> Iterator[tuple[int, int, str]]: ...
 def find_tokens(text: str | bytes) -> Iterator[tuple[int, int, str]]:
     """Every token of a known format in ``text``: (start, end, format name), left to right,
     not overlapping. Linear time in ``len(text)``."""
-    pattern = _BYTES if isinstance(text, bytes) else _TEXT
-    for match in pattern.finditer(text):  # type: ignore[arg-type]
+    return _find(text, 0)
+
+
+def _find(text: str | bytes, pos: int) -> Iterator[tuple[int, int, str]]:
+    if isinstance(text, bytes):
+        if not _BYTES:
+            _BYTES.append(re.compile(_SOURCE.encode("ascii")))
+        matches: Iterator[re.Match[bytes]] | Iterator[re.Match[str]] = _BYTES[0].finditer(text, pos)
+    else:
+        matches = _TEXT.finditer(text, pos)
+    for match in matches:
         group = match.lastgroup
         if group is not None:
             yield match.start(), match.end(), _GROUP[group].name
+
+
+def find_tokens_from(data: bytes, pos: int) -> Iterator[tuple[int, int, str]]:
+    """``find_tokens`` from ``pos`` on, with the bytes before ``pos`` as context (a token
+    right after a letter or digit is no token): for a streaming scanner's held-back tail."""
+    return _find(data, pos)

@@ -51,6 +51,7 @@ from vault_core.b64url import b64url_decode as b64d
 from vault_core.b64url import b64url_encode as b64e
 from vault_core.errors import GrantListError, PinError
 from vault_core.lineage import Device, VaultMemory
+from vault_core.token_formats import format_of, kind_warning
 
 from .strength import estimate
 
@@ -237,6 +238,19 @@ class Session:
 
     def op_strength(self, passphrase: str) -> dict[str, Any]:
         return estimate(passphrase).to_dict()
+
+    def op_classify_token(self, kind: str, secret: str) -> dict[str, Any]:
+        """What the add/edit form shows while a token is typed or pasted: the kind its
+        published format belongs to (docs/tokens.md), what it is, and a warning when the
+        chosen kind disagrees. The page never parses a secret; nothing here echoes it."""
+        if not isinstance(kind, str) or not isinstance(secret, str):
+            raise SessionError("bad_request", "A kind and a token are needed.")
+        fmt = format_of(secret[:4096])
+        return {
+            "kind": fmt.kind if fmt is not None else None,
+            "label": fmt.label if fmt is not None else None,
+            "warning": kind_warning(kind, secret[:4096]) if fmt is not None else None,
+        }
 
     def op_create(
         self,

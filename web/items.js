@@ -5,7 +5,7 @@
 import { $, edit, el, fail, focusOn, notice, onListing, state } from "./core.js";
 import { ask } from "./engine.js";
 import { resealAffected } from "./devices.js";
-import { formatHint, hostOf, mark, provider } from "./providers.js";
+import { hostOf, mark, provider } from "./providers.js";
 
 const REVEAL_MS = 15_000;
 const SOON_DAYS = 14; // "expires soon" from this many days ahead
@@ -13,6 +13,8 @@ const DAY_MS = 86_400_000;
 let editing = null; // item id being edited, or null for a new one
 let formGeneration = 0; // bumped whenever the form is (re)opened
 let formKind = "github"; // the kind the form's default host was last filled for
+let kindChosen = false; // the person chose the kind (or the item has one): never changed for them
+let classifying = 0; // bumped per token check: only the latest answer is shown
 let clipboard = null; // {timer, ticker, status}: the pending clear, one at a time
 
 const FIELDS = ["name", "kind", "url", "username", "scopes", "expires", "note"];
@@ -177,7 +179,7 @@ function render(listing) {
 
 // The form follows the chosen kind: the host field's default and example, and hints on
 // the username, the token's format and the scopes a build usually needs.
-function applyKind() {
+function applyKind({ check = true } = {}) {
   const kind = $("item-kind").value;
   const p = provider(kind);
   const url = $("item-url");
@@ -192,7 +194,7 @@ function applyKind() {
   $("item-scope-chips").replaceChildren(...p.scopes.map((scope) =>
     el("button", { type: "button", class: "chip", "aria-label": `Add scope ${scope}`, text: `+ ${scope}`,
       on: { click: () => addScope(scope) } })));
-  updateFormatHint();
+  if (check) updateFormatHint();
 }
 
 function addScope(scope) {
@@ -201,13 +203,38 @@ function addScope(scope) {
   if (!have.includes(scope)) field.value = [...have, scope].join(" ");
 }
 
-function updateFormatHint() {
+function showFormatHint(text, weak = false) {
+  const out = $("item-format-hint");
+  out.textContent = text;
+  out.className = weak ? "hint weak" : "hint";
+}
+
+// The worker recognises the token (the page never parses a secret): a token of a published
+// format picks the kind when the person has not chosen one, and a chosen kind that
+// disagrees gets a warning. Answers that arrive after a newer keystroke are dropped.
+async function updateFormatHint() {
   const kind = $("item-kind").value;
   const secret = $("item-secret").value;
-  const warning = formatHint(kind, secret);
-  const out = $("item-format-hint");
-  out.textContent = warning || (secret ? "" : provider(kind).token);
-  out.className = warning ? "hint weak" : "hint";
+  const seq = ++classifying;
+  if (!secret) return showFormatHint(provider(kind).token);
+  let result;
+  try {
+    result = await ask("classify_token", { kind, secret });
+  } catch {
+    return; // the hint is advice; saving still works (and reports any real error)
+  }
+  if (seq !== classifying || !$("item-dialog").open) return;
+  if (result.kind && result.kind !== kind && !kindChosen && !editing) {
+    $("item-kind").value = result.kind;
+    applyKind({ check: false });
+    return showFormatHint(`Recognised: ${result.label}. Kind set to ${provider(result.kind).label}.`);
+  }
+  if (result.warning) return showFormatHint(`${result.warning} Check the kind.`, true);
+  const p = provider(kind);
+  if (!result.kind && p.recognised) {
+    return showFormatHint(`This does not look like a ${p.label} token (${p.token}) Saving is still allowed.`, true);
+  }
+  showFormatHint(result.label ? `Recognised: ${result.label}.` : "");
 }
 
 function openForm(item) {
@@ -219,6 +246,7 @@ function openForm(item) {
     $(`item-${f}`).value = Array.isArray(v) ? v.join(" ") : v || "";
   }
   if (!item) $("item-kind").value = "github";
+  kindChosen = Boolean(item);
   formKind = $("item-kind").value;
   $("item-secret").value = "";
   $("item-secret").required = !item;
@@ -243,7 +271,10 @@ export function initItems() {
     $("item-secret").value = "";
     editing = null;
   });
-  $("item-kind").addEventListener("change", applyKind);
+  $("item-kind").addEventListener("change", () => {
+    kindChosen = true; // the person's choice: a pasted token no longer changes it
+    applyKind();
+  });
   $("item-secret").addEventListener("input", updateFormatHint);
   $("item-search").addEventListener("input", () => render(state.listing));
   $("item-filter").addEventListener("change", () => render(state.listing));

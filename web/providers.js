@@ -1,5 +1,6 @@
-// What the app knows about each kind of credential: its label, default host, the token
-// formats it issues and the scopes a build usually needs; and its mark, drawn here as
+// What the app knows about each kind of credential: its label, default host, whether its
+// tokens have a published format (the worker recognises them: vault_core/token_formats.py,
+// docs/tokens.md; the page never parses a secret) and the scopes a build usually needs; and its mark, drawn here as
 // simple original SVG shapes (no vendor logo is copied or fetched).
 
 export const PROVIDERS = {
@@ -7,7 +8,7 @@ export const PROVIDERS = {
     label: "GitHub",
     host: "https://github.com",
     placeholder: "https://github.com",
-    prefixes: ["github_pat_", "ghp_"],
+    recognised: true,
     token: "A fine-grained token starts with github_pat_, a classic one with ghp_.",
     username: "Your GitHub username. Git accepts any non-empty name with a token.",
     scopes: ["repo", "read:packages"],
@@ -17,7 +18,7 @@ export const PROVIDERS = {
     label: "GitHub Enterprise",
     host: "",
     placeholder: "https://github.example.com",
-    prefixes: ["github_pat_", "ghp_"],
+    recognised: true,
     token: "A fine-grained token starts with github_pat_, a classic one with ghp_.",
     username: "Your username on that GitHub Enterprise server.",
     scopes: ["repo", "read:packages"],
@@ -27,7 +28,7 @@ export const PROVIDERS = {
     label: "GitLab",
     host: "https://gitlab.com",
     placeholder: "https://gitlab.com",
-    prefixes: ["glpat-", "gldt-"],
+    recognised: true,
     token: "Personal, project and group access tokens start with glpat-, deploy tokens with gldt-.",
     username: "Your GitLab username, or the deploy token's username.",
     scopes: ["read_repository", "write_repository", "read_registry"],
@@ -37,7 +38,7 @@ export const PROVIDERS = {
     label: "Bitbucket",
     host: "https://bitbucket.org",
     placeholder: "https://bitbucket.org",
-    prefixes: [],
+    recognised: false,
     token: "An app password, or an Atlassian API token (starts with ATATT).",
     username: "Your Bitbucket username (not your email) for an app password.",
     scopes: ["repository", "repository:write"],
@@ -47,7 +48,7 @@ export const PROVIDERS = {
     label: "Git server",
     host: "",
     placeholder: "https://git.example.com",
-    prefixes: [],
+    recognised: false,
     token: "The password or token your Git server accepts over HTTPS.",
     username: "The username your Git server expects.",
     scopes: [],
@@ -57,7 +58,7 @@ export const PROVIDERS = {
     label: "Other secret",
     host: "",
     placeholder: "https://api.example.com (optional)",
-    prefixes: [],
+    recognised: false,
     token: "Any secret a build needs: an API key, a registry or deploy token.",
     username: "Optional.",
     scopes: [],
@@ -67,29 +68,6 @@ export const PROVIDERS = {
 
 export function provider(kind) {
   return PROVIDERS[kind] || PROVIDERS.generic;
-}
-
-// The provider whose token format this secret has, if any (never echoes the secret).
-export function formatOf(secret) {
-  for (const [kind, p] of Object.entries(PROVIDERS)) {
-    if (p.prefixes.some((prefix) => secret.startsWith(prefix))) return kind;
-  }
-  if (secret.startsWith("ATATT")) return "bitbucket";
-  return null;
-}
-
-// A sentence about the token's format, or "" when it looks right or nothing is known.
-export function formatHint(kind, secret) {
-  if (!secret) return "";
-  const p = provider(kind);
-  const looks = formatOf(secret);
-  if (looks && looks !== kind && !(kind.startsWith("github") && looks.startsWith("github"))) {
-    return `This looks like a ${provider(looks).label} token, not a ${p.label} one. Check the kind.`;
-  }
-  if (p.prefixes.length && !looks) {
-    return `This does not look like a ${p.label} token (${p.token}) Saving is still allowed.`;
-  }
-  return "";
 }
 
 // Host (and port) shown for an item; the kind's default host when it has no URL.

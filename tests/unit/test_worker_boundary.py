@@ -15,6 +15,7 @@ PUBLIC_MODULES = {
     "vault_core.b64url",
     "vault_core.audit_chain",
     "vault_core.lineage",
+    "vault_core.token_formats",
 }
 
 
