@@ -7,10 +7,11 @@ from __future__ import annotations
 import datetime
 import json
 import subprocess
+import sys
 from typing import Any
 
 from tests.native.serverproc import Server, start_server
-from tests.native.support import Env, make_vault
+from tests.native.support import REPO, Env, make_vault
 from tests.support.processes import free_port
 from vault_core import Item
 
@@ -211,3 +212,30 @@ def test_clock_skew_beyond_the_dpop_window(env: Env) -> None:
     assert "s ahead of this machine's: more than the 90 s the server tolerates" in clock["detail"]
     assert "NTP" in clock["next"]
     assert checks["server"]["status"] == "ok"
+
+
+def test_completion_offers_doctor() -> None:
+    script = (
+        f'zkvault() {{ "{sys.executable}" -m native "$@"; }}\n'
+        'eval "$(zkvault completion bash)"\n'
+        'COMP_WORDS=(zkvault do); COMP_CWORD=1; _zkvault; echo "${COMPREPLY[*]}"\n'
+        'COMP_WORDS=(zkvault doctor --); COMP_CWORD=2; _zkvault; echo "${COMPREPLY[*]}"\n'
+    )
+    done = subprocess.run(
+        ["bash", "-c", script], capture_output=True, text=True, cwd=REPO, timeout=30, check=False
+    )
+    assert done.stdout.splitlines() == ["doctor", "--json"], done.stderr
+    for shell, wanted in (
+        ("zsh", "doctor) opts=(--json) ;;"),
+        ("fish", "__fish_seen_subcommand_from doctor' -l json"),
+    ):
+        script_text = subprocess.run(
+            [sys.executable, "-m", "native", "completion", shell],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=30,
+            check=True,
+        ).stdout
+        assert wanted in script_text
+        assert " doctor " in script_text
