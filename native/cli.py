@@ -21,7 +21,8 @@ EPILOG = """exit codes: 0 ok, 1 failure, 2 usage, 3 locked, 4 not found, 5 local
 vault integrity, 6 wrong passphrase, 7 server unreachable, 8 revoked, 9 timed out,
 10 outside a `zkvault ssh` session's scope, 11 the served web app differs from this
 version's build (`web verify`) or the audit trail was rewritten, truncated or
-reordered (`audit verify`), 12 not a zkvault server or another version, 130
+reordered (`audit verify`), 12 not a zkvault server or another version, 20
+plaintext credentials found (`scan`), 21 a check failed (`doctor`), 130
 interrupted; `run` returns its command's status.
 runner mode: `zkvault --credential-file PATH COMMAND ...`, or ZKVAULT_RUNNER_CREDENTIAL_FILE,
 ZKVAULT_RUNNER_CREDENTIAL_FD or ZKVAULT_RUNNER_CREDENTIAL (docs/cli.md, Runners).
@@ -200,6 +201,13 @@ def _parser() -> argparse.ArgumentParser:
         help="also check the home directory's credential files (the default without PATH)",
     )
     sp.add_argument("--json", action="store_true", help="machine-readable output")
+
+    command(
+        "doctor",
+        "check this machine's set-up: agent, server, clock, git, expiring tokens, "
+        "plaintext credentials, the web app",
+        json_flag=True,
+    )
 
     sp = command("git-credential", "git credential helper (configure with `zkvault git setup`)")
     sp.add_argument("action", choices=["get", "store", "erase"])
@@ -384,6 +392,12 @@ def _dispatch(args: Any) -> int:
         from native import scan
 
         return scan.cmd_scan(args)
+    if command == "doctor":
+        from native import doctor
+
+        if args.runner is not None:
+            raise CliError("`doctor` checks a machine's agent, not a runner", USAGE, "usage")
+        return doctor.cmd_doctor(args)
     if command == "completion":
         from native import completion
 

@@ -27,7 +27,7 @@ _zkvault() {
     fi
     [ "${COMP_WORDS[1]}" = "--credential-file" ] && at=3
     if [ "$COMP_CWORD" -eq "$at" ]; then
-        words="connect import unlock lock status list get add edit rename rm rotate run scan"
+        words="connect import unlock lock status list get add edit rename rm rotate run scan doctor"
         words="$words git-credential git ssh-agent runner audit ssh web completion"
         [ "$at" -eq 1 ] && words="$words --credential-file"
         COMPREPLY=($(compgen -W "$words" -- "$cur"))
@@ -58,7 +58,7 @@ _zkvault() {
             words="--passphrase-stdin --idle-timeout --max-lifetime --strict --confirm --json" ;;
         connect) words="--server --name --clean --timeout" ;;
         run) words="--env --no-mask --mask-known --" ;;
-        status|list) words="--json" ;;
+        status|list|doctor) words="--json" ;;
         scan)
             if [[ "$cur" != -* ]]; then
                 COMPREPLY=($(compgen -f -- "$cur"))

@@ -15,7 +15,7 @@ _NAMES = (
 )
 _COMMANDS = (
     "connect import unlock lock status list get add edit rename rm rotate run "
-    "git-credential git ssh-agent runner audit ssh web completion"
+    "doctor git-credential git ssh-agent runner audit ssh web completion"
 )
 _KINDS = "github github-enterprise gitlab bitbucket git generic"
 _FIELDS = "secret username url name kind note scopes expires id"
@@ -32,6 +32,7 @@ _OPTIONS = {
     "run": "--env --no-mask --",
     "status": "--json",
     "list": "--json",
+    "doctor": "--json",
     "git-credential": "get store erase",
     "git": "setup --global --local",
     "runner": "enroll --name --server --timeout --owner-fingerprint",

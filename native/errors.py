@@ -21,6 +21,7 @@ OUT_OF_SCOPE = 10  # a `zkvault ssh` session does not share that item or host
 TAMPERED = 11
 NOT_COMPARABLE = 12  # zkvault web verify: not a zkvault server, or another source version
 PLAINTEXT_FOUND = 20  # zkvault scan: plaintext credentials found (a CI gate's failure)
+DOCTOR_FAILED = 21  # zkvault doctor: at least one check failed (warnings alone exit 0)
 INTERRUPTED = 130  # Ctrl-C
 
 

@@ -23,6 +23,7 @@ COMMANDS = [
     "rm",
     "rotate",
     "run",
+    "doctor",
     "git-credential",
     "git",
     "runner",
