@@ -50,7 +50,13 @@ def add_options(sp: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="ssh-key: read an OpenSSH or PEM private key file (asks its passphrase if any)",
     )
-    sp.add_argument("--type", dest="key_type", choices=TYPES, help="with --generate: key type")
+    sp.add_argument(
+        "--type",
+        dest="key_type",
+        choices=TYPES,
+        metavar="TYPE",
+        help="with --generate: ed25519 (default), rsa (4096 bits) or ecdsa (P-256)",
+    )
     sp.add_argument(
         "--passphrase-stdin",
         action="store_true",

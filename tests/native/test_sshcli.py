@@ -10,13 +10,14 @@ import contextlib
 import json
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.native.serverproc import Owner, Server
-from tests.native.support import Env
+from tests.native.support import REPO, Env
 from tests.native.test_write import _everywhere, connect, new_vault, server_vault
 from tests.support.leaks import scan
 from vault_core import sshkeys
@@ -236,3 +237,40 @@ def test_bad_imports_are_typed_errors(env: Env, server: Server, tmp_path: Path) 
         assert done.returncode == 2, (args, done.stderr)
         assert "Traceback" not in done.stderr
     assert env.zk("get", "k", "--field", "kind").returncode == 4
+
+
+def test_zsh_and_fish_complete_the_ssh_key_options(tmp_path: Path) -> None:
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "zkvault").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m native "$@"\n')
+    (bindir / "zkvault").chmod(0o755)
+    shell_env = {**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}", "PYTHONPATH": str(REPO)}
+
+    def run(*argv: str) -> list[str]:
+        done = subprocess.run(argv, capture_output=True, text=True, env=shell_env, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return sorted(line.split("\t")[0] for line in done.stdout.splitlines() if line)
+
+    zsh = (
+        "compdef() { :; }\n"
+        'compadd() { [[ $1 == -a ]] && print -l -- ${(P)2} || { shift; print -l -- "$@"; } }\n'
+        'eval "$(zkvault completion zsh)"\n'
+        "words=(zkvault add k --type ''); CURRENT=5; _zkvault\n"
+        "words=(zkvault get k --field ''); CURRENT=5; _zkvault\n"
+        "words=(zkvault add k ''); CURRENT=4; _zkvault\n"
+    )
+    fish = (
+        "zkvault completion fish | source\n"
+        'complete -C "zkvault add k --type "\n'
+        'complete -C "zkvault add k --gen"\n'
+        'complete -C "zkvault add k --confirm"\n'
+    )
+    for shell in ("zsh", "fish"):
+        if not any(os.access(Path(d, shell), os.X_OK) for d in os.environ["PATH"].split(":")):
+            pytest.skip(f"{shell} is not installed")
+    offered = run("zsh", "-f", "-c", zsh)
+    assert {"ed25519", "rsa", "ecdsa", "public-key", "fingerprint"} <= set(offered)
+    assert {"--generate", "--import", "--passphrase-stdin", "--confirm-each-use"} <= set(offered)
+    assert run("fish", "--no-config", "-c", fish) == sorted(
+        ["ecdsa", "ed25519", "rsa", "--generate", "--confirm-each-use"]
+    )
