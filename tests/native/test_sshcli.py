@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pty
+import select
 import subprocess
 import sys
 import time
@@ -274,3 +276,37 @@ def test_zsh_and_fish_complete_the_ssh_key_options(tmp_path: Path) -> None:
     assert run("fish", "--no-config", "-c", fish) == sorted(
         ["ecdsa", "ed25519", "rsa", "--generate", "--confirm-each-use"]
     )
+
+
+def test_the_import_passphrase_is_asked_on_the_terminal_without_echo(env: Env) -> None:
+    """Asked before anything is sent (so no agent is needed to see it): once, no echo; a
+    wrong one is refused with exit 6 before the agent is asked."""
+    key_file = env.root / "id_ecdsa"
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ecdsa", "-N", "s3cret-pw", "-f", str(key_file)],
+        check=True,
+        timeout=30,
+    )
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.chdir(REPO)
+        argv = [sys.executable, "-m", "native", "add", "k", "--import", str(key_file)]
+        os.execve(sys.executable, argv, env.vars)
+    transcript = bytearray()
+
+    def until(text: bytes) -> None:
+        deadline = time.monotonic() + 60
+        while text not in transcript:
+            assert time.monotonic() < deadline, bytes(transcript)
+            ready, _, _ = select.select([fd], [], [], 1)
+            if ready:
+                with contextlib.suppress(OSError):
+                    transcript.extend(os.read(fd, 4096))
+
+    until(b"passphrase for id_ecdsa: ")
+    os.write(fd, b"not-the-pw\n")
+    until(b"wrong passphrase for the key file")
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 6
+    assert b"not-the-pw" not in transcript and transcript.count(b"passphrase for id_ecdsa:") == 1
