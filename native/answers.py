@@ -13,6 +13,8 @@ from native.errors import NOT_FOUND, USAGE, CliError
 from vault_core.items import is_reserved
 
 FIELDS = ("secret", "username", "url", "name", "kind", "note", "scopes", "expires", "id")
+# An ssh-key item's public half, derived from its secret (never the secret itself).
+SSH_FIELDS = ("public-key", "fingerprint")
 
 
 class ItemSource(Protocol):
@@ -42,14 +44,29 @@ def item_info(info: Any) -> dict[str, Any]:
 
 
 def field(item: Any, name: str) -> str:
+    if name in SSH_FIELDS:
+        return _ssh_public(item, name)
     if name not in FIELDS:
-        raise CliError(f"unknown field {name!r}; one of: {', '.join(FIELDS)}", USAGE, "bad_field")
+        known = ", ".join(FIELDS + SSH_FIELDS)
+        raise CliError(f"unknown field {name!r}; one of: {known}", USAGE, "bad_field")
     value = getattr(item, name, None)
     if name == "secret" and isinstance(value, bytes | bytearray):
         return bytes(value).decode()
     if isinstance(value, tuple | list):
         return ",".join(str(v) for v in value)
     return "" if value is None else str(value)
+
+
+def _ssh_public(item: Any, name: str) -> str:
+    """``public-key``: the authorized_keys line (the item's name as comment, as the SSH
+    agent lists it); ``fingerprint``: its ``SHA256:`` fingerprint."""
+    from vault_core import sshkeys
+    from vault_core.items import SSH_KEY
+
+    if getattr(item, "kind", None) != SSH_KEY:
+        raise CliError(f"only an ssh-key item has a {name}", USAGE, "bad_field")
+    key = sshkeys.parse_private(field(item, "secret"))
+    return key.public_line(item.name) if name == "public-key" else key.fingerprint
 
 
 def _visible(source: ItemSource) -> list[Any]:

@@ -164,7 +164,8 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "--field",
         default="secret",
-        help="secret (default), username, url, name, kind, note, scopes, expires, id",
+        help="secret (default), username, url, name, kind, note, scopes, expires, id; "
+        "for an ssh-key item also public-key, fingerprint",
     )
 
     from native import edit_commands  # add, edit, rename, rm, rotate

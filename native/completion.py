@@ -12,7 +12,8 @@ print("\n".join(i["name"] for i in json.load(sys.stdin).get("items", [])))' 2>/d
 _zkvault_edit_options() {
     local item="--url --username --scope --expires --note"
     case "$1" in
-        add) echo "--kind $item --secret-stdin --json" ;;
+        add) echo "--kind $item --secret-stdin --generate --type --import --passphrase-stdin"\
+            "--confirm-each-use --json" ;;
         edit) echo "--kind $item --secret --secret-stdin --json" ;;
         rm) echo "--yes --json" ;;
         rotate) echo "--secret-stdin --json" ;;
@@ -36,7 +37,7 @@ _zkvault() {
     case "${COMP_WORDS[at]}" in
         get)
             if [ "$prev" = "--field" ]; then
-                words="secret username url name kind note scopes expires id"
+                words="secret username url name kind note scopes expires id public-key fingerprint"
             elif [[ "$cur" == -* ]]; then
                 words="--field --json"
             else
@@ -46,7 +47,12 @@ _zkvault() {
             fi ;;
         add|edit|rename|rm|rotate)
             if [ "$prev" = "--kind" ]; then
-                words="github github-enterprise gitlab bitbucket git generic"
+                words="github github-enterprise gitlab bitbucket git generic ssh-key"
+            elif [ "$prev" = "--type" ]; then
+                words="ed25519 rsa ecdsa"
+            elif [ "$prev" = "--import" ]; then  # a private key file
+                COMPREPLY=($(compgen -f -- "$cur"))
+                return
             elif [[ "$cur" == -* ]]; then
                 words="$(_zkvault_edit_options "${COMP_WORDS[at]}")"
             elif [ "${COMP_WORDS[at]}" != add ] && [ "$COMP_CWORD" -eq $((at + 1)) ]; then

@@ -17,12 +17,14 @@ _COMMANDS = (
     "connect import unlock lock status list get add edit rename rm rotate run "
     "doctor git-credential git ssh-agent runner audit ssh web completion"
 )
-_KINDS = "github github-enterprise gitlab bitbucket git generic"
-_FIELDS = "secret username url name kind note scopes expires id"
+_KINDS = "github github-enterprise gitlab bitbucket git generic ssh-key"
+_FIELDS = "secret username url name kind note scopes expires id public-key fingerprint"
+_KEY_TYPES = "ed25519 rsa ecdsa"  # add --kind ssh-key --generate --type
 _ITEM = "--url --username --scope --expires --note"
 _OPTIONS = {
     "get": "--field --json",
-    "add": f"--kind {_ITEM} --secret-stdin --json",
+    "add": f"--kind {_ITEM} --secret-stdin --generate --type --import --passphrase-stdin "
+    "--confirm-each-use --json",
     "edit": f"--kind {_ITEM} --secret --secret-stdin --json",
     "rename": "--json",
     "rm": "--yes --json",
@@ -57,7 +59,7 @@ _zkvault_items() {{
 _zkvault() {{
     local at=2 prev=${{words[CURRENT-1]}} cur=${{words[CURRENT]}}
     local -a opts
-    if [[ $prev == --credential-file || $prev == --export ]]; then
+    if [[ $prev == --credential-file || $prev == --export || $prev == --import ]]; then
         _files
         return
     fi
@@ -70,6 +72,10 @@ _zkvault() {{
     local cmd=${{words[at]}}
     if [[ $prev == --kind ]]; then
         compadd -- {_KINDS}
+        return
+    fi
+    if [[ $cmd == add && $prev == --type ]]; then
+        compadd -- {_KEY_TYPES}
         return
     fi
     if [[ $cmd == get && $prev == --field ]]; then
@@ -95,7 +101,9 @@ _FISH_OPTIONS = "\n".join(
     else "\n".join(
         f"complete -c zkvault -n '__fish_seen_subcommand_from {name}' -l {word[2:]}"
         for word in words.split()
-        if word.startswith("--") and len(word) > 2 and word not in ("--kind", "--field")
+        if word.startswith("--")
+        and len(word) > 2
+        and word not in ("--kind", "--field", "--type", "--import")
     )
     for name, words in sorted(_OPTIONS.items())
     if name != "completion"
@@ -116,6 +124,8 @@ complete -c zkvault -n __fish_use_subcommand -l credential-file -r -F
 complete -c zkvault -n __zkvault_wants_item -a '(__zkvault_items)'
 complete -c zkvault -n '__fish_seen_subcommand_from add edit' -l kind -x -a '{_KINDS}'
 complete -c zkvault -n '__fish_seen_subcommand_from get' -l field -x -a '{_FIELDS}'
+complete -c zkvault -n '__fish_seen_subcommand_from add' -l type -x -a '{_KEY_TYPES}'
+complete -c zkvault -n '__fish_seen_subcommand_from add' -l import -r -F
 complete -c zkvault -n '__fish_seen_subcommand_from completion' -a 'bash zsh fish'
 {_FISH_OPTIONS}
 """

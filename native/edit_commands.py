@@ -59,6 +59,9 @@ def add_parsers(command: Any) -> None:
     )
     _item_options(sp)
     _secret_stdin(sp)
+    from native.sshagent import add as ssh_add
+
+    ssh_add.add_options(sp)
 
     sp = command("edit", "change an item's fields (and, with --secret, its secret)", True)
     sp.add_argument("name", help="item name (or id)")
@@ -185,6 +188,17 @@ def _write(action: str, name: str, fields: dict[str, Any], secret: str | None) -
 
 
 def cmd_add(args: argparse.Namespace) -> int:
+    from native.sshagent import add as ssh_add
+
+    if ssh_add.wanted(args):  # --generate / --import: the key is made or read here
+        secret = ssh_add.make_secret(args)
+        fields = {**_fields(args), "kind": ssh_add.sshkeys_kind()}
+        answer = _write("add", args.name, fields, secret)
+        lines = ssh_add.describe(secret, args.url or "", answer)
+        code = _report(args, answer)
+        if not args.json:
+            print("\n".join(lines))
+        return code
     secret = read_secret(args.secret_stdin, args.name)
     fields = _fields(args)
     fields["kind"] = _kind_checked(args.kind, secret)

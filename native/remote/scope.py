@@ -22,7 +22,10 @@ from native import gitcred
 OUT_OF_SCOPE = "out_of_scope"
 NOT_SHARED = "not shared with this zkvault ssh session"
 MAX_ENV_NAMES = 1024  # one `env` request; more is refused before any other work
-_FIELDS = ("secret", "username", "url", "name", "kind", "note", "scopes", "expires", "id")
+_FIELDS = (
+    *("secret", "username", "url", "name", "kind", "note", "scopes", "expires", "id"),
+    *("public-key", "fingerprint"),
+)
 # Errors that say nothing about the item asked for (the session's or the runner's state,
 # or the request's shape) reach the builder as they are; every other failure becomes
 # NOT_SHARED, so that "no such item" and "not shared" look the same.

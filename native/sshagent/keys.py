@@ -12,7 +12,7 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from native.errors import USAGE, CliError
+from native.errors import AUTH, USAGE, CliError
 from vault_core import sshkeys
 from vault_core.errors import InvalidItemError
 
@@ -55,9 +55,18 @@ def import_key(data: bytes, passphrase: bytes | None = None) -> str:
             USAGE,
             "ssh_key_passphrase",
         ) from None
-    except (ValueError, UnsupportedAlgorithm):
-        message = "could not read the key (wrong passphrase, or not a supported key)"
-        raise CliError(message, USAGE, "bad_ssh_key") from None
+    except UnsupportedAlgorithm:
+        raise CliError(
+            "unsupported key type: an ssh key is Ed25519, ECDSA P-256 or RSA of 3072+ bits",
+            USAGE,
+            "bad_ssh_key",
+        ) from None
+    except ValueError:
+        if passphrase:  # it was encrypted (no TypeError): the passphrase did not open it
+            raise CliError(
+                "wrong passphrase for the key file; nothing was read", AUTH, "wrong_key_passphrase"
+            ) from None
+        raise CliError("could not read the key file (damaged?)", USAGE, "bad_ssh_key") from None
     return export_key(key)
 
 

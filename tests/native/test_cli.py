@@ -66,6 +66,10 @@ def test_bash_completion_script_loads_and_completes() -> None:
         'COMP_WORDS=(zkvault edit x --kind gitl); COMP_CWORD=4; _zkvault; echo "${COMPREPLY[*]}"\n'
         'COMP_WORDS=(zkvault rm x --y); COMP_CWORD=3; _zkvault; echo "${COMPREPLY[*]}"\n'
         'COMP_WORDS=(zkvault completion z); COMP_CWORD=2; _zkvault; echo "${COMPREPLY[*]}"\n'
+        'COMP_WORDS=(zkvault add k --gen); COMP_CWORD=3; _zkvault; echo "${COMPREPLY[*]}"\n'
+        'COMP_WORDS=(zkvault add k --type r); COMP_CWORD=4; _zkvault; echo "${COMPREPLY[*]}"\n'
+        'COMP_WORDS=(zkvault add k --kind ss); COMP_CWORD=4; _zkvault; echo "${COMPREPLY[*]}"\n'
+        'COMP_WORDS=(zkvault get k --field pu); COMP_CWORD=4; _zkvault; echo "${COMPREPLY[*]}"\n'
     )
     done = subprocess.run(
         ["bash", "-c", script], capture_output=True, text=True, cwd=REPO, timeout=30, check=False
@@ -85,4 +89,8 @@ def test_bash_completion_script_loads_and_completes() -> None:
         "gitlab",
         "--yes",
         "zsh",
+        "--generate",
+        "rsa",
+        "ssh-key",
+        "public-key",
     ], done.stderr

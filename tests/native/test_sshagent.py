@@ -352,7 +352,7 @@ def test_import_reads_protected_and_pem_keys_and_refuses_weak_ones(tmp_path: Pat
     assert sshkeys.parse_private(text).key_type == sshkeys.ED25519
     with pytest.raises(CliError) as wrong:
         keys.import_key(ED25519_ENCRYPTED.encode(), b"wrong")
-    assert wrong.value.code == "bad_ssh_key"
+    assert wrong.value.code == "wrong_key_passphrase"
     with pytest.raises(CliError) as missing:
         keys.import_key(ED25519_ENCRYPTED.encode())
     assert missing.value.code == "ssh_key_passphrase"
