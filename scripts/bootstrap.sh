@@ -38,12 +38,15 @@ fi
 # Debian packages the suites run as real processes: Chromium (browser tests; browsers
 # cannot be downloaded here), OpenSSH's server (the `zkvault ssh` tests start their own
 # sshd), HAProxy (tests/cluster and benchmarks/server.py; only the binary, no service),
-# libfaketime (the rotation tests run one server on an offset clock).
+# libfaketime (the rotation tests run one server on an offset clock), zsh and fish (the
+# completion scripts are run in the shells they are for).
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
 dpkg-query -W -f='${Status}' libfaketime 2>/dev/null | grep -q "ok installed" || missing+=(libfaketime)
+command -v zsh >/dev/null 2>&1 || missing+=(zsh)
+command -v fish >/dev/null 2>&1 || missing+=(fish)
 if [ "${#missing[@]}" -gt 0 ]; then
     sudo=()
     [ "$(id -u)" -eq 0 ] || sudo=(sudo)
