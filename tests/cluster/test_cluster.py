@@ -130,6 +130,9 @@ def test_browser_sign_in_lands_on_the_other_instance(cluster: Cluster, browser: 
     app = new_app(browser, front, cluster.idp)
     try:
         app.open("/")
+        # Every asset and the worker's files loaded first: a late asset request between the
+        # sign-in's two requests would shift the balancer's round robin.
+        app.wait_engine()
         logs = cluster.mark()
         app.sign_in(f"browser-{secrets.token_hex(4)}")
         started, finished = logs.who("POST", "/auth/login"), logs.who("GET", "/auth/callback")

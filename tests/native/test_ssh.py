@@ -246,7 +246,7 @@ def test_builder_keeps_no_secret_and_no_socket(world: World, build: dict[str, st
     hits = leaks.scan(files, {**world.secrets, "local git": TOKEN})
     assert hits == [], leaks.table(files, world.secrets)
     assert not os.path.exists(build["socket"])  # the wrapper removed the forwarded socket
-    leftovers = [p.name for p in world.laptop.runtime.iterdir() if p.name.startswith("ssh-")]
+    leftovers = [p.name for p in world.laptop.runtime.iterdir() if _proxy_socket(p)]
     assert leftovers == []  # nor is the proxy's socket left on the laptop
 
 
@@ -496,8 +496,9 @@ def test_floods_cost_the_agent_nothing_and_are_rate_limited(world: World) -> Non
 def test_the_proxy_is_hardened_and_closed_to_another_user(world: World) -> None:
     proc, _socket = world.open("--allow", "ci token")
     try:
-        (local,) = [p for p in world.laptop.runtime.iterdir() if p.name.endswith(".sock")
-                    and p.name.startswith("ssh-")]  # fmt: skip
+        (local,) = [
+            p for p in world.laptop.runtime.iterdir() if _proxy_socket(p) and p.suffix == ".sock"
+        ]
         assert stat.S_IMODE(local.stat().st_mode) == 0o600
         assert stat.S_IMODE(world.laptop.runtime.stat().st_mode) == 0o700
         # The proxy's process is hardened as the agent is: no core dumps (and undumpable).
@@ -514,3 +515,9 @@ def test_the_proxy_is_hardened_and_closed_to_another_user(world: World) -> None:
         os.chmod(world.laptop.runtime, 0o700)
         os.chmod(world.laptop.root, 0o700)
         _close(proc)
+
+
+def _proxy_socket(path: Path) -> bool:
+    """A `zkvault ssh` proxy's file in the laptop's runtime directory: ssh-*, but not the
+    unlocked agent's own SSH-agent socket (docs/cli.md, "SSH agent"), which stays."""
+    return path.name.startswith("ssh-") and path.name != "ssh-agent.sock"
