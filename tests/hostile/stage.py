@@ -47,15 +47,16 @@ class Stage:
 def open_stage(idp: str, workdir: Path) -> Stage:
     port = free_port()
     proxy = HttpProxy(f"http://127.0.0.1:{port}", abbreviate_assets=True)
-    # One server for the whole suite, and every laptop, runner and browser pairs from
-    # 127.0.0.1: more than the 30 pairing requests per address in 10 minutes that protect
-    # a real server (tests/api/test_pairing.py holds that limit).
+    # One server for the whole suite, and every person, laptop, runner and browser signs
+    # in and pairs from 127.0.0.1: more than the 60 sign-ins and 30 pairing requests per
+    # address in 10 minutes that protect a real server (tests/api holds those limits).
     server = start_server(
         idp,
         workdir,
         port=port,
         ZKVAULT_PUBLIC_URL=proxy.url,
         ZKVAULT_RATE_PAIRING_CREATE_PER_IP="1000",
+        ZKVAULT_RATE_SIGNIN_PER_IP="1000",
     )
     return Stage(idp, server, proxy)
 

@@ -20,7 +20,7 @@ from native.sshagent import keys
 from tests.native.sshd import SSHD
 from tests.native.support import Env, git, make_vault
 from tests.support.leaks import scan
-from tests.support.processes import free_port, stop
+from tests.support.processes import free_ports, stop
 from tests.vectors.sshkeys import ECDSA_P256, ED25519_ENCRYPTED, RSA_2048, RSA_3072
 from vault_core import Item, sshkeys
 
@@ -171,12 +171,34 @@ def _sshd_on_ports(
 ) -> tuple[list[subprocess.Popen[bytes]], list[int], Path]:
     """Real sshds listening on one port per key, ten ports each (sshd takes at most 16);
     each port accepts only its own key (Match LocalPort with its own AuthorizedKeysFile).
-    MaxAuthTries stays at its default, 6."""
+    MaxAuthTries stays at its default, 6.
+
+    The ports are distinct and free when chosen; if another process takes one before
+    sshd binds it (sshd then logs the failure and serves the others), start again on
+    new ports rather than let a host answer on someone else's port."""
     if os.getuid() == 0:
         os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
     host_key = directory / "host_key"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(host_key)], check=True)
-    ports = [free_port() for _ in publics]
+    for attempt in range(3):
+        log_path = directory / f"sshd_{attempt}.log"
+        procs, ports = _start_sshds(directory, host_key, publics, log_path)
+        if "Address already in use" not in log_path.read_text(errors="replace"):
+            break
+        for proc in procs:
+            stop(proc)
+    else:
+        raise AssertionError("another process took one of the chosen ports three times")
+    known = directory / "known_hosts"
+    kind, key = (directory / "host_key.pub").read_text().split()[:2]
+    known.write_text("".join(f"[127.0.0.1]:{p} {kind} {key}\n" for p in ports))
+    return procs, ports, known
+
+
+def _start_sshds(
+    directory: Path, host_key: Path, publics: list[str], log_path: Path
+) -> tuple[list[subprocess.Popen[bytes]], list[int]]:
+    ports = free_ports(len(publics))
     procs = []
     for start in range(0, len(ports), 10):
         chunk = list(zip(ports, publics, strict=True))[start : start + 10]
@@ -199,25 +221,24 @@ def _sshd_on_ports(
             lines += [f"Match LocalPort {port}", f"    AuthorizedKeysFile {keys_file}"]
         config = directory / f"sshd_config_{start}"
         config.write_text("\n".join(lines) + "\n")
-        log = (directory / "sshd.log").open("ab")
+        log = log_path.open("ab")
         procs.append(
             subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stdout=log, stderr=log)
         )
     deadline = time.monotonic() + 20
     for port in ports:
         while True:
-            assert all(p.poll() is None for p in procs), (directory / "sshd.log").read_text()
+            assert all(p.poll() is None for p in procs), log_path.read_text()
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
                     if conn.recv(8).startswith(b"SSH-2.0"):
                         break
             except OSError:
+                if "Address already in use" in log_path.read_text(errors="replace"):
+                    return procs, ports  # the caller starts again on other ports
                 assert time.monotonic() < deadline, "sshd did not come up"
                 time.sleep(0.05)
-    known = directory / "known_hosts"
-    kind, key = (directory / "host_key.pub").read_text().split()[:2]
-    known.write_text("".join(f"[127.0.0.1]:{p} {kind} {key}\n" for p in ports))
-    return procs, ports, known
+    return procs, ports
 
 
 @pytest.mark.slow
