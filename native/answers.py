@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from native import gitcred
 from native.errors import NOT_FOUND, USAGE, CliError
-from vault_core.items import is_reserved
+from vault_core.items import SSH_KEY, is_reserved
 
 FIELDS = ("secret", "username", "url", "name", "kind", "note", "scopes", "expires", "id")
 # An ssh-key item's public half, derived from its secret (never the secret itself).
@@ -61,7 +61,6 @@ def _ssh_public(item: Any, name: str) -> str:
     """``public-key``: the authorized_keys line (the item's name as comment, as the SSH
     agent lists it); ``fingerprint``: its ``SHA256:`` fingerprint."""
     from vault_core import sshkeys
-    from vault_core.items import SSH_KEY
 
     if getattr(item, "kind", None) != SSH_KEY:
         raise CliError(f"only an ssh-key item has a {name}", USAGE, "bad_field")
@@ -85,7 +84,8 @@ def answer(source: ItemSource, op: Any, request: dict[str, Any]) -> dict[str, An
         visible = _visible(source)
         names = request.get("names")
         if not isinstance(names, list):
-            names = [i.name for i in visible]
+            # ssh keys are for an SSH agent, never a child's environment unless named
+            names = [i.name for i in visible if i.kind != SSH_KEY]
         # Each name once, looked up in one index: a request naming an item thousands of
         # times costs what naming it once does.
         index = {}

@@ -217,13 +217,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     mapping = run.parse_env_specs(args.env)
     if not command:
         run.run(command, {})  # raises the usage error
+    wanted = sorted(set(mapping.values())) if mapping else None
+    ssh_items: list[Any] = []
+    if args.runner is not None:  # one grant for the values and the ssh keys
+        from native import runner
+
+        values, ssh_items = runner.run_material(args.runner, wanted)
+    else:
+        values = request(args.runner, "env", names=wanted)["values"]
     if mapping:
-        values: dict[str, str] = request(args.runner, "env", names=sorted(set(mapping.values())))[
-            "values"
-        ]
         secrets = {var: values[item] for var, item in mapping.items()}
     else:
-        values = request(args.runner, "env", names=None)["values"]
         secrets = {}
         owner: dict[str, str] = {}
         for name, value in values.items():
@@ -241,9 +245,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     mask_known = bool(getattr(args, "mask_known", False))
     if mask_known and args.no_mask:
         raise CliError("--mask-known needs masking; drop --no-mask", USAGE, "usage")
-    return run.run(
-        command, secrets, mask=not args.no_mask, also_mask=also_mask, mask_known=mask_known
-    )
+    if not ssh_items:
+        return run.run(
+            command, secrets, mask=not args.no_mask, also_mask=also_mask, mask_known=mask_known
+        )
+    # A runner's ssh keys: a private SSH agent for the child's lifetime (docs/cli.md).
+    from native.sshagent import private
+
+    with private.serving(private.usable_keys(ssh_items)) as agent_socket:
+        plain = {"SSH_AUTH_SOCK": agent_socket} if agent_socket else {}
+        return run.run(
+            command,
+            secrets,
+            mask=not args.no_mask,
+            also_mask=also_mask,
+            mask_known=mask_known,
+            plain=plain,
+        )
 
 
 def cmd_git_credential(args: argparse.Namespace) -> int:

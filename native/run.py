@@ -59,6 +59,7 @@ def run(
     mask: bool = True,
     also_mask: Iterable[bytes] = (),
     mask_known: bool = False,
+    plain: Mapping[str, str] | None = None,
 ) -> int:
     """Run ``command`` with ``secrets`` (VAR -> value) added to its environment.
 
@@ -67,12 +68,14 @@ def run(
     ``also_mask``: values that are not in the child's environment but must never
     appear in its output either (a runner's credential and key seed).
     ``mask_known``: also mask any token of a published format (docs/tokens.md).
+    ``plain``: variables the child gets that are not secrets (never masked), such as
+    SSH_AUTH_SOCK for a runner's private SSH agent.
     """
     if not command:
         raise CliError(
             "nothing to run; usage: zkvault run [--env VAR=ITEM ...] -- CMD", USAGE, "usage"
         )
-    env = child_environment(secrets)
+    env = child_environment({**(plain or {}), **secrets})
     values = [
         form
         for v in (*(s.encode() for s in secrets.values()), *also_mask)

@@ -338,6 +338,26 @@ def request(
         source.lock()
 
 
+def run_material(
+    identity: RunnerIdentity, names: list[str] | None
+) -> tuple[dict[str, str], list[tuple[Any, Any]]]:
+    """For `zkvault run`, from one opened grant: the values of ``names`` (None: every granted
+    item but ssh keys) and the granted ssh-key items as (id, item), which its child gets
+    through a private SSH agent socket (native.sshagent.private), never as values."""
+    from native import answers
+    from vault_core.items import SSH_KEY
+
+    source = _fetch_grant(identity.credential)
+    try:
+        values: dict[str, str] = {}
+        if names is None or names:
+            values = answers.answer(source, "env", {"names": names})["values"]
+        keys = [(info.id, source.get(info.id)) for info in source.items() if info.kind == SSH_KEY]
+        return values, keys
+    finally:
+        source.lock()
+
+
 def _expected_owner(args: argparse.Namespace) -> str | None:
     """The owner fingerprint given on the command line (normalised), or None when the
     person will confirm it on this terminal; without either, refuse before pairing."""

@@ -15,6 +15,7 @@ private key is ever written anywhere.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 import queue
 import socket
@@ -24,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from native.fsutil import listening_socket
 from native.sshagent import socket_path
@@ -53,6 +54,19 @@ class Identity:
     @property
     def fingerprint(self) -> str:
         return sshkeys.fingerprint(self.blob)
+
+
+class Ring(Protocol):
+    """Where an SSH socket's keys come from: the vault (KeyRing), a runner's grant
+    (native.sshagent.private) or a `zkvault ssh` session's scope (native.remote.sshkeys)."""
+
+    def identities(self) -> list[Identity]: ...
+
+    def find(self, blob: bytes) -> Identity | None: ...
+
+    def sign(self, item_id: Any, blob: bytes, data: bytes, flags: int) -> bytes: ...
+
+    def forget(self) -> None: ...
 
 
 class Closed(Exception):
@@ -115,6 +129,39 @@ class Calls:
                 os.close(fd)
 
 
+class DirectCalls:
+    """For a ring that client threads may use themselves (a runner's keys in memory, a
+    `zkvault ssh` session's scoped keys): each call runs in the client's thread, one at a
+    time; nothing more once closed."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.closed = False
+
+    def run(self, fn: Callable[[], Any]) -> Any:
+        if self.closed:
+            raise Closed
+        with self._lock:
+            if self.closed:
+                raise Closed
+            return fn()
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def expired(expires: str | None, today: datetime.date | None = None) -> bool:
+    """An ssh-key item past its ``expires`` date (the last day it may be used, local
+    time) is neither listed nor used (docs/cli.md, "SSH agent")."""
+    if not expires:
+        return False
+    try:
+        last = datetime.date.fromisoformat(expires)
+    except ValueError:
+        return True  # vault_core validates dates: an unreadable one is not trusted
+    return last < (today or datetime.date.today())
+
+
 class KeyRing:
     """The vault's ssh-key items, seen from the main loop. Only public keys are cached
     (by item id and revision); a private key is decrypted for one signature and dropped."""
@@ -129,7 +176,7 @@ class KeyRing:
             return []
         found = []
         for info in self.vault.items():
-            if info.kind != SSH_KEY or is_reserved(info.name):
+            if info.kind != SSH_KEY or is_reserved(info.name) or expired(info.expires):
                 continue
             cached = self._public.get((info.id, info.revision))
             if cached is None:
@@ -222,16 +269,17 @@ class SshSide:
 
     def __init__(
         self,
-        ring: KeyRing,
+        ring: Ring,
         peer_ok: Callable[[socket.socket], bool],
         used: Callable[[], None],
         path: str | None = None,
+        calls: Calls | DirectCalls | None = None,
     ) -> None:
         self.ring = ring
         self.peer_ok = peer_ok
         self.used = used
         self.path = path or socket_path()
-        self.calls = Calls()
+        self.calls = calls or Calls()
         self.sock: socket.socket | None = None
         self._clients: set[socket.socket] = set()
         self._lock = threading.Lock()
