@@ -223,6 +223,9 @@ class Proxy:
             )
         if op == "status":
             return self._status()
+        only_keys = bool(self.scope.keys) and self.scope.keys == self.scope.items
+        if op == "env" and request.get("names") is None and only_keys:
+            return {"ok": True, "values": {}}  # only ssh keys are shared: the SSH agent's
         forwarded = self.scope.request(op, request)
         if op in ("get", "env"):
             self._confirm(self.scope.names_in(op, forwarded, {}), op)
@@ -236,6 +239,24 @@ class Proxy:
             self._confirm(self.scope.names_in(op, forwarded, response), "git credential")
         self._check_open()  # a question at the terminal may have outlasted the session
         return response
+
+    # -- for the session's SSH agent (native.remote.sshagent) ---------------------
+
+    def admit(self) -> None:
+        """One SSH agent request: the session is open and within its rate; raises Refused."""
+        self._check_open()
+        if not self.bucket.take():
+            raise Refused("too many requests", "rate_limited")
+
+    def check_open(self) -> None:
+        self._check_open()
+
+    def confirm(self, names: list[str], what: str) -> None:
+        self._confirm(names, what)
+
+    def ask(self, request: dict[str, Any]) -> dict[str, Any]:
+        """The agent's (or the runner's grant's) answer to a request this module built."""
+        return self._ask_agent(request)
 
     def _shared_credential(self, forwarded: dict[str, Any]) -> dict[str, Any]:
         """git's matching among the shared items only, for a host that is not shared."""

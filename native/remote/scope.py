@@ -75,10 +75,16 @@ def not_shared() -> dict[str, Any]:
 class Scope:
     items: frozenset[str]
     hosts: frozenset[str]  # as given, lower case; compared per request's scheme
+    keys: frozenset[str] = frozenset()  # the items that are ssh keys: the SSH agent's
 
     @classmethod
-    def of(cls, items: list[str], hosts: list[str]) -> Scope:
-        return cls(frozenset(items), frozenset(h.lower() for h in hosts))
+    def of(cls, items: list[str], hosts: list[str], keys: frozenset[str] = frozenset()) -> Scope:
+        return cls(frozenset(items), frozenset(h.lower() for h in hosts), keys & set(items))
+
+    def env_default(self) -> list[str]:
+        """`zkvault run` without --env on the builder: the shared items but ssh keys,
+        which the builder's SSH agent serves (never a child's environment unless named)."""
+        return sorted(self.items - self.keys)
 
     def shares_host(self, protocol: str, host: str) -> bool:
         """As git's matching compares hosts: with the port, the scheme's default dropped."""
@@ -100,7 +106,7 @@ class Scope:
         if op == "env":
             names = request.get("names")
             if names is None:
-                names = sorted(self.items)  # `zkvault run` without --env: what is shared
+                names = self.env_default()  # `zkvault run` without --env: what is shared
             if not isinstance(names, list) or len(names) > MAX_ENV_NAMES:
                 raise Refused("malformed env request", "bad_request")
             if not all(isinstance(n, str) for n in names):

@@ -58,19 +58,21 @@ def cmd_ssh(argv: list[str], runner_id: RunnerIdentity | None = None) -> int:
     ssh = shutil.which("ssh")
     if ssh is None:
         raise CliError("ssh not found; install OpenSSH's client", NOT_FOUND, "not_found")
-    _check_items(args.allow, runner_id)
+    keys = _check_items(args.allow, runner_id)
     session = secrets.token_hex(16)
     command_text = " ".join(args.command)
     audit = AuditLog(session[:12], args.destination, command_text)
     confirmer = Confirmer() if args.confirm else None
     try:
-        proxy = Proxy(Scope.of(args.allow, args.allow_hosts), args.ttl, audit, confirmer, runner_id)
+        scope = Scope.of(args.allow, args.allow_hosts, keys)
+        proxy = Proxy(scope, args.ttl, audit, confirmer, runner_id)
     except AgentGone:
         audit.close()
         raise CliError(
             "the vault is locked; run `zkvault unlock` first", LOCKED, "locked"
         ) from None
     key = SessionKey(session) if args.session_key else None
+    ssh_side = None
     try:
         audit.write(
             "started", items=sorted(args.allow), hosts=sorted(args.allow_hosts), ttl=args.ttl
@@ -78,21 +80,33 @@ def cmd_ssh(argv: list[str], runner_id: RunnerIdentity | None = None) -> int:
         local = proxy.bind(session)
         proxy.start()
         options = list(_FIXED_OPTIONS)
+        remote_agent = ""
+        if scope.keys:  # the shared ssh keys: an SSH agent of the session's own, forwarded
+            from native.remote import sshagent
+
+            path = proxy.path.removesuffix(".sock") + "-agent.sock"
+            ssh_side = sshagent.open_for(proxy, scope.keys, path)
+            remote_agent = wrapper.remote_ssh_agent(session)
+            options += ["-R", f"{remote_agent}:{ssh_side.path}"]
         if key is not None:
             assert args.authorize is not None
             key.authorize(args.authorize, key.make(), child_environment())
             options += key.ssh_options()
-        return _run_ssh(ssh, options, args, wrapper.remote_socket(session), local, confirmer)
+        remote = wrapper.remote_socket(session)
+        return _run_ssh(ssh, options, args, remote, local, confirmer, remote_agent)
     finally:
+        if ssh_side is not None:
+            ssh_side.close()
         proxy.close("session ended")
         if key is not None:
             key.delete()
         audit.close()
 
 
-def _check_items(names: list[str], runner_id: RunnerIdentity | None) -> None:
+def _check_items(names: list[str], runner_id: RunnerIdentity | None) -> frozenset[str]:
     """Refuse a locked vault, and a typo, now rather than on the builder: every --allow
-    must name an item."""
+    must name an item. Returns the allowed ssh-key items (an expired one is said now: it
+    will not be offered)."""
     try:
         items = consumers.request(runner_id, "list")["items"]  # the agent, or a runner's grant
     except CliError as exc:
@@ -109,6 +123,21 @@ def _check_items(names: list[str], runner_id: RunnerIdentity | None) -> None:
             NOT_FOUND,
             "not_found",
         )
+    from native.sshagent.side import expired
+
+    keys = set()
+    for item in items:
+        name = str(item.get("name"))
+        if name not in names or item.get("kind") != "ssh-key":
+            continue
+        if expired(item.get("expires")):
+            print(
+                f"zkvault: ssh-key item {name!r} expired on {item.get('expires')}; it is not "
+                "offered to the builder (`zkvault edit NAME --expires YYYY-MM-DD` renews it)",
+                file=sys.stderr,
+            )
+        keys.add(name)
+    return frozenset(keys)
 
 
 def _run_ssh(
@@ -118,11 +147,12 @@ def _run_ssh(
     remote: str,
     local: str,
     confirmer: Confirmer | None,
+    remote_agent: str = "",
 ) -> int:
     argv = [ssh, *options, "-R", f"{remote}:{local}", *args.ssh_options]
     if not args.command and sys.stdin.isatty():
         argv.append("-t")  # an interactive shell, as plain `ssh host` would give
-    argv += [args.destination, wrapper.remote_command(remote, args.command)]
+    argv += [args.destination, wrapper.remote_command(remote, args.command, remote_agent)]
     child = subprocess.Popen(argv, env=child_environment())  # noqa: S603 - the user's ssh
     if confirmer is not None:
         confirmer.ssh_pid = child.pid

@@ -21,6 +21,7 @@ import struct
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from native import client
 from native.errors import FAILURE, LOCKED, NOT_FOUND, USAGE, CliError
@@ -86,8 +87,21 @@ def _recv(sock: socket.socket, n: int) -> bytes:
     return data
 
 
-def vault_keys() -> list[Key]:
-    listed = client.request("list").get("items", [])
+def expired_notes(listed: list[dict[str, Any]]) -> list[str]:
+    """One line per expired ssh-key item: the agent neither lists nor uses it."""
+    from native.sshagent.side import expired
+
+    return [
+        f"# not offered: {i['name']!r} expired on {i['expires']} "
+        "(`zkvault edit NAME --expires YYYY-MM-DD` renews it)"
+        for i in listed
+        if i.get("kind") == "ssh-key" and expired(i.get("expires"))
+    ]
+
+
+def vault_keys(listed: list[dict[str, Any]] | None = None) -> list[Key]:
+    if listed is None:
+        listed = client.request("list").get("items", [])
     by_name = {i["name"]: i for i in listed if i.get("kind") == "ssh-key"}
     keys = []
     for blob, name in agent_identities():
@@ -133,7 +147,8 @@ def cmd_setup(args: argparse.Namespace) -> int:
     ssh_dir = os.path.join(home, ".ssh")
     stub_dir = os.path.join(ssh_dir, "zkvault")
     agent_path = socket_path()
-    keys = vault_keys()
+    listed = client.request("list").get("items", [])
+    keys = vault_keys(listed)
     config = ssh_config(keys, agent_path, stub_dir)
     profile_line = f"export SSH_AUTH_SOCK={_quote(agent_path)}  {PROFILE_MARK}"
     profile = args.profile or os.path.join(home, ".profile")
@@ -147,6 +162,8 @@ def cmd_setup(args: argparse.Namespace) -> int:
     print(config, end="")
     for key in keys:
         print(f"# {os.path.join(stub_dir, key.stub_name)}: {key.public_line}")
+    for line in expired_notes(listed):
+        print(line)
     if not args.write:
         print("# nothing written; `zkvault ssh-agent setup --write` writes these files")
         return 0
