@@ -51,12 +51,14 @@ def _keygen(path: Path) -> None:
     )
 
 
-def start_sshd(directory: Path) -> Sshd:
+def start_sshd(directory: Path, port: int | None = None, *, extra: tuple[str, ...] = ()) -> Sshd:
+    """``port``: one of free_ports() when several servers start together; ``extra``: more
+    sshd_config lines (a ForceCommand, say)."""
     if os.getuid() == 0:
         # sshd refuses to start as root without its privilege separation directory, which
         # the package's init script would create (no init system runs here).
         os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     _keygen(directory / "host_key")
     _keygen(directory / "client_key")
     authorized = directory / "authorized_keys"
@@ -81,6 +83,7 @@ def start_sshd(directory: Path) -> Sshd:
                 "AllowStreamLocalForwarding yes",
                 "PidFile none",
                 "LogLevel VERBOSE",
+                *extra,
                 "",
             ]
         )
