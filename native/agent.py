@@ -167,25 +167,25 @@ class Agent:
                         else "maximum lifetime"
                     )
                     break
-                fds = [self.sock.fileno(), wake_r, *([self.ssh.calls.fd] if self.ssh else [])]
-                ready, _, _ = select.select(fds, [], [], deadline - now)
-                if self.ssh is not None:
-                    self.ssh.calls.drain()  # lookups and signatures for SSH clients
-                if self._verdict:
-                    self.stop_reason = self._verdict
-                    break
-                if wake_r in ready:
-                    os.read(wake_r, 64)
-                with self._newer_lock:
-                    newer, self._newer = self._newer, None
-                if newer is not None:
-                    self._reload(*newer)
-                if self.sock.fileno() in ready:
-                    conn, _ = self.sock.accept()
-                    with conn:
-                        if self._handle(conn):
-                            self.stop_reason = "locked on request"
-                            break
+                ready, _, _ = select.select([self.sock.fileno(), wake_r], [], [], deadline - now)
+                # SSH clients' threads use the vault only while this loop waits in select
+                # (native.sshagent.side.Calls): from here to the next select it is ours.
+                with self.ssh.calls.lock if self.ssh else contextlib.nullcontext():
+                    if self._verdict:
+                        self.stop_reason = self._verdict
+                        break
+                    if wake_r in ready:
+                        os.read(wake_r, 64)
+                    with self._newer_lock:
+                        newer, self._newer = self._newer, None
+                    if newer is not None:
+                        self._reload(*newer)
+                    if self.sock.fileno() in ready:
+                        conn, _ = self.sock.accept()
+                        with conn:
+                            if self._handle(conn):
+                                self.stop_reason = "locked on request"
+                                break
         except _Stop:
             self.stop_reason = "signal"
         finally:

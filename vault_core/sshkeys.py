@@ -207,6 +207,23 @@ def _private_key(p: _Reader) -> tuple[str, bytes, bytes]:
     raise InvalidItemError(f"an ssh key is one of {', '.join(KEY_TYPES)} (RSA of 3072+ bits)")
 
 
+def rsa_numbers(text: str) -> tuple[int, int, int, int, int, int]:
+    """(n, e, d, iqmp, p, q) of an RSA key stored as ``text``, for the native client's
+    signer (pyca/cryptography); ``InvalidItemError`` as ``parse_private`` raises it."""
+    if parse_private(text).key_type != RSA:
+        raise InvalidItemError("not an RSA key")
+    body = text[len(BEGIN) : len(text) - len(END)].replace("\n", "")
+    r = _Reader(base64.b64decode(body)[len(MAGIC) :])
+    for _ in range(3):  # cipher, kdf, kdf options: "none", "none", "" (checked above)
+        r.string()
+    r.u32()
+    r.string()  # the public key
+    p = _Reader(r.string())
+    p.u32(), p.u32(), p.string()  # check numbers and key type
+    n, e, d, iqmp, prime_p, prime_q = (p.mpint() for _ in range(6))
+    return n, e, d, iqmp, prime_p, prime_q
+
+
 def _on_p256(point: bytes) -> bool:
     if len(point) != 65 or point[0] != 4:
         return False

@@ -25,8 +25,8 @@ from native.remote.scope import Refused
 from native.sshagent.side import (
     SIGN_REQUEST,
     SIGN_RESPONSE,
+    Calls,
     Closed,
-    DirectCalls,
     Identity,
     SshSide,
     expired,
@@ -184,8 +184,6 @@ def open_for(proxy: Proxy, names: frozenset[str], path: str) -> SshSide:
     from native.sshagent import socket_path
 
     ring = SessionRing(proxy, names, socket_path())
-    side = SshSide(
-        ring, lambda conn: peer_uid(conn) == os.getuid(), lambda: None, path, DirectCalls()
-    )
+    side = SshSide(ring, lambda conn: peer_uid(conn) == os.getuid(), lambda: None, path, Calls())
     side.bind()
     return side

@@ -20,7 +20,7 @@ from typing import Any
 
 from native import paths
 from native.fsutil import private_dir
-from native.sshagent.side import DirectCalls, Identity, SshSide, expired
+from native.sshagent.side import Calls, Identity, SshSide, expired
 from vault_core import sshkeys
 from vault_core.items import SSH_KEY, is_reserved
 
@@ -95,7 +95,7 @@ def serving(items: list[tuple[Any, Any]]) -> Iterator[str | None]:
         lambda conn: peer_uid(conn) == os.getuid(),
         lambda: None,
         os.path.join(directory, SOCKET_NAME),
-        DirectCalls(),
+        Calls(),
     )
     try:
         side.bind()

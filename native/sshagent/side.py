@@ -2,10 +2,11 @@
 
 The unlock agent (native.agent) binds it next to its own socket and removes it when it
 locks, so a locked laptop has no SSH agent to ask. Each SSH client is served in a thread of
-its own (ssh keeps its connection while a server answers); the threads never touch the
-vault: they hand each lookup and signature to the agent's main loop (``Calls``), which alone
-holds it. A key marked ``confirm`` is shown to the person through SSH_ASKPASS before each
-signature, in the client's thread, so a pending question stalls nothing else.
+its own (ssh keeps its connection while a server answers); a thread uses the vault only
+while the agent's main loop, which owns it, waits for work (``Calls``): never while the
+loop reloads, answers or wipes it. A key marked ``confirm`` is shown to the person through
+SSH_ASKPASS before each signature, in the client's thread, holding nothing, so a pending
+question stalls nothing else.
 
 Answered: REQUEST_IDENTITIES and SIGN_REQUEST. Everything else (adding, removing, locking
 from a client, extensions) gets SSH_AGENT_FAILURE: keys come only from the vault and no
@@ -17,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os
-import queue
 import socket
 import struct
 import subprocess
@@ -74,80 +74,32 @@ class Closed(Exception):
 
 
 class Calls:
-    """Work handed from the client threads to the main loop, which alone touches the vault.
-    ``fd`` becomes readable when work waits; the main loop then calls ``drain``."""
+    """The vault belongs to the agent's main loop, which holds ``lock`` at all times but
+    while it waits in select; a client thread takes the lock for one look-up or signature
+    (at most CALL_TIMEOUT waiting), so the loop never sees the vault change under it and a
+    wipe never runs while a client uses it. Once closed (the agent is locking), nothing
+    more runs. The lock is re-entrant: the main loop closes it while holding it.
+
+    The same serves a ring that only client threads use (a runner's keys, a session's
+    scope): one call at a time."""
 
     def __init__(self) -> None:
-        self._read, self._write = os.pipe()
-        self._queue: queue.Queue[tuple[Callable[[], Any], list[Any], threading.Event]] = (
-            queue.Queue()
-        )
-        self.closed = False
-
-    @property
-    def fd(self) -> int:
-        return self._read
-
-    def run(self, fn: Callable[[], Any]) -> Any:
-        if self.closed:
-            raise Closed
-        box: list[Any] = []
-        done = threading.Event()
-        self._queue.put((fn, box, done))
-        with contextlib.suppress(OSError):
-            os.write(self._write, b"s")
-        if not done.wait(CALL_TIMEOUT) or not box:
-            raise Closed
-        ok, value = box
-        if not ok:
-            raise value
-        return value
-
-    def drain(self) -> None:
-        with contextlib.suppress(BlockingIOError, OSError):
-            os.set_blocking(self._read, False)
-            os.read(self._read, 4096)
-        while True:
-            try:
-                fn, box, done = self._queue.get_nowait()
-            except queue.Empty:
-                return
-            if self.closed:
-                done.set()
-                continue
-            try:
-                box[:] = [True, fn()]
-            except Exception as exc:
-                box[:] = [False, exc]
-            done.set()
-
-    def close(self) -> None:
-        self.closed = True
-        self.drain()  # everyone waiting is told: nothing more
-        for fd in (self._read, self._write):
-            with contextlib.suppress(OSError):
-                os.close(fd)
-
-
-class DirectCalls:
-    """For a ring that client threads may use themselves (a runner's keys in memory, a
-    `zkvault ssh` session's scoped keys): each call runs in the client's thread, one at a
-    time; nothing more once closed."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self.lock = threading.RLock()
         self.closed = False
 
     def run(self, fn: Callable[[], Any]) -> Any:
-        if self.closed:
+        if self.closed or not self.lock.acquire(timeout=CALL_TIMEOUT):
             raise Closed
-        with self._lock:
+        try:
             if self.closed:
                 raise Closed
             return fn()
+        finally:
+            self.lock.release()
 
     def close(self) -> None:
-        self.closed = True
+        with self.lock:  # waits for a call in progress: none runs after this
+            self.closed = True
 
 
 def expired(expires: str | None, today: datetime.date | None = None) -> bool:
@@ -171,7 +123,8 @@ class KeyRing:
         self.usable = usable  # False once the agent saw a fork: no keys then
         self._public: dict[tuple[Any, int], tuple[bytes, str]] = {}
 
-    def identities(self) -> list[Identity]:
+    def _usable(self) -> list[tuple[Any, bytes, str]]:
+        """(item info, public blob, key type) of each ssh-key item that may be offered."""
         if not self.usable():
             return []
         found = []
@@ -182,21 +135,21 @@ class KeyRing:
             if cached is None:
                 key = sshkeys.parse_private(self.vault.get(info.id).secret)
                 cached = self._public[(info.id, info.revision)] = (key.public_blob, key.key_type)
-            found.append(
-                Identity(
-                    info.id,
-                    info.name,
-                    cached[0],
-                    cached[1],
-                    info.url,
-                    info.username,
-                    sshkeys.CONFIRM_SCOPE in info.scopes,
-                )
-            )
+            found.append((info, *cached))
         return found
 
+    @staticmethod
+    def _identity(info: Any, blob: bytes, key_type: str) -> Identity:
+        confirm = sshkeys.CONFIRM_SCOPE in info.scopes
+        return Identity(info.id, info.name, blob, key_type, info.url, info.username, confirm)
+
+    def identities(self) -> list[Identity]:
+        return [self._identity(*found) for found in self._usable()]
+
     def find(self, blob: bytes) -> Identity | None:
-        return next((i for i in self.identities() if i.blob == blob), None)
+        # Only the match becomes an Identity: a signature costs the same with 100 keys.
+        match = next((found for found in self._usable() if found[1] == blob), None)
+        return self._identity(*match) if match else None
 
     def sign(self, item_id: Any, blob: bytes, data: bytes, flags: int) -> bytes:
         from native.sshagent import keys
@@ -273,7 +226,7 @@ class SshSide:
         peer_ok: Callable[[socket.socket], bool],
         used: Callable[[], None],
         path: str | None = None,
-        calls: Calls | DirectCalls | None = None,
+        calls: Calls | None = None,
     ) -> None:
         self.ring = ring
         self.peer_ok = peer_ok
@@ -366,13 +319,24 @@ class SshSide:
         if r.pos != len(body):
             return _message(FAILURE)
         self.used()
-        identity = self.calls.run(lambda: self.ring.find(blob))
+        identity, signature = self.calls.run(lambda: self._find_and_sign(blob, data, flags))
         if identity is None:
             return _message(FAILURE)
-        if identity.confirm and not ask_confirmation(identity):
-            return _message(FAILURE)
-        signature = self.calls.run(lambda: self.ring.sign(identity.item_id, blob, data, flags))
+        if signature is None:  # a key marked confirm: asked here, outside the main loop
+            if not ask_confirmation(identity):
+                return _message(FAILURE)
+            signature = self.calls.run(lambda: self.ring.sign(identity.item_id, blob, data, flags))
         return _message(SIGN_RESPONSE, _string(signature))
+
+    def _find_and_sign(
+        self, blob: bytes, data: bytes, flags: int
+    ) -> tuple[Identity | None, bytes | None]:
+        """In one turn of the main loop when no question is due (the usual case): the
+        identity, and its signature unless the key asks for confirmation first."""
+        identity = self.ring.find(blob)
+        if identity is None or identity.confirm:
+            return identity, None
+        return identity, self.ring.sign(identity.item_id, blob, data, flags)
 
 
 def _recv(conn: socket.socket, n: int) -> bytes | None:
