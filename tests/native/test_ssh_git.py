@@ -308,6 +308,7 @@ class Runner:
     job: Env
     credential: str
     host: GitHost
+    builder: Sshd  # a build machine the CI job reaches with `zkvault ssh`
     deploy: str
     withheld: str
 
@@ -320,8 +321,10 @@ def runner() -> Iterator[Runner]:
 
     server = start_server()
     job = make_env()
-    (port,) = free_ports(1)
+    port, builder_port = free_ports(2)
     host = start_git_host(job.root / "githost", port)
+    (job.root / "builder").mkdir()
+    builder = start_sshd(job.root / "builder", builder_port)
     try:
         owner = Owner(server)
         deploy, withheld = sshkeys.generate_ed25519(), sshkeys.generate_ed25519()
@@ -339,8 +342,9 @@ def runner() -> Iterator[Runner]:
         )
         vault.lock()
         host.authorize(deploy, withheld)
-        yield Runner(job, credential, host, deploy, withheld)
+        yield Runner(job, credential, host, builder, deploy, withheld)
     finally:
+        stop(builder.proc)
         stop(host.sshd.proc)
         server.stop()
         shutil.rmtree(job.root, ignore_errors=True)
@@ -402,4 +406,33 @@ def test_runner_child_clones_through_a_private_agent_that_goes_with_it(runner: R
     assert runner.host.log()[0] == "from the runner"
     # The socket and its directory went with the child.
     assert not sock.exists() and not sock.parent.exists()
+    _no_private_key_on_disk([job.root], [runner.deploy, runner.withheld], since)
+
+
+def test_runner_forwards_only_the_allowed_key_to_a_builder(runner: Runner) -> None:
+    """`zkvault ssh` from the CI job: the session's agent serves the allowed key from the
+    grant; the builder pushes with it and sees no other key (the withheld one is not
+    granted, the expired one is granted but not offered)."""
+    since = time.time()
+    job = runner.job
+    work = job.root / "builder" / "work"
+    remote = (
+        f"export HOME={job.root / 'builder'} GIT_CONFIG_NOSYSTEM=1 "
+        f"GIT_SSH_COMMAND={shlex.quote(runner.host.ssh_command)} "
+        + " ".join(f"{k}={shlex.quote(v)}" for k, v in AUTHOR.items())
+        + "; ssh-add -L; "
+        + _clone_and_push_script(runner.host, work, "from a runner's builder")
+    )
+    done = job.zk(
+        *("ssh", "--allow", "deploy key", "--allow", "old key"),
+        *runner.builder.client_options(),
+        *(runner.builder.destination, "--", "sh", "-c", shlex.quote(remote)),
+        extra={"ZKVAULT_RUNNER_CREDENTIAL": runner.credential},
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    granted = sshkeys.parse_private(runner.deploy).public_line("deploy key")
+    assert done.stdout.splitlines() == [granted, "pushed"]
+    assert "'old key' expired on 2000-01-01" in done.stderr
+    assert "from a runner's builder" in runner.host.log()
     _no_private_key_on_disk([job.root], [runner.deploy, runner.withheld], since)
