@@ -243,10 +243,18 @@ class Proxy:
     # -- for the session's SSH agent (native.remote.sshagent) ---------------------
 
     def admit(self) -> None:
-        """One SSH agent request: the session is open and within its rate; raises Refused."""
+        """One SSH agent request: the session is open, within its rate and, on a laptop,
+        the agent it started with is still the one unlocked (a lock ends the session for
+        good, even when the watcher has not looked yet); raises Refused."""
         self._check_open()
         if not self.bucket.take():
             raise Refused("too many requests", "rate_limited")
+        if self.runner is None:
+            try:
+                self._check_agent()
+            except AgentGone:
+                self.end("the laptop's agent locked")
+                raise Refused("the laptop's vault is locked", "locked") from None
 
     def check_open(self) -> None:
         self._check_open()

@@ -103,6 +103,10 @@ class SessionRing:
     def forget(self) -> None:
         pass  # nothing held: every request asks the agent or the grant again
 
+    def refused(self, kind: int) -> None:
+        """Adding or removing keys, locking, an extension: never answered, always logged."""
+        self._log("ssh-other", None, "refused", f"SSH agent message {kind} is not answered")
+
     # -- laptop: the agent's SSH socket ---------------------------------------------
 
     def _laptop_keys(self) -> list[Identity]:
@@ -184,6 +188,13 @@ def open_for(proxy: Proxy, names: frozenset[str], path: str) -> SshSide:
     from native.sshagent import socket_path
 
     ring = SessionRing(proxy, names, socket_path())
-    side = SshSide(ring, lambda conn: peer_uid(conn) == os.getuid(), lambda: None, path, Calls())
+    side = SshSide(
+        ring,
+        lambda conn: peer_uid(conn) == os.getuid(),
+        lambda: None,
+        path,
+        Calls(),
+        refused=ring.refused,
+    )
     side.bind()
     return side

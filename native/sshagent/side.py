@@ -227,10 +227,12 @@ class SshSide:
         used: Callable[[], None],
         path: str | None = None,
         calls: Calls | None = None,
+        refused: Callable[[int], None] | None = None,
     ) -> None:
         self.ring = ring
         self.peer_ok = peer_ok
         self.used = used
+        self.refused = refused  # told the type of each request other than list and sign
         self.path = path or socket_path()
         self.calls = calls or Calls()
         self.sock: socket.socket | None = None
@@ -311,6 +313,9 @@ class SshSide:
                 return self._sign(body[1:])
         except Exception:  # Closed, a short message, a vault error: never a trace to a client
             return _message(FAILURE)
+        if self.refused is not None:
+            with contextlib.suppress(Exception):
+                self.refused(body[0])
         return _message(FAILURE)
 
     def _sign(self, body: bytes) -> bytes:

@@ -300,6 +300,68 @@ def test_builder_clones_with_the_allowed_key_and_no_other(env: Env) -> None:
     _no_private_key_on_disk([env.root], [deploy, kept], since)
 
 
+def test_the_builders_agent_refuses_changes_and_ends_with_the_laptops_lock(env: Env) -> None:
+    deploy = sshkeys.generate_ed25519()
+    _unlock_with(env, [_ssh_item("deploy key", deploy, "githost"), *ITEMS])
+    (builder_port,) = free_ports(1)
+    (env.root / "builder").mkdir()
+    builder = start_sshd(env.root / "builder", builder_port)
+    hold = shlex.quote('echo "agent=$SSH_AUTH_SOCK"; exec cat >/dev/null')
+    session = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "native", "ssh", "--allow", "deploy key"),
+            *(*builder.client_options(), builder.destination, "--", f"sh -c {hold}"),
+        ],
+        env=env.vars,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert session.stdout is not None
+        line = session.stdout.readline()
+        assert line.startswith("agent=/tmp/zkvault-ssh-"), line
+        agent = Path(line.strip().removeprefix("agent="))
+        # On the builder: the login user's socket, 0600.
+        assert agent.stat().st_uid == os.getuid()
+        assert stat.S_IMODE(agent.stat().st_mode) == 0o600
+
+        def ssh_add(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                ["ssh-add", *args],
+                env={"PATH": "/usr/bin:/bin", "SSH_AUTH_SOCK": str(agent)},
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+
+        listed = ssh_add("-L")
+        assert listed.stdout == sshkeys.parse_private(deploy).public_line("deploy key") + "\n"
+        # Keys come from the laptop's vault only: the builder can add and remove nothing.
+        extra = env.root / "extra"
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(extra)])
+        assert ssh_add(str(extra)).returncode != 0
+        assert ssh_add("-D").returncode != 0
+        assert ssh_add("-L").stdout == listed.stdout
+        # The laptop locks: the session's agent answers nothing from then on.
+        env.zk("lock", check=True)
+        assert ssh_add("-L").returncode != 0
+        assert env.unlock().returncode == 0  # unlocking again does not revive the session
+        assert ssh_add("-L").returncode != 0
+    finally:
+        assert session.stdin is not None
+        session.stdin.close()
+        session.wait(timeout=60)
+        stop(builder.proc)
+    assert not agent.exists()  # removed on the builder when the command ended
+    log = [json.loads(line) for line in (env.home / "ssh-audit.log").read_text().splitlines()]
+    lists = [e["result"] for e in log if e.get("op") == "ssh-list"]
+    assert lists == ["answered", "answered", "refused", "refused"]
+    others = [e for e in log if e.get("op") == "ssh-other"]  # the add and the remove-all
+    assert len(others) >= 2 and {e["result"] for e in others} == {"refused"}
+
+
 # -- a runner's `zkvault run` ------------------------------------------------------------------
 
 
