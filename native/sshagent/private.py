@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from native import paths
+from native.errors import STATE, CliError
 from native.fsutil import private_dir
 from native.sshagent.side import Calls, Identity, SshSide, expired
 from vault_core import sshkeys
@@ -89,7 +90,16 @@ def serving(items: list[tuple[Any, Any]]) -> Iterator[str | None]:
         return
     from native.agent import peer_uid
 
-    directory = tempfile.mkdtemp(prefix="ssh-", dir=private_dir(paths.runtime_dir()))
+    try:
+        directory = tempfile.mkdtemp(prefix="ssh-", dir=private_dir(paths.runtime_dir()))
+    except OSError as exc:
+        raise CliError(
+            f"cannot make the SSH agent socket's directory in {paths.runtime_dir()} "
+            f"({exc.strerror or type(exc).__name__}); set ZKVAULT_RUNTIME_DIR to a private "
+            "directory of yours",
+            STATE,
+            "unsafe_path",
+        ) from None
     side = SshSide(
         MemoryRing(items),
         lambda conn: peer_uid(conn) == os.getuid(),
