@@ -42,6 +42,12 @@ def cmd_setup(args: argparse.Namespace) -> int:
                 FAILURE,
                 "git_config",
             )
+    if getattr(args, "json", False):
+        import json
+
+        answer = {"ok": True, "scope": scope[2:], "credential_helper": helper}
+        print(json.dumps(answer, separators=(",", ":")))
+        return 0
     print(f"git ({scope[2:]}) now asks zkvault for credentials: credential.helper = {helper}")
     print("for per-repository tokens also run: git config --global credential.useHttpPath true")
     return 0

@@ -67,7 +67,7 @@ def doctor(env: Env, server: str | None) -> tuple[int, dict[str, dict[str, Any]]
 
 def setup(env: Env, items: list[Item]) -> None:
     vault = make_vault(env.root, items)
-    env.zk("import", str(vault.path), "--account-id", str(vault.account_id), check=True)
+    env.zk("adopt", str(vault.path), "--account-id", str(vault.account_id), check=True)
     assert env.unlock().returncode == 0
     env.zk("git", "setup", check=True)
 
