@@ -307,13 +307,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         runner = None
         if _runner_identity_offered(args_list):
+            _load_site()  # a runner opens its grant with nacl
             from native import runner_identity
 
             # First thing, before any parsing, request or child process.
             runner = runner_identity.take(args_list, own_process=argv is None)
-        args: Any = _fast_parse(args_list) or _parser().parse_args(args_list)
+        args: Any = _fast_parse(args_list)
+        if args is None or args.command == "ssh":
+            _load_site()  # the other commands may need third-party modules
+        if args is None:
+            args = _parser().parse_args(args_list)
         args.runner = runner  # the one runner identity, passed down (None: the agent)
-        return _dispatch(args)
+        try:
+            return _dispatch(args)
+        except ModuleNotFoundError:
+            # Under -S, a rare path of get, git-credential or run (a local-state error's
+            # report) needed a third-party module: before any output or child process.
+            if not sys.flags.no_site or "site" in sys.modules:
+                raise
+            _load_site()
+            return _dispatch(args)
     except CliError as exc:
         return _fail(exc, wants_json)
     except KeyboardInterrupt:
@@ -341,6 +354,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             ),
             wants_json,
         )
+
+
+def _load_site() -> None:
+    """Under ``python -S`` (native/fast.py: the hot paths' entry), add site-packages and
+    its ``.pth`` files now: every other command may import nacl, httpx or cryptography."""
+    if sys.flags.no_site:
+        import site
+
+        site.main()
 
 
 def _runner_identity_offered(args_list: list[str]) -> bool:
