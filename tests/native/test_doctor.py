@@ -128,7 +128,7 @@ def test_plaintext_git_credentials(server: Server, env: Env) -> None:
     found = checks["plaintext"]
     assert found["status"] == "fail"
     assert found["detail"] == "1 plaintext credential(s) in ~/.git-credentials"
-    assert "zkvault scan" in found["next"]
+    assert "zkvault scan" in found["next"] and "zkvault import --remove-plaintext" in found["next"]
 
 
 def test_git_helper_not_configured(server: Server, env: Env) -> None:
