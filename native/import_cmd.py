@@ -281,6 +281,8 @@ def _point_git_at_zkvault(cands: list[Candidate]) -> list[str]:
                 configs.append(["--file", place.file])
     for where in configs:
         _git("config", *where, "--unset-all", "credential.helper", "^store( |$)")
+        for key in _store_helpers_for_urls(where):  # credential.<url>.helper store
+            _git("config", *where, "--unset-all", key, "^store( |$)")
     _git(
         "config",
         "--global",
@@ -300,6 +302,23 @@ def _point_git_at_zkvault(cands: list[Candidate]) -> list[str]:
                 _git("config", "--global", key, "true")
                 done.append(key)
     return done
+
+
+def _store_helpers_for_urls(where: list[str]) -> list[str]:
+    import subprocess
+
+    done = subprocess.run(  # noqa: S603
+        ["git", "config", *where, "--get-regexp", r"^credential\..+\.helper$"],  # noqa: S607
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    keys = []
+    for line in done.stdout.splitlines():
+        key, _, value = line.partition(" ")
+        if value == "store" or value.startswith("store "):
+            keys.append(key)
+    return sorted(set(keys))
 
 
 # -- the command -----------------------------------------------------------------------------
@@ -364,6 +383,8 @@ def cmd_import(args: argparse.Namespace) -> int:
             verified[cand.secret] = cand.name if cand.name in names else names[0]
     unverified = [c for c in cands if not c.verified]
     _say(args, f"read back {len(verified)} item(s) from the saved vault (revision {revision})")
+    if unverified:  # all or nothing: git keeps its helpers and every file stays as it was
+        return _finish(args, plan, [], 0, unverified=unverified)
     git_done: list[str] = []
     checked = [c for c in cands if c.verified]
     if any(p.source in GIT_SOURCES for c in checked for p in c.places):
@@ -449,8 +470,9 @@ def _finish(
     print(summary, file=sys.stderr)
     for c in unverified:
         print(
-            f"zkvault: {c.name!r} was not found in the saved vault; its plaintext at "
-            f"{_where(c)} was kept. Run `zkvault import --remove-plaintext` again",
+            f"zkvault: {c.name!r} was not found in the saved vault ({_where(c)}): no "
+            "plaintext was removed and git was not changed. Run `zkvault import "
+            "--remove-plaintext` again",
             file=sys.stderr,
         )
     return code

@@ -35,17 +35,17 @@ def strip(source: str, path: str, text: str, verified: Mapping[str, str]) -> tup
                 removed += 1
             lines[i] = line
         return "".join(lines), removed
-    doomed: dict[int, str] = {}
+    doomed: dict[int, tuple[str, str]] = {}  # line index -> (item name, variable)
     for found in import_sources.parse(source, path, text):
         if found.secret in verified:
-            doomed[found.line - 1] = verified[found.secret]
+            doomed[found.line - 1] = (verified[found.secret], found.label)
     for index in sorted(doomed, reverse=True):
         if how == "comment":  # .env: say where the value went, never the value
             ending = "\n" if lines[index].endswith("\n") else ""
-            label = lines[index].split("=", 1)[0].strip().removeprefix("export").strip()
+            name, label = doomed[index]
             lines[index] = (
-                f"# {label}: moved to the zkvault item {doomed[index]!r}; "
-                f"zkvault run --env {label}={doomed[index]!r} -- COMMAND{ending}"
+                f"# {label}: moved to the zkvault item {name!r}; "
+                f"zkvault run --env {label}={name!r} -- COMMAND{ending}"
             )
         else:
             del lines[index]

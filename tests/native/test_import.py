@@ -6,6 +6,7 @@ Bitwarden and 1Password; `--json` on connect, git setup and runner enroll."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -408,3 +409,61 @@ def test_shells_complete_import_and_the_new_json_flags() -> None:
         got = subprocess.run(args, capture_output=True, text=True, timeout=60, cwd=REPO)
         lines = [line.split("\t")[0] for line in got.stdout.splitlines() if line]
         assert lines == want, (shell, got.stdout, got.stderr)
+
+
+def test_a_server_that_serves_the_old_vault_back_gets_nothing_removed(env: Env) -> None:
+    """The read-back is of the vault the server saved: a server that took the adds but
+    answers the read-back with the revision before them fails the check, and then no
+    plaintext is removed and git's helpers stay as they were."""
+    from tests.hostile.lies import vault_blob
+    from tests.native.serverproc import start_server
+    from tests.support import processes
+    from tests.support.httpproxy import HttpProxy
+
+    port = processes.free_port()
+    proxy = HttpProxy(f"http://127.0.0.1:{port}")
+    server = start_server(port, public_url=proxy.url)
+    try:
+        owner = Owner(
+            dataclasses.replace(server, url=f"http://127.0.0.1:{port}"), public_url=proxy.url
+        )
+        vault = Vault.create(uuid.UUID(owner.account_id), PASSPHRASE, kdf=FAST_KDF)
+        for item in ITEMS:
+            vault.add(item)
+        first = vault.save()
+        owner.put_vault(0, first)
+        vault.lock()
+        connect(env, owner, proxy.url)
+        assert env.unlock().returncode == 0
+        home = Path(env.vars["HOME"])
+        assert git(env, "config", "--global", "credential.helper", "store").returncode == 0
+        store = home / ".git-credentials"
+        # One token the vault holds already (verified in any revision), one it does not.
+        plain = f"https://bob:{GHP}@github.com\nhttps://x:{ITEMS[0].secret}@git.example.org\n"
+        store.write_text(plain)
+        store.chmod(0o600)
+        with proxy.telling(vault_blob("the vault before the import", lambda _blob: first)):
+            code, out, stderr = zk_json(env, "import", "--remove-plaintext")
+        assert code == 1 and out["error"] == "not_verified", (out, stderr)
+        got = [(i["status"], i["verified"]) for i in out["items"]]
+        assert got == [("imported", False), ("duplicate", True)], got
+        assert out["removed"] == 0 and out["git"] == []
+        assert store.read_text() == plain  # nothing removed, not even the verified one
+        helpers = git(env, "config", "--global", "--get-all", "credential.helper").stdout
+        assert helpers == "store\n"  # git as it was
+        assert world_saved(owner)[GHP] == ["github.com (bob)"]  # the add itself was saved
+    finally:
+        proxy.cut()
+        server.stop()
+
+
+def world_saved(owner: Owner) -> dict[str, list[str]]:
+    blob = b64url_decode(owner.call("GET", "/api/vault").json()["blob"])
+    vault = Vault.open(blob, PASSPHRASE, account_id=uuid.UUID(owner.account_id))
+    held: dict[str, list[str]] = {}
+    try:
+        for info in vault.items():
+            held.setdefault(vault.get(info.id).secret, []).append(info.name)
+    finally:
+        vault.lock()
+    return held
