@@ -212,13 +212,25 @@ def test_import_moves_every_plaintext_token_and_git_still_works(world: World) ->
     for name in (".git-credentials", ".netrc"):
         path = home / name
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, name
-    other = subprocess.run(
-        [*as_other_user(), "cat", str(home / ".git-credentials"), str(home / ".netrc")],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert other.returncode != 0 and other.stdout == ""
+    # The directories above are opened for traversal only, so that the files' own modes
+    # are what stops the other user (a control file of mode 0644 proves the probe reads).
+    prefix = as_other_user()
+    control = home / "control"
+    control.write_text("readable\n")
+    control.chmod(0o644)
+    opened = [world.env.root, home]
+    modes = [stat.S_IMODE(d.stat().st_mode) for d in opened]
+    try:
+        for directory in opened:
+            directory.chmod(0o711)
+        for name, readable in ((".git-credentials", False), (".netrc", False), ("control", True)):
+            other = subprocess.run(
+                [*prefix, "cat", str(home / name)], capture_output=True, text=True, check=False
+            )
+            assert (other.returncode == 0) is readable, (name, other.stderr)
+    finally:
+        for directory, mode in zip(opened, modes, strict=True):
+            directory.chmod(mode)
 
     # Run again: everything is there already; nothing is added twice.
     revision = world.revision()
