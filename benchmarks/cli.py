@@ -181,7 +181,7 @@ def _make_state(root: Path, env: dict[str, str], items: list[Item]) -> None:
     vault.lock()
     shutil.rmtree(env["ZKVAULT_HOME"], ignore_errors=True)
     subprocess.run(
-        [*zk, "import", str(path), "--account-id", str(account)],
+        [*zk, "adopt", str(path), "--account-id", str(account)],
         env=env,
         check=True,
         capture_output=True,

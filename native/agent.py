@@ -96,9 +96,11 @@ class Agent:
         forked: Forked | None = None,
         info: dict[str, Any] | None = None,
         write: Write | None = None,
+        saved: Callable[[Any], Any] | None = None,
     ) -> None:
         self.vault = vault
         self.write = write
+        self.saved = saved  # the server's current vault, opened with the keys held
         self.idle_timeout = idle_timeout
         self.max_lifetime = max_lifetime
         self.watch = watch
@@ -337,6 +339,10 @@ class Agent:
             return audit_anchor(self.vault, request.get("blob"))
         if op == "write":
             return self._write(request)
+        if op == "match":  # zkvault import: which items hold these secrets (names only)
+            from native import matching
+
+            return matching.answer(self.vault, request, self.saved)
         return answers.answer(self.vault, op, request)
 
     def _write(self, request: dict[str, Any]) -> dict[str, Any]:

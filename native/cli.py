@@ -115,17 +115,23 @@ def _parser() -> argparse.ArgumentParser:
             sp.add_argument("--json", action="store_true", help="machine-readable output")
         return sp
 
-    sp = command("connect", "pair this machine with a zkvault server (browser approval)")
+    sp = command(
+        "connect", "pair this machine with a zkvault server (browser approval)", json_flag=True
+    )
     sp.add_argument("--server", help="server URL (default: $ZKVAULT_SERVER)")
     sp.add_argument("--name", help="machine name shown in the browser (default: host name)")
     sp.add_argument("--clean", action="store_true", help="forget local state and pair again")
     sp.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for approval")
 
     sp = command(
-        "import", "store a vault file as this machine's local copy (no server)", json_flag=True
+        "adopt", "store a vault file as this machine's local copy (no server)", json_flag=True
     )
     sp.add_argument("file", help="an encrypted vault file, as exported by the web app")
     sp.add_argument("--account-id", required=True, help="the account UUID the vault belongs to")
+
+    from native import import_cmd  # moving plaintext tokens in; `import FILE --account-id`
+
+    import_cmd.add_parser(command)
 
     sp = command("unlock", "unlock the vault and start the agent", json_flag=True)
     sp.add_argument(
@@ -213,7 +219,7 @@ def _parser() -> argparse.ArgumentParser:
     sp = command("git-credential", "git credential helper (configure with `zkvault git setup`)")
     sp.add_argument("action", choices=["get", "store", "erase"])
 
-    sp = command("git", "configure git to use zkvault")
+    sp = command("git", "configure git to use zkvault", json_flag=True)
     sp.add_argument("action", choices=["setup"])
     scope = sp.add_mutually_exclusive_group()
     scope.add_argument(
@@ -265,6 +271,9 @@ def _parser() -> argparse.ArgumentParser:
     enroll.add_argument("--server", help="server URL (default: $ZKVAULT_SERVER)")
     enroll.add_argument("--timeout", type=float, default=600.0)
     enroll.add_argument(
+        "--json", action="store_true", help="machine-readable output (the credential in it)"
+    )
+    enroll.add_argument(
         "--owner-fingerprint",
         metavar="FP",
         help="the owner's grant-key fingerprint, as the web app shows it (needed without a "
@@ -298,13 +307,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         runner = None
         if _runner_identity_offered(args_list):
+            _load_site()  # a runner opens its grant with nacl
             from native import runner_identity
 
             # First thing, before any parsing, request or child process.
             runner = runner_identity.take(args_list, own_process=argv is None)
-        args: Any = _fast_parse(args_list) or _parser().parse_args(args_list)
+        args: Any = _fast_parse(args_list)
+        if args is None or args.command == "ssh":
+            _load_site()  # the other commands may need third-party modules
+        if args is None:
+            args = _parser().parse_args(args_list)
         args.runner = runner  # the one runner identity, passed down (None: the agent)
-        return _dispatch(args)
+        try:
+            return _dispatch(args)
+        except ModuleNotFoundError:
+            # Under -S, a rare path of get, git-credential or run (a local-state error's
+            # report) needed a third-party module: before any output or child process.
+            if not sys.flags.no_site or "site" in sys.modules:
+                raise
+            _load_site()
+            return _dispatch(args)
     except CliError as exc:
         return _fail(exc, wants_json)
     except KeyboardInterrupt:
@@ -332,6 +354,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             ),
             wants_json,
         )
+
+
+def _load_site() -> None:
+    """Under ``python -S`` (native/fast.py: the hot paths' entry), add site-packages and
+    its ``.pth`` files now: every other command may import nacl, httpx or cryptography."""
+    if sys.flags.no_site:
+        import site
+
+        site.main()
 
 
 def _runner_identity_offered(args_list: list[str]) -> bool:
@@ -373,10 +404,16 @@ def _dispatch(args: Any) -> int:
         if args.runner is not None:
             raise CliError("a runner reads its grant; items are changed by the owner", USAGE)
         return edit_commands.dispatch(args)
-    if command in ("unlock", "import"):
+    if command in ("unlock", "adopt"):
         from native import unlock
 
         return int(getattr(unlock, "cmd_" + command)(args))
+    if command == "import":
+        from native import import_cmd
+
+        if args.runner is not None:
+            raise CliError("a runner reads its grant; items are imported by the owner", USAGE)
+        return import_cmd.cmd_import(args)
     if command == "git":
         from native import gitsetup
 

@@ -28,7 +28,8 @@ _zkvault() {
     fi
     [ "${COMP_WORDS[1]}" = "--credential-file" ] && at=3
     if [ "$COMP_CWORD" -eq "$at" ]; then
-        words="connect import unlock lock status list get add edit rename rm rotate run scan doctor"
+        words="connect adopt import unlock lock status list get add edit rename rm rotate run scan"
+        words="$words doctor"
         words="$words git-credential git ssh-agent runner audit ssh web completion"
         [ "$at" -eq 1 ] && words="$words --credential-file"
         COMPREPLY=($(compgen -W "$words" -- "$cur"))
@@ -62,7 +63,22 @@ _zkvault() {
             fi ;;
         unlock)
             words="--passphrase-stdin --idle-timeout --max-lifetime --strict --confirm --json" ;;
-        connect) words="--server --name --clean --timeout" ;;
+        connect) words="--server --name --clean --timeout --json" ;;
+        import)
+            if [ "$prev" = "--from" ]; then
+                words="bitwarden-json 1password-csv"
+            elif [[ "$cur" != -* ]]; then  # paths to take tokens from, or the export
+                COMPREPLY=($(compgen -f -- "$cur"))
+                return
+            else
+                words="--home --from --dry-run --remove-plaintext --json"
+            fi ;;
+        adopt)
+            if [[ "$cur" != -* ]] && [ "$prev" != "--account-id" ]; then
+                COMPREPLY=($(compgen -f -- "$cur"))
+                return
+            fi
+            words="--account-id --json" ;;
         run) words="--env --no-mask --mask-known --" ;;
         status|list|doctor) words="--json" ;;
         scan)
@@ -72,9 +88,9 @@ _zkvault() {
             fi
             words="--home --json" ;;
         git-credential) words="get store erase" ;;
-        git) words="setup --global --local --signing --email" ;;
+        git) words="setup --global --local --signing --email --json" ;;
         ssh-agent) words="setup --write --profile" ;;
-        runner) words="enroll --name --server --timeout --owner-fingerprint" ;;
+        runner) words="enroll --name --server --timeout --owner-fingerprint --json" ;;
         audit)
             if [ "$prev" = "--export" ]; then
                 COMPREPLY=($(compgen -f -- "$cur"))

@@ -14,12 +14,13 @@ _NAMES = (
     "' 2>/dev/null"
 )
 _COMMANDS = (
-    "connect import unlock lock status list get add edit rename rm rotate run "
-    "doctor git-credential git ssh-agent runner audit ssh web completion"
+    "connect adopt import unlock lock status list get add edit rename rm rotate run "
+    "scan doctor git-credential git ssh-agent runner audit ssh web completion"
 )
 _KINDS = "github github-enterprise gitlab bitbucket git generic ssh-key"
 _FIELDS = "secret username url name kind note scopes expires id public-key fingerprint"
 _KEY_TYPES = "ed25519 rsa ecdsa"  # add --kind ssh-key --generate --type
+_EXPORTS = "bitwarden-json 1password-csv"  # import --from
 _ITEM = "--url --username --scope --expires --note"
 _OPTIONS = {
     "get": "--field --json",
@@ -30,14 +31,17 @@ _OPTIONS = {
     "rm": "--yes --json",
     "rotate": "--secret-stdin --json",
     "unlock": "--passphrase-stdin --idle-timeout --max-lifetime --strict --confirm --json",
-    "connect": "--server --name --clean --timeout",
+    "connect": "--server --name --clean --timeout --json",
+    "import": "--home --from --dry-run --remove-plaintext --json",
+    "adopt": "--account-id --json",
+    "scan": "--home --json",
     "run": "--env --no-mask --",
     "status": "--json",
     "list": "--json",
     "doctor": "--json",
     "git-credential": "get store erase",
-    "git": "setup --global --local",
-    "runner": "enroll --name --server --timeout --owner-fingerprint",
+    "git": "setup --global --local --signing --email --json",
+    "runner": "enroll --name --server --timeout --owner-fingerprint --json",
     "audit": "verify --export --json",
     "ssh": "--allow --allow-host --ttl --confirm --session-key --authorize --",
     "web": "verify --fresh --json",
@@ -78,6 +82,14 @@ _zkvault() {{
         compadd -- {_KEY_TYPES}
         return
     fi
+    if [[ $cmd == import && $prev == --from ]]; then
+        compadd -- {_EXPORTS}
+        return
+    fi
+    if [[ ($cmd == import || $cmd == adopt || $cmd == scan) && $cur != -* ]]; then
+        _files
+        return
+    fi
     if [[ $cmd == get && $prev == --field ]]; then
         compadd -- {_FIELDS}
         return
@@ -103,7 +115,7 @@ _FISH_OPTIONS = "\n".join(
         for word in words.split()
         if word.startswith("--")
         and len(word) > 2
-        and word not in ("--kind", "--field", "--type", "--import")
+        and word not in ("--kind", "--field", "--type", "--import", "--from")
     )
     for name, words in sorted(_OPTIONS.items())
     if name != "completion"
@@ -127,6 +139,8 @@ complete -c zkvault -n '__fish_seen_subcommand_from get' -l field -x -a '{_FIELD
 complete -c zkvault -n '__fish_seen_subcommand_from add' -l type -x -a '{_KEY_TYPES}'
 complete -c zkvault -n '__fish_seen_subcommand_from add' -l import -r -F
 complete -c zkvault -n '__fish_seen_subcommand_from completion' -a 'bash zsh fish'
+complete -c zkvault -n '__fish_seen_subcommand_from import' -l from -x -a '{_EXPORTS}'
+complete -c zkvault -n '__fish_seen_subcommand_from import adopt scan' -F
 {_FISH_OPTIONS}
 """
 

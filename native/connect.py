@@ -60,18 +60,34 @@ def cmd_connect(args: argparse.Namespace) -> int:
         store.save(state)
     revision = _first_sync(store, api, str(approved["access_token"]))
     where = f"vault revision {revision}" if revision else "no vault yet (create it in the web app)"
-    account = _account(api, str(approved["access_token"]))
+    me = _account(api, str(approved["access_token"]))
+    if getattr(args, "json", False):
+        import json
+
+        answer = {
+            "ok": True,
+            "server": url,
+            "machine": name,
+            "machine_id": state.machine_id,
+            "account_id": state.account_id,
+            "email": me.get("email"),
+            "issuer": me.get("issuer"),
+            "revision": revision or None,
+        }
+        print(json.dumps(answer, separators=(",", ":")))
+        return 0
+    account = f" in the account {me['email']} (signed in at {me['issuer']})" if me else ""
     print(f"connected to {url} as {name!r}{account}; {where}. Next: `zkvault unlock`")
     return 0
 
 
-def _account(api: Api, access_token: str) -> str:
+def _account(api: Api, access_token: str) -> dict[str, str | None]:
     """Which account approved this machine (issuer and email), for the person to check."""
     try:
         me = api.call("GET", "/api/me", token=access_token)
     except ApiError:
-        return ""  # informational only: pairing itself succeeded
-    return f" in the account {me.get('email')} (signed in at {me.get('issuer')})"
+        return {}  # informational only: pairing itself succeeded
+    return {"email": me.get("email"), "issuer": me.get("issuer")}
 
 
 def _first_sync(store: StateStore, api: Api, access_token: str) -> int:

@@ -319,7 +319,9 @@ def _matches(context: str, url: str) -> bool:
 
 
 def _is_zkvault(helper: str) -> bool:
-    return "git-credential" in helper and ("zkvault" in helper or "-m native" in helper)
+    return "git-credential" in helper and any(
+        mark in helper for mark in ("zkvault", "-m native", "native/fast.py")
+    )
 
 
 # --- expiring tokens -----------------------------------------------------------------------
@@ -378,8 +380,8 @@ def check_plaintext(ctx: Context) -> Check:
         "plaintext",
         "fail",
         f"{len(report.findings)} plaintext credential(s) in {', '.join(files)}",
-        "`zkvault scan` shows where; store them with `zkvault add`, delete them there, "
-        "and revoke them at their providers",
+        "`zkvault scan` shows where; `zkvault import --remove-plaintext` moves them into "
+        "the vault and removes them there",
     )
 
 

@@ -447,9 +447,23 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     finally:
         keypair.wipe()
     name = str(approved.get("name") or args.name)
+    owner = fingerprint("owner-grant", cred.owner_key)
+    if getattr(args, "json", False):
+        import json
+
+        answer = {
+            "ok": True,
+            "name": name,
+            "runner_id": str(approved["client_id"]),
+            "server": url,
+            "owner_fingerprint": owner,
+            "credential": cred.encode(),  # what the command is for: store it as a CI secret
+        }
+        print(json.dumps(answer, separators=(",", ":")))
+        return 0
     print(
         f"Runner {name!r} approved; pinned the owner's grant key "
-        f"{fingerprint('owner-grant', cred.owner_key)}.\n"
+        f"{owner}.\n"
         "Store the line below as a CI secret (give it to zkvault as a 0600 file with\n"
         "--credential-file: docs/cli.md, Runners);\n"
         "it is shown once and is all the runner needs (treat it like a password):",

@@ -115,6 +115,7 @@ def cmd_unlock(args: argparse.Namespace) -> int:
             forked=session.forked if session else None,
             info={"server": state.server, "strict": strict, "vault_id": str(vault.vault_id)},
             write=writer.write if writer else None,
+            saved=writer.saved if writer else None,
         )
         pid = start(agent)
         count = len(vault.items())
@@ -213,8 +214,9 @@ def _ask_confirmation(vault: Vault, args: argparse.Namespace, *, new: bool) -> N
     )
 
 
-def cmd_import(args: argparse.Namespace) -> int:
-    """Adopt a vault file (e.g. exported from the web app) as the local copy."""
+def cmd_adopt(args: argparse.Namespace) -> int:
+    """Adopt a vault file (e.g. exported from the web app) as the local copy: `zkvault
+    adopt`, once `zkvault import FILE --account-id` (kept as an alias for one release)."""
     try:
         account = uuid.UUID(args.account_id)
     except ValueError:
@@ -245,5 +247,5 @@ def cmd_import(args: argparse.Namespace) -> int:
 
         print(json.dumps({"ok": True, "revision": header.revision}, separators=(",", ":")))
     else:
-        print(f"imported vault revision {header.revision}")
+        print(f"adopted vault revision {header.revision}")
     return 0

@@ -276,6 +276,15 @@ class Writer:
             "busy",
         )
 
+    def saved(self, vault: Any) -> Any:
+        """The vault as the server holds it now, opened with the keys held (lock it after
+        use): what `zkvault import` reads back before it removes a plaintext copy."""
+        try:
+            remote = self._call("GET", "/api/vault", None)
+        except ApiError as exc:
+            raise unexpected(exc) from None
+        return vault.open_revision(b64url_decode(str(remote.get("blob", ""))))
+
     # -- the server ---------------------------------------------------------------------------
 
     def _put(self, upload: Any) -> dict[str, Any]:

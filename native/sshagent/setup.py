@@ -242,6 +242,19 @@ def cmd_signing(args: argparse.Namespace) -> int:
                 FAILURE,
                 "git_config",
             )
+    if getattr(args, "json", False):
+        import json
+
+        answer = {
+            "ok": True,
+            "scope": scope[2:],
+            "signing": args.signing,
+            "signing_key": f"key::{public}",
+            "allowed_signers_file": str(signers),
+            "ssh_auth_sock": socket_path(),
+        }
+        print(json.dumps(answer, separators=(",", ":")))
+        return 0
     print(f"git ({scope[2:]}) signs with {args.signing!r} through zkvault's SSH agent:")
     print(f"  user.signingkey = key::{public}")
     print(f"  gpg.ssh.allowedSignersFile = {signers}")

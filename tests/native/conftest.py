@@ -34,7 +34,7 @@ def vault_file(env: Env) -> VaultFile:
 
 @pytest.fixture
 def imported(env: Env, vault_file: VaultFile) -> VaultFile:
-    env.zk("import", str(vault_file.path), "--account-id", str(vault_file.account_id), check=True)
+    env.zk("adopt", str(vault_file.path), "--account-id", str(vault_file.account_id), check=True)
     return vault_file
 
 

@@ -194,7 +194,7 @@ def test_tampered_vault_is_refused(env: Env) -> None:
     data = bytearray(vf.blobs[-1])
     data[-3] ^= 0x01  # inside the last item record
     vf.path.write_bytes(bytes(data))
-    env.zk("import", str(vf.path), "--account-id", str(vf.account_id), check=True)
+    env.zk("adopt", str(vf.path), "--account-id", str(vf.account_id), check=True)
     done = env.unlock()
     assert done.returncode == 5
     assert "failed authentication" in done.stderr and "Traceback" not in done.stderr
@@ -203,7 +203,7 @@ def test_tampered_vault_is_refused(env: Env) -> None:
 
 def test_vault_of_another_account_is_refused(env: Env, vault_file: VaultFile) -> None:
     other = "00000000-0000-4000-8000-000000000000"
-    done = env.zk("import", str(vault_file.path), "--account-id", other)
+    done = env.zk("adopt", str(vault_file.path), "--account-id", other)
     assert done.returncode == 5 and "another account" in done.stderr
 
 
@@ -274,7 +274,7 @@ def test_many_clients_at_once(env: Env, unlocked: VaultFile) -> None:
 def test_malformed_vault_file_is_refused(env: Env) -> None:
     bad = env.root / "bad.zkv"
     bad.write_bytes(b"not a vault at all")
-    done = env.zk("import", str(bad), "--account-id", "00000000-0000-4000-8000-000000000000")
+    done = env.zk("adopt", str(bad), "--account-id", "00000000-0000-4000-8000-000000000000")
     assert done.returncode == 5 and done.stderr.count("\n") == 1
     assert "malformed" in done.stderr and "Traceback" not in done.stderr
 

@@ -11,7 +11,9 @@ from tests.native.support import REPO, Env
 
 COMMANDS = [
     "connect",
+    "adopt",
     "import",
+    "scan",
     "unlock",
     "lock",
     "status",

@@ -67,7 +67,7 @@ def doctor(env: Env, server: str | None) -> tuple[int, dict[str, dict[str, Any]]
 
 def setup(env: Env, items: list[Item]) -> None:
     vault = make_vault(env.root, items)
-    env.zk("import", str(vault.path), "--account-id", str(vault.account_id), check=True)
+    env.zk("adopt", str(vault.path), "--account-id", str(vault.account_id), check=True)
     assert env.unlock().returncode == 0
     env.zk("git", "setup", check=True)
 
@@ -128,7 +128,7 @@ def test_plaintext_git_credentials(server: Server, env: Env) -> None:
     found = checks["plaintext"]
     assert found["status"] == "fail"
     assert found["detail"] == "1 plaintext credential(s) in ~/.git-credentials"
-    assert "zkvault scan" in found["next"]
+    assert "zkvault scan" in found["next"] and "zkvault import --remove-plaintext" in found["next"]
 
 
 def test_git_helper_not_configured(server: Server, env: Env) -> None:

@@ -34,7 +34,7 @@ def server(env: Env) -> Iterator[GitServer]:
 
 def _unlock_with(env: Env, items: list[Item]) -> None:
     vf = make_vault(env.root, items)
-    env.zk("import", str(vf.path), "--account-id", str(vf.account_id), check=True)
+    env.zk("adopt", str(vf.path), "--account-id", str(vf.account_id), check=True)
     assert env.unlock().returncode == 0
 
 

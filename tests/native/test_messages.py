@@ -100,7 +100,7 @@ def test_a_machine_never_set_up_says_so(env: Env) -> None:
 
 def test_not_found_names_the_closest_items(env: Env) -> None:
     vault = make_vault(env.root)
-    env.zk("import", str(vault.path), "--account-id", str(vault.account_id), check=True)
+    env.zk("adopt", str(vault.path), "--account-id", str(vault.account_id), check=True)
     assert env.unlock().returncode == 0
     typo = env.zk("get", "githb")
     assert typo.returncode == 4

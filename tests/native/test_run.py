@@ -120,7 +120,7 @@ def test_items_that_would_share_a_variable_are_refused(env: Env) -> None:
             Item(name="ci-token", kind="generic", url="", secret="b" * 20),
         ],
     )
-    env.zk("import", str(vf.path), "--account-id", str(vf.account_id), check=True)
+    env.zk("adopt", str(vf.path), "--account-id", str(vf.account_id), check=True)
     assert env.unlock().returncode == 0
     done = env.zk("run", "--", "true")
     assert done.returncode == 2 and "$CI_TOKEN" in done.stderr

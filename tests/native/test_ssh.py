@@ -139,7 +139,7 @@ def world() -> Iterator[World]:
                 Item(name="local git", kind="git", url=git_server.url + "/", secret=TOKEN),
             ]
             vault = make_vault(laptop.root, items)
-            laptop.zk("import", str(vault.path), "--account-id", str(vault.account_id), check=True)
+            laptop.zk("adopt", str(vault.path), "--account-id", str(vault.account_id), check=True)
             assert laptop.unlock().returncode == 0
             yield World(laptop, sshd, git_server, make_builder(laptop.root), vault.secrets)
     finally:

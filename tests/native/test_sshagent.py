@@ -31,7 +31,7 @@ def _ssh_item(name: str, secret: str, url: str = "", **kw: object) -> Item:
 
 def _unlock_with(env: Env, items: list[Item], extra: dict[str, str] | None = None) -> Path:
     vault = make_vault(env.root, items)
-    env.zk("import", str(vault.path), "--account-id", str(vault.account_id), check=True)
+    env.zk("adopt", str(vault.path), "--account-id", str(vault.account_id), check=True)
     done = env.unlock(extra=extra)
     assert done.returncode == 0, done.stderr
     return env.runtime / "ssh-agent.sock"

@@ -117,9 +117,9 @@ def test_cli_reports_corrupt_state_in_one_line(env: Env, imported: VaultFile) ->
 
 
 def test_cli_reports_rolled_back_state(env: Env, vault_file: VaultFile) -> None:
-    env.zk("import", str(vault_file.path), "--account-id", str(vault_file.account_id), check=True)
+    env.zk("adopt", str(vault_file.path), "--account-id", str(vault_file.account_id), check=True)
     old = (env.home / "state.bin").read_bytes()
-    env.zk("import", str(vault_file.path), "--account-id", str(vault_file.account_id), check=True)
+    env.zk("adopt", str(vault_file.path), "--account-id", str(vault_file.account_id), check=True)
     (env.home / "state.bin").write_bytes(old)
     done = env.unlock()
     assert done.returncode == 5 and "rolled back" in done.stderr
@@ -133,8 +133,8 @@ def test_import_refuses_older_vault_revision(env: Env) -> None:
     newest, oldest = env.root / "new.zkv", env.root / "old.zkv"
     newest.write_bytes(vf.blobs[-1])
     oldest.write_bytes(vf.blobs[0])
-    env.zk("import", str(newest), "--account-id", str(vf.account_id), check=True)
-    done = env.zk("import", str(oldest), "--account-id", str(vf.account_id))
+    env.zk("adopt", str(newest), "--account-id", str(vf.account_id), check=True)
+    done = env.zk("adopt", str(oldest), "--account-id", str(vf.account_id))
     assert done.returncode == 5 and "rollback" in done.stderr
 
 

@@ -195,7 +195,7 @@ def test_an_imported_vault_has_no_server_to_save_to(
     env: Env, vault_file: support.VaultFile
 ) -> None:
     account = str(vault_file.account_id)
-    code, imported = zk_json(env, "import", str(vault_file.path), "--account-id", account)
+    code, imported = zk_json(env, "adopt", str(vault_file.path), "--account-id", account)
     assert (code, imported) == (0, {"ok": True, "revision": 1})
     assert env.unlock().returncode == 0
     code, answer = zk_json(env, "add", "x", "--kind", "generic", "--secret-stdin", input="s")
