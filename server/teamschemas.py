@@ -29,7 +29,10 @@ BundleText = Annotated[
 TeamHex = Annotated[str, Field(description="The team id as the log writes it: 32 hex digits")]
 Role = Literal["reader", "writer", "admin", "owner"]
 Email = Annotated[
-    str, StringConstraints(min_length=3, max_length=320, pattern=r"^[^\s@]+@[^\s@]+$")
+    str,
+    StringConstraints(
+        min_length=3, max_length=320, pattern=r"^[^\s@\x00-\x1f\x7f]+@[^\s@\x00-\x1f\x7f]+$"
+    ),
 ]
 
 

@@ -186,8 +186,9 @@ def append(
     an entry starting a new epoch must come with ``vault`` (blob, base_revision) re-sealed
     under the new key, stored in the same transaction (commits)."""
     assert actor.account_id is not None
-    entry = _parsed(raw)
+    # Membership first: to anyone else the team does not exist, whatever they send.
     team, role = teamaccess.member(db, team_id, actor.account_id, lock=True)
+    entry = _parsed(raw)
     if entry.team != team_id.hex:
         raise Invalid("wrong_team", "the entry names another team")
     _signed_by_caller(entry, actor.account_id)
