@@ -9,7 +9,9 @@ Every refusal of the format becomes a TeamDataError carrying the format's own co
 from __future__ import annotations
 
 import struct
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -69,6 +71,40 @@ def entry(raw: bytes) -> LogEntry:
 def state(entries: Iterable[bytes]) -> TeamState:
     """The team as its stored log says (each entry re-checked)."""
     return _checked(lambda: replay(entries))
+
+
+class StateCache:
+    """The states this process computed, by (team, seq, head hash): a team of 200 members
+    replays in ~0.15 s, which every append would otherwise pay. Keyed by the head's hash,
+    a state is the one its log gives on any instance; the log only grows, so an entry is
+    never stale, only unused (least recently used ones are dropped)."""
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._states: OrderedDict[tuple[str, int, str], TeamState] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, int, str]) -> TeamState | None:
+        with self._lock:
+            found = self._states.get(key)
+            if found is not None:
+                self._states.move_to_end(key)
+            return found
+
+    def put(self, current: TeamState) -> None:
+        key = (current.team_id, current.seq, current.head.hex())
+        with self._lock:
+            self._states[key] = current
+            self._states.move_to_end(key)
+            while len(self._states) > self._size:
+                self._states.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._states.clear()
+
+
+STATES = StateCache()
 
 
 def after(current: TeamState | None, new: LogEntry) -> TeamState:

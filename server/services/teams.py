@@ -106,6 +106,7 @@ def create(db: Session, actor: Actor, raw: bytes, blob: bytes, retention: Retent
     teamaccess.record(db, actor, team_id, "team", "create", f"team:{team_id.hex}")
     revision, _, head = teamvault.store(db, actor, team, blob, 0, retention)
     db.commit()
+    teamlog.STATES.put(state)
     return Created(team_id, revision, team.head_seq, head)
 
 
@@ -158,9 +159,12 @@ def log(
     return list(entries), team.head_seq
 
 
-def _stored_state(db: Session, team_id: uuid.UUID) -> teamlog.TeamState:
+def _stored_state(db: Session, team: Team) -> teamlog.TeamState:
+    cached = teamlog.STATES.get((team.id.hex, team.head_seq, team.head_hash))
+    if cached is not None:
+        return cached
     raws = db.scalars(
-        select(TeamLogEntry.entry).where(TeamLogEntry.team_id == team_id).order_by(TeamLogEntry.seq)
+        select(TeamLogEntry.entry).where(TeamLogEntry.team_id == team.id).order_by(TeamLogEntry.seq)
     )
     # The stored log was checked entry by entry as it grew: a failure here is ours.
     return teamlog.state(list(raws))
@@ -199,7 +203,7 @@ def append(
             "log_conflict",
             f"the log's head is seq {team.head_seq}; read the new entries and sign again",
         )
-    state = _applied(_stored_state(db, team_id), entry)
+    state = _applied(_stored_state(db, team), entry)
     new_epoch = state.epoch != team.epoch
     if new_epoch and vault is None:
         raise Invalid(
@@ -222,6 +226,7 @@ def append(
         blob, base_revision = vault
         _, _, head = teamvault.store(db, actor, team, blob, base_revision, retention)
     db.commit()
+    teamlog.STATES.put(state)
     return Appended(team.head_seq, team.epoch, team.revision, head)
 
 

@@ -3,11 +3,13 @@ role rule the server enforces from its own members table (SQLite and PostgreSQL)
 
 from __future__ import annotations
 
+import threading
 import uuid
 
 import httpx2
 import pytest
 
+from server import audit, teamlog
 from server.app import create_app
 from server.encoding import b64url_decode, b64url_encode
 from tests.support.report import record
@@ -435,6 +437,10 @@ def test_team_audit_is_for_admins_and_owners_and_verifies(teams: Teams) -> None:
     # The vault's audit head is the chain's: clients seal it into their next save.
     vault = teams.call("GET", f"/api/teams/{team.team_id}/vault", reader.user).json()
     assert vault["audit_head"] == {"seq": doc["head_seq"], "hash": doc["head_hash"]}
+    # The operator's check of every chain (zkvault-server verify-audit) covers teams'.
+    with teams.api.app.state.zk.sessions() as db:
+        checked, problems = audit.verify(db)
+    assert problems == [] and checked >= len(actions)
     # None of it is in the members' own trails.
     mine = teams.call("GET", "/api/audit/export", owner.user).json()["events"]
     assert not [e for e in mine if e["action"].startswith(("team", "member", "invitation"))]
@@ -478,3 +484,38 @@ def test_runner_grants_end_when_the_grantor_stops_being_an_admin(api: Api, teams
     ]
     assert "team-grant.revoke" in actions
     record(CATEGORY, "a runner grant outliving its grantor's admin role", tried=1, refused=1)
+
+
+def test_appends_race_and_replay_the_stored_log(teams: Teams) -> None:
+    """Two admins append at the same seq at once: one is stored, the other gets 409 and
+    the log stays one chain. Then, with this process's cache of states emptied (as on
+    another instance), the next append is checked against the replayed stored log."""
+    owner, writer, reader, team = _trio(teams)
+    entries = [
+        teams.role_entry(team, owner, writer, "admin"),
+        teams.role_entry(team, owner, reader, "writer"),
+    ]
+    results: list[httpx2.Response] = []
+
+    def post(raw: bytes) -> None:
+        body = {"entry": b64url_encode(raw)}
+        results.append(teams.call("POST", f"/api/teams/{team.team_id}/log", owner.user, body))
+
+    threads = [threading.Thread(target=post, args=(raw,)) for raw in entries]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(r.status_code for r in results) == [200, 409], [r.text for r in results]
+    log = teams.call("GET", f"/api/teams/{team.team_id}/log?after=3", owner.user).json()
+    assert len(log["entries"]) == 1 and log["head_seq"] == 4
+    team.take(b64url_decode(log["entries"][0]))
+    teamlog.STATES.clear()
+    r = teams.append(team, owner, teams.role_entry(team, owner, writer, "reader"))
+    assert r.status_code == 200 and r.json()["head_seq"] == 5, r.text
+    teamlog.STATES.clear()
+    forged = teams.role_entry(team, writer, owner, "reader")  # writer is not an admin
+    r = teams.call(
+        "POST", f"/api/teams/{team.team_id}/log", writer.user, {"entry": b64url_encode(forged)}
+    )
+    assert r.status_code in (403, 422), r.text
