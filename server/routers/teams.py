@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import JSONResponse
 
 from ..deps import DB, AnyClient, Runner, State, Web, WebOrMachine
@@ -36,6 +36,8 @@ from ..teamschemas import (
     TeamVaultOut,
     TeamVaultPut,
     TeamVaultWritten,
+    TeamVersionBlobOut,
+    TeamVersionOut,
 )
 from .audit import _out as audit_out
 from .identity import decode
@@ -183,6 +185,43 @@ def write_vault(
         head_seq=w.head_seq,
         sha256=w.sha256,
         audit_head=AuditHeadOut(seq=w.audit_head[0], hash=w.audit_head[1]),
+    )
+
+
+@router.get("/{team_id}/vault/history", response_model=list[TeamVersionOut], responses=errors(404))
+def team_history(
+    team_id: uuid.UUID,
+    who: WebOrMachine,
+    db: DB,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    before: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+) -> list[TeamVersionOut]:
+    """The team vault's kept revisions, newest first (members)."""
+    return [
+        TeamVersionOut(revision=k.revision, epoch=k.epoch, size=k.size, created_at=k.created_at)
+        for k in teamvault.history(db, team_id, who.account_id, limit, before)
+    ]
+
+
+@router.get(
+    "/{team_id}/vault/history/{revision}",
+    response_model=TeamVersionBlobOut,
+    responses=errors(404),
+)
+def team_version(
+    team_id: uuid.UUID,
+    revision: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    who: WebOrMachine,
+    db: DB,
+) -> TeamVersionBlobOut:
+    """One kept revision's blob (members)."""
+    v = teamvault.version(db, team_id, who.account_id, revision)
+    return TeamVersionBlobOut(
+        revision=v.revision,
+        epoch=v.epoch,
+        size=v.size,
+        created_at=v.created_at,
+        blob=b64url_encode(v.blob),
     )
 
 

@@ -519,3 +519,21 @@ def test_appends_race_and_replay_the_stored_log(teams: Teams) -> None:
         "POST", f"/api/teams/{team.team_id}/log", writer.user, {"entry": b64url_encode(forged)}
     )
     assert r.status_code in (403, 422), r.text
+
+
+def test_team_vault_history_is_kept_for_members(teams: Teams) -> None:
+    owner, writer, reader, team = _trio(teams)
+    for _ in range(2):
+        assert teams.put_vault(team, writer).status_code == 200
+    assert teams.remove(team, owner, writer).status_code == 200
+    base = f"/api/teams/{team.team_id}/vault/history"
+    kept = teams.call("GET", base, reader.user).json()
+    assert [(k["revision"], k["epoch"]) for k in kept] == [(4, 2), (3, 1), (2, 1), (1, 1)]
+    page = teams.call("GET", f"{base}?limit=2&before=4", reader.user).json()
+    assert [k["revision"] for k in page] == [3, 2]
+    one = teams.call("GET", f"{base}/1", reader.user).json()
+    assert b64url_decode(one["blob"])[:4] == b"ZKTV" and one["epoch"] == 1
+    assert _code(teams.call("GET", f"{base}/99", reader.user)) == (404, "no_such_revision")
+    # The removed member reads no revision at all, old or new.
+    for path in (base, f"{base}/1"):
+        assert _code(teams.call("GET", path, writer.user)) == (404, "no_such_team")
