@@ -22,6 +22,7 @@ from .container import (
     KeySlot,
     ManifestEntry,
     Record,
+    check_record_set,
     encode_authenticated,
     parse,
 )
@@ -34,13 +35,9 @@ from .errors import (
     IdentityChangedError,
     IdentityNotPinnedError,
     InvalidItemError,
-    ItemDuplicatedError,
-    ItemMissingError,
-    ItemReplayedError,
     LimitExceededError,
     LineageError,
     LockedError,
-    NonCanonicalError,
     NotFoundError,
     PinError,
     ReservedNameError,
@@ -827,16 +824,4 @@ def _or_empty(read: Callable[[], _T], empty: Callable[[], _T]) -> _T:
 
 def _check_record_set(container: Container) -> None:
     """format.md §6.1 step 13: records against the authenticated manifest."""
-    expected = {entry.item_id: entry.item_rev for entry in container.manifest}
-    seen: set[uuid.UUID] = set()
-    for record in container.records:
-        if record.item_id in seen:
-            raise ItemDuplicatedError
-        seen.add(record.item_id)
-    for record in container.records:
-        if expected.get(record.item_id) != record.item_rev:
-            raise ItemReplayedError
-    if len(seen) != len(expected):
-        raise ItemMissingError
-    if [r.item_id for r in container.records] != [e.item_id for e in container.manifest]:
-        raise NonCanonicalError("records are not in manifest order")
+    check_record_set(container.manifest, container.records)
