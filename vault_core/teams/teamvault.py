@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -51,6 +52,9 @@ from .tvformat import (
     parse_team_vault,
 )
 
+_ID = re.compile(r"[0-9a-f]{32}")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_DECIMAL = re.compile(r"0|[1-9][0-9]{0,18}")
 LABEL_TEAM_HEADER_MAC = b"zkvault/1 team-header-mac"
 LABEL_TEAM_ITEM_KEY = b"zkvault/1 team-item-key"
 LABEL_TEAM_ITEM_AD = b"zkvault/1 team-item"
@@ -83,19 +87,31 @@ class TeamMemory:
 
     @classmethod
     def parse(cls, text: str) -> TeamMemory:
+        """The form ``dumps`` writes, read strictly: ``malformed`` otherwise."""
         try:
             data = parse_canonical_json(text.encode("utf-8"))
-            if not isinstance(data, dict) or data.pop("v", None) != "1":
-                raise MalformedError("not a team memory")
-            return cls(
-                data.pop("team"),
-                int(data.pop("log_seq")),
-                data.pop("log_head"),
-                int(data.pop("revision")),
-                data.pop("digest"),
-            )
-        except (VaultError, KeyError, ValueError, TypeError, UnicodeError):
-            raise MalformedError("the remembered team state is damaged") from None
+        except (VaultError, UnicodeError):
+            data = None
+        if (
+            not isinstance(data, dict)
+            or sorted(data) != ["digest", "log_head", "log_seq", "revision", "team", "v"]
+            or data["v"] != "1"
+            or not all(isinstance(value, str) for value in data.values())
+            or not _ID.fullmatch(data["team"])
+            or not _DECIMAL.fullmatch(data["log_seq"])
+            or not _DECIMAL.fullmatch(data["revision"])
+            or not _HEX64.fullmatch(data["log_head"])
+            or not (data["digest"] == "" or _HEX64.fullmatch(data["digest"]))
+            or data["log_seq"] == "0"
+        ):
+            raise MalformedError("the remembered team state is damaged")
+        return cls(
+            data["team"],
+            int(data["log_seq"]),
+            data["log_head"],
+            int(data["revision"]),
+            data["digest"],
+        )
 
 
 def check_log_memory(states: Sequence[TeamState], memory: TeamMemory | None) -> None:
