@@ -368,6 +368,8 @@ def read_team_vault(
 ) -> dict[str, Any]:
     states = replay(entries)
     if memory is not None:  # §15.4 "Memory", before the vault
+        if memory["team"] != states[-1]["team"]:
+            raise Refused("wrong_vault")
         seen = int(memory["log_seq"])
         if len(states) < seen:
             raise Refused("team_log_rollback")

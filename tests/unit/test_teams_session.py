@@ -277,3 +277,32 @@ def test_leave_then_rotate(people: tuple[Person, ...], team: tuple[Server, TeamS
     server.blob = blob
     assert peek_team_header(server.blob).epoch == 2
     assert server.open(people[1]).vault.get(session.vault.lookup("ci")).secret == TOKEN
+
+
+def test_a_member_whose_key_the_log_does_not_hold_refuses_the_team(
+    people: tuple[Person, ...], team: tuple[Server, TeamSession]
+) -> None:
+    # The server gave Ann its own key under Dee's account id and Ann accepted it on first
+    # use: the log holds the server's key, so Dee's client refuses rather than trust it.
+    server, session = team
+    dee = Person("dee@example.com")
+    substitute = IdentityKeys(dee.keys.account_id, bytes(range(32)))
+    people[0].vault.pin_contact(substitute.bundle(), dee.keys.account_id, dee.email)
+    server.log.append(
+        session.add_member(
+            people[0].vault, substitute.bundle(), dee.keys.account_id, dee.email, "reader"
+        )
+    )
+    assert session.state.members[dee.id].verified == "tofu"  # shown to every member
+    with pytest.raises(errors.IdentityChangedError):
+        server.open(dee)
+
+
+def test_a_memory_of_another_team_is_refused(
+    people: tuple[Person, ...], team: tuple[Server, TeamSession]
+) -> None:
+    server, _ = team
+    server.open(people[2])
+    _, entry, blob = TeamSession.create(people[2].keys, people[2].email, "Other")
+    with pytest.raises(errors.WrongVaultError):
+        TeamSession.open(people[2].keys, [entry], blob, people[2].memory)

@@ -119,6 +119,8 @@ def check_log_memory(states: Sequence[TeamState], memory: TeamMemory | None) -> 
     the remembered seq is another is ``team_log_fork`` (§15.7)."""
     if memory is None:
         return
+    if memory.team_id != states[-1].team_id:
+        raise WrongVaultError("the remembered state is another team's")
     if len(states) < memory.log_seq:
         raise TeamLogRollbackError(f"the log ends at {len(states)}, after {memory.log_seq} seen")
     if not hmac.compare_digest(states[memory.log_seq - 1].head.hex(), memory.log_head):
