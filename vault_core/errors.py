@@ -367,6 +367,19 @@ class TeamKeyCheckError(TeamKeyError):
     )
 
 
+class StaleEpochError(VaultError):
+    code = "stale_epoch"
+    summary = (
+        "The team vault was written with an old team key (before a member was removed or"
+        " left), so it was refused."
+    )
+
+
+class TeamVaultSignatureError(VaultError):
+    code = "team_vault_signature"
+    summary = "The team vault was refused: it is not signed by the member it names as its writer."
+
+
 ALL_ERRORS: dict[str, type[VaultError]] = {
     cls.code: cls
     for cls in (
@@ -421,6 +434,8 @@ ALL_ERRORS: dict[str, type[VaultError]] = {
         TeamPermissionError,
         TeamKeyError,
         TeamKeyCheckError,
+        StaleEpochError,
+        TeamVaultSignatureError,
     )
 }
 

@@ -25,6 +25,11 @@ from .identity import (
 from .keybox import TEAM_KEY_BOX_BYTES, key_check, new_team_key, open_team_key, seal_team_key
 from .ops import add_entry, create_entry, leave_entry, remove_entry, role_entry, rotate_entry
 from .state import Member, TeamState, apply, replay, replay_states
+from .teamvault import TeamMemory, TeamVault, check_log_memory
+from .tvformat import TeamPublicHeader, peek_team_header
+
+# TeamSession (vault_core.teams.session) is not imported here: it uses the personal Vault,
+# which imports this package for the identity records.
 
 __all__ = [
     "ENTRY_MAX_BYTES",
@@ -37,9 +42,13 @@ __all__ = [
     "LogEntry",
     "Member",
     "MemberSpec",
+    "TeamMemory",
+    "TeamPublicHeader",
     "TeamState",
+    "TeamVault",
     "add_entry",
     "apply",
+    "check_log_memory",
     "create_entry",
     "entry_hash",
     "identity_fingerprint",
@@ -49,6 +58,7 @@ __all__ = [
     "open_team_key",
     "parse_entry",
     "parse_identity",
+    "peek_team_header",
     "remove_entry",
     "replay",
     "replay_states",
