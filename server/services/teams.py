@@ -188,7 +188,8 @@ def append(
 ) -> Appended:
     """Appends one signed entry if its seq is the head's + 1 and the log's rules accept it;
     an entry starting a new epoch must come with ``vault`` (blob, base_revision) re-sealed
-    under the new key, stored in the same transaction (commits)."""
+    under the new key, stored in the same transaction; others may carry one, except a
+    leave (commits)."""
     assert actor.account_id is not None
     # Membership first: to anyone else the team does not exist, whatever they send.
     team, role = teamaccess.member(db, team_id, actor.account_id, lock=True)
@@ -210,8 +211,11 @@ def append(
             "vault_required",
             f"a {entry.op} entry starts a new epoch: send the vault re-sealed under its key",
         )
-    if not new_epoch and vault is not None:
-        raise Invalid("vault_not_expected", f"a {entry.op} entry does not change the team key")
+    # A leaver stops being a member with this entry: it cannot also be the vault's writer.
+    # Other entries may carry a vault (a demotion below writer re-signs the vault the
+    # demoted member wrote, at the new head: one transaction, no moment clients refuse).
+    if entry.op == "leave" and vault is not None:
+        raise Invalid("vault_not_expected", "a leave entry carries no vault")
     now = utcnow()
     if entry.op == "add":
         _consume_invitation(db, actor, team_id, entry, now)

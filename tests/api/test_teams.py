@@ -14,7 +14,16 @@ from server.app import create_app
 from server.encoding import b64url_decode, b64url_encode
 from tests.support.report import record
 from vault_core.audit_chain import verify_export
-from vault_core.teams import IdentityKeys, create_entry, leave_entry, parse_entry, remove_entry
+from vault_core.items import Item
+from vault_core.teams import (
+    IdentityKeys,
+    create_entry,
+    leave_entry,
+    parse_entry,
+    remove_entry,
+    replay_states,
+)
+from vault_core.teams.session import TeamSession
 
 from .conftest import Api, SettingsFactory
 from .teamkit import Person, Team, Teams, team_blob
@@ -228,16 +237,10 @@ def test_log_appends_follow_the_rules(teams: Teams) -> None:
         409,
         "invitation_required",
     )
-    # A remove or rotate without the re-sealed vault; a role change with one.
+    # A remove or rotate without the re-sealed vault.
     raw, _ = remove_entry(owner.keys, team.state, reader.hex)
     expect(teams.append(team, owner, raw), 422, "vault_required")
     expect(teams.append(team, owner, teams.rotate_entry(team, owner)), 422, "vault_required")
-    blob = team_blob(team.team_id, 2, 1, 4, owner.hex)
-    expect(
-        teams.append(team, owner, teams.role_entry(team, owner, writer, "admin"), blob),
-        422,
-        "vault_not_expected",
-    )
     # A stale seq: two admins sign against the same head; the second loses.
     first = teams.role_entry(team, owner, writer, "admin")
     stale = teams.role_entry(team, owner, reader, "writer")
@@ -537,3 +540,108 @@ def test_team_vault_history_is_kept_for_members(teams: Teams) -> None:
     # The removed member reads no revision at all, old or new.
     for path in (base, f"{base}/1"):
         assert _code(teams.call("GET", path, writer.user)) == (404, "no_such_team")
+
+
+def test_real_team_vaults_through_the_server(teams: Teams) -> None:
+    """Team vaults made by vault_core's TeamSession (sealed, signed, at the log's head)
+    travel through the server: a member opens what the server hands out; after a removal
+    the remaining member opens the re-encrypted vault and the removed one gets nothing."""
+    owner, writer, reader = teams.person(), teams.person(), teams.person()
+    session, entry, blob = TeamSession.create(owner.keys, owner.email, "Platform")
+    r = teams.call(
+        "POST",
+        "/api/teams",
+        owner.user,
+        {"entry": b64url_encode(entry), "vault": b64url_encode(blob)},
+    )
+    assert r.status_code == 201, r.text
+    team = Team(session.state.team_id, session.state, bytes(session._team_key()), 1, [entry])
+    teams.add(team, owner, writer, "writer")
+    teams.add(team, owner, reader, "reader")
+    session.states.extend(replay_states(team.entries)[1:])
+
+    def fetch(who: Person) -> tuple[list[bytes], bytes]:
+        log = teams.call("GET", f"/api/teams/{team.team_id}/log", who.user).json()
+        vault = teams.call("GET", f"/api/teams/{team.team_id}/vault", who.user).json()
+        return [b64url_decode(e) for e in log["entries"]], b64url_decode(vault["blob"])
+
+    # The writer adds an item with their own session and saves it through the server.
+    mine = TeamSession.open(writer.keys, *fetch(writer))
+    mine.vault.add(Item(name="deploy", kind="github", url="https://github.com", secret="ghp_x"))
+    r = teams.call(
+        "PUT",
+        f"/api/teams/{team.team_id}/vault",
+        writer.user,
+        {"base_revision": 1, "blob": b64url_encode(mine.save())},
+    )
+    assert r.status_code == 200, r.text
+    theirs = TeamSession.open(reader.keys, *fetch(reader))
+    assert [i.name for i in theirs.items()] == ["deploy"]
+
+    # The owner removes the writer: new key, vault re-encrypted, one request.
+    session = TeamSession.open(owner.keys, *fetch(owner))
+    removal = session.remove_member(writer.hex)
+    assert [x.name for x in removal.exposed] == ["deploy"]
+    r = teams.call(
+        "POST",
+        f"/api/teams/{team.team_id}/log",
+        owner.user,
+        {
+            "entry": b64url_encode(removal.entry),
+            "vault": b64url_encode(removal.vault),
+            "base_revision": 2,
+        },
+    )
+    assert r.status_code == 200 and r.json()["epoch"] == 2, r.text
+    after = TeamSession.open(reader.keys, *fetch(reader))
+    assert after.state.epoch == 2 and [i.name for i in after.items()] == ["deploy"]
+    assert _code(teams.call("GET", f"/api/teams/{team.team_id}/vault", writer.user)) == (
+        404,
+        "no_such_team",
+    )
+    # The removed writer's session still holds the old key: its save is refused.
+    r = teams.call(
+        "PUT",
+        f"/api/teams/{team.team_id}/vault",
+        writer.user,
+        {"base_revision": 3, "blob": b64url_encode(mine.save())},
+    )
+    assert _code(r) == (404, "no_such_team")
+
+
+def test_a_demotion_re_signs_the_vault_in_the_same_request(teams: Teams) -> None:
+    owner, writer = teams.person(), teams.person()
+    session, entry, blob = TeamSession.create(owner.keys, owner.email, "Platform")
+    body = {"entry": b64url_encode(entry), "vault": b64url_encode(blob)}
+    assert teams.call("POST", "/api/teams", owner.user, body).status_code == 201
+    team = Team(session.state.team_id, session.state, bytes(session._team_key()), 1, [entry])
+    teams.add(team, owner, writer, "writer")
+    path = f"/api/teams/{team.team_id}"
+    log = [
+        b64url_decode(e) for e in teams.call("GET", f"{path}/log", writer.user).json()["entries"]
+    ]
+    vault = b64url_decode(teams.call("GET", f"{path}/vault", writer.user).json()["blob"])
+    mine = TeamSession.open(writer.keys, log, vault)
+    r = teams.call(
+        "PUT",
+        f"{path}/vault",
+        writer.user,
+        {"base_revision": 1, "blob": b64url_encode(mine.save())},
+    )
+    assert r.status_code == 200, r.text
+    vault = b64url_decode(teams.call("GET", f"{path}/vault", owner.user).json()["blob"])
+    session = TeamSession.open(owner.keys, log, vault)
+    entry, resigned = session.change_role(writer.hex, "reader")
+    assert resigned is not None  # the writer wrote the current vault
+    r = teams.call(
+        "POST",
+        f"{path}/log",
+        owner.user,
+        {"entry": b64url_encode(entry), "vault": b64url_encode(resigned), "base_revision": 2},
+    )
+    assert r.status_code == 200 and r.json()["revision"] == 3, r.text
+    log = [
+        b64url_decode(e) for e in teams.call("GET", f"{path}/log", writer.user).json()["entries"]
+    ]
+    vault = b64url_decode(teams.call("GET", f"{path}/vault", writer.user).json()["blob"])
+    assert TeamSession.open(writer.keys, log, vault).role == "reader"
