@@ -90,10 +90,10 @@ def test_identity_is_published_self_signed_and_for_the_caller_only(teams: Teams)
     record(CATEGORY, "identity not self-signed or not the caller's", tried=4, refused=4)
 
 
-def test_lookup_by_email_finds_one_account_and_is_rate_limited(
+def test_lookup_and_team_creation_are_rate_limited(
     api: Api, settings_factory: SettingsFactory
 ) -> None:
-    app = create_app(settings_factory(rate_lookup_per_account=3))
+    app = create_app(settings_factory(rate_lookup_per_account=3, rate_team_creates_per_account=1))
     try:
         limited = Teams(Api(app, api.idp))
         alice, bob = limited.person(), limited.person(publish=False)
@@ -113,6 +113,12 @@ def test_lookup_by_email_finds_one_account_and_is_rate_limited(
         # Bob's own allowance is untouched by Alice's.
         r = limited.call("GET", f"/api/accounts/lookup?email={alice.email}", bob.user)
         assert r.status_code == 200
+        # Teams made per account are bounded too (each keeps its own history).
+        limited.create(alice)
+        raw, _ = create_entry(alice.keys, alice.email, "second")
+        blob = team_blob(parse_entry(raw).team, 1, 1, 1, alice.hex)
+        body = {"entry": b64url_encode(raw), "vault": b64url_encode(blob)}
+        assert _code(limited.call("POST", "/api/teams", alice.user, body)) == (429, "rate_limited")
     finally:
         app.state.zk.engine.dispose()
 
