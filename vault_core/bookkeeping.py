@@ -49,6 +49,8 @@ _NOTES = {
     GRANTS_ITEM: "Which items each runner is granted (kept by zkvault).",
     RESERVED_PREFIX + "lineage": "Which writes this revision descends from (kept by zkvault).",
     RESERVED_PREFIX + "revoked": "The runners and machines revoked (kept by zkvault).",
+    RESERVED_PREFIX + "identity": "Your identity key for teams (kept by zkvault).",
+    RESERVED_PREFIX + "contacts": "The identity keys of people you pinned (kept by zkvault).",
 }
 
 

@@ -10,8 +10,15 @@ import uuid
 from dataclasses import dataclass
 
 from .backend.base import AEAD_KEY_BYTES, AEAD_NONCE_BYTES, AEAD_TAG_BYTES, GENERICHASH_BYTES
-from .encoding import REVISION_MAX, u8, u16, u32, u64
-from .errors import LimitExceededError, MalformedError, NonCanonicalError
+from .encoding import REVISION_MAX, Reader, u8, u16, u32, u64
+from .errors import (
+    ItemDuplicatedError,
+    ItemMissingError,
+    ItemReplayedError,
+    LimitExceededError,
+    MalformedError,
+    NonCanonicalError,
+)
 from .header import encode_public_header, read_magic_and_version
 from .items import ITEM_JSON_MAX_BYTES, MAX_ITEMS
 from .kdf import SALT_BYTES, KdfParams
@@ -112,9 +119,7 @@ def encode_authenticated(
         + u32(len(manifest))
     )
     assert len(header) == HEADER_BYTES
-    return header + b"".join(
-        entry.item_id.bytes + u64(entry.item_rev) + entry.record_hash for entry in manifest
-    )
+    return header + encode_manifest(manifest)
 
 
 def parse(data: bytes) -> Container:
@@ -140,6 +145,14 @@ def parse(data: bytes) -> Container:
     if reader.remaining < count * MANIFEST_ENTRY_BYTES + GENERICHASH_BYTES:
         raise MalformedError("truncated manifest")
 
+    manifest = parse_manifest(reader, count, revision)
+    header_mac = reader.take(GENERICHASH_BYTES)
+    records = parse_records(reader)
+    return Container(version, account_id, vault_id, revision, slot, manifest, header_mac, records)
+
+
+def parse_manifest(reader: Reader, count: int, revision: int) -> tuple[ManifestEntry, ...]:
+    """format.md §6.1 step 7: the manifest, entry by entry."""
     manifest: list[ManifestEntry] = []
     for _ in range(count):
         entry = ManifestEntry(
@@ -150,8 +163,15 @@ def parse(data: bytes) -> Container:
         if not 1 <= entry.item_rev <= revision:
             raise MalformedError("item revision out of range")
         manifest.append(entry)
-    header_mac = reader.take(GENERICHASH_BYTES)
+    return tuple(manifest)
 
+
+def encode_manifest(manifest: tuple[ManifestEntry, ...]) -> bytes:
+    return b"".join(e.item_id.bytes + u64(e.item_rev) + e.record_hash for e in manifest)
+
+
+def parse_records(reader: Reader) -> tuple[Record, ...]:
+    """format.md §6.1 step 8: records, one after another to the end of the blob."""
     records: list[Record] = []
     while reader.remaining:
         if reader.remaining < RECORD_HEADER_BYTES:
@@ -163,6 +183,22 @@ def parse(data: bytes) -> Container:
         if ct_len > RECORD_CT_MAX:
             raise LimitExceededError(f"an item record is limited to {RECORD_CT_MAX} bytes")
         records.append(Record(item_id, item_rev, nonce, reader.take(ct_len)))
-    return Container(
-        version, account_id, vault_id, revision, slot, tuple(manifest), header_mac, tuple(records)
-    )
+    return tuple(records)
+
+
+def check_record_set(manifest: tuple[ManifestEntry, ...], records: tuple[Record, ...]) -> None:
+    """format.md §6.1 step 13 (and §15.6): records against the authenticated manifest, as
+    four checks in this order, each over every record before the next."""
+    expected = {entry.item_id: entry.item_rev for entry in manifest}
+    seen: set[uuid.UUID] = set()
+    for record in records:
+        if record.item_id in seen:
+            raise ItemDuplicatedError
+        seen.add(record.item_id)
+    for record in records:
+        if expected.get(record.item_id) != record.item_rev:
+            raise ItemReplayedError
+    if len(seen) != len(expected):
+        raise ItemMissingError
+    if [r.item_id for r in records] != [e.item_id for e in manifest]:
+        raise NonCanonicalError("records are not in manifest order")

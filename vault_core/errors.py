@@ -264,6 +264,122 @@ class StateAuthError(VaultError):
     )
 
 
+class IdentityError(VaultError):
+    """Base of the errors about a person's identity key (format.md §15.1)."""
+
+    code = "identity"
+    summary = "A person's identity key or the contacts pinned in your vault could not be used."
+
+
+class IdentityAuthError(IdentityError):
+    code = "identity_auth"
+    summary = "An identity key failed verification: it is not signed by the key it names."
+
+
+class IdentityBindingError(IdentityError):
+    code = "identity_binding"
+    summary = "The server presented the identity key of another account than the one asked for."
+
+
+class IdentityChangedError(IdentityError):
+    code = "identity_changed"
+    summary = (
+        "Warning: the server presented a different identity key for this person than the one"
+        " you pinned. Nothing was sealed to it. Compare the safety number with them, then"
+        " accept the new key only if they confirm it."
+    )
+
+    def __init__(self, pinned: str = "", offered: str = "") -> None:
+        # Safety numbers are public facts: safe in a message.
+        detail = f"the server presented {offered}, but the one you pinned is {pinned}"
+        super().__init__(detail if pinned else None)
+        self.pinned = pinned
+        self.offered = offered
+
+
+class IdentityNotPinnedError(IdentityError):
+    code = "identity_not_pinned"
+    summary = (
+        "This person's identity key is not pinned in your vault: verify their safety number"
+        " or accept it on first use before adding them to a team."
+    )
+
+
+class TeamLogError(VaultError):
+    """Base of the membership-log refusals (format.md §15.3): an entry that is well formed
+    but does not follow from the log before it."""
+
+    code = "team_log"
+    summary = (
+        "The team's membership log was refused: an entry does not follow from the ones before it."
+    )
+
+
+class TeamLogGapError(TeamLogError):
+    code = "team_log_gap"
+    summary = "The team's membership log was refused: an entry is missing or out of order."
+
+
+class TeamLogForkError(TeamLogError):
+    code = "team_log_fork"
+    summary = (
+        "The server is showing this device a different membership history of this team than"
+        " before (a fork). Nothing was changed; treat the server as compromised."
+    )
+
+
+class TeamLogRollbackError(TeamLogError):
+    code = "team_log_rollback"
+    summary = (
+        "The server sent an older membership log of this team than this device has already"
+        " seen (rolled back), so it was refused."
+    )
+
+
+class TeamLogSignatureError(TeamLogError):
+    code = "team_log_signature"
+    summary = (
+        "The team's membership log was refused: an entry is not signed by the member it names."
+    )
+
+
+class TeamPermissionError(TeamLogError):
+    code = "team_permission"
+    summary = (
+        "Refused: that change needs a team role its signer does not hold (or would leave the"
+        " team without an owner)."
+    )
+
+
+class TeamKeyError(VaultError):
+    code = "team_key"
+    summary = (
+        "The team key sealed for you could not be opened, or was sealed for another member"
+        " or epoch."
+    )
+
+
+class TeamKeyCheckError(TeamKeyError):
+    code = "team_key_check"
+    summary = (
+        "The team key sealed for you is not the key the membership log commits to: the"
+        " server or a member gave you another key. Nothing was read or written."
+    )
+
+
+class StaleEpochError(VaultError):
+    code = "stale_epoch"
+    summary = (
+        "The team vault was written with an old team key (before a member was removed or"
+        " left), so it was refused."
+    )
+
+
+class TeamVaultSignatureError(VaultError):
+    code = "team_vault_signature"
+    summary = "The team vault was refused: it is not signed by the member it names as its writer."
+
+
 ALL_ERRORS: dict[str, type[VaultError]] = {
     cls.code: cls
     for cls in (
@@ -305,6 +421,21 @@ ALL_ERRORS: dict[str, type[VaultError]] = {
         KeyRevokedError,
         OwnerKeyUnpinnedError,
         StateAuthError,
+        IdentityError,
+        IdentityAuthError,
+        IdentityBindingError,
+        IdentityChangedError,
+        IdentityNotPinnedError,
+        TeamLogError,
+        TeamLogGapError,
+        TeamLogForkError,
+        TeamLogRollbackError,
+        TeamLogSignatureError,
+        TeamPermissionError,
+        TeamKeyError,
+        TeamKeyCheckError,
+        StaleEpochError,
+        TeamVaultSignatureError,
     )
 }
 

@@ -14,7 +14,7 @@ from .errors import FingerprintFormatError, KeyLengthError
 
 FINGERPRINT_DOMAIN = b"zkvault-fingerprint-v1"
 FINGERPRINT_BYTES = 15  # 120 bits: 24 base32 characters, six groups of four
-KEY_TYPES = {"machine": 32, "runner": 32, "owner-grant": 32}
+KEY_TYPES = {"machine": 32, "runner": 32, "owner-grant": 32, "identity": 80}
 _B32 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
 # What a person may type between the characters of a fingerprint: space, tab, hyphen-minus.
 _SEPARATORS = frozenset(" \t-")

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .backend import PrimitiveAuthError, get_backend
-from .backend.base import BOX_NONCE_BYTES, BOX_PUBLIC_KEY_BYTES, BOX_SEED_BYTES, SIGNATURE_BYTES
+from .backend.base import BOX_PUBLIC_KEY_BYTES, BOX_SEED_BYTES, SIGNATURE_BYTES
 from .encoding import REVISION_MAX, Reader, canonical_json, parse_canonical_json, u16, u32, u64
 from .errors import (
     GrantAuthError,
@@ -22,6 +22,7 @@ from .errors import (
 )
 from .items import MAX_ITEMS, Item
 from .keys import LABEL_GRANT_SIGNATURE, RandomBytes, wipe
+from .sealedbox import seal, seal_open
 from .vault import Vault
 
 GRANT_MAGIC = b"ZKGT"
@@ -74,32 +75,15 @@ class Grant:
 
 
 def _seal(public_key: bytes, message: bytes, random_bytes: RandomBytes | None = None) -> bytes:
-    """crypto_box_seal built from crypto_box_easy, so its randomness can be passed in (test
-    vectors are reproducible) while staying byte-compatible with crypto_box_seal_open."""
-    backend = get_backend()
-    seed = (random_bytes or backend.random_bytes)(BOX_SEED_BYTES)
-    ephemeral_public, ephemeral_secret = backend.box_seed_keypair(seed)
     try:
-        nonce = backend.blake2b(BOX_NONCE_BYTES, ephemeral_public + public_key)
-        return ephemeral_public + backend.box_easy(
-            message, nonce, public_key, bytes(ephemeral_secret)
-        )
+        return seal(public_key, message, random_bytes)
     except ValueError:
         raise MalformedError("the runner public key is not usable") from None
-    finally:
-        wipe(ephemeral_secret)
 
 
 def _seal_open(sealed: bytes, keypair: RunnerKeyPair) -> bytearray:
-    backend = get_backend()
-    if len(sealed) < BOX_PUBLIC_KEY_BYTES + 16:
-        raise GrantAuthError
-    ephemeral_public = sealed[:BOX_PUBLIC_KEY_BYTES]
-    nonce = backend.blake2b(BOX_NONCE_BYTES, ephemeral_public + keypair.public_key)
     try:
-        return backend.box_open_easy(
-            sealed[BOX_PUBLIC_KEY_BYTES:], nonce, ephemeral_public, keypair.secret_key_bytes()
-        )
+        return seal_open(sealed, keypair.public_key, keypair.secret_key_bytes())
     except PrimitiveAuthError:
         raise GrantAuthError from None
 

@@ -22,6 +22,7 @@ from .container import (
     KeySlot,
     ManifestEntry,
     Record,
+    check_record_set,
     encode_authenticated,
     parse,
 )
@@ -31,14 +32,12 @@ from .errors import (
     DowngradeError,
     GrantListError,
     HeaderAuthError,
+    IdentityChangedError,
+    IdentityNotPinnedError,
     InvalidItemError,
-    ItemDuplicatedError,
-    ItemMissingError,
-    ItemReplayedError,
     LimitExceededError,
     LineageError,
     LockedError,
-    NonCanonicalError,
     NotFoundError,
     PinError,
     ReservedNameError,
@@ -48,6 +47,7 @@ from .errors import (
     WrongPassphraseError,
     WrongVaultError,
 )
+from .fingerprints import normalise_fingerprint
 from .header import VERSION
 from .items import MAX_ITEMS, SSH_KEY, Item, ItemInfo, is_reserved
 from .kdf import SALT_BYTES, KdfParams, derive_kek
@@ -75,6 +75,15 @@ from .lineage import (
 )
 from .pins import RunnerPins
 from .revocations import REVOKED_ITEM, Revocations, Revoked
+from .teams.identity import Identity, IdentityKeys, parse_identity
+from .teams.records import (
+    CONTACTS_ITEM,
+    IDENTITY_ITEM,
+    Contact,
+    Contacts,
+    dump_identity_record,
+    parse_identity_record,
+)
 
 _T = TypeVar("_T")
 
@@ -539,6 +548,88 @@ class Vault:
             grants.set(device_id, ())
             self.set_runner_grants(grants)
 
+    # -- teams: identity and contacts (format.md §15.5) -------------------------------------
+
+    def identity_keys(self) -> IdentityKeys | None:
+        """This account's identity keys (None: none made yet); ``identity`` if damaged."""
+        secret = self._bookkeeping_secret(IDENTITY_ITEM)
+        if secret is None:
+            return None
+        seed = parse_identity_record(secret)
+        try:
+            return IdentityKeys(self.account_id, seed)
+        finally:
+            wipe(seed)
+
+    def ensure_identity(self, random_bytes: RandomBytes | None = None) -> IdentityKeys:
+        """The identity keys, made and stored (at the next save) if there are none. A
+        damaged record is ``identity``, never silently replaced: a new key would be a key
+        change every contact is warned about."""
+        keys = self.identity_keys()
+        if keys is None:
+            keys = IdentityKeys.generate(self.account_id, random_bytes)
+            self._put_bookkeeping(IDENTITY_ITEM, dump_identity_record(keys.seed_bytes()))
+        return keys
+
+    def contacts(self) -> Contacts:
+        """The identities pinned (none yet: empty); ``identity`` if the record is damaged."""
+        secret = self._bookkeeping_secret(CONTACTS_ITEM)
+        return Contacts() if secret is None else Contacts.parse(secret)
+
+    def pin_contact(
+        self,
+        bundle: bytes,
+        account_id: uuid.UUID,
+        email: str,
+        *,
+        safety_number: str | None = None,
+    ) -> Contact:
+        """Pin a person's identity as the server served it: "fingerprint" when the person
+        compared ``safety_number`` (as typed; a different one is ``identity_changed``),
+        else trust on first use, recorded as "tofu". A pinned account whose served identity
+        differs is ``identity_changed``: only ``accept_contact`` replaces a pin."""
+        return self._pin_contact(bundle, account_id, email, safety_number, replace=False)
+
+    def accept_contact(
+        self,
+        bundle: bytes,
+        account_id: uuid.UUID,
+        email: str,
+        *,
+        safety_number: str | None = None,
+    ) -> Contact:
+        """Replace a pin with the identity now served, after the person accepted the change."""
+        return self._pin_contact(bundle, account_id, email, safety_number, replace=True)
+
+    def _pin_contact(
+        self,
+        bundle: bytes,
+        account_id: uuid.UUID,
+        email: str,
+        safety_number: str | None,
+        *,
+        replace: bool,
+    ) -> Contact:
+        self.check_sealable(None, None)
+        identity = parse_identity(bundle, account_id)
+        if safety_number is not None:
+            typed = normalise_fingerprint(safety_number)
+            if typed != identity.safety_number:
+                raise IdentityChangedError(typed, identity.safety_number)
+        contacts = self.contacts()
+        verified = "tofu" if safety_number is None else "fingerprint"
+        contacts.pin(identity, email, verified, self.clock(), replace=replace)
+        self._put_bookkeeping(CONTACTS_ITEM, contacts.dumps())
+        return contacts.contacts[account_id]
+
+    def pinned_identity(self, bundle: bytes, account_id: uuid.UUID) -> Identity:
+        """The identity the server serves for ``account_id``, only if it is the one pinned:
+        ``identity_not_pinned`` or ``identity_changed`` otherwise (nothing is sealed to it)."""
+        identity = parse_identity(bundle, account_id)
+        if self.contacts().check(identity) is None:
+            raise IdentityNotPinnedError
+        return identity
+
     def pin_runner(self, runner_id: uuid.UUID, key: bytes, name: str) -> None:
         """Pin a runner being approved (format.md §12.1, "Pinning"), refusing an id or key
         that was revoked (``key_revoked``) or an id already pinned (``id_taken``)."""
@@ -733,16 +824,4 @@ def _or_empty(read: Callable[[], _T], empty: Callable[[], _T]) -> _T:
 
 def _check_record_set(container: Container) -> None:
     """format.md §6.1 step 13: records against the authenticated manifest."""
-    expected = {entry.item_id: entry.item_rev for entry in container.manifest}
-    seen: set[uuid.UUID] = set()
-    for record in container.records:
-        if record.item_id in seen:
-            raise ItemDuplicatedError
-        seen.add(record.item_id)
-    for record in container.records:
-        if expected.get(record.item_id) != record.item_rev:
-            raise ItemReplayedError
-    if len(seen) != len(expected):
-        raise ItemMissingError
-    if [r.item_id for r in container.records] != [e.item_id for e in container.manifest]:
-        raise NonCanonicalError("records are not in manifest order")
+    check_record_set(container.manifest, container.records)

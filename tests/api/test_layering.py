@@ -43,6 +43,7 @@ def test_every_domain_error_has_one_status() -> None:
         domain.InvalidGrant("c", "m"),
         domain.NotAuthenticated("c", "m"),
         domain.NotFound("c", "m"),
+        domain.Forbidden("c", "m"),
         domain.Gone("c", "m"),
         domain.RevisionConflict("m", current_revision=3),
         domain.Invalid("c", "m"),
@@ -52,7 +53,7 @@ def test_every_domain_error_has_one_status() -> None:
         domain.Unavailable("c", "m"),
         domain.SignInRefused("c", "m"),
     ]
-    statuses = [401, 401, 401, 404, 410, 409, 422, 413, 429, 507, 503, 400]
+    statuses = [401, 401, 401, 404, 403, 410, 409, 422, 413, 429, 507, 503, 400]
     assert [domain_status(e) for e in leaves] == statuses
 
 
@@ -64,3 +65,19 @@ def test_the_auth_router_only_translates() -> None:
     assert not [n for n in names if n.startswith(("server.models", "server.audit", "sqlalchemy."))]
     text = router.read_text()
     assert ".issue(" not in text and "db.execute" not in text and "db.add" not in text
+
+
+def test_the_team_routers_only_translate() -> None:
+    """Every rule of teams (membership, roles, the log, the vault's header, invitations,
+    grants) lives in server/services: the team routers touch no table and no audit chain."""
+    routers = SERVICES.parent / "routers"
+    for name in ("teams.py", "teaminvitations.py", "teamgrants.py", "identity.py"):
+        names = _imports(routers / name)
+        touching = [
+            n
+            for n in names
+            if n.startswith(("server.models", "server.audit", "server.teamlog", "sqlalchemy"))
+        ]
+        assert touching == [], name
+        text = (routers / name).read_text()
+        assert "db.execute" not in text and "db.add" not in text and "select(" not in text

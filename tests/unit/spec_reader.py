@@ -443,7 +443,7 @@ def check_item_name(name: str) -> None:
 
 # -- §12 fingerprints ---------------------------------------------------------------------
 
-_FP_TYPES = {"machine": 32, "runner": 32, "owner-grant": 32}
+_FP_TYPES = {"machine": 32, "runner": 32, "owner-grant": 32, "identity": 80}
 
 
 def fingerprint(key_type: str, key: bytes) -> str:

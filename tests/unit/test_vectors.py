@@ -11,7 +11,7 @@ import pytest
 from argon2.low_level import Type, hash_secret_raw
 
 from tests.support.report import record
-from tests.unit import spec_reader
+from tests.unit import spec_reader, spec_reader_teams
 from tests.vectors import checker, generate
 
 VECTORS = checker.load_vectors()
@@ -49,6 +49,18 @@ def test_the_vector_set_covers_every_decoding_error() -> None:
         "id_taken",
         "reserved_name",
         "state_auth",
+        "identity_auth",
+        "identity_binding",
+        "team_log",
+        "team_log_gap",
+        "team_log_fork",
+        "team_log_rollback",
+        "team_log_signature",
+        "team_permission",
+        "team_key",
+        "team_key_check",
+        "stale_epoch",
+        "team_vault_signature",
     }
     assert {v["expect"] for v in VECTORS} == expected
 
@@ -96,6 +108,36 @@ def _read_record(vector: dict[str, Any]) -> Any:
             key = vector["check_key"]
             check = (vector["check_id"], None if key is None else bytes.fromhex(key))
         return spec_reader.read_revoked(vector["secret"], check)
+    if kind == "identity":
+        value = spec_reader_teams.read_identity(
+            bytes.fromhex(vector["bundle"]), vector["account_id"]
+        )
+        if "seed" in vector:
+            derived = spec_reader_teams.derive_identity(
+                vector["account_id"], bytes.fromhex(vector["seed"])
+            )
+            assert derived.hex() == vector["bundle"], "identity derivation differs"
+        return value
+    if kind == "team_log":
+        entries = [base64.b64decode(e) for e in vector["entries"]]
+        return spec_reader_teams.state_value(spec_reader_teams.replay(entries)[-1])
+    if kind == "team_key_box":
+        return spec_reader_teams.open_box(
+            base64.b64decode(vector["box"]),
+            vector["account_id"],
+            bytes.fromhex(vector["seed"]),
+            vector["team_id"],
+            int(vector["epoch"]),
+            bytes.fromhex(vector["key_check"]),
+        ).hex()
+    if kind == "team_vault":
+        return spec_reader_teams.read_team_vault(
+            base64.b64decode(vector["blob"]),
+            [base64.b64decode(e) for e in vector["entries"]],
+            vector["account_id"],
+            bytes.fromhex(vector["seed"]),
+            vector["memory"],
+        )
     assert kind == "local_state"
     return spec_reader.open_local_state(
         base64.b64decode(vector["blob"]),

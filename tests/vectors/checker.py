@@ -36,6 +36,8 @@ from vault_core.lineage import (
 )
 from vault_core.local_state import open_state, read_state_header
 from vault_core.revocations import Revocations
+from vault_core.teams import IdentityKeys, TeamMemory, open_team_key, parse_identity, replay
+from vault_core.teams.session import TeamSession
 
 VECTOR_DIR = Path(__file__).parent
 
@@ -232,7 +234,96 @@ def _revoked(vector: dict[str, Any]) -> Any:
     }
 
 
+def _identity(vector: dict[str, Any]) -> Any:
+    account = vector["account_id"]
+    identity = parse_identity(
+        bytes.fromhex(vector["bundle"]), None if account is None else uuid.UUID(hex=account)
+    )
+    if "seed" in vector:  # the keys derive from the seed as §15.1 says
+        keys = IdentityKeys(identity.account_id, bytes.fromhex(vector["seed"]))
+        assert keys.bundle() == identity.bundle, "identity derivation differs"
+    return {
+        "account_id": identity.account_id.hex,
+        "sign_key": identity.sign_key.hex(),
+        "box_key": identity.box_key.hex(),
+        "safety_number": identity.safety_number,
+    }
+
+
+def _team_state(state: Any) -> dict[str, Any]:
+    return {
+        "team": state.team_id,
+        "name": state.name,
+        "seq": str(state.seq),
+        "head": state.head.hex(),
+        "epoch": str(state.epoch),
+        "key_check": state.key_check.hex(),
+        "left": sorted(state.left_since_rotation),
+        "members": {
+            a: {
+                "email": m.email,
+                "role": m.role,
+                "verified": m.verified,
+                "sign_key": m.sign_key.hex(),
+                "box_key": m.box_key.hex(),
+            }
+            for a, m in sorted(state.members.items())
+        },
+    }
+
+
+def _team_log(vector: dict[str, Any]) -> Any:
+    return _team_state(replay([base64.b64decode(e) for e in vector["entries"]]))
+
+
+def _member_keys(vector: dict[str, Any]) -> IdentityKeys:
+    return IdentityKeys(uuid.UUID(hex=vector["account_id"]), bytes.fromhex(vector["seed"]))
+
+
+def _team_key_box(vector: dict[str, Any]) -> Any:
+    key = open_team_key(
+        base64.b64decode(vector["box"]),
+        _member_keys(vector),
+        uuid.UUID(hex=vector["team_id"]),
+        int(vector["epoch"]),
+        bytes.fromhex(vector["key_check"]),
+    )
+    return key.hex()
+
+
+def _team_vault(vector: dict[str, Any]) -> Any:
+    blob = base64.b64decode(vector["blob"])
+    memory = vector["memory"]
+    session = TeamSession.open(
+        _member_keys(vector),
+        [base64.b64decode(e) for e in vector["entries"]],
+        blob,
+        None
+        if memory is None
+        else TeamMemory.parse(json.dumps(memory, sort_keys=True, separators=(",", ":"))),
+    )
+    items = []
+    for info in session.items():
+        entry = json.loads(session.vault.get(info.id).to_json())
+        entry["id"] = info.id.hex
+        entry["revision"] = str(info.revision)
+        items.append(entry)
+    vault = session.vault
+    header = {
+        "revision": str(vault.revision),
+        "epoch": str(vault.epoch),
+        "log_seq": str(vault.log_seq),
+        "writer": vault.writer.hex if vault.writer else "",
+    }
+    vault.lock()
+    return {"header": header, "items": sorted(items, key=lambda d: d["id"])}
+
+
 _RECORDS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "identity": _identity,
+    "team_log": _team_log,
+    "team_key_box": _team_key_box,
+    "team_vault": _team_vault,
     "lineage": _lineage,
     "lineage_next": _lineage_next,
     "descent": _descent,

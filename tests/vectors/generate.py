@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.vectors import history, records, rules, sshkeys
+from tests.vectors import history, records, rules, sshkeys, teams
 from tests.vectors.common import (
     ITEMS,
     OTHER_ACCOUNT,
@@ -441,6 +441,10 @@ GENERATORS: list[Callable[[], list[dict[str, Any]]]] = [
     history.revoked_vectors,
     history.format_vectors,
     sshkeys.ssh_key_vectors,
+    teams.identity_vectors,
+    teams.team_log_vectors,
+    teams.team_key_box_vectors,
+    teams.team_vault_vectors,
 ]
 
 
