@@ -1,7 +1,7 @@
 // Chromium entry: sets window.teamsBench = {setup(teamJson), once(op)} for teams.py (or
 // window.teamsError). Pyodide, the vault_core wheel and crypto bound exactly as the web
 // worker binds them (tests/pyodide/bind_crypto.mjs); the timed operations are
-// benchmarks/teams_ops.py, the same code the native workers run, timed inside Python.
+// benchmarks/teams_support/ops.py, the same code the native workers run, timed inside Python.
 import { loadPyodide } from "/node_modules/pyodide/pyodide.mjs";
 import sodium from "libsodium-wrappers-sumo";
 import { bindCrypto } from "../tests/pyodide/bind_crypto.mjs";
@@ -17,7 +17,7 @@ try {
     sodium,
     argon2Wasm: await bytes("/node_modules/@phi-ag/argon2/dist/argon2.wasm"),
   });
-  pyodide.FS.writeFile(`${site}/teams_ops.py`, await bytes("/benchmarks/teams_ops.py"));
+  pyodide.FS.writeFile(`${site}/teams_ops.py`, await bytes("/benchmarks/teams_support/ops.py"));
   window.teamsBench = {
     setup(text) {
       pyodide.globals.set("team_text", text);
