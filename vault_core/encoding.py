@@ -25,15 +25,28 @@ class _Number:
     and converting one could fail (CPython refuses integers of over 4,300 digits)."""
 
 
+_NUMBER = _Number()
+# What a number re-encodes as: a string, so the re-encoding of any value that holds a
+# number differs from the bytes it was parsed from (those held a number there, and JSON
+# parses one text one way only). Numbers are thereby non-canonical without a walk.
+_NUMBER_MARK = "\x00number"
+
+
 def _number(_text: str) -> _Number:
-    return _Number()
+    return _NUMBER
 
 
-def _encode_number(value: object) -> int:
+def _encode_number(value: object) -> str:
     if isinstance(value, _Number):
-        return 0  # only so that the re-encoding can complete: a number fails anyway
+        return _NUMBER_MARK
     raise TypeError(type(value).__name__)
 
+
+# Made once: json.loads and json.dumps with options build a new decoder or encoder per call.
+_DECODER = json.JSONDecoder(parse_constant=_not_json, parse_int=_number, parse_float=_number)
+_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_encode_number
+)
 
 JSON_MAX_DEPTH = 16  # arrays and objects inside each other; a grant body needs 4
 
@@ -53,25 +66,34 @@ def _walk(obj: Any) -> tuple[int, bool]:
     return deepest, scalar
 
 
+def _surely_shallow_and_boolean_free(data: bytes) -> bool:
+    """Whether the bytes alone show that ``_walk`` would find nothing to refuse: nesting no
+    deeper than JSON_MAX_DEPTH (each level opens with its own "[" or "{", so their total
+    count bounds the depth) and no true or false (a JSON literal is never escaped, so each
+    shows as those bytes). Brackets or those words inside strings only cost a walk."""
+    return (
+        data.count(b"{") + data.count(b"[") <= JSON_MAX_DEPTH
+        and b"true" not in data
+        and b"false" not in data
+    )
+
+
 def parse_canonical_json(data: bytes) -> Any:
     """Parse JSON that must be in canonical form (format.md §6.6, in this order): not UTF-8,
     not JSON, a lone surrogate or nesting deeper than JSON_MAX_DEPTH is MalformedError; a
     number, true, false, or any byte that differs from the canonical re-encoding is
     NonCanonicalError. Only objects, arrays, strings and null are canonical."""
     try:
-        obj = json.loads(
-            data.decode("utf-8"), parse_constant=_not_json, parse_int=_number, parse_float=_number
-        )
-        reencoded = json.dumps(
-            obj,
-            sort_keys=True,
-            separators=(",", ":"),
-            ensure_ascii=False,
-            default=_encode_number,
-        ).encode("utf-8")
+        text = data.decode("utf-8")
+        if text.startswith("\ufeff"):  # as json.loads refuses it
+            raise ValueError("a byte order mark")
+        obj = _DECODER.decode(text)
+        reencoded = _ENCODER.encode(obj).encode("utf-8")
     except (UnicodeError, ValueError, RecursionError):
         raise MalformedError("not valid JSON") from None
-    depth, scalar = _walk(obj)
+    # Walking every value is most of the cost of a parse: the bytes usually show there is
+    # nothing for it to find (a number is caught by the comparison, see _NUMBER_MARK).
+    depth, scalar = (0, False) if _surely_shallow_and_boolean_free(data) else _walk(obj)
     if depth > JSON_MAX_DEPTH:
         raise MalformedError(f"JSON nested deeper than {JSON_MAX_DEPTH} levels")
     if scalar or reencoded != data:

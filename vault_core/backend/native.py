@@ -1,6 +1,9 @@
-"""The native backend: libsodium through PyNaCl's low-level bindings."""
+"""The native backend: libsodium through PyNaCl's low-level bindings (BLAKE2b from
+hashlib: the same function, without PyNaCl's per-call overhead)."""
 
 from __future__ import annotations
+
+import hashlib
 
 from nacl import bindings as sodium
 from nacl.exceptions import CryptoError
@@ -24,9 +27,15 @@ class NativeBackend:
         )
 
     def blake2b(self, out_len: int, message: bytes, key: bytes = b"") -> bytes:
-        return sodium.crypto_generichash_blake2b_salt_personal(
-            message, digest_size=out_len, key=key
-        )
+        # libsodium's crypto_generichash is plain keyed BLAKE2b (RFC 7693), as hashlib's is;
+        # hashlib is called here because PyNaCl's wrapper costs ~5 us a call, several times
+        # the hash of a record, and opening a team hashes every record and log entry. Its
+        # limits are crypto_generichash's, as the Pyodide backend applies them.
+        if not 16 <= out_len <= 64:
+            raise ValueError("digest size out of range")
+        if len(key) > 64:
+            raise ValueError("key too long")
+        return hashlib.blake2b(message, digest_size=out_len, key=key).digest()
 
     def aead_encrypt(self, key: bytes, nonce: bytes, plaintext: bytes, ad: bytes) -> bytes:
         return sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, ad, nonce, key)

@@ -133,7 +133,7 @@ def _email(value: object) -> str:
     return value
 
 
-def _member(value: object, verified_forms: tuple[str, ...]) -> MemberSpec:
+def _member(value: object, verified_forms: tuple[str, ...], known: bool) -> MemberSpec:
     if not isinstance(value, dict) or sorted(value) != _MEMBER_FIELDS:
         raise MalformedError(f"team log member has exactly the fields {_MEMBER_FIELDS}")
     account = _match(value, "account", _ID)
@@ -145,7 +145,7 @@ def _member(value: object, verified_forms: tuple[str, ...]) -> MemberSpec:
     if verified not in verified_forms:
         raise MalformedError("team log member verified is not one of " + ", ".join(verified_forms))
     bundle = _bytes(value, "identity", IDENTITY_BYTES)
-    identity = parse_identity(bundle, uuid.UUID(hex=account))
+    identity = parse_identity(bundle, uuid.UUID(hex=account), verify=not known)
     return MemberSpec(account, email, role, identity, verified)
 
 
@@ -162,9 +162,10 @@ def _boxes(value: object) -> dict[str, bytes]:
     return boxes
 
 
-def parse_entry(raw: bytes) -> LogEntry:
+def parse_entry(raw: bytes, *, known: bool = False) -> LogEntry:
     """Parse one entry (format.md §15.3, "Reading an entry"), steps and errors in that
-    order. Verifies the identity an add or create carries; not the entry's signature (its
+    order. Verifies the identity an add or create carries (unless ``known``: an entry this
+    client verified before, ``state.known_prefix``); not the entry's signature (its
     signer's key is the one the log recorded: ``state.apply``)."""
     raw = bytes(raw)
     if len(raw) > ENTRY_MAX_BYTES:
@@ -199,7 +200,7 @@ def parse_entry(raw: bytes) -> LogEntry:
         fields["name"] = checked_name(body["name"], MalformedError, "a team")
     if op in ("create", "add"):
         forms = (VERIFIED_SELF,) if op == "create" else VERIFIED
-        fields["member"] = _member(body["member"], forms)
+        fields["member"] = _member(body["member"], forms, known)
     if op in ("remove", "role"):
         fields["account"] = _match(body, "account", _ID)
     if op == "role":

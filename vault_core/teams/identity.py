@@ -114,9 +114,12 @@ class IdentityKeys:
         return f"<IdentityKeys account={self.account_id} {self.safety_number}>"
 
 
-def parse_identity(bundle: bytes, account_id: uuid.UUID | None = None) -> Identity:
+def parse_identity(
+    bundle: bytes, account_id: uuid.UUID | None = None, *, verify: bool = True
+) -> Identity:
     """Read and verify an IDENTITY bundle (§15.1), steps and errors in that order; with
-    ``account_id``, also that it is that account's."""
+    ``account_id``, also that it is that account's. ``verify=False`` only for a bundle this
+    client verified before (a membership-log entry it accepted: ``state.known_prefix``)."""
     bundle = bytes(bundle)
     if len(bundle) < 6 or bundle[:4] != IDENTITY_MAGIC:
         raise MalformedError("not a zkvault identity")
@@ -131,12 +134,13 @@ def parse_identity(bundle: bytes, account_id: uuid.UUID | None = None) -> Identi
     box_key = reader.take(BOX_PUBLIC_KEY_BYTES)
     signed_end = reader.offset
     signature = reader.take(SIGNATURE_BYTES)
-    try:
-        get_backend().sign_verify_detached(
-            signature, LABEL_IDENTITY + bundle[:signed_end], sign_key
-        )
-    except PrimitiveAuthError:
-        raise IdentityAuthError from None
+    if verify:
+        try:
+            get_backend().sign_verify_detached(
+                signature, LABEL_IDENTITY + bundle[:signed_end], sign_key
+            )
+        except PrimitiveAuthError:
+            raise IdentityAuthError from None
     if account_id is not None and owner != account_id:
         raise IdentityBindingError
     return Identity(owner, sign_key, box_key, bundle)

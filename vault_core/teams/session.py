@@ -96,7 +96,8 @@ class TeamSession:
     ) -> TeamSession:
         """Verify the log (replayed from its first entry, against ``memory``), open this
         member's key box for the current epoch, then the team vault (§15.7)."""
-        states = replay_states(entries)
+        known = (memory.log_seq, bytes.fromhex(memory.log_head)) if memory else None
+        states = replay_states(entries, known)
         check_log_memory(states, memory)
         state = states[-1]
         me = state.members.get(keys.account_id.hex)

@@ -8,7 +8,7 @@ depth) and every client runs it over the whole log it is shown.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
@@ -20,8 +20,17 @@ from ..errors import (
     TeamLogGapError,
     TeamLogSignatureError,
     TeamPermissionError,
+    VaultError,
 )
-from .entries import EPOCH_OPS, LABEL_TEAM_LOG, MAX_MEMBERS, ROLES, LogEntry, parse_entry
+from .entries import (
+    EPOCH_OPS,
+    LABEL_TEAM_LOG,
+    MAX_MEMBERS,
+    ROLES,
+    LogEntry,
+    entry_hash,
+    parse_entry,
+)
 
 RANK = {role: rank for rank, role in enumerate(ROLES)}
 ADMIN = RANK["admin"]
@@ -91,7 +100,7 @@ def _member_from(entry: LogEntry) -> Member:
     )
 
 
-def _create(entry: LogEntry) -> TeamState:
+def _create(entry: LogEntry, known: bool) -> TeamState:
     if entry.op != "create":
         raise TeamLogError("a team log begins with a create entry")
     if entry.seq != 1:
@@ -99,7 +108,8 @@ def _create(entry: LogEntry) -> TeamState:
     member = _member_from(entry)
     if member.account_id != entry.by or member.role != "owner":
         raise TeamLogError("a team is created by its first owner")
-    _verify(entry, member.sign_key)
+    if not known:
+        _verify(entry, member.sign_key)
     if entry.epoch != 1:
         raise TeamLogError("a team begins at epoch 1")
     if set(entry.boxes) != {entry.by}:
@@ -125,11 +135,12 @@ def _need(signer: Member, rank: int, what: str) -> None:
         )
 
 
-def apply(state: TeamState | None, entry: LogEntry) -> TeamState:
+def apply(state: TeamState | None, entry: LogEntry, *, known: bool = False) -> TeamState:
     """The state after ``entry``; refuses one that does not follow (format.md §15.4, checks
-    and errors in that order)."""
+    and errors in that order). ``known``: the entry is one this client verified before
+    (``known_prefix``), so its signature is not checked again; every other check is."""
     if state is None:
-        return _create(entry)
+        return _create(entry, known)
     if entry.team != state.team_id:
         raise TeamLogError("the entry belongs to another team")
     if entry.seq != state.seq + 1:
@@ -139,7 +150,8 @@ def apply(state: TeamState | None, entry: LogEntry) -> TeamState:
     signer = state.members.get(entry.by)
     if signer is None:
         raise TeamPermissionError("the signer is not a member of the team")
-    _verify(entry, signer.sign_key)
+    if not known:
+        _verify(entry, signer.sign_key)
     if entry.op == "create":
         raise TeamLogError("a team is created once")
     new_epoch = entry.op in EPOCH_OPS
@@ -219,12 +231,39 @@ def replay(entries: Iterable[bytes]) -> TeamState:
     return state
 
 
-def replay_states(entries: Iterable[bytes]) -> list[TeamState]:
+def known_prefix(entries: Sequence[bytes], seq: int, head: bytes) -> int:
+    """How many leading entries of ``entries`` this client verified before, given the seq
+    and head it remembers (format.md §15.4, "Memory"): ``seq`` when the entry at ``seq``
+    hashes to ``head``, else 0. The head pins that entry's bytes, and each entry's prev
+    (still checked by ``apply``) the bytes of the one before it, back to entry 1: they are
+    the entries whose signatures this client checked when it accepted that head."""
+    if not 1 <= seq <= len(entries):
+        return 0
+    return seq if hmac.compare_digest(entry_hash(entries[seq - 1]), head) else 0
+
+
+def replay_states(
+    entries: Iterable[bytes], known: tuple[int, bytes] | None = None
+) -> list[TeamState]:
     """Every state along the log (index i: after entry i+1), for checks at an earlier seq
-    (the team vault's writer at the log_seq it was written at)."""
+    (the team vault's writer at the log_seq it was written at). ``known``: the (seq, head)
+    this client remembers; while the log still holds that head (``known_prefix``) the
+    signatures of the entries up to it are not checked again, and every other check is.
+    The outcome, state or error, is the full replay's."""
+    entries = list(entries)
+    trusted = known_prefix(entries, *known) if known is not None else 0
     states: list[TeamState] = []
-    for raw in entries:
-        states.append(apply(states[-1] if states else None, parse_entry(raw)))
+    for index, raw in enumerate(entries):
+        seen = index < trusted
+        try:
+            entry = parse_entry(raw, known=seen)
+            states.append(apply(states[-1] if states else None, entry, known=seen))
+        except VaultError:
+            if not seen:
+                raise
+            # Only a log that differs before the remembered head gets here (its prev chain
+            # breaks): check it all, so the error is the one the full checks meet first.
+            return replay_states(entries)
     if not states:
         raise TeamLogError("the team log is empty")
     return states
