@@ -23,8 +23,10 @@ from vault_core import container as layout
 
 ROOT = Path(__file__).resolve().parents[2]
 VAULT_VECTORS = [v for v in checker.load_vectors() if v["kind"] == "vault"]
-# What the server may load from vault_core: the lazy package, its errors, the header,
-# base64url and the audit chain's hash (all standard library only, no key involved).
+# What the server may import from vault_core: the lazy package, its errors, the header,
+# base64url and the audit chain's hash (all standard library only, no key involved), and
+# teams, whose membership log it checks before storing an append (public keys and
+# signatures only: docs/teams.md, "What the server checks").
 SERVER_MAY_LOAD = {
     "vault_core",
     "vault_core.audit_chain",
@@ -33,7 +35,13 @@ SERVER_MAY_LOAD = {
     "vault_core.errors",
     "vault_core.fingerprints",
     "vault_core.header",
+    "vault_core.teams",
 }
+# What loading the server must never load: opening a personal vault, a grant or a team
+# session. (Importing vault_core.teams loads the team vault's and key boxes' code; the
+# server imports none of it, which the test below checks in its source.)
+SERVER_NEVER_LOADS = {"vault_core.vault", "vault_core.grants", "vault_core.teams.session"}
+SERVER_NEVER_IMPORTS = {"open_team_key", "TeamVault", "TeamSession", "Vault", "teamvault", "keybox"}
 
 
 def _blob(vector: dict[str, Any]) -> bytes:
@@ -103,7 +111,7 @@ def test_a_revision_out_of_range_is_malformed_for_server_and_clients(account: uu
             Vault.open(bytes(blob), PASSPHRASE, account_id=account)
 
 
-def test_the_server_imports_only_stdlib_modules_from_vault_core() -> None:
+def test_the_server_imports_only_what_it_may_from_vault_core() -> None:
     for path in (ROOT / "server").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("vault_core"):
@@ -114,7 +122,7 @@ def test_the_server_imports_only_stdlib_modules_from_vault_core() -> None:
                         assert alias.name in SERVER_MAY_LOAD, f"{path}: import {alias.name}"
 
 
-def test_loading_the_whole_server_loads_no_crypto_from_vault_core() -> None:
+def test_loading_the_whole_server_loads_nothing_that_opens_a_vault() -> None:
     probe = """
 import importlib, json, pkgutil, sys
 import server
@@ -129,4 +137,10 @@ print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in {"vault_cor
     ).stdout
     loaded = set(json.loads(out))
     assert "vault_core.header" in loaded  # the probe did load the server's parser
-    assert loaded <= SERVER_MAY_LOAD, sorted(loaded - SERVER_MAY_LOAD)
+    assert "vault_core.teams.state" in loaded  # and its membership-log check
+    assert not loaded & SERVER_NEVER_LOADS, sorted(loaded & SERVER_NEVER_LOADS)
+    for path in (ROOT / "server").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("vault_core"):
+                names = {alias.name for alias in node.names}
+                assert not names & SERVER_NEVER_IMPORTS, (path, names & SERVER_NEVER_IMPORTS)
