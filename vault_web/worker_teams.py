@@ -125,6 +125,7 @@ class Teams:
                     "email": member.email,
                     "role": member.role,
                     "safety_number": number,
+                    "identity": b64e(member.identity),  # public: to pin the key the log holds
                     "verified": member.verified,
                     "verified_text": VERIFIED.get(member.verified, member.verified),
                     "added_by": state.members[member.added_by].email
