@@ -25,6 +25,7 @@ from tests.e2e.conftest import STRONG, App, account_id_of, new_app
 from tests.e2e.test_teams import email, open_team, open_teams
 from tests.hostile import lies
 from tests.hostile.stage import Stage
+from tests.support.httpproxy import Lie
 from tests.support.report import record
 from vault_core.teams import IdentityKeys
 
@@ -57,7 +58,7 @@ def pair(stage: Stage, browser: object) -> Iterator[Pair]:
             app.context.close()
 
 
-def substituted(bob_id: uuid.UUID) -> lies.Lie:
+def substituted(bob_id: uuid.UUID) -> Lie:
     """The server's own key for Bob, self-signed under Bob's account id."""
     forged = lies.b64e(IdentityKeys.generate(bob_id).bundle())
     return lies.json_body(
