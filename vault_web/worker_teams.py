@@ -26,7 +26,13 @@ from typing import TYPE_CHECKING, Any
 from vault_core import errors
 from vault_core.b64url import b64url_decode as b64d
 from vault_core.b64url import b64url_encode as b64e
-from vault_core.teams import ROLES, IdentityKeys, TeamMemory, parse_identity
+from vault_core.teams import (
+    ROLES,
+    IdentityKeys,
+    TeamMemory,
+    identity_fingerprint,
+    parse_identity,
+)
 from vault_core.teams.session import TeamSession
 from vault_core.teams.state import RANK
 
@@ -113,7 +119,8 @@ class Teams:
             contacts = {}
         members = []
         for account, member in sorted(state.members.items(), key=lambda kv: kv[1].email):
-            number = parse_identity(member.identity).safety_number
+            # The log verified each bundle when it recorded it: the number is only a hash.
+            number = identity_fingerprint(uuid.UUID(hex=account), member.sign_key, member.box_key)
             pinned = contacts.get(uuid.UUID(hex=account))
             mine = None
             if pinned is not None:
