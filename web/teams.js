@@ -336,12 +336,11 @@ function roleSelect(view, m, owner) {
 // again from the server so what is shown is what the server holds, verified.
 async function appendEntry(view, change) {
   try {
-    await call("POST", `/api/teams/${view.team_id}/log`, change.vault && change.entry && change.epoch !== view.epoch
-      ? { entry: change.entry, vault: change.vault, base_revision: change.base_revision }
-      : { entry: change.entry });
-    if (change.vault && change.epoch === view.epoch) {
-      await call("PUT", `/api/teams/${view.team_id}/vault`, { base_revision: change.base_revision, blob: change.vault });
-    }
+    // The vault the change re-sealed (remove, rotate) or re-signed (a demoted last
+    // writer's) goes in the same request: the server stores both or neither.
+    const body = { entry: change.entry };
+    if (change.vault) Object.assign(body, { vault: change.vault, base_revision: change.base_revision });
+    await call("POST", `/api/teams/${view.team_id}/log`, body);
     remember(change);
     teams.views.set(view.team_id, change);
     return change;

@@ -25,7 +25,7 @@ from vault_core.keys import wipe
 from vault_core.teams import IdentityKeys, add_entry
 from vault_core.teams.session import TeamSession
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 MEMBERS = 200
 ITEMS = 1000
 
