@@ -211,3 +211,27 @@ def test_remove_a_member_and_the_rest_still_read(people: People) -> None:
     # Bob's browser no longer lists the team.
     open_teams(bob)
     bob.page.wait_for_function("() => !document.querySelector('#teams-list [data-team]')")
+
+
+def test_a_role_change_and_leaving(people: People) -> None:
+    ada, cy = people.ada, people.cy
+    open_teams(ada)
+    open_team(ada, "Platform")
+    ada.page.get_by_label(f"Role of {email(cy)}").select_option("writer")
+    ada.notice(f"{email(cy)} is now Writer")
+    open_teams(cy)
+    open_team(cy, "Platform")
+    assert cy.page.locator("#team-detail").get_attribute("data-role") == "writer"
+    assert cy.page.locator("#team-item-new").is_visible()
+
+    cy.page.get_by_role("button", name="Leave this team").click()  # confirm() accepted
+    cy.notice("You left “Platform”")
+    cy.page.wait_for_function("() => !document.querySelector('#teams-list [data-team]')")
+    # The key did not change (a leaver would know a new one): the owner is asked to.
+    open_teams(ada)
+    open_team(ada, "Platform")
+    ada.page.locator("#team-left").wait_for(state="visible")
+    ada.page.get_by_role("button", name="Change the team key now").click()
+    ada.notice("The team has a new key")
+    assert "key epoch 3" in ada.page.locator("#team-facts").inner_text()
+    assert ada.page.locator("#team-left").is_hidden()
