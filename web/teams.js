@@ -134,13 +134,18 @@ onListing((listing) => {
   identityIfAny().then((id) => (id ? loadTeams() : null)).catch((err) => refuse(err));
 });
 
+// Every visit reads the teams again from the server (another member may have changed
+// them); data-loaded says when that is done (for people: the list stops changing; tests).
 onView("teams", async () => {
+  delete $("view-teams").dataset.loaded;
   try {
     await ensureIdentity();
     await loadTeams();
     if (teams.current && teams.views.has(teams.current)) await showTeam(teams.current);
   } catch (err) {
     refuse(err);
+  } finally {
+    $("view-teams").dataset.loaded = "1";
   }
 });
 
@@ -332,28 +337,38 @@ function roleSelect(view, m, owner) {
   return select;
 }
 
-// Upload a change to the log (and the vault it re-sealed); on any refusal, open the team
-// again from the server so what is shown is what the server holds, verified.
-async function appendEntry(view, change) {
-  try {
-    // The vault the change re-sealed (remove, rotate) or re-signed (a demoted last
-    // writer's) goes in the same request: the server stores both or neither.
-    const body = { entry: change.entry };
-    if (change.vault) Object.assign(body, { vault: change.vault, base_revision: change.base_revision });
-    await call("POST", `/api/teams/${view.team_id}/log`, body);
+// Make a membership change in the worker and append it (with the vault it re-sealed or
+// re-signed, in the same request: the server stores both or neither). On any refusal the
+// team is opened again from the server, so what is shown is what it holds, verified; if
+// the refusal was only that another member changed the team first (log_conflict,
+// revision_conflict), the same change is made once more on top of theirs.
+const CONFLICTS = new Set(["log_conflict", "revision_conflict"]);
+async function changeMembers(teamId, op, args) {
+  for (let attempt = 0; ; attempt++) {
+    const t0 = performance.now();
+    const change = await ask(op, { team_id: teamId, ...args });
+    const t1 = performance.now();
+    try {
+      const body = { entry: change.entry };
+      if (change.vault) Object.assign(body, { vault: change.vault, base_revision: change.base_revision });
+      await call("POST", `/api/teams/${teamId}/log`, body);
+    } catch (err) {
+      await openTeam(teamId).catch(() => {});
+      if (attempt || !CONFLICTS.has(err.code)) throw err;
+      continue;
+    }
     remember(change);
-    teams.views.set(view.team_id, change);
+    teams.views.set(teamId, change);
+    renderList();
+    renderTeamCredentials();
+    change.timing = { worker: Math.round(t1 - t0), upload: Math.round(performance.now() - t1) };
     return change;
-  } catch (err) {
-    await openTeam(view.team_id).catch(() => {});
-    throw err;
   }
 }
 
 async function changeRole(view, m, role) {
   try {
-    const change = await ask("team_change_role", { team_id: view.team_id, account_id: m.account_id, role });
-    renderTeam(await appendEntry(view, change));
+    renderTeam(await changeMembers(view.team_id, "team_change_role", { account_id: m.account_id, role }));
     notice(`${m.email} is now ${ROLE_WORDS[role]}.`);
   } catch (err) {
     refuse(err);
@@ -364,17 +379,12 @@ async function changeRole(view, m, role) {
 async function removeMember(view, m) {
   if (!window.confirm(`Remove ${m.email} from “${view.name}”? The team key changes and every credential is encrypted again.`)) return;
   try {
-    const t0 = performance.now();
-    const change = await ask("team_remove_member", { team_id: view.team_id, account_id: m.account_id });
-    const t1 = performance.now();
-    await appendEntry(view, change);
+    const change = await changeMembers(view.team_id, "team_remove_member", { account_id: m.account_id });
     const t2 = performance.now();
     renderTeam(change);
     showExposed(m.email, change.exposed);
     // Where the time went (benchmarks and tests/e2e/test_teams_scale.py read it).
-    $("team-exposed").dataset.ms = JSON.stringify({
-      worker: Math.round(t1 - t0), upload: Math.round(t2 - t1), render: Math.round(performance.now() - t2),
-    });
+    $("team-exposed").dataset.ms = JSON.stringify({ ...change.timing, render: Math.round(performance.now() - t2) });
     notice(`Removed ${m.email}; the team has a new key. Rotate the credentials listed below at their provider.`);
   } catch (err) {
     refuse(err);
@@ -400,8 +410,7 @@ $("team-rotate").addEventListener("click", async () => {
   const view = teams.views.get(teams.current);
   if (!view) return;
   try {
-    const change = await ask("team_rotate", { team_id: view.team_id });
-    renderTeam(await appendEntry(view, change));
+    renderTeam(await changeMembers(view.team_id, "team_rotate", {}));
     notice("The team has a new key; members who left cannot read what is saved from now on.");
   } catch (err) {
     refuse(err);
@@ -463,10 +472,9 @@ async function addInvitee(view, inv) {
     title: `Add ${inv.email} to “${view.name}”`,
     intro: `Ask ${inv.email} to read their safety number (shown on their screen under Teams) and type it below. The team key is sealed only to the key you check here.`,
     then: async () => {
-      const change = await ask("team_add_member", {
-        team_id: view.team_id, account_id: inv.account_id, email: inv.email, role: inv.role, bundle: served.bundle,
-      });
-      renderTeam(await appendEntry(view, change));
+      renderTeam(await changeMembers(view.team_id, "team_add_member", {
+        account_id: inv.account_id, email: inv.email, role: inv.role, bundle: served.bundle,
+      }));
       await renderTeamInvitations(view.team_id);
       notice(`Added ${inv.email} as ${ROLE_WORDS[inv.role]}.`);
     },
@@ -491,7 +499,6 @@ async function compareMember(view, m) {
 
 async function renderTeamInvitations(teamId) {
   const list = $("team-invitations");
-  list.replaceChildren();
   const view = teams.views.get(teamId);
   let invitations = [];
   try {
@@ -500,6 +507,10 @@ async function renderTeamInvitations(teamId) {
     refuse(err);
     return;
   }
+  // Emptied only now, with the answer in hand: two renderings in flight (opening the
+  // section and the team at once) must not both append.
+  if (teams.current !== teamId) return;
+  list.replaceChildren();
   for (const inv of invitations) {
     const actions = [];
     if (inv.status === "accepted") {
@@ -657,6 +668,7 @@ async function writeTeam(teamId, op, args) {
       await call("PUT", `/api/teams/${teamId}/vault`, { base_revision: change.base_revision, blob: change.blob });
       remember(change);
       teams.views.set(teamId, change);
+      renderList();
       return change;
     } catch (err) {
       await openTeam(teamId).catch(() => {});
