@@ -67,7 +67,7 @@ class SessionError(Exception):
 
 @dataclass(frozen=True)
 class Op:
-    kind: str  # add | update | remove | passphrase | grants | pin | rename | revoke
+    kind: str  # add | update | remove | passphrase | grants | pin | rename | revoke | change
     item_id: str = ""
     item: Item | None = None
     slot: KeySlot | None = None  # the vault key rewrapped under the new passphrase
@@ -75,6 +75,7 @@ class Op:
     pin: tuple[str, bytes, str] | None = None  # runner id, X25519 key, name
     rename: tuple[str, str] | None = None  # runner id, the pin's new name
     revoke: tuple[str, uuid.UUID, bytes, str] | None = None  # kind, id, key, name
+    change: Callable[[Vault], object] | None = None  # any other edit (teams' identity, contacts)
 
 
 def _item_from(fields: dict[str, Any], secret: str) -> Item:
@@ -222,6 +223,9 @@ class Session:
             assert op.revoke is not None
             kind, device_id, key, name = op.revoke
             vault.revoke(kind, device_id, key, name)
+        elif op.kind == "change":
+            assert op.change is not None
+            op.change(vault)
         elif op.kind == "rename":
             assert op.rename is not None
             pins = vault.runner_pins()
@@ -718,3 +722,19 @@ def _upload(vault: Vault) -> dict[str, Any]:
         "base_sha256": upload.base_sha256,
         "blob": b64e(upload.blob),
     }
+
+
+# Teams (vault_web.worker_teams): their operations share this session's personal vault,
+# and locking it closes every team it opened.
+from .worker_teams import Teams  # noqa: E402 - needs SESSION, defined above
+
+TEAMS = Teams(SESSION)
+_OPS.update(TEAMS.ops())
+
+
+def _lock_everything() -> dict[str, Any]:
+    TEAMS.lock()
+    return SESSION.op_lock()
+
+
+_OPS["lock"] = _lock_everything
