@@ -14,7 +14,7 @@ from .headwatch import HeadWatcher
 from .middleware import BodyLimit, Observed, Observer, SecurityHeaders, log_access
 from .oidc import OidcClient
 from .ratelimit import RateLimiter
-from .routers import audit, auth, devices, meta, pairings, vault, vaulthead, webapp
+from .routers import audit, auth, devices, identity, meta, pairings, teams, vault, vaulthead, webapp
 from .settings import Settings, check_settings
 from .state import AppState
 from .stopping import on_stop_signal
@@ -82,9 +82,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         devices.runners,
         devices.runner_self,
         audit.router,
+        identity.router,
+        teams.router,
+        teams.invited,
+        teams.runner_grants,
     ):
         app.include_router(router)
     largest = max(settings.max_vault_bytes, settings.max_grant_bytes)
+    # A team log append carries an entry and the re-sealed team vault together.
+    largest += teams.ENTRY_MAX_BYTES
     app.add_middleware(BodyLimit, limit=(largest * 4 + 2) // 3 + _BODY_LIMIT_SLACK)
     app.add_middleware(SecurityHeaders, hsts=settings.public_url.startswith("https://"))
     # Request metrics cost a little on every request: counted only where /metrics exists.

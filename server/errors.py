@@ -40,6 +40,7 @@ class ApiError(Exception):
 # The one place a service's refusal becomes an HTTP status (most specific class first).
 _DOMAIN_STATUS: tuple[tuple[type[domain.DomainError], int], ...] = (
     (domain.NotAuthenticated, 401),
+    (domain.Forbidden, 403),
     (domain.NotFound, 404),
     (domain.Gone, 410),
     (domain.Conflict, 409),
@@ -80,7 +81,7 @@ AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     descriptions = {
         401: "Not authenticated",
-        403: "Not allowed",
+        403: "Not allowed: the caller's team role is too low (code: team_role)",
         404: "Not found",
         409: "Conflict (for a stale vault write: code revision_conflict, with current_revision)",
         410: "Gone: expired or already used",

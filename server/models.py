@@ -218,3 +218,131 @@ class DpopProof(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[int] = mapped_column(BigInteger, index=True)  # epoch seconds
+
+
+# --- teams (docs/server.md, "Teams"; docs/teams.md) ---------------------------
+
+
+class Identity(Base):
+    """An account's public identity bundle (docs/format.md §15), stored as sent after its
+    self-signature and account id were checked: the clients verify it themselves."""
+
+    __tablename__ = "identities"
+
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    bundle: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Set when a bundle replaced another: everyone who pinned the old one must see it.
+    changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Team(Base):
+    """A team: the head of its membership log and of its vault. The id is the one the
+    creator's log names; its row lock serialises the team's log appends and vault writes."""
+
+    __tablename__ = "teams"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    head_seq: Mapped[int] = mapped_column(BigInteger)
+    head_hash: Mapped[str] = mapped_column(String(64))
+    epoch: Mapped[int] = mapped_column(BigInteger)
+    revision: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    history_bytes: Mapped[int] = mapped_column(BigInteger, server_default="0")
+
+
+class TeamMember(Base):
+    """The server's view of who is in a team with which role, derived from the verified
+    log; it is what the server enforces writes with (clients enforce the log itself)."""
+
+    __tablename__ = "team_members"
+
+    team_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    role: Mapped[str] = mapped_column(String(16))  # owner | admin | writer | reader
+    since_seq: Mapped[int] = mapped_column(BigInteger)
+
+
+class TeamLogEntry(Base):
+    """One signed membership-log entry, as sent: append-only, one per (team, seq)."""
+
+    __tablename__ = "team_log"
+
+    team_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    entry: Mapped[bytes] = mapped_column(LargeBinary)
+    hash: Mapped[str] = mapped_column(String(64))
+    op: Mapped[str] = mapped_column(String(16))
+    signer_id: Mapped[uuid.UUID] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TeamVaultVersion(Base):
+    """A team vault blob at one revision; kept by age and count like the personal vault."""
+
+    __tablename__ = "team_vault_versions"
+    __table_args__ = (Index("ix_team_vault_versions_team_created", "team_id", "created_at"),)
+
+    team_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )
+    revision: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    epoch: Mapped[int] = mapped_column(BigInteger)
+    writer_id: Mapped[uuid.UUID] = mapped_column()
+    size: Mapped[int] = mapped_column(Integer)
+    blob: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Invitation(Base):
+    """An admin's invitation of an account into a team, until the signed "add" entry
+    consumes it (or it is withdrawn or declined)."""
+
+    __tablename__ = "invitations"
+    __table_args__ = (
+        Index("ix_invitations_team_status", "team_id", "status"),
+        Index("ix_invitations_account_status", "account_id", "status"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    team_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(320))
+    role: Mapped[str] = mapped_column(String(16))
+    invited_by: Mapped[uuid.UUID] = mapped_column()
+    # pending -> accepted -> added; pending|accepted -> withdrawn | declined
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TeamGrant(Base):
+    """A runner's sealed grant of a team vault's items (opaque). The grantor is the
+    runner's owner; the grant is deleted when the grantor stops being a team admin."""
+
+    __tablename__ = "team_grants"
+
+    runner_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("clients.id", ondelete="CASCADE"), primary_key=True
+    )
+    team_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )
+    grantor_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    revision: Mapped[int] = mapped_column(BigInteger)
+    size: Mapped[int] = mapped_column(Integer)
+    blob: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

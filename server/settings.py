@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     rate_code_attempts_per_account: int = 20
     rate_code_attempts_global: int = 10_000
     max_pending_pairings: int = 10_000
+    # Account lookups by email (to invite someone), per account: enough for a person
+    # inviting a team, too few to walk a list of guessed addresses.
+    rate_lookup_per_account: int = Field(default=60, ge=1)
     # Vault writes (saves and restores) per client, in a window of their own (a minute).
     rate_vault_writes_per_client: int = Field(default=30, ge=1)
     rate_vault_write_window_seconds: int = Field(default=60, ge=1)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from .. import audit
 from ..audit import Actor
 from ..db import utcnow
-from ..models import Client, Grant
+from ..models import Client, Grant, TeamGrant
 from ..sqlutil import affected
 from . import token_families
 from .errors import NotFound, RevisionConflict
@@ -47,8 +47,9 @@ def rename(db: Session, actor: Actor, kind: str, client_id: uuid.UUID, name: str
 def revoke(db: Session, actor: Actor, kind: str, client_id: uuid.UUID) -> Client:
     assert actor.account_id is not None
     client = owned(db, actor.account_id, kind, client_id)
-    if kind == "runner":  # a revoked runner loses its grant at once
+    if kind == "runner":  # a revoked runner loses its grants at once, team ones too
         db.execute(delete(Grant).where(Grant.runner_id == client.id))
+        db.execute(delete(TeamGrant).where(TeamGrant.runner_id == client.id))
     token_families.revoke_family(db, client, actor, kind)
     return client
 

@@ -32,6 +32,11 @@ class NotFound(DomainError):
     """No such thing for this caller (another account's id answers the same)."""
 
 
+class Forbidden(DomainError):
+    """The caller is known here but its role does not allow this (a team reader writing,
+    a member reading the team's audit trail)."""
+
+
 class Gone(DomainError):
     """It existed, but is used up: a pairing already claimed."""
 

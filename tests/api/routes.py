@@ -45,6 +45,24 @@ KINDS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/vault/history/{revision}"): frozenset({"web", "machine"}),
     ("GET", "/api/audit/export"): frozenset({"web", "machine"}),
     ("GET", "/api/runner/grant"): frozenset({"runner"}),
+    ("GET", "/api/runner/team-grants"): frozenset({"runner"}),
+    # Teams: a person's browser or CLI; runners read the vault and log of a granted team.
+    ("PUT", "/api/identity"): frozenset({"web", "machine"}),
+    ("GET", "/api/identity/{account_id}"): frozenset({"web", "machine"}),
+    ("GET", "/api/accounts/lookup"): frozenset({"web", "machine"}),
+    ("POST", "/api/teams"): frozenset({"web", "machine"}),
+    ("GET", "/api/teams"): frozenset({"web", "machine"}),
+    ("GET", "/api/teams/{team_id}/log"): frozenset({"web", "machine", "runner"}),
+    ("POST", "/api/teams/{team_id}/log"): frozenset({"web", "machine"}),
+    ("GET", "/api/teams/{team_id}/vault"): frozenset({"web", "machine", "runner"}),
+    ("PUT", "/api/teams/{team_id}/vault"): frozenset({"web", "machine"}),
+    ("POST", "/api/teams/{team_id}/invitations"): frozenset({"web", "machine"}),
+    ("GET", "/api/teams/{team_id}/invitations"): frozenset({"web", "machine"}),
+    ("DELETE", "/api/teams/{team_id}/invitations/{invitation_id}"): frozenset({"web", "machine"}),
+    ("POST", "/api/invitations/{invitation_id}/accept"): frozenset({"web", "machine"}),
+    ("POST", "/api/invitations/{invitation_id}/decline"): frozenset({"web", "machine"}),
+    ("GET", "/api/teams/{team_id}/audit"): frozenset({"web", "machine"}),
+    ("GET", "/api/teams/{team_id}/audit/export"): frozenset({"web", "machine"}),
 }
 # The only operations a browser's cookies authenticate (the CSRF defence guards them).
 COOKIE_AUTHENTICATED = frozenset({("POST", "/auth/refresh"), ("POST", "/auth/logout")})
@@ -64,14 +82,27 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/machines/{client_id}"): {"name": "x"},
     ("PATCH", "/api/runners/{client_id}"): {"name": "x"},
     ("PUT", "/api/runners/{client_id}/grant"): {"revision": 1, "blob": "AAAA"},
+    ("PUT", "/api/identity"): {"bundle": "AAAA"},
+    ("POST", "/api/teams"): {"entry": "AAAA", "vault": "AAAA"},
+    ("POST", "/api/teams/{team_id}/log"): {"entry": "AAAA"},
+    ("PUT", "/api/teams/{team_id}/vault"): {"base_revision": 1, "blob": "AAAA"},
+    ("POST", "/api/teams/{team_id}/invitations"): {"email": "x@example.test", "role": "reader"},
+    ("PUT", "/api/teams/{team_id}/grants/{client_id}"): {"revision": 1, "blob": "AAAA"},
 }
-PATH_SAMPLES = {"client_id": NIL, "revision": "1"}
+PATH_SAMPLES = {
+    "client_id": NIL,
+    "revision": "1",
+    "team_id": "0" * 32,
+    "invitation_id": NIL,
+    "account_id": NIL,
+}
 
 # Every path parameter and every body field that names a stored object. Those
 # objects belong to one account: another account's id must answer like a missing one.
-ID_PATH_PARAMS = frozenset({"client_id", "revision"})
+ID_PATH_PARAMS = frozenset({"client_id", "revision", "team_id", "invitation_id"})
 ID_BODY_FIELDS = frozenset({"pairing_id", "from_revision"})
-NOT_ID_PATH_PARAMS: frozenset[str] = frozenset()
+# A published identity is public: anyone signed in reads anyone's by account id.
+NOT_ID_PATH_PARAMS: frozenset[str] = frozenset({"account_id"})
 # Body fields that look like ids but are not: the caller's own counters.
 NOT_IDS = frozenset({"base_revision", "revision"})
 

@@ -23,6 +23,7 @@ from tests.support.report import record
 
 from .conftest import Api, Device, User
 from .routes import COOKIE_AUTHENTICATED, Operation, claims, operations, random_id, refused
+from .teamkit import Teams
 
 CATEGORY = "api attacks"
 
@@ -67,11 +68,22 @@ def _send(
 def test_another_accounts_ids_answer_like_missing_ones_on_every_route(api: Api) -> None:
     """Every id a request can carry, on every route, from each kind of client of
     another account: the same 4xx, byte for byte, as an id that does not exist."""
-    alice, bob = api.sign_in(), api.sign_in()
+    teams = Teams(api)
+    alice_person, carol = teams.person(), teams.person()
+    alice, bob = alice_person.user, api.sign_in()
     vid = uuid.uuid4()
     for rev in (1, 2, 3):
         r = api.put_vault(alice, rev - 1, api.blob(alice.account_id, rev, vid))
         assert r.status_code == 200
+    a_team = teams.create(alice_person)
+    r = teams.call(
+        "POST",
+        f"/api/teams/{a_team.team_id}/invitations",
+        alice,
+        {"email": carol.email, "role": "reader"},
+    )
+    assert r.status_code == 201
+    a_invitation = r.json()["invitation_id"]
     a_machine, a_runner = api.pair(alice, "machine"), api.pair(alice, "runner")
     r = api.anon.put(
         f"/api/runners/{a_runner.client_id}/grant",
@@ -91,12 +103,16 @@ def test_another_accounts_ids_answer_like_missing_ones_on_every_route(api: Api) 
         "revision": ["1", "3"],
         "pairing_id": [a_pending["pairing_id"]],
         "from_revision": [1, 3],
+        "team_id": [a_team.team_id],
+        "invitation_id": [a_invitation],
     }
     missing: dict[str, Any] = {
         "client_id": random_id(),
         "revision": "999",
         "pairing_id": random_id(),
         "from_revision": 999,
+        "team_id": uuid.uuid4().hex,
+        "invitation_id": random_id(),
     }
     # Control: the ids are real, their owner reaches them.
     assert (
@@ -109,12 +125,25 @@ def test_another_accounts_ids_answer_like_missing_ones_on_every_route(api: Api) 
     assert len(ops) >= 10, [op.key for op in ops]  # the walk really sees the id routes
     tried = refused_ = 0
     wrong = []  # what was let through, listed after the count is recorded
-    for op in ops:
-        (slot,) = op.id_params + op.id_fields
+    walks = [
+        (op, slot, {s: str(real[s][0]) for s in op.id_params if s != slot})
+        for op in ops
+        for slot in op.id_params + op.id_fields
+    ]
+    for op, slot, others in walks:
+        # A route with two ids (a team's invitation, a team's runner grant) varies one at
+        # a time; the other names alice's real object.
 
-        def call(value: Any, auth: DpopAuth, op: Operation = op, slot: str = slot) -> Any:
+        def call(
+            value: Any,
+            auth: DpopAuth,
+            op: Operation = op,
+            slot: str = slot,
+            others: dict[str, str] = others,
+        ) -> Any:
             if slot in op.id_params:
-                return _send(api, op, auth, url=op.url(**{slot: str(value)}), body=op.body())
+                url = op.url(**others, **{slot: str(value)})
+                return _send(api, op, auth, url=url, body=op.body())
             body = op.body(**{slot: value})
             if slot == "pairing_id":
                 body = {**(body or {}), "poll_secret": b_pending["poll_secret"]}

@@ -43,6 +43,7 @@ def test_every_domain_error_has_one_status() -> None:
         domain.InvalidGrant("c", "m"),
         domain.NotAuthenticated("c", "m"),
         domain.NotFound("c", "m"),
+        domain.Forbidden("c", "m"),
         domain.Gone("c", "m"),
         domain.RevisionConflict("m", current_revision=3),
         domain.Invalid("c", "m"),
@@ -52,7 +53,7 @@ def test_every_domain_error_has_one_status() -> None:
         domain.Unavailable("c", "m"),
         domain.SignInRefused("c", "m"),
     ]
-    statuses = [401, 401, 401, 404, 410, 409, 422, 413, 429, 507, 503, 400]
+    statuses = [401, 401, 401, 404, 403, 410, 409, 422, 413, 429, 507, 503, 400]
     assert [domain_status(e) for e in leaves] == statuses
 
 
