@@ -96,8 +96,10 @@ class Agent:
         forked: Forked | None = None,
         info: dict[str, Any] | None = None,
         write: Write | None = None,
+        teams: Any = None,
     ) -> None:
         self.vault = vault
+        self.teams = teams  # native.teams.Teams: the team vaults, opened on demand
         self.write = write
         self.idle_timeout = idle_timeout
         self.max_lifetime = max_lifetime
@@ -261,6 +263,8 @@ class Agent:
         error = translate(exc)
         self._held = self._vault_facts()
         with contextlib.suppress(Exception):
+            if self.teams is not None:
+                self.teams.lock()
             self.vault.lock()
         self.fork = {
             "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -282,6 +286,9 @@ class Agent:
         if self.ssh is not None:
             self.ssh.close()  # first: no SSH client is answered from here on
             self.ssh = None
+        if self.teams is not None:
+            with contextlib.suppress(Exception):
+                self.teams.lock()
         with contextlib.suppress(Exception):
             self.vault.lock()
         if self.sock is not None:
@@ -335,8 +342,24 @@ class Agent:
             )
         if op == "audit_anchor":
             return audit_anchor(self.vault, request.get("blob"))
+        if op in ("team", "identity", "contacts"):
+            if self.teams is None:
+                raise CliError(
+                    "teams need a server: this machine has an imported vault",
+                    USAGE,
+                    "no_server",
+                )
+            from native import team_ops
+
+            return team_ops.answer(self.teams, op, request)
         if op == "write":
+            if request.get("vault") not in (None, "", "personal") and self.teams is not None:
+                return dict(self.teams.write(request))
             return self._write(request)
+        if self.teams is not None:
+            from native import team_items
+
+            return team_items.answer(self.vault, self.teams, op, request)
         return answers.answer(self.vault, op, request)
 
     def _write(self, request: dict[str, Any]) -> dict[str, Any]:

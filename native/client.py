@@ -32,9 +32,32 @@ _EXIT_FOR = {
     "forbidden": OUT_OF_SCOPE,
     "session_expired": LOCKED,
     "revoked": REVOKED,  # a runner's grant answering through zkvault ssh
+    # Teams (native/teams.py): what the person must do first, as native/vaulterrors.py says.
+    "identity_not_pinned": USAGE,
+    "team_permission": USAGE,
+    "no_account": NOT_FOUND,
 }
-# An agent that met a fork serves nothing more: exit 5, as native/vaulterrors.py says.
-_STOPPED = ("fork", "downgrade", "lineage")
+# An agent that met a fork serves nothing more: exit 5, as native/vaulterrors.py says; so
+# does a team or identity that failed its checks (the server may be lying).
+_STOPPED = (
+    "fork",
+    "downgrade",
+    "lineage",
+    "identity",
+    "identity_auth",
+    "identity_binding",
+    "identity_changed",
+    "team_log",
+    "team_log_gap",
+    "team_log_fork",
+    "team_log_rollback",
+    "team_log_signature",
+    "team_key",
+    "team_key_check",
+    "stale_epoch",
+    "team_vault_signature",
+    "wrong_vault",
+)
 _NOT_RUNNING = "the vault is locked (no agent running); run `zkvault unlock`"
 _FORWARD_ENDED = "the zkvault ssh session that forwarded the agent has ended"
 
