@@ -52,6 +52,10 @@ def answer(personal: Any, teams: Teams | None, op: Any, request: dict[str, Any])
         if op == "credential":
             found["item"] = f"{name}/{found['item']}"
         return found
+    team = str(request.get("name", "")).partition("/")[0]
+    for called, refused in teams.troubles.values():
+        if op == "get" and called == team:
+            raise refused  # the team named failed its checks: say so, not "no such item"
     raise missed
 
 
