@@ -32,11 +32,10 @@ _EXIT_FOR = {
     "forbidden": OUT_OF_SCOPE,
     "session_expired": LOCKED,
     "revoked": REVOKED,  # a runner's grant answering through zkvault ssh
-    # Teams (native/teams.py): what the person must do first, as native/vaulterrors.py says.
-    "identity_not_pinned": USAGE,
-    "team_permission": USAGE,
-    "no_account": NOT_FOUND,
+    "no_account": NOT_FOUND,  # teams: nobody has that email
 }
+# Teams: what the person must do first (exit 2, as native/vaulterrors.py says).
+_ASK_FIRST = ("identity_not_pinned", "team_permission")
 # An agent that met a fork serves nothing more: exit 5, as native/vaulterrors.py says; so
 # does a team or identity that failed its checks (the server may be lying).
 _STOPPED = (
@@ -93,6 +92,8 @@ def request(op: str, timeout: float = 10.0, **fields: Any) -> dict[str, Any]:
     if not response.get("ok"):
         code = str(response.get("error", "error"))
         exit_code = STATE if code in _STOPPED else _EXIT_FOR.get(code, FAILURE)
+        if code in _ASK_FIRST:
+            exit_code = USAGE
         raise CliError(str(response.get("message", code)), exit_code, code)
     return response
 

@@ -51,7 +51,9 @@ def add_parsers(command: Any) -> None:
     action("list", "your teams, checked, and the invitations for you")
     action("members", "a team's members: roles, safety numbers, how each was checked", team)
     ap = action("invite", "invite a person (admins and owners)", team, email)
-    ap.add_argument("--role", required=True, choices=ROLES, help="their role once added")
+    ap.add_argument(
+        "--role", required=True, metavar="ROLE", help="their role once added: " + ", ".join(ROLES)
+    )
     ap = action(
         "add",
         "add a person who accepted: their key is checked (safety number or --tofu), then "
@@ -68,7 +70,7 @@ def add_parsers(command: Any) -> None:
         email,
     )
     ap = action("role", "change a member's role", team, email)
-    ap.add_argument("role", choices=ROLES, help="the new role")
+    ap.add_argument("role", metavar="ROLE", help="the new role: " + ", ".join(ROLES))
     action("rotate", "a new team key for the same members (after someone left)", team)
     action("leave", "leave a team", team)
     action("invitations", "invitations for you, and those your teams sent")
