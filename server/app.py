@@ -14,7 +14,20 @@ from .headwatch import HeadWatcher
 from .middleware import BodyLimit, Observed, Observer, SecurityHeaders, log_access
 from .oidc import OidcClient
 from .ratelimit import RateLimiter
-from .routers import audit, auth, devices, identity, meta, pairings, teams, vault, vaulthead, webapp
+from .routers import (
+    audit,
+    auth,
+    devices,
+    identity,
+    meta,
+    pairings,
+    teamgrants,
+    teaminvitations,
+    teams,
+    vault,
+    vaulthead,
+    webapp,
+)
 from .settings import Settings, check_settings
 from .state import AppState
 from .stopping import on_stop_signal
@@ -84,8 +97,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         audit.router,
         identity.router,
         teams.router,
-        teams.invited,
-        teams.runner_grants,
+        teaminvitations.router,
+        teaminvitations.invited,
+        teamgrants.router,
+        teamgrants.runner_grants,
     ):
         app.include_router(router)
     largest = max(settings.max_vault_bytes, settings.max_grant_bytes)

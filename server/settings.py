@@ -108,6 +108,9 @@ class Settings(BaseSettings):
     # Account lookups by email (to invite someone), per account: enough for a person
     # inviting a team, too few to walk a list of guessed addresses.
     rate_lookup_per_account: int = Field(default=60, ge=1)
+    # Teams created per account: each brings its own kept history (up to
+    # vault_history_max_bytes), so one account cannot make storage without bound.
+    rate_team_creates_per_account: int = Field(default=20, ge=1)
     # Vault writes (saves and restores) per client, in a window of their own (a minute).
     rate_vault_writes_per_client: int = Field(default=30, ge=1)
     rate_vault_write_window_seconds: int = Field(default=60, ge=1)

@@ -166,3 +166,14 @@ class TeamGrantMeta(BaseModel):
 class TeamGrantOut(TeamGrantMeta):
     blob: str
     grant_public_key: str | None
+
+
+class TeamVersionOut(BaseModel):
+    revision: int
+    epoch: int
+    size: int
+    created_at: datetime
+
+
+class TeamVersionBlobOut(TeamVersionOut):
+    blob: str

@@ -1,5 +1,5 @@
-"""/api/teams, /api/invitations and the runners' /api/runner/team-grants: teams, their
-signed membership log, their vault, invitations, audit and runner grants.
+"""/api/teams: teams, their signed membership log, their vault and its history, and their
+audit trail (invitations: teaminvitations.py; runner grants: teamgrants.py).
 
 Routers only translate: every rule is in server/services (teams, teamvault, invitations,
 teamaudit, teamgrants). A team id the caller is not a member of answers exactly like a
@@ -11,38 +11,34 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
 
-from ..deps import DB, AnyClient, Runner, State, Web, WebOrMachine
+from ..deps import DB, AnyClient, State, WebOrMachine
 from ..encoding import b64url_encode
 from ..errors import AUTH_ERRORS, ApiError, errors
 from ..schemas import AuditExport, AuditHeadOut, AuditPage
-from ..services import invitations, teamaudit, teamgrants, teams, teamvault
+from ..services import invitations, teamaudit, teams, teamvault
 from ..services.vault import Retention, decode_blob
 from ..teamschemas import (
-    InvitationCreate,
-    InvitationOut,
     LogAppend,
     LogAppended,
     LogOut,
     TeamCreate,
     TeamCreated,
-    TeamGrantMeta,
-    TeamGrantOut,
-    TeamGrantPut,
     TeamsOut,
     TeamSummary,
     TeamVaultOut,
     TeamVaultPut,
     TeamVaultWritten,
+    TeamVersionBlobOut,
+    TeamVersionOut,
 )
+from . import teaminvitations
 from .audit import _out as audit_out
 from .identity import decode
 
 router = APIRouter(prefix="/api/teams", tags=["teams"], responses=AUTH_ERRORS)
-invited = APIRouter(prefix="/api/invitations", tags=["teams"], responses=AUTH_ERRORS)
-runner_grants = APIRouter(prefix="/api/runner", tags=["runner"], responses=AUTH_ERRORS)
 ENTRY_MAX_BYTES = 262_144
 _SEQ = Annotated[int, Query(ge=0, le=2**63 - 1)]
 
@@ -58,27 +54,13 @@ def _entry(text: str) -> bytes:
     return raw
 
 
-def _invitation(v: invitations.InvitationView) -> InvitationOut:
-    return InvitationOut(
-        invitation_id=v.id,
-        team_id=v.team_id.hex,
-        team_name=v.team_name,
-        account_id=v.account_id,
-        email=v.email,
-        role=v.role,
-        invited_by=v.invited_by,
-        status=v.status,
-        created_at=v.created_at,
-        updated_at=v.updated_at,
-    )
-
-
-@router.post("", status_code=201, response_model=TeamCreated, responses=errors(409, 422))
+@router.post("", status_code=201, response_model=TeamCreated, responses=errors(403, 409, 422))
 def create(body: TeamCreate, who: WebOrMachine, db: DB, st: State) -> TeamCreated:
     """A new team from its signed create entry and its first vault (revision 1, epoch 1).
     The creator's published identity must be the one the entry records."""
     raw = _entry(body.entry)
     blob = decode_blob(body.vault, st.settings.max_vault_bytes, "vault")
+    st.limiter.hit(db, f"team-create:{who.account_id}", st.settings.rate_team_creates_per_account)
     made = teams.create(db, who.actor, raw, blob, Retention.of(st.settings))
     return TeamCreated(
         team_id=made.team_id.hex,
@@ -102,7 +84,7 @@ def list_teams(who: WebOrMachine, db: DB) -> TeamsOut:
         )
         for t in teams.list_for(db, who.account_id)
     ]
-    pending = [_invitation(v) for v in invitations.for_account(db, who.account_id)]
+    pending = [teaminvitations.out(v) for v in invitations.for_account(db, who.account_id)]
     return TeamsOut(teams=mine, invitations=pending)
 
 
@@ -186,47 +168,41 @@ def write_vault(
     )
 
 
-@router.post(
-    "/{team_id}/invitations",
-    status_code=201,
-    response_model=InvitationOut,
-    responses=errors(403, 404, 409),
-)
-def invite(team_id: uuid.UUID, body: InvitationCreate, who: WebOrMachine, db: DB) -> InvitationOut:
-    """Invites the account with this email (admins; owners to invite an owner). It must
-    have published an identity."""
-    return _invitation(invitations.create(db, who.actor, team_id, body.email, body.role))
+@router.get("/{team_id}/vault/history", response_model=list[TeamVersionOut], responses=errors(404))
+def team_history(
+    team_id: uuid.UUID,
+    who: WebOrMachine,
+    db: DB,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    before: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+) -> list[TeamVersionOut]:
+    """The team vault's kept revisions, newest first (members)."""
+    return [
+        TeamVersionOut(revision=k.revision, epoch=k.epoch, size=k.size, created_at=k.created_at)
+        for k in teamvault.history(db, team_id, who.account_id, limit, before)
+    ]
 
 
 @router.get(
-    "/{team_id}/invitations", response_model=list[InvitationOut], responses=errors(403, 404)
+    "/{team_id}/vault/history/{revision}",
+    response_model=TeamVersionBlobOut,
+    responses=errors(404),
 )
-def team_invitations(team_id: uuid.UUID, who: WebOrMachine, db: DB) -> list[InvitationOut]:
-    """The team's open invitations (admins and owners)."""
-    return [_invitation(v) for v in invitations.for_team(db, who.actor, team_id)]
-
-
-@router.delete(
-    "/{team_id}/invitations/{invitation_id}",
-    response_model=InvitationOut,
-    responses=errors(403, 404),
-)
-def withdraw(
-    team_id: uuid.UUID, invitation_id: uuid.UUID, who: WebOrMachine, db: DB
-) -> InvitationOut:
-    """Withdraws an open invitation (admins and owners)."""
-    return _invitation(invitations.withdraw(db, who.actor, team_id, invitation_id))
-
-
-@invited.post("/{invitation_id}/accept", response_model=InvitationOut, responses=errors(404, 409))
-def accept(invitation_id: uuid.UUID, who: WebOrMachine, db: DB) -> InvitationOut:
-    """The invitee accepts; an admin's signed add entry then makes them a member."""
-    return _invitation(invitations.accept(db, who.actor, invitation_id))
-
-
-@invited.post("/{invitation_id}/decline", response_model=InvitationOut, responses=errors(404))
-def decline(invitation_id: uuid.UUID, who: WebOrMachine, db: DB) -> InvitationOut:
-    return _invitation(invitations.decline(db, who.actor, invitation_id))
+def team_version(
+    team_id: uuid.UUID,
+    revision: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    who: WebOrMachine,
+    db: DB,
+) -> TeamVersionBlobOut:
+    """One kept revision's blob (members)."""
+    v = teamvault.version(db, team_id, who.account_id, revision)
+    return TeamVersionBlobOut(
+        revision=v.revision,
+        epoch=v.epoch,
+        size=v.size,
+        created_at=v.created_at,
+        blob=b64url_encode(v.blob),
+    )
 
 
 @router.get("/{team_id}/audit", response_model=AuditPage, responses=errors(403, 404))
@@ -256,58 +232,3 @@ def audit_export(team_id: uuid.UUID, who: WebOrMachine, db: DB, st: State) -> JS
         body.model_dump(mode="json"),
         headers={"Content-Disposition": 'attachment; filename="zkvault-team-audit.json"'},
     )
-
-
-def _grant_meta(g: teamgrants.GrantView) -> TeamGrantMeta:
-    return TeamGrantMeta(
-        runner_id=g.runner_id,
-        team_id=g.team_id.hex,
-        grantor_id=g.grantor_id,
-        revision=g.revision,
-        size=g.size,
-        updated_at=g.updated_at,
-    )
-
-
-@router.put(
-    "/{team_id}/grants/{client_id}",
-    response_model=TeamGrantMeta,
-    responses=errors(403, 404, 409),
-)
-def put_grant(
-    team_id: uuid.UUID, client_id: uuid.UUID, body: TeamGrantPut, who: Web, db: DB, st: State
-) -> TeamGrantMeta:
-    """Grants one of the caller's runners items of this team (admins and owners); the grant
-    ends when the caller stops being an admin."""
-    blob = decode_blob(body.blob, st.settings.max_grant_bytes, "grant")
-    return _grant_meta(teamgrants.put(db, who.actor, team_id, client_id, body.revision, blob))
-
-
-@router.delete(
-    "/{team_id}/grants/{client_id}",
-    status_code=204,
-    response_class=Response,
-    responses=errors(403, 404),
-)
-def delete_grant(team_id: uuid.UUID, client_id: uuid.UUID, who: Web, db: DB) -> Response:
-    teamgrants.delete(db, who.actor, team_id, client_id)
-    return Response(status_code=204)
-
-
-@router.get("/{team_id}/grants", response_model=list[TeamGrantMeta], responses=errors(403, 404))
-def list_grants(team_id: uuid.UUID, who: Web, db: DB) -> list[TeamGrantMeta]:
-    """Every runner grant of the team and who granted it (admins and owners)."""
-    return [_grant_meta(g) for g in teamgrants.for_team(db, who.actor, team_id)]
-
-
-@runner_grants.get("/team-grants", response_model=list[TeamGrantOut])
-def my_team_grants(who: Runner, db: DB) -> list[TeamGrantOut]:
-    """A runner's own grants of team items."""
-    return [
-        TeamGrantOut(
-            **_grant_meta(g).model_dump(),
-            blob=b64url_encode(g.blob),
-            grant_public_key=g.grant_public_key,
-        )
-        for g in teamgrants.for_runner(db, who.client_id)
-    ]

@@ -106,6 +106,7 @@ def create(db: Session, actor: Actor, raw: bytes, blob: bytes, retention: Retent
     teamaccess.record(db, actor, team_id, "team", "create", f"team:{team_id.hex}")
     revision, _, head = teamvault.store(db, actor, team, blob, 0, retention)
     db.commit()
+    teamlog.STATES.put(state)
     return Created(team_id, revision, team.head_seq, head)
 
 
@@ -158,9 +159,12 @@ def log(
     return list(entries), team.head_seq
 
 
-def _stored_state(db: Session, team_id: uuid.UUID) -> teamlog.TeamState:
+def _stored_state(db: Session, team: Team) -> teamlog.TeamState:
+    cached = teamlog.STATES.get((team.id.hex, team.head_seq, team.head_hash))
+    if cached is not None:
+        return cached
     raws = db.scalars(
-        select(TeamLogEntry.entry).where(TeamLogEntry.team_id == team_id).order_by(TeamLogEntry.seq)
+        select(TeamLogEntry.entry).where(TeamLogEntry.team_id == team.id).order_by(TeamLogEntry.seq)
     )
     # The stored log was checked entry by entry as it grew: a failure here is ours.
     return teamlog.state(list(raws))
@@ -184,7 +188,8 @@ def append(
 ) -> Appended:
     """Appends one signed entry if its seq is the head's + 1 and the log's rules accept it;
     an entry starting a new epoch must come with ``vault`` (blob, base_revision) re-sealed
-    under the new key, stored in the same transaction (commits)."""
+    under the new key, stored in the same transaction; others may carry one, except a
+    leave (commits)."""
     assert actor.account_id is not None
     # Membership first: to anyone else the team does not exist, whatever they send.
     team, role = teamaccess.member(db, team_id, actor.account_id, lock=True)
@@ -199,15 +204,18 @@ def append(
             "log_conflict",
             f"the log's head is seq {team.head_seq}; read the new entries and sign again",
         )
-    state = _applied(_stored_state(db, team_id), entry)
+    state = _applied(_stored_state(db, team), entry)
     new_epoch = state.epoch != team.epoch
     if new_epoch and vault is None:
         raise Invalid(
             "vault_required",
             f"a {entry.op} entry starts a new epoch: send the vault re-sealed under its key",
         )
-    if not new_epoch and vault is not None:
-        raise Invalid("vault_not_expected", f"a {entry.op} entry does not change the team key")
+    # A leaver stops being a member with this entry: it cannot also be the vault's writer.
+    # Other entries may carry a vault (a demotion below writer re-signs the vault the
+    # demoted member wrote, at the new head: one transaction, no moment clients refuse).
+    if entry.op == "leave" and vault is not None:
+        raise Invalid("vault_not_expected", "a leave entry carries no vault")
     now = utcnow()
     if entry.op == "add":
         _consume_invitation(db, actor, team_id, entry, now)
@@ -222,6 +230,7 @@ def append(
         blob, base_revision = vault
         _, _, head = teamvault.store(db, actor, team, blob, base_revision, retention)
     db.commit()
+    teamlog.STATES.put(state)
     return Appended(team.head_seq, team.epoch, team.revision, head)
 
 

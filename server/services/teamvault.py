@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -185,3 +185,39 @@ def write(
     )
     db.commit()
     return Written(revision, team.head_seq, sha, head)
+
+
+@dataclass(frozen=True, slots=True)
+class Kept:
+    revision: int
+    epoch: int
+    size: int
+    created_at: datetime
+
+
+def history(
+    db: Session, team_id: uuid.UUID, account_id: uuid.UUID, limit: int, before: int | None
+) -> list[Kept]:
+    """The team vault's kept revisions below ``before``, newest first (members)."""
+    teamaccess.member(db, team_id, account_id)
+    query = select(
+        TeamVaultVersion.revision,
+        TeamVaultVersion.epoch,
+        TeamVaultVersion.size,
+        TeamVaultVersion.created_at,
+    ).where(TeamVaultVersion.team_id == team_id)
+    if before is not None:
+        query = query.where(TeamVaultVersion.revision < before)
+    rows = db.execute(query.order_by(TeamVaultVersion.revision.desc()).limit(limit))
+    return [Kept(r.revision, r.epoch, r.size, r.created_at) for r in rows]
+
+
+def version(
+    db: Session, team_id: uuid.UUID, account_id: uuid.UUID, revision: int
+) -> TeamVaultVersion:
+    """One kept revision (members): what a client holds an older copy against."""
+    teamaccess.member(db, team_id, account_id)
+    found = db.get(TeamVaultVersion, (team_id, revision))
+    if found is None:
+        raise NotFound("no_such_revision", "that revision is not kept")
+    return found

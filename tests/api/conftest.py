@@ -125,6 +125,8 @@ def roomy_app(database_url: str, idp: str) -> Iterator[FastAPI]:
             rate_code_attempts_per_account=10**6,
             rate_code_attempts_global=10**6,
             rate_vault_writes_per_client=10**6,
+            rate_lookup_per_account=10**6,
+            rate_team_creates_per_account=10**6,
         )
     )
     yield application

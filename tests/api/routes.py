@@ -56,6 +56,8 @@ KINDS: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/teams/{team_id}/log"): frozenset({"web", "machine"}),
     ("GET", "/api/teams/{team_id}/vault"): frozenset({"web", "machine", "runner"}),
     ("PUT", "/api/teams/{team_id}/vault"): frozenset({"web", "machine"}),
+    ("GET", "/api/teams/{team_id}/vault/history"): frozenset({"web", "machine"}),
+    ("GET", "/api/teams/{team_id}/vault/history/{revision}"): frozenset({"web", "machine"}),
     ("POST", "/api/teams/{team_id}/invitations"): frozenset({"web", "machine"}),
     ("GET", "/api/teams/{team_id}/invitations"): frozenset({"web", "machine"}),
     ("DELETE", "/api/teams/{team_id}/invitations/{invitation_id}"): frozenset({"web", "machine"}),

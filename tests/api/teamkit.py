@@ -24,17 +24,18 @@ from vault_core.teams import (
     role_entry,
     rotate_entry,
 )
+from vault_core.teams.tvformat import TEAM_MAGIC, TEAM_PUBLIC_HEADER_BYTES
 
 from .conftest import Api, User
 
-# The team vault header the server reads until vault_core exports its own reader
-# (server/teamlog.py, "provisional"); the rest of the blob is opaque to the server.
+# The team vault's public header (format.md §15.6): all the server reads of a blob; the
+# rest stands in for the manifest, MAC, signature and records, opaque to it.
 _HEADER = struct.Struct(">4sH16sQQQ16s")
 
 
 def team_blob(team_id: str, revision: int, epoch: int, log_seq: int, writer: str) -> bytes:
     header = _HEADER.pack(
-        b"ZKTV",
+        TEAM_MAGIC,
         1,
         uuid.UUID(hex=team_id).bytes,
         revision,
@@ -42,6 +43,7 @@ def team_blob(team_id: str, revision: int, epoch: int, log_seq: int, writer: str
         log_seq,
         uuid.UUID(hex=writer).bytes,
     )
+    assert len(header) == TEAM_PUBLIC_HEADER_BYTES
     return header + secrets.token_bytes(120)
 
 

@@ -65,3 +65,19 @@ def test_the_auth_router_only_translates() -> None:
     assert not [n for n in names if n.startswith(("server.models", "server.audit", "sqlalchemy."))]
     text = router.read_text()
     assert ".issue(" not in text and "db.execute" not in text and "db.add" not in text
+
+
+def test_the_team_routers_only_translate() -> None:
+    """Every rule of teams (membership, roles, the log, the vault's header, invitations,
+    grants) lives in server/services: the team routers touch no table and no audit chain."""
+    routers = SERVICES.parent / "routers"
+    for name in ("teams.py", "teaminvitations.py", "teamgrants.py", "identity.py"):
+        names = _imports(routers / name)
+        touching = [
+            n
+            for n in names
+            if n.startswith(("server.models", "server.audit", "server.teamlog", "sqlalchemy"))
+        ]
+        assert touching == [], name
+        text = (routers / name).read_text()
+        assert "db.execute" not in text and "db.add" not in text and "select(" not in text

@@ -3,16 +3,27 @@ role rule the server enforces from its own members table (SQLite and PostgreSQL)
 
 from __future__ import annotations
 
+import threading
 import uuid
 
 import httpx2
 import pytest
 
+from server import audit, teamlog
 from server.app import create_app
 from server.encoding import b64url_decode, b64url_encode
 from tests.support.report import record
 from vault_core.audit_chain import verify_export
-from vault_core.teams import IdentityKeys, create_entry, leave_entry, parse_entry, remove_entry
+from vault_core.items import Item
+from vault_core.teams import (
+    IdentityKeys,
+    create_entry,
+    leave_entry,
+    parse_entry,
+    remove_entry,
+    replay_states,
+)
+from vault_core.teams.session import TeamSession
 
 from .conftest import Api, SettingsFactory
 from .teamkit import Person, Team, Teams, team_blob
@@ -79,10 +90,10 @@ def test_identity_is_published_self_signed_and_for_the_caller_only(teams: Teams)
     record(CATEGORY, "identity not self-signed or not the caller's", tried=4, refused=4)
 
 
-def test_lookup_by_email_finds_one_account_and_is_rate_limited(
+def test_lookup_and_team_creation_are_rate_limited(
     api: Api, settings_factory: SettingsFactory
 ) -> None:
-    app = create_app(settings_factory(rate_lookup_per_account=3))
+    app = create_app(settings_factory(rate_lookup_per_account=3, rate_team_creates_per_account=1))
     try:
         limited = Teams(Api(app, api.idp))
         alice, bob = limited.person(), limited.person(publish=False)
@@ -102,6 +113,12 @@ def test_lookup_by_email_finds_one_account_and_is_rate_limited(
         # Bob's own allowance is untouched by Alice's.
         r = limited.call("GET", f"/api/accounts/lookup?email={alice.email}", bob.user)
         assert r.status_code == 200
+        # Teams made per account are bounded too (each keeps its own history).
+        limited.create(alice)
+        raw, _ = create_entry(alice.keys, alice.email, "second")
+        blob = team_blob(parse_entry(raw).team, 1, 1, 1, alice.hex)
+        body = {"entry": b64url_encode(raw), "vault": b64url_encode(blob)}
+        assert _code(limited.call("POST", "/api/teams", alice.user, body)) == (429, "rate_limited")
     finally:
         app.state.zk.engine.dispose()
 
@@ -226,16 +243,10 @@ def test_log_appends_follow_the_rules(teams: Teams) -> None:
         409,
         "invitation_required",
     )
-    # A remove or rotate without the re-sealed vault; a role change with one.
+    # A remove or rotate without the re-sealed vault.
     raw, _ = remove_entry(owner.keys, team.state, reader.hex)
     expect(teams.append(team, owner, raw), 422, "vault_required")
     expect(teams.append(team, owner, teams.rotate_entry(team, owner)), 422, "vault_required")
-    blob = team_blob(team.team_id, 2, 1, 4, owner.hex)
-    expect(
-        teams.append(team, owner, teams.role_entry(team, owner, writer, "admin"), blob),
-        422,
-        "vault_not_expected",
-    )
     # A stale seq: two admins sign against the same head; the second loses.
     first = teams.role_entry(team, owner, writer, "admin")
     stale = teams.role_entry(team, owner, reader, "writer")
@@ -435,6 +446,10 @@ def test_team_audit_is_for_admins_and_owners_and_verifies(teams: Teams) -> None:
     # The vault's audit head is the chain's: clients seal it into their next save.
     vault = teams.call("GET", f"/api/teams/{team.team_id}/vault", reader.user).json()
     assert vault["audit_head"] == {"seq": doc["head_seq"], "hash": doc["head_hash"]}
+    # The operator's check of every chain (zkvault-server verify-audit) covers teams'.
+    with teams.api.app.state.zk.sessions() as db:
+        checked, problems = audit.verify(db)
+    assert problems == [] and checked >= len(actions)
     # None of it is in the members' own trails.
     mine = teams.call("GET", "/api/audit/export", owner.user).json()["events"]
     assert not [e for e in mine if e["action"].startswith(("team", "member", "invitation"))]
@@ -478,3 +493,161 @@ def test_runner_grants_end_when_the_grantor_stops_being_an_admin(api: Api, teams
     ]
     assert "team-grant.revoke" in actions
     record(CATEGORY, "a runner grant outliving its grantor's admin role", tried=1, refused=1)
+
+
+def test_appends_race_and_replay_the_stored_log(teams: Teams) -> None:
+    """Two admins append at the same seq at once: one is stored, the other gets 409 and
+    the log stays one chain. Then, with this process's cache of states emptied (as on
+    another instance), the next append is checked against the replayed stored log."""
+    owner, writer, reader, team = _trio(teams)
+    entries = [
+        teams.role_entry(team, owner, writer, "admin"),
+        teams.role_entry(team, owner, reader, "writer"),
+    ]
+    results: list[httpx2.Response] = []
+
+    def post(raw: bytes) -> None:
+        body = {"entry": b64url_encode(raw)}
+        results.append(teams.call("POST", f"/api/teams/{team.team_id}/log", owner.user, body))
+
+    threads = [threading.Thread(target=post, args=(raw,)) for raw in entries]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(r.status_code for r in results) == [200, 409], [r.text for r in results]
+    log = teams.call("GET", f"/api/teams/{team.team_id}/log?after=3", owner.user).json()
+    assert len(log["entries"]) == 1 and log["head_seq"] == 4
+    team.take(b64url_decode(log["entries"][0]))
+    teamlog.STATES.clear()
+    r = teams.append(team, owner, teams.role_entry(team, owner, writer, "reader"))
+    assert r.status_code == 200 and r.json()["head_seq"] == 5, r.text
+    teamlog.STATES.clear()
+    forged = teams.role_entry(team, writer, owner, "reader")  # writer is not an admin
+    r = teams.call(
+        "POST", f"/api/teams/{team.team_id}/log", writer.user, {"entry": b64url_encode(forged)}
+    )
+    assert r.status_code in (403, 422), r.text
+
+
+def test_team_vault_history_is_kept_for_members(teams: Teams) -> None:
+    owner, writer, reader, team = _trio(teams)
+    for _ in range(2):
+        assert teams.put_vault(team, writer).status_code == 200
+    assert teams.remove(team, owner, writer).status_code == 200
+    base = f"/api/teams/{team.team_id}/vault/history"
+    kept = teams.call("GET", base, reader.user).json()
+    assert [(k["revision"], k["epoch"]) for k in kept] == [(4, 2), (3, 1), (2, 1), (1, 1)]
+    page = teams.call("GET", f"{base}?limit=2&before=4", reader.user).json()
+    assert [k["revision"] for k in page] == [3, 2]
+    one = teams.call("GET", f"{base}/1", reader.user).json()
+    assert b64url_decode(one["blob"])[:4] == b"ZKTV" and one["epoch"] == 1
+    assert _code(teams.call("GET", f"{base}/99", reader.user)) == (404, "no_such_revision")
+    # The removed member reads no revision at all, old or new.
+    for path in (base, f"{base}/1"):
+        assert _code(teams.call("GET", path, writer.user)) == (404, "no_such_team")
+
+
+def test_real_team_vaults_through_the_server(teams: Teams) -> None:
+    """Team vaults made by vault_core's TeamSession (sealed, signed, at the log's head)
+    travel through the server: a member opens what the server hands out; after a removal
+    the remaining member opens the re-encrypted vault and the removed one gets nothing."""
+    owner, writer, reader = teams.person(), teams.person(), teams.person()
+    session, entry, blob = TeamSession.create(owner.keys, owner.email, "Platform")
+    r = teams.call(
+        "POST",
+        "/api/teams",
+        owner.user,
+        {"entry": b64url_encode(entry), "vault": b64url_encode(blob)},
+    )
+    assert r.status_code == 201, r.text
+    team = Team(session.state.team_id, session.state, bytes(session._team_key()), 1, [entry])
+    teams.add(team, owner, writer, "writer")
+    teams.add(team, owner, reader, "reader")
+    session.states.extend(replay_states(team.entries)[1:])
+
+    def fetch(who: Person) -> tuple[list[bytes], bytes]:
+        log = teams.call("GET", f"/api/teams/{team.team_id}/log", who.user).json()
+        vault = teams.call("GET", f"/api/teams/{team.team_id}/vault", who.user).json()
+        return [b64url_decode(e) for e in log["entries"]], b64url_decode(vault["blob"])
+
+    # The writer adds an item with their own session and saves it through the server.
+    mine = TeamSession.open(writer.keys, *fetch(writer))
+    mine.vault.add(Item(name="deploy", kind="github", url="https://github.com", secret="ghp_x"))
+    r = teams.call(
+        "PUT",
+        f"/api/teams/{team.team_id}/vault",
+        writer.user,
+        {"base_revision": 1, "blob": b64url_encode(mine.save())},
+    )
+    assert r.status_code == 200, r.text
+    theirs = TeamSession.open(reader.keys, *fetch(reader))
+    assert [i.name for i in theirs.items()] == ["deploy"]
+
+    # The owner removes the writer: new key, vault re-encrypted, one request.
+    session = TeamSession.open(owner.keys, *fetch(owner))
+    removal = session.remove_member(writer.hex)
+    assert [x.name for x in removal.exposed] == ["deploy"]
+    r = teams.call(
+        "POST",
+        f"/api/teams/{team.team_id}/log",
+        owner.user,
+        {
+            "entry": b64url_encode(removal.entry),
+            "vault": b64url_encode(removal.vault),
+            "base_revision": 2,
+        },
+    )
+    assert r.status_code == 200 and r.json()["epoch"] == 2, r.text
+    after = TeamSession.open(reader.keys, *fetch(reader))
+    assert after.state.epoch == 2 and [i.name for i in after.items()] == ["deploy"]
+    assert _code(teams.call("GET", f"/api/teams/{team.team_id}/vault", writer.user)) == (
+        404,
+        "no_such_team",
+    )
+    # The removed writer's session still holds the old key: its save is refused.
+    r = teams.call(
+        "PUT",
+        f"/api/teams/{team.team_id}/vault",
+        writer.user,
+        {"base_revision": 3, "blob": b64url_encode(mine.save())},
+    )
+    assert _code(r) == (404, "no_such_team")
+
+
+def test_a_demotion_re_signs_the_vault_in_the_same_request(teams: Teams) -> None:
+    owner, writer = teams.person(), teams.person()
+    session, entry, blob = TeamSession.create(owner.keys, owner.email, "Platform")
+    body = {"entry": b64url_encode(entry), "vault": b64url_encode(blob)}
+    assert teams.call("POST", "/api/teams", owner.user, body).status_code == 201
+    team = Team(session.state.team_id, session.state, bytes(session._team_key()), 1, [entry])
+    teams.add(team, owner, writer, "writer")
+    path = f"/api/teams/{team.team_id}"
+    log = [
+        b64url_decode(e) for e in teams.call("GET", f"{path}/log", writer.user).json()["entries"]
+    ]
+    vault = b64url_decode(teams.call("GET", f"{path}/vault", writer.user).json()["blob"])
+    mine = TeamSession.open(writer.keys, log, vault)
+    r = teams.call(
+        "PUT",
+        f"{path}/vault",
+        writer.user,
+        {"base_revision": 1, "blob": b64url_encode(mine.save())},
+    )
+    assert r.status_code == 200, r.text
+    vault = b64url_decode(teams.call("GET", f"{path}/vault", owner.user).json()["blob"])
+    session = TeamSession.open(owner.keys, log, vault)
+    entry, resigned = session.change_role(writer.hex, "reader")
+    assert resigned is not None  # the writer wrote the current vault
+    r = teams.call(
+        "POST",
+        f"{path}/log",
+        owner.user,
+        {"entry": b64url_encode(entry), "vault": b64url_encode(resigned), "base_revision": 2},
+    )
+    assert r.status_code == 200 and r.json()["revision"] == 3, r.text
+    log = [
+        b64url_decode(e) for e in teams.call("GET", f"{path}/log", writer.user).json()["entries"]
+    ]
+    vault = b64url_decode(teams.call("GET", f"{path}/vault", writer.user).json()["blob"])
+    assert TeamSession.open(writer.keys, log, vault).role == "reader"
