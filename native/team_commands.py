@@ -52,7 +52,11 @@ def add_parsers(command: Any) -> None:
     action("members", "a team's members: roles, safety numbers, how each was checked", team)
     ap = action("invite", "invite a person (admins and owners)", team, email)
     ap.add_argument(
-        "--role", required=True, metavar="ROLE", help="their role once added: " + ", ".join(ROLES)
+        "--role",
+        required=True,
+        type=_role,
+        metavar="ROLE",
+        help="their role once added: " + ", ".join(ROLES),
     )
     ap = action(
         "add",
@@ -70,13 +74,22 @@ def add_parsers(command: Any) -> None:
         email,
     )
     ap = action("role", "change a member's role", team, email)
-    ap.add_argument("role", metavar="ROLE", help="the new role: " + ", ".join(ROLES))
+    ap.add_argument("role", type=_role, metavar="ROLE", help="the new role: " + ", ".join(ROLES))
     action("rotate", "a new team key for the same members (after someone left)", team)
     action("leave", "leave a team", team)
     action("invitations", "invitations for you, and those your teams sent")
     action("accept", "accept an invitation", ("team", "the team's name (or invitation id)"))
     action("decline", "decline an invitation", ("team", "the team's name (or invitation id)"))
     action("withdraw", "withdraw an invitation (admins and owners)", team, email)
+
+
+def _role(text: str) -> str:
+    """A role, checked here (argparse's choices would list them where ROLE is shown)."""
+    import argparse
+
+    if text not in ROLES:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a role: {', '.join(ROLES)}")
+    return text
 
 
 def _checking(sp: Any) -> None:

@@ -409,17 +409,9 @@ def _role_change(teams: Teams, request: dict[str, Any]) -> dict[str, Any]:
     role = _role(request)
     base = session.vault.revision
     entry, blob = session.change_role(member.account_id, role)
-    _append(teams, session, entry)
-    if blob is not None:
-        try:
-            teams.call(
-                "PUT",
-                f"/api/teams/{session.state.team_id}/vault",
-                {"base_revision": base, "blob": b64url_encode(blob)},
-            )
-        except ApiError as exc:
-            raise api_refused(exc, "team") from None
-        teams._remember(session)
+    # A demoted writer's vault, signed again at the new head, goes with the entry (one
+    # transaction): no client ever sees the log without it.
+    _append(teams, session, entry, blob, base)
     return {"team": session.state.name, "email": member.email, "role": role}
 
 

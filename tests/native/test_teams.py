@@ -168,3 +168,20 @@ def test_removed_member_reads_nothing_written_after(team: Team) -> None:
     # Across a restart the agent remembers the team and still opens it.
     bob.restart()
     assert bob.ok("get", "ops/after")["value"] == after
+
+
+def test_a_demoted_writer_reads_the_vault_he_wrote_but_cannot_write(team: Team) -> None:
+    alice, bob = team.alice, team.bob
+    token = "last-" + secrets.token_urlsafe(16)
+    add_item(bob, "last", token, "--vault", "ops")  # bob wrote the vault served now
+    alice.ok("team", "role", "ops", bob.email, "reader")
+    # Signed again by alice at the new head, with the role entry: it still opens for all.
+    assert bob.ok("get", "ops/last")["value"] == token
+    assert alice.ok("get", "ops/last")["value"] == token
+    roles = {m["email"]: m["role"] for m in bob.ok("team", "members", "ops")["members"]}
+    assert roles[bob.email] == "reader"
+    refused = bob.fails(
+        "add", "more", "--kind", "generic", "--secret-stdin", "--vault", "ops", input="x"
+    )
+    assert refused == (USAGE, "team_permission")
+    assert alice.zk("team", "role", "ops", bob.email, "boss").returncode == USAGE

@@ -117,3 +117,25 @@ def test_a_removed_member_put_back_by_the_server_is_refused(people: People) -> N
     # The lie switched off: the genuine team opens, without carol.
     assert carol.email not in _head(bob, "ops")[1]
     assert bob.ok("get", "ops/deploy")["value"] == "before-removal"
+
+
+def test_another_identity_served_for_oneself_is_reported_at_unlock(people: People) -> None:
+    carol = people.carol
+    own = carol.ok("identity")
+    assert own["published"] is True
+    forged = IdentityKeys.generate(uuid.UUID(carol.person.account_id)).bundle()
+    path = f"/api/identity/{carol.person.account_id}"
+
+    def swapped(body: dict[str, Any]) -> dict[str, Any]:
+        return {**body, "bundle": lies.b64e(forged)}
+
+    carol.env.zk("lock", check=True)
+    with people.stage.proxy.telling(lies.json_body("another identity", "GET", path, swapped)):
+        done = carol.env.unlock("--confirm", passphrase=carol.person.passphrase)
+    assert done.returncode == 0, done.stderr
+    assert "held another identity key for your account" in done.stderr
+    warnings = carol.ok("status")["warnings"]
+    assert any("another identity key" in w for w in warnings), warnings
+    # Carol's own identity is what the server serves again, and her safety number is kept.
+    again = carol.ok("identity")
+    assert again["published"] is True and again["safety_number"] == own["safety_number"]
