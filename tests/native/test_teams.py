@@ -185,3 +185,22 @@ def test_a_demoted_writer_reads_the_vault_he_wrote_but_cannot_write(team: Team) 
     )
     assert refused == (USAGE, "team_permission")
     assert alice.zk("team", "role", "ops", bob.email, "boss").returncode == USAGE
+
+
+def test_invitations_declined_and_withdrawn(team: Team) -> None:
+    alice, carol = team.alice, team.carol
+    alice.ok("team", "create", "side")
+    alice.ok("team", "invite", "side", carol.email, "--role", "reader")
+    assert [i["team_name"] for i in carol.ok("team", "invitations")["received"]] == ["side"]
+    declined = carol.ok("team", "decline", "side")["invitation"]
+    assert declined["status"] == "declined"
+    assert carol.ok("team", "invitations")["received"] == []
+    assert alice.fails("team", "add", "side", carol.email, "--tofu")[1] == "not_found"
+
+    alice.ok("team", "invite", "side", carol.email, "--role", "writer")
+    sent = alice.ok("team", "invitations")["sent"]
+    assert [(i["email"], i["role"]) for i in sent] == [(carol.email, "writer")]
+    withdrawn = alice.ok("team", "withdraw", "side", carol.email)["invitation"]
+    assert withdrawn["status"] == "withdrawn"
+    assert carol.fails("team", "accept", "side") == (NOT_FOUND, "not_found")
+    assert alice.ok("team", "invitations")["sent"] == []
