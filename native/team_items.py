@@ -28,7 +28,7 @@ def answer(personal: Any, teams: Teams | None, op: Any, request: dict[str, Any])
         listed = answers.answer(personal, op, request)
         if chosen == PERSONAL:
             return listed
-        teams.refresh()
+        _refresh(teams)
         for name, source in teams.sources():
             for info in answers.answer(source, "list", {})["items"]:
                 listed["items"].append({**info, "name": f"{name}/{info['name']}", "vault": name})
@@ -41,7 +41,7 @@ def answer(personal: Any, teams: Teams | None, op: Any, request: dict[str, Any])
         missed = exc
     if op == "env":
         return _env(personal, teams, request)
-    teams.refresh()
+    _refresh(teams)
     for name, source in _candidates(teams, op, request):
         try:
             found = answers.answer(source, op, _named_in(request, name))
@@ -57,6 +57,16 @@ def answer(personal: Any, teams: Teams | None, op: Any, request: dict[str, Any])
         if op == "get" and called == team:
             raise refused  # the team named failed its checks: say so, not "no such item"
     raise missed
+
+
+def _refresh(teams: Teams) -> None:
+    """Look again at the server; unreachable, the teams verified before are still asked
+    (what they held when last checked), so a lookup works offline as the personal one does."""
+    try:
+        teams.refresh()
+    except CliError as exc:
+        if exc.code not in ("unreachable", "server_error", "bad_response"):
+            raise
 
 
 def _candidates(teams: Teams, op: str, request: dict[str, Any]) -> list[tuple[str, Any]]:

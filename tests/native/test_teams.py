@@ -204,3 +204,13 @@ def test_invitations_declined_and_withdrawn(team: Team) -> None:
     assert withdrawn["status"] == "withdrawn"
     assert carol.fails("team", "accept", "side") == (NOT_FOUND, "not_found")
     assert alice.ok("team", "invitations")["sent"] == []
+
+
+def test_offline_the_teams_checked_before_still_answer(team: Team) -> None:
+    """Last in this module: the network goes down for good."""
+    bob = team.bob
+    assert bob.ok("get", "ops/deploy")["value"] == team.secret  # checked while online
+    team.stage.proxy.cut()
+    assert bob.ok("get", "ops/deploy")["value"] == team.secret
+    assert "ops/deploy" in [i["name"] for i in bob.ok("list")["items"]]
+    assert bob.fails("get", "nowhere")[1] == "not_found"  # not a network error
