@@ -97,8 +97,10 @@ class Agent:
         info: dict[str, Any] | None = None,
         write: Write | None = None,
         saved: Callable[[Any], Any] | None = None,
+        teams: Any = None,
     ) -> None:
         self.vault = vault
+        self.teams = teams  # native.teams.Teams: the team vaults, opened on demand
         self.write = write
         self.saved = saved  # the server's current vault, opened with the keys held
         self.idle_timeout = idle_timeout
@@ -263,6 +265,8 @@ class Agent:
         error = translate(exc)
         self._held = self._vault_facts()
         with contextlib.suppress(Exception):
+            if self.teams is not None:
+                self.teams.lock()
             self.vault.lock()
         self.fork = {
             "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -284,6 +288,9 @@ class Agent:
         if self.ssh is not None:
             self.ssh.close()  # first: no SSH client is answered from here on
             self.ssh = None
+        if self.teams is not None:
+            with contextlib.suppress(Exception):
+                self.teams.lock()
         with contextlib.suppress(Exception):
             self.vault.lock()
         if self.sock is not None:
@@ -337,12 +344,28 @@ class Agent:
             )
         if op == "audit_anchor":
             return audit_anchor(self.vault, request.get("blob"))
+        if op in ("team", "identity", "contacts"):
+            if self.teams is None:
+                raise CliError(
+                    "teams need a server: this machine has an imported vault",
+                    USAGE,
+                    "no_server",
+                )
+            from native import team_ops
+
+            return team_ops.answer(self.teams, op, request)
         if op == "write":
+            if request.get("vault") not in (None, "", "personal") and self.teams is not None:
+                return dict(self.teams.write(request))
             return self._write(request)
         if op == "match":  # zkvault import: which items hold these secrets (names only)
             from native import matching
 
             return matching.answer(self.vault, request, self.saved)
+        if self.teams is not None:
+            from native import team_items
+
+            return team_items.answer(self.vault, self.teams, op, request)
         return answers.answer(self.vault, op, request)
 
     def _write(self, request: dict[str, Any]) -> dict[str, Any]:

@@ -163,10 +163,14 @@ def _parser() -> argparse.ArgumentParser:
 
     command("lock", "wipe the unlocked vault from memory and stop the agent", json_flag=True)
     command("status", "show whether the vault is unlocked, and for how long", json_flag=True)
-    command("list", "list item names and metadata (never secrets)", json_flag=True)
+    from native.edit_commands import vault_option
+
+    sp = command("list", "list item names and metadata (never secrets)", json_flag=True)
+    vault_option(sp, 'list only this vault: a team\'s name, or "personal"')
 
     sp = command("get", "print one item's secret (or another field)", json_flag=True)
-    sp.add_argument("name", help="item name (or id)")
+    sp.add_argument("name", help="item name (or id; TEAM/ITEM for a team's)")
+    vault_option(sp, 'look only in this vault: a team\'s name, or "personal"')
     sp.add_argument(
         "--field",
         default="secret",
@@ -198,7 +202,12 @@ def _parser() -> argparse.ArgumentParser:
         help="also mask any token of a published format (GitHub, GitLab, npm...: "
         "docs/tokens.md), not only the vault's values",
     )
+    vault_option(sp, 'take the items from this vault only: a team\'s name, or "personal"')
     sp.add_argument("cmd", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
+
+    from native import team_commands  # identity, contacts, team
+
+    team_commands.add_parsers(command)
 
     sp = command("scan", "find plaintext credentials on disk (reports where, never values)")
     sp.add_argument("paths", nargs="*", metavar="PATH", help="files and directories to scan")
@@ -404,6 +413,12 @@ def _dispatch(args: Any) -> int:
         if args.runner is not None:
             raise CliError("a runner reads its grant; items are changed by the owner", USAGE)
         return edit_commands.dispatch(args)
+    if command in ("identity", "contacts", "team"):
+        from native import team_commands
+
+        if args.runner is not None:
+            raise CliError("a runner reads its grant; teams are its owner's", USAGE, "usage")
+        return team_commands.dispatch(args)
     if command in ("unlock", "adopt"):
         from native import unlock
 

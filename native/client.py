@@ -32,9 +32,31 @@ _EXIT_FOR = {
     "forbidden": OUT_OF_SCOPE,
     "session_expired": LOCKED,
     "revoked": REVOKED,  # a runner's grant answering through zkvault ssh
+    "no_account": NOT_FOUND,  # teams: nobody has that email
 }
-# An agent that met a fork serves nothing more: exit 5, as native/vaulterrors.py says.
-_STOPPED = ("fork", "downgrade", "lineage")
+# Teams: what the person must do first (exit 2, as native/vaulterrors.py says).
+_ASK_FIRST = ("identity_not_pinned", "team_permission")
+# An agent that met a fork serves nothing more: exit 5, as native/vaulterrors.py says; so
+# does a team or identity that failed its checks (the server may be lying).
+_STOPPED = (
+    "fork",
+    "downgrade",
+    "lineage",
+    "identity",
+    "identity_auth",
+    "identity_binding",
+    "identity_changed",
+    "team_log",
+    "team_log_gap",
+    "team_log_fork",
+    "team_log_rollback",
+    "team_log_signature",
+    "team_key",
+    "team_key_check",
+    "stale_epoch",
+    "team_vault_signature",
+    "wrong_vault",
+)
 _NOT_RUNNING = "the vault is locked (no agent running); run `zkvault unlock`"
 _FORWARD_ENDED = "the zkvault ssh session that forwarded the agent has ended"
 
@@ -70,6 +92,8 @@ def request(op: str, timeout: float = 10.0, **fields: Any) -> dict[str, Any]:
     if not response.get("ok"):
         code = str(response.get("error", "error"))
         exit_code = STATE if code in _STOPPED else _EXIT_FOR.get(code, FAILURE)
+        if code in _ASK_FIRST:
+            exit_code = USAGE
         raise CliError(str(response.get("message", code)), exit_code, code)
     return response
 

@@ -13,11 +13,11 @@ _zkvault_edit_options() {
     local item="--url --username --scope --expires --note"
     case "$1" in
         add) echo "--kind $item --secret-stdin --generate --type --import --passphrase-stdin"\
-            "--confirm-each-use --json" ;;
-        edit) echo "--kind $item --secret --secret-stdin --json" ;;
-        rm) echo "--yes --json" ;;
-        rotate) echo "--secret-stdin --json" ;;
-        *) echo "--json" ;;
+            "--confirm-each-use --vault --json" ;;
+        edit) echo "--kind $item --secret --secret-stdin --vault --json" ;;
+        rm) echo "--yes --vault --json" ;;
+        rotate) echo "--secret-stdin --vault --json" ;;
+        *) echo "--vault --json" ;;
     esac
 }
 _zkvault() {
@@ -31,6 +31,7 @@ _zkvault() {
         words="connect adopt import unlock lock status list get add edit rename rm rotate run scan"
         words="$words doctor"
         words="$words git-credential git ssh-agent runner audit ssh web completion"
+        words="$words identity contacts team"
         [ "$at" -eq 1 ] && words="$words --credential-file"
         COMPREPLY=($(compgen -W "$words" -- "$cur"))
         return
@@ -40,7 +41,7 @@ _zkvault() {
             if [ "$prev" = "--field" ]; then
                 words="secret username url name kind note scopes expires id public-key fingerprint"
             elif [[ "$cur" == -* ]]; then
-                words="--field --json"
+                words="--field --vault --json"
             else
                 local IFS=$'\n'
                 COMPREPLY=($(compgen -W "$(_zkvault_items)" -- "$cur"))
@@ -79,8 +80,26 @@ _zkvault() {
                 return
             fi
             words="--account-id --json" ;;
-        run) words="--env --no-mask --mask-known --" ;;
-        status|list|doctor) words="--json" ;;
+        run) words="--env --no-mask --mask-known --vault --" ;;
+        list) words="--vault --json" ;;
+        status|doctor|identity) words="--json" ;;
+        contacts)
+            if [ "$COMP_CWORD" -eq $((at + 1)) ]; then
+                words="list verify"
+            else
+                words="--safety-number --tofu --json"
+            fi ;;
+        team)
+            if [ "$prev" = "--role" ]; then
+                words="reader writer admin owner"
+            elif [ "${COMP_WORDS[at+1]}" = role ] && [ "$COMP_CWORD" -eq $((at + 4)) ]; then
+                words="reader writer admin owner"
+            elif [ "$COMP_CWORD" -eq $((at + 1)) ]; then
+                words="create list members invite add remove role rotate leave invitations"
+                words="$words accept decline withdraw"
+            else
+                words="--role --safety-number --tofu --json"
+            fi ;;
         scan)
             if [[ "$cur" != -* ]]; then
                 COMPREPLY=($(compgen -f -- "$cur"))

@@ -14,30 +14,37 @@ _NAMES = (
     "' 2>/dev/null"
 )
 _COMMANDS = (
-    "connect adopt import unlock lock status list get add edit rename rm rotate run "
-    "scan doctor git-credential git ssh-agent runner audit ssh web completion"
+    "connect adopt import unlock lock status list get add edit rename rm rotate run scan "
+    "doctor git-credential git ssh-agent runner audit ssh web completion identity contacts team"
 )
+_TEAM_ACTIONS = (
+    "create list members invite add remove role rotate leave invitations accept decline withdraw"
+)
+_ROLES = "reader writer admin owner"
 _KINDS = "github github-enterprise gitlab bitbucket git generic ssh-key"
 _FIELDS = "secret username url name kind note scopes expires id public-key fingerprint"
 _KEY_TYPES = "ed25519 rsa ecdsa"  # add --kind ssh-key --generate --type
 _EXPORTS = "bitwarden-json 1password-csv"  # import --from
 _ITEM = "--url --username --scope --expires --note"
 _OPTIONS = {
-    "get": "--field --json",
+    "get": "--field --vault --json",
     "add": f"--kind {_ITEM} --secret-stdin --generate --type --import --passphrase-stdin "
-    "--confirm-each-use --json",
-    "edit": f"--kind {_ITEM} --secret --secret-stdin --json",
-    "rename": "--json",
-    "rm": "--yes --json",
-    "rotate": "--secret-stdin --json",
+    "--confirm-each-use --vault --json",
+    "edit": f"--kind {_ITEM} --secret --secret-stdin --vault --json",
+    "rename": "--vault --json",
+    "rm": "--yes --vault --json",
+    "rotate": "--secret-stdin --vault --json",
     "unlock": "--passphrase-stdin --idle-timeout --max-lifetime --strict --confirm --json",
     "connect": "--server --name --clean --timeout --json",
     "import": "--home --from --dry-run --remove-plaintext --json",
     "adopt": "--account-id --json",
     "scan": "--home --json",
-    "run": "--env --no-mask --",
+    "run": "--env --no-mask --mask-known --vault --",
     "status": "--json",
-    "list": "--json",
+    "list": "--vault --json",
+    "identity": "--json",
+    "contacts": "list verify",
+    "team": _TEAM_ACTIONS,
     "doctor": "--json",
     "git-credential": "get store erase",
     "git": "setup --global --local --signing --email --json",
@@ -88,6 +95,14 @@ _zkvault() {{
     fi
     if [[ ($cmd == import || $cmd == adopt || $cmd == scan) && $cur != -* ]]; then
         _files
+        return
+    fi
+    if [[ $cmd == team && $prev == --role ]]; then
+        compadd -- {_ROLES}
+        return
+    fi
+    if [[ ($cmd == team || $cmd == contacts) && CURRENT -gt at+1 ]]; then
+        compadd -- --role --safety-number --tofu --json
         return
     fi
     if [[ $cmd == get && $prev == --field ]]; then
@@ -141,6 +156,10 @@ complete -c zkvault -n '__fish_seen_subcommand_from add' -l import -r -F
 complete -c zkvault -n '__fish_seen_subcommand_from completion' -a 'bash zsh fish'
 complete -c zkvault -n '__fish_seen_subcommand_from import' -l from -x -a '{_EXPORTS}'
 complete -c zkvault -n '__fish_seen_subcommand_from import adopt scan' -F
+complete -c zkvault -n '__fish_seen_subcommand_from team' -l role -x -a '{_ROLES}'
+complete -c zkvault -n '__fish_seen_subcommand_from team contacts' -l safety-number -x
+complete -c zkvault -n '__fish_seen_subcommand_from team contacts' -l tofu
+complete -c zkvault -n '__fish_seen_subcommand_from team contacts' -l json
 {_FISH_OPTIONS}
 """
 

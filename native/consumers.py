@@ -185,8 +185,14 @@ def cmd_lock(args: argparse.Namespace) -> int:
     return 0
 
 
+def _where(args: Any) -> dict[str, Any]:
+    """``--vault NAME`` (a team, or "personal"), only when given: the fast path has none."""
+    chosen = getattr(args, "vault", None)
+    return {"vault": chosen} if chosen else {}
+
+
 def cmd_list(args: argparse.Namespace) -> int:
-    items: list[dict[str, Any]] = request(args.runner, "list")["items"]
+    items: list[dict[str, Any]] = request(args.runner, "list", **_where(args))["items"]
     if args.json:
         _print_json({"ok": True, "items": items})
         return 0
@@ -200,7 +206,9 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_get(args: argparse.Namespace) -> int:
-    value: str = request(args.runner, "get", name=args.name, field=args.field)["value"]
+    value: str = request(args.runner, "get", name=args.name, field=args.field, **_where(args))[
+        "value"
+    ]
     if args.json:
         _print_json({"ok": True, "name": args.name, "field": args.field, "value": value})
     else:
@@ -224,7 +232,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         values, ssh_items = runner.run_material(args.runner, wanted)
     else:
-        values = request(args.runner, "env", names=wanted)["values"]
+        values = request(args.runner, "env", names=wanted, **_where(args))["values"]
     if mapping:
         secrets = {var: values[item] for var, item in mapping.items()}
     else:

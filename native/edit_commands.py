@@ -48,6 +48,7 @@ def add_parsers(command: Any) -> None:
 
     guessing = token_formats() is not None
     sp = command("add", "add an item (the secret is asked for, or read from stdin)", True)
+    vault_option(sp, "write this team's vault (writers, admins and owners)")
     sp.add_argument("name", help="the new item's name")
     sp.add_argument(
         "--kind",
@@ -64,6 +65,7 @@ def add_parsers(command: Any) -> None:
     ssh_add.add_options(sp)
 
     sp = command("edit", "change an item's fields (and, with --secret, its secret)", True)
+    vault_option(sp, "write this team's vault (writers, admins and owners)")
     sp.add_argument("name", help="item name (or id)")
     sp.add_argument("--kind", type=_kind, metavar="KIND", help="what the secret is for")
     _item_options(sp)
@@ -73,16 +75,23 @@ def add_parsers(command: Any) -> None:
     _secret_stdin(sp, "replace the secret with stdin (all of it, less one final line break)")
 
     sp = command("rename", "rename an item", True)
+    vault_option(sp, "write this team's vault (writers, admins and owners)")
     sp.add_argument("old", help="item name (or id)")
     sp.add_argument("new", help="its new name")
 
     sp = command("rm", "remove an item (asks first on a terminal)", True)
+    vault_option(sp, "write this team's vault (writers, admins and owners)")
     sp.add_argument("name", help="item name (or id)")
     sp.add_argument("--yes", "-y", action="store_true", help="do not ask")
 
     sp = command("rotate", "store a new secret for an item; the old one stays in history", True)
+    vault_option(sp, "write this team's vault (writers, admins and owners)")
     sp.add_argument("name", help="item name (or id)")
     _secret_stdin(sp)
+
+
+def vault_option(sp: Any, text: str) -> None:
+    sp.add_argument("--vault", metavar="TEAM", help=text)
 
 
 def _kind(text: str) -> str:
@@ -171,10 +180,15 @@ def _kind_checked(kind: str | None, secret: str) -> str:
 # -- the commands ----------------------------------------------------------------------------
 
 
+_VAULT: list[str | None] = [None]  # --vault of the command being run (one per process)
+
+
 def _write(action: str, name: str, fields: dict[str, Any], secret: str | None) -> dict[str, Any]:
     from native import client
 
     request: dict[str, Any] = {"action": action, "name": name, "fields": fields}
+    if _VAULT[0]:
+        request["vault"] = _VAULT[0]
     if secret is not None:
         request["secret"] = secret
     try:
@@ -246,7 +260,8 @@ def cmd_rotate(args: argparse.Namespace) -> int:
     if token_formats() is not None:
         from native import client
 
-        kind = str(client.request("get", name=args.name, field="kind")["value"])
+        where = {"vault": args.vault} if args.vault else {}
+        kind = str(client.request("get", name=args.name, field="kind", **where)["value"])
         _kind_checked(kind, secret)
     return _report(args, _write("rotate", args.name, {}, secret))
 
@@ -304,6 +319,7 @@ def _report(args: argparse.Namespace, answer: dict[str, Any]) -> int:
 
 
 def dispatch(args: argparse.Namespace) -> int:
+    _VAULT[0] = getattr(args, "vault", None)
     handler = {
         "add": cmd_add,
         "edit": cmd_edit,

@@ -82,6 +82,10 @@ class LocalState:
     # A fork, downgrade or damaged lineage met: {"at", "code", "message", "revision"}.
     # Kept until an unlock succeeds; shown by `zkvault status`.
     fork: dict[str, Any] | None = None
+    # What this machine remembers of each team (vault_core.teams.TeamMemory.dumps(): the
+    # log head and team vault revision it accepted), by team id: a log or vault served
+    # older than this, or beside it, is refused after a restart too (format.md §15.7).
+    team_memory: dict[str, str] | None = None
     synced_at: float | None = None  # when the copy was last confirmed by the server
     # When this machine learnt that it was revoked (UTC, ISO 8601): the server refused its
     # tokens for good. Kept until `zkvault connect --clean`; shown by status and the

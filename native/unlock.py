@@ -9,7 +9,8 @@ import os
 import sys
 import time
 import uuid
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from native import candidate, client, paths, settings
 from native.errors import AUTH, STATE, USAGE, CliError
@@ -105,6 +106,15 @@ def cmd_unlock(args: argparse.Namespace) -> int:
         from native.write import Writer
 
         writer = Writer(session, blob) if session else None  # `zkvault add` and friends
+        teams, warnings = None, []
+        if writer is not None:
+            from native.identity_publish import ensure_published
+            from native.teams import Teams
+
+            warnings = ensure_published(vault, writer)
+            for warning in warnings:
+                print(f"zkvault: {warning}", file=sys.stderr)
+            teams = Teams(vault, writer.call, _saver(writer, vault), store)
         agent = Agent(
             vault,
             idle_timeout=idle,
@@ -116,7 +126,9 @@ def cmd_unlock(args: argparse.Namespace) -> int:
             info={"server": state.server, "strict": strict, "vault_id": str(vault.vault_id)},
             write=writer.write if writer else None,
             saved=writer.saved if writer else None,
+            teams=teams,
         )
+        agent.warnings += warnings
         pid = start(agent)
         count = len(vault.items())
         revision = vault.revision
@@ -144,6 +156,13 @@ def cmd_unlock(args: argparse.Namespace) -> int:
             f"{int(idle)}s idle or {int(lifetime)}s in all"
         )
     return 0
+
+
+def _saver(writer: Any, vault: Vault) -> Callable[[Callable[[Any], None]], None]:
+    def save(change: Callable[[Any], None]) -> None:
+        writer.save_change(vault, change)
+
+    return save
 
 
 def _agent_still_serving(args: argparse.Namespace) -> bool:

@@ -11,6 +11,11 @@ from vault_core import errors
 
 _RESYNC = "run `zkvault unlock` again once the server has a good copy, or `zkvault connect --clean`"
 _REGRANT = "ask the owner to grant again"
+_NOT_TO_THEM = "the server may be compromised; do not add or seal to this person"
+_COMPARE_TEAM = "the server may be compromised; compare the team on another member's device"
+_COMPARE_TEAM_VAULT = (
+    "the server may be compromised; compare the team vault on another member's device"
+)
 
 # Every vault_core error code (tests/unit/test_error_messages.py checks none is missing).
 NEXT_STEPS: dict[str, tuple[int, str]] = {
@@ -52,6 +57,34 @@ NEXT_STEPS: dict[str, tuple[int, str]] = {
     "key_revoked": (STATE, "enrol or connect it again to get a new key"),
     "owner_key_unpinned": (STATE, "enrol it again with `zkvault runner enroll`"),
     "state_auth": (STATE, "run `zkvault connect --clean` (or `zkvault import`) to start again"),
+    "identity": (
+        STATE,
+        "the identity or contacts record in your vault is damaged; restore it from a device "
+        "that has it",
+    ),
+    "identity_auth": (STATE, _NOT_TO_THEM),
+    "identity_binding": (STATE, _NOT_TO_THEM),
+    "identity_changed": (
+        STATE,
+        "compare safety numbers with them, then accept the new key if they confirm it",
+    ),
+    "identity_not_pinned": (
+        USAGE,
+        "compare their safety number or accept it on first use, then try again",
+    ),
+    "team_log": (STATE, _COMPARE_TEAM),
+    "team_log_gap": (STATE, _COMPARE_TEAM),
+    "team_log_fork": (STATE, _COMPARE_TEAM),
+    "team_log_rollback": (STATE, _COMPARE_TEAM),
+    "team_log_signature": (STATE, _COMPARE_TEAM),
+    "team_permission": (USAGE, "ask an admin or owner of the team"),
+    "team_key": (STATE, "ask an admin of the team to rotate its key"),
+    "team_key_check": (
+        STATE,
+        "ask an admin of the team to rotate its key; the server may be compromised",
+    ),
+    "stale_epoch": (STATE, _COMPARE_TEAM_VAULT),
+    "team_vault_signature": (STATE, _COMPARE_TEAM_VAULT),
 }
 
 

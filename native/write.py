@@ -285,6 +285,37 @@ class Writer:
             raise unexpected(exc) from None
         return vault.open_revision(b64url_decode(str(remote.get("blob", ""))))
 
+    def save_change(self, vault: Any, change: Callable[[Any], None]) -> None:
+        """A change to the vault's own records (identity, contacts) saved as an item edit
+        is: replayed on the newer vault after a 409, the held vault put back on failure."""
+        for _attempt in range(MAX_ATTEMPTS):
+            change(vault)  # raises before changing anything when it refuses
+            upload = vault.save_for_upload()
+            try:
+                self._remember_pending(vault)
+                answer = self._put(upload)
+            except _Stale:
+                self._catch_up(vault)
+                continue
+            except BaseException:
+                self._restore(vault)
+                raise
+            vault.accepted()
+            self.blob = upload.blob
+            _anchor(vault, answer.get("audit_head"))
+            sync.remember(self.store, upload.blob, vault, True)
+            return
+        self._restore(vault)
+        raise CliError(
+            "the vault keeps changing on the server; nothing was written, try again in a moment",
+            FAILURE,
+            "busy",
+        )
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        """An authenticated call for the agent's other requests (teams, identity)."""
+        return self._call(method, path, body)
+
     # -- the server ---------------------------------------------------------------------------
 
     def _put(self, upload: Any) -> dict[str, Any]:

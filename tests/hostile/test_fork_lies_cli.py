@@ -83,6 +83,9 @@ def first_browser(stage: Stage, label: str, *, at: str = "2026-03-01T09:00:00Z")
     vault.clock = lambda: at
     for item in person.items:
         vault.add(item)
+    # With its identity (docs/teams.md): a laptop's first unlock then saves nothing of its
+    # own, and the revisions counted here are the browsers' alone.
+    vault.ensure_identity()
     return Browser(person, vault, {})
 
 

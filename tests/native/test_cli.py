@@ -32,6 +32,9 @@ COMMANDS = [
     "web",
     "audit",
     "completion",
+    "identity",
+    "contacts",
+    "team",
 ]
 
 
@@ -72,6 +75,13 @@ def test_bash_completion_script_loads_and_completes() -> None:
         'COMP_WORDS=(zkvault add k --type r); COMP_CWORD=4; _zkvault; echo "${COMPREPLY[*]}"\n'
         'COMP_WORDS=(zkvault add k --kind ss); COMP_CWORD=4; _zkvault; echo "${COMPREPLY[*]}"\n'
         'COMP_WORDS=(zkvault get k --field pu); COMP_CWORD=4; _zkvault; echo "${COMPREPLY[*]}"\n'
+        'COMP_WORDS=(zkvault te); COMP_CWORD=1; _zkvault; echo "${COMPREPLY[*]}"\n'
+        'COMP_WORDS=(zkvault team inv); COMP_CWORD=2; _zkvault; echo "${COMPREPLY[*]}"\n'
+        "COMP_WORDS=(zkvault team invite ops a@b --role w); COMP_CWORD=6; _zkvault;"
+        ' echo "${COMPREPLY[*]}"\n'
+        'COMP_WORDS=(zkvault team role ops a@b r); COMP_CWORD=5; _zkvault; echo "${COMPREPLY[*]}"\n'
+        'COMP_WORDS=(zkvault get k --v); COMP_CWORD=3; _zkvault; echo "${COMPREPLY[*]}"\n'
+        'COMP_WORDS=(zkvault contacts v); COMP_CWORD=2; _zkvault; echo "${COMPREPLY[*]}"\n'
     )
     done = subprocess.run(
         ["bash", "-c", script], capture_output=True, text=True, cwd=REPO, timeout=30, check=False
@@ -95,4 +105,10 @@ def test_bash_completion_script_loads_and_completes() -> None:
         "rsa",
         "ssh-key",
         "public-key",
+        "team",
+        "invite invitations",
+        "writer",
+        "reader",
+        "--vault",
+        "verify",
     ], done.stderr

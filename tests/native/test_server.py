@@ -35,6 +35,7 @@ def new_vault(owner: Owner) -> tuple[Vault, bytes]:
     vault = Vault.create(uuid.UUID(owner.account_id), PASSPHRASE, kdf=FAST_KDF)
     for item in ITEMS:
         vault.add(item)
+    vault.ensure_identity()  # as the web app makes it: the unlocks here then save nothing
     blob = vault.save()
     owner.put_vault(0, blob)
     return vault, blob

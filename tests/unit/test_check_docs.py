@@ -41,11 +41,11 @@ def test_an_undocumented_command_is_reported(root: check_docs.Command, cli_doc: 
 
 def test_a_made_up_command_or_option_is_reported(root: check_docs.Command, cli_doc: str) -> None:
     drifted = cli_doc.replace("| `lock [--json]` |", "| `lock [--force] [--json]` |").replace(
-        "| `list [--json]` |", "| `lists [--json]` |"
+        "| `list [--vault NAME] [--json]` |", "| `lists [--vault NAME] [--json]` |"
     )
     assert check_docs.check_command_table(root, drifted) == [
         "docs/cli.md: `zkvault lock` has no option --force",
-        "docs/cli.md documents `lists [--json]`: no such command",
+        "docs/cli.md documents `lists [--vault NAME] [--json]`: no such command",
         "docs/cli.md: `zkvault list` is not documented",
     ]
 
