@@ -14,7 +14,7 @@ from .headwatch import HeadWatcher
 from .middleware import BodyLimit, Observed, Observer, SecurityHeaders, log_access
 from .oidc import OidcClient
 from .ratelimit import RateLimiter
-from .routers import audit, auth, devices, meta, pairings, vault, vaulthead, webapp
+from .routers import audit, auth, devices, meta, pairings, sessions, vault, vaulthead, webapp
 from .settings import Settings, check_settings
 from .state import AppState
 from .stopping import on_stop_signal
@@ -82,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         devices.runners,
         devices.runner_self,
         audit.router,
+        sessions.router,
     ):
         app.include_router(router)
     largest = max(settings.max_vault_bytes, settings.max_grant_bytes)
