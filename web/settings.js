@@ -2,7 +2,7 @@
 // browsers (sign out the others), the grant-key fingerprint to copy, an encrypted export
 // the command line opens without a server, and a printable emergency kit (no secret).
 import { call } from "./api.js";
-import { $, el, fail, fmtAgo, fmtTime, focusOn, notice, onListing, onView, state } from "./core.js";
+import { $, el, fail, fmtTime, focusOn, notice, onListing, onView, state } from "./core.js";
 import { confirmDialog, copyText } from "./ui.js";
 
 const issuerHost = (issuer) => {
@@ -41,7 +41,7 @@ async function renderSessions() {
   $("sessions-body").replaceChildren(...sessions.map((s) => el("li", { "data-current": s.current ? "1" : "" },
     el("span", { class: "item-name", text: s.current ? "This browser" : "Another browser" }),
     el("span", { class: "item-meta" }, "Signed in ", el("span", { class: "time", text: fmtTime(s.created_at) }),
-      " · active ", el("span", { class: "time", text: fmtAgo(s.last_seen_at || s.created_at) })))));
+      " · last active ", el("span", { class: "time", text: fmtTime(s.last_seen_at || s.created_at) })))));
   const others = sessions.filter((s) => !s.current).length;
   $("sessions-signout").hidden = others === 0;
   $("sessions-signout").textContent = others === 1 ? "Sign out the other browser" : `Sign out the ${others} other browsers`;
