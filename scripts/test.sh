@@ -43,7 +43,7 @@ trap 'rm -rf "$out"' EXIT
 group() {  # name, pytest arguments...
     local name=$1
     shift
-    ZKVAULT_REPORT_OUT="$out/$name.json" pytest -p no:cacheprovider \
+    ZKVAULT_REPORT_OUT="$out/$name.json" pytest -p no:cacheprovider -m "not benchmark" \
         --junitxml="$out/$name.xml" "$@" 2>&1 | sed -u "s/^/[$name] /"
     return "${PIPESTATUS[0]}"
 }

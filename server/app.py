@@ -21,6 +21,7 @@ from .routers import (
     identity,
     meta,
     pairings,
+    sessions,
     teamgrants,
     teaminvitations,
     teams,
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         teaminvitations.invited,
         teamgrants.router,
         teamgrants.runner_grants,
+        sessions.router,
     ):
         app.include_router(router)
     largest = max(settings.max_vault_bytes, settings.max_grant_bytes)

@@ -44,12 +44,14 @@ from vault_core import (
     fingerprint,
     normalise_fingerprint,
     seal_grant,
+    sshkeys,
     time_kdf,
 )
 from vault_core.audit_chain import AuditAnchor, verify_export
 from vault_core.b64url import b64url_decode as b64d
 from vault_core.b64url import b64url_encode as b64e
 from vault_core.errors import GrantListError, PinError
+from vault_core.items import SSH_KEY
 from vault_core.lineage import Device, VaultMemory
 from vault_core.token_formats import format_of, kind_warning
 
@@ -370,6 +372,18 @@ class Session:
         except (ValueError, errors.NotFoundError):
             raise SessionError("not_found", "No such credential.") from None
         return {"secret": item.secret}
+
+    def op_ssh_public_key(self, item_id: str) -> dict[str, Any]:
+        """An ssh-key item's public half (authorized_keys line and fingerprint): public,
+        shown in the item's details; the private key stays here."""
+        try:
+            item = self._vault().get(uuid.UUID(hex=item_id))
+        except (ValueError, errors.NotFoundError):
+            raise SessionError("not_found", "No such credential.") from None
+        if item.kind != SSH_KEY:
+            return {"public_key": "", "fingerprint": ""}
+        key = sshkeys.parse_private(item.secret)
+        return {"public_key": key.public_line(key.comment), "fingerprint": key.fingerprint}
 
     def op_add(self, fields: dict[str, Any], secret: str) -> dict[str, Any]:
         return self._edit(Op("add", item=_item_from(fields, secret)))

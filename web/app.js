@@ -5,9 +5,12 @@ import {
   show, state, withKdf,
 } from "./core.js";
 import { ask, onEngineEvent, startEngine } from "./engine.js";
+import { initAudit } from "./audit.js";
 import { initDevices, openPairing } from "./devices.js";
 import { initHistory, recoverNewest } from "./history.js";
-import { focusItems, initItems } from "./items.js";
+import { initInbox, setWaiting } from "./inbox.js";
+import { focusItems, hideRevealed, initItems } from "./items.js";
+import { initSettings } from "./settings.js";
 
 startEngine(); // Pyodide loads while the person signs in and types
 
@@ -103,6 +106,8 @@ function wipeForms() {
     if (input.type !== "checkbox") input.value = "";
   }
   for (const d of document.querySelectorAll("dialog[open]")) d.close();
+  hideRevealed();
+  setWaiting(null);
   for (const id of ["revision-details", "pair-details"]) $(id).hidden = true;
   $("grant-items").replaceChildren();
   $("revision-items").replaceChildren();
@@ -315,6 +320,9 @@ async function start() {
   initItems();
   initDevices({ isUnlocked: () => state.unlocked });
   initHistory();
+  initAudit();
+  initInbox();
+  initSettings();
   if (!hasSessionCookie()) {
     show("signin");
     if (pairingCode) notice("Sign in to approve the pairing.");

@@ -30,6 +30,12 @@ export function onView(name, fn) {
   viewHooks[name] = fn;
 }
 
+const showListeners = new Set();
+// Called with the name of every section shown (the pairing inbox follows the person).
+export function onShow(fn) {
+  showListeners.add(fn);
+}
+
 export function show(name) {
   for (const v of document.querySelectorAll(".view")) v.hidden = v.id !== `view-${name}`;
   for (const b of document.querySelectorAll("#nav button")) {
@@ -38,6 +44,7 @@ export function show(name) {
   }
   for (const d of document.querySelectorAll("dialog[open]")) d.close();
   clearMessages();
+  for (const fn of showListeners) fn(name);
   const hook = viewHooks[name];
   if (hook) hook().catch(fail);
 }

@@ -5,6 +5,8 @@
 import { call } from "./api.js";
 import { $, edit, el, fail, fmtAgo, fmtTime, focusOn, notice, onView, show, state } from "./core.js";
 import { ask } from "./engine.js";
+import { isExpired, setWaiting } from "./inbox.js";
+import { confirmDialog } from "./ui.js";
 
 const CODE = /^[A-Za-z0-9]{5}-?[A-Za-z0-9]{5}$/;
 let pending = null; // the looked-up pairing
@@ -44,7 +46,14 @@ async function rename(kind, client) {
 // with the key this page was shown for it (the list's, whose fingerprint it displays).
 async function revoke(kind, client) {
   const name = kind === "runner" ? runnerName(client) : client.name;
-  if (!confirm(`Revoke ${name}? It loses access at its next request.`)) return;
+  const sure = await confirmDialog({
+    title: `Revoke ${name}?`,
+    body: kind === "runner"
+      ? "It loses access at its next request, and its grant is deleted. To use it again, enrol it again."
+      : "It loses access at its next request. To use it again, run zkvault connect on it again.",
+    confirm: "Revoke",
+  });
+  if (!sure) return;
   let recorded = true;
   if (!revokedInVault(client)) {
     const args = { kind, device_id: client.id, public_key: client.public_key || "", name };
@@ -153,18 +162,37 @@ async function renderDevices() {
   const mfp = await Promise.all(machines.map((m) => localFingerprint("machine", m.public_key)));
   const rfp = await Promise.all(runners.map((r) => localFingerprint("runner", r.public_key)));
   $("owner-fingerprint").textContent = state.listing?.owner_fingerprint || "(unlock to see it)";
-  $("machines-body").replaceChildren(...machines.map((m, i) =>
+  const machineCards = machines.map((m, i) =>
     card("machine", m, `Paired ${fmtTime(m.created_at)} · Last seen ${fmtAgo(m.last_seen_at)}`,
-      el("p", { class: "item-meta mono fingerprint", text: mfp[i], title: "Fingerprint" }))));
+      el("p", { class: "item-meta mono fingerprint", text: mfp[i], title: "Fingerprint" })));
+  fold("machines", machines, machineCards);
   const grants = state.listing?.grants || {};
   // A damaged pins or grants record (typed error from the worker): said here, the rest works.
   $("runners-damaged").textContent = (state.listing?.damaged || []).map((d) => d.message).join(" ");
-  $("runners-body").replaceChildren(...runners.map((r, i) =>
+  const runnerCards = runners.map((r, i) =>
     card("runner", r, r.revoked_at || revokedInVault(r) ? "Its grant was deleted." : `Gets: ${grantSummary(grants[r.id] || [])}`,
-      runnerKeyLine(r, rfp[i]))));
+      runnerKeyLine(r, rfp[i])));
+  fold("runners", runners, runnerCards);
   $("machines-empty").hidden = machines.length > 0;
   $("runners-empty").hidden = runners.length > 0;
   return { machines, runners };
+}
+
+// Revoked more than a day ago (on the server and in the vault alike): folded under
+// "Revoked earlier", so the list shows what is in use. A revocation the server does not
+// know of yet stays in view with its WARNING.
+const FOLD_AFTER_MS = 86_400_000;
+function fold(kind, clients, cards) {
+  const old = (c) => {
+    const at = c.revoked_at ? new Date(c.revoked_at).getTime() : NaN;
+    return Date.now() - at > FOLD_AFTER_MS;
+  };
+  $(`${kind}-body`).replaceChildren(...cards.filter((_, i) => !old(clients[i])));
+  const folded = cards.filter((_, i) => old(clients[i]));
+  $(`${kind}-old`).replaceChildren(...folded);
+  $(`${kind}-folded`).hidden = !folded.length;
+  $(`${kind}-folded-summary`).textContent =
+    `${folded.length} ${kind === "runners" ? "runner" : "machine"}${folded.length === 1 ? "" : "s"} revoked earlier`;
 }
 
 function grantSummary(ids) {
@@ -256,6 +284,7 @@ function requireConfirmed() {
 async function lookup(code, expected = "", expectedId = "") {
   pending = null;
   $("pair-details").hidden = true;
+  setWaiting(null);
   // Spaces inside or around the code are ignored, as docs/pairing.md says.
   if (!CODE.test(normaliseCode(code))) throw new Error("A pairing code looks like ABCDE-FGHIJ (ten letters or digits).");
   const info = await call("POST", "/api/pairings/lookup", { code: normaliseCode(code) });
@@ -284,10 +313,15 @@ async function lookup(code, expected = "", expectedId = "") {
   const owner = info.kind === "runner" ? state.listing?.owner_fingerprint || "" : "";
   $("pair-owner-fingerprint").textContent = owner;
   $("pair-owner-fingerprint").hidden = $("pair-owner-label").hidden = !owner;
-  $("pair-expires").textContent = fmtTime(info.expires_at);
   $("pair-newname").value = info.name;
+  // What happens after "Approve": a runner waits for its operator to confirm your grant key.
+  $("pair-next").textContent = info.kind === "runner"
+    ? "After you approve, the runner waits for its operator to confirm your grant-key fingerprint (shown above) on the runner; only then does it take grants."
+    : "After you approve, the machine finishes pairing by itself; unlock it there with your passphrase.";
   $("pair-details").hidden = false;
-  $("pair-approve").focus();
+  setWaiting(info);
+  // The name first, never Approve: Enter, Enter must not approve a request unread.
+  $("pair-newname").focus();
 }
 
 export function openPairing(link) {
@@ -298,7 +332,7 @@ export function openPairing(link) {
 }
 
 async function approve() {
-  if (!pending) return;
+  if (!pending || isExpired()) return;
   if (!isUnlocked()) throw new Error("Unlock your vault first.");
   const body = { code: pending.code, name: $("pair-newname").value.trim() || pending.name };
   const shown = pending.fingerprint;
@@ -321,16 +355,22 @@ async function approve() {
     body.grant_public_key = (await ask("owner_key")).public_key;
   }
   await call("POST", "/api/pairings/approve", body);
+  const kind = pending.kind;
+  setWaiting(null);
   $("pair-details").hidden = true;
   $("pair-code").value = "";
   pending = null;
-  notice(`Approved “${body.name}” (${shown}). It will finish pairing by itself.`);
+  notice(kind === "runner"
+    ? `Approved “${body.name}” (${shown}). The runner is now waiting for its operator to confirm your ` +
+      `grant-key fingerprint (${state.listing?.owner_fingerprint || "see Settings"}) on the runner; then grant it items here.`
+    : `Approved “${body.name}” (${shown}). It will finish pairing by itself.`);
   focusOn($("pair-code"));
 }
 
 async function refuse() {
-  if (!pending) return;
+  if (!pending || isExpired()) return;
   await call("POST", "/api/pairings/refuse", { code: pending.code });
+  setWaiting(null);
   notice(`Refused the pairing request from “${pending.name}”.`);
   $("pair-details").hidden = true;
   $("pair-code").value = "";
@@ -351,7 +391,14 @@ export function initDevices(opts) {
     await renderDevices();
   });
   onView("pair", async () => {
-    $("pair-code").focus();
+    (pending ? $("pair-newname") : $("pair-code")).focus();
+  });
+  $("pair-howto-connect").textContent = `zkvault connect --server ${location.origin}`;
+  $("pair-howto-enroll").textContent = `zkvault runner enroll --server ${location.origin} --name ci-1`;
+  $("pair-new").addEventListener("click", () => {
+    const open = $("pair-howto").hidden;
+    $("pair-howto").hidden = !open;
+    $("pair-new").setAttribute("aria-expanded", String(open));
   });
   $("pair-form").addEventListener("submit", (e) => {
     e.preventDefault();

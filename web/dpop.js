@@ -18,6 +18,10 @@ let current = null; // Promise<{ pair, header }>
 // computer's clock says (api.js retries once after a dpop_invalid with the new value).
 let offset = 0;
 
+// The time on the server's clock now, as best known: expiries the server sets (a pairing
+// code's) are counted down against it, not against this computer's clock.
+export const serverNow = () => Date.now() + offset;
+
 export function learnServerTime(response) {
   const date = Date.parse(response.headers.get("Date") || "");
   if (!Number.isNaN(date)) offset = date - Date.now();

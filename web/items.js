@@ -5,9 +5,12 @@
 import { $, edit, el, fail, focusOn, notice, onListing, state } from "./core.js";
 import { ask } from "./engine.js";
 import { resealAffected } from "./devices.js";
+import { initDetail, openDetail } from "./itemdetail.js";
 import { hostOf, mark, provider } from "./providers.js";
+import { actionMenu, confirmDialog } from "./ui.js";
 
 const REVEAL_MS = 15_000;
+const MASK = "••••••••";
 const SOON_DAYS = 14; // "expires soon" from this many days ahead
 const DAY_MS = 86_400_000;
 let editing = null; // item id being edited, or null for a new one
@@ -79,58 +82,89 @@ function clearClipboardLater(status) {
   };
 }
 
+// What is on show, each with the function that masks it again: after REVEAL_MS, when the
+// window loses focus (another app, a screen share picker) or the tab is hidden.
+const revealed = new Set();
+export function hideRevealed() {
+  for (const hide of [...revealed]) hide();
+}
+window.addEventListener("blur", hideRevealed);
+document.addEventListener("visibilitychange", () => document.hidden && hideRevealed());
+const hiders = new WeakMap(); // button -> the hide function of what it revealed
+
+// Show the token in `code` on request; `button` becomes its "Hide" (a row's appears only
+// while the token shows: `data-autohide`).
+async function reveal(item, code, button) {
+  if (hiders.has(button)) return hiders.get(button)();
+  const { secret } = await ask("reveal", { item_id: item.id });
+  let timer = null;
+  const hide = () => {
+    clearTimeout(timer);
+    revealed.delete(hide);
+    hiders.delete(button);
+    code.textContent = MASK;
+    button.textContent = "Show";
+    button.setAttribute("aria-pressed", "false");
+    if (button.dataset.autohide) button.hidden = true;
+  };
+  code.textContent = secret;
+  button.textContent = "Hide";
+  button.setAttribute("aria-pressed", "true");
+  button.hidden = false;
+  timer = setTimeout(hide, REVEAL_MS);
+  revealed.add(hide);
+  hiders.set(button, hide);
+}
+
+// Copy without showing: the secret goes from the worker to the clipboard, never the page.
+async function copySecret(item, status) {
+  try {
+    const { secret } = await ask("reveal", { item_id: item.id });
+    await navigator.clipboard.writeText(secret);
+    notice(`Token of “${item.name}” copied; the clipboard is cleared in ${clipboardSeconds()} s.`);
+    clearClipboardLater(status);
+  } catch (err) {
+    fail(err.name === "NotAllowedError" ? new Error("The browser refused clipboard access.") : err);
+  }
+}
+
 function row(item) {
   const p = provider(item.kind);
-  const secretCell = el("code", { class: "secret", "aria-live": "polite", text: "••••••••" });
+  const secretCell = el("code", { class: "secret", "aria-live": "polite", text: MASK });
   const copyStatus = el("p", { class: "copy-status", role: "status" });
-  let hideTimer = null;
-  const showBtn = el("button", { type: "button", class: "small", "aria-label": `Show token of ${item.name}`, text: "Show" });
-  showBtn.addEventListener("click", async () => {
-    if (showBtn.dataset.shown) {
-      clearTimeout(hideTimer);
-      secretCell.textContent = "••••••••";
-      showBtn.textContent = "Show";
-      delete showBtn.dataset.shown;
-      return;
-    }
-    try {
-      const { secret } = await ask("reveal", { item_id: item.id });
-      secretCell.textContent = secret;
-      showBtn.textContent = "Hide";
-      showBtn.dataset.shown = "1";
-      hideTimer = setTimeout(() => showBtn.click(), REVEAL_MS);
-    } catch (err) {
-      fail(err);
-    }
-  });
+  const hideBtn = el("button", { type: "button", class: "small quiet", "aria-label": `Hide token of ${item.name}`,
+    "data-autohide": "1", hidden: true, text: "Hide" });
+  const run = (fn) => () => Promise.resolve().then(fn).catch(fail);
+  hideBtn.addEventListener("click", run(() => reveal(item, secretCell, hideBtn)));
   const copyBtn = el("button", { type: "button", class: "small primary-soft", "aria-label": `Copy token of ${item.name}`, text: "Copy" });
-  copyBtn.addEventListener("click", async () => {
-    try {
-      const { secret } = await ask("reveal", { item_id: item.id });
-      await navigator.clipboard.writeText(secret);
-      notice(`Token of “${item.name}” copied; the clipboard is cleared in ${clipboardSeconds()} s.`);
-      clearClipboardLater(copyStatus);
-    } catch (err) {
-      fail(err.name === "NotAllowedError" ? new Error("The browser refused clipboard access.") : err);
-    }
-  });
-  const editBtn = el("button", { type: "button", class: "small quiet", "aria-label": `Edit ${item.name}`, text: "Edit" });
-  editBtn.addEventListener("click", () => openForm(item));
-  const removeBtn = el("button", { type: "button", class: "small quiet danger-text", "aria-label": `Remove ${item.name}`, text: "Remove" });
-  removeBtn.addEventListener("click", () => remove(item));
+  copyBtn.addEventListener("click", () => copySecret(item, copyStatus));
+  const details = () => openDetail(item, expiryBadge(item));
+  const menu = actionMenu(`More actions for ${item.name}`, [
+    { text: "Details", label: `Details of ${item.name}`, run: details },
+    { text: "Show token", label: `Show token of ${item.name}`, run: run(() => hiders.has(hideBtn) || reveal(item, secretCell, hideBtn)) },
+    { text: "Edit", label: `Edit ${item.name}`, run: () => openForm(item) },
+    { text: "Remove", label: `Remove ${item.name}`, danger: true, run: run(() => remove(item)) },
+  ]);
+  const nameBtn = el("button", { type: "button", class: "item-name link", "aria-label": `${item.name}: details`, text: item.name,
+    on: { click: details } });
   const meta = [p.label, hostOf(item), item.username].filter(Boolean).join(" · ");
   return el("li", { class: "item", "data-item": item.name, "data-id": item.id },
     mark(item.kind),
     el("div", { class: "item-main" },
-      el("p", { class: "item-name", text: item.name }),
+      nameBtn,
       el("p", { class: "item-meta", text: meta }),
       copyStatus),
-    el("div", { class: "item-side" }, expiryBadge(item), secretCell),
-    el("div", { class: "item-actions" }, copyBtn, showBtn, editBtn, removeBtn));
+    el("div", { class: "item-side" }, expiryBadge(item), el("span", { class: "secret-line" }, secretCell, hideBtn)),
+    el("div", { class: "item-actions" }, copyBtn, menu));
 }
 
 async function remove(item) {
-  if (!confirm(`Remove “${item.name}”? Earlier revisions keep it for a while.`)) return;
+  const sure = await confirmDialog({
+    title: `Remove “${item.name}”?`,
+    body: "Machines and runners lose it at their next sync. Earlier revisions keep it for a while, so it can be restored from Revisions.",
+    confirm: "Remove",
+  });
+  if (!sure) return;
   const rows = [...$("items-body").children];
   const at = rows.findIndex((r) => r.dataset.id === item.id);
   const note = await edit("remove", { item_id: item.id });
@@ -263,12 +297,33 @@ function closeForm() {
 
 export function initItems() {
   onListing(render);
+  initDetail({
+    edit: openForm,
+    remove: (item) => remove(item).catch(fail),
+    reveal: (item, code, button) => reveal(item, code, button).catch(fail),
+    copy: copySecret,
+    reset: () => {
+      const hide = hiders.get($("detail-show"));
+      if (hide) hide();
+    },
+  });
+  // The token being typed: masked unless the person asks to see it.
+  $("item-secret-toggle").addEventListener("click", () => {
+    const shown = $("item-secret").classList.toggle("masked") === false;
+    $("item-secret-toggle").textContent = shown ? "Hide" : "Show";
+    $("item-secret-toggle").setAttribute("aria-pressed", String(shown));
+    $("item-secret-toggle").setAttribute("aria-label", shown ? "Hide what is typed" : "Show what is typed");
+  });
   $("item-new").addEventListener("click", () => openForm(null));
   $("item-new-empty").addEventListener("click", () => openForm(null));
   $("item-cancel").addEventListener("click", closeForm);
   // Closing by Escape, Cancel or Save: the token typed so far goes with it.
   $("item-dialog").addEventListener("close", () => {
     $("item-secret").value = "";
+    $("item-secret").classList.add("masked");
+    $("item-secret-toggle").textContent = "Show";
+    $("item-secret-toggle").setAttribute("aria-pressed", "false");
+    $("item-secret-toggle").setAttribute("aria-label", "Show what is typed");
     editing = null;
   });
   $("item-kind").addEventListener("change", () => {

@@ -3,6 +3,7 @@
 // public bytes and ciphertext to and from the server and shows names, roles and numbers.
 import { call } from "./api.js";
 import { $, el, fail, focusOn, notice, onListing, onView, save, state } from "./core.js";
+import { confirmDialog } from "./ui.js";
 import { ask } from "./engine.js";
 
 // What a lying server can cause here: what the worker says happened, and what to do.
@@ -377,7 +378,12 @@ async function changeRole(view, m, role) {
 }
 
 async function removeMember(view, m) {
-  if (!window.confirm(`Remove ${m.email} from “${view.name}”? The team key changes and every credential is encrypted again.`)) return;
+  const sure = await confirmDialog({
+    title: `Remove ${m.email} from “${view.name}”?`,
+    body: "The team key changes and every credential is encrypted again. What they could read before stays with them: rotate those tokens at their provider.",
+    confirm: "Remove member",
+  });
+  if (!sure) return;
   try {
     const change = await changeMembers(view.team_id, "team_remove_member", { account_id: m.account_id });
     const t2 = performance.now();
@@ -419,7 +425,13 @@ $("team-rotate").addEventListener("click", async () => {
 
 $("team-leave").addEventListener("click", async () => {
   const view = teams.views.get(teams.current);
-  if (!view || !window.confirm(`Leave “${view.name}”? You will no longer see its credentials.`)) return;
+  if (!view) return;
+  const sure = await confirmDialog({
+    title: `Leave “${view.name}”?`,
+    body: "You will no longer see its credentials.",
+    confirm: "Leave team",
+  });
+  if (!sure) return;
   try {
     const left = await ask("team_leave", { team_id: view.team_id });
     await call("POST", `/api/teams/${view.team_id}/log`, { entry: left.entry });
@@ -702,7 +714,12 @@ $("team-item-form").addEventListener("submit", async (e) => {
 });
 
 async function removeItem(view, item) {
-  if (!window.confirm(`Remove “${item.name}” from team ${view.name}?`)) return;
+  const sure = await confirmDialog({
+    title: `Remove “${item.name}” from team ${view.name}?`,
+    body: "Every member loses it at their next sync.",
+    confirm: "Remove",
+  });
+  if (!sure) return;
   try {
     const changed = await writeTeam(view.team_id, "team_item_remove", { item_id: item.id });
     renderTeam(changed);

@@ -288,6 +288,23 @@ class App:
     def row(self, name: str) -> Any:
         return self.page.locator(f'#items-body [data-item="{name}"]')
 
+    def item_menu(self, name: str, action: str) -> None:
+        """A credential's "⋯" menu, then one of its actions ("Details", "Show token",
+        "Edit", "Remove"), as a person clicks them."""
+        row = self.row(name)
+        row.get_by_role("button", name=f"More actions for {name}").click()
+        label = {"Details": f"Details of {name}", "Show token": f"Show token of {name}"}.get(
+            action, f"{action} {name}"
+        )
+        row.get_by_role("menuitem", name=label, exact=True).click()
+
+    def confirm_dialog(self, button: str) -> None:
+        """The in-app confirmation (never the browser's confirm()): press its button."""
+        dialog = self.page.locator("#confirm-dialog")
+        dialog.wait_for(state="visible")
+        dialog.get_by_role("button", name=button, exact=True).click()
+        dialog.wait_for(state="hidden")
+
     def item_names(self) -> list[str]:
         names = self.page.locator("#items-body [data-item]").evaluate_all(
             "rows => rows.map(r => r.dataset.item)"

@@ -119,6 +119,7 @@ def test_approve_by_link_then_list_rename_revoke(ready: App) -> None:
     app.notice("Renamed to “ci-box-1”")
     app.page.locator('#machines-body [data-machine="ci-box-1"]').wait_for()
     app.page.get_by_role("button", name="Revoke ci-box-1").click()
+    app.confirm_dialog("Revoke")
     app.notice("Revoked “ci-box-1”")
     app.page.locator('#machines-body [data-machine="ci-box-1"]', has_text="revoked").wait_for()
     r = httpx.get(f"{app.server.url}/api/vault", auth=token)
@@ -178,7 +179,7 @@ def test_runner_enrolment_and_grant_opened_natively(ready: App) -> None:
 
     # Rotating a granted token reseals the grant at once.
     app.go("Credentials")
-    app.row("deploy").get_by_role("button", name="Edit deploy").click()
+    app.item_menu("deploy", "Edit")
     app.page.locator("#item-form").get_by_label("Token").fill(DEPLOY_TOKEN_NEW)
     app.page.get_by_role("button", name="Save", exact=True).click()
     # One notice says both: what the person did, and the reseal it caused.
@@ -200,7 +201,7 @@ def test_runner_enrolment_and_grant_opened_natively(ready: App) -> None:
     attacker = RunnerKeyPair.generate()
     _set_client_key(app, runner_id, attacker.public_key)
     app.go("Credentials")
-    app.row("deploy").get_by_role("button", name="Edit deploy").click()
+    app.item_menu("deploy", "Edit")
     app.page.locator("#item-form").get_by_label("Token").fill(DEPLOY_TOKEN + "-3")
     app.page.get_by_role("button", name="Save", exact=True).click()
     text = app.error("the server presented a different key for this runner")
@@ -239,6 +240,7 @@ def test_runner_enrolment_and_grant_opened_natively(ready: App) -> None:
     # Revoking the runner deletes its grant.
     app.go("Machines & runners")
     app.page.get_by_role("button", name="Revoke ci-runner").click()
+    app.confirm_dialog("Revoke")
     app.notice("Revoked “ci-runner”")
     r = httpx.post(
         f"{app.server.url}/auth/token",
@@ -316,6 +318,7 @@ def test_runner_key_substituted_at_approval_is_never_sealed_to(ready: App) -> No
     record("hostile server (keys)", "runner key substituted at approval", tried=1, refused=refused)
     assert refused == 1, r.text
     app.page.get_by_role("button", name="Revoke ci-swapped").click()
+    app.confirm_dialog("Revoke")
     app.notice("Revoked “ci-swapped”")
 
 

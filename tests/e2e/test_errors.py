@@ -101,7 +101,7 @@ def test_edit_of_an_item_removed_elsewhere_is_kept(ready: App) -> None:
     if not app.row("shared").count():  # the module's "shared" is back after each run
         app.add_item("shared", TOKEN)
     _other_device_edit(app, "shared")
-    app.row("shared").get_by_role("button", name="Edit shared").click()
+    app.item_menu("shared", "Edit")
     app.page.locator("#item-form").get_by_label("Username").fill("kept")
     app.page.get_by_role("button", name="Save", exact=True).click()
     app.notice("was removed elsewhere; your edit re-adds it")

@@ -92,7 +92,8 @@ def test_focus_moves_somewhere_sensible_after_unlock_save_and_remove(ready: App)
     assert _focused(app) == "item-search"
     app.add_item("focus-probe", "some-token-value-1234")
     assert _focused(app) == "focus-probe"  # the saved credential's row
-    app.row("focus-probe").get_by_role("button", name="Remove focus-probe").click()
+    app.item_menu("focus-probe", "Remove")
+    app.confirm_dialog("Remove")
     app.notice("Removed “focus-probe”")
     assert _focused(app) not in ("BODY", "focus-probe")
 
@@ -126,6 +127,7 @@ def test_a_revoked_runner_shows_no_granted_items(ready: App) -> None:
     card = app.page.locator('#runners-body [data-runner="gone-runner"]')
     assert "gh-build" in (card.text_content() or "")
     app.page.get_by_role("button", name="Revoke gone-runner").click()
+    app.confirm_dialog("Revoke")
     app.notice("Revoked “gone-runner”")
     card.locator(".badge", has_text="Revoked").wait_for()
     assert "gh-build" not in (card.text_content() or "")

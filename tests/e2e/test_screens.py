@@ -1,7 +1,8 @@
 """The main screens as people see them, and what axe-core says about them.
 
-Screenshots of the sign-in-to-use path (unlock, credentials, add, machines and runners,
-audit trail) at 1280 and 1440 px (desktop) and 390 px (a phone), light and dark, are
+Screenshots of the sign-in-to-use path (unlock, credentials, add, a credential's details,
+the remove confirmation, machines and runners, audit trail, settings, a waiting pairing
+request) at 1280 and 1440 px (desktop) and 390 px (a phone), light and dark, are
 compared with the baselines in tests/e2e/screenshots/ (copies for readers in
 docs/screenshots/). Nothing on them depends on the day, the time zone or the locale:
 the page clock, the server's and the identity provider's all start at the same fixed
@@ -103,7 +104,17 @@ MASKS = (
     ".time",
     ".fingerprint",
     "#machines-body .item-meta",
+    "#pair-expires",  # the countdown
+    "#pair-code",  # this run's code
+    "#account-server",  # this run's port
+    "#account-issuer",
+    "#export-commands",  # the account id
 )
+# Every screen, in the order shot: the pairing request looked up last before locking (the
+# lock drops it, so no later screen shows its banner).
+SCREENS = ("items", "add", "detail", "confirm", "devices", "audit", "settings", "pairing", "unlock")
+# Screens that are a dialog over the page: left open by _screen, closed with Escape.
+DIALOGS = ("add", "detail", "confirm")
 NEUTRALISE_JS = """(selectors) => {
   for (const sel of selectors)
     for (const e of document.querySelectorAll(sel))
@@ -243,6 +254,31 @@ def _screen(app: App, screen: str) -> None:
     elif screen == "audit":
         app.go("Audit trail")
         page.locator("#audit-body tr").first.wait_for()
+    elif screen == "detail":
+        app.item_menu("github-ci", "Details")
+        page.locator("#detail-history li[data-revision]").first.wait_for()
+        page.locator("#detail-runners [data-runner]").first.wait_for()
+    elif screen == "confirm":
+        app.item_menu("npm-publish", "Remove")
+        page.locator("#confirm-dialog").wait_for(state="visible")
+    elif screen == "settings":
+        app.go("Settings")
+        page.locator("#sessions-body li").first.wait_for()
+    elif screen == "pairing":
+        offset = server_clock_offset(app.server.url)
+        pairing = request_pairing(app.server, "machine", "ada-desktop", clock_offset=offset)
+        app.go("Approve a pairing")
+        page.get_by_label("Pairing code").fill(pairing["code"])
+        page.get_by_role("button", name="Look up").click()
+        page.wait_for_function(
+            "() => !document.getElementById('pair-details').hidden || "
+            "!document.getElementById('error').hidden"
+        )
+        assert page.locator("#error").is_hidden(), page.locator("#error").text_content()
+        # Under ten minutes left: "9:59" and "9:58" have one shape, "10:00" another.
+        page.wait_for_function(
+            "() => /^\\d:\\d\\d /.test(document.getElementById('pair-expires').textContent)"
+        )
     elif screen == "unlock":
         app.lock()
     # A view re-renders when its data arrives (the audit trail twice: events, then names);
@@ -250,6 +286,8 @@ def _screen(app: App, screen: str) -> None:
     page.wait_for_load_state("networkidle")
     if screen != "add":
         _settle(app)
+        if screen in DIALOGS:  # the dialog's own focus ring, on no button
+            page.evaluate("() => document.activeElement && document.activeElement.blur()")
 
 
 def _compare(comparer: Page, actual: bytes, baseline: Path) -> str | None:
@@ -298,7 +336,7 @@ def test_main_screens_match_their_baselines(
     page.set_viewport_size({"width": width, "height": WIDTHS[width]})
     page.emulate_media(color_scheme=scheme)
     problems = []
-    for screen in ("items", "add", "devices", "audit", "unlock"):
+    for screen in SCREENS:
         _screen(shots, screen)
         # Nothing may rely on a style attribute: the real CSP would block it. (Chromium
         # itself leaves an empty one on inputs it has offered to autofill.)
@@ -320,7 +358,7 @@ def test_main_screens_match_their_baselines(
         if problem:
             (tmp_path / name).write_bytes(png)
             problems.append(f"{problem} (actual: {tmp_path / name})")
-        if screen == "add":
+        if screen in DIALOGS:
             page.keyboard.press("Escape")
     assert problems == []
     assert shots.rec.page_errors == []
@@ -383,22 +421,38 @@ def test_axe_finds_no_violation_on_any_screen(shots: App, scheme: Scheme) -> Non
     for width in (1280, 390) if scheme == "light" else (1280,):
         page.set_viewport_size({"width": width, "height": WIDTHS[width]})
         page.emulate_media(color_scheme=scheme)
-        for screen in ("items", "add", "devices", "audit", "unlock"):
+        for screen in SCREENS:
             _screen(shots, screen)
             found[f"{screen}@{width}"] = _axe(page)
-            if screen == "add":
+            if screen in DIALOGS:
                 page.keyboard.press("Escape")
         shots.ensure_unlocked(SUB, STRONG)
-        for section in ("Approve a pairing", "Revisions", "Settings"):
+        for section in ("Approve a pairing", "Revisions"):
             shots.go(section)
             found[f"{section}@{width}"] = _axe(page)
+        # The "⋯" menu open, the emergency kit and "Pair a new machine".
+        shots.go("Credentials")
+        shots.row("github-ci").get_by_role("button", name="More actions for github-ci").click()
+        found[f"menu-open@{width}"] = _axe(page)
+        page.keyboard.press("Escape")
+        shots.go("Settings")
+        page.get_by_role("button", name="Show the emergency kit").click()
+        found[f"kit@{width}"] = _axe(page)
+        page.keyboard.press("Escape")
+        shots.go("Approve a pairing")
+        page.get_by_role("button", name="Pair a new machine").click()
+        found[f"pair-new@{width}"] = _axe(page)
+        page.get_by_role("button", name="Pair a new machine").click()
         if width == 390:
             page.get_by_role("button", name="Menu").click()
             found["menu@390"] = _axe(page)
             page.keyboard.press("Escape")
     violations = {k: v for k, v in found.items() if v}
     assert violations == {}, json.dumps(violations, indent=1)
-    assert len(found) == (17 if scheme == "light" else 8)  # every screen was checked
+    per_width = len(SCREENS) + 2 + 3
+    assert len(found) == (
+        2 * per_width + 1 if scheme == "light" else per_width
+    )  # every screen was checked
     # And axe does see a violation when there is one (so the check above can fail).
     page.evaluate("document.querySelector('main').append(document.createElement('img'))")
     assert "image-alt" in {v["id"] for v in _axe(page)}

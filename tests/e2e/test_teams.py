@@ -188,7 +188,8 @@ def test_remove_a_member_and_the_rest_still_read(people: People) -> None:
     assert ada.page.locator('#team-items [data-team-item="npm"]').count() == 0
     ada.page.locator(f'#team-members [data-member="{email(bob)}"]').get_by_role(
         "button", name="Remove"
-    ).click()  # the confirm() is accepted by the fixture
+    ).click()
+    ada.confirm_dialog("Remove member")
     ada.notice(f"Removed {email(bob)}; the team has a new key")
     exposed = ada.page.locator("#team-exposed")
     assert exposed.is_visible()
@@ -227,7 +228,8 @@ def test_a_role_change_and_leaving(people: People) -> None:
     assert cy.page.locator("#team-detail").get_attribute("data-role") == "writer"
     assert cy.page.locator("#team-item-new").is_visible()
 
-    cy.page.get_by_role("button", name="Leave this team").click()  # confirm() accepted
+    cy.page.get_by_role("button", name="Leave this team").click()
+    cy.confirm_dialog("Leave team")
     cy.notice("You left “Platform”")
     cy.page.wait_for_function("() => !document.querySelector('#teams-list [data-team]')")
     # The key did not change (a leaver would know a new one): the owner is asked to.

@@ -72,7 +72,7 @@ def test_a_pasted_token_picks_the_kind_and_a_chosen_kind_is_kept(app: App) -> No
     _hint_contains(p, "Recognised: GitLab deploy token.")
     p.get_by_role("button", name="Save", exact=True).click()
     app.notice("Added “gl-ci”")
-    app.row("gl-ci").get_by_role("button", name="Edit gl-ci").click()
+    app.item_menu("gl-ci", "Edit")
     token.fill(TOKENS["github-classic-pat"])
     _hint_contains(p, "not gitlab. Check the kind.")
     assert kind.input_value() == "gitlab"

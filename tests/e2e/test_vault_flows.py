@@ -86,7 +86,8 @@ class Story:
         self.items[name] = ORIGINAL
 
     def remove(self, name: str) -> None:
-        self.app.row(name).get_by_role("button", name=f"Remove {name}").click()
+        self.app.item_menu(name, "Remove")
+        self.app.confirm_dialog("Remove")
         self.app.notice(f"Removed “{name}”")
         self.app.row(name).wait_for(state="detached")
         del self.items[name]
@@ -170,11 +171,11 @@ def traffic(settled: Story) -> Story:
     settled.ensure_passphrase_changed()
     app = settled.app
     row = app.row("gitlab-deploy")
-    row.get_by_role("button", name="Show token of gitlab-deploy").click()
+    app.item_menu("gitlab-deploy", "Show token")
     app.page.wait_for_function(
         "t => document.getElementById('items-body').textContent.includes(t)", arg=TOKEN_2_NEW
     )
-    row.get_by_role("button", name="Show token of gitlab-deploy").click()  # hide it again
+    row.get_by_role("button", name="Hide token of gitlab-deploy").click()
     return settled
 
 
@@ -343,13 +344,13 @@ def test_reveal_masks_again_and_copy_fills_clipboard(ready: Story) -> None:
     ready.ensure_items({**ready.items, "gitlab-deploy": None})
     app, token = ready.app, ready.secret("gitlab-deploy")
     row = app.row("gitlab-deploy")
-    row.get_by_role("button", name="Show token of gitlab-deploy").click()
+    app.item_menu("gitlab-deploy", "Show token")
     app.page.wait_for_function(
         "t => document.querySelector('#items-body [data-item=\"gitlab-deploy\"]')"
         ".textContent.includes(t)",
         arg=token,
     )
-    row.get_by_role("button", name="Show token of gitlab-deploy").click()  # now "Hide"
+    row.get_by_role("button", name="Hide token of gitlab-deploy").click()
     assert token not in (row.text_content() or "")
     row.get_by_role("button", name="Copy token of gitlab-deploy").click()
     app.notice("copied")
@@ -360,7 +361,7 @@ def test_reveal_masks_again_and_copy_fills_clipboard(ready: Story) -> None:
 
 def _edit_gitlab_deploy(app: App) -> None:
     p = app.page
-    app.row("gitlab-deploy").get_by_role("button", name="Edit gitlab-deploy").click()
+    app.item_menu("gitlab-deploy", "Edit")
     # The page never gets the token for editing: the field starts empty.
     assert p.locator("#item-form").get_by_label("Token").input_value() == ""
     p.locator("#item-form").get_by_label("Username").fill("deploy-bot")
@@ -370,7 +371,7 @@ def _edit_gitlab_deploy(app: App) -> None:
         "() => document.querySelector('#items-body [data-item=\"gitlab-deploy\"]')"
         ".textContent.includes('deploy-bot')"
     )
-    app.row("gitlab-deploy").get_by_role("button", name="Edit gitlab-deploy").click()
+    app.item_menu("gitlab-deploy", "Edit")
     p.locator("#item-form").get_by_label("Token").fill(TOKEN_2_NEW)
     p.get_by_role("button", name="Save", exact=True).click()
     app.notice("Saved “gitlab-deploy”")
@@ -385,7 +386,8 @@ def test_edit_keeps_or_replaces_the_token(ready: Story) -> None:
 def test_remove_credential(ready: Story) -> None:
     ready.ensure_items({**SETTLED, "github-docs": None})
     app = ready.app
-    app.row("github-docs").get_by_role("button", name="Remove github-docs").click()
+    app.item_menu("github-docs", "Remove")
+    app.confirm_dialog("Remove")
     app.notice("Removed “github-docs”")
     del ready.items["github-docs"]
     assert app.item_names() == ["github-ci", "gitlab-deploy"]
@@ -661,7 +663,7 @@ def test_native_vault_opens_in_the_browser(app: App, browser: Browser) -> None:
         other.unlock(STRONG)
         other.visible("items")
         assert other.item_names() == ["native-made"]
-        other.row("native-made").get_by_role("button", name="Show token of native-made").click()
+        other.item_menu("native-made", "Show token")
         other.page.wait_for_function(
             "t => document.getElementById('items-body').textContent.includes(t)", arg=TOKEN_1
         )

@@ -302,6 +302,7 @@ def _enrol_runner(stage: Stage, owner: Owner, name: str) -> tuple[str, bytes]:
 def _revoke(app: App, kind: str, name: str) -> None:
     app.go("Machines & runners")
     app.page.get_by_role("button", name=f"Revoke {name}").click()
+    app.confirm_dialog("Revoke")
     app.notice(f"Revoked “{name}”")
     app.page.locator(f'#{kind}s-body [data-{kind}="{name}"] [data-revoked]').wait_for()
 
@@ -322,7 +323,7 @@ def test_a_revoked_runner_brought_back_by_an_old_revision_gets_no_seal(
     _revoke(owner.app, "runner", "ci-old")
     # Rotated after the revocation (the old token may have leaked with the runner).
     owner.app.go("Credentials")
-    owner.app.row("deploy").get_by_role("button", name="Edit deploy").click()
+    owner.app.item_menu("deploy", "Edit")
     owner.app.page.locator("#item-form").get_by_label("Token").fill(_token("deploy v2", stage))
     owner.app.page.get_by_role("button", name="Save", exact=True).click()
     owner.app.notice("Saved “deploy”")
@@ -342,7 +343,7 @@ def test_a_revoked_runner_brought_back_by_an_old_revision_gets_no_seal(
         assert _unlock(fresh, owner.person.passphrase) == "ok"
         mark = len(stage.proxy.exchanges)
         fresh.go("Credentials")
-        fresh.row("deploy").get_by_role("button", name="Edit deploy").click()
+        fresh.item_menu("deploy", "Edit")
         fresh.page.locator("#item-form").get_by_label("Token").fill(_token("deploy v3", stage))
         fresh.page.get_by_role("button", name="Save", exact=True).click()
         text = fresh.error("Not resealed for “ci-old”")

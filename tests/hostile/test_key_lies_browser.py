@@ -150,7 +150,7 @@ def test_substituted_runner_key_at_a_later_reseal(stage: Stage, owner: Owner) ->
         stage.secrets["rotated deploy token"] = rotated
         with stage.proxy.telling(lie):
             app.go("Credentials")
-            app.row("deploy").get_by_role("button", name="Edit deploy").click()
+            app.item_menu("deploy", "Edit")
             app.page.locator("#item-form").get_by_label("Token").fill(rotated)
             app.page.get_by_role("button", name="Save", exact=True).click()
             text = app.error("the server presented a different key for this runner")

@@ -639,3 +639,29 @@ def test_the_audit_head_is_anchored_only_when_well_formed(
     assert (lineage.audit is not None) == anchored
     if anchored:
         assert lineage.audit.seq == 7 and lineage.audit.head == "ab" * 32
+
+
+def test_an_ssh_keys_public_half_is_shown_and_never_its_private_key(glue: Any) -> None:
+    """The item details show an ssh-key's public line and fingerprint (public data); the
+    answer never carries the private key, and another kind has no public key."""
+    from vault_core import sshkeys
+
+    session, _ = glue
+    account = str(uuid.uuid4())
+    ok(session, "create", account_id=account, passphrase=PASS, confirm=PASS)
+    private = sshkeys.generate_ed25519("ada@laptop")
+    key = sshkeys.parse_private(private)
+    added = ok(
+        session, "add", fields={"name": "deploy-key", "kind": "ssh-key", "url": ""}, secret=private
+    )
+    token = ok(session, "add", fields={"name": "pat", "kind": "github", "url": ""}, secret="ghp_x")
+    ids = {i["name"]: i["id"] for i in token["items"]}
+    assert added["items"][0]["name"] == "deploy-key"
+    shown = ok(session, "ssh_public_key", item_id=ids["deploy-key"])
+    assert shown == {"public_key": key.public_line("ada@laptop"), "fingerprint": key.fingerprint}
+    assert shown["public_key"].startswith("ssh-ed25519 ") and "PRIVATE" not in json.dumps(shown)
+    assert ok(session, "ssh_public_key", item_id=ids["pat"]) == {
+        "public_key": "",
+        "fingerprint": "",
+    }
+    assert call(session, "ssh_public_key", item_id="00" * 16)["code"] == "not_found"

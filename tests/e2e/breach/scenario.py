@@ -153,7 +153,7 @@ def rotate(person: Person, name: str) -> None:
     new = Credential(old.name, old.kind, old.url, old.username, _token(old.secret[:4]), old.note)
     page = person.app.page
     person.app.go("Credentials")
-    person.app.row(name).get_by_role("button", name=f"Edit {name}").click()
+    person.app.item_menu(name, "Edit")
     page.locator("#item-form").get_by_label("Token").fill(new.secret)
     page.get_by_role("button", name="Save", exact=True).click()
     person.app.notice(f"Saved “{name}”")
@@ -163,7 +163,8 @@ def rotate(person: Person, name: str) -> None:
 
 def remove(person: Person, name: str) -> None:
     person.app.go("Credentials")
-    person.app.row(name).get_by_role("button", name=f"Remove {name}").click()
+    person.app.item_menu(name, "Remove")
+    person.app.confirm_dialog("Remove")
     person.app.notice(f"Removed “{name}”")
     person.retired.append(person.items.pop(name))
 
@@ -218,8 +219,7 @@ def pair_laptop(person: Person, proxy: HttpProxy, *, by_link: bool = False) -> N
 def reveal(person: Person, name: str) -> None:
     """Show a token in the page, as a person checking it would (the page masks it again)."""
     person.app.go("Credentials")
-    row = person.app.row(name)
-    row.get_by_role("button", name=f"Show token of {name}").click()
+    person.app.item_menu(name, "Show token")
     person.app.page.wait_for_function(
         '([n, t]) => document.querySelector(`#items-body [data-item="${n}"]`)'
         ".textContent.includes(t)",
