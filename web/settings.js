@@ -25,7 +25,7 @@ function renderAccount() {
   $("account-id").textContent = me.account_id || state.accountId || "";
   $("account-server").textContent = location.origin;
   $("export-commands").textContent = [
-    `zkvault import ${exportName()} --account-id ${me.account_id || state.accountId}`,
+    `zkvault adopt ${exportName()} --account-id ${me.account_id || state.accountId}`,
     "zkvault unlock        # asks for your passphrase",
     "zkvault list",
   ].join("\n");
@@ -61,7 +61,7 @@ async function signOutOthers() {
 }
 
 // The ciphertext exactly as the server holds it (the page never had anything else), as a
-// file: `zkvault import` takes it with the account id, `zkvault unlock` opens it.
+// file: `zkvault adopt` takes it with the account id, `zkvault unlock` opens it.
 function downloadExport() {
   if (!state.blob) throw new Error("The vault is not loaded yet; try again in a moment.");
   const b64 = state.blob.replace(/-/g, "+").replace(/_/g, "/");

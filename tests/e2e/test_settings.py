@@ -1,6 +1,6 @@
 """Settings a vault owner expects (issue 21, part 4): the account and its identity
 provider; the signed-in browsers, with sign-out of the others; the grant-key fingerprint
-with a copy button; an encrypted export that the command line alone opens (import, unlock,
+with a copy button; an encrypted export that the command line alone opens (adopt, unlock,
 get); a printable emergency kit that holds no secret.
 """
 
@@ -96,14 +96,14 @@ def test_the_encrypted_export_opens_with_the_cli_alone(settings: App, tmp_path: 
     # The commands the page shows, run as written, in an environment that knows no server.
     lines = [line.split("#")[0].split() for line in commands.splitlines()]
     assert [w[:2] for w in lines] == [
-        ["zkvault", "import"],
+        ["zkvault", "adopt"],
         ["zkvault", "unlock"],
         ["zkvault", "list"],
     ]
     env = make_env()
     try:
         assert lines[0][2] == name  # the file as downloaded, here with its full path
-        imported = env.zk("import", str(exported), *lines[0][3:])
+        imported = env.zk("adopt", str(exported), *lines[0][3:])
         assert imported.returncode == 0, imported.stderr
         assert env.unlock(passphrase=STRONG).returncode == 0
         listed = env.zk("list")
