@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import sys
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -67,14 +68,53 @@ class Hit:
     form: str
 
 
+# The search: one pass over each artefact instead of one per variant (a breach search is
+# ~1,000 variants x ~100 MB). Every 8-byte word of an artefact at an offset divisible by 8
+# is read as an integer, in C, and looked up among the words any variant holds at offsets
+# 0..7 of itself. A variant of 15 bytes or more that occurs at position i holds the word at
+# the next multiple of 8 (j - i <= 7, and j + 8 <= i + 15): so a variant none of whose
+# words is seen does not occur, and one whose word is seen is searched with `in` as
+# before. Shorter variants are always searched with `in`. Same hits, exactly.
+_WORD = 8
+_FILTERED = 2 * _WORD - 1
+
+
+def _word(data: bytes | memoryview, at: int) -> int:
+    return int.from_bytes(data[at : at + _WORD], sys.byteorder)  # as memoryview.cast reads
+
+
+def _aligned_words(data: bytes) -> memoryview:
+    view = memoryview(data)
+    return view[: len(view) // _WORD * _WORD].cast("Q")
+
+
 def scan(artefacts: Mapping[str, bytes], secrets: Mapping[str, str | bytes]) -> list[Hit]:
     """Every (artefact, secret, form) where the secret appears. Names only: never the value."""
+    searched = [
+        (secret_name, form_name, variants)
+        for secret_name, secret in secrets.items()
+        for form_name, variants in forms(secret).items()
+    ]
+    owners: dict[int, set[bytes]] = {}
+    for _, _, variants in searched:
+        for variant in variants:
+            if len(variant) >= _FILTERED:
+                for at in range(_WORD):
+                    owners.setdefault(_word(variant, at), set()).add(variant)
+    words = set(owners)
+    candidates = {}
+    for artefact_name, data in artefacts.items():
+        seen = words.intersection(_aligned_words(data))
+        candidates[artefact_name] = {v for word in seen for v in owners[word]}
     hits = []
-    for secret_name, secret in secrets.items():
-        for form_name, variants in forms(secret).items():
-            for artefact_name, data in artefacts.items():
-                if any(variant in data for variant in variants):
-                    hits.append(Hit(artefact_name, secret_name, form_name))
+    for secret_name, form_name, variants in searched:
+        for artefact_name, data in artefacts.items():
+            maybe = candidates[artefact_name]
+            if any(
+                (len(variant) < _FILTERED or variant in maybe) and variant in data
+                for variant in variants
+            ):
+                hits.append(Hit(artefact_name, secret_name, form_name))
     return hits
 
 
