@@ -70,13 +70,13 @@ class Hit:
 
 # The search: one pass over each artefact instead of one per variant (a breach search is
 # ~1,000 variants x ~100 MB). Every 8-byte word of an artefact at an offset divisible by 8
-# is read as an integer, in C, and looked up among the words any variant holds at offsets
-# 0..7 of itself. A variant of 15 bytes or more that occurs at position i holds the word at
-# the next multiple of 8 (j - i <= 7, and j + 8 <= i + 15): so a variant none of whose
-# words is seen does not occur, and one whose word is seen is searched with `in` as
-# before. Shorter variants are always searched with `in`. Same hits, exactly.
+# is read as an integer, in C, and looked up among the words the variants hold. A variant
+# that occurs at position i holds, with o = -i mod 8 (0..7), the artefact's aligned words
+# at i + o, i + o + 8, ... as far as it reaches: its chain of words at o, o + 8, .... So
+# unless, for some o, every word of the chain is seen, the variant does not occur; if one
+# chain is all seen (an empty one, in a variant too short to hold a word there, always
+# is), the variant is searched with `in` as before. Same hits, exactly.
 _WORD = 8
-_FILTERED = 2 * _WORD - 1
 
 
 def _word(data: bytes | memoryview, at: int) -> int:
@@ -95,25 +95,27 @@ def scan(artefacts: Mapping[str, bytes], secrets: Mapping[str, str | bytes]) -> 
         for secret_name, secret in secrets.items()
         for form_name, variants in forms(secret).items()
     ]
-    owners: dict[int, set[bytes]] = {}
+    chains: dict[bytes, list[tuple[int, ...]]] = {}
     for _, _, variants in searched:
         for variant in variants:
-            if len(variant) >= _FILTERED:
-                for at in range(_WORD):
-                    owners.setdefault(_word(variant, at), set()).add(variant)
-    words = set(owners)
+            chains[variant] = [
+                tuple(_word(variant, at) for at in range(o, len(variant) - _WORD + 1, _WORD))
+                for o in range(_WORD)
+            ]
+    words = {word for of_variant in chains.values() for chain in of_variant for word in chain}
     candidates = {}
     for artefact_name, data in artefacts.items():
         seen = words.intersection(_aligned_words(data))
-        candidates[artefact_name] = {v for word in seen for v in owners[word]}
+        candidates[artefact_name] = {
+            variant
+            for variant, of_variant in chains.items()
+            if any(all(word in seen for word in chain) for chain in of_variant)
+        }
     hits = []
     for secret_name, form_name, variants in searched:
         for artefact_name, data in artefacts.items():
             maybe = candidates[artefact_name]
-            if any(
-                (len(variant) < _FILTERED or variant in maybe) and variant in data
-                for variant in variants
-            ):
+            if any(variant in maybe and variant in data for variant in variants):
                 hits.append(Hit(artefact_name, secret_name, form_name))
     return hits
 
