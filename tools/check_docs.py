@@ -16,6 +16,7 @@ on the PATH is consulted.
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 import subprocess
@@ -43,6 +44,7 @@ class Command:
     subcommands: dict[str, Command] = field(default_factory=dict)
 
 
+@functools.cache  # a command's help is fixed for the life of a checkout: run each once
 def help_text(*path: str) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "native", *path, "--help"],

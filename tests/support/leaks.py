@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import sys
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -67,14 +68,55 @@ class Hit:
     form: str
 
 
+# The search: one pass over each artefact instead of one per variant (a breach search is
+# ~1,000 variants x ~100 MB). Every 8-byte word of an artefact at an offset divisible by 8
+# is read as an integer, in C, and looked up among the words the variants hold. A variant
+# that occurs at position i holds, with o = -i mod 8 (0..7), the artefact's aligned words
+# at i + o, i + o + 8, ... as far as it reaches: its chain of words at o, o + 8, .... So
+# unless, for some o, every word of the chain is seen, the variant does not occur; if one
+# chain is all seen (an empty one, in a variant too short to hold a word there, always
+# is), the variant is searched with `in` as before. Same hits, exactly.
+_WORD = 8
+
+
+def _word(data: bytes | memoryview, at: int) -> int:
+    return int.from_bytes(data[at : at + _WORD], sys.byteorder)  # as memoryview.cast reads
+
+
+def _aligned_words(data: bytes) -> memoryview:
+    view = memoryview(data)
+    return view[: len(view) // _WORD * _WORD].cast("Q")
+
+
 def scan(artefacts: Mapping[str, bytes], secrets: Mapping[str, str | bytes]) -> list[Hit]:
     """Every (artefact, secret, form) where the secret appears. Names only: never the value."""
+    searched = [
+        (secret_name, form_name, variants)
+        for secret_name, secret in secrets.items()
+        for form_name, variants in forms(secret).items()
+    ]
+    chains: dict[bytes, list[tuple[int, ...]]] = {}
+    for _, _, variants in searched:
+        for variant in variants:
+            chains[variant] = [
+                tuple(_word(variant, at) for at in range(o, len(variant) - _WORD + 1, _WORD))
+                for o in range(_WORD)
+            ]
+    words = {word for of_variant in chains.values() for chain in of_variant for word in chain}
+    candidates = {}
+    for artefact_name, data in artefacts.items():
+        seen = words.intersection(_aligned_words(data))
+        candidates[artefact_name] = {
+            variant
+            for variant, of_variant in chains.items()
+            if any(all(word in seen for word in chain) for chain in of_variant)
+        }
     hits = []
-    for secret_name, secret in secrets.items():
-        for form_name, variants in forms(secret).items():
-            for artefact_name, data in artefacts.items():
-                if any(variant in data for variant in variants):
-                    hits.append(Hit(artefact_name, secret_name, form_name))
+    for secret_name, form_name, variants in searched:
+        for artefact_name, data in artefacts.items():
+            maybe = candidates[artefact_name]
+            if any(variant in maybe and variant in data for variant in variants):
+                hits.append(Hit(artefact_name, secret_name, form_name))
     return hits
 
 

@@ -18,6 +18,13 @@ SUBSET = ["tests/unit/test_vectors.py", "-k", "meets_the_vector and flip"]
 MAC_CHECK = "        if not hmac.compare_digest(expected_mac, container.header_mac):\n"
 
 
+# The inner runs load the project's hooks (tests/conftest.py) and pytest-timeout (its
+# `timeout` setting), not every installed plugin: schemathesis's alone took ~10 s of each
+# inner run's start on a loaded machine, and none of them takes part in the verdict.
+PLUGINS = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+ONLY = ("-p", "pytest_timeout")
+
+
 def _copy(to: Path) -> Path:
     for name in ("vault_core", "tests"):
         shutil.copytree(
@@ -30,9 +37,9 @@ def _copy(to: Path) -> Path:
 def _verdict(tree: Path) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ZKVAULT_", "PYTEST_"))}
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *SUBSET],
+        [sys.executable, "-m", "pytest", *ONLY, "-p", "no:cacheprovider", "-q", *SUBSET],
         cwd=tree,
-        env={**env, "PYTHONPATH": str(tree), "PYTHONDONTWRITEBYTECODE": "1"},
+        env={**env, **PLUGINS, "PYTHONPATH": str(tree), "PYTHONDONTWRITEBYTECODE": "1"},
         capture_output=True,
         text=True,
         timeout=240,
@@ -93,9 +100,9 @@ def _verdict_of(suite: str, tmp_path: Path, *select: str) -> tuple[str, str]:
     (tmp_path / "tests" / "test_cases.py").write_text(suite)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ZKVAULT_", "PYTEST_"))}
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "tests", *select],
+        [sys.executable, "-m", "pytest", *ONLY, "-p", "no:cacheprovider", "-q", "tests", *select],
         cwd=tmp_path,
-        env={**env, "PYTHONPATH": str(tmp_path), "PYTHONDONTWRITEBYTECODE": "1"},
+        env={**env, **PLUGINS, "PYTHONPATH": str(tmp_path), "PYTHONDONTWRITEBYTECODE": "1"},
         capture_output=True,
         text=True,
         timeout=120,

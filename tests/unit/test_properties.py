@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.support.report import record
 from tests.unit.conftest import FAST, PASSPHRASE
 from vault_core import KINDS, Item, RunnerKeyPair, Vault, errors, open_grant, seal_grant
+from vault_core import kdf as kdf_module
+from vault_core import vault as vault_module
 from vault_core.items import URL_OPTIONAL_KINDS, is_reserved
+from vault_core.kdf import KdfParams
 
 ACCOUNT = uuid.UUID(int=7)
 RUNNER = uuid.UUID(int=8)
@@ -44,6 +49,28 @@ def small_vault() -> tuple[Vault, bytes]:
 
 
 VAULT, BLOB = small_vault()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_argon2_run_per_input() -> Iterator[None]:
+    """Each mutated blob below is opened, and each open runs Argon2id (tens of ms at the
+    floor), though its output changes only when a byte of the slot's salt or parameters
+    does: the exhaustive tests spent most of their time deriving the same KEK hundreds of
+    times. The real derivation, remembered by its inputs: each distinct (passphrase, salt,
+    parameters) still runs Argon2id (and its bounds check) the first time, every open gets a
+    fresh copy (vault_core wipes its KEK), so each open sees exactly the bytes it would."""
+    derive = kdf_module.derive_kek
+    seen: dict[tuple[str, bytes, KdfParams], bytes] = {}
+
+    def remembered(passphrase: str, salt: bytes, params: KdfParams) -> bytearray:
+        key = (passphrase, bytes(salt), params)
+        if key not in seen:
+            seen[key] = bytes(derive(passphrase, salt, params))
+        return bytearray(seen[key])
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(vault_module, "derive_kek", remembered)
+        yield
 
 
 def refused(blob: bytes) -> bool:
