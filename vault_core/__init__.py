@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from .container import KeySlot
     from .fingerprints import fingerprint, normalise_fingerprint
     from .grants import Grant, GrantedItem, RunnerKeyPair, open_grant, seal_grant
-    from .items import KINDS, RESERVED_PREFIX, Item, ItemInfo, is_reserved
+    from .items import KINDS, RESERVED_PREFIX, SSH_KEY, Item, ItemInfo, is_reserved
     from .kdf import KdfParams, time_kdf
     from .pins import PINS_ITEM, RunnerPins
     from .vault import Upload, Vault
@@ -39,6 +39,7 @@ _LAZY = {
     "Item": "items",
     "ItemInfo": "items",
     "RESERVED_PREFIX": "items",
+    "SSH_KEY": "items",
     "is_reserved": "items",
     "KdfParams": "kdf",
     "time_kdf": "kdf",
@@ -55,6 +56,7 @@ __all__ = [
     "KINDS",
     "PINS_ITEM",
     "RESERVED_PREFIX",
+    "SSH_KEY",
     "Grant",
     "GrantedItem",
     "Item",

@@ -27,6 +27,7 @@ from vault_core import errors
 from vault_core.b64url import b64url_decode as b64d
 from vault_core.b64url import b64url_encode as b64e
 from vault_core.teams import (
+    RANK,
     ROLES,
     IdentityKeys,
     TeamMemory,
@@ -34,7 +35,6 @@ from vault_core.teams import (
     parse_identity,
 )
 from vault_core.teams.session import TeamSession
-from vault_core.teams.state import RANK
 
 if TYPE_CHECKING:
     from vault_core import Vault

@@ -34,6 +34,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from vault_core import (
+    SSH_KEY,
     Item,
     KdfParams,
     KeySlot,
@@ -44,15 +45,14 @@ from vault_core import (
     fingerprint,
     normalise_fingerprint,
     seal_grant,
-    sshkeys,
     time_kdf,
 )
 from vault_core.audit_chain import AuditAnchor, verify_export
 from vault_core.b64url import b64url_decode as b64d
 from vault_core.b64url import b64url_encode as b64e
 from vault_core.errors import GrantListError, PinError
-from vault_core.items import SSH_KEY
 from vault_core.lineage import Device, VaultMemory
+from vault_core.sshkeys import parse_private
 from vault_core.token_formats import format_of, kind_warning
 
 from .strength import estimate
@@ -382,7 +382,7 @@ class Session:
             raise SessionError("not_found", "No such credential.") from None
         if item.kind != SSH_KEY:
             return {"public_key": "", "fingerprint": ""}
-        key = sshkeys.parse_private(item.secret)
+        key = parse_private(item.secret)
         return {"public_key": key.public_line(key.comment), "fingerprint": key.fingerprint}
 
     def op_add(self, fields: dict[str, Any], secret: str) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """The worker's package reaches vault_core through its public API only: the names
-vault_core exports, and its public modules (errors, b64url, audit_chain, lineage).
+vault_core exports, and its public modules (errors, b64url, audit_chain, lineage,
+token_formats, sshkeys, and teams with its session).
 Anything else it needs is made public on purpose first."""
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ PUBLIC_MODULES = {
     "vault_core.audit_chain",
     "vault_core.lineage",
     "vault_core.token_formats",
+    "vault_core.sshkeys",
+    "vault_core.teams",
+    "vault_core.teams.session",
 }
 
 

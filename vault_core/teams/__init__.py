@@ -24,7 +24,7 @@ from .identity import (
 )
 from .keybox import TEAM_KEY_BOX_BYTES, key_check, new_team_key, open_team_key, seal_team_key
 from .ops import add_entry, create_entry, leave_entry, remove_entry, role_entry, rotate_entry
-from .state import Member, TeamState, apply, replay, replay_states
+from .state import RANK, Member, TeamState, apply, replay, replay_states
 from .teamvault import TeamMemory, TeamVault, check_log_memory
 from .tvformat import TeamPublicHeader, peek_team_header
 
@@ -35,6 +35,7 @@ __all__ = [
     "ENTRY_MAX_BYTES",
     "IDENTITY_BYTES",
     "MAX_MEMBERS",
+    "RANK",
     "ROLES",
     "TEAM_KEY_BOX_BYTES",
     "Identity",

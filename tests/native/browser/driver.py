@@ -9,7 +9,7 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 import httpx
-from playwright.async_api import Dialog, Page, async_playwright
+from playwright.async_api import Page, async_playwright
 
 T = TypeVar("T")
 CHROMIUM_ARGS = [
@@ -39,13 +39,7 @@ class BrowserThread:
         context = await self.browser.new_context()
         # The IdP's page links a CDN stylesheet; fail it fast rather than wait on DNS.
         await context.route("https://cdn.jsdelivr.net/**", lambda route: route.abort())
-        page = await context.new_page()
-
-        async def accept(dialog: Dialog) -> None:  # confirm() before a revocation
-            await dialog.accept()
-
-        page.on("dialog", accept)
-        return page
+        return await context.new_page()
 
     def close(self) -> None:
         async def stop() -> None:
@@ -162,4 +156,7 @@ async def grant(page: Page, runner: str, items: list[str]) -> None:
 async def revoke(page: Page, name: str) -> None:
     await page.locator("#nav").get_by_role("button", name="Machines & runners").click()
     await page.get_by_role("button", name=f"Revoke {name}").click()
+    dialog = page.locator("#confirm-dialog")  # the in-app confirmation, never confirm()
+    await dialog.get_by_role("button", name="Revoke", exact=True).click()
+    await dialog.wait_for(state="hidden")
     await notice(page, "Revoked")
