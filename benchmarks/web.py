@@ -1,6 +1,7 @@
 """Web app timings in headless Chromium against the real server and IdP processes.
 
     .venv/bin/python benchmarks/web.py [--runs 5] [--web-dir OTHER/web/dist]
+                                       [--baseline PREVIOUS/web/dist]
 
 Measures, per run, in a fresh browser context (empty HTTP cache) and then after a reload
 in the same context (warm cache):
@@ -11,7 +12,9 @@ in the same context (warm cache):
   Argon2id          derive_kek at the default parameters inside the worker (median of
                     3 per page: the unlock it is compared with runs it once)
 Prints medians and the targets (docs/architecture.md). The marks come from
-performance.mark() calls in web/engine.js and web/app.js.
+performance.mark() calls in web/engine.js and web/app.js. With --baseline, a second server
+serves that build (say, the previous release's) and the runs alternate between the two in
+one browser, so both see the same machine at the same time; a table of ratios follows.
 """
 
 from __future__ import annotations
@@ -150,6 +153,11 @@ def main(argv: list[str] | None = None) -> int:
         help="serve these built assets instead of building web/ (to compare two versions "
         "side by side: build the other with `tools/build_web.py --out DIR` in its checkout)",
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="built assets to measure in the same run, alternating with this build",
+    )
     args = parser.parse_args(argv)
     extra = {}
     if args.web_dir:
@@ -160,29 +168,62 @@ def main(argv: list[str] | None = None) -> int:
             check=True,
             stdout=subprocess.DEVNULL,
         )
+    builds = {"this build": extra}
+    if args.baseline:
+        builds["baseline"] = {"ZKVAULT_WEB_DIR": str(args.baseline.resolve())}
     idp, idp_proc = start_idp()
-    server = start_server(
-        idp, Path(tempfile.mkdtemp(prefix="zkv-bench-")), None, ZKVAULT_LOG_LEVEL="warning", **extra
-    )
-    cold: list[dict[str, float]] = []
-    warm: list[dict[str, float]] = []
+    servers = {
+        name: start_server(
+            idp,
+            Path(tempfile.mkdtemp(prefix="zkv-bench-")),
+            None,
+            ZKVAULT_LOG_LEVEL="warning",
+            **env,
+        )
+        for name, env in builds.items()
+    }
+    cold: dict[str, list[dict[str, float]]] = {name: [] for name in builds}
+    warm: dict[str, list[dict[str, float]]] = {name: [] for name in builds}
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-            create_vault(browser, server.url, idp, "bench")
+            for server in servers.values():
+                create_vault(browser, server.url, idp, "bench")
             for i in range(args.runs):
-                context = browser.new_context()
-                page = fresh_session(context, server.url, idp, "bench")
-                print(f"run {i + 1}/{args.runs}", file=sys.stderr, flush=True)
-                cold.append(measure(page, server.url))
-                warm.append(measure(page, server.url))
-                context.close()
+                for name, server in servers.items():
+                    context = browser.new_context()
+                    page = fresh_session(context, server.url, idp, "bench")
+                    print(f"run {i + 1}/{args.runs} ({name})", file=sys.stderr, flush=True)
+                    cold[name].append(measure(page, server.url))
+                    warm[name].append(measure(page, server.url))
+                    context.close()
             browser.close()
     finally:
-        stop(server.proc)
+        for server in servers.values():
+            stop(server.proc)
         stop(idp_proc)
-    report(cold, warm)
+    for name in builds:
+        if len(builds) > 1:
+            print(f"\n{name}")
+        report(cold[name], warm[name])
+    if args.baseline:
+        compare(cold, warm)
     return 0
+
+
+def compare(
+    cold: dict[str, list[dict[str, float]]], warm: dict[str, list[dict[str, float]]]
+) -> None:
+    """This build's medians over the baseline's, from the same alternating runs."""
+    both = {name: cold[name] + warm[name] for name in cold}
+    print(f"\n{'this build / baseline (medians)':44} {'ratio':>8}")
+    for label, rows, key in (
+        ("empty cache -> ready to unlock", cold, "ready"),
+        ("warm cache -> ready to unlock", warm, "ready"),
+        ("submit passphrase -> credentials shown", both, "unlock"),
+    ):
+        ratio = _median(rows["this build"], key) / _median(rows["baseline"], key)
+        print(f"{label:44} {ratio:8.2f}")
 
 
 def _median(rows: list[dict[str, float]], key: str) -> float:
