@@ -688,6 +688,9 @@ def _keygen(tmp: Any, *args: str) -> tuple[str, str]:
     return path.read_text(), listed
 
 
+BEGIN_KEY, END_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----", "-----END OPENSSH PRIVATE KEY-----"
+
+
 def _unlocked(session: ModuleType) -> None:
     ok(session, "create", account_id=str(uuid.uuid4()), passphrase=PASS, confirm=PASS)
 
@@ -752,6 +755,14 @@ def test_a_pasted_openssh_key_is_stored_canonical_with_ssh_keygens_fingerprint(
     assert ok(session, "reveal", item_id=item_id)["secret"] == text  # OpenSSH's own text
     shown = ok(session, "ssh_public_key", item_id=item_id)
     assert shown["fingerprint"] == listed and shown["public_key"].endswith(" web@test")
+    # Another writer's line length (64, as PEM tools wrap) is stored in OpenSSH's form.
+    body = "".join(text.splitlines()[1:-1])
+    rewrapped = "\n".join(
+        [BEGIN_KEY, *(body[i : i + 64] for i in range(0, len(body), 64)), END_KEY]
+    )
+    replaced = ok(session, "update", item_id=item_id, fields=fields, secret=rewrapped)
+    assert "PRIVATE" not in json.dumps(replaced)
+    assert ok(session, "reveal", item_id=item_id)["secret"] == text
     # ECDSA P-256 and RSA 3072 read too (checked, not signed with, here).
     for args in (("-t", "ecdsa", "-b", "256"), ("-t", "rsa", "-b", "3072")):
         other, other_listed = _keygen(tmp_path, *args, "-N", "")
