@@ -125,6 +125,7 @@ export function provider(kind) {
 export function hostOf(item) {
   const raw = item.url || provider(item.kind).host;
   if (!raw) return "";
+  if (item.kind === "ssh-key") return raw; // host names separated by spaces, not a URL
   try {
     const u = new URL(raw.includes("://") ? raw : `https://${raw}`);
     return u.host + (u.pathname.length > 1 ? u.pathname.replace(/\/$/, "") : "");

@@ -164,6 +164,7 @@ def test_a_pasted_openssh_key_has_ssh_keygens_fingerprint_and_leaves_no_copy(
     )
     assert page.locator("#detail-ssh-public").text_content() == public_file
     sheet = page.locator("#item-detail")
+    assert page.locator("#detail-host").text_content() == "gitlab.com bitbucket.org"
     for provider in ("GitLab", "Bitbucket"):
         assert sheet.locator(f'.deploy-line[data-provider="{provider}"]').is_visible()
     # The pasted key went with the form: not in the page, and never sent in the clear.
