@@ -16,8 +16,8 @@ import binascii
 import struct
 from typing import Any
 
-from vault_core import sshkeys
 from vault_core.errors import InvalidItemError
+from vault_core.sshkeys import BEGIN, END, MAGIC, canonical_text, generate_ed25519, parse_private
 
 from .session_error import SessionError
 
@@ -49,15 +49,15 @@ def _pem_message() -> str:
 def _is_encrypted(text: str) -> bool:
     """An OpenSSH key whose cipher is not "none" (read before the full check, which
     reports every refusal alike)."""
-    body = text.strip().removeprefix(sshkeys.BEGIN.strip()).removesuffix(sshkeys.END.strip())
+    body = text.strip().removeprefix(BEGIN.strip()).removesuffix(END.strip())
     try:
         raw = base64.b64decode("".join(body.split()), validate=True)
     except (binascii.Error, ValueError):
         return False
-    if not raw.startswith(sshkeys.MAGIC) or len(raw) < len(sshkeys.MAGIC) + 4:
+    if not raw.startswith(MAGIC) or len(raw) < len(MAGIC) + 4:
         return False
-    (size,) = struct.unpack(">I", raw[len(sshkeys.MAGIC) : len(sshkeys.MAGIC) + 4])
-    start = len(sshkeys.MAGIC) + 4
+    (size,) = struct.unpack(">I", raw[len(MAGIC) : len(MAGIC) + 4])
+    start = len(MAGIC) + 4
     return raw[start : start + size] != b"none"
 
 
@@ -78,11 +78,11 @@ def stored_secret(text: Any) -> str:
         )
     if any(begin in cleaned for begin in _PEM_BEGINS):
         raise SessionError("ssh_key_pem", _pem_message())
-    if cleaned.startswith(sshkeys.BEGIN.strip()) and _is_encrypted(cleaned):
+    if cleaned.startswith(BEGIN.strip()) and _is_encrypted(cleaned):
         raise SessionError("ssh_key_encrypted", _encrypted_message())
     lines = [line.strip() for line in cleaned.split("\n")]
     try:
-        return sshkeys.canonical_text("\n".join(line for line in lines if line) + "\n")
+        return canonical_text("\n".join(line for line in lines if line) + "\n")
     except InvalidItemError as exc:
         raise SessionError(
             "invalid_item", f"Not a private key the vault can store: {exc}."
@@ -91,20 +91,20 @@ def stored_secret(text: Any) -> str:
 
 def describe(text: Any) -> dict[str, str]:
     """What the form shows while a key is pasted: its type and fingerprint (public)."""
-    key = sshkeys.parse_private(stored_secret(text))
+    key = parse_private(stored_secret(text))
     return {"key_type": key.key_type, "fingerprint": key.fingerprint}
 
 
 def generated() -> str:
     """A new Ed25519 key (libsodium, natively and in Pyodide), with no comment: the
     public line shown takes the item's name, as the CLI's does."""
-    return sshkeys.generate_ed25519()
+    return generate_ed25519()
 
 
 def public_half(secret: str, name: str) -> dict[str, str]:
     """The ``authorized_keys`` line (the key's own comment, else the item's name) and the
     ``SHA256:`` fingerprint: all the page ever gets of a stored key."""
-    key = sshkeys.parse_private(secret)
+    key = parse_private(secret)
     return {
         "public_key": key.public_line(key.comment or name),
         "fingerprint": key.fingerprint,
