@@ -50,9 +50,9 @@ VERIFIED = {
 
 
 def TeamsError(code: str, message: str) -> Exception:
-    """worker_vault's SessionError (fixed text, a code the page shows), imported when
+    """The session's SessionError (fixed text, a code the page shows), imported when
     raised: worker_vault imports this module to register its operations."""
-    from .worker_vault import SessionError
+    from .session_error import SessionError
 
     return SessionError(code, message)
 

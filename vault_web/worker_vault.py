@@ -52,19 +52,14 @@ from vault_core.b64url import b64url_decode as b64d
 from vault_core.b64url import b64url_encode as b64e
 from vault_core.errors import GrantListError, PinError
 from vault_core.lineage import Device, VaultMemory
-from vault_core.sshkeys import parse_private
 from vault_core.token_formats import format_of, kind_warning
 
+from . import ssh_items
+from .session_error import SessionError
 from .strength import estimate
 
 # What each vault error means to a person: vault_core's one table (errors.summary).
 MESSAGES = errors.MESSAGES
-
-
-class SessionError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True)
@@ -80,14 +75,23 @@ class Op:
     change: Callable[[Vault], object] | None = None  # any other edit (teams' identity, contacts)
 
 
-def _item_from(fields: dict[str, Any], secret: str) -> Item:
+def _item_from(fields: dict[str, Any], secret: str, *, generate: bool = False) -> Item:
+    """The item the form describes. For an ``ssh-key``: a pasted private key in its
+    canonical text, or with ``generate`` a new Ed25519 key made here (never the page)."""
     scopes = fields.get("scopes") or []
     if isinstance(scopes, str):
         scopes = [s for s in scopes.replace(",", " ").split() if s]
+    kind = str(fields.get("kind", "generic"))
+    if generate and kind != SSH_KEY:
+        raise SessionError("bad_request", "Only an SSH key can be generated.")
+    if generate:
+        secret = ssh_items.generated()
+    elif kind == SSH_KEY:
+        secret = ssh_items.stored_secret(secret)
     try:
         return Item(
             name=str(fields.get("name", "")).strip(),
-            kind=str(fields.get("kind", "generic")),
+            kind=kind,
             url=str(fields.get("url", "")).strip(),
             secret=secret,
             username=str(fields.get("username", "")).strip(),
@@ -381,21 +385,32 @@ class Session:
         except (ValueError, errors.NotFoundError):
             raise SessionError("not_found", "No such credential.") from None
         if item.kind != SSH_KEY:
-            return {"public_key": "", "fingerprint": ""}
-        key = parse_private(item.secret)
-        return {"public_key": key.public_line(key.comment), "fingerprint": key.fingerprint}
+            return {"public_key": "", "fingerprint": "", "key_type": ""}
+        return ssh_items.public_half(item.secret, item.name)
 
-    def op_add(self, fields: dict[str, Any], secret: str) -> dict[str, Any]:
-        return self._edit(Op("add", item=_item_from(fields, secret)))
+    def op_ssh_key_info(self, secret: str) -> dict[str, Any]:
+        """What the add form says while a private key is pasted: its type and fingerprint,
+        or why it cannot be stored here (passphrase-protected or PEM: the CLI command that
+        imports it). Public data only; nothing is kept."""
+        return ssh_items.describe(secret)
 
-    def op_update(self, item_id: str, fields: dict[str, Any], secret: str) -> dict[str, Any]:
+    def op_add(
+        self, fields: dict[str, Any], secret: str = "", generate: bool = False
+    ) -> dict[str, Any]:
+        return self._edit(Op("add", item=_item_from(fields, secret, generate=bool(generate))))
+
+    def op_update(
+        self, item_id: str, fields: dict[str, Any], secret: str = "", generate: bool = False
+    ) -> dict[str, Any]:
+        """``generate``: a new SSH key replaces the stored one (rotation)."""
         vault = self._vault()
-        if not secret:  # blank means "keep the stored secret"; the page never had it
+        if not secret and not generate:  # blank: keep the stored secret; the page never had it
             try:
                 secret = vault.get(uuid.UUID(hex=item_id)).secret
             except (ValueError, errors.NotFoundError):
                 raise SessionError("not_found", "No such credential.") from None
-        return self._edit(Op("update", item_id=item_id, item=_item_from(fields, secret)))
+        item = _item_from(fields, secret, generate=bool(generate))
+        return self._edit(Op("update", item_id=item_id, item=item))
 
     def op_remove(self, item_id: str) -> dict[str, Any]:
         return self._edit(Op("remove", item_id=item_id))

@@ -1,10 +1,12 @@
 // A credential's own page: a sheet with every field (no secret until Show or Copy), when
 // it was created and changed (from the kept revisions, opened in the worker), which
-// runners receive it and under which environment variable, and an ssh-key's public half.
+// runners receive it and under which environment variable, and an ssh-key's public half
+// (web/sshkeys.js).
 import { call } from "./api.js";
 import { $, el, fail, fmtTime, state } from "./core.js";
 import { ask } from "./engine.js";
 import { hostOf, mark, provider } from "./providers.js";
+import { clearSshDetail, initSshDetail, renderSshDetail, SSH_KEY } from "./sshkeys.js";
 
 const HISTORY_PAGE = 50; // kept revisions looked through for the item's changes
 let shownId = null; // the item on show; a late answer for another one is dropped
@@ -75,12 +77,17 @@ async function renderHistory(item) {
     el("span", { class: "hint", text: ` (revision ${item.revision})` }));
 }
 
+// An ssh-key: its private key is the "secret" (Show and Copy as for a token, kept to its
+// lines when shown), and its public half, with Copy and where the host takes it, below.
 async function renderSsh(item) {
-  const show = item.kind === "ssh-key";
-  $("detail-ssh").hidden = $("detail-ssh-label").hidden = !show;
-  if (!show) return;
-  const got = await ask("ssh_public_key", { item_id: item.id });
-  if (shownId === item.id) $("detail-ssh").textContent = `${got.public_key} (${got.fingerprint})`;
+  const ssh = item.kind === SSH_KEY;
+  $("detail-ssh").hidden = $("detail-ssh-label").hidden = !ssh;
+  $("detail-secret-label").textContent = ssh ? "Private key" : "Token";
+  $("detail-secret").classList.toggle("multiline", ssh);
+  if (ssh) $("detail-copy").setAttribute("aria-label", "Copy private key");
+  else $("detail-copy").removeAttribute("aria-label");
+  if (!ssh) return clearSshDetail();
+  await renderSshDetail(item, () => shownId === item.id);
 }
 
 export function openDetail(item, badge) {
@@ -104,8 +111,9 @@ export function openDetail(item, badge) {
   const dialog = $("item-detail");
   dialog.dataset.item = item.name;
   if (!dialog.open) dialog.showModal();
-  $("detail-copy").focus();
-  renderSsh(item).catch(fail);
+  const ssh = renderSsh(item);
+  (item.kind === SSH_KEY ? $("detail-ssh-copy") : $("detail-copy")).focus();
+  ssh.catch(fail);
   renderHistory(item).catch(fail);
 }
 
@@ -117,6 +125,7 @@ export function shownItem() {
 export function initDetail(h) {
   hooks = h;
   const dialog = $("item-detail");
+  initSshDetail(fail);
   $("detail-close").addEventListener("click", () => dialog.close());
   dialog.addEventListener("close", () => {
     hooks.reset();

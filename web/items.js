@@ -7,6 +7,7 @@ import { ask } from "./engine.js";
 import { resealAffected } from "./devices.js";
 import { initDetail, openDetail } from "./itemdetail.js";
 import { hostOf, mark, provider } from "./providers.js";
+import { copyPublicKey, initSshForm, resetSshForm, SSH_KEY, sshArgs, sshForm } from "./sshkeys.js";
 import { actionMenu, confirmDialog } from "./ui.js";
 
 const REVEAL_MS = 15_000;
@@ -121,7 +122,8 @@ async function copySecret(item, status) {
   try {
     const { secret } = await ask("reveal", { item_id: item.id });
     await navigator.clipboard.writeText(secret);
-    notice(`Token of “${item.name}” copied; the clipboard is cleared in ${clipboardSeconds()} s.`);
+    const what = item.kind === SSH_KEY ? "Private key" : "Token";
+    notice(`${what} of “${item.name}” copied; the clipboard is cleared in ${clipboardSeconds()} s.`);
     clearClipboardLater(status);
   } catch (err) {
     fail(err.name === "NotAllowedError" ? new Error("The browser refused clipboard access.") : err);
@@ -136,15 +138,21 @@ function row(item) {
     "data-autohide": "1", hidden: true, text: "Hide" });
   const run = (fn) => () => Promise.resolve().then(fn).catch(fail);
   hideBtn.addEventListener("click", run(() => reveal(item, secretCell, hideBtn)));
-  const copyBtn = el("button", { type: "button", class: "small primary-soft", "aria-label": `Copy token of ${item.name}`, text: "Copy" });
-  copyBtn.addEventListener("click", () => copySecret(item, copyStatus));
+  // An SSH key's frequent action is copying its public half (to a host); its private key
+  // is shown or copied only from its details.
+  const ssh = item.kind === SSH_KEY;
+  const copyBtn = el("button", { type: "button", class: "small primary-soft",
+    "aria-label": ssh ? `Copy public key of ${item.name}` : `Copy token of ${item.name}`, text: "Copy" });
+  copyBtn.addEventListener("click", ssh
+    ? run(async () => copyPublicKey((await ask("ssh_public_key", { item_id: item.id })).public_key, copyStatus))
+    : () => copySecret(item, copyStatus));
   const details = () => openDetail(item, expiryBadge(item));
   const menu = actionMenu(`More actions for ${item.name}`, [
     { text: "Details", label: `Details of ${item.name}`, run: details },
-    { text: "Show token", label: `Show token of ${item.name}`, run: run(() => hiders.has(hideBtn) || reveal(item, secretCell, hideBtn)) },
+    ssh ? null : { text: "Show token", label: `Show token of ${item.name}`, run: run(() => hiders.has(hideBtn) || reveal(item, secretCell, hideBtn)) },
     { text: "Edit", label: `Edit ${item.name}`, run: () => openForm(item) },
     { text: "Remove", label: `Remove ${item.name}`, danger: true, run: run(() => remove(item)) },
-  ]);
+  ].filter(Boolean));
   const nameBtn = el("button", { type: "button", class: "item-name link", "aria-label": `${item.name}: details`, text: item.name,
     on: { click: details } });
   const meta = [p.label, hostOf(item), item.username].filter(Boolean).join(" · ");
@@ -220,14 +228,15 @@ function applyKind({ check = true } = {}) {
   if (!editing && (url.value === "" || url.value === provider(formKind).host)) url.value = p.host;
   formKind = kind;
   url.placeholder = p.placeholder;
-  $("item-url-hint").textContent = p.host
+  $("item-url-hint").textContent = p.urlHint || (p.host
     ? `Defaults to ${new URL(p.host).host}; change it for a self-hosted server.`
-    : "Where the token is used, e.g. the server's address.";
+    : "Where the token is used, e.g. the server's address.");
   $("item-username-hint").textContent = p.username;
   $("item-scopes-hint").textContent = p.scopeHint;
   $("item-scope-chips").replaceChildren(...p.scopes.map((scope) =>
     el("button", { type: "button", class: "chip", "aria-label": `Add scope ${scope}`, text: `+ ${scope}`,
       on: { click: () => addScope(scope) } })));
+  sshForm(kind, Boolean(editing));
   if (check) updateFormatHint();
 }
 
@@ -285,6 +294,7 @@ function openForm(item) {
   $("item-secret").value = "";
   $("item-secret").required = !item;
   $("item-secret-hint").textContent = item ? "Leave empty to keep the stored token." : "";
+  resetSshForm(Boolean(item));
   applyKind();
   $("item-dialog").querySelector(".dialog-error").hidden = true;
   if (!$("item-dialog").open) $("item-dialog").showModal();
@@ -320,6 +330,7 @@ export function initItems() {
   // Closing by Escape, Cancel or Save: the token typed so far goes with it.
   $("item-dialog").addEventListener("close", () => {
     $("item-secret").value = "";
+    resetSshForm(false); // a pasted private key goes with the form
     $("item-secret").classList.add("masked");
     $("item-secret-toggle").textContent = "Show";
     $("item-secret-toggle").setAttribute("aria-pressed", "false");
@@ -331,6 +342,7 @@ export function initItems() {
     applyKind();
   });
   $("item-secret").addEventListener("input", updateFormatHint);
+  initSshForm();
   $("item-search").addEventListener("input", () => render(state.listing));
   $("item-filter").addEventListener("change", () => render(state.listing));
   $("items-clear").addEventListener("click", () => {
@@ -347,14 +359,21 @@ export function initItems() {
   $("item-form").addEventListener("submit", async (e) => {
     e.preventDefault();
     const fields = Object.fromEntries(FIELDS.map((f) => [f, $(`item-${f}`).value]));
-    const secret = $("item-secret").value;
+    const ssh = fields.kind === SSH_KEY;
+    let key = { secret: $("item-secret").value, generate: false };
     if (!fields.name.trim()) return fail(new Error("Give the credential a name."));
-    if (!editing && !secret) return fail(new Error("Enter the token to store."));
+    if (ssh) {
+      try {
+        key = sshArgs(); // generate in the worker, keep, or the pasted key
+      } catch (err) {
+        return fail(err);
+      }
+    } else if (!editing && !key.secret) return fail(new Error("Enter the token to store."));
     const id = editing;
     const generation = formGeneration;
     const note = id
-      ? await edit("update", { item_id: id, fields, secret })
-      : await edit("add", { fields, secret });
+      ? await edit("update", { item_id: id, fields, ...key })
+      : await edit("add", { fields, ...key });
     if (note === null) return;
     // Close it only if it was not reopened for another credential meanwhile.
     if (generation === formGeneration) closeForm();
@@ -362,6 +381,9 @@ export function initItems() {
     notice(done);
     const saved = [...$("items-body").children].find((r) => r.dataset.item === fields.name);
     focusOn(saved || $("items-title"));
+    // A new or replaced SSH key: its public half is what the person needs next.
+    const stored = state.listing?.items?.find((i) => i.name === fields.name.trim());
+    if (ssh && stored && (key.generate || key.secret)) openDetail(stored, expiryBadge(stored));
     if (id) await resealAffected(id, done);
   });
   render(state.listing);

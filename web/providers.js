@@ -54,6 +54,17 @@ export const PROVIDERS = {
     scopes: [],
     scopeHint: "",
   },
+  "ssh-key": {
+    label: "SSH key",
+    host: "",
+    placeholder: "github.com",
+    recognised: false,
+    urlHint: "The hosts this key is for, separated by spaces (github.com gitlab.com); empty for a signing key.",
+    token: "",
+    username: "The SSH user on those hosts: git for GitHub, GitLab and Bitbucket.",
+    scopes: ["confirm"],
+    scopeHint: "confirm: zkvault's SSH agent asks before each use of the key (like ssh-add -c).",
+  },
   generic: {
     label: "Other secret",
     host: "",
@@ -66,6 +77,46 @@ export const PROVIDERS = {
   },
 };
 
+// Where each provider takes a deploy key (read-only access to one repository) and, as
+// an alternative, where an account's own SSH keys go, by the ssh-key item's host. The
+// deploy-key page is per repository, so the link is the provider's guide to it; `where`
+// says the way there. Nothing is fetched: these are links the person follows.
+export const DEPLOY_KEYS = {
+  "github.com": {
+    label: "GitHub",
+    guide: "https://docs.github.com/en/authentication/connecting-to-github-with-ssh/managing-deploy-keys#deploy-keys",
+    where: "the repository's Settings → Deploy keys → Add deploy key",
+    account: "https://github.com/settings/ssh/new",
+  },
+  "gitlab.com": {
+    label: "GitLab",
+    guide: "https://docs.gitlab.com/user/project/deploy_keys/",
+    where: "the project's Settings → Repository → Deploy keys",
+    account: "https://gitlab.com/-/user_settings/ssh_keys",
+  },
+  "bitbucket.org": {
+    label: "Bitbucket",
+    guide: "https://support.atlassian.com/bitbucket-cloud/docs/add-access-keys/",
+    where: "the repository's Repository settings → Access keys",
+    account: "https://bitbucket.org/account/settings/ssh-keys/",
+  },
+};
+
+// The deploy-key pages for an ssh-key item's hosts (its url: host names separated by
+// spaces), each provider once; hosts of no known provider give none.
+export function deployPages(url) {
+  const seen = new Set();
+  const out = [];
+  for (const host of (url || "").toLowerCase().split(/\s+/)) {
+    const page = DEPLOY_KEYS[host];
+    if (page && !seen.has(page.label)) {
+      seen.add(page.label);
+      out.push(page);
+    }
+  }
+  return out;
+}
+
 export function provider(kind) {
   return PROVIDERS[kind] || PROVIDERS.generic;
 }
@@ -74,6 +125,7 @@ export function provider(kind) {
 export function hostOf(item) {
   const raw = item.url || provider(item.kind).host;
   if (!raw) return "";
+  if (item.kind === "ssh-key") return raw; // host names separated by spaces, not a URL
   try {
     const u = new URL(raw.includes("://") ? raw : `https://${raw}`);
     return u.host + (u.pathname.length > 1 ? u.pathname.replace(/\/$/, "") : "");
@@ -113,6 +165,10 @@ const GLYPHS = {
     ["circle", { cx: 7, cy: 12, r: 2.2 }],
     ["circle", { cx: 12, cy: 12, r: 2.2 }],
     ["circle", { cx: 17, cy: 12, r: 2.2 }],
+  ],
+  "ssh-key": [
+    ["path", { d: "M5 8l3 3-3 3M10 15h4" }],
+    ["circle", { cx: 17.5, cy: 8.5, r: 2 }],
   ],
   generic: [
     ["circle", { cx: 9, cy: 12, r: 3.5 }],

@@ -658,10 +658,149 @@ def test_an_ssh_keys_public_half_is_shown_and_never_its_private_key(glue: Any) -
     ids = {i["name"]: i["id"] for i in token["items"]}
     assert added["items"][0]["name"] == "deploy-key"
     shown = ok(session, "ssh_public_key", item_id=ids["deploy-key"])
-    assert shown == {"public_key": key.public_line("ada@laptop"), "fingerprint": key.fingerprint}
+    assert shown == {
+        "public_key": key.public_line("ada@laptop"),
+        "fingerprint": key.fingerprint,
+        "key_type": "ssh-ed25519",
+    }
     assert shown["public_key"].startswith("ssh-ed25519 ") and "PRIVATE" not in json.dumps(shown)
     assert ok(session, "ssh_public_key", item_id=ids["pat"]) == {
         "public_key": "",
         "fingerprint": "",
+        "key_type": "",
     }
     assert call(session, "ssh_public_key", item_id="00" * 16)["code"] == "not_found"
+
+
+# -- ssh-key items made or pasted in the web app (docs/web.md, "SSH keys") ---------------------
+
+
+def _keygen(tmp: Any, *args: str) -> tuple[str, str]:
+    """A key from Debian's ssh-keygen: (private key file text, its ``ssh-keygen -lf``
+    fingerprint)."""
+    import subprocess
+
+    path = tmp / f"key{len(list(tmp.iterdir()))}"
+    subprocess.run(["ssh-keygen", "-q", "-C", "web@test", "-f", str(path), *args], check=True)
+    listed = subprocess.run(
+        ["ssh-keygen", "-lf", f"{path}.pub"], check=True, capture_output=True, text=True
+    ).stdout.split()[1]
+    return path.read_text(), listed
+
+
+BEGIN_KEY, END_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----", "-----END OPENSSH PRIVATE KEY-----"
+
+
+def _unlocked(session: ModuleType) -> None:
+    ok(session, "create", account_id=str(uuid.uuid4()), passphrase=PASS, confirm=PASS)
+
+
+def _item_id(answer: dict[str, Any], name: str) -> str:
+    return str(next(i["id"] for i in answer["items"] if i["name"] == name))
+
+
+def test_a_generated_ssh_key_is_made_in_the_worker_and_only_its_public_half_leaves(
+    glue: Any, tmp_path: Any
+) -> None:
+    import subprocess
+
+    session, _ = glue
+    _unlocked(session)
+    fields = {"name": "deploy", "kind": "ssh-key", "url": "github.com", "username": "git"}
+    reply = session.dispatch("add", json.dumps({"fields": fields, "generate": True}))
+    assert json.loads(reply)["ok"] and "PRIVATE" not in reply
+    item_id = _item_id(json.loads(reply)["result"], "deploy")
+    shown = ok(session, "ssh_public_key", item_id=item_id)
+    assert shown["key_type"] == "ssh-ed25519"
+    assert shown["public_key"].startswith("ssh-ed25519 ") and shown["public_key"].endswith(
+        " deploy"
+    )
+    # Real ssh-keygen agrees with the fingerprint shown, and the stored key is one it reads.
+    (tmp_path / "k.pub").write_text(shown["public_key"] + "\n")
+    listed = subprocess.run(
+        ["ssh-keygen", "-lf", str(tmp_path / "k.pub")], check=True, capture_output=True, text=True
+    )
+    assert listed.stdout.split()[1] == shown["fingerprint"]
+    secret = ok(session, "reveal", item_id=item_id)["secret"]  # only on Show or Copy
+    private = tmp_path / "k"
+    private.write_text(secret)
+    private.chmod(0o600)
+    derived = subprocess.run(
+        ["ssh-keygen", "-y", "-f", str(private)], check=True, capture_output=True, text=True
+    )
+    assert derived.stdout.split()[:2] == shown["public_key"].split()[:2]
+    # Generating again on edit replaces the key; an edit without a key keeps it.
+    kept = ok(session, "update", item_id=item_id, fields={**fields, "note": "n"}, secret="")
+    assert ok(session, "reveal", item_id=item_id)["secret"] == secret and "PRIVATE" not in str(kept)
+    ok(session, "update", item_id=item_id, fields=fields, generate=True)
+    rotated = ok(session, "ssh_public_key", item_id=item_id)
+    assert rotated["fingerprint"] != shown["fingerprint"]
+    # Only an ssh-key is generated.
+    refused = call(session, "add", fields={"name": "t", "kind": "github"}, generate=True)
+    assert refused["code"] == "bad_request"
+
+
+def test_a_pasted_openssh_key_is_stored_canonical_with_ssh_keygens_fingerprint(
+    glue: Any, tmp_path: Any
+) -> None:
+    session, _ = glue
+    _unlocked(session)
+    text, listed = _keygen(tmp_path, "-t", "ed25519", "-N", "")
+    pasted = "\n  " + text.replace("\n", "\r\n") + "\n\n"  # as a clipboard may carry it
+    info = ok(session, "ssh_key_info", secret=pasted)
+    assert info == {"key_type": "ssh-ed25519", "fingerprint": listed}
+    fields = {"name": "imported", "kind": "ssh-key", "url": "gitlab.com bitbucket.org"}
+    added = ok(session, "add", fields=fields, secret=pasted)
+    item_id = _item_id(added, "imported")
+    assert ok(session, "reveal", item_id=item_id)["secret"] == text  # OpenSSH's own text
+    shown = ok(session, "ssh_public_key", item_id=item_id)
+    assert shown["fingerprint"] == listed and shown["public_key"].endswith(" web@test")
+    # Another writer's line length (64, as PEM tools wrap) is stored in OpenSSH's form.
+    body = "".join(text.splitlines()[1:-1])
+    rewrapped = "\n".join(
+        [BEGIN_KEY, *(body[i : i + 64] for i in range(0, len(body), 64)), END_KEY]
+    )
+    replaced = ok(session, "update", item_id=item_id, fields=fields, secret=rewrapped)
+    assert "PRIVATE" not in json.dumps(replaced)
+    assert ok(session, "reveal", item_id=item_id)["secret"] == text
+    # ECDSA P-256 and RSA 3072 read too (checked, not signed with, here).
+    for args in (("-t", "ecdsa", "-b", "256"), ("-t", "rsa", "-b", "3072")):
+        other, other_listed = _keygen(tmp_path, *args, "-N", "")
+        assert ok(session, "ssh_key_info", secret=other)["fingerprint"] == other_listed
+
+
+@pytest.mark.parametrize(
+    ("make", "code", "says"),
+    [
+        (("-t", "ed25519", "-N", "a passphrase"), "ssh_key_encrypted", "--kind ssh-key --import"),
+        (("-t", "ecdsa", "-b", "256", "-m", "PEM", "-N", ""), "ssh_key_pem", "--import FILE"),
+        (("-t", "rsa", "-b", "2048", "-N", ""), "invalid_item", "3072"),
+    ],
+)
+def test_a_key_the_worker_cannot_store_is_refused_with_what_to_do(
+    glue: Any, tmp_path: Any, make: tuple[str, ...], code: str, says: str
+) -> None:
+    """A passphrase-protected or PEM key needs the CLI (pyca/cryptography); the message
+    names the command, never a byte of the key, and nothing is stored."""
+    session, _ = glue
+    _unlocked(session)
+    text, _ = _keygen(tmp_path, *make)
+    for op, args in (
+        ("ssh_key_info", {"secret": text}),
+        ("add", {"fields": {"name": "k", "kind": "ssh-key"}, "secret": text}),
+    ):
+        reply = call(session, op, **args)
+        assert reply["code"] == code and says in reply["message"], reply
+        body = [line for line in text.splitlines() if not line.startswith("-----")]
+        assert not any(line[:20] in reply["message"] for line in body if line)
+    assert ok(session, "list")["items"] == []
+
+
+def test_a_pasted_public_key_or_nothing_is_refused(glue: Any, tmp_path: Any) -> None:
+    session, _ = glue
+    _unlocked(session)
+    _keygen(tmp_path, "-t", "ed25519", "-N", "")
+    public = (tmp_path / "key0.pub").read_text()
+    assert call(session, "ssh_key_info", secret=public)["code"] == "ssh_key_public"
+    assert call(session, "ssh_key_info", secret="  \n")["code"] == "ssh_key_missing"
+    assert call(session, "ssh_key_info", secret="hello")["code"] == "invalid_item"
