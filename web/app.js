@@ -1,7 +1,7 @@
 // Entry point: start the worker at once, then sign-in -> create or unlock -> the vault.
 import { call, forgetAccess, hasSessionCookie, signIn, signOut, startSignIn } from "./api.js";
 import {
-  $, device, dropUnsaved, fail, notice, onListing, onView, rememberedVault, save, setListing,
+  $, device, dropUnsaved, el, fail, notice, onListing, onView, rememberedVault, save, setListing,
   show, state, withKdf,
 } from "./core.js";
 import { ask, onEngineEvent, startEngine } from "./engine.js";
@@ -73,6 +73,32 @@ document.addEventListener("keydown", (e) => {
     $("menu").focus();
   }
 });
+
+// Who is signed in, in the top bar: "Name <email>" on a desktop; on a phone a line of
+// its own under the bar, "Signed in as email". The email is split at its last "@" so that
+// a long one loses the end of its local part to the ellipsis, never the domain that says
+// which organisation it is. Screen readers get the whole of it as one sentence instead of
+// those pieces (which they would read as separate lines).
+function showWho(me) {
+  const name = String(me.name || "").trim();
+  const email = String(me.email || "").trim();
+  const shown = [el("span", { class: "who-label", text: "Signed in as " })];
+  if (name) shown.push(el("span", { class: email ? "who-name who-extra" : "who-name", text: name }));
+  if (email) {
+    const at = email.lastIndexOf("@");
+    const cut = at > 0 ? at : email.length;
+    const bracket = (text) => (name ? el("span", { class: "who-bracket", text }) : null);
+    if (name) shown.push(" ");
+    shown.push(el("span", { class: "who-email" }, bracket("<"),
+      el("span", { class: "who-local", text: email.slice(0, cut) }),
+      cut < email.length ? el("span", { class: "who-domain", text: email.slice(cut) }) : null,
+      bracket(">")));
+  }
+  $("who").replaceChildren(
+    el("span", { class: "sr-only", text: `Signed in as ${[name, email].filter(Boolean).join(", ")}` }),
+    el("span", { class: "who-shown", "aria-hidden": "true" }, ...shown));
+  $("who").hidden = !name && !email;
+}
 
 function setUnlockedChrome(unlocked) {
   $("nav").hidden = !unlocked;
@@ -154,6 +180,7 @@ onView("expired", () => {
   forgetAccess();
   setUnlockedChrome(false);
   $("signout").hidden = true;
+  $("who").hidden = true; // no longer signed in: the bar must not say otherwise
   for (const v of document.querySelectorAll(".view")) v.hidden = v.id !== "view-signin";
 });
 
@@ -336,8 +363,7 @@ async function start() {
     if (err.code !== "session_expired") fail(err);
     return;
   }
-  $("who").textContent = `${state.me.name || ""} <${state.me.email || ""}>`;
-  $("who").hidden = false;
+  showWho(state.me);
   $("signout").hidden = false;
   try {
     state.blob = (await call("GET", "/api/vault")).blob;

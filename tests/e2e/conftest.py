@@ -467,3 +467,28 @@ def server_put_vault(
         auth=auth,
         json={"base_revision": base, "blob": b64url_encode(blob)},
     )
+
+
+_TOP_BAR_JS = """() => {
+  const box = (e) => e.getBoundingClientRect();
+  const bar = box(document.querySelector('.topbar'));
+  const row = [...document.querySelectorAll('.topbar > .brand, .topbar > .actions')].map(box);
+  const rowBottom = Math.max(...row.map((r) => r.bottom));
+  const who = document.getElementById('who');
+  const own = !who.hidden && box(who).top >= rowBottom - 1;
+  return {bar: bar.height, row: rowBottom - bar.top, line: own ? box(who).height : 0};
+}"""
+
+
+def top_bar(page: Page) -> dict[str, float]:
+    """The top bar's height (``bar``), that of its row of name and buttons (``row``) and of
+    the signed-in line when it stands on a line of its own under them (``line``: on a
+    phone; 0 on a desktop, where it sits in the row)."""
+    return dict(page.evaluate(_TOP_BAR_JS))
+
+
+def assert_top_bar_does_not_wrap(page: Page) -> None:
+    """One row of name and buttons, and on a phone one line saying who is signed in:
+    nothing in the bar wraps onto a further line."""
+    got = top_bar(page)
+    assert got["row"] <= 60 and got["line"] <= 33 and got["bar"] <= 60 + got["line"], got

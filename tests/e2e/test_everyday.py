@@ -15,7 +15,15 @@ import httpx
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.e2e.conftest import STRONG, App, new_app, poll, request_pairing
+from tests.e2e.conftest import (
+    STRONG,
+    App,
+    assert_top_bar_does_not_wrap,
+    new_app,
+    poll,
+    request_pairing,
+    top_bar,
+)
 from vault_core import RunnerKeyPair
 
 SUB = "grace-everyday"
@@ -283,14 +291,85 @@ def test_navigation_does_not_wrap(ready: App) -> None:
     app = ready
     for width, height in ((1280, 800), (1440, 900), (390, 844)):
         app.page.set_viewport_size({"width": width, "height": height})
-        heights = app.page.evaluate(
-            "() => ({bar: document.querySelector('.topbar').offsetHeight, "
-            "wide: document.documentElement.scrollWidth})"
-        )
-        assert heights["bar"] <= 60 and heights["wide"] <= width, (width, heights)
+        assert_top_bar_does_not_wrap(app.page)
+        wide = app.page.evaluate("document.documentElement.scrollWidth")
+        assert wide <= width, (width, wide)
         app.go("Audit trail")
         app.go("Credentials")
     app.page.set_viewport_size({"width": 1280, "height": 720})
+
+
+# What a sighted person sees of an element: its box and whether its text is cut short.
+SEEN_JS = """(sel) => {
+  const e = document.querySelector(sel);
+  const r = e.getBoundingClientRect();
+  return {right: r.right, width: r.width, shown: e.checkVisibility(),
+          cut: e.scrollWidth > e.clientWidth};
+}"""
+# How many elements on screen show the given text (a 1-pixel screen-reader text is not
+# on screen).
+ON_SCREEN_JS = """(text) => [...document.querySelectorAll('body *')].filter((e) =>
+  [...e.childNodes].some((n) => n.nodeType === Node.TEXT_NODE && n.data.includes(text)) &&
+  e.checkVisibility() && e.getBoundingClientRect().width > 1).length"""
+
+
+def test_the_top_bar_says_who_is_signed_in_on_a_phone_too(ready: App) -> None:
+    page = ready.page
+    email = f"{SUB}@example.test"
+    try:
+        # A phone: "Signed in as <email>" on a line of its own under the bar, in full.
+        page.set_viewport_size({"width": 390, "height": 844})
+        assert top_bar(page)["line"] > 0
+        for part in (".who-label", ".who-local", ".who-domain"):
+            seen = page.evaluate(SEEN_JS, f"#who {part}")
+            assert seen["shown"] and not seen["cut"] and seen["right"] <= 390, (part, seen)
+        assert page.locator("#who .who-shown").text_content() == (
+            f"Signed in as Grace Hopper <{email}>"
+        )
+        for hidden in (".who-name", ".who-bracket"):  # no room for the name on a phone
+            assert not page.evaluate(SEEN_JS, f"#who {hidden}")["shown"], hidden
+        assert page.evaluate(ON_SCREEN_JS, SUB) == 1
+        # Screen readers get one sentence with the name, not the pieces drawn on screen.
+        assert page.locator("#who").aria_snapshot() == (
+            f"- paragraph: Signed in as Grace Hopper, {email}"
+        )
+
+        # A long address loses the end of its mailbox to the ellipsis, never its domain,
+        # and the bar keeps its size. (The identity provider's address is fixed for this
+        # module's account, so a long one is put in its place: the layout is the test.)
+        before = top_bar(page)
+        local = page.locator("#who .who-local")
+        local.evaluate("(e) => { e.textContent = 'grace.brewster.murray.hopper.rear-admiral'; }")
+        try:
+            assert top_bar(page) == before
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390
+            assert page.evaluate(SEEN_JS, "#who .who-local")["cut"]
+            domain = page.evaluate(SEEN_JS, "#who .who-domain")
+            assert not domain["cut"] and domain["right"] <= 390, domain
+        finally:
+            local.evaluate(f"(e) => {{ e.textContent = {SUB!r}; }}")
+
+        # The sections behind "Menu" open below the bar and the line, not under them, and
+        # work (a covered button would fail Playwright's click).
+        page.get_by_role("button", name="Menu").click()
+        nav = page.locator("#nav").bounding_box()
+        bar = page.locator(".topbar").bounding_box()
+        assert nav is not None and bar is not None
+        assert nav["y"] >= bar["y"] + bar["height"] - 1, (nav, bar)
+        page.locator("#nav").get_by_role("button", name="Settings").click()
+        ready.visible("settings")
+        ready.go("Credentials")
+        ready.visible("items")
+
+        # A desktop: "Name <email>" in the bar's row as before, and nowhere else.
+        page.set_viewport_size({"width": 1280, "height": 800})
+        assert top_bar(page)["line"] == 0
+        for part in (".who-name", ".who-bracket", ".who-local", ".who-domain"):
+            assert page.evaluate(SEEN_JS, f"#who {part}")["shown"], part
+        assert not page.evaluate(SEEN_JS, "#who .who-label")["shown"]
+        assert page.evaluate(ON_SCREEN_JS, SUB) == 1
+    finally:
+        page.set_viewport_size({"width": 1280, "height": 720})
 
 
 def test_no_page_errors_foreign_requests_or_csp_violations(ready: App) -> None:
