@@ -156,7 +156,9 @@ class Teams:
             blob = b64url_decode(str(stored.get("blob", "")))
             if not entries:
                 raise WrongVaultError("the server sent no log for this team")
-            session = TeamSession.open(self.keys, entries, blob, self._memory(team))
+            session = TeamSession.open(
+                self.keys, entries, blob, self._memory(team), sealed_memory=True
+            )
             if session.state.team_id != team:
                 raise WrongVaultError("the server sent another team")
         except VaultError as exc:

@@ -54,8 +54,13 @@ class TeamBench:
         self.added = 0
 
     def _open(self, remembered: bool) -> TeamSession:
+        # A remembered head is the native agent's (sealed local state): its prefix is pinned.
         return TeamSession.open(
-            self.keys, self.entries, self.blob, self.memory if remembered else None
+            self.keys,
+            self.entries,
+            self.blob,
+            self.memory if remembered else None,
+            sealed_memory=remembered,
         )
 
     def _add(self) -> Callable[[], object]:

@@ -9,11 +9,13 @@ import uuid
 import pytest
 
 from tests.unit.conftest import FAST, PASSPHRASE
+from tests.unit.test_teams_known_prefix import flip_signature
 from vault_core import Item, Vault, errors
 from vault_core.teams import (
     IdentityKeys,
     TeamMemory,
     TeamVault,
+    entry_hash,
     open_team_key,
     peek_team_header,
 )
@@ -306,3 +308,21 @@ def test_a_memory_of_another_team_is_refused(
     _, entry, blob = TeamSession.create(people[2].keys, people[2].email, "Other")
     with pytest.raises(errors.WrongVaultError):
         TeamSession.open(people[2].keys, [entry], blob, people[2].memory)
+
+
+def test_an_unsealed_memory_never_spares_a_signature_check(
+    people: tuple[Person, ...], team: tuple[Server, TeamSession]
+) -> None:
+    """A memory from storage another could write (the web app's localStorage) pins
+    nothing: a forged entry under a head written into that memory is still refused. Only a
+    sealed memory (the native agent's local state) lets the pinned prefix skip its
+    signatures (format.md §15.4, "Memory")."""
+    server, _ = team
+    ann = people[0]
+    forged = [*server.log[:-1], flip_signature(server.log[-1])]
+    assert ann.memory is not None
+    planted = TeamMemory(ann.memory.team_id, len(forged), entry_hash(forged[-1]).hex())
+    with pytest.raises(errors.TeamLogSignatureError):
+        TeamSession.open(ann.keys, forged, server.blob, planted)
+    # The control: told the memory is sealed, the client trusts the prefix it pins.
+    TeamSession.open(ann.keys, forged, server.blob, planted, sealed_memory=True)

@@ -93,10 +93,18 @@ class TeamSession:
         entries: Sequence[bytes],
         blob: bytes,
         memory: TeamMemory | None = None,
+        *,
+        sealed_memory: bool = False,
     ) -> TeamSession:
         """Verify the log (replayed from its first entry, against ``memory``), open this
-        member's key box for the current epoch, then the team vault (§15.7)."""
-        known = (memory.log_seq, bytes.fromhex(memory.log_head)) if memory else None
+        member's key box for the current epoch, then the team vault (§15.7).
+
+        ``sealed_memory``: the memory comes from storage only this client can write (the
+        sealed local state, §13), so the signatures of the prefix it pins need not be
+        checked again (§15.4, "Memory"); otherwise every signature is checked."""
+        known = None
+        if memory is not None and sealed_memory:
+            known = (memory.log_seq, bytes.fromhex(memory.log_head))
         states = replay_states(entries, known)
         check_log_memory(states, memory)
         state = states[-1]
