@@ -10,6 +10,7 @@ of teams only says where to look; a role, a member or a key comes from the verif
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -84,6 +85,7 @@ class Teams:
         self.troubles: dict[str, tuple[str, CliError]] = {}
         self.invitations: list[dict[str, Any]] = []
         self._me: dict[str, Any] | None = None
+        self.looked = False  # refresh() has run since unlock
 
     # -- the server ---------------------------------------------------------------------------
 
@@ -178,6 +180,7 @@ class Teams:
             listed = self.call("GET", "/api/teams")
         except ApiError as exc:
             raise api_refused(exc, "team") from None
+        self.looked = True
         self.invitations = list(listed.get("invitations") or [])
         seen = set()
         for summary in listed.get("teams") or []:
@@ -220,6 +223,15 @@ class Teams:
                 "not_found",
             )
         return self.sessions[found[0]]
+
+    def opened(self) -> list[tuple[str, TeamSource]]:
+        """``sources()``, looking at the server first if nothing has since unlock (for the
+        SSH agent, whose clients never ask for a team by name). Unreachable or refused:
+        the teams opened so far, as a lookup offline answers."""
+        if not self.looked:
+            with contextlib.suppress(CliError):
+                self.refresh()
+        return self.sources()
 
     def sources(self) -> list[tuple[str, TeamSource]]:
         """(team name, items) for every team opened, in name order."""

@@ -115,40 +115,46 @@ def expired(expires: str | None, today: datetime.date | None = None) -> bool:
 
 
 class KeyRing:
-    """The vault's ssh-key items, seen from the main loop. Only public keys are cached
-    (by item id and revision); a private key is decrypted for one signature and dropped."""
+    """The ssh-key items of the vaults the agent holds, seen from the main loop: the
+    personal vault's under their names, then each opened team vault's as ``TEAM/NAME``
+    (the names `zkvault list` shows). Only public keys are cached (by vault, item id and
+    revision); a private key is decrypted for one signature and dropped."""
 
-    def __init__(self, vault: Any, usable: Callable[[], bool]) -> None:
-        self.vault = vault
+    def __init__(self, vaults: Callable[[], list[tuple[str, Any]]], usable: Callable[[], bool]):
+        self.vaults = vaults  # (prefix, vault) pairs: ("", personal), ("ops/", a team's)
         self.usable = usable  # False once the agent saw a fork: no keys then
-        self._public: dict[tuple[Any, int], tuple[bytes, str]] = {}
+        self._public: dict[tuple[str, Any, int], tuple[bytes, str]] = {}
 
-    def _usable(self) -> list[tuple[Any, bytes, str]]:
-        """(item info, public blob, key type) of each ssh-key item that may be offered."""
+    def _usable(self) -> list[tuple[str, Any, Any, bytes, str]]:
+        """(prefix, vault, item info, public blob, key type) of each key that may be offered."""
         if not self.usable():
             return []
         found = []
-        for info in self.vault.items():
-            if info.kind != SSH_KEY or is_reserved(info.name) or expired(info.expires):
-                continue
-            cached = self._public.get((info.id, info.revision))
-            if cached is None:
-                key = sshkeys.parse_private(self.vault.get(info.id).secret)
-                cached = self._public[(info.id, info.revision)] = (key.public_blob, key.key_type)
-            found.append((info, *cached))
+        for prefix, vault in self.vaults():
+            for info in vault.items():
+                if info.kind != SSH_KEY or is_reserved(info.name) or expired(info.expires):
+                    continue
+                cached = self._public.get((prefix, info.id, info.revision))
+                if cached is None:
+                    key = sshkeys.parse_private(vault.get(info.id).secret)
+                    cached = (key.public_blob, key.key_type)
+                    self._public[(prefix, info.id, info.revision)] = cached
+                found.append((prefix, vault, info, *cached))
         return found
 
     @staticmethod
-    def _identity(info: Any, blob: bytes, key_type: str) -> Identity:
+    def _identity(prefix: str, vault: Any, info: Any, blob: bytes, key_type: str) -> Identity:
         confirm = sshkeys.CONFIRM_SCOPE in info.scopes
-        return Identity(info.id, info.name, blob, key_type, info.url, info.username, confirm)
+        return Identity(
+            (prefix, info.id), prefix + info.name, blob, key_type, info.url, info.username, confirm
+        )
 
     def identities(self) -> list[Identity]:
         return [self._identity(*found) for found in self._usable()]
 
     def find(self, blob: bytes) -> Identity | None:
         # Only the match becomes an Identity: a signature costs the same with 100 keys.
-        match = next((found for found in self._usable() if found[1] == blob), None)
+        match = next((found for found in self._usable() if found[3] == blob), None)
         return self._identity(*match) if match else None
 
     def sign(self, item_id: Any, blob: bytes, data: bytes, flags: int) -> bytes:
@@ -156,7 +162,11 @@ class KeyRing:
 
         if not self.usable():
             raise Closed
-        secret = self.vault.get(item_id).secret
+        prefix, item = item_id
+        vault = dict(self.vaults()).get(prefix)
+        if vault is None:  # the team was closed (left, removed, locked) since it was found
+            raise Closed
+        secret = vault.get(item).secret
         if sshkeys.parse_private(secret).public_blob != blob:  # changed since it was found
             raise Closed
         return keys.sign(secret, data, flags)
@@ -359,7 +369,13 @@ def open_for(agent: Any) -> SshSide:
     """Bind the SSH agent socket for ``agent`` (native.agent.Agent)."""
     from native.agent import peer_uid
 
-    ring = KeyRing(agent.vault, lambda: agent.fork is None)
+    def vaults() -> list[tuple[str, Any]]:
+        held: list[tuple[str, Any]] = [("", agent.vault)]
+        if agent.teams is not None:
+            held += [(name + "/", source) for name, source in agent.teams.opened()]
+        return held
+
+    ring = KeyRing(vaults, lambda: agent.fork is None)
 
     def used() -> None:
         agent.last_used = time.monotonic()

@@ -146,6 +146,65 @@ def test_git_credential_from_a_team_item(team: Team) -> None:
     assert git(carol.env, "--version").returncode == 0
 
 
+def _ssh(member: Member, *args: str) -> subprocess.CompletedProcess[str]:
+    sock = member.env.runtime / "ssh-agent.sock"
+    return subprocess.run(
+        list(args),
+        env={**member.env.vars, "SSH_AUTH_SOCK": str(sock)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_a_team_ssh_key_is_served_by_every_members_agent(team: Team) -> None:
+    """Keys in a team work with the agent: a reader's fresh agent lists the writer's key as
+    TEAM/NAME before anything asked for the team, and signs with it."""
+    bob, carol = team.bob, team.carol
+    made = bob.ok("add", "deploy-key", "--kind", "ssh-key", "--generate", "--vault", "ops")
+    public = str(made["public_key"])
+    carol.restart()  # a new agent: no team opened yet
+    listed = _ssh(carol, "ssh-add", "-L")
+    assert listed.returncode == 0, listed.stderr
+    assert [line.split()[:2] for line in listed.stdout.splitlines()] == [public.split()[:2]]
+    assert listed.stdout.split()[2] == "ops/deploy-key"
+
+    stub = carol.env.root / "team-key.pub"
+    stub.write_text(public + "\n")
+    message = carol.env.root / "message"
+    message.write_text("signed by a team key\n")
+    signed = _ssh(carol, "ssh-keygen", "-Y", "sign", "-n", "file", "-f", str(stub), str(message))
+    assert signed.returncode == 0, signed.stderr
+    allowed = carol.env.root / "allowed"
+    allowed.write_text("ops " + public + "\n")
+    with message.open() as stdin:
+        checked = subprocess.run(
+            [
+                "ssh-keygen",
+                "-Y",
+                "verify",
+                "-f",
+                str(allowed),
+                "-I",
+                "ops",
+                "-n",
+                "file",
+                "-s",
+                str(message) + ".sig",
+            ],
+            stdin=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert checked.returncode == 0, checked.stderr
+    carol.env.zk("lock", check=True)
+    assert _ssh(carol, "ssh-add", "-L").returncode != 0  # locked: no agent to ask
+    carol.unlock()
+
+
 def test_removed_member_reads_nothing_written_after(team: Team) -> None:
     alice, bob, carol = team.alice, team.bob, team.carol
     assert carol.ok("get", "ops/deploy")["value"] == team.secret
