@@ -129,9 +129,9 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("file", help="an encrypted vault file, as exported by the web app")
     sp.add_argument("--account-id", required=True, help="the account UUID the vault belongs to")
 
-    from native import import_cmd  # moving plaintext tokens in; `import FILE --account-id`
+    from native import import_parser  # moving plaintext tokens in; `import FILE --account-id`
 
-    import_cmd.add_parser(command)
+    import_parser.add_parser(command)
 
     sp = command("unlock", "unlock the vault and start the agent", json_flag=True)
     sp.add_argument(

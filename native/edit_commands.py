@@ -10,13 +10,14 @@ history) would see it (docs/cli.md, "Changing items").
 from __future__ import annotations
 
 import argparse
-import getpass
-import importlib.util
 import json
 import sys
-from typing import Any
 
 from native.errors import NETWORK, STATE, USAGE, CliError
+
+TYPE_CHECKING = False  # see native.consumers: the parser loads no typing
+if TYPE_CHECKING:
+    from typing import Any
 
 COMMANDS = ("add", "edit", "rename", "rm", "rotate")
 # The agent answers with a code; the exit codes (docs/cli.md) of those native.client does
@@ -32,21 +33,13 @@ _MAX_SECRET = 1 << 16  # more than an item takes (vault_core checks the exact bo
 _NO_TERMINAL = "no terminal to ask for the secret; use --secret-stdin"
 
 
-def token_formats() -> Any:
-    """vault_core.token_formats (guess a kind from a token's format), or None before it
-    exists in this checkout."""
-    if importlib.util.find_spec("vault_core.token_formats") is None:
-        return None
-    import vault_core.token_formats as formats
-
-    return formats
+# vault_core.items.KINDS, here so that building the parser loads nothing of vault_core
+# (tests/unit/test_cli_parser.py holds the two equal).
+KINDS = ("github", "github-enterprise", "gitlab", "bitbucket", "git", "generic", "ssh-key")
 
 
 def add_parsers(command: Any) -> None:
     """Register the commands through cli._parser's ``command(name, help, json_flag)``."""
-    from vault_core.items import KINDS
-
-    guessing = token_formats() is not None
     sp = command("add", "add an item (the secret is asked for, or read from stdin)", True)
     vault_option(sp, "write this team's vault (writers, admins and owners)")
     sp.add_argument("name", help="the new item's name")
@@ -54,9 +47,8 @@ def add_parsers(command: Any) -> None:
         "--kind",
         type=_kind,
         metavar="KIND",
-        required=not guessing,
         help=f"what the secret is for: {', '.join(KINDS)}"
-        + (" (default: guessed from the token's format, else generic)" if guessing else ""),
+        " (default: guessed from the token's format, else generic)",
     )
     _item_options(sp)
     _secret_stdin(sp)
@@ -95,8 +87,6 @@ def vault_option(sp: Any, text: str) -> None:
 
 
 def _kind(text: str) -> str:
-    from vault_core.items import KINDS
-
     if text not in KINDS:
         raise argparse.ArgumentTypeError(f"one of {', '.join(KINDS)}")
     return text
@@ -140,6 +130,8 @@ def read_secret(from_stdin: bool, name: str) -> str:
     else:
         if not sys.stdin.isatty():
             raise CliError(_NO_TERMINAL, USAGE, "usage")
+        import getpass
+
         secret = getpass.getpass(f"secret for {name}: ")
         if secret and getpass.getpass("again: ") != secret:
             raise CliError("the two entries differ; nothing was saved", USAGE, "mismatch")
@@ -160,21 +152,6 @@ def _fields(args: argparse.Namespace) -> dict[str, Any]:
     if fields.get("expires") == "":
         fields["expires"] = None  # --expires '' clears it
     return fields
-
-
-def _kind_checked(kind: str | None, secret: str) -> str:
-    """The kind to store: the one given (warned about when the token's format says
-    otherwise), else the one its format suggests, else generic."""
-    formats = token_formats()
-    if formats is None:
-        return kind or "generic"
-    if kind is None:
-        guessed = formats.guess_kind(secret)
-        return str(guessed) if guessed else "generic"
-    warning = formats.kind_warning(kind, secret)
-    if warning:
-        print(f"zkvault: warning: {warning}", file=sys.stderr)
-    return kind
 
 
 # -- the commands ----------------------------------------------------------------------------
@@ -214,9 +191,7 @@ def cmd_add(args: argparse.Namespace) -> int:
             print("\n".join(lines))
         return code
     secret = read_secret(args.secret_stdin, args.name)
-    fields = _fields(args)
-    fields["kind"] = _kind_checked(args.kind, secret)
-    return _report(args, _write("add", args.name, fields, secret))
+    return _report(args, _write("add", args.name, _fields(args), secret))
 
 
 def cmd_edit(args: argparse.Namespace) -> int:
@@ -224,8 +199,6 @@ def cmd_edit(args: argparse.Namespace) -> int:
     secret = None
     if args.secret or args.secret_stdin:
         secret = read_secret(args.secret_stdin, args.name)
-        if "kind" in fields:
-            _kind_checked(fields["kind"], secret)
     elif not fields:
         raise CliError(
             "nothing to change: give --kind, --url, --username, --scope, --expires, --note "
@@ -257,12 +230,6 @@ def cmd_rm(args: argparse.Namespace) -> int:
 
 def cmd_rotate(args: argparse.Namespace) -> int:
     secret = read_secret(args.secret_stdin, args.name)
-    if token_formats() is not None:
-        from native import client
-
-        where = {"vault": args.vault} if args.vault else {}
-        kind = str(client.request("get", name=args.name, field="kind", **where)["value"])
-        _kind_checked(kind, secret)
     return _report(args, _write("rotate", args.name, {}, secret))
 
 

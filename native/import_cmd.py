@@ -68,53 +68,6 @@ class Plan:
     skipped: list[dict[str, str]]  # export entries without a password
 
 
-def add_parser(command: Any) -> None:
-    """``import``, through cli._parser's ``command(name, help, json_flag)``."""
-    from native.import_exports import FORMATS
-
-    sp = command(
-        "import",
-        "move plaintext tokens (the ones `scan` finds, or an export) into the vault",
-        True,
-    )
-    sp.add_argument(
-        "paths",
-        nargs="*",
-        metavar="PATH",
-        help="files and directories to take tokens from, as `scan` reads them (without "
-        "any: the home directory's credential files); with --from, the export file",
-    )
-    sp.add_argument(
-        "--home",
-        action="store_true",
-        help="also the home directory's credential files (the default without PATH)",
-    )
-    sp.add_argument(
-        "--from",
-        dest="from_format",
-        choices=FORMATS,
-        metavar="FORMAT",
-        help=f"read an unencrypted export instead: {', '.join(FORMATS)}",
-    )
-    sp.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="list what would be imported (names, kinds, hosts, where found), change nothing",
-    )
-    sp.add_argument(
-        "--remove-plaintext",
-        action="store_true",
-        help="after reading each item back from the saved vault, remove its plaintext "
-        "copies and point git at zkvault",
-    )
-    # `import FILE --account-id UUID`: `adopt`'s old name, kept for one release and left
-    # out of --help so that new scripts are written against `adopt`.
-    sp.add_argument("--account-id", metavar="UUID", help=argparse.SUPPRESS)
-
-
-# -- finding the candidates ------------------------------------------------------------------
-
-
 def _from_disk(paths: list[Path], home: bool) -> Plan:
     from native import import_sources, scan
 

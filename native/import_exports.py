@@ -21,10 +21,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from native.errors import USAGE, CliError
+from native.import_parser import FORMATS
 from native.import_sources import HOST_KINDS
 from vault_core import token_formats
 
-FORMATS = ("bitwarden-json", "1password-csv")
 MAX_EXPORT_BYTES = 64 * 1024 * 1024
 
 
@@ -69,7 +69,8 @@ def read(fmt: str, path: str) -> Export:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise CliError(f"{path} is not UTF-8 text", USAGE, "bad_export") from None
-    return _bitwarden(path, text) if fmt == "bitwarden-json" else _onepassword(path, text)
+    readers = dict(zip(FORMATS, (_bitwarden, _onepassword), strict=True))
+    return readers[fmt](path, text)
 
 
 def _bad(path: str, fmt: str, why: str) -> CliError:

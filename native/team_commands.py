@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
 
 from native.errors import USAGE, CliError
+
+TYPE_CHECKING = False  # see native.consumers: the parser loads no typing
+if TYPE_CHECKING:
+    from typing import Any
 
 ROLES = ("reader", "writer", "admin", "owner")
 # Team requests may each fetch and verify whole logs and vaults, and save: not a read's 10 s.

@@ -256,7 +256,7 @@ class Teams:
         session = self.named(name)
         _need_writer(session)
         base = edit.base(session.vault)
-        notes: list[str] = []
+        notes = edit.kind_notes(session.vault, base)
         for attempt in range(MAX_ATTEMPTS):
             item_id = edit.apply(session.vault, base, replay=attempt > 0, notes=notes)
             if item_id is None:

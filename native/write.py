@@ -149,6 +149,23 @@ class Edit:
         _checked(vault.update, base.item_id, item)
         return base.item_id
 
+    def kind_notes(self, vault: Any, base: Base | None) -> list[str]:
+        """An added token without a kind gets the one its format suggests (else generic);
+        a new secret whose format says another kind than the item's gets a warning. Here,
+        where vault_core is loaded anyway, so that the CLI's add starts without it."""
+        if not self.secret:
+            return []
+        from vault_core import token_formats
+
+        kind = self.fields.get("kind")
+        if self.action == "add" and not kind:
+            self.fields["kind"] = token_formats.guess_kind(self.secret) or "generic"
+            return []
+        if kind is None and self.action == "rotate" and base is not None:
+            kind = vault.get(base.item_id).kind
+        warning = token_formats.kind_warning(kind, self.secret) if kind else None
+        return [f"warning: {warning}"] if warning else []
+
     def _changes(self) -> dict[str, Any]:
         changes = dict(self.fields)
         if self.secret:
@@ -244,7 +261,7 @@ class Writer:
         edit = Edit.parse(request)
         base = edit.base(vault)  # items may be written before confirming (format.md §14.3)
         merged = 0
-        notes: list[str] = []
+        notes = edit.kind_notes(vault, base)
         for attempt in range(MAX_ATTEMPTS):
             # A refused edit changes nothing in the vault (checks come first).
             item_id = edit.apply(vault, base, replay=attempt > 0, notes=notes)

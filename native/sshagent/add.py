@@ -11,13 +11,14 @@ own encryption.
 from __future__ import annotations
 
 import argparse
-import getpass
 import os
 import sys
-from typing import Any
 
 from native.errors import NOT_FOUND, USAGE, CliError
-from vault_core import sshkeys
+
+TYPE_CHECKING = False  # see native.consumers: the parser loads no typing
+if TYPE_CHECKING:
+    from typing import Any
 
 TYPES = ("ed25519", "rsa", "ecdsa")
 _MAX_FILE = 1 << 16  # far above an RSA 16384 key's text
@@ -85,6 +86,8 @@ def wanted(args: argparse.Namespace) -> bool:
             raise CliError("--confirm-each-use is for ssh-key items", USAGE, "usage")
         if args.scopes:
             raise CliError("--confirm-each-use sets the scopes; drop --scope", USAGE, "usage")
+        from vault_core import sshkeys
+
         args.scopes = [sshkeys.CONFIRM_SCOPE]
     return ssh
 
@@ -141,6 +144,8 @@ def _passphrase(from_stdin: bool, path: str) -> bytes:
                 USAGE,
                 "ssh_key_passphrase",
             )
+        import getpass
+
         text = getpass.getpass(f"passphrase for {os.path.basename(path)}: ").encode()
     if not text:
         raise CliError(
@@ -154,6 +159,8 @@ def _passphrase(from_stdin: bool, path: str) -> bytes:
 def describe(secret: str, url: str, answer: dict[str, Any]) -> list[str]:
     """Add the public key and fingerprint to the write's answer (JSON shows them); the
     lines printed after the usual one."""
+    from vault_core import sshkeys
+
     key = sshkeys.parse_private(secret)
     answer["public_key"] = key.public_line(str(answer["name"]))
     answer["fingerprint"] = key.fingerprint
