@@ -309,12 +309,12 @@ def test_no_key_is_offered_to_a_host_it_is_not_meant_for(stage: Stage, owner: Ow
         k: sshkeys.fingerprint(sshkeys.parse_private(k).public_blob)
         for k in (owner.a, owner.b, owner.x)
     }
-    relabelled: list[int] = []
+    relabelled: dict[str, int] = {}  # path -> fields rewritten there
 
     def rewrite(request: Request, answer: Answer) -> None:
         if 200 <= answer.status < 300 and answer.body[:1] in (b"{", b"["):
             body, n = _relabel(answer.json())
-            relabelled.append(n)
+            relabelled[request.path] = relabelled.get(request.path, 0) + n
             answer.set_json(body)
 
     labels = [
@@ -356,7 +356,8 @@ def test_no_key_is_offered_to_a_host_it_is_not_meant_for(stage: Stage, owner: Ow
             keys != {public(owner.a), public(owner.b)} or stored["revision"] <= genuine["revision"]
         ),
     )
-    assert sum(relabelled) > 0, "no label was ever served to rewrite"
+    # The device name in the pairing answer and the account's name were served as host-b.
+    assert relabelled.get("/api/pairings/poll") and relabelled.get("/api/me"), relabelled
     assert to_b == (0, [fp[owner.b]]), to_b  # B alone, first, and it logged in
     assert to_a == (0, [fp[owner.a]]), to_a
     assert keys == {public(owner.a), public(owner.b)}
