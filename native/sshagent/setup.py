@@ -102,7 +102,9 @@ def expired_notes(listed: list[dict[str, Any]]) -> list[str]:
 def vault_keys(listed: list[dict[str, Any]] | None = None) -> list[Key]:
     if listed is None:
         listed = client.request("list").get("items", [])
-    by_name = {i["name"]: i for i in listed if i.get("kind") == "ssh-key"}
+    # The agent serves the personal vault's keys only. A team item is listed as TEAM/NAME,
+    # which a personal item may also be called: its host must never become this key's.
+    by_name = {i["name"]: i for i in listed if i.get("kind") == "ssh-key" and not i.get("vault")}
     keys = []
     for blob, name in agent_identities():
         info = by_name.get(name, {})
