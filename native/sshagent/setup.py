@@ -102,16 +102,31 @@ def expired_notes(listed: list[dict[str, Any]]) -> list[str]:
 def vault_keys(listed: list[dict[str, Any]] | None = None) -> list[Key]:
     if listed is None:
         listed = client.request("list").get("items", [])
-    # The agent serves the personal vault's keys only. A team item is listed as TEAM/NAME,
-    # which a personal item may also be called: its host must never become this key's.
-    by_name = {i["name"]: i for i in listed if i.get("kind") == "ssh-key" and not i.get("vault")}
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for info in listed:
+        if info.get("kind") == "ssh-key":
+            by_name.setdefault(info["name"], []).append(info)
     keys = []
     for blob, name in agent_identities():
-        info = by_name.get(name, {})
+        info = _item_of(blob, by_name.get(name, []))
         keys.append(
             Key(name, blob, tuple(sshkeys.hosts(info.get("url", ""))), info.get("username", ""))
         )
     return keys
+
+
+def _item_of(blob: bytes, listed: list[dict[str, Any]]) -> dict[str, Any]:
+    """The listed item holding the key ``blob``. A team's key is listed as TEAM/NAME, which
+    a personal item may also be called: a name alone could lend one key the host another
+    (chosen by a team writer) names, so the item's own fingerprint decides."""
+    wanted = sshkeys.fingerprint(blob)
+    for info in listed:
+        team = info.get("vault")
+        name = info["name"].removeprefix(f"{team}/") if team else info["name"]
+        held = client.request("get", name=name, field="fingerprint", vault=team or "personal")
+        if held.get("value") == wanted:
+            return info
+    return {}
 
 
 def _quote(path: str) -> str:

@@ -1,7 +1,6 @@
 """`zkvault ssh-agent setup` on a laptop in a team: a team's ssh-key item listed as
 TEAM/NAME, where a personal key has that same name, must not lend its host to the
-personal key (the agent serves personal keys only; a team writer chooses the team item's
-host)."""
+personal key (a team writer chooses the team item's host); each key gets its own item's."""
 
 from __future__ import annotations
 
@@ -39,17 +38,26 @@ def test_a_team_item_named_like_a_personal_key_lends_it_no_host() -> None:
         try:
             alice.ok("team", "create", "ops")
             mine = alice.ok("add", "ops/deploy", "--generate", "--url", "host-a")
-            alice.ok(*("add", "deploy", "--generate", "--url", "host-elsewhere", "--vault", "ops"))
+            team = alice.ok(
+                *("add", "deploy", "--generate", "--url", "host-elsewhere", "--vault", "ops")
+            )
             listed = {i["name"]: i.get("vault") for i in alice.ok("list")["items"]}
             assert listed.get("ops/deploy") == "ops"  # the team item, listed under that name
             done = alice.zk("ssh-agent", "setup")
             assert done.returncode == 0, done.stderr
         finally:
             leave_all([alice])
-    stub = hashlib.sha256(_blob(mine["public_key"])).hexdigest()[:16] + ".pub"
     blocks = _blocks(done.stdout)
-    assert [os.path.basename(f) for f in blocks.get("host-a", [])] == [stub], done.stdout
-    assert "host-elsewhere" not in blocks, done.stdout
+    assert _stubs(blocks, "host-a") == [_stub(mine["public_key"])], done.stdout
+    assert _stubs(blocks, "host-elsewhere") == [_stub(team["public_key"])], done.stdout
+
+
+def _stubs(blocks: dict[str, list[str]], host: str) -> list[str]:
+    return [os.path.basename(f) for f in blocks.get(host, [])]
+
+
+def _stub(public_line: str) -> str:
+    return hashlib.sha256(_blob(public_line)).hexdigest()[:16] + ".pub"
 
 
 def _blob(public_line: str) -> bytes:
