@@ -47,7 +47,7 @@ def shard_name(index: int) -> str:
     return CONTACTS_ITEM if index == 1 else f"{CONTACTS_ITEM}-{index}"
 
 
-SHARD_NAMES = tuple(shard_name(k) for k in range(1, MAX_SHARDS + 1))
+SHARD_NAMES = frozenset(shard_name(k) for k in range(1, MAX_SHARDS + 1))
 
 
 @dataclass(frozen=True)
