@@ -52,6 +52,8 @@ _NOTES = {
     RESERVED_PREFIX + "identity": "Your identity key for teams (kept by zkvault).",
     RESERVED_PREFIX + "contacts": "The identity keys of people you pinned (kept by zkvault).",
 }
+# The contacts' further shards (format.md §15.5): ".zkvault-contacts-2" and on.
+_CONTACTS_SHARD = re.compile(re.escape(RESERVED_PREFIX) + r"contacts-[1-9][0-9]*")
 
 
 # An earlier writer: from a parsed record, the text it would have written and the runners.
@@ -127,7 +129,8 @@ def dump_document(runners: Mapping[str, Any], error: type[VaultError]) -> str:
 def bookkeeping_item(name: str, secret: str) -> Item:
     """The item that stores a bookkeeping document: the fields other than ``secret`` are
     fixed, and readers ignore them."""
-    return Item(name=name, kind="generic", url="", secret=secret, note=_NOTES[name])
+    note = _NOTES[RESERVED_PREFIX + "contacts" if _CONTACTS_SHARD.fullmatch(name) else name]
+    return Item(name=name, kind="generic", url="", secret=secret, note=note)
 
 
 class RunnerGrants:

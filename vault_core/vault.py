@@ -75,12 +75,10 @@ from .lineage import (
 )
 from .pins import RunnerPins
 from .revocations import REVOKED_ITEM, Revocations, Revoked
+from .teams.contacts import SHARD_NAMES, Contact, Contacts
 from .teams.identity import Identity, IdentityKeys, parse_identity
 from .teams.records import (
-    CONTACTS_ITEM,
     IDENTITY_ITEM,
-    Contact,
-    Contacts,
     dump_identity_record,
     parse_identity_record,
 )
@@ -179,6 +177,9 @@ class Vault:
         self._header_key: bytearray | None = subkey(vault_key, LABEL_HEADER_MAC)
         self._item_key: bytearray | None = subkey(vault_key, LABEL_ITEM_KEY)
         self._items: dict[uuid.UUID, _StoredItem] = {}
+        # The contacts as last read or written, and the records they came from: a thousand
+        # contacts are not decrypted and parsed again for each identity checked.
+        self._contacts_read: tuple[tuple[tuple[str, bytes], ...], Contacts] | None = None
         # Every id, key, salt and nonce this vault draws. Callers pass nothing; the vector
         # generator (tests/vectors) passes a seeded stream so that its output is reproducible.
         self._random_bytes = random_bytes or get_backend().random_bytes
@@ -367,6 +368,7 @@ class Vault:
             wipe(key)
         self._vault_key = self._header_key = self._item_key = None
         self._items.clear()
+        self._contacts_read = None
 
     @property
     def locked(self) -> bool:
@@ -507,6 +509,19 @@ class Vault:
                 return
         self._add(item)
 
+    def _put_records(self, records: dict[str, str]) -> None:
+        """Several bookkeeping records at once, or, if the vault has no room for the new
+        ones, none (``limit_exceeded``): a shard count must never name a shard not there."""
+        names = {s.info.name for s in self._items.values()}
+        added = sum(name not in names for name in records)
+        room = MAX_ITEMS if LINEAGE_ITEM in names else MAX_ITEMS - 1
+        if added and len(self._items) + added > room:
+            raise LimitExceededError(
+                f"a vault holds at most {MAX_ITEMS} items, its lineage record included"
+            )
+        for name, secret in records.items():
+            self._put_bookkeeping(name, secret)
+
     def runner_pins(self) -> RunnerPins:
         """The runner keys pinned at approval (none yet: empty); PinError if damaged."""
         secret = self._bookkeeping_secret(PINS_ITEM)
@@ -572,9 +587,25 @@ class Vault:
         return keys
 
     def contacts(self) -> Contacts:
-        """The identities pinned (none yet: empty); ``identity`` if the record is damaged."""
-        secret = self._bookkeeping_secret(CONTACTS_ITEM)
-        return Contacts() if secret is None else Contacts.parse(secret)
+        """The identities pinned, every shard read as one set (none yet: empty);
+        ``identity`` if any shard is damaged or missing."""
+        self._keys()
+        held = self._contacts_read
+        if held is not None and held[0] == self._contacts_records():
+            return held[1].copy()
+        contacts = Contacts.read(lambda name: self._read_secret(self._items, name))
+        self._contacts_read = (self._contacts_records(), contacts.copy())
+        return contacts
+
+    def _contacts_records(self) -> tuple[tuple[str, bytes], ...]:
+        """Which records the contacts are read from: every item a shard's name could have."""
+        return tuple(
+            sorted(
+                (s.info.name, s.record_hash)
+                for s in self._items.values()
+                if s.info.name in SHARD_NAMES
+            )
+        )
 
     def pin_contact(
         self,
@@ -619,7 +650,8 @@ class Vault:
         contacts = self.contacts()
         verified = "tofu" if safety_number is None else "fingerprint"
         contacts.pin(identity, email, verified, self.clock(), replace=replace)
-        self._put_bookkeeping(CONTACTS_ITEM, contacts.dumps())
+        self._put_records(contacts.records())
+        self._contacts_read = (self._contacts_records(), contacts.copy())
         return contacts.contacts[account_id]
 
     def pinned_identity(self, bundle: bytes, account_id: uuid.UUID) -> Identity:

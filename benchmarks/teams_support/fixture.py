@@ -2,7 +2,8 @@
 directory that every runtime (this checkout, a baseline checkout, Pyodide) reads.
 
     team.json   {"entries": [hex...], "blob": hex, "owner_seed": hex, "owner_account": hex,
-                 "remove": account hex, "newcomers": [{"seed", "account", "email"}...]}
+                 "remove": account hex, "newcomers": [{"seed", "account", "email"}...],
+                 "people": [{"bundle": hex, "account", "email"}...] (the members but the owner)}
 
 Everything here uses only vault_core's public builders (ops, TeamVault), so an older
 vault_core reads the same files: the before/after columns open identical bytes.
@@ -44,13 +45,18 @@ def build(out: Path, members: int, items: int, newcomers: int) -> dict[str, Any]
     state = apply(None, parse_entry(entry))
     roles = ("reader", "writer", "admin")
     member_ids = []
+    people = []  # the owner's contacts: everyone they added (format.md §15.5)
     for n in range(1, members):
         person = IdentityKeys.generate(uuid.uuid4())
+        email = f"member{n:03d}@example.com"
+        people.append(
+            {"bundle": person.bundle().hex(), "account": person.account_id.hex, "email": email}
+        )
         raw = add_entry(
             owner,
             state,
             person.identity(),
-            f"member{n:03d}@example.com",
+            email,
             roles[n % len(roles)],
             "fingerprint",
             team_key,
@@ -77,6 +83,7 @@ def build(out: Path, members: int, items: int, newcomers: int) -> dict[str, Any]
             }
             for k, account in enumerate(uuid.uuid4() for _ in range(newcomers))
         ],
+        "people": people,
         "members": members,
         "items": items,
         "entry_bytes": sum(len(e) for e in entries),

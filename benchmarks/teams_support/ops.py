@@ -15,11 +15,12 @@ from collections.abc import Callable
 from typing import Any
 
 from vault_core import Vault
+from vault_core.errors import VaultError
 from vault_core.kdf import KdfParams
-from vault_core.teams import IdentityKeys
+from vault_core.teams import IdentityKeys, parse_identity
 from vault_core.teams.session import TeamSession
 
-OPS = ("open_fresh", "open_remembered", "add", "remove")
+OPS = ("open_fresh", "open_remembered", "add", "add_unlocked", "remove")
 PASSPHRASE = "benchmark passphrase, not a secret"
 
 
@@ -39,8 +40,10 @@ class TeamBench:
             uuid.UUID(hex=data["owner_account"]), bytes.fromhex(data["owner_seed"])
         )
         self.remove_account: str = data["remove"]
-        # The admin's personal vault pins everyone they add (format.md §15.5); newcomers are
-        # pinned here, untimed, as a person does before inviting.
+        # The admin's personal vault pins everyone they add (format.md §15.5): the newcomers,
+        # and every member of the team, pinned here the real way, untimed, as a person did
+        # before inviting each. A vault_core whose contacts fit one item only (a baseline
+        # before shards) pins as many members as it can: ``contacts`` says how many.
         self.personal = Vault.create(self.keys.account_id, PASSPHRASE, kdf=KdfParams.floor())
         self.newcomers = []
         for person in data["newcomers"]:
@@ -49,6 +52,21 @@ class TeamBench:
                 keys.bundle(), keys.account_id, person["email"], safety_number=keys.safety_number
             )
             self.newcomers.append((keys, person["email"]))
+        self.capped = False
+        for person in data.get("people", []):
+            bundle = bytes.fromhex(person["bundle"])
+            number = parse_identity(bundle).safety_number  # as compared with the person
+            try:
+                self.personal.pin_contact(
+                    bundle, uuid.UUID(hex=person["account"]), person["email"], safety_number=number
+                )
+            except VaultError as error:
+                if error.code != "limit_exceeded":
+                    raise
+                self.capped = True
+                break
+        self.contacts = len(self.personal.contacts().contacts)
+        self.personal_blob = self.personal.save()
         self.session = TeamSession.open(self.keys, self.entries, self.blob)
         self.memory = self.session.memory
         self.added = 0
@@ -63,26 +81,35 @@ class TeamBench:
             sealed_memory=remembered,
         )
 
-    def _add(self) -> Callable[[], object]:
+    def _add(self, personal: Vault) -> Callable[[], object]:
         keys, email = self.newcomers[self.added % len(self.newcomers)]
         if self.added and self.added % len(self.newcomers) == 0:
             self.session = self._open(True)  # every newcomer is in: start again from the team
         self.added += 1
         return lambda: self.session.add_member(
-            self.personal, keys.bundle(), keys.account_id, email, "reader"
+            personal, keys.bundle(), keys.account_id, email, "reader"
         )
+
+    def _unlocked(self) -> Vault:
+        """The personal vault just opened (untimed): its contacts not yet read, as for the
+        first add after an unlock."""
+        return Vault.open(self.personal_blob, PASSPHRASE, account_id=self.keys.account_id)
 
     def _remove(self) -> Callable[[], object]:
         fresh = self._open(True)  # untimed: the admin's team is open before they remove
         return lambda: fresh.remove_member(self.remove_account)
 
     def once(self, op: str) -> dict[str, Any]:
+        if op == "contacts":  # not timed: what the set-up pinned
+            return {"contacts": self.contacts, "capped": self.capped}
         if op == "open_fresh":
             run: Callable[[], object] = lambda: self._open(False)  # noqa: E731
         elif op == "open_remembered":
             run = lambda: self._open(True)  # noqa: E731
         elif op == "add":
-            run = self._add()
+            run = self._add(self.personal)
+        elif op == "add_unlocked":
+            run = self._add(self._unlocked())
         elif op == "remove":
             run = self._remove()
         else:
@@ -100,7 +127,9 @@ def serve_stdio() -> None:
     import sys
 
     bench = TeamBench(open(sys.stdin.readline().strip()).read())  # noqa: SIM115
-    print(json.dumps({"ready": True}), flush=True)
+    print(
+        json.dumps({"ready": True, "contacts": bench.contacts, "capped": bench.capped}), flush=True
+    )
     for line in sys.stdin:
         print(json.dumps(bench.once(line.strip())), flush=True)
 

@@ -507,3 +507,77 @@ def read_team_vault(
         "writer": writer,
     }
     return {"header": header, "items": sorted(items, key=lambda d: d["id"])}
+
+
+# -- §15.5, the contacts ------------------------------------------------------------------
+
+_CONTACTS = ".zkvault-contacts"
+
+
+def _contacts_record(secret: str, shard: int) -> tuple[int, dict[str, Any]]:
+    """(COUNT, CONTACTS) of one record: shard 1 in either form, a later shard in the
+    sharded form; COUNT is 1 for the single form, 0 for a later shard."""
+    try:
+        data = _decode_json(secret.encode())
+    except (Refused, UnicodeError):
+        raise Refused("identity") from None
+    if not isinstance(data, dict):
+        raise Refused("identity")
+    keys = set(data)
+    if shard == 1 and keys == {"contacts", "v"} and data["v"] == "1":
+        count = 1
+    elif shard == 1 and keys == {"contacts", "shards", "v"} and data["v"] == "2":
+        if not isinstance(data["shards"], str) or not re.fullmatch("[1-9][0-9]*", data["shards"]):
+            raise Refused("identity")
+        count = int(data["shards"])
+        if not 2 <= count <= 32:
+            raise Refused("identity")
+    elif shard > 1 and keys == {"contacts", "v"} and data["v"] == "2":
+        count = 0
+    else:
+        raise Refused("identity")
+    if not isinstance(data["contacts"], dict):
+        raise Refused("identity")
+    out = {}
+    for account, entry in data["contacts"].items():
+        if not _ID.fullmatch(account):
+            raise Refused("identity")
+        if not isinstance(entry, dict) or set(entry) != {"at", "email", "keys", "verified"}:
+            raise Refused("identity")
+        try:
+            keys64 = _b64(entry["keys"], 64)
+        except Refused:
+            raise Refused("identity") from None
+        at, email = entry["at"], entry["email"]
+        if not isinstance(at, str) or not re.fullmatch(
+            "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z", at
+        ):
+            raise Refused("identity")
+        if not isinstance(email, str) or not 1 <= len(email) <= 320:
+            raise Refused("identity")
+        if entry["verified"] not in ("fingerprint", "tofu"):
+            raise Refused("identity")
+        out[account] = {
+            "at": at,
+            "email": email,
+            "verified": entry["verified"],
+            "sign_key": keys64[:32].hex(),
+            "box_key": keys64[32:].hex(),
+        }
+    return count, out
+
+
+def read_contacts(records: dict[str, str]) -> dict[str, Any]:
+    """The contacts of §15.5 from the vault's items by name (damaged: identity)."""
+    if _CONTACTS not in records:
+        return {}
+    count, found = _contacts_record(records[_CONTACTS], 1)
+    for shard in range(2, count + 1):
+        name = f"{_CONTACTS}-{shard}"
+        if name not in records:
+            raise Refused("identity")
+        _, more = _contacts_record(records[name], shard)
+        if set(more) & set(found):
+            raise Refused("identity")
+        found.update(more)
+    return dict(sorted(found.items()))

@@ -61,6 +61,7 @@ def test_the_vector_set_covers_every_decoding_error() -> None:
         "team_key_check",
         "stale_epoch",
         "team_vault_signature",
+        "identity",
     }
     assert {v["expect"] for v in VECTORS} == expected
 
@@ -118,6 +119,8 @@ def _read_record(vector: dict[str, Any]) -> Any:
             )
             assert derived.hex() == vector["bundle"], "identity derivation differs"
         return value
+    if kind == "contacts":
+        return spec_reader_teams.read_contacts(vector["records"])
     if kind == "team_log":
         entries = [base64.b64decode(e) for e in vector["entries"]]
         return spec_reader_teams.state_value(spec_reader_teams.replay(entries)[-1])

@@ -37,6 +37,7 @@ from vault_core.lineage import (
 from vault_core.local_state import open_state, read_state_header
 from vault_core.revocations import Revocations
 from vault_core.teams import IdentityKeys, TeamMemory, open_team_key, parse_identity, replay
+from vault_core.teams.contacts import Contacts
 from vault_core.teams.session import TeamSession
 
 VECTOR_DIR = Path(__file__).parent
@@ -250,6 +251,20 @@ def _identity(vector: dict[str, Any]) -> Any:
     }
 
 
+def _contacts(vector: dict[str, Any]) -> Any:
+    contacts = Contacts.read(vector["records"].get)
+    return {
+        c.account_id.hex: {
+            "at": c.at,
+            "email": c.email,
+            "verified": c.verified,
+            "sign_key": c.sign_key.hex(),
+            "box_key": c.box_key.hex(),
+        }
+        for c in sorted(contacts.contacts.values(), key=lambda c: c.account_id.hex)
+    }
+
+
 def _team_state(state: Any) -> dict[str, Any]:
     return {
         "team": state.team_id,
@@ -321,6 +336,7 @@ def _team_vault(vector: dict[str, Any]) -> Any:
 
 _RECORDS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "identity": _identity,
+    "contacts": _contacts,
     "team_log": _team_log,
     "team_key_box": _team_key_box,
     "team_vault": _team_vault,
