@@ -74,18 +74,23 @@ def cmd_audit(args: argparse.Namespace) -> int:
         print(json.dumps(out, separators=(",", ":")))
     else:
         print(f"{team['name']}: {len(events)} event(s), newest first")
+        emails = {str(uuid.UUID(hex=m["account_id"])): m["email"] for m in team["members"]}
         for e in events:
-            print(format_event(e))
+            print(format_event(e, emails))
     return 0
 
 
-def format_event(e: dict[str, Any]) -> str:
-    """One line: seq, when (UTC, as the server stamped it), the outcome, what, on what, by
+def format_event(e: dict[str, Any], emails: dict[str, str]) -> str:
+    """One line: seq, when (UTC, as the server stamped it), the outcome, what, on what (an
+    account named by its email when it is a member now, as the verified log says), by
     whom, and the detail if any."""
     when = str(e.get("time", "?")).replace("T", " ")[:19]
+    target = str(e.get("target", ""))
+    email = emails.get(target.removeprefix("account:")) if target.startswith("account:") else None
+    target += f" ({email})" if email else ""
     line = (
         f"{e.get('seq', '?'):>5}  {when}  {e.get('outcome', '?')!s:<7}  "
-        f"{e.get('action', '?')}  {e.get('target', '')}  by {e.get('actor', '?')}"
+        f"{e.get('action', '?')}  {target}  by {e.get('actor', '?')}"
     )
     detail = e.get("detail")
     return f"{line}  ({detail})" if detail else line

@@ -80,6 +80,10 @@ def test_an_admin_reads_the_trail(team: Team) -> None:
         newest["action"],
     ]
     assert any(" member.remove " in line for line in lines)
+    # A member's account is shown with the email the verified log gives it.
+    assert any(
+        " member.add  account:" in line and f"({team.carol.email})" in line for line in lines
+    )
 
 
 def test_a_reader_is_refused(team: Team) -> None:
