@@ -84,16 +84,22 @@ def format_event(e: dict[str, Any], emails: dict[str, str]) -> str:
     """One line: seq, when (UTC, as the server stamped it), the outcome, what, on what (an
     account named by its email when it is a member now, as the verified log says), by
     whom, and the detail if any."""
-    when = str(e.get("time", "?")).replace("T", " ")[:19]
-    target = str(e.get("target", ""))
+    when = _shown(e.get("time", "?")).replace("T", " ")[:19]
+    target = _shown(e.get("target", ""))
     email = emails.get(target.removeprefix("account:")) if target.startswith("account:") else None
-    target += f" ({email})" if email else ""
+    target += f" ({_shown(email)})" if email else ""
     line = (
-        f"{e.get('seq', '?'):>5}  {when}  {e.get('outcome', '?')!s:<7}  "
-        f"{e.get('action', '?')}  {target}  by {e.get('actor', '?')}"
+        f"{_shown(e.get('seq', '?')):>5}  {when}  {_shown(e.get('outcome', '?')):<7}  "
+        f"{_shown(e.get('action', '?'))}  {target}  by {_shown(e.get('actor', '?'))}"
     )
-    detail = e.get("detail")
+    detail = _shown(e.get("detail", ""))
     return f"{line}  ({detail})" if detail else line
+
+
+def _shown(value: Any) -> str:
+    """The server's text with its control characters escaped: what it stored must not
+    move the cursor, retitle the terminal or hide a line."""
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in str(value))
 
 
 def _machine() -> MachineSession:

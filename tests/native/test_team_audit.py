@@ -86,9 +86,11 @@ def test_an_admin_reads_the_trail(team: Team) -> None:
     )
 
 
-def test_a_reader_is_refused(team: Team) -> None:
+def test_a_reader_is_refused(team: Team, tmp_path: Path) -> None:
     assert team.carol.fails("team", "audit", "audited") == (USAGE, "team_permission")
-    assert team.carol.fails("team", "audit", "audited", "--export", "x.json")[0] == USAGE
+    refused = tmp_path / "refused.json"
+    assert team.carol.fails("team", "audit", "audited", "--export", str(refused))[0] == USAGE
+    assert not refused.exists()
     done = team.carol.zk("team", "audit", "audited")
     assert done.returncode == USAGE and done.stdout == ""
     assert done.stderr.startswith("zkvault: only the team's admins and owners")
@@ -117,8 +119,12 @@ def test_an_export_verifies_and_an_edit_behind_the_server_is_exit_11(
             conn.execute(
                 update(auditdb.EVENTS)
                 .where(auditdb.EVENTS.c.id == added["id"])
-                .values(outcome="failure")
+                .values(outcome="failure", detail="\x1b]0;owned\x07\x1b[2K")
             )
+        # Listed, the edited row's control characters reach the terminal only escaped.
+        done = alice.zk("team", "audit", "audited", "--limit", "500")
+        assert done.returncode == 0 and "\x1b" not in done.stdout and "\x07" not in done.stdout
+        assert "(\\x1b]0;owned\\x07\\x1b[2K)" in done.stdout
         bad = tmp_path / "edited.json"
         done = alice.zk("team", "audit", "audited", "--export", str(bad))
         assert done.returncode == TAMPERED, (done.stdout, done.stderr)
@@ -133,6 +139,6 @@ def test_an_export_verifies_and_an_edit_behind_the_server_is_exit_11(
             conn.execute(
                 update(auditdb.EVENTS)
                 .where(auditdb.EVENTS.c.id == added["id"])
-                .values(outcome=added["outcome"])
+                .values(outcome=added["outcome"], detail=added["detail"])
             )
         engine.dispose()
