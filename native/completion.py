@@ -96,9 +96,9 @@ _zkvault() {
                 words="reader writer admin owner"
             elif [ "$COMP_CWORD" -eq $((at + 1)) ]; then
                 words="create list members invite add remove role rotate leave invitations"
-                words="$words accept decline withdraw"
+                words="$words accept decline withdraw audit"
             else
-                words="--role --safety-number --tofu --json"
+                words="--role --safety-number --tofu --limit --export --json"
             fi ;;
         scan)
             if [[ "$cur" != -* ]]; then

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import sys
 
+from native import team_audit
 from native.errors import USAGE, CliError
 
 TYPE_CHECKING = False  # see native.consumers: the parser loads no typing
@@ -84,6 +85,7 @@ def add_parsers(command: Any) -> None:
     action("accept", "accept an invitation", ("team", "the team's name (or invitation id)"))
     action("decline", "decline an invitation", ("team", "the team's name (or invitation id)"))
     action("withdraw", "withdraw an invitation (admins and owners)", team, email)
+    team_audit.add_parser(tsub)
 
 
 def _role(text: str) -> str:
@@ -170,6 +172,8 @@ def _contacts(args: Any) -> int:
 
 def _team(args: Any) -> int:
     verb = args.team_command
+    if verb == "audit":
+        return team_audit.cmd_audit(args)
     request: dict[str, Any] = {"action": verb}
     for key in ("name", "team", "email", "role"):
         if getattr(args, key, None) is not None:

@@ -105,6 +105,26 @@ class Attacker:
                 self.serve(account, rev, old)
             self.serve(account, good_revision, saved[good_revision])
 
+    # -- teams -------------------------------------------------------------------------------
+
+    def team_log(self, team: uuid.UUID) -> list[bytes]:
+        """The team's signed membership log, entry 1 first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT entry FROM team_log WHERE team_id = :t ORDER BY seq"),
+                {"t": self._id(team)},
+            )
+            return [bytes(r[0]) for r in rows]
+
+    def team_vault(self, team: uuid.UUID) -> bytes:
+        """The team vault's current blob (ciphertext)."""
+        row = self._one(
+            "SELECT h.blob FROM teams t JOIN team_vault_versions h "
+            "ON h.team_id = t.id AND h.revision = t.revision WHERE t.id = :t",
+            t=self._id(team),
+        )
+        return bytes(row[0])
+
     # -- grants ------------------------------------------------------------------------------
 
     def grant(self, runner: uuid.UUID) -> tuple[int, bytes]:

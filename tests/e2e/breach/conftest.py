@@ -5,8 +5,10 @@ in front of it for the CLI, and two people who have used zkvault for a while."""
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -38,6 +40,9 @@ class World:
     blobs: list[bytes] = field(default_factory=list)  # every vault state along the way
     # The attacker's earlier dump of the grants table (before the owner re-granted).
     earlier_grants: dict[uuid.UUID, tuple[int, bytes]] = field(default_factory=dict)
+    team: str = ""  # the team both used (named by alice), and its id
+    team_id: uuid.UUID = scenario.UNKNOWN
+    team_seconds: float = 0.0  # what the team phase added to the scenario
 
     def browser(self, person: Person) -> Person:
         """The person's browser, reopened on the same profile if the dump closed it."""
@@ -106,6 +111,7 @@ def live(world: World) -> None:
     scenario.remove(alice, names["alice"][3])
     scenario.check_runner(alice, alice.runners["ci-1"])
     world.snapshot()
+    teams_in_use(world)
     for person in (alice, bob):
         scenario.change_passphrase(person)
     scenario.add(alice, Credential.fresh("gitlab", "glpat-", "gitlab-ci"))
@@ -115,6 +121,31 @@ def live(world: World) -> None:
         scenario.unlock_laptop(person)  # the new passphrase; the laptops see the latest
         for runner in person.runners.values():
             scenario.check_runner(person, runner)
+    scenario.team_reads(alice, world.team, alice.team_items + bob.team_items)
+
+
+def teams_in_use(world: World) -> None:
+    """Alice makes a team and adds Bob (a writer) once they compared safety numbers; both
+    write team items from their laptops and read each other's; then Bob is removed (a new
+    team key, the team vault encrypted again) and Alice writes one more."""
+    started = time.perf_counter()
+    alice, bob = world.people["alice"], world.people["bob"]
+    world.team = f"ops-{secrets.token_hex(3)}"
+    made = scenario.zk_ok(alice, "team", "create", world.team)
+    world.team_id = uuid.UUID(hex=made["team_id"])
+    scenario.team_join(alice, world.team, bob, "writer")
+    for person, kind, prefix, host in (
+        (alice, "github", "ghp_", "github-team"),
+        (alice, "gitlab", "glpat-", "gitlab-team"),
+        (bob, "generic", "npm_", "registry-team"),
+    ):
+        scenario.team_add(person, world.team, Credential.fresh(kind, prefix, host))
+    scenario.team_reads(bob, world.team, alice.team_items)
+    scenario.team_reads(alice, world.team, bob.team_items)
+    scenario.team_remove(alice, world.team, bob)
+    scenario.team_add(alice, world.team, Credential.fresh("github", "ghp_", "github-team2"))
+    scenario.team_reads(alice, world.team, alice.team_items + bob.team_items)
+    world.team_seconds = time.perf_counter() - started
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

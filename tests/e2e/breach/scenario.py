@@ -8,10 +8,12 @@ through a recording proxy.
 
 from __future__ import annotations
 
+import json
 import secrets
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from playwright.sync_api import Playwright
 
@@ -88,6 +90,7 @@ class Person:
     runners: dict[str, Runner] = field(default_factory=dict)
     items: dict[str, Credential] = field(default_factory=dict)
     retired: list[Credential] = field(default_factory=list)  # removed or rotated away
+    team_items: list[Credential] = field(default_factory=list)  # those this person wrote
     account_id: uuid.UUID = UNKNOWN
     browser_open: bool = True
 
@@ -103,7 +106,17 @@ class Person:
             found[f"token | {self.label}: {cred.name}"] = cred.secret
             for what in ("name", "url", "username", "note"):
                 found[f"item metadata | {self.label}: {cred.name} {what}"] = getattr(cred, what)
+        for cred in self.team_items:
+            found[f"team token | {self.label}: {cred.name}"] = cred.secret
+            for what in ("name", "url", "username", "note"):
+                found[f"team item metadata | {self.label}: {cred.name} {what}"] = getattr(
+                    cred, what
+                )
         return found
+
+    @property
+    def email(self) -> str:
+        return f"{self.sub}@example.test"  # what the test IdP gives (App.sign_in)
 
 
 def _launch(
@@ -284,3 +297,58 @@ def check_runner(person: Person, runner: Runner) -> None:
         assert code == 0 and out == person.items[name].secret, err
     for name in set(person.items) - set(runner.granted):
         assert runner.get(name)[0] == 4  # not granted: not there
+
+
+# -- teams, through the real CLI on the paired laptops ------------------------------------------
+
+
+def zk_ok(person: Person, *args: str, input: str | None = None) -> dict[str, Any]:
+    """``zkvault ARGS --json`` on the person's laptop, which must succeed: its answer."""
+    done = person.laptop.zk(*args, "--json", input=input, timeout=150)
+    assert done.returncode == 0, (args, done.stdout, done.stderr)
+    answer: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return answer
+
+
+def team_add(person: Person, team: str, cred: Credential) -> None:
+    zk_ok(
+        person,
+        "add",
+        cred.name,
+        "--kind",
+        cred.kind,
+        "--url",
+        cred.url,
+        "--username",
+        cred.username,
+        "--note",
+        cred.note,
+        "--secret-stdin",
+        "--vault",
+        team,
+        input=cred.secret,
+    )
+    person.team_items.append(cred)
+
+
+def team_join(owner: Person, team: str, other: Person, role: str) -> None:
+    """Invited, accepted, then added once the owner typed the safety number the other read
+    out from their own laptop (the first-use pin of their identity key)."""
+    zk_ok(owner, "team", "invite", team, other.email, "--role", role)
+    zk_ok(other, "team", "accept", team)
+    number = zk_ok(other, "identity")["safety_number"]
+    added = zk_ok(owner, "team", "add", team, other.email, "--safety-number", number)
+    assert (added["verified"], added["role"]) == ("fingerprint", role), added
+
+
+def team_reads(person: Person, team: str, creds: list[Credential]) -> None:
+    for cred in creds:
+        assert zk_ok(person, "get", f"{team}/{cred.name}")["value"] == cred.secret
+
+
+def team_remove(owner: Person, team: str, other: Person) -> None:
+    """A new team key, the vault encrypted again; the other reads nothing of it any more."""
+    removed = zk_ok(owner, "team", "remove", team, other.email)
+    assert removed["epoch"] == 2 and removed["rotate"], removed
+    done = other.laptop.zk("get", f"{team}/{owner.team_items[0].name}", timeout=150)
+    assert done.returncode != 0 and owner.team_items[0].secret not in done.stdout

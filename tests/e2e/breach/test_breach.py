@@ -29,6 +29,12 @@ def test_realistic_use(world: World) -> None:
     assert len(alice.passphrases) == len(bob.passphrases) == 2
     assert len(alice.runners) == 2 and len(bob.runners) == 1
     assert alice.retired and bob.retired
+    assert len(alice.team_items) == 3 and len(bob.team_items) == 1
+    report.attach(
+        f"Teams in the breach scenario ({world.backend})",
+        f"create, invite, accept, add by safety number, 4 team items written and read, a "
+        f"member removed (new team key): {world.team_seconds:.1f} s of the CLI on two laptops",
+    )
 
 
 # -- the dump (closing the browsers is what writes their HAR files) -------------------------
@@ -40,8 +46,12 @@ BEARER = "bearer credential"
 def secrets_of(world: World) -> dict[str, str | bytes]:
     """Every secret used, named "kind | whose what"."""
     found: dict[str, str | bytes] = {}
+    identities = {}
     for person in world.people.values():
         found |= person.secret_values()
+        _, current = world.attacker.current(person.account_id)
+        identities[person.label] = keys.identity(current, person.passphrase, person.account_id)
+        found |= keys.identity_secrets(identities[person.label], person.label)
         blobs = world.blobs + list(world.attacker.history(person.account_id).values())
         found |= keys.vault_keys(blobs, person.passphrases, person.label)
         for runner in person.runners.values():
@@ -59,6 +69,10 @@ def secrets_of(world: World) -> dict[str, str | bytes]:
         for cookie in person.app.context.cookies():
             if cookie["httpOnly"]:
                 found[f"{BEARER} | {person.label}: browser {cookie['name']}"] = cookie["value"]
+    # Alice was a member at every epoch: her boxes open them all.
+    entries = world.attacker.team_log(world.team_id)
+    found |= keys.team_keys(entries, identities["alice"], world.team)
+    assert sum(n.startswith("team key | ") and n.endswith(("1", "2")) for n in found) == 2
     return found
 
 
@@ -113,6 +127,12 @@ def test_everything_a_thief_takes_holds_no_secret(world: World) -> None:
         next(a for a in artefacts if "dump" in a),
         "all clients' traffic (proxy capture)",
         "alice's browser: all traffic (HAR)",
+    }
+    # The team's vault went through the laptops' CLI traffic and sits in the tables.
+    public = {"team vault": world.attacker.team_vault(world.team_id)}
+    assert {h.artefact for h in scan(artefacts, public)} >= {
+        next(a for a in artefacts if "dump" in a),
+        "all clients' traffic (proxy capture)",
     }
     assert b"SELECT" in artefacts["server log (level debug)"]  # debug: SQL is logged
     cookies = json.loads(artefacts["alice's browser: cookies"])
