@@ -14,12 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import uuid
-from typing import TYPE_CHECKING, Any
 
 from native.errors import STATE, TAMPERED, USAGE, CliError
 
+TYPE_CHECKING = False  # see native.consumers: parsing any command loads no typing
 if TYPE_CHECKING:  # the rest is loaded when the command runs, not when any command parses
+    from typing import Any
+
     from native.machine_tokens import MachineSession
     from vault_core.audit_chain import Report
 
@@ -55,6 +56,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from vault_core.audit_chain import verify_export
 
     team = client.request("team", timeout=_TIMEOUT, action="members", team=args.team)
+    import uuid
+
     team_id = uuid.UUID(hex=str(team["team_id"]))
     machine = _machine()
     if args.export:
