@@ -4,11 +4,12 @@ In one run, round-robin (each round runs every command once, in turn, so that lo
 other processes on a shared machine hits them alike), with real processes:
 
 - ``python -c pass`` and ``python -S -c pass``: the interpreter with and without ``site``;
-- ``zkvault get NAME`` through the installed script (``site``, and in an editable
-  install its finder) and ``python -S native/fast.py get NAME`` (what the hot paths can
-  start as: docs/performance.md, "Start-up without site");
+- ``zkvault get NAME`` as pip's generated console script ran it (``site``, and in an
+  editable install its finder) and through the installed ``zkvault`` command (bin/zkvault,
+  or in this checkout's venv the launcher scripts/bootstrap.sh writes: ``-S``), and with
+  ``--also VENV`` the same two for a regular (non-editable) install in VENV;
 - ``git ls-remote`` against a local git http-backend demanding the token, once with the
-  helper as `zkvault git setup` wrote it before (the installed script) and once as it
+  helper as `zkvault git setup` wrote it before (the console script) and once as it
   writes it now (``-S`` on native/fast.py); the helper's share read from git's trace2.
 
 Prints medians, p90 and the ratios the targets are stated in (docs/performance.md):
@@ -39,7 +40,16 @@ from vault_core import Item, KdfParams, Vault  # noqa: E402
 PASSPHRASE = "benchmark passphrase, not secret"
 TOKEN = "glpat-" + "B3nchT0ken" * 3
 FAST = str(REPO / "native" / "fast.py")
+# What the console script pip generated for `zkvault` ran, before bin/zkvault replaced it.
+CONSOLE_SCRIPT = "import re, sys; from native.cli import main; sys.exit(main())"
 _KDF = KdfParams(ops=2, mem_kib=19456)
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown CPU"
 
 
 def installed_script() -> list[str]:
@@ -103,6 +113,7 @@ def _wrapper(command: str) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=40)
+    parser.add_argument("--also", type=Path, help="a venv with a regular `pip install .`")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="zks"))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ZKVAULT_", "GIT_"))}
@@ -142,20 +153,32 @@ def main() -> int:
                 env=env, check=True, capture_output=True,
             )  # fmt: skip
             py = sys.executable
-            samples = rounds(
-                {
-                    "python -c pass": [py, "-c", "pass"],
-                    "python -S -c pass": [py, "-S", "-c", "pass"],
-                    "zkvault get (script, site)": [*zk, "get", "secret-07"],
-                    "python -S fast.py get": [py, "-S", FAST, "get", "secret-07"],
-                },
-                env,
-                args.runs,
-            )
+            commands = {
+                "python -c pass": [py, "-c", "pass"],
+                "python -S -c pass": [py, "-S", "-c", "pass"],
+                "get: console script (site)": [py, "-c", CONSOLE_SCRIPT, "get", "secret-07"],
+                "get: zkvault (-S)": [*zk, "get", "secret-07"],
+            }
+            if args.also:
+                other = str(args.also / "bin" / "python")
+                commands["regular: python -c pass"] = [other, "-c", "pass"]
+                commands["regular: console script"] = [
+                    other,
+                    "-c",
+                    CONSOLE_SCRIPT,
+                    "get",
+                    "secret-07",
+                ]
+                commands["regular: zkvault (-S)"] = [
+                    str(args.also / "bin" / "zkvault"),
+                    "get",
+                    "secret-07",
+                ]
+            samples = rounds(commands, env, args.runs)
             helpers = {
-                "helper before (script)": _wrapper(f"{shlex.quote(zk[0])} git-credential")
-                if len(zk) == 1
-                else _wrapper(f"{shlex.quote(py)} -m native git-credential"),
+                "helper before (script)": _wrapper(
+                    f"{shlex.quote(py)} -c {shlex.quote(CONSOLE_SCRIPT)} git-credential"
+                ),
                 "helper now (-S fast.py)": _wrapper(
                     f"{shlex.quote(py)} -S {shlex.quote(FAST)} git-credential"
                 ),
@@ -172,10 +195,12 @@ def main() -> int:
         shutil.rmtree(root, ignore_errors=True)
 
     med = {name: statistics.median(s) for name, s in samples.items()}
-    print(f"{args.runs} rounds, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
+    print(
+        f"{args.runs} rounds, {os.cpu_count()} cores ({cpu_model()}), load {os.getloadavg()[0]:.1f}"
+    )
     for name, s in samples.items():
         print(f"{name:28} median {med[name]:6.1f} ms  p90 {_p90(s):6.1f}  min {min(s):6.1f}")
-    get_site, get_fast = med["zkvault get (script, site)"], med["python -S fast.py get"]
+    get_site, get_fast = med["get: console script (site)"], med["get: zkvault (-S)"]
     print(
         f"get without site / with: {get_fast / get_site:.2f}; "
         f"-S floor / site floor: {med['python -S -c pass'] / med['python -c pass']:.2f}; "
@@ -183,6 +208,11 @@ def main() -> int:
         f"{get_fast - med['python -S -c pass']:.1f} ms without"
     )
     print(f"target get <= 35 ms: {'met' if get_fast <= 35 else 'MISSED'} ({get_fast:.1f} ms)")
+    if args.also:
+        print(
+            f"regular install: zkvault / console script "
+            f"{med['regular: zkvault (-S)'] / med['regular: console script']:.2f}"
+        )
     share_med = {}
     for name, pairs in shares.items():
         total = statistics.median(t for t, _ in pairs)

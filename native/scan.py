@@ -25,6 +25,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from native.errors import NOT_FOUND, PLAINTEXT_FOUND, CliError
+from native.scan_prefilter import may_hold_token
 from vault_core import token_formats
 
 # A file read while walking a tree is skipped past this size (a log, a dump, a data file);
@@ -294,6 +295,80 @@ _PARSERS = {
 }
 
 
+# What reading one file gave: its (device, inode) if it was opened (None if not), how it
+# was counted ("scanned", "large", "binary", "unreadable", "other": not a regular file,
+# "seen": read before), what it holds, and the store files a git config names.
+FileResult = tuple[tuple[int, int] | None, str, list[Finding], list[Path]]
+# A walk asks may_hold_token once for this many files' bytes joined: its ten searches per
+# batch instead of per file, most of whose cost was the calls, not the bytes.
+_BATCH_FILES = 128
+_BATCH_BYTES = 512 * 1024
+
+
+def read_file(
+    path: str | Path, limit: int, seen: set[tuple[int, int]]
+) -> tuple[tuple[int, int] | None, str, bytes]:
+    """(key, outcome, text) for ``path``, as in FileResult; the text only when "scanned".
+    A file whose (device, inode) is in ``seen`` is not read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
+    except OSError:
+        return None, "unreadable", b""
+    key = None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return None, "other", b""
+        key = (info.st_dev, info.st_ino)
+        if key in seen:
+            return key, "seen", b""
+        if info.st_size > limit:
+            return key, "large", b""
+        data = os.read(fd, info.st_size + 1)  # a regular file: all of it, then EOF
+        while len(data) > info.st_size and len(data) <= limit:  # it grew since fstat
+            more = os.read(fd, limit + 1 - len(data))
+            if not more:
+                break
+            data += more
+    except OSError:
+        return key, "unreadable", b""
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        return key, "large", b""
+    if b"\0" in data[:_BINARY_SNIFF]:
+        return key, "binary", b""
+    return key, "scanned", data
+
+
+def _result(
+    key: tuple[int, int] | None, path: str | Path, source: str | None, data: bytes, tokens: bool
+) -> FileResult:
+    """A read text file's findings; ``tokens`` False when its bytes hold no token prefix."""
+    stores = []
+    if source == "git-config":
+        stores = store_files_in_git_config(data, Path(path).parent.parent)
+    return key, "scanned", _findings(str(path), data, source, tokens), stores
+
+
+def _findings(name: str, data: bytes, source: str | None, tokens: bool) -> list[Finding]:
+    found = []
+    lines: set[int] = set()
+    if source is not None:
+        for number, kind, host in _PARSERS[source](data):
+            if number not in lines:
+                lines.add(number)
+                found.append(Finding(name, number, kind, source, host))
+    if not tokens or not may_hold_token(data):
+        return found
+    for start, _end, fmt in token_formats.find_tokens(data):
+        number = data.count(b"\n", 0, start) + 1
+        if number not in lines:
+            lines.add(number)
+            found.append(Finding(name, number, fmt, source or "file", None))
+    return found
+
+
 class Scanner:
     def __init__(self) -> None:
         self.report = Report()
@@ -302,59 +377,60 @@ class Scanner:
     def scan_file(self, path: str | Path, *, source: str | None, limit: int) -> None:
         """Read ``path`` and record what it holds. Unreadable, binary and oversized files
         are counted, not reported; a file already read (by device and inode) is skipped."""
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
-        except OSError:
-            self.report.unreadable += 1
-            return
-        try:
-            info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode) or (info.st_dev, info.st_ino) in self._seen:
-                return
-            self._seen.add((info.st_dev, info.st_ino))
-            if info.st_size > limit:
-                self.report.skipped_large += 1
-                return
-            data = os.read(fd, info.st_size + 1)  # a regular file: all of it, then EOF
-            while len(data) > info.st_size and len(data) <= limit:  # it grew since fstat
-                more = os.read(fd, limit + 1 - len(data))
-                if not more:
-                    break
-                data += more
-        except OSError:
-            self.report.unreadable += 1
-            return
-        finally:
-            os.close(fd)
-        if len(data) > limit:
-            self.report.skipped_large += 1
-            return
-        if b"\0" in data[:_BINARY_SNIFF]:
-            self.report.skipped_binary += 1
-            return
-        self.report.files_scanned += 1
-        self._record(path, data, source)
-        if source == "git-config":
-            for store in store_files_in_git_config(data, Path(path).parent.parent):
-                self.scan_file(store, source="git-credentials", limit=EXPLICIT_MAX_BYTES)
+        key, outcome, data = read_file(path, limit, self._seen)
+        if outcome == "scanned":
+            self.record(_result(key, path, source, data, tokens=True))
+        else:
+            self.record((key, outcome, [], []))
 
-    def _record(self, path: str | Path, data: bytes, source: str | None) -> None:
-        name = str(path)
-        lines: set[int] = set()
-        if source is not None:
-            for number, kind, host in _PARSERS[source](data):
-                if number not in lines:
-                    lines.add(number)
-                    self.report.findings.append(Finding(name, number, kind, source, host))
-        for start, _end, fmt in token_formats.find_tokens(data):
-            number = data.count(b"\n", 0, start) + 1
-            if number not in lines:
-                lines.add(number)
-                self.report.findings.append(Finding(name, number, fmt, source or "file", None))
+    def record(self, result: FileResult) -> None:
+        """Count one file's result, in walk order: a file read before (a hard link, or a
+        store file named by a git config) counts once, whoever read it."""
+        key, outcome, found, stores = result
+        if key is not None:
+            if key in self._seen:
+                return
+            self._seen.add(key)
+        report = self.report
+        if outcome == "scanned":
+            report.files_scanned += 1
+            report.findings += found
+        elif outcome == "large":
+            report.skipped_large += 1
+        elif outcome == "binary":
+            report.skipped_binary += 1
+        elif outcome == "unreadable":
+            report.unreadable += 1
+        for store in stores:
+            self.scan_file(store, source="git-credentials", limit=EXPLICIT_MAX_BYTES)
 
     def walk(self, root: Path) -> None:
         """Every regular file under ``root``: no symbolic link followed, no .git object
-        store (only a repository's config is read), no node_modules."""
+        store (only a repository's config is read), no node_modules. Files are read in
+        batches, and recorded in walk order."""
+        batch: list[tuple[tuple[int, int] | None, str, str, str | None, bytes]] = []
+        size = 0
+        for path, source in self.files(root):
+            key, outcome, data = read_file(path, WALK_MAX_BYTES, self._seen)
+            batch.append((key, outcome, path, source, data))
+            size += len(data)
+            if len(batch) >= _BATCH_FILES or size >= _BATCH_BYTES:
+                self._record_batch(batch)
+                batch, size = [], 0
+        self._record_batch(batch)
+
+    def _record_batch(
+        self, batch: list[tuple[tuple[int, int] | None, str, str, str | None, bytes]]
+    ) -> None:
+        tokens = may_hold_token(b"\0".join(data for *_, data in batch))
+        for key, outcome, path, source, data in batch:
+            if outcome == "scanned":
+                self.record(_result(key, path, source, data, tokens))
+            else:
+                self.record((key, outcome, [], []))
+
+    def files(self, root: Path) -> Iterator[tuple[str, str | None]]:
+        """(path, parser) of each file ``walk`` reads, in the order it reads them."""
         stack = [str(root)]
         while stack:
             directory = stack.pop()
@@ -369,13 +445,11 @@ class Scanner:
                 try:
                     if entry.is_dir(follow_symlinks=False):
                         if entry.name == ".git":
-                            config = os.path.join(entry.path, "config")
-                            self.scan_file(config, source="git-config", limit=WALK_MAX_BYTES)
+                            yield os.path.join(entry.path, "config"), "git-config"
                         elif entry.name not in SKIP_DIRS:
                             stack.append(entry.path)
                     elif entry.is_file(follow_symlinks=False):
-                        source = _classify(entry.name, parent)
-                        self.scan_file(entry.path, source=source, limit=WALK_MAX_BYTES)
+                        yield entry.path, _classify(entry.name, parent)
                 except OSError:
                     self.report.unreadable += 1
 

@@ -31,6 +31,16 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "$want" > "$stamp"
 fi
 
+# The `zkvault` command: Python without `site` (docs/performance.md, "Start-up without
+# site"). pip installed bin/zkvault, which finds the package in the venv's site-packages;
+# in this editable install the package is this checkout, which only site's editable finder
+# knows, so the launcher runs native/fast.py (it puts the checkout first on the path).
+launcher=$(printf '#!/bin/sh\nexec %q -S %q "$@"\n' "$PWD/.venv/bin/python" "$PWD/native/fast.py")
+if [ "$(cat .venv/bin/zkvault 2>/dev/null)" != "$launcher" ]; then
+    printf '%s\n' "$launcher" > .venv/bin/zkvault
+    chmod 755 .venv/bin/zkvault
+fi
+
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
     npm ci --no-audit --no-fund --loglevel=error
 fi
@@ -39,7 +49,8 @@ fi
 # cannot be downloaded here), OpenSSH's server (the `zkvault ssh` tests start their own
 # sshd), HAProxy (tests/cluster and benchmarks/server.py; only the binary, no service),
 # libfaketime (the rotation tests run one server on an offset clock), zsh and fish (the
-# completion scripts are run in the shells they are for).
+# completion scripts are run in the shells they are for), ripgrep (benchmarks/scan.py's
+# anchor).
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
@@ -47,6 +58,7 @@ command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(hapr
 dpkg-query -W -f='${Status}' libfaketime 2>/dev/null | grep -q "ok installed" || missing+=(libfaketime)
 command -v zsh >/dev/null 2>&1 || missing+=(zsh)
 command -v fish >/dev/null 2>&1 || missing+=(fish)
+command -v rg >/dev/null 2>&1 || missing+=(ripgrep)
 if [ "${#missing[@]}" -gt 0 ]; then
     sudo=()
     [ "$(id -u)" -eq 0 ] || sudo=(sudo)

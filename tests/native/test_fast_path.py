@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import sysconfig
+import zipfile
+from pathlib import Path
 
 from tests.native.support import REPO, Env, VaultFile
 
-# Exactly what the installed `zkvault` script runs.
+# What the console script pip generated for `zkvault` ran (the path, not the start-up).
 ENTRY = "import sys; from native.cli import main; sys.exit(main())"
 ALLOWED_PREFIXES = ("native", "json", "_json", "_socket")
 
@@ -109,3 +112,96 @@ def test_without_site_other_commands_load_it_themselves(env: Env, unlocked: Vaul
     assert status.returncode == 3 and "Traceback" not in status.stderr, status.stderr
     got = _without_site(env, "get", "github")  # locked: the state is read to say why
     assert got.returncode == 3 and "Traceback" not in got.stderr, got.stderr
+
+
+# --- the `zkvault` command itself: bin/zkvault (pip) and the dev launcher (bootstrap) ------
+
+LAUNCHER = REPO / "bin" / "zkvault"
+
+
+def _run(
+    command: str, env: Env, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    # PYTHONPROFILEIMPORTTIME: -X importtime cannot be passed through a launcher.
+    return subprocess.run(
+        [command, *args],
+        env={**env.vars, "PYTHONPROFILEIMPORTTIME": "1"},
+        cwd=env.root,
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=120,
+        check=False,
+    )
+
+
+def _check_launcher(command: str, env: Env) -> None:
+    got = _run(command, env, "get", "github")
+    assert got.returncode == 0 and got.stdout.strip(), got.stderr
+    assert "site" not in _loaded(got) and "nacl" not in _loaded(got)
+    helper = _run(
+        command, env, "git-credential", "get", stdin="protocol=https\nhost=github.com\n\n"
+    )
+    assert helper.returncode == 0 and "password=" in helper.stdout
+    assert "site" not in _loaded(helper)
+    listed = _run(command, env, "list", "--json")  # argparse and nacl: site is loaded first
+    assert listed.returncode == 0 and '"github"' in listed.stdout, listed.stderr
+    assert "site" in _loaded(listed)
+
+
+def test_the_dev_venv_command_starts_without_site(env: Env, unlocked: VaultFile) -> None:
+    """scripts/bootstrap.sh writes .venv/bin/zkvault: this checkout's package, no site."""
+    command = Path(sys.executable).parent / "zkvault"
+    assert command.read_text().startswith("#!/bin/sh\nexec "), "rerun scripts/bootstrap.sh"
+    _check_launcher(str(command), env)
+
+
+def _wheel(out: Path) -> Path:
+    """A wheel of the packages `zkvault` needs, with bin/zkvault as its script, laid out as
+    setuptools builds it (script-files in pyproject.toml). Built by hand: a PEP 517 build
+    needs setuptools, which pip fetches from the index and this test may not."""
+    wheel = out / "zkvault-0.1.0-py3-none-any.whl"
+    info = "zkvault-0.1.0.dist-info"
+    names = []
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for package in ("native", "vault_core"):
+            for path in sorted((REPO / package).rglob("*.py")):
+                name = str(path.relative_to(REPO))
+                archive.write(path, name)
+                names.append(name)
+        script = "zkvault-0.1.0.data/scripts/zkvault"
+        archive.write(LAUNCHER, script)
+        names.append(script)
+        archive.writestr(
+            f"{info}/METADATA", "Metadata-Version: 2.1\nName: zkvault\nVersion: 0.1.0\n"
+        )
+        archive.writestr(
+            f"{info}/WHEEL",
+            "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        )
+        names += [f"{info}/METADATA", f"{info}/WHEEL", f"{info}/RECORD"]
+        archive.writestr(f"{info}/RECORD", "".join(f"{name},,\n" for name in names))
+    return wheel
+
+
+def test_a_regular_pip_install_starts_without_site(env: Env, unlocked: VaultFile) -> None:
+    """`pip install` (not editable) into a fresh venv installs bin/zkvault as it is, and
+    that finds the package in the venv's site-packages without site; commands that need
+    third-party modules still load site (here a .pth lends them this venv's)."""
+    venv = env.root / "fresh"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    installed = subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install",
+         "--quiet", "--no-index", "--no-deps", str(_wheel(env.root))],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert installed.returncode == 0, installed.stderr
+    command = venv / "bin" / "zkvault"
+    assert command.read_bytes() == LAUNCHER.read_bytes()
+    purelib = "import sysconfig; print(sysconfig.get_path('purelib'))"
+    site_packages = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", purelib], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    ours = sysconfig.get_path("purelib")
+    (Path(site_packages) / "lend.pth").write_text(ours + "\n")
+    _check_launcher(str(command), env)

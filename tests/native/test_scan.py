@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from native.scan_prefilter import may_hold_token
 from tests.native.support import REPO, Env, git, make_env
 from tests.unit.token_format_checks import samples
+from vault_core.token_formats import FORMATS, find_tokens
 
 TOKENS = {name: token for name, token in samples(99)}
 GHP = TOKENS["github-classic-pat"]
@@ -85,24 +87,8 @@ def no_values(*outputs: str) -> None:
         assert value[-12:] not in text  # nor a telling part of one
 
 
-def test_home_credential_files(home: Env) -> None:
-    h = Path(home.vars["HOME"])
-    # git's own credential store, written by git: the default file, then --file.
-    assert git(home, "config", "--global", "credential.helper", "store").returncode == 0
-    approve(home, "https://github.com", GHP)
-    other = h / "secrets" / "creds"
-    other.parent.mkdir()
-    helper = f"store --file {other}"
-    assert git(home, "config", "--global", "--add", "credential.helper", helper).returncode == 0
-    approve(
-        home,
-        "https://bitbucket.org",
-        ATBB,
-        "-c",
-        "credential.helper=",
-        "-c",
-        f"credential.helper={helper}",
-    )
+def write_tool_files(h: Path) -> None:
+    """gh's, glab's, netrc, npm's and pypi's files under ``h`` as those tools write them."""
     gh = h / ".config" / "gh"
     gh.mkdir(parents=True)
     (gh / "hosts.yml").write_text(
@@ -130,19 +116,44 @@ def test_home_credential_files(home: Env) -> None:
         "[private]\nrepository = https://pypi.example.com/simple\nusername = bob\n"
         f"password = {PASSWORD}\n"
     )
+
+
+TOOL_FINDINGS = {
+    (".config/gh/hosts.yml", "4", "github-oauth", "gh", "github.com"),
+    (".config/gh/hosts.yml", "6", "github-oauth", "gh", "github.com"),
+    (".config/glab-cli/config.yml", "5", "gitlab-pat", "glab", "gitlab.example.org"),
+    (".netrc", "3", "password", "netrc", "api.example.com"),
+    (".netrc", "7", "huggingface-token", "netrc", "huggingface.co"),
+    (".npmrc", "1", "npm-token", "npmrc", "registry.npmjs.org"),
+    (".pypirc", "8", "pypi-token", "pypirc", "upload.pypi.org"),
+    (".pypirc", "13", "password", "pypirc", "pypi.example.com"),
+}
+
+
+def test_home_credential_files(home: Env) -> None:
+    h = Path(home.vars["HOME"])
+    # git's own credential store, written by git: the default file, then --file.
+    assert git(home, "config", "--global", "credential.helper", "store").returncode == 0
+    approve(home, "https://github.com", GHP)
+    other = h / "secrets" / "creds"
+    other.parent.mkdir()
+    helper = f"store --file {other}"
+    assert git(home, "config", "--global", "--add", "credential.helper", helper).returncode == 0
+    approve(
+        home,
+        "https://bitbucket.org",
+        ATBB,
+        "-c",
+        "credential.helper=",
+        "-c",
+        f"credential.helper={helper}",
+    )
+    write_tool_files(h)
     done = zk_scan(home, "--json")
     assert done.returncode == 20, done.stderr
-    assert findings(done, h) == {
+    assert findings(done, h) == TOOL_FINDINGS | {
         (".git-credentials", "1", "github-classic-pat", "git-credentials", "github.com"),
         ("secrets/creds", "1", "bitbucket-app-password", "git-credentials", "bitbucket.org"),
-        (".config/gh/hosts.yml", "4", "github-oauth", "gh", "github.com"),
-        (".config/gh/hosts.yml", "6", "github-oauth", "gh", "github.com"),
-        (".config/glab-cli/config.yml", "5", "gitlab-pat", "glab", "gitlab.example.org"),
-        (".netrc", "3", "password", "netrc", "api.example.com"),
-        (".netrc", "7", "huggingface-token", "netrc", "huggingface.co"),
-        (".npmrc", "1", "npm-token", "npmrc", "registry.npmjs.org"),
-        (".pypirc", "8", "pypi-token", "pypirc", "upload.pypi.org"),
-        (".pypirc", "13", "password", "pypirc", "pypi.example.com"),
     }
     no_values(done.stdout, done.stderr)
     text = zk_scan(home)
@@ -159,8 +170,22 @@ def make_repo(env: Env, path: Path) -> None:
     assert git(env, "init", "-q", str(path)).returncode == 0
 
 
-def test_repositories_and_project_files(home: Env) -> None:
-    tree = home.root / "work"
+PROJECT_FINDINGS = {
+    ("app/.git/config", "7", "gitlab-pat", "git-config", "gitlab.com"),
+    ("app/.git/config", "10", "github-classic-pat", "git-config", "github.com"),
+    ("app/.git/local-creds", "1", "gitlab-pat", "git-credentials", "gitlab.com"),
+    ("nested/lib/.git/config", "7", "password", "git-config", "example.com"),
+    ("app/.env", "1", "github-classic-pat", "env", ""),
+    ("app/.env", "2", "secret", "env", ""),
+    ("app/.env.production", "1", "huggingface-token", "env", ""),
+    ("app/src/settings.py", "2", "aws-access-key-id", "file", ""),
+    ("app/.npmrc", "1", "npm-token", "npmrc", "npm.example.com"),
+}
+
+
+def make_project(home: Env, tree: Path) -> Path:
+    """Two repositories with remotes and a store file, and project files; PROJECT_FINDINGS
+    are what a scan of ``tree`` finds. Returns the first repository."""
     make_repo(home, tree / "app")
     app = tree / "app"
     for name, url in [
@@ -202,19 +227,15 @@ def test_repositories_and_project_files(home: Env) -> None:
     (app / ".git" / "objects" / "stray").write_text(GHP)
     (app / "link").symlink_to(app / "node_modules" / "pkg" / "index.js")
     (app / ".npmrc").write_text(f"//npm.example.com/:_authToken={NPM}\n")
+    return app
+
+
+def test_repositories_and_project_files(home: Env) -> None:
+    tree = home.root / "work"
+    app = make_project(home, tree)
     done = zk_scan(home, "--json", str(tree))
     assert done.returncode == 20, done.stderr
-    assert findings(done, tree) == {
-        ("app/.git/config", "7", "gitlab-pat", "git-config", "gitlab.com"),
-        ("app/.git/config", "10", "github-classic-pat", "git-config", "github.com"),
-        ("app/.git/local-creds", "1", "gitlab-pat", "git-credentials", "gitlab.com"),
-        ("nested/lib/.git/config", "7", "password", "git-config", "example.com"),
-        ("app/.env", "1", "github-classic-pat", "env", ""),
-        ("app/.env", "2", "secret", "env", ""),
-        ("app/.env.production", "1", "huggingface-token", "env", ""),
-        ("app/src/settings.py", "2", "aws-access-key-id", "file", ""),
-        ("app/.npmrc", "1", "npm-token", "npmrc", "npm.example.com"),
-    }
+    assert findings(done, tree) == PROJECT_FINDINGS
     data = json.loads(done.stdout)
     assert data["skipped_binary"] == 1
     no_values(done.stdout, done.stderr)
@@ -243,3 +264,44 @@ def test_errors_name_no_value(home: Env) -> None:
     bad = zk_scan(home, "--bogus")
     assert bad.returncode == 2
     no_values(bad.stdout, bad.stderr)
+
+
+def test_every_source_is_found_in_a_large_tree(home: Env) -> None:
+    """The walk reads files in batches and searches a batch's bytes once for token prefixes
+    (native.scan_prefilter): inside thousands of clean files, some of them naming token
+    prefixes in prose, every documented source is still found, and nothing else."""
+    tree = home.root / "big"
+    filler = "def build(self, value):\n    return self.config[value]  # see the item's path\n"
+    lookalikes = "Tokens start with ghp_, glpat- or npm_; sk-learn and AKIA are not ones.\n"
+    for d in range(40):
+        directory = tree / f"src{d:02d}" / "pkg"
+        directory.mkdir(parents=True)
+        for i in range(75):
+            text = lookalikes if (d * 75 + i) % 97 == 0 else filler * (1 + i % 7)
+            (directory / f"m{i}.py").write_text(text)
+        if d == 17:
+            make_project(home, directory / "work")
+            write_tool_files(directory / "home")
+            (directory / "home" / ".git-credentials").write_text(f"https://bob:{GHP}@github.com\n")
+    done = zk_scan(home, "--json", str(tree))
+    assert done.returncode == 20, done.stderr
+    base = "src17/pkg/"
+    assert findings(done, tree) == {(base + "work/" + f[0], *f[1:]) for f in PROJECT_FINDINGS} | {
+        (base + "home/" + f[0], *f[1:]) for f in TOOL_FINDINGS
+    } | {
+        (base + "home/.git-credentials", "1", "github-classic-pat", "git-credentials", "github.com")
+    }
+    assert json.loads(done.stdout)["files_scanned"] > 3000
+    no_values(done.stdout, done.stderr)
+
+
+def test_the_prefilter_admits_a_token_of_every_format() -> None:
+    seen = set()
+    for seed in range(3):
+        for name, token in samples(seed):
+            text = f"value = '{token}'\n".encode()
+            assert [f for _s, _e, f in find_tokens(text)] == [name]
+            assert may_hold_token(text), name
+            seen.add(name)
+    assert seen == {fmt.name for fmt in FORMATS}
+    assert not may_hold_token(b"def build(self, value):\n    return self.config[value]\n")
