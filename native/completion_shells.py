@@ -19,6 +19,7 @@ _COMMANDS = (
 )
 _TEAM_ACTIONS = (
     "create list members invite add remove role rotate leave invitations accept decline withdraw"
+    " grant grants ungrant"
 )
 _ROLES = "reader writer admin owner"
 _KINDS = "github github-enterprise gitlab bitbucket git generic ssh-key"
