@@ -1,9 +1,9 @@
 """Runner grants of team items (format.md §15.8, docs/teams.md "Runners"), through the real
 CLI, agents and a real runner process on the real server, behind the proxy that lies when
-asked: alice (an owner, then removed) grants her runner a team item; the runner reads it
-with `get`, `run` and git's helper; bob, a writer, cannot grant; an older grant, a shorter log
-than the runner replayed, a grant relabelled to
-another team, and a grant served after alice's removal are each refused by the runner."""
+asked: alice (an owner, then removed) grants her runner team items; the runner reads them
+with `get`, `run` and git's helper; bob, a writer, cannot grant; an older grant, a log
+shorter than the runner replayed, a grant relabelled to another team, and a grant served
+after alice's removal are each refused by the runner."""
 
 from __future__ import annotations
 
