@@ -96,7 +96,7 @@ _zkvault() {
                 words="reader writer admin owner"
             elif [ "$COMP_CWORD" -eq $((at + 1)) ]; then
                 words="create list members invite add remove role rotate leave invitations"
-                words="$words accept decline withdraw audit"
+                words="$words accept decline withdraw audit grant grants ungrant"
             else
                 words="--role --safety-number --tofu --limit --export --json"
             fi ;;

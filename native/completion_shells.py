@@ -19,7 +19,7 @@ _COMMANDS = (
 )
 _TEAM_ACTIONS = (
     "create list members invite add remove role rotate leave invitations accept decline withdraw"
-    " audit"
+    " audit grant grants ungrant"
 )
 _ROLES = "reader writer admin owner"
 _KINDS = "github github-enterprise gitlab bitbucket git generic ssh-key"

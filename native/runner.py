@@ -31,6 +31,7 @@ from native.errors import NOT_FOUND, REVOKED, STATE, USAGE, CliError
 
 if TYPE_CHECKING:
     from native.runner_identity import RunnerIdentity
+    from native.team_grants import RunnerTeams
 
 PREFIX = "zkvr1."
 _VERIFY_TRIES = 3  # fresh access tokens tried before "cannot verify right now"
@@ -160,25 +161,57 @@ class AccessTokens:
                 self._token = None
 
 
-def _fetch_grant(cred: RunnerCredential, tokens: AccessTokens | None = None) -> GrantSource:
+class _NoGrant:
+    """No personal grant: its source is empty (team grants may still answer)."""
+
+    revision = 0
+    items: tuple[Any, ...] = ()
+
+
+def _refused(exc: ApiError) -> CliError:
+    if exc.code == "no_grant":
+        return CliError(
+            "no items are granted to this runner yet; grant some in the web app",
+            NOT_FOUND,
+            "no_grant",
+        )
+    return CliError(
+        f"the server refused the request ({exc.status} {exc.code})",
+        REVOKED if exc.status == 403 else NOT_FOUND,
+        exc.code,
+    )
+
+
+def _fetch_grant(
+    cred: RunnerCredential, tokens: AccessTokens | None = None
+) -> tuple[GrantSource, RunnerTeams, CliError | None]:
+    """This runner's personal grant, opened (empty when it has none: then the error that
+    says so comes third), and its team grants, opened on first use (native.team_grants)."""
+    from native.team_grants import RunnerTeams
+
+    api = Api(cred.server, DpopKey.for_runner(cred.seed))  # the key derives from the seed
+    tokens = tokens or AccessTokens()
+
+    def get(path: str) -> Any:
+        try:
+            return _runner_get(api, cred, tokens, path)
+        except ApiError as exc:
+            raise _refused(exc) from None
+
+    teams = RunnerTeams(cred, get)
+    try:
+        grant = get("/api/runner/grant")
+    except CliError as exc:
+        if exc.code != "no_grant":
+            raise
+        return GrantSource(_NoGrant()), teams, exc
+    return _open_personal(cred, grant), teams, None
+
+
+def _open_personal(cred: RunnerCredential, grant: dict[str, Any]) -> GrantSource:
     from native.vaulterrors import translate
     from vault_core import RunnerKeyPair, errors, open_grant
 
-    api = Api(cred.server, DpopKey.for_runner(cred.seed))  # the key derives from the seed
-    try:
-        grant = _grant_answer(api, cred, tokens or AccessTokens())
-    except ApiError as exc:
-        if exc.code == "no_grant":
-            raise CliError(
-                "no items are granted to this runner yet; grant some in the web app",
-                NOT_FOUND,
-                "no_grant",
-            ) from None
-        raise CliError(
-            f"the server refused the request ({exc.status} {exc.code})",
-            REVOKED if exc.status == 403 else NOT_FOUND,
-            exc.code,
-        ) from None
     # The pinned key only; whatever the server's answer names is ignored.
     owner_key = cred.owner_key
     keypair = RunnerKeyPair(cred.seed)
@@ -217,8 +250,9 @@ def _fetch_grant(cred: RunnerCredential, tokens: AccessTokens | None = None) -> 
     return GrantSource(opened)
 
 
-def _grant_answer(api: Api, cred: RunnerCredential, tokens: AccessTokens) -> dict[str, Any]:
-    """This runner's sealed grant, as the server answers it.
+def _runner_get(api: Api, cred: RunnerCredential, tokens: AccessTokens, path: str) -> Any:
+    """The server's answer to this runner's GET of ``path`` (its grant, its team grants, a
+    team's log).
 
     Only a definite answer means "revoked": the server refusing the credential itself (it
     is looked up in the database, not verified with a signing key) or an error coded
@@ -255,7 +289,7 @@ def _grant_answer(api: Api, cred: RunnerCredential, tokens: AccessTokens) -> dic
             access = str(token["access_token"])
             tokens.put(access, float(token.get("expires_in") or 0))
         try:
-            return api.call("GET", "/api/runner/grant", token=access)
+            return api.call("GET", path, token=access)
         except ApiError as exc:
             if exc.status != 401:
                 raise
@@ -313,16 +347,19 @@ def request(
     fields: dict[str, Any],
     tokens: AccessTokens | None = None,
 ) -> dict[str, Any]:
-    """Answer a consumer request from this runner's grant (no agent involved)."""
-    from native import answers
+    """Answer a consumer request from this runner's grants (no agent involved): its
+    personal grant first, then its team grants (native.team_grants)."""
+    from native import team_grants
 
     if op == "lock":
         raise CliError(
             "a runner holds nothing between calls; there is nothing to lock", USAGE, "usage"
         )
     cred = identity.credential
-    source = _fetch_grant(cred, tokens)
+    source, teams, none = _fetch_grant(cred, tokens)
     try:
+        if none is not None and not teams.sources():
+            raise teams.first_trouble() or none  # nothing granted, or nothing that opens
         if op == "status":
             return {
                 "ok": True,
@@ -330,32 +367,38 @@ def request(
                 "server": cred.server,
                 "revision": source.revision,
                 "items": len(source.items()),
+                "teams": [name for name, _ in teams.sources()],
                 "owner_fingerprint": cred.owner_fingerprint,
                 "warnings": list(identity.warnings),
             }
-        return answers.answer(source, op, fields)
+        return team_grants.answer(source, teams, op, fields)
     finally:
         source.lock()
+        teams.lock()
 
 
 def run_material(
     identity: RunnerIdentity, names: list[str] | None
 ) -> tuple[dict[str, str], list[tuple[Any, Any]]]:
-    """For `zkvault run`, from one opened grant: the values of ``names`` (None: every granted
-    item but ssh keys) and the granted ssh-key items as (id, item), which its child gets
-    through a private SSH agent socket (native.sshagent.private), never as values."""
-    from native import answers
+    """For `zkvault run`, from one opened grant: the values of ``names`` (None: every item of
+    the personal grant but ssh keys; a name it lacks is looked for in the team grants) and
+    the personal grant's ssh-key items as (id, item), which its child gets through a private
+    SSH agent socket (native.sshagent.private), never as values."""
+    from native import team_grants
     from vault_core.items import SSH_KEY
 
-    source = _fetch_grant(identity.credential)
+    source, teams, none = _fetch_grant(identity.credential)
     try:
+        if none is not None and not teams.sources():
+            raise teams.first_trouble() or none
         values: dict[str, str] = {}
         if names is None or names:
-            values = answers.answer(source, "env", {"names": names})["values"]
+            values = team_grants.answer(source, teams, "env", {"names": names})["values"]
         keys = [(info.id, source.get(info.id)) for info in source.items() if info.kind == SSH_KEY]
         return values, keys
     finally:
         source.lock()
+        teams.lock()
 
 
 def _expected_owner(args: argparse.Namespace) -> str | None:

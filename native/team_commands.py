@@ -45,7 +45,7 @@ def add_parsers(command: Any) -> None:
     def action(name: str, text: str, *positionals: tuple[str, str]) -> Any:
         ap = tsub.add_parser(name, help=text, description=text)
         for arg, arg_help in positionals:
-            ap.add_argument(arg, help=arg_help)
+            ap.add_argument(arg, help=arg_help, metavar=arg.removesuffix("_name"))
         ap.add_argument("--json", action="store_true", help="machine-readable output")
         return ap
 
@@ -86,6 +86,19 @@ def add_parsers(command: Any) -> None:
     action("decline", "decline an invitation", ("team", "the team's name (or invitation id)"))
     action("withdraw", "withdraw an invitation (admins and owners)", team, email)
     team_audit.add_parser(tsub)
+    # Not "runner": args.runner is the runner identity native.cli hands down.
+    runner = ("runner_name", "one of your runners: its name as pinned at approval, or its id")
+    ap = action(
+        "grant",
+        "seal items of the team to one of your runners (admins and owners); they replace "
+        "what it held of this team, so name every item it should read; granting again "
+        "also gives it the items' current values",
+        team,
+        runner,
+    )
+    ap.add_argument("items", nargs="+", metavar="ITEM", help="a team item's name")
+    action("grants", "the team's runner grants and who granted each (admins and owners)", team)
+    action("ungrant", "end your runner's grant of the team's items", team, runner)
 
 
 def _role(text: str) -> str:
@@ -175,9 +188,11 @@ def _team(args: Any) -> int:
     if verb == "audit":
         return team_audit.cmd_audit(args)
     request: dict[str, Any] = {"action": verb}
-    for key in ("name", "team", "email", "role"):
+    for key in ("name", "team", "email", "role", "items"):
         if getattr(args, key, None) is not None:
             request[key] = getattr(args, key)
+    if getattr(args, "runner_name", None) is not None:
+        request["runner"] = args.runner_name
     answer = _checked(args, request) if verb == "add" else _ask(request)
     if _print(args, answer):
         return 0
@@ -245,7 +260,32 @@ def _show_invitation(answer: dict[str, Any]) -> None:
     print(f"{i['team_name']}: {i['email']} as {i['role']} ({i['status']})")
 
 
+def _show_granted(answer: dict[str, Any]) -> None:
+    print(
+        f"granted {answer['runner']} {len(answer['items'])} item(s) of {answer['team']} "
+        f"(revision {answer['revision']}): {', '.join(answer['items'])}"
+    )
+
+
+def _show_grants(answer: dict[str, Any]) -> None:
+    for g in answer["grants"]:
+        grantor = g["grantor"] or f"{g['grantor_id']} (no longer a member)"
+        print(
+            f"{g['runner'] or g['runner_id']}  granted by {grantor}  "
+            f"revision {g['revision']}  {g['size']} bytes  {g['updated_at']}"
+        )
+    if not answer["grants"]:
+        print(f"no runner holds a grant of {answer['team']}")
+
+
+def _show_ungranted(answer: dict[str, Any]) -> None:
+    print(f"{answer['runner']} no longer holds a grant of {answer['team']}")
+
+
 _SHOW = {
+    "grant": _show_granted,
+    "grants": _show_grants,
+    "ungrant": _show_ungranted,
     "list": _show_list,
     "members": _show_members,
     "invitations": _show_invitations,

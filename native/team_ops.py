@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from native import team_grant_ops
 from native.api import ApiError, b64url_decode, b64url_encode
 from native.errors import NOT_FOUND, STATE, USAGE, CliError
 from native.teams import Teams, api_refused
@@ -449,4 +450,5 @@ _ACTIONS = {
     "role": _role_change,
     "rotate": _rotate,
     "leave": _leave,
+    **team_grant_ops.ACTIONS,
 }

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .items import KINDS, RESERVED_PREFIX, SSH_KEY, Item, ItemInfo, is_reserved
     from .kdf import KdfParams, time_kdf
     from .pins import PINS_ITEM, RunnerPins
+    from .teamgrants import TeamGrant, check_team_grant_log, open_team_grant, seal_team_grant
     from .vault import Upload, Vault
 
 _LAZY = {
@@ -43,6 +44,10 @@ _LAZY = {
     "is_reserved": "items",
     "KdfParams": "kdf",
     "time_kdf": "kdf",
+    "TeamGrant": "teamgrants",
+    "check_team_grant_log": "teamgrants",
+    "open_team_grant": "teamgrants",
+    "seal_team_grant": "teamgrants",
     "PINS_ITEM": "pins",
     "RunnerPins": "pins",
     "fingerprint": "fingerprints",
@@ -67,15 +72,19 @@ __all__ = [
     "RunnerGrants",
     "RunnerKeyPair",
     "RunnerPins",
+    "TeamGrant",
     "Upload",
     "Vault",
+    "check_team_grant_log",
     "errors",
     "fingerprint",
     "is_reserved",
     "normalise_fingerprint",
     "open_grant",
+    "open_team_grant",
     "peek_header",
     "seal_grant",
+    "seal_team_grant",
     "time_kdf",
 ]
 

@@ -1,5 +1,6 @@
 """/api/teams/{team_id}/grants and the runners' /api/runner/team-grants: runner grants of
-team items (services/teamgrants.py holds every rule)."""
+team items (services/teamgrants.py holds every rule). An admin grants from the web app or
+from a paired laptop (`zkvault team grant`), hence web sessions and machines alike."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import uuid
 
 from fastapi import APIRouter, Response
 
-from ..deps import DB, Runner, State, Web
+from ..deps import DB, Runner, State, WebOrMachine
 from ..encoding import b64url_encode
 from ..errors import AUTH_ERRORS, errors
 from ..services import teamgrants
@@ -35,7 +36,12 @@ def _grant_meta(g: teamgrants.GrantView) -> TeamGrantMeta:
     responses=errors(403, 404, 409),
 )
 def put_grant(
-    team_id: uuid.UUID, client_id: uuid.UUID, body: TeamGrantPut, who: Web, db: DB, st: State
+    team_id: uuid.UUID,
+    client_id: uuid.UUID,
+    body: TeamGrantPut,
+    who: WebOrMachine,
+    db: DB,
+    st: State,
 ) -> TeamGrantMeta:
     """Grants one of the caller's runners items of this team (admins and owners); the grant
     ends when the caller stops being an admin."""
@@ -49,13 +55,13 @@ def put_grant(
     response_class=Response,
     responses=errors(403, 404),
 )
-def delete_grant(team_id: uuid.UUID, client_id: uuid.UUID, who: Web, db: DB) -> Response:
+def delete_grant(team_id: uuid.UUID, client_id: uuid.UUID, who: WebOrMachine, db: DB) -> Response:
     teamgrants.delete(db, who.actor, team_id, client_id)
     return Response(status_code=204)
 
 
 @router.get("/{team_id}/grants", response_model=list[TeamGrantMeta], responses=errors(403, 404))
-def list_grants(team_id: uuid.UUID, who: Web, db: DB) -> list[TeamGrantMeta]:
+def list_grants(team_id: uuid.UUID, who: WebOrMachine, db: DB) -> list[TeamGrantMeta]:
     """Every runner grant of the team and who granted it (admins and owners)."""
     return [_grant_meta(g) for g in teamgrants.for_team(db, who.actor, team_id)]
 

@@ -65,6 +65,9 @@ KINDS: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/invitations/{invitation_id}/decline"): frozenset({"web", "machine"}),
     ("GET", "/api/teams/{team_id}/audit"): frozenset({"web", "machine"}),
     ("GET", "/api/teams/{team_id}/audit/export"): frozenset({"web", "machine"}),
+    ("PUT", "/api/teams/{team_id}/grants/{client_id}"): frozenset({"web", "machine"}),
+    ("DELETE", "/api/teams/{team_id}/grants/{client_id}"): frozenset({"web", "machine"}),
+    ("GET", "/api/teams/{team_id}/grants"): frozenset({"web", "machine"}),
 }
 # The only operations a browser's cookies authenticate (the CSRF defence guards them).
 COOKIE_AUTHENTICATED = frozenset({("POST", "/auth/refresh"), ("POST", "/auth/logout")})

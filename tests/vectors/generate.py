@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.vectors import contacts, history, records, rules, sshkeys, teams
+from tests.vectors import contacts, history, records, rules, sshkeys, teamgrants, teams
 from tests.vectors.common import (
     ITEMS,
     OTHER_ACCOUNT,
@@ -446,6 +446,7 @@ GENERATORS: list[Callable[[], list[dict[str, Any]]]] = [
     teams.team_key_box_vectors,
     teams.team_vault_vectors,
     contacts.contacts_vectors,
+    teamgrants.team_grant_vectors,
 ]
 
 
