@@ -20,8 +20,7 @@ import pytest
 from playwright.sync_api import Browser
 
 from tests.e2e.conftest import STRONG, App, api_sign_in, b64d, new_app, poll, request_pairing
-from tests.e2e.test_screens import AXE
-from tests.e2e.test_teams import email, open_team, open_teams
+from tests.e2e.test_teams import _axe, email, open_team, open_teams
 from tests.support.processes import ServerProcess
 from vault_core import RunnerKeyPair, check_team_grant_log, errors, open_team_grant
 from vault_core.audit_chain import verify_export
@@ -127,19 +126,6 @@ def cast(browser: Browser, server: ServerProcess, idp: str) -> Iterator[Cast]:
             assert not app.rec.page_errors, app.rec.page_errors
             assert not app.rec.foreign(), app.rec.foreign()
             app.context.close()
-
-
-def _axe(app: App) -> list[dict[str, Any]]:
-    """axe-core's violations on the page as it is. Loaded through the DevTools protocol,
-    which the page's CSP does not govern (a script tag would be a violation itself)."""
-    if not app.page.evaluate("typeof window.axe === 'object'"):
-        cdp = app.context.new_cdp_session(app.page)
-        cdp.send("Runtime.evaluate", {"expression": AXE.read_text(encoding="utf-8")})
-        cdp.detach()
-    found = app.page.evaluate(
-        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
-    )
-    return [{"id": v["id"], "nodes": [n["target"] for n in v["nodes"]][:5]} for v in found]
 
 
 def _rows(app: App) -> list[dict[str, str]]:
