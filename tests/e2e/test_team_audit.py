@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,9 +20,19 @@ import httpx
 import pytest
 from playwright.sync_api import Browser
 
-from tests.e2e.conftest import STRONG, App, api_sign_in, b64d, new_app, poll, request_pairing
+from tests.e2e.conftest import (
+    STRONG,
+    App,
+    api_sign_in,
+    b64d,
+    b64e,
+    new_app,
+    poll,
+    request_pairing,
+)
 from tests.e2e.test_teams import _axe, email, open_team, open_teams
 from tests.support.processes import ServerProcess
+from tests.support.report import record
 from vault_core import RunnerKeyPair, check_team_grant_log, errors, open_team_grant
 from vault_core.audit_chain import verify_export
 from vault_core.teams import replay_states
@@ -320,6 +331,61 @@ def test_an_admin_grants_a_runner_team_items_sealed_to_its_pinned_key(
     assert sealed["who"] == email(bob) and sealed["target"].startswith(
         "A runner (not one of yours)"
     )
+
+
+def _reopen_grants(app: App) -> Any:
+    open_teams(app)
+    open_team(app, TEAM)
+    pane = app.page.locator("#team-grants")
+    pane.locator("#team-grants-list [data-grant-runner]").first.wait_for()
+    return pane
+
+
+def test_the_server_cannot_get_a_team_grant_sealed_to_another_key(
+    cast: Cast, granted: Runner
+) -> None:
+    """The server lies about Bob's runners: it lists another key for the pinned runner (the
+    seal is refused, nothing is uploaded), and a runner no vault of his pinned (it is not
+    offered at all)."""
+    bob, server = cast.bob, cast.bob.server
+    before = _team_grants(server, granted)
+    attacker = RunnerKeyPair.generate()
+    planted = uuid.uuid4()
+    with sqlite3.connect(server.database) as db:
+        db.execute(
+            "UPDATE clients SET public_key = ? WHERE id = ?",
+            (b64e(attacker.public_key), granted.id.hex),
+        )
+        db.execute(
+            "INSERT INTO clients (id, account_id, kind, name, public_key, created_at)"
+            " SELECT ?, account_id, 'runner', 'planted', ?, created_at FROM clients WHERE id = ?",
+            (planted.hex, b64e(attacker.public_key), granted.id.hex),
+        )
+    try:
+        pane = _reopen_grants(bob)
+        offered = pane.locator("#team-grant-runner option").all_text_contents()
+        pane.get_by_label("Runner (yours, approved in this vault)").select_option(label="team-ci")
+        pane.get_by_role("checkbox", name="deploy").check()
+        pane.get_by_role("button", name="Grant", exact=True).click()
+        said = bob.error("the server presented a different key for this runner")
+        code = bob.page.locator("#error").get_attribute("data-code")
+        after = _team_grants(server, granted)
+    finally:
+        with sqlite3.connect(server.database) as db:
+            db.execute(
+                "UPDATE clients SET public_key = ? WHERE id = ?",
+                (b64e(granted.keys.public_key), granted.id.hex),
+            )
+            db.execute("DELETE FROM clients WHERE id = ?", (planted.hex,))
+    refusals = [code == "key_mismatch" and after == before, offered == ["team-ci"]]
+    record(
+        "hostile server (keys)",
+        "runner key substituted or runner planted at a team grant",
+        tried=len(refusals),
+        refused=sum(refusals),
+    )
+    assert all(refusals), (code, offered)
+    assert said.startswith("Runner grant:")
 
 
 def test_the_runner_is_refused_once_its_grantor_is_removed(cast: Cast, granted: Runner) -> None:
