@@ -1,14 +1,16 @@
 """A team's admin panes in real Chromium against the real server (docs/web.md, "Teams"):
 its audit trail in words with paging, the export whose hash chain verifies, nothing for a
-reader and the server's refusal shown to a demoted admin; and a runner grant of team
-items sealed in the browser to the admin's pinned runner, opened as the runner opens it,
-and refused once the admin is removed from the team. Ada owns the team "Ops", Bob is an
-admin, Cy a reader. One story, run in order."""
+reader and the server's refusal shown to a demoted admin; and runner grants of team items
+sealed in the browser to the admin's pinned runners (one read over HTTP and opened with
+vault_core as a runner opens it, one a real `zkvault` runner process), never sealed to a
+key the server substitutes, and refused once the admin is removed from the team. Ada owns
+the team "Ops", Bob is an admin, Cy a reader. One story, run in order."""
 
 from __future__ import annotations
 
 import json
 import secrets
+import shutil
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -31,9 +33,17 @@ from tests.e2e.conftest import (
     request_pairing,
 )
 from tests.e2e.test_teams import _axe, email, open_team, open_teams
+from tests.hostile.stage import CODE
+from tests.native.support import Env, make_env, start_pairing
 from tests.support.processes import ServerProcess
 from tests.support.report import record
-from vault_core import RunnerKeyPair, check_team_grant_log, errors, open_team_grant
+from vault_core import (
+    RunnerKeyPair,
+    check_team_grant_log,
+    errors,
+    fingerprint,
+    open_team_grant,
+)
 from vault_core.audit_chain import verify_export
 from vault_core.teams import replay_states
 
@@ -248,17 +258,21 @@ def test_a_demoted_admin_is_told_the_server_refused(cast: Cast) -> None:
     assert cy.page.locator("#team-audit").is_hidden()
 
 
-def _enrol_runner(app: App, name: str) -> Runner:
-    """A runner enrolled as the CLI enrols one, approved in this browser (which pins its
-    key in the vault)."""
-    keys = RunnerKeyPair.generate()
-    pairing = request_pairing(app.server, "runner", name, keys.public_key)
+def _approve(app: App, code: str, name: str) -> None:
+    """Approve a runner's pairing in this browser, which pins its key in the vault."""
     app.go("Approve a pairing")
-    app.page.get_by_label("Pairing code").fill(pairing["code"])
+    app.page.get_by_label("Pairing code").fill(code)
     app.page.get_by_role("button", name="Look up").click()
     app.page.wait_for_selector("#pair-details:not([hidden])")
     app.page.get_by_role("button", name="Approve", exact=True).click()
     app.notice(f"Approved “{name}”")
+
+
+def _enrol_runner(app: App, name: str) -> Runner:
+    """A runner enrolled over HTTP as the CLI enrols one, approved in this browser."""
+    keys = RunnerKeyPair.generate()
+    pairing = request_pairing(app.server, "runner", name, keys.public_key)
+    _approve(app, pairing["code"], name)
     enrolled = poll(app.server, pairing)
     assert enrolled["status"] == "approved", enrolled
     return Runner(keys, enrolled)
@@ -388,8 +402,63 @@ def test_the_server_cannot_get_a_team_grant_sealed_to_another_key(
     assert said.startswith("Runner grant:")
 
 
-def test_the_runner_is_refused_once_its_grantor_is_removed(cast: Cast, granted: Runner) -> None:
+@dataclass
+class RealRunner:
+    env: Env
+    credential: str
+
+    def get(self, name: str) -> tuple[str, str]:
+        """`zkvault get NAME --json` in the runner process: ("ok", value) or (code, "")."""
+        done = self.env.zk(
+            "get",
+            name,
+            "--json",
+            extra={"ZKVAULT_RUNNER_CREDENTIAL": self.credential},
+            timeout=60,
+        )
+        reply = json.loads(done.stdout)
+        return ("ok", str(reply["value"])) if reply["ok"] else (str(reply["error"]), "")
+
+
+@pytest.fixture(scope="module")
+def real_runner(cast: Cast, granted: Runner) -> Iterator[RealRunner]:
+    """The real runner (`zkvault runner enroll`, then `zkvault get` with its credential),
+    approved in Bob's browser and granted "deploy" from the team view."""
+    bob = cast.bob
+    owner = fingerprint("owner-grant", b64d(granted.enrolled["grant_public_key"]))
+    env = make_env()
+    try:
+        proc, code, _ = start_pairing(
+            env,
+            *("runner", "enroll", "--name", "team-cli", "--server", bob.server.url),
+            *("--owner-fingerprint", owner),
+            show=CODE,
+        )
+        _approve(bob, code, "team-cli")
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        runner = RealRunner(env, out.strip())
+        assert runner.get("deploy")[0] != "ok"  # nothing granted yet
+        pane = _reopen_grants(bob)
+        pane.get_by_label("Runner (yours, approved in this vault)").select_option(label="team-cli")
+        pane.get_by_role("checkbox", name="deploy").check()
+        pane.get_by_role("button", name="Grant", exact=True).click()
+        bob.notice(f"Granted “team-cli” 1 credential of team {TEAM}")
+        yield runner
+    finally:
+        shutil.rmtree(env.root, ignore_errors=True)
+
+
+def test_a_real_runner_process_reads_the_team_item_bob_granted(real_runner: RealRunner) -> None:
+    assert real_runner.get("deploy") == ("ok", TOKEN)
+    assert real_runner.get(f"{TEAM}/deploy") == ("ok", TOKEN)
+
+
+def test_the_runner_is_refused_once_its_grantor_is_removed(
+    cast: Cast, granted: Runner, real_runner: RealRunner
+) -> None:
     ada, bob, server = cast.ada, cast.bob, cast.ada.server
+    assert real_runner.get("deploy") == ("ok", TOKEN)
     first = _team_grants(server, granted)[0]
     ada.page.locator(f'#team-members [data-member="{email(bob)}"]').get_by_role(
         "button", name="Remove"
@@ -399,6 +468,8 @@ def test_the_runner_is_refused_once_its_grantor_is_removed(cast: Cast, granted: 
     # The server ended the grant with the removal: the runner's next read finds none, and
     # the team's log is closed to it.
     assert _team_grants(server, granted) == []
+    refused, value = real_runner.get("deploy")
+    assert refused in ("no_grant", "grant_ended") and value == "", refused
     team = uuid.UUID(hex=cast.team_id)
     r = httpx.get(f"{server.url}/api/teams/{team}/log?after=0", auth=granted.auth(server))
     assert r.status_code == 404 and r.json()["code"] == "no_such_team", r.text
@@ -417,11 +488,13 @@ def test_the_runner_is_refused_once_its_grantor_is_removed(cast: Cast, granted: 
     # The audit trail says why, in words.
     open_teams(ada)
     open_team(ada, TEAM)
-    ada.page.locator('#team-audit-body tr[data-action="team-grant.revoke"]').wait_for()
+    ada.page.locator('#team-audit-body tr[data-action="team-grant.revoke"]').first.wait_for()
     assert (
         "No runner has credentials of this team."
         in ada.page.locator("#team-grants-list").inner_text()
     )
-    ended = next(r for r in _rows(ada) if r["action"] == "team-grant.revoke")
-    assert ended["what"] == "Ended a runner's grant: its grantor is no longer an admin"
-    assert ended["who"] == f"You ({email(ada)})"
+    ended = [r for r in _rows(ada) if r["action"] == "team-grant.revoke"]
+    assert len(ended) == 2  # the HTTP runner's and the real runner's
+    for row in ended:
+        assert row["what"] == "Ended a runner's grant: its grantor is no longer an admin"
+        assert row["who"] == f"You ({email(ada)})"
