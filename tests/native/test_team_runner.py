@@ -34,8 +34,10 @@ class Runner:
     credential: str
     id: str
 
-    def zk(self, *args: str) -> Any:
-        return self.env.zk(*args, extra={"ZKVAULT_RUNNER_CREDENTIAL": self.credential}, timeout=60)
+    def zk(self, *args: str, input: str | None = None) -> Any:
+        return self.env.zk(
+            *args, input=input, extra={"ZKVAULT_RUNNER_CREDENTIAL": self.credential}, timeout=60
+        )
 
     def get(self, name: str) -> tuple[str, str]:
         """("ok", the value) or (the error code, "")."""
@@ -91,6 +93,8 @@ def scene() -> Iterator[Scene]:
             secret, other = ("team-" + secrets.token_urlsafe(16) for _ in "ab")
             add_item(alice, "deploy", secret, "--vault", "ops")
             add_item(alice, "deploy-infra", other, "--vault", "infra")
+            forge = ("--url", "https://forge.example.test/acme", "--username", "ci-bot")
+            add_item(alice, "forge", secret + "-git", *forge, "--vault", "ops")
             for someone, role in ((bob, "writer"), (carol, "owner")):
                 alice.ok("team", "invite", "ops", someone.email, "--role", role)
                 someone.ok("team", "accept", "ops")
@@ -108,14 +112,19 @@ def _team_id(someone: Member, name: str) -> str:
 def test_a_granted_team_item_reaches_the_runner(scene: Scene) -> None:
     alice, runner = scene.alice, scene.runner
     assert runner.get("deploy")[0] == "no_grant"  # nothing granted yet
-    done = alice.ok("team", "grant", "ops", "ci-team", "deploy")
-    assert (done["runner_id"], done["revision"], done["items"]) == (runner.id, 1, ["deploy"])
+    done = alice.ok("team", "grant", "ops", "ci-team", "deploy", "forge")
+    assert (done["runner_id"], done["revision"]) == (runner.id, 1)
+    assert done["items"] == ["deploy", "forge"]
     assert runner.get("deploy") == ("ok", scene.secret)
     assert runner.get("ops/deploy") == ("ok", scene.secret)
     ran = runner.zk(
         "run", "--env", "T=ops/deploy", "--", "sh", "-c", 'test "$T" = "$0"', scene.secret
     )
     assert ran.returncode == 0, ran.stderr
+    asked = "protocol=https\nhost=forge.example.test\npath=acme/app.git\n\n"
+    filled = runner.zk("git-credential", "get", input=asked)
+    assert filled.returncode == 0, filled.stderr
+    assert f"username=ci-bot\npassword={scene.secret}-git\n" in filled.stdout
     listed = alice.ok("team", "grants", "ops")["grants"]
     assert [(g["runner"], g["grantor"], g["revision"]) for g in listed] == [
         ("ci-team", alice.email, 1)

@@ -11,7 +11,7 @@ import pytest
 from argon2.low_level import Type, hash_secret_raw
 
 from tests.support.report import record
-from tests.unit import spec_reader, spec_reader_teams
+from tests.unit import spec_reader, spec_reader_teamgrants, spec_reader_teams
 from tests.vectors import checker, generate
 
 VECTORS = checker.load_vectors()
@@ -130,6 +130,17 @@ def _read_record(vector: dict[str, Any]) -> Any:
             int(vector["epoch"]),
             bytes.fromhex(vector["key_check"]),
         ).hex()
+    if kind == "team_grant":
+        return spec_reader_teamgrants.read_team_grant(
+            base64.b64decode(vector["blob"]),
+            bytes.fromhex(vector["runner_seed"]),
+            vector["account_id"],
+            vector["runner_id"],
+            vector["team_id"],
+            bytes.fromhex(vector["owner_verify_key"]),
+            vector["min_revision"],
+            [base64.b64decode(e) for e in vector["entries"]],
+        )
     if kind == "team_vault":
         return spec_reader_teams.read_team_vault(
             base64.b64decode(vector["blob"]),

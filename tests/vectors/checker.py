@@ -19,9 +19,11 @@ from vault_core import (
     RunnerKeyPair,
     RunnerPins,
     Vault,
+    check_team_grant_log,
     fingerprint,
     normalise_fingerprint,
     open_grant,
+    open_team_grant,
 )
 from vault_core.errors import VaultError
 from vault_core.kdf import derive_kek
@@ -36,7 +38,14 @@ from vault_core.lineage import (
 )
 from vault_core.local_state import open_state, read_state_header
 from vault_core.revocations import Revocations
-from vault_core.teams import IdentityKeys, TeamMemory, open_team_key, parse_identity, replay
+from vault_core.teams import (
+    IdentityKeys,
+    TeamMemory,
+    open_team_key,
+    parse_identity,
+    replay,
+    replay_states,
+)
 from vault_core.teams.session import TeamSession
 
 VECTOR_DIR = Path(__file__).parent
@@ -319,7 +328,38 @@ def _team_vault(vector: dict[str, Any]) -> Any:
     return {"header": header, "items": sorted(items, key=lambda d: d["id"])}
 
 
+def _team_grant(vector: dict[str, Any]) -> Any:
+    keypair = RunnerKeyPair(bytes.fromhex(vector["runner_seed"]))
+    try:
+        grant = open_team_grant(
+            base64.b64decode(vector["blob"]),
+            keypair=keypair,
+            account_id=uuid.UUID(hex=vector["account_id"]),
+            runner_id=uuid.UUID(hex=vector["runner_id"]),
+            team_id=uuid.UUID(hex=vector["team_id"]),
+            owner_verify_key=bytes.fromhex(vector["owner_verify_key"]),
+            min_revision=vector["min_revision"],
+        )
+    finally:
+        keypair.wipe()
+    check_team_grant_log(grant, replay_states([base64.b64decode(e) for e in vector["entries"]]))
+    items = []
+    for granted in grant.items:
+        entry = json.loads(granted.item.to_json())
+        entry["id"] = granted.id.hex
+        items.append(entry)
+    return {
+        "revision": grant.revision,
+        "epoch": str(grant.epoch),
+        "log_seq": str(grant.log_seq),
+        "log_head": grant.log_head.hex(),
+        "grantor_sign_key": grant.grantor_sign_key.hex(),
+        "items": items,
+    }
+
+
 _RECORDS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "team_grant": _team_grant,
     "identity": _identity,
     "team_log": _team_log,
     "team_key_box": _team_key_box,

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.vectors import history, records, rules, sshkeys, teams
+from tests.vectors import history, records, rules, sshkeys, teamgrants, teams
 from tests.vectors.common import (
     ITEMS,
     OTHER_ACCOUNT,
@@ -445,6 +445,7 @@ GENERATORS: list[Callable[[], list[dict[str, Any]]]] = [
     teams.team_log_vectors,
     teams.team_key_box_vectors,
     teams.team_vault_vectors,
+    teamgrants.team_grant_vectors,
 ]
 
 
