@@ -270,6 +270,15 @@ class Teams:
     def op_team_view(self, team_id: str) -> dict[str, Any]:
         return self._view(self._team(team_id))
 
+    def op_team_people(self, team_id: str) -> dict[str, Any]:
+        """Everyone the verified log ever named a member, by account (hex) -> email: the
+        audit trail names past members too (asked only by its pane: the whole log is read)."""
+        people: dict[str, str] = {}
+        for state in self._team(team_id).states:
+            for account, member in state.members.items():
+                people[account] = member.email
+        return {"people": people}
+
     def op_team_close(self, team_id: str) -> dict[str, Any]:
         session = self.sessions.pop(str(team_id), None)
         if session is not None:

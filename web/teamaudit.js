@@ -5,6 +5,7 @@
 import { call } from "./api.js";
 import { $, el, notice, state } from "./core.js";
 import { auditRow, downloadJson, fold } from "./audit.js";
+import { ask } from "./engine.js";
 
 const PAGE = 50;
 
@@ -30,17 +31,19 @@ const pane = { teamId: null, before: null, loaded: [], names: null, seq: 0 };
 
 const hexOf = (text) => String(text || "").replace(/-/g, "").toLowerCase();
 
-// Accounts by the emails the team's log and invitations give them (the server's labels
-// name ids only); runners by the names pinned in the personal vault.
-function namer(view, invitations) {
+// Accounts by the emails the team's verified log (members past and present) and open
+// invitations give them (the server's labels name ids only); runners by the names pinned
+// in the personal vault.
+function namer(view, invitations, everyone) {
   const people = new Map();
   for (const inv of invitations) people.set(hexOf(inv.account_id), inv.email);
+  for (const [account, mail] of Object.entries(everyone)) people.set(account, mail);
   for (const m of view.members) people.set(hexOf(m.account_id), m.me ? `You (${m.email})` : m.email);
   const runners = state.listing?.pin_names || {};
   return (label) => {
     const [kind, id = ""] = String(label || "").split(/:(.*)/s);
     if (!label || kind === "anonymous") return "Unknown (not signed in)";
-    if (kind === "account") return people.get(hexOf(id)) || "A former member or invitee";
+    if (kind === "account") return people.get(hexOf(id)) || "Someone invited, never a member";
     if (kind === "team") return "The team";
     if (kind === "invitation") return "An invitation";
     if (kind === "runner") return runners[id] ? `Runner ${runners[id]}` : "A runner (not one of yours)";
@@ -93,12 +96,13 @@ async function load(view, { more = false, refuse }) {
   const seq = ++pane.seq;
   const query = more && pane.before ? `?limit=${PAGE}&before=${pane.before}` : `?limit=${PAGE}`;
   try {
-    const [page, invitations] = await Promise.all([
+    const [page, invitations, everyone] = await Promise.all([
       call("GET", `/api/teams/${view.team_id}/audit${query}`),
-      more ? Promise.resolve(null) : call("GET", `/api/teams/${view.team_id}/invitations`).catch(() => []),
+      more ? null : call("GET", `/api/teams/${view.team_id}/invitations`).catch(() => []),
+      more ? null : ask("team_people", { team_id: view.team_id }),
     ]);
     if (seq !== pane.seq || pane.teamId !== view.team_id) return; // another team opened since
-    if (!more) pane.names = namer(view, invitations);
+    if (!more) pane.names = namer(view, invitations, everyone.people);
     pane.loaded = more ? [...pane.loaded, ...page.events] : page.events;
     pane.before = page.next_before;
     $("team-audit-more").hidden = !pane.before;

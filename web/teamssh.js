@@ -131,7 +131,7 @@ export function sshPublicBlock(view, item, fail) {
   ask("team_ssh_public_key", { team_id: view.team_id, item_id: item.id }).then((got) => {
     line.textContent = got.public_key;
     print.textContent = got.fingerprint;
-  }).catch(fail);
+  }).catch((err) => { if (line.isConnected) fail(err); }); // a row already gone (locked) says nothing
   return el("div", { class: "team-ssh", "data-ssh": item.name },
     el("span", { class: "hint", text: "SSH public key" }), line,
     el("span", { class: "detail-ssh-line" }, print, copy, status));

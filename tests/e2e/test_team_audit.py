@@ -454,6 +454,23 @@ def test_a_real_runner_process_reads_the_team_item_bob_granted(real_runner: Real
     assert real_runner.get(f"{TEAM}/deploy") == ("ok", TOKEN)
 
 
+def test_an_admin_removes_a_grant_of_theirs_and_grants_again(
+    cast: Cast, real_runner: RealRunner
+) -> None:
+    bob = cast.bob
+    pane = _reopen_grants(bob)
+    pane.get_by_role("button", name="Remove the grant of team-cli").click()
+    bob.confirm_dialog("Remove grant")
+    bob.notice("Removed the grant of “team-cli”")
+    assert pane.get_by_role("button", name="Remove the grant of team-cli").count() == 0
+    assert real_runner.get("deploy")[0] == "no_grant"
+    pane.get_by_label("Runner (yours, approved in this vault)").select_option(label="team-cli")
+    pane.get_by_role("checkbox", name="deploy").check()
+    pane.get_by_role("button", name="Grant", exact=True).click()
+    bob.notice(f"Granted “team-cli” 1 credential of team {TEAM}")
+    assert real_runner.get("deploy") == ("ok", TOKEN)
+
+
 def test_the_runner_is_refused_once_its_grantor_is_removed(
     cast: Cast, granted: Runner, real_runner: RealRunner
 ) -> None:
@@ -495,6 +512,8 @@ def test_the_runner_is_refused_once_its_grantor_is_removed(
     )
     ended = [r for r in _rows(ada) if r["action"] == "team-grant.revoke"]
     assert len(ended) == 2  # the HTTP runner's and the real runner's
+    # Bob, no longer a member, is still named by the email the verified log gave him.
+    assert any(r["action"] == "team-grant.delete" and r["who"] == email(bob) for r in _rows(ada))
     for row in ended:
         assert row["what"] == "Ended a runner's grant: its grantor is no longer an admin"
         assert row["who"] == f"You ({email(ada)})"

@@ -150,3 +150,12 @@ def test_a_team_ssh_key_is_made_in_the_worker_and_only_its_public_half_leaves(
     )
     assert code == "ssh_key_public"
     assert "wrong" not in [i["name"] for i in bob.call("team_view", team_id=team)["items"]]
+
+
+def test_the_audit_trail_names_past_members_from_the_verified_log(worker: ModuleType) -> None:
+    ada, bob, team, _, _ = _team(worker)
+    bob_id = bob.call("identity")["account_id"]
+    removed = ada.call("team_remove_member", team_id=team, account_id=bob_id)
+    assert bob_id not in [m["account_id"] for m in removed["members"]]
+    people = ada.call("team_people", team_id=team)["people"]
+    assert people == {ada.call("identity")["account_id"]: ada.email, bob_id: bob.email}
