@@ -38,6 +38,7 @@ class Floors:
     def __init__(self, path: str) -> None:
         self.path = path
         self.teams: dict[str, tuple[int, int, str]] = {}
+        self._loaded: dict[str, tuple[int, int, str]] = {}
 
     @classmethod
     def load(cls, path: str) -> Floors:
@@ -48,6 +49,7 @@ class Floors:
         if text is not None:
             try:
                 floors.teams = _parse_floors(text)
+                floors._loaded = dict(floors.teams)
             except (ValueError, KeyError, TypeError, AttributeError):
                 raise CliError(
                     f"{path} is damaged; delete it to accept the server's current team grants",
@@ -57,9 +59,12 @@ class Floors:
         return floors
 
     def save(self) -> None:
-        """Best effort, as the personal floor: a read-only disk works without the floor."""
+        """Best effort, as the personal floor: a read-only disk works without the floor.
+        Nothing new to remember writes nothing (a runner without team grants leaves no file)."""
         from native.fsutil import atomic_write, private_dir
 
+        if self.teams == self._loaded:
+            return
         body = {
             "teams": {
                 team: {"log_head": head, "log_seq": str(seq), "revision": str(revision)}

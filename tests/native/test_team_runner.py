@@ -1,8 +1,9 @@
 """Runner grants of team items (format.md §15.8, docs/teams.md "Runners"), through the real
 CLI, agents and a real runner process on the real server, behind the proxy that lies when
-asked: alice (an owner, then removed) grants her runner a team item; the runner reads it
-with `get` and `run`; bob, a writer, cannot grant; an older grant, a grant relabelled to
-another team, and a grant served after alice's removal are each refused by the runner."""
+asked: alice (an owner, then removed) grants her runner team items; the runner reads them
+with `get`, `run` and git's helper; bob, a writer, cannot grant; an older grant, a log
+shorter than the runner replayed, a grant relabelled to another team, and a grant served
+after alice's removal are each refused by the runner."""
 
 from __future__ import annotations
 
@@ -168,6 +169,16 @@ def test_an_older_team_grant_is_refused(scene: Scene) -> None:
     with stage.proxy.telling(older):
         assert runner.get("deploy")[0] == "rollback"
     assert runner.get("deploy") == ("ok", scene.secret)
+    # The log cut before its last entry: shorter than the one the runner replayed last.
+    shorter = lies.json_body(
+        "the team's log without its last entry",
+        "GET",
+        rf"/api/teams/({uuid.UUID(ops)}|{ops})/log",
+        lambda log: {**log, "entries": log["entries"][:-1], "head_seq": log["head_seq"] - 1},
+    )
+    with stage.proxy.telling(shorter):
+        assert runner.get("deploy")[0] == "team_log_rollback"
+    assert runner.get("deploy") == ("ok", scene.secret)
 
 
 def test_a_grant_relabelled_to_another_team_is_refused(scene: Scene) -> None:
@@ -222,3 +233,6 @@ def test_the_grant_ends_with_the_grantors_role_even_if_the_server_lies(scene: Sc
         assert runner.get("ops/deploy")[0] == "grant_ended"
         assert runner.get("deploy")[0] == "grant_ended"
         assert runner.get("infra/deploy-infra") == ("ok", scene.other)
+    alice.ok("team", "ungrant", "infra", "ci-team")
+    assert alice.ok("team", "grants", "infra")["grants"] == []
+    assert runner.get("infra/deploy-infra")[0] == "no_grant"  # nothing granted any more

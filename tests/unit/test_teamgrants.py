@@ -5,6 +5,7 @@ keys, real vaults and a real membership log; the "server" is lists the test alte
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -178,3 +179,22 @@ def test_a_tampered_team_grant_is_refused(
             items={uuid.uuid4(): item},
             revision=1,
         )
+
+
+def test_the_runners_team_floors_round_trip_and_a_damaged_file_is_refused(
+    tmp_path: Path,
+) -> None:
+    from native.errors import CliError
+    from native.team_grants import Floors
+
+    path = str(tmp_path / "runner-x.teams")
+    floors = Floors.load(path)
+    floors.save()
+    assert not Path(path).exists()  # nothing to remember: no file
+    floors.teams["ab" * 16] = (3, 7, "cd" * 32)
+    floors.save()
+    assert Floors.load(path).teams == {"ab" * 16: (3, 7, "cd" * 32)}
+    Path(path).write_text('{"teams":{"ab":{"log_head":"","log_seq":"1","revision":"1"}},"v":"1"}')
+    with pytest.raises(CliError) as refused:
+        Floors.load(path)
+    assert refused.value.code == "state_auth"
