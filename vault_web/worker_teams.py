@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from vault_core import errors
+from vault_core import SSH_KEY, errors, seal_team_grant
 from vault_core.b64url import b64url_decode as b64d
 from vault_core.b64url import b64url_encode as b64e
 from vault_core.teams import (
@@ -35,6 +35,8 @@ from vault_core.teams import (
     parse_identity,
 )
 from vault_core.teams.session import TeamSession
+
+from . import ssh_items
 
 if TYPE_CHECKING:
     from vault_core import Vault
@@ -268,6 +270,15 @@ class Teams:
     def op_team_view(self, team_id: str) -> dict[str, Any]:
         return self._view(self._team(team_id))
 
+    def op_team_people(self, team_id: str) -> dict[str, Any]:
+        """Everyone the verified log ever named a member, by account (hex) -> email: the
+        audit trail names past members too (asked only by its pane: the whole log is read)."""
+        people: dict[str, str] = {}
+        for state in self._team(team_id).states:
+            for account, member in state.members.items():
+                people[account] = member.email
+        return {"people": people}
+
     def op_team_close(self, team_id: str) -> dict[str, Any]:
         session = self.sessions.pop(str(team_id), None)
         if session is not None:
@@ -347,24 +358,35 @@ class Teams:
         blob = session.save()
         return {"blob": b64e(blob), "base_revision": base, **self._view(session)}
 
-    def op_team_item_add(self, team_id: str, fields: dict[str, Any], secret: str) -> dict[str, Any]:
+    def op_team_item_add(
+        self, team_id: str, fields: dict[str, Any], secret: str = "", generate: bool = False
+    ) -> dict[str, Any]:
+        """Add an item; for an ``ssh-key``, ``generate`` makes a new Ed25519 key here, or
+        ``secret`` is a pasted OpenSSH key read here (as the personal form's)."""
         from .worker_vault import _item_from
 
         session = self._writable(team_id)
         base = session.vault.revision
-        session.vault.add(_item_from(fields, secret))
+        session.vault.add(_item_from(fields, secret, generate=bool(generate)))
         return self._save(session, base)
 
     def op_team_item_update(
-        self, team_id: str, item_id: str, fields: dict[str, Any], secret: str = ""
+        self,
+        team_id: str,
+        item_id: str,
+        fields: dict[str, Any],
+        secret: str = "",
+        generate: bool = False,
     ) -> dict[str, Any]:
-        """Edit an item; an empty ``secret`` keeps the stored one (never sent to the page)."""
+        """Edit an item; an empty ``secret`` keeps the stored one (never sent to the page),
+        ``generate`` replaces an ssh-key's with a new one."""
         from .worker_vault import _item_from
 
         session = self._writable(team_id)
         base = session.vault.revision
         key = _uuid(item_id, "an item id")
-        item = _item_from(fields, secret or session.vault.get(key).secret)
+        kept = "" if generate else secret or session.vault.get(key).secret
+        item = _item_from(fields, kept, generate=bool(generate))
         session.vault.update(key, item)
         return self._save(session, base)
 
@@ -378,6 +400,48 @@ class Teams:
         """The one team operation that returns a secret: on Show or Copy."""
         session = self._team(team_id)
         return {"secret": session.vault.get(_uuid(item_id, "an item id")).secret}
+
+    def op_team_ssh_public_key(self, team_id: str, item_id: str) -> dict[str, Any]:
+        """A team ssh-key item's public half (authorized_keys line and fingerprint), shown
+        beside it; the private key stays here."""
+        item = self._team(team_id).vault.get(_uuid(item_id, "an item id"))
+        if item.kind != SSH_KEY:
+            return {"public_key": "", "fingerprint": "", "key_type": ""}
+        return ssh_items.public_half(item.secret, item.name)
+
+    # -- runner grants of team items ---------------------------------------------------------
+
+    def op_team_seal_grant(
+        self, team_id: str, runner_id: str, public_key: str, revision: int, item_ids: list[str]
+    ) -> dict[str, Any]:
+        """Seal team items to one of this account's runners (format.md §15.8), to the key
+        pinned in the personal vault at its approval: ``public_key`` is what the server
+        lists now and is only compared with the pin (``key_mismatch``); an unpinned or
+        revoked runner, or a profile that has not confirmed its vault, gets nothing (the
+        personal grant's checks, ``Vault.key_to_seal_to``). Made at this browser's verified
+        log head, so the runner can tell when the grantor stops being an admin."""
+        session = self._team(team_id)
+        vault = self._vault()
+        try:
+            runner = uuid.UUID(str(runner_id))
+        except ValueError:
+            raise TeamsError("not_found", "No such runner.") from None
+        try:
+            offered = b64d(str(public_key))
+        except ValueError:
+            offered = b""
+        key = vault.key_to_seal_to(runner, offered)
+        wanted = {_uuid(i, "an item id") for i in item_ids}
+        items = {i: session.vault.get(i) for i in wanted}
+        blob = seal_team_grant(
+            vault=vault,
+            state=session.state,
+            runner_id=runner,
+            runner_public_key=key,
+            items=items,
+            revision=int(revision),
+        )
+        return {"revision": int(revision), "blob": b64e(blob), "items": len(items)}
 
     def ops(self) -> dict[str, Callable[..., dict[str, Any]]]:
         return {name[3:]: getattr(self, name) for name in dir(self) if name.startswith("op_")}

@@ -78,7 +78,8 @@ const dayOf = (iso) => String(iso).slice(0, 10);
 
 // Events to lines: a routine event joins the line of the newest event of the same actor,
 // action and outcome on the same day; the line shows how many and over what span.
-function fold(events) {
+// (Exported with auditRow and downloadJson for the team audit trail, web/teams.js.)
+export function fold(events) {
   const lines = [];
   const open = new Map();
   for (const e of events) {
@@ -102,8 +103,10 @@ function fold(events) {
 
 const timeOfDay = (iso) => new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hour12: false });
 
-function auditRow({ event: e, count, oldest }) {
-  const words = ACTIONS[e.action] || e.action;
+// `words`, `who` and `target` name actions, actors and targets (a team's audit trail
+// passes its own; the default: this account's).
+export function auditRow({ event: e, count, oldest }, { words: actions = ACTIONS, who = nameOf, target } = {}) {
+  const words = actions[e.action] || e.action;
   const what = el("td", { "data-label": "What" }, el("span", { text: count > 1 ? `${words} (${count} times)` : words }),
     el("span", { class: "raw", text: e.tag || e.action }));
   const when = count > 1
@@ -113,8 +116,8 @@ function auditRow({ event: e, count, oldest }) {
   return el("tr", { "data-action": e.action, "data-count": String(count) },
     el("td", { class: "time", "data-label": "When", text: when }),
     what,
-    el("td", { "data-label": "Who", text: nameOf(e.actor) }),
-    el("td", { "data-label": "Target", text: e.detail && e.target.startsWith("pairing") ? e.detail : nameOf(e.target) }),
+    el("td", { "data-label": "Who", text: who(e.actor) }),
+    el("td", { "data-label": "Target", text: target ? target(e) : e.detail && e.target.startsWith("pairing") ? e.detail : nameOf(e.target) }),
     el("td", { "data-label": "Outcome" }, el("span", { class: `badge ${e.outcome === "success" ? "ok" : "bad"}`, text: outcome })),
     el("td", { class: "mono", "data-label": "Source", text: e.source }));
 }
@@ -136,7 +139,7 @@ function renderLines() {
   const kept = loaded.filter((e) => (!who || e.actor === who) && inGroup(e, group) &&
     (!outcome || (outcome === "success" ? e.outcome === "success" : e.outcome !== "success")));
   const lines = fold(kept);
-  $("audit-body").replaceChildren(...lines.map(auditRow));
+  $("audit-body").replaceChildren(...lines.map((line) => auditRow(line)));
   const filtered = who || group || outcome;
   $("audit-nomatch").hidden = lines.length > 0 || !loaded.length;
   const n = loaded.length;
@@ -158,14 +161,19 @@ async function renderAudit(more = false) {
   renderLines();
 }
 
-async function exportAudit() {
-  const data = await call("GET", "/api/audit/export");
+// An export as the file the browser saves (named `prefix`-YYYY-MM-DD.json).
+export function downloadJson(data, prefix) {
   const url = URL.createObjectURL(new Blob([JSON.stringify(data, null, 2)], { type: "application/json" }));
-  const a = el("a", { href: url, download: `zkvault-audit-${new Date().toISOString().slice(0, 10)}.json` });
+  const a = el("a", { href: url, download: `${prefix}-${new Date().toISOString().slice(0, 10)}.json` });
   document.body.append(a);
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+async function exportAudit() {
+  const data = await call("GET", "/api/audit/export");
+  downloadJson(data, "zkvault-audit");
   notice(`Exported ${data.events.length} audit events (hash chain head ${String(data.head_hash).slice(0, 12)}…).`);
 }
 

@@ -5,6 +5,9 @@ import { call } from "./api.js";
 import { $, el, fail, focusOn, notice, onListing, onView, save, state } from "./core.js";
 import { confirmDialog } from "./ui.js";
 import { ask } from "./engine.js";
+import { hideTeamAudit, showTeamAudit } from "./teamaudit.js";
+import { hideTeamGrants, showTeamGrants, updateTeamGrants } from "./teamgrants.js";
+import { resetTeamSshForm, SSH_KEY, sshPublicBlock, teamSshArgs } from "./teamssh.js";
 
 // What a lying server can cause here: what the worker says happened, and what to do.
 const SERVER_LIES = new Set([
@@ -126,6 +129,8 @@ onListing((listing) => {
     teams.identity = null;
     teams.current = null;
     $("team-detail").hidden = true;
+    hideTeamAudit();
+    hideTeamGrants();
     $("my-safety-number").textContent = "(open this section to see it)";
     renderTeamCredentials();
     return;
@@ -280,7 +285,11 @@ async function showTeam(teamId) {
   const view = teams.views.get(teamId) || (await openTeam(teamId));
   renderTeam(view);
   $("team-detail").hidden = false;
-  if (RANK[view.role] >= RANK.admin) await renderTeamInvitations(teamId);
+  if (RANK[view.role] >= RANK.admin) {
+    await renderTeamInvitations(teamId);
+    await showTeamGrants(view, refuse);
+    await showTeamAudit(view, refuse);
+  }
   focusOn($("team-name"));
 }
 
@@ -322,6 +331,10 @@ function renderTeam(view) {
       actions));
   }
   $("team-admin").hidden = !admin;
+  if (!admin) {
+    hideTeamAudit();
+    hideTeamGrants();
+  } else updateTeamGrants(view);
   $("team-item-new").hidden = RANK[view.role] < RANK.writer;
   renderTeamItems(view);
 }
@@ -590,17 +603,21 @@ $("team-create-form").addEventListener("submit", async (e) => {
 
 let editing = null; // {teamId, itemId|null}
 
+// An ssh-key's row shows its public half (with its own Copy); Show reveals the private key.
 function itemRow(view, item, { withTeam }) {
   const secret = el("code", { class: "secret", text: "••••••••" });
   const writer = RANK[view.role] >= RANK.writer;
-  const row = el("li", { class: "item team-item", "data-team-item": item.name, "data-team": view.name },
+  const ssh = item.kind === SSH_KEY;
+  const row = el("li", { class: "item team-item", "data-team-item": item.name, "data-team": view.name, "data-kind": item.kind },
     el("div", { class: "item-main" },
       el("div", {}, withTeam ? el("span", { class: "badge team", text: `Team: ${view.name}` }) : null, " ",
         el("strong", { text: item.name })),
-      el("span", { class: "item-meta", text: [item.kind, item.url, item.username].filter(Boolean).join(" · ") }),
+      el("span", { class: "item-meta", text: [ssh ? "SSH key" : item.kind, item.url, item.username].filter(Boolean).join(" · ") }),
+      ssh ? sshPublicBlock(view, item, (err) => refuse(err)) : null,
       secret),
-    el("button", { type: "button", class: "small", text: "Show", on: { click: () => reveal(view, item, secret) } }),
-    el("button", { type: "button", class: "small primary-soft", text: "Copy", on: { click: () => copy(view, item) } }));
+    el("button", { type: "button", class: "small", text: "Show", "aria-label": ssh ? `Show the private key of ${item.name}` : null,
+      on: { click: () => reveal(view, item, secret) } }),
+    ssh ? null : el("button", { type: "button", class: "small primary-soft", text: "Copy", on: { click: () => copy(view, item) } }));
   if (writer && !withTeam) {
     row.append(el("button", { type: "button", class: "small quiet", text: "Edit", on: { click: () => openItem(view, item) } }),
       el("button", { type: "button", class: "small danger", text: "Remove", on: { click: () => removeItem(view, item) } }));
@@ -660,6 +677,7 @@ function openItem(view, item) {
   $("team-item-note").value = item?.note || "";
   $("team-item-secret").value = "";
   $("team-item-secret-hint").textContent = item ? "Leave empty to keep the stored token." : "";
+  resetTeamSshForm($("team-item-kind").value, Boolean(item));
   $("team-item-dialog").querySelector(".dialog-error").hidden = true;
   $("team-item-dialog").showModal();
   $("team-item-name").focus();
@@ -696,13 +714,15 @@ $("team-item-form").addEventListener("submit", async (e) => {
     name: $("team-item-name").value, kind: $("team-item-kind").value, url: $("team-item-url").value,
     username: $("team-item-username").value, note: $("team-item-note").value,
   };
-  const secret = $("team-item-secret").value;
   const { teamId, itemId } = editing;
   try {
+    // An SSH key is generated or read in the worker; the token field is not sent for it.
+    const given = fields.kind === SSH_KEY ? teamSshArgs() : { secret: $("team-item-secret").value, generate: false };
     const view = itemId
-      ? await writeTeam(teamId, "team_item_update", { item_id: itemId, fields, secret })
-      : await writeTeam(teamId, "team_item_add", { fields, secret });
+      ? await writeTeam(teamId, "team_item_update", { item_id: itemId, fields, ...given })
+      : await writeTeam(teamId, "team_item_add", { fields, ...given });
     $("team-item-secret").value = "";
+    resetTeamSshForm(fields.kind, false);
     $("team-item-dialog").close();
     renderTeam(view);
     renderTeamCredentials();

@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import re
 import secrets
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser
 
 from tests.e2e.conftest import STRONG, App, new_app
+from tests.e2e.test_screens import AXE
+from tests.e2e.test_ssh_keys import KEY_BODY, _key_lines, _keygen_fingerprint, _page_holds
 from tests.support.processes import ServerProcess
 
 SAFETY = re.compile(r"^[A-Z2-7]{4}(-[A-Z2-7]{4}){5}$")
@@ -75,6 +80,29 @@ def open_team(app: App, name: str) -> None:
 
 def member_row(app: App, who: App) -> str:
     return app.page.locator(f'#team-members [data-member="{email(who)}"]').inner_text()
+
+
+def _axe(app: App) -> list[dict[str, Any]]:
+    """axe-core's violations on the page as it is. Loaded through the DevTools protocol,
+    which the page's CSP does not govern (a script tag would be a violation itself)."""
+    if not app.page.evaluate("typeof window.axe === 'object'"):
+        cdp = app.context.new_cdp_session(app.page)
+        cdp.send("Runtime.evaluate", {"expression": AXE.read_text(encoding="utf-8")})
+        cdp.detach()
+    found = app.page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+    )
+    return [{"id": v["id"], "nodes": [n["target"] for n in v["nodes"]][:5]} for v in found]
+
+
+def _public_half(app: App, name: str) -> tuple[str, str]:
+    """A team ssh-key row's public key line and fingerprint, once the worker filled them."""
+    row = app.page.locator(f'#team-items [data-team-item="{name}"] .team-ssh')
+    row.locator(".fingerprint", has_text="SHA256:").wait_for()
+    return (
+        row.locator(".public-key").text_content() or "",
+        row.locator(".fingerprint").text_content() or "",
+    )
 
 
 def test_create_invite_compare_and_add(people: People) -> None:
@@ -179,6 +207,74 @@ def test_share_a_credential_and_a_reader_cannot_write(people: People) -> None:
     assert cy.page.locator("#team-item-new").is_hidden()
     assert cy.page.locator("#team-items").get_by_role("button", name="Edit").count() == 0
     assert cy.page.locator("#team-items").get_by_role("button", name="Remove").count() == 0
+
+
+def test_a_writer_adds_team_ssh_keys_generated_or_pasted_in_the_worker(
+    people: People, tmp_path: Path
+) -> None:
+    """Bob generates one key and pastes another: each row shows the public key and the
+    fingerprint ssh-keygen computes for it, to Cy too; the private key leaves Bob's
+    browser only inside the sealed team vault, and shows only on Show."""
+    bob, cy = people.bob, people.cy
+    open_teams(bob)
+    open_team(bob, "Platform")
+    bob.page.get_by_role("button", name="Add a team credential").click()
+    form = bob.page.locator("#team-item-form")
+    form.get_by_label("Kind").select_option("ssh-key")
+    assert not form.get_by_label("Token").is_visible()
+    assert form.get_by_label("Generate a new Ed25519 key").is_checked()
+    assert not form.get_by_label("Keep the stored key").is_visible()
+    form.get_by_label("Name", exact=True).fill("deploy-key")
+    form.get_by_label("Host or endpoint URL").fill("github.com")
+    assert _axe(bob) == []
+    form.get_by_role("button", name="Save to the team").click()
+    bob.notice("Saved “deploy-key” to team Platform")
+    generated = _public_half(bob, "deploy-key")
+    assert generated[0].startswith("ssh-ed25519 ") and generated[0].endswith(" deploy-key")
+    assert _keygen_fingerprint(generated[0], tmp_path) == generated[1]
+
+    key = tmp_path / "pasted"
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "ops@test", "-f", str(key)],
+        check=True,
+    )
+    private = key.read_text()
+    public_file = Path(f"{key}.pub").read_text().strip()
+    bob.page.get_by_role("button", name="Add a team credential").click()
+    form.get_by_label("Kind").select_option("ssh-key")
+    form.get_by_label("Name", exact=True).fill("ops-key")
+    form.get_by_label("Paste a private key").check()
+    form.get_by_label("OpenSSH private key").fill(private)
+    check = bob.page.locator("#team-item-ssh-check")
+    check.get_by_text(_keygen_fingerprint(public_file, tmp_path)).wait_for()  # read in the worker
+    form.get_by_role("button", name="Save to the team").click()
+    bob.notice("Saved “ops-key” to team Platform")
+    assert _public_half(bob, "ops-key") == (
+        public_file,
+        _keygen_fingerprint(public_file, tmp_path),
+    )
+    # No private key byte in any request body (the team vault is sealed), nor on the page.
+    for line in _key_lines(private):
+        assert not any(line.encode() in body for body in bob.rec.bodies)
+        assert not _page_holds(bob, line)
+    assert not _page_holds(bob, KEY_BODY)
+
+    # Cy, a reader, sees the same public halves; the private key only on Show.
+    open_teams(cy)
+    open_team(cy, "Platform")
+    assert _public_half(cy, "deploy-key") == generated
+    assert not _page_holds(cy, KEY_BODY)
+    row = cy.page.locator('#team-items [data-team-item="ops-key"]')
+    row.get_by_role("button", name="Show the private key of ops-key").click()
+    cy.page.wait_for_function(
+        "k => document.querySelector('#team-items [data-team-item=\"ops-key\"] .secret')"
+        ".textContent.trim() === k",
+        arg=private.strip(),
+    )
+    row.get_by_role("button", name="Copy public key of ops-key").click()
+    row.get_by_text("Public key copied").wait_for()
+    assert cy.page.evaluate("navigator.clipboard.readText()") == public_file
+    assert _axe(cy) == []
 
 
 def test_remove_a_member_and_the_rest_still_read(people: People) -> None:
