@@ -9,6 +9,7 @@ a runner refuses it once the log shows this account no longer an admin or owner.
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -80,7 +81,10 @@ def _grant(teams: Teams, request: dict[str, Any]) -> dict[str, Any]:
         raise translate(exc) from None
     for _ in range(_ATTEMPTS):
         held = [g for g in _listed(teams, team) if g.get("runner_id") == str(runner_id)]
-        revision = max((int(g.get("revision") or 0) for g in held), default=0) + 1
+        listed = max((int(g.get("revision") or 0) for g in held), default=0)
+        # Never below the clock in seconds: an ungrant deletes the server's row, and the
+        # runner refuses any revision at or below one it opened (docs/teams.md, Runners).
+        revision = max(listed + 1, int(time.time()))
         try:
             blob = seal_team_grant(
                 vault=teams.personal,
