@@ -83,7 +83,7 @@ def _grant(teams: Teams, request: dict[str, Any]) -> dict[str, Any]:
         held = [g for g in _listed(teams, team) if g.get("runner_id") == str(runner_id)]
         listed = max((int(g.get("revision") or 0) for g in held), default=0)
         # Never below the clock in seconds: an ungrant deletes the server's row, and the
-        # runner refuses any revision at or below one it opened (docs/teams.md, Runners).
+        # runner refuses any revision below one it opened (docs/teams.md, Runners).
         revision = max(listed + 1, int(time.time()))
         try:
             blob = seal_team_grant(

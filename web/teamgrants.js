@@ -96,7 +96,7 @@ async function grant() {
   for (let attempt = 0; ; attempt++) {
     const current = pane.grants.find((g) => g.runner_id === runner.id);
     // Never below the clock in seconds: an ungrant deletes the server's row, and the runner
-    // refuses any revision at or below one it opened (docs/teams.md, Runners).
+    // refuses any revision below one it opened (docs/teams.md, Runners).
     const revision = Math.max((current?.revision || 0) + 1, Math.floor(Date.now() / 1000));
     const sealed = await ask("team_seal_grant", {
       team_id: view.team_id, runner_id: runner.id, public_key: runner.public_key || "", revision, item_ids: itemIds,

@@ -237,6 +237,8 @@ def test_the_grant_ends_with_the_grantors_role_even_if_the_server_lies(scene: Sc
         assert runner.get("ops/deploy")[0] == "grant_ended"
         assert runner.get("deploy")[0] == "grant_ended"
         assert runner.get("infra/deploy-infra") == ("ok", scene.other)
+    alice.ok("team", "grant", "infra", "ci-team", "deploy-infra")  # a second revision
+    assert runner.get("infra/deploy-infra") == ("ok", scene.other)  # opened: the floor
     alice.ok("team", "ungrant", "infra", "ci-team")
     assert alice.ok("team", "grants", "infra")["grants"] == []
     assert runner.get("infra/deploy-infra")[0] == "no_grant"  # nothing granted any more
