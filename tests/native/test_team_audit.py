@@ -1,7 +1,8 @@
 """``zkvault team audit`` through the real CLI and agents on the real server: an admin
 reads the trail that creating, adding and removing left; a reader is refused by the server;
 an export verifies offline and is written; an event edited in the database behind the
-server's back makes the export exit 11 and writes nothing."""
+server's back makes the export exit 11 and writes nothing, and so does one whose every
+later hash was recomputed: the team vault's saves sealed the heads their writer saw."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 from sqlalchemy import create_engine, update
 
 from tests.hostile.stage import Stage
-from tests.native.teams_stage import Member, leave_all, member, team_stage
+from tests.native.teams_stage import Member, add_item, leave_all, member, team_stage
 from tests.support import auditdb
 from vault_core.audit_chain import verify_export
 
@@ -47,6 +48,8 @@ def team() -> Iterator[Team]:
             alice.ok("team", "add", "audited", bob.email, "--safety-number", number)
             alice.ok("team", "add", "audited", carol.email, "--tofu")
             alice.ok("team", "remove", "audited", bob.email)
+            for name in ("deploy", "release"):  # each save seals the head alice saw
+                add_item(alice, name, f"{name}-secret", "--vault", "audited")
             yield Team(stage, alice, bob, carol, uuid.UUID(hex=made["team_id"]))
         finally:
             leave_all(people)
@@ -142,3 +145,49 @@ def test_an_export_verifies_and_an_edit_behind_the_server_is_exit_11(
                 .values(outcome=added["outcome"], detail=added["detail"])
             )
         engine.dispose()
+
+
+def test_a_rewrite_with_every_later_hash_recomputed_is_caught_by_the_anchors(
+    team: Team, tmp_path: Path
+) -> None:
+    alice, chain = team.alice, str(team.team_id)
+    good = alice.ok("team", "audit", "audited", "--export", str(tmp_path / "good.json"))
+    # The removal's save and both item saves anchored (the first vault, made with the
+    # team, had no head to seal); every kept revision opened.
+    assert good["consistent"] and good["anchors"] >= 3 and good["unreadable"] == []
+    assert good["revisions"] >= 4
+
+    engine = create_engine(f"sqlite:///{team.stage.server.database}")
+    try:
+        with engine.begin() as conn:
+            rows = auditdb.chain_rows(conn, chain)
+            added = next(r for r in rows if r["action"] == "member.add")
+            auditdb.rewrite(conn, chain, added["seq"])
+            rewritten = auditdb.chain_rows(conn, chain)
+        # In itself the chain holds together: its hashes were all recomputed.
+        assert [r["hash"] for r in rewritten if r["seq"] < added["seq"]] == [
+            r["hash"] for r in rows if r["seq"] < added["seq"]
+        ]
+        assert all(
+            a["hash"] != b["hash"]
+            for a, b in zip(rows, rewritten, strict=True)
+            if a["seq"] >= added["seq"]
+        )
+        bad = tmp_path / "rewritten.json"
+        done = alice.zk("team", "audit", "audited", "--export", str(bad))
+        assert done.returncode == TAMPERED, (done.stdout, done.stderr)
+        assert "REWRITTEN at seq " in done.stdout and "ALTERED" not in done.stdout
+        assert "nothing written" in done.stderr and not bad.exists()
+        done = alice.zk("team", "audit", "audited", "--export", str(bad), "--json")
+        reply = json.loads(done.stdout)
+        assert done.returncode == TAMPERED and not bad.exists()
+        assert (reply["ok"], reply["written"], reply["kinds"]) == (False, False, ["rewritten"])
+        assert all(p["seq"] >= added["seq"] for p in reply["problems"])
+        assert len(reply["problems"]) == reply["anchors"]  # every anchor is past the edit
+    finally:
+        with engine.begin() as conn:
+            auditdb.restore(conn, chain, added)
+        engine.dispose()
+    # The genuine chain verifies again against the same anchors.
+    again = alice.ok("team", "audit", "audited", "--export", str(tmp_path / "again.json"))
+    assert again["consistent"] and again["anchors"] == good["anchors"]
