@@ -40,7 +40,8 @@ def add_parser(actions: Any) -> None:
         "audit",
         help=text,
         description=text + ". With --export FILE, the whole chain is fetched, checked "
-        "offline, and written to FILE only if it holds together (else exit 11).",
+        "offline (as one chain, and against the audit heads the team vault's saves sealed), "
+        "and written to FILE only if it holds together (else exit 11).",
     )
     ap.add_argument("team", help="the team's name (or id)")
     ap.add_argument(

@@ -11,14 +11,21 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 from sqlalchemy import create_engine, update
 
+from native.state import StateStore
+from native.teams import Teams
 from tests.hostile.stage import Stage
 from tests.native.teams_stage import Member, add_item, leave_all, member, team_stage
 from tests.support import auditdb
-from vault_core.audit_chain import verify_export
+from tests.vectors.common import Stream
+from tests.vectors.teams import _Log
+from vault_core.audit_chain import AuditAnchor, verify_export
+from vault_core.teams import TeamVault
 
 pytestmark = pytest.mark.slow
 
@@ -191,3 +198,33 @@ def test_a_rewrite_with_every_later_hash_recomputed_is_caught_by_the_anchors(
     # The genuine chain verifies again against the same anchors.
     again = alice.ok("team", "audit", "audited", "--export", str(tmp_path / "again.json"))
     assert again["consistent"] and again["anchors"] == good["anchors"]
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        None,
+        "0a" * 32,
+        {"seq": 0, "hash": "0a" * 32},  # no event
+        {"seq": True, "hash": "0a" * 32},
+        {"seq": 3, "hash": "0A" * 32},  # not lowercase
+        {"seq": 3, "hash": "0a" * 31},
+        {"seq": 2**63, "hash": "0a" * 32},
+    ],
+)
+def test_a_malformed_head_the_server_names_is_never_sealed(head: object) -> None:
+    """The agent's own path (``Teams.saw_head``, then ``anchor`` before a save): a server
+    that answers a malformed ``audit_head`` leaves the anchor held, so a save never writes
+    one that no reader accepts."""
+    log = _Log(Stream(b"lying head"))
+    vault = TeamVault(uuid.UUID(hex=log.state.team_id), log.key, 1)
+    session = SimpleNamespace(state=log.state, vault=vault)
+    teams = Teams(None, lambda *a: {}, lambda change: None, cast(StateStore, None))
+    teams.saw_head(log.state.team_id, {"audit_head": head})
+    teams.anchor(session)
+    assert vault.audit_anchor is None
+    good = {"seq": "5", "hash": "0b" * 32}
+    teams.saw_head(log.state.team_id, {"audit_head": good})
+    teams.saw_head(log.state.team_id, {"audit_head": head})  # the good one stays
+    teams.anchor(session)
+    assert vault.audit_anchor == AuditAnchor(5, "0b" * 32)
