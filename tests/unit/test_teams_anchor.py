@@ -14,13 +14,14 @@ from vault_core.audit_chain import AuditAnchor
 from vault_core.bookkeeping import AUDIT_ANCHOR_ITEM, dump_anchor, parse_anchor
 from vault_core.errors import (
     BodyAuthError,
+    LimitExceededError,
     MalformedError,
     NotFoundError,
     ReservedNameError,
     StaleEpochError,
     TeamPermissionError,
 )
-from vault_core.items import Item
+from vault_core.items import MAX_ITEMS, Item
 from vault_core.teams import TeamVault
 from vault_core.teams.ops import remove_entry
 
@@ -133,3 +134,15 @@ def test_a_kept_revision_opens_against_the_log_at_its_entry() -> None:
     other_writer = blob[:46] + READER.account_id.bytes + blob[62:]
     with pytest.raises(TeamPermissionError):
         TeamVault.open_kept(other_writer, states=log.states, keys=READER)
+
+
+def test_a_full_team_vault_keeps_a_place_for_the_anchor() -> None:
+    log = _Log(Stream(b"anchor unit"))
+    vault = TeamVault(uuid.UUID(hex=log.state.team_id), log.key, 1)
+    for n in range(MAX_ITEMS - 1):
+        vault.add(Item(name=f"item-{n}", kind="generic", url="", secret="x"))
+    with pytest.raises(LimitExceededError):
+        vault.add(Item(name="one-too-many", kind="generic", url="", secret="x"))
+    vault.set_audit_anchor(AuditAnchor(3, HEAD))
+    assert vault.audit_anchor == AuditAnchor(3, HEAD)
+    assert len(vault.items()) == MAX_ITEMS - 1

@@ -336,6 +336,8 @@ class TeamVault:
             held = parse_anchor(found[1].item.secret)
             if anchor.seq <= held.seq:
                 return
+        elif len(self._items) >= MAX_ITEMS:
+            return  # filled to the limit before anchors existed: no room, saved unanchored
         item_id = (
             found[0]
             if found is not None
@@ -377,8 +379,13 @@ class TeamVault:
 
     def add(self, item: Item, *, random_bytes: RandomBytes | None = None) -> uuid.UUID:
         self._keys()
-        if len(self._items) >= MAX_ITEMS:
-            raise LimitExceededError(f"a vault holds at most {MAX_ITEMS} items")
+        # One place is kept for the audit anchor, as the personal vault keeps one for its
+        # lineage record: a full vault must still be able to seal the head.
+        room = MAX_ITEMS if self._anchor_item() is not None else MAX_ITEMS - 1
+        if len(self._items) >= room:
+            raise LimitExceededError(
+                f"a team vault holds at most {MAX_ITEMS} items, its audit anchor included"
+            )
         item_id = uuid.UUID(bytes=(random_bytes or get_backend().random_bytes)(16))
         self._put(item_id, item)
         return item_id
