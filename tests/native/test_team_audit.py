@@ -15,7 +15,7 @@ from types import SimpleNamespace
 from typing import cast
 
 import pytest
-from sqlalchemy import create_engine, update
+from sqlalchemy import create_engine, delete, insert, update
 
 from native.state import StateStore
 from native.teams import Teams
@@ -228,3 +228,33 @@ def test_a_malformed_head_the_server_names_is_never_sealed(head: object) -> None
     teams.saw_head(log.state.team_id, {"audit_head": head})  # the good one stays
     teams.anchor(session)
     assert vault.audit_anchor == AuditAnchor(5, "0b" * 32)
+
+
+def test_a_trail_cut_below_the_newest_anchor_is_caught(team: Team, tmp_path: Path) -> None:
+    """The operator deletes the newest events, from the first item save's on, and moves the
+    head back: what is left holds together, but the second save sealed the head the first
+    one's answer named, which the trail no longer reaches."""
+    alice, chain = team.alice, str(team.team_id)
+    engine = create_engine(f"sqlite:///{team.stage.server.database}")
+    try:
+        with engine.begin() as conn:
+            rows = auditdb.chain_rows(conn, chain)
+            start = next(r["seq"] for r in rows if r["action"] == "team-vault.write")
+            cut = [r for r in rows if r["seq"] >= start]
+            conn.execute(
+                delete(auditdb.EVENTS).where(auditdb.EVENTS.c.id.in_([r["id"] for r in cut]))
+            )
+            auditdb.relink(conn, chain, start)  # the head: the last event left
+        bad = tmp_path / "cut.json"
+        done = alice.zk("team", "audit", "audited", "--export", str(bad), "--json")
+        reply = json.loads(done.stdout)
+        assert done.returncode == TAMPERED and not bad.exists()
+        assert (reply["kinds"], reply["checked"]) == (["truncated"], start - 1)
+        assert all(p["seq"] >= start for p in reply["problems"])
+    finally:
+        with engine.begin() as conn:
+            conn.execute(insert(auditdb.EVENTS), cut)
+            auditdb.relink(conn, chain, 1)
+        engine.dispose()
+    back = alice.ok("team", "audit", "audited", "--export", str(tmp_path / "back.json"))
+    assert back["consistent"] and back["checked"] == len(rows)
