@@ -4,9 +4,14 @@ The team is named through the agent, which opens and checks it (its id comes fro
 verified log, not from the server's listing); the trail is then fetched with this
 machine's credential, like ``zkvault audit verify`` does. The server answers only admins
 and owners (403 ``team_role``). An export is checked as one hash chain, offline, before a
-byte is written: a chain that does not hold together is exit 11 and no file. Team vaults
-seal no chain heads, so an edit whose hashes were all recomputed is not seen here (the
-personal trail's anchors have no team counterpart yet).
+byte is written: a chain that does not hold together is exit 11 and no file.
+
+It is also held against the chain heads the team vault's saves sealed (their audit
+anchors): the current revision's and every kept one's, each opened by the agent with the
+team keys it holds (the ``audit_anchor`` team action: only the anchor leaves it). So a
+row rewritten with every later hash recomputed is caught below the newest anchor. A
+revision that cannot be opened (sealed at an epoch before this member joined, say) is
+noted, not fatal: the newest anchor alone covers every event up to its seq.
 """
 
 from __future__ import annotations
@@ -21,10 +26,12 @@ TYPE_CHECKING = False  # see native.consumers: parsing any command loads no typi
 if TYPE_CHECKING:  # the rest is loaded when the command runs, not when any command parses
     from typing import Any
 
+    from native.audit_verify import Gathered
     from native.machine_tokens import MachineSession
     from vault_core.audit_chain import Report
 
 MAX_LIMIT = 500  # the server's largest page
+_PAGE = 500  # the server's largest history page
 _TIMEOUT = 150.0  # the agent fetches and checks the team's whole log first
 
 
@@ -34,7 +41,8 @@ def add_parser(actions: Any) -> None:
         "audit",
         help=text,
         description=text + ". With --export FILE, the whole chain is fetched, checked "
-        "offline, and written to FILE only if it holds together (else exit 11).",
+        "offline (as one chain, and against the audit heads the team vault's saves sealed), "
+        "and written to FILE only if it holds together (else exit 11).",
     )
     ap.add_argument("team", help="the team's name (or id)")
     ap.add_argument(
@@ -61,12 +69,18 @@ def cmd_audit(args: argparse.Namespace) -> int:
     team_id = uuid.UUID(hex=str(team["team_id"]))
     machine = _machine()
     if args.export:
+        from native.audit_verify import Gathered
+
         document = _get(machine, f"/api/teams/{team_id.hex}/audit/export")
-        report = verify_export(document, (), chain=str(team_id))
+        gathered = Gathered()
+        held = _anchor(team_id.hex, None, gathered)
+        if held is not None:
+            _gather_history(machine, team_id.hex, gathered, skip=held)
+        report = verify_export(document, gathered.anchors, chain=str(team_id))
         if report.consistent:
             data = json.dumps(document, indent=1, sort_keys=True).encode() + b"\n"
             atomic_write(args.export, data)
-        _print_report(report, args, team["name"])
+        _print_report(report, gathered, args, team["name"])
         return 0 if report.consistent else TAMPERED
     page = _get(machine, f"/api/teams/{team_id.hex}/audit?limit={args.limit}")
     events = page.get("events")
@@ -133,9 +147,69 @@ def _get(machine: MachineSession, path: str) -> dict[str, Any]:
         raise api_refused(exc, "team") from None
 
 
-def _print_report(report: Report, args: argparse.Namespace, name: str) -> None:
+def _anchor(team: str, blob: str | None, gathered: Gathered) -> int | None:
+    """Adds the anchor of the held vault (``blob`` None) or of a kept revision; its
+    revision, or None if the agent could not open it (noted in ``gathered``)."""
+    from native import client
+
+    try:
+        answer = client.request(
+            "team", timeout=_TIMEOUT, action="audit_anchor", team=team, blob=blob
+        )
+    except CliError as exc:
+        if blob is None or exc.code == "locked":
+            raise  # the held vault opened already; a stopped agent is said as for any command
+        gathered.unreadable.append({"revision": None, "error": exc.code})
+        return None
+    gathered.add(answer)
+    return int(answer["revision"])
+
+
+def _gather_history(machine: MachineSession, team: str, gathered: Gathered, skip: int) -> None:
+    """Every kept revision, newest first, a page at a time; the held one was read already."""
+    from native import protocol
+
+    limit = protocol.MAX_MESSAGE - 256  # a blob the agent protocol carries in one request
+    before = ""
+    while True:
+        # A JSON list comes back as {"items": [...]} (native.api).
+        page = _get(machine, f"/api/teams/{team}/vault/history?limit={_PAGE}{before}").get("items")
+        if not isinstance(page, list) or not all(
+            isinstance(e, dict) and isinstance(e.get("revision"), int) for e in page
+        ):
+            raise CliError("the server's history listing is malformed", STATE, "bad_response")
+        for entry in page:
+            revision = int(entry["revision"])
+            if revision == skip:
+                continue
+            try:
+                blob = _get(machine, f"/api/teams/{team}/vault/history/{revision}").get("blob")
+            except CliError as exc:
+                if exc.code != "no_such_revision":  # pruned meanwhile: nothing to read
+                    raise
+                continue
+            if not isinstance(blob, str) or len(blob) > limit:
+                why = "too large for the agent" if isinstance(blob, str) else "not a blob"
+                gathered.unreadable.append({"revision": revision, "error": why})
+                continue
+            before_count = len(gathered.unreadable)
+            _anchor(team, blob, gathered)
+            for u in gathered.unreadable[before_count:]:
+                u["revision"] = revision
+        if len(page) < _PAGE:
+            return
+        before = f"&before={int(page[-1]['revision'])}"
+
+
+def _print_report(report: Report, gathered: Gathered, args: argparse.Namespace, name: str) -> None:
     if args.json:
-        out = {"ok": report.consistent, **report.to_dict(), "written": report.consistent}
+        out = {
+            "ok": report.consistent,
+            **report.to_dict(),
+            "written": report.consistent,
+            "revisions": gathered.revisions,
+            "unreadable": gathered.unreadable,
+        }
         print(json.dumps(out, separators=(",", ":")))
         return
     for p in report.problems:
@@ -143,6 +217,10 @@ def _print_report(report: Report, args: argparse.Namespace, name: str) -> None:
         print(f"{p.kind.upper()}{where}: {p.message}")
     if report.omitted:
         print(f"... and {report.omitted} more problem(s)")
+    for u in gathered.unreadable:
+        print(f"note: revision {u['revision']} could not be read ({u['error']}); skipped")
+    if not gathered.anchors:
+        print("note: no team vault revision holds an anchor yet: checked in itself only")
     if report.consistent:
         print(f"{name}: audit trail {report.summary()}; written to {args.export}")
     else:

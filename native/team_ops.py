@@ -181,6 +181,7 @@ def _create(teams: Teams, request: dict[str, Any]) -> dict[str, Any]:
         raise CliError("the server named another team id", STATE, "bad_response")
     teams.sessions[session.state.team_id] = session
     teams._remember(session)
+    teams.saw_head(session.state.team_id, made)  # the next save anchors the team's first event
     return {"team_id": session.state.team_id, "name": name, "role": "owner"}
 
 
@@ -330,11 +331,12 @@ def _append(
     if blob is not None:
         body.update(vault=b64url_encode(blob), base_revision=base)
     try:
-        teams.call("POST", f"/api/teams/{session.state.team_id}/log", body)
+        done = teams.call("POST", f"/api/teams/{session.state.team_id}/log", body)
     except ApiError as exc:
         teams.sessions.pop(session.state.team_id, None)  # it holds the entry not stored
         raise api_refused(exc, "team") from None
     teams._remember(session)
+    teams.saw_head(session.state.team_id, done)
 
 
 def _add(teams: Teams, request: dict[str, Any]) -> dict[str, Any]:
@@ -391,6 +393,7 @@ def _remove(teams: Teams, request: dict[str, Any]) -> dict[str, Any]:
     session = teams.named(_text(request, "team"))
     member = _member(session, _text(request, "email"))
     base = session.vault.revision
+    teams.anchor(session)
     removal = session.remove_member(member.account_id)
     _append(teams, session, removal.entry, removal.vault, base)
     return {
@@ -409,6 +412,7 @@ def _role_change(teams: Teams, request: dict[str, Any]) -> dict[str, Any]:
     member = _member(session, _text(request, "email"))
     role = _role(request)
     base = session.vault.revision
+    teams.anchor(session)  # sealed only if the vault is written again with the entry
     entry, blob = session.change_role(member.account_id, role)
     # A demoted writer's vault, signed again at the new head, goes with the entry (one
     # transaction): no client ever sees the log without it.
@@ -419,6 +423,7 @@ def _role_change(teams: Teams, request: dict[str, Any]) -> dict[str, Any]:
 def _rotate(teams: Teams, request: dict[str, Any]) -> dict[str, Any]:
     session = teams.named(_text(request, "team"))
     base = session.vault.revision
+    teams.anchor(session)
     entry, blob = session.rotate()
     _append(teams, session, entry, blob, base)
     return {"team": session.state.name, "epoch": session.state.epoch}
@@ -436,6 +441,42 @@ def _leave(teams: Teams, request: dict[str, Any]) -> dict[str, Any]:
     return {"team": name, "left": True}
 
 
+def _audit_anchor(teams: Teams, request: dict[str, Any]) -> dict[str, Any]:
+    """The team audit-chain head sealed in the team vault held or, given ``blob``
+    (base64url), in that kept revision, opened with the keys held against the verified log
+    (`zkvault team audit --export`). Only the anchor leaves the agent."""
+    from native.vaulterrors import translate
+    from vault_core.errors import VaultError
+    from vault_core.teams.teamvault import TeamVault
+
+    team = _text(request, "team")
+    session = teams.sessions.get(team) or teams.named(team)
+    blob = request.get("blob")
+    if blob is None:
+        vault = session.vault
+    elif not isinstance(blob, str):
+        raise CliError("blob must be base64url text", USAGE, "bad_request")
+    else:
+        try:
+            vault = TeamVault.open_kept(b64url_decode(blob), states=session.states, keys=teams.keys)
+        except VaultError as exc:
+            raise translate(exc) from None
+        except ValueError:
+            raise CliError("the revision is not base64url", USAGE, "bad_request") from None
+    try:
+        anchor = vault.audit_anchor
+        return {
+            "team_id": session.state.team_id,
+            "revision": vault.revision,
+            "anchor": None if anchor is None else {"seq": anchor.seq, "head": anchor.head},
+        }
+    except VaultError as exc:
+        raise translate(exc) from None
+    finally:
+        if vault is not session.vault:
+            vault.lock()
+
+
 _ACTIONS = {
     "create": _create,
     "list": _list,
@@ -451,4 +492,5 @@ _ACTIONS = {
     "rotate": _rotate,
     "leave": _leave,
     **team_grant_ops.ACTIONS,
+    "audit_anchor": _audit_anchor,
 }

@@ -6,6 +6,10 @@ Nothing is taken on the server's word: every team is opened with
 checked against what this machine remembers of it (``TeamMemory``, kept in the sealed
 local state per team), and its vault is checked against the log. The server's own list
 of teams only says where to look; a role, a member or a key comes from the verified log.
+
+Every save of a team vault seals the team's audit-chain head the server last named
+(``audit_head`` of its vault and log answers, kept per team while unlocked), if it is
+well formed: ``zkvault team audit --export`` holds the team's trail against those.
 """
 
 from __future__ import annotations
@@ -86,6 +90,24 @@ class Teams:
         self.invitations: list[dict[str, Any]] = []
         self._me: dict[str, Any] | None = None
         self.looked = False  # refresh() has run since unlock
+        self.heads: dict[str, Any] = {}  # team id -> the AuditAnchor the server last named
+
+    # -- audit anchors ------------------------------------------------------------------------
+
+    def saw_head(self, team: str, answer: dict[str, Any]) -> None:
+        """Keep the ``audit_head`` of a server's answer about ``team``, if well formed (a
+        malformed one is the server's fault and is not sealed; the previous one stays)."""
+        from vault_core.audit_chain import AuditAnchor
+
+        anchor = AuditAnchor.from_server(answer.get("audit_head"))
+        if anchor is not None:
+            self.heads[team] = anchor
+
+    def anchor(self, session: Any) -> None:
+        """Seal the head last seen for this team into its vault's next save."""
+        head = self.heads.get(session.state.team_id)
+        if head is not None:
+            session.vault.set_audit_anchor(head)
 
     # -- the server ---------------------------------------------------------------------------
 
@@ -169,6 +191,7 @@ class Teams:
         except ValueError:
             raise CliError("the server's answer was malformed", STATE, "bad_response") from None
         self._remember(session)
+        self.saw_head(team, stored)
         self.sessions[team] = session
         self.troubles.pop(team, None)
         return session
@@ -262,10 +285,11 @@ class Teams:
             if item_id is None:
                 return _written(session, edit, base, None, saved=False, notes=notes)
             previous = session.vault.revision
+            self.anchor(session)
             blob = session.save()
             body = {"base_revision": previous, "blob": b64url_encode(blob)}
             try:
-                self.call("PUT", f"/api/teams/{session.state.team_id}/vault", body)
+                written = self.call("PUT", f"/api/teams/{session.state.team_id}/vault", body)
             except ApiError as exc:
                 if exc.status == 409:
                     session = self.open(session.state.team_id)
@@ -273,6 +297,7 @@ class Teams:
                 self.open(session.state.team_id)  # back to what the server holds
                 raise api_refused(exc, "team") from None
             self._remember(session)
+            self.saw_head(session.state.team_id, written)
             return _written(session, edit, base, item_id, saved=True, notes=notes)
         raise CliError(
             "the team vault keeps changing on the server; nothing was written, try again",

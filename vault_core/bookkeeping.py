@@ -4,7 +4,9 @@ Two reserved items hold what clients record about runners: ``.zkvault-pins`` (th
 runner was approved with: vault_core.pins) and ``.zkvault-grants`` (which items each runner
 is granted: here). Their ``secret`` is one canonical JSON document,
 ``{"runners":{...},"v":"1"}``, read strictly: anything else is the item's own typed error,
-so a damaged record never passes for an empty or a different one.
+so a damaged record never passes for an empty or a different one. A team vault keeps one
+of its own, ``.zkvault-audit-anchor`` (format.md §15, "Audit anchors"): the team's audit
+chain head its writer saw, ``{"head":...,"seq":...,"v":"1"}``.
 
 Standard library only: runs unchanged natively and under Pyodide.
 """
@@ -18,12 +20,14 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from .audit_chain import AuditAnchor
 from .encoding import canonical_json, parse_canonical_json
-from .errors import GrantListError, LimitExceededError, VaultError
+from .errors import GrantListError, LimitExceededError, MalformedError, VaultError
 from .items import MAX_ITEMS, RESERVED_PREFIX, SECRET_MAX_BYTES, Item
 
 PINS_ITEM = RESERVED_PREFIX + "pins"
 GRANTS_ITEM = RESERVED_PREFIX + "grants"
+AUDIT_ANCHOR_ITEM = RESERVED_PREFIX + "audit-anchor"  # team vaults only
 BOOKKEEPING_VERSION = "1"
 # A runner id as text: the hyphenated lowercase form, the only one accepted (so one runner
 # cannot appear twice under two spellings).
@@ -51,9 +55,42 @@ _NOTES = {
     RESERVED_PREFIX + "revoked": "The runners and machines revoked (kept by zkvault).",
     RESERVED_PREFIX + "identity": "Your identity key for teams (kept by zkvault).",
     RESERVED_PREFIX + "contacts": "The identity keys of people you pinned (kept by zkvault).",
+    AUDIT_ANCHOR_ITEM: "The team's audit-chain head its writer saw (kept by zkvault).",
 }
 # The contacts' further shards (format.md §15.5): ".zkvault-contacts-2" and on.
 _CONTACTS_SHARD = re.compile(re.escape(RESERVED_PREFIX) + r"contacts-[1-9][0-9]*")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_SEQ = re.compile(r"[1-9][0-9]{0,18}")
+
+
+def dump_anchor(anchor: AuditAnchor) -> str:
+    """The ``.zkvault-audit-anchor`` secret: ``{"head":64 hex,"seq":decimal,"v":"1"}``."""
+    text = canonical_json(
+        {"head": anchor.head, "seq": str(anchor.seq), "v": BOOKKEEPING_VERSION}
+    ).decode("utf-8")
+    parse_anchor(text)  # never writes what no reader accepts
+    return text
+
+
+def parse_anchor(secret: str) -> AuditAnchor:
+    """The anchor a ``.zkvault-audit-anchor`` secret holds, read strictly: ``malformed``
+    for anything but the one canonical spelling (seq 1 to 2**63 - 1)."""
+    try:
+        data = parse_canonical_json(secret.encode("utf-8"))
+    except (VaultError, UnicodeError):
+        data = None
+    if (
+        not isinstance(data, dict)
+        or sorted(data) != ["head", "seq", "v"]
+        or data["v"] != BOOKKEEPING_VERSION
+        or not isinstance(data["head"], str)
+        or not _HEX64.fullmatch(data["head"])
+        or not isinstance(data["seq"], str)
+        or not _SEQ.fullmatch(data["seq"])
+        or int(data["seq"]) > 2**63 - 1
+    ):
+        raise MalformedError('the audit anchor is not {"head":...,"seq":...,"v":"1"}')
+    return AuditAnchor(int(data["seq"]), data["head"])
 
 
 # An earlier writer: from a parsed record, the text it would have written and the runners.

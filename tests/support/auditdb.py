@@ -1,6 +1,9 @@
-"""Editing an account's audit chain in the server's database, behind the server's back, as
-an operator who wants the edit to pass `zkvault-server verify-audit` would: the hashes
-after the edit and the head are recomputed. Only the anchors sealed in the vault tell."""
+"""Editing an audit chain in the server's database, behind the server's back, as an operator
+who wants the edit to pass `zkvault-server verify-audit` would: the hashes after the edit
+and the head are recomputed. Only the anchors sealed in the vault tell.
+
+A chain is an account's (its id as text) or a team's (the team id as text, hyphenated):
+the same rows, the same hashes, so every helper serves both."""
 
 from __future__ import annotations
 
@@ -45,3 +48,14 @@ def rewrite(conn: Connection, chain: str, seq: int) -> None:
         .values(outcome="failure", detail="rewritten")
     )
     relink(conn, chain, seq)
+
+
+def restore(conn: Connection, chain: str, row: dict[str, Any]) -> None:
+    """Undo ``rewrite``: the event's genuine contents back (``row`` as ``chain_rows`` read
+    it), and every hash after it recomputed, which gives back the genuine ones."""
+    conn.execute(
+        update(EVENTS)
+        .where(EVENTS.c.id == row["id"])
+        .values(outcome=row["outcome"], detail=row["detail"])
+    )
+    relink(conn, chain, row["seq"])

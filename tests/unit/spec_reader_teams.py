@@ -8,8 +8,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import re
 import struct
+import unicodedata
 from typing import Any
 
 from nacl import bindings as s
@@ -18,6 +20,10 @@ from nacl.exceptions import CryptoError
 from tests.unit.spec_reader import Refused, _check_item, _decode_json, _h, _mac, fingerprint
 
 _ID = re.compile("[0-9a-f]{32}")
+_WHITE_SPACE = (  # Unicode's White_Space property
+    "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
 _DEC = re.compile("0|[1-9][0-9]*")
 ROLES = ["reader", "writer", "admin", "owner"]
 COMMON = ["at", "by", "epoch", "op", "prev", "seq", "team", "v"]
@@ -486,6 +492,7 @@ def read_team_vault(
             raise Refused("body_auth")
     item_key = _mac(team_key, b"zkvault/1 team-item-key")
     items, names = [], set()
+    audit = None
     for r in records:
         ad = b"zkvault/1 team-item" + b"\x00\x01" + blob[6:22] + struct.pack(">Q", epoch) + r[:24]
         try:
@@ -497,16 +504,19 @@ def read_team_vault(
         if item["name"] in names:
             raise Refused("invalid_item")
         names.add(item["name"])
-        items.append(
-            {**item, "id": r[:16].hex(), "revision": str(struct.unpack(">Q", r[16:24])[0])}
-        )
+        if item["name"] == ".zkvault-audit-anchor":
+            audit = _anchor(item["secret"])
+        if not _reserved(item["name"]):
+            items.append(
+                {**item, "id": r[:16].hex(), "revision": str(struct.unpack(">Q", r[16:24])[0])}
+            )
     header = {
         "revision": str(revision),
         "epoch": str(epoch),
         "log_seq": str(log_seq),
         "writer": writer,
     }
-    return {"header": header, "items": sorted(items, key=lambda d: d["id"])}
+    return {"audit": audit, "header": header, "items": sorted(items, key=lambda d: d["id"])}
 
 
 # -- §15.5, the contacts ------------------------------------------------------------------
@@ -581,3 +591,29 @@ def read_contacts(records: dict[str, str]) -> dict[str, Any]:
             raise Refused("identity")
         found.update(more)
     return dict(sorted(found.items()))
+
+
+def _reserved(name: str) -> bool:
+    """§12: a bookkeeping name after NFKC and trimming White_Space; hidden from items."""
+    return unicodedata.normalize("NFKC", name).strip(_WHITE_SPACE).startswith(".zkvault-")
+
+
+def _anchor(secret: str) -> dict[str, str]:
+    """§15 "Audit anchors": exactly {"head":64 hex,"seq":decimal from 1,"v":"1"}, canonical."""
+    try:
+        doc = json.loads(secret)
+    except ValueError:
+        raise Refused("malformed") from None
+    if (
+        not isinstance(doc, dict)
+        or sorted(doc) != ["head", "seq", "v"]
+        or doc["v"] != "1"
+        or not isinstance(doc["head"], str)
+        or not re.fullmatch("[0-9a-f]{64}", doc["head"])
+        or not isinstance(doc["seq"], str)
+        or not re.fullmatch("[1-9][0-9]*", doc["seq"])
+        or int(doc["seq"]) > 2**63 - 1
+        or json.dumps(doc, sort_keys=True, separators=(",", ":")) != secret
+    ):
+        raise Refused("malformed")
+    return {"head": doc["head"], "seq": doc["seq"]}

@@ -339,8 +339,13 @@ def _team_vault(vector: dict[str, Any]) -> Any:
         "log_seq": str(vault.log_seq),
         "writer": vault.writer.hex if vault.writer else "",
     }
+    anchor = vault.audit_anchor
     vault.lock()
-    return {"header": header, "items": sorted(items, key=lambda d: d["id"])}
+    return {
+        "audit": None if anchor is None else {"head": anchor.head, "seq": str(anchor.seq)},
+        "header": header,
+        "items": sorted(items, key=lambda d: d["id"]),
+    }
 
 
 def _team_grant(vector: dict[str, Any]) -> Any:

@@ -13,7 +13,9 @@ from typing import Any
 
 from tests.vectors.common import Stream
 from vault_core import Item
+from vault_core.audit_chain import AuditAnchor
 from vault_core.b64url import b64url_decode, b64url_encode
+from vault_core.bookkeeping import AUDIT_ANCHOR_ITEM, bookkeeping_item
 from vault_core.encoding import canonical_json
 from vault_core.fingerprints import fingerprint
 from vault_core.teams import (
@@ -31,6 +33,7 @@ from vault_core.teams import (
     seal_team_key,
     sign_entry,
 )
+from vault_core.teams.teamvault import _Stored
 from vault_core.teams.tvformat import TEAM_HEADER_BYTES
 
 AT = 1_796_000_000  # every entry's clock (informational)
@@ -791,6 +794,28 @@ def team_vault_vectors() -> list[dict[str, Any]]:
         "team_permission",
         reader=WRITER,
     )
+
+    # The admin's next save seals the team's audit-chain head it saw (§15, "Audit anchors").
+    anchored = TeamVault.open(blob2, states=log.states, team_key=new_key)
+    anchored.set_audit_anchor(AuditAnchor(7, "7e" * 32), random_bytes=stream)
+    vector(
+        "team-vault-ok-anchored",
+        "epoch 2, revision 3: the admin's save seals audit head seq 7",
+        anchored.save(ADMIN, log.state, random_bytes=stream),
+        "ok",
+        opened=anchored,
+    )
+    damaged = TeamVault.open(blob2, states=log.states, team_key=new_key)
+    # The anchor item is written by hand: set_audit_anchor never writes a bad one.
+    damaged._items[uuid.UUID(bytes=stream(16))] = _Stored(
+        None, bookkeeping_item(AUDIT_ANCHOR_ITEM, '{"head":"7e","seq":"07","v":"1"}')
+    )
+    vector(
+        "team-vault-anchor-malformed",
+        "signed and sealed, but its audit anchor's seq has a leading zero and its head is short",
+        damaged.save(ADMIN, log.state, random_bytes=stream),
+        "malformed",
+    )
     return vectors
 
 
@@ -817,6 +842,7 @@ def _spans(blob: bytes, count: int) -> list[int]:
 
 
 def _vault_value(blob: bytes, vault: TeamVault) -> dict[str, Any]:
+    anchor = vault.audit_anchor
     items = []
     for info in vault.items():
         entry = json.loads(vault.get(info.id).to_json())
@@ -829,4 +855,8 @@ def _vault_value(blob: bytes, vault: TeamVault) -> dict[str, Any]:
         "log_seq": str(int.from_bytes(blob[38:46], "big")),
         "writer": blob[46:62].hex(),
     }
-    return {"header": header, "items": sorted(items, key=lambda d: d["id"])}
+    return {
+        "audit": None if anchor is None else {"head": anchor.head, "seq": str(anchor.seq)},
+        "header": header,
+        "items": sorted(items, key=lambda d: d["id"]),
+    }

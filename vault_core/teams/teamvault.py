@@ -4,6 +4,10 @@ current epoch's team key and signed by the member who wrote it (format.md §15.6
 Opening checks the vault against the replayed membership log (its epoch, the log entry
 it was written at, its writer's role from then to now) and against what this client
 remembers of the team, before any key is used; then the MAC and the records as §6.1 does.
+
+A save may seal the team's audit-chain head its writer saw, in the bookkeeping item
+``.zkvault-audit-anchor`` (§15, "Audit anchors"): hidden from the item list, kept across
+saves, read by ``audit_anchor`` and checked against the team's audit export.
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from ..audit_chain import AuditAnchor
 from ..backend import PrimitiveAuthError, get_backend
 from ..backend.base import AEAD_NONCE_BYTES, GENERICHASH_BYTES
+from ..bookkeeping import AUDIT_ANCHOR_ITEM, bookkeeping_item, dump_anchor, parse_anchor
 from ..container import ManifestEntry, Record, check_record_set
 from ..encoding import canonical_json, parse_canonical_json, u16, u64
 from ..errors import (
@@ -31,6 +37,7 @@ from ..errors import (
     ReservedNameError,
     RollbackError,
     StaleEpochError,
+    TeamKeyError,
     TeamLogError,
     TeamLogForkError,
     TeamLogGapError,
@@ -43,6 +50,7 @@ from ..errors import (
 from ..items import MAX_ITEMS, Item, ItemInfo, is_reserved
 from ..keys import KEY_BYTES, RandomBytes, wipe
 from .identity import IdentityKeys
+from .keybox import open_team_key
 from .state import RANK, TeamState
 from .tvformat import (
     TEAM_VERSION,
@@ -230,6 +238,50 @@ class TeamVault:
         vault.digest = hashlib.sha256(bytes(blob)).hexdigest()
         return vault
 
+    @classmethod
+    def open_kept(
+        cls, blob: bytes, *, states: Sequence[TeamState], keys: IdentityKeys
+    ) -> TeamVault:
+        """A kept revision (the server's history), opened to read what it sealed. It is
+        checked against the log at the entry it names, not against now: its log head and
+        epoch there, its writer a writer there, its writer's signature, then the MAC and
+        the records under that epoch's key as this member held it (``team_key`` if this
+        member held none: it joined later)."""
+        container = parse_team_vault(blob)
+        header = container.header
+        if header.team_id.hex != states[-1].team_id:
+            raise WrongVaultError("this is another team's vault")
+        if header.log_seq > len(states):
+            raise TeamLogGapError("the vault was written at log entries this client was not shown")
+        at = states[header.log_seq - 1]
+        if not hmac.compare_digest(at.head, container.log_head):
+            raise TeamLogForkError
+        if header.epoch != at.epoch:
+            raise TeamLogError("the vault's epoch is not the log's at the entry it names")
+        writer = header.writer.hex
+        role = at.role_of(writer)
+        if role is None or RANK[role] < WRITER:
+            raise TeamPermissionError("the vault's writer was not a writer at the entry it names")
+        _check_signature(container, at.members[writer].sign_key)
+        me = keys.account_id.hex
+        held = [s for s in states[header.log_seq - 1 :] if s.epoch == header.epoch]
+        box = next((s for s in held if me in s.boxes), None)
+        if box is None:
+            raise TeamKeyError("you held no key for the epoch that revision was written at")
+        team_key = open_team_key(box.boxes[me], keys, header.team_id, header.epoch, box.key_check)
+        try:
+            vault = cls(header.team_id, team_key, header.epoch)
+        finally:
+            wipe(team_key)
+        try:
+            vault._verify(container)
+        except BaseException:
+            vault.lock()
+            raise
+        vault.revision, vault.writer, vault.log_seq = header.revision, header.writer, header.log_seq
+        vault.digest = hashlib.sha256(bytes(blob)).hexdigest()
+        return vault
+
     def _verify(self, container: TeamContainer) -> None:
         header_key, item_key = self._keys()
         backend = get_backend()
@@ -259,8 +311,46 @@ class TeamVault:
                 wipe(plaintext)
             if item.name in names:
                 raise InvalidItemError("two items share a name")
+            if item.name == AUDIT_ANCHOR_ITEM:
+                parse_anchor(item.secret)  # a damaged anchor never passes for none
             names.add(item.name)
             self._items[record.item_id] = _Stored(record, item)
+
+    # -- the audit anchor ----------------------------------------------------------------------
+
+    @property
+    def audit_anchor(self) -> AuditAnchor | None:
+        """The team audit-chain head this revision's writer saw, or None if none was sealed."""
+        found = self._anchor_item()
+        return None if found is None else parse_anchor(found[1].item.secret)
+
+    def set_audit_anchor(
+        self, anchor: AuditAnchor, *, random_bytes: RandomBytes | None = None
+    ) -> None:
+        """Seal ``anchor`` at the next save. An anchor at or below the one held is ignored
+        unless it is the same: a server that answers an older head (or another hash at the
+        same seq) must not weaken what an earlier save committed to."""
+        text = dump_anchor(anchor)  # malformed before anything changes
+        found = self._anchor_item()
+        if found is not None:
+            held = parse_anchor(found[1].item.secret)
+            if anchor.seq <= held.seq:
+                return
+        elif len(self._items) >= MAX_ITEMS:
+            return  # filled to the limit before anchors existed: no room, saved unanchored
+        item_id = (
+            found[0]
+            if found is not None
+            else uuid.UUID(bytes=(random_bytes or get_backend().random_bytes)(16))
+        )
+        self._items[item_id] = _Stored(None, bookkeeping_item(AUDIT_ANCHOR_ITEM, text))
+
+    def _anchor_item(self) -> tuple[uuid.UUID, _Stored] | None:
+        self._keys()
+        for item_id, stored in self._items.items():
+            if stored.item.name == AUDIT_ANCHOR_ITEM:
+                return item_id, stored
+        return None
 
     # -- items -------------------------------------------------------------------------------
 
@@ -269,6 +359,7 @@ class TeamVault:
         infos = [
             s.item.info(i, s.record.item_rev if s.record else self.revision + 1)
             for i, s in self._items.items()
+            if not is_reserved(s.item.name)  # bookkeeping: not an item a member keeps
         ]
         return sorted(infos, key=lambda info: info.name)
 
@@ -282,14 +373,19 @@ class TeamVault:
     def lookup(self, name: str) -> uuid.UUID:
         self._keys()
         for item_id, stored in self._items.items():
-            if stored.item.name == name:
+            if stored.item.name == name and not is_reserved(name):
                 return item_id
         raise NotFoundError
 
     def add(self, item: Item, *, random_bytes: RandomBytes | None = None) -> uuid.UUID:
         self._keys()
-        if len(self._items) >= MAX_ITEMS:
-            raise LimitExceededError(f"a vault holds at most {MAX_ITEMS} items")
+        # One place is kept for the audit anchor, as the personal vault keeps one for its
+        # lineage record: a full vault must still be able to seal the head.
+        room = MAX_ITEMS if self._anchor_item() is not None else MAX_ITEMS - 1
+        if len(self._items) >= room:
+            raise LimitExceededError(
+                f"a team vault holds at most {MAX_ITEMS} items, its audit anchor included"
+            )
         item_id = uuid.UUID(bytes=(random_bytes or get_backend().random_bytes)(16))
         self._put(item_id, item)
         return item_id
@@ -299,11 +395,13 @@ class TeamVault:
         self._put(item_id, item)
 
     def remove(self, item_id: uuid.UUID) -> None:
-        self.get(item_id)
+        if is_reserved(self.get(item_id).name):
+            raise ReservedNameError
         del self._items[item_id]
 
     def _put(self, item_id: uuid.UUID, item: Item) -> None:
-        if is_reserved(item.name):
+        held = self._items.get(item_id)
+        if is_reserved(item.name) or (held is not None and is_reserved(held.item.name)):
             raise ReservedNameError
         if any(s.item.name == item.name for i, s in self._items.items() if i != item_id):
             raise InvalidItemError("an item with that name already exists")
@@ -383,11 +481,13 @@ def _check_against_log(container: TeamContainer, states: Sequence[TeamState]) ->
             raise TeamPermissionError(
                 "the vault's writer is not a writer of the team from the entry it names to now"
             )
+    _check_signature(container, current.members[writer].sign_key)
+
+
+def _check_signature(container: TeamContainer, sign_key: bytes) -> None:
     try:
         get_backend().sign_verify_detached(
-            container.signature,
-            LABEL_TEAM_VAULT + container.signed_bytes(),
-            current.members[writer].sign_key,
+            container.signature, LABEL_TEAM_VAULT + container.signed_bytes(), sign_key
         )
     except PrimitiveAuthError:
         raise TeamVaultSignatureError from None
