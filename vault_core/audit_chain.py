@@ -40,7 +40,7 @@ class AuditAnchor:
         if not isinstance(head, dict):
             return None
         seq, digest = head.get("seq"), head.get("hash")
-        if isinstance(seq, str) and seq.isdigit() and len(seq) <= 19:
+        if isinstance(seq, str) and _DECIMAL.fullmatch(seq):
             seq = int(seq)
         if (
             isinstance(seq, int)
@@ -57,6 +57,7 @@ GENESIS = "0" * 64  # the "previous hash" of every chain's first event
 SYSTEM_CHAIN = "system"  # events with no account (an anonymous pairing request, say)
 HASHED = ("chain", "seq", "actor", "action", "target", "tag", "outcome", "source", "detail")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+_DECIMAL = re.compile(r"[1-9][0-9]{0,18}")  # ASCII only: str.isdigit() also takes "٣"
 _STRINGS = ("actor", "action", "target", "tag", "outcome", "source", "detail")
 MAX_LISTED = 100  # problems kept in a report; the rest are only counted
 

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from vault_core import SSH_KEY, errors, seal_team_grant
+from vault_core.audit_chain import AuditAnchor
 from vault_core.b64url import b64url_decode as b64d
 from vault_core.b64url import b64url_encode as b64e
 from vault_core.teams import (
@@ -79,6 +80,7 @@ class Teams:
     def __init__(self, personal: Session) -> None:
         self.personal = personal
         self.sessions: dict[str, TeamSession] = {}
+        self.heads: dict[str, AuditAnchor] = {}  # team id -> audit head the server last named
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -97,7 +99,21 @@ class Teams:
         session = self.sessions.get(str(team_id))
         if session is None:
             raise TeamsError("team_not_open", "Open the team first.")
+        head = self.heads.get(str(team_id))
+        if head is not None and RANK[session.role] >= RANK["writer"]:
+            session.vault.set_audit_anchor(head)  # sealed by this team's next save
         return session
+
+    def op_team_saw_audit_head(self, team_id: str, seq: Any, hash: Any) -> dict[str, Any]:
+        """The team audit chain's head the server named (``audit_head`` of a team vault or
+        log answer): the team's next save seals it (format.md §15.9). Malformed or older
+        than one seen: ignored, so a server cannot make a save write what no reader takes."""
+        anchor = AuditAnchor.from_server({"seq": seq, "hash": hash})
+        held = self.heads.get(str(team_id))
+        if anchor is None or (held is not None and anchor.seq <= held.seq):
+            return {"anchored": False}
+        self.heads[str(team_id)] = anchor
+        return {"anchored": True}
 
     def lock(self) -> None:
         for session in self.sessions.values():

@@ -3,7 +3,7 @@
 // Only ciphertext, names, ids and public keys go through here (docs/server.md).
 
 import { KeyUnavailable, learnServerTime, proof } from "./dpop.js";
-import { sawAuditHead } from "./engine.js";
+import { sawAuditHead, sawTeamAuditHead } from "./engine.js";
 
 export class ApiError extends Error {
   constructor(status, code, message, body = {}) {
@@ -155,6 +155,9 @@ export async function call(method, path, body) {
   const data = await callOnce(method, path, body);
   // Vault reads and writes name the audit chain's head: the next save seals it.
   if (data && data.audit_head && path.startsWith("/api/vault")) sawAuditHead(data.audit_head);
+  // So do a team's vault and log answers, for that team's vault.
+  const team = /^\/api\/teams\/([0-9a-f-]{32,36})\/(vault|log)(\?|$)/.exec(path);
+  if (data && data.audit_head && team) sawTeamAuditHead(team[1], data.audit_head);
   return data;
 }
 

@@ -80,6 +80,13 @@ export function sawAuditHead(head) {
   if (!auditHead || head.seq > auditHead.seq) auditHead = { seq: head.seq, hash: head.hash };
 }
 
+// A team's audit-chain head (the `audit_head` of its vault and log answers): the worker
+// keeps the newest per team and that team's next save seals it (format.md §15.9).
+export function sawTeamAuditHead(teamId, head) {
+  if (!head || !Number.isSafeInteger(head.seq) || typeof head.hash !== "string") return;
+  ask("team_saw_audit_head", { team_id: teamId, seq: head.seq, hash: head.hash }).catch(() => {});
+}
+
 function post(op, args) {
   const id = nextId++;
   return new Promise((resolve, reject) => {

@@ -26,6 +26,7 @@ from playwright.sync_api import Browser
 from tests.e2e.conftest import (
     STRONG,
     App,
+    account_id_of,
     api_sign_in,
     b64d,
     b64e,
@@ -40,13 +41,15 @@ from tests.support.processes import ServerProcess
 from tests.support.report import record
 from vault_core import (
     RunnerKeyPair,
+    Vault,
     check_team_grant_log,
     errors,
     fingerprint,
     open_team_grant,
 )
 from vault_core.audit_chain import verify_export
-from vault_core.teams import replay_states
+from vault_core.teams import IdentityKeys, replay_states
+from vault_core.teams.session import TeamSession
 
 TEAM = "Ops"
 TOKEN = "ghp_" + secrets.token_urlsafe(27)
@@ -222,6 +225,40 @@ def test_the_export_downloads_a_chain_that_verifies(cast: Cast, tmp_path: Path) 
     # The chain is the team's: a byte changed in it no longer verifies.
     document["events"][3]["actor"] = "account:" + str(uuid.uuid4())
     assert not verify_export(document, [], chain=str(uuid.UUID(hex=cast.team_id))).consistent
+
+
+def test_a_team_save_in_the_browser_anchors_the_audit_chain(cast: Cast) -> None:
+    """format.md §15.9: the team vault Ada's browser saves seals the team chain's head the
+    server last named; opened here with Ada's own keys, the export verifies against it."""
+    ada, server, auth = cast.ada, cast.ada.server, cast.ada_auth
+    ada.page.get_by_role("button", name="Add a team credential").click()
+    form = ada.page.locator("#team-item-form")
+    form.get_by_label("Name", exact=True).fill("anchored")
+    form.get_by_label("Token").fill("glpat-" + secrets.token_urlsafe(15))
+    form.get_by_role("button", name="Save to the team").click()
+    ada.notice(f"Saved “anchored” to team {TEAM}")
+
+    account = account_id_of(server, ada.sub)
+    mine = httpx.get(f"{server.url}/api/vault", auth=auth).json()
+    personal = Vault.open(b64d(mine["blob"]), STRONG, account_id=account)
+    try:
+        held = personal.identity_keys()
+        assert held is not None
+        keys = IdentityKeys(account, held.seed_bytes())
+    finally:
+        personal.lock()
+    base = f"{server.url}/api/teams/{cast.team_id}"
+    entries = [b64d(e) for e in httpx.get(f"{base}/log?after=0", auth=auth).json()["entries"]]
+    blob = b64d(httpx.get(f"{base}/vault", auth=auth).json()["blob"])
+    session = TeamSession.open(keys, entries, blob)
+    try:
+        anchor = session.vault.audit_anchor
+    finally:
+        session.vault.lock()
+    assert anchor is not None, "the browser's team save sealed no audit head"
+    export = httpx.get(f"{base}/audit/export", auth=auth).json()
+    report = verify_export(export, [anchor], chain=str(uuid.UUID(hex=cast.team_id)))
+    assert report.consistent and anchor.seq <= export["head_seq"], report.summary()
 
 
 def test_a_reader_is_shown_no_audit_trail(cast: Cast) -> None:

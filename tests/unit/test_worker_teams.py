@@ -186,3 +186,28 @@ def test_locking_closes_every_team(worker: ModuleType) -> None:
     assert json.loads(worker.dispatch("lock", "{}"))["ok"]
     reply = json.loads(worker.dispatch("team_view", json.dumps({"team_id": team_id})))
     assert reply["code"] == "locked"
+
+
+def test_a_team_save_seals_the_audit_head_the_server_named(worker: ModuleType) -> None:
+    """format.md §15.9 from the browser: the page hands on every audit_head of the team's
+    vault and log answers; the team's next save seals the newest well-formed one."""
+    ada, bob = person(worker, "ada"), person(worker, "bob")
+    for p in (ada, bob):
+        p.identity()
+    made = ada.call("team_create", name="Platform", email=ada.email)
+    team, server = made["team_id"], Server([made["entry"]], made["vault"])
+    add(ada, team, server, bob, "writer")
+    newer, older = "ab" * 32, "cd" * 32
+    assert ada.call("team_saw_audit_head", team_id=team, seq=7, hash=newer)["anchored"]
+    for seq, digest in ((6, older), ("07", older), (8, "AB" * 32), (0, older), (True, older)):
+        # older, a seq spelled with a zero, upper-case hex, no such seq, not a number
+        told = ada.call("team_saw_audit_head", team_id=team, seq=seq, hash=digest)
+        assert told == {"anchored": False}
+    wrote = ada.call(
+        "team_item_add", team_id=team, fields={"name": "deploy", "kind": "generic"}, secret="s"
+    )
+    server.blob = wrote["blob"]
+    bob.open(team, server)
+    anchor = bob.teams.sessions[team].vault.audit_anchor
+    assert (anchor.seq, anchor.head) == (7, newer)
+    assert [i["name"] for i in bob.open(team, server)["items"]] == ["deploy"]  # hidden
