@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/web.py [--runs 5] [--web-dir OTHER/web/dist]
                                        [--baseline PREVIOUS/web/dist]
+                                       [--also LABEL=ANOTHER/web/dist ...]
 
 Measures, per run, in a fresh browser context (empty HTTP cache) and then after a reload
 in the same context (warm cache):
@@ -15,6 +16,10 @@ Prints medians and the targets (docs/architecture.md). The marks come from
 performance.mark() calls in web/engine.js and web/app.js. With --baseline, a second server
 serves that build (say, the previous release's) and the runs alternate between the two in
 one browser, so both see the same machine at the same time; a table of ratios follows.
+--also adds more builds to the same rotation (say, this branch before a change), each
+compared with the baseline too. Per run, stderr shows when the worker started, when the
+unlock form was shown and when the engine was ready (ms after navigation start), and
+what the page itself (not the worker) had fetched before the form was shown.
 """
 
 from __future__ import annotations
@@ -48,7 +53,11 @@ READY_JS = """() => new Promise(resolve => {
   const check = () => {
     const m = n => performance.getEntriesByName(n)[0];
     if (m('zkv-engine-ready') && m('zkv-unlock-view'))
-      resolve({engine: m('zkv-engine-ready').startTime, view: m('zkv-unlock-view').startTime,
+      const view = m('zkv-unlock-view').startTime;
+      const early = performance.getEntriesByType('resource').filter(r => r.startTime < view);
+      resolve({engine: m('zkv-engine-ready').startTime, view,
+               worker: m('zkv-worker-start').startTime, files: early.length,
+               kb: early.reduce((n, r) => n + r.decodedBodySize, 0) / 1024,
                ready: Math.max(m('zkv-engine-ready').startTime, m('zkv-unlock-view').startTime)});
     else setTimeout(check, 5);
   };
@@ -108,6 +117,12 @@ def fresh_session(context: BrowserContext, url: str, idp: str, sub: str) -> Page
 def measure(page: Page, url: str) -> dict[str, float]:
     page.goto(url + "/")
     marks: dict[str, float] = page.evaluate(READY_JS)
+    print(
+        f"   worker started {marks['worker']:.0f} ms, unlock form {marks['view']:.0f} ms, "
+        f"engine ready {marks['engine']:.0f} ms; the page fetched {marks['files']:.0f} "
+        f"files ({marks['kb']:.0f} KB decoded) before the form",
+        file=sys.stderr,
+    )
     # A person types for a second or more after the form appears; the worker uses that
     # time to warm Argon2id up (see web/worker.js).
     page.wait_for_timeout(TYPING_MS)
@@ -158,6 +173,13 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="built assets to measure in the same run, alternating with this build",
     )
+    parser.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        metavar="LABEL=DIR",
+        help="another build to alternate with (repeatable); needs --baseline",
+    )
     args = parser.parse_args(argv)
     extra = {}
     if args.web_dir:
@@ -169,6 +191,11 @@ def main(argv: list[str] | None = None) -> int:
             stdout=subprocess.DEVNULL,
         )
     builds = {"this build": extra}
+    for also in args.also:
+        label, _, path = also.partition("=")
+        if not path or not args.baseline or label in ("this build", "baseline"):
+            parser.error("--also takes LABEL=DIR, a new label, and needs --baseline")
+        builds[label] = {"ZKVAULT_WEB_DIR": str(Path(path).resolve())}
     if args.baseline:
         builds["baseline"] = {"ZKVAULT_WEB_DIR": str(args.baseline.resolve())}
     idp, idp_proc = start_idp()
@@ -214,16 +241,19 @@ def main(argv: list[str] | None = None) -> int:
 def compare(
     cold: dict[str, list[dict[str, float]]], warm: dict[str, list[dict[str, float]]]
 ) -> None:
-    """This build's medians over the baseline's, from the same alternating runs."""
+    """Each build's medians over the baseline's, from the same alternating runs."""
     both = {name: cold[name] + warm[name] for name in cold}
-    print(f"\n{'this build / baseline (medians)':44} {'ratio':>8}")
-    for label, rows, key in (
-        ("empty cache -> ready to unlock", cold, "ready"),
-        ("warm cache -> ready to unlock", warm, "ready"),
-        ("submit passphrase -> credentials shown", both, "unlock"),
-    ):
-        ratio = _median(rows["this build"], key) / _median(rows["baseline"], key)
-        print(f"{label:44} {ratio:8.2f}")
+    for name in cold:
+        if name == "baseline":
+            continue
+        print(f"\n{name + ' / baseline (medians)':44} {'ratio':>8}")
+        for label, rows, key in (
+            ("empty cache -> ready to unlock", cold, "ready"),
+            ("warm cache -> ready to unlock", warm, "ready"),
+            ("submit passphrase -> credentials shown", both, "unlock"),
+        ):
+            ratio = _median(rows[name], key) / _median(rows["baseline"], key)
+            print(f"{label:44} {ratio:8.2f}")
 
 
 def _median(rows: list[dict[str, float]], key: str) -> float:
