@@ -52,14 +52,14 @@ ARGS = [
 READY_JS = """() => new Promise(resolve => {
   const check = () => {
     const m = n => performance.getEntriesByName(n)[0];
-    if (m('zkv-engine-ready') && m('zkv-unlock-view'))
+    if (m('zkv-engine-ready') && m('zkv-unlock-view')) {
       const view = m('zkv-unlock-view').startTime;
       const early = performance.getEntriesByType('resource').filter(r => r.startTime < view);
       resolve({engine: m('zkv-engine-ready').startTime, view,
                worker: m('zkv-worker-start').startTime, files: early.length,
                kb: early.reduce((n, r) => n + r.decodedBodySize, 0) / 1024,
-               ready: Math.max(m('zkv-engine-ready').startTime, m('zkv-unlock-view').startTime)});
-    else setTimeout(check, 5);
+               ready: Math.max(m('zkv-engine-ready').startTime, view)});
+    } else setTimeout(check, 5);
   };
   check();
 })"""
