@@ -15,7 +15,8 @@ in the same context (warm cache):
 Prints medians and the targets (docs/architecture.md). The marks come from
 performance.mark() calls in web/engine.js and web/app.js. With --baseline, a second server
 serves that build (say, the previous release's) and the runs alternate between the two in
-one browser, so both see the same machine at the same time; a table of ratios follows.
+one browser, so both see the same machine at the same time (each round starting with the
+next build); a table of ratios follows.
 --also adds more builds to the same rotation (say, this branch before a change), each
 compared with the baseline too. Per run, stderr shows when the worker started, when the
 unlock form was shown and when the engine was ready (ms after navigation start), and
@@ -216,8 +217,12 @@ def main(argv: list[str] | None = None) -> int:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
             for server in servers.values():
                 create_vault(browser, server.url, idp, "bench")
+            names = list(servers)
             for i in range(args.runs):
-                for name, server in servers.items():
+                # Each round starts with the next build, so none is always first after
+                # the previous round's last one.
+                for name in names[i % len(names) :] + names[: i % len(names)]:
+                    server = servers[name]
                     context = browser.new_context()
                     page = fresh_session(context, server.url, idp, "bench")
                     print(f"run {i + 1}/{args.runs} ({name})", file=sys.stderr, flush=True)
