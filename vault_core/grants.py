@@ -122,10 +122,25 @@ def seal_grant(
         + u32(len(body))
         + body
     )
+    return sign_and_seal(
+        vault, LABEL_GRANT_SIGNATURE, signed, runner_public_key, random_bytes=random_bytes
+    )
+
+
+def sign_and_seal(
+    vault: Vault,
+    label: bytes,
+    signed: bytes,
+    runner_public_key: bytes,
+    *,
+    random_bytes: RandomBytes | None = None,
+) -> bytes:
+    """``signed`` signed with the vault's grant key under ``label``, then sealed to the
+    runner: the last steps of every grant (§7, and §15.8's team grants)."""
     seed = vault.grant_signing_seed()
     _, signing_key = get_backend().sign_seed_keypair(bytes(seed))
     try:
-        signature = get_backend().sign_detached(LABEL_GRANT_SIGNATURE + signed, bytes(signing_key))
+        signature = get_backend().sign_detached(label + signed, bytes(signing_key))
     finally:
         wipe(seed)
         wipe(signing_key)

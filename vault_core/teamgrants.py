@@ -44,10 +44,9 @@ from .errors import (
     UnsupportedVersionError,
     WrongVaultError,
 )
-from .grants import GRANT_MAX_BYTES, GrantedItem, RunnerKeyPair
+from .grants import GRANT_MAX_BYTES, GrantedItem, RunnerKeyPair, sign_and_seal
 from .grants import _item_dict as item_dict
 from .grants import _parse_body as parse_items
-from .grants import _seal as seal_to_runner
 from .grants import _seal_open as open_sealed
 from .items import MAX_ITEMS, Item
 from .keys import RandomBytes, wipe
@@ -118,17 +117,9 @@ def seal_team_grant(
         + u32(len(body))
         + body
     )
-    seed = vault.grant_signing_seed()
-    _, signing_key = get_backend().sign_seed_keypair(bytes(seed))
-    try:
-        signature = get_backend().sign_detached(LABEL_TEAM_GRANT + signed, bytes(signing_key))
-    finally:
-        wipe(seed)
-        wipe(signing_key)
-    sealed = seal_to_runner(runner_public_key, signed + signature, random_bytes)
-    if len(sealed) > GRANT_MAX_BYTES:
-        raise LimitExceededError(f"a grant is limited to {GRANT_MAX_BYTES} bytes")
-    return sealed
+    return sign_and_seal(
+        vault, LABEL_TEAM_GRANT, signed, runner_public_key, random_bytes=random_bytes
+    )
 
 
 def open_team_grant(

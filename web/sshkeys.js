@@ -8,10 +8,6 @@ import { ask } from "./engine.js";
 import { deployPages } from "./providers.js";
 
 export const SSH_KEY = "ssh-key";
-let checking = 0; // bumped per pasted-key check: only the latest answer is shown
-
-const source = () => document.querySelector('input[name="ssh-source"]:checked')?.value || "generate";
-
 const SOURCE_HINTS = {
   keep: "",
   generate: "The key is made in this tab's vault worker and stored encrypted; you then see its public key to add to the host.",
@@ -42,55 +38,73 @@ export function sshForm(kind, editing) {
 
 // A fresh form: nothing pasted, keep (editing) or generate (new) chosen.
 export function resetSshForm(editing) {
-  checking += 1;
-  $("item-ssh-paste").value = "";
-  $("item-ssh-check").textContent = "";
-  $("item-ssh-check").className = "hint";
+  choice.reset();
   $(editing ? "item-ssh-keep" : "item-ssh-generate").checked = true;
   showSource();
 }
 
-// What to send with add/update for an ssh-key: {secret, generate}; an Error to show if
-// nothing usable was given.
-export function sshArgs() {
-  const chosen = source();
-  if (chosen === "generate") return { secret: "", generate: true };
-  if (chosen === "keep") return { secret: "", generate: false };
-  const pasted = $("item-ssh-paste").value;
-  if (!pasted.trim()) throw new Error("Paste the private key, or choose Generate.");
-  return { secret: pasted, generate: false };
+// The "Private key" choice of an item form (this page's, and the team item form's,
+// web/teamssh.js): what to send with add/update for an ssh-key ({secret, generate}, or an
+// Error to show if nothing usable was given), and the worker's reading of a pasted key.
+// `ids`: the radio group's name and the paste box, check line and dialog ids.
+export function keyChoice(ids) {
+  let checking = 0; // bumped per pasted-key check: only the latest answer is shown
+  const source = () => document.querySelector(`input[name="${ids.radio}"]:checked`)?.value || "generate";
+
+  function args() {
+    const chosen = source();
+    if (chosen === "generate") return { secret: "", generate: true };
+    if (chosen === "keep") return { secret: "", generate: false };
+    const pasted = $(ids.paste).value;
+    if (!pasted.trim()) throw new Error("Paste the private key, or choose Generate.");
+    return { secret: pasted, generate: false };
+  }
+
+  // The worker reads the pasted key and says what it is (type, fingerprint) or why it
+  // cannot be stored; the page never parses it. An answer a newer paste overtook is dropped.
+  async function checkPasted() {
+    const seq = ++checking;
+    const out = $(ids.check);
+    if (!$(ids.paste).value.trim()) {
+      out.textContent = "";
+      return;
+    }
+    let said;
+    let code = null;
+    try {
+      const got = await ask("ssh_key_info", { secret: $(ids.paste).value });
+      said = `Read: ${got.key_type} key, ${got.fingerprint}.`;
+    } catch (err) {
+      said = err.message;
+      code = err.code || "error";
+    }
+    if (seq !== checking || !$(ids.dialog).open) return;
+    out.textContent = said;
+    out.className = code ? "hint weak" : "hint";
+    if (code) out.dataset.code = code;
+    else delete out.dataset.code;
+  }
+
+  // A fresh form: no answer of an earlier check is shown.
+  function reset() {
+    checking += 1;
+    $(ids.paste).value = "";
+    $(ids.check).textContent = "";
+    $(ids.check).className = "hint";
+  }
+
+  return { source, args, checkPasted, reset };
 }
 
-// The worker reads the pasted key and says what it is (type, fingerprint) or why it cannot
-// be stored here; the page never parses it. An answer a newer paste overtook is dropped.
-async function checkPasted() {
-  const seq = ++checking;
-  const out = $("item-ssh-check");
-  if (!$("item-ssh-paste").value.trim()) {
-    out.textContent = "";
-    return;
-  }
-  let said;
-  let code = null;
-  try {
-    const got = await ask("ssh_key_info", { secret: $("item-ssh-paste").value });
-    said = `Read: ${got.key_type} key, ${got.fingerprint}.`;
-  } catch (err) {
-    said = err.message;
-    code = err.code || "error";
-  }
-  if (seq !== checking || !$("item-dialog").open) return;
-  out.textContent = said;
-  out.className = code ? "hint weak" : "hint";
-  if (code) out.dataset.code = code;
-  else delete out.dataset.code;
-}
+const choice = keyChoice({ radio: "ssh-source", paste: "item-ssh-paste", check: "item-ssh-check", dialog: "item-dialog" });
+const source = choice.source;
+export const sshArgs = choice.args;
 
 export function initSshForm() {
   for (const radio of document.querySelectorAll('input[name="ssh-source"]')) {
     radio.addEventListener("change", showSource);
   }
-  $("item-ssh-paste").addEventListener("input", () => { checkPasted(); });
+  $("item-ssh-paste").addEventListener("input", () => { choice.checkPasted(); });
 }
 
 // -- an item's details: its public half ---------------------------------------------------

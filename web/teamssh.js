@@ -5,7 +5,7 @@
 // page receives it only on Show.
 import { $, el } from "./core.js";
 import { ask } from "./engine.js";
-import { copyPublicKey, SSH_KEY } from "./sshkeys.js";
+import { copyPublicKey, keyChoice, SSH_KEY } from "./sshkeys.js";
 
 export { SSH_KEY };
 
@@ -15,9 +15,12 @@ const HINTS = {
   generate: "The key is made in this tab's vault worker and sealed into the team vault; every member then sees its public key to add to the host.",
   paste: "",
 };
-let checking = 0; // bumped per pasted-key check: only the latest answer is shown
-
-const source = () => document.querySelector(`input[name="${RADIO}"]:checked`)?.value || "generate";
+const choice = keyChoice({
+  radio: RADIO, paste: "team-item-ssh-paste", check: "team-item-ssh-check", dialog: "team-item-dialog",
+});
+const source = choice.source;
+// What to send with team_item_add/update for an ssh-key: {secret, generate}.
+export const teamSshArgs = choice.args;
 const tokenParts = () => [document.querySelector('label[for="team-item-secret"]'), $("team-item-secret"), $("team-item-secret-hint")];
 
 function radio(value, text, id) {
@@ -46,7 +49,7 @@ function ensureForm() {
       el("p", { id: "team-item-ssh-check", class: "hint", "aria-live": "polite" })));
   $("team-item-secret-hint").after(box);
   for (const r of box.querySelectorAll(`input[name="${RADIO}"]`)) r.addEventListener("change", showSource);
-  $("team-item-ssh-paste").addEventListener("input", () => { checkPasted(); });
+  $("team-item-ssh-paste").addEventListener("input", () => { choice.checkPasted(); });
   // A pasted key is not kept on the page once the form is gone (saved or cancelled).
   $("team-item-dialog").addEventListener("close", () => { $("team-item-ssh-paste").value = ""; });
   $("team-item-kind").addEventListener("change", () => teamSshForm($("team-item-kind").value, !$("team-item-ssh-keep-label").hidden));
@@ -76,47 +79,9 @@ export function teamSshForm(kind, editing) {
 // A fresh form: nothing pasted; keep (editing) or generate (new) chosen.
 export function resetTeamSshForm(kind, editing) {
   ensureForm();
-  checking += 1;
-  $("team-item-ssh-paste").value = "";
-  $("team-item-ssh-check").textContent = "";
-  $("team-item-ssh-check").className = "hint";
+  choice.reset();
   $(editing ? "team-item-ssh-keep" : "team-item-ssh-generate").checked = true;
   teamSshForm(kind, editing);
-}
-
-// What to send with team_item_add/update for an ssh-key: {secret, generate}.
-export function teamSshArgs() {
-  const chosen = source();
-  if (chosen === "generate") return { secret: "", generate: true };
-  if (chosen === "keep") return { secret: "", generate: false };
-  const pasted = $("team-item-ssh-paste").value;
-  if (!pasted.trim()) throw new Error("Paste the private key, or choose Generate.");
-  return { secret: pasted, generate: false };
-}
-
-// The worker reads the pasted key and says what it is, or why it cannot be stored; the
-// page never parses it. An answer a newer paste overtook is dropped.
-async function checkPasted() {
-  const seq = ++checking;
-  const out = $("team-item-ssh-check");
-  if (!$("team-item-ssh-paste").value.trim()) {
-    out.textContent = "";
-    return;
-  }
-  let said;
-  let code = null;
-  try {
-    const got = await ask("ssh_key_info", { secret: $("team-item-ssh-paste").value });
-    said = `Read: ${got.key_type} key, ${got.fingerprint}.`;
-  } catch (err) {
-    said = err.message;
-    code = err.code || "error";
-  }
-  if (seq !== checking || !$("team-item-dialog").open) return;
-  out.textContent = said;
-  out.className = code ? "hint weak" : "hint";
-  if (code) out.dataset.code = code;
-  else delete out.dataset.code;
 }
 
 // A team ssh-key's public half for its row: the authorized_keys line and SHA256:
