@@ -99,9 +99,15 @@ class Teams:
         session = self.sessions.get(str(team_id))
         if session is None:
             raise TeamsError("team_not_open", "Open the team first.")
-        head = self.heads.get(str(team_id))
-        if head is not None and RANK[session.role] >= RANK["writer"]:
-            session.vault.set_audit_anchor(head)  # sealed by this team's next save
+        return session
+
+    def _anchored(self, session: TeamSession) -> TeamSession:
+        """``session`` with the team audit head the server last named set to be sealed by
+        the save about to be made (format.md §15.9); set only then, so that the vault a
+        reading operation sees is the one the server holds."""
+        head = self.heads.get(uuid.UUID(session.state.team_id).hex)
+        if head is not None:
+            session.vault.set_audit_anchor(head)
         return session
 
     def op_team_saw_audit_head(self, team_id: str, seq: Any, hash: Any) -> dict[str, Any]:
@@ -109,10 +115,14 @@ class Teams:
         log answer): the team's next save seals it (format.md §15.9). Malformed or older
         than one seen: ignored, so a server cannot make a save write what no reader takes."""
         anchor = AuditAnchor.from_server({"seq": seq, "hash": hash})
-        held = self.heads.get(str(team_id))
+        try:
+            team = uuid.UUID(str(team_id)).hex
+        except ValueError:
+            return {"anchored": False}
+        held = self.heads.get(team)
         if anchor is None or (held is not None and anchor.seq <= held.seq):
             return {"anchored": False}
-        self.heads[str(team_id)] = anchor
+        self.heads[team] = anchor
         return {"anchored": True}
 
     def lock(self) -> None:
@@ -321,7 +331,7 @@ class Teams:
         what the removed member could read, to rotate at the provider."""
         session = self._team(team_id)
         base = session.vault.revision
-        removal = session.remove_member(_uuid(account_id, "an account id").hex)
+        removal = self._anchored(session).remove_member(_uuid(account_id, "an account id").hex)
         exposed = [
             {"id": x.id.hex, "name": x.name, "kind": x.kind, "url": x.url, "rotate_at": x.rotate_at}
             for x in removal.exposed
@@ -337,7 +347,7 @@ class Teams:
     def op_team_rotate(self, team_id: str) -> dict[str, Any]:
         session = self._team(team_id)
         base = session.vault.revision
-        entry, blob = session.rotate()
+        entry, blob = self._anchored(session).rotate()
         return {
             "entry": b64e(entry),
             "vault": b64e(blob),
@@ -348,7 +358,8 @@ class Teams:
     def op_team_change_role(self, team_id: str, account_id: str, role: str) -> dict[str, Any]:
         session = self._team(team_id)
         base = session.vault.revision
-        entry, blob = session.change_role(_uuid(account_id, "an account id").hex, _role(role))
+        member = _uuid(account_id, "an account id").hex
+        entry, blob = self._anchored(session).change_role(member, _role(role))
         out = {"entry": b64e(entry), "vault": None, "base_revision": base}
         if blob is not None:
             out["vault"] = b64e(blob)
@@ -371,7 +382,7 @@ class Teams:
         return session
 
     def _save(self, session: TeamSession, base: int) -> dict[str, Any]:
-        blob = session.save()
+        blob = self._anchored(session).save()
         return {"blob": b64e(blob), "base_revision": base, **self._view(session)}
 
     def op_team_item_add(
