@@ -5,7 +5,7 @@ item 8): open, add a member, remove one.
                                          [--members 200] [--items 999]  [--json FILE]
 
 Makes the team once (benchmarks/teams_support/fixture.py: a log of 200 entries, create then 199
-adds, and a team vault of 1,000 items), then times, side by side in paired rounds:
+adds, and a full team vault: 999 items and the anchor), then times, side by side in paired rounds:
 
   open, fresh       TeamSession.open with nothing remembered: the whole log replayed
                     (every signature checked), the key box opened, the vault verified
@@ -19,7 +19,7 @@ adds, and a team vault of 1,000 items), then times, side by side in paired round
   add, unlocked     the same on the personal vault just opened (untimed): the first add
                     after an unlock, which decrypts and parses the contacts' shards
   remove member     TeamSession.remove_member: a new team key sealed to the 198 others, the
-                    entry signed and applied, all 1,000 items encrypted again and the vault
+                    entry signed and applied, all 999 items encrypted again and the vault
                     signed (the team is open beforehand, untimed)
 
 natively in worker processes (this checkout's vault_core, and with --baseline REF the
