@@ -59,16 +59,23 @@ function renderList(view) {
   if (!pane.grants.length) list.append(el("li", { class: "hint", text: "No runner has credentials of this team." }));
 }
 
+// Drawn again whenever the lists reload: what the person already chose (runner, items)
+// stays chosen, so a reload landing between choosing and Grant never grants another runner.
 function renderForm(view) {
   const select = $("team-grant-runner");
+  const chosen = select.value;
+  const box = $("team-grant-items");
+  const ticked = new Set([...box.querySelectorAll("input:checked")].map((i) => i.value));
   const runners = grantable(pane.runners);
   select.replaceChildren(...runners.map((r) => el("option", { value: r.id, text: runnerName(r.id) || r.name })));
   if (!runners.length) select.append(el("option", { value: "", text: "No approved runner: enrol one under Machines & runners" }));
+  if (runners.some((r) => r.id === chosen)) select.value = chosen;
   select.disabled = !runners.length;
-  const box = $("team-grant-items");
   box.replaceChildren(el("legend", { text: "Team credentials it gets" }), ...view.items.map((item) => {
     const id = `team-grant-${item.id}`;
-    return el("label", { for: id }, el("input", { type: "checkbox", id, value: item.id }), ` ${item.name}`);
+    const input = el("input", { type: "checkbox", id, value: item.id });
+    input.checked = ticked.has(item.id);
+    return el("label", { for: id }, input, ` ${item.name}`);
   }));
   if (!view.items.length) box.append(el("p", { class: "hint", text: "The team has no credential yet." }));
   $("team-grant-form").querySelector('button[type="submit"]').disabled = !runners.length || !view.items.length;

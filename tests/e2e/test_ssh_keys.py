@@ -193,6 +193,11 @@ def test_a_passphrase_protected_key_is_refused_with_the_cli_command_that_opens_i
     assert page.locator("#error").get_attribute("data-code") == "ssh_key_encrypted"
     assert "zkvault add" in (page.locator("#item-dialog .dialog-error").text_content() or "")
     page.keyboard.press("Escape")
+    # The dialog's close event (a task after Escape) is what clears the pasted key.
+    page.wait_for_function(
+        "() => !document.getElementById('item-dialog').open"
+        " && document.getElementById('item-ssh-paste').value === ''"
+    )
     assert "locked" not in ready.item_names()
     assert not _page_holds(ready, KEY_BODY)
 
