@@ -159,6 +159,11 @@ def test_revoked_machines_fold_away_after_a_day(ready: App) -> None:
     assert page.locator('#machines-body [data-machine="retired-laptop"]').is_visible()
     assert page.locator("#machines-folded").is_hidden()
     page.clock.fast_forward("25:00:00")  # a day later (the vault locks on the way)
+    # The idle lock asks the worker before it shows the unlock form: wait for it to land,
+    # or ensure_unlocked sees the old section and reaches for a menu the lock then hides.
+    page.wait_for_function(
+        "() => ['view-unlock', 'view-signin'].some(id => !document.getElementById(id).hidden)"
+    )
     ready.ensure_unlocked(SUB, STRONG)
     ready.go("Machines & runners")
     folded = page.locator("#machines-folded")
