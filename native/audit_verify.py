@@ -118,16 +118,18 @@ def _read_revision(machine: MachineSession, gathered: Gathered, revision: int) -
         gathered.unreadable.append({"revision": revision, "error": exc.code})
 
 
-def _print(report: Report, gathered: Gathered, as_json: bool) -> None:
-    if as_json:
-        out = {
-            "ok": report.consistent,
-            **report.to_dict(),
-            "revisions": gathered.revisions,
-            "unreadable": gathered.unreadable,
-        }
-        print(json.dumps(out, separators=(",", ":")))
-        return
+def report_dict(report: Report, gathered: Gathered) -> dict[str, Any]:
+    """The --json form of a checked export (this command's and ``team audit --export``'s)."""
+    return {
+        "ok": report.consistent,
+        **report.to_dict(),
+        "revisions": gathered.revisions,
+        "unreadable": gathered.unreadable,
+    }
+
+
+def print_problems(report: Report, gathered: Gathered, no_anchors: str) -> None:
+    """What went wrong, which revisions were skipped, and ``no_anchors`` if none held one."""
     for p in report.problems:
         where = f" at seq {p.seq}" if p.seq is not None else ""
         print(f"{p.kind.upper()}{where}: {p.message}")
@@ -136,8 +138,17 @@ def _print(report: Report, gathered: Gathered, as_json: bool) -> None:
     for u in gathered.unreadable:
         print(f"note: revision {u['revision']} could not be read ({u['error']}); skipped")
     if not gathered.anchors:
-        print(
-            "note: no revision holds an anchor yet (saved before format 2): "
-            "the chain was checked in itself only"
-        )
+        print(no_anchors)
+
+
+def _print(report: Report, gathered: Gathered, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(report_dict(report, gathered), separators=(",", ":")))
+        return
+    print_problems(
+        report,
+        gathered,
+        "note: no revision holds an anchor yet (saved before format 2): "
+        "the chain was checked in itself only",
+    )
     print(f"audit trail {report.summary()}; {gathered.revisions} vault revision(s) read")

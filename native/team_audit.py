@@ -202,25 +202,15 @@ def _gather_history(machine: MachineSession, team: str, gathered: Gathered, skip
 
 
 def _print_report(report: Report, gathered: Gathered, args: argparse.Namespace, name: str) -> None:
+    from native.audit_verify import print_problems, report_dict
+
     if args.json:
-        out = {
-            "ok": report.consistent,
-            **report.to_dict(),
-            "written": report.consistent,
-            "revisions": gathered.revisions,
-            "unreadable": gathered.unreadable,
-        }
+        out = report_dict(report, gathered) | {"written": report.consistent}
         print(json.dumps(out, separators=(",", ":")))
         return
-    for p in report.problems:
-        where = f" at seq {p.seq}" if p.seq is not None else ""
-        print(f"{p.kind.upper()}{where}: {p.message}")
-    if report.omitted:
-        print(f"... and {report.omitted} more problem(s)")
-    for u in gathered.unreadable:
-        print(f"note: revision {u['revision']} could not be read ({u['error']}); skipped")
-    if not gathered.anchors:
-        print("note: no team vault revision holds an anchor yet: checked in itself only")
+    print_problems(
+        report, gathered, "note: no team vault revision holds an anchor yet: checked in itself only"
+    )
     if report.consistent:
         print(f"{name}: audit trail {report.summary()}; written to {args.export}")
     else:

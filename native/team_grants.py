@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from native import answers
 from native.api import b64url_decode
 from native.errors import REVOKED, STATE, CliError
+from native.team_lookup import ask_teams, env_values, with_team_items
 
 if TYPE_CHECKING:
     from native.runner import GrantSource, RunnerCredential
@@ -206,53 +207,22 @@ def answer(
 ) -> dict[str, Any]:
     """The personal grant first; on a miss, the team grants (``TEAM/ITEM`` for one team)."""
     if op == "list":
-        listed = answers.answer(personal, op, request)
-        for name, source in teams.sources():
-            for info in answers.answer(source, "list", {})["items"]:
-                listed["items"].append({**info, "name": f"{name}/{info['name']}", "vault": name})
-        return listed
+        return with_team_items(answers.answer(personal, op, request), teams.sources())
     names = request.get("names")
     if op not in ("get", "env", "credential") or (op == "env" and not isinstance(names, list)):
         return answers.answer(personal, op, request)  # `run` without names: the personal grant
     if op == "env":
         assert isinstance(names, list)
-        values: dict[str, str] = {}
-        for name in dict.fromkeys(str(n) for n in names):
-            got = answer(personal, teams, "get", {"name": name, "field": "secret"})
-            values[name] = str(got["value"])
-        return {"ok": True, "values": values}
+        return env_values(
+            lambda name: answer(personal, teams, "get", {"name": name, "field": "secret"}), names
+        )
     try:
         return answers.answer(personal, op, request)
     except CliError as exc:
         if exc.code not in _MISSES:
             raise
         missed = exc
-    for name, source in _candidates(teams, op, request):
-        try:
-            found = answers.answer(source, op, _named_in(request, name))
-        except CliError as exc:
-            if exc.code in _MISSES:
-                continue
-            raise
-        if op == "credential":
-            found["item"] = f"{name}/{found['item']}"
+    found = ask_teams(teams.sources(), op, request, _MISSES)
+    if found is not None:
         return found
     raise teams.first_trouble() or missed  # a team grant was refused: say why
-
-
-def _candidates(teams: RunnerTeams, op: str, request: dict[str, Any]) -> list[tuple[str, Any]]:
-    """For ``TEAM/ITEM``: that team only; otherwise every team."""
-    sources = teams.sources()
-    if op == "get":
-        team, slash, _ = str(request.get("name", "")).partition("/")
-        named = [(n, s) for n, s in sources if n == team]
-        if slash and named:
-            return named
-    return sources
-
-
-def _named_in(request: dict[str, Any], team: str) -> dict[str, Any]:
-    name = request.get("name")
-    if isinstance(name, str) and name.startswith(team + "/"):
-        return {**request, "name": name[len(team) + 1 :]}
-    return request

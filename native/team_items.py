@@ -12,6 +12,7 @@ from typing import Any
 
 from native import answers
 from native.errors import CliError
+from native.team_lookup import ask_teams, env_values, with_team_items
 from native.teams import Teams
 
 PERSONAL = "personal"
@@ -29,10 +30,7 @@ def answer(personal: Any, teams: Teams | None, op: Any, request: dict[str, Any])
         if chosen == PERSONAL:
             return listed
         _refresh(teams)
-        for name, source in teams.sources():
-            for info in answers.answer(source, "list", {})["items"]:
-                listed["items"].append({**info, "name": f"{name}/{info['name']}", "vault": name})
-        return listed
+        return with_team_items(listed, teams.sources())
     try:
         return answers.answer(personal, op, request)
     except CliError as exc:
@@ -42,15 +40,8 @@ def answer(personal: Any, teams: Teams | None, op: Any, request: dict[str, Any])
     if op == "env":
         return _env(personal, teams, request)
     _refresh(teams)
-    for name, source in _candidates(teams, op, request):
-        try:
-            found = answers.answer(source, op, _named_in(request, name))
-        except CliError as exc:
-            if exc.code in _MISSES:
-                continue
-            raise
-        if op == "credential":
-            found["item"] = f"{name}/{found['item']}"
+    found = ask_teams(teams.sources(), op, request, _MISSES)
+    if found is not None:
         return found
     team = str(request.get("name", "")).partition("/")[0]
     for called, refused in teams.troubles.values():
@@ -69,24 +60,6 @@ def _refresh(teams: Teams) -> None:
             raise
 
 
-def _candidates(teams: Teams, op: str, request: dict[str, Any]) -> list[tuple[str, Any]]:
-    """For ``TEAM/ITEM``: that team only; otherwise every team."""
-    sources = teams.sources()
-    if op == "get":
-        team, slash, _ = str(request.get("name", "")).partition("/")
-        named = [(n, s) for n, s in sources if n == team]
-        if slash and named:
-            return named
-    return sources
-
-
-def _named_in(request: dict[str, Any], team: str) -> dict[str, Any]:
-    name = request.get("name")
-    if isinstance(name, str) and name.startswith(team + "/"):
-        return {**request, "name": name[len(team) + 1 :]}
-    return request
-
-
 def _one_team(teams: Teams, chosen: str, op: str, request: dict[str, Any]) -> dict[str, Any]:
     source = teams.named(chosen)
     from native.teams import TeamSource
@@ -103,8 +76,6 @@ def _env(personal: Any, teams: Teams, request: dict[str, Any]) -> dict[str, Any]
     names = request.get("names")
     if not isinstance(names, list):
         return answers.answer(personal, "env", request)
-    values: dict[str, str] = {}
-    for name in dict.fromkeys(str(n) for n in names):
-        got = answer(personal, teams, "get", {"name": name, "field": "secret"})
-        values[name] = str(got["value"])
-    return {"ok": True, "values": values}
+    return env_values(
+        lambda name: answer(personal, teams, "get", {"name": name, "field": "secret"}), names
+    )
