@@ -43,8 +43,9 @@ trap 'rm -rf "$out"' EXIT
 group() {  # name, pytest arguments...
     local name=$1
     shift
+    # --durations: the slowest tests of each group, to keep the two groups balanced.
     ZKVAULT_REPORT_OUT="$out/$name.json" pytest -p no:cacheprovider -m "not benchmark" \
-        --junitxml="$out/$name.xml" "$@" 2>&1 | sed -u "s/^/[$name] /"
+        --durations=25 --durations-min=5 --junitxml="$out/$name.xml" "$@" 2>&1 | sed -u "s/^/[$name] /"
     return "${PIPESTATUS[0]}"
 }
 
