@@ -6,10 +6,10 @@ Command modules are imported inside their handlers so that ``get`` and
 
 from __future__ import annotations
 
-import os
 import sys
 
 from native.errors import FAILURE, INTERRUPTED, USAGE, CliError
+from native.paths import getenv  # os.environ.get without importing os (native.paths)
 
 TYPE_CHECKING = False  # see native.consumers: typing and argparse stay off the fast path
 if TYPE_CHECKING:
@@ -342,13 +342,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\nzkvault: interrupted", file=sys.stderr)
         return INTERRUPTED
     except BrokenPipeError:  # `zkvault list | head -1`: the reader left; say nothing more
+        import os
+
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return FAILURE
     except SystemExit as exc:  # argparse: --help (0) or bad usage (2)
         return exc.code if isinstance(exc.code, int) else USAGE
     except Exception as exc:
         # Never a traceback: it could name paths or values a user would paste publicly.
-        if os.environ.get("ZKVAULT_DEBUG") == "1":
+        if getenv("ZKVAULT_DEBUG") == "1":
             raise
         code = getattr(exc, "code", None)
         if isinstance(code, str):  # a vault_core error that escaped a mapping
@@ -378,7 +380,7 @@ def _runner_identity_offered(args_list: list[str]) -> bool:
     """Whether a runner credential source is given: native.runner_identity's flag and
     variables, named here so that the agent's fast path does not import that module."""
     return bool(args_list[:1] and args_list[0].partition("=")[0] == "--credential-file") or any(
-        os.environ.get(name)
+        getenv(name)
         for name in (
             "ZKVAULT_RUNNER_CREDENTIAL",
             "ZKVAULT_RUNNER_CREDENTIAL_FILE",

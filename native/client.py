@@ -1,10 +1,10 @@
-"""Talk to the running agent. On the fast path: socket, json and os only."""
+"""Talk to the running agent. On the fast path: _socket and this package only (not even
+``os``: native.paths)."""
 
 from __future__ import annotations
 
 # _socket, not socket: the wrapper module pulls in selectors and enum (~4 ms per call).
 import _socket
-import os
 
 from native import paths, protocol
 from native.errors import (
@@ -64,7 +64,7 @@ _FORWARD_ENDED = "the zkvault ssh session that forwarded the agent has ended"
 def request(op: str, timeout: float = 10.0, **fields: Any) -> dict[str, Any]:
     """Send one request; return the response or raise the agent's error as CliError."""
     path = paths.socket_path()
-    forwarded = bool(os.environ.get("ZKVAULT_AGENT_SOCKET"))
+    forwarded = bool(paths.getenv("ZKVAULT_AGENT_SOCKET"))
     not_running = _FORWARD_ENDED if forwarded else _NOT_RUNNING
     if forwarded:
         timeout = max(timeout, 120.0)  # the laptop may be asking its user (--confirm)
@@ -112,6 +112,8 @@ def _connect(sock: _socket.socket, path: str) -> None:
 
 
 def agent_running() -> bool:
+    import os
+
     if not os.path.exists(paths.socket_path()):
         return False
     try:

@@ -7,7 +7,6 @@ runner credential (``args.runner``, native.runner_identity), this runner's own g
 
 from __future__ import annotations
 
-import json
 import sys
 
 from native.errors import NOT_FOUND, REVOKED, STATE, USAGE, CliError
@@ -67,6 +66,8 @@ def _why_no_agent() -> CliError | None:
 
 
 def _print_json(value: Any) -> None:
+    import json  # only for --json: json imports re, which -S start-ups do without
+
     print(json.dumps(value, indent=None, separators=(",", ":")))
 
 

@@ -7,12 +7,19 @@ setup`` writes runs this file under ``-S``; any other command loads ``site`` its
 before it needs a third-party module (native.cli.main), so every command still works.
 """
 
-import os
 import sys
 
 # Python put this file's directory (native/) first on the path: the package's parent
 # belongs there instead, so that no module of native/ can stand in for a standard one.
-sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# __file__ is absolute; when it is also normal, string work finds the parent and keeps
+# `os` off the hot paths (native.paths); else os.path.abspath normalises it.
+_here = __file__
+if _here.startswith("/") and not any(part in _here for part in ("//", "/./", "/../")):
+    sys.path[0] = _here.rpartition("/")[0].rpartition("/")[0] or "/"
+else:
+    import os
+
+    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 from native.cli import main  # noqa: E402
 

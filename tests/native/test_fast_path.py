@@ -103,6 +103,22 @@ def test_without_site_the_hot_paths_answer_and_load_no_site(env: Env, unlocked: 
     assert "site" not in _loaded(helper)
 
 
+def test_without_site_hot_paths_load_no_json_re_or_os(env: Env, unlocked: VaultFile) -> None:
+    # json imports re (and enum, functools, collections), and os its _collections_abc:
+    # with site they came for free, without it they were most of what the helper added
+    # to the bare interpreter.
+    got = _without_site(env, "get", "github")
+    assert got.returncode == 0 and got.stdout.strip(), got.stderr
+    helper = _without_site(
+        env, "git-credential", "get", stdin="protocol=https\nhost=github.com\n\n"
+    )
+    assert helper.returncode == 0 and "password=" in helper.stdout, helper.stderr
+    for done in (got, helper):
+        assert not _loaded(done) & {"json", "re", "enum", "functools", "collections", "os"}
+    as_json = _without_site(env, "get", "github", "--json")  # json only to print it
+    assert as_json.returncode == 0 and "json" in _loaded(as_json), as_json.stderr
+
+
 def test_without_site_other_commands_load_it_themselves(env: Env, unlocked: VaultFile) -> None:
     listed = _without_site(env, "list", "--json")  # argparse: site is loaded first
     assert listed.returncode == 0 and '"github"' in listed.stdout, listed.stderr
