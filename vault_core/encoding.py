@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from .errors import MalformedError, NonCanonicalError
@@ -48,6 +49,49 @@ _ENCODER = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_encode_number
 )
 
+# The encoder's C core, made once too (JSONEncoder.encode makes one per call). None where
+# _json is missing: then the encoder above does the same work. No circularity markers: a
+# value fresh from the decoder holds no cycle.
+_C_ENCODE = (
+    c_make_encoder(
+        None,
+        _encode_number,
+        encode_basestring,
+        None,
+        ":",
+        ",",
+        True,  # sort_keys
+        False,  # skipkeys
+        True,  # allow_nan, as JSONEncoder's default (the decoder yields no float)
+    )
+    if c_make_encoder is not None
+    else None
+)
+
+
+def _reencode(obj: Any) -> str:
+    """``_ENCODER.encode(obj)`` for a value fresh from ``_DECODER``."""
+    if _C_ENCODE is None or isinstance(obj, str):
+        return _ENCODER.encode(obj)
+    return "".join(_C_ENCODE(obj, 0))
+
+
+_SCAN_ONCE = _DECODER.scan_once  # type: ignore[attr-defined]
+
+
+def _decode(text: str) -> Any:
+    """``_DECODER.decode(text)``: its scanner called directly when the value fills the text
+    from its first character to its last (what a canonical text does); anything else (white
+    space around it, not JSON at all) goes through ``decode`` for its verdict."""
+    try:
+        obj, end = _SCAN_ONCE(text, 0)
+    except StopIteration:
+        return _DECODER.decode(text)
+    if end != len(text):
+        return _DECODER.decode(text)
+    return obj
+
+
 JSON_MAX_DEPTH = 16  # arrays and objects inside each other; a grant body needs 4
 
 
@@ -87,8 +131,8 @@ def parse_canonical_json(data: bytes) -> Any:
         text = data.decode("utf-8")
         if text.startswith("\ufeff"):  # as json.loads refuses it
             raise ValueError("a byte order mark")
-        obj = _DECODER.decode(text)
-        reencoded = _ENCODER.encode(obj).encode("utf-8")
+        obj = _decode(text)
+        reencoded = _reencode(obj).encode("utf-8")
     except (UnicodeError, ValueError, RecursionError):
         raise MalformedError("not valid JSON") from None
     # Walking every value is most of the cost of a parse: the bytes usually show there is
