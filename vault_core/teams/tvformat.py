@@ -8,7 +8,7 @@ backend, like ``vault_core.header.peek_header``.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..backend.base import GENERICHASH_BYTES, SIGNATURE_BYTES
 from ..container import ManifestEntry, Record, encode_manifest, parse_manifest, parse_records
@@ -41,9 +41,14 @@ class TeamContainer:
     header_mac: bytes
     signature: bytes
     records: tuple[Record, ...]
+    # THEADER || MANIFEST as parsed: every field has one width and one reading, so these
+    # are the bytes encode_team_authenticated gives again (None: not parsed, encode them).
+    parsed_authenticated: bytes | None = field(default=None, repr=False, compare=False)
 
     def authenticated_bytes(self) -> bytes:
         """THEADER || MANIFEST: what the header MAC covers."""
+        if self.parsed_authenticated is not None:
+            return self.parsed_authenticated
         return encode_team_authenticated(self.header, self.log_head, self.manifest)
 
     def signed_bytes(self) -> bytes:
@@ -114,7 +119,8 @@ def parse_team_vault(data: bytes) -> TeamContainer:
     if reader.remaining < count * 56 + GENERICHASH_BYTES + SIGNATURE_BYTES:
         raise MalformedError("truncated manifest")
     manifest = parse_manifest(reader, count, header.revision)
+    authenticated = reader.data[: reader.offset]
     header_mac = reader.take(GENERICHASH_BYTES)
     signature = reader.take(SIGNATURE_BYTES)
-    records = parse_records(reader)
-    return TeamContainer(header, log_head, manifest, header_mac, signature, records)
+    records = parse_records(reader, manifest)
+    return TeamContainer(header, log_head, manifest, header_mac, signature, records, authenticated)
