@@ -232,16 +232,19 @@ def parse_records(reader: Reader, manifest: tuple[ManifestEntry, ...] = ()) -> t
 def check_record_set(manifest: tuple[ManifestEntry, ...], records: tuple[Record, ...]) -> None:
     """format.md §6.1 step 13 (and §15.6): records against the authenticated manifest, as
     four checks in this order, each over every record before the next."""
-    expected = {entry.item_id: entry.item_rev for entry in manifest}
-    seen: set[uuid.UUID] = set()
-    for record in records:
-        if record.item_id in seen:
+    # Ids compared by their .int (what UUID equality and hashing use), read once each:
+    # UUID's __eq__ and __hash__ are Python code, called for every record.
+    expected = {entry.item_id.int: entry.item_rev for entry in manifest}
+    ids = [record.item_id.int for record in records]
+    seen: set[int] = set()
+    for item_id in ids:
+        if item_id in seen:
             raise ItemDuplicatedError
-        seen.add(record.item_id)
-    for record in records:
-        if expected.get(record.item_id) != record.item_rev:
+        seen.add(item_id)
+    for item_id, record in zip(ids, records, strict=True):
+        if expected.get(item_id) != record.item_rev:
             raise ItemReplayedError
     if len(seen) != len(expected):
         raise ItemMissingError
-    if [r.item_id for r in records] != [e.item_id for e in manifest]:
+    if ids != [entry.item_id.int for entry in manifest]:
         raise NonCanonicalError("records are not in manifest order")
