@@ -202,6 +202,12 @@ def validate(item: Item) -> None:
             raise InvalidItemError(f"an item of kind {item.kind} needs a url")
         _check_expires_and_ssh(item)
         return
+    validate_field_by_field(item)
+
+
+def validate_field_by_field(item: Item) -> None:
+    """The definition ``validate`` shortcuts: each check in turn, the first failing one's
+    error raised."""
     _check_text("name", item.name, minimum=1, maximum=_MAX_BYTES["name"], controls=False)
     if item.kind not in KINDS:
         raise InvalidItemError(f"kind must be one of {', '.join(KINDS)}")
