@@ -43,7 +43,9 @@ class TeamContainer:
     records: tuple[Record, ...]
     # THEADER || MANIFEST as parsed: every field has one width and one reading, so these
     # are the bytes encode_team_authenticated gives again (None: not parsed, encode them).
-    parsed_authenticated: bytes | None = field(default=None, repr=False, compare=False)
+    # Set by parse_team_vault alone: not an init field, so dataclasses.replace (another
+    # header or manifest) leaves it None rather than stale.
+    parsed_authenticated: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     def authenticated_bytes(self) -> bytes:
         """THEADER || MANIFEST: what the header MAC covers."""
@@ -123,4 +125,6 @@ def parse_team_vault(data: bytes) -> TeamContainer:
     header_mac = reader.take(GENERICHASH_BYTES)
     signature = reader.take(SIGNATURE_BYTES)
     records = parse_records(reader, manifest)
-    return TeamContainer(header, log_head, manifest, header_mac, signature, records, authenticated)
+    container = TeamContainer(header, log_head, manifest, header_mac, signature, records)
+    object.__setattr__(container, "parsed_authenticated", authenticated)
+    return container
