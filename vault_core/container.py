@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 
 from .backend.base import AEAD_KEY_BYTES, AEAD_NONCE_BYTES, AEAD_TAG_BYTES, GENERICHASH_BYTES
-from .encoding import REVISION_MAX, Reader, u8, u16, u32, u64
+from .encoding import REVISION_MAX, Reader, u8, u16, u32, u64, uuid_from_bytes
 from .errors import (
     ItemDuplicatedError,
     ItemMissingError,
@@ -147,12 +147,37 @@ def parse(data: bytes) -> Container:
 
     manifest = parse_manifest(reader, count, revision)
     header_mac = reader.take(GENERICHASH_BYTES)
-    records = parse_records(reader)
+    records = parse_records(reader, manifest)
     return Container(version, account_id, vault_id, revision, slot, manifest, header_mac, records)
 
 
 def parse_manifest(reader: Reader, count: int, revision: int) -> tuple[ManifestEntry, ...]:
     """format.md §6.1 step 7: the manifest, entry by entry."""
+    data, start = reader.data, reader.offset
+    stop = start + count * MANIFEST_ENTRY_BYTES
+    if count < 0 or stop > len(data):
+        return _parse_manifest_by_reader(reader, count, revision)  # runs short: its error
+    # Fixed-width fields read by slicing the bytes: a Reader call per field costs more
+    # than the field. Checks and errors as _parse_manifest_by_reader's.
+    manifest: list[ManifestEntry] = []
+    from_bytes, make_id = int.from_bytes, uuid_from_bytes
+    previous = b""
+    for offset in range(start, stop, MANIFEST_ENTRY_BYTES):
+        raw_id = data[offset : offset + 16]
+        item_rev = from_bytes(data[offset + 16 : offset + 24])
+        if manifest and raw_id <= previous:
+            raise NonCanonicalError("manifest entries are not in ascending id order")
+        if not 1 <= item_rev <= revision:
+            raise MalformedError("item revision out of range")
+        manifest.append(ManifestEntry(make_id(raw_id), item_rev, data[offset + 24 : offset + 56]))
+        previous = raw_id
+    reader.offset = stop
+    return tuple(manifest)
+
+
+def _parse_manifest_by_reader(
+    reader: Reader, count: int, revision: int
+) -> tuple[ManifestEntry, ...]:
     manifest: list[ManifestEntry] = []
     for _ in range(count):
         entry = ManifestEntry(
@@ -170,35 +195,54 @@ def encode_manifest(manifest: tuple[ManifestEntry, ...]) -> bytes:
     return b"".join(e.item_id.bytes + u64(e.item_rev) + e.record_hash for e in manifest)
 
 
-def parse_records(reader: Reader) -> tuple[Record, ...]:
-    """format.md §6.1 step 8: records, one after another to the end of the blob."""
+def parse_records(reader: Reader, manifest: tuple[ManifestEntry, ...] = ()) -> tuple[Record, ...]:
+    """format.md §6.1 step 8: records, one after another to the end of the blob.
+    ``manifest``: the one just parsed, whose ids a record in its place reuses (the same
+    value, without making it again)."""
     records: list[Record] = []
-    while reader.remaining:
-        if reader.remaining < RECORD_HEADER_BYTES:
+    data, offset, end = reader.data, reader.offset, len(reader.data)
+    from_bytes, make_id = int.from_bytes, uuid_from_bytes
+    index = 0
+    while offset < end:
+        if end - offset < RECORD_HEADER_BYTES:
             raise MalformedError("truncated record")
-        item_id, item_rev = uuid.UUID(bytes=reader.take(16)), reader.uint(8)
-        nonce, ct_len = reader.take(AEAD_NONCE_BYTES), reader.uint(4)
+        raw_id = data[offset : offset + 16]
+        item_rev = from_bytes(data[offset + 16 : offset + 24])
+        nonce = data[offset + 24 : offset + 24 + AEAD_NONCE_BYTES]
+        ct_start = offset + RECORD_HEADER_BYTES
+        ct_len = from_bytes(data[ct_start - 4 : ct_start])
         if ct_len <= AEAD_TAG_BYTES:
             raise MalformedError("record too short")
         if ct_len > RECORD_CT_MAX:
             raise LimitExceededError(f"an item record is limited to {RECORD_CT_MAX} bytes")
-        records.append(Record(item_id, item_rev, nonce, reader.take(ct_len)))
+        offset = ct_start + ct_len
+        if offset > end:
+            raise MalformedError("truncated")  # as Reader.take
+        item_id = manifest[index].item_id if index < len(manifest) else None
+        if item_id is None or item_id.bytes != raw_id:
+            item_id = make_id(raw_id)
+        records.append(Record(item_id, item_rev, nonce, data[ct_start:offset]))
+        index += 1
+    reader.offset = offset
     return tuple(records)
 
 
 def check_record_set(manifest: tuple[ManifestEntry, ...], records: tuple[Record, ...]) -> None:
     """format.md §6.1 step 13 (and §15.6): records against the authenticated manifest, as
     four checks in this order, each over every record before the next."""
-    expected = {entry.item_id: entry.item_rev for entry in manifest}
-    seen: set[uuid.UUID] = set()
-    for record in records:
-        if record.item_id in seen:
+    # Ids compared by their .int (what UUID equality and hashing use), read once each:
+    # UUID's __eq__ and __hash__ are Python code, called for every record.
+    expected = {entry.item_id.int: entry.item_rev for entry in manifest}
+    ids = [record.item_id.int for record in records]
+    seen: set[int] = set()
+    for item_id in ids:
+        if item_id in seen:
             raise ItemDuplicatedError
-        seen.add(record.item_id)
-    for record in records:
-        if expected.get(record.item_id) != record.item_rev:
+        seen.add(item_id)
+    for item_id, record in zip(ids, records, strict=True):
+        if expected.get(item_id) != record.item_rev:
             raise ItemReplayedError
     if len(seen) != len(expected):
         raise ItemMissingError
-    if [r.item_id for r in records] != [e.item_id for e in manifest]:
+    if ids != [entry.item_id.int for entry in manifest]:
         raise NonCanonicalError("records are not in manifest order")

@@ -82,6 +82,10 @@ CASES = [
     b'{"a":"x","a":"y"}',
     b'{"b":"1","a":"2"}',
     b'{"a": "1"}',
+    b' {"a":"1"}',  # white space around the value: not read by the scanner alone
+    b'{"a":"1"} ',
+    b'{"a":"1"}x',
+    b"",
     b"\xef\xbb\xbf{}",
     b'{"a":NaN}',
     b'{"a":"\\ud800"}',

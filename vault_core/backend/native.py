@@ -6,9 +6,19 @@ from __future__ import annotations
 import hashlib
 
 from nacl import bindings as sodium
+from nacl._sodium import ffi as _ffi  # type: ignore[import-not-found]
+from nacl._sodium import lib as _sodium_lib
 from nacl.exceptions import CryptoError
 
-from .base import AEAD_TAG_BYTES, SIGN_SECRET_KEY_BYTES, PrimitiveAuthError
+from .base import (
+    AEAD_KEY_BYTES,
+    AEAD_NONCE_BYTES,
+    AEAD_TAG_BYTES,
+    SIGN_SECRET_KEY_BYTES,
+    PrimitiveAuthError,
+)
+
+_AEAD_CIPHERTEXT_MAX = sodium.crypto_aead_xchacha20poly1305_ietf_MESSAGEBYTES_MAX + AEAD_TAG_BYTES
 
 
 class NativeBackend:
@@ -43,7 +53,34 @@ class NativeBackend:
     def aead_decrypt(self, key: bytes, nonce: bytes, ciphertext: bytes, ad: bytes) -> bytearray:
         if len(ciphertext) < AEAD_TAG_BYTES:  # PyNaCl would raise ValueError
             raise PrimitiveAuthError
-        try:
+        if (
+            type(key) is bytes
+            and type(nonce) is bytes
+            and type(ciphertext) is bytes
+            and type(ad) is bytes
+            and len(key) == AEAD_KEY_BYTES
+            and len(nonce) == AEAD_NONCE_BYTES
+            and len(ciphertext) <= _AEAD_CIPHERTEXT_MAX
+        ):
+            # What PyNaCl checks, passed: libsodium called through PyNaCl's own binding,
+            # without its wrapper's ~4 us a call (opening a team decrypts every item), and
+            # into the buffer returned, so no unwiped copy of the plaintext is left behind.
+            plaintext = bytearray(len(ciphertext) - AEAD_TAG_BYTES)
+            status = _sodium_lib.crypto_aead_xchacha20poly1305_ietf_decrypt(
+                _ffi.from_buffer(plaintext),
+                _ffi.NULL,
+                _ffi.NULL,
+                ciphertext,
+                len(ciphertext),
+                ad,
+                len(ad),
+                nonce,
+                key,
+            )
+            if status != 0:  # libsodium has zeroed the buffer
+                raise PrimitiveAuthError
+            return plaintext
+        try:  # anything else: PyNaCl's checks and errors
             return bytearray(
                 sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(ciphertext, ad, nonce, key)
             )

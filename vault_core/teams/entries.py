@@ -9,7 +9,6 @@ from the log before it, and whether its signer may make it, is ``state.apply``'s
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +17,7 @@ from ..b64url import Base64UrlError, b64url_decode, b64url_encode
 from ..backend import get_backend
 from ..backend.base import GENERICHASH_BYTES, SIGNATURE_BYTES
 from ..bookkeeping import checked_name
-from ..encoding import REVISION_MAX, canonical_json, parse_canonical_json
+from ..encoding import REVISION_MAX, canonical_json, parse_canonical_json, uuid_from_bytes
 from ..errors import LimitExceededError, MalformedError, UnsupportedVersionError
 from .identity import IDENTITY_BYTES, Identity, IdentityKeys, parse_identity
 from .keybox import TEAM_KEY_BOX_BYTES
@@ -35,6 +34,9 @@ EMAIL_MAX = 320
 _ID = re.compile(r"[0-9a-f]{32}")
 _HASH = re.compile(r"[0-9a-f]{64}")
 _DECIMAL = re.compile(r"0|[1-9][0-9]{0,18}")
+# Visible ASCII (no space, no control) with an "@" among it: within EMAIL_MAX, an address
+# _email accepts without looking at each character in Python.
+_PLAIN_EMAIL = re.compile(r"[!-~]*@[!-~]*")
 _COMMON = ("at", "by", "epoch", "op", "prev", "seq", "team", "v")
 OP_FIELDS: dict[str, tuple[str, ...]] = {
     "create": ("boxes", "key_check", "member", "name"),
@@ -46,6 +48,11 @@ OP_FIELDS: dict[str, tuple[str, ...]] = {
 }
 EPOCH_OPS = frozenset({"create", "remove", "rotate"})  # the ops that start a new epoch
 _MEMBER_FIELDS = ["account", "email", "identity", "role", "verified"]
+# The same field lists as sets: a dict's keys are distinct, so they equal a set exactly
+# when sorted they equal the sorted list.
+_MEMBER_FIELD_SET = frozenset(_MEMBER_FIELDS)
+_OUTER_FIELDS = frozenset({"body", "sig"})
+_BODY_FIELDS = {op: frozenset(_COMMON + fields) for op, fields in OP_FIELDS.items()}
 
 
 @dataclass(frozen=True)
@@ -123,6 +130,8 @@ def _bytes(obj: Mapping[str, Any], key: str, size: int) -> bytes:
 
 
 def _email(value: object) -> str:
+    if isinstance(value, str) and len(value) <= EMAIL_MAX and _PLAIN_EMAIL.fullmatch(value):
+        return value  # printable ASCII with an "@": surely passes the checks below
     if (
         not isinstance(value, str)
         or not 1 <= len(value) <= EMAIL_MAX
@@ -134,7 +143,7 @@ def _email(value: object) -> str:
 
 
 def _member(value: object, verified_forms: tuple[str, ...], known: bool) -> MemberSpec:
-    if not isinstance(value, dict) or sorted(value) != _MEMBER_FIELDS:
+    if not isinstance(value, dict) or value.keys() != _MEMBER_FIELD_SET:
         raise MalformedError(f"team log member has exactly the fields {_MEMBER_FIELDS}")
     account = _match(value, "account", _ID)
     email = _email(value["email"])
@@ -145,7 +154,8 @@ def _member(value: object, verified_forms: tuple[str, ...], known: bool) -> Memb
     if verified not in verified_forms:
         raise MalformedError("team log member verified is not one of " + ", ".join(verified_forms))
     bundle = _bytes(value, "identity", IDENTITY_BYTES)
-    identity = parse_identity(bundle, uuid.UUID(hex=account), verify=not known)
+    # uuid.UUID(hex=account), made from the bytes: the account is 32 lowercase hex digits.
+    identity = parse_identity(bundle, uuid_from_bytes(bytes.fromhex(account)), verify=not known)
     return MemberSpec(account, email, role, identity, verified)
 
 
@@ -162,6 +172,16 @@ def _boxes(value: object) -> dict[str, bytes]:
     return boxes
 
 
+def _body_bytes(raw: bytes, sig: str, body: dict[str, Any]) -> bytes:
+    """canonical_json(body), for ``raw`` already checked canonical: it is then exactly
+    {"body":BODY,"sig":"SIG"} (keys sorted, SIG base64url, nothing to escape), so BODY is
+    the bytes between, cut out rather than encoded again."""
+    head, tail = b'{"body":', b',"sig":"' + sig.encode("ascii") + b'"}'
+    if raw.startswith(head) and raw.endswith(tail):
+        return raw[len(head) : len(raw) - len(tail)]
+    return canonical_json(body)  # not reached for canonical input; kept as the definition
+
+
 def parse_entry(raw: bytes, *, known: bool = False) -> LogEntry:
     """Parse one entry (format.md §15.3, "Reading an entry"), steps and errors in that
     order. Verifies the identity an add or create carries (unless ``known``: an entry this
@@ -171,7 +191,7 @@ def parse_entry(raw: bytes, *, known: bool = False) -> LogEntry:
     if len(raw) > ENTRY_MAX_BYTES:
         raise LimitExceededError(f"a team log entry is limited to {ENTRY_MAX_BYTES} bytes")
     outer = parse_canonical_json(raw)
-    if not isinstance(outer, dict) or sorted(outer) != ["body", "sig"]:
+    if not isinstance(outer, dict) or outer.keys() != _OUTER_FIELDS:
         raise MalformedError('a team log entry is {"body": {...}, "sig": "..."}')
     body = outer["body"]
     if not isinstance(body, dict):
@@ -184,8 +204,8 @@ def parse_entry(raw: bytes, *, known: bool = False) -> LogEntry:
     op = body.get("op")
     if not isinstance(op, str) or op not in OP_FIELDS:
         raise MalformedError("team log op is not one of " + ", ".join(OP_FIELDS))
-    expected = sorted(_COMMON + OP_FIELDS[op])
-    if sorted(body) != expected:
+    if body.keys() != _BODY_FIELDS[op]:
+        expected = sorted(_COMMON + OP_FIELDS[op])
         raise MalformedError(f"a team log {op} entry has exactly the fields {expected}")
     team = _match(body, "team", _ID)
     seq = _decimal(body, "seq", 1)
@@ -214,7 +234,7 @@ def parse_entry(raw: bytes, *, known: bool = False) -> LogEntry:
     return LogEntry(
         raw=raw,
         hash=entry_hash(raw),
-        body=canonical_json(body),
+        body=_body_bytes(raw, outer["sig"], body),
         signature=signature,
         team=team,
         seq=seq,

@@ -129,11 +129,12 @@ def parse_identity(
         raise UnsupportedVersionError(f"identity format version {version} is not supported")
     if len(bundle) != IDENTITY_BYTES:
         raise MalformedError(f"an identity is {IDENTITY_BYTES} bytes")
-    owner = uuid.UUID(bytes=reader.take(16))
-    sign_key = reader.take(SIGN_PUBLIC_KEY_BYTES)
-    box_key = reader.take(BOX_PUBLIC_KEY_BYTES)
-    signed_end = reader.offset
-    signature = reader.take(SIGNATURE_BYTES)
+    # The length is exact: each field is a slice at its fixed place.
+    signed_end = 22 + SIGN_PUBLIC_KEY_BYTES + BOX_PUBLIC_KEY_BYTES
+    owner_bytes = bundle[6:22]
+    sign_key = bundle[22 : 22 + SIGN_PUBLIC_KEY_BYTES]
+    box_key = bundle[22 + SIGN_PUBLIC_KEY_BYTES : signed_end]
+    signature = bundle[signed_end:]
     if verify:
         try:
             get_backend().sign_verify_detached(
@@ -141,6 +142,8 @@ def parse_identity(
             )
         except PrimitiveAuthError:
             raise IdentityAuthError from None
-    if account_id is not None and owner != account_id:
+    if account_id is not None and owner_bytes != account_id.bytes:
         raise IdentityBindingError
+    # The account's own UUID when it is the owner: the same value, not made again.
+    owner = account_id if account_id is not None else uuid.UUID(bytes=owner_bytes)
     return Identity(owner, sign_key, box_key, bundle)

@@ -11,6 +11,7 @@ import hmac
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
+from typing import TypeVar
 
 from ..backend import PrimitiveAuthError, get_backend
 from ..errors import (
@@ -32,6 +33,7 @@ from .entries import (
     parse_entry,
 )
 
+_V = TypeVar("_V")
 RANK = {role: rank for rank, role in enumerate(ROLES)}
 ADMIN = RANK["admin"]
 OWNER = RANK["owner"]
@@ -75,6 +77,17 @@ class TeamState:
 
 def _frozen(mapping: dict[str, Member] | dict[str, bytes]) -> Mapping[str, Member]:
     return MappingProxyType(mapping)  # type: ignore[arg-type]
+
+
+def _copy(mapping: Mapping[str, _V]) -> dict[str, _V]:
+    """dict(mapping), for the read-only views a state holds: dict() of a mappingproxy goes
+    key by key through the mapping protocol (O(n) Python-level work for every entry of a
+    replay); its copy() is the underlying dict's, copied in C."""
+    if isinstance(mapping, MappingProxyType):
+        copied = mapping.copy()
+        if type(copied) is dict:
+            return copied
+    return dict(mapping)
 
 
 def _verify(entry: LogEntry, sign_key: bytes) -> None:
@@ -157,8 +170,8 @@ def apply(state: TeamState | None, entry: LogEntry, *, known: bool = False) -> T
     new_epoch = entry.op in EPOCH_OPS
     if entry.epoch != state.epoch + (1 if new_epoch else 0):
         raise TeamLogError(f"the entry is at epoch {entry.epoch}, not the next one")
-    members = dict(state.members)
-    boxes = dict(state.boxes)
+    members = _copy(state.members)
+    boxes = _copy(state.boxes)
     left = set(state.left_since_rotation)
     if entry.op == "add":
         _need(signer, ADMIN, "adding a member")

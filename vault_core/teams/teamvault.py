@@ -191,15 +191,12 @@ class TeamVault:
         self._header_key = self._item_key = None
         self._items.clear()
 
+    def _ad_head(self, epoch: int) -> bytes:
+        """What every item's AD at ``epoch`` begins with (the part that is not the item's)."""
+        return LABEL_TEAM_ITEM_AD + u16(TEAM_VERSION) + self.team_id.bytes + u64(epoch)
+
     def _ad(self, epoch: int, item_id: uuid.UUID, item_rev: int) -> bytes:
-        return (
-            LABEL_TEAM_ITEM_AD
-            + u16(TEAM_VERSION)
-            + self.team_id.bytes
-            + u64(epoch)
-            + item_id.bytes
-            + u64(item_rev)
-        )
+        return self._ad_head(epoch) + item_id.bytes + u64(item_rev)
 
     # -- opening -----------------------------------------------------------------------------
 
@@ -220,6 +217,7 @@ class TeamVault:
         if header.team_id.hex != current.team_id:
             raise WrongVaultError("this is another team's vault")
         _check_against_log(container, states)
+        digest: str | None = None  # the blob is hashed once, when first needed
         if memory is not None:
             if header.revision < memory.revision:
                 raise RollbackError(
@@ -235,7 +233,7 @@ class TeamVault:
             vault.lock()
             raise
         vault.revision, vault.writer, vault.log_seq = header.revision, header.writer, header.log_seq
-        vault.digest = hashlib.sha256(bytes(blob)).hexdigest()
+        vault.digest = digest if digest is not None else hashlib.sha256(bytes(blob)).hexdigest()
         return vault
 
     @classmethod
@@ -295,13 +293,15 @@ class TeamVault:
             ):
                 raise BodyAuthError
         names: set[str] = set()
+        key = bytes(item_key)  # one copy for every record, not one each
+        ad_head = self._ad_head(container.header.epoch)
         for record in container.records:
             try:
                 plaintext = backend.aead_decrypt(
-                    bytes(item_key),
+                    key,
                     record.nonce,
                     record.ciphertext,
-                    self._ad(container.header.epoch, record.item_id, record.item_rev),
+                    ad_head + record.item_id.bytes + u64(record.item_rev),
                 )
             except PrimitiveAuthError:
                 raise BodyAuthError from None

@@ -8,11 +8,11 @@ backend, like ``vault_core.header.peek_header``.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..backend.base import GENERICHASH_BYTES, SIGNATURE_BYTES
 from ..container import ManifestEntry, Record, encode_manifest, parse_manifest, parse_records
-from ..encoding import REVISION_MAX, Reader, u16, u32, u64
+from ..encoding import REVISION_MAX, Reader, u16, u32, u64, uuid_from_bytes
 from ..errors import LimitExceededError, MalformedError, UnsupportedVersionError
 from ..header import VAULT_MAX_BYTES
 from ..items import MAX_ITEMS
@@ -41,9 +41,16 @@ class TeamContainer:
     header_mac: bytes
     signature: bytes
     records: tuple[Record, ...]
+    # THEADER || MANIFEST as parsed: every field has one width and one reading, so these
+    # are the bytes encode_team_authenticated gives again (None: not parsed, encode them).
+    # Set by parse_team_vault alone: not an init field, so dataclasses.replace (another
+    # header or manifest) leaves it None rather than stale.
+    parsed_authenticated: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     def authenticated_bytes(self) -> bytes:
         """THEADER || MANIFEST: what the header MAC covers."""
+        if self.parsed_authenticated is not None:
+            return self.parsed_authenticated
         return encode_team_authenticated(self.header, self.log_head, self.manifest)
 
     def signed_bytes(self) -> bytes:
@@ -89,9 +96,9 @@ def _public(data: bytes) -> tuple[Reader, TeamPublicHeader]:
         raise UnsupportedVersionError(f"team vault format version {version} is not supported")
     if reader.remaining < TEAM_PUBLIC_HEADER_BYTES - 6:
         raise MalformedError("truncated header")
-    team_id = uuid.UUID(bytes=reader.take(16))
+    team_id = uuid_from_bytes(reader.take(16))
     revision, epoch, log_seq = reader.uint(8), reader.uint(8), reader.uint(8)
-    writer = uuid.UUID(bytes=reader.take(16))
+    writer = uuid_from_bytes(reader.take(16))
     for value in (revision, epoch, log_seq):
         if not 1 <= value <= REVISION_MAX:
             raise MalformedError("revision, epoch or log seq out of range")
@@ -114,7 +121,10 @@ def parse_team_vault(data: bytes) -> TeamContainer:
     if reader.remaining < count * 56 + GENERICHASH_BYTES + SIGNATURE_BYTES:
         raise MalformedError("truncated manifest")
     manifest = parse_manifest(reader, count, header.revision)
+    authenticated = reader.data[: reader.offset]
     header_mac = reader.take(GENERICHASH_BYTES)
     signature = reader.take(SIGNATURE_BYTES)
-    records = parse_records(reader)
-    return TeamContainer(header, log_head, manifest, header_mac, signature, records)
+    records = parse_records(reader, manifest)
+    container = TeamContainer(header, log_head, manifest, header_mac, signature, records)
+    object.__setattr__(container, "parsed_authenticated", authenticated)
+    return container
