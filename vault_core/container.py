@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 
 from .backend.base import AEAD_KEY_BYTES, AEAD_NONCE_BYTES, AEAD_TAG_BYTES, GENERICHASH_BYTES
-from .encoding import REVISION_MAX, Reader, u8, u16, u32, u64, uuid_from_bytes
+from .encoding import REVISION_MAX, Reader, u8, u16, u32, u64
 from .errors import (
     ItemDuplicatedError,
     ItemMissingError,
@@ -160,7 +160,7 @@ def parse_manifest(reader: Reader, count: int, revision: int) -> tuple[ManifestE
     # Fixed-width fields read by slicing the bytes: a Reader call per field costs more
     # than the field. Checks and errors as _parse_manifest_by_reader's.
     manifest: list[ManifestEntry] = []
-    from_bytes, make_id = int.from_bytes, uuid_from_bytes
+    from_bytes, make_id = int.from_bytes, uuid.UUID
     previous = b""
     for offset in range(start, stop, MANIFEST_ENTRY_BYTES):
         raw_id = data[offset : offset + 16]
@@ -169,7 +169,9 @@ def parse_manifest(reader: Reader, count: int, revision: int) -> tuple[ManifestE
             raise NonCanonicalError("manifest entries are not in ascending id order")
         if not 1 <= item_rev <= revision:
             raise MalformedError("item revision out of range")
-        manifest.append(ManifestEntry(make_id(raw_id), item_rev, data[offset + 24 : offset + 56]))
+        manifest.append(
+            ManifestEntry(make_id(bytes=raw_id), item_rev, data[offset + 24 : offset + 56])
+        )
         previous = raw_id
     reader.offset = stop
     return tuple(manifest)
@@ -201,7 +203,7 @@ def parse_records(reader: Reader, manifest: tuple[ManifestEntry, ...] = ()) -> t
     value, without making it again)."""
     records: list[Record] = []
     data, offset, end = reader.data, reader.offset, len(reader.data)
-    from_bytes, make_id = int.from_bytes, uuid_from_bytes
+    from_bytes, make_id = int.from_bytes, uuid.UUID
     index = 0
     while offset < end:
         if end - offset < RECORD_HEADER_BYTES:
@@ -220,7 +222,7 @@ def parse_records(reader: Reader, manifest: tuple[ManifestEntry, ...] = ()) -> t
             raise MalformedError("truncated")  # as Reader.take
         item_id = manifest[index].item_id if index < len(manifest) else None
         if item_id is None or item_id.bytes != raw_id:
-            item_id = make_id(raw_id)
+            item_id = make_id(bytes=raw_id)
         records.append(Record(item_id, item_rev, nonce, data[ct_start:offset]))
         index += 1
     reader.offset = offset

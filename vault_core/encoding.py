@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Callable
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
@@ -146,45 +144,6 @@ def parse_canonical_json(data: bytes) -> Any:
     if scalar or reencoded != data:
         raise NonCanonicalError("JSON is not in canonical form")
     return obj
-
-
-def _uuid_by_fields(raw: bytes) -> uuid.UUID:
-    """uuid.UUID(bytes=raw) for 16 bytes, its two fields set directly (as Python 3.14's
-    UUID._from_int does): its __init__ weighs each way of giving a UUID, ~1.5 us, run for
-    every item of a vault opened."""
-    value = object.__new__(uuid.UUID)
-    object.__setattr__(value, "int", int.from_bytes(raw, "big"))
-    object.__setattr__(value, "is_safe", uuid.SafeUUID.unknown)
-    return value
-
-
-def _uuid_by_init(raw: bytes) -> uuid.UUID:
-    return uuid.UUID(bytes=raw)
-
-
-def _same_uuids(make: Any) -> bool:
-    try:
-        for raw in (bytes(16), bytes(range(16)), b"\xff" * 16):
-            made, real = make(raw), uuid.UUID(bytes=raw)
-            if (made, hash(made), str(made), repr(made), made.bytes, made.is_safe) != (
-                real,
-                hash(real),
-                str(real),
-                repr(real),
-                real.bytes,
-                real.is_safe,
-            ) or type(made) is not uuid.UUID:
-                return False
-    except Exception:  # another UUID layout (another Python): use the constructor
-        return False
-    return True
-
-
-# uuid.UUID(bytes=raw) for exactly 16 bytes (the caller has sliced them): whichever way
-# gives exactly what the constructor does in this Python.
-uuid_from_bytes: Callable[[bytes], uuid.UUID] = (
-    _uuid_by_fields if _same_uuids(_uuid_by_fields) else _uuid_by_init
-)
 
 
 class Reader:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import re
-import uuid
 from types import MappingProxyType
 from typing import Any
 
@@ -14,7 +13,6 @@ from hypothesis import strategies as st
 
 from vault_core import errors
 from vault_core.b64url import Base64UrlError, b64url_decode
-from vault_core.encoding import uuid_from_bytes
 from vault_core.items import KINDS, Item, validate, validate_field_by_field
 from vault_core.teams import entries
 from vault_core.teams.state import _copy
@@ -108,13 +106,6 @@ def reference_email(value: object) -> str:
 )
 def test_email_shortcut_agrees_with_the_definition(value: object) -> None:
     assert outcome(entries._email, value) == outcome(reference_email, value)
-
-
-@given(st.binary(min_size=16, max_size=16))
-def test_ids_from_bytes_are_the_constructors(raw: bytes) -> None:
-    made, real = uuid_from_bytes(raw), uuid.UUID(bytes=raw)
-    assert type(made) is uuid.UUID and made == real and hash(made) == hash(real)
-    assert (str(made), made.bytes, made.is_safe) == (str(real), real.bytes, real.is_safe)
 
 
 def test_state_copies_are_plain_dicts() -> None:

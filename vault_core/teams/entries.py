@@ -9,6 +9,7 @@ from the log before it, and whether its signer may make it, is ``state.apply``'s
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +18,7 @@ from ..b64url import Base64UrlError, b64url_decode, b64url_encode
 from ..backend import get_backend
 from ..backend.base import GENERICHASH_BYTES, SIGNATURE_BYTES
 from ..bookkeeping import checked_name
-from ..encoding import REVISION_MAX, canonical_json, parse_canonical_json, uuid_from_bytes
+from ..encoding import REVISION_MAX, canonical_json, parse_canonical_json
 from ..errors import LimitExceededError, MalformedError, UnsupportedVersionError
 from .identity import IDENTITY_BYTES, Identity, IdentityKeys, parse_identity
 from .keybox import TEAM_KEY_BOX_BYTES
@@ -154,8 +155,7 @@ def _member(value: object, verified_forms: tuple[str, ...], known: bool) -> Memb
     if verified not in verified_forms:
         raise MalformedError("team log member verified is not one of " + ", ".join(verified_forms))
     bundle = _bytes(value, "identity", IDENTITY_BYTES)
-    # uuid.UUID(hex=account), made from the bytes: the account is 32 lowercase hex digits.
-    identity = parse_identity(bundle, uuid_from_bytes(bytes.fromhex(account)), verify=not known)
+    identity = parse_identity(bundle, uuid.UUID(hex=account), verify=not known)
     return MemberSpec(account, email, role, identity, verified)
 
 

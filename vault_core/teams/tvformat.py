@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from ..backend.base import GENERICHASH_BYTES, SIGNATURE_BYTES
 from ..container import ManifestEntry, Record, encode_manifest, parse_manifest, parse_records
-from ..encoding import REVISION_MAX, Reader, u16, u32, u64, uuid_from_bytes
+from ..encoding import REVISION_MAX, Reader, u16, u32, u64
 from ..errors import LimitExceededError, MalformedError, UnsupportedVersionError
 from ..header import VAULT_MAX_BYTES
 from ..items import MAX_ITEMS
@@ -96,9 +96,9 @@ def _public(data: bytes) -> tuple[Reader, TeamPublicHeader]:
         raise UnsupportedVersionError(f"team vault format version {version} is not supported")
     if reader.remaining < TEAM_PUBLIC_HEADER_BYTES - 6:
         raise MalformedError("truncated header")
-    team_id = uuid_from_bytes(reader.take(16))
+    team_id = uuid.UUID(bytes=reader.take(16))
     revision, epoch, log_seq = reader.uint(8), reader.uint(8), reader.uint(8)
-    writer = uuid_from_bytes(reader.take(16))
+    writer = uuid.UUID(bytes=reader.take(16))
     for value in (revision, epoch, log_seq):
         if not 1 <= value <= REVISION_MAX:
             raise MalformedError("revision, epoch or log seq out of range")
