@@ -16,7 +16,8 @@ Prints medians and the targets (docs/architecture.md). The marks come from
 performance.mark() calls in web/engine.js and web/app.js. With --baseline, a second server
 serves that build (say, the previous release's) and the runs alternate between the two in
 one browser, so both see the same machine at the same time (each round starting with the
-next build); a table of ratios follows.
+next build); a table of ratios follows: of the medians, and per round (the median of
+each round's ratio and the quartiles, how far the machine's load moved it).
 --also adds more builds to the same rotation (say, this branch before a change), each
 compared with the baseline too. Per run, stderr shows when the worker started, when the
 unlock form was shown and when the engine was ready (ms after navigation start), and
@@ -246,19 +247,32 @@ def main(argv: list[str] | None = None) -> int:
 def compare(
     cold: dict[str, list[dict[str, float]]], warm: dict[str, list[dict[str, float]]]
 ) -> None:
-    """Each build's medians over the baseline's, from the same alternating runs."""
+    """Each build's medians over the baseline's, from the same alternating runs; then the
+    same per round (each run over the baseline's run of that round, which saw the machine's
+    load of the same minute): their median and the middle half of them (quartiles), which
+    show how far the load moved the ratio."""
     both = {name: cold[name] + warm[name] for name in cold}
     for name in cold:
         if name == "baseline":
             continue
-        print(f"\n{name + ' / baseline (medians)':44} {'ratio':>8}")
+        print(f"\n{name + ' / baseline':44} {'medians':>8} {'per round':>10} {'middle half':>12}")
         for label, rows, key in (
             ("empty cache -> ready to unlock", cold, "ready"),
             ("warm cache -> ready to unlock", warm, "ready"),
             ("submit passphrase -> credentials shown", both, "unlock"),
         ):
             ratio = _median(rows[name], key) / _median(rows["baseline"], key)
-            print(f"{label:44} {ratio:8.2f}")
+            paired = [a[key] / b[key] for a, b in zip(rows[name], rows["baseline"], strict=True)]
+            low, high = _quartiles(paired)
+            spread = f"{low:.2f}-{high:.2f}"
+            print(f"{label:44} {ratio:8.2f} {statistics.median(paired):10.2f} {spread:>12}")
+
+
+def _quartiles(values: list[float]) -> tuple[float, float]:
+    if len(values) < 2:
+        return values[0], values[0]
+    q = statistics.quantiles(values, n=4)
+    return q[0], q[2]
 
 
 def _median(rows: list[dict[str, float]], key: str) -> float:

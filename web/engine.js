@@ -32,8 +32,14 @@ function emit() {
 
 export function startEngine() {
   if (worker) return;
-  performance.mark("zkv-worker-start");
-  worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module", name: "vault" });
+  // boot.js (a classic script, first in <head>) has usually started it already.
+  const early = globalThis.zkvEarlyWorker;
+  delete globalThis.zkvEarlyWorker;
+  if (early) worker = early.worker;
+  else {
+    performance.mark("zkv-worker-start");
+    worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module", name: "vault" });
+  }
   worker.onmessage = (e) => {
     const msg = e.data;
     if (msg.event === "progress") {
@@ -67,6 +73,12 @@ export function startEngine() {
     for (const { reject } of waiting.values()) reject(new EngineError("crashed", readyState.failed));
     waiting.clear();
   };
+  if (early) {
+    // What arrived before this module did, in order, then nothing more is buffered.
+    worker.removeEventListener("message", early.keep);
+    worker.removeEventListener("error", early.keep);
+    for (const e of early.early) (e.type === "error" ? worker.onerror : worker.onmessage)(e);
+  }
 }
 
 // The audit-chain head the server last named (api.js hands on every `audit_head` it sees):
