@@ -129,11 +129,14 @@ def parse_identity(
         raise UnsupportedVersionError(f"identity format version {version} is not supported")
     if len(bundle) != IDENTITY_BYTES:
         raise MalformedError(f"an identity is {IDENTITY_BYTES} bytes")
-    # The length is exact: each field is a slice at its fixed place.
-    signed_end = 22 + SIGN_PUBLIC_KEY_BYTES + BOX_PUBLIC_KEY_BYTES
-    owner_bytes = bundle[6:22]
-    sign_key = bundle[22 : 22 + SIGN_PUBLIC_KEY_BYTES]
-    box_key = bundle[22 + SIGN_PUBLIC_KEY_BYTES : signed_end]
+    # The length is exact: each field is a slice at its fixed place (magic, version,
+    # owner, the two keys, the signature).
+    keys_at = reader.offset + 16
+    box_at = keys_at + SIGN_PUBLIC_KEY_BYTES
+    signed_end = box_at + BOX_PUBLIC_KEY_BYTES
+    owner_bytes = bundle[reader.offset : keys_at]
+    sign_key = bundle[keys_at:box_at]
+    box_key = bundle[box_at:signed_end]
     signature = bundle[signed_end:]
     if verify:
         try:

@@ -217,13 +217,12 @@ class TeamVault:
         if header.team_id.hex != current.team_id:
             raise WrongVaultError("this is another team's vault")
         _check_against_log(container, states)
-        digest: str | None = None  # the blob is hashed once, when first needed
+        digest = hashlib.sha256(bytes(blob)).hexdigest()
         if memory is not None:
             if header.revision < memory.revision:
                 raise RollbackError(
                     f"team vault revision {header.revision}, after {memory.revision} was seen"
                 )
-            digest = hashlib.sha256(bytes(blob)).hexdigest()
             if header.revision == memory.revision and digest != memory.digest:
                 raise ForkError("another team vault under a revision this client saw")
         vault = cls(header.team_id, team_key, header.epoch)
@@ -233,7 +232,7 @@ class TeamVault:
             vault.lock()
             raise
         vault.revision, vault.writer, vault.log_seq = header.revision, header.writer, header.log_seq
-        vault.digest = digest if digest is not None else hashlib.sha256(bytes(blob)).hexdigest()
+        vault.digest = digest
         return vault
 
     @classmethod
