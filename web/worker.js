@@ -67,6 +67,7 @@ async function boot() {
 // would inflate it again (~0.25 s). Keep this version's inflated bytes in Cache Storage
 // (they are Pyodide's state at build time: code, no user data) and drop older versions.
 const SNAPSHOT_CACHE = "zkvault-pyodide-snapshot";
+let storeSnapshot = async () => {};
 async function snapshotBytes() {
   const key = SNAPSHOT.url.href;
   let cache = null;
@@ -77,19 +78,29 @@ async function snapshotBytes() {
   } catch {
     cache = null; // no Cache Storage (private mode, quota): just fetch
   }
-  const bytes = await (await fetchChecked(SNAPSHOT)).arrayBuffer();
+  // Checked here rather than by fetch's `integrity`: Chromium's SRI check of a 31 MB body
+  // holds the worker's thread for ~0.2 s, WebCrypto's digest takes a third of that off it
+  // (docs/performance.md, "Web"). The same SHA-384 either way.
+  const response = await fetch(SNAPSHOT.url, { credentials: "same-origin" });
+  if (!response.ok) throw new Error(`could not load ${SNAPSHOT.url.pathname} (${response.status})`);
+  const bytes = await response.arrayBuffer();
+  if ((await sri384(bytes)) !== SNAPSHOT.sri) {
+    throw new Error(`${SNAPSHOT.url.pathname} is not the file this page was built with`);
+  }
+  // Stored once the engine is ready (Pyodide only reads these bytes), so writing 31 MB
+  // does not compete with loading.
   if (cache) {
-    const copy = bytes.slice(0);
-    setTimeout(async () => {
-      try {
-        for (const old of await cache.keys()) if (old.url !== key) await cache.delete(old);
-        await cache.put(key, new Response(copy));
-      } catch {
-        // Caching is an optimisation only.
-      }
-    }, 0);
+    storeSnapshot = async () => {
+      for (const old of await cache.keys()) if (old.url !== key) await cache.delete(old);
+      await cache.put(key, new Response(bytes));
+    };
   }
   return bytes;
+}
+
+async function sri384(bytes) {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-384", bytes));
+  return `sha384-${btoa(String.fromCharCode(...digest))}`;
 }
 
 async function install(pyodide) {
@@ -105,6 +116,9 @@ ready.then(
     // Warm Argon2id once while the passphrase is being typed: the first run pays for
     // growing the wasm memory to 64 MiB and for tiering up the compiled code.
     queue = queue.then(() => dispatch("kdf_benchmark", '{"runs": 1}'));
+    // Then keep the snapshot, outside the queue (requests need not wait for the write).
+    // Caching is an optimisation only: a failure leaves the next load to fetch again.
+    queue.then(() => storeSnapshot()).catch(() => {});
   },
   (err) => postMessage({ event: "failed", message: `The vault engine failed to load: ${err.message}` }),
 );

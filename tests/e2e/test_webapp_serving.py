@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import json
 import re
+import shutil
 from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import Browser
 
 from tests.support.processes import ServerProcess, start_server, stop
 
@@ -97,4 +100,38 @@ def test_unbuilt_server_says_how_to_build(idp: str, tmp_path: Path) -> None:
         assert "python tools/build_web.py" in r.text
         assert httpx.get(srv.url + "/healthz").status_code == 200  # the API still runs
     finally:
+        stop(srv.proc)
+
+
+def test_a_snapshot_other_than_the_built_one_is_refused_and_not_cached(
+    idp: str, built_assets: Path, browser: Browser, tmp_path: Path
+) -> None:
+    """The worker checks the Pyodide snapshot against the SHA-384 the page was built with
+    (itself, not through fetch's `integrity`: docs/web.md). One flipped bit in the last
+    byte, a part of the heap that loading would not notice, and the engine refuses to
+    start, says why, and keeps nothing in Cache Storage."""
+    dist = tmp_path / "dist"
+    shutil.copytree(built_assets, dist)
+    manifest = json.loads((dist / "manifest.json").read_text())
+    snapshot = dist / manifest["assets"]["snapshot.bin"]["path"]
+    forged = bytearray(snapshot.read_bytes())
+    forged[-1] ^= 1
+    snapshot.write_bytes(forged)
+    snapshot.with_name(snapshot.name + ".gz").write_bytes(gzip.compress(forged, 1))
+    srv = start_server(idp, tmp_path, ZKVAULT_WEB_DIR=str(dist))
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(srv.url + "/")
+        page.wait_for_selector("#engine.failed", timeout=60_000)
+        assert page.locator("#engine-text").text_content() == (
+            "The vault engine failed to load: "
+            f"/{snapshot.relative_to(dist).as_posix()} is not the file this page was built with"
+        )
+        cached = page.evaluate(
+            "async () => (await (await caches.open('zkvault-pyodide-snapshot')).keys()).length"
+        )
+        assert cached == 0
+    finally:
+        context.close()
         stop(srv.proc)
