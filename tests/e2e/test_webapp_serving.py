@@ -135,3 +135,48 @@ def test_a_snapshot_other_than_the_built_one_is_refused_and_not_cached(
     finally:
         context.close()
         stop(srv.proc)
+
+
+def test_a_warm_load_takes_the_packed_snapshot_from_cache_storage(
+    server: ServerProcess, browser: Browser
+) -> None:
+    """After one load the snapshot sits packed in Cache Storage and the next load reads it
+    from there (no request for it at all); an entry that is not a whole packed snapshot
+    (an older version's, a truncated write) is fetched again and replaced."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        snapshots: list[str] = []
+        page.on("request", lambda r: snapshots.append(r.url) if "/snapshot." in r.url else None)
+
+        def load() -> int:
+            """Loads the page until the engine is ready and the cache holds a packed
+            entry; returns how many times the snapshot was requested."""
+            snapshots.clear()
+            page.goto(server.url + "/")
+            page.wait_for_selector("#engine[data-ready]", state="attached", timeout=60_000)
+            page.wait_for_function(
+                """async () => {
+                    const cache = await caches.open('zkvault-pyodide-snapshot');
+                    const [key] = await cache.keys();
+                    if (!key) return false;
+                    const bytes = new Uint8Array(await (await cache.match(key)).arrayBuffer());
+                    return String.fromCharCode(...bytes.subarray(0, 4)) === 'ZKSP';
+                }""",
+                timeout=30_000,
+            )
+            return len(snapshots)
+
+        assert load() == 1
+        assert load() == 0
+        page.evaluate(
+            """async () => {
+                const cache = await caches.open('zkvault-pyodide-snapshot');
+                const [key] = await cache.keys();
+                await cache.put(key, new Response(new Uint8Array([0x5a, 0x4b, 0x53, 0x50, 9])));
+            }"""
+        )
+        assert load() == 1
+        assert load() == 0
+    finally:
+        context.close()
