@@ -63,10 +63,12 @@ async function boot() {
   return dispatch;
 }
 
-// The snapshot is 31 MB raw, 6 MB gzipped; the HTTP cache keeps it gzipped, so every load
-// would inflate it again (~0.25 s). Keep this version's inflated bytes in Cache Storage,
-// packed (below; they are Pyodide's state at build time: code, no user data) and drop
-// older versions.
+// The snapshot is Pyodide's 31 MB memory, served packed without its all-zero 64 KiB
+// pages (16.6 MB, 6.3 MB gzipped; built by tools/build_web.py, layout in docs/web.md):
+// instantiation waits for these bytes, so fewer of them to inflate, check and read back
+// means a sooner start. The HTTP cache keeps them gzipped, so every load would inflate them
+// again; keep this version's packed bytes in Cache Storage (they are Pyodide's state at
+// build time: code, no user data) and drop older versions.
 const SNAPSHOT_CACHE = "zkvault-pyodide-snapshot";
 let storeSnapshot = async () => {};
 async function snapshotBytes() {
@@ -80,60 +82,30 @@ async function snapshotBytes() {
   } catch {
     cache = null; // no Cache Storage (private mode, quota): just fetch
   }
-  // Checked here rather than by fetch's `integrity`: Chromium's SRI check of a 31 MB body
-  // holds the worker's thread for ~0.2 s, WebCrypto's digest takes a third of that off it
+  // Checked here rather than by fetch's `integrity`: Chromium's SRI check of a large body
+  // holds the worker's thread (~0.2 s for 31 MB), WebCrypto's digest runs off it
   // (docs/performance.md, "Web"). The same SHA-384 either way.
   const response = await fetch(SNAPSHOT.url, { credentials: "same-origin" });
   if (!response.ok) throw new Error(`could not load ${SNAPSHOT.url.pathname} (${response.status})`);
-  const bytes = await response.arrayBuffer();
-  if ((await sri384(bytes)) !== SNAPSHOT.sri) {
-    throw new Error(`${SNAPSHOT.url.pathname} is not the file this page was built with`);
-  }
-  // Stored once the engine is ready (Pyodide only reads these bytes), so packing and
-  // writing them does not compete with loading.
+  const packed = await response.arrayBuffer();
+  const bytes = (await sri384(packed)) === SNAPSHOT.sri && unpackSnapshot(packed);
+  if (!bytes) throw new Error(`${SNAPSHOT.url.pathname} is not the file this page was built with`);
+  // Stored once the engine is ready (Pyodide only reads the unpacked copy), so writing
+  // them does not compete with loading.
   if (cache) {
     storeSnapshot = async () => {
       for (const old of await cache.keys()) if (old.url !== key) await cache.delete(old);
-      await cache.put(key, new Response(packSnapshot(bytes)));
+      await cache.put(key, new Response(packed));
     };
   }
   return bytes;
 }
 
-// Cache Storage keeps the snapshot without its all-zero 64 KiB pages, about half of it:
-// on a warm load instantiation waits for these bytes, and reading all 31 MB back took
-// ~0.18 s. Layout: "ZKSP", the full length (u32, little-endian), one bit per page (set:
-// stored), then the stored pages in order (docs/web.md).
+// The snapshot's bytes, or null for anything that is not a whole packed snapshot (in Cache
+// Storage: an entry from an older version, a truncated write; then it is fetched again).
 const PAGE = 65536;
 const PACKED = [0x5a, 0x4b, 0x53, 0x50]; // "ZKSP"
 
-function packSnapshot(buffer) {
-  const bytes = new Uint8Array(buffer);
-  const pages = Math.ceil(bytes.length / PAGE);
-  const head = new Uint8Array(8 + Math.ceil(pages / 8));
-  head.set(PACKED);
-  new DataView(head.buffer).setUint32(4, bytes.length, true);
-  const kept = [];
-  for (let p = 0; p < pages; p++) {
-    const page = bytes.subarray(p * PAGE, (p + 1) * PAGE);
-    if (!allZero(page)) {
-      head[8 + (p >> 3)] |= 1 << (p & 7);
-      kept.push(page);
-    }
-  }
-  return new Blob([head, ...kept]);
-}
-
-function allZero(page) {
-  // Word by word (pages start 64 KiB apart, so aligned), then any bytes left over.
-  const words = new Uint32Array(page.buffer, page.byteOffset, page.length >> 2);
-  for (let i = 0; i < words.length; i++) if (words[i] !== 0) return false;
-  for (let i = words.length << 2; i < page.length; i++) if (page[i] !== 0) return false;
-  return true;
-}
-
-// The snapshot's bytes, or null for anything that is not a whole packed snapshot (an
-// entry from an older version, a truncated write): then it is fetched again.
 function unpackSnapshot(packed) {
   const view = new DataView(packed);
   if (packed.byteLength < 8 || PACKED.some((b, i) => view.getUint8(i) !== b)) return null;
