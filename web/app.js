@@ -5,16 +5,25 @@ import {
   show, state, withKdf,
 } from "./core.js";
 import { ask, onEngineEvent, startEngine } from "./engine.js";
-import { initAudit } from "./audit.js";
-import { initDevices, openPairing } from "./devices.js";
-import { initHistory, recoverNewest } from "./history.js";
-import { initInbox, setWaiting } from "./inbox.js";
-import { focusItems, hideRevealed, initItems } from "./items.js";
-import { initSettings } from "./settings.js";
 
 startEngine(); // Pyodide loads while the person signs in and types
 
+// The unlocked sections (sections.js) load once the engine is ready: until then the page
+// needs only sign-in, create and unlock, and the engine's start is what "ready to unlock"
+// waits for. An unlock that comes first loads them itself.
+let sections = null; // the module, once loaded and initialised
+let loadingSections = null;
+function loadSections() {
+  loadingSections ??= import("./sections.js").then((m) => {
+    m.initSections({ isUnlocked: () => state.unlocked });
+    sections = m;
+    return m;
+  });
+  return loadingSections;
+}
+
 onEngineEvent((s) => {
+  if (s.ready || s.failed) loadSections().catch(fail);
   const text = $("engine-text");
   if (s.failed) {
     text.textContent = s.failed;
@@ -53,7 +62,7 @@ let pairingCode = takePairingCode();
 window.addEventListener("hashchange", () => {
   const code = takePairingCode();
   if (!code) return;
-  if (state.unlocked) openPairing(code);
+  if (state.unlocked) sections.openPairing(code);
   else {
     pairingCode = code;
     notice("Unlock your vault to approve the pairing.");
@@ -107,7 +116,8 @@ function setUnlockedChrome(unlocked) {
   if (!unlocked) setMenu(false);
 }
 
-function afterUnlock(listing) {
+async function afterUnlock(listing) {
+  const { focusItems, openPairing } = await loadSections(); // they render the listing
   state.unlocked = true;
   setListing(listing);
   setUnlockedChrome(true);
@@ -132,8 +142,8 @@ function wipeForms() {
     if (input.type !== "checkbox") input.value = "";
   }
   for (const d of document.querySelectorAll("dialog[open]")) d.close();
-  hideRevealed();
-  setWaiting(null);
+  sections?.hideRevealed();
+  sections?.setWaiting(null);
   for (const id of ["revision-details", "pair-details"]) $(id).hidden = true;
   $("grant-items").replaceChildren();
   $("revision-items").replaceChildren();
@@ -210,7 +220,7 @@ $("create-form").addEventListener("submit", async (e) => {
     $("create-confirm").value = "";
     await call("PUT", "/api/vault", { base_revision: 0, blob: created.blob });
     await ask("committed", { revision: created.revision });
-    afterUnlock(await ask("list"));
+    await afterUnlock(await ask("list"));
     notice("Vault created.");
   } catch (err) {
     fail(err);
@@ -230,7 +240,7 @@ $("unlock-form").addEventListener("submit", async (e) => {
       ask("unlock", { account_id: state.accountId, blob: state.blob, passphrase }));
     $("unlock-pass").value = "";
     $("unlock-recover").hidden = true;
-    afterUnlock(listing);
+    await afterUnlock(listing);
     performance.mark("zkv-unlocked");
   } catch (err) {
     // The copy that failed may be the server's doing (tampered, rolled back, weakened):
@@ -260,10 +270,11 @@ $("unlock-recover-button").addEventListener("click", async () => {
   button.disabled = true;
   try {
     await ask("identify", rememberedVault());
+    const { recoverNewest } = await loadSections();
     const recovered = await recoverNewest(state.accountId, $("unlock-pass").value);
     $("unlock-pass").value = "";
     $("unlock-recover").hidden = true;
-    afterUnlock(recovered);
+    await afterUnlock(recovered);
     const saved = await save(recovered, { restoreFrom: recovered.restored_from });
     notice(`The current revision did not open. Restored the credentials of revision ` +
       `${recovered.restored_from} as revision ${saved.revision}.`);
@@ -344,12 +355,6 @@ $("fresh-confirm").addEventListener("click", async () => {
 });
 
 async function start() {
-  initItems();
-  initDevices({ isUnlocked: () => state.unlocked });
-  initHistory();
-  initAudit();
-  initInbox();
-  initSettings();
   if (!hasSessionCookie()) {
     show("signin");
     if (pairingCode) notice("Sign in to approve the pairing.");
