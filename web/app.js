@@ -14,11 +14,20 @@ startEngine(); // Pyodide loads while the person signs in and types
 let sections = null; // the module, once loaded and initialised
 let loadingSections = null;
 function loadSections() {
-  loadingSections ??= import("./sections.js").then((m) => {
-    m.initSections({ isUnlocked: () => state.unlocked });
-    sections = m;
-    return m;
-  });
+  loadingSections ??= import("./sections.js").then(
+    (m) => {
+      m.initSections({ isUnlocked: () => state.unlocked });
+      sections = m;
+      return m;
+    },
+    () => {
+      loadingSections = null; // the next unlock tries again
+      const err = new Error("Part of this page did not load from the server. Check your " +
+        "connection and unlock again; nothing was lost.");
+      err.code = "unreachable";
+      throw err;
+    },
+  );
   return loadingSections;
 }
 

@@ -64,7 +64,7 @@ async function boot() {
 }
 
 // The snapshot is Pyodide's 31 MB memory, served packed without its all-zero 64 KiB
-// pages (16.6 MB, 6.3 MB gzipped; built by tools/build_web.py, layout in docs/web.md):
+// pages (16.6 MB, 6.5 MB gzipped; built by tools/build_web.py, layout in docs/web.md):
 // instantiation waits for these bytes, so fewer of them to inflate, check and read back
 // means a sooner start. The HTTP cache keeps them gzipped, so every load would inflate them
 // again; keep this version's packed bytes in Cache Storage (they are Pyodide's state at

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, Route
 
 from tests.e2e.conftest import (
     STRONG,
@@ -319,6 +319,40 @@ def test_expired_session_says_so_and_offers_sign_in(ready: App) -> None:
     app.sign_in(SUB)
     app.unlock(STRONG)
     app.visible("items")
+
+
+def test_sections_that_do_not_load_say_so_and_the_next_unlock_loads_them(vault: App) -> None:
+    """The unlocked sections load once the engine is ready (docs/web.md, "Who holds what").
+    If that fetch fails, the page says what happened and what to do, and the unlock that
+    follows fetches them again and opens the vault."""
+    other = new_app(vault.page.context.browser, vault.server, vault.idp)  # type: ignore[arg-type]
+    network = {"up": False}
+    refused: list[str] = []
+
+    def sections(route: Route) -> None:
+        if network["up"]:
+            route.continue_()
+        else:
+            refused.append(route.request.url)
+            route.abort()
+
+    other.context.route("**/assets/sections.*.js", sections)
+    try:
+        other.open("/")
+        other.sign_in(SUB, name="Margaret")
+        other.wait_engine()
+        assert other.error("Part of this page did not load") == (
+            "Part of this page did not load from the server. Check your connection and "
+            "unlock again; nothing was lost."
+        )
+        assert other.page.locator("#error").get_attribute("data-code") == "unreachable"
+        assert refused
+        network["up"] = True
+        other.unlock(STRONG)
+        other.visible("items")
+        other.row("shared").wait_for()
+    finally:
+        other.context.close()
 
 
 def test_no_foreign_requests_and_no_csp_violations(ready: App) -> None:
