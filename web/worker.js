@@ -7,7 +7,8 @@
 //                   {event:"ready", timings}        once vault_core can run
 //
 // Everything is loaded from our own origin under content-hashed names ("./NAME" is
-// rewritten by tools/build_web.py); fetches carry SRI where the fetch API allows it.
+// rewritten by tools/build_web.py); fetches carry SRI where the fetch API allows it, and
+// the snapshot's SHA-384 is checked here (snapshotBytes).
 import { loadPyodide } from "./pyodide/pyodide.mjs";
 
 const WHEEL = { url: new URL("./vault_core.whl", import.meta.url), sri: "sri:./vault_core.whl" };
@@ -85,9 +86,7 @@ async function snapshotBytes() {
   // Checked here rather than by fetch's `integrity`: Chromium's SRI check of a large body
   // holds the worker's thread (~0.2 s for 31 MB), WebCrypto's digest runs off it
   // (docs/performance.md, "Web"). The same SHA-384 either way.
-  const response = await fetch(SNAPSHOT.url, { credentials: "same-origin" });
-  if (!response.ok) throw new Error(`could not load ${SNAPSHOT.url.pathname} (${response.status})`);
-  const packed = await response.arrayBuffer();
+  const packed = await (await fetchChecked({ url: SNAPSHOT.url })).arrayBuffer();
   const bytes = (await sri384(packed)) === SNAPSHOT.sri && unpackSnapshot(packed);
   if (!bytes) throw new Error(`${SNAPSHOT.url.pathname} is not the file this page was built with`);
   // Stored once the engine is ready (Pyodide only reads the unpacked copy), so writing
